@@ -1,0 +1,25 @@
+/**
+ * The process logger: pino JSON lines on stdout, every line scrubbed of registered secrets
+ * (redact.ts) at the last moment, whatever code produced it.
+ */
+import pino, { type Logger } from 'pino';
+import { redact } from './redact.ts';
+
+export type { Logger };
+
+let root: Logger = pino({ level: 'info' });
+
+export function createLogger(level: string, bindings: Record<string, unknown> = {}): Logger {
+  root = pino({
+    level,
+    base: { pid: process.pid, ...bindings },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    hooks: { streamWrite: redact },
+  });
+  return root;
+}
+
+export function logger(): Logger {
+  return root;
+}

@@ -1,0 +1,187 @@
+/**
+ * `ai-proxy` configuration: Kong 3.6's schema with the later additions that cost users nothing
+ * (`preserve`, `response_streaming`, `allow_override`, `upstream_path`, costs, `model_name_header`).
+ * Entity checks keep Kong's order and messages. Differences from Kong are in docs/ai-proxy.md.
+ */
+import type { EntityCheck, Field } from '../../schema/types.ts';
+import type { PluginSchema } from '../types.ts';
+import { typedefs } from '../../schema/typedefs.ts';
+
+export const PROVIDERS = ['openai', 'azure', 'anthropic', 'cohere', 'mistral', 'llama2'] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+export const ROUTE_TYPES = ['llm/v1/chat', 'llm/v1/completions', 'preserve'] as const;
+export type RouteType = (typeof ROUTE_TYPES)[number];
+
+/** Providers that always need a key (the others are self-hosted). */
+const HOSTED: ProviderName[] = ['openai', 'azure', 'anthropic', 'cohere'];
+
+export const DEFAULT_MAX_REQUEST_BODY_SIZE = 20 * 1024 * 1024;
+
+export interface AuthConfig {
+  header_name: string | null;
+  header_value: string | null;
+  param_name: string | null;
+  param_value: string | null;
+  param_location: 'query' | 'body' | null;
+  allow_override: boolean;
+}
+
+export interface ModelOptions {
+  max_tokens: number | null;
+  temperature: number | null;
+  top_p: number | null;
+  top_k: number | null;
+  anthropic_version: string | null;
+  azure_instance: string | null;
+  azure_api_version: string | null;
+  azure_deployment_id: string | null;
+  llama2_format: 'raw' | 'openai' | 'ollama' | null;
+  mistral_format: 'openai' | 'ollama' | null;
+  upstream_url: string | null;
+  upstream_path: string | null;
+  input_cost: number | null;
+  output_cost: number | null;
+}
+
+export interface AiProxyConfig {
+  route_type: RouteType;
+  auth: AuthConfig | null;
+  model: { provider: ProviderName; name: string | null; options: ModelOptions | null };
+  logging: { log_statistics: boolean; log_payloads: boolean };
+  response_streaming: 'allow' | 'deny' | 'always';
+  max_request_body_size: number;
+  model_name_header: boolean;
+}
+
+const secret: Partial<Field> = { referenceable: true, encrypted: true };
+
+export const authField: Field = {
+  type: 'record',
+  fields: {
+    header_name: { type: 'string', referenceable: true },
+    header_value: { type: 'string', ...secret },
+    param_name: { type: 'string', referenceable: true },
+    param_value: { type: 'string', ...secret },
+    param_location: { type: 'string', one_of: ['query', 'body'] },
+    allow_override: { type: 'boolean', default: false },
+  },
+};
+
+export const modelOptionsField: Field = {
+  type: 'record',
+  fields: {
+    max_tokens: { type: 'integer', default: 256 },
+    temperature: { type: 'number', between: [0, 5], default: 1.0 },
+    top_p: { type: 'number', between: [0, 1] },
+    top_k: { type: 'integer', between: [0, 500] },
+    anthropic_version: { type: 'string' },
+    azure_instance: { type: 'string' },
+    azure_api_version: { type: 'string', default: '2023-05-15' },
+    azure_deployment_id: { type: 'string' },
+    llama2_format: { type: 'string', one_of: ['raw', 'openai', 'ollama'] },
+    mistral_format: { type: 'string', one_of: ['openai', 'ollama'] },
+    upstream_url: typedefs.url(),
+    upstream_path: { type: 'string', starts_with: '/' },
+    input_cost: { type: 'number', between: [0, 1e9] },
+    output_cost: { type: 'number', between: [0, 1e9] },
+  },
+};
+
+const whenProvider = (providers: string[], field: string, err: string): EntityCheck => ({
+  conditional_at_least_one_of: {
+    if_field: 'model.provider',
+    if_match: { one_of: providers },
+    then_at_least_one_of: [field],
+    then_err: err,
+  },
+});
+
+/** The checks shared by every LLM plugin config (ai-proxy, and each ai-proxy-advanced target). */
+export const llmEntityChecks: EntityCheck[] = [
+  {
+    conditional_at_least_one_of: {
+      if_field: 'model.provider',
+      if_match: { one_of: HOSTED },
+      then_at_least_one_of: ['auth.header_name', 'auth.param_name'],
+      then_err: 'must set one of %s, and its respective options, when provider is not self-hosted',
+    },
+  },
+  { mutually_required: ['auth.header_name', 'auth.header_value'] },
+  { mutually_required: ['auth.param_name', 'auth.param_value', 'auth.param_location'] },
+  whenProvider(['llama2'], 'model.options.llama2_format', 'must set %s for llama2 provider'),
+  whenProvider(['mistral'], 'model.options.mistral_format', 'must set %s for mistral provider'),
+  whenProvider(['azure'], 'model.options.azure_instance', 'must set %s for azure provider'),
+  whenProvider(['azure'], 'model.options.azure_api_version', 'must set %s for azure provider'),
+  whenProvider(['azure'], 'model.options.azure_deployment_id', 'must set %s for azure provider'),
+  {
+    custom_entity_check: {
+      field_sources: ['model.provider', 'model.options'],
+      fn: (c: AiProxyConfig) => {
+        const o = c.model?.options;
+        const selfHosted = c.model?.provider === 'llama2' || (c.model?.provider === 'mistral' && o?.mistral_format === 'ollama');
+        if (selfHosted && !o?.upstream_url) return "must set 'model.options.upstream_url' for self-hosted providers/models";
+        return undefined;
+      },
+    },
+  },
+];
+
+export const modelField: Field = {
+  type: 'record',
+  required: true,
+  fields: {
+    provider: { type: 'string', required: true, one_of: PROVIDERS },
+    name: { type: 'string' },
+    options: modelOptionsField,
+  },
+};
+
+export const schema: PluginSchema = {
+  name: 'ai-proxy',
+  priority: 770,
+  version: '0.1.0',
+  noConsumer: true,
+  protocols: typedefs.protocolsHttp(),
+  config: {
+    type: 'record',
+    required: true,
+    fields: {
+      route_type: { type: 'string', required: true, one_of: ROUTE_TYPES },
+      auth: authField,
+      model: modelField,
+      logging: {
+        type: 'record',
+        required: true,
+        fields: {
+          log_statistics: { type: 'boolean', required: true, default: true },
+          log_payloads: { type: 'boolean', required: true, default: false },
+        },
+      },
+      response_streaming: { type: 'string', default: 'allow', one_of: ['allow', 'deny', 'always'] },
+      max_request_body_size: { type: 'integer', default: DEFAULT_MAX_REQUEST_BODY_SIZE, gt: 0 },
+      model_name_header: { type: 'boolean', default: true },
+    },
+    entity_checks: llmEntityChecks,
+  },
+  warnings: () => [],
+};
+
+/**
+ * Kong's guide shows YAML with `llama2_format`, `mistral_format` and `upstream_url` directly under
+ * `model`. Declarative loading moves them to `model.options` with a warning (docs/ai-proxy.md).
+ * Returns the warnings; mutates `config` in place.
+ */
+export function relocateMisplacedModelOptions(config: Record<string, any>): string[] {
+  const model = config?.model;
+  if (!model || typeof model !== 'object') return [];
+  const warnings: string[] = [];
+  for (const key of Object.keys(model)) {
+    if (key === 'provider' || key === 'name' || key === 'options') continue;
+    if (!Object.prototype.hasOwnProperty.call(modelOptionsField.fields, key)) continue;
+    model.options ??= {};
+    if (model.options[key] === undefined) model.options[key] = model[key];
+    delete model[key];
+    warnings.push(`config.model.${key} belongs in config.model.options.${key}; moved it there`);
+  }
+  return warnings;
+}

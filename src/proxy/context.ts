@@ -1,0 +1,231 @@
+/**
+ * One proxied request as plugins see it: the matched route and service, the request (body read
+ * once, on demand, within limits), the upstream request being prepared, the response once known,
+ * and the values plugins share and log. Kong's `kong.request` / `kong.service.request` /
+ * `kong.response` / `kong.ctx.shared`, in one object.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { CompiledRoute, CompiledService, PluginInstance, Snapshot } from '../snapshot/compile.ts';
+import type { RouteMatch } from '../router/router.ts';
+import type { HeaderMap } from './headers.ts';
+import type { UpstreamTarget } from './upstream.ts';
+import { ClientError } from './errors.ts';
+import { JsonBodyError, parseJsonBody } from '../util/json.ts';
+import type { Row } from '../store/types.ts';
+
+export interface UpstreamRequest {
+  target: UpstreamTarget | null;
+  method: string;
+  /** Path plus query string. */
+  path: string;
+  headers: HeaderMap;
+  /** Replaced body; undefined means "the client's body, streamed". */
+  body: Buffer | string | undefined;
+}
+
+export interface ExitResponse {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface ProxySettings {
+  maxBodySize: number;
+  clientBodyTimeoutMs: number;
+  maxStreamDurationMs: number;
+}
+
+export class RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly snapshot: Snapshot;
+  readonly route: CompiledRoute;
+  readonly service: Row | null;
+  readonly compiledService: CompiledService | null;
+  readonly match: RouteMatch<CompiledRoute>;
+  readonly requestId: string;
+  readonly startedAt: number;
+  readonly method: string;
+  /** Request path (without query string), as received. */
+  readonly path: string;
+  /** Query string including the leading `?`, or ''. */
+  readonly rawQuery: string;
+  readonly settings: ProxySettings;
+  /** The plugins that run for this request; replaced once a consumer is authenticated. */
+  chain: PluginInstance[];
+
+  upstream: UpstreamRequest;
+  /** Set by a plugin (ai-proxy) that performs the upstream exchange itself. */
+  handler: ((ctx: RequestContext) => Promise<void>) | null = null;
+  exitResponse: ExitResponse | null = null;
+  /** A plugin needs the whole upstream body (body_filter). */
+  bufferResponse = false;
+  /** The response as it will be / was sent. */
+  response: { status: number; headers: HeaderMap } | null = null;
+  /** `kong.ctx.shared`: values plugins hand to each other. */
+  readonly shared: Record<string, unknown> = {};
+  /** Extra fields for log serializers (Kong's `kong.log.set_serialize_value`), e.g. `ai`. */
+  readonly logFields: Record<string, unknown> = {};
+  consumer: Row | null = null;
+  credential: Row | null = null;
+  /** Milliseconds (performance.now) at which upstream phases happened. */
+  upstreamStartedAt = 0;
+  upstreamHeadersAt = 0;
+  firstByteAt = 0;
+  /** Classified failure, for the log. */
+  error: { status: number; code: string; message: string } | null = null;
+  /** Upstream attempts (retries included). */
+  attempts = 0;
+  /** Aborted when the client goes away before the response completed. */
+  readonly abort = new AbortController();
+
+  #body: Buffer | undefined;
+  #bodyPromise: Promise<Buffer> | undefined;
+  #json: unknown;
+  #jsonParsed = false;
+  #query: URLSearchParams | undefined;
+
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    snapshot: Snapshot,
+    match: RouteMatch<CompiledRoute>,
+    requestId: string,
+    startedAt: number,
+    path: string,
+    rawQuery: string,
+    settings: ProxySettings,
+  ) {
+    this.req = req;
+    this.res = res;
+    this.snapshot = snapshot;
+    this.match = match;
+    this.route = match.route.data;
+    this.compiledService = this.route.service;
+    this.service = this.route.service?.entity ?? null;
+    this.chain = this.route.chain;
+    this.requestId = requestId;
+    this.startedAt = startedAt;
+    this.method = req.method ?? 'GET';
+    this.path = path;
+    this.rawQuery = rawQuery;
+    this.settings = settings;
+    this.upstream = { target: this.route.service?.target ?? null, method: this.method, path: '', headers: {}, body: undefined };
+  }
+
+  get localPort(): number | undefined {
+    return this.req.socket.localPort;
+  }
+
+  queryParams(): URLSearchParams {
+    return (this.#query ??= new URLSearchParams(this.rawQuery));
+  }
+
+  /** Answer the client now; the rest of the access phase and the upstream call are skipped. */
+  exit(status: number, body?: unknown, headers?: Record<string, string>): void {
+    this.exitResponse = { status, body, headers };
+  }
+
+  get exited(): boolean {
+    return this.exitResponse !== null;
+  }
+
+  get bodyRead(): boolean {
+    return this.#body !== undefined;
+  }
+
+  /**
+   * The whole request body, read once. Bodies over `limit` are refused with 413 as soon as that
+   * is known (from Content-Length, or while reading); a client that stops sending is cut after
+   * the body idle timeout.
+   */
+  readBody(limit = this.settings.maxBodySize): Promise<Buffer> {
+    if (this.#body) return Promise.resolve(this.#body);
+    return (this.#bodyPromise ??= this.#readBody(limit));
+  }
+
+  #readBody(limit: number): Promise<Buffer> {
+    const req = this.req;
+    const declared = Number(req.headers['content-length']);
+    if (declared > limit) {
+      return Promise.reject(tooLarge(limit));
+    }
+    return new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let timer: NodeJS.Timeout | null = null;
+      const arm = () => {
+        if (timer) timer.refresh();
+        else timer = setTimeout(() => fail(new ClientError(408, { message: 'Request timeout' })), this.settings.clientBodyTimeoutMs);
+      };
+      const cleanup = () => {
+        if (timer) clearTimeout(timer);
+        req.off('data', onData);
+        req.off('end', onEnd);
+        req.off('error', onError);
+        req.off('aborted', onAborted);
+      };
+      const fail = (e: Error) => {
+        cleanup();
+        reject(e);
+      };
+      const onData = (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > limit) return fail(tooLarge(limit));
+        chunks.push(chunk);
+        arm();
+      };
+      const onEnd = () => {
+        cleanup();
+        this.#body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+        resolve(this.#body);
+      };
+      const onError = (e: Error) => fail(e);
+      const onAborted = () => fail(new ClientError(499, { message: 'Client closed request' }));
+      if (req.readableEnded) {
+        this.#body = Buffer.alloc(0);
+        return resolve(this.#body);
+      }
+      req.on('data', onData);
+      req.on('end', onEnd);
+      req.on('error', onError);
+      req.on('aborted', onAborted);
+      arm();
+    });
+  }
+
+  /**
+   * The body as JSON (parsed once, shared by every plugin). Throws JsonBodyError on bad input;
+   * callers map it to their own error shape.
+   */
+  async readJson(limit?: number): Promise<unknown> {
+    if (this.#jsonParsed) return this.#json;
+    const body = await this.readBody(limit);
+    this.#json = parseJsonBody(body);
+    this.#jsonParsed = true;
+    return this.#json;
+  }
+
+  /** Replace the JSON body seen by later plugins (prompt decorators, templates). */
+  setJson(value: unknown): void {
+    this.#json = value;
+    this.#jsonParsed = true;
+  }
+
+  get jsonParsed(): boolean {
+    return this.#jsonParsed;
+  }
+
+  /** Milliseconds since the request arrived. */
+  elapsed(now = performance.now()): number {
+    return now - this.startedAt;
+  }
+}
+
+function tooLarge(limit: number): ClientError {
+  return new ClientError(413, { message: `Request body is larger than the limit of ${limit} bytes` });
+}
+
+export { JsonBodyError };
+export type { Readable };

@@ -1,0 +1,56 @@
+/**
+ * Header hygiene between hops (RFC 9110 §7.6.1): hop-by-hop headers and every header named in
+ * `Connection` stay on their hop. undici also throws on some of them (Transfer-Encoding,
+ * Keep-Alive, Upgrade, Expect), so forwarding them verbatim would turn a valid request into a 500.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+
+export const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'http2-settings',
+]);
+
+/** Names listed in a Connection header (lower-cased). */
+function connectionListed(value: string | string[] | undefined): Set<string> | null {
+  if (value === undefined) return null;
+  const all = Array.isArray(value) ? value.join(',') : value;
+  const names = all
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s && s !== 'close' && s !== 'keep-alive');
+  return names.length ? new Set(names) : null;
+}
+
+export type HeaderMap = Record<string, string | string[]>;
+
+/**
+ * Copies end-to-end headers. `drop` names extra headers to leave out (host, content-length,
+ * credentials...). Returns a fresh object the caller may mutate.
+ */
+export function endToEndHeaders(headers: IncomingHttpHeaders, drop?: ReadonlySet<string>): HeaderMap {
+  const listed = connectionListed(headers.connection);
+  const out: HeaderMap = {};
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name) || (listed !== null && listed.has(name)) || (drop !== undefined && drop.has(name))) continue;
+    const v = headers[name];
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
+}
+
+/** Same, for headers received from undici (already lower-cased, values string | string[]). */
+export function endToEndResponseHeaders(headers: Record<string, string | string[] | undefined>, drop?: ReadonlySet<string>): HeaderMap {
+  return endToEndHeaders(headers as IncomingHttpHeaders, drop);
+}
+
+/** Client credentials never forwarded to an AI provider (RELIABILITY D4). */
+export const CLIENT_CREDENTIAL_HEADERS = new Set(['authorization', 'apikey', 'x-api-key', 'api-key', 'cookie', 'proxy-authorization']);

@@ -1,0 +1,136 @@
+/**
+ * The upstream client: one undici Pool per (origin, connect timeout, TLS verification), with
+ * keep-alive; per-request read timeouts; retries only when no byte could have reached the
+ * upstream (connection refused or timed out before it was established) and the body can be sent
+ * again; every failure classified into Kong's answer (502 / 503 / 504).
+ */
+import { Pool, buildConnector, type Dispatcher } from 'undici';
+import net from 'node:net';
+import type { Readable } from 'node:stream';
+import { UpstreamError } from './errors.ts';
+import { EgressBlockedError, egressVerdict, guardedLookup } from './egress.ts';
+import type { HeaderMap } from './headers.ts';
+
+export interface UpstreamTarget {
+  /** `http://host:port` */
+  origin: string;
+  connectTimeout: number;
+  readTimeout: number;
+  writeTimeout: number;
+  retries: number;
+  tlsVerify: boolean;
+}
+
+export interface UpstreamCall {
+  target: UpstreamTarget;
+  method: string;
+  /** Path and query string. */
+  path: string;
+  headers: HeaderMap;
+  body: Buffer | string | Readable | null;
+  signal?: AbortSignal;
+}
+
+export type UpstreamResponse = Dispatcher.ResponseData;
+
+const pools = new Map<string, Pool>();
+
+function poolFor(t: UpstreamTarget): Pool {
+  const key = `${t.origin}|${t.connectTimeout}|${t.tlsVerify ? 1 : 0}`;
+  let pool = pools.get(key);
+  if (!pool) {
+    const connector = buildConnector({
+      timeout: t.connectTimeout,
+      lookup: guardedLookup,
+      rejectUnauthorized: t.tlsVerify,
+    } as buildConnector.BuildOptions);
+    pool = new Pool(t.origin, {
+      connect: (opts, cb) => {
+        // An IP literal skips DNS, so the policy is applied to it here.
+        const host = opts.hostname.replace(/^\[|\]$/g, '');
+        if (net.isIP(host)) {
+          const why = egressVerdict(host, host);
+          if (why) return cb(new EgressBlockedError(why), null);
+        }
+        return connector(opts, cb);
+      },
+      keepAliveTimeout: 60_000,
+      keepAliveMaxTimeout: 600_000,
+      connections: 1024,
+      pipelining: 1,
+    });
+    pools.set(key, pool);
+  }
+  return pool;
+}
+
+const BEFORE_SEND = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+const DNS = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME']);
+const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'MODELGATE_WRITE_TIMEOUT']);
+
+/** Maps an undici/socket error to the client's answer. */
+export function classifyUpstreamError(err: unknown): UpstreamError {
+  if (err instanceof UpstreamError) return err;
+  const e = err as { code?: string; cause?: { code?: string }; message?: string };
+  const code = e?.code ?? e?.cause?.code ?? 'UNKNOWN';
+  if (err instanceof EgressBlockedError || code === 'MODELGATE_EGRESS_BLOCKED') {
+    return new UpstreamError(502, 'An invalid response was received from the upstream server', code, false);
+  }
+  if (DNS.has(code)) return new UpstreamError(503, 'name resolution failed', code, true);
+  if (TIMEOUTS.has(code)) return new UpstreamError(504, 'The upstream server is timing out', code, code === 'UND_ERR_CONNECT_TIMEOUT');
+  return new UpstreamError(502, 'An invalid response was received from the upstream server', code, BEFORE_SEND.has(code));
+}
+
+function replayable(body: UpstreamCall['body']): boolean {
+  return body === null || typeof body === 'string' || Buffer.isBuffer(body);
+}
+
+export interface CallResult {
+  response: UpstreamResponse;
+  attempts: number;
+}
+
+/**
+ * Sends the request, retrying (up to `retries` times) only failures that happened before any
+ * byte was sent. Throws an UpstreamError otherwise.
+ */
+export async function callUpstream(call: UpstreamCall): Promise<CallResult> {
+  const pool = poolFor(call.target);
+  const canRetry = replayable(call.body);
+  let attempt = 0;
+  for (;;) {
+    attempt++;
+    try {
+      const response = await pool.request({
+        path: call.path,
+        method: call.method as Dispatcher.HttpMethod,
+        headers: call.headers as Record<string, string | string[]>,
+        body: call.body,
+        signal: call.signal,
+        headersTimeout: call.target.readTimeout,
+        bodyTimeout: call.target.readTimeout,
+      } as Dispatcher.RequestOptions); // undici never follows redirects on request(): a 3xx cannot send the key elsewhere
+      return { response, attempts: attempt };
+    } catch (err) {
+      if (call.signal?.aborted) throw err;
+      const classified = classifyUpstreamError(err);
+      if (classified.beforeSend && canRetry && attempt <= call.target.retries && classified.status !== 503) continue;
+      throw classified;
+    }
+  }
+}
+
+/** Open connections per pool, for probes and leak tests. */
+export function poolStats(): Record<string, { connected: number; free: number; pending: number; running: number }> {
+  const out: Record<string, { connected: number; free: number; pending: number; running: number }> = {};
+  for (const [key, pool] of pools) {
+    const s = pool.stats;
+    out[key.split('|')[0]] = { connected: s.connected, free: s.free, pending: s.pending, running: s.running };
+  }
+  return out;
+}
+
+export async function closePools(): Promise<void> {
+  await Promise.all([...pools.values()].map((p) => p.close().catch(() => {})));
+  pools.clear();
+}

@@ -1,0 +1,227 @@
+/**
+ * Compiles a configuration version into what a worker serves requests from: the router, each
+ * route's service target and plugin chain (Kong's scoping precedence, priority order), with every
+ * plugin's config pre-processed by its handler. Built off the request path, swapped atomically.
+ */
+import { Router, type RouteSpec } from '../router/router.ts';
+import { getPlugin } from '../plugins/registry.ts';
+import type { CompileContext, PluginHandler } from '../plugins/types.ts';
+import type { Row } from '../store/types.ts';
+import type { UpstreamTarget } from '../proxy/upstream.ts';
+import type { SnapshotData } from './types.ts';
+import { resolveVaultReferences } from './vault.ts';
+import { registerSecret } from '../observability/redact.ts';
+import { logger } from '../observability/logger.ts';
+import { ClientError } from '../proxy/errors.ts';
+
+export interface CompiledService {
+  entity: Row;
+  target: UpstreamTarget;
+  host: string;
+  port: number;
+  /** Service path, or null. */
+  path: string | null;
+}
+
+export interface PluginInstance {
+  id: string;
+  name: string;
+  priority: number;
+  handler: PluginHandler<any, any>;
+  /** What the handler's `compile` derived from the config (or the config itself). */
+  conf: unknown;
+  entity: Row;
+}
+
+export interface CompiledRoute {
+  id: string;
+  entity: Row;
+  service: CompiledService | null;
+  /** Plugins for requests without an authenticated consumer, highest priority first. */
+  chain: PluginInstance[];
+  stripPath: boolean;
+  preserveHost: boolean;
+  protocols: Set<string>;
+  httpsRedirectStatus: number;
+}
+
+export interface Snapshot {
+  version: number;
+  router: Router<CompiledRoute>;
+  routes: Map<string, CompiledRoute>;
+  services: Map<string, CompiledService>;
+  /** Plugin instances by scope, to build consumer-specific chains after authentication. */
+  plugins: PluginInstance[];
+  consumers: Map<string, Row>;
+  /** key-auth: credential key → credential row. */
+  keyauthCredentials: Map<string, Row>;
+  builtAt: number;
+  data: SnapshotData;
+  /** Chains per (route, consumer), built on first use. */
+  chainCache: Map<string, PluginInstance[]>;
+}
+
+const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443 };
+
+function compileService(row: Row): CompiledService {
+  const protocol = row.protocol === 'https' || row.protocol === 'wss' || row.protocol === 'grpcs' ? 'https' : 'http';
+  const port = row.port ?? DEFAULT_PORTS[protocol];
+  const hostForUrl = row.host.includes(':') ? `[${row.host}]` : row.host;
+  return {
+    entity: row,
+    host: row.host,
+    port,
+    path: row.path ?? null,
+    target: {
+      origin: `${protocol}://${hostForUrl}:${port}`,
+      connectTimeout: row.connect_timeout ?? 60000,
+      readTimeout: row.read_timeout ?? 60000,
+      writeTimeout: row.write_timeout ?? 60000,
+      retries: row.retries ?? 5,
+      tlsVerify: row.tls_verify !== false,
+    },
+  };
+}
+
+const compileContext: CompileContext = {
+  resolveSecret: (v) => v,
+  registerSecret,
+};
+
+/** A plugin whose config cannot be compiled fails closed: it answers 500 rather than vanish. */
+function brokenHandler(name: string, reason: string): PluginHandler {
+  return {
+    access() {
+      throw new ClientError(500, { message: 'An unexpected error occurred' });
+    },
+    compile() {
+      logger().error({ plugin: name, reason }, 'plugin configuration could not be loaded; requests through it are refused');
+      return null;
+    },
+  };
+}
+
+function compilePlugin(row: Row): PluginInstance | null {
+  const mod = getPlugin(row.name);
+  if (!mod) {
+    logger().warn({ plugin: row.name, id: row.id }, 'unknown plugin in configuration, ignored');
+    return null;
+  }
+  let handler: PluginHandler = mod.handler;
+  let conf: unknown;
+  try {
+    const config = resolveVaultReferences(mod.schema.config, row.config, registerSecret);
+    conf = handler.compile ? handler.compile(config, compileContext) : config;
+  } catch (e) {
+    handler = brokenHandler(row.name, (e as Error).message);
+    conf = handler.compile!(null, compileContext);
+  }
+  return { id: row.id, name: row.name, priority: mod.schema.priority, handler, conf, entity: row };
+}
+
+const fk = (row: Row, field: string): string | null => row[field]?.id ?? null;
+
+/**
+ * Kong's precedence for plugins of the same name: the most specific scope wins.
+ * consumer+route+service > consumer+route > consumer+service > route+service > consumer > route > service > global.
+ */
+function specificity(p: PluginInstance): number {
+  const c = fk(p.entity, 'consumer') ? 1 : 0;
+  const r = fk(p.entity, 'route') ? 1 : 0;
+  const s = fk(p.entity, 'service') ? 1 : 0;
+  if (c && r && s) return 8;
+  if (c && r) return 7;
+  if (c && s) return 6;
+  if (r && s) return 5;
+  if (c) return 4;
+  if (r) return 3;
+  if (s) return 2;
+  return 1;
+}
+
+export function buildChain(plugins: PluginInstance[], routeId: string | null, serviceId: string | null, consumerId: string | null): PluginInstance[] {
+  const best = new Map<string, PluginInstance>();
+  for (const p of plugins) {
+    const pr = fk(p.entity, 'route');
+    const ps = fk(p.entity, 'service');
+    const pc = fk(p.entity, 'consumer');
+    if (pr !== null && pr !== routeId) continue;
+    if (ps !== null && ps !== serviceId) continue;
+    if (pc !== null && pc !== consumerId) continue;
+    const current = best.get(p.name);
+    if (!current || specificity(p) > specificity(current)) best.set(p.name, p);
+  }
+  return [...best.values()].sort((a, b) => b.priority - a.priority);
+}
+
+export function compileSnapshot(data: SnapshotData): Snapshot {
+  const services = new Map<string, CompiledService>();
+  for (const s of data.services) services.set(s.id, compileService(s));
+
+  const plugins: PluginInstance[] = [];
+  for (const p of data.plugins) {
+    if (p.enabled === false) continue;
+    const inst = compilePlugin(p);
+    if (inst) plugins.push(inst);
+  }
+
+  const routes = new Map<string, CompiledRoute>();
+  const specs: RouteSpec<CompiledRoute>[] = [];
+  for (const r of data.routes) {
+    const service = r.service?.id ? (services.get(r.service.id) ?? null) : null;
+    if (service && service.entity.enabled === false) continue; // Kong: a disabled service's routes do not match
+    const compiled: CompiledRoute = {
+      id: r.id,
+      entity: r,
+      service,
+      chain: buildChain(plugins, r.id, service?.entity.id ?? null, null),
+      stripPath: r.strip_path !== false,
+      preserveHost: r.preserve_host === true,
+      protocols: new Set(r.protocols ?? ['http', 'https']),
+      httpsRedirectStatus: r.https_redirect_status_code ?? 426,
+    };
+    routes.set(r.id, compiled);
+    if (!compiled.protocols.has('http') && !compiled.protocols.has('https')) continue;
+    specs.push({
+      id: r.id,
+      created_at: r.created_at,
+      paths: r.paths ?? null,
+      methods: r.methods ?? null,
+      hosts: r.hosts ?? null,
+      headers: r.headers ?? null,
+      protocols: r.protocols ?? null,
+      regex_priority: r.regex_priority ?? 0,
+      data: compiled,
+    });
+  }
+
+  const consumers = new Map<string, Row>();
+  for (const c of data.consumers ?? []) consumers.set(c.id, c);
+  const keyauthCredentials = new Map<string, Row>();
+  for (const k of data.keyauth_credentials ?? []) keyauthCredentials.set(k.key, k);
+
+  return {
+    version: data.version,
+    router: new Router(specs),
+    routes,
+    services,
+    plugins,
+    consumers,
+    keyauthCredentials,
+    builtAt: Date.now(),
+    data,
+    chainCache: new Map(),
+  };
+}
+
+/** The chain for a route once a consumer is known (cached per snapshot). */
+export function chainForConsumer(snapshot: Snapshot, route: CompiledRoute, consumerId: string): PluginInstance[] {
+  const key = `${route.id}:${consumerId}`;
+  let chain = snapshot.chainCache.get(key);
+  if (!chain) {
+    chain = buildChain(snapshot.plugins, route.id, route.service?.entity.id ?? null, consumerId);
+    if (snapshot.chainCache.size > 100_000) snapshot.chainCache.clear();
+    snapshot.chainCache.set(key, chain);
+  }
+  return chain;
+}
