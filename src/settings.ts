@@ -21,6 +21,8 @@ export interface Settings {
   prefix: string;
   workers: number;
   log_level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** One log line per proxied request (with its request id). */
+  access_log: boolean;
   database: 'sqlite' | 'postgres' | 'off';
   pg_url: string | null;
   pg_host: string;
@@ -119,6 +121,7 @@ const SPECS: { [K in keyof Settings]: Spec<K> } = {
   prefix: { parse: (raw) => path.resolve(raw), default: () => '.modelgate' },
   workers: { parse: int(1, 256), default: () => String(os.availableParallelism()) },
   log_level: { parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), default: () => 'info' },
+  access_log: { parse: bool, default: () => 'on' },
   database: { parse: oneOf(['sqlite', 'postgres', 'off'] as const), default: () => 'sqlite' },
   pg_url: { parse: optStr, default: () => '' },
   pg_host: { parse: str, default: () => '127.0.0.1' },

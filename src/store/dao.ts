@@ -209,7 +209,7 @@ export function decodeOffset(offset: string): string {
 
 /** A database problem: never shown to the client beyond Kong's generic 500 (logged instead). */
 export class StoreUnavailableError extends HttpError {
-  readonly cause: unknown;
+  override readonly cause: unknown;
   constructor(cause: unknown, status = 500) {
     super(status, { message: status === 503 ? 'The database is unavailable; writes are refused until it is back' : 'An unexpected error occurred' });
     this.cause = cause;

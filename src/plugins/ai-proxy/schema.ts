@@ -6,42 +6,17 @@
 import type { EntityCheck, Field } from '../../schema/types.ts';
 import type { PluginSchema } from '../types.ts';
 import { typedefs } from '../../schema/typedefs.ts';
+import { PROVIDERS, type AuthConfig, type ModelOptions, type ProviderName, type RouteType } from '../../llm/types.ts';
 
-export const PROVIDERS = ['openai', 'azure', 'anthropic', 'cohere', 'mistral', 'llama2'] as const;
-export type ProviderName = (typeof PROVIDERS)[number];
-export const ROUTE_TYPES = ['llm/v1/chat', 'llm/v1/completions', 'preserve'] as const;
-export type RouteType = (typeof ROUTE_TYPES)[number];
+export { PROVIDERS };
+export type { AuthConfig, ModelOptions, ProviderName, RouteType };
 
 /** Providers that always need a key (the others are self-hosted). */
 const HOSTED: ProviderName[] = ['openai', 'azure', 'anthropic', 'cohere'];
 
+export const ROUTE_TYPES = ['llm/v1/chat', 'llm/v1/completions', 'preserve'] as const;
+
 export const DEFAULT_MAX_REQUEST_BODY_SIZE = 20 * 1024 * 1024;
-
-export interface AuthConfig {
-  header_name: string | null;
-  header_value: string | null;
-  param_name: string | null;
-  param_value: string | null;
-  param_location: 'query' | 'body' | null;
-  allow_override: boolean;
-}
-
-export interface ModelOptions {
-  max_tokens: number | null;
-  temperature: number | null;
-  top_p: number | null;
-  top_k: number | null;
-  anthropic_version: string | null;
-  azure_instance: string | null;
-  azure_api_version: string | null;
-  azure_deployment_id: string | null;
-  llama2_format: 'raw' | 'openai' | 'ollama' | null;
-  mistral_format: 'openai' | 'ollama' | null;
-  upstream_url: string | null;
-  upstream_path: string | null;
-  input_cost: number | null;
-  output_cost: number | null;
-}
 
 export interface AiProxyConfig {
   route_type: RouteType;

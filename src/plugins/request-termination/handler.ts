@@ -10,7 +10,7 @@ export const handler: PluginHandler<RequestTerminationConfig> = {
   access(ctx, conf) {
     if (conf.trigger) {
       const name = conf.trigger.toLowerCase();
-      if (ctx.req.headers[name] === undefined && !ctx.queryParams().has(conf.trigger)) return;
+      if (ctx.req.headers[name] === undefined && !ctx.queryParams().has(conf.trigger)) return undefined;
     }
     if (conf.echo) {
       return ctx.readBody().then((body) => {
@@ -33,8 +33,9 @@ export const handler: PluginHandler<RequestTerminationConfig> = {
     }
     if (conf.body !== null) {
       ctx.exit(conf.status_code, conf.body, { 'content-type': conf.content_type ?? 'application/json; charset=utf-8' });
-      return;
+      return undefined;
     }
     ctx.exit(conf.status_code, { message: conf.message ?? defaultMessage(conf.status_code) });
+    return undefined;
   },
 };

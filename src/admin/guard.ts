@@ -1,0 +1,86 @@
+/**
+ * What keeps the Admin API safe from browsers and strangers (RELIABILITY D5): the `Host` must be
+ * one of the admin's own names (DNS rebinding), writes from a foreign `Origin` are refused (CSRF:
+ * form posts need no pre-flight), CORS is answered only for the configured GUI origin, and when an
+ * admin token is set every call must carry it (`Kong-Admin-Token` or `Authorization: Bearer`).
+ */
+import os from 'node:os';
+import net from 'node:net';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Settings } from '../settings.ts';
+
+export interface GuardVerdict {
+  status: number;
+  message: string;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const WILDCARDS = new Set(['0.0.0.0', '::', '*']);
+
+function hostnameOf(hostHeader: string): string {
+  const h = hostHeader.trim().toLowerCase();
+  if (h.startsWith('[')) return h.slice(1, h.indexOf(']'));
+  const colon = h.lastIndexOf(':');
+  return colon === -1 || h.indexOf(':') !== colon ? h : h.slice(0, colon);
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+export class AdminGuard {
+  readonly #names: Set<string>;
+  readonly #anyIp: boolean;
+  readonly #token: Buffer | null;
+  readonly #guiOrigin: string | null;
+
+  constructor(settings: Settings) {
+    this.#names = new Set(['localhost', '127.0.0.1', '::1', os.hostname().toLowerCase(), ...settings.admin_hosts.map((h) => h.toLowerCase())]);
+    let anyIp = false;
+    for (const a of settings.admin_listen) {
+      if (WILDCARDS.has(a.host)) anyIp = true;
+      else this.#names.add(a.host.toLowerCase());
+    }
+    this.#anyIp = anyIp;
+    this.#token = settings.admin_token ? digest(settings.admin_token) : null;
+    this.#guiOrigin = settings.admin_gui_origin;
+  }
+
+  /** The CORS origin to echo, when the request comes from the configured GUI. */
+  corsOrigin(origin: string | undefined): string | null {
+    return origin && this.#guiOrigin && origin === this.#guiOrigin ? origin : null;
+  }
+
+  check(method: string, headers: Record<string, string | string[] | undefined>): GuardVerdict | null {
+    const host = typeof headers.host === 'string' ? hostnameOf(headers.host) : '';
+    if (host && !this.#names.has(host) && !(this.#anyIp && net.isIP(host))) {
+      return { status: 403, message: 'Host not allowed for the Admin API' };
+    }
+    const origin = typeof headers.origin === 'string' ? headers.origin : undefined;
+    if (origin && !this.corsOrigin(origin) && !SAFE_METHODS.has(method) && !sameOrigin(origin, headers.host)) {
+      return { status: 403, message: 'Cross-origin requests to the Admin API are not allowed' };
+    }
+    if (this.#token && method !== 'OPTIONS') {
+      const given = tokenOf(headers);
+      if (given === null || !timingSafeEqual(digest(given), this.#token)) return { status: 401, message: 'Invalid or missing admin token' };
+    }
+    return null;
+  }
+}
+
+function tokenOf(headers: Record<string, string | string[] | undefined>): string | null {
+  const kong = headers['kong-admin-token'];
+  if (typeof kong === 'string') return kong;
+  const auth = headers.authorization;
+  if (typeof auth === 'string' && /^bearer\s+/i.test(auth)) return auth.replace(/^bearer\s+/i, '');
+  return null;
+}
+
+function sameOrigin(origin: string, host: string | string[] | undefined): boolean {
+  if (typeof host !== 'string') return false;
+  try {
+    return new URL(origin).host.toLowerCase() === host.toLowerCase();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * What one AI exchange cost, recorded where the rest of the gateway looks for it: `ctx.shared.ai`
+ * for plugins that count (rate limits, budgets, metrics) and, with `logging.log_statistics`, the
+ * request's log entry under Kong's names (`ai.proxy.usage.*`, `ai.proxy.meta.*`, and
+ * `ai.proxy.payload.*` with `log_payloads`).
+ */
+import type { RequestContext } from '../../proxy/context.ts';
+import type { CompiledAiProxy } from './compile.ts';
+import type { Usage } from '../../llm/types.ts';
+import { costOf } from '../../llm/cost.ts';
+
+export interface AiExchange {
+  provider: string;
+  requestModel: string;
+  responseModel: string | null;
+  usage: Usage | null;
+  /** Usage was counted by the gateway because the provider reported none. */
+  estimated: boolean;
+  stream: boolean;
+  /** Milliseconds from sending the request to the provider's full answer. */
+  llmLatencyMs: number;
+  /** Streams: milliseconds from sending the request to the first content event. */
+  timeToFirstTokenMs: number | null;
+  /** The answer did not complete (client left, upstream failed mid-stream). */
+  partial: boolean;
+}
+
+/** Shared with later plugins (rate limiting, Prometheus, logging). */
+export const SHARED_KEY = 'ai';
+
+export function recordExchange(ctx: RequestContext, conf: CompiledAiProxy, x: AiExchange, payload?: { request: string; response: string }): void {
+  const cost = x.usage ? costOf(x.usage, conf.options) : null;
+  ctx.shared[SHARED_KEY] = { ...x, cost };
+  if (!conf.config.logging.log_statistics && !conf.config.logging.log_payloads) return;
+  const section: Record<string, unknown> = {};
+  if (conf.config.logging.log_statistics) {
+    const u = x.usage;
+    section.usage = {
+      prompt_tokens: u?.prompt_tokens ?? 0,
+      completion_tokens: u?.completion_tokens ?? 0,
+      total_tokens: u?.total_tokens ?? 0,
+      cost,
+      estimated: x.estimated,
+      time_per_token: u && u.completion_tokens > 0 ? Math.round((x.llmLatencyMs / u.completion_tokens) * 1000) / 1000 : null,
+    };
+    section.meta = {
+      provider_name: x.provider,
+      request_model: x.requestModel,
+      response_model: x.responseModel ?? x.requestModel,
+      plugin_id: ctx.chain.find((p) => p.conf === conf)?.id ?? null,
+      llm_latency: Math.round(x.llmLatencyMs),
+      time_to_first_token: x.timeToFirstTokenMs === null ? null : Math.round(x.timeToFirstTokenMs),
+      stream: x.stream,
+      partial: x.partial,
+    };
+  }
+  if (conf.config.logging.log_payloads && payload) section.payload = payload;
+  ctx.logFields.ai = { proxy: section };
+}

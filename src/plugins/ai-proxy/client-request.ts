@@ -1,0 +1,43 @@
+/**
+ * The client's side of an AI exchange: its body read within the plugin's size limit and parsed as
+ * strict JSON, with Kong's answers for what cannot be read (`{"error":{"message":...}}`).
+ */
+import type { RequestContext } from '../../proxy/context.ts';
+import { ClientError } from '../../proxy/errors.ts';
+import { JsonBodyError, decodeUtf8, parseJsonText } from '../../util/json.ts';
+
+/** Kong's plugin error shape. */
+export function aiError(status: number, message: string): ClientError {
+  return new ClientError(status, { error: { message } });
+}
+
+const BAD_BODY = 'content-type header does not match request body, or bad JSON formatting';
+
+function isJsonContentType(value: string | undefined): boolean {
+  if (value === undefined || value === '') return true; // Kong treats a missing Content-Type as JSON
+  const type = value.split(';')[0].trim().toLowerCase();
+  return type === 'application/json' || type.endsWith('+json');
+}
+
+export async function readClientJson(ctx: RequestContext, limit: number): Promise<{ value: unknown; raw: string }> {
+  if (!isJsonContentType(ctx.req.headers['content-type'])) throw aiError(400, BAD_BODY);
+  const buf = await ctx.readBody(limit);
+  let raw: string;
+  try {
+    raw = decodeUtf8(buf);
+  } catch {
+    throw aiError(400, 'request body is not valid UTF-8');
+  }
+  // a plugin before us (prompt decorator, template) may have replaced the request
+  if (ctx.jsonParsed) return { value: await ctx.readJson(), raw };
+  let value: unknown;
+  try {
+    value = parseJsonText(raw);
+  } catch (e) {
+    if (e instanceof JsonBodyError && e.reason === 'depth') throw aiError(400, e.message);
+    throw aiError(400, BAD_BODY);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw aiError(400, BAD_BODY);
+  ctx.setJson(value);
+  return { value, raw };
+}

@@ -1,0 +1,81 @@
+/**
+ * What an ai-proxy config compiles to once per snapshot: the driver, the options with defaults,
+ * the auth to inject, and a cache of parsed upstream URLs, so a request does no config work.
+ */
+import type { AiProxyConfig, AuthConfig, ModelOptions } from './schema.ts';
+import type { ProviderDriver, RouteType } from '../../llm/types.ts';
+import { getDriver } from '../../llm/drivers/index.ts';
+import type { CompileContext } from '../types.ts';
+import type { UpstreamTarget } from '../../proxy/upstream.ts';
+
+export interface ResolvedEndpoint {
+  target: UpstreamTarget;
+  /** Path and query string. */
+  path: string;
+  /** `host[:port]` for the Host header. */
+  host: string;
+  /** Headers the provider requires (anthropic-version ...), auth included. */
+  headers: Record<string, string>;
+}
+
+export interface CompiledAiProxy {
+  config: AiProxyConfig;
+  driver: ProviderDriver;
+  routeType: RouteType;
+  options: ModelOptions;
+  /** The header as the provider must get it (lower-cased name), or null. */
+  authHeader: [string, string] | null;
+  /** The client header that may replace the configured value (`allow_override`), lower-cased. */
+  overrideHeader: string | null;
+  authQuery: [string, string] | null;
+  authBody: [string, string] | null;
+  /** url → parsed endpoint, per service timeouts (a plugin may serve several routes). */
+  endpoints: Map<string, ResolvedEndpoint>;
+}
+
+const EMPTY_OPTIONS: ModelOptions = {
+  max_tokens: null,
+  temperature: null,
+  top_p: null,
+  top_k: null,
+  anthropic_version: null,
+  azure_instance: null,
+  azure_api_version: null,
+  azure_deployment_id: null,
+  llama2_format: null,
+  mistral_format: null,
+  upstream_url: null,
+  upstream_path: null,
+  input_cost: null,
+  output_cost: null,
+};
+
+function auth(config: AuthConfig | null, driver: ProviderDriver, ctx: CompileContext): Pick<CompiledAiProxy, 'authHeader' | 'overrideHeader' | 'authQuery' | 'authBody'> {
+  let authHeader: [string, string] | null = null;
+  let authQuery: [string, string] | null = null;
+  let authBody: [string, string] | null = null;
+  if (config?.header_name && config.header_value) {
+    const [name, value] = driver.authHeader ? driver.authHeader(config.header_name, config.header_value) : [config.header_name, config.header_value];
+    authHeader = [name.toLowerCase(), value];
+    ctx.registerSecret(value);
+  }
+  if (config?.param_name && config.param_value) {
+    ctx.registerSecret(config.param_value);
+    if (config.param_location === 'body') authBody = [config.param_name, config.param_value];
+    else authQuery = [config.param_name, config.param_value];
+  }
+  const overrideHeader = config?.allow_override && config.header_name ? config.header_name.toLowerCase() : null;
+  return { authHeader, overrideHeader, authQuery, authBody };
+}
+
+export function compileAiProxy(config: AiProxyConfig, ctx: CompileContext): CompiledAiProxy {
+  const driver = getDriver(config.model.provider);
+  return {
+    config,
+    driver,
+    routeType: config.route_type,
+    options: { ...EMPTY_OPTIONS, ...(config.model.options ?? {}) },
+    ...auth(config.auth, driver, ctx),
+    endpoints: new Map(),
+  };
+}

@@ -1,0 +1,171 @@
+/**
+ * Non-streamed answers: the provider's 200 translated to OpenAI's shape (502 when it cannot be,
+ * RELIABILITY D3), the provider's errors passed through with their status (as JSON even when the
+ * provider sent HTML), redirects refused, sizes bounded.
+ */
+import type { ServerResponse } from 'node:http';
+import type { RequestContext } from '../../proxy/context.ts';
+import type { CompiledAiProxy } from './compile.ts';
+import type { Exchange } from './handler.ts';
+import type { UpstreamResponse } from '../../proxy/upstream.ts';
+import { BodyEncodingError, BodyTooLargeError, decodeContent, readCapped } from '../../proxy/read-body.ts';
+import { TranslationError, type Usage } from '../../llm/types.ts';
+import { HEADERS } from '../../proxy/names.ts';
+import { ClientError, UpstreamError } from '../../proxy/errors.ts';
+import { recordExchange } from './analytics.ts';
+import { estimateTokens, promptText } from '../../llm/tokens.ts';
+import { writeJson } from '../../proxy/respond.ts';
+
+/** Largest provider answer the gateway will hold to translate. */
+export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+/** Provider headers worth keeping on the client's answer: rate-limit state and the provider's request id. */
+const KEPT_HEADERS = /^(retry-after|x-ratelimit-.*|anthropic-ratelimit-.*|ratelimit-.*|x-request-id|request-id|apim-request-id|openai-processing-ms)$/;
+
+export function keptHeaders(response: UpstreamResponse): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(response.headers)) {
+    if (v !== undefined && KEPT_HEADERS.test(k)) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}
+
+export function gatewayHeaders(ctx: RequestContext, conf: CompiledAiProxy, model: string): Record<string, string> {
+  const h: Record<string, string> = {
+    [HEADERS.upstreamLatency]: String(Math.round(ctx.upstreamHeadersAt - ctx.upstreamStartedAt)),
+    [HEADERS.proxyLatency]: String(Math.round(ctx.upstreamStartedAt - ctx.startedAt)),
+    via: HEADERS.via,
+  };
+  if (conf.config.model_name_header) h[HEADERS.llmModel] = `${conf.config.model.provider}/${model}`;
+  return h;
+}
+
+/** Reads (bounded) and decodes a provider body; failures are the provider's fault: 502. */
+export async function readProviderBody(response: UpstreamResponse): Promise<string> {
+  try {
+    const raw = await readCapped(response.body, MAX_RESPONSE_BYTES);
+    return decodeContent(raw, response.headers['content-encoding'], MAX_RESPONSE_BYTES).toString('utf8');
+  } catch (e) {
+    if (e instanceof BodyTooLargeError || e instanceof BodyEncodingError) throw new UpstreamError(502, e.message, 'upstream_body', false);
+    throw e;
+  }
+}
+
+function isRedirect(status: number): boolean {
+  return status >= 300 && status < 400;
+}
+
+/** A provider error (non-200): its status and its JSON body, or Kong's shape around a non-JSON one. */
+export async function relayProviderError(ctx: RequestContext, conf: CompiledAiProxy, response: UpstreamResponse, model: string): Promise<void> {
+  const status = response.statusCode;
+  if (isRedirect(status)) {
+    response.body.resume();
+    throw new ClientError(502, { error: { message: `the provider answered with a redirect (${status}); redirects are not followed` } });
+  }
+  const text = await readProviderBody(response);
+  let body = text;
+  if (!looksLikeJson(text)) {
+    body = JSON.stringify({ error: { message: `the provider answered ${status} without a JSON body`, type: 'upstream_error', status } });
+  }
+  ctx.error = { status, code: 'provider_error', message: `provider answered ${status}` };
+  writeJson(ctx.res, status, body, ctx.requestId, ctx.startedAt, { ...keptHeaders(response), ...gatewayHeaders(ctx, conf, model) });
+}
+
+function looksLikeJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function estimateUsage(x: Exchange, completionText: string): Usage {
+  const prompt = estimateTokens(promptText(x.request));
+  const completion = estimateTokens(completionText);
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+}
+
+function choiceText(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as { choices?: { message?: { content?: unknown }; text?: unknown }[] };
+    return (parsed.choices ?? []).map((c) => (typeof c.message?.content === 'string' ? c.message.content : typeof c.text === 'string' ? c.text : '')).join('');
+  } catch {
+    return '';
+  }
+}
+
+export async function relayJson(x: Exchange): Promise<void> {
+  const { ctx, conf, driver, response } = x;
+  if (response.statusCode !== 200) return relayProviderError(ctx, conf, response, driver.model);
+  const text = await readProviderBody(response);
+  let translated;
+  try {
+    translated = conf.driver.parseResponse(text, driver);
+  } catch (e) {
+    if (e instanceof TranslationError) {
+      ctx.error = { status: 502, code: 'translation', message: e.message };
+      throw new ClientError(502, { error: { message: `transformation failed from type ${driver.provider}://${driver.routeType}: ${e.message}` } });
+    }
+    throw e;
+  }
+  const finishedAt = performance.now();
+  const usage = translated.usage ?? estimateUsage(x, choiceText(translated.body));
+  recordExchange(
+    ctx,
+    conf,
+    {
+      provider: driver.provider,
+      requestModel: driver.model,
+      responseModel: translated.responseModel,
+      usage,
+      estimated: translated.usage === null,
+      stream: false,
+      llmLatencyMs: finishedAt - x.sentAt,
+      timeToFirstTokenMs: null,
+      partial: false,
+    },
+    conf.config.logging.log_payloads ? { request: x.rawRequest, response: translated.body } : undefined,
+  );
+  sendBody(ctx.res, 200, translated.body, { ...keptHeaders(response), ...gatewayHeaders(ctx, conf, driver.model), 'x-modelgate-request-id': ctx.requestId });
+}
+
+function sendBody(res: ServerResponse, status: number, body: string, headers: Record<string, string>): void {
+  if (res.destroyed) return;
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), server: HEADERS.server });
+  res.end(body);
+}
+
+/** `preserve`: the provider's answer goes back as it came; usage is read when it is OpenAI-shaped JSON. */
+export async function relayPreserved(ctx: RequestContext, conf: CompiledAiProxy, response: UpstreamResponse, sentAt: number, rawRequest: string): Promise<void> {
+  const model = conf.config.model.name ?? '';
+  if (isRedirect(response.statusCode)) return relayProviderError(ctx, conf, response, model);
+  const type = String(response.headers['content-type'] ?? '');
+  const headers = { ...keptHeaders(response), ...gatewayHeaders(ctx, conf, model), [HEADERS.requestId]: ctx.requestId, 'content-type': type || 'application/octet-stream', server: HEADERS.server };
+  if (!/json/i.test(type)) {
+    ctx.res.writeHead(response.statusCode, headers);
+    for await (const chunk of response.body) {
+      if (!ctx.res.write(chunk)) await new Promise<void>((r) => (ctx.res.once('drain', r), ctx.res.once('close', r)));
+      if (ctx.res.destroyed) return;
+    }
+    ctx.res.end();
+    return;
+  }
+  const text = await readProviderBody(response);
+  let usage: Usage | null = null;
+  let responseModel: string | null = null;
+  try {
+    const parsed = JSON.parse(text) as { usage?: Usage; model?: string };
+    if (parsed.usage && typeof parsed.usage.total_tokens === 'number') usage = parsed.usage;
+    if (typeof parsed.model === 'string') responseModel = parsed.model;
+  } catch {
+    // not ours to judge: preserve means the client gets the provider's bytes
+  }
+  recordExchange(
+    ctx,
+    conf,
+    { provider: conf.config.model.provider, requestModel: model, responseModel, usage, estimated: false, stream: false, llmLatencyMs: performance.now() - sentAt, timeToFirstTokenMs: null, partial: false },
+    conf.config.logging.log_payloads ? { request: rawRequest, response: text } : undefined,
+  );
+  sendBody(ctx.res, response.statusCode, text, headers);
+}

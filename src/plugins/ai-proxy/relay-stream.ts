@@ -1,0 +1,124 @@
+/**
+ * Streamed answers: the provider's native stream (SSE or NDJSON) decoded as it arrives, each event
+ * translated by the driver and written to the client at once, as OpenAI's server-sent events.
+ *
+ * - Back-pressure: while the client's socket is full we stop reading the provider (the loop awaits
+ *   'drain'), so a slow reader slows the provider instead of growing memory.
+ * - Honesty: `data: [DONE]` only follows the provider's own end of stream; a stream that breaks,
+ *   stalls past the read timeout or carries an error event ends with an SSE error event instead.
+ * - Accounting: the provider's usage when it reports it, otherwise counted, marked estimated.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Exchange } from './handler.ts';
+import { gatewayHeaders, keptHeaders, readProviderBody, relayProviderError, estimateUsage } from './relay-json.ts';
+import { recordExchange } from './analytics.ts';
+import { createFrameDecoder } from '../../llm/stream/index.ts';
+import { TranslationError, UpstreamStreamError, type StreamTranslator, type Usage } from '../../llm/types.ts';
+import { jsonAnswerAsStream } from './stream-from-json.ts';
+import { HEADERS } from '../../proxy/names.ts';
+
+const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+  'x-accel-buffering': 'no',
+  server: HEADERS.server,
+};
+
+function waitDrain(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+export function sseError(message: string, type: string): string {
+  return `data: ${JSON.stringify({ error: { message, type } })}\n\n`;
+}
+
+function describeFailure(e: unknown, signal: AbortSignal): { message: string; type: string; status: number } {
+  if (e instanceof UpstreamStreamError) return { message: e.message, type: e.type, status: 502 };
+  if (e instanceof TranslationError) return { message: `transformation failed: ${e.message}`, type: 'translation_error', status: 502 };
+  if (signal.aborted && (signal.reason as Error)?.name === 'TimeoutError') return { message: 'the stream reached the maximum stream duration', type: 'max_stream_duration', status: 504 };
+  const code = (e as { code?: string })?.code;
+  if (code === 'UND_ERR_BODY_TIMEOUT') return { message: 'the provider stopped sending within the read timeout', type: 'upstream_timeout', status: 504 };
+  return { message: 'the provider connection failed mid-stream', type: 'upstream_error', status: 502 };
+}
+
+export async function relayStream(x: Exchange): Promise<void> {
+  const { ctx, conf, driver, response } = x;
+  if (response.statusCode !== 200) return relayProviderError(ctx, conf, response, driver.model);
+
+  const res = ctx.res;
+  const type = String(response.headers['content-type'] ?? '').toLowerCase();
+  const headers = { ...keptHeaders(response), ...gatewayHeaders(ctx, conf, driver.model), ...SSE_HEADERS, [HEADERS.requestId]: ctx.requestId };
+
+  // A provider that answered the whole thing at once (no stream support): still a stream for the client.
+  if (type.includes('application/json')) {
+    const text = await readProviderBody(response);
+    const { frames, usage, responseModel, text: answer } = jsonAnswerAsStream(conf.driver, driver, text);
+    res.writeHead(200, headers);
+    res.end(frames);
+    record(x, usage, responseModel, answer, null, false);
+    return;
+  }
+
+  const translator: StreamTranslator = conf.driver.createStreamTranslator(driver);
+  const decoder = createFrameDecoder(conf.driver.streamFraming(driver));
+  res.writeHead(200, headers);
+  res.flushHeaders();
+  let firstTokenAt: number | null = null;
+  try {
+    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+      let out = '';
+      for (const event of decoder.push(chunk)) out += translator.push(event);
+      if (out) {
+        firstTokenAt ??= performance.now();
+        if (!res.write(out)) await waitDrain(res);
+      }
+      if (res.destroyed) break;
+    }
+    if (!res.destroyed) {
+      let out = '';
+      for (const event of decoder.end()) out += translator.push(event);
+      if (!translator.done) throw new UpstreamStreamError('the provider ended the stream before it was complete', 'upstream_truncated');
+      out += translator.finish();
+      res.end(out);
+    }
+  } catch (e) {
+    if (res.destroyed || ctx.abort.signal.aborted) {
+      // the client left: the upstream request is aborted by the signal; nothing more to say
+    } else {
+      const failure = describeFailure(e, x.signal);
+      ctx.error = { status: failure.status, code: failure.type, message: failure.message };
+      res.end(sseError(failure.message, failure.type));
+      response.body.destroy();
+    }
+  }
+  const complete = translator.done && res.writableFinished && !ctx.error;
+  record(x, translator.usage(), translator.responseModel, translator.text, firstTokenAt, !complete);
+}
+
+function record(x: Exchange, reported: Usage | null, responseModel: string | null, text: string, firstTokenAt: number | null, partial: boolean): void {
+  const usage = reported ?? estimateUsage(x, text);
+  recordExchange(
+    x.ctx,
+    x.conf,
+    {
+      provider: x.driver.provider,
+      requestModel: x.driver.model,
+      responseModel,
+      usage,
+      estimated: reported === null,
+      stream: true,
+      llmLatencyMs: performance.now() - x.sentAt,
+      timeToFirstTokenMs: firstTokenAt === null ? null : firstTokenAt - x.sentAt,
+      partial,
+    },
+    x.conf.config.logging.log_payloads ? { request: x.rawRequest, response: text } : undefined,
+  );
+}

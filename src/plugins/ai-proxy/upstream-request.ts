@@ -1,0 +1,96 @@
+/**
+ * The request modelgate sends to the provider: the URL comes from configuration only (never from
+ * the body, a header or the model name), the key is injected, and of the client's headers only
+ * end-to-end ones that are not credentials travel on (RELIABILITY D4, T66, T69, T70).
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { CompiledAiProxy, ResolvedEndpoint } from './compile.ts';
+import type { CompiledService } from '../../snapshot/compile.ts';
+import { CLIENT_CREDENTIAL_HEADERS, endToEndHeaders, type HeaderMap } from '../../proxy/headers.ts';
+
+const DEFAULT_TIMEOUT = 60_000;
+
+/**
+ * Client headers never forwarded to a provider: credentials (D4), what the gateway sets itself,
+ * and what would let the client steer or fingerprint the upstream hop (forwarding headers reveal
+ * client addresses to a third party; Host-like headers must not reach a provider at all).
+ */
+const NOT_FORWARDED = new Set([
+  ...CLIENT_CREDENTIAL_HEADERS,
+  'host',
+  'content-length',
+  'content-type',
+  'accept',
+  'accept-encoding',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'x-forwarded-path',
+  'x-forwarded-prefix',
+  'x-real-ip',
+  'forwarded',
+  'x-original-url',
+  'x-rewrite-url',
+  'x-http-method-override',
+  'origin',
+  'referer',
+]);
+
+export class EndpointError extends Error {}
+
+/** Parses (once per URL and service) where a request goes. */
+export function resolveEndpoint(conf: CompiledAiProxy, url: string, providerHeaders: Record<string, string>, service: CompiledService | null): ResolvedEndpoint {
+  const key = service ? `${url}\n${service.entity.id}` : url;
+  let hit = conf.endpoints.get(key);
+  if (hit) return hit;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new EndpointError(`invalid upstream URL for provider ${conf.config.model.provider}`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new EndpointError(`unsupported upstream scheme ${parsed.protocol}`);
+  if (parsed.username || parsed.password) throw new EndpointError('upstream URL must not carry credentials');
+  let path = parsed.pathname + parsed.search;
+  if (conf.authQuery) {
+    const sep = parsed.search ? '&' : '?';
+    path += `${sep}${encodeURIComponent(conf.authQuery[0])}=${encodeURIComponent(conf.authQuery[1])}`;
+  }
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(providerHeaders)) headers[k.toLowerCase()] = v;
+  if (conf.authHeader) headers[conf.authHeader[0]] = conf.authHeader[1];
+  const t = service?.target;
+  hit = {
+    target: {
+      origin: parsed.origin,
+      connectTimeout: t?.connectTimeout ?? DEFAULT_TIMEOUT,
+      readTimeout: t?.readTimeout ?? DEFAULT_TIMEOUT,
+      writeTimeout: t?.writeTimeout ?? DEFAULT_TIMEOUT,
+      retries: t?.retries ?? 5,
+      tlsVerify: true,
+    },
+    path,
+    host: parsed.host,
+    headers,
+  };
+  if (conf.endpoints.size > 1000) conf.endpoints.clear(); // templated URLs must not grow this forever
+  conf.endpoints.set(key, hit);
+  return hit;
+}
+
+/** The provider request's headers: safe client headers, then the endpoint's (auth wins unless overriding is allowed). */
+export function upstreamHeaders(conf: CompiledAiProxy, endpoint: ResolvedEndpoint, client: IncomingHttpHeaders, stream: boolean, bodyLength: number): HeaderMap {
+  const headers = endToEndHeaders(client, NOT_FORWARDED);
+  for (const k in endpoint.headers) headers[k] = endpoint.headers[k];
+  if (conf.overrideHeader) {
+    const own = client[conf.overrideHeader];
+    if (typeof own === 'string' && own !== '') headers[conf.authHeader?.[0] ?? conf.overrideHeader] = own;
+  }
+  headers.host = endpoint.host;
+  headers['content-type'] = 'application/json';
+  headers['content-length'] = String(bodyLength);
+  headers.accept = stream ? 'text/event-stream, application/x-ndjson, application/json' : 'application/json';
+  headers['accept-encoding'] = 'gzip, identity';
+  return headers;
+}

@@ -1,0 +1,15 @@
+/**
+ * Header names the gateway adds. Kong's are `X-Kong-*`; ours say `X-Modelgate-*` so nobody mistakes
+ * one gateway for the other in a trace (docs/decisions.md, "Response headers").
+ */
+export const VERSION = '0.1.0';
+
+export const HEADERS = {
+  requestId: 'x-modelgate-request-id',
+  upstreamLatency: 'x-modelgate-upstream-latency',
+  proxyLatency: 'x-modelgate-proxy-latency',
+  responseLatency: 'x-modelgate-response-latency',
+  llmModel: 'x-modelgate-llm-model',
+  server: `modelgate/${VERSION}`,
+  via: `1.1 modelgate/${VERSION}`,
+} as const;

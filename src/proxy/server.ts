@@ -1,0 +1,227 @@
+/**
+ * The proxy's request path: match a route in the current snapshot, run its plugin chain, hand the
+ * request to the plugin that owns the exchange (ai-proxy) or forward it to the route's service,
+ * then run the log phase. Everything here is per request, so it reads only what the snapshot
+ * precomputed; nothing touches the database.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Settings } from '../settings.ts';
+import type { Snapshot } from '../snapshot/compile.ts';
+import { RequestContext, type ProxySettings } from './context.ts';
+import { ClientError, UpstreamError, defaultMessage } from './errors.ts';
+import { errorBody, writeJson } from './respond.ts';
+import { forwardToService } from './forward.ts';
+import { HEADERS } from './names.ts';
+import { JsonBodyError } from '../util/json.ts';
+
+/** Raw answers for requests Node's parser rejects before they become requests. */
+function rawError(status: number, message: string): string {
+  const body = JSON.stringify({ message });
+  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
+
+const PARSER_ERRORS: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request header fields too large'],
+  HPE_URI_TOO_LONG: [414, 'Request-URI too long'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request timeout'],
+  HPE_HEADERS_TIMEOUT: [408, 'Request timeout'],
+};
+
+export class ProxyServer {
+  readonly #settings: Settings;
+  readonly #proxySettings: ProxySettings;
+  readonly #log: Logger;
+  readonly #snapshot: () => Snapshot | null;
+  #inflight = 0;
+  #draining = false;
+  #idle: (() => void) | null = null;
+
+  constructor(settings: Settings, log: Logger, snapshot: () => Snapshot | null) {
+    this.#settings = settings;
+    this.#log = log;
+    this.#snapshot = snapshot;
+    this.#proxySettings = {
+      maxBodySize: settings.max_body_size,
+      clientBodyTimeoutMs: settings.client_body_timeout_ms,
+      maxStreamDurationMs: settings.max_stream_duration_ms,
+    };
+  }
+
+  createServer(): http.Server {
+    const server = http.createServer(
+      {
+        // slowloris: the whole header block must arrive in time; bodies have their own idle timer
+        headersTimeout: this.#settings.client_header_timeout_ms,
+        requestTimeout: 0,
+        keepAliveTimeout: this.#settings.keepalive_timeout_ms,
+        connectionsCheckingInterval: Math.min(30_000, Math.max(1000, Math.floor(this.#settings.client_header_timeout_ms / 2))),
+        requireHostHeader: false,
+      },
+      (req, res) => this.#handle(req, res),
+    );
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (!socket.writable || err.code === 'ECONNRESET') {
+        socket.destroy();
+        return;
+      }
+      const [status, message] = PARSER_ERRORS[err.code ?? ''] ?? [400, 'Bad request'];
+      socket.end(rawError(status, message));
+    });
+    // Never a forward proxy: CONNECT tunnels are refused outright.
+    server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+      socket.end(rawError(405, 'Method not allowed'));
+    });
+    return server;
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const startedAt = performance.now();
+    const requestId = randomUUID();
+    const url = req.url ?? '/';
+    if (this.#draining) res.setHeader('connection', 'close');
+
+    // origin-form only: an absolute URL would make the gateway an open forward proxy
+    if (url.charCodeAt(0) !== 47 /* / */) {
+      writeJson(res, 400, errorBody('Bad request', requestId), requestId, startedAt);
+      return;
+    }
+    const snapshot = this.#snapshot();
+    if (!snapshot) {
+      writeJson(res, 503, errorBody('The gateway is starting', requestId), requestId, startedAt);
+      return;
+    }
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const rawQuery = q === -1 ? '' : url.slice(q);
+    const match = snapshot.router.match({ method: req.method ?? 'GET', host: req.headers.host ?? '', path, headers: req.headers });
+    if (!match) {
+      res.once('close', () => this.#accessLog(null, req, res, requestId, startedAt, path));
+      writeJson(res, 404, errorBody('no Route matched with those values', requestId), requestId, startedAt);
+      return;
+    }
+    const ctx = new RequestContext(req, res, snapshot, match, requestId, startedAt, path, rawQuery, this.#proxySettings);
+    this.#inflight++;
+    res.once('close', () => {
+      if (!res.writableFinished) ctx.abort.abort();
+      this.#finished(ctx);
+    });
+    this.#run(ctx).catch((e: unknown) => this.#fail(ctx, e));
+  }
+
+  async #run(ctx: RequestContext): Promise<void> {
+    const route = ctx.route;
+    if (!route.protocols.has('http')) {
+      // Kong: an https-only route reached over http is told to upgrade
+      this.#exit(ctx, route.httpsRedirectStatus, { message: 'Please use HTTPS protocol' });
+      return;
+    }
+    for (const p of ctx.chain) {
+      if (!p.handler.access) continue;
+      const r = p.handler.access(ctx, p.conf);
+      if (r) await r;
+      if (ctx.exitResponse) {
+        this.#exit(ctx, ctx.exitResponse.status, ctx.exitResponse.body, ctx.exitResponse.headers);
+        return;
+      }
+      if (ctx.res.destroyed) return;
+    }
+    if (ctx.handler) {
+      await ctx.handler(ctx);
+      return;
+    }
+    if (!ctx.compiledService) {
+      // a route without a service and without a plugin answering for it
+      this.#exit(ctx, 503, { message: 'no Service found with those values' });
+      return;
+    }
+    await forwardToService(ctx);
+  }
+
+  #exit(ctx: RequestContext, status: number, body: unknown, headers?: Record<string, string>): void {
+    const isText = typeof body === 'string';
+    const contentType = headers?.['content-type'] ?? headers?.['Content-Type'];
+    if (isText && contentType && !/json/i.test(contentType)) {
+      if (ctx.res.headersSent) return void ctx.res.destroy();
+      ctx.res.writeHead(status, { ...headers, [HEADERS.requestId]: ctx.requestId, server: HEADERS.server });
+      ctx.res.end(body);
+      return;
+    }
+    const payload = body === undefined ? { message: defaultMessage(status) } : body;
+    writeJson(ctx.res, status, payload, ctx.requestId, ctx.startedAt, headers);
+  }
+
+  #fail(ctx: RequestContext, e: unknown): void {
+    if (e instanceof ClientError) {
+      ctx.error = { status: e.status, code: 'client', message: e.message };
+      if (e.status === 499) return void ctx.res.destroy();
+      return this.#exit(ctx, e.status, e.body);
+    }
+    if (e instanceof JsonBodyError) {
+      return this.#exit(ctx, 400, { message: e.message });
+    }
+    if (e instanceof UpstreamError) {
+      ctx.error = { status: e.status, code: e.code, message: e.message };
+      return this.#exit(ctx, e.status, errorBody(e.message, ctx.requestId));
+    }
+    if (ctx.abort.signal.aborted) return; // the client left; nothing to answer
+    ctx.error = { status: 500, code: 'internal', message: (e as Error)?.message ?? String(e) };
+    this.#log.error({ request_id: ctx.requestId, err: (e as Error)?.message, stack: (e as Error)?.stack }, 'request failed');
+    this.#exit(ctx, 500, errorBody('An unexpected error occurred', ctx.requestId));
+  }
+
+  #finished(ctx: RequestContext): void {
+    for (const p of ctx.chain) {
+      if (!p.handler.log) continue;
+      try {
+        p.handler.log(ctx, p.conf);
+      } catch (e) {
+        this.#log.error({ plugin: p.name, err: (e as Error).message }, 'log phase failed');
+      }
+    }
+    this.#accessLog(ctx, ctx.req, ctx.res, ctx.requestId, ctx.startedAt, ctx.path);
+    if (--this.#inflight === 0 && this.#idle) this.#idle();
+  }
+
+  #accessLog(ctx: RequestContext | null, req: IncomingMessage, res: ServerResponse, requestId: string, startedAt: number, path: string): void {
+    if (!this.#settings.access_log || !this.#log.isLevelEnabled('info')) return;
+    const finished = res.writableFinished;
+    const entry: Record<string, unknown> = {
+      request_id: requestId,
+      method: req.method,
+      path, // never the query string: clients put keys there
+      status: finished ? res.statusCode : 499,
+      latency_ms: Math.round((performance.now() - startedAt) * 100) / 100,
+      client_ip: req.socket.remoteAddress,
+    };
+    if (ctx) {
+      entry.route = ctx.route.entity.name ?? ctx.route.id;
+      if (ctx.service) entry.service = ctx.service.name ?? ctx.service.id;
+      if (ctx.upstreamHeadersAt) entry.upstream_latency_ms = Math.round((ctx.upstreamHeadersAt - ctx.upstreamStartedAt) * 100) / 100;
+      if (ctx.consumer) entry.consumer = ctx.consumer.username ?? ctx.consumer.id;
+      if (ctx.error) entry.error = ctx.error;
+      if (ctx.attempts > 1) entry.attempts = ctx.attempts;
+      Object.assign(entry, ctx.logFields);
+    }
+    this.#log.info(entry, 'request');
+  }
+
+  /** Stops accepting, lets in-flight requests finish until the deadline, then cuts the rest. */
+  async drain(servers: http.Server[], timeoutMs: number): Promise<void> {
+    this.#draining = true;
+    for (const s of servers) {
+      s.close();
+      s.closeIdleConnections();
+    }
+    if (this.#inflight > 0) {
+      await new Promise<void>((resolve) => {
+        this.#idle = resolve;
+        setTimeout(resolve, timeoutMs).unref();
+      });
+    }
+    if (this.#inflight > 0) this.#log.warn({ inflight: this.#inflight }, 'drain deadline reached; cutting the remaining requests');
+    for (const s of servers) s.closeAllConnections();
+  }
+}

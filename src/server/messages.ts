@@ -1,0 +1,16 @@
+/**
+ * Messages between the primary (control plane) and proxy workers over the cluster IPC channel.
+ * The primary sends whole snapshots: a worker never needs anything else to serve traffic, so a
+ * worker started at any time is ready as soon as it has one.
+ */
+import type { SnapshotData } from '../snapshot/types.ts';
+
+export type ToWorker =
+  | { t: 'snapshot'; data: SnapshotData }
+  | { t: 'drain'; timeoutMs: number };
+
+export type FromWorker =
+  | { t: 'listening'; address: string }
+  | { t: 'listen-error'; address: string; code: string; message: string }
+  | { t: 'applied'; version: number }
+  | { t: 'snapshot-error'; version: number; message: string };

@@ -1,0 +1,75 @@
+/**
+ * A proxy worker process: listens on the proxy addresses (ports shared through node:cluster),
+ * serves every request from the snapshot it holds, swaps snapshots between requests when the
+ * primary sends a new one, and drains on request. It never opens the database.
+ */
+import http from 'node:http';
+import { loadSettings, formatListen, type Settings } from '../settings.ts';
+import { createLogger } from '../observability/logger.ts';
+import { compileSnapshot, type Snapshot } from '../snapshot/compile.ts';
+import { ProxyServer } from '../proxy/server.ts';
+import { setEgressPolicy } from '../proxy/egress.ts';
+import { closePools } from '../proxy/upstream.ts';
+import type { FromWorker, ToWorker } from './messages.ts';
+
+const settings: Settings = loadSettings();
+const log = createLogger(settings.log_level, { role: 'proxy' });
+setEgressPolicy({ allowMetadata: settings.allow_metadata_egress, deny: settings.egress_deny, allow: settings.egress_allow });
+
+function send(msg: FromWorker): void {
+  if (process.connected) process.send?.(msg);
+}
+
+let snapshot: Snapshot | null = null;
+const proxy = new ProxyServer(settings, log, () => snapshot);
+const servers: http.Server[] = [];
+let listening = false;
+
+function listen(): void {
+  if (listening) return;
+  listening = true;
+  for (const addr of settings.proxy_listen) {
+    const server = proxy.createServer();
+    servers.push(server);
+    const name = formatListen(addr);
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      send({ t: 'listen-error', address: name, code: e.code ?? 'UNKNOWN', message: e.message });
+    });
+    server.listen({ host: addr.host, port: addr.port }, () => send({ t: 'listening', address: name }));
+  }
+}
+
+process.on('message', (msg: ToWorker) => {
+  if (msg.t === 'snapshot') {
+    try {
+      snapshot = compileSnapshot(msg.data);
+      send({ t: 'applied', version: msg.data.version });
+    } catch (e) {
+      log.error({ err: (e as Error).message, version: msg.data.version }, 'could not compile configuration; keeping the previous one');
+      send({ t: 'snapshot-error', version: msg.data.version, message: (e as Error).message });
+    }
+    // listen only once there is something to serve: a request never sees an empty gateway
+    if (snapshot) listen();
+  } else if (msg.t === 'drain') {
+    void drain(msg.timeoutMs);
+  }
+});
+
+async function drain(timeoutMs: number): Promise<void> {
+  await proxy.drain(servers, timeoutMs);
+  await closePools();
+  process.exit(0);
+}
+
+// The primary is gone (crashed or killed): nobody will send configuration or drain us.
+process.on('disconnect', () => void drain(settings.drain_timeout_ms));
+process.on('SIGTERM', () => {}); // the primary coordinates shutdown; a group SIGTERM must not cut requests
+process.on('SIGINT', () => {});
+
+process.on('uncaughtException', (e) => {
+  log.fatal({ err: e.message, stack: e.stack }, 'uncaught exception in proxy worker');
+  process.exit(70);
+});
+process.on('unhandledRejection', (e) => {
+  log.error({ err: (e as Error)?.message ?? String(e) }, 'unhandled rejection in proxy worker');
+});

@@ -1,0 +1,190 @@
+/**
+ * The proxy worker pool, seen from the primary: forks `MODELGATE_WORKERS` processes sharing the
+ * proxy ports, hands each the current snapshot, waits for acknowledgements, replaces workers that
+ * die, and drains them on shutdown.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { FromWorker, ToWorker } from './messages.ts';
+import type { SnapshotData } from '../snapshot/types.ts';
+
+export class ListenError extends Error {
+  readonly address: string;
+  readonly code: string;
+  constructor(address: string, code: string, message: string) {
+    super(message);
+    this.address = address;
+    this.code = code;
+  }
+}
+
+interface WorkerState {
+  worker: Worker;
+  applied: number;
+  listening: number;
+}
+
+interface AckWaiter {
+  version: number;
+  resolve: () => void;
+}
+
+export class WorkerPool {
+  readonly #count: number;
+  readonly #listenCount: number;
+  readonly #log: Logger;
+  readonly #states = new Map<number, WorkerState>();
+  readonly #waiters: AckWaiter[] = [];
+  #snapshot: SnapshotData | null = null;
+  #stopping = false;
+  #onFatal: (e: Error) => void = () => {};
+
+  constructor(opts: { count: number; listenCount: number; log: Logger; env: Record<string, string> }) {
+    this.#count = opts.count;
+    this.#listenCount = opts.listenCount;
+    this.#log = opts.log;
+    cluster.setupPrimary({
+      exec: path.join(import.meta.dirname, 'worker.ts'),
+      // structured clone: snapshots are large object graphs, cheaper than JSON for IPC
+      serialization: 'advanced',
+      silent: false,
+    });
+    for (const [k, v] of Object.entries(opts.env)) process.env[k] = v;
+  }
+
+  /** Called when a worker cannot listen (port in use ...): the process must stop. */
+  onFatal(fn: (e: Error) => void): void {
+    this.#onFatal = fn;
+  }
+
+  /** Forks every worker and resolves once all of them listen with the given snapshot applied. */
+  start(snapshot: SnapshotData): Promise<void> {
+    this.#snapshot = snapshot;
+    const ready: Promise<void>[] = [];
+    for (let i = 0; i < this.#count; i++) ready.push(this.#fork());
+    return Promise.all(ready).then(() => undefined);
+  }
+
+  #fork(): Promise<void> {
+    const worker = cluster.fork();
+    const state: WorkerState = { worker, applied: 0, listening: 0 };
+    this.#states.set(worker.id, state);
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        if (err) reject(err);
+        else resolve();
+      };
+      worker.on('online', () => {
+        if (this.#snapshot) this.#send(worker, { t: 'snapshot', data: this.#snapshot });
+      });
+      worker.on('message', (msg: FromWorker) => {
+        switch (msg.t) {
+          case 'listening':
+            state.listening++;
+            if (state.listening >= this.#listenCount && state.applied > 0) settle();
+            break;
+          case 'listen-error': {
+            const err = new ListenError(msg.address, msg.code, msg.message);
+            settle(err);
+            this.#onFatal(err);
+            break;
+          }
+          case 'applied':
+            state.applied = Math.max(state.applied, msg.version);
+            if (state.listening >= this.#listenCount) settle();
+            this.#checkWaiters();
+            break;
+          case 'snapshot-error':
+            this.#log.error({ worker: worker.process.pid, version: msg.version, err: msg.message }, 'worker could not apply configuration');
+            break;
+        }
+      });
+      worker.on('exit', (code, signal) => {
+        this.#states.delete(worker.id);
+        this.#checkWaiters();
+        if (this.#stopping) return;
+        if (!settled) {
+          settle(new Error(`proxy worker exited during start-up (code ${code}, signal ${signal})`));
+          return;
+        }
+        this.#log.error({ pid: worker.process.pid, code, signal }, 'proxy worker died; starting a replacement');
+        this.#fork().catch((e: Error) => this.#log.error({ err: e.message }, 'replacement worker failed to start'));
+      });
+    });
+  }
+
+  #send(worker: Worker, msg: ToWorker): void {
+    if (worker.isConnected()) worker.send(msg);
+  }
+
+  /** Sends a new snapshot to every worker; resolves when all acknowledged it, or after `timeoutMs`. */
+  publish(snapshot: SnapshotData, timeoutMs: number): Promise<void> {
+    this.#snapshot = snapshot;
+    for (const s of this.#states.values()) this.#send(s.worker, { t: 'snapshot', data: snapshot });
+    if (timeoutMs <= 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#log.warn({ version: snapshot.version }, 'not every worker acknowledged the new configuration in time');
+        resolve();
+      }, timeoutMs);
+      timer.unref();
+      this.#waiters.push({
+        version: snapshot.version,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+      this.#checkWaiters();
+    });
+  }
+
+  #checkWaiters(): void {
+    if (!this.#waiters.length) return;
+    let min = Infinity;
+    for (const s of this.#states.values()) min = Math.min(min, s.applied);
+    for (let i = this.#waiters.length - 1; i >= 0; i--) {
+      if (this.#waiters[i].version <= min) {
+        this.#waiters[i].resolve();
+        this.#waiters.splice(i, 1);
+      }
+    }
+  }
+
+  get appliedVersions(): number[] {
+    return [...this.#states.values()].map((s) => s.applied);
+  }
+
+  get size(): number {
+    return this.#states.size;
+  }
+
+  get pids(): number[] {
+    return [...this.#states.values()].map((s) => s.worker.process.pid ?? 0);
+  }
+
+  /** Asks every worker to drain; resolves when all exited (or were killed after the deadline). */
+  async stop(timeoutMs: number): Promise<void> {
+    this.#stopping = true;
+    const exits = [...this.#states.values()].map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          if (s.worker.isDead()) return resolve();
+          s.worker.once('exit', () => resolve());
+          this.#send(s.worker, { t: 'drain', timeoutMs });
+          const kill = setTimeout(() => s.worker.process.kill('SIGKILL'), timeoutMs + 2000);
+          kill.unref();
+        }),
+    );
+    await Promise.all(exits);
+  }
+
+  kill(): void {
+    this.#stopping = true;
+    for (const s of this.#states.values()) s.worker.process.kill('SIGKILL');
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * Starts the real gateway (`node src/cli.ts start`, what `npm start` runs) on free loopback ports
+ * with a temporary data directory, and talks to it as a user would: HTTP to the Admin API and
+ * the proxy. Logs are kept so tests can search them (for leaked keys, request ids ...).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+export const CLI = path.join(ROOT, 'src/cli.ts');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface HttpResult {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: any;
+}
+
+export interface StartOptions {
+  env?: Record<string, string>;
+  /** Reuse a data directory (restart tests). */
+  prefix?: string;
+  workers?: number;
+  /** Do not wait for readiness (start-up failure tests). */
+  noWait?: boolean;
+}
+
+function formBody(pairs: [string, string][] | Record<string, string>): string {
+  const entries = Array.isArray(pairs) ? pairs : Object.entries(pairs);
+  return new URLSearchParams(entries).toString();
+}
+
+async function toResult(res: Response): Promise<HttpResult> {
+  const text = await res.text();
+  let json: unknown = undefined;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+export class Gateway {
+  readonly proxyPort: number;
+  readonly adminPort: number;
+  readonly prefix: string;
+  readonly ownsPrefix: boolean;
+  proc: ChildProcess | null = null;
+  stdout = '';
+  stderr = '';
+  exitCode: number | null = null;
+  #exited: Promise<number | null> = Promise.resolve(null);
+
+  constructor(proxyPort: number, adminPort: number, prefix: string, ownsPrefix: boolean) {
+    this.proxyPort = proxyPort;
+    this.adminPort = adminPort;
+    this.prefix = prefix;
+    this.ownsPrefix = ownsPrefix;
+  }
+
+  get proxy(): string {
+    return `http://127.0.0.1:${this.proxyPort}`;
+  }
+
+  get admin(): string {
+    return `http://127.0.0.1:${this.adminPort}`;
+  }
+
+  static async start(opts: StartOptions = {}): Promise<Gateway> {
+    const prefix = opts.prefix ?? mkdtempSync(path.join(os.tmpdir(), 'modelgate-test-'));
+    const gw = new Gateway(await freePort(), await freePort(), prefix, !opts.prefix);
+    await gw.launch(opts);
+    return gw;
+  }
+
+  async launch(opts: StartOptions = {}): Promise<void> {
+    this.stdout = '';
+    this.stderr = '';
+    this.exitCode = null;
+    const env = {
+      ...process.env,
+      MODELGATE_PROXY_LISTEN: `127.0.0.1:${this.proxyPort}`,
+      MODELGATE_ADMIN_LISTEN: `127.0.0.1:${this.adminPort}`,
+      MODELGATE_PREFIX: this.prefix,
+      MODELGATE_WORKERS: String(opts.workers ?? 1),
+      MODELGATE_LOG_LEVEL: 'info',
+      ...opts.env,
+    };
+    const proc = spawn(process.execPath, [CLI, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = proc;
+    proc.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
+    proc.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    this.#exited = new Promise((resolve) => proc.once('exit', (code) => resolve((this.exitCode = code))));
+    if (!opts.noWait) await this.ready();
+  }
+
+  /** Resolves when the Admin API answers (it listens only once the proxy serves). */
+  async ready(timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.exitCode !== null) throw new Error(`gateway exited with ${this.exitCode}: ${this.stderr}\n${this.stdout.slice(-2000)}`);
+      try {
+        const r = await fetch(this.admin + '/status');
+        if (r.status === 200) return;
+      } catch {
+        // not yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`gateway not ready after ${timeoutMs} ms: ${this.stderr}\n${this.stdout.slice(-2000)}`);
+  }
+
+  waitExit(): Promise<number | null> {
+    return this.#exited;
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (!this.proc || this.exitCode !== null) return this.exitCode;
+    this.proc.kill(signal);
+    const timer = setTimeout(() => this.proc?.kill('SIGKILL'), 15_000);
+    const code = await this.#exited;
+    clearTimeout(timer);
+    return code;
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    if (this.ownsPrefix) rmSync(this.prefix, { recursive: true, force: true });
+  }
+
+  async adminRequest(method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResult> {
+    const init: RequestInit = { method, headers: { ...headers } };
+    if (body !== undefined) {
+      init.body = typeof body === 'string' ? body : JSON.stringify(body);
+      if (typeof body !== 'string' && !headers['content-type']) (init.headers as Record<string, string>)['content-type'] = 'application/json';
+    }
+    return toResult(await fetch(this.admin + urlPath, init));
+  }
+
+  /** `curl --data k=v --data ...`: a form POST exactly as curl sends it. */
+  async adminForm(method: string, urlPath: string, pairs: [string, string][] | Record<string, string>): Promise<HttpResult> {
+    return toResult(
+      await fetch(this.admin + urlPath, {
+        method,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: formBody(pairs),
+      }),
+    );
+  }
+
+  async proxyRequest(method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResult> {
+    const init: RequestInit = { method, headers: { ...headers } };
+    if (body !== undefined) {
+      init.body = typeof body === 'string' ? body : JSON.stringify(body);
+      if (typeof body !== 'string' && !headers['content-type']) (init.headers as Record<string, string>)['content-type'] = 'application/json';
+    }
+    return toResult(await fetch(this.proxy + urlPath, init));
+  }
+
+  /** Everything the gateway printed. */
+  get logs(): string {
+    return this.stdout + this.stderr;
+  }
+}
+
+/** Parses `curl ... --data "k=v"` lines out of a shell snippet (the seed guide's commands). */
+export function curlData(snippet: string): [string, string][] {
+  const out: [string, string][] = [];
+  for (const m of snippet.matchAll(/--data "([^"]*)"/g)) {
+    const i = m[1].indexOf('=');
+    out.push([m[1].slice(0, i), m[1].slice(i + 1)]);
+  }
+  return out;
+}
+
+/** node:http request, for headers fetch will not send (Host, Connection ...). */
+export function httpRequest(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const headers = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, headers, text, json });
+      });
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}

@@ -1,0 +1,49 @@
+/**
+ * `npm test`: type-check, then every test file under test/ with node:test.
+ * Unit and conformance suites are pure and run in parallel; integration suites start real
+ * gateway processes on free loopback ports, so they run a couple at a time.
+ * `npm test -- <filter>` runs only the files whose path contains the filter.
+ */
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+
+const root = path.resolve(import.meta.dirname, '..');
+const filters = process.argv.slice(2);
+
+function files(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) out.push(...files(full));
+    else if (name.endsWith('.test.ts')) out.push(full);
+  }
+  return out.sort();
+}
+
+function run(cmd: string, args: string[]): number {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: process.env });
+  return r.status ?? 1;
+}
+
+if (filters.length === 0) {
+  console.log('# tsc --noEmit');
+  if (run(path.join(root, 'node_modules/.bin/tsc'), ['--noEmit', '-p', root]) !== 0) process.exit(1);
+}
+
+const selected = (suite: string) => files(path.join(root, 'test', suite)).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+const suites: [string, number][] = [
+  ['unit', os.availableParallelism()],
+  ['conformance', os.availableParallelism()],
+  ['integration', 2],
+];
+let failed = false;
+for (const [suite, concurrency] of suites) {
+  const list = selected(suite);
+  if (!list.length) continue;
+  console.log(`# ${suite}: ${list.length} files`);
+  const code = run(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=dot', ...list]);
+  if (code !== 0) failed = true;
+}
+process.exit(failed ? 1 : 0);
