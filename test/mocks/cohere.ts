@@ -1,0 +1,164 @@
+/**
+ * Cohere API v1: `POST /v1/chat` and the legacy `POST /v1/generate`.
+ *
+ * Sources:
+ * - OpenAPI spec (cohere-ai/cohere-developer-experience `fern/openapi/chat.yaml`, `generate.yaml`,
+ *   `types/ChatRole.yaml`): chat requires `message`; `chat_history` items `{role, message}` with role
+ *   CHATBOT / SYSTEM / USER / TOOL; `preamble`; `temperature` 0–1 (chat) / 0–5 (generate); `k` 0–500;
+ *   `p` 0.01–0.99; generate requires `prompt`; `num_generations` 1–5; default models `command-r-plus` (chat)
+ *   and `command` (generate). Stream responses are `application/stream+json` (newline-delimited JSON),
+ *   or SSE when the request says `Accepts: text/event-stream` (chat reference, "Accepts" header).
+ * - Stream events (docs "Streaming" v1, and captured streams in Kong's spec fixtures and SDK tests):
+ *   `{"is_finished":false,"event_type":"stream-start","generation_id":...}`,
+ *   `{"is_finished":false,"event_type":"text-generation","text":...}`,
+ *   `{"is_finished":true,"event_type":"stream-end","finish_reason":"COMPLETE","response":{...}}`;
+ *   generate streams `{"text":...,"is_finished":false}` then `{"is_finished":true,"finish_reason":...,"response":{id,generations,prompt}}`.
+ * - Errors are `{"message": "..."}`: 401 "no api key supplied" / "invalid api token" (cohere-toolkit#857,
+ *   openhuman#3354), 400 "invalid request: message must be at least 1 token long or tool results must be
+ *   specified." (Risuai#504), 404 "model 'x' not found, make sure the correct model ID was used and that
+ *   you have access to the model." (litellm#2515).
+ */
+import type { HandlerCtx, JsonReply, ProviderImpl, Reply } from './server.ts';
+import { ndjson, sse } from './server.ts';
+import { countTokens, isObject, splitChunks, tokensOf, truncateTokens } from './text.ts';
+
+export interface CohereOptions {
+  key?: string | null;
+  models?: string[] | '*';
+}
+
+export const COHERE_MODELS = [
+  'command', 'command-light', 'command-nightly', 'command-light-nightly', 'command-r', 'command-r-plus',
+  'command-r-08-2024', 'command-r-plus-08-2024', 'command-r7b-12-2024', 'command-a-03-2025',
+];
+
+const ROLES = ['CHATBOT', 'SYSTEM', 'USER', 'TOOL'];
+
+type Endpoint = 'chat' | 'generate';
+
+/** Endpoint table: default model, required text field, numeric bounds (from the OpenAPI spec). */
+const ENDPOINTS: Record<string, { endpoint: Endpoint; defaultModel: string; ranges: Record<string, { min: number; max: number; int?: boolean }> }> = {
+  '/v1/chat': {
+    endpoint: 'chat',
+    defaultModel: 'command-r-plus',
+    ranges: { temperature: { min: 0, max: 1 }, k: { min: 0, max: 500, int: true }, p: { min: 0.01, max: 0.99 }, max_tokens: { min: 1, max: Infinity, int: true } },
+  },
+  '/v1/generate': {
+    endpoint: 'generate',
+    defaultModel: 'command',
+    ranges: { temperature: { min: 0, max: 5 }, k: { min: 0, max: 500, int: true }, p: { min: 0.01, max: 0.99 }, max_tokens: { min: 0, max: Infinity, int: true }, num_generations: { min: 1, max: 5, int: true } },
+  },
+};
+
+function cohereError(status: number, message: string): JsonReply {
+  return { kind: 'json', status, body: { message } };
+}
+
+/** The first problem with a body, or null. Range wording is Cohere's "invalid request: ..." style. */
+function validate(json: unknown, e: (typeof ENDPOINTS)[string], models: string[] | '*'): JsonReply | null {
+  if (!isObject(json)) return cohereError(400, 'invalid request: the request body must be a valid JSON object');
+  if (e.endpoint === 'chat') {
+    if (typeof json.message !== 'string' || json.message.trim() === '') {
+      return cohereError(400, 'invalid request: message must be at least 1 token long or tool results must be specified.');
+    }
+    if (json.chat_history !== undefined) {
+      if (!Array.isArray(json.chat_history)) return cohereError(400, 'invalid request: chat_history must be a list');
+      for (const [i, m] of json.chat_history.entries()) {
+        const role = isObject(m) && typeof m.role === 'string' ? m.role.toUpperCase() : undefined;
+        if (!role || !ROLES.includes(role)) return cohereError(400, `invalid request: chat_history[${i}].role must be one of ${ROLES.join(', ')}`);
+        if (role !== 'TOOL' && typeof (m as Record<string, unknown>).message !== 'string') return cohereError(400, `invalid request: chat_history[${i}].message must be a string`);
+      }
+    }
+  } else if (typeof json.prompt !== 'string' || json.prompt === '') {
+    return cohereError(400, 'invalid request: prompt must be at least 1 token long.');
+  }
+  for (const [name, r] of Object.entries(e.ranges)) {
+    const v = json[name];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number' || (r.int && !Number.isInteger(v))) return cohereError(400, `invalid request: ${name} must be ${r.int ? 'an integer' : 'a number'}`);
+    if (v < r.min || v > r.max) return cohereError(400, `invalid request: ${name} must be between ${r.min} and ${r.max}`);
+  }
+  const model = json.model ?? e.defaultModel;
+  if (typeof model !== 'string' || (models !== '*' && !models.includes(model))) {
+    return cohereError(404, `model '${String(model)}' not found, make sure the correct model ID was used and that you have access to the model.`);
+  }
+  return null;
+}
+
+export function cohereProvider(opts: CohereOptions & Record<string, unknown>): ProviderImpl {
+  return {
+    handle(ctx): Reply {
+      const e = ENDPOINTS[ctx.path];
+      if (!e || ctx.req.method !== 'POST') return cohereError(404, 'Not Found');
+      if (opts.key) {
+        const header = ctx.req.headers.authorization;
+        const given = typeof header === 'string' ? header.replace(/^bearer\s*/i, '').trim() : '';
+        if (!given) return cohereError(401, 'no api key supplied');
+        if (given !== opts.key) return cohereError(401, 'invalid api token');
+      }
+      const problem = validate(ctx.req.json, e, opts.models ?? COHERE_MODELS);
+      if (problem) return problem;
+      const body = ctx.req.json as Record<string, unknown>;
+      return e.endpoint === 'chat' ? chat(ctx, body) : generate(ctx, body);
+    },
+    errorReply(status, kind) {
+      if (kind === 'rate-limit') {
+        return cohereError(429, 'You are using a Trial key, which is limited to 10 API calls / minute. You can continue to use the Trial key for free or upgrade to a Production key with higher rate limits at https://dashboard.cohere.com/api-keys.');
+      }
+      return cohereError(status, 'internal server error, this has been reported to our developers');
+    },
+  };
+}
+
+function meta(input: number, output: number): Record<string, unknown> {
+  return { api_version: { version: '1' }, billed_units: { input_tokens: input, output_tokens: output }, tokens: { input_tokens: input, output_tokens: output } };
+}
+
+/** Stream framing: NDJSON by default, SSE (with `event:` lines) when the client accepts it. */
+function framing(ctx: HandlerCtx): { contentType: string; frame: (o: Record<string, unknown>) => string } {
+  const accepts = String(ctx.req.headers['accepts'] ?? ctx.req.headers['accept'] ?? '');
+  if (accepts.includes('text/event-stream')) return { contentType: 'text/event-stream', frame: (o) => sse(o, (o.event_type as string | undefined) ?? undefined) };
+  return { contentType: 'application/stream+json', frame: ndjson };
+}
+
+function chat(ctx: HandlerCtx, body: Record<string, unknown>): Reply {
+  const history = (body.chat_history as { message?: string }[] | undefined) ?? [];
+  const input = tokensOf(body.preamble, body.message, ...history.map((m) => m.message));
+  const cut = truncateTokens(ctx.text, body.max_tokens as number | undefined);
+  const output = countTokens(cut.text);
+  const finish = cut.truncated ? 'MAX_TOKENS' : 'COMPLETE';
+  const generationId = ctx.ids.uuid();
+  const response = {
+    response_id: ctx.ids.uuid(),
+    text: cut.text,
+    generation_id: generationId,
+    chat_history: [...history, { role: 'USER', message: body.message }, { role: 'CHATBOT', message: cut.text }],
+    finish_reason: finish,
+    meta: meta(input, output),
+    // Older v1 responses (and Kong's fixtures) also carry token_count.
+    token_count: { prompt_tokens: input, response_tokens: output, total_tokens: input + output, billed_tokens: input + output },
+  };
+  if (!(ctx.forceStream || body.stream === true)) return { kind: 'json', status: 200, body: response };
+  const { contentType, frame } = framing(ctx);
+  const frames = [
+    frame({ is_finished: false, event_type: 'stream-start', generation_id: generationId }),
+    ...splitChunks(cut.text, ctx.chunks).map((text) => frame({ is_finished: false, event_type: 'text-generation', text })),
+    frame({ is_finished: true, event_type: 'stream-end', response, finish_reason: finish }),
+  ];
+  return { kind: 'stream', contentType, frames, filler: () => frame({ is_finished: false, event_type: 'text-generation', text: '.' }) };
+}
+
+function generate(ctx: HandlerCtx, body: Record<string, unknown>): Reply {
+  const input = tokensOf(body.prompt);
+  const cut = truncateTokens(ctx.text, body.max_tokens as number | undefined);
+  const finish = cut.truncated ? 'MAX_TOKENS' : 'COMPLETE';
+  const n = (body.num_generations as number | undefined) ?? 1;
+  const generations = Array.from({ length: n }, () => ({ id: ctx.ids.uuid(), text: cut.text, finish_reason: finish }));
+  const response = { id: ctx.ids.uuid(), generations, prompt: body.prompt, meta: meta(input, countTokens(cut.text) * n) };
+  if (!(ctx.forceStream || body.stream === true)) return { kind: 'json', status: 200, body: response };
+  const frames = [
+    ...splitChunks(cut.text, ctx.chunks).map((text) => ndjson({ text, is_finished: false })),
+    ndjson({ is_finished: true, finish_reason: finish, response }),
+  ];
+  return { kind: 'stream', contentType: 'application/stream+json', frames, filler: () => ndjson({ text: '.', is_finished: false }) };
+}
