@@ -160,8 +160,11 @@ export interface StreamTranslator {
   push(event: StreamEvent): string;
   /** True once the provider signalled a normal end ([DONE], message_stop, done:true, stream-end ...). */
   readonly done: boolean;
-  /** After a normal end: the final frames (the usage chunk when asked for, then `data: [DONE]`). */
-  finish(): string;
+  /**
+   * After a normal end: the final frames (the usage chunk when asked for, then `data: [DONE]`).
+   * `estimated` is the usage to report when the client asked for usage and the provider gave none.
+   */
+  finish(estimated?: Usage | null): string;
   /** Usage as reported by the provider, or null when it reported none (the plugin then estimates). */
   usage(): Usage | null;
   /** The generated text so far (for estimating tokens). */

@@ -1,0 +1,26 @@
+/**
+ * Anthropic: the Messages API, `https://api.anthropic.com:443/v1/messages`, for both route types.
+ * Every request carries `anthropic-version` (default `2023-06-01`, the only version of the
+ * Messages API). Anthropic authenticates API keys only through `x-api-key`; the guide configures
+ * `apikey`, Kong's tests `x-api-key`, and people paste `Authorization: Bearer sk-...`: all of them
+ * are sent as `x-api-key`.
+ */
+import { anthropicMessagesFormat } from '../formats/anthropic-messages.ts';
+import { headerValue, resolveUrl } from '../url.ts';
+import { defineDriver } from './define.ts';
+
+export const ANTHROPIC_ORIGIN = 'https://api.anthropic.com:443';
+export const ANTHROPIC_DEFAULT_VERSION = '2023-06-01';
+
+export const anthropicDriver = defineDriver({
+  name: 'anthropic',
+  endpoint: (ctx) => ({
+    url: resolveUrl(ctx.options, ANTHROPIC_ORIGIN, '/v1/messages'),
+    headers: {
+      'anthropic-version': headerValue(ctx.options.anthropic_version ?? ANTHROPIC_DEFAULT_VERSION, 'anthropic_version'),
+      'content-type': 'application/json',
+    },
+  }),
+  authHeader: (_name, value) => ['x-api-key', value.replace(/^\s*bearer\s+/i, '').trim()],
+  formatFor: () => anthropicMessagesFormat,
+});

@@ -1,0 +1,271 @@
+/**
+ * The OpenAI wire format, spoken by OpenAI, Azure OpenAI, Mistral's API and self-hosted servers
+ * (llama2/mistral `openai` format: vLLM, llama.cpp, TGI's Messages API, Ollama's /v1).
+ *
+ * This is the hot path, so it does as little as possible (Kong 3.7+ behaviour):
+ * - request: the client's body passes through with `model` set to the configured model, `stream`
+ *   explicit and the configured options applied (they win, see params.ts);
+ * - response: parsed once to check `choices` and read usage/model; the upstream bytes are the
+ *   client's answer, never re-serialised;
+ * - stream: events are re-framed without parsing, except the few that carry what we must know
+ *   (the first one for the model, the usage chunk, errors).
+ */
+import { TranslationError, UpstreamStreamError, type ClientRequest, type DriverContext, type StreamEvent, type TranslatedResponse, type Usage } from '../types.ts';
+import { asArray, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
+import { completionBody, usageOf, type CompletionChoice, type FinishReason } from '../openai-shape.ts';
+import { BaseStreamTranslator } from '../stream/translator.ts';
+import { sseFrame } from '../stream/openai-chunks.ts';
+import type { WireFormat } from './format.ts';
+
+export interface OpenAICompatibleOptions {
+  /** Names the provider in stream error messages. */
+  provider: string;
+  /**
+   * Ask for `stream_options.include_usage` upstream so streamed usage is exact. Only for servers
+   * known to accept the field: Mistral's API and some self-hosted servers reject unknown fields.
+   */
+  requestStreamUsage: boolean;
+  /** OpenAI model rules (reasoning models take `max_completion_tokens`), for OpenAI and Azure only. */
+  openAIModelRules: boolean;
+}
+
+/** OpenAI's reasoning models reject `max_tokens` and want `max_completion_tokens`. */
+const MAX_COMPLETION_TOKENS_MODELS = /^(o\d|gpt-5)/;
+
+export function openAICompatibleFormat(options: OpenAICompatibleOptions): WireFormat {
+  return {
+    framing: 'sse',
+    buildRequest: (req, ctx) => buildOpenAIRequest({ ...req }, req, ctx, options),
+    parseResponse: (body, ctx) => parseOpenAIResponse(body, ctx),
+    createStreamTranslator: (ctx) => new OpenAIPassthroughTranslator(ctx, options.provider),
+  };
+}
+
+/**
+ * For a completions route on a server that only has chat completions (Mistral's API has no
+ * `/v1/completions`): the prompt becomes one user message, the chat answer becomes a
+ * `text_completion`. The same bridge Anthropic uses.
+ */
+export function chatBridgedCompletionsFormat(options: OpenAICompatibleOptions): WireFormat {
+  return {
+    framing: 'sse',
+    buildRequest: (req, ctx) => {
+      const { prompt, ...rest } = req;
+      const body: JsonObject = { ...rest, messages: [{ role: 'user', content: prompt }] };
+      return buildOpenAIRequest(body, req, ctx, options);
+    },
+    parseResponse: (body, ctx) => parseBridgedResponse(body, ctx),
+    createStreamTranslator: (ctx) => new ChatToCompletionsTranslator(ctx, options.provider),
+  };
+}
+
+function buildOpenAIRequest(body: JsonObject, req: ClientRequest, ctx: DriverContext, options: OpenAICompatibleOptions): JsonObject {
+  body.model = ctx.model;
+  body.stream = ctx.stream;
+  applyConfiguredOptions(body, req, ctx, options);
+  if (!ctx.stream) {
+    // OpenAI rejects stream_options on a non-streamed request.
+    delete body.stream_options;
+  } else if (options.requestStreamUsage) {
+    body.stream_options = { ...asObject(req.stream_options), include_usage: true };
+  }
+  return body;
+}
+
+/** Kong 3.8+ `merge_config_defaults`: configured options win. `top_k` is not sent: OpenAI rejects it. */
+function applyConfiguredOptions(body: JsonObject, req: ClientRequest, ctx: DriverContext, options: OpenAICompatibleOptions): void {
+  const { max_tokens: maxTokens, temperature, top_p: topP } = ctx.options;
+  if (asNumber(maxTokens) !== undefined) {
+    const completionField =
+      (req.max_completion_tokens !== undefined && req.max_completion_tokens !== null) ||
+      (options.openAIModelRules && MAX_COMPLETION_TOKENS_MODELS.test(ctx.model));
+    if (completionField) {
+      body.max_completion_tokens = maxTokens;
+      delete body.max_tokens;
+    } else {
+      body.max_tokens = maxTokens;
+    }
+  }
+  if (asNumber(temperature) !== undefined) body.temperature = temperature;
+  if (asNumber(topP) !== undefined) body.top_p = topP;
+}
+
+function parseOpenAIResponse(body: string, ctx: DriverContext): TranslatedResponse {
+  const parsed = parseUpstreamJson(body, ctx.routeType);
+  if (!isObject(parsed) || !Array.isArray(parsed.choices)) throw new TranslationError(`'choices' not in ${ctx.routeType} response`);
+  return { body, usage: openAIUsage(parsed.usage), responseModel: asString(parsed.model) ?? null };
+}
+
+function openAIUsage(usage: unknown): Usage | null {
+  return usageOf(dig(usage, 'prompt_tokens'), dig(usage, 'completion_tokens'));
+}
+
+function parseBridgedResponse(body: string, ctx: DriverContext): TranslatedResponse {
+  const parsed = parseUpstreamJson(body, 'llm/v1/chat');
+  const choices = isObject(parsed) ? asArray(parsed.choices) : undefined;
+  if (!isObject(parsed) || !choices) throw new TranslationError(`'choices' not in llm/v1/chat response`);
+  const usage = openAIUsage(parsed.usage);
+  const model = asString(parsed.model);
+  const translated: CompletionChoice[] = choices.map((choice) => ({
+    text: textOfContent(dig(choice, 'message', 'content')),
+    finishReason: finishReasonOf(dig(choice, 'finish_reason')),
+  }));
+  return {
+    body: completionBody(ctx.routeType, {
+      id: asString(parsed.id) ?? ctx.id,
+      created: asNumber(parsed.created) ?? ctx.now,
+      model: model ?? ctx.model,
+      choices: translated,
+      usage,
+    }),
+    usage,
+    responseModel: model ?? null,
+  };
+}
+
+/** Chat content as plain text: a string, or the text parts of an array (some servers answer with parts). */
+function textOfContent(content: unknown): string {
+  if (typeof content === 'string') return content;
+  const parts = asArray(content);
+  if (!parts) return '';
+  return parts.map((part) => asString(dig(part, 'text')) ?? '').join('');
+}
+
+const OPENAI_FINISH_REASONS: ReadonlySet<string> = new Set(['stop', 'length', 'tool_calls', 'content_filter', 'function_call']);
+
+/** A server's finish reason as OpenAI's; anything unknown still ends the answer normally. */
+function finishReasonOf(value: unknown): FinishReason | null {
+  if (value === null || value === undefined) return null;
+  return typeof value === 'string' && OPENAI_FINISH_REASONS.has(value) ? (value as FinishReason) : 'stop';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streams
+
+/**
+ * Patterns on the raw event text, sound because JSON escapes every quote inside a string: an
+ * unescaped `"usage":{` can only be the key of an object, never text the model wrote.
+ */
+const USAGE_OBJECT = /"usage"\s*:\s*\{/;
+const ERROR_EVENT = /^\s*\{\s*"error"\s*:/;
+/** The string values that make up generated text in chat and completion chunks. */
+const TEXT_VALUE = /"(?:content|text|arguments)"\s*:\s*"/g;
+
+class OpenAIPassthroughTranslator extends BaseStreamTranslator {
+  protected readonly source: string;
+  #sawFirstEvent = false;
+
+  constructor(ctx: DriverContext, provider: string) {
+    super(ctx);
+    this.source = provider;
+  }
+
+  protected translate(event: StreamEvent): string {
+    const data = event.data;
+    if (data === '[DONE]') {
+      this.markDone();
+      return '';
+    }
+    if (event.event === 'error' || ERROR_EVENT.test(data)) throw streamError(this.parse(event), this.source);
+    if (!this.#sawFirstEvent) {
+      this.#sawFirstEvent = true;
+      const first = this.parse(event);
+      if (!isObject(first)) throw new TranslationError(`malformed ${this.source} stream event: not an object`);
+      this.setModel(first.model);
+      // A usage chunk finish() may have to add (estimated usage) then matches the stream's chunks.
+      this.out.id = asString(first.id) ?? this.out.id;
+      this.out.model = asString(first.model) || this.out.model;
+      this.out.created = asNumber(first.created) ?? this.out.created;
+    }
+    if (USAGE_OBJECT.test(data)) {
+      const chunk = this.parse(event);
+      this.setUsage(openAIUsage(dig(chunk, 'usage')));
+      const usageOnly = asArray(dig(chunk, 'choices'))?.length === 0;
+      // We asked the upstream for usage; a client that did not ask must not get the extra chunk.
+      if (usageOnly && !this.ctx.includeUsage) return '';
+      if (this.ctx.includeUsage) this.markUsageSent();
+    }
+    this.#keepGeneratedText(data);
+    return sseFrame(data);
+  }
+
+  /** Keeps the generated text for estimates without parsing the whole chunk. */
+  #keepGeneratedText(data: string): void {
+    TEXT_VALUE.lastIndex = 0;
+    for (let match = TEXT_VALUE.exec(data); match; match = TEXT_VALUE.exec(data)) {
+      const start = TEXT_VALUE.lastIndex;
+      const end = closingQuote(data, start);
+      if (end === -1) return;
+      const raw = data.slice(start, end);
+      this.keepText(raw.includes('\\') ? unescapeJsonString(raw) : raw);
+      TEXT_VALUE.lastIndex = end + 1;
+    }
+  }
+}
+
+/** Index of the quote that ends the JSON string starting at `start`, or -1. */
+function closingQuote(text: string, start: number): number {
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 92 /* \ */) i++;
+    else if (c === 34 /* " */) return i;
+  }
+  return -1;
+}
+
+function unescapeJsonString(raw: string): string {
+  try {
+    return JSON.parse(`"${raw}"`) as string;
+  } catch {
+    return raw;
+  }
+}
+
+/** An OpenAI-style error event (`{"error": {...}}`) as the typed error the plugin reports. */
+function streamError(payload: unknown, provider: string): UpstreamStreamError {
+  const error = dig(payload, 'error');
+  const message = asString(dig(error, 'message')) ?? asString(error) ?? `${provider} reported an error in the stream`;
+  return new UpstreamStreamError(message, asString(dig(error, 'type')) ?? asString(dig(error, 'code')) ?? 'upstream_error');
+}
+
+/** Chat chunks turned into `text_completion` chunks: here every event must be parsed. */
+class ChatToCompletionsTranslator extends BaseStreamTranslator {
+  protected readonly source: string;
+  #started = false;
+
+  constructor(ctx: DriverContext, provider: string) {
+    super(ctx);
+    this.source = provider;
+  }
+
+  protected translate(event: StreamEvent): string {
+    if (event.data === '[DONE]') {
+      this.markDone();
+      return '';
+    }
+    const chunk = this.parse(event);
+    if (!isObject(chunk)) throw new TranslationError(`malformed ${this.source} stream event: not an object`);
+    if (event.event === 'error' || chunk.error !== undefined) throw streamError(chunk, this.source);
+    this.#adopt(chunk);
+    this.setUsage(openAIUsage(chunk.usage));
+    let frames = '';
+    for (const choice of asArray(chunk.choices) ?? []) {
+      const text = asString(dig(choice, 'delta', 'content')) ?? '';
+      this.keepText(text);
+      frames += this.out.text(text);
+      const reason = dig(choice, 'finish_reason');
+      if (reason != null) frames += this.out.finish(finishReasonOf(reason));
+    }
+    return frames;
+  }
+
+  /** The first chunk names the answer: its id, model and time are kept for every chunk we write. */
+  #adopt(chunk: JsonObject): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.setModel(chunk.model);
+    this.out.model = asString(chunk.model) || this.out.model;
+    this.out.id = asString(chunk.id) ?? this.out.id;
+    this.out.created = asNumber(chunk.created) ?? this.out.created;
+  }
+}

@@ -1,0 +1,11 @@
+/**
+ * The LLM layer's public surface for the ai-proxy plugin (and the plugins that come later):
+ * validate the client's body, pick the provider's driver, decode upstream streams, estimate
+ * tokens and cost. See docs/providers.md for each provider's behaviour.
+ */
+export { validateClientRequest } from './validate.ts';
+export { getDriver } from './drivers/index.ts';
+export { createFrameDecoder, DEFAULT_MAX_EVENT_SIZE, type FrameDecoder, type DecoderOptions } from './stream/index.ts';
+export { estimateTokens, estimatePromptTokens, promptText, loadTokenizer } from './tokens.ts';
+export { costOf } from './cost.ts';
+export * from './types.ts';

@@ -1,0 +1,2 @@
+/** Stream decoding for the plugin: bytes from the provider in, framed events out. */
+export { createFrameDecoder, DEFAULT_MAX_EVENT_SIZE, type FrameDecoder, type DecoderOptions } from './decoder.ts';

@@ -1,0 +1,41 @@
+/** Kong's integration fixtures that are pure translation (cases-integration.ts). */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { getDriver } from '../../src/llm/drivers/index.ts';
+import { validateClientRequest } from '../../src/llm/validate.ts';
+import { RequestError, TranslationError } from '../../src/llm/types.ts';
+import { REQUEST_CASES, RESPONSE_CASES } from './cases-integration.ts';
+import { HAVE_FIXTURES, context, fixtureJson, fixtureText } from './support.ts';
+
+describe('Kong integration fixtures', { skip: !HAVE_FIXTURES && 'Kong fixtures not found beside the checkout' }, () => {
+  describe('client request -> upstream body', () => {
+    for (const c of REQUEST_CASES) {
+      it(`${c.provider} ${c.route}: ${c.file}`, () => {
+        const ctx = context({ provider: c.provider, routeType: c.route, model: c.model, options: c.options, stream: c.stream });
+        const raw = fixtureJson(c.file) as Record<string, unknown>;
+        const build = () => getDriver(c.provider).buildRequest(validateClientRequest(raw, c.route), ctx);
+        if (c.error !== undefined) {
+          assert.throws(build, (e: unknown) => e instanceof RequestError && e.message === c.error);
+          return;
+        }
+        c.check?.(build(), raw);
+      });
+    }
+  });
+
+  describe('upstream answer -> client answer', () => {
+    for (const c of RESPONSE_CASES) {
+      it(`${c.provider} ${c.route}: ${c.file}`, () => {
+        const ctx = context({ provider: c.provider, routeType: c.route, model: c.model, options: c.options });
+        const raw = fixtureText(c.file);
+        const parse = () => getDriver(c.provider).parseResponse(raw, ctx);
+        if (c.error !== undefined) {
+          assert.throws(parse, (e: unknown) => e instanceof TranslationError && e.message === c.error);
+          return;
+        }
+        const translated = parse();
+        c.check?.(JSON.parse(translated.body), translated, raw);
+      });
+    }
+  });
+});

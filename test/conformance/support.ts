@@ -1,0 +1,129 @@
+/**
+ * Shared by the LLM conformance and unit tests: fixture paths, driver contexts, and running a
+ * recorded byte stream through a decoder and a translator in chunks of any size.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { getDriver } from '../../src/llm/drivers/index.ts';
+import { createFrameDecoder } from '../../src/llm/stream/index.ts';
+import type { DriverContext, LlmRouteType, ModelOptions, ProviderName, StreamEvent, Usage } from '../../src/llm/types.ts';
+
+/** Kong's fixtures, shared beside the checkout (see their README.md). */
+export const FIXTURES = path.resolve(import.meta.dirname, '../../../shared/conformance/kong-ai-proxy/fixtures');
+export const HAVE_FIXTURES = existsSync(FIXTURES);
+export const RECORDINGS = path.resolve(import.meta.dirname, 'recordings');
+
+export function fixtureText(relative: string): string {
+  return readFileSync(path.join(FIXTURES, relative), 'utf8');
+}
+
+export function fixtureJson(relative: string): unknown {
+  return JSON.parse(fixtureText(relative));
+}
+
+export function recording(name: string): Uint8Array {
+  return new Uint8Array(readFileSync(path.join(RECORDINGS, name)));
+}
+
+export const NO_OPTIONS: ModelOptions = {
+  max_tokens: null,
+  temperature: null,
+  top_p: null,
+  top_k: null,
+  anthropic_version: null,
+  azure_instance: null,
+  azure_api_version: null,
+  azure_deployment_id: null,
+  llama2_format: null,
+  mistral_format: null,
+  upstream_url: null,
+  upstream_path: null,
+  input_cost: null,
+  output_cost: null,
+};
+
+export interface ContextInit {
+  provider: ProviderName;
+  routeType?: LlmRouteType;
+  model?: string;
+  options?: Partial<ModelOptions>;
+  stream?: boolean;
+  includeUsage?: boolean;
+}
+
+export function context(init: ContextInit): DriverContext {
+  const routeType = init.routeType ?? 'llm/v1/chat';
+  return {
+    provider: init.provider,
+    routeType,
+    model: init.model ?? 'test-model',
+    options: { ...NO_OPTIONS, ...init.options },
+    stream: init.stream ?? false,
+    includeUsage: init.includeUsage ?? false,
+    now: 1_700_000_000,
+    id: routeType === 'llm/v1/chat' ? 'chatcmpl-gateway' : 'cmpl-gateway',
+  };
+}
+
+export interface StreamRun {
+  /** Everything sent to the client, `finish()` included. */
+  output: string;
+  done: boolean;
+  text: string;
+  usage: Usage | null;
+  responseModel: string | null;
+}
+
+/** Feeds `bytes` cut at `cuts` (ascending offsets) through the driver's decoder and translator. */
+export function runStream(ctx: DriverContext, bytes: Uint8Array, cuts: number[] = []): StreamRun {
+  const driver = getDriver(ctx.provider);
+  const decoder = createFrameDecoder(driver.streamFraming(ctx));
+  const translator = driver.createStreamTranslator(ctx);
+  let output = '';
+  let start = 0;
+  for (const cut of [...cuts, bytes.length]) {
+    for (const event of decoder.push(bytes.subarray(start, cut))) output += translator.push(event);
+    start = cut;
+  }
+  for (const event of decoder.end()) output += translator.push(event);
+  output += translator.finish();
+  return { output, done: translator.done, text: translator.text, usage: translator.usage(), responseModel: translator.responseModel };
+}
+
+/** All events a decoder produces for `bytes` cut at `cuts`. */
+export function decodeAll(framing: 'sse' | 'ndjson', bytes: Uint8Array, cuts: number[] = []): StreamEvent[] {
+  const decoder = createFrameDecoder(framing);
+  const events: StreamEvent[] = [];
+  let start = 0;
+  for (const cut of [...cuts, bytes.length]) {
+    events.push(...decoder.push(bytes.subarray(start, cut)));
+    start = cut;
+  }
+  events.push(...decoder.end());
+  return events;
+}
+
+/** The JSON payloads of the client frames (`data: {...}`), `[DONE]` as the string. */
+export function clientFrames(output: string): unknown[] {
+  return output
+    .split('\n\n')
+    .filter((frame) => frame !== '')
+    .map((frame) => {
+      const data = frame
+        .split('\n')
+        .map((line) => line.replace(/^data: /, ''))
+        .join('\n');
+      return data === '[DONE]' ? data : JSON.parse(data);
+    });
+}
+
+/** The text a client would assemble from chat deltas or completion chunks. */
+export function assembledText(frames: unknown[]): string {
+  let text = '';
+  for (const frame of frames) {
+    const choice = (frame as { choices?: { delta?: { content?: unknown }; text?: unknown }[] }).choices?.[0];
+    const piece = choice?.delta?.content ?? choice?.text;
+    if (typeof piece === 'string') text += piece;
+  }
+  return text;
+}

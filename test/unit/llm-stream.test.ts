@@ -1,0 +1,349 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { getDriver } from '../../src/llm/drivers/index.ts';
+import { createFrameDecoder } from '../../src/llm/stream/index.ts';
+import { TranslationError, UpstreamStreamError, type LlmRouteType, type ModelOptions, type ProviderName, type StreamEvent, type Usage } from '../../src/llm/types.ts';
+import { assembledText, clientFrames, context, decodeAll, recording, runStream } from '../conformance/support.ts';
+
+type Json = Record<string, any>;
+const CHAT: LlmRouteType = 'llm/v1/chat';
+const COMPLETIONS: LlmRouteType = 'llm/v1/completions';
+const encode = (text: string) => new TextEncoder().encode(text);
+const usage = (prompt: number, completion: number): Usage => ({ prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion });
+
+const ollama = { llama2_format: 'ollama' as const, upstream_url: 'http://ollama/api/chat' };
+const raw = { llama2_format: 'raw' as const, upstream_url: 'http://tgi/' };
+
+interface Recorded {
+  name: string;
+  provider: ProviderName;
+  route: LlmRouteType;
+  options?: Partial<ModelOptions>;
+  /** What a client assembles from the content deltas (or completion texts). */
+  text: string;
+  /** What the translator keeps for token estimates (tool call arguments count too). */
+  kept?: string;
+  finish: string;
+  usage: Usage | null;
+  model: string;
+}
+
+const RECORDED: Recorded[] = [
+  { name: 'openai-chat.sse', provider: 'openai', route: CHAT, text: 'Grüße 👋 — 1 + 1 = 2, "quoted" 日本', finish: 'stop', usage: usage(19, 10), model: 'gpt-4o-2024-08-06' },
+  { name: 'openai-tool-calls.sse', provider: 'openai', route: CHAT, text: '', kept: '{"location":"Zürich"}', finish: 'tool_calls', usage: usage(82, 17), model: 'gpt-4o-2024-08-06' },
+  { name: 'openai-completions.sse', provider: 'openai', route: COMPLETIONS, text: '\n\nThis is a tést', finish: 'length', usage: usage(5, 7), model: 'gpt-3.5-turbo-instruct' },
+  { name: 'mistral-chat.sse', provider: 'mistral', route: CHAT, options: { mistral_format: 'openai' }, text: 'Bonjour à tous ✨', finish: 'stop', usage: usage(10, 6), model: 'mistral-small-latest' },
+  {
+    name: 'anthropic-chat.sse',
+    provider: 'anthropic',
+    route: CHAT,
+    text: 'Okay, let me check the weather in San Francisco — ☀️ «chaud»:',
+    kept: 'Okay, let me check the weather in San Francisco — ☀️ «chaud»:{"location": "San Francisco, CA"}',
+    finish: 'tool_calls',
+    usage: usage(472, 89),
+    model: 'claude-sonnet-4-5-20250929',
+  },
+  { name: 'cohere-chat.ndjson', provider: 'cohere', route: CHAT, text: '1 + 1 = 2 ✓ — naïve', finish: 'stop', usage: usage(9, 8), model: 'test-model' },
+  { name: 'cohere-generate.ndjson', provider: 'cohere', route: COMPLETIONS, text: ' Bonjour, ça va ?', finish: 'length', usage: usage(4, 6), model: 'test-model' },
+  { name: 'ollama-chat.ndjson', provider: 'llama2', route: CHAT, options: ollama, text: 'The sky is blue 🌌 — Rayleigh.', finish: 'stop', usage: usage(26, 282), model: 'llama3.2' },
+  { name: 'ollama-generate.ndjson', provider: 'mistral', route: COMPLETIONS, options: { mistral_format: 'ollama', upstream_url: 'http://o/' }, text: 'Why not — ½', finish: 'length', usage: usage(13, 3), model: 'llama3.2' },
+  { name: 'tgi.sse', provider: 'llama2', route: CHAT, options: raw, text: ' The answer is 2 — ✔', finish: 'stop', usage: null, model: 'test-model' },
+  { name: 'llamacpp.sse', provider: 'llama2', route: COMPLETIONS, options: raw, text: 'Hello wörld', finish: 'length', usage: usage(11, 2), model: 'test-model' },
+];
+
+function contextFor(r: Recorded, includeUsage: boolean) {
+  return context({ provider: r.provider, routeType: r.route, options: r.options, stream: true, includeUsage });
+}
+
+describe('recorded native streams → OpenAI chunks', () => {
+  for (const r of RECORDED) {
+    for (const includeUsage of [false, true]) {
+      it(`${r.name} (${r.provider} ${r.route}${includeUsage ? ', usage asked' : ''})`, () => {
+        const run = runStream(contextFor(r, includeUsage), recording(r.name));
+        assert.equal(run.done, true);
+        assert.ok(run.output.endsWith('data: [DONE]\n\n'));
+        assert.equal(run.output.indexOf('[DONE]'), run.output.length - '[DONE]\n\n'.length, '[DONE] once, at the end');
+        const frames = clientFrames(run.output);
+        const chunks = frames.slice(0, -1) as Json[];
+
+        assert.equal(assembledText(chunks), r.text);
+        assert.equal(run.text, r.kept ?? r.text);
+        assert.deepEqual(run.usage, r.usage);
+        assert.equal(run.responseModel ?? 'test-model', r.model);
+        const object = r.route === CHAT ? 'chat.completion.chunk' : 'text_completion';
+        for (const chunk of chunks) assert.equal(chunk.object, object);
+        assert.deepEqual(
+          chunks.flatMap((c) => c.choices.map((choice: Json) => choice.finish_reason)).filter((f) => f != null),
+          [r.finish],
+        );
+        if (r.route === CHAT) assert.equal(chunks[0].choices[0].delta.role, 'assistant', 'the first chunk names the role');
+
+        const withUsage = chunks.filter((c) => c.usage != null);
+        const usageOnly = chunks.filter((c) => c.choices.length === 0);
+        if (includeUsage && r.usage) {
+          assert.equal(withUsage.length, 1, 'usage reported once');
+          assert.deepEqual({ ...withUsage[0].usage, prompt_tokens_details: undefined, completion_tokens_details: undefined }, { ...r.usage, prompt_tokens_details: undefined, completion_tokens_details: undefined });
+        }
+        if (!includeUsage) assert.equal(usageOnly.length, 0, 'no usage chunk the client did not ask for');
+      });
+    }
+  }
+});
+
+describe('split invariance (T49)', () => {
+  for (const r of RECORDED) {
+    it(`${r.name}: cut at every byte, then at random places`, () => {
+      const bytes = recording(r.name);
+      const ctx = contextFor(r, true);
+      const whole = runStream(ctx, bytes).output;
+      assert.doesNotMatch(whole, /\uFFFD/);
+      for (let cut = 0; cut <= bytes.length; cut++) assert.equal(runStream(ctx, bytes, [cut]).output, whole, `cut at ${cut}`);
+      fc.assert(
+        fc.property(fc.uniqueArray(fc.integer({ min: 0, max: bytes.length }), { maxLength: 40 }), (cuts) => {
+          assert.equal(runStream(ctx, bytes, cuts.sort((a, b) => a - b)).output, whole);
+        }),
+        { numRuns: 200 },
+      );
+    });
+  }
+
+  it('byte-at-a-time delivery gives the same output', () => {
+    for (const r of RECORDED) {
+      const bytes = recording(r.name);
+      const ctx = contextFor(r, false);
+      const cuts = Array.from({ length: bytes.length }, (_, i) => i);
+      assert.equal(runStream(ctx, bytes, cuts).output, runStream(ctx, bytes).output, r.name);
+    }
+  });
+});
+
+describe('frame decoders', () => {
+  it('keeps a multi-byte character split across chunks intact', () => {
+    const bytes = encode('data: é€🎉\n\n');
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      assert.deepEqual(decodeAll('sse', bytes, [cut]), [{ event: undefined, data: 'é€🎉' }], `cut at ${cut}`);
+    }
+    const line = encode('{"t":"日本🎉"}\n');
+    for (let cut = 0; cut <= line.length; cut++) assert.deepEqual(decodeAll('ndjson', line, [cut]), [{ event: undefined, data: '{"t":"日本🎉"}' }]);
+  });
+
+  it('rejects invalid UTF-8 and a stream ending inside a character', () => {
+    for (const framing of ['sse', 'ndjson'] as const) {
+      assert.throws(() => createFrameDecoder(framing).push(new Uint8Array([0x64, 0x61, 0xff, 0x0a])), TranslationError);
+      assert.throws(() => createFrameDecoder(framing).push(new Uint8Array([0xc0, 0xaf])), TranslationError, 'overlong encoding');
+      const decoder = createFrameDecoder(framing);
+      decoder.push(new Uint8Array([0x61, 0xe2, 0x82]));
+      assert.throws(() => decoder.end(), TranslationError);
+    }
+  });
+
+  it('bounds what it buffers', () => {
+    const sse = createFrameDecoder('sse', { maxEventSize: 100 });
+    assert.throws(() => {
+      for (let i = 0; i < 10; i++) sse.push(encode('data: 0123456789abcdef\n'));
+    }, TranslationError);
+    assert.throws(() => sse.push(encode('\n')), TranslationError, 'stays failed');
+    const ndjson = createFrameDecoder('ndjson', { maxEventSize: 100 });
+    assert.throws(() => {
+      for (let i = 0; i < 10; i++) ndjson.push(encode('{"a":"0123456789abcdef"'));
+    }, TranslationError);
+    // Below the limit, many small events are fine however long the stream.
+    const many = createFrameDecoder('sse', { maxEventSize: 100 });
+    for (let i = 0; i < 1000; i++) assert.equal(many.push(encode(`data: ${i}\n\n`)).length, 1);
+  });
+
+  it('parses SSE as the specification says', () => {
+    const text = ': comment\r\nevent: message_start\r\ndata: {"a":1}\r\n\r\ndata:no-space\rdata: two\r\rid: 7\nretry: 10\nunknown: x\ndata: [DONE]\n\ndata: never-ended\n';
+    const expected: StreamEvent[] = [
+      { event: 'message_start', data: '{"a":1}' },
+      { event: undefined, data: 'no-space\ntwo' },
+      { event: undefined, data: '[DONE]' },
+    ];
+    const bytes = encode(text);
+    for (let cut = 0; cut <= bytes.length; cut++) assert.deepEqual(decodeAll('sse', bytes, [cut]), expected, `cut at ${cut}`);
+  });
+
+  it('parses NDJSON lines, skipping blank ones and keeping a last line without newline', () => {
+    const bytes = encode('{"a":1}\r\n\n  \n{"b":2}\n\n\n{"c":3}');
+    assert.deepEqual(decodeAll('ndjson', bytes).map((e) => e.data), ['{"a":1}', '{"b":2}', '{"c":3}']);
+  });
+
+  it('never throws anything but TranslationError on random bytes', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('sse', 'ndjson' as const), fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 8 }), (framing, chunks) => {
+        const decoder = createFrameDecoder(framing, { maxEventSize: 128 });
+        try {
+          for (const chunk of chunks) decoder.push(chunk);
+          decoder.end();
+        } catch (e) {
+          if (!(e instanceof TranslationError)) throw e;
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('stream endings and errors', () => {
+  it('gives no [DONE] for a truncated stream (T43)', () => {
+    for (const r of RECORDED) {
+      const bytes = recording(r.name);
+      const terminal = lastEventStart(bytes);
+      for (const cut of [Math.floor(bytes.length / 2), terminal]) {
+        const ctx = contextFor(r, true);
+        const driver = getDriver(ctx.provider);
+        const decoder = createFrameDecoder(driver.streamFraming(ctx));
+        const translator = driver.createStreamTranslator(ctx);
+        let output = '';
+        try {
+          for (const event of [...decoder.push(bytes.subarray(0, cut)), ...decoder.end()]) output += translator.push(event);
+        } catch (e) {
+          // A line cut in half at EOF is malformed: a typed error, still no [DONE].
+          assert.ok(e instanceof TranslationError, r.name);
+        }
+        assert.equal(translator.done, false, `${r.name} cut at ${cut}`);
+        assert.equal(translator.finish(), '');
+        assert.doesNotMatch(output, /\[DONE\]/);
+      }
+    }
+  });
+
+  it('reports provider error events as UpstreamStreamError after the text already sent', () => {
+    const ctx = context({ provider: 'anthropic', stream: true });
+    const driver = getDriver('anthropic');
+    const translator = driver.createStreamTranslator(ctx);
+    const decoder = createFrameDecoder('sse');
+    let output = '';
+    assert.throws(
+      () => {
+        for (const event of decoder.push(recording('anthropic-error.sse'))) output += translator.push(event);
+      },
+      (e: unknown) => e instanceof UpstreamStreamError && e.type === 'overloaded_error' && e.message === 'Overloaded',
+    );
+    assert.equal(assembledText(clientFrames(output)), 'Partial');
+    assert.equal(translator.done, false);
+
+    const cases: [ProviderName, Partial<ModelOptions>, LlmRouteType, string, string][] = [
+      ['openai', {}, CHAT, 'data: {"error":{"message":"The server had an error","type":"server_error"}}\n\n', 'server_error'],
+      ['cohere', {}, CHAT, '{"is_finished":true,"event_type":"stream-end","finish_reason":"ERROR_LIMIT","response":{"text":"too many"}}\n', 'rate_limit_error'],
+      ['cohere', {}, COMPLETIONS, '{"event_type":"stream-error","is_finished":true,"finish_reason":"ERROR","err":"boom"}\n', 'upstream_error'],
+      ['llama2', ollama, CHAT, '{"error":"model requires more system memory"}\n', 'upstream_error'],
+      ['llama2', raw, CHAT, 'data:{"error":"Input validation error","error_type":"validation"}\n\n', 'validation'],
+    ];
+    for (const [provider, options, routeType, stream, type] of cases) {
+      assert.throws(() => runStream(context({ provider, options, routeType, stream: true }), encode(stream)), (e: unknown) => e instanceof UpstreamStreamError && e.type === type, `${provider} ${type}`);
+    }
+  });
+
+  it('reports malformed events as TranslationError', () => {
+    const cases: [ProviderName, Partial<ModelOptions>, string][] = [
+      ['openai', {}, 'data: {not json\n\n'],
+      ['openai', {}, 'data: [1,2]\n\n'],
+      ['anthropic', {}, 'event: message_start\ndata: {"type":"message_start",\n\n'],
+      ['anthropic', {}, 'data: "text"\n\n'],
+      ['cohere', {}, 'not json\n'],
+      ['llama2', ollama, '[1,2]\n'],
+      ['llama2', raw, 'data: nope\n\n'],
+    ];
+    for (const [provider, options, stream] of cases) {
+      assert.throws(() => runStream(context({ provider, options, stream: true }), encode(stream)), (e: unknown) => e instanceof TranslationError && !e.message.startsWith('could not'), `${provider}: ${stream}`);
+    }
+  });
+
+  it('reports the estimate when the provider gave no usage and the client asked', () => {
+    const ctx = context({ provider: 'llama2', options: raw, stream: true, includeUsage: true });
+    const driver = getDriver('llama2');
+    const translator = driver.createStreamTranslator(ctx);
+    for (const event of decodeAll('sse', recording('tgi.sse'))) translator.push(event);
+    assert.equal(translator.usage(), null);
+    const frames = clientFrames(translator.finish(usage(3, 4)));
+    assert.deepEqual(frames, [{ id: 'chatcmpl-gateway', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'test-model', choices: [], usage: usage(3, 4) }, '[DONE]']);
+    assert.equal(translator.finish(usage(3, 4)), '', 'finish() only once');
+  });
+
+  it('ignores events after the provider ended', () => {
+    const ctx = context({ provider: 'anthropic', stream: true });
+    const translator = getDriver('anthropic').createStreamTranslator(ctx);
+    translator.push({ event: 'message_stop', data: '{"type":"message_stop"}' });
+    assert.equal(translator.done, true);
+    assert.equal(translator.push({ event: 'content_block_delta', data: '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"late"}}' }), '');
+    assert.equal(translator.text, '');
+  });
+
+  it('passes OpenAI events through verbatim', () => {
+    const ctx = context({ provider: 'openai', stream: true, includeUsage: true });
+    const bytes = recording('openai-chat.sse');
+    const upstream = new TextDecoder().decode(bytes);
+    assert.equal(runStream(ctx, bytes).output, upstream, 'with usage asked, the client gets the upstream bytes');
+  });
+
+  it('never throws anything but typed errors on random events (T50)', () => {
+    const translators: { provider: ProviderName; options: Partial<ModelOptions> }[] = [
+      { provider: 'openai', options: {} },
+      { provider: 'anthropic', options: {} },
+      { provider: 'cohere', options: {} },
+      { provider: 'llama2', options: ollama },
+      { provider: 'llama2', options: raw },
+      { provider: 'mistral', options: { mistral_format: 'openai' } },
+    ];
+    const eventName = fc.constantFrom(undefined, 'message_start', 'content_block_start', 'content_block_delta', 'message_delta', 'message_stop', 'error', 'ping', 'x');
+    const payload = fc.oneof(
+      fc.jsonValue().map((v) => JSON.stringify(v)),
+      fc.string(),
+      fc.constant('[DONE]'),
+      fc
+        .record(
+          {
+            type: fc.constantFrom('message_start', 'content_block_start', 'content_block_delta', 'message_delta', 'message_stop', 'error'),
+            event_type: fc.constantFrom('stream-start', 'text-generation', 'stream-end', 'stream-error', 'x'),
+            message: fc.jsonValue(),
+            content_block: fc.jsonValue(),
+            delta: fc.jsonValue(),
+            index: fc.jsonValue(),
+            usage: fc.jsonValue(),
+            error: fc.jsonValue(),
+            text: fc.jsonValue(),
+            finish_reason: fc.jsonValue(),
+            response: fc.jsonValue(),
+            done: fc.boolean(),
+            token: fc.jsonValue(),
+            generated_text: fc.jsonValue(),
+            details: fc.jsonValue(),
+            choices: fc.jsonValue(),
+          },
+          { requiredKeys: [] },
+        )
+        .map((v) => JSON.stringify(v)),
+    );
+    fc.assert(
+      fc.property(fc.constantFrom(...translators), fc.constantFrom(CHAT, COMPLETIONS), fc.boolean(), fc.array(fc.record({ event: eventName, data: payload }), { maxLength: 12 }), (config, routeType, includeUsage, events) => {
+        const ctx = context({ provider: config.provider, options: config.options, routeType, stream: true, includeUsage });
+        const translator = getDriver(config.provider).createStreamTranslator(ctx);
+        try {
+          for (const event of events) {
+            const out = translator.push(event);
+            assert.equal(typeof out, 'string');
+          }
+          translator.finish();
+          void translator.text;
+          void translator.usage();
+        } catch (e) {
+          if (e instanceof UpstreamStreamError) return;
+          if (!(e instanceof TranslationError)) throw e;
+          assert.doesNotMatch(e.message, /^could not translate/, 'the safety net caught a bug');
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+/** Offset where the last event or line starts: cutting there loses exactly the terminal event. */
+function lastEventStart(bytes: Uint8Array): number {
+  const text = new TextDecoder().decode(bytes).replace(/\n+$/, '');
+  const sse = text.lastIndexOf('\n\n');
+  const start = sse !== -1 && !text.trimStart().startsWith('{') ? sse + 2 : text.lastIndexOf('\n') + 1;
+  // Back to a byte offset.
+  return encode(text.slice(0, start)).length;
+}

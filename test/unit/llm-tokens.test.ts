@@ -1,0 +1,68 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { estimatePromptTokens, estimateTokens, MAX_TOKENIZED_CHARS, promptText } from '../../src/llm/tokens.ts';
+import { costOf } from '../../src/llm/cost.ts';
+import type { ClientRequest } from '../../src/llm/types.ts';
+
+describe('estimateTokens', () => {
+  it('counts with the o200k encoding', () => {
+    assert.equal(estimateTokens(''), 0);
+    assert.equal(estimateTokens('Hello world'), 2);
+    assert.ok(estimateTokens('日本語のテキスト 🎉') > 0);
+  });
+
+  it('treats special-token text as text instead of throwing', () => {
+    assert.ok(estimateTokens('before <|endoftext|> after <|im_start|>') > 3);
+  });
+
+  it('caps the work on huge inputs and extrapolates', () => {
+    const huge = 'lorem ipsum dolor sit amet, '.repeat(100_000);
+    assert.ok(huge.length > MAX_TOKENIZED_CHARS);
+    const started = performance.now();
+    const estimate = estimateTokens(huge);
+    assert.ok(performance.now() - started < 2000);
+    const exactPerRepeat = estimateTokens('lorem ipsum dolor sit amet, '.repeat(1000)) / 1000;
+    assert.ok(Math.abs(estimate - exactPerRepeat * 100_000) / estimate < 0.05, `${estimate}`);
+    // A cut inside a surrogate pair must not break.
+    assert.ok(estimateTokens('a'.repeat(MAX_TOKENIZED_CHARS - 1) + '🎉'.repeat(10)) > 0);
+  });
+
+  it('stays fast on adversarial text without whitespace (the event loop must not block)', () => {
+    estimateTokens('warm up');
+    let seed = 7;
+    const letters = Array.from({ length: 1024 * 1024 }, () => String.fromCharCode(97 + ((seed = (seed * 1103515245 + 12345) % 2147483648) % 26))).join('');
+    for (const text of ['a'.repeat(1024 * 1024), letters, '🎉'.repeat(300_000)]) {
+      const started = performance.now();
+      assert.ok(estimateTokens(text) > 0);
+      assert.ok(performance.now() - started < 200, `${(performance.now() - started).toFixed(0)} ms`);
+    }
+  });
+});
+
+describe('promptText and estimatePromptTokens', () => {
+  it('joins message texts, text parts and tool call arguments', () => {
+    const req = {
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: [{ type: 'text', text: 'Look:' }, { type: 'image_url', image_url: { url: 'https://x/y.png' } }] },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{"q":1}' } }] },
+      ],
+    } as ClientRequest;
+    assert.equal(promptText(req), 'Be brief.\nLook:\n\n{"q":1}');
+    assert.equal(estimatePromptTokens(req), estimateTokens(promptText(req)) + 3 * 3 + 3);
+    assert.equal(promptText({ prompt: 'Say hi' } as ClientRequest), 'Say hi');
+    assert.equal(estimatePromptTokens({ prompt: 'Say hi' } as ClientRequest), estimateTokens('Say hi'));
+  });
+});
+
+describe('costOf', () => {
+  const usage = { prompt_tokens: 1_000, completion_tokens: 500, total_tokens: 1_500 };
+  it('prices tokens per million', () => {
+    assert.equal(costOf(usage, { input_cost: 10, output_cost: 30 }), (1_000 * 10 + 500 * 30) / 1e6);
+    assert.equal(costOf(usage, { input_cost: 10, output_cost: null }), 0.01);
+  });
+  it('is null without usage or prices', () => {
+    assert.equal(costOf(null, { input_cost: 10, output_cost: 30 }), null);
+    assert.equal(costOf(usage, { input_cost: null, output_cost: null }), null);
+  });
+});
