@@ -126,7 +126,9 @@ export function validateRecord(
 function missingValue(field: Field, opts: ValidateOptions): unknown {
   if (!opts.defaults) return undefined;
   if (field.default !== undefined) return deepClone(field.default);
-  if (field.type === 'record' && field.required) return {};
+  // Kong materialises a missing record with its own defaults (`handle_missing_field`), so a
+  // config written without `model.options` still carries `max_tokens`, `azure_api_version` ...
+  if (field.type === 'record') return {};
   return null;
 }
 

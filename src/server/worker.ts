@@ -11,6 +11,7 @@ import { ProxyServer } from '../proxy/server.ts';
 import { setEgressPolicy } from '../proxy/egress.ts';
 import { closePools } from '../proxy/upstream.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
+import { loadTokenizer } from '../llm/tokens.ts';
 
 const settings: Settings = loadSettings();
 const log = createLogger(settings.log_level, { role: 'proxy' });
@@ -37,6 +38,8 @@ function listen(): void {
     });
     server.listen({ host: addr.host, port: addr.port }, () => send({ t: 'listening', address: name }));
   }
+  // The tokenizer (for answers without usage) takes ~100 ms to load: do it now, not on a request.
+  setImmediate(() => loadTokenizer());
 }
 
 process.on('message', (msg: ToWorker) => {

@@ -86,6 +86,12 @@ export function estimateUsage(x: Exchange, completionText: string): Usage {
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
+function withUsage(body: string, usage: Usage): string {
+  const parsed = JSON.parse(body) as Record<string, unknown>;
+  parsed.usage = usage;
+  return JSON.stringify(parsed);
+}
+
 function choiceText(body: string): string {
   try {
     const parsed = JSON.parse(body) as { choices?: { message?: { content?: unknown }; text?: unknown }[] };
@@ -110,7 +116,13 @@ export async function relayJson(x: Exchange): Promise<void> {
     throw e;
   }
   const finishedAt = performance.now();
-  const usage = translated.usage ?? estimateUsage(x, choiceText(translated.body));
+  let usage = translated.usage;
+  let body = translated.body;
+  if (usage === null) {
+    // the provider counted nothing: the client still gets OpenAI's shape, with our count
+    usage = estimateUsage(x, choiceText(body));
+    body = withUsage(body, usage);
+  }
   recordExchange(
     ctx,
     conf,
@@ -125,9 +137,9 @@ export async function relayJson(x: Exchange): Promise<void> {
       timeToFirstTokenMs: null,
       partial: false,
     },
-    conf.config.logging.log_payloads ? { request: x.rawRequest, response: translated.body } : undefined,
+    conf.config.logging.log_payloads ? { request: x.rawRequest, response: body } : undefined,
   );
-  sendBody(ctx.res, 200, translated.body, { ...keptHeaders(response), ...gatewayHeaders(ctx, conf, driver.model), 'x-modelgate-request-id': ctx.requestId });
+  sendBody(ctx.res, 200, body, { ...keptHeaders(response), ...gatewayHeaders(ctx, conf, driver.model), [HEADERS.requestId]: ctx.requestId });
 }
 
 function sendBody(res: ServerResponse, status: number, body: string, headers: Record<string, string>): void {

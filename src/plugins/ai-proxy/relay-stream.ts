@@ -86,7 +86,8 @@ export async function relayStream(x: Exchange): Promise<void> {
       let out = '';
       for (const event of decoder.end()) out += translator.push(event);
       if (!translator.done) throw new UpstreamStreamError('the provider ended the stream before it was complete', 'upstream_truncated');
-      out += translator.finish();
+      // asked for usage and the provider gave none: the client gets our count in the usage chunk
+      out += translator.finish(translator.usage() === null && driver.includeUsage ? estimateUsage(x, translator.text) : null);
       res.end(out);
     }
   } catch (e) {
@@ -99,7 +100,7 @@ export async function relayStream(x: Exchange): Promise<void> {
       response.body.destroy();
     }
   }
-  const complete = translator.done && res.writableFinished && !ctx.error;
+  const complete = translator.done && !ctx.error && !ctx.abort.signal.aborted;
   record(x, translator.usage(), translator.responseModel, translator.text, firstTokenAt, !complete);
 }
 
