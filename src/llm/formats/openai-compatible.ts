@@ -151,6 +151,8 @@ const ERROR_EVENT = /^\s*\{\s*"error"\s*:/;
 /** The string values that make up generated text in chat and completion chunks. */
 const TEXT_VALUE = /"(?:content|text|arguments)"\s*:\s*"/g;
 
+const EMPTY_CHOICES = /"choices"\s*:\s*\[\s*\]/;
+
 class OpenAIPassthroughTranslator extends BaseStreamTranslator {
   protected readonly source: string;
   #sawFirstEvent = false;
@@ -167,6 +169,9 @@ class OpenAIPassthroughTranslator extends BaseStreamTranslator {
       return '';
     }
     if (event.event === 'error' || ERROR_EVENT.test(data)) throw streamError(this.parse(event), this.source);
+    // Azure opens with a chunk that only carries its prompt content-filter results (`object: ""`,
+    // no choices): not an OpenAI chunk, and it would set an empty id and model.
+    if (data.includes('"prompt_filter_results"') && EMPTY_CHOICES.test(data) && !USAGE_OBJECT.test(data)) return '';
     if (!this.#sawFirstEvent) {
       this.#sawFirstEvent = true;
       const first = this.parse(event);

@@ -17,7 +17,7 @@ import { aiError, readClientJson } from './client-request.ts';
 import { callUpstream, type UpstreamResponse } from '../../proxy/upstream.ts';
 import { ClientError } from '../../proxy/errors.ts';
 import { validateClientRequest } from '../../llm/validate.ts';
-import { RequestError, type ClientRequest, type DriverContext, type LlmRouteType } from '../../llm/types.ts';
+import { RequestError, type ClientRequest, type DriverContext, type LlmRouteType, type StreamFraming } from '../../llm/types.ts';
 import { randomUUID } from 'node:crypto';
 
 export interface Exchange {
@@ -94,13 +94,13 @@ async function exchange(ctx: RequestContext, conf: CompiledAiProxy): Promise<voi
   if (conf.authBody) upstreamBody[conf.authBody[0]] = conf.authBody[1];
   const body = JSON.stringify(upstreamBody);
 
-  const response = await send(ctx, conf, url, providerHeaders, body, stream);
+  const response = await send(ctx, conf, url, providerHeaders, body, stream ? conf.driver.streamFraming(driver) : null);
   const x: Exchange = { ctx, conf, driver, request, rawRequest: raw, response: response.response, sentAt: response.sentAt, signal: response.signal };
   if (stream) await relayStream(x);
   else await relayJson(x);
 }
 
-async function send(ctx: RequestContext, conf: CompiledAiProxy, url: string, providerHeaders: Record<string, string>, body: string, stream: boolean): Promise<{ response: UpstreamResponse; sentAt: number; signal: AbortSignal }> {
+async function send(ctx: RequestContext, conf: CompiledAiProxy, url: string, providerHeaders: Record<string, string>, body: string, framing: StreamFraming | null): Promise<{ response: UpstreamResponse; sentAt: number; signal: AbortSignal }> {
   let endpoint;
   try {
     endpoint = resolveEndpoint(conf, url, providerHeaders, ctx.compiledService);
@@ -108,8 +108,8 @@ async function send(ctx: RequestContext, conf: CompiledAiProxy, url: string, pro
     if (e instanceof EndpointError) throw new ClientError(500, { error: { message: e.message } });
     throw e;
   }
-  const headers = upstreamHeaders(conf, endpoint, ctx.req.headers, stream, Buffer.byteLength(body));
-  const signal = upstreamSignal(ctx, stream);
+  const headers = upstreamHeaders(conf, endpoint, ctx.req.headers, framing, Buffer.byteLength(body));
+  const signal = upstreamSignal(ctx, framing !== null);
   ctx.upstreamStartedAt = performance.now();
   const { response, attempts } = await callUpstream({ target: endpoint.target, method: 'POST', path: endpoint.path, headers, body, signal });
   ctx.attempts = attempts;
@@ -143,6 +143,6 @@ async function exchangePreserved(ctx: RequestContext, conf: CompiledAiProxy, raw
     const rest = ctx.route.stripPath && ctx.match.matched ? ctx.path.slice(ctx.match.matched.length) : ctx.path;
     target.pathname = conf.options.upstream_path ?? (rest.startsWith('/') ? rest : `/${rest}`);
   }
-  const response = await send(ctx, conf, target.toString(), headers, raw, false);
+  const response = await send(ctx, conf, target.toString(), headers, raw, null);
   await relayPreserved(ctx, conf, response.response, response.sentAt, raw);
 }

@@ -13,7 +13,7 @@ import type { Exchange } from './handler.ts';
 import { gatewayHeaders, keptHeaders, readProviderBody, relayProviderError, estimateUsage } from './relay-json.ts';
 import { recordExchange } from './analytics.ts';
 import { createFrameDecoder } from '../../llm/stream/index.ts';
-import { TranslationError, UpstreamStreamError, type StreamTranslator, type Usage } from '../../llm/types.ts';
+import { TranslationError, UpstreamStreamError, type StreamFraming, type StreamTranslator, type Usage } from '../../llm/types.ts';
 import { jsonAnswerAsStream } from './stream-from-json.ts';
 import { HEADERS } from '../../proxy/names.ts';
 
@@ -34,6 +34,13 @@ function waitDrain(res: ServerResponse): Promise<void> {
     res.on('drain', done);
     res.on('close', done);
   });
+}
+
+/** The framing the provider says it used, when its Content-Type says. */
+function framingOf(contentType: string): StreamFraming | null {
+  if (contentType.includes('text/event-stream')) return 'sse';
+  if (contentType.includes('ndjson') || contentType.includes('stream+json')) return 'ndjson';
+  return null;
 }
 
 export function sseError(message: string, type: string): string {
@@ -68,7 +75,7 @@ export async function relayStream(x: Exchange): Promise<void> {
   }
 
   const translator: StreamTranslator = conf.driver.createStreamTranslator(driver);
-  const decoder = createFrameDecoder(conf.driver.streamFraming(driver));
+  const decoder = createFrameDecoder(framingOf(type) ?? conf.driver.streamFraming(driver));
   res.writeHead(200, headers);
   res.flushHeaders();
   let firstTokenAt: number | null = null;

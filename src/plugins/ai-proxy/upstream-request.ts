@@ -6,6 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { CompiledAiProxy, ResolvedEndpoint } from './compile.ts';
 import type { CompiledService } from '../../snapshot/compile.ts';
+import type { StreamFraming } from '../../llm/types.ts';
 import { CLIENT_CREDENTIAL_HEADERS, endToEndHeaders, type HeaderMap } from '../../proxy/headers.ts';
 
 const DEFAULT_TIMEOUT = 60_000;
@@ -80,7 +81,14 @@ export function resolveEndpoint(conf: CompiledAiProxy, url: string, providerHead
 }
 
 /** The provider request's headers: safe client headers, then the endpoint's (auth wins unless overriding is allowed). */
-export function upstreamHeaders(conf: CompiledAiProxy, endpoint: ResolvedEndpoint, client: IncomingHttpHeaders, stream: boolean, bodyLength: number): HeaderMap {
+/** What to accept: the provider's own stream framing when streaming (Cohere answers SSE to whoever lists it). */
+const ACCEPT: Record<StreamFraming | 'json', string> = {
+  json: 'application/json',
+  sse: 'text/event-stream',
+  ndjson: 'application/x-ndjson, application/stream+json, application/json',
+};
+
+export function upstreamHeaders(conf: CompiledAiProxy, endpoint: ResolvedEndpoint, client: IncomingHttpHeaders, framing: StreamFraming | null, bodyLength: number): HeaderMap {
   const headers = endToEndHeaders(client, NOT_FORWARDED);
   for (const k in endpoint.headers) headers[k] = endpoint.headers[k];
   if (conf.overrideHeader) {
@@ -90,7 +98,7 @@ export function upstreamHeaders(conf: CompiledAiProxy, endpoint: ResolvedEndpoin
   headers.host = endpoint.host;
   headers['content-type'] = 'application/json';
   headers['content-length'] = String(bodyLength);
-  headers.accept = stream ? 'text/event-stream, application/x-ndjson, application/json' : 'application/json';
+  headers.accept = ACCEPT[framing ?? 'json'];
   headers['accept-encoding'] = 'gzip, identity';
   return headers;
 }
