@@ -4,13 +4,16 @@
  * worker started at any time is ready as soon as it has one.
  */
 import type { SnapshotData } from '../snapshot/types.ts';
+import type { StateReply, StateRequest } from '../state/ipc.ts';
 
 export type ToWorker =
   | { t: 'snapshot'; data: SnapshotData }
-  | { t: 'drain'; timeoutMs: number };
+  | { t: 'drain'; timeoutMs: number }
+  | StateReply;
 
 export type FromWorker =
   | { t: 'listening'; address: string }
   | { t: 'listen-error'; address: string; code: string; message: string }
   | { t: 'applied'; version: number }
-  | { t: 'snapshot-error'; version: number; message: string };
+  | { t: 'snapshot-error'; version: number; message: string }
+  | StateRequest;

@@ -22,6 +22,7 @@ import { SnapshotPublisher, loadSnapshotData } from './publisher.ts';
 import { getPlugin, pluginNames } from '../plugins/registry.ts';
 import { VERSION } from '../proxy/names.ts';
 import { randomUUID } from 'node:crypto';
+import { MemoryCounters } from '../state/memory.ts';
 
 export class StartupError extends Error {}
 
@@ -48,6 +49,8 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
   const dao = new Dao(store);
 
   const pool = new WorkerPool({ count: settings.workers, listenCount: settings.proxy_listen.length, log, env: {} });
+  const counters = new MemoryCounters();
+  pool.onStateRequest((msg) => (msg.op === 'increment' ? counters.increment(msg.items) : counters.read(msg.keys)));
   const publisher = new SnapshotPublisher({ store, sink: pool, log, timeoutMs: settings.propagation_wait_ms });
   const initial = await loadSnapshotData(store);
   publisher.current = initial;
@@ -123,6 +126,7 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
         await admin.close();
         await pool.stop(settings.drain_timeout_ms);
         await store.close();
+        counters.close();
         log.info('stopped');
       })();
       return stopping;

@@ -12,6 +12,8 @@ import { setEgressPolicy } from '../proxy/egress.ts';
 import { closePools } from '../proxy/upstream.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
 import { loadTokenizer } from '../llm/tokens.ts';
+import { IpcCounters } from '../state/ipc.ts';
+import { installCounterStores } from '../state/index.ts';
 
 const settings: Settings = loadSettings();
 const log = createLogger(settings.log_level, { role: 'proxy' });
@@ -20,6 +22,9 @@ setEgressPolicy({ allowMetadata: settings.allow_metadata_egress, deny: settings.
 function send(msg: FromWorker): void {
   if (process.connected) process.send?.(msg);
 }
+
+const localCounters = new IpcCounters((msg) => process.connected && process.send!(msg));
+installCounterStores({ local: localCounters });
 
 let snapshot: Snapshot | null = null;
 const proxy = new ProxyServer(settings, log, () => snapshot);
@@ -55,6 +60,8 @@ process.on('message', (msg: ToWorker) => {
     if (snapshot) listen();
   } else if (msg.t === 'drain') {
     void drain(msg.timeoutMs);
+  } else if (msg.t === 'state-reply') {
+    localCounters.onReply(msg);
   }
 });
 

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { FromWorker, ToWorker } from './messages.ts';
 import type { SnapshotData } from '../snapshot/types.ts';
+import type { StateRequest } from '../state/ipc.ts';
 
 export class ListenError extends Error {
   readonly address: string;
@@ -39,6 +40,7 @@ export class WorkerPool {
   #snapshot: SnapshotData | null = null;
   #stopping = false;
   #onFatal: (e: Error) => void = () => {};
+  #onState: ((msg: StateRequest) => number[]) | null = null;
 
   constructor(opts: { count: number; listenCount: number; log: Logger; env: Record<string, string> }) {
     this.#count = opts.count;
@@ -56,6 +58,11 @@ export class WorkerPool {
   /** Called when a worker cannot listen (port in use ...): the process must stop. */
   onFatal(fn: (e: Error) => void): void {
     this.#onFatal = fn;
+  }
+
+  /** Serves workers' counter requests (the node-wide `local` counter store lives in the primary). */
+  onStateRequest(fn: (msg: StateRequest) => number[]): void {
+    this.#onState = fn;
   }
 
   /** Forks every worker and resolves once all of them listen with the given snapshot applied. */
@@ -97,6 +104,9 @@ export class WorkerPool {
             state.applied = Math.max(state.applied, msg.version);
             if (state.listening >= this.#listenCount) settle();
             this.#checkWaiters();
+            break;
+          case 'state':
+            if (this.#onState) this.#send(worker, { t: 'state-reply', id: msg.id, values: this.#onState(msg) });
             break;
           case 'snapshot-error':
             this.#log.error({ worker: worker.process.pid, version: msg.version, err: msg.message }, 'worker could not apply configuration');
