@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { CompiledRoute, CompiledService, PluginInstance, Snapshot } from '../snapshot/compile.ts';
+import { chainForConsumer, type CompiledRoute, type CompiledService, type PluginInstance, type Snapshot } from '../snapshot/compile.ts';
 import type { RouteMatch } from '../router/router.ts';
 import type { HeaderMap } from './headers.ts';
 import type { UpstreamTarget } from './upstream.ts';
@@ -120,6 +120,16 @@ export class RequestContext {
 
   queryParams(): URLSearchParams {
     return (this.#query ??= new URLSearchParams(this.rawQuery));
+  }
+
+  /**
+   * An auth plugin found who is calling: later plugins (and the log) see the consumer, and the
+   * chain becomes the consumer's (consumer-scoped plugins apply from here on, Kong's precedence).
+   */
+  setConsumer(consumer: Row, credential: Row | null): void {
+    this.consumer = consumer;
+    this.credential = credential;
+    this.chain = chainForConsumer(this.snapshot, this.route, consumer.id);
   }
 
   /** Answer the client now; the rest of the access phase and the upstream call are skipped. */

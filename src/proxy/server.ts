@@ -118,7 +118,9 @@ export class ProxyServer {
       this.#exit(ctx, route.httpsRedirectStatus, { message: 'Please use HTTPS protocol' });
       return;
     }
-    for (const p of ctx.chain) {
+    let chain = ctx.chain;
+    for (let i = 0; i < chain.length; i++) {
+      const p = chain[i];
       if (!p.handler.access) continue;
       const r = p.handler.access(ctx, p.conf);
       if (r) await r;
@@ -127,6 +129,12 @@ export class ProxyServer {
         return;
       }
       if (ctx.res.destroyed) return;
+      if (ctx.chain !== chain) {
+        // an auth plugin identified a consumer: go on with the consumer's chain, below this priority
+        chain = ctx.chain;
+        const next = chain.findIndex((q) => q.priority < p.priority);
+        i = (next === -1 ? chain.length : next) - 1;
+      }
     }
     if (ctx.handler) {
       await ctx.handler(ctx);
