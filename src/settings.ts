@@ -30,8 +30,15 @@ export interface Settings {
   pg_user: string;
   pg_password: string | null;
   pg_database: string;
+  /** Connect and statement timeout: a down or blackholed database fails an Admin write within it. */
+  pg_timeout_ms: number;
+  pg_pool_size: number;
+  /** Safety net for missed LISTEN/NOTIFY change notifications: how often the config version is compared. */
+  pg_poll_interval_ms: number;
   declarative_config: string | null;
   redis_url: string | null;
+  /** Connect and command timeout for Redis: an outage falls back to local counting within it. */
+  redis_timeout_ms: number;
   admin_token: string | null;
   admin_gui_origin: string | null;
   /** Extra names the Admin API answers to (besides its listen addresses and localhost). */
@@ -129,8 +136,12 @@ const SPECS: { [K in keyof Settings]: Spec<K> } = {
   pg_user: { parse: str, default: () => 'modelgate' },
   pg_password: { parse: optStr, default: () => '' },
   pg_database: { parse: str, default: () => 'modelgate' },
+  pg_timeout_ms: { parse: int(100, 600_000), default: () => '5000' },
+  pg_pool_size: { parse: int(1, 1000), default: () => '10' },
+  pg_poll_interval_ms: { parse: int(100, 3_600_000), default: () => '5000' },
   declarative_config: { parse: optStr, default: () => '' },
   redis_url: { parse: optStr, default: () => '' },
+  redis_timeout_ms: { parse: int(10, 60_000), default: () => '1000' },
   admin_token: { parse: optStr, default: () => '' },
   admin_gui_origin: { parse: optStr, default: () => '' },
   admin_hosts: { parse: list, default: () => '' },
@@ -182,11 +193,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, confFile?: st
     const raw = envValue ?? (fileValue === undefined || fileValue === null ? SPECS[key].default() : Array.isArray(fileValue) ? fileValue.join(',') : String(fileValue));
     out[key] = (SPECS[key].parse as Parser<unknown>)(raw, envValue !== undefined ? name : fileValue !== undefined ? `${file}: ${key}` : name);
   }
-  const s = out as unknown as Settings;
-  if (s.database === 'off' && !s.declarative_config && !fs.existsSync(path.join(s.prefix, 'declarative.json'))) {
-    // DB-less without a file starts empty; that is valid (config can be POSTed to /config).
-  }
-  return s;
+  // DB-less without a file starts from the last good configuration in the prefix, or empty
+  // (a configuration can then be POSTed to /config): both are valid.
+  return out as unknown as Settings;
 }
 
 /** The configuration as shown by `GET /` on the Admin API: secrets replaced. */

@@ -49,18 +49,33 @@ export function forwardingHeaders(ctx: RequestContext, upstreamHost: string): He
   return headers;
 }
 
-/** Counts body bytes as they stream, failing with 413 past the limit. */
+/**
+ * Watches a streamed request body: fails with 413 past the size limit, and with 408 when the
+ * client stops sending for longer than the body idle timeout (a trickled body must not hold an
+ * upstream connection forever, RELIABILITY D9).
+ */
 class BodyLimit extends Transform {
   readonly #limit: number;
+  readonly #idle: NodeJS.Timeout;
   #seen = 0;
-  constructor(limit: number) {
+  constructor(limit: number, idleMs: number) {
     super();
     this.#limit = limit;
+    this.#idle = setTimeout(() => this.destroy(new ClientError(408, { message: 'Request timeout: the client stopped sending its body' })), idleMs);
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.#seen += chunk.length;
     if (this.#seen > this.#limit) return cb(new ClientError(413, { message: `Request body is larger than the limit of ${this.#limit} bytes` }));
+    this.#idle.refresh();
     cb(null, chunk);
+  }
+  override _flush(cb: TransformCallback): void {
+    clearTimeout(this.#idle);
+    cb();
+  }
+  override _destroy(err: Error | null, cb: (e: Error | null) => void): void {
+    clearTimeout(this.#idle);
+    cb(err);
   }
 }
 
@@ -88,7 +103,7 @@ export async function forwardToService(ctx: RequestContext): Promise<void> {
     if (declared <= REPLAYABLE_BODY) {
       body = await ctx.readBody();
     } else {
-      const limiter = new BodyLimit(ctx.settings.maxBodySize);
+      const limiter = new BodyLimit(ctx.settings.maxBodySize, ctx.settings.clientBodyTimeoutMs);
       ctx.req.pipe(limiter);
       ctx.req.once('aborted', () => limiter.destroy());
       body = limiter;

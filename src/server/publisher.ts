@@ -3,23 +3,44 @@
  * is being built and delivered, later writes wait for the next one, so a burst of N writes costs
  * a couple of rebuilds, not N. `refresh()` resolves once every worker serves a configuration that
  * includes all writes made before the call (read-your-writes for Admin API clients), or after the
- * propagation timeout. If the store cannot be read, workers keep their last snapshot.
+ * propagation timeout.
+ *
+ * A refresh first reads the version alone and loads the configuration only when it changed, so
+ * the cluster change feed can call it on every notification and poll at little cost.
+ * If the store cannot be read (database down), workers keep their last snapshot and the
+ * publisher retries with backoff until it can; the outage and the recovery are logged once each.
  */
 import type { Logger } from 'pino';
-import type { Store } from '../store/types.ts';
+import type { ConfigData, Store } from '../store/types.ts';
 import type { SnapshotData } from '../snapshot/types.ts';
 
 export interface SnapshotSink {
   publish(snapshot: SnapshotData, timeoutMs: number): Promise<void>;
 }
 
+/** Stores that can read the version and every table in one consistent read (PostgreSQL). */
+interface VersionedLoad {
+  loadVersioned(): Promise<{ version: number; data: ConfigData }>;
+}
+
+function hasVersionedLoad(store: Store): store is Store & VersionedLoad {
+  return typeof (store as Partial<VersionedLoad>).loadVersioned === 'function';
+}
+
 export async function loadSnapshotData(store: Store): Promise<SnapshotData> {
+  if (hasVersionedLoad(store)) {
+    const { version, data } = await store.loadVersioned();
+    return { ...data, version };
+  }
   // version first: a write landing between the two reads makes the data newer than the version,
   // never older, and the next refresh delivers it again under its own version
   const version = await store.version();
   const data = await store.loadAll();
   return { ...data, version };
 }
+
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 10_000;
 
 export class SnapshotPublisher {
   readonly #store: Store;
@@ -30,6 +51,10 @@ export class SnapshotPublisher {
   #delivered = 0;
   #running = false;
   #waiters: { generation: number; resolve: () => void }[] = [];
+  #failingSince: number | null = null;
+  #retryDelay = RETRY_MIN_MS;
+  #retryTimer: NodeJS.Timeout | null = null;
+  #stopped = false;
   current: SnapshotData | null = null;
 
   constructor(opts: { store: Store; sink: SnapshotSink; log: Logger; timeoutMs: number }) {
@@ -39,11 +64,21 @@ export class SnapshotPublisher {
     this.#timeoutMs = opts.timeoutMs;
   }
 
+  /** Whether the last attempt to read the store failed (the proxies serve an older snapshot). */
+  get stale(): boolean {
+    return this.#failingSince !== null;
+  }
+
   refresh(): Promise<void> {
     const generation = ++this.#requested;
     const done = new Promise<void>((resolve) => this.#waiters.push({ generation, resolve }));
     void this.#run();
     return done;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
   }
 
   async #run(): Promise<void> {
@@ -53,13 +88,10 @@ export class SnapshotPublisher {
       while (this.#delivered < this.#requested) {
         const generation = this.#requested;
         try {
-          const data = await loadSnapshotData(this.#store);
-          if (!this.current || data.version !== this.current.version) {
-            this.current = data;
-            await this.#sink.publish(data, this.#timeoutMs);
-          }
+          await this.#refreshOnce();
+          this.#recovered();
         } catch (e) {
-          this.#log.error({ err: (e as Error).message }, 'could not read the configuration; proxies keep serving the last one');
+          this.#failed(e as Error);
         }
         this.#delivered = generation;
         this.#waiters = this.#waiters.filter((w) => {
@@ -71,5 +103,37 @@ export class SnapshotPublisher {
     } finally {
       this.#running = false;
     }
+  }
+
+  async #refreshOnce(): Promise<void> {
+    if (this.current && (await this.#store.version()) === this.current.version) return;
+    const data = await loadSnapshotData(this.#store);
+    if (this.current && data.version === this.current.version) return;
+    this.current = data;
+    await this.#sink.publish(data, this.#timeoutMs);
+  }
+
+  #failed(e: Error): void {
+    if (this.#failingSince === null) {
+      this.#failingSince = Date.now();
+      this.#log.error({ err: e.message }, 'could not read the configuration; proxies keep serving the last one, retrying');
+    } else {
+      this.#log.debug({ err: e.message }, 'configuration still unreadable');
+    }
+    if (this.#retryTimer || this.#stopped) return;
+    const delay = this.#retryDelay;
+    this.#retryDelay = Math.min(this.#retryDelay * 2, RETRY_MAX_MS);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null;
+      void this.refresh();
+    }, delay);
+    this.#retryTimer.unref();
+  }
+
+  #recovered(): void {
+    this.#retryDelay = RETRY_MIN_MS;
+    if (this.#failingSince === null) return;
+    this.#log.info({ down_ms: Date.now() - this.#failingSince, version: this.current?.version }, 'configuration readable again; proxies are up to date');
+    this.#failingSince = null;
   }
 }

@@ -117,7 +117,7 @@ export class Gateway {
       if (this.exitCode !== null) throw new Error(`gateway exited with ${this.exitCode}: ${this.stderr}\n${this.stdout.slice(-2000)}`);
       try {
         const r = await fetch(this.admin + '/status');
-        if (r.status === 200) return;
+        if (r.status === 200 || r.status === 401) return; // 401: an admin token is required, but it answers
       } catch {
         // not yet
       }

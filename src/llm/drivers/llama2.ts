@@ -14,7 +14,7 @@ import { defineDriver } from './define.ts';
 const FORMATS: Readonly<Record<'raw' | 'ollama' | 'openai', WireFormat>> = {
   raw: llama2RawFormat,
   ollama: ollamaFormat,
-  openai: openAICompatibleFormat({ provider: 'llama2', requestStreamUsage: false, openAIModelRules: false }),
+  openai: openAICompatibleFormat({ provider: 'llama2', requestStreamUsage: false, openAIModelRules: false, selfHosted: true }),
 };
 
 function formatFor(ctx: DriverContext): WireFormat {

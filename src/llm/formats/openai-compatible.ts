@@ -27,15 +27,53 @@ export interface OpenAICompatibleOptions {
   requestStreamUsage: boolean;
   /** OpenAI model rules (reasoning models take `max_completion_tokens`), for OpenAI and Azure only. */
   openAIModelRules: boolean;
+  /** A self-hosted server: also forwards the sampling fields such servers add (top_k, min_p ...). */
+  selfHosted?: boolean;
 }
 
 /** OpenAI's reasoning models reject `max_tokens` and want `max_completion_tokens`. */
 const MAX_COMPLETION_TOKENS_MODELS = /^(o\d|gpt-5)/;
 
+/**
+ * The request fields an OpenAI-compatible provider gets: OpenAI's documented parameters (Kong 3.7+
+ * passes client fields through) and nothing else. An allow-list, not a pass-through: fields such
+ * as `api_base`, `base_url` or `__proto__` mean nothing to a provider, make real APIs answer 400,
+ * and have steered other gateways' upstreams (RELIABILITY T50, T69).
+ */
+const COMMON_FIELDS = [
+  'model', 'stream', 'stream_options', 'max_tokens', 'temperature', 'top_p', 'n', 'stop', 'presence_penalty',
+  'frequency_penalty', 'logit_bias', 'logprobs', 'seed', 'user',
+];
+const CHAT_FIELDS: ReadonlySet<string> = new Set([
+  ...COMMON_FIELDS, 'messages', 'max_completion_tokens', 'top_logprobs', 'response_format', 'service_tier', 'tools',
+  'tool_choice', 'parallel_tool_calls', 'functions', 'function_call', 'modalities', 'audio', 'prediction',
+  'reasoning_effort', 'metadata', 'store', 'web_search_options', 'verbosity', 'prompt_cache_key', 'safety_identifier',
+]);
+const COMPLETION_FIELDS: ReadonlySet<string> = new Set([...COMMON_FIELDS, 'prompt', 'echo', 'best_of', 'suffix']);
+/** A message's fields in OpenAI's API. */
+const MESSAGE_FIELDS: ReadonlySet<string> = new Set(['role', 'content', 'name', 'tool_calls', 'tool_call_id', 'function_call', 'refusal', 'audio']);
+/** Sampling fields self-hosted OpenAI-compatible servers (vLLM, llama.cpp) accept beyond OpenAI's. */
+const SELF_HOSTED_FIELDS = ['top_k', 'min_p', 'repetition_penalty'];
+
+function pick(source: Record<string, unknown>, allowed: ReadonlySet<string>, extra: readonly string[]): JsonObject {
+  const out: JsonObject = {};
+  for (const key of Object.keys(source)) {
+    if (allowed.has(key) || extra.includes(key)) out[key] = source[key];
+  }
+  return out;
+}
+
+function allowedFields(req: ClientRequest, ctx: DriverContext, options: OpenAICompatibleOptions): JsonObject {
+  const extra = options.selfHosted ? SELF_HOSTED_FIELDS : [];
+  const body = pick(req, ctx.routeType === 'llm/v1/chat' ? CHAT_FIELDS : COMPLETION_FIELDS, extra);
+  if (Array.isArray(body.messages)) body.messages = body.messages.map((m) => (isObject(m) ? pick(m, MESSAGE_FIELDS, []) : m));
+  return body;
+}
+
 export function openAICompatibleFormat(options: OpenAICompatibleOptions): WireFormat {
   return {
     framing: 'sse',
-    buildRequest: (req, ctx) => buildOpenAIRequest({ ...req }, req, ctx, options),
+    buildRequest: (req, ctx) => buildOpenAIRequest(allowedFields(req, ctx, options), req, ctx, options),
     parseResponse: (body, ctx) => parseOpenAIResponse(body, ctx),
     createStreamTranslator: (ctx) => new OpenAIPassthroughTranslator(ctx, options.provider),
   };
@@ -50,8 +88,9 @@ export function chatBridgedCompletionsFormat(options: OpenAICompatibleOptions): 
   return {
     framing: 'sse',
     buildRequest: (req, ctx) => {
-      const { prompt, ...rest } = req;
+      const { prompt, ...rest } = allowedFields(req, ctx, options);
       const body: JsonObject = { ...rest, messages: [{ role: 'user', content: prompt }] };
+      for (const field of ['echo', 'best_of', 'suffix']) delete body[field]; // completions-only: chat has none of them
       return buildOpenAIRequest(body, req, ctx, options);
     },
     parseResponse: (body, ctx) => parseBridgedResponse(body, ctx),

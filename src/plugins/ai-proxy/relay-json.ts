@@ -12,6 +12,7 @@ import { BodyEncodingError, BodyTooLargeError, decodeContent, readCapped } from 
 import { TranslationError, type Usage } from '../../llm/types.ts';
 import { HEADERS } from '../../proxy/names.ts';
 import { ClientError, UpstreamError } from '../../proxy/errors.ts';
+import { classifyUpstreamError } from '../../proxy/upstream.ts';
 import { recordExchange } from './analytics.ts';
 import { estimateTokens, promptText } from '../../llm/tokens.ts';
 import { writeJson } from '../../proxy/respond.ts';
@@ -47,7 +48,8 @@ export async function readProviderBody(response: UpstreamResponse): Promise<stri
     return decodeContent(raw, response.headers['content-encoding'], MAX_RESPONSE_BYTES).toString('utf8');
   } catch (e) {
     if (e instanceof BodyTooLargeError || e instanceof BodyEncodingError) throw new UpstreamError(502, e.message, 'upstream_body', false);
-    throw e;
+    // reset or stalled while the answer was coming in: Kong's 502 / 504
+    throw classifyUpstreamError(e);
   }
 }
 

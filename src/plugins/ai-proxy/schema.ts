@@ -55,7 +55,10 @@ export const modelOptionsField: Field = {
     azure_deployment_id: { type: 'string' },
     llama2_format: { type: 'string', one_of: ['raw', 'openai', 'ollama'] },
     mistral_format: { type: 'string', one_of: ['openai', 'ollama'] },
-    upstream_url: typedefs.url(),
+    upstream_url: typedefs.url({
+      // the gateway speaks HTTP to providers; file:, gopher: and friends are never an upstream (T71)
+      match_all: [{ pattern: /^https?:\/\//i, err: 'upstream_url must be an http or https URL' }],
+    }),
     upstream_path: { type: 'string', starts_with: '/' },
     input_cost: { type: 'number', between: [0, 1e9] },
     output_cost: { type: 'number', between: [0, 1e9] },
