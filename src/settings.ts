@@ -50,6 +50,8 @@ export interface Settings {
   keepalive_timeout_ms: number;
   /** Body limit for proxied requests without a plugin setting of their own. */
   max_body_size: number;
+  /** Largest provider answer the gateway holds in memory to translate (before and after decompression). */
+  max_response_size: number;
   /** Longest a streamed response may last (0: no limit, Kong's behaviour). */
   max_stream_duration_ms: number;
   /** Egress: extra CIDRs or hosts the proxy refuses to connect to, and the allow-list (empty: any). */
@@ -150,6 +152,7 @@ const SPECS: { [K in keyof Settings]: Spec<K> } = {
   client_body_timeout_ms: { parse: int(1, 3_600_000), default: () => '60000' },
   keepalive_timeout_ms: { parse: int(0, 3_600_000), default: () => '75000' },
   max_body_size: { parse: size, default: () => '20m' },
+  max_response_size: { parse: size, default: () => '64m' },
   max_stream_duration_ms: { parse: int(0, 86_400_000), default: () => '0' },
   egress_deny: { parse: list, default: () => '' },
   egress_allow: { parse: list, default: () => '' },

@@ -32,6 +32,7 @@ export interface ExitResponse {
 
 export interface ProxySettings {
   maxBodySize: number;
+  maxResponseSize: number;
   clientBodyTimeoutMs: number;
   maxStreamDurationMs: number;
 }

@@ -30,6 +30,21 @@ const PARSER_ERRORS: Record<string, [number, string]> = {
   HPE_HEADERS_TIMEOUT: [408, 'Request timeout'],
 };
 
+/**
+ * Refusing a body before it was all sent (413, 408): keep reading and discarding what the client
+ * is still sending for a moment, then close. Closing at once would reset the connection under a
+ * client that is still writing, and it would never read our answer (nginx's lingering close).
+ */
+const LINGER_MS = 5000;
+function lingeringClose(ctx: RequestContext): void {
+  const req = ctx.req;
+  req.removeAllListeners('data');
+  req.resume();
+  const timer = setTimeout(() => req.socket.destroy(), LINGER_MS);
+  timer.unref();
+  req.socket.once('close', () => clearTimeout(timer));
+}
+
 export class ProxyServer {
   readonly #settings: Settings;
   readonly #proxySettings: ProxySettings;
@@ -45,6 +60,7 @@ export class ProxyServer {
     this.#snapshot = snapshot;
     this.#proxySettings = {
       maxBodySize: settings.max_body_size,
+      maxResponseSize: settings.max_response_size,
       clientBodyTimeoutMs: settings.client_body_timeout_ms,
       maxStreamDurationMs: settings.max_stream_duration_ms,
     };
@@ -165,7 +181,8 @@ export class ProxyServer {
     if (e instanceof ClientError) {
       ctx.error = { status: e.status, code: 'client', message: e.message };
       if (e.status === 499) return void ctx.res.destroy();
-      return this.#exit(ctx, e.status, e.body);
+      if (!ctx.req.complete) lingeringClose(ctx);
+      return this.#exit(ctx, e.status, e.body, ctx.req.complete ? undefined : { connection: 'close' });
     }
     if (e instanceof JsonBodyError) {
       return this.#exit(ctx, 400, { message: e.message });

@@ -4,6 +4,10 @@
  *
  * Start-up order makes `GET /` and `GET /status` honest: the Admin API starts listening only once
  * every worker has its first snapshot and listens on the proxy ports.
+ *
+ * The store depends on `MODELGATE_DATABASE` (see STORE_MODES): SQLite for one node; PostgreSQL for
+ * many, with a change feed that refreshes this node's snapshot when another node writes; or none
+ * (DB-less), with the configuration replaced as a whole through `POST /config`.
  */
 import os from 'node:os';
 import http from 'node:http';
@@ -14,9 +18,13 @@ import { formatListen, publicSettings, type Settings } from '../settings.ts';
 import { createLogger } from '../observability/logger.ts';
 import { registerSecret } from '../observability/redact.ts';
 import { SqliteStore } from '../store/sqlite.ts';
+import { PostgresStore, pgConfig } from '../store/postgres.ts';
+import { PgChangeFeed } from '../store/postgres-feed.ts';
+import { DeclarativeConfig, DeclarativeStartupError } from '../store/declarative.ts';
 import type { Store } from '../store/types.ts';
 import { Dao } from '../store/dao.ts';
 import { createAdminServer } from '../admin/server.ts';
+import { configRoutes, type DeclarativeTarget } from '../admin/config-routes.ts';
 import { WorkerPool, ListenError } from './workers.ts';
 import { SnapshotPublisher, loadSnapshotData } from './publisher.ts';
 import { getPlugin, pluginNames } from '../plugins/registry.ts';
@@ -30,22 +38,75 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
-function openStore(settings: Settings): Store {
-  if (settings.database === 'sqlite') return new SqliteStore(path.join(settings.prefix, 'modelgate.db'));
-  throw new StartupError(`MODELGATE_DATABASE: '${settings.database}' is not available in this build yet`);
+/** What a store mode brings beyond the store: DB-less `/config`, a change feed ... */
+interface StoreMode {
+  store: Store;
+  declarative: DeclarativeTarget | null;
+  /** Starts listening for other nodes' changes, once the publisher exists. */
+  follow(publisher: SnapshotPublisher): Promise<void>;
+  /** Extra `GET /status` fields under `database`. */
+  status(): Record<string, unknown>;
+  stop(): Promise<void>;
 }
+
+const nothing = async () => {};
+
+const STORE_MODES: Record<Settings['database'], (settings: Settings, log: Logger) => Promise<StoreMode>> = {
+  sqlite: async (settings) => {
+    const store = new SqliteStore(path.join(settings.prefix, 'modelgate.db'));
+    await store.init();
+    return { store, declarative: null, follow: nothing, status: () => ({}), stop: nothing };
+  },
+  postgres: async (settings, log) => {
+    const config = pgConfig(settings);
+    const store = new PostgresStore(config, { bootstrapIfEmpty: true, log });
+    try {
+      await store.init();
+    } catch (e) {
+      await store.close().catch(() => {});
+      throw e;
+    }
+    let feed: PgChangeFeed | null = null;
+    return {
+      store,
+      declarative: null,
+      follow: async (publisher) => {
+        feed = new PgChangeFeed({ config, log, pollIntervalMs: settings.pg_poll_interval_ms, onChange: () => void publisher.refresh() });
+        await feed.start();
+      },
+      status: () => ({ change_feed: feed?.connected ? 'listening' : 'reconnecting' }),
+      stop: async () => {
+        await feed?.stop();
+      },
+    };
+  },
+  off: async (settings, log) => {
+    const declarative = new DeclarativeConfig(settings.prefix, log);
+    await declarative.start(settings.declarative_config);
+    return {
+      store: declarative.store,
+      declarative: { replace: (data) => declarative.replace(data), loadAll: () => declarative.store.loadAll() },
+      follow: nothing,
+      status: () => ({ source: declarative.source }),
+      stop: nothing,
+    };
+  },
+};
 
 export async function startGateway(settings: Settings): Promise<Gateway> {
   const log = createLogger(settings.log_level, { role: 'primary' });
   registerSecret(settings.admin_token);
+  for (const secret of connectionSecrets(settings)) registerSecret(secret);
   const nodeId = randomUUID();
 
-  const store = openStore(settings);
+  let mode: StoreMode;
   try {
-    await store.init();
+    mode = await STORE_MODES[settings.database](settings, log);
   } catch (e) {
+    if (e instanceof DeclarativeStartupError) throw new StartupError(e.message);
     throw new StartupError(`database: cannot open the ${settings.database} store (${(e as Error).message})`);
   }
+  const { store } = mode;
   const dao = new Dao(store);
 
   const pool = new WorkerPool({ count: settings.workers, listenCount: settings.proxy_listen.length, log, env: {} });
@@ -66,11 +127,13 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
     await Promise.race([pool.start(initial), fatalError]);
   } catch (e) {
     pool.kill();
+    await mode.stop();
     await store.close();
     if (e instanceof ListenError) throw new StartupError(`MODELGATE_PROXY_LISTEN: cannot listen on ${e.address} (${describeListenError(e.code, e.message)})`);
     throw e;
   }
   for (const a of settings.proxy_listen) log.info({ listen: formatListen(a), workers: settings.workers }, `proxy listening on ${formatListen(a)}`);
+  await mode.follow(publisher);
 
   const startedAt = Date.now();
   const admin = createAdminServer({
@@ -78,6 +141,7 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
     dao,
     log,
     afterWrite: () => publisher.refresh(),
+    extend: configRoutes({ declarative: mode.declarative, afterWrite: () => publisher.refresh(), log }),
     info: () => ({
       version: VERSION,
       tagline: 'Welcome to modelgate',
@@ -96,13 +160,14 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
       const versions = pool.appliedVersions;
       const current = publisher.current?.version ?? 0;
       return {
-        database: { reachable: db.reachable, ...(db.error ? { error: db.error } : {}) },
+        database: { kind: settings.database, reachable: db.reachable, ...(db.error ? { error: db.error } : {}), ...mode.status() },
         server: {
           workers: pool.size,
           workers_ready: versions.filter((v) => v >= current).length,
           uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
         },
-        configuration: { version: current, applied_versions: versions },
+        // stale: the store could not be read lately; the proxies serve the last configuration they got
+        configuration: { version: current, applied_versions: versions, stale: publisher.stale },
         memory: { primary_rss_bytes: process.memoryUsage.rss() },
       };
     },
@@ -113,6 +178,8 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
     extraAdmin = await listenAdmin(admin, settings, log);
   } catch (e) {
     await pool.stop(0);
+    publisher.stop();
+    await mode.stop();
     await store.close();
     throw e;
   }
@@ -124,6 +191,8 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
         log.info({ timeout_ms: settings.drain_timeout_ms }, 'draining: no new connections, waiting for in-flight requests');
         for (const s of extraAdmin) s.close();
         await admin.close();
+        publisher.stop();
+        await mode.stop();
         await pool.stop(settings.drain_timeout_ms);
         await store.close();
         counters.close();
@@ -160,6 +229,19 @@ async function listenOne(admin: FastifyInstance, host: string, port: number): Pr
     const err = e as NodeJS.ErrnoException;
     throw new StartupError(`MODELGATE_ADMIN_LISTEN: cannot listen on ${formatListen({ host, port })} (${describeListenError(err.code ?? '', err.message)})`);
   }
+}
+
+/** Passwords in the database and Redis settings: masked in every log line, like provider keys. */
+function connectionSecrets(s: Settings): string[] {
+  const out = [s.pg_password ?? ''];
+  for (const url of [s.pg_url, s.redis_url]) {
+    try {
+      if (url) out.push(decodeURIComponent(new URL(url).password));
+    } catch {
+      // not a URL: the driver will say so
+    }
+  }
+  return out.filter(Boolean);
 }
 
 function describeListenError(code: string, message: string): string {

@@ -17,9 +17,6 @@ import { recordExchange } from './analytics.ts';
 import { estimateTokens, promptText } from '../../llm/tokens.ts';
 import { writeJson } from '../../proxy/respond.ts';
 
-/** Largest provider answer the gateway will hold to translate. */
-export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
-
 /** Provider headers worth keeping on the client's answer: rate-limit state and the provider's request id. */
 const KEPT_HEADERS = /^(retry-after|x-ratelimit-.*|anthropic-ratelimit-.*|ratelimit-.*|x-request-id|request-id|apim-request-id|openai-processing-ms)$/;
 
@@ -41,11 +38,12 @@ export function gatewayHeaders(ctx: RequestContext, conf: CompiledAiProxy, model
   return h;
 }
 
-/** Reads (bounded) and decodes a provider body; failures are the provider's fault: 502. */
-export async function readProviderBody(response: UpstreamResponse): Promise<string> {
+/** Reads (bounded by `MODELGATE_MAX_RESPONSE_SIZE`) and decodes a provider body; failures are the provider's fault: 502. */
+export async function readProviderBody(ctx: RequestContext, response: UpstreamResponse): Promise<string> {
+  const cap = ctx.settings.maxResponseSize;
   try {
-    const raw = await readCapped(response.body, MAX_RESPONSE_BYTES);
-    return decodeContent(raw, response.headers['content-encoding'], MAX_RESPONSE_BYTES).toString('utf8');
+    const raw = await readCapped(response.body, cap);
+    return decodeContent(raw, response.headers['content-encoding'], cap).toString('utf8');
   } catch (e) {
     if (e instanceof BodyTooLargeError || e instanceof BodyEncodingError) throw new UpstreamError(502, e.message, 'upstream_body', false);
     // reset or stalled while the answer was coming in: Kong's 502 / 504
@@ -64,7 +62,7 @@ export async function relayProviderError(ctx: RequestContext, conf: CompiledAiPr
     response.body.resume();
     throw new ClientError(502, { error: { message: `the provider answered with a redirect (${status}); redirects are not followed` } });
   }
-  const text = await readProviderBody(response);
+  const text = await readProviderBody(ctx, response);
   let body = text;
   if (!looksLikeJson(text)) {
     body = JSON.stringify({ error: { message: `the provider answered ${status} without a JSON body`, type: 'upstream_error', status } });
@@ -106,7 +104,7 @@ function choiceText(body: string): string {
 export async function relayJson(x: Exchange): Promise<void> {
   const { ctx, conf, driver, response } = x;
   if (response.statusCode !== 200) return relayProviderError(ctx, conf, response, driver.model);
-  const text = await readProviderBody(response);
+  const text = await readProviderBody(ctx, response);
   let translated;
   try {
     translated = conf.driver.parseResponse(text, driver);
@@ -165,7 +163,7 @@ export async function relayPreserved(ctx: RequestContext, conf: CompiledAiProxy,
     ctx.res.end();
     return;
   }
-  const text = await readProviderBody(response);
+  const text = await readProviderBody(ctx, response);
   let usage: Usage | null = null;
   let responseModel: string | null = null;
   try {

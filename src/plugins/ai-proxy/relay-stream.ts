@@ -66,7 +66,7 @@ export async function relayStream(x: Exchange): Promise<void> {
 
   // A provider that answered the whole thing at once (no stream support): still a stream for the client.
   if (type.includes('application/json')) {
-    const text = await readProviderBody(response);
+    const text = await readProviderBody(ctx, response);
     const { frames, usage, responseModel, text: answer } = jsonAnswerAsStream(conf.driver, driver, text);
     res.writeHead(200, headers);
     res.end(frames);
