@@ -14,6 +14,7 @@ import type { FromWorker, ToWorker } from './messages.ts';
 import { loadTokenizer } from '../llm/tokens.ts';
 import { IpcCounters } from '../state/ipc.ts';
 import { installCounterStores } from '../state/index.ts';
+import { FailoverCounters, RedisCounters } from '../state/redis.ts';
 
 const settings: Settings = loadSettings();
 const log = createLogger(settings.log_level, { role: 'proxy' });
@@ -24,7 +25,9 @@ function send(msg: FromWorker): void {
 }
 
 const localCounters = new IpcCounters((msg) => process.connected && process.send!(msg));
-installCounterStores({ local: localCounters });
+// With Redis configured, `redis`-policy counters are cluster-wide, falling back to this node's local ones during an outage.
+const redisCounters = settings.redis_url ? new RedisCounters(settings.redis_url, { timeoutMs: settings.redis_timeout_ms }) : null;
+installCounterStores({ local: localCounters, redis: redisCounters && new FailoverCounters(redisCounters, localCounters, log) });
 
 let snapshot: Snapshot | null = null;
 const proxy = new ProxyServer(settings, log, () => snapshot);
@@ -68,6 +71,7 @@ process.on('message', (msg: ToWorker) => {
 async function drain(timeoutMs: number): Promise<void> {
   await proxy.drain(servers, timeoutMs);
   await closePools();
+  await redisCounters?.close();
   process.exit(0);
 }
 

@@ -78,8 +78,9 @@ function translateError(e: unknown, entity: EntityName, row: Row): unknown {
   const err = e as { code?: string; detail?: string; message?: string };
   if (err?.code === '23505') {
     // detail: Key (name)=(ai-proxy) already exists.
-    const column = /Key \((\w+)\)=/.exec(err.detail ?? '')?.[1] ?? 'id';
-    return new StoreError('unique', err.message ?? 'unique violation', { entity, column, value: column === 'cache_key' ? row : row[column] });
+    const m = /Key \((\w+)\)=\((.*)\) already exists/.exec(err.detail ?? '');
+    const column = m?.[1] ?? 'id';
+    return new StoreError('unique', err.message ?? 'unique violation', { entity, column, value: column === 'cache_key' ? row : (m?.[2] ?? row[column]) });
   }
   if (err?.code === '23503') return new StoreError('referenced', err.message ?? 'foreign key violation', { entity });
   if (isUnavailable(e)) return new StoreError('unavailable', `PostgreSQL is unavailable (${err?.message ?? String(e)})`);
@@ -125,7 +126,7 @@ export class PostgresStore implements Store {
     this.#pool = new pg.Pool(config);
     // An idle connection dropped by the server (restart, failover) must not crash the process;
     // the pool discards it and the next query connects again.
-    this.#pool.on('error', (e) => this.#opts.log?.warn({ err: e.message }, 'PostgreSQL connection lost'));
+    this.#pool.on('error', (e) => this.#opts.log?.debug({ err: e.message }, 'idle PostgreSQL connection lost'));
   }
 
   async init(): Promise<void> {
