@@ -8,6 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
+import { pgMissing } from './helpers/postgres.ts';
+import { redisMissing } from './helpers/redis.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const filters = process.argv.slice(2);
@@ -43,6 +45,8 @@ for (const [suite, concurrency] of suites) {
   const list = selected(suite);
   if (!list.length) continue;
   console.log(`# ${suite}: ${list.length} files`);
+  // the dot reporter hides skips: say up front which suites cannot run here, and why
+  if (suite === 'integration') for (const reason of [pgMissing, redisMissing]) if (reason) console.log(`# skipping: ${reason}`);
   const code = run(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=dot', ...list]);
   if (code !== 0) failed = true;
 }
