@@ -11,6 +11,7 @@
  */
 import os from 'node:os';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -124,6 +125,9 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
   pool.onFatal((e) => fatal?.(e));
 
   try {
+    // Workers bind with SO_REUSEPORT (worker.ts), which would let a second gateway share a port
+    // by mistake: bind each address once without it first, so a taken port fails here, clearly.
+    for (const a of settings.proxy_listen) await probeListen(a);
     await Promise.race([pool.start(initial), fatalError]);
   } catch (e) {
     pool.kill();
@@ -242,6 +246,14 @@ function connectionSecrets(s: Settings): string[] {
     }
   }
   return out.filter(Boolean);
+}
+
+function probeListen(a: { host: string; port: number }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (e: NodeJS.ErrnoException) => reject(new ListenError(formatListen(a), e.code ?? 'UNKNOWN', e.message)));
+    probe.listen({ host: a.host, port: a.port, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
 
 function describeListenError(code: string, message: string): string {

@@ -34,6 +34,14 @@ const proxy = new ProxyServer(settings, log, () => snapshot);
 const servers: http.Server[] = [];
 let listening = false;
 
+/**
+ * On Linux each worker listens on its own SO_REUSEPORT socket and the kernel spreads connections.
+ * With the cluster module's default hand-off, a connection passed to a worker that is dying is
+ * never answered and the client hangs until its own timeout; with its own socket, a dying worker's
+ * pending connections are reset at once and the others carry on. Elsewhere: the default sharing.
+ */
+const OWN_SOCKET = process.platform === 'linux' ? { exclusive: true, reusePort: true } : {};
+
 function listen(): void {
   if (listening) return;
   listening = true;
@@ -44,7 +52,7 @@ function listen(): void {
     server.once('error', (e: NodeJS.ErrnoException) => {
       send({ t: 'listen-error', address: name, code: e.code ?? 'UNKNOWN', message: e.message });
     });
-    server.listen({ host: addr.host, port: addr.port }, () => send({ t: 'listening', address: name }));
+    server.listen({ host: addr.host, port: addr.port, ...OWN_SOCKET }, () => send({ t: 'listening', address: name }));
   }
   // The tokenizer (for answers without usage) takes ~100 ms to load: do it now, not on a request.
   setImmediate(() => loadTokenizer());

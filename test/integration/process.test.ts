@@ -90,7 +90,7 @@ test('a worker that dies is replaced; the others keep serving', async () => {
     let ok = 0;
     for (let i = 0; i < 20; i++) {
       try {
-        if ((await fetch(gw.proxy + '/e')).status === 200) ok++;
+        if ((await fetch(gw.proxy + '/e', { signal: AbortSignal.timeout(5000) })).status === 200) ok++;
       } catch {
         // a request on the dying worker's connection may fail
       }
