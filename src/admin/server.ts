@@ -17,6 +17,7 @@ import { schemaFor, validateEntity, serviceSchema, routeSchema, consumerSchema, 
 import { getPluginSchema, pluginNames } from '../plugins/registry.ts';
 import { pluginEntitySchema } from '../entities/plugins.ts';
 import { isPlainObject } from '../schema/validate.ts';
+import { registerMetricsRoutes } from './metrics-routes.ts';
 
 export const ADMIN_BODY_LIMIT = 10 * 1024 * 1024;
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -128,6 +129,7 @@ export function createAdminServer(ctx: AdminContext): FastifyInstance {
 
   registerEntityRoutes(route, api);
   registerInfoRoutes(route, ctx);
+  registerMetricsRoutes(app, ctx);
   ctx.extend?.(app, api);
   return app;
 }

@@ -5,8 +5,29 @@
 import type { PluginModule, PluginSchema } from './types.ts';
 import * as requestTermination from './request-termination/index.ts';
 import * as aiProxy from './ai-proxy/index.ts';
+import * as keyAuth from './key-auth/index.ts';
+import * as rateLimiting from './rate-limiting/index.ts';
+import * as aiRateLimitingAdvanced from './ai-rate-limiting-advanced/index.ts';
+import * as aiPromptDecorator from './ai-prompt-decorator/index.ts';
+import * as aiPromptGuard from './ai-prompt-guard/index.ts';
+import * as aiPromptTemplate from './ai-prompt-template/index.ts';
+import * as prometheus from './prometheus/index.ts';
+import * as httpLog from './http-log/index.ts';
+import * as fileLog from './file-log/index.ts';
 
-const MODULES: PluginModule[] = [requestTermination, aiProxy];
+const MODULES: PluginModule[] = [
+  requestTermination,
+  aiProxy,
+  keyAuth,
+  rateLimiting,
+  aiRateLimitingAdvanced,
+  aiPromptDecorator,
+  aiPromptGuard,
+  aiPromptTemplate,
+  prometheus,
+  httpLog,
+  fileLog,
+];
 
 const BY_NAME = new Map<string, PluginModule>(MODULES.map((m) => [m.schema.name, m]));
 

@@ -50,8 +50,8 @@ export class RequestContext {
   readonly method: string;
   /** Request path (without query string), as received. */
   readonly path: string;
-  /** Query string including the leading `?`, or ''. */
-  readonly rawQuery: string;
+  /** Query string including the leading `?`, or ''. Changed only by `clearQueryArg`. */
+  rawQuery: string;
   readonly settings: ProxySettings;
   /** The plugins that run for this request; replaced once a consumer is authenticated. */
   chain: PluginInstance[];
@@ -80,6 +80,8 @@ export class RequestContext {
   attempts = 0;
   /** Aborted when the client goes away before the response completed. */
   readonly abort = new AbortController();
+  /** The connection's byte count when this request arrived (keep-alive): log plugins derive the response size. */
+  readonly socketBytesWrittenAtStart: number;
 
   #body: Buffer | undefined;
   #bodyPromise: Promise<Buffer> | undefined;
@@ -113,6 +115,7 @@ export class RequestContext {
     this.rawQuery = rawQuery;
     this.settings = settings;
     this.upstream = { target: this.route.service?.target ?? null, method: this.method, path: '', headers: {}, body: undefined };
+    this.socketBytesWrittenAtStart = req.socket.bytesWritten;
   }
 
   get localPort(): number | undefined {
@@ -121,6 +124,15 @@ export class RequestContext {
 
   queryParams(): URLSearchParams {
     return (this.#query ??= new URLSearchParams(this.rawQuery));
+  }
+
+  /** `kong.service.request.clear_query_arg`: the argument does not reach the upstream (key-auth `hide_credentials`). */
+  clearQueryArg(name: string): void {
+    const params = this.queryParams();
+    if (!params.has(name)) return;
+    params.delete(name);
+    const rest = params.toString();
+    this.rawQuery = rest ? `?${rest}` : '';
   }
 
   /**

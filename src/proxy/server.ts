@@ -23,6 +23,9 @@ function rawError(status: number, message: string): string {
   return `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
+/** After the client's connection closed, how long the log phase waits for the exchange to settle. */
+const LOG_AFTER_CLOSE_MAX_WAIT_MS = 5000;
+
 const PARSER_ERRORS: Record<string, [number, string]> = {
   HPE_HEADER_OVERFLOW: [431, 'Request header fields too large'],
   HPE_URI_TOO_LONG: [414, 'Request-URI too long'],
@@ -120,11 +123,30 @@ export class ProxyServer {
     }
     const ctx = new RequestContext(req, res, snapshot, match, requestId, startedAt, path, rawQuery, this.#proxySettings);
     this.#inflight++;
+    // The log phase runs once the response is closed AND the exchange has settled: a stream cut
+    // by its client records its partial usage after the close, and budgets must still count it.
+    let closed = false;
+    let settled = false;
+    let logged = false;
+    let timer: NodeJS.Timeout | null = null;
+    const finish = () => {
+      if (logged) return;
+      logged = true;
+      if (timer) clearTimeout(timer);
+      this.#finished(ctx);
+    };
     res.once('close', () => {
       if (!res.writableFinished) ctx.abort.abort();
-      this.#finished(ctx);
+      closed = true;
+      if (settled) finish();
+      else timer = setTimeout(finish, LOG_AFTER_CLOSE_MAX_WAIT_MS); // never hold the log (and drain) on a stuck exchange
     });
-    this.#run(ctx).catch((e: unknown) => this.#fail(ctx, e));
+    this.#run(ctx)
+      .catch((e: unknown) => this.#fail(ctx, e))
+      .finally(() => {
+        settled = true;
+        if (closed) finish();
+      });
   }
 
   async #run(ctx: RequestContext): Promise<void> {

@@ -3,13 +3,14 @@
  * route's service target and plugin chain (Kong's scoping precedence, priority order), with every
  * plugin's config pre-processed by its handler. Built off the request path, swapped atomically.
  */
+import { createHash } from 'node:crypto';
 import { Router, type RouteSpec } from '../router/router.ts';
 import { getPlugin } from '../plugins/registry.ts';
 import type { CompileContext, PluginHandler } from '../plugins/types.ts';
 import type { Row } from '../store/types.ts';
 import type { UpstreamTarget } from '../proxy/upstream.ts';
 import type { SnapshotData } from './types.ts';
-import { resolveVaultReferences } from './vault.ts';
+import { isVaultReference, resolveReference, resolveVaultReferences } from './vault.ts';
 import { registerSecret } from '../observability/redact.ts';
 import { logger } from '../observability/logger.ts';
 import { ClientError } from '../proxy/errors.ts';
@@ -53,12 +54,20 @@ export interface Snapshot {
   /** Plugin instances by scope, to build consumer-specific chains after authentication. */
   plugins: PluginInstance[];
   consumers: Map<string, Row>;
-  /** key-auth: credential key → credential row. */
+  /**
+   * key-auth: SHA-256 (hex) of the credential key → credential row. Looked up by digest so the
+   * lookup's timing says nothing about stored keys (RELIABILITY T24); see `keyDigest`.
+   */
   keyauthCredentials: Map<string, Row>;
   builtAt: number;
   data: SnapshotData;
   /** Chains per (route, consumer), built on first use. */
   chainCache: Map<string, PluginInstance[]>;
+}
+
+/** The lookup key of a key-auth credential in the snapshot. */
+export function keyDigest(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
 }
 
 const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443 };
@@ -198,7 +207,19 @@ export function compileSnapshot(data: SnapshotData): Snapshot {
   const consumers = new Map<string, Row>();
   for (const c of data.consumers ?? []) consumers.set(c.id, c);
   const keyauthCredentials = new Map<string, Row>();
-  for (const k of data.keyauth_credentials ?? []) keyauthCredentials.set(k.key, k);
+  for (const k of data.keyauth_credentials ?? []) {
+    if (typeof k.key !== 'string') continue;
+    let key = k.key;
+    if (isVaultReference(key)) {
+      try {
+        key = resolveReference(key);
+      } catch (e) {
+        logger().error({ credential: k.id, err: (e as Error).message }, 'key-auth credential key could not be resolved; it will not authenticate');
+        continue;
+      }
+    }
+    keyauthCredentials.set(keyDigest(key), k);
+  }
 
   return {
     version: data.version,

@@ -1,0 +1,44 @@
+/**
+ * Who a counting plugin counts for: Kong's `limit_by` / `identifier` (rate-limiting,
+ * ai-rate-limiting-advanced). Like Kong, every choice falls back to the client's IP address when
+ * the request lacks what it names (no consumer, no header ...).
+ */
+import { createHash } from 'node:crypto';
+import type { RequestContext } from '../../proxy/context.ts';
+
+export const LIMIT_BY = ['consumer', 'credential', 'ip', 'service', 'header', 'path'] as const;
+export type LimitBy = (typeof LIMIT_BY)[number];
+
+/** Identifiers longer than this (a huge header value) are hashed: counter keys stay small. */
+const MAX_IDENTIFIER = 128;
+
+export function clientIp(ctx: RequestContext): string {
+  return ctx.req.socket.remoteAddress ?? '';
+}
+
+export function identifierOf(ctx: RequestContext, by: LimitBy, headerName: string | null, path: string | null): string {
+  let id: string | undefined;
+  switch (by) {
+    case 'consumer':
+      id = ctx.consumer?.id ?? ctx.credential?.id;
+      break;
+    case 'credential':
+      id = ctx.credential?.id;
+      break;
+    case 'service':
+      id = ctx.service?.id;
+      break;
+    case 'header': {
+      const v = headerName ? ctx.req.headers[headerName.toLowerCase()] : undefined;
+      id = Array.isArray(v) ? v.join(', ') : v;
+      break;
+    }
+    case 'path':
+      if (path !== null && ctx.path === path) id = ctx.path;
+      break;
+    case 'ip':
+      break;
+  }
+  if (id === undefined || id === '') return clientIp(ctx);
+  return id.length > MAX_IDENTIFIER ? 'sha256:' + createHash('sha256').update(id).digest('hex') : id;
+}
