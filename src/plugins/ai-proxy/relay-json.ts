@@ -6,7 +6,7 @@
 import type { ServerResponse } from 'node:http';
 import type { RequestContext } from '../../proxy/context.ts';
 import type { CompiledAiProxy } from './compile.ts';
-import type { Exchange } from './handler.ts';
+import type { Exchange } from './exchange.ts';
 import type { UpstreamResponse } from '../../proxy/upstream.ts';
 import { BodyEncodingError, BodyTooLargeError, decodeContent, readCapped } from '../../proxy/read-body.ts';
 import { TranslationError, type Usage } from '../../llm/types.ts';

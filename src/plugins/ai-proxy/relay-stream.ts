@@ -9,7 +9,7 @@
  * - Accounting: the provider's usage when it reports it, otherwise counted, marked estimated.
  */
 import type { ServerResponse } from 'node:http';
-import type { Exchange } from './handler.ts';
+import type { Exchange } from './exchange.ts';
 import { gatewayHeaders, keptHeaders, readProviderBody, relayProviderError, estimateUsage } from './relay-json.ts';
 import { recordExchange } from './analytics.ts';
 import { createFrameDecoder } from '../../llm/stream/index.ts';

@@ -40,9 +40,30 @@ const NOT_FORWARDED = new Set([
 
 export class EndpointError extends Error {}
 
-/** Parses (once per URL and service) where a request goes. */
-export function resolveEndpoint(conf: CompiledAiProxy, url: string, providerHeaders: Record<string, string>, service: CompiledService | null): ResolvedEndpoint {
-  const key = service ? `${url}\n${service.entity.id}` : url;
+/** Timeouts and retries for one provider call: the route's service's, or a balancer's. */
+export interface UpstreamLimits {
+  /** Distinguishes cached endpoints built with different limits. */
+  key: string;
+  connectTimeout: number;
+  readTimeout: number;
+  writeTimeout: number;
+  retries: number;
+}
+
+export function serviceLimits(service: CompiledService | null): UpstreamLimits {
+  const t = service?.target;
+  return {
+    key: service?.entity.id ?? '',
+    connectTimeout: t?.connectTimeout ?? DEFAULT_TIMEOUT,
+    readTimeout: t?.readTimeout ?? DEFAULT_TIMEOUT,
+    writeTimeout: t?.writeTimeout ?? DEFAULT_TIMEOUT,
+    retries: t?.retries ?? 5,
+  };
+}
+
+/** Parses (once per URL and limits) where a request goes. */
+export function resolveEndpoint(conf: CompiledAiProxy, url: string, providerHeaders: Record<string, string>, limits: UpstreamLimits): ResolvedEndpoint {
+  const key = `${url}\n${limits.key}`;
   let hit = conf.endpoints.get(key);
   if (hit) return hit;
   let parsed: URL;
@@ -61,14 +82,13 @@ export function resolveEndpoint(conf: CompiledAiProxy, url: string, providerHead
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(providerHeaders)) headers[k.toLowerCase()] = v;
   if (conf.authHeader) headers[conf.authHeader[0]] = conf.authHeader[1];
-  const t = service?.target;
   hit = {
     target: {
       origin: parsed.origin,
-      connectTimeout: t?.connectTimeout ?? DEFAULT_TIMEOUT,
-      readTimeout: t?.readTimeout ?? DEFAULT_TIMEOUT,
-      writeTimeout: t?.writeTimeout ?? DEFAULT_TIMEOUT,
-      retries: t?.retries ?? 5,
+      connectTimeout: limits.connectTimeout,
+      readTimeout: limits.readTimeout,
+      writeTimeout: limits.writeTimeout,
+      retries: limits.retries,
       tlsVerify: true,
     },
     path,
@@ -80,7 +100,6 @@ export function resolveEndpoint(conf: CompiledAiProxy, url: string, providerHead
   return hit;
 }
 
-/** The provider request's headers: safe client headers, then the endpoint's (auth wins unless overriding is allowed). */
 /** What to accept: the provider's own stream framing when streaming (Cohere answers SSE to whoever lists it). */
 const ACCEPT: Record<StreamFraming | 'json', string> = {
   json: 'application/json',
@@ -88,6 +107,7 @@ const ACCEPT: Record<StreamFraming | 'json', string> = {
   ndjson: 'application/x-ndjson, application/stream+json, application/json',
 };
 
+/** The provider request's headers: safe client headers, then the endpoint's (auth wins unless overriding is allowed). */
 export function upstreamHeaders(conf: CompiledAiProxy, endpoint: ResolvedEndpoint, client: IncomingHttpHeaders, framing: StreamFraming | null, bodyLength: number): HeaderMap {
   const headers = endToEndHeaders(client, NOT_FORWARDED);
   for (const k in endpoint.headers) headers[k] = endpoint.headers[k];
