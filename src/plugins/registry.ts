@@ -5,6 +5,7 @@
 import type { PluginModule, PluginSchema } from './types.ts';
 import * as requestTermination from './request-termination/index.ts';
 import * as aiProxy from './ai-proxy/index.ts';
+import * as aiProxyAdvanced from './ai-proxy-advanced/index.ts';
 import * as keyAuth from './key-auth/index.ts';
 import * as rateLimiting from './rate-limiting/index.ts';
 import * as aiRateLimitingAdvanced from './ai-rate-limiting-advanced/index.ts';
@@ -18,6 +19,7 @@ import * as fileLog from './file-log/index.ts';
 const MODULES: PluginModule[] = [
   requestTermination,
   aiProxy,
+  aiProxyAdvanced,
   keyAuth,
   rateLimiting,
   aiRateLimitingAdvanced,

@@ -40,6 +40,7 @@ function waitDrain(res: ServerResponse): Promise<void> {
 function framingOf(contentType: string): StreamFraming | null {
   if (contentType.includes('text/event-stream')) return 'sse';
   if (contentType.includes('ndjson') || contentType.includes('stream+json')) return 'ndjson';
+  if (contentType.includes('vnd.amazon.eventstream')) return 'aws-eventstream';
   return null;
 }
 

@@ -114,6 +114,22 @@ export const modelField: Field = {
   },
 };
 
+export const loggingField: Field = {
+  type: 'record',
+  required: true,
+  fields: {
+    log_statistics: { type: 'boolean', required: true, default: true },
+    log_payloads: { type: 'boolean', required: true, default: false },
+  },
+};
+
+/** How the client side of an exchange is handled: shared by ai-proxy and ai-proxy-advanced. */
+export const exchangeFields: Record<string, Field> = {
+  response_streaming: { type: 'string', default: 'allow', one_of: ['allow', 'deny', 'always'] },
+  max_request_body_size: { type: 'integer', default: DEFAULT_MAX_REQUEST_BODY_SIZE, gt: 0 },
+  model_name_header: { type: 'boolean', default: true },
+};
+
 export const schema: PluginSchema = {
   name: 'ai-proxy',
   priority: 770,
@@ -127,17 +143,8 @@ export const schema: PluginSchema = {
       route_type: { type: 'string', required: true, one_of: ROUTE_TYPES },
       auth: authField,
       model: modelField,
-      logging: {
-        type: 'record',
-        required: true,
-        fields: {
-          log_statistics: { type: 'boolean', required: true, default: true },
-          log_payloads: { type: 'boolean', required: true, default: false },
-        },
-      },
-      response_streaming: { type: 'string', default: 'allow', one_of: ['allow', 'deny', 'always'] },
-      max_request_body_size: { type: 'integer', default: DEFAULT_MAX_REQUEST_BODY_SIZE, gt: 0 },
-      model_name_header: { type: 'boolean', default: true },
+      logging: loggingField,
+      ...exchangeFields,
     },
     entity_checks: llmEntityChecks,
   },

@@ -105,6 +105,7 @@ const ACCEPT: Record<StreamFraming | 'json', string> = {
   json: 'application/json',
   sse: 'text/event-stream',
   ndjson: 'application/x-ndjson, application/stream+json, application/json',
+  'aws-eventstream': 'application/vnd.amazon.eventstream, application/json',
 };
 
 /** The provider request's headers: safe client headers, then the endpoint's (auth wins unless overriding is allowed). */

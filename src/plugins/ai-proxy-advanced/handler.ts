@@ -1,0 +1,218 @@
+/**
+ * `ai-proxy-advanced`: one route, many targets. For each request: find the operation (from an
+ * OpenAI path like `/v1/chat/completions`, else from the body's shape), the targets that serve it
+ * (and, when the request names a `model`, only the targets known by that name — the unified
+ * OpenAI endpoint), then try them in the balancer's order. A provider answer that matches the
+ * failover criteria (429, 5xx, a connection error, a timeout) moves on to the next target before
+ * anything reached the client; once a stream's first byte is out, there is no going back.
+ * `GET .../models` lists the models the route serves, in OpenAI's shape.
+ */
+import { createHash } from 'node:crypto';
+import type { PluginHandler, CompileContext } from '../types.ts';
+import type { RequestContext } from '../../proxy/context.ts';
+import { compileAiProxy, type CompiledAiProxy } from '../ai-proxy/compile.ts';
+import { planCall, relay, sendPlanned, validateRequest, wantsStream, type SentCall } from '../ai-proxy/exchange.ts';
+import { aiError, readClientJson } from '../ai-proxy/client-request.ts';
+import type { UpstreamLimits } from '../ai-proxy/upstream-request.ts';
+import { UpstreamError, ClientError } from '../../proxy/errors.ts';
+import { setResponseHeaders } from '../shared/response-headers.ts';
+import { writeJson } from '../../proxy/respond.ts';
+import type { LlmRouteType } from '../../llm/types.ts';
+import { balancerFor, type Balancer, type TargetState } from './balancer.ts';
+import type { AiProxyAdvancedConfig, TargetConfig } from './schema.ts';
+import type { AiExchange } from '../ai-proxy/analytics.ts';
+
+interface CompiledTarget {
+  index: number;
+  conf: CompiledAiProxy;
+  routeType: LlmRouteType;
+  /** The provider's model name, sent upstream. */
+  model: string;
+  /** The name clients use for it (`alias`, else the model name). */
+  publicName: string;
+  provider: string;
+}
+
+interface CompiledAdvanced {
+  config: AiProxyAdvancedConfig;
+  targets: CompiledTarget[];
+  balancer: Balancer;
+  limits: UpstreamLimits;
+  failStatuses: ReadonlySet<number>;
+  failOnError: boolean;
+  failOnTimeout: boolean;
+}
+
+/** OpenAI API paths a unified endpoint answers, by suffix (the chat path first: it ends like the completions one). */
+const OPENAI_OPERATIONS: [string, LlmRouteType][] = [
+  ['/chat/completions', 'llm/v1/chat'],
+  ['/completions', 'llm/v1/completions'],
+];
+
+function compileTarget(t: TargetConfig, index: number, config: AiProxyAdvancedConfig, ctx: CompileContext): CompiledTarget {
+  const conf = compileAiProxy(
+    {
+      route_type: t.route_type,
+      auth: t.auth,
+      model: t.model,
+      logging: t.logging,
+      response_streaming: config.response_streaming,
+      max_request_body_size: config.max_request_body_size,
+      model_name_header: config.model_name_header,
+    },
+    ctx,
+  );
+  const model = t.model.name ?? '';
+  return { index, conf, routeType: t.route_type, model, publicName: t.alias ?? model, provider: t.model.provider };
+}
+
+function compile(config: AiProxyAdvancedConfig, ctx: CompileContext): CompiledAdvanced {
+  const b = config.balancer;
+  // the balancer's memory (health, latency, usage) outlives snapshots that keep the same targets
+  const key = createHash('sha256').update(JSON.stringify([config.targets, b])).digest('hex');
+  const criteria = new Set<string>(b.failover_criteria);
+  return {
+    config,
+    targets: config.targets.map((t, i) => compileTarget(t, i, config, ctx)),
+    balancer: balancerFor(key, config.targets.map((t) => t.weight), b),
+    limits: { key: `balancer:${key}`, connectTimeout: b.connect_timeout, readTimeout: b.read_timeout, writeTimeout: b.write_timeout, retries: 0 },
+    failStatuses: new Set([...criteria].filter((c) => c.startsWith('http_')).map((c) => Number(c.slice(5)))),
+    failOnError: criteria.has('error') || criteria.has('invalid_header'),
+    failOnTimeout: criteria.has('timeout'),
+  };
+}
+
+export const handler: PluginHandler<AiProxyAdvancedConfig, CompiledAdvanced> = {
+  compile,
+  access(ctx, conf) {
+    ctx.handler = (c) => balance(c, conf);
+  },
+};
+
+function operationOf(path: string): LlmRouteType | null {
+  for (const [suffix, routeType] of OPENAI_OPERATIONS) if (path.endsWith(suffix)) return routeType;
+  return null;
+}
+
+function operationFromBody(value: unknown): LlmRouteType | null {
+  if (typeof value !== 'object' || value === null) return null;
+  if ('messages' in value) return 'llm/v1/chat';
+  if ('prompt' in value) return 'llm/v1/completions';
+  return null;
+}
+
+/** What consistent hashing keys on: the configured header, else the consumer, else the client address. */
+function hashKeyOf(ctx: RequestContext, conf: CompiledAdvanced): string | null {
+  if (conf.config.balancer.algorithm !== 'consistent-hashing') return null;
+  const h = ctx.req.headers[conf.config.balancer.hash_on_header.toLowerCase()];
+  if (typeof h === 'string' && h) return h;
+  return ctx.consumer?.id ?? ctx.req.socket.remoteAddress ?? null;
+}
+
+interface AttemptLog {
+  target: number;
+  provider: string;
+  model: string;
+  status?: number;
+  error?: string;
+  latency_ms: number;
+}
+
+function failureKind(e: unknown): 'timeout' | 'error' {
+  return e instanceof UpstreamError && e.status === 504 ? 'timeout' : 'error';
+}
+
+function modelList(ctx: RequestContext, conf: CompiledAdvanced): void {
+  const seen = new Map<string, CompiledTarget>();
+  for (const t of conf.targets) if (!seen.has(t.publicName)) seen.set(t.publicName, t);
+  const data = [...seen.values()].map((t) => ({ id: t.publicName, object: 'model', created: 0, owned_by: t.provider }));
+  writeJson(ctx.res, 200, { object: 'list', data }, ctx.requestId, ctx.startedAt);
+}
+
+function modelNotFound(model: string): ClientError {
+  return new ClientError(404, { error: { message: `The model \`${model}\` does not exist or is not served by this route`, type: 'invalid_request_error', param: 'model', code: 'model_not_found' } });
+}
+
+async function balance(ctx: RequestContext, conf: CompiledAdvanced): Promise<void> {
+  if (ctx.method === 'GET' && ctx.path.endsWith('/models')) return modelList(ctx, conf);
+  const { value, raw } = await readClientJson(ctx, conf.config.max_request_body_size);
+  const routeType = operationOf(ctx.path) ?? operationFromBody(value) ?? conf.targets[0].routeType;
+  const request = validateRequest(value, routeType);
+  const stream = wantsStream(conf.config.response_streaming, request);
+  const asked = typeof request.model === 'string' && request.model !== '' ? request.model : null;
+  const eligible = conf.targets.filter((t) => t.routeType === routeType && (asked === null || t.publicName === asked)).map((t) => t.index);
+  if (!eligible.length) {
+    if (asked !== null) throw modelNotFound(asked);
+    throw aiError(400, `no target of this route serves ${routeType}`);
+  }
+
+  const hashKey = hashKeyOf(ctx, conf);
+  const maxAttempts = conf.config.balancer.retries + 1;
+  const tried = new Set<number>();
+  const attempts: AttemptLog[] = [];
+  let lastError: unknown = null;
+  let blockedUntil = Infinity;
+  for (let n = 0; n < maxAttempts; n++) {
+    const picked = conf.balancer.pick(eligible, tried, hashKey);
+    blockedUntil = Math.min(blockedUntil, picked.blockedUntil);
+    const state = picked.target;
+    if (!state) break;
+    tried.add(state.index);
+    const target = conf.targets[state.index];
+    const canFailOver = () => n + 1 < maxAttempts && eligible.some((i) => !tried.has(i));
+    const plan = planCall(target.conf, request, routeType, target.model, stream);
+    const started = performance.now();
+    let sent: SentCall;
+    try {
+      sent = await sendPlanned(ctx, plan, conf.limits);
+    } catch (e) {
+      if (ctx.abort.signal.aborted || !(e instanceof UpstreamError)) throw e;
+      const kind = failureKind(e);
+      conf.balancer.report(state, { ok: false });
+      attempts.push({ target: state.index, provider: target.provider, model: target.model, error: e.code, latency_ms: Math.round(performance.now() - started) });
+      lastError = e;
+      if ((kind === 'timeout' ? conf.failOnTimeout : conf.failOnError) && canFailOver()) continue;
+      recordBalancing(ctx, conf, state.index, attempts);
+      throw e;
+    }
+    const status = sent.response.statusCode;
+    const failed = conf.failStatuses.has(status);
+    attempts.push({ target: state.index, provider: target.provider, model: target.model, status, latency_ms: Math.round(performance.now() - started) });
+    if (failed) {
+      conf.balancer.report(state, { ok: false });
+      if (canFailOver()) {
+        sent.response.body.dump().catch(() => {});
+        continue;
+      }
+    }
+    ctx.attempts = attempts.length;
+    setResponseHeaders(ctx, { 'x-modelgate-target': String(state.index), 'x-modelgate-attempts': String(attempts.length) });
+    await relay(ctx, plan, request, raw, sent);
+    if (!failed) reportSuccess(conf, state, ctx);
+    recordBalancing(ctx, conf, state.index, attempts);
+    return;
+  }
+  recordBalancing(ctx, conf, null, attempts);
+  if (lastError) throw lastError;
+  const retryAfter = Number.isFinite(blockedUntil) ? Math.max(1, Math.ceil((blockedUntil - Date.now()) / 1000)) : 1;
+  setResponseHeaders(ctx, { 'retry-after': String(retryAfter) });
+  throw aiError(503, 'every target for this request is unavailable (circuit open); try again later');
+}
+
+function reportSuccess(conf: CompiledAdvanced, state: TargetState, ctx: RequestContext): void {
+  const x = ctx.shared.ai as (AiExchange & { cost: number | null }) | undefined;
+  const usage = x?.usage;
+  const byStrategy: Record<string, number | undefined> = {
+    'total-tokens': usage?.total_tokens,
+    'prompt-tokens': usage?.prompt_tokens,
+    'completion-tokens': usage?.completion_tokens,
+    cost: x?.cost ?? undefined,
+  };
+  conf.balancer.report(state, { ok: true, latencyMs: x?.llmLatencyMs, completionTokens: usage?.completion_tokens, usage: byStrategy[conf.config.balancer.tokens_count_strategy] });
+}
+
+/** Every attempt goes in the request's log entry, under `ai.proxy.balancer`. */
+function recordBalancing(ctx: RequestContext, conf: CompiledAdvanced, served: number | null, attempts: AttemptLog[]): void {
+  const ai = (ctx.logFields.ai ??= {}) as Record<string, Record<string, unknown>>;
+  ai.proxy = { ...(ai.proxy ?? {}), balancer: { algorithm: conf.config.balancer.algorithm, target: served, attempts } };
+}
