@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
-import YAML from 'yaml';
+import { createRequire } from 'node:module';
 
 export interface ListenAddress {
   host: string;
@@ -173,6 +173,8 @@ function readConfigFile(file: string): Record<string, unknown> {
     throw new SettingsError(`MODELGATE_CONF: cannot read '${file}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   try {
+    // yaml is loaded only when there is a config file: workers must not carry it for nothing
+    const YAML = createRequire(import.meta.url)('yaml') as typeof import('yaml');
     const parsed = YAML.parse(text) as unknown;
     if (parsed === null || parsed === undefined) return {};
     if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('expected a map of settings');

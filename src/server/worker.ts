@@ -11,10 +11,8 @@ import { ProxyServer } from '../proxy/server.ts';
 import { setEgressPolicy } from '../proxy/egress.ts';
 import { closePools } from '../proxy/upstream.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
-import { loadTokenizer } from '../llm/tokens.ts';
 import { IpcCounters } from '../state/ipc.ts';
 import { installCounterStores } from '../state/index.ts';
-import { FailoverCounters, RedisCounters } from '../state/redis.ts';
 
 const settings: Settings = loadSettings();
 const log = createLogger(settings.log_level, { role: 'proxy' });
@@ -25,9 +23,17 @@ function send(msg: FromWorker): void {
 }
 
 const localCounters = new IpcCounters((msg) => process.connected && process.send!(msg));
-// With Redis configured, `redis`-policy counters are cluster-wide, falling back to this node's local ones during an outage.
-const redisCounters = settings.redis_url ? new RedisCounters(settings.redis_url, { timeoutMs: settings.redis_timeout_ms }) : null;
-installCounterStores({ local: localCounters, redis: redisCounters && new FailoverCounters(redisCounters, localCounters, log) });
+installCounterStores({ local: localCounters });
+// ioredis is loaded only when Redis is configured (~25 MB a worker would carry for nothing); until
+// it is, `redis`-policy counters use the local store, as they do during a Redis outage.
+let redisCounters: { close(): Promise<void> } | null = null;
+if (settings.redis_url) {
+  void import('../state/redis.ts').then(({ RedisCounters, FailoverCounters }) => {
+    const redis = new RedisCounters(settings.redis_url!, { timeoutMs: settings.redis_timeout_ms });
+    redisCounters = redis;
+    installCounterStores({ local: localCounters, redis: new FailoverCounters(redis, localCounters, log) });
+  });
+}
 
 let snapshot: Snapshot | null = null;
 const proxy = new ProxyServer(settings, log, () => snapshot);
@@ -54,8 +60,6 @@ function listen(): void {
     });
     server.listen({ host: addr.host, port: addr.port, ...OWN_SOCKET }, () => send({ t: 'listening', address: name }));
   }
-  // The tokenizer (for answers without usage) takes ~100 ms to load: do it now, not on a request.
-  setImmediate(() => loadTokenizer());
 }
 
 process.on('message', (msg: ToWorker) => {
