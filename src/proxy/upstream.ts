@@ -33,6 +33,18 @@ export interface UpstreamCall {
 
 export type UpstreamResponse = Dispatcher.ResponseData;
 
+/** What a provider answered: still streaming, or gathered whole (see callUpstreamCollected). */
+export type ProviderAnswer = UpstreamResponse | CollectedResponse;
+
+export function isCollected(a: ProviderAnswer): a is CollectedResponse {
+  return Buffer.isBuffer(a.body);
+}
+
+/** Lets go of an answer nobody will read (a balancer moving on to another target). */
+export function discard(a: ProviderAnswer): void {
+  if (!isCollected(a)) a.body.dump().catch(() => {});
+}
+
 const pools = new Map<string, Pool>();
 
 function poolFor(t: UpstreamTarget): Pool {
@@ -118,6 +130,87 @@ export async function callUpstream(call: UpstreamCall): Promise<CallResult> {
       throw classified;
     }
   }
+}
+
+/** A whole upstream answer, gathered without a stream in between. */
+export interface CollectedResponse {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+export class ResponseTooLargeError extends Error {
+  readonly code = 'MODELGATE_RESPONSE_TOO_LARGE';
+}
+
+/**
+ * Like callUpstream, for callers that read every answer whole (non-streamed AI calls): the
+ * answer's bytes are gathered straight from the connection into one Buffer, bounded by `cap`,
+ * without a Readable stream and an async iterator per request in between.
+ */
+export async function callUpstreamCollected(call: UpstreamCall, cap: number): Promise<{ response: CollectedResponse; attempts: number }> {
+  const pool = poolFor(call.target);
+  const canRetry = replayable(call.body);
+  let attempt = 0;
+  for (;;) {
+    attempt++;
+    try {
+      return { response: await collect(pool, call, cap), attempts: attempt };
+    } catch (err) {
+      if (call.signal?.aborted) throw err;
+      if (err instanceof ResponseTooLargeError) throw new UpstreamError(502, err.message, err.code, false);
+      const classified = classifyUpstreamError(err);
+      if (classified.beforeSend && canRetry && attempt <= call.target.retries && classified.status !== 503) continue;
+      throw classified;
+    }
+  }
+}
+
+function collect(pool: Pool, call: UpstreamCall, cap: number): Promise<CollectedResponse> {
+  return new Promise((resolve, reject) => {
+    let controller: Dispatcher.DispatchController | null = null;
+    let statusCode = 0;
+    let headers: CollectedResponse['headers'] = {};
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const signal = call.signal;
+    const onAbort = () => controller?.abort(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+    const done = () => signal?.removeEventListener('abort', onAbort);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    pool.dispatch(
+      {
+        path: call.path,
+        method: call.method as Dispatcher.HttpMethod,
+        headers: call.headers as Record<string, string | string[]>,
+        body: call.body as string | Buffer | null,
+        headersTimeout: call.target.readTimeout,
+        bodyTimeout: call.target.readTimeout,
+      },
+      {
+        onRequestStart(c) {
+          controller = c;
+          if (signal?.aborted) onAbort();
+        },
+        onResponseStart(_c, status, h) {
+          statusCode = status;
+          headers = h as CollectedResponse['headers'];
+        },
+        onResponseData(c, chunk) {
+          size += chunk.length;
+          if (size > cap) return c.abort(new ResponseTooLargeError(`upstream response larger than ${cap} bytes`));
+          chunks.push(chunk);
+        },
+        onResponseEnd() {
+          done();
+          resolve({ statusCode, headers, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size) });
+        },
+        onResponseError(_c, err) {
+          done();
+          reject(err);
+        },
+      },
+    );
+  });
 }
 
 /** Open connections per pool, for probes and leak tests. */

@@ -15,6 +15,7 @@ import { planCall, relay, sendPlanned, validateRequest, wantsStream, type SentCa
 import { aiError, readClientJson } from '../ai-proxy/client-request.ts';
 import type { UpstreamLimits } from '../ai-proxy/upstream-request.ts';
 import { UpstreamError, ClientError } from '../../proxy/errors.ts';
+import { discard } from '../../proxy/upstream.ts';
 import { setResponseHeaders } from '../shared/response-headers.ts';
 import { writeJson } from '../../proxy/respond.ts';
 import type { LlmRouteType } from '../../llm/types.ts';
@@ -181,7 +182,7 @@ async function balance(ctx: RequestContext, conf: CompiledAdvanced): Promise<voi
     if (failed) {
       conf.balancer.report(state, { ok: false });
       if (canFailOver()) {
-        sent.response.body.dump().catch(() => {});
+        discard(sent.response);
         continue;
       }
     }

@@ -11,7 +11,7 @@ import { resolveEndpoint, upstreamHeaders, EndpointError, type UpstreamLimits } 
 import { relayJson } from './relay-json.ts';
 import { relayStream } from './relay-stream.ts';
 import { aiError } from './client-request.ts';
-import { callUpstream, type UpstreamResponse } from '../../proxy/upstream.ts';
+import { callUpstream, callUpstreamCollected, type ProviderAnswer } from '../../proxy/upstream.ts';
 import { ClientError } from '../../proxy/errors.ts';
 import { validateClientRequest } from '../../llm/validate.ts';
 import { RequestError, type ClientRequest, type DriverContext, type LlmRouteType, type StreamFraming } from '../../llm/types.ts';
@@ -24,7 +24,7 @@ export interface Exchange {
   request: ClientRequest;
   /** The client's body as received, for payload logging. */
   rawRequest: string;
-  response: UpstreamResponse;
+  response: ProviderAnswer;
   sentAt: number;
   signal: AbortSignal;
 }
@@ -40,7 +40,7 @@ export interface PlannedCall {
 }
 
 export interface SentCall {
-  response: UpstreamResponse;
+  response: ProviderAnswer;
   sentAt: number;
   signal: AbortSignal;
   attempts: number;
@@ -103,8 +103,11 @@ function upstreamSignal(ctx: RequestContext, stream: boolean): AbortSignal {
   return AbortSignal.any([ctx.abort.signal, AbortSignal.timeout(limit)]);
 }
 
-/** Sends a body to a target's endpoint with the configured key; throws UpstreamError when no answer came. */
-export async function sendCall(ctx: RequestContext, conf: CompiledAiProxy, url: string, providerHeaders: Record<string, string>, body: string, framing: StreamFraming | null, limits: UpstreamLimits): Promise<SentCall> {
+/**
+ * Sends a body to a target's endpoint with the configured key; throws UpstreamError when no answer
+ * came. `whole`: the answer is read whole (non-streamed calls), straight into a Buffer.
+ */
+export async function sendCall(ctx: RequestContext, conf: CompiledAiProxy, url: string, providerHeaders: Record<string, string>, body: string, framing: StreamFraming | null, limits: UpstreamLimits, whole: boolean): Promise<SentCall> {
   let endpoint;
   try {
     endpoint = resolveEndpoint(conf, url, providerHeaders, limits);
@@ -112,16 +115,18 @@ export async function sendCall(ctx: RequestContext, conf: CompiledAiProxy, url: 
     if (e instanceof EndpointError) throw new ClientError(500, { error: { message: e.message } });
     throw e;
   }
-  const headers = upstreamHeaders(conf, endpoint, ctx.req.headers, framing, Buffer.byteLength(body));
+  const bytes = Buffer.from(body); // encoded once: its length is the header, and undici writes it as is
+  const headers = upstreamHeaders(conf, endpoint, ctx.req.headers, framing, bytes.length);
   const signal = upstreamSignal(ctx, framing !== null);
   ctx.upstreamStartedAt = performance.now();
-  const { response, attempts } = await callUpstream({ target: endpoint.target, method: 'POST', path: endpoint.path, headers, body, signal });
+  const call = { target: endpoint.target, method: 'POST', path: endpoint.path, headers, body: bytes, signal };
+  const { response, attempts } = whole ? await callUpstreamCollected(call, ctx.settings.maxResponseSize) : await callUpstream(call);
   ctx.upstreamHeadersAt = performance.now();
   return { response, sentAt: ctx.upstreamStartedAt, signal, attempts };
 }
 
 export function sendPlanned(ctx: RequestContext, plan: PlannedCall, limits: UpstreamLimits): Promise<SentCall> {
-  return sendCall(ctx, plan.conf, plan.url, plan.providerHeaders, plan.body, plan.framing, limits);
+  return sendCall(ctx, plan.conf, plan.url, plan.providerHeaders, plan.body, plan.framing, limits, plan.framing === null);
 }
 
 /** Answers the client from a provider's answer: translated JSON, or a translated stream. */

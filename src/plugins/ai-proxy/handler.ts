@@ -55,7 +55,8 @@ async function exchangePreserved(ctx: RequestContext, conf: CompiledAiProxy, raw
     const rest = ctx.route.stripPath && ctx.match.matched ? ctx.path.slice(ctx.match.matched.length) : ctx.path;
     target.pathname = conf.options.upstream_path ?? (rest.startsWith('/') ? rest : `/${rest}`);
   }
-  const sent = await sendCall(ctx, conf, target.toString(), headers, raw, null, serviceLimits(ctx.compiledService));
+  // streamed through as it comes: a preserved request may well be a stream
+  const sent = await sendCall(ctx, conf, target.toString(), headers, raw, null, serviceLimits(ctx.compiledService), false);
   ctx.attempts = sent.attempts;
   await relayPreserved(ctx, conf, sent.response, sent.sentAt, raw);
 }

@@ -7,7 +7,7 @@ import type { ServerResponse } from 'node:http';
 import type { RequestContext } from '../../proxy/context.ts';
 import type { CompiledAiProxy } from './compile.ts';
 import type { Exchange } from './exchange.ts';
-import type { UpstreamResponse } from '../../proxy/upstream.ts';
+import { isCollected, type ProviderAnswer } from '../../proxy/upstream.ts';
 import { BodyEncodingError, BodyTooLargeError, decodeContent, readCapped } from '../../proxy/read-body.ts';
 import { TranslationError, type Usage } from '../../llm/types.ts';
 import { HEADERS } from '../../proxy/names.ts';
@@ -20,7 +20,7 @@ import { writeJson } from '../../proxy/respond.ts';
 /** Provider headers worth keeping on the client's answer: rate-limit state and the provider's request id. */
 const KEPT_HEADERS = /^(retry-after|x-ratelimit-.*|anthropic-ratelimit-.*|ratelimit-.*|x-request-id|request-id|apim-request-id|openai-processing-ms)$/;
 
-export function keptHeaders(response: UpstreamResponse): Record<string, string> {
+export function keptHeaders(response: ProviderAnswer): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(response.headers)) {
     if (v !== undefined && KEPT_HEADERS.test(k)) out[k] = Array.isArray(v) ? v.join(', ') : v;
@@ -38,12 +38,12 @@ export function gatewayHeaders(ctx: RequestContext, conf: CompiledAiProxy, model
   return h;
 }
 
-/** Reads (bounded by `MODELGATE_MAX_RESPONSE_SIZE`) and decodes a provider body; failures are the provider's fault: 502. */
-export async function readProviderBody(ctx: RequestContext, response: UpstreamResponse): Promise<string> {
+/** The provider's body, decoded, bounded by `MODELGATE_MAX_RESPONSE_SIZE`; failures are the provider's fault: 502. */
+export async function readProviderBytes(ctx: RequestContext, response: ProviderAnswer): Promise<Buffer> {
   const cap = ctx.settings.maxResponseSize;
   try {
-    const raw = await readCapped(response.body, cap);
-    return decodeContent(raw, response.headers['content-encoding'], cap).toString('utf8');
+    const raw = isCollected(response) ? response.body : await readCapped(response.body, cap);
+    return decodeContent(raw, response.headers['content-encoding'], cap);
   } catch (e) {
     if (e instanceof BodyTooLargeError || e instanceof BodyEncodingError) throw new UpstreamError(502, e.message, 'upstream_body', false);
     // reset or stalled while the answer was coming in: Kong's 502 / 504
@@ -51,15 +51,19 @@ export async function readProviderBody(ctx: RequestContext, response: UpstreamRe
   }
 }
 
+export async function readProviderBody(ctx: RequestContext, response: ProviderAnswer): Promise<string> {
+  return (await readProviderBytes(ctx, response)).toString('utf8');
+}
+
 function isRedirect(status: number): boolean {
   return status >= 300 && status < 400;
 }
 
 /** A provider error (non-200): its status and its JSON body, or Kong's shape around a non-JSON one. */
-export async function relayProviderError(ctx: RequestContext, conf: CompiledAiProxy, response: UpstreamResponse, model: string): Promise<void> {
+export async function relayProviderError(ctx: RequestContext, conf: CompiledAiProxy, response: ProviderAnswer, model: string): Promise<void> {
   const status = response.statusCode;
   if (isRedirect(status)) {
-    response.body.resume();
+    if (!isCollected(response)) response.body.resume();
     throw new ClientError(502, { error: { message: `the provider answered with a redirect (${status}); redirects are not followed` } });
   }
   const text = await readProviderBody(ctx, response);
@@ -104,7 +108,8 @@ function choiceText(body: string): string {
 export async function relayJson(x: Exchange): Promise<void> {
   const { ctx, conf, driver, response } = x;
   if (response.statusCode !== 200) return relayProviderError(ctx, conf, response, driver.model);
-  const text = await readProviderBody(ctx, response);
+  const bytes = await readProviderBytes(ctx, response);
+  const text = bytes.toString('utf8');
   let translated;
   try {
     translated = conf.driver.parseResponse(text, driver);
@@ -117,11 +122,14 @@ export async function relayJson(x: Exchange): Promise<void> {
   }
   const finishedAt = performance.now();
   let usage = translated.usage;
-  let body = translated.body;
+  let body: string | Buffer = translated.body;
   if (usage === null) {
     // the provider counted nothing: the client still gets OpenAI's shape, with our count
-    usage = estimateUsage(x, choiceText(body));
-    body = withUsage(body, usage);
+    usage = estimateUsage(x, choiceText(translated.body));
+    body = withUsage(translated.body, usage);
+  } else if (body === text) {
+    // an OpenAI-shaped answer goes back as the provider's own bytes: no second UTF-8 encoding
+    body = bytes;
   }
   recordExchange(
     ctx,
@@ -137,24 +145,24 @@ export async function relayJson(x: Exchange): Promise<void> {
       timeToFirstTokenMs: null,
       partial: false,
     },
-    conf.config.logging.log_payloads ? { request: x.rawRequest, response: body } : undefined,
+    conf.config.logging.log_payloads ? { request: x.rawRequest, response: typeof body === 'string' ? body : text } : undefined,
   );
   sendBody(ctx.res, 200, body, { ...keptHeaders(response), ...gatewayHeaders(ctx, conf, driver.model), [HEADERS.requestId]: ctx.requestId });
 }
 
-function sendBody(res: ServerResponse, status: number, body: string, headers: Record<string, string>): void {
+function sendBody(res: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string>): void {
   if (res.destroyed) return;
-  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), server: HEADERS.server });
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.length, server: HEADERS.server });
   res.end(body);
 }
 
 /** `preserve`: the provider's answer goes back as it came; usage is read when it is OpenAI-shaped JSON. */
-export async function relayPreserved(ctx: RequestContext, conf: CompiledAiProxy, response: UpstreamResponse, sentAt: number, rawRequest: string): Promise<void> {
+export async function relayPreserved(ctx: RequestContext, conf: CompiledAiProxy, response: ProviderAnswer, sentAt: number, rawRequest: string): Promise<void> {
   const model = conf.config.model.name ?? '';
   if (isRedirect(response.statusCode)) return relayProviderError(ctx, conf, response, model);
   const type = String(response.headers['content-type'] ?? '');
   const headers = { ...keptHeaders(response), ...gatewayHeaders(ctx, conf, model), [HEADERS.requestId]: ctx.requestId, 'content-type': type || 'application/octet-stream', server: HEADERS.server };
-  if (!/json/i.test(type)) {
+  if (!/json/i.test(type) && !isCollected(response)) {
     ctx.res.writeHead(response.statusCode, headers);
     for await (const chunk of response.body) {
       if (!ctx.res.write(chunk)) await new Promise<void>((r) => (ctx.res.once('drain', r), ctx.res.once('close', r)));

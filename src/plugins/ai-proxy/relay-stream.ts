@@ -16,6 +16,7 @@ import { createFrameDecoder } from '../../llm/stream/index.ts';
 import { TranslationError, UpstreamStreamError, type StreamFraming, type StreamTranslator, type Usage } from '../../llm/types.ts';
 import { jsonAnswerAsStream } from './stream-from-json.ts';
 import { HEADERS } from '../../proxy/names.ts';
+import { isCollected } from '../../proxy/upstream.ts';
 
 const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -61,6 +62,7 @@ export async function relayStream(x: Exchange): Promise<void> {
   const { ctx, conf, driver, response } = x;
   if (response.statusCode !== 200) return relayProviderError(ctx, conf, response, driver.model);
 
+  if (isCollected(response)) throw new Error('a stream relay needs a streamed answer');
   const res = ctx.res;
   const type = String(response.headers['content-type'] ?? '').toLowerCase();
   const headers = { ...keptHeaders(response), ...gatewayHeaders(ctx, conf, driver.model), ...SSE_HEADERS, [HEADERS.requestId]: ctx.requestId };

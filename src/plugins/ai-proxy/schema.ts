@@ -1,24 +1,38 @@
 /**
  * `ai-proxy` configuration: Kong 3.6's schema with the later additions that cost users nothing
- * (`preserve`, `response_streaming`, `allow_override`, `upstream_path`, costs, `model_name_header`).
+ * (`preserve`, `response_streaming`, `allow_override`, `upstream_path`, costs, `model_name_header`,
+ * Kong 3.8's gemini/bedrock auth and options, 3.9's huggingface options, 3.10's
+ * `llm/v1/embeddings`), and the OpenAI-compatible providers by name (docs/providers.md).
  * Entity checks keep Kong's order and messages. Differences from Kong are in docs/ai-proxy.md.
  */
 import type { EntityCheck, Field } from '../../schema/types.ts';
 import type { PluginSchema } from '../types.ts';
 import { typedefs } from '../../schema/typedefs.ts';
 import { PROVIDERS, type AuthConfig, type ModelOptions, type ProviderName, type RouteType } from '../../llm/types.ts';
+import { getDriver } from '../../llm/drivers/index.ts';
 
 export { PROVIDERS };
 export type { AuthConfig, ModelOptions, ProviderName, RouteType };
 
-/** Providers that always need a key (the others are self-hosted). */
-const HOSTED: ProviderName[] = ['openai', 'azure', 'anthropic', 'cohere'];
+/**
+ * Providers that always need a key: Kong 3.6's four and the hosted OpenAI-compatible APIs. Gemini
+ * may use a service account instead (its own check); Bedrock's credentials may come from the
+ * environment; Hugging Face may be a self-hosted TGI.
+ */
+const HOSTED: ProviderName[] = ['openai', 'azure', 'anthropic', 'cohere', 'groq', 'together', 'deepseek', 'fireworks', 'openrouter'];
 
-export const ROUTE_TYPES = ['llm/v1/chat', 'llm/v1/completions', 'preserve'] as const;
+/** Self-hosted servers without a default URL: `upstream_url` is required. */
+const SELF_HOSTED: ProviderName[] = ['llama2', 'vllm', 'lmstudio', 'llamacpp'];
+
+export const ROUTE_TYPES = ['llm/v1/chat', 'llm/v1/completions', 'llm/v1/embeddings', 'preserve'] as const;
 
 export const DEFAULT_MAX_REQUEST_BODY_SIZE = 20 * 1024 * 1024;
 
 export interface AiProxyConfig {
+  /**
+   * The schema also accepts `llm/v1/embeddings` (ROUTE_TYPES); this stays RouteType until the
+   * plugin's CompiledAiProxy.routeType takes AnyRouteType (the plugin's side of issue 10).
+   */
   route_type: RouteType;
   auth: AuthConfig | null;
   model: { provider: ProviderName; name: string | null; options: ModelOptions | null };
@@ -39,6 +53,11 @@ export const authField: Field = {
     param_value: { type: 'string', ...secret },
     param_location: { type: 'string', one_of: ['query', 'body'] },
     allow_override: { type: 'boolean', default: false },
+    // Kong 3.8: cloud identities for gemini (Vertex) and bedrock.
+    gcp_use_service_account: { type: 'boolean', default: false },
+    gcp_service_account_json: { type: 'string', ...secret },
+    aws_access_key_id: { type: 'string', ...secret },
+    aws_secret_access_key: { type: 'string', ...secret },
   },
 };
 
@@ -62,6 +81,28 @@ export const modelOptionsField: Field = {
     upstream_path: { type: 'string', starts_with: '/' },
     input_cost: { type: 'number', between: [0, 1e9] },
     output_cost: { type: 'number', between: [0, 1e9] },
+    gemini: {
+      type: 'record',
+      fields: {
+        api_endpoint: { type: 'string' },
+        project_id: { type: 'string' },
+        location_id: { type: 'string' },
+      },
+      entity_checks: [{ mutually_required: ['api_endpoint', 'project_id', 'location_id'] }],
+    },
+    bedrock: {
+      type: 'record',
+      fields: {
+        aws_region: { type: 'string' },
+      },
+    },
+    huggingface: {
+      type: 'record',
+      fields: {
+        use_cache: { type: 'boolean' },
+        wait_for_model: { type: 'boolean' },
+      },
+    },
   },
 };
 
@@ -84,8 +125,18 @@ export const llmEntityChecks: EntityCheck[] = [
       then_err: 'must set one of %s, and its respective options, when provider is not self-hosted',
     },
   },
+  {
+    conditional: {
+      if_field: 'model.provider',
+      if_match: { one_of: ['bedrock', 'gemini'] },
+      then_field: 'auth.allow_override',
+      then_match: { eq: false },
+      then_err: 'bedrock and gemini only support auth.allow_override = false',
+    },
+  },
   { mutually_required: ['auth.header_name', 'auth.header_value'] },
   { mutually_required: ['auth.param_name', 'auth.param_value', 'auth.param_location'] },
+  { mutually_required: ['auth.aws_access_key_id', 'auth.aws_secret_access_key'] },
   whenProvider(['llama2'], 'model.options.llama2_format', 'must set %s for llama2 provider'),
   whenProvider(['mistral'], 'model.options.mistral_format', 'must set %s for mistral provider'),
   whenProvider(['azure'], 'model.options.azure_instance', 'must set %s for azure provider'),
@@ -96,9 +147,31 @@ export const llmEntityChecks: EntityCheck[] = [
       field_sources: ['model.provider', 'model.options'],
       fn: (c: AiProxyConfig) => {
         const o = c.model?.options;
-        const selfHosted = c.model?.provider === 'llama2' || (c.model?.provider === 'mistral' && o?.mistral_format === 'ollama');
+        const selfHosted = SELF_HOSTED.includes(c.model?.provider) || (c.model?.provider === 'mistral' && o?.mistral_format === 'ollama');
         if (selfHosted && !o?.upstream_url) return "must set 'model.options.upstream_url' for self-hosted providers/models";
         return undefined;
+      },
+    },
+  },
+  {
+    custom_entity_check: {
+      field_sources: ['model.provider', 'auth'],
+      fn: (c: AiProxyConfig) => {
+        if (c.model?.provider !== 'gemini') return undefined;
+        const a = c.auth;
+        if (a?.header_name || a?.param_name || a?.gcp_use_service_account) return undefined;
+        return "must set one of 'auth.header_name', 'auth.param_name', 'auth.gcp_use_service_account' for the gemini provider";
+      },
+    },
+  },
+  {
+    custom_entity_check: {
+      field_sources: ['route_type', 'model.provider', 'model.options'],
+      fn: (c: AiProxyConfig) => {
+        if ((c.route_type as string) !== 'llm/v1/embeddings' || !c.model?.provider || !PROVIDERS.includes(c.model.provider)) return undefined;
+        const raw = c.model.provider === 'llama2' && c.model.options?.llama2_format === 'raw';
+        if (getDriver(c.model.provider).embeddings && !raw) return undefined;
+        return `${c.model.provider}${raw ? ' (raw format)' : ''} does not support route_type llm/v1/embeddings`;
       },
     },
   },
