@@ -8,9 +8,19 @@
 
 export type LlmRouteType = 'llm/v1/chat' | 'llm/v1/completions';
 export type RouteType = LlmRouteType | 'preserve';
+/** OpenAI's embeddings API in front of each provider's (Kong 3.10+ `llm/v1/embeddings`); see ProviderDriver.embeddings. */
+export type EmbeddingsRouteType = 'llm/v1/embeddings';
+/** Every `route_type` the ai-proxy schema accepts. */
+export type AnyRouteType = RouteType | EmbeddingsRouteType;
 
-/** The providers of Kong's ai-proxy guide (more arrive with the routing issue). */
-export const PROVIDERS = ['openai', 'azure', 'anthropic', 'cohere', 'mistral', 'llama2'] as const;
+/**
+ * Kong's providers (3.6: openai ... llama2; 3.8: gemini, bedrock; 3.9: huggingface), then the
+ * OpenAI-compatible APIs by name (docs/providers.md, "The OpenAI-compatible family").
+ */
+export const PROVIDERS = [
+  'openai', 'azure', 'anthropic', 'cohere', 'mistral', 'llama2', 'gemini', 'bedrock', 'huggingface',
+  'groq', 'together', 'deepseek', 'fireworks', 'openrouter', 'vllm', 'lmstudio', 'llamacpp',
+] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
 
 export interface AuthConfig {
@@ -20,6 +30,33 @@ export interface AuthConfig {
   param_value: string | null;
   param_location: 'query' | 'body' | null;
   allow_override: boolean;
+  /** gemini (Kong 3.8): authenticate with a Google service account instead of a key. */
+  gcp_use_service_account?: boolean | null;
+  /** The service account's JSON key file; else the `GCP_SERVICE_ACCOUNT` environment variable. */
+  gcp_service_account_json?: string | null;
+  /** bedrock (Kong 3.8): static IAM credentials; else `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`. */
+  aws_access_key_id?: string | null;
+  aws_secret_access_key?: string | null;
+}
+
+/** `model.options.gemini` (Kong 3.8): Vertex AI instead of Google AI Studio when all three are set. */
+export interface GeminiOptions {
+  /** The regional Vertex host, e.g. `us-central1-aiplatform.googleapis.com` (a hostname only). */
+  api_endpoint?: string | null;
+  project_id?: string | null;
+  location_id?: string | null;
+}
+
+/** `model.options.bedrock` (Kong 3.8). */
+export interface BedrockOptions {
+  /** The AWS region; else `AWS_REGION` / `AWS_DEFAULT_REGION`. */
+  aws_region?: string | null;
+}
+
+/** `model.options.huggingface` (Kong 3.9): the serverless Inference API's request options. */
+export interface HuggingFaceOptions {
+  use_cache?: boolean | null;
+  wait_for_model?: boolean | null;
 }
 
 export interface ModelOptions {
@@ -37,6 +74,9 @@ export interface ModelOptions {
   upstream_path: string | null;
   input_cost: number | null;
   output_cost: number | null;
+  gemini?: GeminiOptions | null;
+  bedrock?: BedrockOptions | null;
+  huggingface?: HuggingFaceOptions | null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -149,7 +189,8 @@ export interface StreamEvent {
   data: string;
 }
 
-export type StreamFraming = 'sse' | 'ndjson';
+/** How a provider frames its stream: server-sent events, newline-delimited JSON, or AWS's binary event stream (Bedrock). */
+export type StreamFraming = 'sse' | 'ndjson' | 'aws-eventstream';
 
 /**
  * Turns one provider stream into OpenAI's SSE frames. One instance per response; stateful.
@@ -193,4 +234,78 @@ export interface ProviderDriver {
   /** How the provider frames its stream, for a given request (llama2/mistral depend on their format). */
   streamFraming(ctx: DriverContext): StreamFraming;
   createStreamTranslator(ctx: DriverContext): StreamTranslator;
+  /**
+   * Credentials that depend on the request itself or must be fetched: AWS SigV4 (Bedrock signs
+   * method, URL, body and date), a Google OAuth token minted from a service account (Gemini with
+   * `auth.gcp_use_service_account`). The plugin calls it once per attempt, after the body and
+   * headers are final and just before sending, and sets the returned headers (lower-case names,
+   * replacing any of the same name). Absent, or resolving to `{}`, when the configured
+   * header/param auth is all there is. The one place a driver may do I/O (the token exchange, with
+   * its own timeout and cache); it rejects with a SigningError.
+   */
+  signRequest?(request: SignableRequest, ctx: SigningContext, auth: AuthConfig | null): Promise<Record<string, string>>;
+  /** The `llm/v1/embeddings` route type, for providers that have an embeddings API. */
+  readonly embeddings?: EmbeddingsDriver;
+}
+
+/** The request as it will go on the wire, for signing. */
+export interface SignableRequest {
+  method: string;
+  /** Absolute URL exactly as sent: origin, path and query string (auth query parameter included). */
+  url: string;
+  /** The headers as they will be sent (lower-case names); signers read `content-type` from them. */
+  headers: Readonly<Record<string, string>>;
+  body: string;
+}
+
+/** What a signer needs of a request's context: both DriverContext and EmbeddingsContext are one. */
+export type SigningContext = Pick<DriverContext, 'provider' | 'model' | 'options'>;
+
+/** Credentials could not be produced (none configured, a token exchange failed): the client gets 500/502, never a request without them. */
+export class SigningError extends Error {
+  override readonly name = 'SigningError';
+  /** True when the failure is the credential service's (token endpoint down): 502; false for configuration: 500. */
+  readonly upstream: boolean;
+  constructor(message: string, upstream = false) {
+    super(message);
+    this.upstream = upstream;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Embeddings (`llm/v1/embeddings`)
+
+/** A validated OpenAI embeddings body (validateEmbeddingsRequest). Unknown client fields are kept for providers that take them natively. */
+export interface EmbeddingsRequest {
+  /** A string, strings, a token array or token arrays (OpenAI's four forms). */
+  input: string | string[] | number[] | number[][];
+  model?: string | null;
+  encoding_format?: 'float' | 'base64' | null;
+  dimensions?: number | null;
+  user?: string | null;
+  [k: string]: unknown;
+}
+
+/** One embeddings request's context, resolved by the plugin (like DriverContext, without streaming). */
+export interface EmbeddingsContext {
+  provider: ProviderName;
+  routeType: EmbeddingsRouteType;
+  /** The configured `model.name`, else the client's `model`. */
+  model: string;
+  options: ModelOptions;
+  now: number;
+}
+
+export interface EmbeddingsDriver {
+  /** Where the request goes (the provider's embeddings endpoint, or `upstream_url`). Throws RequestError. */
+  endpoint(ctx: EmbeddingsContext): Endpoint;
+  /** The upstream JSON body. Throws RequestError (e.g. token arrays to a provider that only takes text). */
+  buildRequest(req: EmbeddingsRequest, ctx: EmbeddingsContext): Record<string, unknown>;
+  /**
+   * A 200 answer as OpenAI's `{"object":"list","data":[{"object":"embedding","index","embedding"}],"model","usage"}`,
+   * vectors base64-encoded (little-endian float32) when the client asked for `encoding_format: base64`.
+   * `usage.completion_tokens` is 0; `usage` is null when the provider counts nothing (the plugin then
+   * estimates: `completeEmbeddingsUsage`). Throws TranslationError.
+   */
+  parseResponse(body: string, req: EmbeddingsRequest, ctx: EmbeddingsContext): TranslatedResponse;
 }

@@ -56,7 +56,7 @@ export function safePath(path: string): string {
 /** A DNS label (RFC 1123): what an Azure resource name is. Anything else could redirect the request. */
 const DNS_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
-export function dnsLabel(value: string | null, field: string): string {
+export function dnsLabel(value: string | null | undefined, field: string): string {
   if (!value || !DNS_LABEL.test(value)) {
     throw new RequestError(`model.options.${field}: must be a DNS label (letters, digits and '-', at most 63)`);
   }
@@ -66,7 +66,7 @@ export function dnsLabel(value: string | null, field: string): string {
 /** One path segment made of the characters deployment and model names use; never `.` or `..`. */
 const PATH_SEGMENT = /^[A-Za-z0-9._~-]{1,255}$/;
 
-export function pathSegment(value: string | null, field: string): string {
+export function pathSegment(value: string | null | undefined, field: string): string {
   if (!value || !PATH_SEGMENT.test(value) || value === '.' || value === '..') {
     throw new RequestError(`model.options.${field}: must be one path segment of letters, digits, '.', '_', '~' or '-'`);
   }
@@ -84,4 +84,42 @@ export function headerValue(value: string, field: string): string {
     throw new RequestError(`model.options.${field}: must be printable ASCII`);
   }
   return value;
+}
+
+/** A DNS hostname (labels joined by dots, RFC 1123): Vertex's regional `api_endpoint`. No port, path or userinfo. */
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+export function hostname(value: string | null | undefined, field: string): string {
+  if (!value || !HOSTNAME.test(value)) {
+    throw new RequestError(`model.options.${field}: must be a hostname (letters, digits, '-' and '.'), without scheme, port or path`);
+  }
+  return value;
+}
+
+/**
+ * A model name as one path segment: percent-encoded (Bedrock ids have `:`, inference profile ARNs
+ * `:` and `/`, Hugging Face ids `/`), so it can never add a path segment, a query or a fragment, and
+ * never `.` or `..` (which URL normalisation would turn into a step up). The model may come from the
+ * client when none is configured (T72).
+ */
+export function modelSegment(model: string, provider: string): string {
+  if (model === '' || model === '.' || model === '..' || model.length > 512 || UNSAFE_URL_CHARS.test(model)) {
+    throw new RequestError(`model: '${model.slice(0, 64)}' cannot be used as a ${provider} model name`);
+  }
+  return encodeURIComponent(model);
+}
+
+/**
+ * A Hugging Face repository id (`owner/name`) as two path segments: each is validated and encoded on
+ * its own, the one `/` between them kept (the Inference API's URL shape).
+ */
+export function repoPath(model: string, provider: string): string {
+  const parts = model.split('/');
+  if (parts.length > 2) throw new RequestError(`model: '${model.slice(0, 64)}' cannot be used as a ${provider} model name`);
+  return parts.map((part) => modelSegment(part, provider)).join('/');
+}
+
+/** `upstream_url` as a base that an API path is appended to (Hugging Face endpoints): no trailing slash. */
+export function upstreamPrefix(upstreamUrl: string): string {
+  return upstreamBase(upstreamUrl).replace(/\/+$/, '');
 }

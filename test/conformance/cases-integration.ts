@@ -50,6 +50,15 @@ const NOT_RECOGNISED = 'request format not recognised';
 const sameMessages = (body: Json, request: Json) => assert.deepEqual(body.messages, request.messages);
 const unchanged = (_answer: Json, translated: TranslatedResponse, raw: string) => assert.equal(translated.body, raw);
 
+const huggingfaceOptions = {
+  max_tokens: 256,
+  temperature: 1.0,
+  huggingface: { use_cache: false, wait_for_model: true },
+  upstream_url: MOCK,
+};
+const HF_MODEL = 'mistralai/Mistral-7B-Instruct-v0.2';
+const geminiOptions = { max_tokens: 256, temperature: 1.0, upstream_url: `${MOCK}/v1/chat/completions`, input_cost: 15.0, output_cost: 15.0 };
+
 export const REQUEST_CASES: RequestCase[] = [
   // openai (02) and azure (05)
   {
@@ -288,6 +297,47 @@ export const REQUEST_CASES: RequestCase[] = [
   ]),
   // The template plugin's input: `prompt` is an object, not a completions request.
   { file: 'unit/requests/llm-v1-completion-template.json', provider: 'openai', route: COMPLETIONS, error: 'prompt: expected a string' },
+  // gemini (11): Kong's spec sends OpenAI's chat request to a gemini route.
+  {
+    file: 'openai/llm-v1-chat/requests/good.json',
+    provider: 'gemini',
+    route: CHAT,
+    model: 'gemini-1.5-pro',
+    options: geminiOptions,
+    check: (body, request) => {
+      assert.deepEqual(body.systemInstruction, { parts: [{ text: request.messages[0].content }] });
+      assert.deepEqual(body.contents, [{ role: 'user', parts: [{ text: request.messages[1].content }] }]);
+      assert.deepEqual(body.generationConfig, { maxOutputTokens: 256, temperature: 1 });
+    },
+  },
+  // huggingface (10): chat to TGI's Messages API, completions to the text-generation task.
+  {
+    file: 'huggingface/llm-v1-chat/requests/good.json',
+    provider: 'huggingface',
+    route: CHAT,
+    model: HF_MODEL,
+    options: huggingfaceOptions,
+    check: (body, request) => {
+      sameMessages(body, request);
+      assert.deepEqual([body.model, body.stream, body.max_tokens, body.temperature], [HF_MODEL, false, 256, 1]);
+      assert.equal('options' in body, false, 'use_cache / wait_for_model travel as headers for chat');
+    },
+  },
+  {
+    file: 'huggingface/llm-v1-completions/requests/good.json',
+    provider: 'huggingface',
+    route: COMPLETIONS,
+    model: HF_MODEL,
+    options: huggingfaceOptions,
+    check: (body) => {
+      assert.deepEqual(body, {
+        inputs: 'What are you?',
+        parameters: { max_new_tokens: 256, temperature: 1, return_full_text: false, details: true },
+        stream: false,
+        options: { use_cache: false, wait_for_model: true },
+      });
+    },
+  },
 ];
 
 const chatAnswer = (content: string, model: string) => (answer: Json) => {
@@ -471,7 +521,8 @@ export const RESPONSE_CASES: ResponseCase[] = [
     ['huggingface/llm-v1-chat/responses/bad_response_timeout.json', 'llama2 endpoint error: Model mistralai/Mistral-7B-Instruct-v0.2 time out'],
     ['huggingface/llm-v1-chat/responses/unauthorized.json', 'llama2 endpoint error: Authorization header is correct, but the token seems invalid'],
     ['huggingface/llm-v1-completions/responses/unauthorized.json', 'llama2 endpoint error: Authorization header is correct, but the token seems invalid'],
-    ['huggingface/llm-v1-completions/responses/bad_request.json', 'cannot parse response from llama2 endpoint'],
+    // The Hugging Face router's `{"message": ...}` error body is reported like TGI's `{"error": ...}`.
+    ['huggingface/llm-v1-completions/responses/bad_request.json', 'llama2 endpoint error: Failed to deserialize the JSON body into the target type: missing field `inputs` at line 9 column 7'],
   ].map(([file, error]): ResponseCase => ({ file, provider: 'llama2', route: CHAT, options: llama2Raw, error })),
   {
     file: 'huggingface/llm-v1-completions/responses/good.json',
@@ -480,5 +531,119 @@ export const RESPONSE_CASES: ResponseCase[] = [
     model: 'mistral',
     options: llama2Raw,
     check: completionAnswer('I am a language model AI created by Mistral AI', 'mistral'),
+  },
+  // gemini (11)
+  {
+    file: 'gemini/llm-v1-chat/responses/good.json',
+    provider: 'gemini',
+    route: CHAT,
+    model: 'gemini-1.5-pro',
+    options: geminiOptions,
+    check: (answer, translated) => {
+      assert.equal(answer.object, 'chat.completion');
+      assert.equal(answer.choices[0].message.content, 'Everything is okay.');
+      assert.equal(answer.choices[0].finish_reason, 'stop');
+      assert.deepEqual(translated.usage, { prompt_tokens: 2, completion_tokens: 11, total_tokens: 13 });
+      // Kong answers with the configured name; we report the model that answered, as OpenAI does.
+      assert.equal(answer.model, 'gemini-1.5-flash-002');
+      assert.equal(translated.responseModel, 'gemini-1.5-flash-002');
+    },
+  },
+  {
+    file: 'gemini/llm-v1-chat/responses/fails_safety.json',
+    provider: 'gemini',
+    route: CHAT,
+    model: 'gemini-1.5-pro',
+    check: (answer, translated) => {
+      assert.deepEqual(answer.choices, [{ index: 0, message: { role: 'assistant', content: '' }, logprobs: null, finish_reason: 'content_filter' }]);
+      assert.deepEqual(translated.usage, { prompt_tokens: 319, completion_tokens: 0, total_tokens: 319 });
+    },
+  },
+  {
+    file: 'gemini/request-transformer/response-in-json.json',
+    provider: 'gemini',
+    route: CHAT,
+    model: 'gemini-1.5-flash',
+    check: (answer) => assert.deepEqual(JSON.parse(answer.choices[0].message.content), { persons: [{ name: 'Kong A', age: 62 }, { name: 'Kong B', age: 84 }] }),
+  },
+  // huggingface (10)
+  {
+    file: 'huggingface/llm-v1-chat/responses/good.json',
+    provider: 'huggingface',
+    route: CHAT,
+    model: HF_MODEL,
+    options: huggingfaceOptions,
+    check: (answer, translated) => {
+      assert.equal(answer.model, HF_MODEL);
+      assert.equal(answer.object, 'chat.completion');
+      assert.equal(answer.choices[0].message.content, ' The sum of 1 + 1 is 2. This is a basic arithmetic operation and the answer is always the same: adding one to one results in having two in total.');
+      // TGI's eos_token is OpenAI's stop (Kong answers "complete"); its empty id is replaced.
+      assert.equal(answer.choices[0].finish_reason, 'stop');
+      assert.match(answer.id, /^chatcmpl-/);
+      assert.deepEqual(translated.usage, { prompt_tokens: 26, completion_tokens: 40, total_tokens: 66 });
+    },
+  },
+  { file: 'huggingface/llm-v1-chat/responses/bad_request.json', provider: 'huggingface', route: CHAT, model: HF_MODEL, error: 'huggingface endpoint error: Template error: undefined value (in <string>:1)' },
+  { file: 'huggingface/llm-v1-chat/responses/bad_response_model_load.json', provider: 'huggingface', route: CHAT, model: HF_MODEL, error: 'huggingface endpoint error: Model mistralai/Mistral-7B-Instruct-v0.2 is currently loading' },
+  { file: 'huggingface/llm-v1-chat/responses/bad_response_timeout.json', provider: 'huggingface', route: CHAT, model: HF_MODEL, error: 'huggingface endpoint error: Model mistralai/Mistral-7B-Instruct-v0.2 time out' },
+  { file: 'huggingface/llm-v1-chat/responses/unauthorized.json', provider: 'huggingface', route: CHAT, model: HF_MODEL, error: 'huggingface endpoint error: Authorization header is correct, but the token seems invalid' },
+  {
+    file: 'huggingface/llm-v1-completions/responses/good.json',
+    provider: 'huggingface',
+    route: COMPLETIONS,
+    model: HF_MODEL,
+    options: huggingfaceOptions,
+    check: (answer) => {
+      // Kong answers `object: "llm/v1/completions"` with a chat message; this is OpenAI's text_completion.
+      assert.equal(answer.object, 'text_completion');
+      assert.equal(answer.model, HF_MODEL);
+      assert.equal(answer.choices[0].text, 'I am a language model AI created by Mistral AI');
+    },
+  },
+  {
+    file: 'huggingface/llm-v1-completions/responses/bad_request.json',
+    provider: 'huggingface',
+    route: COMPLETIONS,
+    model: HF_MODEL,
+    error: 'huggingface endpoint error: Failed to deserialize the JSON body into the target type: missing field `inputs` at line 9 column 7',
+  },
+  { file: 'huggingface/llm-v1-completions/responses/unauthorized.json', provider: 'huggingface', route: COMPLETIONS, model: HF_MODEL, error: 'huggingface endpoint error: Authorization header is correct, but the token seems invalid' },
+];
+
+/** `llm/v1/embeddings` answers: through the provider's embeddings driver. */
+export interface EmbeddingsCase {
+  file: string;
+  provider: ProviderName;
+  model: string;
+  /** The client's request body. */
+  request: Json;
+  check(answer: Json, translated: TranslatedResponse, raw: string): void;
+}
+
+export const EMBEDDINGS_CASES: EmbeddingsCase[] = [
+  {
+    file: 'openai/llm-v1-embeddings/responses/good.json',
+    provider: 'openai',
+    model: 'text-embedding-3-large',
+    request: { input: 'The food was delicious and the waiter...', model: 'text-embedding-3-large' },
+    check: (answer, translated, raw) => {
+      assert.equal(translated.body, raw, 'an OpenAI answer is passed through unchanged');
+      assert.deepEqual(translated.usage, { prompt_tokens: 4, completion_tokens: 0, total_tokens: 4 });
+      assert.equal(translated.responseModel, 'text-embedding-3-large');
+      assert.equal(answer.data[0].embedding.length, 3072);
+    },
+  },
+  {
+    file: 'openai/llm-v1-embeddings/responses/good.json',
+    provider: 'mistral',
+    model: 'text-embedding-3-large',
+    request: { input: 'The food was delicious and the waiter...', encoding_format: 'base64' },
+    check: (answer) => {
+      // A server that only answers floats: the gateway encodes base64 (little-endian float32) itself.
+      const bytes = Buffer.from(answer.data[0].embedding, 'base64');
+      assert.equal(bytes.length, 3072 * 4);
+      assert.ok(Math.abs(bytes.readFloatLE(0) - -0.041530054) < 1e-7);
+      assert.deepEqual(answer.usage, { prompt_tokens: 4, total_tokens: 4 });
+    },
   },
 ];

@@ -110,6 +110,18 @@ export const UNIT_CASES: UnitCase[] = [
   { provider: 'llama2', format: 'ollama', route: COMPLETIONS, model: 'llama2', options: { max_tokens: 512, temperature: 0.5, llama2_format: 'ollama' } },
   { provider: 'mistral', format: 'openai', route: CHAT, model: 'mistral-tiny', options: { max_tokens: 512, temperature: 0.5, mistral_format: 'openai' } },
   { provider: 'mistral', format: 'ollama', route: CHAT, model: 'mistral-tiny', options: { max_tokens: 512, temperature: 0.5, mistral_format: 'ollama', upstream_url: 'http://ollama.local:11434/api/chat' } },
+  // Kong 3.8's gemini and bedrock unit configs.
+  { provider: 'gemini', route: CHAT, model: 'gemini-pro', options: { max_tokens: 8192, temperature: 0.8, top_k: 1, top_p: 0.6 } },
+  {
+    provider: 'bedrock',
+    route: CHAT,
+    model: 'bedrock',
+    options: { max_tokens: 8192, temperature: 0.8, top_k: 1, top_p: 0.6 },
+    request: {
+      reason: 'no top-level `anthropic_version`: it belongs to Anthropic\'s InvokeModel body, not to the Converse API, which refuses fields it does not know',
+      ours: ({ anthropic_version: _, ...kong }) => kong,
+    },
+  },
 ];
 
 export function unitDir(c: UnitCase): string {

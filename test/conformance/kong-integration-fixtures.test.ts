@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import { getDriver } from '../../src/llm/drivers/index.ts';
 import { validateClientRequest } from '../../src/llm/validate.ts';
 import { RequestError, TranslationError } from '../../src/llm/types.ts';
-import { REQUEST_CASES, RESPONSE_CASES } from './cases-integration.ts';
-import { HAVE_FIXTURES, context, fixtureJson, fixtureText } from './support.ts';
+import { EMBEDDINGS_CASES, REQUEST_CASES, RESPONSE_CASES } from './cases-integration.ts';
+import { HAVE_FIXTURES, NO_OPTIONS, context, fixtureJson, fixtureText } from './support.ts';
+import { validateEmbeddingsRequest } from '../../src/llm/embeddings.ts';
 
 describe('Kong integration fixtures', { skip: !HAVE_FIXTURES && 'Kong fixtures not found beside the checkout' }, () => {
   describe('client request -> upstream body', () => {
@@ -35,6 +36,22 @@ describe('Kong integration fixtures', { skip: !HAVE_FIXTURES && 'Kong fixtures n
         }
         const translated = parse();
         c.check?.(JSON.parse(translated.body), translated, raw);
+      });
+    }
+  });
+
+  describe('upstream embeddings answer -> client answer', () => {
+    for (const c of EMBEDDINGS_CASES) {
+      it(`${c.provider} llm/v1/embeddings: ${c.file}`, () => {
+        const raw = fixtureText(c.file);
+        const translated = getDriver(c.provider).embeddings!.parseResponse(raw, validateEmbeddingsRequest(c.request), {
+          provider: c.provider,
+          routeType: 'llm/v1/embeddings',
+          model: c.model,
+          options: NO_OPTIONS,
+          now: 1_700_000_000,
+        });
+        c.check(JSON.parse(translated.body), translated, raw);
       });
     }
   });

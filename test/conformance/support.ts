@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { getDriver } from '../../src/llm/drivers/index.ts';
 import { createFrameDecoder } from '../../src/llm/stream/index.ts';
-import type { DriverContext, LlmRouteType, ModelOptions, ProviderName, StreamEvent, Usage } from '../../src/llm/types.ts';
+import type { DriverContext, LlmRouteType, ModelOptions, ProviderName, StreamEvent, StreamFraming, Usage } from '../../src/llm/types.ts';
 
 /** Kong's fixtures, shared beside the checkout (see their README.md). */
 export const FIXTURES = path.resolve(import.meta.dirname, '../../../shared/conformance/kong-ai-proxy/fixtures');
@@ -15,6 +15,11 @@ export const RECORDINGS = path.resolve(import.meta.dirname, 'recordings');
 
 export function fixtureText(relative: string): string {
   return readFileSync(path.join(FIXTURES, relative), 'utf8');
+}
+
+/** A fixture's bytes, for binary ones (AWS event streams). */
+export function fixtureBytes(relative: string): Uint8Array {
+  return new Uint8Array(readFileSync(path.join(FIXTURES, relative)));
 }
 
 export function fixtureJson(relative: string): unknown {
@@ -91,7 +96,7 @@ export function runStream(ctx: DriverContext, bytes: Uint8Array, cuts: number[] 
 }
 
 /** All events a decoder produces for `bytes` cut at `cuts`. */
-export function decodeAll(framing: 'sse' | 'ndjson', bytes: Uint8Array, cuts: number[] = []): StreamEvent[] {
+export function decodeAll(framing: StreamFraming, bytes: Uint8Array, cuts: number[] = []): StreamEvent[] {
   const decoder = createFrameDecoder(framing);
   const events: StreamEvent[] = [];
   let start = 0;

@@ -1,5 +1,5 @@
 /**
- * Cohere API v1: `POST /v1/chat` and the legacy `POST /v1/generate`.
+ * Cohere API v1: `POST /v1/chat`, the legacy `POST /v1/generate`, and `POST /v1/embed`.
  *
  * Sources:
  * - OpenAPI spec (cohere-ai/cohere-developer-experience `fern/openapi/chat.yaml`, `generate.yaml`,
@@ -13,6 +13,12 @@
  *   `{"is_finished":false,"event_type":"text-generation","text":...}`,
  *   `{"is_finished":true,"event_type":"stream-end","finish_reason":"COMPLETE","response":{...}}`;
  *   generate streams `{"text":...,"is_finished":false}` then `{"is_finished":true,"finish_reason":...,"response":{id,generations,prompt}}`.
+ * - Embed (fern/openapi `embed.yaml`, docs.cohere.com/v1/reference/embed): `texts` (1..96 strings),
+ *   `model` (default `embed-english-v2.0`), `input_type` (search_document, search_query,
+ *   classification, clustering, image; required by v3+ models: "invalid request: valid input_type
+ *   must be provided with the provided model"), `embedding_types` (float, int8, uint8, binary, ubinary),
+ *   `truncate` (NONE, START, END); answers `embeddings` by type (`response_type: embeddings_by_type`)
+ *   or as plain float lists (`embeddings_floats`), `meta.billed_units.input_tokens`.
  * - Errors are `{"message": "..."}`: 401 "no api key supplied" / "invalid api token" (cohere-toolkit#857,
  *   openhuman#3354), 400 "invalid request: message must be at least 1 token long or tool results must be
  *   specified." (Risuai#504), 404 "model 'x' not found, make sure the correct model ID was used and that
@@ -21,6 +27,7 @@
 import type { HandlerCtx, JsonReply, ProviderImpl, Reply } from './server.ts';
 import { ndjson, sse } from './server.ts';
 import { countTokens, isObject, splitChunks, tokensOf, truncateTokens } from './text.ts';
+import { embedding } from './openai.ts';
 
 export interface CohereOptions {
   key?: string | null;
@@ -89,13 +96,14 @@ export function cohereProvider(opts: CohereOptions & Record<string, unknown>): P
   return {
     handle(ctx): Reply {
       const e = ENDPOINTS[ctx.path];
-      if (!e || ctx.req.method !== 'POST') return cohereError(404, 'Not Found');
+      if ((!e && ctx.path !== '/v1/embed') || ctx.req.method !== 'POST') return cohereError(404, 'Not Found');
       if (opts.key) {
         const header = ctx.req.headers.authorization;
         const given = typeof header === 'string' ? header.replace(/^bearer\s*/i, '').trim() : '';
         if (!given) return cohereError(401, 'no api key supplied');
         if (given !== opts.key) return cohereError(401, 'invalid api token');
       }
+      if (!e) return embed(ctx);
       const problem = validate(ctx.req.json, e, opts.models ?? COHERE_MODELS);
       if (problem) return problem;
       const body = ctx.req.json as Record<string, unknown>;
@@ -161,4 +169,43 @@ function generate(ctx: HandlerCtx, body: Record<string, unknown>): Reply {
     ndjson({ is_finished: true, finish_reason: finish, response }),
   ];
   return { kind: 'stream', contentType: 'application/stream+json', frames, filler: () => ndjson({ text: '.', is_finished: false }) };
+}
+
+/** Embedding models, their vector sizes, and whether they need `input_type` (v3 and later). */
+const EMBED_MODELS: Record<string, { dims: number; inputType: boolean }> = {
+  'embed-english-v2.0': { dims: 4096, inputType: false },
+  'embed-english-light-v2.0': { dims: 1024, inputType: false },
+  'embed-multilingual-v2.0': { dims: 768, inputType: false },
+  'embed-english-v3.0': { dims: 1024, inputType: true },
+  'embed-english-light-v3.0': { dims: 384, inputType: true },
+  'embed-multilingual-v3.0': { dims: 1024, inputType: true },
+  'embed-v4.0': { dims: 1536, inputType: true },
+};
+const INPUT_TYPES = ['search_document', 'search_query', 'classification', 'clustering', 'image'];
+const EMBEDDING_TYPES = ['float', 'int8', 'uint8', 'binary', 'ubinary'];
+const EMBED_FIELDS = ['texts', 'images', 'model', 'input_type', 'embedding_types', 'truncate'];
+
+function embed(ctx: HandlerCtx): Reply {
+  const json = ctx.req.json;
+  if (!isObject(json)) return cohereError(400, 'invalid request: the request body must be a valid JSON object');
+  const unknown = Object.keys(json).find((k) => !EMBED_FIELDS.includes(k));
+  if (unknown) return cohereError(400, `invalid request: unknown field: parameter ${unknown} is not a valid field`);
+  const texts = json.texts;
+  if (!Array.isArray(texts) || texts.length === 0 || !texts.every((t) => typeof t === 'string')) return cohereError(400, 'invalid request: texts must be a non-empty list of strings');
+  if (texts.length > 96) return cohereError(400, `invalid request: total number of texts must be at most 96 - received ${texts.length}`);
+  const model = typeof json.model === 'string' ? json.model : 'embed-english-v2.0';
+  const spec = EMBED_MODELS[model];
+  if (!spec) return cohereError(404, `model '${model}' not found, make sure the correct model ID was used and that you have access to the model.`);
+  if (json.input_type === undefined ? spec.inputType : !INPUT_TYPES.includes(String(json.input_type))) return cohereError(400, 'invalid request: valid input_type must be provided with the provided model');
+  if (json.truncate !== undefined && !['NONE', 'START', 'END'].includes(String(json.truncate))) return cohereError(400, 'invalid request: truncate must be one of NONE, START, END');
+  const types = json.embedding_types;
+  if (types !== undefined && (!Array.isArray(types) || !types.every((t) => EMBEDDING_TYPES.includes(String(t))))) return cohereError(400, `invalid request: embedding_types must be a list of ${EMBEDDING_TYPES.join(', ')}`);
+  const vectors = texts.map((t) => embedding(t as string, spec.dims));
+  const meta = { api_version: { version: '1' }, billed_units: { input_tokens: tokensOf(...texts) } };
+  if (Array.isArray(types)) {
+    const byType: Record<string, unknown> = {};
+    for (const t of types as string[]) byType[t] = t === 'float' ? vectors : vectors.map((v) => v.map((x) => Math.round(x * 127)));
+    return { kind: 'json', status: 200, body: { id: ctx.ids.uuid(), embeddings: byType, texts, meta, response_type: 'embeddings_by_type' } };
+  }
+  return { kind: 'json', status: 200, body: { id: ctx.ids.uuid(), embeddings: vectors, texts, meta, response_type: 'embeddings_floats' } };
 }

@@ -1,5 +1,5 @@
 /**
- * Ollama: `POST /api/chat`, `POST /api/generate`, `GET /api/tags`.
+ * Ollama: `POST /api/chat`, `POST /api/generate`, `POST /api/embed`, `GET /api/tags`.
  *
  * Sources:
  * - API docs (ollama/ollama `docs/api.md`): no authentication; `model` required; `stream` defaults to
@@ -14,10 +14,14 @@
  *   `{"error":"model \"x\" not found, try pulling it first"}` (Go's %q quoting; older releases used
  *   single quotes); an unknown path gets gin's plain-text `404 page not found`.
  * - A model named without a tag is `<name>:latest`.
+ * - `/api/embed` (docs/api.md, "Generate Embeddings"): `{model, input: string | string[], truncate?,
+ *   options?, keep_alive?, dimensions?}` → `{model, embeddings: [[...]], total_duration,
+ *   load_duration, prompt_eval_count}`; an empty input list only loads the model.
  */
 import type { HandlerCtx, JsonReply, ProviderImpl, Reply } from './server.ts';
 import { ndjson } from './server.ts';
 import { countTokens, isObject, splitChunks, tokensOf, truncateTokens } from './text.ts';
+import { embedding } from './openai.ts';
 
 export interface OllamaOptions {
   /** Pulled models (a name without a tag means `:latest`), or `'*'`. */
@@ -39,7 +43,8 @@ export function ollamaProvider(opts: OllamaOptions & Record<string, unknown>): P
   return {
     handle(ctx): Reply {
       if (ctx.path === '/api/tags' && ctx.req.method === 'GET') return tags(opts.models);
-      const endpoint = ({ '/api/chat': 'chat', '/api/generate': 'generate' } as const)[ctx.path as '/api/chat'];
+      const endpoints: Record<string, 'chat' | 'generate' | 'embed'> = { '/api/chat': 'chat', '/api/generate': 'generate', '/api/embed': 'embed' };
+      const endpoint = Object.hasOwn(endpoints, ctx.path) ? endpoints[ctx.path] : undefined;
       if (!endpoint || ctx.req.method !== 'POST') return { kind: 'json', status: 404, contentType: 'text/plain', body: '404 page not found' };
 
       const json = ctx.req.json;
@@ -49,6 +54,7 @@ export function ollamaProvider(opts: OllamaOptions & Record<string, unknown>): P
       if (models !== '*' && !models.map(withTag).includes(withTag(json.model))) return ollamaError(404, `model "${json.model}" not found, try pulling it first`);
       if (json.options !== undefined && !isObject(json.options)) return ollamaError(400, 'json: cannot unmarshal options into map[string]any');
       if (endpoint === 'chat' && json.messages !== undefined && !Array.isArray(json.messages)) return ollamaError(400, 'json: cannot unmarshal messages into []api.Message');
+      if (endpoint === 'embed') return embed(json);
       return answer(ctx, endpoint, json);
     },
     errorReply(status, kind) {
@@ -106,5 +112,20 @@ function answer(ctx: HandlerCtx, endpoint: 'chat' | 'generate', json: Record<str
     contentType: 'application/x-ndjson',
     frames: [...pieces.map((p) => ndjson(partial(p))), ndjson(final(''))],
     filler: () => ndjson(partial('.')),
+  };
+}
+
+function embed(json: Record<string, unknown>): Reply {
+  const unknown = Object.keys(json).find((k) => !['model', 'input', 'truncate', 'options', 'keep_alive', 'dimensions'].includes(k));
+  if (unknown) return ollamaError(400, `json: unknown field "${unknown}"`);
+  const input = json.input;
+  const texts = typeof input === 'string' ? [input] : Array.isArray(input) && input.every((i) => typeof i === 'string') ? (input as string[]) : undefined;
+  if (!texts) return ollamaError(400, 'invalid input type');
+  const dims = typeof json.dimensions === 'number' ? json.dimensions : 768;
+  return {
+    kind: 'json',
+    status: 200,
+    contentType: 'application/json; charset=utf-8',
+    body: { model: json.model, embeddings: texts.map((t) => embedding(t, dims)), total_duration: TIMINGS.total_duration, load_duration: TIMINGS.load_duration, prompt_eval_count: tokensOf(...texts) },
   };
 }

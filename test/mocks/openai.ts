@@ -301,6 +301,12 @@ export function embeddingsResponse(json: Record<string, unknown>, model: string)
 
 export interface OpenAIOptions {
   key?: string | null;
+  /** openai-compatible: fields answered 400 (Groq: `logprobs`, `logit_bias`, `top_logprobs`). */
+  rejectFields?: string[];
+  /** openai-compatible: message fields answered 400 (Groq: `name`). */
+  rejectMessageFields?: string[];
+  /** openai-compatible: `n` must be 1 (Groq). */
+  singleChoice?: boolean;
   /** Models served; `'*'` serves any name (as chat, completion and embedding). */
   models?: Record<string, ModelKind> | string[] | '*';
   /** Path prefix of the API (default `/v1`). */
@@ -420,6 +426,8 @@ export function openaiCompatibleProvider(opts: OpenAIOptions & Record<string, un
   const inner = makeOpenAI(opts, { keyRequired: false, strictParams: false, defaultModels: '*' });
   return {
     handle(ctx) {
+      const refused = refusedField(ctx.req.json, opts);
+      if (refused) return openaiError(400, { message: refused, type: 'invalid_request_error' });
       const r = inner.handle(ctx);
       // vLLM's 401 is `{"error": "Unauthorized"}`, not OpenAI's object.
       if (r.kind === 'json' && r.status === 401) return { kind: 'json', status: 401, body: { error: 'Unauthorized' } };
@@ -429,3 +437,22 @@ export function openaiCompatibleProvider(opts: OpenAIOptions & Record<string, un
   };
 }
 
+
+/**
+ * The fields a stricter OpenAI-compatible API (Groq, console.groq.com/docs/openai) answers 400 to:
+ * "'logprobs' : property 'logprobs' is unsupported", "'messages.0' : for 'role:user' the following
+ * must be satisfied[('messages.0.name' : property 'name' is unsupported)]", "'n' : number must be at most 1".
+ */
+function refusedField(json: unknown, opts: OpenAIOptions): string | null {
+  if (!isObject(json)) return null;
+  for (const field of opts.rejectFields ?? []) if (json[field] !== undefined) return `'${field}' : property '${field}' is unsupported`;
+  if (opts.singleChoice && json.n !== undefined && json.n !== null && json.n !== 1) return "'n' : number must be at most 1";
+  if (Array.isArray(json.messages)) {
+    for (const [i, m] of json.messages.entries()) {
+      for (const field of opts.rejectMessageFields ?? []) {
+        if (isObject(m) && m[field] !== undefined) return `'messages.${i}' : for 'role:${String(m.role)}' the following must be satisfied[('messages.${i}.${field}' : property '${field}' is unsupported)]`;
+      }
+    }
+  }
+  return null;
+}

@@ -21,12 +21,18 @@ import { ollamaProvider } from './ollama.ts';
 import type { OllamaOptions } from './ollama.ts';
 import { tgiProvider } from './tgi.ts';
 import type { TgiOptions } from './tgi.ts';
+import { geminiProvider } from './gemini.ts';
+import type { GeminiOptions } from './gemini.ts';
+import { bedrockProvider } from './bedrock.ts';
+import type { BedrockOptions } from './bedrock.ts';
+import { huggingfaceProvider } from './huggingface.ts';
+import type { HuggingFaceOptions } from './huggingface.ts';
 
 export type { MockServer as MockProvider, RecordedRequest, NextResponse, Backpressure } from './server.ts';
 export { MODES } from './modes.ts';
 export { DEFAULT_TEXT, countTokens } from './text.ts';
 
-export type MockProviderName = 'openai' | 'azure' | 'anthropic' | 'cohere' | 'ollama' | 'llama2-raw' | 'openai-compatible';
+export type MockProviderName = 'openai' | 'azure' | 'anthropic' | 'cohere' | 'ollama' | 'llama2-raw' | 'openai-compatible' | 'gemini' | 'bedrock' | 'huggingface' | 'groq';
 
 /** Every option any mock understands; each provider reads its own (see its module). */
 export interface MockOptions extends CoreOptions {
@@ -44,6 +50,22 @@ export interface MockOptions extends CoreOptions {
   paths?: TgiOptions['paths'];
   /** llama2-raw: answer shape `hf` `[{generated_text}]`, `tgi` `{generated_text}`, `kong` `{data:[{generated_text}]}`. */
   rawShape?: TgiOptions['rawShape'];
+  /** gemini: Vertex Bearer tokens accepted (besides those its `/token` endpoint issues). */
+  tokens?: GeminiOptions['tokens'];
+  /** gemini: the service account whose JWT assertions `/token` accepts. */
+  serviceAccount?: GeminiOptions['serviceAccount'];
+  /** bedrock: SigV4 credentials accepted (`null`: no auth). */
+  credentials?: BedrockOptions['credentials'];
+  /** bedrock: a Bedrock API key accepted as `Authorization: Bearer`. */
+  apiKey?: BedrockOptions['apiKey'];
+  /** bedrock: the region requests must be signed for. */
+  region?: BedrockOptions['region'];
+  /** huggingface: models still loading (503 unless the request waits). */
+  loading?: HuggingFaceOptions['loading'];
+  /** openai-compatible / groq: fields, message fields answered 400; `n` must be 1. */
+  rejectFields?: OpenAIOptions['rejectFields'];
+  rejectMessageFields?: OpenAIOptions['rejectMessageFields'];
+  singleChoice?: OpenAIOptions['singleChoice'];
 }
 
 type Factory = (opts: Record<string, unknown>) => ProviderImpl;
@@ -57,6 +79,21 @@ const PROVIDERS: Record<MockProviderName, { factory: Factory; defaultKey: string
   ollama: { factory: ollamaProvider, defaultKey: null },
   'llama2-raw': { factory: tgiProvider, defaultKey: null },
   'openai-compatible': { factory: openaiCompatibleProvider, defaultKey: null },
+  gemini: { factory: geminiProvider, defaultKey: 'gemini-test' },
+  bedrock: { factory: bedrockProvider, defaultKey: null },
+  huggingface: { factory: huggingfaceProvider, defaultKey: 'hf_test' },
+  // Groq: OpenAI-compatible under /openai/v1, a key required, and its documented refusals.
+  groq: {
+    factory: (opts) =>
+      openaiCompatibleProvider({
+        pathPrefix: '/openai/v1',
+        rejectFields: ['logprobs', 'logit_bias', 'top_logprobs'],
+        rejectMessageFields: ['name'],
+        singleChoice: true,
+        ...opts,
+      }),
+    defaultKey: 'gsk-test',
+  },
 };
 
 export const PROVIDER_NAMES = Object.keys(PROVIDERS) as MockProviderName[];

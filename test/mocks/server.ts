@@ -64,17 +64,20 @@ export interface JsonReply {
   headers?: Record<string, string>;
 }
 
+/** One wire-ready stream frame: text (SSE, NDJSON) or bytes (AWS event stream). */
+export type Frame = string | Uint8Array;
+
 export interface StreamReply {
   kind: 'stream';
   status?: number;
   contentType: string;
   headers?: Record<string, string>;
-  /** Wire-ready frames, e.g. `data: {...}\n\n` or `{...}\n`. */
-  frames: string[];
+  /** Wire-ready frames, e.g. `data: {...}\n\n`, `{...}\n`, or an event-stream message's bytes. */
+  frames: Frame[];
   /** How many trailing frames are the terminal event(s) (`data: [DONE]`, `message_stop`, ...). Default 1. */
   terminal?: number;
   /** A keep-alive/filler frame for `never-ending-sse`. */
-  filler: (i: number) => string;
+  filler: (i: number) => Frame;
 }
 
 export type Reply = JsonReply | StreamReply;
@@ -351,10 +354,10 @@ export async function startMockServer(name: string, provider: ProviderImpl, opti
     const delay = numberHeader(req, 'x-mock-delay-ms') ?? (opts.delayMs as number | undefined) ?? 0;
     const gz = gzip ? zlib.createGzip() : null;
     gz?.on('data', (d: Buffer) => void out.write(d));
-    const emit = async (frame: string): Promise<boolean> => {
+    const emit = async (frame: Frame): Promise<boolean> => {
       rec.eventsSent++;
       update();
-      if (!gz) return out.write(frame);
+      if (!gz) return out.write(typeof frame === 'string' ? frame : Buffer.from(frame));
       gz.write(frame);
       await new Promise<void>((r) => gz.flush(zlib.constants.Z_SYNC_FLUSH, () => r()));
       return !res.destroyed;

@@ -553,6 +553,18 @@ const CONFIGS: { provider: ProviderName; options: Partial<ModelOptions> }[] = [
   { provider: 'llama2', options: { llama2_format: 'raw', upstream_url: 'http://t/' } },
   { provider: 'llama2', options: { llama2_format: 'ollama', upstream_url: 'http://o/' } },
   { provider: 'llama2', options: { llama2_format: 'openai', upstream_url: 'http://v/' } },
+  { provider: 'gemini', options: {} },
+  { provider: 'bedrock', options: { bedrock: { aws_region: 'us-east-1' } } },
+  { provider: 'huggingface', options: {} },
+  { provider: 'huggingface', options: { upstream_url: 'http://tgi/' } },
+  { provider: 'groq', options: {} },
+  { provider: 'together', options: {} },
+  { provider: 'deepseek', options: {} },
+  { provider: 'fireworks', options: {} },
+  { provider: 'openrouter', options: {} },
+  { provider: 'vllm', options: { upstream_url: 'http://vllm/v1' } },
+  { provider: 'lmstudio', options: { upstream_url: 'http://lms/v1' } },
+  { provider: 'llamacpp', options: { upstream_url: 'http://llama/v1' } },
 ];
 const ROUTES: LlmRouteType[] = [CHAT, COMPLETIONS];
 
@@ -563,6 +575,18 @@ const answerLike = fc.oneof(
   fc.record({ text: fc.jsonValue(), generations: fc.jsonValue(), finish_reason: fc.constantFrom('COMPLETE', 'ERROR', 'MAX_TOKENS', 'X'), meta: fc.jsonValue(), token_count: fc.jsonValue() }, { requiredKeys: [] }),
   fc.record({ message: fc.jsonValue(), response: fc.jsonValue(), done_reason: fc.jsonValue(), created_at: fc.jsonValue(), eval_count: fc.jsonValue(), prompt_eval_count: fc.jsonValue(), error: fc.jsonValue() }, { requiredKeys: [] }),
   fc.record({ data: fc.jsonValue(), generated_text: fc.jsonValue(), details: fc.jsonValue(), content: fc.jsonValue(), usage: fc.jsonValue(), error: fc.jsonValue() }, { requiredKeys: [] }),
+  fc.record(
+    {
+      candidates: fc.oneof(fc.jsonValue(), fc.array(fc.record({ content: fc.record({ parts: fc.array(fc.record({ text: fc.jsonValue(), functionCall: fc.jsonValue(), thought: fc.jsonValue() }, { requiredKeys: [] })) }, { requiredKeys: [] }), finishReason: fc.jsonValue(), index: fc.jsonValue() }, { requiredKeys: [] }))),
+      usageMetadata: fc.jsonValue(),
+      promptFeedback: fc.jsonValue(),
+      modelVersion: fc.jsonValue(),
+      error: fc.jsonValue(),
+    },
+    { requiredKeys: [] },
+  ),
+  fc.array(fc.record({ candidates: fc.jsonValue(), usageMetadata: fc.jsonValue() }, { requiredKeys: [] }), { maxLength: 3 }),
+  fc.record({ output: fc.oneof(fc.jsonValue(), fc.record({ message: fc.record({ content: fc.array(fc.record({ text: fc.jsonValue(), toolUse: fc.jsonValue() }, { requiredKeys: [] })) }, { requiredKeys: [] }) })), stopReason: fc.jsonValue(), usage: fc.jsonValue(), message: fc.jsonValue() }, { requiredKeys: [] }),
 );
 
 describe('properties', () => {
@@ -635,6 +659,15 @@ function assertPreserved(provider: ProviderName, options: Partial<ModelOptions>,
   switch (format) {
     case 'openai':
     case 'azure':
+    case 'huggingface':
+    case 'groq':
+    case 'together':
+    case 'deepseek':
+    case 'fireworks':
+    case 'openrouter':
+    case 'vllm':
+    case 'lmstudio':
+    case 'llamacpp':
       assert.equal(upstream.model, 'configured-model');
       assert.deepEqual(plain(upstream.messages), plain(messages));
       assert.equal(upstream.max_tokens, 77);
@@ -664,6 +697,18 @@ function assertPreserved(provider: ProviderName, options: Partial<ModelOptions>,
       assert.ok(upstream.inputs.endsWith('last [/INST]'));
       assert.equal(upstream.parameters.max_new_tokens, 77);
       break;
+    case 'gemini': {
+      const sent = [...(upstream.systemInstruction?.parts ?? []), ...upstream.contents.flatMap((c: Json) => c.parts)].map((p: Json) => p.text).join('\n');
+      for (const m of messages) assert.ok(sent.includes(textOf(m.content)), 'every message text is sent');
+      assert.equal(upstream.generationConfig.maxOutputTokens, 77);
+      break;
+    }
+    case 'bedrock': {
+      const sent = [...(upstream.system ?? []), ...upstream.messages.flatMap((m: Json) => m.content)].map((b: Json) => b.text).join('\n');
+      for (const m of messages) assert.ok(sent.includes(textOf(m.content)), 'every message text is sent');
+      assert.equal(upstream.inferenceConfig.maxTokens, 77);
+      break;
+    }
     default:
       assert.fail(`no check for ${format}`);
   }

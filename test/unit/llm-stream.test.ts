@@ -27,6 +27,12 @@ interface Recorded {
   finish: string;
   usage: Usage | null;
   model: string;
+  /**
+   * The event that is the provider's end when it is not the last one (Bedrock's messageStop before
+   * metadata, TGI's finish chunk before [DONE]): a substring of it. `null`: the stream cannot show
+   * truncation (every Gemini 1.5 chunk says STOP), so the truncation test skips it.
+   */
+  end?: string | null;
 }
 
 const RECORDED: Recorded[] = [
@@ -50,6 +56,19 @@ const RECORDED: Recorded[] = [
   { name: 'ollama-generate.ndjson', provider: 'mistral', route: COMPLETIONS, options: { mistral_format: 'ollama', upstream_url: 'http://o/' }, text: 'Why not — ½', finish: 'length', usage: usage(13, 3), model: 'llama3.2' },
   { name: 'tgi.sse', provider: 'llama2', route: CHAT, options: raw, text: ' The answer is 2 — ✔', finish: 'stop', usage: null, model: 'test-model' },
   { name: 'llamacpp.sse', provider: 'llama2', route: COMPLETIONS, options: raw, text: 'Hello wörld', finish: 'length', usage: usage(11, 2), model: 'test-model' },
+  // Gemini: CRLF-framed SSE without a terminator; thinking tokens count as output.
+  { name: 'gemini-chat.sse', provider: 'gemini', route: CHAT, text: 'Grüße — 1 + 1 = 2 ✓', finish: 'stop', usage: usage(9, 12), model: 'gemini-2.5-flash' },
+  { name: 'gemini-chat.sse', provider: 'gemini', route: COMPLETIONS, text: 'Grüße — 1 + 1 = 2 ✓', finish: 'stop', usage: usage(9, 12), model: 'gemini-2.5-flash' },
+  // Gemini 1.5 put finishReason STOP on every chunk: one finish, at the end.
+  { name: 'gemini-stop-every-chunk.sse', provider: 'gemini', route: CHAT, text: 'The theory of relativity is two theories.', finish: 'stop', usage: usage(6, 8), model: 'test-model', end: null },
+  { name: 'gemini-tool-call.sse', provider: 'gemini', route: CHAT, text: '', kept: '{"city":"Zürich"}', finish: 'tool_calls', usage: usage(41, 7), model: 'gemini-2.5-flash' },
+  // Bedrock ConverseStream: AWS event-stream framing; usage (with cache reads) arrives after messageStop.
+  { name: 'bedrock-chat.eventstream', provider: 'bedrock', route: CHAT, text: 'Hallo — 1 + 1 = 2 🎉', finish: 'length', usage: usage(31, 7), model: 'test-model', end: 'messageStop' },
+  { name: 'bedrock-chat.eventstream', provider: 'bedrock', route: COMPLETIONS, text: 'Hallo — 1 + 1 = 2 🎉', finish: 'length', usage: usage(31, 7), model: 'test-model', end: 'messageStop' },
+  // TGI's Messages API: `eos_token` and an empty id normalized.
+  { name: 'huggingface-tgi-chat.sse', provider: 'huggingface', route: CHAT, text: 'Bonjour à tous 🤗', finish: 'stop', usage: usage(15, 5), model: 'HuggingFaceH4/zephyr-7b-beta', end: '"finish_reason":"eos_token"' },
+  // DeepSeek's reasoning_content travels through untouched; only content is the answer.
+  { name: 'deepseek-reasoner.sse', provider: 'deepseek', route: CHAT, text: '1 + 1 = 2 ✓', finish: 'stop', usage: usage(12, 20), model: 'deepseek-reasoner' },
 ];
 
 function contextFor(r: Recorded, includeUsage: boolean) {
@@ -83,7 +102,8 @@ describe('recorded native streams → OpenAI chunks', () => {
         const usageOnly = chunks.filter((c) => c.choices.length === 0);
         if (includeUsage && r.usage) {
           assert.equal(withUsage.length, 1, 'usage reported once');
-          assert.deepEqual({ ...withUsage[0].usage, prompt_tokens_details: undefined, completion_tokens_details: undefined }, { ...r.usage, prompt_tokens_details: undefined, completion_tokens_details: undefined });
+          const { prompt_tokens, completion_tokens, total_tokens } = withUsage[0].usage;
+          assert.deepEqual({ prompt_tokens, completion_tokens, total_tokens }, r.usage);
         }
         if (!includeUsage) assert.equal(usageOnly.length, 0, 'no usage chunk the client did not ask for');
       });
@@ -93,7 +113,7 @@ describe('recorded native streams → OpenAI chunks', () => {
 
 describe('split invariance (T49)', () => {
   for (const r of RECORDED) {
-    it(`${r.name}: cut at every byte, then at random places`, () => {
+    it(`${r.name} (${r.provider} ${r.route}): cut at every byte, then at random places`, () => {
       const bytes = recording(r.name);
       const ctx = contextFor(r, true);
       const whole = runStream(ctx, bytes).output;
@@ -171,7 +191,7 @@ describe('frame decoders', () => {
 
   it('never throws anything but TranslationError on random bytes', () => {
     fc.assert(
-      fc.property(fc.constantFrom('sse', 'ndjson' as const), fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 8 }), (framing, chunks) => {
+      fc.property(fc.constantFrom('sse', 'ndjson', 'aws-eventstream' as const), fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 8 }), (framing, chunks) => {
         const decoder = createFrameDecoder(framing, { maxEventSize: 128 });
         try {
           for (const chunk of chunks) decoder.push(chunk);
@@ -188,8 +208,9 @@ describe('frame decoders', () => {
 describe('stream endings and errors', () => {
   it('gives no [DONE] for a truncated stream (T43)', () => {
     for (const r of RECORDED) {
+      if (r.end === null) continue;
       const bytes = recording(r.name);
-      const terminal = lastEventStart(bytes);
+      const terminal = r.end === undefined ? lastEventStart(bytes) : eventStart(bytes, r.end);
       for (const cut of [Math.floor(bytes.length / 2), terminal]) {
         const ctx = contextFor(r, true);
         const driver = getDriver(ctx.provider);
@@ -286,8 +307,17 @@ describe('stream endings and errors', () => {
       { provider: 'llama2', options: ollama },
       { provider: 'llama2', options: raw },
       { provider: 'mistral', options: { mistral_format: 'openai' } },
+      { provider: 'gemini', options: {} },
+      { provider: 'bedrock', options: {} },
+      { provider: 'huggingface', options: {} },
+      { provider: 'huggingface', options: { upstream_url: 'http://tgi/' } },
+      { provider: 'groq', options: {} },
+      { provider: 'deepseek', options: {} },
     ];
-    const eventName = fc.constantFrom(undefined, 'message_start', 'content_block_start', 'content_block_delta', 'message_delta', 'message_stop', 'error', 'ping', 'x');
+    const eventName = fc.constantFrom(
+      undefined, 'message_start', 'content_block_start', 'content_block_delta', 'message_delta', 'message_stop', 'error', 'ping', 'x',
+      'messageStart', 'contentBlockStart', 'contentBlockDelta', 'contentBlockStop', 'messageStop', 'metadata', 'exception:throttlingException', 'error:x',
+    );
     const payload = fc.oneof(
       fc.jsonValue().map((v) => JSON.stringify(v)),
       fc.string(),
@@ -311,6 +341,13 @@ describe('stream endings and errors', () => {
             generated_text: fc.jsonValue(),
             details: fc.jsonValue(),
             choices: fc.jsonValue(),
+            candidates: fc.oneof(fc.jsonValue(), fc.array(fc.record({ content: fc.record({ parts: fc.array(fc.record({ text: fc.jsonValue(), functionCall: fc.jsonValue(), thought: fc.jsonValue(), thoughtSignature: fc.jsonValue() }, { requiredKeys: [] })) }, { requiredKeys: [] }), finishReason: fc.jsonValue() }, { requiredKeys: [] }))),
+            usageMetadata: fc.jsonValue(),
+            promptFeedback: fc.jsonValue(),
+            contentBlockIndex: fc.jsonValue(),
+            start: fc.jsonValue(),
+            stopReason: fc.jsonValue(),
+            modelVersion: fc.jsonValue(),
           },
           { requiredKeys: [] },
         )
@@ -340,6 +377,23 @@ describe('stream endings and errors', () => {
 });
 
 /** Offset where the last event or line starts: cutting there loses exactly the terminal event. */
+/** Where the event (SSE) or message (AWS event stream) containing `marker` starts, as a byte offset. */
+function eventStart(bytes: Uint8Array, marker: string): number {
+  const at = Buffer.from(bytes).indexOf(marker);
+  assert.ok(at > 0, marker);
+  if (bytes[0] === 0) {
+    // Event-stream messages: walk the length prefixes to the message holding the marker.
+    let offset = 0;
+    for (;;) {
+      const total = new DataView(bytes.buffer, bytes.byteOffset + offset).getUint32(0);
+      if (offset + total > at) return offset;
+      offset += total;
+    }
+  }
+  const before = Buffer.from(bytes).subarray(0, at).lastIndexOf('\n\n');
+  return before === -1 ? 0 : before + 2;
+}
+
 function lastEventStart(bytes: Uint8Array): number {
   const text = new TextDecoder().decode(bytes).replace(/\n+$/, '');
   const sse = text.lastIndexOf('\n\n');

@@ -3,7 +3,7 @@
  * (the guide: `Authorization: Bearer <key>`).
  */
 import type { LlmRouteType } from '../types.ts';
-import { cohereV1Format } from '../formats/cohere-v1.ts';
+import { buildCohereEmbeddings, cohereV1Format, parseCohereEmbeddings } from '../formats/cohere-v1.ts';
 import { resolveUrl } from '../url.ts';
 import { defineDriver } from './define.ts';
 
@@ -15,4 +15,9 @@ export const cohereDriver = defineDriver({
   name: 'cohere',
   endpoint: (ctx) => ({ url: resolveUrl(ctx.options, COHERE_ORIGIN, PATHS[ctx.routeType]), headers: {} }),
   formatFor: () => cohereV1Format,
+  embeddings: {
+    endpoint: (ctx) => ({ url: resolveUrl(ctx.options, COHERE_ORIGIN, '/v1/embed'), headers: {} }),
+    buildRequest: buildCohereEmbeddings,
+    parseResponse: parseCohereEmbeddings,
+  },
 });

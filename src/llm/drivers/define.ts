@@ -1,19 +1,22 @@
 /**
- * Builds a ProviderDriver from what is the provider's own (endpoint, auth header) and the wire
- * format it speaks, which may depend on configuration (llama2/mistral `*_format` options).
+ * Builds a ProviderDriver from what is the provider's own (endpoint, auth header, request signing,
+ * embeddings) and the wire format it speaks, which may depend on configuration (llama2/mistral
+ * `*_format` options).
  */
-import { TranslationError, type DriverContext, type Endpoint, type ProviderDriver, type ProviderName, type TranslatedResponse } from '../types.ts';
+import { TranslationError, type DriverContext, type EmbeddingsDriver, type Endpoint, type ProviderDriver, type ProviderName, type TranslatedResponse } from '../types.ts';
 import type { WireFormat } from '../formats/format.ts';
 
 export interface DriverDefinition {
   name: ProviderName;
   endpoint(ctx: DriverContext): Endpoint;
   formatFor(ctx: DriverContext): WireFormat;
-  authHeader?(name: string, value: string): [string, string];
+  authHeader?: ProviderDriver['authHeader'];
+  signRequest?: ProviderDriver['signRequest'];
+  embeddings?: EmbeddingsDriver;
 }
 
 export function defineDriver(definition: DriverDefinition): ProviderDriver {
-  const { name, endpoint, formatFor, authHeader } = definition;
+  const { name, endpoint, formatFor, authHeader, signRequest, embeddings } = definition;
   const driver: ProviderDriver = {
     name,
     endpoint,
@@ -21,8 +24,18 @@ export function defineDriver(definition: DriverDefinition): ProviderDriver {
     parseResponse: (body, ctx) => guarded(name, () => formatFor(ctx).parseResponse(body, ctx)),
     streamFraming: (ctx) => formatFor(ctx).framing,
     createStreamTranslator: (ctx) => formatFor(ctx).createStreamTranslator(ctx),
+    ...(authHeader ? { authHeader } : {}),
+    ...(signRequest ? { signRequest } : {}),
+    ...(embeddings
+      ? {
+          embeddings: {
+            endpoint: embeddings.endpoint,
+            buildRequest: embeddings.buildRequest,
+            parseResponse: (body, req, ctx) => guarded(name, () => embeddings.parseResponse(body, req, ctx)),
+          },
+        }
+      : {}),
   };
-  if (authHeader) driver.authHeader = authHeader;
   return driver;
 }
 

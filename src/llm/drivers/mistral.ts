@@ -7,7 +7,8 @@
  */
 import type { DriverContext } from '../types.ts';
 import { chatBridgedCompletionsFormat, openAICompatibleFormat } from '../formats/openai-compatible.ts';
-import { ollamaFormat } from '../formats/ollama.ts';
+import { buildOllamaEmbeddings, ollamaFormat, parseOllamaEmbeddings } from '../formats/ollama.ts';
+import { openAIEmbeddings } from '../embeddings.ts';
 import type { WireFormat } from '../formats/format.ts';
 import { requireUpstreamUrl, resolveUrl } from '../url.ts';
 import { defineDriver } from './define.ts';
@@ -18,6 +19,12 @@ export const MISTRAL_ORIGIN = 'https://api.mistral.ai:443';
 const options = { provider: 'mistral', requestStreamUsage: false, openAIModelRules: false };
 const openai = openAICompatibleFormat(options);
 const bridged = chatBridgedCompletionsFormat(options);
+/** Mistral's embeddings API: `output_dimension` for OpenAI's `dimensions`, no `user` (unknown fields are refused). */
+const mistralEmbeddings = openAIEmbeddings({
+  provider: 'mistral',
+  endpoint: (ctx) => ({ url: resolveUrl(ctx.options, MISTRAL_ORIGIN, '/v1/embeddings'), headers: {} }),
+  dimensions: 'output_dimension',
+});
 
 function formatFor(ctx: DriverContext): WireFormat {
   if (ctx.options.mistral_format === 'ollama') return ollamaFormat;
@@ -35,4 +42,12 @@ export const mistralDriver = defineDriver({
     headers: {},
   }),
   formatFor,
+  embeddings: {
+    endpoint: (ctx) => ({
+      url: ctx.options.mistral_format === 'ollama' ? requireUpstreamUrl(ctx.options, 'mistral (ollama format)') : resolveUrl(ctx.options, MISTRAL_ORIGIN, '/v1/embeddings'),
+      headers: {},
+    }),
+    buildRequest: (req, ctx) => (ctx.options.mistral_format === 'ollama' ? buildOllamaEmbeddings(req, ctx) : mistralEmbeddings.buildRequest(req, ctx)),
+    parseResponse: (body, req, ctx) => (ctx.options.mistral_format === 'ollama' ? parseOllamaEmbeddings(body, req, ctx) : mistralEmbeddings.parseResponse(body, req, ctx)),
+  },
 });

@@ -5,6 +5,7 @@
 import type { LlmRouteType } from '../types.ts';
 import { openAICompatibleFormat } from '../formats/openai-compatible.ts';
 import { resolveUrl } from '../url.ts';
+import { openAIEmbeddings } from '../embeddings.ts';
 import { defineDriver } from './define.ts';
 
 export const OPENAI_ORIGIN = 'https://api.openai.com:443';
@@ -20,4 +21,12 @@ export const openaiDriver = defineDriver({
   name: 'openai',
   endpoint: (ctx) => ({ url: resolveUrl(ctx.options, OPENAI_ORIGIN, OPENAI_PATHS[ctx.routeType]), headers: {} }),
   formatFor: () => format,
+  embeddings: openAIEmbeddings({
+    provider: 'openai',
+    endpoint: (ctx) => ({ url: resolveUrl(ctx.options, OPENAI_ORIGIN, '/v1/embeddings'), headers: {} }),
+    base64: true,
+    dimensions: true,
+    tokenArrays: true,
+    user: true,
+  }),
 });

@@ -4,12 +4,13 @@
  *
  * Reference: https://docs.cohere.com/v1/reference/chat and .../generate (v1 API).
  */
-import { RequestError, TranslationError, UpstreamStreamError, type ChatMessage, type ChatRequest, type ClientRequest, type DriverContext, type StreamEvent, type TranslatedResponse, type Usage } from '../types.ts';
+import { RequestError, TranslationError, UpstreamStreamError, type ChatMessage, type ChatRequest, type ClientRequest, type DriverContext, type EmbeddingsContext, type EmbeddingsRequest, type StreamEvent, type TranslatedResponse, type Usage } from '../types.ts';
 import { asArray, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
 import { completionBody, mapFinishReason, usageOf, type FinishReason } from '../openai-shape.ts';
 import { clamp, copyNativeFields, putDefined, samplingParams } from '../params.ts';
 import { textOnly } from '../content.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
+import { embeddingsBody, embeddingsUsage, expectCount, textInputs, vectorOf } from '../embeddings.ts';
 import type { WireFormat } from './format.ts';
 
 const PROVIDER = 'cohere';
@@ -203,4 +204,33 @@ class CohereStreamTranslator extends BaseStreamTranslator {
     this.markDone();
     return this.out.finish(reason == null ? 'stop' : mapFinishReason(FINISH_REASONS, reason));
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Embeddings: `POST /v1/embed` `{texts, model, input_type, embedding_types: ["float"], truncate?}` →
+// `{id, embeddings: {float: [[...]]}, texts, meta: {billed_units: {input_tokens}}}`
+// (https://docs.cohere.com/v1/reference/embed). `input_type` is required by embed v3 models; a
+// client may send Cohere's own (`search_query`, `classification` ...), else `search_document`.
+
+export function buildCohereEmbeddings(req: EmbeddingsRequest, ctx: EmbeddingsContext): JsonObject {
+  if (req.dimensions !== undefined && req.dimensions !== null) throw new RequestError('dimensions: not supported by the cohere provider');
+  const body: JsonObject = {
+    texts: textInputs(req, PROVIDER),
+    model: ctx.model,
+    input_type: asString(req.input_type) ?? 'search_document',
+    embedding_types: ['float'],
+  };
+  if (typeof req.truncate === 'string') body.truncate = req.truncate;
+  return body;
+}
+
+export function parseCohereEmbeddings(text: string, req: EmbeddingsRequest, ctx: EmbeddingsContext): TranslatedResponse {
+  const response = asObject(parseUpstreamJson(text, 'llm/v1/embeddings'));
+  const embeddings = response?.embeddings;
+  const list = asArray(embeddings) ?? asArray(dig(embeddings, 'float'));
+  if (!response || !list) throw new TranslationError("'embeddings' missing from cohere response body");
+  expectCount(list, req, PROVIDER);
+  const vectors = list.map((v) => vectorOf(v, PROVIDER));
+  const usage = embeddingsUsage(dig(response, 'meta', 'billed_units', 'input_tokens') ?? dig(response, 'meta', 'tokens', 'input_tokens'));
+  return { body: embeddingsBody(vectors, ctx.model, usage, req), usage, responseModel: null };
 }

@@ -37,20 +37,37 @@ const FINISH_REASONS: Readonly<Record<string, FinishReason>> = {
 
 export const llama2RawFormat: WireFormat = {
   framing: 'sse',
-  buildRequest: buildRawRequest,
-  parseResponse: parseRawResponse,
-  createStreamTranslator: (ctx) => new RawStreamTranslator(ctx),
+  buildRequest: (req, ctx) => buildRawRequest(req, ctx, llama2Inputs),
+  parseResponse: (body, ctx) => parseRawResponse(body, ctx, PROVIDER, answerText),
+  createStreamTranslator: (ctx) => new RawStreamTranslator(ctx, PROVIDER),
 };
+
+/**
+ * The same text-generation API (TGI `/generate`, the HF Inference API's text-generation task)
+ * with the client's prompt sent as it is: Hugging Face completions routes. `extra` adds fields
+ * to the body (the Inference API's `options`).
+ */
+export function textGenerationFormat(provider: string, extra: (ctx: DriverContext) => JsonObject = () => ({})): WireFormat {
+  return {
+    framing: 'sse',
+    buildRequest: (req, ctx) => ({ ...buildRawRequest(req, ctx, () => String(req.prompt), provider), ...extra(ctx) }),
+    parseResponse: (body, ctx) => parseRawResponse(body, ctx, provider, (text) => text),
+    createStreamTranslator: (ctx) => new RawStreamTranslator(ctx, provider),
+  };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Request
 
-function buildRawRequest(req: ClientRequest, ctx: DriverContext): JsonObject {
-  if (typeof req.n === 'number' && req.n > 1) throw new RequestError('n: the llama2 raw format returns one choice; expected 1');
-  const inputs =
-    ctx.routeType === 'llm/v1/chat'
-      ? llama2ChatPrompt((req as ChatRequest).messages)
-      : renderPrompt(COMPLETIONS_SYSTEM_PROMPT, [{ instruction: [String(req.prompt)] }]);
+function llama2Inputs(req: ClientRequest, ctx: DriverContext): string {
+  return ctx.routeType === 'llm/v1/chat'
+    ? llama2ChatPrompt((req as ChatRequest).messages)
+    : renderPrompt(COMPLETIONS_SYSTEM_PROMPT, [{ instruction: [String(req.prompt)] }]);
+}
+
+function buildRawRequest(req: ClientRequest, ctx: DriverContext, render: (req: ClientRequest, ctx: DriverContext) => string, provider = PROVIDER): JsonObject {
+  if (typeof req.n === 'number' && req.n > 1) throw new RequestError(`n: the ${provider === PROVIDER ? 'llama2 raw format' : `${provider} provider`} returns one choice; expected 1`);
+  const inputs = render(req, ctx);
 
   const params = samplingParams(req, ctx.options);
   const parameters: JsonObject = {};
@@ -127,10 +144,10 @@ interface RawAnswer {
   source: JsonObject;
 }
 
-function parseRawResponse(body: string, ctx: DriverContext): TranslatedResponse {
-  const parsed = parseUpstreamJson(body, PROVIDER);
-  const answer = rawAnswer(parsed);
-  const text = answerText(answer.text);
+function parseRawResponse(body: string, ctx: DriverContext, provider: string, clean: (text: string) => string): TranslatedResponse {
+  const parsed = parseUpstreamJson(body, provider);
+  const answer = rawAnswer(parsed, provider);
+  const text = clean(answer.text);
   const usage = rawUsage(parsed, answer);
   return {
     body: completionBody(ctx.routeType, {
@@ -145,20 +162,21 @@ function parseRawResponse(body: string, ctx: DriverContext): TranslatedResponse 
   };
 }
 
-function rawAnswer(parsed: unknown): RawAnswer {
-  const error = asString(dig(parsed, 'error'));
-  if (error !== undefined) throw new TranslationError(`llama2 endpoint error: ${error}`);
+function rawAnswer(parsed: unknown, provider: string): RawAnswer {
+  // TGI's `{"error", "error_type"}`; the Hugging Face router's `{"message"}`.
+  const error = asString(dig(parsed, 'error')) ?? (dig(parsed, 'generated_text') === undefined && dig(parsed, 'content') === undefined ? asString(dig(parsed, 'message')) : undefined);
+  if (error !== undefined) throw new TranslationError(`${provider} endpoint error: ${error}`);
   const list = Array.isArray(parsed) ? parsed : asArray(dig(parsed, 'data'));
   if (list) {
-    if (list.length !== 1) throw new TranslationError('cannot parse response from llama2 endpoint');
+    if (list.length !== 1) throw new TranslationError(`cannot parse response from ${provider} endpoint`);
     const entry = asObject(list[0]);
     const text = asString(entry?.generated_text);
-    if (!entry || text === undefined) throw new TranslationError('response data is empty from llama2 endpoint');
+    if (!entry || text === undefined) throw new TranslationError(`response data is empty from ${provider} endpoint`);
     return { text, details: entry.details, source: entry };
   }
   const object = asObject(parsed);
   const text = asString(object?.generated_text) ?? asString(object?.content);
-  if (!object || text === undefined) throw new TranslationError('cannot parse response from llama2 endpoint');
+  if (!object || text === undefined) throw new TranslationError(`cannot parse response from ${provider} endpoint`);
   return { text, details: object.details, source: object };
 }
 
@@ -187,15 +205,20 @@ function rawFinishReason(answer: RawAnswer): FinishReason {
 // has `generated_text` and `details`; or llama.cpp's `data: {"content":"...","stop":false}`.
 
 class RawStreamTranslator extends BaseStreamTranslator {
-  protected readonly source = PROVIDER;
+  protected readonly source: string;
   #started = false;
+
+  constructor(ctx: DriverContext, provider: string) {
+    super(ctx);
+    this.source = provider;
+  }
 
   protected translate(event: StreamEvent): string {
     const data = this.parse(event);
-    if (!isObject(data)) throw new TranslationError('malformed llama2 stream event: not an object');
+    if (!isObject(data)) throw new TranslationError(`malformed ${this.source} stream event: not an object`);
     const error = asString(data.error);
     if (error !== undefined || event.event === 'error') {
-      throw new UpstreamStreamError(error ?? 'llama2 endpoint reported an error in the stream', asString(data.error_type) ?? 'upstream_error');
+      throw new UpstreamStreamError(error ?? `${this.source} endpoint reported an error in the stream`, asString(data.error_type) ?? 'upstream_error');
     }
     let frames = '';
     if (!this.#started) {

@@ -5,12 +5,13 @@
  *
  * Reference: https://github.com/ollama/ollama/blob/main/docs/api.md
  */
-import { RequestError, TranslationError, UpstreamStreamError, type ChatMessage, type ChatRequest, type ClientRequest, type ContentPart, type DriverContext, type StreamEvent, type TranslatedResponse, type Usage } from '../types.ts';
+import { RequestError, TranslationError, UpstreamStreamError, type ChatMessage, type ChatRequest, type ClientRequest, type ContentPart, type DriverContext, type EmbeddingsContext, type EmbeddingsRequest, type StreamEvent, type TranslatedResponse, type Usage } from '../types.ts';
 import { asArray, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
 import { completionBody, mapFinishReason, usageOf, type FinishReason, type ToolCall } from '../openai-shape.ts';
 import { copyNativeFields, putDefined, samplingParams } from '../params.ts';
 import { imageUrlOf, isTextPart, parseDataUrl, unsupportedPart } from '../content.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
+import { embeddingsBody, embeddingsUsage, expectCount, textInputs, vectorOf } from '../embeddings.ts';
 import type { WireFormat } from './format.ts';
 
 const PROVIDER = 'ollama';
@@ -226,4 +227,30 @@ class OllamaStreamTranslator extends BaseStreamTranslator {
     this.out.created = createdAt(line.created_at) ?? this.out.created;
     return this.out.role();
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Embeddings: `POST /api/embed` `{model, input, dimensions?, truncate?, keep_alive?}` →
+// `{model, embeddings: [[...]], prompt_eval_count}` (docs/api.md, "Generate Embeddings").
+
+const NATIVE_EMBED_FIELDS = ['truncate', 'keep_alive', 'options'] as const;
+
+export function buildOllamaEmbeddings(req: EmbeddingsRequest, ctx: EmbeddingsContext): JsonObject {
+  const texts = textInputs(req, PROVIDER);
+  const body: JsonObject = { model: ctx.model, input: texts };
+  copyNativeFields(body, req as unknown as ClientRequest, NATIVE_EMBED_FIELDS);
+  if (typeof req.dimensions === 'number') body.dimensions = req.dimensions;
+  return body;
+}
+
+export function parseOllamaEmbeddings(text: string, req: EmbeddingsRequest, ctx: EmbeddingsContext): TranslatedResponse {
+  const response = asObject(parseUpstreamJson(text, 'llm/v1/embeddings'));
+  if (response && typeof response.error === 'string') throw new TranslationError(`ollama error: ${response.error}`);
+  const list = asArray(response?.embeddings);
+  if (!response || !list) throw new TranslationError("'embeddings' missing from ollama response body");
+  expectCount(list, req, PROVIDER);
+  const vectors = list.map((v) => vectorOf(v, PROVIDER));
+  const usage = embeddingsUsage(response.prompt_eval_count);
+  const model = asString(response.model) || null;
+  return { body: embeddingsBody(vectors, model ?? ctx.model, usage, req), usage, responseModel: model };
 }

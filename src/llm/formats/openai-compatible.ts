@@ -10,11 +10,11 @@
  * - stream: events are re-framed without parsing, except the few that carry what we must know
  *   (the first one for the model, the usage chunk, errors).
  */
-import { TranslationError, UpstreamStreamError, type ClientRequest, type DriverContext, type StreamEvent, type TranslatedResponse, type Usage } from '../types.ts';
+import { RequestError, TranslationError, UpstreamStreamError, type ClientRequest, type DriverContext, type StreamEvent, type TranslatedResponse, type Usage } from '../types.ts';
 import { asArray, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
-import { completionBody, usageOf, type CompletionChoice, type FinishReason } from '../openai-shape.ts';
+import { completionBody, usageOf, type CompletionChoice, type FinishReason, type ToolCall } from '../openai-shape.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
-import { sseFrame } from '../stream/openai-chunks.ts';
+import { sseFrame, type ToolCallDelta } from '../stream/openai-chunks.ts';
 import type { WireFormat } from './format.ts';
 
 export interface OpenAICompatibleOptions {
@@ -29,6 +29,21 @@ export interface OpenAICompatibleOptions {
   openAIModelRules: boolean;
   /** A self-hosted server: also forwards the sampling fields such servers add (top_k, min_p ...). */
   selfHosted?: boolean;
+  /** Provider-native request fields forwarded besides OpenAI's (e.g. Together's `repetition_penalty`). */
+  extraFields?: readonly string[];
+  /** OpenAI fields the provider answers 400 to (Groq: `logprobs`, `logit_bias`, `top_logprobs`): left out. */
+  dropFields?: readonly string[];
+  /** Message fields the provider answers 400 to (Groq: `name`): left out. */
+  dropMessageFields?: readonly string[];
+  /** The provider only answers one choice (Groq: "n must be 1"): `n > 1` is a RequestError, `n: 1` is dropped. */
+  singleChoice?: boolean;
+  /** The provider only knows `max_tokens` (DeepSeek): a client's `max_completion_tokens` is sent under that name. */
+  maxTokensOnly?: boolean;
+  /**
+   * Answers are OpenAI-shaped but not OpenAI's (TGI's finish reason `eos_token`, an empty `id`): each
+   * answer and chunk is parsed and rewritten with OpenAI's values, instead of passed through.
+   */
+  normalize?: boolean;
 }
 
 /** OpenAI's reasoning models reject `max_tokens` and want `max_completion_tokens`. */
@@ -64,9 +79,26 @@ function pick(source: Record<string, unknown>, allowed: ReadonlySet<string>, ext
 }
 
 function allowedFields(req: ClientRequest, ctx: DriverContext, options: OpenAICompatibleOptions): JsonObject {
-  const extra = options.selfHosted ? SELF_HOSTED_FIELDS : [];
+  const extra = [...(options.selfHosted ? SELF_HOSTED_FIELDS : []), ...(options.extraFields ?? [])];
   const body = pick(req, ctx.routeType === 'llm/v1/chat' ? CHAT_FIELDS : COMPLETION_FIELDS, extra);
-  if (Array.isArray(body.messages)) body.messages = body.messages.map((m) => (isObject(m) ? pick(m, MESSAGE_FIELDS, []) : m));
+  for (const field of options.dropFields ?? []) delete body[field];
+  const dropped = options.dropMessageFields ?? [];
+  if (Array.isArray(body.messages)) {
+    body.messages = body.messages.map((m) => {
+      if (!isObject(m)) return m;
+      const message = pick(m, MESSAGE_FIELDS, []);
+      for (const field of dropped) delete message[field];
+      return message;
+    });
+  }
+  if (options.singleChoice && body.n !== undefined && body.n !== null) {
+    if (body.n !== 1) throw new RequestError(`n: the ${options.provider} provider returns one choice; expected 1`);
+    delete body.n;
+  }
+  if (options.maxTokensOnly && body.max_completion_tokens !== undefined) {
+    body.max_tokens ??= body.max_completion_tokens;
+    delete body.max_completion_tokens;
+  }
   return body;
 }
 
@@ -74,8 +106,8 @@ export function openAICompatibleFormat(options: OpenAICompatibleOptions): WireFo
   return {
     framing: 'sse',
     buildRequest: (req, ctx) => buildOpenAIRequest(allowedFields(req, ctx, options), req, ctx, options),
-    parseResponse: (body, ctx) => parseOpenAIResponse(body, ctx),
-    createStreamTranslator: (ctx) => new OpenAIPassthroughTranslator(ctx, options.provider),
+    parseResponse: (body, ctx) => (options.normalize ? parseNormalizedResponse(body, ctx, options.provider) : parseOpenAIResponse(body, ctx)),
+    createStreamTranslator: (ctx) => (options.normalize ? new NormalizingTranslator(ctx, options.provider) : new OpenAIPassthroughTranslator(ctx, options.provider)),
   };
 }
 
@@ -118,7 +150,7 @@ function applyConfiguredOptions(body: JsonObject, req: ClientRequest, ctx: Drive
     const completionField =
       (req.max_completion_tokens !== undefined && req.max_completion_tokens !== null) ||
       (options.openAIModelRules && MAX_COMPLETION_TOKENS_MODELS.test(ctx.model));
-    if (completionField) {
+    if (completionField && !options.maxTokensOnly) {
       body.max_completion_tokens = maxTokens;
       delete body.max_tokens;
     } else {
@@ -311,5 +343,119 @@ class ChatToCompletionsTranslator extends BaseStreamTranslator {
     this.out.model = asString(chunk.model) || this.out.model;
     this.out.id = asString(chunk.id) ?? this.out.id;
     this.out.created = asNumber(chunk.created) ?? this.out.created;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normalizing: OpenAI-shaped answers rewritten with OpenAI's values (Hugging Face TGI)
+
+/** Server finish reasons (TGI: `eos_token`, `stop_sequence`) as OpenAI's. */
+const SERVER_FINISH_REASONS: Readonly<Record<string, FinishReason>> = { eos_token: 'stop', stop_sequence: 'stop', eos: 'stop', max_tokens: 'length' };
+
+function normalizedFinish(value: unknown): FinishReason | null {
+  if (typeof value === 'string' && Object.hasOwn(SERVER_FINISH_REASONS, value)) return SERVER_FINISH_REASONS[value];
+  return finishReasonOf(value);
+}
+
+function toolCallsOf(value: unknown, id: string): ToolCall[] {
+  return (asArray(value) ?? []).map((call, index) => {
+    const args = dig(call, 'function', 'arguments');
+    return {
+      id: asString(dig(call, 'id')) || `call_${id}_${index}`,
+      type: 'function',
+      // TGI has answered arguments as an object; OpenAI's are JSON text.
+      function: { name: asString(dig(call, 'function', 'name')) ?? '', arguments: typeof args === 'string' ? args : JSON.stringify(args ?? {}) },
+    };
+  });
+}
+
+function parseNormalizedResponse(body: string, ctx: DriverContext, provider: string): TranslatedResponse {
+  const parsed = parseUpstreamJson(body, ctx.routeType);
+  // TGI and the Inference API answer errors as `{"error": "..."}` (`{"message": ...}` from the router).
+  const error = asString(dig(parsed, 'error')) ?? (isObject(parsed) && parsed.choices === undefined ? asString(parsed.message) : undefined);
+  if (error !== undefined) throw new TranslationError(`${provider} endpoint error: ${error}`);
+  const choices = isObject(parsed) ? asArray(parsed.choices) : undefined;
+  if (!isObject(parsed) || !choices) throw new TranslationError(`'choices' not in ${ctx.routeType} response`);
+  const usage = openAIUsage(parsed.usage);
+  const model = asString(parsed.model) || undefined;
+  const chat = ctx.routeType === 'llm/v1/chat';
+  const translated: CompletionChoice[] = choices.map((choice) => {
+    const toolCalls = chat ? toolCallsOf(dig(choice, 'message', 'tool_calls'), ctx.id) : [];
+    const text = chat ? textOfContent(dig(choice, 'message', 'content')) : (asString(dig(choice, 'text')) ?? '');
+    return { text: text === '' && toolCalls.length > 0 ? null : text, toolCalls, finishReason: toolCalls.length > 0 ? 'tool_calls' : normalizedFinish(dig(choice, 'finish_reason')) };
+  });
+  return {
+    body: completionBody(ctx.routeType, { id: asString(parsed.id) || ctx.id, created: asNumber(parsed.created) ?? ctx.now, model: model ?? ctx.model, choices: translated, usage }),
+    usage,
+    responseModel: model ?? null,
+  };
+}
+
+/**
+ * Every chunk parsed and written again with OpenAI's values. The end is `[DONE]` or, for TGI
+ * versions that send none, the chunk with a finish reason; a usage chunk after it still counts.
+ */
+class NormalizingTranslator extends BaseStreamTranslator {
+  protected readonly source: string;
+  #started = false;
+
+  constructor(ctx: DriverContext, provider: string) {
+    super(ctx);
+    this.source = provider;
+  }
+
+  protected override get acceptsEventsAfterDone(): boolean {
+    return true;
+  }
+
+  protected translate(event: StreamEvent): string {
+    if (event.data === '[DONE]') {
+      this.markDone();
+      return '';
+    }
+    const chunk = this.parse(event);
+    if (!isObject(chunk)) throw new TranslationError(`malformed ${this.source} stream event: not an object`);
+    if (event.event === 'error' || chunk.error !== undefined) throw streamError(chunk, this.source);
+    let frames = '';
+    if (!this.#started) {
+      this.#started = true;
+      this.setModel(chunk.model);
+      this.out.model = asString(chunk.model) || this.out.model;
+      this.out.id = asString(chunk.id) || this.out.id;
+      this.out.created = asNumber(chunk.created) ?? this.out.created;
+      frames += this.out.role();
+    }
+    this.setUsage(openAIUsage(chunk.usage));
+    for (const choice of asArray(chunk.choices) ?? []) {
+      const text = this.out.chat ? asString(dig(choice, 'delta', 'content')) : asString(dig(choice, 'text'));
+      if (text) {
+        this.keepText(text);
+        frames += this.out.text(text);
+      }
+      const calls = asArray(dig(choice, 'delta', 'tool_calls')) ?? [];
+      if (calls.length > 0) {
+        const deltas: ToolCallDelta[] = calls.map((call, k) => {
+          const args = dig(call, 'function', 'arguments');
+          const argumentsText = typeof args === 'string' ? args : args === undefined || args === null ? '' : JSON.stringify(args);
+          this.keepText(argumentsText);
+          const delta: ToolCallDelta = { index: asNumber(dig(call, 'index')) ?? k, function: { arguments: argumentsText } };
+          const id = asString(dig(call, 'id'));
+          const name = asString(dig(call, 'function', 'name'));
+          if (id) delta.id = id;
+          if (name !== undefined) {
+            delta.type = 'function';
+            delta.function.name = name;
+          }
+          return delta;
+        });
+        frames += this.out.toolCalls(deltas);
+      }
+      const reason = dig(choice, 'finish_reason');
+      if (reason != null && !this.done) {
+        frames += this.out.finish(normalizedFinish(reason));
+        this.markDone();
+      }
+    }
+    return frames;
   }
 }

@@ -6,6 +6,7 @@
 import type { StreamEvent, StreamFraming } from '../types.ts';
 import { NdjsonDecoder } from './ndjson.ts';
 import { SseDecoder } from './sse.ts';
+import { AwsEventStreamDecoder } from './aws-eventstream.ts';
 
 export interface FrameDecoder {
   /** Decodes one network chunk; returns the events it completed (possibly none). */
@@ -14,7 +15,7 @@ export interface FrameDecoder {
   end(): StreamEvent[];
 }
 
-/** The largest single event (SSE) or line (NDJSON) we buffer, in characters. */
+/** The largest single event (SSE), line (NDJSON, in characters) or message (AWS event stream, in bytes) we buffer. */
 export const DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024;
 
 export interface DecoderOptions {
@@ -23,5 +24,14 @@ export interface DecoderOptions {
 
 export function createFrameDecoder(framing: StreamFraming, options: DecoderOptions = {}): FrameDecoder {
   const max = options.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE;
-  return framing === 'sse' ? new SseDecoder(max) : new NdjsonDecoder(max);
+  switch (framing) {
+    case 'sse':
+      return new SseDecoder(max);
+    case 'ndjson':
+      return new NdjsonDecoder(max);
+    case 'aws-eventstream':
+      return new AwsEventStreamDecoder(max);
+    default:
+      throw new Error(`unknown stream framing '${String(framing)}'`);
+  }
 }

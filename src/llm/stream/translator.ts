@@ -36,10 +36,24 @@ export abstract class BaseStreamTranslator implements StreamTranslator {
   /** Names the provider in error messages. */
   protected abstract readonly source: string;
 
+  /**
+   * Whether events after the provider's end are still translated: Bedrock sends its usage
+   * (`metadata`) after `messageStop`, and some Gemini streams put a finishReason on every chunk.
+   * Those translators keep the finish chunk for `closingFrames()`.
+   */
+  protected get acceptsEventsAfterDone(): boolean {
+    return false;
+  }
+
+  /** Frames owed before the usage chunk and `[DONE]` (a finish chunk deferred to the end). */
+  protected closingFrames(): string {
+    return '';
+  }
+
   push(event: StreamEvent): string {
     // Nothing after the provider's end counts (some servers send trailing keep-alives), and an
     // event without data carries nothing.
-    if (this.#done || event.data === '') return '';
+    if ((this.#done && !this.acceptsEventsAfterDone) || this.#finished || event.data === '') return '';
     try {
       return this.translate(event);
     } catch (error) {
@@ -61,7 +75,7 @@ export abstract class BaseStreamTranslator implements StreamTranslator {
   finish(estimated?: Usage | null): string {
     if (!this.#done || this.#finished) return '';
     this.#finished = true;
-    let frames = '';
+    let frames = this.closingFrames();
     const usage = this.#usage ?? estimated ?? null;
     if (this.ctx.includeUsage && !this.#usageSent && usage) frames += this.out.usage(usage);
     return frames + DONE_FRAME;
