@@ -173,7 +173,7 @@ for (const store of STORES) describe(`Admin API on ${store.name}`, { skip: store
 
     const badProvider = await gw.adminForm('POST', '/plugins', { name: 'ai-proxy', 'config.route_type': 'llm/v1/chat', 'config.model.provider': 'nope' });
     assert.equal(badProvider.status, 400);
-    assert.equal(badProvider.json.fields.config.model.provider, 'expected one of: openai, azure, anthropic, cohere, mistral, llama2');
+    assert.equal(badProvider.json.fields.config.model.provider, 'expected one of: openai, azure, anthropic, cohere, mistral, llama2, gemini, bedrock, huggingface, groq, together, deepseek, fireworks, openrouter, vllm, lmstudio, llamacpp');
 
     const azure = await gw.adminForm('POST', '/plugins', {
       name: 'ai-proxy',

@@ -131,7 +131,7 @@ test('POST /config with an invalid configuration changes nothing and returns eve
   const f = r.json.fields;
   assert.equal(f.services[0].routes[0], null, 'entries without errors are null, as in Kong');
   assert.deepEqual(f.services[0].routes[1].paths, ['should start with: / (fixed path) or ~/ (regex path)']);
-  assert.equal(f.services[0].routes[1].plugins[0].config.model.provider, 'expected one of: openai, azure, anthropic, cohere, mistral, llama2');
+  assert.equal(f.services[0].routes[1].plugins[0].config.model.provider, 'expected one of: openai, azure, anthropic, cohere, mistral, llama2, gemini, bedrock, huggingface, groq, together, deepseek, fireworks, openrouter, vllm, lmstudio, llamacpp');
   assert.equal(f.services[1].port, 'value should be between 0 and 65535');
   assert.match(f.services[1]['@entity'][0], /uniqueness violation: 'services' entity with primary key set to '[0-9a-f-]+' already declared/);
   assert.deepEqual(f.routes[0]['@entity'], ["invalid reference 'service: missing' (no such entry in 'services')"]);
