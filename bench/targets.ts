@@ -1,0 +1,293 @@
+/**
+ * The things the benchmark measures, each started on loopback and described the same way: where
+ * to send a chat request, with which headers, and which processes' CPU and memory count.
+ *
+ *   direct      the mock upstream itself (the client's floor; no gateway)
+ *   ref-pass    bench/ref-proxy.ts --mode pass   (node:http + undici Pool, bytes through)
+ *   ref-parse   bench/ref-proxy.ts --mode parse  (+ JSON.parse/stringify of every body and event)
+ *   modelgate   src/cli.ts start, one worker, ai-proxy route (openai, log_statistics on)
+ *   portkey     @portkey-ai/gateway from npm, installed on demand into a temp dir (--peer portkey)
+ */
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { request } from 'undici';
+import { childPids, freePort, readyLine, sleep, spawnPinned, stopChild } from './procs.ts';
+
+const BENCH_DIR = import.meta.dirname;
+const REPO = path.resolve(BENCH_DIR, '..');
+const NODE = process.execPath;
+export const MODEL = 'gpt-4o-mini';
+export const PROVIDER_KEY = 'sk-bench';
+
+export interface Proc {
+  role: string;
+  pid: number;
+}
+
+export interface Target {
+  name: string;
+  port: number;
+  path: string;
+  /** Extra request headers (beyond Host, Content-Type, Content-Length). */
+  headers: Record<string, string>;
+  /** Processes whose CPU time and memory are the target's (empty for `direct`). */
+  processes(): Proc[];
+  /** Re-reads the process list (modelgate: workers may have been replaced). */
+  refresh(): Promise<void>;
+  stop(): Promise<void>;
+  meta: Record<string, unknown>;
+}
+
+export interface Mock {
+  url: string;
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export async function startMock(cpu: string, chunks: number, delayMs: number): Promise<Mock> {
+  const child = spawnPinned(cpu, NODE, [path.join(BENCH_DIR, 'mock-upstream.ts'), '--chunks', String(chunks), '--delay-ms', String(delayMs)], {});
+  const ready = await readyLine<{ url: string; port: number }>(child, 'mock upstream');
+  return { url: ready.url, port: ready.port, pid: child.pid!, stop: () => stopChild(child) };
+}
+
+export function directTarget(mock: Mock): Target {
+  return {
+    name: 'direct',
+    port: mock.port,
+    path: '/v1/chat/completions',
+    headers: { Authorization: `Bearer ${PROVIDER_KEY}` },
+    processes: () => [],
+    refresh: async () => {},
+    stop: async () => {},
+    meta: { note: 'client → mock, no gateway' },
+  };
+}
+
+export async function startRefProxy(cpu: string, mode: 'pass' | 'parse', mock: Mock, nodeOptions?: string): Promise<Target> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (nodeOptions) env.NODE_OPTIONS = nodeOptions;
+  else delete env.NODE_OPTIONS;
+  const child = spawnPinned(cpu, NODE, [path.join(BENCH_DIR, 'ref-proxy.ts'), '--mode', mode, '--upstream', mock.url], { env });
+  const ready = await readyLine<{ port: number; pid: number }>(child, `ref-proxy ${mode}`);
+  return {
+    name: `ref-${mode}`,
+    port: ready.port,
+    path: '/v1/chat/completions',
+    headers: {},
+    processes: () => [{ role: 'proxy', pid: child.pid! }],
+    refresh: async () => {},
+    stop: () => stopChild(child),
+    meta: { mode },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// modelgate
+
+export interface ModelgateOptions {
+  name: string;
+  mock: Mock;
+  /** Routes configured besides the measured chat route (a mix of prefix, regex and host routes). */
+  extraRoutes: number;
+  workers?: number;
+  accessLog?: boolean;
+  /** Extra NODE_OPTIONS for the gateway processes (e.g. `--cpu-prof ...`). */
+  nodeOptions?: string;
+  onProgress?: (msg: string) => void;
+}
+
+async function adminCall(adminPort: number, method: 'GET' | 'POST', p: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  const r = await request(`http://127.0.0.1:${adminPort}${p}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.body.text();
+  let json: unknown = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: r.statusCode, json };
+}
+
+async function adminOk(adminPort: number, method: 'GET' | 'POST', p: string, body?: unknown): Promise<unknown> {
+  const r = await adminCall(adminPort, method, p, body);
+  if (r.status < 200 || r.status > 299) throw new Error(`Admin API ${method} ${p} → ${r.status}: ${JSON.stringify(r.json).slice(0, 300)}`);
+  return r.json;
+}
+
+/**
+ * Filler route i: a third are plain prefix paths, a third anchored regex paths, a third
+ * host-bound routes — each with its own path, as a multi-tenant configuration would have.
+ */
+export function fillerRoute(i: number): Record<string, unknown> {
+  switch (i % 3) {
+    case 0:
+      return { name: `tenant-${i}-prefix`, paths: [`/tenant-${i}/chat`] };
+    case 1:
+      return { name: `tenant-${i}-regex`, paths: [`~/tenant-${i}/v1/chat/completions$`] };
+    default:
+      return { name: `tenant-${i}-host`, hosts: [`tenant-${i}.bench.test`], paths: [`/tenant-${i}/h`] };
+  }
+}
+
+export const AI_PROXY_CONFIG = (mockUrl: string) => ({
+  route_type: 'llm/v1/chat',
+  auth: { header_name: 'Authorization', header_value: `Bearer ${PROVIDER_KEY}` },
+  model: { provider: 'openai', name: MODEL, options: { upstream_url: `${mockUrl}/v1/chat/completions` } },
+  logging: { log_statistics: true },
+});
+
+export async function startModelgate(cpu: string, opts: ModelgateOptions): Promise<Target> {
+  const prefix = fs.mkdtempSync(path.join(os.tmpdir(), `modelgate-bench-${opts.name}-`));
+  const [proxyPort, adminPort] = [await freePort(), await freePort()];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    MODELGATE_PROXY_LISTEN: `127.0.0.1:${proxyPort}`,
+    MODELGATE_ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
+    MODELGATE_PREFIX: prefix,
+    MODELGATE_WORKERS: String(opts.workers ?? 1),
+    MODELGATE_LOG_LEVEL: opts.accessLog ? 'info' : 'warn',
+    MODELGATE_ACCESS_LOG: opts.accessLog ? 'on' : 'off',
+    MODELGATE_DRAIN_TIMEOUT_MS: '1000',
+  };
+  if (opts.nodeOptions) env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} ${opts.nodeOptions}`.trim();
+  else delete env.NODE_OPTIONS;
+  const logFile = path.join(prefix, 'gateway.log');
+  const log = fs.openSync(logFile, 'a');
+  const child: ChildProcess = spawnPinned(cpu, NODE, [path.join(REPO, 'src', 'cli.ts'), 'start'], { env, cwd: REPO, stdout: log, stderr: log });
+  fs.closeSync(log);
+  const tail = () => fs.readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
+
+  const started = performance.now();
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`modelgate (${opts.name}) exited during start-up (code ${child.exitCode}):\n${tail()}`);
+    if (performance.now() - started > 60_000) {
+      await stopChild(child);
+      throw new Error(`modelgate (${opts.name}): Admin API not ready after 60 s:\n${tail()}`);
+    }
+    try {
+      const r = await adminCall(adminPort, 'GET', '/status');
+      if (r.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  const startupMs = performance.now() - started;
+
+  await adminOk(adminPort, 'POST', '/services', { name: 'bench', url: opts.mock.url });
+  await adminOk(adminPort, 'POST', '/services/bench/routes', { name: 'chat', paths: ['~/chat$'] });
+  await adminOk(adminPort, 'POST', '/routes/chat/plugins', { name: 'ai-proxy', config: AI_PROXY_CONFIG(opts.mock.url) });
+
+  // Filler routes, 32 writes in flight: the gateway coalesces snapshot rebuilds across a burst.
+  const configStarted = performance.now();
+  let next = 0;
+  let lastReport = performance.now();
+  const writer = async () => {
+    while (next < opts.extraRoutes) {
+      const i = next++;
+      await adminOk(adminPort, 'POST', '/services/bench/routes', fillerRoute(i));
+      if (opts.onProgress && performance.now() - lastReport > 5000) {
+        lastReport = performance.now();
+        opts.onProgress(`${opts.name}: ${next}/${opts.extraRoutes} routes`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(32, opts.extraRoutes) }, writer));
+  const configMs = performance.now() - configStarted;
+
+  let procs: Proc[] = [];
+  const refresh = async () => {
+    const info = (await adminOk(adminPort, 'GET', '/')) as { pids?: { master?: number; workers?: number[] } };
+    const workers = info.pids?.workers?.length ? info.pids.workers : childPids(child.pid!);
+    procs = [{ role: 'primary', pid: child.pid! }, ...workers.map((pid) => ({ role: 'worker', pid }))];
+  };
+  await refresh();
+  const status = (await adminOk(adminPort, 'GET', '/status')) as { configuration?: { version?: number } };
+
+  return {
+    name: opts.name,
+    port: proxyPort,
+    path: '/chat',
+    headers: {},
+    processes: () => procs,
+    refresh,
+    stop: async () => {
+      await stopChild(child, 8000);
+      fs.rmSync(prefix, { recursive: true, force: true });
+    },
+    meta: {
+      routes: opts.extraRoutes + 1,
+      workers: opts.workers ?? 1,
+      access_log: !!opts.accessLog,
+      startup_ms: Math.round(startupMs),
+      config_ms: Math.round(configMs),
+      config_version: status.configuration?.version,
+      admin_port: adminPort,
+      prefix,
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// peer: Portkey
+
+export const PORTKEY_PACKAGE = '@portkey-ai/gateway';
+
+/** Installs the peer into a cache dir under the OS temp dir (reused across runs); returns its entry file. */
+export function installPortkey(version: string, log: (msg: string) => void): { entry: string; version: string; dir: string } {
+  const dir = path.join(os.tmpdir(), `modelgate-bench-peer-portkey-${version.replace(/[^a-z0-9.-]/gi, '_')}`);
+  const entry = path.join(dir, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js');
+  if (!fs.existsSync(entry)) {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'modelgate-bench-peer', private: true }));
+    log(`installing ${PORTKEY_PACKAGE}@${version} into ${dir} (npm) ...`);
+    const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error', `${PORTKEY_PACKAGE}@${version}`], { cwd: dir, encoding: 'utf8', timeout: 300_000 });
+    if (r.status !== 0 || !fs.existsSync(entry)) throw new Error(`npm install ${PORTKEY_PACKAGE}@${version} failed: ${(r.stderr || r.error?.message || '').slice(-2000)}`);
+  }
+  const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'node_modules', '@portkey-ai', 'gateway', 'package.json'), 'utf8')) as { version: string };
+  return { entry, version: pkg.version, dir };
+}
+
+export async function startPortkey(cpu: string, mock: Mock, entry: string, version: string): Promise<Target> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production' };
+  delete env.NODE_OPTIONS;
+  const child = spawnPinned(cpu, NODE, ['--import', path.join(BENCH_DIR, 'peer-preload.ts'), entry, `--port=${port}`, '--headless'], { env, stdout: 'ignore', stderr: 'pipe' });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const started = performance.now();
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`portkey exited during start-up (code ${child.exitCode}):\n${stderr}`);
+    if (performance.now() - started > 30_000) {
+      await stopChild(child);
+      throw new Error(`portkey not ready after 30 s:\n${stderr}`);
+    }
+    try {
+      const r = await request(`http://127.0.0.1:${port}/`);
+      await r.body.text();
+      if (r.statusCode === 200) break;
+    } catch {
+      // not yet
+    }
+    await sleep(100);
+  }
+  return {
+    name: 'portkey',
+    port,
+    path: '/v1/chat/completions',
+    headers: { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${mock.url}/v1`, Authorization: `Bearer ${PROVIDER_KEY}` },
+    processes: () => [{ role: 'gateway', pid: child.pid! }],
+    refresh: async () => {},
+    stop: () => stopChild(child),
+    meta: { package: `${PORTKEY_PACKAGE}@${version}`, note: 'started with bench/peer-preload.ts (loopback listen + fetch headers shim)' },
+  };
+}
