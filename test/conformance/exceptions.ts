@@ -10,7 +10,6 @@ const JSON_ARRAY_FRAMING = "Gemini's JSON-array stream framing: modelgate asks G
 export const UNUSED_FIXTURES: Readonly<Record<string, string>> = {
   'json-schema.json': "Kong's JSON schema of request bodies: documentation, not translation data (validate.ts implements and tests the rules)",
   'oas.yaml': "Kong's OpenAPI description of the plugin's routes: documentation, not translation data",
-  'openai/llm-v1-embeddings/responses/good.json': 'llm/v1/embeddings is not a route type of ai-proxy here (nor in Kong 3.9)',
   'bedrock/chunks/chunk-1.txt': BEDROCK_CHUNKS,
   'bedrock/chunks/chunk-2.txt': BEDROCK_CHUNKS,
   'bedrock/chunks/chunk-3.txt': BEDROCK_CHUNKS,

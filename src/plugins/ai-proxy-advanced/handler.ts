@@ -11,14 +11,13 @@ import { createHash } from 'node:crypto';
 import type { PluginHandler, CompileContext } from '../types.ts';
 import type { RequestContext } from '../../proxy/context.ts';
 import { compileAiProxy, type CompiledAiProxy } from '../ai-proxy/compile.ts';
-import { planCall, relay, sendPlanned, validateRequest, wantsStream, type SentCall } from '../ai-proxy/exchange.ts';
+import { checkRequest, planFor, relay, sendPlanned, type ExchangeRouteType, type SentCall } from '../ai-proxy/exchange.ts';
 import { aiError, readClientJson } from '../ai-proxy/client-request.ts';
 import type { UpstreamLimits } from '../ai-proxy/upstream-request.ts';
 import { UpstreamError, ClientError } from '../../proxy/errors.ts';
 import { discard } from '../../proxy/upstream.ts';
 import { setResponseHeaders } from '../shared/response-headers.ts';
 import { writeJson } from '../../proxy/respond.ts';
-import type { LlmRouteType } from '../../llm/types.ts';
 import { balancerFor, type Balancer, type TargetState } from './balancer.ts';
 import type { AiProxyAdvancedConfig, TargetConfig } from './schema.ts';
 import type { AiExchange } from '../ai-proxy/analytics.ts';
@@ -26,7 +25,7 @@ import type { AiExchange } from '../ai-proxy/analytics.ts';
 interface CompiledTarget {
   index: number;
   conf: CompiledAiProxy;
-  routeType: LlmRouteType;
+  routeType: ExchangeRouteType;
   /** The provider's model name, sent upstream. */
   model: string;
   /** The name clients use for it (`alias`, else the model name). */
@@ -45,9 +44,10 @@ interface CompiledAdvanced {
 }
 
 /** OpenAI API paths a unified endpoint answers, by suffix (the chat path first: it ends like the completions one). */
-const OPENAI_OPERATIONS: [string, LlmRouteType][] = [
+const OPENAI_OPERATIONS: [string, ExchangeRouteType][] = [
   ['/chat/completions', 'llm/v1/chat'],
   ['/completions', 'llm/v1/completions'],
+  ['/embeddings', 'llm/v1/embeddings'],
 ];
 
 function compileTarget(t: TargetConfig, index: number, config: AiProxyAdvancedConfig, ctx: CompileContext): CompiledTarget {
@@ -90,15 +90,16 @@ export const handler: PluginHandler<AiProxyAdvancedConfig, CompiledAdvanced> = {
   },
 };
 
-function operationOf(path: string): LlmRouteType | null {
+function operationOf(path: string): ExchangeRouteType | null {
   for (const [suffix, routeType] of OPENAI_OPERATIONS) if (path.endsWith(suffix)) return routeType;
   return null;
 }
 
-function operationFromBody(value: unknown): LlmRouteType | null {
+function operationFromBody(value: unknown): ExchangeRouteType | null {
   if (typeof value !== 'object' || value === null) return null;
   if ('messages' in value) return 'llm/v1/chat';
   if ('prompt' in value) return 'llm/v1/completions';
+  if ('input' in value) return 'llm/v1/embeddings';
   return null;
 }
 
@@ -138,9 +139,8 @@ async function balance(ctx: RequestContext, conf: CompiledAdvanced): Promise<voi
   if (ctx.method === 'GET' && ctx.path.endsWith('/models')) return modelList(ctx, conf);
   const { value, raw } = await readClientJson(ctx, conf.config.max_request_body_size);
   const routeType = operationOf(ctx.path) ?? operationFromBody(value) ?? conf.targets[0].routeType;
-  const request = validateRequest(value, routeType);
-  const stream = wantsStream(conf.config.response_streaming, request);
-  const asked = typeof request.model === 'string' && request.model !== '' ? request.model : null;
+  const checked = checkRequest(value, routeType, conf.config.response_streaming);
+  const asked = typeof checked.request.model === 'string' && checked.request.model !== '' ? checked.request.model : null;
   const eligible = conf.targets.filter((t) => t.routeType === routeType && (asked === null || t.publicName === asked)).map((t) => t.index);
   if (!eligible.length) {
     if (asked !== null) throw modelNotFound(asked);
@@ -161,7 +161,7 @@ async function balance(ctx: RequestContext, conf: CompiledAdvanced): Promise<voi
     tried.add(state.index);
     const target = conf.targets[state.index];
     const canFailOver = () => n + 1 < maxAttempts && eligible.some((i) => !tried.has(i));
-    const plan = planCall(target.conf, request, routeType, target.model, stream);
+    const plan = planFor(target.conf, checked, target.model);
     const started = performance.now();
     let sent: SentCall;
     try {
@@ -188,7 +188,7 @@ async function balance(ctx: RequestContext, conf: CompiledAdvanced): Promise<voi
     }
     ctx.attempts = attempts.length;
     setResponseHeaders(ctx, { 'x-modelgate-target': String(state.index), 'x-modelgate-attempts': String(attempts.length) });
-    await relay(ctx, plan, request, raw, sent);
+    await relay(ctx, plan, checked, raw, sent);
     if (!failed) reportSuccess(conf, state, ctx);
     recordBalancing(ctx, conf, state.index, attempts);
     return;

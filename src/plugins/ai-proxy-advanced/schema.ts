@@ -17,7 +17,7 @@ export const FAILOVER_CRITERIA = ['error', 'timeout', 'invalid_header', 'http_40
 export type FailoverCriterion = (typeof FAILOVER_CRITERIA)[number];
 
 /** Route types a target can serve (`preserve` has no model to route by). */
-export const TARGET_ROUTE_TYPES = ['llm/v1/chat', 'llm/v1/completions'] as const;
+export const TARGET_ROUTE_TYPES = ['llm/v1/chat', 'llm/v1/completions', 'llm/v1/embeddings'] as const;
 
 export interface TargetConfig extends Pick<AiProxyConfig, 'auth' | 'model' | 'logging'> {
   route_type: (typeof TARGET_ROUTE_TYPES)[number];

@@ -3,7 +3,7 @@
  * the auth to inject, and a cache of parsed upstream URLs, so a request does no config work.
  */
 import type { AiProxyConfig, AuthConfig, ModelOptions } from './schema.ts';
-import type { ProviderDriver, RouteType } from '../../llm/types.ts';
+import type { AnyRouteType, ProviderDriver } from '../../llm/types.ts';
 import { getDriver } from '../../llm/drivers/index.ts';
 import type { CompileContext } from '../types.ts';
 import type { UpstreamTarget } from '../../proxy/upstream.ts';
@@ -21,7 +21,7 @@ export interface ResolvedEndpoint {
 export interface CompiledAiProxy {
   config: AiProxyConfig;
   driver: ProviderDriver;
-  routeType: RouteType;
+  routeType: AnyRouteType;
   options: ModelOptions;
   /** The header as the provider must get it (lower-cased name), or null. */
   authHeader: [string, string] | null;
@@ -64,6 +64,8 @@ function auth(config: AuthConfig | null, driver: ProviderDriver, ctx: CompileCon
     if (config.param_location === 'body') authBody = [config.param_name, config.param_value];
     else authQuery = [config.param_name, config.param_value];
   }
+  // cloud identities are as secret as keys: never in a log line or an error body
+  for (const value of [config?.aws_secret_access_key, config?.gcp_service_account_json]) if (value) ctx.registerSecret(value);
   const overrideHeader = config?.allow_override && config.header_name ? config.header_name.toLowerCase() : null;
   return { authHeader, overrideHeader, authQuery, authBody };
 }

@@ -10,11 +10,28 @@ import type { CompiledAiProxy } from './compile.ts';
 import { resolveEndpoint, upstreamHeaders, EndpointError, type UpstreamLimits } from './upstream-request.ts';
 import { relayJson } from './relay-json.ts';
 import { relayStream } from './relay-stream.ts';
+import { relayEmbeddings } from './relay-embeddings.ts';
 import { aiError } from './client-request.ts';
 import { callUpstream, callUpstreamCollected, type ProviderAnswer } from '../../proxy/upstream.ts';
 import { ClientError } from '../../proxy/errors.ts';
+import type { HeaderMap } from '../../proxy/headers.ts';
 import { validateClientRequest } from '../../llm/validate.ts';
-import { RequestError, type ClientRequest, type DriverContext, type LlmRouteType, type StreamFraming } from '../../llm/types.ts';
+import { EMBEDDINGS_ROUTE, validateEmbeddingsRequest } from '../../llm/embeddings.ts';
+import {
+  RequestError,
+  SigningError,
+  type ClientRequest,
+  type DriverContext,
+  type EmbeddingsContext,
+  type EmbeddingsRequest,
+  type EmbeddingsRouteType,
+  type LlmRouteType,
+  type SigningContext,
+  type StreamFraming,
+} from '../../llm/types.ts';
+
+/** The route types an exchange translates (everything but `preserve`). */
+export type ExchangeRouteType = LlmRouteType | EmbeddingsRouteType;
 
 /** What the relays need to answer the client. */
 export interface Exchange {
@@ -29,15 +46,23 @@ export interface Exchange {
   signal: AbortSignal;
 }
 
-/** A call to one target, ready to send. */
-export interface PlannedCall {
+/** What every planned call has: where it goes, what it sends, and what a request signer needs. */
+interface PlannedBase {
   conf: CompiledAiProxy;
-  driver: DriverContext;
   body: string;
   url: string;
   providerHeaders: Record<string, string>;
   framing: StreamFraming | null;
+  signing: SigningContext;
 }
+
+/** A call to one target, ready to send: a chat/completions call, or an embeddings call. */
+export type PlannedCall = (PlannedBase & { kind: 'llm'; driver: DriverContext }) | (PlannedBase & { kind: 'embeddings'; embeddings: EmbeddingsContext; request: EmbeddingsRequest });
+
+/** The client's request, checked for its route type. */
+export type CheckedRequest =
+  | { kind: 'llm'; routeType: LlmRouteType; request: ClientRequest; stream: boolean }
+  | { kind: 'embeddings'; routeType: EmbeddingsRouteType; request: EmbeddingsRequest; stream: false };
 
 export interface SentCall {
   response: ProviderAnswer;
@@ -60,6 +85,13 @@ export function validateRequest(value: unknown, routeType: LlmRouteType): Client
   return asClientError(() => validateClientRequest(value, routeType));
 }
 
+/** Checks the body for its route type and decides streaming (embeddings never stream). */
+export function checkRequest(value: unknown, routeType: ExchangeRouteType, policy: 'allow' | 'deny' | 'always'): CheckedRequest {
+  if (routeType === EMBEDDINGS_ROUTE) return { kind: 'embeddings', routeType, request: asClientError(() => validateEmbeddingsRequest(value)), stream: false };
+  const request = validateRequest(value, routeType);
+  return { kind: 'llm', routeType, request, stream: wantsStream(policy, request) };
+}
+
 /** `response_streaming` (Kong 3.7+): `deny` refuses stream requests, `always` streams every answer. */
 export function wantsStream(policy: 'allow' | 'deny' | 'always', request: ClientRequest): boolean {
   if (request.stream === true && policy === 'deny') throw aiError(400, 'response streaming is not enabled for this LLM');
@@ -67,7 +99,7 @@ export function wantsStream(policy: 'allow' | 'deny' | 'always', request: Client
 }
 
 /** Kong 3.8+: the client may name the configured model, never another one; without one configured, the client's is used. */
-export function resolveModel(configured: string | null, request: ClientRequest): string {
+export function resolveModel(configured: string | null, request: { model?: unknown }): string {
   const asked = request.model;
   if (configured) {
     if (asked !== undefined && asked !== null && asked !== configured) throw aiError(400, `cannot use own model - must be: ${configured}`);
@@ -75,6 +107,26 @@ export function resolveModel(configured: string | null, request: ClientRequest):
   }
   if (typeof asked === 'string' && asked !== '') return asked;
   throw aiError(400, 'model parameter not found in request, nor in gateway configuration');
+}
+
+/** Plans the call a checked request makes to one target, under the target's model name. */
+export function planFor(conf: CompiledAiProxy, checked: CheckedRequest, model: string): PlannedCall {
+  if (checked.kind === 'embeddings') return planEmbeddings(conf, checked.request, model);
+  return planCall(conf, checked.request, checked.routeType, model, checked.stream);
+}
+
+function planEmbeddings(conf: CompiledAiProxy, request: EmbeddingsRequest, model: string): PlannedCall {
+  const provider = conf.config.model.provider;
+  const driver = conf.driver.embeddings;
+  // the schema refuses such configs; a target list built some other way still gets a clear answer
+  if (!driver) throw aiError(400, `${provider} does not support route_type ${EMBEDDINGS_ROUTE}`);
+  const embeddings: EmbeddingsContext = { provider, routeType: EMBEDDINGS_ROUTE, model, options: conf.options, now: Math.floor(Date.now() / 1000) };
+  return asClientError(() => {
+    const upstreamBody = driver.buildRequest(request, embeddings);
+    const { url, headers } = driver.endpoint(embeddings);
+    if (conf.authBody) upstreamBody[conf.authBody[0]] = conf.authBody[1];
+    return { kind: 'embeddings', conf, embeddings, request, body: JSON.stringify(upstreamBody), url, providerHeaders: headers, framing: null, signing: embeddings };
+  });
 }
 
 export function planCall(conf: CompiledAiProxy, request: ClientRequest, routeType: LlmRouteType, model: string, stream: boolean): PlannedCall {
@@ -92,7 +144,7 @@ export function planCall(conf: CompiledAiProxy, request: ClientRequest, routeTyp
     const upstreamBody = conf.driver.buildRequest(request, driver);
     const { url, headers } = conf.driver.endpoint(driver);
     if (conf.authBody) upstreamBody[conf.authBody[0]] = conf.authBody[1];
-    return { conf, driver, body: JSON.stringify(upstreamBody), url, providerHeaders: headers, framing: stream ? conf.driver.streamFraming(driver) : null };
+    return { kind: 'llm', conf, driver, body: JSON.stringify(upstreamBody), url, providerHeaders: headers, framing: stream ? conf.driver.streamFraming(driver) : null, signing: driver };
   });
 }
 
@@ -104,10 +156,28 @@ function upstreamSignal(ctx: RequestContext, stream: boolean): AbortSignal {
 }
 
 /**
+ * Credentials computed per request (AWS SigV4 over the final URL, headers and body; a Google token
+ * minted from a service account), set last so nothing changes what was signed. A signer's failure
+ * is the configuration's (500) or the credential service's (502), never a request sent without them.
+ */
+async function signHeaders(conf: CompiledAiProxy, url: string, headers: HeaderMap, body: string, signing: SigningContext): Promise<void> {
+  const sign = conf.driver.signRequest;
+  if (!sign) return;
+  let extra: Record<string, string>;
+  try {
+    extra = await sign({ method: 'POST', url, headers: headers as Record<string, string>, body }, signing, conf.config.auth);
+  } catch (e) {
+    if (e instanceof SigningError) throw new ClientError(e.upstream ? 502 : 500, { error: { message: e.message } });
+    throw e;
+  }
+  for (const k in extra) headers[k] = extra[k];
+}
+
+/**
  * Sends a body to a target's endpoint with the configured key; throws UpstreamError when no answer
  * came. `whole`: the answer is read whole (non-streamed calls), straight into a Buffer.
  */
-export async function sendCall(ctx: RequestContext, conf: CompiledAiProxy, url: string, providerHeaders: Record<string, string>, body: string, framing: StreamFraming | null, limits: UpstreamLimits, whole: boolean): Promise<SentCall> {
+export async function sendCall(ctx: RequestContext, conf: CompiledAiProxy, url: string, providerHeaders: Record<string, string>, body: string, framing: StreamFraming | null, limits: UpstreamLimits, whole: boolean, signing: SigningContext): Promise<SentCall> {
   let endpoint;
   try {
     endpoint = resolveEndpoint(conf, url, providerHeaders, limits);
@@ -117,6 +187,7 @@ export async function sendCall(ctx: RequestContext, conf: CompiledAiProxy, url: 
   }
   const bytes = Buffer.from(body); // encoded once: its length is the header, and undici writes it as is
   const headers = upstreamHeaders(conf, endpoint, ctx.req.headers, framing, bytes.length);
+  await signHeaders(conf, `${endpoint.target.origin}${endpoint.path}`, headers, body, signing);
   const signal = upstreamSignal(ctx, framing !== null);
   ctx.upstreamStartedAt = performance.now();
   const call = { target: endpoint.target, method: 'POST', path: endpoint.path, headers, body: bytes, signal };
@@ -126,11 +197,12 @@ export async function sendCall(ctx: RequestContext, conf: CompiledAiProxy, url: 
 }
 
 export function sendPlanned(ctx: RequestContext, plan: PlannedCall, limits: UpstreamLimits): Promise<SentCall> {
-  return sendCall(ctx, plan.conf, plan.url, plan.providerHeaders, plan.body, plan.framing, limits, plan.framing === null);
+  return sendCall(ctx, plan.conf, plan.url, plan.providerHeaders, plan.body, plan.framing, limits, plan.framing === null, plan.signing);
 }
 
-/** Answers the client from a provider's answer: translated JSON, or a translated stream. */
-export function relay(ctx: RequestContext, plan: PlannedCall, request: ClientRequest, rawRequest: string, sent: SentCall): Promise<void> {
-  const x: Exchange = { ctx, conf: plan.conf, driver: plan.driver, request, rawRequest, response: sent.response, sentAt: sent.sentAt, signal: sent.signal };
+/** Answers the client from a provider's answer: translated JSON, a translated stream, or embeddings. */
+export function relay(ctx: RequestContext, plan: PlannedCall, checked: CheckedRequest, rawRequest: string, sent: SentCall): Promise<void> {
+  if (plan.kind === 'embeddings') return relayEmbeddings(ctx, plan.conf, plan.embeddings, plan.request, rawRequest, sent.response, sent.sentAt);
+  const x: Exchange = { ctx, conf: plan.conf, driver: plan.driver, request: checked.request as ClientRequest, rawRequest, response: sent.response, sentAt: sent.sentAt, signal: sent.signal };
   return plan.framing ? relayStream(x) : relayJson(x);
 }

@@ -3,8 +3,8 @@
  *
  * access: claims the exchange (ctx.handler), so later plugins still run their access phase.
  * exchange: read and check the client body → resolve model and streaming → driver builds the
- * provider body → send with the configured key → translate the answer (JSON or stream) → record
- * usage and cost. Provider errors keep their status; an answer that cannot be translated is 502.
+ * provider body → send with the configured key (and the driver's signature) → translate the
+ * answer (JSON, stream or embeddings) → record usage and cost. Provider errors keep their status; an answer that cannot be translated is 502.
  */
 import type { PluginHandler } from '../types.ts';
 import type { RequestContext } from '../../proxy/context.ts';
@@ -13,7 +13,7 @@ import { compileAiProxy, type CompiledAiProxy } from './compile.ts';
 import { serviceLimits } from './upstream-request.ts';
 import { relayPreserved } from './relay-json.ts';
 import { readClientJson } from './client-request.ts';
-import { planCall, relay, resolveModel, sendCall, sendPlanned, validateRequest, wantsStream } from './exchange.ts';
+import { checkRequest, planFor, relay, resolveModel, sendCall, sendPlanned } from './exchange.ts';
 import type { DriverContext } from '../../llm/types.ts';
 
 export type { Exchange } from './exchange.ts';
@@ -28,12 +28,11 @@ export const handler: PluginHandler<AiProxyConfig, CompiledAiProxy> = {
 async function exchange(ctx: RequestContext, conf: CompiledAiProxy): Promise<void> {
   const { value, raw } = await readClientJson(ctx, conf.config.max_request_body_size);
   if (conf.routeType === 'preserve') return exchangePreserved(ctx, conf, raw);
-  const request = validateRequest(value, conf.routeType);
-  const stream = wantsStream(conf.config.response_streaming, request);
-  const plan = planCall(conf, request, conf.routeType, resolveModel(conf.config.model.name, request), stream);
+  const checked = checkRequest(value, conf.routeType, conf.config.response_streaming);
+  const plan = planFor(conf, checked, resolveModel(conf.config.model.name, checked.request));
   const sent = await sendPlanned(ctx, plan, serviceLimits(ctx.compiledService));
   ctx.attempts = sent.attempts;
-  await relay(ctx, plan, request, raw, sent);
+  await relay(ctx, plan, checked, raw, sent);
 }
 
 /** `route_type: preserve`: the body goes as it came; only the destination and the key are the gateway's. */
@@ -56,7 +55,7 @@ async function exchangePreserved(ctx: RequestContext, conf: CompiledAiProxy, raw
     target.pathname = conf.options.upstream_path ?? (rest.startsWith('/') ? rest : `/${rest}`);
   }
   // streamed through as it comes: a preserved request may well be a stream
-  const sent = await sendCall(ctx, conf, target.toString(), headers, raw, null, serviceLimits(ctx.compiledService), false);
+  const sent = await sendCall(ctx, conf, target.toString(), headers, raw, null, serviceLimits(ctx.compiledService), false, driverCtx);
   ctx.attempts = sent.attempts;
   await relayPreserved(ctx, conf, sent.response, sent.sentAt, raw);
 }

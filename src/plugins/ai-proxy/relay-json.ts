@@ -105,21 +105,25 @@ function choiceText(body: string): string {
   }
 }
 
+/** Runs a driver's translation of a 200; an answer it cannot translate is the provider's fault: Kong's 502. */
+export function translateOr502<T>(ctx: RequestContext, provider: string, routeType: string, translate: () => T): T {
+  try {
+    return translate();
+  } catch (e) {
+    if (e instanceof TranslationError) {
+      ctx.error = { status: 502, code: 'translation', message: e.message };
+      throw new ClientError(502, { error: { message: `transformation failed from type ${provider}://${routeType}: ${e.message}` } });
+    }
+    throw e;
+  }
+}
+
 export async function relayJson(x: Exchange): Promise<void> {
   const { ctx, conf, driver, response } = x;
   if (response.statusCode !== 200) return relayProviderError(ctx, conf, response, driver.model);
   const bytes = await readProviderBytes(ctx, response);
   const text = bytes.toString('utf8');
-  let translated;
-  try {
-    translated = conf.driver.parseResponse(text, driver);
-  } catch (e) {
-    if (e instanceof TranslationError) {
-      ctx.error = { status: 502, code: 'translation', message: e.message };
-      throw new ClientError(502, { error: { message: `transformation failed from type ${driver.provider}://${driver.routeType}: ${e.message}` } });
-    }
-    throw e;
-  }
+  const translated = translateOr502(ctx, driver.provider, driver.routeType, () => conf.driver.parseResponse(text, driver));
   const finishedAt = performance.now();
   let usage = translated.usage;
   let body: string | Buffer = translated.body;
@@ -150,7 +154,7 @@ export async function relayJson(x: Exchange): Promise<void> {
   sendBody(ctx.res, 200, body, { ...keptHeaders(response), ...gatewayHeaders(ctx, conf, driver.model), [HEADERS.requestId]: ctx.requestId });
 }
 
-function sendBody(res: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string>): void {
+export function sendBody(res: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string>): void {
   if (res.destroyed) return;
   res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.length, server: HEADERS.server });
   res.end(body);

@@ -8,11 +8,11 @@
 import type { EntityCheck, Field } from '../../schema/types.ts';
 import type { PluginSchema } from '../types.ts';
 import { typedefs } from '../../schema/typedefs.ts';
-import { PROVIDERS, type AuthConfig, type ModelOptions, type ProviderName, type RouteType } from '../../llm/types.ts';
+import { PROVIDERS, type AnyRouteType, type AuthConfig, type ModelOptions, type ProviderName, type RouteType } from '../../llm/types.ts';
 import { getDriver } from '../../llm/drivers/index.ts';
 
 export { PROVIDERS };
-export type { AuthConfig, ModelOptions, ProviderName, RouteType };
+export type { AnyRouteType, AuthConfig, ModelOptions, ProviderName, RouteType };
 
 /**
  * Providers that always need a key: Kong 3.6's four and the hosted OpenAI-compatible APIs. Gemini
@@ -29,11 +29,7 @@ export const ROUTE_TYPES = ['llm/v1/chat', 'llm/v1/completions', 'llm/v1/embeddi
 export const DEFAULT_MAX_REQUEST_BODY_SIZE = 20 * 1024 * 1024;
 
 export interface AiProxyConfig {
-  /**
-   * The schema also accepts `llm/v1/embeddings` (ROUTE_TYPES); this stays RouteType until the
-   * plugin's CompiledAiProxy.routeType takes AnyRouteType (the plugin's side of issue 10).
-   */
-  route_type: RouteType;
+  route_type: AnyRouteType;
   auth: AuthConfig | null;
   model: { provider: ProviderName; name: string | null; options: ModelOptions | null };
   logging: { log_statistics: boolean; log_payloads: boolean };
