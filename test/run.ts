@@ -5,7 +5,7 @@
  * `npm test -- <filter>` runs only the files whose path contains the filter.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { pgMissing } from './helpers/postgres.ts';
@@ -41,13 +41,36 @@ const suites: [string, number][] = [
   ['integration', 2],
 ];
 let failed = false;
+const totals = { pass: 0, fail: 0, skip: 0 };
+const tapDir = mkdtempSync(path.join(os.tmpdir(), 'modelgate-tap-'));
 for (const [suite, concurrency] of suites) {
   const list = selected(suite);
   if (!list.length) continue;
   console.log(`# ${suite}: ${list.length} files`);
   // the dot reporter hides skips: say up front which suites cannot run here, and why
   if (suite === 'integration') for (const reason of [pgMissing, redisMissing]) if (reason) console.log(`# skipping: ${reason}`);
-  const code = run(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=dot', ...list]);
+  // dots on the terminal; a TAP copy in a file, only for the counts of the closing line
+  const tap = path.join(tapDir, `${suite}.tap`);
+  const reporters = ['--test-reporter=dot', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`];
+  const code = run(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...reporters, ...list]);
   if (code !== 0) failed = true;
+  const counts = tapCounts(tap);
+  totals.pass += counts.pass;
+  totals.fail += counts.fail;
+  totals.skip += counts.skip;
 }
+rmSync(tapDir, { recursive: true, force: true });
+console.log(`${totals.pass} passed, ${totals.fail} failed, ${totals.skip} skipped`);
 process.exit(failed ? 1 : 0);
+
+/** The run's totals from the TAP summary (`# pass N`, `# fail N`, `# skipped N`). */
+function tapCounts(file: string): { pass: number; fail: number; skip: number } {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return { pass: 0, fail: 1, skip: 0 }; // the runner died before reporting: count it as a failure
+  }
+  const count = (name: string) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { pass: count('pass'), fail: count('fail') + count('cancelled'), skip: count('skipped') };
+}
