@@ -39,6 +39,17 @@ test("ai-proxy entity checks give Kong's messages in Kong's order", () => {
   assert.equal(selfHosted.errors, undefined, 'self-hosted needs no auth');
 });
 
+test('azure needs its instance and deployment, unless upstream_url says where requests go', () => {
+  const auth = { header_name: 'api-key', header_value: 'k' };
+  const bare = plugin({ route_type: 'llm/v1/chat', auth, model: { provider: 'azure', name: 'gpt-4' } });
+  assert.deepEqual((bare.errors as any).config['@entity'], [
+    "must set 'model.options.azure_instance' for azure provider",
+    "must set 'model.options.azure_deployment_id' for azure provider",
+  ]);
+  const fronted = plugin({ route_type: 'llm/v1/chat', auth, model: { provider: 'azure', name: 'gpt-4', options: { upstream_url: 'https://apim.example.com/openai/deployments/gpt-4/chat/completions' } } });
+  assert.equal(fronted.errors, undefined);
+});
+
 test('field errors nest like the config and the message renders like Kong', () => {
   const r = plugin({ route_type: 'llm/v1/chat', auth: { header_name: 'a', header_value: 'b' }, model: { provider: 'anthropic', name: 'c', options: { top_p: 256, top_k: 0.5 } } });
   assert.deepEqual((r.errors as any).config.model.options, { top_p: 'value should be between 0 and 1', top_k: 'expected an integer' });

@@ -111,6 +111,22 @@ const whenProvider = (providers: string[], field: string, err: string): EntityCh
   },
 });
 
+/**
+ * Kong's check for an azure option, with Kong's message, except when `upstream_url` is set: the
+ * URL (an API Management front, a private endpoint) already says where requests go, and the
+ * driver needs neither the instance nor the deployment to build it.
+ */
+const azureNeeds = (option: 'azure_instance' | 'azure_deployment_id'): EntityCheck => ({
+  custom_entity_check: {
+    field_sources: ['model.provider', 'model.options'],
+    fn: (c: AiProxyConfig) => {
+      const o = c.model?.options;
+      if (c.model?.provider !== 'azure' || o?.upstream_url || (o?.[option] ?? '') !== '') return undefined;
+      return `must set 'model.options.${option}' for azure provider`;
+    },
+  },
+});
+
 /** The checks shared by every LLM plugin config (ai-proxy, and each ai-proxy-advanced target). */
 export const llmEntityChecks: EntityCheck[] = [
   {
@@ -135,9 +151,9 @@ export const llmEntityChecks: EntityCheck[] = [
   { mutually_required: ['auth.aws_access_key_id', 'auth.aws_secret_access_key'] },
   whenProvider(['llama2'], 'model.options.llama2_format', 'must set %s for llama2 provider'),
   whenProvider(['mistral'], 'model.options.mistral_format', 'must set %s for mistral provider'),
-  whenProvider(['azure'], 'model.options.azure_instance', 'must set %s for azure provider'),
+  azureNeeds('azure_instance'),
   whenProvider(['azure'], 'model.options.azure_api_version', 'must set %s for azure provider'),
-  whenProvider(['azure'], 'model.options.azure_deployment_id', 'must set %s for azure provider'),
+  azureNeeds('azure_deployment_id'),
   {
     custom_entity_check: {
       field_sources: ['model.provider', 'model.options'],
