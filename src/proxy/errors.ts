@@ -31,6 +31,8 @@ export class UpstreamError extends Error {
   /** The connection was never established: nothing reached the upstream, a retry is safe. */
   readonly beforeSend: boolean;
   readonly code: string;
+  /** How many times the request was tried before giving up (retries included), for the log. */
+  attempts = 1;
   constructor(status: 502 | 503 | 504, message: string, code: string, beforeSend: boolean) {
     super(message);
     this.status = status;

@@ -211,6 +211,7 @@ export class ProxyServer {
     }
     if (e instanceof UpstreamError) {
       ctx.error = { status: e.status, code: e.code, message: e.message };
+      ctx.attempts ||= e.attempts;
       return this.#exit(ctx, e.status, errorBody(e.message, ctx.requestId));
     }
     if (ctx.abort.signal.aborted) return; // the client left; nothing to answer

@@ -47,8 +47,38 @@ export function discard(a: ProviderAnswer): void {
 
 const pools = new Map<string, Pool>();
 
+export const WRITE_TIMEOUT = 'MODELGATE_WRITE_TIMEOUT';
+
+/**
+ * `write_timeout` (Kong: the longest wait between two successive writes to the upstream): once a
+ * write leaves data queued in the socket because the upstream stopped reading, the queue must
+ * drain within the timeout, else the connection is destroyed and the request fails as a 504.
+ * undici has no such timer, but it writes through the socket's own `write`, so the socket it
+ * connects is watched here: no timer at all while writes go straight through.
+ */
+function watchWrites(socket: net.Socket, timeoutMs: number): void {
+  let timer: NodeJS.Timeout | null = null;
+  const clear = () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+  };
+  const write = socket.write;
+  socket.write = function (this: net.Socket, ...args: Parameters<net.Socket['write']>): boolean {
+    const flushed = write.apply(this, args);
+    if (!flushed && !timer) {
+      timer = setTimeout(() => {
+        timer = null;
+        this.destroy(Object.assign(new Error(`upstream did not accept request bytes for ${timeoutMs} ms`), { code: WRITE_TIMEOUT }));
+      }, timeoutMs);
+      timer.unref();
+    }
+    return flushed;
+  } as net.Socket['write'];
+  socket.on('drain', clear).once('close', clear);
+}
+
 function poolFor(t: UpstreamTarget): Pool {
-  const key = `${t.origin}|${t.connectTimeout}|${t.tlsVerify ? 1 : 0}`;
+  const key = `${t.origin}|${t.connectTimeout}|${t.writeTimeout}|${t.tlsVerify ? 1 : 0}`;
   let pool = pools.get(key);
   if (!pool) {
     const connector = buildConnector({
@@ -64,7 +94,11 @@ function poolFor(t: UpstreamTarget): Pool {
           const why = egressVerdict(host, host);
           if (why) return cb(new EgressBlockedError(why), null);
         }
-        return connector(opts, cb);
+        return connector(opts, (...args) => {
+          const socket = args[1];
+          if (socket && t.writeTimeout > 0) watchWrites(socket, t.writeTimeout);
+          cb(...args);
+        });
       },
       keepAliveTimeout: 60_000,
       keepAliveMaxTimeout: 600_000,
@@ -78,7 +112,7 @@ function poolFor(t: UpstreamTarget): Pool {
 
 const BEFORE_SEND = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 const DNS = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME']);
-const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'MODELGATE_WRITE_TIMEOUT']);
+const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', WRITE_TIMEOUT]);
 
 /** Maps an undici/socket error to the client's answer. */
 export function classifyUpstreamError(err: unknown): UpstreamError {
@@ -127,6 +161,7 @@ export async function callUpstream(call: UpstreamCall): Promise<CallResult> {
       if (call.signal?.aborted) throw err;
       const classified = classifyUpstreamError(err);
       if (classified.beforeSend && canRetry && attempt <= call.target.retries && classified.status !== 503) continue;
+      classified.attempts = attempt;
       throw classified;
     }
   }
@@ -161,6 +196,7 @@ export async function callUpstreamCollected(call: UpstreamCall, cap: number): Pr
       if (err instanceof ResponseTooLargeError) throw new UpstreamError(502, err.message, err.code, false);
       const classified = classifyUpstreamError(err);
       if (classified.beforeSend && canRetry && attempt <= call.target.retries && classified.status !== 503) continue;
+      classified.attempts = attempt;
       throw classified;
     }
   }
