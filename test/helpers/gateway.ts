@@ -153,7 +153,21 @@ export class Gateway {
     return toResult(await fetch(this.admin + urlPath, init));
   }
 
-  /** `curl --data k=v --data ...`: a form POST exactly as curl sends it. */
+  /**
+   * `curl --data "k=v" --data ...` byte for byte: curl joins the values with `&` and encodes
+   * nothing (a space in `Bearer <key>`, the `~` and `$` of a regex path go as they are).
+   */
+  async adminCurl(method: string, urlPath: string, pairs: [string, string][]): Promise<HttpResult> {
+    return toResult(
+      await fetch(this.admin + urlPath, {
+        method,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: pairs.map(([k, v]) => `${k}=${v}`).join('&'),
+      }),
+    );
+  }
+
+  /** A form POST of the pairs, URL-encoded. */
   async adminForm(method: string, urlPath: string, pairs: [string, string][] | Record<string, string>): Promise<HttpResult> {
     return toResult(
       await fetch(this.admin + urlPath, {

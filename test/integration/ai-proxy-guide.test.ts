@@ -92,12 +92,13 @@ before(async () => {
   mocks.tgi = await startMockProvider('llama2-raw');
   mocks.compat = await startMockProvider('openai-compatible');
   gw = await Gateway.start();
-  const svc = await gw.adminForm('POST', '/services', [['name', 'ai-proxy'], ['url', 'http://localhost:32000']]);
+  // the guide's calls as curl sends them: raw `--data` values joined by `&`
+  const svc = await gw.adminCurl('POST', '/services', [['name', 'ai-proxy'], ['url', 'http://localhost:32000']]);
   assert.equal(svc.status, 201);
   for (const [route, plugin] of Object.entries(GUIDE_PLUGINS)) {
-    const r = await gw.adminForm('POST', '/services/ai-proxy/routes', guideRouteCall(route));
+    const r = await gw.adminCurl('POST', '/services/ai-proxy/routes', guideRouteCall(route));
     assert.equal(r.status, 201, r.text);
-    const p = await gw.adminForm('POST', `/routes/${route}/plugins`, plugin());
+    const p = await gw.adminCurl('POST', `/routes/${route}/plugins`, plugin());
     assert.equal(p.status, 201, `${route}: ${p.text}`);
   }
   await addRoute('llama2-raw-chat', '~/llama2-raw-chat$', selfHosted('llama2', ['config.model.options.llama2_format', 'raw'], `${mocks.tgi.url}/raw/llm/v1/chat`, 'llama2'));
@@ -240,9 +241,18 @@ test('completions on openai, cohere, anthropic and llama2 raw answer text_comple
     assert.equal(res.json.choices[0].text.trim(), DEFAULT_TEXT, name);
     assert.equal(typeof res.json.usage?.total_tokens, "number", `${name}: ${res.text}`);
   }
-  assert.equal(last(mocks.openai).path, '/v1/completions');
-  assert.equal(last(mocks.cohere).path, '/v1/generate');
+  // what each provider was sent: its own completions shape, with the prompt and the configured model
+  const openai = last(mocks.openai);
+  assert.equal(openai.path, '/v1/completions');
+  assert.deepEqual([(openai.json as any).prompt, (openai.json as any).model], ['What is 1+1?', 'gpt-3.5-turbo-instruct']);
+  const cohere = last(mocks.cohere);
+  assert.equal(cohere.path, '/v1/generate');
+  assert.deepEqual([(cohere.json as any).prompt, (cohere.json as any).model], ['What is 1+1?', 'command']);
   assert.equal((last(mocks.anthropic).json as any).messages[0].content, 'What is 1+1?');
+  const raw = last(mocks.tgi).json as any;
+  // Kong's completions template, with its default system prompt (conformance README)
+  assert.equal(raw.inputs, '<s>[INST] <<SYS>> You are a helpful assistant. <</SYS>> What is 1+1? [/INST]');
+  assert.equal(typeof raw.parameters, 'object');
 });
 
 test('the official OpenAI SDK gets a completion through every provider', async () => {
@@ -375,5 +385,34 @@ test('log_statistics puts usage and meta in the access log, never the key', asyn
   assert.equal(entry.ai.proxy.usage.total_tokens, res.json.usage.total_tokens);
   assert.equal(entry.ai.proxy.meta.provider_name, 'openai');
   assert.equal(entry.ai.proxy.meta.request_model, 'gpt-4');
+  assert.equal(typeof entry.ai.proxy.meta.llm_latency, 'number');
+  assert.ok(entry.ai.proxy.meta.llm_latency >= 0);
+  assert.equal(entry.ai.proxy.payload, undefined, 'payloads are logged only with log_payloads');
   for (const key of ['sk-test', 'azure-test-key', 'sk-ant-test', 'co-test']) assert.ok(!gw.logs.includes(key), `${key} is not in the logs`);
+});
+
+async function accessLogEntry(requestId: string): Promise<any> {
+  for (let i = 0; i < 100; i++) {
+    const line = gw.stdout.split('\n').find((l) => l.includes(requestId) && l.includes('"msg":"request"'));
+    if (line) return JSON.parse(line);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`no access log line for ${requestId}`);
+}
+
+test('log_statistics off leaves the ai section out; log_payloads adds both bodies', async () => {
+  const base = withValue(GUIDE_PLUGINS['openai-chat'](), 'config.logging.log_statistics', 'false');
+  await addRoute('quiet-chat', '~/quiet-chat$', base);
+  await addRoute('payload-chat', '~/payload-chat$', withValue(withValue(base, 'config.logging.log_statistics', 'true'), 'config.logging.log_payloads', 'true'));
+
+  const quiet = await gw.proxyRequest('POST', '/quiet-chat', GUIDE_BODY);
+  assert.equal(quiet.status, 200, quiet.text);
+  assert.equal((await accessLogEntry(quiet.headers.get('x-modelgate-request-id')!)).ai, undefined);
+
+  const loud = await gw.proxyRequest('POST', '/payload-chat', GUIDE_BODY);
+  assert.equal(loud.status, 200, loud.text);
+  const entry = await accessLogEntry(loud.headers.get('x-modelgate-request-id')!);
+  assert.deepEqual(JSON.parse(entry.ai.proxy.payload.request), GUIDE_BODY);
+  assert.equal(JSON.parse(entry.ai.proxy.payload.response).choices[0].message.content.trim(), DEFAULT_TEXT);
+  assert.equal(entry.ai.proxy.usage.total_tokens, loud.json.usage.total_tokens);
 });
