@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { readFileSync } from 'node:fs';
 import OpenAI from 'openai';
 import { Gateway } from '../helpers/gateway.ts';
 import { startMockProvider, type MockProvider, DEFAULT_TEXT, countTokens } from '../mocks/providers.ts';
@@ -107,6 +108,34 @@ test('the OpenAI SDK stream helper reassembles the exact answer through every pr
   }
 });
 
+test('completions routes stream OpenAI text_completion chunks ending with [DONE] through every provider', async () => {
+  const completions: [string, Record<string, unknown>][] = [
+    ['openai', { auth: auth('Authorization', 'Bearer sk-test'), model: { provider: 'openai', name: 'gpt-3.5-turbo-instruct', options: { upstream_url: `${mocks.openai.url}/v1/completions` } } }],
+    ['anthropic', { auth: auth('apikey', 'sk-ant-test'), model: { provider: 'anthropic', name: 'claude-3-5-haiku-latest', options: { upstream_url: `${mocks.anthropic.url}/v1/messages` } } }],
+    ['cohere', { auth: auth('Authorization', 'Bearer co-test'), model: { provider: 'cohere', name: 'command', options: { upstream_url: `${mocks.cohere.url}/v1/generate` } } }],
+    ['llama2-ollama', { model: { provider: 'llama2', name: 'llama2', options: { llama2_format: 'ollama', upstream_url: `${mocks.ollama.url}/api/generate` } } }],
+  ];
+  for (const [name, plugin] of completions) {
+    await addAiRoute(`completions-${name}`, [`/s/completions-${name}`], { ...plugin, route_type: 'llm/v1/completions' });
+    const r = await sse(`completions-${name}`, { prompt: 'What is 1+1?', stream: true });
+    assert.equal(r.status, 200, `${name}: ${r.raw}`);
+    assert.match(r.headers.get('content-type') ?? '', /^text\/event-stream/);
+    assert.equal(r.events.at(-1), '[DONE]', name);
+    const chunks = r.events.slice(0, -1).map((e) => JSON.parse(e));
+    for (const c of chunks) assert.equal(c.object, 'text_completion', name);
+    assert.equal(chunks.map((c) => c.choices[0]?.text ?? '').join('').trim(), DEFAULT_TEXT, name);
+    assert.ok(chunks.length >= 3, `${name} streamed in pieces (${chunks.length})`);
+    assert.equal(chunks.filter((c) => c.choices[0]?.finish_reason).length, 1, `${name}: one finish_reason`);
+
+    // and the SDK's completions stream reads the same answer
+    const client = new OpenAI({ baseURL: `${gw.proxy}/s/completions-${name}`, apiKey: 'client-key', maxRetries: 0 });
+    let text = '';
+    const model = (plugin.model as { name: string }).name;
+    for await (const c of await client.completions.create({ model, prompt: 'What is 1+1?', stream: true })) text += c.choices[0]?.text ?? '';
+    assert.equal(text.trim(), DEFAULT_TEXT, `${name} through the SDK`);
+  }
+});
+
 test('usage: the provider count when it gives one, one usage chunk only when asked', async () => {
   const asked = await sse('openai', { messages: USER, stream: true, stream_options: { include_usage: true } });
   const usageChunks = asked.events.slice(0, -1).map((e) => JSON.parse(e)).filter((c) => c.usage);
@@ -120,6 +149,41 @@ test('usage: the provider count when it gives one, one usage chunk only when ask
   const anthropic = await sse('anthropic', { messages: USER, stream: true, stream_options: { include_usage: true } });
   const a = anthropic.events.slice(0, -1).map((e) => JSON.parse(e)).find((c) => c.usage);
   assert.equal(a.usage.completion_tokens, countTokens(DEFAULT_TEXT));
+});
+
+/** The gateway's access log line for one request (JSON on stdout), once it is written. */
+async function accessLogOf(requestId: string): Promise<any> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const line = gw.stdout.split('\n').find((l) => l.includes(`"request_id":"${requestId}"`));
+    if (line) return JSON.parse(line);
+    if (Date.now() > deadline) throw new Error(`no access log line for ${requestId}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('a provider that reports no usage: the client still gets a usage chunk, logged as estimated', async () => {
+  const logging = { logging: { log_statistics: true } };
+  await addAiRoute('logged-raw', ['/s/logged-raw'], { ...TARGETS.find((t) => t.route === 'llama2-raw')!.plugin(), ...logging });
+  await addAiRoute('logged-openai', ['/s/logged-openai'], { ...TARGETS[0].plugin(), ...logging });
+
+  const raw = await sse('logged-raw', { messages: USER, stream: true, stream_options: { include_usage: true } });
+  assert.equal(raw.events.at(-1), '[DONE]');
+  const usageChunks = raw.events.slice(0, -1).map((e) => JSON.parse(e)).filter((c) => c.usage);
+  assert.equal(usageChunks.length, 1, 'one usage chunk');
+  const usage = usageChunks[0].usage;
+  assert.ok(usage.prompt_tokens > 0 && usage.completion_tokens > 0, JSON.stringify(usage));
+  assert.equal(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
+  const rawLog = await accessLogOf(raw.headers.get('x-modelgate-request-id')!);
+  assert.equal(rawLog.ai.proxy.usage.estimated, true);
+  assert.equal(rawLog.ai.proxy.usage.completion_tokens, usage.completion_tokens, 'the log counts what the client was told');
+  assert.equal(rawLog.ai.proxy.meta.stream, true);
+
+  // a provider that counts: its numbers, not estimated
+  const counted = await sse('logged-openai', { messages: USER, stream: true });
+  const countedLog = await accessLogOf(counted.headers.get('x-modelgate-request-id')!);
+  assert.equal(countedLog.ai.proxy.usage.estimated, false);
+  assert.equal(countedLog.ai.proxy.usage.completion_tokens, countTokens(DEFAULT_TEXT));
 });
 
 test('response_streaming: deny refuses stream requests, always streams every answer', async () => {
@@ -164,44 +228,114 @@ test('a provider that dies or stalls mid-stream ends with an SSE error event, ne
   assert.equal((await sse('openai', { messages: USER, stream: true })).events.at(-1), '[DONE]');
 });
 
-test('a client that disconnects mid-stream makes the provider see its connection closed', async () => {
-  const before = mocks.openai.requests.length;
-  await new Promise<void>((resolve, reject) => {
-    const req = http.request(`${gw.proxy}/s/openai`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-mock-mode': 'never-ending-sse:20' } }, (res) => {
+test('a malformed event mid-stream ends with an SSE error event, and the worker keeps serving', async () => {
+  const [pid] = (await gw.adminRequest('GET', '/')).json.pids.workers as number[];
+  const event = (type: string, data: unknown) => `event: ${type}\ndata: ${typeof data === 'string' ? data : JSON.stringify({ type, ...(data as object) })}\n\n`;
+  const body = [
+    event('message_start', { message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-3-5-haiku-latest', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 5, output_tokens: 1 } } }),
+    event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+    event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: '1 + 1' } }),
+    event('content_block_delta', '{not json'),
+    event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: ' = 2.' } }),
+    event('content_block_stop', { index: 0 }),
+    event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 5 } }),
+    event('message_stop', {}),
+  ].join('');
+  mocks.anthropic.nextResponse({ status: 200, body, headers: { 'content-type': 'text/event-stream' } });
+  const r = await sse('anthropic', { messages: USER, stream: true });
+  assert.equal(r.status, 200);
+  assert.ok(!r.raw.includes('[DONE]'), 'no [DONE] after a malformed event');
+  const events = r.events.map((e) => JSON.parse(e));
+  const error = events.pop();
+  assert.match(error.error.message, /not JSON/, r.raw);
+  // what came before the bad event was streamed (whether or not it shared a network read with it), nothing after
+  assert.equal(events.map((c) => c.choices[0]?.delta?.content ?? '').join(''), '1 + 1');
+
+  // the same worker serves the next stream
+  assert.equal((await sse('anthropic', { messages: USER, stream: true })).events.at(-1), '[DONE]');
+  assert.deepEqual((await gw.adminRequest('GET', '/')).json.pids.workers, [pid]);
+});
+
+/** Starts a long, slow stream, leaves after the first event and says when it left. */
+function leaveAfterFirstEvent(route: string, headers: Record<string, string>): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const req = http.request(`${gw.proxy}/s/${route}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
       res.once('data', () => {
+        const leftAt = Date.now();
         req.destroy();
-        resolve();
+        resolve(leftAt);
       });
     });
     req.on('error', () => {});
-    req.setTimeout(5000, () => reject(new Error('no first event')));
+    req.setTimeout(5000, () => reject(new Error(`${route}: no first event`)));
     req.end(JSON.stringify({ messages: USER, stream: true }));
   });
-  const rec = await mocks.openai.waitFor((r) => r.seq > before && r.closedAt !== null, 2000);
-  assert.ok(rec.closedAt! - rec.receivedAt < 3000);
+}
+
+test('a client that disconnects mid-stream makes the provider see its connection closed within a second', async () => {
+  const slow = { 'x-mock-chunks': '200', 'x-mock-delay-ms': '50' }; // a 10 s stream
+  for (const [route, mock] of [['openai', 'openai'], ['anthropic', 'anthropic'], ['cohere', 'cohere'], ['llama2-ollama', 'ollama'], ['mistral-ollama', 'ollama']] as const) {
+    const before = mocks[mock].requests.length;
+    const leftAt = await leaveAfterFirstEvent(route, slow);
+    const rec = await mocks[mock].waitFor((r) => r.seq > before && r.closedAt !== null, 5000);
+    assert.ok(rec.closedAt! - leftAt < 1000, `${route}: upstream closed ${rec.closedAt! - leftAt} ms after the client left`);
+    assert.equal(rec.finishedAt, null, `${route}: the provider never finished its answer`);
+  }
+  // a provider that keeps sending keep-alives forever is cut just the same
+  const before = mocks.openai.requests.length;
+  const leftAt = await leaveAfterFirstEvent('openai', { 'x-mock-mode': 'never-ending-sse:20' });
+  const rec = await mocks.openai.waitFor((r) => r.seq > before && r.closedAt !== null, 5000);
+  assert.ok(rec.closedAt! - leftAt < 1000);
 });
 
-test('a slow reader slows the provider instead of growing gateway memory', async () => {
-  const before = mocks.openai.requests.length;
+/** The resident memory of the gateway's worker process, in bytes (Linux). */
+function rssOf(pid: number): number {
+  const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(kb![1]) * 1024;
+}
+
+/** Reads a stream slowly: nothing for a while, then one read at a time; resolves with the bytes read. */
+function readSlowly(route: string, headers: Record<string, string>): Promise<number> {
   let received = 0;
-  await new Promise<void>((resolve, reject) => {
-    const req = http.request(`${gw.proxy}/s/openai`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-mock-mode': 'stream', 'x-mock-chunks': '4000', 'x-mock-delay-ms': '0' } }, (res) => {
+  return new Promise<number>((resolve, reject) => {
+    const req = http.request(`${gw.proxy}/s/${route}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
       res.pause();
-      // read nothing for a while, then drain slowly
       setTimeout(() => {
         res.on('data', (c: Buffer) => {
           received += c.length;
           res.pause();
           setTimeout(() => res.resume(), 1);
         });
-        res.on('end', resolve);
+        res.on('end', () => resolve(received));
         res.resume();
-      }, 700);
+      }, 1000);
     });
     req.on('error', reject);
     req.end(JSON.stringify({ messages: USER, stream: true }));
   });
-  const rec = mocks.openai.requests.find((r) => r.seq > before)!;
-  assert.ok(rec.backpressure.blockedWrites > 0, 'the provider felt back-pressure through the gateway');
-  assert.ok(received > 100_000);
+}
+
+test('a slow reader slows the provider instead of growing gateway memory', async () => {
+  const [pid] = (await gw.adminRequest('GET', '/')).json.pids.workers as number[];
+  const text = 'lorem-ipsum-dolor-sit-amet-'.repeat(2_400_000); // a 64 MB answer, one "word" so max_tokens does not cut it
+  const large = { 'x-mock-mode': 'stream', 'x-mock-chunks': '4000', 'x-mock-delay-ms': '0' };
+  // one large answer read at full speed first: the worker's heap settles at its working size
+  mocks.openai.nextResponse({ text });
+  const warm = await fetch(`${gw.proxy}/s/openai`, { method: 'POST', headers: { 'content-type': 'application/json', ...large }, body: JSON.stringify({ messages: USER, stream: true }) });
+  for await (const _ of warm.body!);
+
+  for (const [route, mock] of [['openai', 'openai'], ['anthropic', 'anthropic']] as const) {
+    const before = mocks[mock].requests.length;
+    mocks[mock].nextResponse({ text });
+    const baseline = rssOf(pid);
+    let peak = baseline;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssOf(pid))), 10);
+    const received = await readSlowly(route, large).finally(() => clearInterval(sampler));
+    const rec = mocks[mock].requests.find((r) => r.seq > before)!;
+    assert.ok(rec.backpressure.blockedWrites > 0, `${route}: the provider felt back-pressure through the gateway`);
+    assert.ok(received > text.length, `${route}: the whole answer arrived (${received} bytes)`);
+    // a gateway that buffered for its slow reader would hold the whole stream, several times over
+    const grown = peak - baseline;
+    assert.ok(grown < received / 2, `${route}: worker memory grew ${Math.round(grown / 1e6)} MB while streaming ${Math.round(received / 1e6)} MB`);
+  }
 });

@@ -13,7 +13,7 @@ import type { Exchange } from './exchange.ts';
 import { gatewayHeaders, keptHeaders, readProviderBody, relayProviderError, estimateUsage } from './relay-json.ts';
 import { recordExchange } from './analytics.ts';
 import { createFrameDecoder } from '../../llm/stream/index.ts';
-import { TranslationError, UpstreamStreamError, type StreamFraming, type StreamTranslator, type Usage } from '../../llm/types.ts';
+import { TranslationError, UpstreamStreamError, type StreamEvent, type StreamFraming, type StreamTranslator, type Usage } from '../../llm/types.ts';
 import { jsonAnswerAsStream } from './stream-from-json.ts';
 import { HEADERS } from '../../proxy/names.ts';
 import { isCollected } from '../../proxy/upstream.ts';
@@ -84,21 +84,23 @@ export async function relayStream(x: Exchange): Promise<void> {
   let firstTokenAt: number | null = null;
   try {
     for await (const chunk of response.body as AsyncIterable<Buffer>) {
-      let out = '';
-      for (const event of decoder.push(chunk)) out += translator.push(event);
-      if (out) {
+      const out = translateAll(translator, decoder.push(chunk));
+      if (out.frames) {
         firstTokenAt ??= performance.now();
-        if (!res.write(out)) await waitDrain(res);
+        if (!res.write(out.frames)) await waitDrain(res);
       }
+      if (out.failure) throw out.failure;
       if (res.destroyed) break;
     }
     if (!res.destroyed) {
-      let out = '';
-      for (const event of decoder.end()) out += translator.push(event);
-      if (!translator.done) throw new UpstreamStreamError('the provider ended the stream before it was complete', 'upstream_truncated');
+      const last = translateAll(translator, decoder.end());
+      const failure = last.failure ?? (translator.done ? null : new UpstreamStreamError('the provider ended the stream before it was complete', 'upstream_truncated'));
+      if (failure) {
+        res.write(last.frames);
+        throw failure;
+      }
       // asked for usage and the provider gave none: the client gets our count in the usage chunk
-      out += translator.finish(translator.usage() === null && driver.includeUsage ? estimateUsage(x, translator.text) : null);
-      res.end(out);
+      res.end(last.frames + translator.finish(translator.usage() === null && driver.includeUsage ? estimateUsage(x, translator.text) : null));
     }
   } catch (e) {
     if (res.destroyed || ctx.abort.signal.aborted) {
@@ -112,6 +114,21 @@ export async function relayStream(x: Exchange): Promise<void> {
   }
   const complete = translator.done && !ctx.error && !ctx.abort.signal.aborted;
   record(x, translator.usage(), translator.responseModel, translator.text, firstTokenAt, !complete);
+}
+
+/**
+ * Translates the events of one network read. An event that fails to translate stops there, but
+ * the frames of the events before it are still the client's: what a client sees must not depend
+ * on how the provider's bytes were split across reads.
+ */
+function translateAll(translator: StreamTranslator, events: StreamEvent[]): { frames: string; failure: unknown } {
+  let frames = '';
+  try {
+    for (const event of events) frames += translator.push(event);
+  } catch (failure) {
+    return { frames, failure };
+  }
+  return { frames, failure: null };
 }
 
 function record(x: Exchange, reported: Usage | null, responseModel: string | null, text: string, firstTokenAt: number | null, partial: boolean): void {
