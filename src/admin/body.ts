@@ -18,20 +18,37 @@ export interface ParsedBody {
 
 const badRequest = (message: string) => new HttpError(400, { message });
 
+/**
+ * The most items one JSON array may hold in an Admin API body. The 10 MiB body limit alone lets
+ * `[1,1,1,…]` carry five million items, each then validated, stored and compiled into every
+ * worker's router. No entity field needs anywhere near this many (Kong caps form bodies at 1000
+ * arguments); 10,000 stays generous for big `paths`, `hosts` or `tags` lists. A declarative
+ * `/config` body lists whole entity kinds in one array, so it gets its own, larger bound.
+ */
+export const MAX_JSON_ARRAY_ITEMS = 10_000;
+export const MAX_DECLARATIVE_ARRAY_ITEMS = 1_000_000;
+
+/** Whether any array in a parsed JSON value (nesting already bounded) holds more than `limit` items. */
+function hasLongArray(value: unknown, limit: number): boolean {
+  if (Array.isArray(value)) return value.length > limit || value.some((v) => hasLongArray(v, limit));
+  if (typeof value === 'object' && value !== null) return Object.values(value).some((v) => hasLongArray(v, limit));
+  return false;
+}
+
 function mediaType(contentType: string | undefined): string {
   return (contentType ?? '').split(';')[0].trim().toLowerCase();
 }
 
-export async function parseBody(contentType: string | undefined, raw: Buffer | undefined): Promise<ParsedBody> {
+export async function parseBody(contentType: string | undefined, raw: Buffer | undefined, maxArrayItems = MAX_JSON_ARRAY_ITEMS): Promise<ParsedBody> {
   if (!raw || raw.length === 0) return { value: {}, fromForm: true };
   const type = mediaType(contentType);
-  if (type === 'application/json' || type.endsWith('+json')) return { value: parseJsonObject(raw), fromForm: false };
+  if (type === 'application/json' || type.endsWith('+json')) return { value: parseJsonObject(raw, maxArrayItems), fromForm: false };
   if (type === 'application/x-www-form-urlencoded' || type === '') return { value: parseForm(raw), fromForm: true };
   if (type === 'multipart/form-data') return { value: await parseMultipart(contentType!, raw), fromForm: true };
   throw new HttpError(415, { message: `Unsupported Content-Type: ${type}` });
 }
 
-export function parseJsonObject(raw: Buffer): Record<string, unknown> {
+export function parseJsonObject(raw: Buffer, maxArrayItems = MAX_JSON_ARRAY_ITEMS): Record<string, unknown> {
   let value: unknown;
   try {
     value = parseJsonBody(raw);
@@ -41,6 +58,7 @@ export function parseJsonObject(raw: Buffer): Record<string, unknown> {
     throw badRequest('Cannot parse JSON body');
   }
   if (!isPlainObject(value)) throw badRequest('Cannot parse JSON body: expected a JSON object');
+  if (hasLongArray(value, maxArrayItems)) throw badRequest(`Cannot parse JSON body: an array has more than ${maxArrayItems} items`);
   return value;
 }
 

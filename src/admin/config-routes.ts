@@ -13,7 +13,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { parseBody } from './body.ts';
+import { MAX_DECLARATIVE_ARRAY_ITEMS, parseBody } from './body.ts';
 import { COLLECTIONS, NESTINGS } from './crud.ts';
 import { ERROR_CODES, HttpError, daoError } from '../entities/errors.ts';
 import { isPlainObject } from '../schema/validate.ts';
@@ -57,7 +57,7 @@ async function readConfig(req: FastifyRequest): Promise<FlattenResult> {
   const raw = req.body as Buffer | undefined;
   const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   if (YAML_TYPES.has(type)) return loadDeclarativeText(raw?.toString('utf8') ?? '');
-  const body = await parseBody(req.headers['content-type'], raw);
+  const body = await parseBody(req.headers['content-type'], raw, MAX_DECLARATIVE_ARRAY_ITEMS);
   const value = body.value;
   if (!body.fromForm && value._format_version !== undefined) return flattenConfig(value);
   const config = value.config;
