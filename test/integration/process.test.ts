@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { Gateway, httpRequest } from '../helpers/gateway.ts';
+import { Gateway, httpRequest, type HttpResult } from '../helpers/gateway.ts';
 import { EchoServer } from '../helpers/echo-server.ts';
 
 test('an invalid setting stops start-up with one line naming it', async () => {
@@ -73,6 +73,43 @@ test('SIGKILL right after a burst of writes loses none of the acknowledged ones'
     const list = await gw.adminRequest('GET', '/services?size=1000');
     const found = new Set(list.json.data.map((s: { id: string }) => s.id));
     for (const id of ids) assert.ok(found.has(id), `service ${id} survived`);
+  } finally {
+    await gw.close();
+  }
+});
+
+test('SIGKILL in the middle of concurrent Admin API writes loses none that got a 201', async () => {
+  const gw = await Gateway.start();
+  try {
+    const acked = new Map<string, string>(); // name → id
+    let killed = false;
+    let n = 0;
+    const writer = async () => {
+      while (!killed) {
+        const name = `burst-${n++}`;
+        let r: HttpResult;
+        try {
+          r = await gw.adminRequest('POST', '/services', { name, host: 'example.com', tags: ['burst'] });
+        } catch {
+          return; // the gateway is gone: this write was never acknowledged
+        }
+        if (r.status === 201) acked.set(name, r.json.id);
+        if (acked.size >= 40 && !killed) {
+          killed = true; // the other writers still have requests in flight
+          gw.proc!.kill('SIGKILL');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, writer));
+    await gw.waitExit();
+    assert.ok(acked.size >= 40);
+    await gw.launch();
+    const list = await gw.adminRequest('GET', '/services?size=1000');
+    assert.equal(list.status, 200);
+    const stored = new Map(list.json.data.map((s: { name: string; id: string }) => [s.name, s.id]));
+    for (const [name, id] of acked) assert.equal(stored.get(name), id, `acknowledged service ${name} survived`);
+    // the store still takes writes after the crash
+    assert.equal((await gw.adminRequest('POST', '/services', { name: 'after-crash', host: 'example.com' })).status, 201);
   } finally {
     await gw.close();
   }

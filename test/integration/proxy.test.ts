@@ -22,6 +22,17 @@ after(async () => {
   await echo.close();
 });
 
+/** Sends raw bytes on a fresh connection, resolves with everything answered until it closed. */
+function rawRequest(payload: string): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const s = net.connect(gw.proxyPort, '127.0.0.1', () => s.end(payload));
+    let out = '';
+    s.setEncoding('utf8').on('data', (d: string) => (out += d));
+    s.on('close', () => resolve(out));
+    s.on('error', () => resolve(out));
+  });
+}
+
 test('a prefix route forwards with strip_path, service path, and forwarding headers', async () => {
   const r = await gw.adminForm('POST', '/services/echo/routes', [['name', 'prefix'], ['paths[]', '/api']]);
   assert.equal(r.status, 201, r.text);
@@ -147,24 +158,35 @@ test('upstream statuses and large bodies pass through', async () => {
 
 test('malformed requests get JSON errors and never reach the upstream', async () => {
   const before = echo.received.length;
-  const raw = (payload: string) =>
-    new Promise<string>((resolve) => {
-      const s = net.connect(gw.proxyPort, '127.0.0.1', () => s.end(payload));
-      let out = '';
-      s.setEncoding('utf8').on('data', (d: string) => (out += d));
-      s.on('close', () => resolve(out));
-      s.on('error', () => resolve(out));
-    });
-  const smuggle = await raw('POST /api/x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
+  const smuggle = await rawRequest('POST /api/x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
   assert.match(smuggle, /^HTTP\/1.1 400/);
-  const absolute = await raw('GET http://evil.example/ HTTP/1.1\r\nHost: evil.example\r\n\r\n');
+  const absolute = await rawRequest('GET http://evil.example/ HTTP/1.1\r\nHost: evil.example\r\n\r\n');
   assert.match(absolute, /^HTTP\/1.1 400/);
   assert.match(absolute, /application\/json/);
-  const connect = await raw('CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n');
+  const connect = await rawRequest('CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n');
   assert.match(connect, /^HTTP\/1.1 405/);
-  const hugeHeader = await raw(`GET /api/x HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+  const hugeHeader = await rawRequest(`GET /api/x HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
   assert.match(hugeHeader, /^HTTP\/1.1 431/);
   assert.equal(echo.received.length, before);
+});
+
+test('request smuggling: duplicate Content-Length and obs-fold continuation lines are refused with a JSON 400', async () => {
+  const before = echo.received.length;
+  const attempts = {
+    'two different Content-Length values': 'POST /api/x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 9\r\n\r\nabcdabcde',
+    'the same Content-Length twice': 'POST /api/x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 4\r\n\r\nabcd',
+    'a list in one Content-Length': 'POST /api/x HTTP/1.1\r\nHost: a\r\nContent-Length: 4, 4\r\n\r\nabcd',
+    'an obs-fold continuation line': 'GET /api/x HTTP/1.1\r\nHost: a\r\nX-Folded: first\r\n second\r\n\r\n',
+    'an obs-fold continuing Transfer-Encoding': 'POST /api/x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: identity\r\n\tchunked\r\n\r\n0\r\n\r\n',
+  };
+  for (const [what, payload] of Object.entries(attempts)) {
+    const answer = await rawRequest(payload);
+    assert.match(answer, /^HTTP\/1.1 400 /, `${what}: ${answer.slice(0, 80)}`);
+    const body = answer.slice(answer.indexOf('\r\n\r\n') + 4);
+    assert.equal(typeof JSON.parse(body).message, 'string', `${what}: a JSON body`);
+  }
+  assert.equal(echo.received.length, before, 'nothing reached the upstream');
+  assert.equal((await gw.proxyRequest('GET', '/api/ok')).status, 200);
 });
 
 test('the request id is in the access log', async () => {

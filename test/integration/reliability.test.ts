@@ -7,7 +7,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Gateway, freePort, httpRequest, type HttpResult } from '../helpers/gateway.ts';
 import { EchoServer } from '../helpers/echo-server.ts';
@@ -21,6 +23,9 @@ let gw: Gateway;
 let openai: MockProvider;
 let attacker: EchoServer;
 let echo: EchoServer;
+/** Where http-log sends its entries. */
+let logSink: EchoServer;
+let tmp: string;
 /** Every answer the suite received, searched for secrets at the end. */
 const seen: string[] = [];
 
@@ -33,6 +38,8 @@ before(async () => {
   openai = await startMockProvider('openai', { key: CANARY });
   attacker = await EchoServer.start();
   echo = await EchoServer.start();
+  logSink = await EchoServer.start();
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'modelgate-reliability-'));
   gw = await Gateway.start({
     env: { MODELGATE_MAX_BODY_SIZE: '1m', MODELGATE_MAX_RESPONSE_SIZE: '2m', MODELGATE_CLIENT_HEADER_TIMEOUT_MS: '1000', MODELGATE_CLIENT_BODY_TIMEOUT_MS: '1000', MODELGATE_LOG_LEVEL: 'debug' },
   });
@@ -53,6 +60,16 @@ before(async () => {
   assert.equal(plugin.status, 201, plugin.text);
   await gw.adminRequest('POST', '/services', { name: 'echo', url: echo.url });
   await gw.adminRequest('POST', '/services/echo/routes', { name: 'echo', paths: ['/echo'] });
+  // every output a key could leak into is on for the whole run, failures included (see the secrets test)
+  const observability = [
+    { name: 'prometheus', config: { per_consumer: true, status_code_metrics: true, latency_metrics: true, bandwidth_metrics: true, upstream_health_metrics: true, ai_metrics: true } },
+    { name: 'file-log', config: { path: path.join(tmp, 'access.jsonl') } },
+    { name: 'http-log', config: { http_endpoint: `${logSink.url}/logs`, queue: { max_batch_size: 5, max_coalescing_delay: 0.05 } } },
+  ];
+  for (const p of observability) {
+    const r = await gw.adminRequest('POST', '/plugins', p);
+    assert.equal(r.status, 201, r.text);
+  }
 });
 
 after(async () => {
@@ -60,6 +77,8 @@ after(async () => {
   await openai?.close();
   await attacker?.close();
   await echo?.close();
+  await logSink?.close();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
 async function good(): Promise<void> {
@@ -166,6 +185,8 @@ test('slow clients are cut by the header and body timeouts', async () => {
 test('upstream faults: each a defined status and a JSON body, never a hang', async () => {
   const expectations: [string, number][] = [
     ['reset-before-headers', 502],
+    ['reset-mid-headers', 502],
+    ['garbage', 502],
     ['reset-mid-body', 502],
     ['slow-headers:3000', 504],
     ['slow-body:3000', 504],
@@ -183,6 +204,7 @@ test('upstream faults: each a defined status and a JSON body, never a hang', asy
     const r = remember(await gw.proxyRequest('POST', '/chat', USER, { 'x-mock-mode': mode }));
     assert.equal(r.status, status, `${mode}: ${r.text.slice(0, 200)}`);
     assert.ok(r.json && typeof r.json === 'object', `${mode}: JSON body`);
+    if (mode.startsWith('reset') || mode === 'garbage') assert.equal(r.json.message, 'An invalid response was received from the upstream server', mode);
     assert.ok(Date.now() - t0 < 10_000, `${mode} answered in time`);
   }
   const dead = await freePort();
@@ -196,22 +218,65 @@ test('upstream faults: each a defined status and a JSON body, never a hang', asy
   await good();
 });
 
-test('no socket leaks: connections to the provider go back to the pool after faults', async () => {
-  const established = () => {
-    const hex = openai.port.toString(16).toUpperCase().padStart(4, '0');
-    return readFileSync('/proc/net/tcp', 'utf8')
+/** TCP sockets of this machine (IPv4 and IPv6): local and remote port, state (`01` established, `06` time-wait). */
+function tcpSockets(): { local: number; remote: number; state: string }[] {
+  return ['/proc/net/tcp', '/proc/net/tcp6'].flatMap((file) =>
+    readFileSync(file, 'utf8')
+      .trim()
       .split('\n')
-      .filter((l) => l.includes(`:${hex} `) && / 01 /.test(l))
-      .filter((l) => l.trim().split(/\s+/)[1]?.endsWith(`:${hex}`)).length;
+      .slice(1)
+      .map((line) => {
+        const f = line.trim().split(/\s+/);
+        return { local: parseInt(f[1]!.split(':')[1]!, 16), remote: parseInt(f[2]!.split(':')[1]!, 16), state: f[3]! };
+      }),
+  );
+}
+
+/** Open sockets between the gateway and the mock provider, counted on both ends. */
+function providerSockets(): { atProvider: number; atGateway: number } {
+  const all = tcpSockets();
+  return {
+    atProvider: all.filter((s) => s.local === openai.port && s.state === '01').length,
+    // the gateway's end in any state but time-wait: a socket left in close-wait is a leaked descriptor
+    atGateway: all.filter((s) => s.remote === openai.port && s.state !== '06').length,
   };
-  const baseline = established();
-  for (const mode of ['reset-mid-body', 'invalid-json-200', 'stream,reset-mid-stream', 'slow-headers:3000', 'ok']) {
+}
+
+/** The mock closes its idle keep-alive connections; what is still open after that is in use or leaked. */
+async function afterIdleClosed(): Promise<{ atProvider: number; atGateway: number }> {
+  openai.closeIdleConnections();
+  const deadline = Date.now() + 10_000;
+  let open = providerSockets();
+  while ((open.atProvider > 0 || open.atGateway > 0) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    open = providerSockets();
+  }
+  return open;
+}
+
+/** The worker's open file descriptors that are not sockets (files, pipes, event fds). */
+function workerFiles(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try {
+      return !readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
+    } catch {
+      return false; // closed while we looked
+    }
+  }).length;
+}
+
+test('no socket or descriptor leaks: after faults, every provider connection closes once idle', async () => {
+  const [worker] = (await gw.adminRequest('GET', '/')).json.pids.workers as number[];
+  await good(); // warm up: the log file and the pools are open before the baseline
+  assert.deepEqual(await afterIdleClosed(), { atProvider: 0, atGateway: 0 }, 'no provider connection in use before the run');
+  const filesBefore = workerFiles(worker!);
+  for (const mode of ['reset-mid-body', 'reset-mid-headers', 'garbage', 'invalid-json-200', 'huge:3000000', 'stream,reset-mid-stream', 'stream,stall-stream:2', 'slow-headers:3000', 'ok']) {
     remember(await gw.proxyRequest('POST', '/chat', { ...USER, stream: mode.startsWith('stream') }, { 'x-mock-mode': mode }));
   }
   await Promise.all(Array.from({ length: 20 }, () => gw.proxyRequest('POST', '/chat', USER)));
-  await new Promise((r) => setTimeout(r, 1000));
-  const afterRun = established();
-  assert.ok(afterRun <= Math.max(baseline, 1) + 20, `open provider sockets ${afterRun} (baseline ${baseline}) stay bounded by the pool`);
+  assert.deepEqual(await afterIdleClosed(), { atProvider: 0, atGateway: 0 }, 'every provider connection was idle (none stuck on a fault) and the gateway closed its end');
+  assert.ok(workerFiles(worker!) <= filesBefore, `the worker holds no more files than before (${filesBefore})`);
+  await good();
 });
 
 test('header hygiene: hop-by-hop and credentials stay home; nothing in the request steers the upstream', async () => {
@@ -290,13 +355,28 @@ test('secrets: the canary keys appear in no answer and no log line, even after f
     config: { route_type: 'llm/v1/chat', auth: { param_name: 'key', param_value: QUERY_CANARY, param_location: 'query' }, model: { provider: 'openai', name: 'gpt-4', options: { upstream_url: `${openai.url}/v1/chat/completions` } } },
   });
   assert.equal(p.status, 201, p.text);
-  for (const mode of ['ok', '5xx-json:500', 'reset-before-headers', 'slow-headers:3000']) remember(await gw.proxyRequest('POST', '/qk', USER, { 'x-mock-mode': mode }));
+  for (const mode of ['ok', '5xx-json:500', 'reset-before-headers', 'garbage', 'slow-headers:3000']) remember(await gw.proxyRequest('POST', '/qk', USER, { 'x-mock-mode': mode }));
   assert.equal(openai.requests.at(-1)!.query.key, QUERY_CANARY, 'the query key did reach the provider');
-  await new Promise((r) => setTimeout(r, 200));
+
+  // the log plugins saw the failures too (the 504 is the last one sent)
+  const timedOut = (text: string) => text.split('\n').some((l) => l.includes('"qk"') && l.includes('"status":504'));
+  const fileLog = path.join(tmp, 'access.jsonl');
+  const httpLog = () => logSink.received.map((r) => r.body).join('\n');
+  const deadline = Date.now() + 10_000;
+  while (!(existsSync(fileLog) && timedOut(readFileSync(fileLog, 'utf8')) && timedOut(httpLog())) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const fileEntries = readFileSync(fileLog, 'utf8');
+  assert.ok(timedOut(fileEntries), 'file-log has the failed requests');
+  assert.ok(timedOut(httpLog()), 'http-log has the failed requests');
+  const metrics = await gw.adminRequest('GET', '/metrics');
+  assert.equal(metrics.status, 200);
+  assert.match(metrics.text, /modelgate_http_requests_total\{[^}]*code="502"/, 'the metrics count the failures');
+
   const forms = (s: string) => [s, encodeURIComponent(s), Buffer.from(s).toString('base64'), Buffer.from(s).toString('base64url')];
-  const outputs = [gw.logs, ...seen].join('\n');
-  assert.ok(outputs.length > 10_000, 'there is output to search');
-  for (const secret of [CANARY, QUERY_CANARY]) for (const f of forms(secret)) assert.ok(!outputs.includes(f), `no form of ${secret.slice(0, 12)}… in any output`);
+  const places = { 'gateway output': gw.logs, 'answers and error bodies': seen.join('\n'), '/metrics': metrics.text, 'file-log entries': fileEntries, 'http-log entries': httpLog() };
+  assert.ok(places['gateway output'].length > 10_000, 'there is output to search');
+  for (const [where, text] of Object.entries(places)) {
+    for (const secret of [CANARY, QUERY_CANARY]) for (const f of forms(secret)) assert.ok(!text.includes(f), `no form of ${secret.slice(0, 12)}… in ${where}`);
+  }
   assert.match(gw.stdout, /"payload":\{"request"/, 'payload logging was on, and still no key');
 });
 

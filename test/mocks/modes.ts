@@ -16,6 +16,10 @@ export const MODES = {
   refuse: 'none',
   /** Read the request, then reset the connection before any response byte. */
   'reset-before-headers': 'none',
+  /** Read the request, send the status line and part of the header block, then reset. */
+  'reset-mid-headers': 'none',
+  /** Read the request, answer with bytes that are not HTTP at all, and keep the socket open. */
+  garbage: 'none',
   /** Send the headers (with the full Content-Length) and half the body, then reset. */
   'reset-mid-body': 'none',
   /** Stream half the events, then reset. */

@@ -42,7 +42,7 @@ export interface RecordedRequest {
   mode: string;
   /** `Date.now()` when the request headers arrived. */
   receivedAt: number;
-  /** Status sent, null when no status line was sent (refuse / reset-before-headers / client left). */
+  /** Status sent, null when no status line was sent (refuse / reset-before-headers / garbage / client left). */
   status: number | null;
   /** When the mock finished writing the response. */
   finishedAt: number | null;
@@ -147,6 +147,8 @@ export interface MockServer {
   waitFor(predicate: (r: RecordedRequest) => boolean, timeoutMs?: number): Promise<RecordedRequest>;
   /** Forget recorded requests and queued overrides. */
   clear(): void;
+  /** Close the keep-alive connections that carry no request now (leak checks: what stays open is in use). */
+  closeIdleConnections(): void;
   close(): Promise<void>;
 }
 
@@ -256,6 +258,22 @@ export async function startMockServer(name: string, provider: ProviderImpl, opti
     update();
 
     if (modes.has('reset-before-headers')) return cut(rec, req.socket, true);
+    if (modes.has('reset-mid-headers')) {
+      // raw bytes on the socket: node:http would only ever send a complete header block
+      rec.status = 200;
+      req.socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Le');
+      await settle(ac.signal).catch(() => {});
+      return cut(rec, req.socket, true);
+    }
+    if (modes.has('garbage')) {
+      // what a TLS or SSH server on the wrong port, or a broken middlebox, might answer; the
+      // socket stays open so only the bytes themselves can make the client give up (`closedAt`
+      // records when it did)
+      req.socket.write(GARBAGE);
+      await new Promise<void>((resolve) => (req.socket.destroyed ? resolve() : req.socket.once('close', () => resolve())));
+      update();
+      return;
+    }
 
     const ctx: HandlerCtx = {
       req: rec,
@@ -464,6 +482,9 @@ export async function startMockServer(name: string, provider: ProviderImpl, opti
       requests.length = 0;
       queue.length = 0;
     },
+    closeIdleConnections() {
+      server.closeIdleConnections();
+    },
     async close() {
       shuttingDown = true;
       for (const ac of inflight) ac.abort();
@@ -536,6 +557,9 @@ function numberHeader(req: http.IncomingMessage, name: string): number | undefin
 async function settle(signal: AbortSignal): Promise<void> {
   await sleep(20, undefined, { signal });
 }
+
+/** Bytes that are not an HTTP response: an SSH banner followed by binary noise. */
+const GARBAGE = Buffer.concat([Buffer.from('SSH-2.0-OpenSSH_9.6\r\n'), Buffer.from(Array.from({ length: 256 }, (_, i) => (i * 167 + 13) % 256))]);
 
 const REASONS: Record<number, string> = { 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Temporarily Unavailable', 504: 'Gateway Time-out' };
 
