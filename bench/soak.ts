@@ -34,7 +34,10 @@ type Scenario = { name: string; weight: number; run: (port: number) => Promise<s
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
 
-/** One request; resolves with the outcome's name (status, `aborted`, or `error:<code>`). */
+/**
+ * One request; resolves with the outcome's name (status, `aborted`, or `error:<code>`). A stream
+ * that answered 200 but did not end with `data: [DONE]` (an SSE error event) is `200-incomplete`.
+ */
 function request(port: number, body: string, headers: Record<string, string> = {}, abortAfterFirstChunk = false): Promise<string> {
   return new Promise((resolve) => {
     const req = http.request({ host: '127.0.0.1', port, path: '/chat', method: 'POST', agent, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
@@ -46,8 +49,10 @@ function request(port: number, body: string, headers: Record<string, string> = {
         res.once('end', () => resolve(String(res.statusCode)));
         return;
       }
-      res.resume();
-      res.once('end', () => resolve(String(res.statusCode)));
+      let tail = '';
+      res.setEncoding('utf8').on('data', (c: string) => (tail = (tail + c).slice(-64)));
+      const streamed = String(res.headers['content-type']).startsWith('text/event-stream');
+      res.once('end', () => resolve(streamed && !tail.trimEnd().endsWith('data: [DONE]') ? `${res.statusCode}-incomplete` : String(res.statusCode)));
       res.once('error', () => resolve(`cut:${res.statusCode}`));
     });
     req.setTimeout(30_000, () => req.destroy(new Error('client timeout')));
@@ -63,7 +68,8 @@ const SCENARIOS: (Scenario & { allowed: RegExp })[] = [
   { name: 'stream-abort', weight: 10, allowed: /^(aborted|200)$/, run: (p) => request(p, STREAM, { 'x-mock-mode': 'stream', 'x-mock-chunks': '50', 'x-mock-delay-ms': '5' }, true) },
   { name: 'provider-500', weight: 5, allowed: /^500$/, run: (p) => request(p, USER, { 'x-mock-mode': '5xx-json:500' }) },
   { name: 'provider-reset', weight: 5, allowed: /^502$/, run: (p) => request(p, USER, { 'x-mock-mode': 'reset-before-headers' }) },
-  { name: 'provider-garbage', weight: 5, allowed: /^502$/, run: (p) => request(p, USER, { 'x-mock-mode': 'invalid-json-200' }) },
+  { name: 'provider-bad-json', weight: 3, allowed: /^502$/, run: (p) => request(p, USER, { 'x-mock-mode': 'invalid-json-200' }) },
+  { name: 'provider-garbage', weight: 2, allowed: /^502$/, run: (p) => request(p, USER, { 'x-mock-mode': 'garbage' }) },
   // undici's timers are coarse (up to ~0.5 s late): the provider is made much slower than read_timeout
   { name: 'provider-slow', weight: 2, allowed: /^504$/, run: (p) => request(p, USER, { 'x-mock-mode': 'slow-headers:3000' }) },
   { name: 'bad-input', weight: 8, allowed: /^400$/, run: (p) => request(p, '{"messages": [') },
@@ -109,9 +115,11 @@ async function main(): Promise<void> {
   // configuration churn: a write every second, each one checked at the end
   const created: string[] = [];
   let adminFailures = 0;
+  let lastTemperature: number | null = null;
   const churn = setInterval(() => {
     const n = created.length;
-    const write = n % 3 === 2 ? admin('PATCH', `/plugins/${plugin.json.id}`, { config: { model: { options: { temperature: (n % 10) / 10 } } } }) : admin('POST', '/services/ai/routes', { name: `churn-${n}`, paths: [`/churn-${n}`] });
+    if (n % 3 === 2) lastTemperature = (n % 10) / 10;
+    const write = n % 3 === 2 ? admin('PATCH', `/plugins/${plugin.json.id}`, { config: { model: { options: { temperature: lastTemperature } } } }) : admin('POST', '/services/ai/routes', { name: `churn-${n}`, paths: [`/churn-${n}`] });
     if (n % 3 !== 2) created.push(`churn-${n}`);
     else created.push('');
     write.then((r) => r.status >= 300 && adminFailures++, () => adminFailures++);
@@ -141,6 +149,13 @@ async function main(): Promise<void> {
   const routes = await admin('GET', '/routes?size=1000');
   const have = new Set(routes.json.data.map((r: { name: string }) => r.name));
   const lost = created.filter((n) => n && !have.has(n));
+  // the PATCHes too: the plugin holds the last temperature written, and the proxy sends it
+  const stored = (await admin('GET', `/plugins/${plugin.json.id}`)).json.config.model.options.temperature;
+  if (lastTemperature !== null && stored !== lastTemperature) lost.push(`plugin temperature ${stored} (last written ${lastTemperature})`);
+  mock.clear();
+  await request(gw.proxyPort, USER);
+  const sent = (mock.requests.at(-1)?.json as { temperature?: number } | undefined)?.temperature;
+  if (lastTemperature !== null && sent !== lastTemperature) lost.push(`proxy sent temperature ${sent} (last written ${lastTemperature})`);
 
   // RSS is a sawtooth (V8 grows the heap, then a major GC gives it back): compare the peaks of the
   // two halves after warm-up; a leak shows as a second half peaking higher than the first.
@@ -166,6 +181,7 @@ async function main(): Promise<void> {
     config_writes: created.length,
     config_write_failures: adminFailures,
     config_lost: lost.length,
+    config_lost_items: lost,
     memory,
     fds,
     samples,
