@@ -314,6 +314,30 @@ test('header hygiene: hop-by-hop and credentials stay home; nothing in the reque
   assert.equal(attacker.received.length, 0, 'the attacker server saw nothing');
 });
 
+test('the model name cannot steer the upstream: it travels in the body only', async () => {
+  // a route where the client picks the model (no model.name configured)
+  assert.equal((await gw.adminRequest('POST', '/services/ai/routes', { name: 'any-model', paths: ['~/any-model$'] })).status, 201);
+  const p = await gw.adminRequest('POST', '/routes/any-model/plugins', {
+    name: 'ai-proxy',
+    config: { route_type: 'llm/v1/chat', auth: { header_name: 'Authorization', header_value: `Bearer ${CANARY}` }, model: { provider: 'openai', options: { upstream_url: `${openai.url}/v1/chat/completions` } } },
+  });
+  assert.equal(p.status, 201, p.text);
+  const hostile = [`http://127.0.0.1:${attacker.port}/steal`, `//127.0.0.1:${attacker.port}/steal`, '../../../admin?x=1#frag', 'gpt-4\r\nHost: evil', '%2e%2e%2fadmin'];
+  for (const model of hostile) {
+    const before = openai.requests.length;
+    const r = await gw.proxyRequest('POST', '/any-model', { ...USER, model });
+    remember(r);
+    // the provider's own answer to a model it does not know, passed through: never the gateway's 500
+    assert.equal(r.status, 404, `${model}: ${r.text}`);
+    assert.doesNotMatch(r.headers.get('x-modelgate-llm-model') ?? '', /[\r\n]/);
+    const got = openai.requests.at(-1)!;
+    assert.equal(openai.requests.length, before + 1, `${model} went to the configured provider`);
+    assert.equal(got.path, '/v1/chat/completions');
+    assert.equal((got.json as { model: string }).model, model, 'the model is sent as data, untouched');
+  }
+  assert.equal(attacker.received.length, 0, 'the attacker server saw nothing');
+});
+
 test('egress: cloud metadata addresses are refused; non-http upstreams are refused at config time', async () => {
   const bad = await gw.adminRequest('POST', '/plugins', {
     name: 'ai-proxy',

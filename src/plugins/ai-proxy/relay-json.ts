@@ -34,8 +34,13 @@ export function gatewayHeaders(ctx: RequestContext, conf: CompiledAiProxy, model
     [HEADERS.proxyLatency]: String(Math.round(ctx.upstreamStartedAt - ctx.startedAt)),
     via: HEADERS.via,
   };
-  if (conf.config.model_name_header) h[HEADERS.llmModel] = `${conf.config.model.provider}/${model}`;
+  if (conf.config.model_name_header) h[HEADERS.llmModel] = headerSafe(`${conf.config.model.provider}/${model}`);
   return h;
+}
+
+/** A client-chosen model name may hold anything (CR/LF, non-ASCII): a header carries it percent-encoded. */
+function headerSafe(value: string): string {
+  return /[^\x20-\x7e]/.test(value) ? value.replace(/[^\x20-\x7e]/g, (c) => encodeURIComponent(c)) : value;
 }
 
 /** The provider's body, decoded, bounded by `MODELGATE_MAX_RESPONSE_SIZE`; failures are the provider's fault: 502. */
