@@ -202,6 +202,8 @@ export interface StreamResult extends Counts {
   /** SSE `data:` events per stream (median) and streams that ended with `[DONE]`. */
   events: number;
   complete: number;
+  /** Events per second after the first one (median over streams): how fast chunks flow through. */
+  chunksPerSec: number;
 }
 
 /**
@@ -213,6 +215,7 @@ export async function streams(port: number, request: Buffer, count: number, conc
   const ttfb: number[] = [];
   const total: number[] = [];
   const events: number[] = [];
+  const rates: number[] = [];
   const counts: Counts = { ok: 0, non2xx: 0, errors: 0 };
   let complete = 0;
   let next = 0;
@@ -228,6 +231,7 @@ export async function streams(port: number, request: Buffer, count: number, conc
           ttfb.push((x.firstDataAt - x.sentAt) / 1e6);
           total.push((x.endAt - x.sentAt) / 1e6);
           events.push(x.events);
+          if (x.events > 1 && x.endAt > x.firstDataAt) rates.push((x.events - 1) / ((x.endAt - x.firstDataAt) / 1e9));
           if (x.sawDone) complete++;
         } else counts.non2xx++;
       } catch {
@@ -238,7 +242,7 @@ export async function streams(port: number, request: Buffer, count: number, conc
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, (_, i) => worker(i)));
   const sorted = (a: number[]) => [...a].sort((p, q) => p - q);
-  return { ...counts, ttfb: percentile(sorted(ttfb), 50), ttfbP90: percentile(sorted(ttfb), 90), total: percentile(sorted(total), 50), events: percentile(sorted(events), 50), complete };
+  return { ...counts, ttfb: percentile(sorted(ttfb), 50), ttfbP90: percentile(sorted(ttfb), 90), total: percentile(sorted(total), 50), events: percentile(sorted(events), 50), complete, chunksPerSec: percentile(sorted(rates), 50) };
 }
 
 export interface PacedResult extends Counts {

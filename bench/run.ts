@@ -753,6 +753,7 @@ function buildReport(names: string[], many: string | null, peer: string | null) 
     put(`stream_ttfb_delta_ms.${t}`, delta('stream', 'ttfb', t, 'direct'));
     put(`stream_total_ratio.${t}`, ratio('stream', 'total', t, 'direct'));
     put(`stream_total_delta_ms.${t}`, delta('stream', 'total', t, 'direct'));
+    put(`stream_chunks_per_s_ratio.${t}`, ratio('stream', 'chunksPerSec', t, 'direct'));
     put(`throughput_vs_direct.${t}`, ratio('small', 'rps', t, 'direct'));
   }
   if (peer && has(mg)) {
@@ -860,13 +861,15 @@ the target's core used meanwhile by processes outside the benchmark (the machine
     parts.push(
       table(
         `Streaming chat (${plan.chunks} chunks, ${plan.delayMs} ms apart; ${plan.streamConcurrency} streams at a time, staggered)`,
-        ['target', 'first event ms', 'Δ vs direct ms', 'total ms', 'total ÷ direct', 'events', 'complete'],
+        ['target', 'first event ms', 'Δ vs direct ms', 'total ms', 'total ÷ direct', 'chunks/s', 'chunks/s ÷ direct', 'events', 'complete'],
         Object.keys(records.stream).map((t) => [
           t,
           fmt.f2(base(t, 'stream', 'ttfb')),
           t === 'direct' ? '' : fmt.signed(delta('stream', 'ttfb', t, 'direct'), 2),
           fmt.f1(base(t, 'stream', 'total')),
           t === 'direct' ? '' : fmt.x(ratio('stream', 'total', t, 'direct')),
+          fmt.f1(base(t, 'stream', 'chunksPerSec')),
+          t === 'direct' ? '' : fmt.x(ratio('stream', 'chunksPerSec', t, 'direct')),
           fmt.int(base(t, 'stream', 'events')),
           `${series('stream', t, 'complete').reduce((a, b) => a + b, 0)}/${series('stream', t, 'ok').reduce((a, b) => a + b, 0)}`,
         ]),
@@ -945,6 +948,7 @@ the target's core used meanwhile by processes outside the benchmark (the machine
   r('ref-pass streaming first-event delta vs direct (ms)', 'stream_ttfb_delta_ms.ref-pass', (v) => fmt.signed(v, 3));
   r('modelgate total stream time ÷ direct', 'stream_total_ratio.modelgate', (v) => v.toFixed(4));
   r('modelgate total stream time − direct (ms)', 'stream_total_delta_ms.modelgate', (v) => fmt.signed(v, 2));
+  r('modelgate streamed chunks/s ÷ direct', 'stream_chunks_per_s_ratio.modelgate', (v) => v.toFixed(3));
   r('modelgate throughput ÷ Portkey', 'throughput_vs_peer', fmt.x);
   r('modelgate throughput ÷ Portkey (1k tokens)', 'throughput_vs_peer_1k_tokens', fmt.x);
   r('Portkey CPU µs/req ÷ modelgate', 'peer_cpu_per_req_vs_modelgate', fmt.x);
