@@ -98,6 +98,8 @@ function parseMultipart(contentType: string, raw: Buffer): Promise<Record<string
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => pairs.push([name, Buffer.concat(chunks).toString('utf8')]));
+      // a file part cut short by the end of the body errors here: unhandled, it would crash the primary
+      stream.on('error', () => fail(badRequest('Cannot parse multipart body')));
     });
     bb.on('partsLimit', () => fail(badRequest('Too many arguments')));
     bb.on('fieldsLimit', () => fail(badRequest('Too many arguments')));

@@ -75,3 +75,13 @@ test('a declarative /config body may list more entities of one kind than the ent
     await dbless.close();
   }
 });
+
+test('a multipart upload cut short inside a file part is a 400, and the Admin API keeps answering', async () => {
+  const raw = '--X\r\nContent-Disposition: form-data; name="name"; filename="f.txt"\r\n\r\ncut-off';
+  const r = await gw.adminRequest('POST', '/services', raw, { 'content-type': 'multipart/form-data; boundary=X' });
+  assert.equal(r.status, 400, r.text);
+  assert.equal(typeof r.json.message, 'string');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal((await gw.adminRequest('GET', '/status')).status, 200, 'the control plane survived');
+  assert.equal(gw.exitCode, null);
+});
