@@ -29,8 +29,11 @@ export function identifierOf(ctx: RequestContext, by: LimitBy, headerName: strin
       id = ctx.service?.id;
       break;
     case 'header': {
-      const v = headerName ? ctx.req.headers[headerName.toLowerCase()] : undefined;
-      id = Array.isArray(v) ? v.join(', ') : v;
+      // Kong's `kong.request.get_header`: the first value of a repeated header (node:http joins
+      // them with ", ", which gave a client a fresh counter for every second value it added)
+      const name = headerName?.toLowerCase();
+      const v = name ? ctx.req.headers[name] : undefined;
+      if (v !== undefined) id = ctx.req.headersDistinct[name!]?.[0] ?? (Array.isArray(v) ? v[0] : v);
       break;
     }
     case 'path':
