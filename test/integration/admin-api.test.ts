@@ -309,6 +309,119 @@ for (const store of STORES) describe(`Admin API on ${store.name}`, { skip: store
     assert.equal(unknown.status, 404);
   });
 
+  test('consumers: created, found by username or id, filtered by custom_id, unique, patched', async () => {
+    const dana = await gw.adminForm('POST', '/consumers', { username: 'dana', custom_id: 'crm-17' });
+    assert.equal(dana.status, 201, dana.text);
+    assert.match(dana.json.id, UUID);
+    assert.deepEqual([dana.json.username, dana.json.custom_id, dana.json.tags], ['dana', 'crm-17', null]);
+    assert.equal(typeof dana.json.created_at, 'number');
+
+    const byName = await gw.adminRequest('GET', '/consumers/dana');
+    const byId = await gw.adminRequest('GET', `/consumers/${dana.json.id}`);
+    assert.equal(byName.status, 200);
+    assert.deepEqual(byName.json, dana.json);
+    assert.deepEqual(byId.json, dana.json);
+    const byCustomId = await gw.adminRequest('GET', '/consumers?custom_id=crm-17');
+    assert.deepEqual(byCustomId.json.data, [dana.json]);
+    assert.deepEqual((await gw.adminRequest('GET', '/consumers?custom_id=nobody')).json.data, []);
+
+    const dup = await gw.adminRequest('POST', '/consumers', { username: 'dana' });
+    assert.equal(dup.status, 409);
+    assert.deepEqual(dup.json, { code: 5, name: 'unique constraint violation', message: `UNIQUE violation detected on '{username="dana"}'`, fields: { username: 'dana' } });
+
+    const nameless = await gw.adminRequest('POST', '/consumers', { tags: ['x'] });
+    assert.equal(nameless.status, 400);
+    assert.equal(nameless.json.name, 'schema violation');
+
+    const patched = await gw.adminRequest('PATCH', '/consumers/dana', { tags: ['team-a'] });
+    assert.equal(patched.status, 200);
+    assert.equal(patched.json.id, dana.json.id);
+    assert.equal(patched.json.custom_id, 'crm-17');
+    assert.deepEqual(patched.json.tags, ['team-a']);
+    assert.equal((await gw.adminRequest('GET', '/consumers/nobody')).status, 404);
+  });
+
+  test('key-auth credentials: Kong endpoints under /consumers/{c}/key-auth and /key-auths', async () => {
+    await gw.adminRequest('POST', '/consumers', { username: 'eve' });
+    const given = await gw.adminForm('POST', '/consumers/dana/key-auth', { key: 'dana-key-1' });
+    assert.equal(given.status, 201, given.text);
+    const dana = (await gw.adminRequest('GET', '/consumers/dana')).json;
+    assert.match(given.json.id, UUID);
+    assert.equal(given.json.key, 'dana-key-1');
+    assert.deepEqual(given.json.consumer, { id: dana.id });
+    assert.equal(typeof given.json.created_at, 'number');
+
+    // no key: Kong generates one
+    const generated = await gw.adminRequest('POST', '/consumers/dana/key-auth', {});
+    assert.equal(generated.status, 201, generated.text);
+    assert.match(generated.json.key, /^[0-9a-f]{32}$/);
+
+    // keys are unique across consumers, with Kong's error object
+    const dup = await gw.adminRequest('POST', '/consumers/eve/key-auth', { key: 'dana-key-1' });
+    assert.equal(dup.status, 409);
+    assert.deepEqual(dup.json, { code: 5, name: 'unique constraint violation', message: `UNIQUE violation detected on '{key="dana-key-1"}'`, fields: { key: 'dana-key-1' } });
+    assert.equal((await gw.adminRequest('POST', '/consumers/nobody/key-auth', { key: 'x' })).status, 404);
+
+    const list = await gw.adminRequest('GET', '/consumers/dana/key-auth');
+    assert.equal(list.status, 200);
+    assert.deepEqual(list.json.data.map((c: { id: string }) => c.id).sort(), [given.json.id, generated.json.id].sort());
+    assert.deepEqual((await gw.adminRequest('GET', '/consumers/eve/key-auth')).json.data, []);
+
+    // one credential: by id or by key, only under its own consumer
+    const byId = await gw.adminRequest('GET', `/consumers/dana/key-auth/${given.json.id}`);
+    assert.equal(byId.status, 200);
+    assert.deepEqual(byId.json, given.json);
+    assert.deepEqual((await gw.adminRequest('GET', '/consumers/dana/key-auth/dana-key-1')).json, given.json);
+    assert.equal((await gw.adminRequest('GET', `/consumers/eve/key-auth/${given.json.id}`)).status, 404);
+
+    // the top-level collection and the credential's consumer
+    const all = await gw.adminRequest('GET', '/key-auths');
+    assert.ok(all.json.data.some((c: { id: string }) => c.id === given.json.id));
+    assert.ok(all.json.data.some((c: { id: string }) => c.id === generated.json.id));
+    assert.deepEqual((await gw.adminRequest('GET', `/key-auths/${given.json.id}`)).json, given.json);
+    for (const ref of ['dana-key-1', given.json.id]) {
+      const owner = await gw.adminRequest('GET', `/key-auths/${ref}/consumer`);
+      assert.equal(owner.status, 200);
+      assert.equal(owner.json.id, dana.id);
+      assert.equal(owner.json.username, 'dana');
+    }
+    assert.equal((await gw.adminRequest('GET', '/key-auths/no-such-key/consumer')).status, 404);
+
+    // PATCH changes the key, keeps the credential; another consumer cannot patch it
+    const patched = await gw.adminRequest('PATCH', `/consumers/dana/key-auth/${given.json.id}`, { key: 'dana-key-2' });
+    assert.equal(patched.status, 200, patched.text);
+    assert.equal(patched.json.id, given.json.id);
+    assert.equal(patched.json.key, 'dana-key-2');
+    assert.equal((await gw.adminRequest('PATCH', `/consumers/eve/key-auth/${given.json.id}`, { key: 'stolen' })).status, 404);
+    const clash = await gw.adminRequest('PATCH', `/consumers/dana/key-auth/${given.json.id}`, { key: generated.json.key });
+    assert.equal(clash.status, 409);
+    assert.equal(clash.json.code, 5);
+
+    // DELETE: gone, and deleting again is still 204
+    assert.equal((await gw.adminRequest('DELETE', `/consumers/dana/key-auth/${given.json.id}`)).status, 204);
+    assert.equal((await gw.adminRequest('GET', `/key-auths/${given.json.id}`)).status, 404);
+    assert.equal((await gw.adminRequest('DELETE', `/consumers/dana/key-auth/${given.json.id}`)).status, 204);
+
+    // deleting the consumer deletes its credentials (Kong's cascade)
+    assert.equal((await gw.adminRequest('DELETE', '/consumers/dana')).status, 204);
+    assert.equal((await gw.adminRequest('GET', `/key-auths/${generated.json.id}`)).status, 404);
+  });
+
+  test('key-auth credentials take effect at the proxy when created, changed and deleted', async () => {
+    await gw.adminRequest('POST', '/routes', { name: 'keyed', paths: ['/keyed'] });
+    await gw.adminRequest('POST', '/routes/keyed/plugins', { name: 'key-auth' });
+    await gw.adminRequest('POST', '/routes/keyed/plugins', { name: 'request-termination', config: { status_code: 200, message: 'in' } });
+    await gw.adminRequest('POST', '/consumers', { username: 'frank' });
+    const cred = (await gw.adminRequest('POST', '/consumers/frank/key-auth', { key: 'frank-key-1' })).json;
+    const call = (key: string) => gw.proxyRequest('GET', '/keyed', undefined, { apikey: key }).then((r) => r.status);
+
+    assert.equal(await call('frank-key-1'), 200);
+    await gw.adminRequest('PATCH', `/consumers/frank/key-auth/${cred.id}`, { key: 'frank-key-2' });
+    assert.deepEqual([await call('frank-key-1'), await call('frank-key-2')], [401, 200]);
+    await gw.adminRequest('DELETE', `/key-auths/${cred.id}`);
+    assert.equal(await call('frank-key-2'), 401);
+  });
+
   test('the configuration survives a restart', async () => {
     const before = await gw.adminRequest('GET', '/routes?size=1000');
     await gw.stop();

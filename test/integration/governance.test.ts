@@ -1,8 +1,9 @@
 /**
  * Issue 9 against the real gateway (2 proxy workers, so "node-wide" counters and metrics are
- * really shared between processes): consumers and key-auth, request rate limits, token and cost
- * budgets on ai-proxy routes (JSON and streamed answers, streams cut short), Prometheus output
- * after known traffic, http-log and file-log entries (exact usage and cost, no key), and the
+ * really shared between processes): consumers and key-auth, request rate limits (every `limit_by`,
+ * second to hour windows), token and cost budgets on ai-proxy routes (JSON and streamed answers,
+ * streams cut short, per `identifier`), Prometheus output after known traffic, http-log and
+ * file-log entries (exact usage and cost, payloads only when asked, retries, no key), and the
  * prompt plugins changing exactly what reaches the mock provider.
  */
 import { test, before, after } from 'node:test';
@@ -12,6 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
 import { Gateway, freePort } from '../helpers/gateway.ts';
 import { EchoServer } from '../helpers/echo-server.ts';
 import { startMockProvider, type MockProvider, DEFAULT_TEXT, countTokens } from '../mocks/providers.ts';
@@ -26,6 +28,8 @@ let statusPort: number;
 const ALICE_KEY = 'alice-key-6b0f0e2c9a4d';
 const BOB_KEY = 'bob-key-2f7d81c3e5a9';
 const CAROL_KEY = 'carol-key-91c3aa0d7e2b';
+/** gina has two keys: counting by credential tells them apart, by consumer it does not. */
+const GINA_KEYS = ['gina-key-a-5d1e70c2b8f4', 'gina-key-b-93f0a61c27de'];
 const USER = [{ role: 'user', content: 'What is 1+1?' }];
 const PROMPT_TOKENS = countTokens('What is 1+1?');
 const COMPLETION_TOKENS = countTokens(DEFAULT_TEXT);
@@ -34,10 +38,11 @@ const INPUT_COST = 1000; // per million tokens
 const OUTPUT_COST = 2000;
 const COST = (PROMPT_TOKENS * INPUT_COST + COMPLETION_TOKENS * OUTPUT_COST) / 1e6;
 
-/** A local log server: records every body http-log sends. */
+/** A local log server: records every body http-log sends (and those it refused with `failNext`). */
 class LogSink {
   readonly server: http.Server;
   readonly bodies: string[] = [];
+  readonly refused: string[] = [];
   port = 0;
   failNext = 0;
   constructor() {
@@ -47,6 +52,7 @@ class LogSink {
       req.on('end', () => {
         if (this.failNext > 0) {
           this.failNext--;
+          this.refused.push(Buffer.concat(chunks).toString('utf8'));
           res.writeHead(503).end();
           return;
         }
@@ -85,9 +91,35 @@ function aiProxy(extra: Record<string, unknown> = {}): Record<string, unknown> {
   };
 }
 
-async function aiRoute(name: string, plugins: Record<string, unknown>[]): Promise<void> {
+async function aiRoute(name: string, plugins: Record<string, unknown>[], proxyConfig: Record<string, unknown> = {}): Promise<void> {
   await admin('POST', '/services/ai/routes', { name, paths: [`/${name}`] });
-  for (const p of [aiProxy(), { name: 'key-auth' }, ...plugins]) await admin('POST', `/routes/${name}/plugins`, p);
+  for (const p of [aiProxy(proxyConfig), { name: 'key-auth' }, ...plugins]) await admin('POST', `/routes/${name}/plugins`, p);
+}
+
+/** A token budget per hour for openai answers. */
+function budget(limit: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { name: 'ai-rate-limiting-advanced', config: { llm_providers: [{ name: 'openai', limit: [limit], window_size: [3600] }], ...extra } };
+}
+
+/** A route to the echo server with these plugins. */
+async function echoRoute(name: string, plugins: Record<string, unknown>[], service = 'echo'): Promise<void> {
+  await admin('POST', `/services/${service}/routes`, { name, paths: [`/${name}`] });
+  for (const p of plugins) await admin('POST', `/routes/${name}/plugins`, p);
+}
+
+/** The statuses of these GETs, sent one after the other. */
+async function statuses(...calls: [string, Record<string, string>?][]): Promise<number[]> {
+  const out: number[] = [];
+  for (const [url, headers] of calls) out.push((await gw.proxyRequest('GET', url, undefined, headers ?? {})).status);
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits, if need be, until the current calendar window of `windowMs` has at least `ms` left. */
+async function roomInWindow(windowMs: number, ms: number): Promise<void> {
+  const left = windowMs - (Date.now() % windowMs);
+  if (left < ms) await sleep(left + 10);
 }
 
 function chat(route: string, key: string | null, body: Record<string, unknown> = { messages: USER }, headers: Record<string, string> = {}) {
@@ -132,6 +164,8 @@ before(async () => {
     await admin('POST', '/consumers', { username });
     await admin('POST', `/consumers/${username}/key-auth`, { key });
   }
+  await admin('POST', '/consumers', { username: 'gina' });
+  for (const key of GINA_KEYS) await admin('POST', '/consumers/gina/key-auth', { key });
   // Observability everywhere: Prometheus with every family, and an http-log sink.
   await admin('POST', '/plugins', { name: 'prometheus', config: { per_consumer: true, status_code_metrics: true, latency_metrics: true, bandwidth_metrics: true, ai_metrics: true } });
   await admin('POST', '/plugins', { name: 'http-log', config: { http_endpoint: `http://127.0.0.1:${sink.port}/logs`, queue: { max_batch_size: 5, max_coalescing_delay: 0.05 } } });
@@ -147,10 +181,6 @@ before(async () => {
   await admin('POST', '/consumers/erin/plugins', { name: 'rate-limiting', config: { hour: 1 } });
 
   // token budgets: 3 answers' worth of total tokens per consumer and hour
-  const budget = (limit: number, extra: Record<string, unknown> = {}) => ({
-    name: 'ai-rate-limiting-advanced',
-    config: { llm_providers: [{ name: 'openai', limit: [limit], window_size: [3600] }], ...extra },
-  });
   await aiRoute('chat', [budget(3 * TOTAL), { name: 'file-log', config: { path: path.join(tmp, 'access.jsonl') } }, { name: 'rate-limiting', config: { hour: 100 } }]);
   await aiRoute('chat-stream', [budget(3 * TOTAL)]);
   await aiRoute('chat-cost', [budget(2 * COST, { tokens_count_strategy: 'cost' })]);
@@ -233,20 +263,75 @@ test('rate-limiting: Kong headers, 429 with Kong body and Retry-After, per consu
   assert.equal(burst.filter((r) => r.status === 429).length, 15);
 });
 
+test('rate-limiting limit_by ip, per minute: one count per client address, whoever the consumer', async () => {
+  await echoRoute('by-ip', [{ name: 'key-auth' }, { name: 'rate-limiting', config: { minute: 2, limit_by: 'ip' } }]);
+  await roomInWindow(60_000, 5000);
+  const answers = [];
+  for (const key of [ALICE_KEY, BOB_KEY, CAROL_KEY]) answers.push(await gw.proxyRequest('GET', '/by-ip', undefined, { apikey: key }));
+  assert.deepEqual(answers.map((r) => r.status), [200, 200, 429]);
+  assert.equal(answers[0].headers.get('x-ratelimit-limit-minute'), '2');
+  assert.equal(answers[0].headers.get('x-ratelimit-remaining-minute'), '1');
+  assert.equal(answers[0].headers.get('x-ratelimit-limit-hour'), null, 'only the configured windows');
+  const reset = Number(answers[0].headers.get('ratelimit-reset'));
+  assert.ok(reset > 0 && reset <= 60, `RateLimit-Reset ${reset}`);
+  assert.deepEqual(answers[2].json, { message: 'API rate limit exceeded' });
+  assert.equal(answers[2].headers.get('x-ratelimit-remaining-minute'), '0');
+  assert.ok(Number(answers[2].headers.get('retry-after')) <= 60);
+});
+
+test('rate-limiting per second: refused within the second, allowed again in the next', async () => {
+  await echoRoute('per-second', [{ name: 'rate-limiting', config: { second: 1, limit_by: 'ip' } }]);
+  await roomInWindow(1000, 600);
+  const first = await gw.proxyRequest('GET', '/per-second');
+  const second = await gw.proxyRequest('GET', '/per-second');
+  assert.deepEqual([first.status, second.status], [200, 429]);
+  assert.equal(first.headers.get('x-ratelimit-limit-second'), '1');
+  assert.equal(second.headers.get('retry-after'), '1');
+  await roomInWindow(1000, 1000); // the next second
+  assert.equal((await gw.proxyRequest('GET', '/per-second')).status, 200);
+});
+
+test('rate-limiting limit_by header and path: counted per header value / for the one path, else per IP', async () => {
+  await echoRoute('by-header', [{ name: 'rate-limiting', config: { hour: 1, limit_by: 'header', header_name: 'X-Team' } }]);
+  assert.deepEqual(await statuses(['/by-header', { 'x-team': 'blue' }], ['/by-header', { 'x-team': 'blue' }], ['/by-header', { 'x-team': 'red' }]), [200, 429, 200]);
+  assert.deepEqual(await statuses(['/by-header'], ['/by-header']), [200, 429], 'without the header: counted by IP');
+
+  await echoRoute('by-path', [{ name: 'rate-limiting', config: { hour: 1, limit_by: 'path', path: '/by-path/metered' } }]);
+  assert.deepEqual(await statuses(['/by-path/metered'], ['/by-path/metered'], ['/by-path/free']), [200, 429, 200]);
+  assert.deepEqual(await statuses(['/by-path/other']), [429], 'other paths share the IP count');
+});
+
+test('rate-limiting limit_by service and credential', async () => {
+  // a service-wide count over all its routes and consumers
+  await admin('POST', '/services', { name: 'echo-metered', url: echo.url });
+  await admin('POST', '/services/echo-metered/plugins', { name: 'key-auth' });
+  await admin('POST', '/services/echo-metered/plugins', { name: 'rate-limiting', config: { hour: 2, limit_by: 'service' } });
+  await echoRoute('svc-a', [], 'echo-metered');
+  await echoRoute('svc-b', [], 'echo-metered');
+  assert.deepEqual(await statuses(['/svc-a', { apikey: ALICE_KEY }], ['/svc-b', { apikey: BOB_KEY }], ['/svc-a', { apikey: CAROL_KEY }]), [200, 200, 429]);
+
+  // per key: gina's two keys count apart; by consumer they share her count
+  const [a, b] = GINA_KEYS;
+  await echoRoute('by-credential', [{ name: 'key-auth' }, { name: 'rate-limiting', config: { hour: 1, limit_by: 'credential' } }]);
+  assert.deepEqual(await statuses(['/by-credential', { apikey: a }], ['/by-credential', { apikey: a }], ['/by-credential', { apikey: b }]), [200, 429, 200]);
+  await echoRoute('by-consumer', [{ name: 'key-auth' }, { name: 'rate-limiting', config: { hour: 1, limit_by: 'consumer' } }]);
+  assert.deepEqual(await statuses(['/by-consumer', { apikey: a }], ['/by-consumer', { apikey: b }]), [200, 429]);
+});
+
 /** What a budget has left, read without spending: a request ai-proxy refuses (no messages) after the budget check. */
-async function budgetLeft(route: string, key: string): Promise<number> {
-  const r = await gw.proxyRequest('POST', `/${route}`, {}, { apikey: key });
+async function budgetLeft(route: string, key: string, headers: Record<string, string> = {}): Promise<number> {
+  const r = await gw.proxyRequest('POST', `/${route}`, {}, { apikey: key, ...headers });
   assert.ok(r.status === 400 || r.status === 429, r.text);
   return Number(r.headers.get('x-ai-ratelimit-remaining-hour-openai'));
 }
 
 /** Waits until a budget shows `expected` left (usage lands in the log phase, just after the answer). */
-async function waitForBudget(route: string, key: string, expected: number): Promise<void> {
+async function waitForBudget(route: string, key: string, expected: number, headers: Record<string, string> = {}): Promise<void> {
   const deadline = Date.now() + 3000;
-  let left = await budgetLeft(route, key);
+  let left = await budgetLeft(route, key, headers);
   while (left !== expected && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 20));
-    left = await budgetLeft(route, key);
+    left = await budgetLeft(route, key, headers);
   }
   assert.equal(left, expected);
 }
@@ -289,9 +374,18 @@ test('token budget counts streamed answers (provider usage) the same way', async
     assert.ok(text.includes('data: [DONE]'));
   }
   await waitForBudget('chat-stream', ALICE_KEY, 0);
+  const before = openai.requests.length;
   const refused = await chat('chat-stream', ALICE_KEY, { messages: USER, stream: true });
   assert.equal(refused.status, 429);
+  assert.match(refused.headers.get('content-type') ?? '', /^application\/json/, 'a JSON refusal, not a stream');
   assert.deepEqual(refused.json, { message: 'AI token rate limit exceeded for provider(s): openai' });
+  assert.equal(refused.headers.get('x-ai-ratelimit-limit-hour-openai'), String(3 * TOTAL));
+  assert.equal(refused.headers.get('x-ai-ratelimit-remaining-hour-openai'), '0');
+  const retry = Number(refused.headers.get('retry-after'));
+  assert.ok(retry > 0 && retry <= 3600);
+  assert.equal(refused.headers.get('x-ai-ratelimit-retry-after'), String(retry));
+  assert.equal(refused.headers.get('x-ai-ratelimit-reset-hour-openai'), String(retry));
+  assert.equal(openai.requests.length, before, 'the refused stream never reached the provider');
 });
 
 test('cost budget: counted in the price currency from input_cost/output_cost', async () => {
@@ -346,6 +440,22 @@ test('concurrent answers through both workers are all counted, exactly', async (
   assert.equal(left, 100_000 - used);
 });
 
+test('ai-rate-limiting-advanced identifier header and credential: budgets per header value, per key', async () => {
+  const blue = { 'x-team': 'blue' };
+  await aiRoute('chat-team', [budget(TOTAL, { identifier: 'header', header_name: 'X-Team' })]);
+  assert.equal((await chat('chat-team', ALICE_KEY, undefined, blue)).status, 200);
+  await waitForBudget('chat-team', ALICE_KEY, 0, blue);
+  assert.equal((await chat('chat-team', BOB_KEY, undefined, blue)).status, 429, "the team's budget is spent, whoever asks");
+  assert.equal((await chat('chat-team', ALICE_KEY, undefined, { 'x-team': 'red' })).status, 200, 'another team has its own');
+
+  const [a, b] = GINA_KEYS;
+  await aiRoute('chat-key', [budget(TOTAL, { identifier: 'credential' })]);
+  assert.equal((await chat('chat-key', a)).status, 200);
+  await waitForBudget('chat-key', a, 0);
+  assert.equal((await chat('chat-key', a)).status, 429);
+  assert.equal((await chat('chat-key', b)).status, 200, "gina's other key has its own budget");
+});
+
 test('prompt plugins change exactly what reaches the provider', async () => {
   const r = await chat('prompts', ALICE_KEY, { messages: '{template://math}', properties: { a: '2', b: '"3"\\' } });
   assert.equal(r.status, 200, r.text);
@@ -378,6 +488,21 @@ test('prompt plugins change exactly what reaches the provider', async () => {
   const long = await chat('prompts', ALICE_KEY, { messages: [{ role: 'user', content: 'a'.repeat(50_000) + '!' }] });
   assert.equal(long.status, 200);
   assert.ok(performance.now() - started < 2000);
+});
+
+test('ai-prompt-template with allow_untemplated_requests: false refuses other requests as Kong does', async () => {
+  await aiRoute('templated-only', [
+    { name: 'ai-prompt-template', config: { allow_untemplated_requests: false, templates: [{ name: 'greet', template: '{"messages":[{"role":"user","content":"Hello {{name}}"}]}' }] } },
+  ]);
+  const before = openai.requests.length;
+  const refused = await chat('templated-only', BOB_KEY);
+  assert.equal(refused.status, 400);
+  assert.deepEqual(refused.json, { error: { message: 'this LLM route only supports templated requests' } });
+  assert.equal(openai.requests.length, before, 'the refused request never reached the provider');
+
+  const ok = await chat('templated-only', BOB_KEY, { messages: '{template://greet}', properties: { name: 'Ada' } });
+  assert.equal(ok.status, 200, ok.text);
+  assert.deepEqual((openai.requests.at(-1)!.json as { messages: unknown }).messages, [{ role: 'user', content: 'Hello Ada' }]);
 });
 
 test('unsafe guard patterns are refused when configured', async () => {
@@ -461,4 +586,38 @@ test('http-log and file-log: Kong entries with exact usage and cost, never a key
   assert.ok(parsed.some((p) => p.ai?.proxy?.usage?.total_tokens === TOTAL));
   assert.ok(!readFileSync(file, 'utf8').includes(ALICE_KEY));
   assert.ok(!gw.logs.includes(ALICE_KEY) && !gw.logs.includes(CAROL_KEY), 'no consumer key in the gateway output');
+});
+
+test('http-log entries carry the AI payloads only with logging.log_payloads on', async () => {
+  await aiRoute('chat-payloads', [], { logging: { log_statistics: true, log_payloads: true } });
+  assert.equal((await chat('chat-payloads', BOB_KEY)).status, 200);
+  const [e] = await waitFor('the chat-payloads entry', () => {
+    const found = sink.entries().filter((x) => x.route?.name === 'chat-payloads');
+    return found.length ? found : undefined;
+  });
+  assert.deepEqual(JSON.parse(e.ai.proxy.payload.request).messages, USER);
+  assert.equal(JSON.parse(e.ai.proxy.payload.response).choices[0].message.content, DEFAULT_TEXT);
+  assert.equal(e.ai.proxy.usage.total_tokens, TOTAL);
+
+  // off (the default): usage and meta, no payload
+  const off = sink.entries().filter((x) => x.route?.name === 'chat' && x.response?.status === 200);
+  assert.ok(off.length >= 3);
+  for (const x of off) {
+    assert.equal(x.ai.proxy.usage.total_tokens, TOTAL);
+    assert.equal(x.ai.proxy.payload, undefined);
+  }
+});
+
+test('http-log retries a batch the log server refused, and delivers it once', async () => {
+  await echoRoute('logged', []);
+  await sleep(200); // entries of earlier tests have gone out (coalescing delay 50 ms)
+  sink.failNext = 2;
+  const marker = randomUUID();
+  assert.equal((await gw.proxyRequest('GET', `/logged?marker=${marker}`)).status, 200);
+  const carrying = (bodies: string[]) => bodies.filter((b) => b.includes(marker)).length;
+  await waitFor('the entry after two refusals', () => carrying(sink.bodies) > 0);
+  assert.equal(carrying(sink.refused), 2, 'the batch with the entry was refused twice');
+  assert.equal(sink.failNext, 0);
+  await sleep(200);
+  assert.equal(carrying(sink.bodies), 1, 'then delivered, once');
 });
