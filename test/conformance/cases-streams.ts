@@ -58,6 +58,12 @@ export interface RecordedStreamCase {
   text: string;
   finish: string;
   usage: Usage | null;
+  /**
+   * The golden client frames, in `test/conformance/recordings/` (Kong's fixture directory is
+   * shared and read-only): `<golden>.expected.json`, and `<golden>.usage.expected.json` when the
+   * client asked for `stream_options.include_usage` (checked by test/unit/llm-stream.test.ts).
+   */
+  golden: string;
 }
 
 export const RECORDED_STREAM_CASES: RecordedStreamCase[] = [
@@ -71,6 +77,7 @@ export const RECORDED_STREAM_CASES: RecordedStreamCase[] = [
     text: '',
     finish: 'tool_calls',
     usage: { prompt_tokens: 478, completion_tokens: 44, total_tokens: 522 },
+    golden: 'kong-bedrock-chunks',
   },
 ];
 

@@ -4,15 +4,11 @@
  * used fixture's expected value deliberately differs from ours (cases-unit.ts `request`/`response`).
  */
 const NATIVE_FORMAT = "Kong 3.10's native-format routes (a client sending Gemini's or Bedrock's own body): modelgate's clients speak OpenAI's API only";
-const BEDROCK_CHUNKS = "base64 AWS event-stream captures for Kong's streaming spec; the same framing is covered by unit/streaming-chunk-formats/aws and test/conformance/recordings/bedrock-chat.eventstream";
 const JSON_ARRAY_FRAMING = "Gemini's JSON-array stream framing: modelgate asks Gemini for SSE (`:streamGenerateContent?alt=sse`), so no provider streams that way";
 
 export const UNUSED_FIXTURES: Readonly<Record<string, string>> = {
   'json-schema.json': "Kong's JSON schema of request bodies: documentation, not translation data (validate.ts implements and tests the rules)",
   'oas.yaml': "Kong's OpenAPI description of the plugin's routes: documentation, not translation data",
-  'bedrock/chunks/chunk-1.txt': BEDROCK_CHUNKS,
-  'bedrock/chunks/chunk-2.txt': BEDROCK_CHUNKS,
-  'bedrock/chunks/chunk-3.txt': BEDROCK_CHUNKS,
   'native/gemini/request/basic-chat.json': NATIVE_FORMAT,
   'native/gemini/request/basic-multimodal.json': NATIVE_FORMAT,
   'native/gemini/request/with-functions.json': NATIVE_FORMAT,

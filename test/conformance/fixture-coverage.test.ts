@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UNIT_CASES, unitFiles } from './cases-unit.ts';
 import { EMBEDDINGS_CASES, REQUEST_CASES, RESPONSE_CASES } from './cases-integration.ts';
-import { FRAME_CASES, FRAMING_CASES, framingFiles } from './cases-streams.ts';
+import { FRAME_CASES, FRAMING_CASES, RECORDED_STREAM_CASES, framingFiles } from './cases-streams.ts';
 import { UNUSED_FIXTURES } from './exceptions.ts';
 import { FIXTURES, HAVE_FIXTURES } from './support.ts';
 
@@ -24,6 +24,7 @@ function usedFixtures(): Set<string> {
   for (const c of UNIT_CASES) for (const file of Object.values(unitFiles(c))) used.add(file);
   for (const c of [...REQUEST_CASES, ...RESPONSE_CASES, ...EMBEDDINGS_CASES, ...FRAME_CASES]) used.add(c.file);
   for (const c of FRAMING_CASES) for (const file of Object.values(framingFiles(c))) used.add(file);
+  for (const c of RECORDED_STREAM_CASES) for (const file of c.files) used.add(file);
   return used;
 }
 

@@ -2,7 +2,7 @@
  * Shared by the LLM conformance and unit tests: fixture paths, driver contexts, and running a
  * recorded byte stream through a decoder and a translator in chunks of any size.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { getDriver } from '../../src/llm/drivers/index.ts';
 import { createFrameDecoder } from '../../src/llm/stream/index.ts';
@@ -28,6 +28,31 @@ export function fixtureJson(relative: string): unknown {
 
 export function recording(name: string): Uint8Array {
   return new Uint8Array(readFileSync(path.join(RECORDINGS, name)));
+}
+
+/**
+ * Golden client output of a recorded stream: `recordings/<name>.expected.json`, the array of frames
+ * the client gets (each `data:` payload parsed, `[DONE]` as the string, see `clientFrames`).
+ * `UPDATE_GOLDENS=1` rewrites them from the current translation (review the diff before keeping it).
+ */
+export const UPDATE_GOLDENS = process.env.UPDATE_GOLDENS === '1';
+export const GOLDEN_SUFFIX = '.expected.json';
+
+export function goldenFile(name: string): string {
+  return `${name}${GOLDEN_SUFFIX}`;
+}
+
+/** Serialized as written to disk: a JSON array with one frame per line, to read beside the recording. */
+export function goldenText(frames: unknown[]): string {
+  return `[\n${frames.map((frame) => `  ${JSON.stringify(frame)}`).join(',\n')}\n]\n`;
+}
+
+/** The golden frames of `name`; with UPDATE_GOLDENS=1, `actual` (when given) is first written as the new golden. */
+export function golden(name: string, actual?: unknown[]): unknown[] {
+  const file = path.join(RECORDINGS, goldenFile(name));
+  if (UPDATE_GOLDENS && actual) writeFileSync(file, goldenText(actual));
+  if (!existsSync(file)) throw new Error(`no golden ${path.relative(process.cwd(), file)}: run with UPDATE_GOLDENS=1 and review it`);
+  return JSON.parse(readFileSync(file, 'utf8')) as unknown[];
 }
 
 export const NO_OPTIONS: ModelOptions = {

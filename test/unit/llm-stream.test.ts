@@ -4,7 +4,9 @@ import fc from 'fast-check';
 import { getDriver } from '../../src/llm/drivers/index.ts';
 import { createFrameDecoder } from '../../src/llm/stream/index.ts';
 import { TranslationError, UpstreamStreamError, type LlmRouteType, type ModelOptions, type ProviderName, type StreamEvent, type Usage } from '../../src/llm/types.ts';
-import { assembledText, clientFrames, context, decodeAll, recording, runStream } from '../conformance/support.ts';
+import { readdirSync } from 'node:fs';
+import { RECORDED_STREAM_CASES } from '../conformance/cases-streams.ts';
+import { GOLDEN_SUFFIX, HAVE_FIXTURES, RECORDINGS, UPDATE_GOLDENS, assembledText, clientFrames, context, decodeAll, fixtureText, golden, goldenFile, recording, runStream } from '../conformance/support.ts';
 
 type Json = Record<string, any>;
 const CHAT: LlmRouteType = 'llm/v1/chat';
@@ -33,6 +35,11 @@ interface Recorded {
    * truncation (every Gemini 1.5 chunk says STOP), so the truncation test skips it.
    */
   end?: string | null;
+  /**
+   * The golden's name when not the recording's (a recording read by two routes): the client frames
+   * are `recordings/<golden>.expected.json`, `<golden>.usage.expected.json` with usage asked.
+   */
+  golden?: string;
 }
 
 const RECORDED: Recorded[] = [
@@ -58,13 +65,13 @@ const RECORDED: Recorded[] = [
   { name: 'llamacpp.sse', provider: 'llama2', route: COMPLETIONS, options: raw, text: 'Hello wörld', finish: 'length', usage: usage(11, 2), model: 'test-model' },
   // Gemini: CRLF-framed SSE without a terminator; thinking tokens count as output.
   { name: 'gemini-chat.sse', provider: 'gemini', route: CHAT, text: 'Grüße — 1 + 1 = 2 ✓', finish: 'stop', usage: usage(9, 12), model: 'gemini-2.5-flash' },
-  { name: 'gemini-chat.sse', provider: 'gemini', route: COMPLETIONS, text: 'Grüße — 1 + 1 = 2 ✓', finish: 'stop', usage: usage(9, 12), model: 'gemini-2.5-flash' },
+  { name: 'gemini-chat.sse', golden: 'gemini-chat.completions', provider: 'gemini', route: COMPLETIONS, text: 'Grüße — 1 + 1 = 2 ✓', finish: 'stop', usage: usage(9, 12), model: 'gemini-2.5-flash' },
   // Gemini 1.5 put finishReason STOP on every chunk: one finish, at the end.
   { name: 'gemini-stop-every-chunk.sse', provider: 'gemini', route: CHAT, text: 'The theory of relativity is two theories.', finish: 'stop', usage: usage(6, 8), model: 'test-model', end: null },
   { name: 'gemini-tool-call.sse', provider: 'gemini', route: CHAT, text: '', kept: '{"city":"Zürich"}', finish: 'tool_calls', usage: usage(41, 7), model: 'gemini-2.5-flash' },
   // Bedrock ConverseStream: AWS event-stream framing; usage (with cache reads) arrives after messageStop.
   { name: 'bedrock-chat.eventstream', provider: 'bedrock', route: CHAT, text: 'Hallo — 1 + 1 = 2 🎉', finish: 'length', usage: usage(31, 7), model: 'test-model', end: 'messageStop' },
-  { name: 'bedrock-chat.eventstream', provider: 'bedrock', route: COMPLETIONS, text: 'Hallo — 1 + 1 = 2 🎉', finish: 'length', usage: usage(31, 7), model: 'test-model', end: 'messageStop' },
+  { name: 'bedrock-chat.eventstream', golden: 'bedrock-chat.completions', provider: 'bedrock', route: COMPLETIONS, text: 'Hallo — 1 + 1 = 2 🎉', finish: 'length', usage: usage(31, 7), model: 'test-model', end: 'messageStop' },
   // TGI's Messages API: `eos_token` and an empty id normalized.
   { name: 'huggingface-tgi-chat.sse', provider: 'huggingface', route: CHAT, text: 'Bonjour à tous 🤗', finish: 'stop', usage: usage(15, 5), model: 'HuggingFaceH4/zephyr-7b-beta', end: '"finish_reason":"eos_token"' },
   // DeepSeek's reasoning_content travels through untouched; only content is the answer.
@@ -73,6 +80,71 @@ const RECORDED: Recorded[] = [
 
 function contextFor(r: Recorded, includeUsage: boolean) {
   return context({ provider: r.provider, routeType: r.route, options: r.options, stream: true, includeUsage });
+}
+
+/** Recordings read by a test other than the RECORDED table's. */
+const OTHER_RECORDINGS = ['anthropic-error.sse'];
+
+function goldenName(stem: string, includeUsage: boolean): string {
+  return `${stem}${includeUsage ? '.usage' : ''}`;
+}
+
+function goldenOf(r: Recorded, includeUsage: boolean): string {
+  return goldenName(r.golden ?? r.name.replace(/\.[^.]+$/, ''), includeUsage);
+}
+
+/** Frames equal to the golden's, key order included (the client sees the JSON text). */
+function assertFrames(actual: unknown[], expected: unknown[], message?: string): void {
+  assert.deepEqual(actual, expected, message);
+  assert.equal(JSON.stringify(actual), JSON.stringify(expected), `${message ?? ''} (key order)`);
+}
+
+/**
+ * What OpenAI's streaming reference says a client gets, checked on every golden so that a
+ * regenerated one cannot quietly accept a wrong translation: chat opens with the assistant role,
+ * exactly one choice carries a finish_reason and only the usage chunk may follow it, the usage-only
+ * chunk (`choices: []`) comes only when the client asked, last before `[DONE]`, and a tool call's
+ * first delta names it (id, type, name) while the later ones only add arguments.
+ */
+function assertOpenAIShape(frames: unknown[], route: LlmRouteType, includeUsage: boolean, label: string): void {
+  assert.equal(frames.at(-1), '[DONE]', `${label}: [DONE] last`);
+  assert.equal(frames.filter((f) => f === '[DONE]').length, 1, `${label}: [DONE] once`);
+  const chunks = frames.slice(0, -1) as Json[];
+  const object = route === CHAT ? 'chat.completion.chunk' : 'text_completion';
+  for (const chunk of chunks) {
+    assert.equal(chunk.object, object, label);
+    assert.equal(typeof chunk.id, 'string', label);
+    assert.notEqual(chunk.id, '', label);
+    assert.equal(typeof chunk.created, 'number', label);
+    assert.equal(typeof chunk.model, 'string', label);
+    assert.ok(Array.isArray(chunk.choices) && chunk.choices.length <= 1, `${label}: one choice or none`);
+    for (const choice of chunk.choices) {
+      assert.equal(choice.index, 0, label);
+      if (route === CHAT) assert.equal(typeof choice.delta, 'object', label);
+      else assert.equal(typeof choice.text, 'string', label);
+    }
+  }
+  if (route === CHAT) assert.equal(chunks[0].choices[0].delta.role, 'assistant', `${label}: the first chunk names the role`);
+  if (route === CHAT) assert.equal(chunks.filter((c) => c.choices[0]?.delta?.role !== undefined).length, 1, `${label}: the role once`);
+  const finishes = chunks.flatMap((c, i) => (c.choices[0]?.finish_reason != null ? [i] : []));
+  assert.equal(finishes.length, 1, `${label}: exactly one finish_reason`);
+  assert.ok(['stop', 'length', 'tool_calls', 'content_filter'].includes(chunks[finishes[0]].choices[0].finish_reason), label);
+  const usageOnly = chunks.flatMap((c, i) => (c.choices.length === 0 ? [i] : []));
+  if (!includeUsage) assert.deepEqual(usageOnly, [], `${label}: no usage chunk the client did not ask for`);
+  else assert.ok(usageOnly.length === 0 || (usageOnly.length === 1 && usageOnly[0] === chunks.length - 1), `${label}: the usage chunk once, last`);
+  assert.ok(chunks.slice(finishes[0] + 1).every((c) => c.choices.length === 0), `${label}: nothing but usage after the finish`);
+  // Tool call deltas: the first of each call names it, the rest only add arguments.
+  const seen = new Set<number>();
+  for (const chunk of chunks) {
+    for (const call of chunk.choices[0]?.delta?.tool_calls ?? []) {
+      if (!seen.has(call.index)) {
+        seen.add(call.index);
+        assert.ok(typeof call.id === 'string' && call.id !== '' && call.type === 'function' && typeof call.function.name === 'string', `${label}: a call opens with id, type and name`);
+      } else assert.ok(call.id === undefined && call.function.name === undefined, `${label}: later deltas only add arguments`);
+      assert.equal(typeof call.function.arguments, 'string', label);
+    }
+  }
+  if (seen.size > 0) assert.equal(chunks[finishes[0]].choices[0].finish_reason, 'tool_calls', `${label}: calls end with tool_calls`);
 }
 
 describe('recorded native streams → OpenAI chunks', () => {
@@ -84,6 +156,8 @@ describe('recorded native streams → OpenAI chunks', () => {
         assert.ok(run.output.endsWith('data: [DONE]\n\n'));
         assert.equal(run.output.indexOf('[DONE]'), run.output.length - '[DONE]\n\n'.length, '[DONE] once, at the end');
         const frames = clientFrames(run.output);
+        assertFrames(frames, golden(goldenOf(r, includeUsage), frames), goldenFile(goldenOf(r, includeUsage)));
+        assertOpenAIShape(frames, r.route, includeUsage, goldenOf(r, includeUsage));
         const chunks = frames.slice(0, -1) as Json[];
 
         assert.equal(assembledText(chunks), r.text);
@@ -111,30 +185,77 @@ describe('recorded native streams → OpenAI chunks', () => {
   }
 });
 
-describe('split invariance (T49)', () => {
+describe('split invariance (T49): the golden frames however the bytes are cut', { skip: UPDATE_GOLDENS && 'writing goldens' }, () => {
   for (const r of RECORDED) {
-    it(`${r.name} (${r.provider} ${r.route}): cut at every byte, then at random places`, () => {
-      const bytes = recording(r.name);
-      const ctx = contextFor(r, true);
-      const whole = runStream(ctx, bytes).output;
-      assert.doesNotMatch(whole, /\uFFFD/);
-      for (let cut = 0; cut <= bytes.length; cut++) assert.equal(runStream(ctx, bytes, [cut]).output, whole, `cut at ${cut}`);
-      fc.assert(
-        fc.property(fc.uniqueArray(fc.integer({ min: 0, max: bytes.length }), { maxLength: 40 }), (cuts) => {
-          assert.equal(runStream(ctx, bytes, cuts.sort((a, b) => a - b)).output, whole);
-        }),
-        { numRuns: 200 },
-      );
-    });
+    for (const includeUsage of [false, true]) {
+      const name = goldenOf(r, includeUsage);
+      it(`${r.name} (${r.provider} ${r.route}${includeUsage ? ', usage asked' : ''}) = ${goldenFile(name)}: cut at every byte, then at random places`, () => {
+        assertSplitsMatchGolden(contextFor(r, includeUsage), recording(r.name), name);
+      });
+    }
   }
 
-  it('byte-at-a-time delivery gives the same output', () => {
+  it('byte-at-a-time delivery gives the golden frames', () => {
     for (const r of RECORDED) {
-      const bytes = recording(r.name);
-      const ctx = contextFor(r, false);
-      const cuts = Array.from({ length: bytes.length }, (_, i) => i);
-      assert.equal(runStream(ctx, bytes, cuts).output, runStream(ctx, bytes).output, r.name);
+      for (const includeUsage of [false, true]) {
+        const bytes = recording(r.name);
+        const cuts = Array.from({ length: bytes.length }, (_, i) => i);
+        const name = goldenOf(r, includeUsage);
+        assertFrames(clientFrames(runStream(contextFor(r, includeUsage), bytes, cuts).output), golden(name), name);
+      }
     }
+  });
+});
+
+/** Every single cut and random sets of cuts give the golden frames, byte for byte the same output. */
+function assertSplitsMatchGolden(ctx: ReturnType<typeof context>, bytes: Uint8Array, name: string): void {
+  const expected = golden(name);
+  const whole = runStream(ctx, bytes).output;
+  assert.doesNotMatch(whole, /\uFFFD/);
+  assertFrames(clientFrames(whole), expected, name);
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    const output = runStream(ctx, bytes, [cut]).output;
+    if (output !== whole) assertFrames(clientFrames(output), expected, `${name}, cut at ${cut}`);
+    assert.equal(output, whole, `${name}, cut at ${cut}`);
+  }
+  fc.assert(
+    fc.property(fc.uniqueArray(fc.integer({ min: 0, max: bytes.length }), { maxLength: 40 }), (cuts) => {
+      const output = runStream(ctx, bytes, cuts.sort((a, b) => a - b)).output;
+      if (output !== whole) assertFrames(clientFrames(output), expected, `${name}, cut at ${cuts.join(',')}`);
+      assert.equal(output, whole);
+    }),
+    { numRuns: 200 },
+  );
+}
+
+describe("Kong's recorded streams → golden OpenAI chunks", { skip: !HAVE_FIXTURES && 'Kong fixtures not found beside the checkout' }, () => {
+  for (const c of RECORDED_STREAM_CASES) {
+    for (const includeUsage of [false, true]) {
+      const name = goldenName(c.golden, includeUsage);
+      it(`${c.files.join(' + ')} (${c.provider} ${c.route}${includeUsage ? ', usage asked' : ''}) = ${goldenFile(name)}, cut at every byte`, () => {
+        const bytes = new Uint8Array(Buffer.concat(c.files.map((f) => (c.encoding === 'base64' ? Buffer.from(fixtureText(f).trim(), 'base64') : Buffer.from(fixtureText(f))))));
+        const ctx = context({ provider: c.provider, routeType: c.route, stream: true, includeUsage });
+        const frames = clientFrames(runStream(ctx, bytes).output);
+        assertFrames(frames, golden(name, frames), goldenFile(name));
+        assertOpenAIShape(frames, c.route, includeUsage, name);
+        if (!UPDATE_GOLDENS) assertSplitsMatchGolden(ctx, bytes, name);
+      });
+    }
+  }
+});
+
+describe('recordings/ holds only what the tests read', () => {
+  it('every recording is read, every golden belongs to a case, and no two cases share one', () => {
+    const goldens = [
+      ...RECORDED.flatMap((r) => [goldenOf(r, false), goldenOf(r, true)]),
+      ...RECORDED_STREAM_CASES.flatMap((c) => [goldenName(c.golden, false), goldenName(c.golden, true)]),
+    ].map(goldenFile);
+    const perCase = RECORDED.map((r) => `${goldenOf(r, false)}`);
+    assert.equal(new Set(perCase).size, perCase.length, 'one golden per case');
+    const expected = new Set([...RECORDED.map((r) => r.name), ...OTHER_RECORDINGS, ...goldens]);
+    const present = readdirSync(RECORDINGS);
+    assert.deepEqual(present.filter((file) => !expected.has(file)), [], 'files no test reads (a stale golden?)');
+    assert.deepEqual([...expected].filter((file) => !present.includes(file)).sort(), [], `missing: run UPDATE_GOLDENS=1 npm test -- llm-stream and review the *${GOLDEN_SUFFIX} files`);
   });
 });
 
