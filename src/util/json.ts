@@ -23,20 +23,22 @@ export function decodeUtf8(buf: Uint8Array): string {
   }
 }
 
-/** Deepest nesting of arrays/objects in a JSON text, ignoring brackets inside strings. */
+/**
+ * Deepest nesting of arrays/objects in a JSON text, ignoring brackets inside strings; stops as
+ * soon as `limit` is passed, so a hostile `[[[[…` is refused after a few bytes, before
+ * `JSON.parse` spends seconds building it. Strings (nearly all of an LLM prompt's bytes) are
+ * skipped with `indexOf` to their closing quote rather than walked a character at a time.
+ */
 export function jsonDepth(text: string, limit = Infinity): number {
   let depth = 0;
   let max = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92 /* \ */) i++;
-      else if (c === 34 /* " */) inString = false;
-      continue;
-    }
-    if (c === 34) inString = true;
-    else if (c === 123 /* { */ || c === 91 /* [ */) {
+    if (c === 34 /* " */) {
+      i = closingQuote(text, i + 1);
+      if (i === -1) return max; // unterminated: JSON.parse refuses it
+    } else if (c === 123 /* { */ || c === 91 /* [ */) {
       if (++depth > max) {
         max = depth;
         if (max > limit) return max;
@@ -44,6 +46,17 @@ export function jsonDepth(text: string, limit = Infinity): number {
     } else if (c === 125 || c === 93) depth--;
   }
   return max;
+}
+
+/** The index of the quote that closes a string starting at `from`, or -1: a quote preceded by an odd run of backslashes is escaped. */
+function closingQuote(text: string, from: number): number {
+  for (let j = from; ; j++) {
+    j = text.indexOf('"', j);
+    if (j === -1) return -1;
+    let backslashes = 0;
+    while (text.charCodeAt(j - 1 - backslashes) === 92 /* \ */) backslashes++;
+    if (backslashes % 2 === 0) return j;
+  }
 }
 
 export function parseJsonText(text: string, maxDepth = MAX_JSON_DEPTH): unknown {
