@@ -107,7 +107,13 @@ async function main(): Promise<void> {
 
   const outcomes = new Map<string, Map<string, number>>();
   const unexpected = new Map<string, number>();
-  const samples: { t: number; rssKb: number[]; fds: number[]; requests: number }[] = [];
+  const samples: { t: number; rssKb: number[]; heapKb: number[]; fds: number[]; requests: number }[] = [];
+  // V8 heap per worker, from GET /status (workers report it every few seconds); the primary's is not reported: 0
+  const heaps = async (): Promise<number[]> => {
+    const r = await admin('GET', '/status').catch(() => null);
+    const workers: { pid: number; heap_used_bytes: number }[] = r?.json?.memory?.workers ?? [];
+    return pids.map((pid) => Math.round((workers.find((w) => w.pid === pid)?.heap_used_bytes ?? 0) / 1024));
+  };
   let requests = 0;
   const started = Date.now();
   const deadline = started + DURATION_MS;
@@ -126,7 +132,10 @@ async function main(): Promise<void> {
   }, 1000);
 
   const sampler = setInterval(() => {
-    samples.push({ t: Date.now() - started, rssKb: pids.map(rssKb), fds: pids.map(fdCount), requests });
+    const t = Date.now() - started;
+    const rss = pids.map(rssKb);
+    const fds = pids.map(fdCount);
+    void heaps().then((heapKb) => samples.push({ t, rssKb: rss, heapKb, fds, requests }));
   }, 5000);
 
   const loop = async () => {
@@ -144,7 +153,8 @@ async function main(): Promise<void> {
   clearInterval(churn);
   clearInterval(sampler);
   await new Promise((r) => setTimeout(r, 1500));
-  samples.push({ t: Date.now() - started, rssKb: pids.map(rssKb), fds: pids.map(fdCount), requests });
+  samples.push({ t: Date.now() - started, rssKb: pids.map(rssKb), heapKb: await heaps(), fds: pids.map(fdCount), requests });
+  samples.sort((a, b) => a.t - b.t);
 
   const routes = await admin('GET', '/routes?size=1000');
   const have = new Set(routes.json.data.map((r: { name: string }) => r.name));
@@ -161,12 +171,26 @@ async function main(): Promise<void> {
   // two halves after warm-up; a leak shows as a second half peaking higher than the first.
   const afterWarmup = samples.filter((s) => s.t >= WARMUP_MS);
   const half = Math.floor(afterWarmup.length / 2);
+  const mb = (kb: number) => +(kb / 1024).toFixed(1);
+  const peaks = (values: number[]) => {
+    const first = Math.max(...values.slice(0, half));
+    const second = Math.max(...values.slice(half));
+    return { first: mb(first), second: mb(second), drift: first ? +((second - first) / first).toFixed(3) : 0 };
+  };
   const memory = pids.map((pid, i) => {
-    const values = afterWarmup.map((s) => s.rssKb[i]);
-    const firstPeak = Math.max(...values.slice(0, half));
-    const secondPeak = Math.max(...values.slice(half));
-    const mb = (kb: number) => +(kb / 1024).toFixed(1);
-    return { pid, role: i === 0 ? 'primary' : 'worker', rss_mb_first_half_peak: mb(firstPeak), rss_mb_second_half_peak: mb(secondPeak), rss_mb_last: mb(values.at(-1) ?? 0), drift: firstPeak ? +((secondPeak - firstPeak) / firstPeak).toFixed(3) : 0 };
+    const rss = peaks(afterWarmup.map((s) => s.rssKb[i]));
+    const heap = peaks(afterWarmup.map((s) => s.heapKb[i]));
+    return {
+      pid,
+      role: i === 0 ? 'primary' : 'worker',
+      rss_mb_first_half_peak: rss.first,
+      rss_mb_second_half_peak: rss.second,
+      rss_mb_last: mb(afterWarmup.at(-1)?.rssKb[i] ?? 0),
+      drift: rss.drift,
+      heap_mb_first_half_peak: heap.first,
+      heap_mb_second_half_peak: heap.second,
+      heap_drift: heap.drift,
+    };
   });
   const fds = pids.map((pid, i) => ({ pid, first: afterWarmup[0]?.fds[i] ?? 0, last: samples.at(-1)!.fds[i] }));
 
@@ -189,13 +213,14 @@ async function main(): Promise<void> {
   const checks = [
     ['no unexpected answer (5xx the provider did not cause, hangs, resets)', unexpected.size === 0],
     ['no lost configuration', lost.length === 0 && adminFailures === 0],
-    ['memory flat after warm-up (second-half RSS peak within 10 % of the first half)', memory.every((m) => m.drift <= 0.1)],
+    ['memory flat after warm-up (second-half RSS and heap peaks within 10 % of the first half)', memory.every((m) => Math.abs(m.drift) <= 0.1 && Math.abs(m.heap_drift) <= 0.1)],
     ['no leaked descriptors (within 10 of the warm-up count)', fds.every((f) => f.last - f.first <= 10)],
   ] as const;
 
   console.log(`\nsoak: ${report.duration_s}s, ${requests} requests (${report.rps}/s), ${CONCURRENCY} connections, ${created.length} config writes`);
   for (const [name, m] of outcomes) console.log(`  ${name.padEnd(18)} ${[...m].map(([k, v]) => `${k}:${v}`).join('  ')}`);
   console.log('  memory (RSS peaks, first → second half):', memory.map((m) => `${m.role} ${m.rss_mb_first_half_peak}→${m.rss_mb_second_half_peak} MB (${(m.drift * 100).toFixed(1)}%)`).join('; '));
+  console.log('  heap (V8 used, peaks, first → second half):', memory.filter((m) => m.role === 'worker').map((m) => `${m.heap_mb_first_half_peak}→${m.heap_mb_second_half_peak} MB (${(m.heap_drift * 100).toFixed(1)}%)`).join('; '));
   console.log('  fds:', fds.map((f) => `${f.first}→${f.last}`).join(', '));
   for (const [name, ok] of checks) console.log(`  ${ok ? 'PASS' : 'FAIL'}  ${name}`);
   if (unexpected.size) console.log('  unexpected:', report.unexpected);

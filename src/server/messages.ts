@@ -16,4 +16,5 @@ export type FromWorker =
   | { t: 'listen-error'; address: string; code: string; message: string }
   | { t: 'applied'; version: number }
   | { t: 'snapshot-error'; version: number; message: string }
+  | { t: 'memory'; rss: number; heapUsed: number; heapTotal: number }
   | StateRequest;

@@ -172,7 +172,7 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
         },
         // stale: the store could not be read lately; the proxies serve the last configuration they got
         configuration: { version: current, applied_versions: versions, stale: publisher.stale },
-        memory: { primary_rss_bytes: process.memoryUsage.rss() },
+        memory: { primary_rss_bytes: process.memoryUsage.rss(), workers: pool.memory },
       };
     },
   });

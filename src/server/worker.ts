@@ -62,11 +62,20 @@ function listen(): void {
   }
 }
 
+// memory for `GET /status` (operators and the soak watch each worker's heap, not only its RSS)
+const MEMORY_REPORT_MS = 5000;
+const reportMemory = () => {
+  const m = process.memoryUsage();
+  send({ t: 'memory', rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal });
+};
+setInterval(reportMemory, MEMORY_REPORT_MS).unref();
+
 process.on('message', (msg: ToWorker) => {
   if (msg.t === 'snapshot') {
     try {
       snapshot = compileSnapshot(msg.data);
       send({ t: 'applied', version: msg.data.version });
+      reportMemory();
     } catch (e) {
       log.error({ err: (e as Error).message, version: msg.data.version }, 'could not compile configuration; keeping the previous one');
       send({ t: 'snapshot-error', version: msg.data.version, message: (e as Error).message });

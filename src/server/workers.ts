@@ -24,6 +24,8 @@ interface WorkerState {
   worker: Worker;
   applied: number;
   listening: number;
+  /** The worker's last memory report (every few seconds). */
+  memory: { rss: number; heapUsed: number; heapTotal: number } | null;
 }
 
 interface AckWaiter {
@@ -75,7 +77,7 @@ export class WorkerPool {
 
   #fork(): Promise<void> {
     const worker = cluster.fork();
-    const state: WorkerState = { worker, applied: 0, listening: 0 };
+    const state: WorkerState = { worker, applied: 0, listening: 0, memory: null };
     this.#states.set(worker.id, state);
     return new Promise<void>((resolve, reject) => {
       let settled = false;
@@ -104,6 +106,9 @@ export class WorkerPool {
             state.applied = Math.max(state.applied, msg.version);
             if (state.listening >= this.#listenCount) settle();
             this.#checkWaiters();
+            break;
+          case 'memory':
+            state.memory = { rss: msg.rss, heapUsed: msg.heapUsed, heapTotal: msg.heapTotal };
             break;
           case 'state':
             if (this.#onState) this.#send(worker, { t: 'state-reply', id: msg.id, values: this.#onState(msg) });
@@ -167,6 +172,13 @@ export class WorkerPool {
 
   get appliedVersions(): number[] {
     return [...this.#states.values()].map((s) => s.applied);
+  }
+
+  /** Each worker's last reported memory, for `GET /status`. */
+  get memory(): { pid: number; rss_bytes: number; heap_used_bytes: number; heap_total_bytes: number }[] {
+    return [...this.#states.values()]
+      .filter((s) => s.memory)
+      .map((s) => ({ pid: s.worker.process.pid ?? 0, rss_bytes: s.memory!.rss, heap_used_bytes: s.memory!.heapUsed, heap_total_bytes: s.memory!.heapTotal }));
   }
 
   get size(): number {

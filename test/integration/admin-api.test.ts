@@ -299,6 +299,9 @@ for (const store of STORES) describe(`Admin API on ${store.name}`, { skip: store
     assert.equal(status.status, 200);
     assert.equal(status.json.database.reachable, true);
     assert.equal(status.json.server.workers, 1);
+    // each worker's memory, reported since it applied its configuration
+    assert.equal(status.json.memory.workers.length, 1);
+    assert.ok(status.json.memory.workers[0].heap_used_bytes > 0 && status.json.memory.workers[0].rss_bytes > status.json.memory.workers[0].heap_used_bytes);
     const enabled = await gw.adminRequest('GET', '/plugins/enabled');
     assert.ok(enabled.json.enabled_plugins.includes('request-termination'));
     const schema = await gw.adminRequest('GET', '/schemas/plugins/ai-proxy');
