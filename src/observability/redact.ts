@@ -9,6 +9,8 @@ const MIN_SECRET_LENGTH = 6;
 
 const secrets = new Set<string>();
 let pattern: RegExp | null = null;
+/** A secret was added since the pattern was built: it is rebuilt on the next use, once, not once per secret (a snapshot registers thousands). */
+let stale = false;
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -33,23 +35,33 @@ function forms(secret: string): string[] {
 export function registerSecret(secret: string | null | undefined): void {
   if (!secret || secret.length < MIN_SECRET_LENGTH || secrets.has(secret)) return;
   secrets.add(secret);
-  const all = [...secrets].flatMap(forms).sort((a, b) => b.length - a.length);
-  pattern = new RegExp(all.map(escapeRegExp).join('|'), 'g');
+  stale = true;
+}
+
+function currentPattern(): RegExp | null {
+  if (stale) {
+    const all = [...secrets].flatMap(forms).sort((a, b) => b.length - a.length);
+    pattern = new RegExp(all.map(escapeRegExp).join('|'), 'g');
+    stale = false;
+  }
+  return pattern;
 }
 
 /** Replaces the registered secrets (and their encodings) found in `text`. */
 export function redact(text: string): string {
+  const pattern = currentPattern();
   if (pattern === null) return text;
   pattern.lastIndex = 0;
   return pattern.test(text) ? text.replace(pattern, MASK) : text;
 }
 
 export function hasSecrets(): boolean {
-  return pattern !== null;
+  return secrets.size > 0;
 }
 
 /** For tests. */
 export function clearSecrets(): void {
   secrets.clear();
   pattern = null;
+  stale = false;
 }
