@@ -6,7 +6,8 @@
 import http from 'node:http';
 import { loadSettings, formatListen, type Settings } from '../settings.ts';
 import { createLogger } from '../observability/logger.ts';
-import { compileSnapshot, type Snapshot } from '../snapshot/compile.ts';
+import { compileSnapshotAsync, type Snapshot } from '../snapshot/compile.ts';
+import type { SnapshotData } from '../snapshot/types.ts';
 import { ProxyServer } from '../proxy/server.ts';
 import { setEgressPolicy } from '../proxy/egress.ts';
 import { closePools } from '../proxy/upstream.ts';
@@ -70,18 +71,34 @@ const reportMemory = () => {
 };
 setInterval(reportMemory, MEMORY_REPORT_MS).unref();
 
+/** The newest configuration version received: a compile that finishes after a newer one arrived is dropped. */
+let newestVersion = 0;
+
+/**
+ * Compiles in slices (requests keep being served on the current snapshot meanwhile), then swaps
+ * it in between two requests. Snapshots are whole: the newest one received wins.
+ */
+async function applySnapshot(data: SnapshotData): Promise<void> {
+  newestVersion = Math.max(newestVersion, data.version);
+  let compiled: Snapshot;
+  try {
+    compiled = await compileSnapshotAsync(data);
+  } catch (e) {
+    log.error({ err: (e as Error).message, version: data.version }, 'could not compile configuration; keeping the previous one');
+    send({ t: 'snapshot-error', version: data.version, message: (e as Error).message });
+    return;
+  }
+  if (data.version < newestVersion) return; // superseded while compiling; the newer one acknowledges
+  snapshot = compiled;
+  send({ t: 'applied', version: data.version });
+  reportMemory();
+  // listen only once there is something to serve: a request never sees an empty gateway
+  listen();
+}
+
 process.on('message', (msg: ToWorker) => {
   if (msg.t === 'snapshot') {
-    try {
-      snapshot = compileSnapshot(msg.data);
-      send({ t: 'applied', version: msg.data.version });
-      reportMemory();
-    } catch (e) {
-      log.error({ err: (e as Error).message, version: msg.data.version }, 'could not compile configuration; keeping the previous one');
-      send({ t: 'snapshot-error', version: msg.data.version, message: (e as Error).message });
-    }
-    // listen only once there is something to serve: a request never sees an empty gateway
-    if (snapshot) listen();
+    void applySnapshot(msg.data);
   } else if (msg.t === 'drain') {
     void drain(msg.timeoutMs);
   } else if (msg.t === 'state-reply') {
