@@ -4,7 +4,7 @@
  * worker started at any time is ready as soon as it has one.
  */
 import type { SnapshotData } from '../snapshot/types.ts';
-import type { StateReply, StateRequest } from '../state/ipc.ts';
+import type { CacheRequest, StateReply, StateRequest } from '../state/ipc.ts';
 
 export type ToWorker =
   | { t: 'snapshot'; data: SnapshotData }
@@ -17,4 +17,5 @@ export type FromWorker =
   | { t: 'applied'; version: number }
   | { t: 'snapshot-error'; version: number; message: string }
   | { t: 'memory'; rss: number; heapUsed: number; heapTotal: number }
-  | StateRequest;
+  | StateRequest
+  | CacheRequest;

@@ -32,6 +32,8 @@ import { getPlugin, pluginNames } from '../plugins/registry.ts';
 import { VERSION } from '../proxy/names.ts';
 import { randomUUID } from 'node:crypto';
 import { MemoryCounters } from '../state/memory.ts';
+import { MemoryCache } from '../state/memory-cache.ts';
+import { serveCacheRequest } from '../state/ipc.ts';
 
 export class StartupError extends Error {}
 
@@ -113,6 +115,9 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
   const pool = new WorkerPool({ count: settings.workers, listenCount: settings.proxy_listen.length, log, env: {} });
   const counters = new MemoryCounters();
   pool.onStateRequest((msg) => (msg.op === 'increment' ? counters.increment(msg.items) : counters.read(msg.keys)));
+  // the node-wide `local` cache, next to the counters (src/state/memory-cache.ts)
+  const cache = new MemoryCache();
+  pool.onCacheRequest((msg) => serveCacheRequest(cache, msg));
   const publisher = new SnapshotPublisher({ store, sink: pool, log, timeoutMs: settings.propagation_wait_ms });
   const initial = await loadSnapshotData(store);
   publisher.current = initial;

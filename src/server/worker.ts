@@ -12,8 +12,8 @@ import { ProxyServer } from '../proxy/server.ts';
 import { setEgressPolicy } from '../proxy/egress.ts';
 import { closePools } from '../proxy/upstream.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
-import { IpcCounters } from '../state/ipc.ts';
-import { installCounterStores } from '../state/index.ts';
+import { IpcState } from '../state/ipc.ts';
+import { installSharedState } from '../state/index.ts';
 
 const settings: Settings = loadSettings();
 const log = createLogger(settings.log_level, { role: 'proxy' });
@@ -23,16 +23,16 @@ function send(msg: FromWorker): void {
   if (process.connected) process.send?.(msg);
 }
 
-const localCounters = new IpcCounters((msg) => process.connected && process.send!(msg));
-installCounterStores({ local: localCounters });
+const localState = new IpcState((msg) => process.connected && process.send!(msg));
+installSharedState({ local: localState });
 // ioredis is loaded only when Redis is configured (~25 MB a worker would carry for nothing); until
-// it is, `redis`-policy counters use the local store, as they do during a Redis outage.
-let redisCounters: { close(): Promise<void> } | null = null;
+// it is, `redis`-policy counters and caches use the local store, as they do during a Redis outage.
+let redisState: { close(): Promise<void> } | null = null;
 if (settings.redis_url) {
-  void import('../state/redis.ts').then(({ RedisCounters, FailoverCounters }) => {
-    const redis = new RedisCounters(settings.redis_url!, { timeoutMs: settings.redis_timeout_ms });
-    redisCounters = redis;
-    installCounterStores({ local: localCounters, redis: new FailoverCounters(redis, localCounters, log) });
+  void import('../state/redis.ts').then(({ RedisState, FailoverState }) => {
+    const redis = new RedisState(settings.redis_url!, { timeoutMs: settings.redis_timeout_ms });
+    redisState = redis;
+    installSharedState({ local: localState, redis: new FailoverState(redis, localState, log) });
   });
 }
 
@@ -102,14 +102,14 @@ process.on('message', (msg: ToWorker) => {
   } else if (msg.t === 'drain') {
     void drain(msg.timeoutMs);
   } else if (msg.t === 'state-reply') {
-    localCounters.onReply(msg);
+    localState.onReply(msg);
   }
 });
 
 async function drain(timeoutMs: number): Promise<void> {
   await proxy.drain(servers, timeoutMs);
   await closePools();
-  await redisCounters?.close();
+  await redisState?.close();
   process.exit(0);
 }
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { FromWorker, ToWorker } from './messages.ts';
 import type { SnapshotData } from '../snapshot/types.ts';
-import type { StateRequest } from '../state/ipc.ts';
+import type { CacheRequest, StateRequest, StateValue } from '../state/ipc.ts';
 
 export class ListenError extends Error {
   readonly address: string;
@@ -43,6 +43,7 @@ export class WorkerPool {
   #stopping = false;
   #onFatal: (e: Error) => void = () => {};
   #onState: ((msg: StateRequest) => number[]) | null = null;
+  #onCache: ((msg: CacheRequest) => StateValue[]) | null = null;
 
   constructor(opts: { count: number; listenCount: number; log: Logger; env: Record<string, string> }) {
     this.#count = opts.count;
@@ -65,6 +66,11 @@ export class WorkerPool {
   /** Serves workers' counter requests (the node-wide `local` counter store lives in the primary). */
   onStateRequest(fn: (msg: StateRequest) => number[]): void {
     this.#onState = fn;
+  }
+
+  /** Serves workers' cache requests (the node-wide `local` cache lives in the primary too). */
+  onCacheRequest(fn: (msg: CacheRequest) => StateValue[]): void {
+    this.#onCache = fn;
   }
 
   /** Forks every worker and resolves once all of them listen with the given snapshot applied. */
@@ -112,6 +118,9 @@ export class WorkerPool {
             break;
           case 'state':
             if (this.#onState) this.#send(worker, { t: 'state-reply', id: msg.id, values: this.#onState(msg) });
+            break;
+          case 'cache':
+            if (this.#onCache) this.#send(worker, { t: 'state-reply', id: msg.id, values: this.#onCache(msg) });
             break;
           case 'snapshot-error':
             this.#log.error({ worker: worker.process.pid, version: msg.version, err: msg.message }, 'worker could not apply configuration');

@@ -1,21 +1,42 @@
 /**
- * Where plugins get their counter store. A worker installs the stores it has at start-up (local
+ * Where plugins get their shared state. A worker installs the stores it has at start-up (local
  * always; redis when `MODELGATE_REDIS_URL` is set); plugins ask by policy name as Kong's config
  * says it (`local` | `redis`), and get local when redis is not configured.
+ *
+ * Caches are asked for with a namespace (the plugin's name, say), which prefixes every key: two
+ * plugins caching under the same key cannot read each other's values.
  */
-import type { CounterStore } from './types.ts';
+import type { CacheStore, CounterStore, SharedState } from './types.ts';
 
-const stores: { local: CounterStore | null; redis: CounterStore | null } = { local: null, redis: null };
+const stores: { local: SharedState | null; redis: SharedState | null } = { local: null, redis: null };
 
-export function installCounterStores(s: { local: CounterStore; redis?: CounterStore | null }): void {
+export function installSharedState(s: { local: SharedState; redis?: SharedState | null }): void {
   stores.local = s.local;
   stores.redis = s.redis ?? null;
 }
 
-export function counterStore(policy: 'local' | 'redis' | 'cluster' | string): CounterStore {
+function storeFor(policy: string): SharedState {
   const chosen = policy === 'redis' ? (stores.redis ?? stores.local) : stores.local;
-  if (!chosen) throw new Error('counter stores are not installed in this process');
+  if (!chosen) throw new Error('shared state is not installed in this process');
   return chosen;
 }
 
-export type { CounterStore, CounterIncrement } from './types.ts';
+export function counterStore(policy: 'local' | 'redis' | 'cluster' | string): CounterStore {
+  return storeFor(policy);
+}
+
+/** The cache for a policy, seen through a namespace. Resolved per call, so it follows a later install. */
+export function cacheStore(policy: 'local' | 'redis' | string, namespace: string): CacheStore {
+  if (!namespace || namespace.includes(':')) throw new Error(`a cache namespace must be a non-empty name without ':' (got ${JSON.stringify(namespace)})`);
+  const k = (key: string) => `${namespace}:${key}`;
+  return {
+    get kind() {
+      return storeFor(policy).kind;
+    },
+    get: (key) => storeFor(policy).get(k(key)),
+    set: (key, value, ttlMs) => storeFor(policy).set(k(key), value, ttlMs),
+    delete: (key) => storeFor(policy).delete(k(key)),
+  };
+}
+
+export type { CounterStore, CounterIncrement, CacheStore, SharedState } from './types.ts';

@@ -1,25 +1,48 @@
 /**
- * The `local` counter store as workers see it: requests to the primary's MemoryCounters over the
- * cluster IPC channel. One round trip per call (tens of microseconds), paid only by requests that
- * go through a counting plugin. If the primary does not answer in time, the call rejects and the
- * plugin decides (rate limiters let the request through and log: a limiter must not become an
- * outage).
+ * The `local` shared state as workers see it: requests to the primary's MemoryCounters and
+ * MemoryCache over the cluster IPC channel. One round trip per call (tens of microseconds), paid
+ * only by requests that go through a plugin using it. If the primary does not answer in time, the
+ * call rejects and the plugin decides (rate limiters let the request through and log: a limiter
+ * must not become an outage; a cache counts it as a miss).
+ *
+ * Counter calls travel as `state` messages, cache calls as `cache` messages: a primary that does
+ * not serve the cache ignores the latter (the call times out) instead of misreading them as
+ * counter reads. Both are answered with a `state-reply` carrying the same request id space.
  */
-import type { CounterIncrement, CounterStore } from './types.ts';
+import type { MemoryCache } from './memory-cache.ts';
+import type { CounterIncrement, SharedState } from './types.ts';
 
-type StateOp = { op: 'increment'; items: CounterIncrement[] } | { op: 'read'; keys: string[] };
-export type StateRequest = { t: 'state'; id: number } & StateOp;
-export type StateReply = { t: 'state-reply'; id: number; values: number[] };
+type CounterOp = { op: 'increment'; items: CounterIncrement[] } | { op: 'read'; keys: string[] };
+type CacheOp = { op: 'get'; key: string } | { op: 'set'; key: string; value: string; ttlMs: number } | { op: 'delete'; key: string };
+export type StateRequest = { t: 'state'; id: number } & CounterOp;
+export type CacheRequest = { t: 'cache'; id: number } & CacheOp;
+/** Counter values, or a cache value (null: a miss); empty for a cache write. */
+export type StateValue = number | string | null;
+export type StateReply = { t: 'state-reply'; id: number; values: StateValue[] };
 
 const TIMEOUT_MS = 2000;
 
-export class IpcCounters implements CounterStore {
+/** The primary's side of a cache request: what to put in the `state-reply`. */
+export function serveCacheRequest(cache: MemoryCache, msg: CacheRequest): StateValue[] {
+  switch (msg.op) {
+    case 'get':
+      return [cache.get(msg.key)];
+    case 'set':
+      cache.set(msg.key, msg.value, msg.ttlMs);
+      return [];
+    case 'delete':
+      cache.delete(msg.key);
+      return [];
+  }
+}
+
+export class IpcState implements SharedState {
   readonly kind = 'local' as const;
   #next = 1;
-  readonly #pending = new Map<number, { resolve: (v: number[]) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
-  readonly #send: (msg: StateRequest) => boolean;
+  readonly #pending = new Map<number, { resolve: (v: StateValue[]) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  readonly #send: (msg: StateRequest | CacheRequest) => boolean;
 
-  constructor(send: (msg: StateRequest) => boolean) {
+  constructor(send: (msg: StateRequest | CacheRequest) => boolean) {
     this.#send = send;
   }
 
@@ -32,15 +55,17 @@ export class IpcCounters implements CounterStore {
     p.resolve(msg.values);
   }
 
-  #call(msg: StateOp): Promise<number[]> {
+  #call(msg: { t: 'state' } & CounterOp): Promise<number[]>;
+  #call(msg: { t: 'cache' } & CacheOp): Promise<StateValue[]>;
+  #call(msg: ({ t: 'state' } & CounterOp) | ({ t: 'cache' } & CacheOp)): Promise<StateValue[]> {
     const id = this.#next++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
-        reject(new Error('the primary did not answer a counter request in time'));
+        reject(new Error(`the primary did not answer a ${msg.t === 'cache' ? 'cache' : 'counter'} request in time`));
       }, TIMEOUT_MS);
       this.#pending.set(id, { resolve, reject, timer });
-      if (!this.#send({ t: 'state', id, ...msg } as StateRequest)) {
+      if (!this.#send({ ...msg, id } as StateRequest | CacheRequest)) {
         this.#pending.delete(id);
         clearTimeout(timer);
         reject(new Error('no IPC channel to the primary'));
@@ -49,10 +74,23 @@ export class IpcCounters implements CounterStore {
   }
 
   increment(items: CounterIncrement[]): Promise<number[]> {
-    return this.#call({ op: 'increment', items });
+    return this.#call({ t: 'state', op: 'increment', items });
   }
 
   read(keys: string[]): Promise<number[]> {
-    return this.#call({ op: 'read', keys });
+    return this.#call({ t: 'state', op: 'read', keys });
+  }
+
+  async get(key: string): Promise<string | null> {
+    const [value] = await this.#call({ t: 'cache', op: 'get', key });
+    return typeof value === 'string' ? value : null;
+  }
+
+  async set(key: string, value: string, ttlMs: number): Promise<void> {
+    await this.#call({ t: 'cache', op: 'set', key, value, ttlMs });
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#call({ t: 'cache', op: 'delete', key });
   }
 }

@@ -1,20 +1,18 @@
 /**
- * Counters shared by every node, in Redis (`MODELGATE_REDIS_URL`), and the failover wrapper that
- * plugins get as the `redis` counter store.
+ * Shared state in Redis (`MODELGATE_REDIS_URL`), seen by every node: counters and a cache on one
+ * connection. Plugins get it wrapped in FailoverState (src/state/failover.ts, re-exported here so
+ * a worker loads ioredis and the wrapper with one import, only when Redis is configured).
  *
- * RedisCounters: one round trip per call — a Lua script does INCRBY and sets the expiry only on
- * the key's first increment (a window's lifetime must not be extended by later hits), for every
- * key of the call atomically. The client never queues commands while disconnected and times out
- * quickly, so an outage costs a request milliseconds, not seconds.
+ * Counters: one round trip per call — a Lua script does INCRBY and sets the expiry only on the
+ * key's first increment (a window's lifetime must not be extended by later hits), for every key
+ * of the call atomically. Cache: SET with PX (the time to live is set with the value, atomically),
+ * GET, DEL; Redis bounds the memory (its `maxmemory` policy), not the gateway.
  *
- * FailoverCounters: uses Redis while it answers, the node's local counters while it does not
- * (limits then hold per node instead of cluster-wide), with one warning when Redis goes away,
- * a reminder at most every 30 s while it stays away, and a note when it is back. A counting
- * plugin never fails a request because Redis is down.
+ * The client never queues commands while disconnected and times out quickly, so an outage costs
+ * a request milliseconds, not seconds.
  */
 import { Redis } from 'ioredis';
-import type { Logger } from 'pino';
-import type { CounterIncrement, CounterStore } from './types.ts';
+import type { CounterIncrement, SharedState } from './types.ts';
 
 const INCREMENT_SCRIPT = `
 local out = {}
@@ -28,20 +26,23 @@ return out
 
 type ScriptClient = Redis & { mgIncrement(numKeys: number, ...args: (string | number)[]): Promise<number[]> };
 
-export interface RedisCountersOptions {
+export interface RedisStateOptions {
   /** Connect and command timeout. */
   timeoutMs: number;
-  /** Namespace for every key (several gateways may share one Redis). */
+  /** Namespace for every key (several gateways may share one Redis): counters under `<prefix>counter:`, cache under `<prefix>cache:`. */
   prefix?: string;
 }
 
-export class RedisCounters implements CounterStore {
+export class RedisState implements SharedState {
   readonly kind = 'redis' as const;
   readonly client: ScriptClient;
-  readonly #prefix: string;
+  readonly #counterPrefix: string;
+  readonly #cachePrefix: string;
 
-  constructor(url: string, opts: RedisCountersOptions) {
-    this.#prefix = opts.prefix ?? 'modelgate:counter:';
+  constructor(url: string, opts: RedisStateOptions) {
+    const prefix = opts.prefix ?? 'modelgate:';
+    this.#counterPrefix = prefix + 'counter:';
+    this.#cachePrefix = prefix + 'cache:';
     this.client = new Redis(url, {
       enableOfflineQueue: false,
       connectTimeout: opts.timeoutMs,
@@ -63,7 +64,7 @@ export class RedisCounters implements CounterStore {
 
   async increment(items: CounterIncrement[]): Promise<number[]> {
     if (!items.length) return [];
-    const keys = items.map((i) => this.#prefix + i.key);
+    const keys = items.map((i) => this.#counterPrefix + i.key);
     const args = items.flatMap((i) => [Math.trunc(i.delta), Math.max(1, Math.ceil(i.ttlMs))]);
     const out = await this.client.mgIncrement(keys.length, ...keys, ...args);
     return out.map(Number);
@@ -71,8 +72,20 @@ export class RedisCounters implements CounterStore {
 
   async read(keys: string[]): Promise<number[]> {
     if (!keys.length) return [];
-    const values = await this.client.mget(...keys.map((k) => this.#prefix + k));
+    const values = await this.client.mget(...keys.map((k) => this.#counterPrefix + k));
     return values.map((v) => (v === null ? 0 : Number(v)));
+  }
+
+  get(key: string): Promise<string | null> {
+    return this.client.get(this.#cachePrefix + key);
+  }
+
+  async set(key: string, value: string, ttlMs: number): Promise<void> {
+    await this.client.set(this.#cachePrefix + key, value, 'PX', Math.max(1, Math.ceil(ttlMs)));
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.client.del(this.#cachePrefix + key);
   }
 
   async close(): Promise<void> {
@@ -80,68 +93,4 @@ export class RedisCounters implements CounterStore {
   }
 }
 
-/** What the wrapper needs from the shared store. */
-export interface SharedCounters extends CounterStore {
-  readonly ready: boolean;
-}
-
-export class FailoverCounters implements CounterStore {
-  readonly kind = 'redis' as const;
-  readonly #shared: SharedCounters;
-  readonly #local: CounterStore;
-  readonly #log: Logger;
-  readonly #remindEveryMs: number;
-  #downSince: number | null = null;
-  #lastWarning = 0;
-
-  constructor(shared: SharedCounters, local: CounterStore, log: Logger, remindEveryMs = 30_000) {
-    this.#shared = shared;
-    this.#local = local;
-    this.#log = log;
-    this.#remindEveryMs = remindEveryMs;
-  }
-
-  /** Whether counts currently go to the local store. */
-  get degraded(): boolean {
-    return this.#downSince !== null;
-  }
-
-  increment(items: CounterIncrement[]): Promise<number[]> {
-    return this.#call((s) => s.increment(items));
-  }
-
-  read(keys: string[]): Promise<number[]> {
-    return this.#call((s) => s.read(keys));
-  }
-
-  async #call(op: (s: CounterStore) => Promise<number[]>): Promise<number[]> {
-    if (this.#shared.ready) {
-      try {
-        const out = await op(this.#shared);
-        this.#up();
-        return out;
-      } catch (e) {
-        this.#down((e as Error).message);
-      }
-    } else this.#down('not connected');
-    return op(this.#local);
-  }
-
-  #down(reason: string): void {
-    const now = Date.now();
-    if (this.#downSince === null) {
-      this.#downSince = now;
-      this.#lastWarning = now;
-      this.#log.warn({ err: reason }, 'Redis is unreachable: counting locally on this node (limits hold per node) until it is back');
-    } else if (now - this.#lastWarning >= this.#remindEveryMs) {
-      this.#lastWarning = now;
-      this.#log.warn({ err: reason, down_ms: now - this.#downSince }, 'Redis still unreachable: counting locally');
-    }
-  }
-
-  #up(): void {
-    if (this.#downSince === null) return;
-    this.#log.info({ down_ms: Date.now() - this.#downSince }, 'Redis is reachable again: counters are shared across nodes again');
-    this.#downSince = null;
-  }
-}
+export { FailoverState, type SharedRemote } from './failover.ts';

@@ -1,12 +1,13 @@
 /**
- * Shared state for plugins that count across requests (rate limits, token budgets) and, later,
- * caches. Two implementations behind one interface:
+ * Shared state for plugins that count across requests (rate limits, token budgets) or cache
+ * answers. Two implementations behind one interface:
  * - local: node-wide, held by the primary process and reached over IPC, so every worker of a node
- *   shares the same counters (as Kong's `local` policy shares an nginx shared dict);
- * - redis: shared by every node (src/state/redis.ts), falling back to local counting with a
- *   warning while Redis is unreachable — never failing the request.
+ *   shares the same counters and cache (as Kong's `local` policy shares an nginx shared dict);
+ * - redis: shared by every node (src/state/redis.ts), falling back to the local store with a
+ *   warning while Redis is unreachable (src/state/failover.ts) — never failing the request.
  * Counters are plain numbers under string keys with a time to live; a fixed-window limiter puts
- * the window's start in the key.
+ * the window's start in the key. Cache entries are strings with a time to live; the local cache is
+ * bounded (least recently used entries go first), Redis bounds itself (its `maxmemory`).
  */
 export interface CounterIncrement {
   key: string;
@@ -22,3 +23,20 @@ export interface CounterStore {
   /** Current values (0 for absent or expired keys), in order. */
   read(keys: string[]): Promise<number[]>;
 }
+
+/**
+ * A cache of string values (callers serialise). A cache is an optimisation: callers treat a
+ * rejected call as a miss, and a value may vanish before its time to live (evicted, or written to
+ * the other store during a Redis outage).
+ */
+export interface CacheStore {
+  readonly kind: 'local' | 'redis';
+  /** The value, or null when absent or expired. */
+  get(key: string): Promise<string | null>;
+  /** Stores (or replaces) the value for ttlMs milliseconds (at least 1). */
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+/** What a worker installs per policy: counters and cache share one store (and one Redis link). */
+export interface SharedState extends CounterStore, CacheStore {}

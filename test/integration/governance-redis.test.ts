@@ -1,6 +1,8 @@
 /**
  * Two gateway nodes sharing one Redis (`MODELGATE_REDIS_URL`): a request limit and a token budget
  * configured with `policy`/`strategy: redis` hold across both nodes, exactly, under concurrency.
+ * Then a Redis outage under a third gateway: both limits keep answering, counted locally, with one
+ * warning and never a 500, and go back to counting in Redis once it is back.
  *
  * The nodes have their own SQLite databases here, so every entity is created with the same id on
  * both (as nodes sharing PostgreSQL would see them): counters are keyed by plugin and route ids.
@@ -8,6 +10,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Gateway } from '../helpers/gateway.ts';
@@ -111,5 +114,107 @@ test('a token budget spent on one node is spent on the other', { skip }, async (
     const refused = await gw.proxyRequest('POST', '/chat', { messages: [{ role: 'user', content: 'What is 1+1?' }] }, { apikey: KEY });
     assert.equal(refused.status, 429);
     assert.deepEqual(refused.json, { message: 'AI token rate limit exceeded for provider(s): openai' });
+  }
+});
+
+/** Waits for probe to hold, trying every 50 ms. */
+async function until(probe: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('a Redis outage: limits keep answering, counted locally, with one warning and no 500; then back to Redis', { skip }, async () => {
+  const gw = await Gateway.start({ workers: 1, env: { MODELGATE_REDIS_URL: redis.url, MODELGATE_REDIS_TIMEOUT_MS: '200' } });
+  const inspect = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 200 });
+  inspect.on('error', () => {});
+  const statuses: number[] = [];
+  const plain = async () => {
+    const r = await gw.proxyRequest('GET', '/plain');
+    statuses.push(r.status);
+    return r;
+  };
+  const chat = async () => {
+    const r = await gw.proxyRequest('POST', '/chat', { messages: [{ role: 'user', content: 'What is 1+1?' }] });
+    statuses.push(r.status);
+    return r;
+  };
+  // token usage is counted after the answer: wait until the next request sees it
+  const budgetIs = (left: number) =>
+    until(
+      async () => {
+        const r = await gw.proxyRequest('POST', '/chat', {});
+        statuses.push(r.status);
+        return Number(r.headers.get('x-ai-ratelimit-remaining-hour-openai')) === left;
+      },
+      3000,
+      `budget ${left}`,
+    );
+  // this gateway's counters in Redis, by key prefix (the limit's route, the budget's plugin id)
+  const counted = async (prefix: string) => {
+    const keys = await inspect.keys(`modelgate:counter:${prefix}:*`);
+    assert.ok(keys.length <= 1, keys.join(', '));
+    return keys.length ? Number(await inspect.get(keys[0])) : 0;
+  };
+  const outageWarnings = () => gw.logs.split('\n').filter((l) => /Redis is unreachable/.test(l));
+  try {
+    const ok = async (method: string, url: string, body: unknown) => {
+      const r = await gw.adminRequest(method, url, body);
+      assert.ok(r.status < 300, `${url}: ${r.text}`);
+      return r.json as { id: string };
+    };
+    await ok('POST', '/services', { name: 'echo', url: echo.url });
+    const limitKeys = `ratelimit:${(await ok('POST', '/services/echo/routes', { name: 'plain', paths: ['/plain'] })).id}`;
+    await ok('POST', '/routes/plain/plugins', { name: 'rate-limiting', config: { minute: 3, policy: 'redis' } });
+    await ok('POST', '/services', { name: 'ai', url: 'http://localhost:32000' });
+    await ok('POST', '/services/ai/routes', { name: 'chat', paths: ['/chat'] });
+    await ok('POST', '/routes/chat/plugins', {
+      name: 'ai-proxy',
+      config: { route_type: 'llm/v1/chat', auth: { header_name: 'Authorization', header_value: 'Bearer sk-test' }, model: { provider: 'openai', name: 'gpt-4', options: { upstream_url: `${openai.url}/v1/chat/completions` } } },
+    });
+    const budget = await ok('POST', '/routes/chat/plugins', { name: 'ai-rate-limiting-advanced', config: { strategy: 'redis', llm_providers: [{ name: 'openai', limit: [2 * TOTAL], window_size: [3600] }] } });
+    const budgetKeys = `ai-ratelimit:${budget.id}`;
+    await inspect.connect();
+
+    // Redis up: counted there
+    assert.equal((await plain()).status, 200);
+    assert.equal((await chat()).status, 200);
+    await budgetIs(TOTAL);
+    assert.equal(await counted(limitKeys), 1, 'the request limit counts in Redis');
+    assert.equal(await counted(budgetKeys), TOTAL, 'the token budget counts in Redis');
+
+    await redis.stop();
+    // Redis down: each limit starts over on this node's local counters and holds there
+    const limited = [];
+    for (let i = 0; i < 4; i++) limited.push(await plain());
+    assert.deepEqual(limited.map((r) => r.status), [200, 200, 200, 429], 'the minute limit holds, counted locally');
+    assert.deepEqual(limited.map((r) => r.headers.get('x-ratelimit-remaining-minute')), ['2', '1', '0', '0']);
+    assert.equal((await chat()).status, 200);
+    await budgetIs(TOTAL);
+    assert.equal((await chat()).status, 200);
+    await budgetIs(0);
+    const refused = await chat();
+    assert.equal(refused.status, 429, refused.text);
+    assert.deepEqual(refused.json, { message: 'AI token rate limit exceeded for provider(s): openai' });
+    assert.equal(outageWarnings().length, 1, `one warning for the outage:\n${outageWarnings().join('\n')}`);
+
+    await redis.start();
+    // back on Redis, which restarted empty: the limit counts from Redis's zero, not the local 3
+    await until(async () => (await plain()).status === 200, 10_000, 'the request limit counts in Redis again');
+    assert.equal(await counted(limitKeys), 1);
+    await until(async () => gw.logs.includes('Redis is reachable again'), 2000, 'a line saying Redis is back');
+    assert.equal((await chat()).status, 200, 'the budget spent locally does not carry over to Redis');
+    await until(async () => (await counted(budgetKeys)) === TOTAL, 3000, 'the token budget counts in Redis again');
+
+    // 400: the budget probes' empty chat requests, refused by ai-proxy after the limiter let them by
+    assert.deepEqual(statuses.filter((s) => s !== 200 && s !== 429 && s !== 400), [], 'every request answered, none failed');
+    assert.ok(statuses.includes(400), 'the probes reached ai-proxy');
+    assert.equal(outageWarnings().length, 1, 'still one warning');
+    assert.ok(!/uncaught|unhandled|"level":50/i.test(gw.logs), gw.logs);
+  } finally {
+    inspect.disconnect();
+    await gw.close();
   }
 });

@@ -1,7 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import pino from 'pino';
 import { MemoryCounters } from '../../src/state/memory.ts';
-import { IpcCounters, type StateRequest } from '../../src/state/ipc.ts';
+import { MemoryCache } from '../../src/state/memory-cache.ts';
+import { IpcState, serveCacheRequest, type CacheRequest, type StateRequest } from '../../src/state/ipc.ts';
+import { FailoverState, type SharedRemote } from '../../src/state/failover.ts';
+import { cacheStore, counterStore, installSharedState } from '../../src/state/index.ts';
+import type { SharedState } from '../../src/state/types.ts';
 
 test('memory counters add atomically and expire', () => {
   const c = new MemoryCounters();
@@ -14,19 +19,170 @@ test('memory counters add atomically and expire', () => {
   c.close();
 });
 
-test('IPC counters talk to a primary-side store', async () => {
-  const primary = new MemoryCounters();
-  let client: IpcCounters;
-  const send = (msg: StateRequest) => {
-    const values = msg.op === 'increment' ? primary.increment(msg.items) : primary.read(msg.keys);
+test('memory cache: values expire, are replaced and deleted', () => {
+  const c = new MemoryCache();
+  c.set('a', 'one', 100, 0);
+  assert.equal(c.get('a', 99), 'one');
+  assert.equal(c.get('a', 100), null, 'expired at its time to live');
+  assert.equal(c.size, 0, 'an expired entry found on access is dropped');
+  c.set('a', 'one', 1000, 0);
+  c.set('a', 'two', 1000, 0);
+  assert.equal(c.get('a', 1), 'two');
+  assert.equal(c.bytes, 2 * ('a'.length + 'two'.length), 'a replaced value is no longer counted');
+  c.delete('a');
+  c.delete('absent');
+  assert.equal(c.get('a', 1), null);
+  assert.equal(c.bytes, 0);
+  c.set('z', 'v', 0, 0);
+  assert.deepEqual([c.get('z', 0), c.get('z', 1)], ['v', null], 'a time to live is at least 1 ms, as with PX in Redis');
+  c.set('s1', 'v', 10, 0);
+  c.set('s2', 'v', 1000, 0);
+  c.sweep(500);
+  assert.equal(c.size, 1, 'the sweep drops what expired');
+  c.close();
+});
+
+test('memory cache: bounded in entries, least recently used first', () => {
+  const c = new MemoryCache({ maxEntries: 3 });
+  for (const k of ['a', 'b', 'c']) c.set(k, k, 60_000, 0);
+  assert.equal(c.get('a', 1), 'a', 'a hit makes a the most recently used');
+  c.set('d', 'd', 60_000, 1);
+  assert.equal(c.size, 3);
+  assert.equal(c.get('b', 2), null, 'b was the least recently used');
+  assert.deepEqual(['a', 'c', 'd'].map((k) => c.get(k, 2)), ['a', 'c', 'd']);
+  c.close();
+});
+
+test('memory cache: bounded in bytes; a value bigger than the cache is not kept', () => {
+  const c = new MemoryCache({ maxBytes: 100 });
+  c.set('k1', 'x'.repeat(20), 60_000, 0); // 44 bytes
+  c.set('k2', 'x'.repeat(20), 60_000, 0); // 88 in all
+  c.set('k3', 'x'.repeat(20), 60_000, 0); // evicts k1
+  assert.equal(c.get('k1', 1), null);
+  assert.equal(c.size, 2);
+  assert.ok(c.bytes <= 100, `${c.bytes} bytes`);
+  c.set('k2', 'x'.repeat(100), 60_000, 1);
+  assert.equal(c.get('k2', 1), null, 'too big: not stored, and the old value is gone (a write replaces)');
+  assert.equal(c.get('k3', 1), 'x'.repeat(20), 'a rejected value evicts nothing');
+  c.close();
+});
+
+/** A worker-side IpcState wired to primary-side stores, as the primary serves them. */
+function ipcPair(): { client: IpcState; counters: MemoryCounters; cache: MemoryCache; sent: (StateRequest | CacheRequest)[] } {
+  const counters = new MemoryCounters();
+  const cache = new MemoryCache();
+  const sent: (StateRequest | CacheRequest)[] = [];
+  const client: IpcState = new IpcState((msg) => {
+    sent.push(msg);
+    const values =
+      msg.t === 'cache' ? serveCacheRequest(cache, msg) : msg.op === 'increment' ? counters.increment(msg.items) : counters.read(msg.keys);
     setImmediate(() => client.onReply({ t: 'state-reply', id: msg.id, values }));
     return true;
-  };
-  client = new IpcCounters(send);
+  });
+  return { client, counters, cache, sent };
+}
+
+test('IPC counters talk to a primary-side store', async () => {
+  const { client, counters, cache } = ipcPair();
   const results = await Promise.all(Array.from({ length: 100 }, () => client.increment([{ key: 'k', delta: 1, ttlMs: 60_000 }])));
   assert.deepEqual(results.map((r) => r[0]).sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i + 1), 'exact under concurrency');
   assert.deepEqual(await client.read(['k']), [100]);
-  const dead = new IpcCounters(() => false);
+  const dead = new IpcState(() => false);
   await assert.rejects(dead.read(['k']), /no IPC channel/);
-  primary.close();
+  counters.close();
+  cache.close();
+});
+
+test('IPC cache talks to the primary-side cache, in its own messages', async () => {
+  const { client, counters, cache, sent } = ipcPair();
+  assert.equal(await client.get('k'), null);
+  await client.set('k', 'v', 60_000);
+  assert.equal(cache.get('k'), 'v', 'held by the primary: every worker of the node sees it');
+  assert.equal(await client.get('k'), 'v');
+  await client.delete('k');
+  assert.equal(await client.get('k'), null);
+  assert.ok(sent.every((m) => m.t === 'cache'), 'a primary that only serves counters ignores cache messages instead of misreading them');
+  await assert.rejects(new IpcState(() => false).get('k'), /no IPC channel/);
+  counters.close();
+  cache.close();
+});
+
+/** An in-process SharedState over memory stores (what the primary holds, without IPC). */
+function memoryState(kind: 'local' | 'redis' = 'local'): SharedState & { counters: MemoryCounters; cache: MemoryCache } {
+  const counters = new MemoryCounters();
+  const cache = new MemoryCache();
+  return {
+    kind,
+    counters,
+    cache,
+    increment: async (items) => counters.increment(items),
+    read: async (keys) => counters.read(keys),
+    get: async (key) => cache.get(key),
+    set: async (key, value, ttlMs) => cache.set(key, value, ttlMs),
+    delete: async (key) => cache.delete(key),
+  };
+}
+
+test('caches are namespaced; the redis policy falls back to local when Redis is not configured', async () => {
+  const local = memoryState();
+  installSharedState({ local });
+  const a = cacheStore('local', 'plugin-a');
+  const b = cacheStore('redis', 'plugin-b');
+  assert.equal(b.kind, 'local');
+  await a.set('k', 'from a', 60_000);
+  await b.set('k', 'from b', 60_000);
+  assert.equal(await a.get('k'), 'from a');
+  assert.equal(await b.get('k'), 'from b');
+  assert.equal(local.cache.get('plugin-a:k'), 'from a');
+  await a.delete('k');
+  assert.equal(await b.get('k'), 'from b', 'a delete stays in its namespace');
+  assert.throws(() => cacheStore('local', ''), /namespace/);
+  assert.throws(() => cacheStore('local', 'a:b'), /namespace/);
+
+  const redis = memoryState('redis');
+  installSharedState({ local, redis });
+  assert.equal(b.kind, 'redis', 'a cache asked for earlier follows a later install');
+  assert.equal(counterStore('redis'), redis);
+  for (const s of [local, redis]) {
+    s.counters.close();
+    s.cache.close();
+  }
+});
+
+test('failover cache: Redis while it answers, local meanwhile, one warning; a write on Redis drops the local copy', async () => {
+  const remote = Object.assign(memoryState('redis'), { ready: true, failing: false });
+  for (const op of ['get', 'set', 'delete'] as const) {
+    const real = remote[op] as (...a: unknown[]) => Promise<unknown>;
+    (remote as any)[op] = (...a: unknown[]) => (remote.failing ? Promise.reject(new Error('connection lost')) : real(...a));
+  }
+  const local = memoryState();
+  const out: string[] = [];
+  const log = pino({ level: 'info' }, { write: (s: string) => void out.push(s) });
+  const state = new FailoverState(remote as SharedRemote, local, log);
+
+  await state.set('k', 'shared', 60_000);
+  assert.equal(remote.cache.get('k'), 'shared');
+  assert.equal(local.cache.size, 0, 'Redis is used while it answers');
+
+  remote.failing = true;
+  assert.equal(await state.get('k'), null, 'a failed Redis call is answered by the local cache (a miss), not an error');
+  await state.set('k', 'local', 60_000);
+  assert.equal(await state.get('k'), 'local');
+  assert.ok(state.degraded);
+  remote.ready = false;
+  assert.equal(await state.get('k'), 'local', 'not connected: the local cache, without trying Redis');
+  const warnings = out.map((l) => JSON.parse(l)).filter((l) => l.level === 40);
+  assert.equal(warnings.length, 1, 'one warning for the outage, not one per call');
+
+  remote.failing = false;
+  remote.ready = true;
+  assert.equal(await state.get('k'), 'shared', 'back on Redis');
+  assert.ok(!state.degraded);
+  await state.set('k', 'newer', 60_000);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(local.cache.get('k'), null, 'the value cached during the outage cannot resurface in the next one');
+  for (const s of [local, remote]) {
+    s.counters.close();
+    s.cache.close();
+  }
 });
