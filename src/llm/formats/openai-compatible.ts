@@ -304,24 +304,35 @@ function streamError(payload: unknown, provider: string): UpstreamStreamError {
   return new UpstreamStreamError(message, asString(dig(error, 'type')) ?? asString(dig(error, 'code')) ?? 'upstream_error');
 }
 
-/** Chat chunks turned into `text_completion` chunks: here every event must be parsed. */
-class ChatToCompletionsTranslator extends BaseStreamTranslator {
+/** Translators that read every OpenAI-style chunk (rather than passing the bytes through). */
+abstract class OpenAIChunkTranslator extends BaseStreamTranslator {
   protected readonly source: string;
-  #started = false;
 
   constructor(ctx: DriverContext, provider: string) {
     super(ctx);
     this.source = provider;
   }
 
-  protected translate(event: StreamEvent): string {
+  /** The event's chunk; null for `[DONE]` (the stream is then done). Error events and non-objects throw. */
+  protected chunkOf(event: StreamEvent): JsonObject | null {
     if (event.data === '[DONE]') {
       this.markDone();
-      return '';
+      return null;
     }
     const chunk = this.parse(event);
     if (!isObject(chunk)) throw new TranslationError(`malformed ${this.source} stream event: not an object`);
     if (event.event === 'error' || chunk.error !== undefined) throw streamError(chunk, this.source);
+    return chunk;
+  }
+}
+
+/** Chat chunks turned into `text_completion` chunks: here every event must be parsed. */
+class ChatToCompletionsTranslator extends OpenAIChunkTranslator {
+  #started = false;
+
+  protected translate(event: StreamEvent): string {
+    const chunk = this.chunkOf(event);
+    if (!chunk) return '';
     this.#adopt(chunk);
     this.setUsage(openAIUsage(chunk.usage));
     let frames = '';
@@ -395,27 +406,16 @@ function parseNormalizedResponse(body: string, ctx: DriverContext, provider: str
  * Every chunk parsed and written again with OpenAI's values. The end is `[DONE]` or, for TGI
  * versions that send none, the chunk with a finish reason; a usage chunk after it still counts.
  */
-class NormalizingTranslator extends BaseStreamTranslator {
-  protected readonly source: string;
+class NormalizingTranslator extends OpenAIChunkTranslator {
   #started = false;
-
-  constructor(ctx: DriverContext, provider: string) {
-    super(ctx);
-    this.source = provider;
-  }
 
   protected override get acceptsEventsAfterDone(): boolean {
     return true;
   }
 
   protected translate(event: StreamEvent): string {
-    if (event.data === '[DONE]') {
-      this.markDone();
-      return '';
-    }
-    const chunk = this.parse(event);
-    if (!isObject(chunk)) throw new TranslationError(`malformed ${this.source} stream event: not an object`);
-    if (event.event === 'error' || chunk.error !== undefined) throw streamError(chunk, this.source);
+    const chunk = this.chunkOf(event);
+    if (!chunk) return '';
     let frames = '';
     if (!this.#started) {
       this.#started = true;
