@@ -6,7 +6,7 @@
  */
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { testServiceAccount } from '../mocks/gemini.ts';
 import OpenAI from 'openai';
 import { Gateway } from '../helpers/gateway.ts';
 import { startMockProvider, type MockProvider, type MockProviderName, DEFAULT_TEXT } from '../mocks/providers.ts';
@@ -19,21 +19,13 @@ const USER: OpenAI.ChatCompletionMessageParam[] = [
   { role: 'user', content: 'What is 1+1?' },
 ];
 
-const SERVICE_ACCOUNT_KEYS = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const SERVICE_ACCOUNT_EMAIL = 'gateway@mock-project.iam.gserviceaccount.com';
+const SERVICE_ACCOUNT = testServiceAccount();
 const BEDROCK_MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
 const AWS_KEYS = { aws_access_key_id: DEFAULT_BEDROCK_CREDENTIALS.accessKeyId, aws_secret_access_key: DEFAULT_BEDROCK_CREDENTIALS.secretAccessKey };
 const VERTEX = (model: string, method: string) => `/v1/projects/mock-project/locations/us-central1/publishers/google/models/${model}:${method}`;
 
 function serviceAccountJson(mock: MockProvider): string {
-  return JSON.stringify({
-    type: 'service_account',
-    project_id: 'mock-project',
-    private_key_id: 'key-1',
-    private_key: SERVICE_ACCOUNT_KEYS.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    client_email: SERVICE_ACCOUNT_EMAIL,
-    token_uri: `${mock.url}/token`,
-  });
+  return SERVICE_ACCOUNT.keyFile(`${mock.url}/token`);
 }
 
 interface Case {
@@ -115,7 +107,7 @@ const client = (route: string) => new OpenAI({ baseURL: `${gw.proxy}/${route}`, 
 const last = (mock: MockProviderName) => mocks.get(mock)!.requests.at(-1)!;
 
 before(async () => {
-  mocks.set('gemini', await startMockProvider('gemini', { models: '*', serviceAccount: { client_email: SERVICE_ACCOUNT_EMAIL, public_key: SERVICE_ACCOUNT_KEYS.publicKey.export({ type: 'spki', format: 'pem' }).toString() } }));
+  mocks.set('gemini', await startMockProvider('gemini', { models: '*', serviceAccount: SERVICE_ACCOUNT.mockOption }));
   mocks.set('bedrock', await startMockProvider('bedrock', { models: '*' }));
   for (const name of ['huggingface', 'groq', 'openai-compatible', 'openai', 'azure', 'cohere', 'ollama'] as const) mocks.set(name, await startMockProvider(name));
   gw = await Gateway.start({ workers: 1 });

@@ -27,7 +27,7 @@
  *   grant, `{"access_token","expires_in":3599,"token_type":"Bearer"}`; errors
  *   `{"error":"invalid_grant","error_description":"Invalid JWT Signature."}`.
  */
-import { createPublicKey, createVerify, type KeyObject } from 'node:crypto';
+import { createPublicKey, createVerify, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { HandlerCtx, JsonReply, ProviderImpl, Reply } from './server.ts';
 import { countTokens, isObject, splitChunks, textOf, truncateTokens } from './text.ts';
 import { embedding } from './openai.ts';
@@ -457,4 +457,25 @@ export function geminiPromptText(json: unknown): string {
     .flatMap((c) => (isObject(c) ? list(c.parts) : []))
     .map((p) => (isObject(p) ? textOf([p]) : ''))
     .join(' ');
+}
+
+/**
+ * A Google service account for tests: the JSON key file a gateway is configured with (its
+ * `token_uri` at a gemini mock), and the mock option that makes that mock's `/token` endpoint
+ * accept the account's signed assertions.
+ */
+export function testServiceAccount(email = 'gateway@mock-project.iam.gserviceaccount.com') {
+  const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return {
+    mockOption: { client_email: email, public_key: keys.publicKey.export({ type: 'spki', format: 'pem' }).toString() },
+    keyFile: (tokenUri: string) =>
+      JSON.stringify({
+        type: 'service_account',
+        project_id: 'mock-project',
+        private_key_id: 'key-1',
+        private_key: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+        client_email: email,
+        token_uri: tokenUri,
+      }),
+  };
 }

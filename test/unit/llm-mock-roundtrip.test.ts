@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { testServiceAccount } from '../mocks/gemini.ts';
 import { startMockProvider, type MockOptions, type MockProvider, type MockProviderName } from '../mocks/providers.ts';
 import { DEFAULT_BEDROCK_CREDENTIALS } from '../mocks/bedrock.ts';
 import { getDriver } from '../../src/llm/drivers/index.ts';
@@ -40,8 +40,7 @@ const ANSWER = '1 + 1 = 2.';
 const DEFAULTS = { max_tokens: 256, temperature: 1.0 };
 
 /** A service account for Vertex AI, its public key given to the gemini mock's token endpoint. */
-const SERVICE_ACCOUNT_KEYS = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const SERVICE_ACCOUNT_EMAIL = 'gateway@mock-project.iam.gserviceaccount.com';
+const SERVICE_ACCOUNT = testServiceAccount();
 const BEDROCK_MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
 const VERTEX_PATH = '/v1/projects/mock-project/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent';
 const awsKeys = { aws_access_key_id: DEFAULT_BEDROCK_CREDENTIALS.accessKeyId, aws_secret_access_key: DEFAULT_BEDROCK_CREDENTIALS.secretAccessKey };
@@ -91,20 +90,13 @@ const CLIENT = {
 };
 
 const MOCK_OPTIONS: Partial<Record<MockProviderName, MockOptions>> = {
-  gemini: { models: '*', serviceAccount: { client_email: SERVICE_ACCOUNT_EMAIL, public_key: SERVICE_ACCOUNT_KEYS.publicKey.export({ type: 'spki', format: 'pem' }).toString() } },
+  gemini: { models: '*', serviceAccount: SERVICE_ACCOUNT.mockOption },
   bedrock: { models: '*' },
   huggingface: { loading: ['meta-llama/Llama-3.1-8B-Instruct'] },
 };
 
 function serviceAccountJson(mock: MockProvider): string {
-  return JSON.stringify({
-    type: 'service_account',
-    project_id: 'mock-project',
-    private_key_id: 'key-1',
-    private_key: SERVICE_ACCOUNT_KEYS.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    client_email: SERVICE_ACCOUNT_EMAIL,
-    token_uri: `${mock.url}/token`,
-  });
+  return SERVICE_ACCOUNT.keyFile(`${mock.url}/token`);
 }
 
 function authFor(trip: { signing?: Partial<AuthConfig> }, mock: MockProvider): AuthConfig | null {
