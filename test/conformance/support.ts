@@ -5,7 +5,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { getDriver } from '../../src/llm/drivers/index.ts';
-import { createFrameDecoder } from '../../src/llm/stream/index.ts';
+import { createFrameDecoder, type DecoderOptions } from '../../src/llm/stream/index.ts';
+import { validateClientRequest } from '../../src/llm/validate.ts';
 import type { DriverContext, LlmRouteType, ModelOptions, ProviderName, StreamEvent, StreamFraming, Usage } from '../../src/llm/types.ts';
 
 /** Kong's fixtures, shared beside the checkout (see their README.md). */
@@ -81,6 +82,18 @@ export interface ContextInit {
   includeUsage?: boolean;
 }
 
+/** A driver's upstream body for a client body (validated first), in a test context. */
+export function buildFor(provider: ProviderName, body: unknown, init: Partial<ContextInit> = {}): Record<string, any> {
+  const ctx = context({ provider, ...init });
+  return getDriver(provider).buildRequest(validateClientRequest(body, ctx.routeType), ctx);
+}
+
+/** A driver's translated answer (parsed) for a provider body (an object or its text), in a test context. */
+export function parseFor(provider: ProviderName, body: unknown, init: Partial<ContextInit> = {}): Record<string, any> {
+  const ctx = context({ provider, ...init });
+  return JSON.parse(getDriver(provider).parseResponse(typeof body === 'string' ? body : JSON.stringify(body), ctx).body);
+}
+
 export function context(init: ContextInit): DriverContext {
   const routeType = init.routeType ?? 'llm/v1/chat';
   return {
@@ -121,8 +134,8 @@ export function runStream(ctx: DriverContext, bytes: Uint8Array, cuts: number[] 
 }
 
 /** All events a decoder produces for `bytes` cut at `cuts`. */
-export function decodeAll(framing: StreamFraming, bytes: Uint8Array, cuts: number[] = []): StreamEvent[] {
-  const decoder = createFrameDecoder(framing);
+export function decodeAll(framing: StreamFraming, bytes: Uint8Array, cuts: number[] = [], options?: DecoderOptions): StreamEvent[] {
+  const decoder = createFrameDecoder(framing, options);
   const events: StreamEvent[] = [];
   let start = 0;
   for (const cut of [...cuts, bytes.length]) {

@@ -4,22 +4,14 @@ import fc from 'fast-check';
 import { getDriver } from '../../src/llm/drivers/index.ts';
 import { validateClientRequest } from '../../src/llm/validate.ts';
 import { PROVIDERS, RequestError, TranslationError, type ClientRequest, type LlmRouteType, type ModelOptions, type ProviderName } from '../../src/llm/types.ts';
-import { context, type ContextInit } from '../conformance/support.ts';
+import { buildFor, context, parseFor, type ContextInit } from '../conformance/support.ts';
 
 type Json = Record<string, any>;
 const CHAT: LlmRouteType = 'llm/v1/chat';
 const COMPLETIONS: LlmRouteType = 'llm/v1/completions';
 
-function build(provider: ProviderName, body: unknown, init: Partial<ContextInit> = {}): Json {
-  const ctx = context({ provider, ...init });
-  return getDriver(provider).buildRequest(validateClientRequest(body, ctx.routeType), ctx);
-}
-
-function parse(provider: ProviderName, body: unknown, init: Partial<ContextInit> = {}): Json {
-  const ctx = context({ provider, ...init });
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
-  return JSON.parse(getDriver(provider).parseResponse(text, ctx).body);
-}
+const build = buildFor;
+const parse = parseFor;
 
 function url(provider: ProviderName, init: Partial<ContextInit> = {}): string {
   return getDriver(provider).endpoint(context({ provider, ...init })).url;

@@ -9,21 +9,12 @@ import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { EventStreamMessageDecoder, encodeEventStreamMessage, toEvent } from '../../src/llm/stream/aws-eventstream.ts';
 import { createFrameDecoder } from '../../src/llm/stream/index.ts';
+import { decodeAll } from '../conformance/support.ts';
 import { TranslationError, type StreamEvent } from '../../src/llm/types.ts';
 
 const concat = (...parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
 
-function decode(bytes: Uint8Array, cuts: number[] = [], max = 1 << 20): StreamEvent[] {
-  const decoder = createFrameDecoder('aws-eventstream', { maxEventSize: max });
-  const events: StreamEvent[] = [];
-  let start = 0;
-  for (const cut of [...cuts, bytes.length]) {
-    events.push(...decoder.push(bytes.subarray(start, cut)));
-    start = cut;
-  }
-  events.push(...decoder.end());
-  return events;
-}
+const decode = (bytes: Uint8Array, cuts: number[] = [], max = 1 << 20): StreamEvent[] => decodeAll('aws-eventstream', bytes, cuts, { maxEventSize: max });
 
 const event = (type: string, payload: string) => encodeEventStreamMessage({ ':event-type': type, ':content-type': 'application/json', ':message-type': 'event' }, payload);
 

@@ -7,24 +7,16 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { getDriver } from '../../src/llm/drivers/index.ts';
-import { validateClientRequest } from '../../src/llm/validate.ts';
 import { RequestError, TranslationError, UpstreamStreamError, type LlmRouteType, type ProviderName } from '../../src/llm/types.ts';
 import { THOUGHT_SEPARATOR } from '../../src/llm/formats/gemini.ts';
 import { encodeEventStreamMessage } from '../../src/llm/stream/aws-eventstream.ts';
-import { assembledText, clientFrames, context, runStream, type ContextInit } from '../conformance/support.ts';
+import { assembledText, buildFor, clientFrames, context, parseFor, runStream, type ContextInit } from '../conformance/support.ts';
 
 type Json = Record<string, any>;
 const COMPLETIONS: LlmRouteType = 'llm/v1/completions';
 
-function build(provider: ProviderName, body: unknown, init: Partial<ContextInit> = {}): Json {
-  const ctx = context({ provider, ...init });
-  return getDriver(provider).buildRequest(validateClientRequest(body, ctx.routeType), ctx);
-}
-
-function parse(provider: ProviderName, body: unknown, init: Partial<ContextInit> = {}): Json {
-  const ctx = context({ provider, ...init });
-  return JSON.parse(getDriver(provider).parseResponse(typeof body === 'string' ? body : JSON.stringify(body), ctx).body);
-}
+const build = buildFor;
+const parse = parseFor;
 
 function url(provider: ProviderName, init: Partial<ContextInit> = {}): string {
   return getDriver(provider).endpoint(context({ provider, ...init })).url;
