@@ -10,7 +10,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Exchange } from './exchange.ts';
-import { gatewayHeaders, keptHeaders, readProviderBody, relayProviderError, estimateUsage } from './relay-json.ts';
+import { gatewayHeaders, keptHeaders, readProviderBody, relayProviderError, estimateUsage, translateOr502 } from './relay-json.ts';
 import { recordExchange } from './analytics.ts';
 import { createFrameDecoder } from '../../llm/stream/index.ts';
 import { TranslationError, UpstreamStreamError, type StreamEvent, type StreamFraming, type StreamTranslator, type Usage } from '../../llm/types.ts';
@@ -70,7 +70,8 @@ export async function relayStream(x: Exchange): Promise<void> {
   // A provider that answered the whole thing at once (no stream support): still a stream for the client.
   if (type.includes('application/json')) {
     const text = await readProviderBody(ctx, response);
-    const { frames, usage, responseModel, text: answer } = jsonAnswerAsStream(conf.driver, driver, text);
+    const translated = translateOr502(ctx, driver.provider, driver.routeType, () => conf.driver.parseResponse(text, driver));
+    const { frames, usage, responseModel, text: answer } = jsonAnswerAsStream(translated, driver);
     res.writeHead(200, headers);
     res.end(frames);
     record(x, usage, responseModel, answer, null, false);

@@ -3,9 +3,7 @@
  * without streaming, say), the client still gets what it asked for: the translated answer as one
  * chunk per choice, the usage chunk if asked, and `[DONE]`.
  */
-import type { DriverContext, ProviderDriver, Usage } from '../../llm/types.ts';
-import { TranslationError } from '../../llm/types.ts';
-import { ClientError } from '../../proxy/errors.ts';
+import type { DriverContext, TranslatedResponse, Usage } from '../../llm/types.ts';
 
 interface OpenAiChoice {
   index?: number;
@@ -14,14 +12,8 @@ interface OpenAiChoice {
   finish_reason?: string | null;
 }
 
-export function jsonAnswerAsStream(driver: ProviderDriver, ctx: DriverContext, body: string): { frames: string; usage: Usage | null; responseModel: string | null; text: string } {
-  let translated;
-  try {
-    translated = driver.parseResponse(body, ctx);
-  } catch (e) {
-    if (e instanceof TranslationError) throw new ClientError(502, { error: { message: `transformation failed from type ${ctx.provider}://${ctx.routeType}: ${e.message}` } });
-    throw e;
-  }
+/** The driver's translated answer (relay-json's `translateOr502`) as the frames of a stream. */
+export function jsonAnswerAsStream(translated: TranslatedResponse, ctx: DriverContext): { frames: string; usage: Usage | null; responseModel: string | null; text: string } {
   const answer = JSON.parse(translated.body) as { id?: string; created?: number; model?: string; choices?: OpenAiChoice[] };
   const chat = ctx.routeType === 'llm/v1/chat';
   const base = { id: answer.id ?? ctx.id, object: chat ? 'chat.completion.chunk' : 'text_completion', created: answer.created ?? ctx.now, model: answer.model ?? ctx.model };
