@@ -4,6 +4,7 @@
  * primary sends a new one, and drains on request. It never opens the database.
  */
 import http from 'node:http';
+import module from 'node:module';
 import { loadSettings, formatListen, type Settings } from '../settings.ts';
 import { createLogger } from '../observability/logger.ts';
 import { compileSnapshotAsync, type Snapshot } from '../snapshot/compile.ts';
@@ -14,6 +15,14 @@ import { closePools } from '../proxy/upstream.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
 import { IpcState } from '../state/ipc.ts';
 import { installSharedState } from '../state/index.ts';
+import { WARM_ENV } from './compile-cache.ts';
+
+if (process.env[WARM_ENV]) {
+  // filling the compile cache (compile-cache.ts): the modules above are loaded; so are the lazy ones
+  await import('../state/redis.ts');
+  module.flushCompileCache();
+  process.exit(0);
+}
 
 const settings: Settings = loadSettings();
 const log = createLogger(settings.log_level, { role: 'proxy' });
@@ -93,6 +102,7 @@ async function applySnapshot(data: SnapshotData): Promise<void> {
   send({ t: 'applied', version: data.version });
   reportMemory();
   // listen only once there is something to serve: a request never sees an empty gateway
+  if (!listening) module.flushCompileCache?.(); // whatever this worker compiled is cached for the next one
   listen();
 }
 

@@ -7,6 +7,7 @@ import cluster, { type Worker } from 'node:cluster';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { FromWorker, ToWorker } from './messages.ts';
+import { prepareWorkerCompileCache } from './compile-cache.ts';
 import type { SnapshotData } from '../snapshot/types.ts';
 import type { CacheRequest, StateRequest, StateValue } from '../state/ipc.ts';
 
@@ -49,13 +50,14 @@ export class WorkerPool {
     this.#count = opts.count;
     this.#listenCount = opts.listenCount;
     this.#log = opts.log;
+    const exec = path.join(import.meta.dirname, 'worker.ts');
     cluster.setupPrimary({
-      exec: path.join(import.meta.dirname, 'worker.ts'),
+      exec,
       // structured clone: snapshots are large object graphs, cheaper than JSON for IPC
       serialization: 'advanced',
       silent: false,
     });
-    for (const [k, v] of Object.entries(opts.env)) process.env[k] = v;
+    for (const [k, v] of Object.entries({ ...prepareWorkerCompileCache(exec), ...opts.env })) process.env[k] = v;
   }
 
   /** Called when a worker cannot listen (port in use ...): the process must stop. */
