@@ -12,6 +12,7 @@ import type { HeaderMap } from './headers.ts';
 import type { UpstreamTarget } from './upstream.ts';
 import { ClientError } from './errors.ts';
 import { JsonBodyError, parseJsonBody } from '../util/json.ts';
+import { watchIdle } from '../util/idle-watch.ts';
 import type { Row } from '../store/types.ts';
 
 export interface UpstreamRequest {
@@ -78,8 +79,9 @@ export class RequestContext {
   error: { status: number; code: string; message: string } | null = null;
   /** Upstream attempts (retries included). */
   attempts = 0;
-  /** Aborted when the client goes away before the response completed. */
-  readonly abort = new AbortController();
+  #abort: AbortController | null = null;
+  /** Fires once when the client goes away before its response completed. */
+  readonly clientSignal = new ClientSignal();
   /** The connection's byte count when this request arrived (keep-alive): log plugins derive the response size. */
   readonly socketBytesWrittenAtStart: number;
 
@@ -116,6 +118,26 @@ export class RequestContext {
     this.settings = settings;
     this.upstream = { target: this.route.service?.target ?? null, method: this.method, path: '', headers: {}, body: undefined };
     this.socketBytesWrittenAtStart = req.socket.bytesWritten;
+  }
+
+  /**
+   * Aborted when the client goes away before the response completed. Made on first use: most
+   * requests complete without anything needing an AbortSignal (the non-streamed provider call
+   * listens to `clientSignal`, which costs no EventTarget).
+   */
+  get abort(): AbortController {
+    if (this.#abort === null) {
+      this.#abort = new AbortController();
+      if (this.clientSignal.aborted) this.#abort.abort(this.clientSignal.reason);
+    }
+    return this.#abort;
+  }
+
+  /** The client closed the connection before its response completed (called by the server). */
+  clientLeft(): void {
+    if (this.clientSignal.aborted) return;
+    this.clientSignal.fire();
+    this.#abort?.abort(this.clientSignal.reason);
   }
 
   get localPort(): number | undefined {
@@ -177,13 +199,8 @@ export class RequestContext {
     return new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
-      let timer: NodeJS.Timeout | null = null;
-      const arm = () => {
-        if (timer) timer.refresh();
-        else timer = setTimeout(() => fail(new ClientError(408, { message: 'Request timeout' })), this.settings.clientBodyTimeoutMs);
-      };
       const cleanup = () => {
-        if (timer) clearTimeout(timer);
+        idle.stop();
         req.off('data', onData);
         req.off('end', onEnd);
         req.off('error', onError);
@@ -197,7 +214,7 @@ export class RequestContext {
         size += chunk.length;
         if (size > limit) return fail(tooLarge(limit));
         chunks.push(chunk);
-        arm();
+        idle.touch();
       };
       const onEnd = () => {
         cleanup();
@@ -210,11 +227,12 @@ export class RequestContext {
         this.#body = Buffer.alloc(0);
         return resolve(this.#body);
       }
+      // a client that stops sending mid-body is cut after the idle timeout
+      const idle = watchIdle(this.settings.clientBodyTimeoutMs, () => fail(new ClientError(408, { message: 'Request timeout' })));
       req.on('data', onData);
       req.on('end', onEnd);
       req.on('error', onError);
       req.on('aborted', onAborted);
-      arm();
     });
   }
 
@@ -243,6 +261,42 @@ export class RequestContext {
   /** Milliseconds since the request arrived. */
   elapsed(now = performance.now()): number {
     return now - this.startedAt;
+  }
+}
+
+/** The part of AbortSignal the upstream client uses: `aborted`, `reason`, and one 'abort' listener. */
+export interface AbortLike {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: 'abort', fn: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', fn: () => void): void;
+}
+
+/**
+ * The AbortLike every request has: its listeners in a plain array (usually one, the provider call
+ * in flight), fired once when the client leaves. No EventTarget, no AbortController per request.
+ */
+export class ClientSignal implements AbortLike {
+  aborted = false;
+  reason: Error | undefined = undefined;
+  #listeners: (() => void)[] | null = null;
+
+  addEventListener(_type: 'abort', fn: () => void): void {
+    (this.#listeners ??= []).push(fn);
+  }
+
+  removeEventListener(_type: 'abort', fn: () => void): void {
+    const i = this.#listeners?.indexOf(fn) ?? -1;
+    if (i !== -1) this.#listeners!.splice(i, 1);
+  }
+
+  fire(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = Object.assign(new Error('the client closed the connection'), { name: 'AbortError' });
+    const listeners = this.#listeners;
+    this.#listeners = null;
+    if (listeners) for (const fn of listeners) fn();
   }
 }
 

@@ -21,7 +21,7 @@ export const HOP_BY_HOP = new Set([
 
 /** Names listed in a Connection header (lower-cased). */
 function connectionListed(value: string | string[] | undefined): Set<string> | null {
-  if (value === undefined) return null;
+  if (value === undefined || value === 'keep-alive' || value === 'close') return null; // what nearly every client sends
   const all = Array.isArray(value) ? value.join(',') : value;
   const names = all
     .split(',')

@@ -136,7 +136,7 @@ export class ProxyServer {
       this.#finished(ctx);
     };
     res.once('close', () => {
-      if (!res.writableFinished) ctx.abort.abort();
+      if (!res.writableFinished) ctx.clientLeft();
       closed = true;
       if (settled) finish();
       else timer = setTimeout(finish, LOG_AFTER_CLOSE_MAX_WAIT_MS); // never hold the log (and drain) on a stuck exchange
@@ -214,7 +214,7 @@ export class ProxyServer {
       ctx.attempts ||= e.attempts;
       return this.#exit(ctx, e.status, errorBody(e.message, ctx.requestId));
     }
-    if (ctx.abort.signal.aborted) return; // the client left; nothing to answer
+    if (ctx.clientSignal.aborted) return; // the client left; nothing to answer
     ctx.error = { status: 500, code: 'internal', message: (e as Error)?.message ?? String(e) };
     this.#log.error({ request_id: ctx.requestId, err: (e as Error)?.message, stack: (e as Error)?.stack }, 'request failed');
     this.#exit(ctx, 500, errorBody('An unexpected error occurred', ctx.requestId));

@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import { UpstreamError } from './errors.ts';
 import { EgressBlockedError, egressVerdict, guardedLookup } from './egress.ts';
 import type { HeaderMap } from './headers.ts';
+import type { AbortLike } from './context.ts';
 
 export interface UpstreamTarget {
   /** `http://host:port` */
@@ -28,7 +29,7 @@ export interface UpstreamCall {
   path: string;
   headers: HeaderMap;
   body: Buffer | string | Readable | null;
-  signal?: AbortSignal;
+  signal?: AbortLike;
 }
 
 export type UpstreamResponse = Dispatcher.ResponseData;
@@ -77,7 +78,16 @@ function watchWrites(socket: net.Socket, timeoutMs: number): void {
   socket.on('drain', clear).once('close', clear);
 }
 
+/** Targets are long-lived (compiled per service and endpoint): each remembers its pool. */
+const poolOfTarget = new WeakMap<UpstreamTarget, Pool>();
+
 function poolFor(t: UpstreamTarget): Pool {
+  let known = poolOfTarget.get(t);
+  if (known === undefined || known.destroyed || known.closed) poolOfTarget.set(t, (known = poolByKey(t)));
+  return known;
+}
+
+function poolByKey(t: UpstreamTarget): Pool {
   const key = `${t.origin}|${t.connectTimeout}|${t.writeTimeout}|${t.tlsVerify ? 1 : 0}`;
   let pool = pools.get(key);
   if (!pool) {

@@ -78,9 +78,17 @@ function pick(source: Record<string, unknown>, allowed: ReadonlySet<string>, ext
   return out;
 }
 
+/** A format's extra request fields, worked out once per format rather than per request. */
+const extraFieldsOf = new WeakMap<OpenAICompatibleOptions, readonly string[]>();
+
+function extraFields(options: OpenAICompatibleOptions): readonly string[] {
+  let extra = extraFieldsOf.get(options);
+  if (!extra) extraFieldsOf.set(options, (extra = [...(options.selfHosted ? SELF_HOSTED_FIELDS : []), ...(options.extraFields ?? [])]));
+  return extra;
+}
+
 function allowedFields(req: ClientRequest, ctx: DriverContext, options: OpenAICompatibleOptions): JsonObject {
-  const extra = [...(options.selfHosted ? SELF_HOSTED_FIELDS : []), ...(options.extraFields ?? [])];
-  const body = pick(req, ctx.routeType === 'llm/v1/chat' ? CHAT_FIELDS : COMPLETION_FIELDS, extra);
+  const body = pick(req, ctx.routeType === 'llm/v1/chat' ? CHAT_FIELDS : COMPLETION_FIELDS, extraFields(options));
   for (const field of options.dropFields ?? []) delete body[field];
   const dropped = options.dropMessageFields ?? [];
   if (Array.isArray(body.messages)) {

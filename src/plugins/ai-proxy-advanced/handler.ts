@@ -167,7 +167,7 @@ async function balance(ctx: RequestContext, conf: CompiledAdvanced): Promise<voi
     try {
       sent = await sendPlanned(ctx, plan, conf.limits);
     } catch (e) {
-      if (ctx.abort.signal.aborted || !(e instanceof UpstreamError)) throw e;
+      if (ctx.clientSignal.aborted || !(e instanceof UpstreamError)) throw e;
       const kind = failureKind(e);
       conf.balancer.report(state, { ok: false });
       attempts.push({ target: state.index, provider: target.provider, model: target.model, error: e.code, latency_ms: Math.round(performance.now() - started) });

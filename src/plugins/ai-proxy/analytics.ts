@@ -30,7 +30,9 @@ export const SHARED_KEY = 'ai';
 
 export function recordExchange(ctx: RequestContext, conf: CompiledAiProxy, x: AiExchange, payload?: { request: string; response: string }): void {
   const cost = x.usage ? costOf(x.usage, conf.options) : null;
-  ctx.shared[SHARED_KEY] = { ...x, cost };
+  const shared = x as AiExchange & { cost: number | null }; // the callers' fresh object, completed
+  shared.cost = cost;
+  ctx.shared[SHARED_KEY] = shared;
   if (!conf.config.logging.log_statistics && !conf.config.logging.log_payloads) return;
   const section: Record<string, unknown> = {};
   if (conf.config.logging.log_statistics) {

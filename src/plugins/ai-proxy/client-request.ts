@@ -14,7 +14,7 @@ export function aiError(status: number, message: string): ClientError {
 const BAD_BODY = 'content-type header does not match request body, or bad JSON formatting';
 
 function isJsonContentType(value: string | undefined): boolean {
-  if (value === undefined || value === '') return true; // Kong treats a missing Content-Type as JSON
+  if (value === undefined || value === '' || value === 'application/json') return true; // Kong treats a missing Content-Type as JSON
   const type = value.split(';')[0].trim().toLowerCase();
   return type === 'application/json' || type.endsWith('+json');
 }

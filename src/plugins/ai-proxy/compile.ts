@@ -3,7 +3,8 @@
  * the auth to inject, and a cache of parsed upstream URLs, so a request does no config work.
  */
 import type { AiProxyConfig, AuthConfig, ModelOptions } from './schema.ts';
-import type { AnyRouteType, ProviderDriver } from '../../llm/types.ts';
+import type { AnyRouteType, Endpoint, ProviderDriver } from '../../llm/types.ts';
+import type { UpstreamLimits } from './upstream-request.ts';
 import { getDriver } from '../../llm/drivers/index.ts';
 import type { CompileContext } from '../types.ts';
 import type { UpstreamTarget } from '../../proxy/upstream.ts';
@@ -16,6 +17,8 @@ export interface ResolvedEndpoint {
   host: string;
   /** Headers the provider requires (anthropic-version ...), auth included. */
   headers: Record<string, string>;
+  /** The driver's headers these were made from. */
+  providerHeaders: Record<string, string>;
 }
 
 export interface CompiledAiProxy {
@@ -31,6 +34,10 @@ export interface CompiledAiProxy {
   authBody: [string, string] | null;
   /** url → parsed endpoint, per service timeouts (a plugin may serve several routes). */
   endpoints: Map<string, ResolvedEndpoint>;
+  /** The endpoint the last request resolved, checked first. */
+  lastEndpoint: { url: string; limits: UpstreamLimits; providerHeaders: Record<string, string>; resolved: ResolvedEndpoint } | null;
+  /** The driver's endpoint for the last (route type, model, stream), checked first. */
+  lastDriverEndpoint: { routeType: string; model: string; stream: boolean; endpoint: Endpoint } | null;
 }
 
 const EMPTY_OPTIONS: ModelOptions = {
@@ -79,5 +86,7 @@ export function compileAiProxy(config: AiProxyConfig, ctx: CompileContext): Comp
     options: { ...EMPTY_OPTIONS, ...(config.model.options ?? {}) },
     ...auth(config.auth, driver, ctx),
     endpoints: new Map(),
+    lastEndpoint: null,
+    lastDriverEndpoint: null,
   };
 }

@@ -5,7 +5,7 @@
  * before a single byte reaches the client.
  */
 import { randomUUID } from 'node:crypto';
-import type { RequestContext } from '../../proxy/context.ts';
+import type { AbortLike, RequestContext } from '../../proxy/context.ts';
 import type { CompiledAiProxy } from './compile.ts';
 import { resolveEndpoint, upstreamHeaders, EndpointError, type UpstreamLimits } from './upstream-request.ts';
 import { relayJson } from './relay-json.ts';
@@ -22,6 +22,7 @@ import {
   SigningError,
   type ClientRequest,
   type DriverContext,
+  type Endpoint,
   type EmbeddingsContext,
   type EmbeddingsRequest,
   type EmbeddingsRouteType,
@@ -43,7 +44,7 @@ export interface Exchange {
   rawRequest: string;
   response: ProviderAnswer;
   sentAt: number;
-  signal: AbortSignal;
+  signal: AbortLike;
 }
 
 /** What every planned call has: where it goes, what it sends, and what a request signer needs. */
@@ -67,7 +68,7 @@ export type CheckedRequest =
 export interface SentCall {
   response: ProviderAnswer;
   sentAt: number;
-  signal: AbortSignal;
+  signal: AbortLike;
   attempts: number;
 }
 
@@ -129,29 +130,57 @@ function planEmbeddings(conf: CompiledAiProxy, request: EmbeddingsRequest, model
   });
 }
 
+/** One call's DriverContext; its `id` is made only if a translation asks for it (OpenAI's own answers carry theirs). */
+class DriverCall implements DriverContext {
+  readonly provider: DriverContext['provider'];
+  readonly routeType: LlmRouteType;
+  readonly model: string;
+  readonly options: DriverContext['options'];
+  readonly stream: boolean;
+  readonly includeUsage: boolean;
+  readonly now = Math.floor(Date.now() / 1000);
+  #id: string | null = null;
+
+  constructor(conf: CompiledAiProxy, request: ClientRequest, routeType: LlmRouteType, model: string, stream: boolean) {
+    this.provider = conf.config.model.provider;
+    this.routeType = routeType;
+    this.model = model;
+    this.options = conf.options;
+    this.stream = stream;
+    this.includeUsage = request.stream_options?.include_usage === true;
+  }
+
+  get id(): string {
+    return (this.#id ??= `${this.routeType === 'llm/v1/chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID().replace(/-/g, '')}`);
+  }
+}
+
 export function planCall(conf: CompiledAiProxy, request: ClientRequest, routeType: LlmRouteType, model: string, stream: boolean): PlannedCall {
-  const driver: DriverContext = {
-    provider: conf.config.model.provider,
-    routeType,
-    model,
-    options: conf.options,
-    stream,
-    includeUsage: request.stream_options?.include_usage === true,
-    now: Math.floor(Date.now() / 1000),
-    id: `${routeType === 'llm/v1/chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID().replace(/-/g, '')}`,
-  };
+  const driver: DriverContext = new DriverCall(conf, request, routeType, model, stream);
   return asClientError(() => {
     const upstreamBody = conf.driver.buildRequest(request, driver);
-    const { url, headers } = conf.driver.endpoint(driver);
+    const { url, headers } = driverEndpoint(conf, driver);
     if (conf.authBody) upstreamBody[conf.authBody[0]] = conf.authBody[1];
     return { kind: 'llm', conf, driver, body: JSON.stringify(upstreamBody), url, providerHeaders: headers, framing: stream ? conf.driver.streamFraming(driver) : null, signing: driver };
   });
 }
 
+/**
+ * The driver's endpoint, remembered for the last (route type, model, stream): it depends on
+ * nothing else (the options are the plugin's), and building it parses `upstream_url` each time.
+ */
+function driverEndpoint(conf: CompiledAiProxy, driver: DriverContext): Endpoint {
+  const last = conf.lastDriverEndpoint;
+  if (last !== null && last.routeType === driver.routeType && last.model === driver.model && last.stream === driver.stream) return last.endpoint;
+  const endpoint = conf.driver.endpoint(driver);
+  conf.lastDriverEndpoint = { routeType: driver.routeType, model: driver.model, stream: driver.stream, endpoint };
+  return endpoint;
+}
+
 /** Aborts the provider call when the client leaves, and (streams) past the max stream duration. */
-function upstreamSignal(ctx: RequestContext, stream: boolean): AbortSignal {
+function upstreamSignal(ctx: RequestContext, stream: boolean): AbortLike {
   const limit = ctx.settings.maxStreamDurationMs;
-  if (!stream || limit <= 0) return ctx.abort.signal;
+  if (!stream || limit <= 0) return ctx.clientSignal;
   return AbortSignal.any([ctx.abort.signal, AbortSignal.timeout(limit)]);
 }
 
@@ -187,7 +216,7 @@ export async function sendCall(ctx: RequestContext, conf: CompiledAiProxy, url: 
   }
   const bytes = Buffer.from(body); // encoded once: its length is the header, and undici writes it as is
   const headers = upstreamHeaders(conf, endpoint, ctx.req.headers, framing, bytes.length);
-  await signHeaders(conf, `${endpoint.target.origin}${endpoint.path}`, headers, body, signing);
+  if (conf.driver.signRequest) await signHeaders(conf, `${endpoint.target.origin}${endpoint.path}`, headers, body, signing);
   const signal = upstreamSignal(ctx, framing !== null);
   ctx.upstreamStartedAt = performance.now();
   const call = { target: endpoint.target, method: 'POST', path: endpoint.path, headers, body: bytes, signal };

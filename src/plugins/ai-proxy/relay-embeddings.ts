@@ -8,9 +8,8 @@ import type { CompiledAiProxy } from './compile.ts';
 import type { ProviderAnswer } from '../../proxy/upstream.ts';
 import { completeEmbeddingsUsage, EMBEDDINGS_ROUTE } from '../../llm/embeddings.ts';
 import type { EmbeddingsContext, EmbeddingsRequest } from '../../llm/types.ts';
-import { HEADERS } from '../../proxy/names.ts';
 import { recordExchange } from './analytics.ts';
-import { gatewayHeaders, keptHeaders, readProviderBytes, relayProviderError, sendBody, translateOr502 } from './relay-json.ts';
+import { answerHeaders, readProviderBytes, relayProviderError, sendBody, translateOr502 } from './relay-json.ts';
 
 export async function relayEmbeddings(
   ctx: RequestContext,
@@ -44,5 +43,5 @@ export async function relayEmbeddings(
     conf.config.logging.log_payloads ? { request: rawRequest, response: body } : undefined,
   );
   // an answer passed through unchanged goes back as the provider's own bytes
-  sendBody(ctx.res, 200, body === text ? bytes : body, { ...keptHeaders(response), ...gatewayHeaders(ctx, conf, embeddings.model), [HEADERS.requestId]: ctx.requestId });
+  sendBody(ctx.res, 200, body === text ? bytes : body, answerHeaders(ctx, conf, embeddings.model, response));
 }

@@ -7,7 +7,7 @@ import type { ServerResponse } from 'node:http';
 import type { RequestContext } from '../../proxy/context.ts';
 import type { CompiledAiProxy } from './compile.ts';
 import type { Exchange } from './exchange.ts';
-import { isCollected, type ProviderAnswer } from '../../proxy/upstream.ts';
+import { isCollected, type CollectedResponse, type ProviderAnswer } from '../../proxy/upstream.ts';
 import { BodyEncodingError, BodyTooLargeError, decodeContent, readCapped } from '../../proxy/read-body.ts';
 import { TranslationError, type Usage } from '../../llm/types.ts';
 import { HEADERS } from '../../proxy/names.ts';
@@ -18,23 +18,30 @@ import { estimateTokens, promptText } from '../../llm/tokens.ts';
 import { writeJson } from '../../proxy/respond.ts';
 
 /** Provider headers worth keeping on the client's answer: rate-limit state and the provider's request id. */
-const KEPT_HEADERS = /^(retry-after|x-ratelimit-.*|anthropic-ratelimit-.*|ratelimit-.*|x-request-id|request-id|apim-request-id|openai-processing-ms)$/;
+const KEPT_NAMES: ReadonlySet<string> = new Set(['retry-after', 'x-request-id', 'request-id', 'apim-request-id', 'openai-processing-ms']);
+const KEPT_PREFIXES = ['x-ratelimit-', 'anthropic-ratelimit-', 'ratelimit-'];
 
-export function keptHeaders(response: ProviderAnswer): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(response.headers)) {
-    if (v !== undefined && KEPT_HEADERS.test(k)) out[k] = Array.isArray(v) ? v.join(', ') : v;
-  }
-  return out;
+function kept(name: string): boolean {
+  return KEPT_NAMES.has(name) || KEPT_PREFIXES.some((p) => name.startsWith(p));
 }
 
-export function gatewayHeaders(ctx: RequestContext, conf: CompiledAiProxy, model: string): Record<string, string> {
-  const h: Record<string, string> = {
-    [HEADERS.upstreamLatency]: String(Math.round(ctx.upstreamHeadersAt - ctx.upstreamStartedAt)),
-    [HEADERS.proxyLatency]: String(Math.round(ctx.upstreamStartedAt - ctx.startedAt)),
-    via: HEADERS.via,
-  };
+/**
+ * The headers of the client's answer to an exchange, in one fresh object the caller completes:
+ * the provider's rate-limit state and request id, the gateway's latencies, Via, the model (when
+ * `model_name_header`) and the request id.
+ */
+export function answerHeaders(ctx: RequestContext, conf: CompiledAiProxy, model: string, response: ProviderAnswer): Record<string, string> {
+  const h: Record<string, string> = {};
+  const upstream = response.headers;
+  for (const k in upstream) {
+    const v = upstream[k];
+    if (v !== undefined && kept(k)) h[k] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  h[HEADERS.upstreamLatency] = String(Math.round(ctx.upstreamHeadersAt - ctx.upstreamStartedAt));
+  h[HEADERS.proxyLatency] = String(Math.round(ctx.upstreamStartedAt - ctx.startedAt));
+  h.via = HEADERS.via;
   if (conf.config.model_name_header) h[HEADERS.llmModel] = headerSafe(`${conf.config.model.provider}/${model}`);
+  h[HEADERS.requestId] = ctx.requestId;
   return h;
 }
 
@@ -53,6 +60,18 @@ export async function readProviderBytes(ctx: RequestContext, response: ProviderA
     if (e instanceof BodyTooLargeError || e instanceof BodyEncodingError) throw new UpstreamError(502, e.message, 'upstream_body', false);
     // reset or stalled while the answer was coming in: Kong's 502 / 504
     throw classifyUpstreamError(e);
+  }
+}
+
+/** readProviderBytes for an answer already gathered whole, without a turn of the event loop. */
+function collectedBytes(ctx: RequestContext, response: CollectedResponse): Buffer {
+  const encoding = response.headers['content-encoding'];
+  if (encoding === undefined) return response.body;
+  try {
+    return decodeContent(response.body, encoding, ctx.settings.maxResponseSize);
+  } catch (e) {
+    if (e instanceof BodyTooLargeError || e instanceof BodyEncodingError) throw new UpstreamError(502, e.message, 'upstream_body', false);
+    throw e;
   }
 }
 
@@ -77,7 +96,7 @@ export async function relayProviderError(ctx: RequestContext, conf: CompiledAiPr
     body = JSON.stringify({ error: { message: `the provider answered ${status} without a JSON body`, type: 'upstream_error', status } });
   }
   ctx.error = { status, code: 'provider_error', message: `provider answered ${status}` };
-  writeJson(ctx.res, status, body, ctx.requestId, ctx.startedAt, { ...keptHeaders(response), ...gatewayHeaders(ctx, conf, model) });
+  writeJson(ctx.res, status, body, ctx.requestId, ctx.startedAt, answerHeaders(ctx, conf, model, response));
 }
 
 function looksLikeJson(text: string): boolean {
@@ -126,7 +145,7 @@ export function translateOr502<T>(ctx: RequestContext, provider: string, routeTy
 export async function relayJson(x: Exchange): Promise<void> {
   const { ctx, conf, driver, response } = x;
   if (response.statusCode !== 200) return relayProviderError(ctx, conf, response, driver.model);
-  const bytes = await readProviderBytes(ctx, response);
+  const bytes = isCollected(response) ? collectedBytes(ctx, response) : await readProviderBytes(ctx, response);
   const text = bytes.toString('utf8');
   const translated = translateOr502(ctx, driver.provider, driver.routeType, () => conf.driver.parseResponse(text, driver));
   const finishedAt = performance.now();
@@ -156,12 +175,16 @@ export async function relayJson(x: Exchange): Promise<void> {
     },
     conf.config.logging.log_payloads ? { request: x.rawRequest, response: typeof body === 'string' ? body : text } : undefined,
   );
-  sendBody(ctx.res, 200, body, { ...keptHeaders(response), ...gatewayHeaders(ctx, conf, driver.model), [HEADERS.requestId]: ctx.requestId });
+  sendBody(ctx.res, 200, body, answerHeaders(ctx, conf, driver.model, response));
 }
 
-export function sendBody(res: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string>): void {
+/** Sends a whole JSON answer; `headers` is the caller's fresh object (answerHeaders), completed here. */
+export function sendBody(res: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string | number>): void {
   if (res.destroyed) return;
-  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.length, server: HEADERS.server });
+  headers['content-type'] ??= 'application/json';
+  headers['content-length'] = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  headers.server = HEADERS.server;
+  res.writeHead(status, headers);
   res.end(body);
 }
 
@@ -170,7 +193,9 @@ export async function relayPreserved(ctx: RequestContext, conf: CompiledAiProxy,
   const model = conf.config.model.name ?? '';
   if (isRedirect(response.statusCode)) return relayProviderError(ctx, conf, response, model);
   const type = String(response.headers['content-type'] ?? '');
-  const headers = { ...keptHeaders(response), ...gatewayHeaders(ctx, conf, model), [HEADERS.requestId]: ctx.requestId, 'content-type': type || 'application/octet-stream', server: HEADERS.server };
+  const headers: Record<string, string | number> = answerHeaders(ctx, conf, model, response);
+  headers['content-type'] = type || 'application/octet-stream';
+  headers.server = HEADERS.server;
   if (!/json/i.test(type) && !isCollected(response)) {
     ctx.res.writeHead(response.statusCode, headers);
     for await (const chunk of response.body) {

@@ -10,13 +10,14 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Exchange } from './exchange.ts';
-import { gatewayHeaders, keptHeaders, readProviderBody, relayProviderError, estimateUsage, translateOr502 } from './relay-json.ts';
+import { answerHeaders, readProviderBody, relayProviderError, estimateUsage, translateOr502 } from './relay-json.ts';
 import { recordExchange } from './analytics.ts';
 import { createFrameDecoder } from '../../llm/stream/index.ts';
 import { TranslationError, UpstreamStreamError, type StreamEvent, type StreamFraming, type StreamTranslator, type Usage } from '../../llm/types.ts';
 import { jsonAnswerAsStream } from './stream-from-json.ts';
 import { HEADERS } from '../../proxy/names.ts';
 import { isCollected } from '../../proxy/upstream.ts';
+import type { AbortLike } from '../../proxy/context.ts';
 
 const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -49,7 +50,7 @@ export function sseError(message: string, type: string): string {
   return `data: ${JSON.stringify({ error: { message, type } })}\n\n`;
 }
 
-function describeFailure(e: unknown, signal: AbortSignal): { message: string; type: string; status: number } {
+function describeFailure(e: unknown, signal: AbortLike): { message: string; type: string; status: number } {
   if (e instanceof UpstreamStreamError) return { message: e.message, type: e.type, status: 502 };
   if (e instanceof TranslationError) return { message: `transformation failed: ${e.message}`, type: 'translation_error', status: 502 };
   if (signal.aborted && (signal.reason as Error)?.name === 'TimeoutError') return { message: 'the stream reached the maximum stream duration', type: 'max_stream_duration', status: 504 };
@@ -65,7 +66,7 @@ export async function relayStream(x: Exchange): Promise<void> {
   if (isCollected(response)) throw new Error('a stream relay needs a streamed answer');
   const res = ctx.res;
   const type = String(response.headers['content-type'] ?? '').toLowerCase();
-  const headers = { ...keptHeaders(response), ...gatewayHeaders(ctx, conf, driver.model), ...SSE_HEADERS, [HEADERS.requestId]: ctx.requestId };
+  const headers = Object.assign(answerHeaders(ctx, conf, driver.model, response), SSE_HEADERS);
 
   // A provider that answered the whole thing at once (no stream support): still a stream for the client.
   if (type.includes('application/json')) {
@@ -81,7 +82,9 @@ export async function relayStream(x: Exchange): Promise<void> {
   const translator: StreamTranslator = conf.driver.createStreamTranslator(driver);
   const decoder = createFrameDecoder(framingOf(type) ?? conf.driver.streamFraming(driver));
   res.writeHead(200, headers);
-  res.flushHeaders();
+  // The client learns at once that the stream started, unless the first event came with the
+  // provider's headers (usual): then headers and first event leave together, in one write.
+  if (response.body.readableLength === 0) res.flushHeaders();
   let firstTokenAt: number | null = null;
   try {
     for await (const chunk of response.body as AsyncIterable<Buffer>) {
@@ -104,7 +107,7 @@ export async function relayStream(x: Exchange): Promise<void> {
       res.end(last.frames + translator.finish(translator.usage() === null && driver.includeUsage ? estimateUsage(x, translator.text) : null));
     }
   } catch (e) {
-    if (res.destroyed || ctx.abort.signal.aborted) {
+    if (res.destroyed || ctx.clientSignal.aborted) {
       // the client left: the upstream request is aborted by the signal; nothing more to say
     } else {
       const failure = describeFailure(e, x.signal);
@@ -113,7 +116,7 @@ export async function relayStream(x: Exchange): Promise<void> {
       response.body.destroy();
     }
   }
-  const complete = translator.done && !ctx.error && !ctx.abort.signal.aborted;
+  const complete = translator.done && !ctx.error && !ctx.clientSignal.aborted;
   record(x, translator.usage(), translator.responseModel, translator.text, firstTokenAt, !complete);
 }
 

@@ -50,7 +50,18 @@ export interface UpstreamLimits {
   retries: number;
 }
 
+const NO_SERVICE_LIMITS = computeLimits(null);
+const limitsByService = new WeakMap<CompiledService, UpstreamLimits>();
+
+/** The limits of a route's service: one object per compiled service, so endpoint caches can compare it by identity. */
 export function serviceLimits(service: CompiledService | null): UpstreamLimits {
+  if (service === null) return NO_SERVICE_LIMITS;
+  let limits = limitsByService.get(service);
+  if (!limits) limitsByService.set(service, (limits = computeLimits(service)));
+  return limits;
+}
+
+function computeLimits(service: CompiledService | null): UpstreamLimits {
   const t = service?.target;
   return {
     key: service?.entity.id ?? '',
@@ -61,11 +72,19 @@ export function serviceLimits(service: CompiledService | null): UpstreamLimits {
   };
 }
 
-/** Parses (once per URL and limits) where a request goes. */
+/** Parses (once per URL and limits) where a request goes; the last one is kept at hand (a route mostly calls one URL). */
 export function resolveEndpoint(conf: CompiledAiProxy, url: string, providerHeaders: Record<string, string>, limits: UpstreamLimits): ResolvedEndpoint {
+  const last = conf.lastEndpoint;
+  if (last !== null && last.url === url && last.limits === limits && last.providerHeaders === providerHeaders) return last.resolved;
   const key = `${url}\n${limits.key}`;
   let hit = conf.endpoints.get(key);
-  if (hit) return hit;
+  if (hit) {
+    // the same URL with other provider headers (a signer's per-request values) must not reuse them
+    if (hit.providerHeaders === providerHeaders || sameHeaders(hit.providerHeaders, providerHeaders)) {
+      conf.lastEndpoint = { url, limits, providerHeaders, resolved: hit };
+      return hit;
+    }
+  }
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -94,10 +113,19 @@ export function resolveEndpoint(conf: CompiledAiProxy, url: string, providerHead
     path,
     host: parsed.host,
     headers,
+    providerHeaders,
   };
   if (conf.endpoints.size > 1000) conf.endpoints.clear(); // templated URLs must not grow this forever
   conf.endpoints.set(key, hit);
+  conf.lastEndpoint = { url, limits, providerHeaders, resolved: hit };
   return hit;
+}
+
+function sameHeaders(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const k of keys) if (a[k] !== b[k]) return false;
+  return true;
 }
 
 /** What to accept: the provider's own stream framing when streaming (Cohere answers SSE to whoever lists it). */
@@ -116,10 +144,14 @@ export function upstreamHeaders(conf: CompiledAiProxy, endpoint: ResolvedEndpoin
     const own = client[conf.overrideHeader];
     if (typeof own === 'string' && own !== '') headers[conf.authHeader?.[0] ?? conf.overrideHeader] = own;
   }
-  headers.host = endpoint.host;
   headers['content-type'] = 'application/json';
-  headers['content-length'] = String(bodyLength);
   headers.accept = ACCEPT[framing ?? 'json'];
   headers['accept-encoding'] = 'gzip, identity';
+  if (conf.driver.signRequest) {
+    // a signature covers these, so the signer must see them; otherwise undici writes both itself
+    // (Host from the origin, Content-Length from the body), one header fewer to validate each
+    headers.host = endpoint.host;
+    headers['content-length'] = String(bodyLength);
+  }
   return headers;
 }
