@@ -44,6 +44,7 @@ const USAGE = `usage: npm run bench -- [options]
   --profile             after the rounds, profile a modelgate worker under load (--cpu-prof)
   --profile-seconds S   load duration while profiling (default 10; quick 4)
   --profile-body B      request body while profiling: small (default), large (the 1k-token prompt), 1MB
+  --profile-routes N    routes of the profiled modelgate (default 10; e.g. 10000 to see what a large config costs)
   --no-pin              do not pin processes to CPUs with taskset
   --no-freeze           leave idle targets running while another is measured (default: SIGSTOP them)
   --out FILE            JSON output (default bench/results/<timestamp>.json)
@@ -67,6 +68,7 @@ const { values: args } = parseArgs({
     profile: { type: 'boolean', default: false },
     'profile-seconds': { type: 'string' },
     'profile-body': { type: 'string', default: 'small' },
+    'profile-routes': { type: 'string' },
     'no-pin': { type: 'boolean', default: false },
     'no-freeze': { type: 'boolean', default: false },
     out: { type: 'string' },
@@ -117,6 +119,7 @@ const plan = {
   profile: args.profile,
   profileS: num(args['profile-seconds'], quick ? 4 : 10, 'profile-seconds'),
   profileBody: args['profile-body'] as 'small' | 'large' | '1MB',
+  profileRoutes: Math.round(num(args['profile-routes'], 10, 'profile-routes')),
   scenarios: new Set<Scenario>(),
   targets: null as Set<string> | null,
 };
@@ -691,7 +694,7 @@ async function runProfile(pin: Pinning, resultsDir: string, stamp: string): Prom
   };
   let t: Target | null = null;
   try {
-    t = await startModelgate(pin.targetCpu, { name: 'modelgate-profile', mock, extraRoutes: plan.baselineRoutes - 1, accessLog: plan.accessLog, nodeOptions: profOpts('mg') });
+    t = await startModelgate(pin.targetCpu, { name: 'modelgate-profile', mock, extraRoutes: Math.max(0, plan.profileRoutes - 1), accessLog: plan.accessLog, nodeOptions: profOpts('mg') });
     const mg = await profileOne(t, 'mg', t.processes().filter((p) => p.role === 'worker').map((p) => p.pid));
     t = null;
     let ref: Awaited<ReturnType<typeof profileOne>> | null = null;
