@@ -141,12 +141,17 @@ export class ProxyServer {
       if (settled) finish();
       else timer = setTimeout(finish, LOG_AFTER_CLOSE_MAX_WAIT_MS); // never hold the log (and drain) on a stuck exchange
     });
-    this.#run(ctx)
-      .catch((e: unknown) => this.#fail(ctx, e))
-      .finally(() => {
-        settled = true;
-        if (closed) finish();
-      });
+    const settle = () => {
+      settled = true;
+      if (closed) finish();
+    };
+    this.#run(ctx).then(settle, (e: unknown) => {
+      try {
+        this.#fail(ctx, e);
+      } finally {
+        settle();
+      }
+    });
   }
 
   async #run(ctx: RequestContext): Promise<void> {
