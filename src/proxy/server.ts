@@ -135,7 +135,7 @@ export class ProxyServer {
       if (timer) clearTimeout(timer);
       this.#finished(ctx);
     };
-    res.once('close', () => {
+    res.on('close', () => {
       if (!res.writableFinished) ctx.clientLeft();
       closed = true;
       if (settled) finish();

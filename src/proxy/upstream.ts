@@ -214,15 +214,7 @@ export async function callUpstreamCollected(call: UpstreamCall, cap: number): Pr
 
 function collect(pool: Pool, call: UpstreamCall, cap: number): Promise<CollectedResponse> {
   return new Promise((resolve, reject) => {
-    let controller: Dispatcher.DispatchController | null = null;
-    let statusCode = 0;
-    let headers: CollectedResponse['headers'] = {};
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const signal = call.signal;
-    const onAbort = () => controller?.abort(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
-    const done = () => signal?.removeEventListener('abort', onAbort);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const handler = new Collector(call.signal, cap, resolve, reject);
     pool.dispatch(
       {
         path: call.path,
@@ -232,31 +224,61 @@ function collect(pool: Pool, call: UpstreamCall, cap: number): Promise<Collected
         headersTimeout: call.target.readTimeout,
         bodyTimeout: call.target.readTimeout,
       },
-      {
-        onRequestStart(c) {
-          controller = c;
-          if (signal?.aborted) onAbort();
-        },
-        onResponseStart(_c, status, h) {
-          statusCode = status;
-          headers = h as CollectedResponse['headers'];
-        },
-        onResponseData(c, chunk) {
-          size += chunk.length;
-          if (size > cap) return c.abort(new ResponseTooLargeError(`upstream response larger than ${cap} bytes`));
-          chunks.push(chunk);
-        },
-        onResponseEnd() {
-          done();
-          resolve({ statusCode, headers, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size) });
-        },
-        onResponseError(_c, err) {
-          done();
-          reject(err);
-        },
-      },
+      handler,
     );
   });
+}
+
+/** undici's handler for one collected answer: one object with prototype methods, not a closure per callback. */
+class Collector implements Dispatcher.DispatchHandler {
+  #controller: Dispatcher.DispatchController | null = null;
+  #statusCode = 0;
+  #headers: CollectedResponse['headers'] = {};
+  readonly #chunks: Buffer[] = [];
+  #size = 0;
+  readonly #signal: AbortLike | undefined;
+  readonly #cap: number;
+  readonly #resolve: (r: CollectedResponse) => void;
+  readonly #reject: (e: unknown) => void;
+  readonly #onAbort = (): void => {
+    const reason = this.#signal?.reason;
+    this.#controller?.abort(reason instanceof Error ? reason : new Error('aborted'));
+  };
+
+  constructor(signal: AbortLike | undefined, cap: number, resolve: (r: CollectedResponse) => void, reject: (e: unknown) => void) {
+    this.#signal = signal;
+    this.#cap = cap;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  onRequestStart(c: Dispatcher.DispatchController): void {
+    this.#controller = c;
+    if (this.#signal?.aborted) this.#onAbort();
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[]>): void {
+    this.#statusCode = status;
+    this.#headers = headers;
+  }
+
+  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#size += chunk.length;
+    if (this.#size > this.#cap) return c.abort(new ResponseTooLargeError(`upstream response larger than ${this.#cap} bytes`));
+    this.#chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    const chunks = this.#chunks;
+    this.#resolve({ statusCode: this.#statusCode, headers: this.#headers, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.#size) });
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#reject(err);
+  }
 }
 
 /** Open connections per pool, for probes and leak tests. */
