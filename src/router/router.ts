@@ -156,7 +156,8 @@ export class Router<T> {
         if (p.startsWith('~')) {
           const source = p.slice(1);
           const { head, exact } = literalHead(source);
-          entries.push({ ...base, priority: priorityOf(route, p), literal: head, regex: new RegExp(`^(?:${source})`), exact: exact ? head : null });
+          // a literal followed by `$` is matched by equality: no RegExp object is kept for it
+          entries.push({ ...base, priority: priorityOf(route, p), literal: head, regex: exact ? null : new RegExp(`^(?:${source})`), exact: exact ? head : null });
         } else {
           entries.push({ ...base, priority: priorityOf(route, p), literal: p, regex: null, exact: null });
         }

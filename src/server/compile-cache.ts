@@ -27,9 +27,9 @@ export function compileCacheDir(env: NodeJS.ProcessEnv = process.env): string | 
   return path.join(os.tmpdir(), `modelgate-compile-cache-${uid}`);
 }
 
-/** Every source file's path, size and mtime, and the Node version: what the cache depends on. */
-function sourcesKey(): string {
-  const hash = crypto.createHash('sha256').update(process.version);
+/** Every source file's path, size and mtime, the Node version and the flags: what the cache depends on. */
+function sourcesKey(execArgv: string[]): string {
+  const hash = crypto.createHash('sha256').update(`${process.version}\0${execArgv.join(' ')}\n`);
   const walk = (dir: string) => {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const full = path.join(dir, entry.name);
@@ -45,17 +45,18 @@ function sourcesKey(): string {
 }
 
 /**
- * Makes sure the cache holds the worker's modules, then returns the environment workers need to
- * use it (empty when there is no cache to use).
+ * Makes sure the cache holds the worker's modules (loaded with the workers' `execArgv`), then
+ * returns the environment workers need to use it (empty when there is no cache to use).
  */
-export function prepareWorkerCompileCache(workerEntry: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function prepareWorkerCompileCache(workerEntry: string, env: NodeJS.ProcessEnv = process.env, execArgv: string[] = []): Record<string, string> {
   const dir = compileCacheDir(env);
   if (!dir) return {};
   try {
     fs.mkdirSync(dir, { recursive: true });
-    const marker = path.join(dir, `modelgate-${sourcesKey()}.ready`);
+    const marker = path.join(dir, `modelgate-${sourcesKey(execArgv)}.ready`);
     if (!fs.existsSync(marker)) {
-      const r = spawnSync(process.execPath, [workerEntry], {
+      // the workers' own flags: V8 checks them before it uses cached code
+      const r = spawnSync(process.execPath, [...execArgv, workerEntry], {
         env: { ...env, NODE_COMPILE_CACHE: dir, [WARM_ENV]: '1', NODE_OPTIONS: '' },
         stdio: 'ignore',
         timeout: 60_000,

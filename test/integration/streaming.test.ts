@@ -288,6 +288,27 @@ test('a client that disconnects mid-stream makes the provider see its connection
   assert.ok(rec.closedAt! - leftAt < 1000);
 });
 
+test('a client that disconnects while a non-streamed answer is pending makes the provider see its connection closed', async () => {
+  for (const [route, mock] of [['openai', 'openai'], ['anthropic', 'anthropic']] as const) {
+    const before = mocks[mock].requests.length;
+    const leftAt = await new Promise<number>((resolve) => {
+      const req = http.request(`${gw.proxy}/s/${route}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-mock-mode': 'slow-headers:10000' } });
+      req.on('error', () => {});
+      req.end(JSON.stringify({ messages: USER }));
+      // leave once the provider has the request (it answers only after 10 s)
+      void mocks[mock].waitFor((r) => r.seq > before, 5000).then(() => {
+        req.destroy();
+        resolve(Date.now());
+      });
+    });
+    const rec = await mocks[mock].waitFor((r) => r.seq > before && r.closedAt !== null, 5000);
+    assert.ok(rec.closedAt! - leftAt < 1000, `${route}: upstream closed ${rec.closedAt! - leftAt} ms after the client left`);
+    assert.equal(rec.finishedAt, null, `${route}: the provider never got to answer`);
+  }
+  // and the worker serves the next request as usual
+  assert.equal((await sse('openai', { messages: USER, stream: true })).events.at(-1), '[DONE]');
+});
+
 /** The resident memory of the gateway's worker process, in bytes (Linux). */
 function rssOf(pid: number): number {
   const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
