@@ -34,23 +34,6 @@ interface AckWaiter {
   resolve: () => void;
 }
 
-/**
- * A proxy worker allocates short-lived objects at a high rate (every request's buffers, strings
- * and parsed JSON). V8's default young generation (16 MB semi-spaces) fills in a fraction of a
- * second under load, and what is still in flight at each scavenge is promoted to the old
- * generation, whose marking then costs CPU in proportion to everything the worker holds (a
- * configuration of 10,000 routes, say). 32 MB semi-spaces halve the scavenges and the promotions:
- * about 4% more throughput and a smaller gap between small and large configurations
- * (docs/performance.md), for up to 32 MB more RSS under load; idle, the young generation is as
- * small as before. An operator's own `--max-semi-space-size` (argv or NODE_OPTIONS) wins.
- */
-const WORKER_SEMI_SPACE_MB = 32;
-
-export function workerExecArgv(execArgv: string[], nodeOptions: string | undefined): string[] {
-  const own = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)].some((a) => a.startsWith('--max-semi-space-size'));
-  return own ? execArgv : [...execArgv, `--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`];
-}
-
 export class WorkerPool {
   readonly #count: number;
   readonly #listenCount: number;
@@ -68,10 +51,10 @@ export class WorkerPool {
     this.#listenCount = opts.listenCount;
     this.#log = opts.log;
     const exec = path.join(import.meta.dirname, 'worker.ts');
-    const execArgv = workerExecArgv(process.execArgv, process.env.NODE_OPTIONS);
+    // workers inherit the primary's flags; the compile cache is filled with the same ones
+    const execArgv = process.execArgv;
     cluster.setupPrimary({
       exec,
-      execArgv,
       // structured clone: snapshots are large object graphs, cheaper than JSON for IPC
       serialization: 'advanced',
       silent: false,
