@@ -26,6 +26,7 @@ const NUMERIC_FIELDS: Readonly<Record<string, { min: number; max: number; intege
   frequency_penalty: { min: -2, max: 2, integer: false },
 };
 
+/** Walked for every request: the entries are taken once. */
 const NUMERIC_ENTRIES = Object.entries(NUMERIC_FIELDS);
 
 export function validateClientRequest(body: unknown, routeType: LlmRouteType): ClientRequest {
@@ -52,20 +53,10 @@ function detectFormat(request: JsonObject): LlmRouteType {
 }
 
 function validateMessages(messages: unknown[]): void {
-  for (let i = 0; i < messages.length; i++) validateMessage(messages[i], i);
+  messages.forEach((message, i) => validateMessage(message, `messages[${i}]`));
 }
 
-/** The path of message `i`, built only for an error message (this runs for every message of every request). */
-function messagePath(i: number): string {
-  return `messages[${i}]`;
-}
-
-function validateMessage(message: unknown, i: number): void {
-  // the common case, a text message of a known role, is checked before any path string exists
-  if (isObject(message) && typeof message.content === 'string' && typeof message.role === 'string' && ROLE_SET.has(message.role) && message.role !== 'tool') {
-    if ((message.name === undefined || typeof message.name === 'string') && message.tool_calls === undefined && message.function_call === undefined) return;
-  }
-  const path = messagePath(i);
+function validateMessage(message: unknown, path: string): void {
   if (!isObject(message)) throw new RequestError(`${path}: expected an object`);
   const role = message.role;
   if (typeof role !== 'string' || !ROLE_SET.has(role)) {
@@ -130,7 +121,7 @@ function validateCommonFields(request: JsonObject): void {
     throw new RequestError('model: expected a string');
   }
   if (present(request.stream) && typeof request.stream !== 'boolean') throw new RequestError('stream: expected a boolean');
-  for (const [field, range] of NUMERIC_ENTRIES) if (request[field] !== undefined) validateNumber(request, field, range);
+  for (const [field, range] of NUMERIC_ENTRIES) validateNumber(request, field, range);
   validateStop(request.stop);
   validateStreamOptions(request.stream_options);
   validateTools(request.tools);

@@ -102,7 +102,7 @@ async function applySnapshot(data: SnapshotData): Promise<void> {
   send({ t: 'applied', version: data.version });
   reportMemory();
   // listen only once there is something to serve: a request never sees an empty gateway
-  if (!listening) module.flushCompileCache?.(); // whatever this worker compiled is cached for the next one
+  if (!listening) module.flushCompileCache(); // whatever this worker compiled is cached for the next one
   listen();
 }
 

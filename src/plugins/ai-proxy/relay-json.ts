@@ -52,27 +52,28 @@ function headerSafe(value: string): string {
 
 /** The provider's body, decoded, bounded by `MODELGATE_MAX_RESPONSE_SIZE`; failures are the provider's fault: 502. */
 export async function readProviderBytes(ctx: RequestContext, response: ProviderAnswer): Promise<Buffer> {
+  if (isCollected(response)) return collectedProviderBytes(ctx, response);
   const cap = ctx.settings.maxResponseSize;
   try {
-    const raw = isCollected(response) ? response.body : await readCapped(response.body, cap);
-    return decodeContent(raw, response.headers['content-encoding'], cap);
+    return decodeContent(await readCapped(response.body, cap), response.headers['content-encoding'], cap);
   } catch (e) {
-    if (e instanceof BodyTooLargeError || e instanceof BodyEncodingError) throw new UpstreamError(502, e.message, 'upstream_body', false);
-    // reset or stalled while the answer was coming in: Kong's 502 / 504
-    throw classifyUpstreamError(e);
+    throw providerBodyError(e);
   }
 }
 
 /** readProviderBytes for an answer already gathered whole, without a turn of the event loop. */
-function collectedBytes(ctx: RequestContext, response: CollectedResponse): Buffer {
-  const encoding = response.headers['content-encoding'];
-  if (encoding === undefined) return response.body;
+export function collectedProviderBytes(ctx: RequestContext, response: CollectedResponse): Buffer {
   try {
-    return decodeContent(response.body, encoding, ctx.settings.maxResponseSize);
+    return decodeContent(response.body, response.headers['content-encoding'], ctx.settings.maxResponseSize);
   } catch (e) {
-    if (e instanceof BodyTooLargeError || e instanceof BodyEncodingError) throw new UpstreamError(502, e.message, 'upstream_body', false);
-    throw e;
+    throw providerBodyError(e);
   }
+}
+
+function providerBodyError(e: unknown): UpstreamError {
+  if (e instanceof BodyTooLargeError || e instanceof BodyEncodingError) return new UpstreamError(502, e.message, 'upstream_body', false);
+  // reset or stalled while the answer was coming in: Kong's 502 / 504
+  return classifyUpstreamError(e);
 }
 
 export async function readProviderBody(ctx: RequestContext, response: ProviderAnswer): Promise<string> {
@@ -145,7 +146,7 @@ export function translateOr502<T>(ctx: RequestContext, provider: string, routeTy
 export async function relayJson(x: Exchange): Promise<void> {
   const { ctx, conf, driver, response } = x;
   if (response.statusCode !== 200) return relayProviderError(ctx, conf, response, driver.model);
-  const bytes = isCollected(response) ? collectedBytes(ctx, response) : await readProviderBytes(ctx, response);
+  const bytes = isCollected(response) ? collectedProviderBytes(ctx, response) : await readProviderBytes(ctx, response);
   const text = bytes.toString('utf8');
   const translated = translateOr502(ctx, driver.provider, driver.routeType, () => conf.driver.parseResponse(text, driver));
   const finishedAt = performance.now();
