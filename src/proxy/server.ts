@@ -250,7 +250,7 @@ export class ProxyServer {
       client_ip: req.socket.remoteAddress,
     };
     if (ctx) {
-      entry.route = ctx.route.entity.name ?? ctx.route.id;
+      entry.route = ctx.route.name ?? ctx.route.id;
       if (ctx.service) entry.service = ctx.service.name ?? ctx.service.id;
       if (ctx.upstreamHeadersAt) entry.upstream_latency_ms = Math.round((ctx.upstreamHeadersAt - ctx.upstreamStartedAt) * 100) / 100;
       if (ctx.consumer) entry.consumer = ctx.consumer.username ?? ctx.consumer.id;

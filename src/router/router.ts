@@ -32,8 +32,14 @@ export interface MatchRequest {
   headers: Record<string, string | string[] | undefined>;
 }
 
+/** What a match gives back of its route. */
+export interface MatchedRoute<T> {
+  id: string;
+  data: T;
+}
+
 export interface RouteMatch<T> {
-  route: RouteSpec<T>;
+  route: MatchedRoute<T>;
   /** The part of the path the route's path matched (what strip_path removes). */
   matched: string;
   /** Named captures of a regex path. */
@@ -55,9 +61,17 @@ interface HeaderMatcher {
   regexes: RegExp[];
 }
 
-interface Entry<T> {
-  route: RouteSpec<T>;
-  priority: number[];
+/**
+ * One (route, path) pair. It keeps only what matching needs, not the route's spec: a worker holds
+ * one per route of the configuration, and every field that is not an object is one the garbage
+ * collector has nothing to trace (see docs/performance.md, "10,000 routes").
+ */
+interface Entry<T> extends MatchedRoute<T> {
+  hasPaths: boolean;
+  /** Kong's priority, most significant first (see `priorityOf`); then `order`. */
+  rank: number;
+  regexPriority: number;
+  prefixLength: number;
   order: number;
   /** Literal path prefix used as the index key ('' for routes without paths). */
   literal: string;
@@ -76,18 +90,21 @@ function literalHead(source: string): { head: string; exact: boolean } {
   // an alternation anywhere may match paths that do not start with the first branch
   if (source.includes('|')) return { head: '', exact: false };
   let i = 0;
-  let head = '';
+  // characters gathered in an array and joined: `head += c` would leave a chain of one rope node
+  // per character in the heap for as long as the snapshot lives
+  const chars: string[] = [];
   while (i < source.length) {
     const c = source[i];
     if (c === '\\' && i + 1 < source.length && /[/\-.~_]/.test(source[i + 1])) {
-      head += source[i + 1];
+      chars.push(source[i + 1]);
       i += 2;
       continue;
     }
     if (REGEX_SPECIAL.test(c)) break;
-    head += c;
+    chars.push(c);
     i++;
   }
+  const head = chars.join('');
   const rest = source.slice(i);
   // a quantifier applies to the previous char: drop it from the literal head
   if (/^[?*+{]/.test(rest) && head.length) return { head: head.slice(0, -1), exact: false };
@@ -112,7 +129,8 @@ function headerMatcher(name: string, values: string[]): HeaderMatcher {
   return { name: name.toLowerCase(), values: plain, regexes };
 }
 
-function priorityOf(route: RouteSpec, path: string | null): number[] {
+/** Kong's priority of a (route, path) pair: the fields Entry ranks by. */
+function priorityOf(route: RouteSpec, path: string | null): Pick<Entry<unknown>, 'rank' | 'regexPriority' | 'prefixLength'> {
   let weight = 0;
   if (route.methods?.length) weight++;
   if (route.hosts?.length) weight++;
@@ -121,17 +139,21 @@ function priorityOf(route: RouteSpec, path: string | null): number[] {
   if (path !== null) weight++;
   const plainHostOnly = !!route.hosts?.length && route.hosts.every((h) => !h.includes('*'));
   const isRegex = path?.startsWith('~') ?? false;
-  return [weight, plainHostOnly ? 1 : 0, headerCount, isRegex ? 1 : 0, isRegex ? (route.regex_priority ?? 0) : 0, isRegex || path === null ? 0 : path.length];
+  return {
+    // weight (0-4), plain hosts only (0/1), header count (0-255), regex (0/1), packed in one small integer
+    rank: (weight << 10) | ((plainHostOnly ? 1 : 0) << 9) | (headerCount << 1) | (isRegex ? 1 : 0),
+    regexPriority: isRegex ? (route.regex_priority ?? 0) : 0,
+    prefixLength: isRegex || path === null ? 0 : path.length,
+  };
 }
 
 function comparePriority(a: Entry<unknown>, b: Entry<unknown>): number {
-  for (let i = 0; i < a.priority.length; i++) if (a.priority[i] !== b.priority[i]) return b.priority[i] - a.priority[i];
-  return a.order - b.order;
+  return b.rank - a.rank || b.regexPriority - a.regexPriority || b.prefixLength - a.prefixLength || a.order - b.order;
 }
 
 export class Router<T> {
-  /** literal prefix → entries (sorted by priority) */
-  readonly #buckets = new Map<string, Entry<T>[]>();
+  /** literal prefix → its entry, or its entries sorted by priority */
+  readonly #buckets = new Map<string, Entry<T> | Entry<T>[]>();
   /** distinct literal lengths, longest first */
   readonly #lengths: number[];
   readonly #pathless: Entry<T>[] = [];
@@ -142,14 +164,16 @@ export class Router<T> {
     const entries: Entry<T>[] = [];
     ordered.forEach((route, order) => {
       const base = {
-        route,
+        id: route.id,
+        data: route.data,
+        hasPaths: !!route.paths?.length,
         order,
         methods: route.methods?.length ? new Set(route.methods) : null,
         hosts: route.hosts?.length ? route.hosts.map(hostMatcher) : null,
         headers: route.headers && Object.keys(route.headers).length ? Object.entries(route.headers).map(([n, v]) => headerMatcher(n, v)) : null,
       };
       if (!route.paths?.length) {
-        entries.push({ ...base, priority: priorityOf(route, null), literal: '', regex: null, exact: null });
+        entries.push({ ...base, ...priorityOf(route, null), literal: '', regex: null, exact: null });
         return;
       }
       for (const p of route.paths) {
@@ -157,22 +181,24 @@ export class Router<T> {
           const source = p.slice(1);
           const { head, exact } = literalHead(source);
           // a literal followed by `$` is matched by equality: no RegExp object is kept for it
-          entries.push({ ...base, priority: priorityOf(route, p), literal: head, regex: exact ? null : new RegExp(`^(?:${source})`), exact: exact ? head : null });
+          entries.push({ ...base, ...priorityOf(route, p), literal: head, regex: exact ? null : new RegExp(`^(?:${source})`), exact: exact ? head : null });
         } else {
-          entries.push({ ...base, priority: priorityOf(route, p), literal: p, regex: null, exact: null });
+          entries.push({ ...base, ...priorityOf(route, p), literal: p, regex: null, exact: null });
         }
       }
     });
     entries.sort(comparePriority);
     const lengths = new Set<number>();
     for (const e of entries) {
-      if (!e.route.paths?.length) {
+      if (!e.hasPaths) {
         this.#pathless.push(e);
         continue;
       }
-      let bucket = this.#buckets.get(e.literal);
-      if (!bucket) this.#buckets.set(e.literal, (bucket = []));
-      bucket.push(e);
+      const bucket = this.#buckets.get(e.literal);
+      // most literals belong to one entry: it is stored as itself, not in an array of one
+      if (bucket === undefined) this.#buckets.set(e.literal, e);
+      else if (Array.isArray(bucket)) bucket.push(e);
+      else this.#buckets.set(e.literal, [bucket, e]);
       lengths.add(e.literal.length);
     }
     this.#lengths = [...lengths].sort((a, b) => b - a);
@@ -211,7 +237,9 @@ export class Router<T> {
     for (const len of this.#lengths) {
       if (len > path.length) continue;
       const bucket = this.#buckets.get(path.slice(0, len));
-      if (bucket) for (const e of bucket) consider(e);
+      if (bucket === undefined) continue;
+      if (Array.isArray(bucket)) for (const e of bucket) consider(e);
+      else consider(bucket);
     }
     for (const e of this.#pathless) consider(e);
 
@@ -219,8 +247,8 @@ export class Router<T> {
     const found = best as Entry<T>;
     const m = bestMatch as RegExpExecArray | null;
     return {
-      route: found.route,
-      matched: found.route.paths?.length ? bestMatched : '',
+      route: found,
+      matched: found.hasPaths ? bestMatched : '',
       captures: m?.groups ? { ...m.groups } : null,
       path,
     };

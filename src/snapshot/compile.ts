@@ -14,14 +14,39 @@ import { isVaultReference, resolveReference, resolveVaultReferences } from './va
 import { registerSecret } from '../observability/redact.ts';
 import { logger } from '../observability/logger.ts';
 import { ClientError } from '../proxy/errors.ts';
+import { LazyEntity } from './lazy-entity.ts';
 
-export interface CompiledService {
-  entity: Row;
-  target: UpstreamTarget;
-  host: string;
-  port: number;
+const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443 };
+
+/** A service as requests use it; its row is parsed on first read (see LazyEntity). */
+export class CompiledService extends LazyEntity {
+  readonly id: string;
+  readonly enabled: boolean;
+  readonly target: UpstreamTarget;
+  readonly host: string;
+  readonly port: number;
   /** Service path, or null. */
-  path: string | null;
+  readonly path: string | null;
+
+  constructor(row: Row) {
+    super(row);
+    const protocol = row.protocol === 'https' || row.protocol === 'wss' || row.protocol === 'grpcs' ? 'https' : 'http';
+    const port = row.port ?? DEFAULT_PORTS[protocol];
+    const hostForUrl = row.host.includes(':') ? `[${row.host}]` : row.host;
+    this.id = row.id;
+    this.enabled = row.enabled !== false;
+    this.host = row.host;
+    this.port = port;
+    this.path = row.path ?? null;
+    this.target = {
+      origin: `${protocol}://${hostForUrl}:${port}`,
+      connectTimeout: row.connect_timeout ?? 60000,
+      readTimeout: row.read_timeout ?? 60000,
+      writeTimeout: row.write_timeout ?? 60000,
+      retries: row.retries ?? 5,
+      tlsVerify: row.tls_verify !== false,
+    };
+  }
 }
 
 export interface PluginInstance {
@@ -34,16 +59,29 @@ export interface PluginInstance {
   entity: Row;
 }
 
-export interface CompiledRoute {
-  id: string;
-  entity: Row;
-  service: CompiledService | null;
+/** A route as requests use it; its row is parsed on first read (see LazyEntity). */
+export class CompiledRoute extends LazyEntity {
+  readonly id: string;
+  readonly name: string | null;
+  readonly service: CompiledService | null;
   /** Plugins for requests without an authenticated consumer, highest priority first. */
-  chain: PluginInstance[];
-  stripPath: boolean;
-  preserveHost: boolean;
-  protocols: Set<string>;
-  httpsRedirectStatus: number;
+  readonly chain: PluginInstance[];
+  readonly stripPath: boolean;
+  readonly preserveHost: boolean;
+  readonly protocols: Set<string>;
+  readonly httpsRedirectStatus: number;
+
+  constructor(row: Row, service: CompiledService | null, chain: PluginInstance[], protocols: Set<string>) {
+    super(row);
+    this.id = row.id;
+    this.name = row.name ?? null;
+    this.service = service;
+    this.chain = chain;
+    this.stripPath = row.strip_path !== false;
+    this.preserveHost = row.preserve_host === true;
+    this.protocols = protocols;
+    this.httpsRedirectStatus = row.https_redirect_status_code ?? 426;
+  }
 }
 
 export interface Snapshot {
@@ -60,7 +98,6 @@ export interface Snapshot {
    */
   keyauthCredentials: Map<string, Row>;
   builtAt: number;
-  data: SnapshotData;
   /** Chains per (route, consumer), built on first use. */
   chainCache: Map<string, PluginInstance[]>;
 }
@@ -68,28 +105,6 @@ export interface Snapshot {
 /** The lookup key of a key-auth credential in the snapshot. */
 export function keyDigest(key: string): string {
   return createHash('sha256').update(key).digest('hex');
-}
-
-const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443 };
-
-function compileService(row: Row): CompiledService {
-  const protocol = row.protocol === 'https' || row.protocol === 'wss' || row.protocol === 'grpcs' ? 'https' : 'http';
-  const port = row.port ?? DEFAULT_PORTS[protocol];
-  const hostForUrl = row.host.includes(':') ? `[${row.host}]` : row.host;
-  return {
-    entity: row,
-    host: row.host,
-    port,
-    path: row.path ?? null,
-    target: {
-      origin: `${protocol}://${hostForUrl}:${port}`,
-      connectTimeout: row.connect_timeout ?? 60000,
-      readTimeout: row.read_timeout ?? 60000,
-      writeTimeout: row.write_timeout ?? 60000,
-      retries: row.retries ?? 5,
-      tlsVerify: row.tls_verify !== false,
-    },
-  };
 }
 
 const compileContext: CompileContext = {
@@ -238,7 +253,7 @@ function* compileSteps(data: SnapshotData): Generator<void, Snapshot> {
   let work = 0;
   const services = new Map<string, CompiledService>();
   for (const s of data.services) {
-    services.set(s.id, compileService(s));
+    services.set(s.id, new CompiledService(s));
     if (++work % ENTITIES_PER_STEP === 0) yield;
   }
 
@@ -257,17 +272,8 @@ function* compileSteps(data: SnapshotData): Generator<void, Snapshot> {
   for (const r of data.routes) {
     if (++work % ENTITIES_PER_STEP === 0) yield;
     const service = r.service?.id ? (services.get(r.service.id) ?? null) : null;
-    if (service && service.entity.enabled === false) continue; // Kong: a disabled service's routes do not match
-    const compiled: CompiledRoute = {
-      id: r.id,
-      entity: r,
-      service,
-      chain: buildChain(plugins, r.id, service?.entity.id ?? null, null),
-      stripPath: r.strip_path !== false,
-      preserveHost: r.preserve_host === true,
-      protocols: protocolSet(protocolSets, r.protocols),
-      httpsRedirectStatus: r.https_redirect_status_code ?? 426,
-    };
+    if (service && !service.enabled) continue; // Kong: a disabled service's routes do not match
+    const compiled = new CompiledRoute(r, service, buildChain(plugins, r.id, service?.id ?? null, null), protocolSet(protocolSets, r.protocols));
     routes.set(r.id, compiled);
     if (!compiled.protocols.has('http') && !compiled.protocols.has('https')) continue;
     specs.push({
@@ -310,7 +316,6 @@ function* compileSteps(data: SnapshotData): Generator<void, Snapshot> {
     consumers,
     keyauthCredentials,
     builtAt: Date.now(),
-    data,
     chainCache: new Map(),
   };
 }
@@ -320,7 +325,7 @@ export function chainForConsumer(snapshot: Snapshot, route: CompiledRoute, consu
   const key = `${route.id}:${consumerId}`;
   let chain = snapshot.chainCache.get(key);
   if (!chain) {
-    chain = buildChain(snapshot.plugins, route.id, route.service?.entity.id ?? null, consumerId);
+    chain = buildChain(snapshot.plugins, route.id, route.service?.id ?? null, consumerId);
     if (snapshot.chainCache.size > 100_000) snapshot.chainCache.clear();
     snapshot.chainCache.set(key, chain);
   }

@@ -64,7 +64,7 @@ export function serviceLimits(service: CompiledService | null): UpstreamLimits {
 function computeLimits(service: CompiledService | null): UpstreamLimits {
   const t = service?.target;
   return {
-    key: service?.entity.id ?? '',
+    key: service?.id ?? '',
     connectTimeout: t?.connectTimeout ?? DEFAULT_TIMEOUT,
     readTimeout: t?.readTimeout ?? DEFAULT_TIMEOUT,
     writeTimeout: t?.writeTimeout ?? DEFAULT_TIMEOUT,

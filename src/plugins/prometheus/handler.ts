@@ -23,7 +23,7 @@ interface SharedAi {
 }
 
 function log(ctx: RequestContext, conf: PrometheusConfig): void {
-  const route = labels.route.value(ctx.route.entity.name ?? ctx.route.id);
+  const route = labels.route.value(ctx.route.name ?? ctx.route.id);
   const service = labels.service.value(ctx.service ? (ctx.service.name ?? ctx.service.host) : '');
   const consumer = conf.per_consumer && ctx.consumer ? labels.consumer.value(ctx.consumer.username ?? '') : '';
 
