@@ -143,6 +143,14 @@ export function translateOr502<T>(ctx: RequestContext, provider: string, routeTy
   }
 }
 
+/**
+ * Up to this size an answer is sent as text: node:http then joins it to the header block and sends
+ * both with one write(), where a Buffer goes out as a two-part writev (header string, body bytes).
+ * The single write is cheaper for small bodies and no dearer up to tens of KB, where encoding the
+ * text again starts to cost what the syscall saves.
+ */
+const SEND_AS_TEXT_MAX = 16 * 1024;
+
 export async function relayJson(x: Exchange): Promise<void> {
   const { ctx, conf, driver, response } = x;
   if (response.statusCode !== 200) return relayProviderError(ctx, conf, response, driver.model);
@@ -156,8 +164,8 @@ export async function relayJson(x: Exchange): Promise<void> {
     // the provider counted nothing: the client still gets OpenAI's shape, with our count
     usage = estimateUsage(x, choiceText(translated.body));
     body = withUsage(translated.body, usage);
-  } else if (body === text) {
-    // an OpenAI-shaped answer goes back as the provider's own bytes: no second UTF-8 encoding
+  } else if (body === text && bytes.length > SEND_AS_TEXT_MAX) {
+    // a large OpenAI-shaped answer goes back as the provider's own bytes: no second UTF-8 encoding
     body = bytes;
   }
   recordExchange(
