@@ -144,6 +144,27 @@ test('OpenAI: the guide call answers with a chat.completion; the key and config 
   assert.equal(res.json.usage.prompt_tokens, countTokens('You are a mathematician What is 1+1?'));
 });
 
+test('OpenAI: a long conversation goes upstream as the client wrote it, with only the gateway changes', async () => {
+  const prompt = 'What is one plus one? '.repeat(1000); // ~22 KB: large enough to be copied, not re-serialised
+  const messages = `[ {"role":"system","content":"You are a mathematician"},\n  {"role": "user", "content": "${prompt}"} ]`;
+  // spacing, an escaped key, a field no provider should see and a repeated key (the last one counts)
+  const text = `{ "messages" : ${messages}, "api_base": "http://attacker.example", "\\u006dodel": "gpt-4", "temperature": 0.2 , "temperature": 0.3, "user": "u-1" }`;
+  const res = await gw.proxyRequest('POST', '/openai-chat', text, { 'content-type': 'application/json' });
+  assertChatAnswer(res, 'gpt-4');
+  const got = last(mocks.openai);
+  assert.deepEqual(got.json, {
+    messages: JSON.parse(messages),
+    model: 'gpt-4',
+    temperature: 1, // the guide's configured temperature wins over the client's
+    user: 'u-1',
+    stream: false,
+    max_tokens: 512,
+  });
+  assert.ok(got.body.includes(`"messages":${messages}`), 'the messages are the client bytes, spacing and all');
+  assert.ok(!got.body.includes('api_base') && !got.body.includes('attacker'), 'fields outside the allow-list stay behind');
+  assert.equal(got.body.match(/"temperature"/g)?.length, 1, 'one temperature, the configured one');
+});
+
 test('Azure: deployment URL, api-version and api-key as Azure wants them', async () => {
   const res = await gw.proxyRequest('POST', '/azure-chat', GUIDE_BODY);
   assertChatAnswer(res);

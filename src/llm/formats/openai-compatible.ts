@@ -78,6 +78,14 @@ function pick(source: Record<string, unknown>, allowed: ReadonlySet<string>, ext
   return out;
 }
 
+/** Whether `pick(message, MESSAGE_FIELDS)` minus `dropped` would leave anything out. */
+function hasFieldToDrop(message: Record<string, unknown>, dropped: readonly string[]): boolean {
+  for (const key in message) {
+    if (!MESSAGE_FIELDS.has(key) || dropped.includes(key)) return true;
+  }
+  return false;
+}
+
 /** A format's extra request fields, worked out once per format rather than per request. */
 const extraFieldsOf = new WeakMap<OpenAICompatibleOptions, readonly string[]>();
 
@@ -91,7 +99,9 @@ function allowedFields(req: ClientRequest, ctx: DriverContext, options: OpenAICo
   const body = pick(req, ctx.routeType === 'llm/v1/chat' ? CHAT_FIELDS : COMPLETION_FIELDS, extraFields(options));
   for (const field of options.dropFields ?? []) delete body[field];
   const dropped = options.dropMessageFields ?? [];
-  if (Array.isArray(body.messages)) {
+  // messages are rebuilt only when one has a field to leave out: otherwise the client's own array
+  // goes upstream, and a long conversation is written as the client's bytes (util/json-reuse.ts)
+  if (Array.isArray(body.messages) && body.messages.some((m) => isObject(m) && hasFieldToDrop(m, dropped))) {
     body.messages = body.messages.map((m) => {
       if (!isObject(m)) return m;
       const message = pick(m, MESSAGE_FIELDS, []);

@@ -137,9 +137,9 @@ function modelNotFound(model: string): ClientError {
 
 async function balance(ctx: RequestContext, conf: CompiledAdvanced): Promise<void> {
   if (ctx.method === 'GET' && ctx.path.endsWith('/models')) return modelList(ctx, conf);
-  const { value, raw } = await readClientJson(ctx, conf.config.max_request_body_size);
+  const { value, raw, source } = await readClientJson(ctx, conf.config.max_request_body_size);
   const routeType = operationOf(ctx.path) ?? operationFromBody(value) ?? conf.targets[0].routeType;
-  const checked = checkRequest(value, routeType, conf.config.response_streaming);
+  const checked = checkRequest(value, routeType, conf.config.response_streaming, source);
   const asked = typeof checked.request.model === 'string' && checked.request.model !== '' ? checked.request.model : null;
   const eligible = conf.targets.filter((t) => t.routeType === routeType && (asked === null || t.publicName === asked)).map((t) => t.index);
   if (!eligible.length) {

@@ -5,6 +5,7 @@
 import type { RequestContext } from '../../proxy/context.ts';
 import { ClientError } from '../../proxy/errors.ts';
 import { JsonBodyError, decodeUtf8, parseJsonText } from '../../util/json.ts';
+import type { ClientJson } from '../../util/json-reuse.ts';
 
 /** Kong's plugin error shape. */
 export function aiError(status: number, message: string): ClientError {
@@ -19,7 +20,12 @@ function isJsonContentType(value: string | undefined): boolean {
   return type === 'application/json' || type.endsWith('+json');
 }
 
-export async function readClientJson(ctx: RequestContext, limit: number): Promise<{ value: unknown; raw: string }> {
+/**
+ * The client's body, parsed. `source` is the body as it came (bytes, text, parsed value) when the
+ * value is still exactly what its text says, so a driver may copy parts of it unchanged; null when
+ * a plugin before us replaced the request.
+ */
+export async function readClientJson(ctx: RequestContext, limit: number): Promise<{ value: unknown; raw: string; source: ClientJson | null }> {
   if (!isJsonContentType(ctx.req.headers['content-type'])) throw aiError(400, BAD_BODY);
   const buf = await ctx.readBody(limit);
   let raw: string;
@@ -29,7 +35,7 @@ export async function readClientJson(ctx: RequestContext, limit: number): Promis
     throw aiError(400, 'request body is not valid UTF-8');
   }
   // a plugin before us (prompt decorator, template) may have replaced the request
-  if (ctx.jsonParsed) return { value: await ctx.readJson(), raw };
+  if (ctx.jsonParsed) return { value: await ctx.readJson(), raw, source: null };
   let value: unknown;
   try {
     value = parseJsonText(raw);
@@ -39,5 +45,5 @@ export async function readClientJson(ctx: RequestContext, limit: number): Promis
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw aiError(400, BAD_BODY);
   ctx.setJson(value);
-  return { value, raw };
+  return { value, raw, source: { bytes: buf, text: raw, value } };
 }

@@ -15,6 +15,8 @@ import { aiError } from './client-request.ts';
 import { callUpstream, callUpstreamCollected, type ProviderAnswer } from '../../proxy/upstream.ts';
 import { ClientError } from '../../proxy/errors.ts';
 import type { HeaderMap } from '../../proxy/headers.ts';
+import { encodeReusing, type ClientJson } from '../../util/json-reuse.ts';
+import type { JsonObject } from '../../llm/json.ts';
 import { validateClientRequest } from '../../llm/validate.ts';
 import { EMBEDDINGS_ROUTE, validateEmbeddingsRequest } from '../../llm/embeddings.ts';
 import {
@@ -50,7 +52,8 @@ export interface Exchange {
 /** What every planned call has: where it goes, what it sends, and what a request signer needs. */
 interface PlannedBase {
   conf: CompiledAiProxy;
-  body: string;
+  /** The provider's body: text, or UTF-8 bytes when parts of the client's body were copied as they came. */
+  body: string | Buffer;
   url: string;
   providerHeaders: Record<string, string>;
   framing: StreamFraming | null;
@@ -60,10 +63,10 @@ interface PlannedBase {
 /** A call to one target, ready to send: a chat/completions call, or an embeddings call. */
 export type PlannedCall = (PlannedBase & { kind: 'llm'; driver: DriverContext }) | (PlannedBase & { kind: 'embeddings'; embeddings: EmbeddingsContext; request: EmbeddingsRequest });
 
-/** The client's request, checked for its route type. */
+/** The client's request, checked for its route type, with the body it came from (see readClientJson). */
 export type CheckedRequest =
-  | { kind: 'llm'; routeType: LlmRouteType; request: ClientRequest; stream: boolean }
-  | { kind: 'embeddings'; routeType: EmbeddingsRouteType; request: EmbeddingsRequest; stream: false };
+  | { kind: 'llm'; routeType: LlmRouteType; request: ClientRequest; stream: boolean; source: ClientJson | null }
+  | { kind: 'embeddings'; routeType: EmbeddingsRouteType; request: EmbeddingsRequest; stream: false; source: ClientJson | null };
 
 export interface SentCall {
   response: ProviderAnswer;
@@ -87,10 +90,15 @@ export function validateRequest(value: unknown, routeType: LlmRouteType): Client
 }
 
 /** Checks the body for its route type and decides streaming (embeddings never stream). */
-export function checkRequest(value: unknown, routeType: ExchangeRouteType, policy: 'allow' | 'deny' | 'always'): CheckedRequest {
-  if (routeType === EMBEDDINGS_ROUTE) return { kind: 'embeddings', routeType, request: asClientError(() => validateEmbeddingsRequest(value)), stream: false };
+export function checkRequest(value: unknown, routeType: ExchangeRouteType, policy: 'allow' | 'deny' | 'always', source: ClientJson | null = null): CheckedRequest {
+  if (routeType === EMBEDDINGS_ROUTE) return { kind: 'embeddings', routeType, request: asClientError(() => validateEmbeddingsRequest(value)), stream: false, source };
   const request = validateRequest(value, routeType);
-  return { kind: 'llm', routeType, request, stream: wantsStream(policy, request) };
+  return { kind: 'llm', routeType, request, stream: wantsStream(policy, request), source };
+}
+
+/** The provider's body: the values it shares with the client's body copied as they came when that pays (json-reuse.ts). */
+function encodeBody(body: JsonObject, source: ClientJson | null): string | Buffer {
+  return encodeReusing(body, source) ?? JSON.stringify(body);
 }
 
 /** `response_streaming` (Kong 3.7+): `deny` refuses stream requests, `always` streams every answer. */
@@ -112,11 +120,11 @@ export function resolveModel(configured: string | null, request: { model?: unkno
 
 /** Plans the call a checked request makes to one target, under the target's model name. */
 export function planFor(conf: CompiledAiProxy, checked: CheckedRequest, model: string): PlannedCall {
-  if (checked.kind === 'embeddings') return planEmbeddings(conf, checked.request, model);
-  return planCall(conf, checked.request, checked.routeType, model, checked.stream);
+  if (checked.kind === 'embeddings') return planEmbeddings(conf, checked.request, model, checked.source);
+  return planCall(conf, checked.request, checked.routeType, model, checked.stream, checked.source);
 }
 
-function planEmbeddings(conf: CompiledAiProxy, request: EmbeddingsRequest, model: string): PlannedCall {
+function planEmbeddings(conf: CompiledAiProxy, request: EmbeddingsRequest, model: string, source: ClientJson | null): PlannedCall {
   const provider = conf.config.model.provider;
   const driver = conf.driver.embeddings;
   // the schema refuses such configs; a target list built some other way still gets a clear answer
@@ -126,7 +134,7 @@ function planEmbeddings(conf: CompiledAiProxy, request: EmbeddingsRequest, model
     const upstreamBody = driver.buildRequest(request, embeddings);
     const { url, headers } = driver.endpoint(embeddings);
     if (conf.authBody) upstreamBody[conf.authBody[0]] = conf.authBody[1];
-    return { kind: 'embeddings', conf, embeddings, request, body: JSON.stringify(upstreamBody), url, providerHeaders: headers, framing: null, signing: embeddings };
+    return { kind: 'embeddings', conf, embeddings, request, body: encodeBody(upstreamBody, source), url, providerHeaders: headers, framing: null, signing: embeddings };
   });
 }
 
@@ -155,13 +163,13 @@ class DriverCall implements DriverContext {
   }
 }
 
-export function planCall(conf: CompiledAiProxy, request: ClientRequest, routeType: LlmRouteType, model: string, stream: boolean): PlannedCall {
+export function planCall(conf: CompiledAiProxy, request: ClientRequest, routeType: LlmRouteType, model: string, stream: boolean, source: ClientJson | null = null): PlannedCall {
   const driver: DriverContext = new DriverCall(conf, request, routeType, model, stream);
   return asClientError(() => {
     const upstreamBody = conf.driver.buildRequest(request, driver);
     const { url, headers } = driverEndpoint(conf, driver);
     if (conf.authBody) upstreamBody[conf.authBody[0]] = conf.authBody[1];
-    return { kind: 'llm', conf, driver, body: JSON.stringify(upstreamBody), url, providerHeaders: headers, framing: stream ? conf.driver.streamFraming(driver) : null, signing: driver };
+    return { kind: 'llm', conf, driver, body: encodeBody(upstreamBody, source), url, providerHeaders: headers, framing: stream ? conf.driver.streamFraming(driver) : null, signing: driver };
   });
 }
 
@@ -189,12 +197,12 @@ function upstreamSignal(ctx: RequestContext, stream: boolean): AbortLike {
  * minted from a service account), set last so nothing changes what was signed. A signer's failure
  * is the configuration's (500) or the credential service's (502), never a request sent without them.
  */
-async function signHeaders(conf: CompiledAiProxy, url: string, headers: HeaderMap, body: string, signing: SigningContext): Promise<void> {
+async function signHeaders(conf: CompiledAiProxy, url: string, headers: HeaderMap, body: string | Buffer, signing: SigningContext): Promise<void> {
   const sign = conf.driver.signRequest;
   if (!sign) return;
   let extra: Record<string, string>;
   try {
-    extra = await sign({ method: 'POST', url, headers: headers as Record<string, string>, body }, signing, conf.config.auth);
+    extra = await sign({ method: 'POST', url, headers: headers as Record<string, string>, body: typeof body === 'string' ? body : body.toString('utf8') }, signing, conf.config.auth);
   } catch (e) {
     if (e instanceof SigningError) throw new ClientError(e.upstream ? 502 : 500, { error: { message: e.message } });
     throw e;
@@ -206,7 +214,7 @@ async function signHeaders(conf: CompiledAiProxy, url: string, headers: HeaderMa
  * Sends a body to a target's endpoint with the configured key; throws UpstreamError when no answer
  * came. `whole`: the answer is read whole (non-streamed calls), straight into a Buffer.
  */
-export async function sendCall(ctx: RequestContext, conf: CompiledAiProxy, url: string, providerHeaders: Record<string, string>, body: string, framing: StreamFraming | null, limits: UpstreamLimits, whole: boolean, signing: SigningContext): Promise<SentCall> {
+export async function sendCall(ctx: RequestContext, conf: CompiledAiProxy, url: string, providerHeaders: Record<string, string>, body: string | Buffer, framing: StreamFraming | null, limits: UpstreamLimits, whole: boolean, signing: SigningContext): Promise<SentCall> {
   let endpoint;
   try {
     endpoint = resolveEndpoint(conf, url, providerHeaders, limits);
@@ -214,7 +222,7 @@ export async function sendCall(ctx: RequestContext, conf: CompiledAiProxy, url: 
     if (e instanceof EndpointError) throw new ClientError(500, { error: { message: e.message } });
     throw e;
   }
-  const bytes = Buffer.from(body); // encoded once: its length is the header, and undici writes it as is
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body; // encoded once: its length is the header, and undici writes it as is
   const headers = upstreamHeaders(conf, endpoint, ctx.req.headers, framing, bytes.length);
   if (conf.driver.signRequest) await signHeaders(conf, `${endpoint.target.origin}${endpoint.path}`, headers, body, signing);
   const signal = upstreamSignal(ctx, framing !== null);

@@ -26,9 +26,9 @@ export const handler: PluginHandler<AiProxyConfig, CompiledAiProxy> = {
 };
 
 async function exchange(ctx: RequestContext, conf: CompiledAiProxy): Promise<void> {
-  const { value, raw } = await readClientJson(ctx, conf.config.max_request_body_size);
+  const { value, raw, source } = await readClientJson(ctx, conf.config.max_request_body_size);
   if (conf.routeType === 'preserve') return exchangePreserved(ctx, conf, raw);
-  const checked = checkRequest(value, conf.routeType, conf.config.response_streaming);
+  const checked = checkRequest(value, conf.routeType, conf.config.response_streaming, source);
   const plan = planFor(conf, checked, resolveModel(conf.config.model.name, checked.request));
   const sent = await sendPlanned(ctx, plan, serviceLimits(ctx.compiledService));
   ctx.attempts = sent.attempts;
