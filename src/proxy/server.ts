@@ -133,6 +133,7 @@ export class ProxyServer {
       if (logged) return;
       logged = true;
       if (timer) clearTimeout(timer);
+      ctx.release();
       this.#finished(ctx);
     };
     res.on('close', () => {

@@ -228,6 +228,32 @@ test('a provider that dies or stalls mid-stream ends with an SSE error event, ne
   assert.equal((await sse('openai', { messages: USER, stream: true })).events.at(-1), '[DONE]');
 });
 
+test('MODELGATE_MAX_STREAM_DURATION_MS cuts a stream that lasts too long, with an SSE error event and the provider connection closed', async () => {
+  const limited = await Gateway.start({ env: { MODELGATE_MAX_STREAM_DURATION_MS: '400' } });
+  try {
+    assert.equal((await limited.adminRequest('POST', '/services', { name: 'ai', url: 'http://localhost:32000' })).status, 201);
+    assert.equal((await limited.adminRequest('POST', '/services/ai/routes', { name: 'openai', paths: ['/s/openai'] })).status, 201);
+    assert.equal((await limited.adminRequest('POST', '/routes/openai/plugins', { name: 'ai-proxy', config: { route_type: 'llm/v1/chat', ...TARGETS[0].plugin() } })).status, 201);
+    const started = Date.now();
+    // the provider sends two events, then nothing (its read timeout is the default 60 s)
+    const res = await fetch(`${limited.proxy}/s/openai`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-mock-mode': 'stream,stall-stream:2' }, body: JSON.stringify({ messages: USER, stream: true }) });
+    const raw = await res.text();
+    const elapsed = Date.now() - started;
+    assert.equal(res.status, 200);
+    assert.ok(elapsed >= 350 && elapsed < 5000, `cut after the limit (${elapsed} ms)`);
+    assert.ok(!raw.includes('[DONE]'));
+    const last = JSON.parse(raw.trim().split('\n\n').at(-1)!.replace(/^data: /, ''));
+    assert.equal(last.error.type, 'max_stream_duration');
+    const upstream = mocks.openai.requests.at(-1)!;
+    await mocks.openai.waitFor((r) => r === upstream && r.closedAt !== null, 2000);
+    // a stream that ends in time is untouched by the limit, and the timer does not outlive it
+    const quick = await fetch(`${limited.proxy}/s/openai`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: USER, stream: true }) });
+    assert.ok((await quick.text()).includes('data: [DONE]'));
+  } finally {
+    await limited.close();
+  }
+});
+
 test('a malformed event mid-stream ends with an SSE error event, and the worker keeps serving', async () => {
   const [pid] = (await gw.adminRequest('GET', '/')).json.pids.workers as number[];
   const event = (type: string, data: unknown) => `event: ${type}\ndata: ${typeof data === 'string' ? data : JSON.stringify({ type, ...(data as object) })}\n\n`;

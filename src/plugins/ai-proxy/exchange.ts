@@ -189,7 +189,7 @@ function driverEndpoint(conf: CompiledAiProxy, driver: DriverContext): Endpoint 
 function upstreamSignal(ctx: RequestContext, stream: boolean): AbortLike {
   const limit = ctx.settings.maxStreamDurationMs;
   if (!stream || limit <= 0) return ctx.clientSignal;
-  return AbortSignal.any([ctx.abort.signal, AbortSignal.timeout(limit)]);
+  return ctx.abortAfter(limit);
 }
 
 /**
