@@ -11,7 +11,7 @@
  * character offsets are byte offsets. Everything else goes through `JSON.stringify`, and the
  * result is the JSON text of the same value, member for member in the same order.
  */
-import type { JsonObject } from '../llm/json.ts';
+import { closingQuote } from './json.ts';
 
 /** A JSON body as the client sent it: its bytes, their text, and what `JSON.parse` made of it. */
 export interface ClientJson {
@@ -29,7 +29,6 @@ export interface Span {
 }
 
 const QUOTE = 34;
-const BACKSLASH = 92;
 
 function isJsonSpace(c: number): boolean {
   return c === 32 || c === 10 || c === 13 || c === 9;
@@ -38,17 +37,6 @@ function isJsonSpace(c: number): boolean {
 function skipSpace(text: string, i: number): number {
   while (i < text.length && isJsonSpace(text.charCodeAt(i))) i++;
   return i;
-}
-
-/** Index of the quote closing a string whose content starts at `from` (-1 if none). */
-function closingQuote(text: string, from: number): number {
-  for (let j = from; ; j++) {
-    j = text.indexOf('"', j);
-    if (j === -1) return -1;
-    let backslashes = 0;
-    while (text.charCodeAt(j - 1 - backslashes) === BACKSLASH) backslashes++;
-    if (backslashes % 2 === 0) return j;
-  }
 }
 
 /** Index just past the JSON value starting at `i` (-1 if it does not end). */
@@ -120,12 +108,12 @@ function copyable(value: unknown): boolean {
  * `body` as UTF-8 JSON, copying from `source` each top-level value that is the client's own; null
  * when `source` cannot be used (small, not ASCII, not an object), and the caller serialises whole.
  */
-export function encodeReusing(body: JsonObject, source: ClientJson | null): Buffer | null {
+export function encodeReusing(body: Record<string, unknown>, source: ClientJson | null): Buffer | null {
   if (source === null || source.bytes.length < REUSE_MIN_BYTES) return null;
   // every character one byte: offsets in the text are offsets in the bytes (a BOM or any
   // multi-byte character makes the text shorter than the bytes)
   if (source.text.length !== source.bytes.length) return null;
-  const original = source.value as JsonObject;
+  const original = source.value as Record<string, unknown>;
   if (typeof original !== 'object' || original === null || Array.isArray(original)) return null;
   const spans = topLevelMembers(source.text);
   if (spans === null) return null;

@@ -49,7 +49,7 @@ export function jsonDepth(text: string, limit = Infinity): number {
 }
 
 /** The index of the quote that closes a string starting at `from`, or -1: a quote preceded by an odd run of backslashes is escaped. */
-function closingQuote(text: string, from: number): number {
+export function closingQuote(text: string, from: number): number {
   for (let j = from; ; j++) {
     j = text.indexOf('"', j);
     if (j === -1) return -1;

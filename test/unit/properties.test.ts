@@ -10,6 +10,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { prng } from '../helpers/prng.ts';
 import { buildArgs, FormError, parseUrlEncoded } from '../../src/admin/form.ts';
 import { parseBody } from '../../src/admin/body.ts';
 import { HttpError } from '../../src/entities/errors.ts';
@@ -45,17 +46,6 @@ const formTree = fc.letrec<{ node: FormValue; object: Record<string, FormValue>;
   object: fc.dictionary(formName, tie('node'), { minKeys: 1, maxKeys: 4, noNullPrototype: true }),
   array: fc.array(tie('node'), { minLength: 1, maxLength: 4 }),
 })).object;
-
-/** A tiny deterministic PRNG, so that the serialisation choices follow from one generated seed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
 
 function keyOf(segments: FormSegment[]): string {
   let key = segments[0] as string;
