@@ -21,6 +21,17 @@ export class ListenError extends Error {
   }
 }
 
+/**
+ * V8 flags of the proxy workers, on top of the primary's.
+ *
+ * `--no-allocation-site-pretenuring`: V8 moves an allocation site to the old generation once most
+ * of its objects survive a scavenge. Under load a proxy's per-request objects often do (dozens of
+ * requests in flight when a scavenge runs) though they die a moment later: allocated in the old
+ * generation they cost V8's slower paths and write barriers, and garbage for the mark-compactor.
+ * Without it: +5% throughput, -4% CPU per request (interleaved A/B, docs/performance.md).
+ */
+const WORKER_V8_FLAGS = ['--no-allocation-site-pretenuring'];
+
 interface WorkerState {
   worker: Worker;
   applied: number;
@@ -51,10 +62,11 @@ export class WorkerPool {
     this.#listenCount = opts.listenCount;
     this.#log = opts.log;
     const exec = path.join(import.meta.dirname, 'worker.ts');
-    // workers inherit the primary's flags; the compile cache is filled with the same ones
-    const execArgv = process.execArgv;
+    // workers run with the primary's flags and their own; the compile cache is filled with the same ones
+    const execArgv = [...process.execArgv, ...WORKER_V8_FLAGS];
     cluster.setupPrimary({
       exec,
+      execArgv,
       // structured clone: snapshots are large object graphs, cheaper than JSON for IPC
       serialization: 'advanced',
       silent: false,
