@@ -193,16 +193,6 @@ export class Gateway {
   }
 }
 
-/** Parses `curl ... --data "k=v"` lines out of a shell snippet (the seed guide's commands). */
-export function curlData(snippet: string): [string, string][] {
-  const out: [string, string][] = [];
-  for (const m of snippet.matchAll(/--data "([^"]*)"/g)) {
-    const i = m[1].indexOf('=');
-    out.push([m[1].slice(0, i), m[1].slice(i + 1)]);
-  }
-  return out;
-}
-
 /** node:http request, for headers fetch will not send (Host, Connection ...). */
 export function httpRequest(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<HttpResult> {
   return new Promise((resolve, reject) => {

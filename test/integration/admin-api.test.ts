@@ -5,24 +5,11 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { Gateway, curlData } from '../helpers/gateway.ts';
+import { Gateway } from '../helpers/gateway.ts';
+import { guideAdminCalls } from '../helpers/kong-guide.ts';
 import { PgServer, pgMissing } from '../helpers/postgres.ts';
 
-const SEED = readFileSync(path.resolve(import.meta.dirname, '../../../shared/seeds/000_8c2a4c4f21969519.txt'), 'utf8');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** The guide's `curl` blocks, in order, as [url path, form pairs]. */
-function seedCalls(): { path: string; data: [string, string][] }[] {
-  const out: { path: string; data: [string, string][] }[] = [];
-  for (const block of SEED.split('```bash').slice(1)) {
-    const code = block.slice(0, block.indexOf('```'));
-    const m = /curl -X POST http:\/\/localhost:8001(\S+)/.exec(code);
-    if (m) out.push({ path: m[1], data: curlData(code) });
-  }
-  return out;
-}
 
 /** Each store: how to start the gateway on it, or why it cannot run here. */
 const STORES: { name: string; skip: string | null; env: () => Promise<Record<string, string>>; stop?: () => Promise<void> }[] = [
@@ -59,7 +46,7 @@ for (const store of STORES) describe(`Admin API on ${store.name}`, { skip: store
 
 
   test('the guide creates the null service with the url shorthand', async () => {
-    const [first] = seedCalls();
+    const [first] = guideAdminCalls();
     assert.equal(first.path, '/services');
     const r = await gw.adminForm('POST', first.path, first.data);
     assert.equal(r.status, 201, r.text);
@@ -80,7 +67,7 @@ for (const store of STORES) describe(`Admin API on ${store.name}`, { skip: store
   });
 
   test('every route and plugin call of the guide is answered as Kong answers it', async () => {
-    const calls = seedCalls().slice(1);
+    const calls = guideAdminCalls().slice(1);
     assert.equal(calls.length, 12, 'six providers, a route and a plugin each');
     for (const call of calls) {
       const r = await gw.adminForm('POST', call.path, call.data);

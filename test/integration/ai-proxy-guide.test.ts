@@ -1,39 +1,19 @@
 /**
- * Kong's "Getting started with AI Proxy" guide, word for word, against the real gateway and mock
- * providers that behave like the real APIs. Only what cannot work offline changes: the keys are
- * the mocks' keys and `upstream_url` points at the mocks (the guide's Anthropic example also gets
- * valid top_p/top_k, since Kong refuses the guide's values).
+ * Kong's "Getting started with AI Proxy" guide, word for word (its commands as written out in
+ * test/helpers/kong-guide.ts), against the real gateway and mock providers that behave like the
+ * real APIs. Only what cannot work offline changes: the keys are the mocks' keys and `upstream_url`
+ * points at the mocks (the guide's Anthropic example also gets valid top_p/top_k, since Kong
+ * refuses the guide's values).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import OpenAI from 'openai';
-import { Gateway, curlData } from '../helpers/gateway.ts';
+import { Gateway } from '../helpers/gateway.ts';
+import { GUIDE_CHAT_BODY as GUIDE_BODY, GUIDE_ROUTES, guidePluginCall, guideRouteCall, guideServiceCall } from '../helpers/kong-guide.ts';
 import { startMockProvider, type MockProvider, DEFAULT_TEXT, countTokens } from '../mocks/providers.ts';
-
-const SEED = readFileSync(path.resolve(import.meta.dirname, '../../../shared/seeds/000_8c2a4c4f21969519.txt'), 'utf8');
-const GUIDE_BODY = { messages: [{ role: 'system', content: 'You are a mathematician' }, { role: 'user', content: 'What is 1+1?' }] };
 
 let gw: Gateway;
 const mocks: Record<string, MockProvider> = {};
-
-/** The guide's plugin call for a route, as form pairs. */
-function guidePluginCall(route: string): [string, string][] {
-  for (const block of SEED.split('```bash').slice(1)) {
-    const code = block.slice(0, block.indexOf('```'));
-    if (code.includes(`/routes/${route}/plugins`)) return curlData(code);
-  }
-  throw new Error(`no plugin call for ${route} in the guide`);
-}
-
-function guideRouteCall(route: string): [string, string][] {
-  for (const block of SEED.split('```bash').slice(1)) {
-    const code = block.slice(0, block.indexOf('```'));
-    if (code.includes('/services/ai-proxy/routes') && code.includes(`name=${route}"`)) return curlData(code);
-  }
-  throw new Error(`no route call for ${route} in the guide`);
-}
 
 /** Replaces a form value (or adds it). */
 function withValue(pairs: [string, string][], key: string, value: string): [string, string][] {
@@ -93,8 +73,9 @@ before(async () => {
   mocks.compat = await startMockProvider('openai-compatible');
   gw = await Gateway.start();
   // the guide's calls as curl sends them: raw `--data` values joined by `&`
-  const svc = await gw.adminCurl('POST', '/services', [['name', 'ai-proxy'], ['url', 'http://localhost:32000']]);
+  const svc = await gw.adminCurl('POST', '/services', guideServiceCall());
   assert.equal(svc.status, 201);
+  assert.deepEqual(Object.keys(GUIDE_PLUGINS), GUIDE_ROUTES, 'every tab of the guide');
   for (const [route, plugin] of Object.entries(GUIDE_PLUGINS)) {
     const r = await gw.adminCurl('POST', '/services/ai-proxy/routes', guideRouteCall(route));
     assert.equal(r.status, 201, r.text);

@@ -6,24 +6,12 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { Gateway, curlData } from '../helpers/gateway.ts';
+import { Gateway } from '../helpers/gateway.ts';
+import { GUIDE_CHAT_BODY as GUIDE_BODY, guidePluginCall, guideRouteCall, guideServiceCall } from '../helpers/kong-guide.ts';
 import { PgServer, pgMissing } from '../helpers/postgres.ts';
 import { startMockProvider, type MockProvider } from '../mocks/providers.ts';
 
 if (pgMissing) process.stderr.write(`# skipped cluster tests: ${pgMissing}\n`);
-
-const SEED = readFileSync(path.resolve(import.meta.dirname, '../../../shared/seeds/000_8c2a4c4f21969519.txt'), 'utf8');
-const GUIDE_BODY = { messages: [{ role: 'system', content: 'You are a mathematician' }, { role: 'user', content: 'What is 1+1?' }] };
-
-function guideCall(match: (code: string) => boolean): [string, string][] {
-  for (const block of SEED.split('```bash').slice(1)) {
-    const code = block.slice(0, block.indexOf('```'));
-    if (match(code)) return curlData(code);
-  }
-  throw new Error('call not found in the guide');
-}
 
 /** Polls `probe` until it returns true; resolves with the time it took. */
 async function within(ms: number, probe: () => Promise<boolean>, what: string): Promise<number> {
@@ -55,11 +43,11 @@ describe('two nodes on one PostgreSQL', { skip: pgMissing ?? false }, () => {
   });
 
   test("the guide's route and plugin created on node A serve through node B within a second", async () => {
-    const svc = await a.adminForm('POST', '/services', guideCall((c) => c.includes('/services \\')));
+    const svc = await a.adminForm('POST', '/services', guideServiceCall());
     assert.equal(svc.status, 201, svc.text);
-    const route = await a.adminForm('POST', '/services/ai-proxy/routes', guideCall((c) => c.includes('name=openai-chat"')));
+    const route = await a.adminForm('POST', '/services/ai-proxy/routes', guideRouteCall('openai-chat'));
     assert.equal(route.status, 201, route.text);
-    const plugin = guideCall((c) => c.includes('/routes/openai-chat/plugins'))
+    const plugin = guidePluginCall('openai-chat')
       .map(([k, v]): [string, string] => (k === 'config.auth.header_value' ? [k, '{vault://env/mg-cluster-openai-auth}'] : [k, v]))
       .concat([['config.model.options.upstream_url', `${openai.url}/v1/chat/completions`]]);
     const created = await a.adminForm('POST', '/routes/openai-chat/plugins', plugin);

@@ -12,26 +12,17 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { Gateway } from '../helpers/gateway.ts';
+import { GUIDE_CHAT_BODY as GUIDE_BODY, GUIDE_ROUTES as ROUTES, guideYamlRoutes } from '../helpers/kong-guide.ts';
 import { startMockProvider, type MockProvider } from '../mocks/providers.ts';
-
-const SEED = readFileSync(path.resolve(import.meta.dirname, '../../../shared/seeds/000_8c2a4c4f21969519.txt'), 'utf8');
-const GUIDE_BODY = { messages: [{ role: 'system', content: 'You are a mathematician' }, { role: 'user', content: 'What is 1+1?' }] };
-const ROUTES = ['openai-chat', 'azure-chat', 'cohere-chat', 'anthropic-chat', 'llama2-chat', 'mistral-chat'];
 
 const mocks: Record<string, MockProvider> = {};
 let dir: string;
 let file: string;
 let gw: Gateway;
 
-/** The guide's YAML blocks (route + plugins), as written. */
-function guideYaml(): Record<string, any>[] {
-  return [...SEED.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => YAML.parse(m[1]));
-}
-
 /** The guide's routes, pointed at the mocks with the mocks' keys; the OpenAI key as a vault reference. */
 function guideConfig(): Record<string, unknown> {
-  const routes = guideYaml();
-  assert.deepEqual(routes.map((r) => r.name), ROUTES);
+  const routes = guideYamlRoutes();
   const conf = (name: string) => routes.find((r) => r.name === name)!.plugins[0].config;
   conf('openai-chat').auth.header_value = '{vault://env/mg-test-openai-auth}';
   conf('openai-chat').model.options.upstream_url = `${mocks.openai.url}/v1/chat/completions`;

@@ -5,15 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import YAML from 'yaml';
 import { uuidV5, entityId } from '../../src/declarative/ids.ts';
 import { exportConfig, flattenConfig, loadDeclarativeText, declarativeError } from '../../src/declarative/index.ts';
 import { luaCompact } from '../../src/declarative/errors.ts';
 import { MemoryStore } from '../../src/store/declarative.ts';
+import { guideYamlRoutes } from '../helpers/kong-guide.ts';
 
-const SEED = readFileSync(path.resolve(import.meta.dirname, '../../../shared/seeds/000_8c2a4c4f21969519.txt'), 'utf8');
 const NOW = 1_700_000_000;
 
 const ok = (doc: unknown) => {
@@ -140,7 +138,7 @@ test('format version, uniqueness across the file, and syntax errors', () => {
 });
 
 test("the guide's YAML: misplaced model options are moved with a warning; the Admin API would refuse them", () => {
-  const routes = [...SEED.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => YAML.parse(m[1]));
+  const routes = guideYamlRoutes();
   assert.equal(routes.length, 6);
   const doc = { _format_version: '3.0', services: [{ name: 'ai-proxy', url: 'http://localhost:32000', routes }] };
   const r = flattenConfig(doc);
