@@ -5,10 +5,10 @@ import { getDriver } from '../../src/llm/drivers/index.ts';
 import { validateClientRequest } from '../../src/llm/validate.ts';
 import { RequestError, TranslationError } from '../../src/llm/types.ts';
 import { EMBEDDINGS_CASES, REQUEST_CASES, RESPONSE_CASES } from './cases-integration.ts';
-import { HAVE_FIXTURES, NO_OPTIONS, context, fixtureJson, fixtureText } from './support.ts';
+import { kongFixturesMissing, NO_OPTIONS, context, fixtureJson, fixtureText } from './support.ts';
 import { validateEmbeddingsRequest } from '../../src/llm/embeddings.ts';
 
-describe('Kong integration fixtures', { skip: !HAVE_FIXTURES && 'Kong fixtures not found beside the checkout' }, () => {
+describe('Kong integration fixtures', { skip: kongFixturesMissing ?? false }, () => {
   describe('client request -> upstream body', () => {
     for (const c of REQUEST_CASES) {
       it(`${c.provider} ${c.route}: ${c.file}`, () => {

@@ -3,12 +3,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { getDriver } from '../../src/llm/drivers/index.ts';
 import { FRAME_CASES, FRAMING_CASES, JSON_ARRAY_CASES, RECORDED_STREAM_CASES, framingFiles } from './cases-streams.ts';
-import { HAVE_FIXTURES, assembledText, clientFrames, context, decodeAll, fixtureBytes, fixtureJson, fixtureText, runStream } from './support.ts';
+import { kongFixturesMissing, assembledText, clientFrames, context, decodeAll, fixtureBytes, fixtureJson, fixtureText, runStream } from './support.ts';
 import { createFrameDecoder } from '../../src/llm/stream/index.ts';
 
 const encode = (text: string) => new TextEncoder().encode(text);
 
-describe('Kong stream fixtures', { skip: !HAVE_FIXTURES && 'Kong fixtures not found beside the checkout' }, () => {
+describe('Kong stream fixtures', { skip: kongFixturesMissing ?? false }, () => {
   describe('real provider frames -> OpenAI chunk choices', () => {
     for (const c of FRAME_CASES) {
       it(`${c.provider} ${c.route}: ${c.file}`, () => {

@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { getDriver } from '../../src/llm/drivers/index.ts';
 import { validateClientRequest } from '../../src/llm/validate.ts';
 import { UNIT_CASES, unitDir, unitFiles } from './cases-unit.ts';
-import { HAVE_FIXTURES, context, fixtureJson, fixtureText } from './support.ts';
+import { kongFixturesMissing, context, fixtureJson, fixtureText } from './support.ts';
 
-describe('Kong unit fixtures', { skip: !HAVE_FIXTURES && 'Kong fixtures not found beside the checkout' }, () => {
+describe('Kong unit fixtures', { skip: kongFixturesMissing ?? false }, () => {
   for (const c of UNIT_CASES) {
     const files = unitFiles(c);
     const ctx = context({ provider: c.provider, routeType: c.route, model: c.model, options: { upstream_url: 'http://upstream.local/', ...c.options } });

@@ -4,14 +4,17 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { KONG_FIXTURES as FIXTURES, kongFixturesMissing } from '../helpers/shared.ts';
 import { getDriver } from '../../src/llm/drivers/index.ts';
 import { createFrameDecoder, type DecoderOptions } from '../../src/llm/stream/index.ts';
 import { validateClientRequest } from '../../src/llm/validate.ts';
 import type { DriverContext, LlmRouteType, ModelOptions, ProviderName, StreamEvent, StreamFraming, Usage } from '../../src/llm/types.ts';
 
-/** Kong's fixtures, shared beside the checkout (see their README.md). */
-export const FIXTURES = path.resolve(import.meta.dirname, '../../../shared/conformance/kong-ai-proxy/fixtures');
-export const HAVE_FIXTURES = existsSync(FIXTURES);
+/**
+ * Kong's fixtures are not part of the repository (test/helpers/shared.ts): suites reading them
+ * skip with `kongFixturesMissing` as the reason when they are absent.
+ */
+export { FIXTURES, kongFixturesMissing };
 export const RECORDINGS = path.resolve(import.meta.dirname, 'recordings');
 
 export function fixtureText(relative: string): string {

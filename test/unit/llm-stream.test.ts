@@ -6,7 +6,7 @@ import { createFrameDecoder } from '../../src/llm/stream/index.ts';
 import { TranslationError, UpstreamStreamError, type LlmRouteType, type ModelOptions, type ProviderName, type StreamEvent, type Usage } from '../../src/llm/types.ts';
 import { readdirSync } from 'node:fs';
 import { RECORDED_STREAM_CASES } from '../conformance/cases-streams.ts';
-import { GOLDEN_SUFFIX, HAVE_FIXTURES, RECORDINGS, UPDATE_GOLDENS, assembledText, clientFrames, context, decodeAll, fixtureText, golden, goldenFile, recording, runStream } from '../conformance/support.ts';
+import { GOLDEN_SUFFIX, kongFixturesMissing, RECORDINGS, UPDATE_GOLDENS, assembledText, clientFrames, context, decodeAll, fixtureText, golden, goldenFile, recording, runStream } from '../conformance/support.ts';
 
 type Json = Record<string, any>;
 const CHAT: LlmRouteType = 'llm/v1/chat';
@@ -228,7 +228,7 @@ function assertSplitsMatchGolden(ctx: ReturnType<typeof context>, bytes: Uint8Ar
   );
 }
 
-describe("Kong's recorded streams → golden OpenAI chunks", { skip: !HAVE_FIXTURES && 'Kong fixtures not found beside the checkout' }, () => {
+describe("Kong's recorded streams → golden OpenAI chunks", { skip: kongFixturesMissing ?? false }, () => {
   for (const c of RECORDED_STREAM_CASES) {
     for (const includeUsage of [false, true]) {
       const name = goldenName(c.golden, includeUsage);
