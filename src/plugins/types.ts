@@ -31,6 +31,17 @@ export interface CompileContext {
   registerSecret(value: string): void;
 }
 
+/**
+ * Where a plugin's configuration says a credential travels: names the log serializer masks in
+ * every entry (request headers, request query, `upstream_uri`'s query) on routes the plugin is on.
+ */
+export interface CredentialNames {
+  /** Header names, lower-cased. */
+  headers: readonly string[];
+  /** Query parameter names, as configured (case matters in a query). */
+  query: readonly string[];
+}
+
 export interface PluginHandler<C = any, S = C> {
   /** Derive per-snapshot state from the stored config; runs when a snapshot is compiled, not per request. */
   compile?(config: C, ctx: CompileContext): S;
@@ -42,6 +53,8 @@ export interface PluginHandler<C = any, S = C> {
   bodyFilter?(ctx: RequestContext, conf: S, body: Buffer): Buffer | string | void;
   /** After the response is sent (or the client went away). Must not throw or block. */
   log?(ctx: RequestContext, conf: S): void;
+  /** Credential names this configuration uses (ai-proxy's auth header or query parameter); read only by log serializers. */
+  credentialNames?(conf: S): CredentialNames;
 }
 
 export interface PluginModule<C = any, S = C> {

@@ -8,7 +8,7 @@
  * `GET .../models` lists the models the route serves, in OpenAI's shape.
  */
 import { createHash } from 'node:crypto';
-import type { PluginHandler, CompileContext } from '../types.ts';
+import type { PluginHandler, CompileContext, CredentialNames } from '../types.ts';
 import type { RequestContext } from '../../proxy/context.ts';
 import { compileAiProxy, type CompiledAiProxy } from '../ai-proxy/compile.ts';
 import { checkRequest, planFor, relay, sendPlanned, type ExchangeRouteType, type SentCall } from '../ai-proxy/exchange.ts';
@@ -41,6 +41,8 @@ interface CompiledAdvanced {
   failStatuses: ReadonlySet<number>;
   failOnError: boolean;
   failOnTimeout: boolean;
+  /** Every target's auth names, for the log serializer. */
+  credentialNames: CredentialNames;
 }
 
 /** OpenAI API paths a unified endpoint answers, by suffix (the chat path first: it ends like the completions one). */
@@ -72,14 +74,19 @@ function compile(config: AiProxyAdvancedConfig, ctx: CompileContext): CompiledAd
   // the balancer's memory (health, latency, usage) outlives snapshots that keep the same targets
   const key = createHash('sha256').update(JSON.stringify([config.targets, b])).digest('hex');
   const criteria = new Set<string>(b.failover_criteria);
+  const targets = config.targets.map((t, i) => compileTarget(t, i, config, ctx));
   return {
     config,
-    targets: config.targets.map((t, i) => compileTarget(t, i, config, ctx)),
+    targets,
     balancer: balancerFor(key, config.targets.map((t) => t.weight), b),
     limits: { key: `balancer:${key}`, connectTimeout: b.connect_timeout, readTimeout: b.read_timeout, writeTimeout: b.write_timeout, retries: 0 },
     failStatuses: new Set([...criteria].filter((c) => c.startsWith('http_')).map((c) => Number(c.slice(5)))),
     failOnError: criteria.has('error') || criteria.has('invalid_header'),
     failOnTimeout: criteria.has('timeout'),
+    credentialNames: {
+      headers: [...new Set(targets.flatMap((t) => t.conf.credentialNames.headers))],
+      query: [...new Set(targets.flatMap((t) => t.conf.credentialNames.query))],
+    },
   };
 }
 
@@ -88,6 +95,7 @@ export const handler: PluginHandler<AiProxyAdvancedConfig, CompiledAdvanced> = {
   access(ctx, conf) {
     ctx.handler = (c) => balance(c, conf);
   },
+  credentialNames: (conf) => conf.credentialNames,
 };
 
 function operationOf(path: string): ExchangeRouteType | null {

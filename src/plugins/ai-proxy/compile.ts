@@ -6,7 +6,7 @@ import type { AiProxyConfig, AuthConfig, ModelOptions } from './schema.ts';
 import type { AnyRouteType, Endpoint, ProviderDriver } from '../../llm/types.ts';
 import type { UpstreamLimits } from './upstream-request.ts';
 import { getDriver } from '../../llm/drivers/index.ts';
-import type { CompileContext } from '../types.ts';
+import type { CompileContext, CredentialNames } from '../types.ts';
 import type { UpstreamTarget } from '../../proxy/upstream.ts';
 
 export interface ResolvedEndpoint {
@@ -32,6 +32,12 @@ export interface CompiledAiProxy {
   overrideHeader: string | null;
   authQuery: [string, string] | null;
   authBody: [string, string] | null;
+  /**
+   * The configured auth header and query parameter names, masked in log entries: the key this
+   * plugin adds to the provider's URL, and what a client sends under the same names (its own key,
+   * with `allow_override`).
+   */
+  credentialNames: CredentialNames;
   /** url → parsed endpoint, per service timeouts (a plugin may serve several routes). */
   endpoints: Map<string, ResolvedEndpoint>;
   /** The endpoint the last request resolved, checked first. */
@@ -57,7 +63,7 @@ const EMPTY_OPTIONS: ModelOptions = {
   output_cost: null,
 };
 
-function auth(config: AuthConfig | null, driver: ProviderDriver, ctx: CompileContext): Pick<CompiledAiProxy, 'authHeader' | 'overrideHeader' | 'authQuery' | 'authBody'> {
+function auth(config: AuthConfig | null, driver: ProviderDriver, ctx: CompileContext): Pick<CompiledAiProxy, 'authHeader' | 'overrideHeader' | 'authQuery' | 'authBody' | 'credentialNames'> {
   let authHeader: [string, string] | null = null;
   let authQuery: [string, string] | null = null;
   let authBody: [string, string] | null = null;
@@ -74,7 +80,11 @@ function auth(config: AuthConfig | null, driver: ProviderDriver, ctx: CompileCon
   // cloud identities are as secret as keys: never in a log line or an error body
   for (const value of [config?.aws_secret_access_key, config?.gcp_service_account_json]) if (value) ctx.registerSecret(value);
   const overrideHeader = config?.allow_override && config.header_name ? config.header_name.toLowerCase() : null;
-  return { authHeader, overrideHeader, authQuery, authBody };
+  const credentialNames: CredentialNames = {
+    headers: [...new Set([config?.header_name?.toLowerCase(), authHeader?.[0]].filter((n): n is string => !!n))],
+    query: config?.param_name && config.param_location !== 'body' ? [config.param_name] : [],
+  };
+  return { authHeader, overrideHeader, authQuery, authBody, credentialNames };
 }
 
 export function compileAiProxy(config: AiProxyConfig, ctx: CompileContext): CompiledAiProxy {

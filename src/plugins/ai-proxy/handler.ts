@@ -23,6 +23,7 @@ export const handler: PluginHandler<AiProxyConfig, CompiledAiProxy> = {
   access(ctx, conf) {
     ctx.handler = (c) => exchange(c, conf);
   },
+  credentialNames: (conf) => conf.credentialNames,
 };
 
 async function exchange(ctx: RequestContext, conf: CompiledAiProxy): Promise<void> {
