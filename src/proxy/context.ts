@@ -18,7 +18,7 @@ import type { Row } from '../store/types.ts';
 export interface UpstreamRequest {
   target: UpstreamTarget | null;
   method: string;
-  /** Path plus query string. */
+  /** Path plus query string, as sent: set when the call is made (the log's `upstream_uri`), '' before. */
   path: string;
   headers: HeaderMap;
   /** Replaced body; undefined means "the client's body, streamed". */

@@ -110,6 +110,7 @@ export async function forwardToService(ctx: RequestContext): Promise<void> {
     }
   }
 
+  ctx.upstream.path = path; // Kong's upstream_uri, logged even when the call fails
   ctx.upstreamStartedAt = performance.now();
   let result;
   try {

@@ -226,6 +226,7 @@ export async function sendCall(ctx: RequestContext, conf: CompiledAiProxy, url: 
   const headers = upstreamHeaders(conf, endpoint, ctx.req.headers, framing, bytes.length);
   if (conf.driver.signRequest) await signHeaders(conf, `${endpoint.target.origin}${endpoint.path}`, headers, body, signing);
   const signal = upstreamSignal(ctx, framing !== null);
+  ctx.upstream.path = endpoint.path; // Kong's upstream_uri: a balancer's last attempt overwrites its earlier ones
   ctx.upstreamStartedAt = performance.now();
   const call = { target: endpoint.target, method: 'POST', path: endpoint.path, headers, body: bytes, signal };
   const { response, attempts } = whole ? await callUpstreamCollected(call, ctx.settings.maxResponseSize) : await callUpstream(call);
