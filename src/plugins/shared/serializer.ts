@@ -4,15 +4,20 @@
  *
  * Secrets: Kong only replaces `request.headers.authorization` / `proxy-authorization`. Here every
  * client credential header (`authorization`, `proxy-authorization`, `cookie`, `apikey`,
- * `x-api-key`, `api-key`), the parameters an auth plugin read its key from (header and query), and
- * the presented key's value wherever it appears are replaced by `REDACTED`; the result then goes
- * through the gateway's value-based redaction of every secret it knows (provider keys, ...).
+ * `x-api-key`, `api-key`), the upstream's `set-cookie`, the parameters an auth plugin read its key
+ * from and the names the route's plugins configure for a key (ai-proxy's auth header and query
+ * parameter; headers, query string and `upstream_uri`), and the presented key's value wherever it
+ * appears are replaced by `REDACTED`; the result then goes through the gateway's value-based
+ * redaction of every secret it knows (provider keys, ...).
+ *
+ * `response.headers` are the headers the client received (sent-headers.ts); `upstream_uri` the path
+ * and query of the last upstream call (`ctx.upstream.path`, set by whoever made it).
  */
 import type { RequestContext } from '../../proxy/context.ts';
 import { CLIENT_CREDENTIAL_HEADERS } from '../../proxy/headers.ts';
-import { upstreamPath } from '../../proxy/forward.ts';
 import { redact } from '../../observability/redact.ts';
 import { presentedCredential } from './credentials.ts';
+import { sentHeaders } from './sent-headers.ts';
 
 export const REDACTED = 'REDACTED';
 
@@ -68,14 +73,62 @@ export function responseSize(ctx: RequestContext): number {
   return written > 0 ? written : 0;
 }
 
-function maskedHeaders(headers: Record<string, unknown>, extra: Set<string>): Record<string, unknown> {
+/** A session the upstream hands the client is as much a credential as the cookie that brings it back. */
+const RESPONSE_CREDENTIAL_HEADERS = new Set(['set-cookie']);
+
+function maskedHeaders(headers: Record<string, unknown>, extra: Set<string>, more?: Set<string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const name of Object.keys(headers)) {
     const v = headers[name];
     if (v === undefined) continue;
-    out[name] = CLIENT_CREDENTIAL_HEADERS.has(name) || extra.has(name) ? REDACTED : v;
+    out[name] = CLIENT_CREDENTIAL_HEADERS.has(name) || extra.has(name) || more?.has(name) ? REDACTED : v;
   }
   return out;
+}
+
+/**
+ * Names a credential may travel under on this request: those an auth plugin read the presented
+ * key from, and those the route's plugins configure (header names lower-cased; query names as is).
+ */
+function credentialNames(ctx: RequestContext): { headers: Set<string>; query: Set<string> } {
+  const headers = new Set<string>();
+  const query = new Set<string>();
+  for (const n of presentedCredential(ctx)?.names ?? []) {
+    headers.add(n.toLowerCase());
+    query.add(n);
+  }
+  for (const p of ctx.chain) {
+    const names = p.handler.credentialNames?.(p.conf);
+    if (!names) continue;
+    for (const h of names.headers) headers.add(h);
+    for (const q of names.query) query.add(q);
+  }
+  return { headers, query };
+}
+
+function decodedName(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, ' '));
+  } catch {
+    return raw;
+  }
+}
+
+/**
+ * A path and query with the values of the `masked` parameters replaced, every other byte as it
+ * was sent (re-encoding the whole query would log a URL that was never called).
+ */
+export function maskedUri(uri: string, masked: Set<string>): string {
+  const q = uri.indexOf('?');
+  if (q === -1 || masked.size === 0) return uri;
+  const pairs = uri.slice(q + 1).split('&');
+  for (let i = 0; i < pairs.length; i++) {
+    const eq = pairs[i].indexOf('=');
+    if (eq === -1) continue; // a bare name carries no value
+    const name = pairs[i].slice(0, eq);
+    if (masked.has(decodedName(name))) pairs[i] = `${name}=${REDACTED}`;
+  }
+  return `${uri.slice(0, q + 1)}${pairs.join('&')}`;
 }
 
 function queryTable(params: URLSearchParams, masked: Set<string>): { table: Record<string, string | string[]>; text: string } {
@@ -91,11 +144,6 @@ function queryTable(params: URLSearchParams, masked: Set<string>): { table: Reco
   return { table, text: s ? `?${s}` : '' };
 }
 
-function upstreamUri(ctx: RequestContext): string {
-  if (ctx.handler || !ctx.compiledService || ctx.upstreamStartedAt === 0) return '';
-  return upstreamPath(ctx.compiledService.path, ctx.match.path, ctx.match.matched, ctx.route.stripPath);
-}
-
 function withOriginalRequest(ctx: RequestContext, ai: unknown): unknown {
   const original = ctx.shared[ORIGINAL_REQUEST_KEY];
   if (typeof original !== 'string') return ai;
@@ -106,10 +154,8 @@ function withOriginalRequest(ctx: RequestContext, ai: unknown): unknown {
 
 /** Kong's serialized log entry for this request (call from a log phase). */
 export function serialize(ctx: RequestContext): Record<string, unknown> {
-  const presented = presentedCredential(ctx);
-  const names = new Set(presented?.names ?? []);
-  const lowerNames = new Set([...names].map((n) => n.toLowerCase()));
-  const query = queryTable(ctx.queryParams(), names);
+  const names = credentialNames(ctx);
+  const query = queryTable(ctx.queryParams(), names.query);
   const uri = ctx.path + query.text;
   const host = ctx.req.headers.host ?? '';
   const status = clientStatus(ctx);
@@ -120,14 +166,14 @@ export function serialize(ctx: RequestContext): Record<string, unknown> {
       url: `http://${host}${uri}`,
       querystring: query.table,
       method: ctx.method,
-      headers: maskedHeaders(ctx.req.headers as Record<string, unknown>, lowerNames),
+      headers: maskedHeaders(ctx.req.headers as Record<string, unknown>, names.headers),
       size: requestSize(ctx),
     },
-    upstream_uri: upstreamUri(ctx),
+    upstream_uri: maskedUri(ctx.upstream.path, names.query),
     upstream_status: ctx.upstreamHeadersAt > 0 ? String(ctx.response?.status ?? status) : '',
     response: {
       status,
-      headers: ctx.res.getHeaders(),
+      headers: maskedHeaders(sentHeaders(ctx.res), names.headers, RESPONSE_CREDENTIAL_HEADERS),
       size: responseSize(ctx),
     },
     latencies: latencies(ctx),
