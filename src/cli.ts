@@ -1,12 +1,18 @@
-#!/usr/bin/env node
+#!/bin/sh
+':' //; f="$0"; while [ -L "$f" ]; do l="$(readlink "$f")"; case "$l" in /*) f="$l" ;; *) f="$(dirname "$f")/$l" ;; esac; done; d="$(dirname "$f")/.."; n="$d/node_modules/.bin/node"; [ -x "$n" ] || n=node; exec "$n" "$d/bin/modelgate.cjs" "$@"
 /**
  * modelgate's command line:
  *   modelgate start [--conf FILE] [--declarative FILE]   run the gateway in the foreground
  *   modelgate migrations list|up|bootstrap               manage the database schema
  *   modelgate config parse|db_import|db_export           declarative files <-> the database
- *   modelgate help
+ *   modelgate help | --help | -h
  * Every failure is one line on stderr naming what is wrong (an invalid declarative file: one
  * line per error), and a non-zero exit code.
+ *
+ * The two lines above are also a shell script, so that `./src/cli.ts` runs on the project's
+ * Node 24 whatever `node` is first on PATH: sh follows symlinks to this file and hands over to
+ * bin/modelgate.cjs (the package's `bin`), with node_modules/.bin/node when it is there. Node
+ * reads them as a hashbang and a no-op string. `node src/cli.ts` (npm start) skips all that.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -29,7 +35,7 @@ Commands:
   config parse FILE                Check a declarative file; print every error with its path
   config db_import FILE            Add a declarative file's entities to the database (one transaction)
   config db_export [FILE]          Write the database's configuration as a declarative file (stdout without FILE)
-  help                             Show this help
+  help, --help, -h                 Show this help
 
 Settings come from MODELGATE_* environment variables and an optional config file (--conf or
 MODELGATE_CONF); environment variables win. See README.md and docs/cluster.md.`;
@@ -75,12 +81,16 @@ async function start(args: string[]): Promise<void> {
     if (e instanceof StartupError || e instanceof SettingsError) die(e.message);
     die(`start-up failed: ${(e as Error).message}`);
   }
-  let signals = 0;
+  let firstSignalAt = 0;
   const shutdown = (signal: string) => {
-    if (++signals > 1) {
+    if (firstSignalAt) {
+      // a terminal's Ctrl-C reaches us and the parent that started us (npm, bin/modelgate.cjs),
+      // which forwards it: a repeat within a second is that same keypress, not a second request
+      if (Date.now() - firstSignalAt < 1000) return;
       process.stderr.write(`modelgate: second ${signal}, exiting now\n`);
       process.exit(1);
     }
+    firstSignalAt = Date.now();
     gateway.stop().then(
       () => process.exit(0),
       (e: Error) => die(`shutdown failed: ${e.message}`),
@@ -220,11 +230,14 @@ async function config(args: string[]): Promise<void> {
 }
 
 const [command, ...rest] = process.argv.slice(2);
+const help = async () => void process.stdout.write(USAGE + '\n');
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   start,
   migrations,
   config,
-  help: async () => void process.stdout.write(USAGE + '\n'),
+  help,
+  '--help': help,
+  '-h': help,
 };
 const run = commands[command ?? 'help'];
 if (!run) die(`unknown command '${command}'\n${USAGE}`, 2);

@@ -11,6 +11,7 @@ import os from 'node:os';
 import { pgMissing } from './helpers/postgres.ts';
 import { redisMissing } from './helpers/redis.ts';
 import { guideTextMissing, kongFixturesMissing } from './helpers/shared.ts';
+import { oldNodeMissing } from './helpers/old-node.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const filters = process.argv.slice(2);
@@ -50,6 +51,7 @@ const missing: [reason: string | null, guard: string][] = [
   [redisMissing, 'redisMissing'],
   [kongFixturesMissing, 'kongFixturesMissing'],
   [guideTextMissing, 'guideTextMissing'],
+  [oldNodeMissing, 'oldNodeMissing'],
 ];
 const said = new Set<string>();
 function sayWhatSkips(list: string[]): void {

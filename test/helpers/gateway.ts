@@ -38,6 +38,10 @@ export interface StartOptions {
   workers?: number;
   /** Do not wait for readiness (start-up failure tests). */
   noWait?: boolean;
+  /** The command that runs the CLI, `start` appended (default: this Node on src/cli.ts, what `npm start` runs). */
+  command?: string[];
+  /** Its own process group, so a test can signal the group as a terminal's Ctrl-C does. */
+  detached?: boolean;
 }
 
 function formBody(pairs: [string, string][] | Record<string, string>): string {
@@ -102,7 +106,8 @@ export class Gateway {
       MODELGATE_LOG_LEVEL: 'info',
       ...opts.env,
     };
-    const proc = spawn(process.execPath, [CLI, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [file, ...args] = opts.command ?? [process.execPath, CLI];
+    const proc = spawn(file, [...args, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false });
     this.proc = proc;
     proc.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
     proc.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
