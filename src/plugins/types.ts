@@ -55,6 +55,13 @@ export interface PluginHandler<C = any, S = C> {
   log?(ctx: RequestContext, conf: S): void;
   /** Credential names this configuration uses (ai-proxy's auth header or query parameter); read only by log serializers. */
   credentialNames?(conf: S): CredentialNames;
+  /**
+   * The shape of every error answer the gateway writes on a route this plugin is on (a plugin's
+   * exit, a body limit, an upstream failure, this plugin's own errors): ai-proxy gives them
+   * OpenAI's error envelope. `body` is what would be sent (Kong's `{"message"}` and the like);
+   * the result is sent instead. Called only for statuses of 400 and above.
+   */
+  errorBody?(ctx: RequestContext, conf: S, status: number, body: unknown): unknown;
 }
 
 export interface PluginModule<C = any, S = C> {

@@ -23,6 +23,12 @@ function rawError(status: number, message: string): string {
   return `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
+/** An error body in the shape of the API the route speaks, when one of its plugins says (ai-proxy: OpenAI's envelope). */
+function routeErrorBody(ctx: RequestContext, status: number, body: unknown): unknown {
+  for (const p of ctx.chain) if (p.handler.errorBody) return p.handler.errorBody(ctx, p.conf, status, body);
+  return body;
+}
+
 /** After the client's connection closed, how long the log phase waits for the exchange to settle. */
 const LOG_AFTER_CLOSE_MAX_WAIT_MS = 5000;
 
@@ -202,7 +208,7 @@ export class ProxyServer {
       return;
     }
     const payload = body === undefined ? { message: defaultMessage(status) } : body;
-    writeJson(ctx.res, status, payload, ctx.requestId, ctx.startedAt, headers);
+    writeJson(ctx.res, status, status >= 400 ? routeErrorBody(ctx, status, payload) : payload, ctx.requestId, ctx.startedAt, headers);
   }
 
   #fail(ctx: RequestContext, e: unknown): void {

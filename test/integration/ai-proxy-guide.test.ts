@@ -282,7 +282,8 @@ test('a different model than the configured one is refused before any upstream c
   const before = mocks.openai.requests.length;
   const res = await gw.proxyRequest('POST', '/openai-chat', { ...GUIDE_BODY, model: 'gpt-4o' });
   assert.equal(res.status, 400);
-  assert.deepEqual(res.json, { error: { message: 'cannot use own model - must be: gpt-4' } });
+  // Kong's message, in OpenAI's whole envelope (issue 16)
+  assert.deepEqual(res.json, { error: { message: 'cannot use own model - must be: gpt-4', type: 'invalid_request_error', code: 'model_not_allowed', param: 'model' } });
   const same = await gw.proxyRequest('POST', '/openai-chat', { ...GUIDE_BODY, model: 'gpt-4' });
   assert.equal(same.status, 200);
   assert.equal(mocks.openai.requests.length, before + 1);

@@ -113,7 +113,7 @@ test('a token budget spent on one node is spent on the other', { skip }, async (
   for (const gw of nodes) {
     const refused = await gw.proxyRequest('POST', '/chat', { messages: [{ role: 'user', content: 'What is 1+1?' }] }, { apikey: KEY });
     assert.equal(refused.status, 429);
-    assert.deepEqual(refused.json, { message: 'AI token rate limit exceeded for provider(s): openai' });
+    assert.deepEqual(refused.json, { message: 'AI token rate limit exceeded for provider(s): openai', error: { message: 'AI token rate limit exceeded for provider(s): openai', type: 'rate_limit_error', code: 'rate_limit_exceeded', param: null } });
   }
 });
 
@@ -197,7 +197,7 @@ test('a Redis outage: limits keep answering, counted locally, with one warning a
     await budgetIs(0);
     const refused = await chat();
     assert.equal(refused.status, 429, refused.text);
-    assert.deepEqual(refused.json, { message: 'AI token rate limit exceeded for provider(s): openai' });
+    assert.deepEqual(refused.json, { message: 'AI token rate limit exceeded for provider(s): openai', error: { message: 'AI token rate limit exceeded for provider(s): openai', type: 'rate_limit_error', code: 'rate_limit_exceeded', param: null } });
     assert.equal(outageWarnings().length, 1, `one warning for the outage:\n${outageWarnings().join('\n')}`);
 
     await redis.start();

@@ -191,7 +191,7 @@ test('response_streaming: deny refuses stream requests, always streams every ans
   await addAiRoute('always', ['/s/always'], { ...TARGETS[0].plugin(), response_streaming: 'always' });
   const denied = await gw.proxyRequest('POST', '/s/deny', { messages: USER, stream: true });
   assert.equal(denied.status, 400);
-  assert.deepEqual(denied.json, { error: { message: 'response streaming is not enabled for this LLM' } });
+  assert.deepEqual(denied.json, { error: { message: 'response streaming is not enabled for this LLM', type: 'invalid_request_error', code: 'streaming_not_enabled', param: 'stream' } });
   assert.equal((await gw.proxyRequest('POST', '/s/deny', { messages: USER })).status, 200);
   const always = await sse('always', { messages: USER });
   assert.equal(always.events.at(-1), '[DONE]');
@@ -243,7 +243,8 @@ test('MODELGATE_MAX_STREAM_DURATION_MS cuts a stream that lasts too long, with a
     assert.ok(elapsed >= 350 && elapsed < 5000, `cut after the limit (${elapsed} ms)`);
     assert.ok(!raw.includes('[DONE]'));
     const last = JSON.parse(raw.trim().split('\n\n').at(-1)!.replace(/^data: /, ''));
-    assert.equal(last.error.type, 'max_stream_duration');
+    // OpenAI's envelope: the class in `type`, the cause in `code` (issue 16)
+    assert.deepEqual(last.error, { message: 'the stream reached the maximum stream duration', type: 'timeout_error', code: 'max_stream_duration', param: null });
     const upstream = mocks.openai.requests.at(-1)!;
     await mocks.openai.waitFor((r) => r === upstream && r.closedAt !== null, 2000);
     // a stream that ends in time is untouched by the limit, and the timer does not outlive it

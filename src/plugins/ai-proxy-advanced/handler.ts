@@ -5,19 +5,21 @@
  * OpenAI endpoint), then try them in the balancer's order. A provider answer that matches the
  * failover criteria (429, 5xx, a connection error, a timeout) moves on to the next target before
  * anything reached the client; once a stream's first byte is out, there is no going back.
- * `GET .../models` lists the models the route serves, in OpenAI's shape.
+ * `GET .../models` lists the models the route serves, in OpenAI's shape. Errors are in OpenAI's
+ * envelope, as on an ai-proxy route.
  */
 import { createHash } from 'node:crypto';
 import type { PluginHandler, CompileContext, CredentialNames } from '../types.ts';
 import type { RequestContext } from '../../proxy/context.ts';
 import { compileAiProxy, type CompiledAiProxy } from '../ai-proxy/compile.ts';
 import { checkRequest, planFor, relay, sendPlanned, type ExchangeRouteType, type SentCall } from '../ai-proxy/exchange.ts';
-import { aiError, readClientJson } from '../ai-proxy/client-request.ts';
+import { readClientJson } from '../ai-proxy/client-request.ts';
+import { aiError, describeUpstreamFailure, modelNotFound, openAiError, openAiErrorBody } from '../ai-proxy/openai-error.ts';
+import { writeJson } from '../../proxy/respond.ts';
 import type { UpstreamLimits } from '../ai-proxy/upstream-request.ts';
 import { UpstreamError, ClientError } from '../../proxy/errors.ts';
 import { discard } from '../../proxy/upstream.ts';
 import { setResponseHeaders } from '../shared/response-headers.ts';
-import { writeJson } from '../../proxy/respond.ts';
 import { balancerFor, type Balancer, type TargetState } from './balancer.ts';
 import type { AiProxyAdvancedConfig, TargetConfig } from './schema.ts';
 import type { AiExchange } from '../ai-proxy/analytics.ts';
@@ -96,6 +98,7 @@ export const handler: PluginHandler<AiProxyAdvancedConfig, CompiledAdvanced> = {
     ctx.handler = (c) => balance(c, conf);
   },
   credentialNames: (conf) => conf.credentialNames,
+  errorBody: (ctx, _conf, status, body) => openAiErrorBody(status, body, ctx.error?.code ?? null),
 };
 
 function operationOf(path: string): ExchangeRouteType | null {
@@ -139,8 +142,15 @@ function modelList(ctx: RequestContext, conf: CompiledAdvanced): void {
   writeJson(ctx.res, 200, { object: 'list', data }, ctx.requestId, ctx.startedAt);
 }
 
-function modelNotFound(model: string): ClientError {
-  return new ClientError(404, { error: { message: `The model \`${model}\` does not exist or is not served by this route`, type: 'invalid_request_error', param: 'model', code: 'model_not_found' } });
+/**
+ * No target answered and more than one was tried: the client learns each attempt's cause, with the
+ * last failure's status and, at the top, its Kong message.
+ */
+function noHealthyTargets(ctx: RequestContext, last: UpstreamError, attempts: AttemptLog[]): ClientError {
+  const causes = attempts.map((a) => `target ${a.target} (${a.provider}/${a.model}): ${a.status !== undefined ? `answered ${a.status}` : (describeUpstreamFailure(a.error)?.message ?? a.error)}`);
+  const envelope = openAiError(last.status, `no target could serve this request: ${causes.join('; ')}`, { code: 'no_healthy_targets' });
+  ctx.attempts = attempts.length;
+  return new ClientError(last.status, { message: last.message, request_id: ctx.requestId, ...envelope });
 }
 
 async function balance(ctx: RequestContext, conf: CompiledAdvanced): Promise<void> {
@@ -152,14 +162,14 @@ async function balance(ctx: RequestContext, conf: CompiledAdvanced): Promise<voi
   const eligible = conf.targets.filter((t) => t.routeType === routeType && (asked === null || t.publicName === asked)).map((t) => t.index);
   if (!eligible.length) {
     if (asked !== null) throw modelNotFound(asked);
-    throw aiError(400, `no target of this route serves ${routeType}`);
+    throw aiError(400, `no target of this route serves ${routeType}`, { code: 'unsupported_operation' });
   }
 
   const hashKey = hashKeyOf(ctx, conf);
   const maxAttempts = conf.config.balancer.retries + 1;
   const tried = new Set<number>();
   const attempts: AttemptLog[] = [];
-  let lastError: unknown = null;
+  let lastError: UpstreamError | null = null;
   let blockedUntil = Infinity;
   for (let n = 0; n < maxAttempts; n++) {
     const picked = conf.balancer.pick(eligible, tried, hashKey);
@@ -182,7 +192,7 @@ async function balance(ctx: RequestContext, conf: CompiledAdvanced): Promise<voi
       lastError = e;
       if ((kind === 'timeout' ? conf.failOnTimeout : conf.failOnError) && canFailOver()) continue;
       recordBalancing(ctx, conf, state.index, attempts);
-      throw e;
+      throw attempts.length > 1 ? noHealthyTargets(ctx, e, attempts) : e;
     }
     const status = sent.response.statusCode;
     const failed = conf.failStatuses.has(status);
@@ -202,10 +212,10 @@ async function balance(ctx: RequestContext, conf: CompiledAdvanced): Promise<voi
     return;
   }
   recordBalancing(ctx, conf, null, attempts);
-  if (lastError) throw lastError;
+  if (lastError) throw attempts.length > 1 ? noHealthyTargets(ctx, lastError, attempts) : lastError;
   const retryAfter = Number.isFinite(blockedUntil) ? Math.max(1, Math.ceil((blockedUntil - Date.now()) / 1000)) : 1;
   setResponseHeaders(ctx, { 'retry-after': String(retryAfter) });
-  throw aiError(503, 'every target for this request is unavailable (circuit open); try again later');
+  throw aiError(503, 'every target for this request is unavailable (circuit open); try again later', { code: 'circuit_open' });
 }
 
 function reportSuccess(conf: CompiledAdvanced, state: TargetState, ctx: RequestContext): void {

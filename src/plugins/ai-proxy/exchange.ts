@@ -11,9 +11,8 @@ import { resolveEndpoint, upstreamHeaders, EndpointError, type UpstreamLimits } 
 import { relayJson } from './relay-json.ts';
 import { relayStream } from './relay-stream.ts';
 import { relayEmbeddings } from './relay-embeddings.ts';
-import { aiError } from './client-request.ts';
+import { aiError } from './openai-error.ts';
 import { callUpstream, callUpstreamCollected, type ProviderAnswer } from '../../proxy/upstream.ts';
-import { ClientError } from '../../proxy/errors.ts';
 import type { HeaderMap } from '../../proxy/headers.ts';
 import { encodeReusing, type ClientJson } from '../../util/json-reuse.ts';
 import type { JsonObject } from '../../llm/json.ts';
@@ -75,14 +74,23 @@ export interface SentCall {
   attempts: number;
 }
 
-/** RequestError (the client's fault) → Kong's 400; anything else propagates. */
+/** RequestError (the client's fault) → Kong's 400, with the field it names as OpenAI's `param`; anything else propagates. */
 function asClientError<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof RequestError) throw aiError(400, e.message);
+    if (e instanceof RequestError) throw aiError(400, e.message, { param: paramOf(e.message) });
     throw e;
   }
+}
+
+/**
+ * The request field a validation message starts with (`messages[0].role: expected ...`), or null.
+ * `model.options.*` names the route's configuration, not the client's request.
+ */
+function paramOf(message: string): string | null {
+  const m = /^([A-Za-z_]\w*(?:\[\d+\]|\.[A-Za-z_]\w*)*): /.exec(message);
+  return m && !m[1].startsWith('model.options.') ? m[1] : null;
 }
 
 export function validateRequest(value: unknown, routeType: LlmRouteType): ClientRequest {
@@ -103,7 +111,7 @@ function encodeBody(body: JsonObject, source: ClientJson | null): string | Buffe
 
 /** `response_streaming` (Kong 3.7+): `deny` refuses stream requests, `always` streams every answer. */
 export function wantsStream(policy: 'allow' | 'deny' | 'always', request: ClientRequest): boolean {
-  if (request.stream === true && policy === 'deny') throw aiError(400, 'response streaming is not enabled for this LLM');
+  if (request.stream === true && policy === 'deny') throw aiError(400, 'response streaming is not enabled for this LLM', { code: 'streaming_not_enabled', param: 'stream' });
   return policy === 'always' || request.stream === true;
 }
 
@@ -111,11 +119,11 @@ export function wantsStream(policy: 'allow' | 'deny' | 'always', request: Client
 export function resolveModel(configured: string | null, request: { model?: unknown }): string {
   const asked = request.model;
   if (configured) {
-    if (asked !== undefined && asked !== null && asked !== configured) throw aiError(400, `cannot use own model - must be: ${configured}`);
+    if (asked !== undefined && asked !== null && asked !== configured) throw aiError(400, `cannot use own model - must be: ${configured}`, { code: 'model_not_allowed', param: 'model' });
     return configured;
   }
   if (typeof asked === 'string' && asked !== '') return asked;
-  throw aiError(400, 'model parameter not found in request, nor in gateway configuration');
+  throw aiError(400, 'model parameter not found in request, nor in gateway configuration', { code: 'model_required', param: 'model' });
 }
 
 /** Plans the call a checked request makes to one target, under the target's model name. */
@@ -128,7 +136,7 @@ function planEmbeddings(conf: CompiledAiProxy, request: EmbeddingsRequest, model
   const provider = conf.config.model.provider;
   const driver = conf.driver.embeddings;
   // the schema refuses such configs; a target list built some other way still gets a clear answer
-  if (!driver) throw aiError(400, `${provider} does not support route_type ${EMBEDDINGS_ROUTE}`);
+  if (!driver) throw aiError(400, `${provider} does not support route_type ${EMBEDDINGS_ROUTE}`, { code: 'unsupported_route_type' });
   const embeddings: EmbeddingsContext = { provider, routeType: EMBEDDINGS_ROUTE, model, options: conf.options, now: Math.floor(Date.now() / 1000) };
   return asClientError(() => {
     const upstreamBody = driver.buildRequest(request, embeddings);
@@ -204,7 +212,7 @@ async function signHeaders(conf: CompiledAiProxy, url: string, headers: HeaderMa
   try {
     extra = await sign({ method: 'POST', url, headers: headers as Record<string, string>, body: typeof body === 'string' ? body : body.toString('utf8') }, signing, conf.config.auth);
   } catch (e) {
-    if (e instanceof SigningError) throw new ClientError(e.upstream ? 502 : 500, { error: { message: e.message } });
+    if (e instanceof SigningError) throw e.upstream ? aiError(502, e.message, { code: 'provider_credentials_unavailable' }) : aiError(500, e.message, { code: 'invalid_configuration' });
     throw e;
   }
   for (const k in extra) headers[k] = extra[k];
@@ -219,7 +227,7 @@ export async function sendCall(ctx: RequestContext, conf: CompiledAiProxy, url: 
   try {
     endpoint = resolveEndpoint(conf, url, providerHeaders, limits);
   } catch (e) {
-    if (e instanceof EndpointError) throw new ClientError(500, { error: { message: e.message } });
+    if (e instanceof EndpointError) throw aiError(500, e.message, { code: 'invalid_configuration' });
     throw e;
   }
   const bytes = typeof body === 'string' ? Buffer.from(body) : body; // encoded once: its length is the header, and undici writes it as is

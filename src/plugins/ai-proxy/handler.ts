@@ -5,6 +5,7 @@
  * exchange: read and check the client body → resolve model and streaming → driver builds the
  * provider body → send with the configured key (and the driver's signature) → translate the
  * answer (JSON, stream or embeddings) → record usage and cost. Provider errors keep their status; an answer that cannot be translated is 502.
+ * Every error on the route, whoever answers it, is in OpenAI's envelope (`errorBody`, openai-error.ts).
  */
 import type { PluginHandler } from '../types.ts';
 import type { RequestContext } from '../../proxy/context.ts';
@@ -15,6 +16,7 @@ import { relayPreserved } from './relay-json.ts';
 import { readClientJson } from './client-request.ts';
 import { checkRequest, planFor, relay, resolveModel, sendCall, sendPlanned } from './exchange.ts';
 import type { DriverContext } from '../../llm/types.ts';
+import { openAiErrorBody } from './openai-error.ts';
 
 export type { Exchange } from './exchange.ts';
 
@@ -24,6 +26,7 @@ export const handler: PluginHandler<AiProxyConfig, CompiledAiProxy> = {
     ctx.handler = (c) => exchange(c, conf);
   },
   credentialNames: (conf) => conf.credentialNames,
+  errorBody: (ctx, _conf, status, body) => openAiErrorBody(status, body, ctx.error?.code ?? null),
 };
 
 async function exchange(ctx: RequestContext, conf: CompiledAiProxy): Promise<void> {
@@ -60,3 +63,4 @@ async function exchangePreserved(ctx: RequestContext, conf: CompiledAiProxy, raw
   ctx.attempts = sent.attempts;
   await relayPreserved(ctx, conf, sent.response, sent.sentAt, raw);
 }
+

@@ -1,7 +1,7 @@
 /**
  * Non-streamed answers: the provider's 200 translated to OpenAI's shape (502 when it cannot be,
- * RELIABILITY D3), the provider's errors passed through with their status (as JSON even when the
- * provider sent HTML), redirects refused, sizes bounded.
+ * RELIABILITY D3), the provider's errors passed on with their status in OpenAI's error envelope
+ * (provider-error.ts), redirects refused, sizes bounded.
  */
 import type { ServerResponse } from 'node:http';
 import type { RequestContext } from '../../proxy/context.ts';
@@ -11,14 +11,16 @@ import { isCollected, type CollectedResponse, type ProviderAnswer } from '../../
 import { BodyEncodingError, BodyTooLargeError, decodeContent, readCapped } from '../../proxy/read-body.ts';
 import { TranslationError, type Usage } from '../../llm/types.ts';
 import { HEADERS } from '../../proxy/names.ts';
-import { ClientError, UpstreamError } from '../../proxy/errors.ts';
+import { UpstreamError } from '../../proxy/errors.ts';
+import { aiError } from './openai-error.ts';
+import { providerErrorAnswer } from './provider-error.ts';
 import { classifyUpstreamError } from '../../proxy/upstream.ts';
 import { recordExchange } from './analytics.ts';
 import { estimateTokens, promptText } from '../../llm/tokens.ts';
 import { writeJson } from '../../proxy/respond.ts';
 
 /** Provider headers worth keeping on the client's answer: rate-limit state and the provider's request id. */
-const KEPT_NAMES: ReadonlySet<string> = new Set(['retry-after', 'x-request-id', 'request-id', 'apim-request-id', 'openai-processing-ms']);
+const KEPT_NAMES: ReadonlySet<string> = new Set(['retry-after', 'retry-after-ms', 'x-request-id', 'request-id', 'apim-request-id', 'openai-processing-ms']);
 const KEPT_PREFIXES = ['x-ratelimit-', 'anthropic-ratelimit-', 'ratelimit-'];
 
 function kept(name: string): boolean {
@@ -84,29 +86,19 @@ function isRedirect(status: number): boolean {
   return status >= 300 && status < 400;
 }
 
-/** A provider error (non-200): its status and its JSON body, or Kong's shape around a non-JSON one. */
+/** A provider error (non-200): its status, and OpenAI's error envelope (provider-error.ts). */
 export async function relayProviderError(ctx: RequestContext, conf: CompiledAiProxy, response: ProviderAnswer, model: string): Promise<void> {
   const status = response.statusCode;
   if (isRedirect(status)) {
     if (!isCollected(response)) response.body.resume();
-    throw new ClientError(502, { error: { message: `the provider answered with a redirect (${status}); redirects are not followed` } });
+    throw aiError(502, `the provider answered with a redirect (${status}); redirects are not followed`, { code: 'upstream_redirect' });
   }
   const text = await readProviderBody(ctx, response);
-  let body = text;
-  if (!looksLikeJson(text)) {
-    body = JSON.stringify({ error: { message: `the provider answered ${status} without a JSON body`, type: 'upstream_error', status } });
-  }
+  const answer = providerErrorAnswer(status, text, response.headers, conf.config.model.provider);
   ctx.error = { status, code: 'provider_error', message: `provider answered ${status}` };
-  writeJson(ctx.res, status, body, ctx.requestId, ctx.startedAt, answerHeaders(ctx, conf, model, response));
-}
-
-function looksLikeJson(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
+  const headers = answerHeaders(ctx, conf, model, response);
+  if (answer.retryAfter !== null && headers['retry-after'] === undefined) headers['retry-after'] = answer.retryAfter;
+  writeJson(ctx.res, status, answer.body, ctx.requestId, ctx.startedAt, headers);
 }
 
 export function estimateUsage(x: Exchange, completionText: string): Usage {
@@ -137,7 +129,7 @@ export function translateOr502<T>(ctx: RequestContext, provider: string, routeTy
   } catch (e) {
     if (e instanceof TranslationError) {
       ctx.error = { status: 502, code: 'translation', message: e.message };
-      throw new ClientError(502, { error: { message: `transformation failed from type ${provider}://${routeType}: ${e.message}` } });
+      throw aiError(502, `transformation failed from type ${provider}://${routeType}: ${e.message}`, { code: 'translation_failed' });
     }
     throw e;
   }

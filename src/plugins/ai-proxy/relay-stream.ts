@@ -17,6 +17,7 @@ import { TranslationError, UpstreamStreamError, type StreamEvent, type StreamFra
 import { jsonAnswerAsStream } from './stream-from-json.ts';
 import { HEADERS } from '../../proxy/names.ts';
 import { isCollected } from '../../proxy/upstream.ts';
+import { openAiError } from './openai-error.ts';
 import type { AbortLike } from '../../proxy/context.ts';
 
 const SSE_HEADERS = {
@@ -46,17 +47,38 @@ function framingOf(contentType: string): StreamFraming | null {
   return null;
 }
 
-export function sseError(message: string, type: string): string {
-  return `data: ${JSON.stringify({ error: { message, type } })}\n\n`;
+/** The provider's stream ended without its end-of-stream event. */
+class TruncatedStream extends Error {}
+
+/** An error event after the stream started: OpenAI's envelope, as the OpenAI SDKs raise it (`data.error`). */
+function sseError(failure: StreamFailure): string {
+  const { error } = openAiError(failure.status, failure.message, { code: failure.code });
+  if (failure.provider) error.provider = failure.provider;
+  return `data: ${JSON.stringify({ error })}\n\n`;
 }
 
-function describeFailure(e: unknown, signal: AbortLike): { message: string; type: string; status: number } {
-  if (e instanceof UpstreamStreamError) return { message: e.message, type: e.type, status: 502 };
-  if (e instanceof TranslationError) return { message: `transformation failed: ${e.message}`, type: 'translation_error', status: 502 };
-  if (signal.aborted && (signal.reason as Error)?.name === 'TimeoutError') return { message: 'the stream reached the maximum stream duration', type: 'max_stream_duration', status: 504 };
+interface StreamFailure {
+  message: string;
+  /** What the status would have been had the stream not started: it gives the envelope's `type`. */
+  status: number;
+  code: string;
+  provider?: { name: string; type: string | null };
+}
+
+/** A provider's error event that says it is a rate limit (Cohere's ERROR_LIMIT, Bedrock's throttling, Gemini's RESOURCE_EXHAUSTED). */
+const RATE_LIMIT_TYPE = /rate.?limit|throttl|exhausted|quota/i;
+
+function describeFailure(e: unknown, signal: AbortLike, provider: string): StreamFailure {
+  if (e instanceof UpstreamStreamError) {
+    const limited = RATE_LIMIT_TYPE.test(e.type);
+    return { message: e.message, status: limited ? 429 : 502, code: limited ? 'rate_limit_exceeded' : 'provider_error', provider: { name: provider, type: e.type === 'upstream_error' ? null : e.type } }; // upstream_error: the translator's default, not the provider's
+  }
+  if (e instanceof TruncatedStream) return { message: e.message, status: 502, code: 'upstream_truncated' };
+  if (e instanceof TranslationError) return { message: `transformation failed: ${e.message}`, status: 502, code: 'translation_failed' };
+  if (signal.aborted && (signal.reason as Error)?.name === 'TimeoutError') return { message: 'the stream reached the maximum stream duration', status: 504, code: 'max_stream_duration' };
   const code = (e as { code?: string })?.code;
-  if (code === 'UND_ERR_BODY_TIMEOUT') return { message: 'the provider stopped sending within the read timeout', type: 'upstream_timeout', status: 504 };
-  return { message: 'the provider connection failed mid-stream', type: 'upstream_error', status: 502 };
+  if (code === 'UND_ERR_BODY_TIMEOUT') return { message: 'the provider stopped sending within the read timeout', status: 504, code: 'upstream_timeout' };
+  return { message: 'the provider connection failed mid-stream', status: 502, code: 'upstream_connection_error' };
 }
 
 export async function relayStream(x: Exchange): Promise<void> {
@@ -98,7 +120,7 @@ export async function relayStream(x: Exchange): Promise<void> {
     }
     if (!res.destroyed) {
       const last = translateAll(translator, decoder.end());
-      const failure = last.failure ?? (translator.done ? null : new UpstreamStreamError('the provider ended the stream before it was complete', 'upstream_truncated'));
+      const failure = last.failure ?? (translator.done ? null : new TruncatedStream('the provider ended the stream before it was complete'));
       if (failure) {
         res.write(last.frames);
         throw failure;
@@ -110,9 +132,9 @@ export async function relayStream(x: Exchange): Promise<void> {
     if (res.destroyed || ctx.clientSignal.aborted) {
       // the client left: the upstream request is aborted by the signal; nothing more to say
     } else {
-      const failure = describeFailure(e, x.signal);
-      ctx.error = { status: failure.status, code: failure.type, message: failure.message };
-      res.end(sseError(failure.message, failure.type));
+      const failure = describeFailure(e, x.signal, driver.provider);
+      ctx.error = { status: failure.status, code: failure.code, message: failure.message };
+      res.end(sseError(failure));
       response.body.destroy();
     }
   }
