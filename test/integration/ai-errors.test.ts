@@ -248,3 +248,44 @@ test('a stream that breaks after it started ends with the same envelope as an SS
   assert.equal(e.param, null);
   assert.match(e.message, /ended the stream before it was complete/);
 });
+
+test('models.list and models.retrieve on an ai-proxy route: the route\'s model, with the plugin\'s creation time', async () => {
+  const client = sdk('/e-openai');
+  const created = (await gw.adminRequest('GET', `/plugins/${pluginIds['e-openai']}`)).json.created_at;
+  assert.ok(created > 1_600_000_000);
+  const list = await client.models.list();
+  assert.deepEqual(list.data, [{ id: 'gpt-4o', object: 'model', created, owned_by: 'openai' }]);
+  assert.deepEqual(await client.models.retrieve('gpt-4o'), { id: 'gpt-4o', object: 'model', created, owned_by: 'openai' });
+  const missing = await apiError(client.models.retrieve('gpt-5'));
+  assert.ok(missing instanceof OpenAI.NotFoundError);
+  assert.equal(missing.code, 'model_not_found');
+  assert.equal(missing.param, 'model');
+  // the path some clients use below a route named like a base URL without /v1
+  const v1 = await gw.proxyRequest('GET', '/e-openai/v1/models');
+  assert.equal(v1.status, 200);
+  assert.equal(v1.json.data[0].id, 'gpt-4o');
+  // no configured model: the client's is used, so the route lists none and knows any
+  const any = sdk('/e-any-model');
+  assert.deepEqual((await any.models.list()).data, []);
+  assert.equal((await any.models.retrieve('o3-mini')).id, 'o3-mini');
+});
+
+test('models.retrieve on the unified endpoint, ids with slashes included; entries carry a real created', async () => {
+  const client = sdk('/e-unified/v1');
+  const created = (await gw.adminRequest('GET', `/plugins/${pluginIds['e-unified']}`)).json.created_at;
+  const list = await client.models.list();
+  assert.deepEqual(
+    list.data.map((x) => [x.id, x.created, x.owned_by]),
+    [
+      ['gpt-4o', created, 'openai'],
+      ['meta-llama/Llama-3-8b', created, 'vllm'],
+    ],
+  );
+  assert.deepEqual(await client.models.retrieve('gpt-4o'), { id: 'gpt-4o', object: 'model', created, owned_by: 'openai' });
+  assert.deepEqual(await client.models.retrieve('meta-llama/Llama-3-8b'), { id: 'meta-llama/Llama-3-8b', object: 'model', created, owned_by: 'vllm' });
+  const unencoded = await gw.proxyRequest('GET', '/e-unified/v1/models/meta-llama/Llama-3-8b');
+  assert.equal(unencoded.json.id, 'meta-llama/Llama-3-8b');
+  const missing = await apiError(client.models.retrieve('gpt-9'));
+  assert.ok(missing instanceof OpenAI.NotFoundError);
+  assert.equal(missing.code, 'model_not_found');
+});

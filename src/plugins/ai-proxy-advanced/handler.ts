@@ -5,8 +5,8 @@
  * OpenAI endpoint), then try them in the balancer's order. A provider answer that matches the
  * failover criteria (429, 5xx, a connection error, a timeout) moves on to the next target before
  * anything reached the client; once a stream's first byte is out, there is no going back.
- * `GET .../models` lists the models the route serves, in OpenAI's shape. Errors are in OpenAI's
- * envelope, as on an ai-proxy route.
+ * `GET .../models` lists the models the route serves, in OpenAI's shape, `GET .../models/{id}`
+ * describes one. Errors are in OpenAI's envelope, as on an ai-proxy route.
  */
 import { createHash } from 'node:crypto';
 import type { PluginHandler, CompileContext, CredentialNames } from '../types.ts';
@@ -15,7 +15,7 @@ import { compileAiProxy, type CompiledAiProxy } from '../ai-proxy/compile.ts';
 import { checkRequest, planFor, relay, sendPlanned, type ExchangeRouteType, type SentCall } from '../ai-proxy/exchange.ts';
 import { readClientJson } from '../ai-proxy/client-request.ts';
 import { aiError, describeUpstreamFailure, modelNotFound, openAiError, openAiErrorBody } from '../ai-proxy/openai-error.ts';
-import { writeJson } from '../../proxy/respond.ts';
+import { answerModels, modelsRequest, pluginCreatedAt, type ModelEntry } from '../ai-proxy/models.ts';
 import type { UpstreamLimits } from '../ai-proxy/upstream-request.ts';
 import { UpstreamError, ClientError } from '../../proxy/errors.ts';
 import { discard } from '../../proxy/upstream.ts';
@@ -135,11 +135,12 @@ function failureKind(e: unknown): 'timeout' | 'error' {
   return e instanceof UpstreamError && e.status === 504 ? 'timeout' : 'error';
 }
 
-function modelList(ctx: RequestContext, conf: CompiledAdvanced): void {
-  const seen = new Map<string, CompiledTarget>();
-  for (const t of conf.targets) if (!seen.has(t.publicName)) seen.set(t.publicName, t);
-  const data = [...seen.values()].map((t) => ({ id: t.publicName, object: 'model', created: 0, owned_by: t.provider }));
-  writeJson(ctx.res, 200, { object: 'list', data }, ctx.requestId, ctx.startedAt);
+/** The models the route serves, by the names clients use (a target without a model name serves whatever the client names: none to list). */
+function modelEntries(ctx: RequestContext, conf: CompiledAdvanced): ModelEntry[] {
+  const created = pluginCreatedAt(ctx, conf);
+  const seen = new Map<string, ModelEntry>();
+  for (const t of conf.targets) if (t.publicName && !seen.has(t.publicName)) seen.set(t.publicName, { id: t.publicName, object: 'model', created, owned_by: t.provider });
+  return [...seen.values()];
 }
 
 /**
@@ -154,7 +155,8 @@ function noHealthyTargets(ctx: RequestContext, last: UpstreamError, attempts: At
 }
 
 async function balance(ctx: RequestContext, conf: CompiledAdvanced): Promise<void> {
-  if (ctx.method === 'GET' && ctx.path.endsWith('/models')) return modelList(ctx, conf);
+  const models = modelsRequest(ctx);
+  if (models) return answerModels(ctx, models, modelEntries(ctx, conf));
   const { value, raw, source } = await readClientJson(ctx, conf.config.max_request_body_size);
   const routeType = operationOf(ctx.path) ?? operationFromBody(value) ?? conf.targets[0].routeType;
   const checked = checkRequest(value, routeType, conf.config.response_streaming, source);

@@ -5,7 +5,8 @@
  * exchange: read and check the client body → resolve model and streaming → driver builds the
  * provider body → send with the configured key (and the driver's signature) → translate the
  * answer (JSON, stream or embeddings) → record usage and cost. Provider errors keep their status; an answer that cannot be translated is 502.
- * Every error on the route, whoever answers it, is in OpenAI's envelope (`errorBody`, openai-error.ts).
+ * `GET …/models[/{id}]` answers the route's model in OpenAI's shape (models.ts). Every error on
+ * the route, whoever answers it, is in OpenAI's envelope (`errorBody`, openai-error.ts).
  */
 import type { PluginHandler } from '../types.ts';
 import type { RequestContext } from '../../proxy/context.ts';
@@ -16,6 +17,7 @@ import { relayPreserved } from './relay-json.ts';
 import { readClientJson } from './client-request.ts';
 import { checkRequest, planFor, relay, resolveModel, sendCall, sendPlanned } from './exchange.ts';
 import type { DriverContext } from '../../llm/types.ts';
+import { answerModels, modelsRequest, pluginCreatedAt, type ModelEntry } from './models.ts';
 import { openAiErrorBody } from './openai-error.ts';
 
 export type { Exchange } from './exchange.ts';
@@ -30,6 +32,9 @@ export const handler: PluginHandler<AiProxyConfig, CompiledAiProxy> = {
 };
 
 async function exchange(ctx: RequestContext, conf: CompiledAiProxy): Promise<void> {
+  // `preserve` speaks the provider's own API: its GETs are the provider's to answer
+  const models = conf.routeType === 'preserve' ? null : modelsRequest(ctx);
+  if (models) return answerModels(ctx, models, ...modelEntries(ctx, conf));
   const { value, raw, source } = await readClientJson(ctx, conf.config.max_request_body_size);
   if (conf.routeType === 'preserve') return exchangePreserved(ctx, conf, raw);
   const checked = checkRequest(value, conf.routeType, conf.config.response_streaming, source);
@@ -64,3 +69,14 @@ async function exchangePreserved(ctx: RequestContext, conf: CompiledAiProxy, raw
   await relayPreserved(ctx, conf, sent.response, sent.sentAt, raw);
 }
 
+/**
+ * The route's model for the models endpoints. Without a configured `model.name` the client's model
+ * is used, so the route lists none (it cannot know the provider's) and describes any id it is asked.
+ */
+function modelEntries(ctx: RequestContext, conf: CompiledAiProxy): [ModelEntry[], ((id: string) => ModelEntry)?] {
+  const owned_by = conf.config.model.provider;
+  const created = pluginCreatedAt(ctx, conf);
+  const name = conf.config.model.name;
+  if (name) return [[{ id: name, object: 'model', created, owned_by }]];
+  return [[], (id) => ({ id, object: 'model', created, owned_by })];
+}
