@@ -60,20 +60,33 @@ export class AdminGuard {
     if (origin && !this.corsOrigin(origin) && !SAFE_METHODS.has(method) && !sameOrigin(origin, headers.host)) {
       return { status: 403, message: 'Cross-origin requests to the Admin API are not allowed' };
     }
-    if (this.#token && method !== 'OPTIONS') {
-      const given = tokenOf(headers);
-      if (given === null || !timingSafeEqual(digest(given), this.#token)) return { status: 401, message: 'Invalid or missing admin token' };
-    }
+    if (this.#token && method !== 'OPTIONS' && !this.#hasValidToken(headers)) return { status: 401, message: 'Invalid or missing admin token' };
     return null;
+  }
+
+  /**
+   * Every candidate is compared, and one valid token is enough: a client (or a proxy in front of
+   * it) may send both headers, one of them meant for something else. Which one was wrong never
+   * changes the answer, so the 401 tells nothing about either.
+   */
+  #hasValidToken(headers: Record<string, string | string[] | undefined>): boolean {
+    let valid = false;
+    for (const given of tokensOf(headers)) {
+      // no early exit: the time taken does not depend on which candidate matched
+      if (timingSafeEqual(digest(given), this.#token!)) valid = true;
+    }
+    return valid;
   }
 }
 
-function tokenOf(headers: Record<string, string | string[] | undefined>): string | null {
+/** The tokens a request offers: `Kong-Admin-Token`, and `Authorization` when its scheme is Bearer. */
+function tokensOf(headers: Record<string, string | string[] | undefined>): string[] {
+  const out: string[] = [];
   const kong = headers['kong-admin-token'];
-  if (typeof kong === 'string') return kong;
+  if (typeof kong === 'string') out.push(kong);
   const auth = headers.authorization;
-  if (typeof auth === 'string' && /^bearer\s+/i.test(auth)) return auth.replace(/^bearer\s+/i, '');
-  return null;
+  if (typeof auth === 'string' && /^bearer\s+/i.test(auth)) out.push(auth.replace(/^bearer\s+/i, ''));
+  return out;
 }
 
 function sameOrigin(origin: string, host: string | string[] | undefined): boolean {
