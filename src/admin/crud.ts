@@ -68,11 +68,19 @@ function withGenerated(entity: EntityName, input: Record<string, unknown>): Reco
   return out;
 }
 
+/** The query string as Fastify parses it: a repeated argument comes as an array. */
 export interface ListQuery {
-  size?: string;
-  offset?: string;
-  tags?: string;
-  [k: string]: string | undefined;
+  [k: string]: string | string[] | undefined;
+}
+
+/** Kong reads the first of a repeated `tags` (or `custom_id`) argument. */
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** A repeated `size` or `offset` is as wrong as a malformed one (Kong: "size must be a number"). */
+function joined(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(',') : v;
 }
 
 const MAX_PAGE_SIZE = 1000;
@@ -113,19 +121,22 @@ export class EntityApi {
   }
 
   async list(entity: EntityName, basePath: string, q: ListQuery, where?: { column: string; value: string }): Promise<{ data: Row[]; next: string | null; offset?: string }> {
-    const size = pageSize(q.size);
-    const { tags, mode } = parseTags(q.tags);
-    const after = q.offset ? decodeOffset(q.offset) : undefined;
+    const size = pageSize(joined(q.size));
+    const rawTags = first(q.tags);
+    const { tags, mode } = parseTags(rawTags);
+    const offset = joined(q.offset);
+    const after = offset ? decodeOffset(offset) : undefined;
     // Kong's consumers endpoint filters by custom_id
-    if (entity === 'consumers' && q.custom_id !== undefined) {
-      const row = await this.#dao.store.findBy('consumers', 'custom_id', q.custom_id);
+    const customId = first(q.custom_id);
+    if (entity === 'consumers' && customId !== undefined) {
+      const row = await this.#dao.findBy('consumers', 'custom_id', customId);
       return { data: row ? [row] : [], next: null };
     }
     const page = await this.#dao.page(entity, { size, after, tags, tagsMode: mode, where });
     if (!page.offset) return { data: page.data, next: null };
     const params = new URLSearchParams({ offset: page.offset });
     if (q.size) params.set('size', String(size));
-    if (q.tags) params.set('tags', q.tags);
+    if (rawTags) params.set('tags', rawTags);
     return { data: page.data, next: `${basePath}?${params.toString()}`, offset: page.offset };
   }
 

@@ -12,6 +12,8 @@ import type { FastifyInstance } from 'fastify';
 import type { AdminContext } from './server.ts';
 import { CONTENT_TYPE, PREFIX, client, clusterMetrics } from '../observability/metrics.ts';
 import { formatListen } from '../settings.ts';
+import { errorFields } from '../observability/error-fields.ts';
+import { UNEXPECTED } from './error-reply.ts';
 
 function nodeRegistry(ctx: AdminContext): client.Registry {
   const registry = new client.Registry();
@@ -50,8 +52,8 @@ export function registerMetricsRoutes(app: FastifyInstance, ctx: AdminContext): 
         const text = await render();
         return reply.code(200).header('content-type', CONTENT_TYPE).send(text);
       } catch (e) {
-        ctx.log.error({ err: (e as Error).message }, 'could not collect metrics from the proxy workers');
-        return reply.code(500).send({ message: 'An unexpected error occurred' });
+        ctx.log.error({ method: req.method, path: '/metrics', status: 500, err: errorFields(e) }, 'could not collect metrics from the proxy workers');
+        return reply.code(500).send(UNEXPECTED);
       }
     },
   });
@@ -73,21 +75,20 @@ function startStatusListeners(ctx: AdminContext, render: () => Promise<string>):
       };
       const path = (req.url ?? '/').split('?')[0].replace(/\/+$/, '') || '/';
       if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { message: 'Method not allowed' });
+      // a failure here is a 500 like any other of the Admin API: logged with its cause
+      const failed = (e: unknown) => {
+        ctx.log.error({ listener: 'status', method: req.method, path, status: 500, err: errorFields(e) }, 'status API error');
+        json(500, UNEXPECTED);
+      };
       if (path === '/metrics') {
-        render().then(
-          (text) => {
-            res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
-            res.end(req.method === 'HEAD' ? undefined : text);
-          },
-          () => json(500, { message: 'An unexpected error occurred' }),
-        );
+        render().then((text) => {
+          res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
+          res.end(req.method === 'HEAD' ? undefined : text);
+        }, failed);
         return;
       }
       if (path === '/status') {
-        ctx.status().then(
-          (s) => json(200, s),
-          () => json(500, { message: 'An unexpected error occurred' }),
-        );
+        ctx.status().then((s) => json(200, s), failed);
         return;
       }
       json(404, { message: 'Not found' });

@@ -18,6 +18,7 @@ import { getPluginSchema, pluginNames } from '../plugins/registry.ts';
 import { pluginEntitySchema } from '../entities/plugins.ts';
 import { isPlainObject } from '../schema/validate.ts';
 import { registerMetricsRoutes } from './metrics-routes.ts';
+import { errorAnswer, logErrorAnswer } from './error-reply.ts';
 
 export const ADMIN_BODY_LIMIT = 10 * 1024 * 1024;
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -96,15 +97,11 @@ export function createAdminServer(ctx: AdminContext): FastifyInstance {
     return undefined;
   });
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
-    if (err instanceof HttpError) {
-      if (err.headers) reply.headers(err.headers);
-      return reply.code(err.status).send(err.body);
-    }
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ message: 'Payload too large' });
-    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ message: err.message });
-    ctx.log.error({ err: err.message, stack: err.stack }, 'admin API error');
-    return reply.code(500).send({ message: 'An unexpected error occurred' });
+  app.setErrorHandler((err, req, reply) => {
+    const answer = errorAnswer(err);
+    logErrorAnswer(ctx.log, req, answer.status, err);
+    if (answer.headers) reply.headers(answer.headers);
+    return reply.code(answer.status).send(answer.body);
   });
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ message: 'Not found' }));
 

@@ -44,6 +44,15 @@ export class Dao {
     }
   }
 
+  /** A row by a unique column (`GET /consumers?custom_id=`); a database failure is the Admin API's 503, like every other read. */
+  async findBy(entity: EntityName, column: string, value: string): Promise<Row | null> {
+    try {
+      return await this.store.findBy(entity, column, value);
+    } catch (e) {
+      throw storeFailure(e);
+    }
+  }
+
   async mustFind(entity: EntityName, idOrKey: string): Promise<Row> {
     const row = await this.find(entity, idOrKey);
     if (!row) throw notFound();
