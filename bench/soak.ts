@@ -1,6 +1,6 @@
 /**
- * Soak and chaos run (issue 8; RELIABILITY T53, T87, T88): the real gateway under a mix of normal
- * calls, streams, client aborts, provider faults and bad input at saturation, while its
+ * Soak and chaos run (issue 8; docs/decisions.md, T53, T87, T88): the real gateway under a mix of
+ * normal calls, streams, client aborts, provider faults and bad input at saturation, while its
  * configuration changes every second. Reports, and fails (exit 1) on: any 5xx the provider did not
  * cause, any lost configuration write, memory growth past ±10 % after warm-up, leaked descriptors.
  *

@@ -1,6 +1,7 @@
 /**
- * Admin API abuse limits (issue 8, RELIABILITY T17): a form array index over the limit and a JSON
- * body with a huge array are refused with a clear 400, store nothing, and leave the gateway serving.
+ * Admin API abuse limits (issue 8, docs/decisions.md, T17): a form array index over the limit and a
+ * JSON body with a huge array are refused with a clear 400, store nothing, and leave the gateway
+ * serving.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

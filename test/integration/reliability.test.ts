@@ -1,6 +1,7 @@
 /**
- * The fault and abuse suite (issue 8, RELIABILITY §5) against the real gateway process: bounded
- * input, slow clients, upstream faults, header hygiene, egress, secrets and Admin API exposure.
+ * The fault and abuse suite (issue 8, docs/decisions.md, §5) against the real gateway process:
+ * bounded input, slow clients, upstream faults, header hygiene, egress, secrets and Admin API
+ * exposure.
  * After every run the gateway must still answer a good request (P0).
  */
 import { test, before, after } from 'node:test';

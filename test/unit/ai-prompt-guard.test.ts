@@ -1,7 +1,7 @@
 /**
  * ai-prompt-guard: Kong's decisions (which messages are matched, allow/deny precedence), and the
- * regex safety of RELIABILITY D10 / T82 — catastrophic shapes refused at config time, accepted
- * patterns fast on long input.
+ * regex safety of docs/decisions.md, D10 and T82 — catastrophic shapes refused at config time,
+ * accepted patterns fast on long input.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,7 @@
-/** ai-prompt-template's renderer: Kong's placeholders and errors, and nothing evaluated (RELIABILITY T83). */
+/**
+ * ai-prompt-template's renderer: Kong's placeholders and errors, and nothing evaluated
+ * (docs/decisions.md, T83).
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { render, placeholders, TemplateError } from '../../src/plugins/ai-prompt-template/templater.ts';
