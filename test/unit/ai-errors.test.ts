@@ -85,7 +85,7 @@ test("the gateway's bodies: Kong's message kept, error added or completed, opera
     request_id: 'r',
     error: { message: 'the provider refused the connection', type: 'server_error', code: 'upstream_unavailable', param: null },
   });
-  assert.deepEqual(openAiErrorBody(504, { message: 'The upstream server is timing out' }, 'UND_ERR_HEADERS_TIMEOUT').error.code, 'upstream_timeout');
+  assert.equal((openAiErrorBody(504, { message: 'The upstream server is timing out' }, 'UND_ERR_HEADERS_TIMEOUT') as { error: { code: string } }).error.code, 'upstream_timeout');
   assert.deepEqual(openAiErrorBody(400, { error: { message: 'bad request' } }, 'client'), { error: { message: 'bad request', type: 'invalid_request_error', code: 'invalid_request', param: null } });
   const full = { error: { message: 'm', type: 't', code: null, param: 'p', provider: { status: 1 } } };
   assert.deepEqual(openAiErrorBody(400, full, null), full);
