@@ -10,7 +10,6 @@
  */
 import type { Logger } from 'pino';
 import { HttpError } from '../entities/errors.ts';
-import { errorFields } from '../observability/error-fields.ts';
 
 export const UNEXPECTED = Object.freeze({ message: 'An unexpected error occurred' });
 
@@ -38,5 +37,5 @@ export function logErrorAnswer(log: Logger, req: { method: string; url: string }
     log.warn({ ...where, err: (cause as Error)?.message ?? String(cause) }, 'admin API: the database is unavailable');
     return;
   }
-  log.error({ ...where, err: errorFields(err) }, 'admin API error');
+  log.error({ ...where, err }, 'admin API error');
 }

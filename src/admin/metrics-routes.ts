@@ -12,7 +12,6 @@ import type { FastifyInstance } from 'fastify';
 import type { AdminContext } from './server.ts';
 import { CONTENT_TYPE, PREFIX, client, clusterMetrics } from '../observability/metrics.ts';
 import { formatListen } from '../settings.ts';
-import { errorFields } from '../observability/error-fields.ts';
 import { UNEXPECTED } from './error-reply.ts';
 
 function nodeRegistry(ctx: AdminContext): client.Registry {
@@ -52,7 +51,7 @@ export function registerMetricsRoutes(app: FastifyInstance, ctx: AdminContext): 
         const text = await render();
         return reply.code(200).header('content-type', CONTENT_TYPE).send(text);
       } catch (e) {
-        ctx.log.error({ method: req.method, path: '/metrics', status: 500, err: errorFields(e) }, 'could not collect metrics from the proxy workers');
+        ctx.log.error({ method: req.method, path: '/metrics', status: 500, err: e }, 'could not collect metrics from the proxy workers');
         return reply.code(500).send(UNEXPECTED);
       }
     },
@@ -77,7 +76,7 @@ function startStatusListeners(ctx: AdminContext, render: () => Promise<string>):
       if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { message: 'Method not allowed' });
       // a failure here is a 500 like any other of the Admin API: logged with its cause
       const failed = (e: unknown) => {
-        ctx.log.error({ listener: 'status', method: req.method, path, status: 500, err: errorFields(e) }, 'status API error');
+        ctx.log.error({ listener: 'status', method: req.method, path, status: 500, err: e }, 'status API error');
         json(500, UNEXPECTED);
       };
       if (path === '/metrics') {

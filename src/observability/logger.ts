@@ -15,6 +15,9 @@ export function createLogger(level: string, bindings: Record<string, unknown> = 
     base: { pid: process.pid, ...bindings },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
+    // an Error logged as `err` keeps its `cause` chain as nested objects, each with its own code
+    // and stack: the 500 an operator reads about is mostly a wrapper around the error that matters
+    serializers: { err: pino.stdSerializers.errWithCause },
     hooks: { streamWrite: redact },
   });
   return root;
