@@ -216,11 +216,19 @@ export function decodeOffset(offset: string): string {
   throw daoError(ERROR_CODES.INVALID_OFFSET, `'${offset}' is not a valid offset: bad base64 encoding`);
 }
 
-/** A database problem: never shown to the client beyond Kong's generic 500 (logged instead). */
+/** Seconds a client is asked to wait before trying again while the database refuses work. */
+const RETRY_AFTER_SECONDS = '5';
+
+/**
+ * A database problem: a 503 with `Retry-After` when the database is unreachable or refusing work
+ * (the client may try again), else Kong's generic 500. Either way the details stay out of the
+ * answer; the Admin API logs the cause.
+ */
 export class StoreUnavailableError extends HttpError {
   override readonly cause: unknown;
   constructor(cause: unknown, status = 500) {
-    super(status, { message: status === 503 ? 'The database is unavailable; writes are refused until it is back' : 'An unexpected error occurred' });
+    if (status === 503) super(503, { message: 'The database is unavailable; try again once it is back' }, { 'retry-after': RETRY_AFTER_SECONDS });
+    else super(status, { message: 'An unexpected error occurred' });
     this.cause = cause;
   }
 }

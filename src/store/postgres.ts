@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { ENTITY_ORDER, TABLES, foreignId } from './tables.ts';
 import { StoreError, type ConfigData, type EntityName, type PageQuery, type Row, type Store } from './types.ts';
 import { PG_MIGRATIONS, type Migration } from './migrations.ts';
+import { classifyPgError } from './pg-errors.ts';
 import type { Settings } from '../settings.ts';
 
 /** The channel every write NOTIFYs with the new configuration version. */
@@ -62,15 +63,15 @@ export function withTimeouts(config: pg.PoolConfig, timeoutMs: number, poolSize 
   };
 }
 
-/** Errors meaning "the database cannot be reached or is refusing work", not "your input is wrong". */
+/** Errors meaning "the database cannot be reached or is refusing work", not "your input is wrong" (pg-errors.ts). */
 export function isUnavailable(e: unknown): boolean {
-  const err = e as { code?: unknown; message?: unknown };
-  const code = typeof err?.code === 'string' ? err.code : '';
-  // SQLSTATE classes 08 (connection), 53 (resources), 57 (shutdown, statement timeout); Node socket errors
-  if (/^(08|53|57)/.test(code) || /^E[A-Z]+$/.test(code)) return true;
-  const message = typeof err?.message === 'string' ? err.message : '';
-  return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|connection timeout|not queryable|Client has encountered a connection error/i.test(message);
+  return classifyPgError(e) === 'unavailable';
 }
+
+/** How often a transaction that lost a serialization conflict or a deadlock is run in all. */
+const TX_ATTEMPTS = 3;
+
+const unavailable = (e: unknown) => new StoreError('unavailable', `PostgreSQL is unavailable (${(e as Error)?.message ?? String(e)})`);
 
 /** Maps constraint failures and outages to the store's typed errors (the DAO turns them into Kong's). */
 function translateError(e: unknown, entity: EntityName, row: Row): unknown {
@@ -83,7 +84,8 @@ function translateError(e: unknown, entity: EntityName, row: Row): unknown {
     return new StoreError('unique', err.message ?? 'unique violation', { entity, column, value: column === 'cache_key' ? row : (m?.[2] ?? row[column]) });
   }
   if (err?.code === '23503') return new StoreError('referenced', err.message ?? 'foreign key violation', { entity });
-  if (isUnavailable(e)) return new StoreError('unavailable', `PostgreSQL is unavailable (${err?.message ?? String(e)})`);
+  // a conflict still there after TX_ATTEMPTS runs: the database is too busy for this write now
+  if (classifyPgError(e) !== 'other') return unavailable(e);
   return e;
 }
 
@@ -106,8 +108,6 @@ function columnsOf(entity: EntityName, row: Row): Columns {
   return { names: Object.keys(cols), values: Object.values(cols) };
 }
 
-type Queryable = pg.Pool | pg.PoolClient;
-
 export interface PostgresStoreOptions {
   /** Create the schema when the database is empty (start-up); otherwise only `migrations bootstrap` does. */
   bootstrapIfEmpty?: boolean;
@@ -127,6 +127,35 @@ export class PostgresStore implements Store {
     // An idle connection dropped by the server (restart, failover) must not crash the process;
     // the pool discards it and the next query connects again.
     this.#pool.on('error', (e) => this.#opts.log?.debug({ err: e.message }, 'idle PostgreSQL connection lost'));
+  }
+
+  /**
+   * The pool listens for errors on idle connections only. A connection lent out and lost between
+   * two queries (the server restarted, the backend was terminated) emits 'error' with nobody
+   * listening, which would crash the primary: while lent, this listener takes it, and the next
+   * query on it fails as `unavailable`.
+   */
+  readonly #onLentError = (e: Error) => this.#opts.log?.warn({ err: e.message }, 'PostgreSQL connection lost while in use');
+
+  /**
+   * A pooled connection. Not getting one means the database cannot be reached or refuses this node,
+   * whatever the reason (down, refusing connections, bad credentials ...): always `unavailable`.
+   */
+  async #connect(): Promise<pg.PoolClient> {
+    let c: pg.PoolClient;
+    try {
+      c = await this.#pool.connect();
+    } catch (e) {
+      throw unavailable(e);
+    }
+    c.on('error', this.#onLentError);
+    return c;
+  }
+
+  /** Gives a connection back; a broken one is closed instead of being lent again. */
+  #release(c: pg.PoolClient, broken: boolean): void {
+    c.removeListener('error', this.#onLentError);
+    c.release(broken || undefined);
   }
 
   async init(): Promise<void> {
@@ -173,6 +202,7 @@ export class PostgresStore implements Store {
 
   async #migrating<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     const c = await this.#pool.connect();
+    c.on('error', this.#onLentError);
     try {
       await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
       try {
@@ -182,7 +212,7 @@ export class PostgresStore implements Store {
         await c.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
       }
     } finally {
-      c.release();
+      this.#release(c, false);
     }
   }
 
@@ -209,36 +239,48 @@ export class PostgresStore implements Store {
     await this.#pool.end();
   }
 
-  async #query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = [], on: Queryable = this.#pool): Promise<R[]> {
+  async #query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
+    const c = await this.#connect();
+    let broken = false;
     try {
-      return (await on.query<R>(sql, params)).rows;
+      return (await c.query<R>(sql, params)).rows;
     } catch (e) {
+      broken = isUnavailable(e);
       throw translateError(e, 'services', { id: '' } as Row);
+    } finally {
+      this.#release(c, broken);
     }
   }
 
-  /** Runs `fn` in a transaction; a broken connection is discarded rather than returned to the pool. */
+  /** Runs `fn` in a transaction, again (up to TX_ATTEMPTS in all) when it lost a conflict. */
   async #tx<T>(fn: (c: pg.PoolClient) => Promise<T>, mode = 'BEGIN'): Promise<T> {
-    let c: pg.PoolClient;
-    try {
-      c = await this.#pool.connect();
-    } catch (e) {
-      throw translateError(e, 'services', { id: '' } as Row);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#txOnce(fn, mode);
+      } catch (e) {
+        if (attempt >= TX_ATTEMPTS || classifyPgError(e) !== 'conflict') throw e;
+        this.#opts.log?.debug({ err: (e as Error).message, attempt }, 'PostgreSQL transaction conflict; running it again');
+      }
     }
+  }
+
+  /** One transaction; a broken connection is discarded rather than returned to the pool. */
+  async #txOnce<T>(fn: (c: pg.PoolClient) => Promise<T>, mode: string): Promise<T> {
+    const c = await this.#connect();
     try {
       await c.query(mode);
       const out = await fn(c);
       await c.query('COMMIT');
-      c.release();
+      this.#release(c, false);
       return out;
     } catch (e) {
-      if (isUnavailable(e)) c.release(true);
+      if (isUnavailable(e)) this.#release(c, true);
       else {
         try {
           await c.query('ROLLBACK');
-          c.release();
+          this.#release(c, false);
         } catch {
-          c.release(true);
+          this.#release(c, true);
         }
       }
       throw e;
