@@ -97,6 +97,13 @@ export function createAdminServer(ctx: AdminContext): FastifyInstance {
     return undefined;
   });
 
+  // at debug, one line per request: the control plane's access log (nothing is added otherwise)
+  if (ctx.log.isLevelEnabled('debug')) {
+    app.addHook('onResponse', async (req, reply) => {
+      ctx.log.debug({ method: req.method, path: pathOf(req), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'admin request');
+    });
+  }
+
   app.setErrorHandler((err, req, reply) => {
     const answer = errorAnswer(err);
     logErrorAnswer(ctx.log, req, answer.status, err);

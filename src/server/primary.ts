@@ -27,6 +27,7 @@ import { Dao } from '../store/dao.ts';
 import { createAdminServer } from '../admin/server.ts';
 import { configRoutes, type DeclarativeTarget } from '../admin/config-routes.ts';
 import { WorkerPool, ListenError } from './workers.ts';
+import { workerSettingsEnv } from './worker-settings.ts';
 import { SnapshotPublisher, loadSnapshotData } from './publisher.ts';
 import { getPlugin, pluginNames } from '../plugins/registry.ts';
 import { VERSION } from '../proxy/names.ts';
@@ -112,7 +113,7 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
   const { store } = mode;
   const dao = new Dao(store);
 
-  const pool = new WorkerPool({ count: settings.workers, listenCount: settings.proxy_listen.length, log, env: {} });
+  const pool = new WorkerPool({ count: settings.workers, listenCount: settings.proxy_listen.length, log, env: workerSettingsEnv(settings) });
   const counters = new MemoryCounters();
   pool.onStateRequest((msg) => (msg.op === 'increment' ? counters.increment(msg.items) : counters.read(msg.keys)));
   // the node-wide `local` cache, next to the counters (src/state/memory-cache.ts)

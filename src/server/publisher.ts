@@ -39,6 +39,12 @@ export async function loadSnapshotData(store: Store): Promise<SnapshotData> {
   return { ...data, version };
 }
 
+const ms = (v: number) => Math.round(v * 10) / 10;
+
+function entityCounts(data: SnapshotData): Record<string, number> {
+  return { services: data.services.length, routes: data.routes.length, plugins: data.plugins.length, consumers: data.consumers.length };
+}
+
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 10_000;
 
@@ -106,11 +112,20 @@ export class SnapshotPublisher {
   }
 
   async #refreshOnce(): Promise<void> {
-    if (this.current && (await this.#store.version()) === this.current.version) return;
+    if (this.current && (await this.#store.version()) === this.current.version) {
+      this.#log.trace({ version: this.current.version }, 'configuration unchanged');
+      return;
+    }
+    const started = performance.now();
     const data = await loadSnapshotData(this.#store);
     if (this.current && data.version === this.current.version) return;
+    const loaded = performance.now();
+    if (this.#log.isLevelEnabled('debug')) {
+      this.#log.debug({ version: data.version, load_ms: ms(loaded - started), ...entityCounts(data) }, 'configuration loaded');
+    }
     this.current = data;
     await this.#sink.publish(data, this.#timeoutMs);
+    this.#log.debug({ version: data.version, publish_ms: ms(performance.now() - loaded) }, 'configuration published');
   }
 
   #failed(e: Error): void {

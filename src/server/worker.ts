@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import module from 'node:module';
-import { loadSettings, formatListen, type Settings } from '../settings.ts';
+import { formatListen, type Settings } from '../settings.ts';
 import { createLogger } from '../observability/logger.ts';
 import { compileSnapshotAsync, type Snapshot } from '../snapshot/compile.ts';
 import type { SnapshotData } from '../snapshot/types.ts';
@@ -16,6 +16,7 @@ import type { FromWorker, ToWorker } from './messages.ts';
 import { IpcState } from '../state/ipc.ts';
 import { installSharedState } from '../state/index.ts';
 import { WARM_ENV } from './compile-cache.ts';
+import { workerSettings } from './worker-settings.ts';
 
 if (process.env[WARM_ENV]) {
   // filling the compile cache (compile-cache.ts): the modules above are loaded; so are the lazy ones
@@ -24,7 +25,7 @@ if (process.env[WARM_ENV]) {
   process.exit(0);
 }
 
-const settings: Settings = loadSettings();
+const settings: Settings = workerSettings();
 const log = createLogger(settings.log_level, { role: 'proxy' });
 setEgressPolicy({ allowMetadata: settings.allow_metadata_egress, deny: settings.egress_deny, allow: settings.egress_allow });
 
@@ -89,6 +90,7 @@ let newestVersion = 0;
  */
 async function applySnapshot(data: SnapshotData): Promise<void> {
   newestVersion = Math.max(newestVersion, data.version);
+  const started = performance.now();
   let compiled: Snapshot;
   try {
     compiled = await compileSnapshotAsync(data);
@@ -97,9 +99,15 @@ async function applySnapshot(data: SnapshotData): Promise<void> {
     send({ t: 'snapshot-error', version: data.version, message: (e as Error).message });
     return;
   }
-  if (data.version < newestVersion) return; // superseded while compiling; the newer one acknowledges
+  const compileMs = Math.round((performance.now() - started) * 10) / 10;
+  if (data.version < newestVersion) {
+    // superseded while compiling; the newer one acknowledges
+    log.debug({ version: data.version, newest: newestVersion, compile_ms: compileMs }, 'configuration superseded while compiling; dropped');
+    return;
+  }
   snapshot = compiled;
   send({ t: 'applied', version: data.version });
+  log.debug({ version: data.version, compile_ms: compileMs, routes: compiled.routes.size, services: compiled.services.size }, 'configuration applied');
   reportMemory();
   // listen only once there is something to serve: a request never sees an empty gateway
   if (!listening) module.flushCompileCache(); // whatever this worker compiled is cached for the next one

@@ -110,6 +110,7 @@ export class WorkerPool {
         else resolve();
       };
       worker.on('online', () => {
+        this.#log.debug({ worker: worker.process.pid }, 'proxy worker started');
         if (this.#snapshot) this.#send(worker, { t: 'snapshot', data: this.#snapshot });
       });
       worker.on('message', (msg: FromWorker) => {
@@ -125,6 +126,7 @@ export class WorkerPool {
             break;
           }
           case 'applied':
+            this.#log.debug({ worker: worker.process.pid, version: msg.version }, 'worker serves configuration');
             state.applied = Math.max(state.applied, msg.version);
             if (state.listening >= this.#listenCount) settle();
             this.#checkWaiters();

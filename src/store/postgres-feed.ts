@@ -45,7 +45,10 @@ export class PgChangeFeed {
 
   /** Connects in the background; resolves after the first attempt, whatever its outcome. */
   async start(): Promise<void> {
-    this.#pollTimer = setInterval(() => this.#opts.onChange('poll'), this.#opts.pollIntervalMs);
+    this.#pollTimer = setInterval(() => {
+      this.#opts.log.trace('change feed: polling the configuration version');
+      this.#opts.onChange('poll');
+    }, this.#opts.pollIntervalMs);
     this.#pollTimer.unref();
     await this.#connect();
   }
@@ -70,7 +73,9 @@ export class PgChangeFeed {
     client.on('error', onLost);
     client.on('end', () => onLost());
     client.on('notification', (msg) => {
-      if (msg.channel === CHANGE_CHANNEL) this.#opts.onChange('notify');
+      if (msg.channel !== CHANGE_CHANNEL) return;
+      this.#opts.log.debug({ version: Number(msg.payload) }, 'change feed: a node wrote a new configuration');
+      this.#opts.onChange('notify');
     });
     try {
       await client.connect();
@@ -85,6 +90,7 @@ export class PgChangeFeed {
       return;
     }
     const reconnected = this.#everConnected;
+    this.#opts.log.debug('change feed: listening for configuration changes');
     this.#connected = true;
     this.#everConnected = true;
     this.#backoff = this.#opts.minBackoffMs ?? 100;
