@@ -19,6 +19,7 @@ import { pluginEntitySchema } from '../entities/plugins.ts';
 import { isPlainObject } from '../schema/validate.ts';
 import { registerMetricsRoutes } from './metrics-routes.ts';
 import { errorAnswer, logErrorAnswer } from './error-reply.ts';
+import { registerTestFaults } from './test-faults.ts';
 
 export const ADMIN_BODY_LIMIT = 10 * 1024 * 1024;
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -135,6 +136,7 @@ export function createAdminServer(ctx: AdminContext): FastifyInstance {
   registerInfoRoutes(route, ctx);
   registerMetricsRoutes(app, ctx);
   ctx.extend?.(app, api);
+  registerTestFaults(app);
   return app;
 }
 
