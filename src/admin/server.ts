@@ -20,6 +20,7 @@ import { isPlainObject } from '../schema/validate.ts';
 import { registerMetricsRoutes } from './metrics-routes.ts';
 import { errorAnswer, logErrorAnswer } from './error-reply.ts';
 import { registerTestFaults } from './test-faults.ts';
+import { enterRequestScope } from './request-scope.ts';
 
 export const ADMIN_BODY_LIMIT = 10 * 1024 * 1024;
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -97,6 +98,9 @@ export function createAdminServer(ctx: AdminContext): FastifyInstance {
     }
     return undefined;
   });
+
+  // an error thrown outside a handler's promise chain still finds its request (crash-guard.ts)
+  enterRequestScope(app);
 
   // at debug, one line per request: the control plane's access log (nothing is added otherwise)
   if (ctx.log.isLevelEnabled('debug')) {

@@ -28,6 +28,8 @@ import { createAdminServer } from '../admin/server.ts';
 import { configRoutes, type DeclarativeTarget } from '../admin/config-routes.ts';
 import { WorkerPool, ListenError } from './workers.ts';
 import { workerSettingsEnv } from './worker-settings.ts';
+import { installCrashGuard } from './crash-guard.ts';
+import { failCurrentRequest } from '../admin/request-scope.ts';
 import { SnapshotPublisher, loadSnapshotData } from './publisher.ts';
 import { getPlugin, pluginNames } from '../plugins/registry.ts';
 import { VERSION } from '../proxy/names.ts';
@@ -37,6 +39,9 @@ import { MemoryCache } from '../state/memory-cache.ts';
 import { serveCacheRequest } from '../state/ipc.ts';
 
 export class StartupError extends Error {}
+
+/** After a fatal error, how much longer than the drain the stop may take before the process exits anyway. */
+const FATAL_STOP_MARGIN_MS = 5000;
 
 export interface Gateway {
   stop(): Promise<void>;
@@ -195,22 +200,23 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
   }
 
   let stopping: Promise<void> | null = null;
-  return {
-    stop() {
-      stopping ??= (async () => {
-        log.info({ timeout_ms: settings.drain_timeout_ms }, 'draining: no new connections, waiting for in-flight requests');
-        for (const s of extraAdmin) s.close();
-        await admin.close();
-        publisher.stop();
-        await mode.stop();
-        await pool.stop(settings.drain_timeout_ms);
-        await store.close();
-        counters.close();
-        log.info('stopped');
-      })();
-      return stopping;
-    },
+  const stop = () => {
+    stopping ??= (async () => {
+      log.info({ timeout_ms: settings.drain_timeout_ms }, 'draining: no new connections, waiting for in-flight requests');
+      for (const s of extraAdmin) s.close();
+      await admin.close();
+      publisher.stop();
+      await mode.stop();
+      await pool.stop(settings.drain_timeout_ms);
+      await store.close();
+      counters.close();
+      log.info('stopped');
+    })();
+    return stopping;
   };
+  // from here on, a bug outside a request's promise chain is logged and survived, not a crash
+  installCrashGuard({ log, answer: failCurrentRequest, stop, deadlineMs: settings.drain_timeout_ms + FATAL_STOP_MARGIN_MS });
+  return { stop };
 }
 
 async function listenAdmin(admin: FastifyInstance, settings: Settings, log: Logger): Promise<http.Server[]> {

@@ -145,6 +145,8 @@ export class WorkerPool {
             break;
         }
       });
+      // a message to a worker that just died fails with EPIPE, emitted here: unheard, it would crash the primary
+      worker.on('error', (e: Error) => this.#log.warn({ worker: worker.process.pid, err: e.message }, 'could not send to a proxy worker'));
       worker.on('exit', (code, signal) => {
         this.#states.delete(worker.id);
         this.#checkWaiters();
