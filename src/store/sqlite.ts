@@ -76,21 +76,30 @@ export class SqliteStore implements Store {
     return s;
   }
 
+  /** A read; the database refusing it (locked by another process past busy_timeout, I/O error ...) is `unavailable`, as for writes. */
+  #read<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw isUnavailable(e) ? new StoreError('unavailable', (e as Error).message) : e;
+    }
+  }
+
   async version(): Promise<number> {
-    const row = this.#stmt("SELECT value FROM meta WHERE key = 'config_version'").get() as { value: number } | undefined;
+    const row = this.#read(() => this.#stmt("SELECT value FROM meta WHERE key = 'config_version'").get()) as { value: number } | undefined;
     return row ? Number(row.value) : 0;
   }
 
   async get(entity: EntityName, id: string): Promise<Row | null> {
     assertEntity(entity);
-    const r = this.#stmt(`SELECT data FROM ${entity} WHERE id = ?`).get(id) as { data: string } | undefined;
+    const r = this.#read(() => this.#stmt(`SELECT data FROM ${entity} WHERE id = ?`).get(id)) as { data: string } | undefined;
     return r ? (JSON.parse(r.data) as Row) : null;
   }
 
   async findBy(entity: EntityName, column: string, value: string): Promise<Row | null> {
     assertEntity(entity);
     if (!COLUMN_RE.test(column)) throw new Error(`bad column ${column}`);
-    const r = this.#stmt(`SELECT data FROM ${entity} WHERE ${column} = ?`).get(value) as { data: string } | undefined;
+    const r = this.#read(() => this.#stmt(`SELECT data FROM ${entity} WHERE ${column} = ?`).get(value)) as { data: string } | undefined;
     return r ? (JSON.parse(r.data) as Row) : null;
   }
 
@@ -114,14 +123,14 @@ export class SqliteStore implements Store {
     }
     const sql = `SELECT data FROM ${entity}${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT ?`;
     args.push(q.size);
-    return (this.#stmt(sql).all(...args) as { data: string }[]).map((r) => JSON.parse(r.data) as Row);
+    return (this.#read(() => this.#stmt(sql).all(...args)) as { data: string }[]).map((r) => JSON.parse(r.data) as Row);
   }
 
   async count(entity: EntityName, where?: { column: string; value: string }): Promise<number> {
     assertEntity(entity);
     if (where && !COLUMN_RE.test(where.column)) throw new Error(`bad column ${where.column}`);
     const sql = `SELECT COUNT(*) AS n FROM ${entity}${where ? ` WHERE ${where.column} = ?` : ''}`;
-    const r = (where ? this.#stmt(sql).get(where.value) : this.#stmt(sql).get()) as { n: number };
+    const r = this.#read(() => (where ? this.#stmt(sql).get(where.value) : this.#stmt(sql).get())) as { n: number };
     return Number(r.n);
   }
 
@@ -212,7 +221,7 @@ export class SqliteStore implements Store {
   async loadAll(): Promise<ConfigData> {
     const out = {} as ConfigData;
     for (const entity of ENTITY_ORDER) {
-      out[entity] = (this.#stmt(`SELECT data FROM ${entity} ORDER BY created_at, id`).all() as { data: string }[]).map(
+      out[entity] = (this.#read(() => this.#stmt(`SELECT data FROM ${entity} ORDER BY created_at, id`).all()) as { data: string }[]).map(
         (r) => JSON.parse(r.data) as Row,
       );
     }
@@ -240,6 +249,21 @@ function translateError(e: unknown, entity: EntityName, row: Row): unknown {
     return new StoreError('unique', msg, { entity, column, value: column === 'cache_key' ? row : row[column] });
   }
   if (/FOREIGN KEY constraint failed/.test(msg)) return new StoreError('referenced', msg, { entity });
-  if (/database is locked|readonly|disk I\/O|full/.test(msg)) return new StoreError('unavailable', msg);
+  if (isUnavailable(e)) return new StoreError('unavailable', msg);
   return e;
+}
+
+/**
+ * SQLite's primary result codes for a database that cannot do the work now: BUSY and LOCKED
+ * (another process holds it past busy_timeout), NOMEM, READONLY, IOERR, FULL, CANTOPEN and
+ * PROTOCOL. CORRUPT and NOTADB are not among them: a damaged file stays a 500, it needs an operator.
+ */
+const UNAVAILABLE_RESULT_CODES = new Set([5, 6, 7, 8, 10, 13, 14, 15]);
+
+function isUnavailable(e: unknown): boolean {
+  const err = e as { code?: string; errcode?: unknown; message?: string };
+  if (err?.code !== 'ERR_SQLITE_ERROR') return false;
+  // node:sqlite gives the extended result code; its low byte is the primary one
+  if (typeof err.errcode === 'number') return UNAVAILABLE_RESULT_CODES.has(err.errcode & 0xff);
+  return /database is locked|readonly|disk I\/O|full/.test(err.message ?? '');
 }

@@ -109,6 +109,23 @@ describe('Admin API errors', () => {
     assert.equal((await gw.adminRequest('GET', '/services')).status, 200, 'the store works again');
   });
 
+  test('the database locked by another process: writes get 503 with Retry-After, reads are served, and it heals', async () => {
+    const db = new DatabaseSync(path.join(gw.prefix, 'modelgate.db'));
+    // another process (`modelgate config db_import`, a backup tool) holds the write lock past the store's 5 s busy_timeout
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const write = await gw.adminRequest('POST', '/services', { name: 'while-locked', host: 'example.com' });
+      assert.equal(write.status, 503, write.text);
+      assert.match(write.json.message, /^The database is unavailable/);
+      assert.equal(write.headers.get('retry-after'), '5');
+      assert.equal((await gw.adminRequest('GET', '/services/svc')).status, 200, 'WAL readers are not blocked by a writer');
+    } finally {
+      db.exec('ROLLBACK');
+      db.close();
+    }
+    assert.equal((await gw.adminRequest('POST', '/services', { name: 'after-lock', host: 'example.com' })).status, 201);
+  });
+
   test('a repeated tags argument is read as Kong reads it (the first one), not a 500', async () => {
     assert.equal((await gw.adminRequest('POST', '/services', { name: 'tagged', host: 'example.com', tags: ['a'] })).status, 201);
     const res = await gw.adminRequest('GET', '/services?tags=a&tags=b');
