@@ -191,10 +191,14 @@ describe('debug logging', () => {
     let out = '';
     proc.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     proc.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const exited = new Promise((resolve) => proc.once('exit', resolve));
+    let exitCode: number | null = null;
+    const exited = new Promise((resolve) => proc.once('exit', (code) => resolve((exitCode = code))));
     const gw = new Gateway(proxyPort, adminPort, dir, true);
     try {
-      await waitFor('the Admin API', () => fetch(`http://127.0.0.1:${adminPort}/status`).then((r) => r.ok, () => false), 20_000);
+      await waitFor('the Admin API', () => {
+        if (exitCode !== null) throw new Error(`the gateway exited with ${exitCode}: ${out}`);
+        return fetch(`http://127.0.0.1:${adminPort}/status`).then((r) => r.ok, () => false);
+      }, 20_000).catch((e: Error) => assert.fail(`${e.message}\n${out.slice(-3000)}`));
       await exercise(gw);
       assertDebugLines(out);
     } finally {
