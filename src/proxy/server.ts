@@ -16,6 +16,7 @@ import { errorBody, writeJson } from './respond.ts';
 import { forwardToService } from './forward.ts';
 import { HEADERS } from './names.ts';
 import { JsonBodyError } from '../util/json.ts';
+import { lingerOnClose } from './lingering-close.ts';
 
 /** Raw answers for requests Node's parser rejects before they become requests. */
 function rawError(status: number, message: string): string {
@@ -39,20 +40,8 @@ const PARSER_ERRORS: Record<string, [number, string]> = {
   HPE_HEADERS_TIMEOUT: [408, 'Request timeout'],
 };
 
-/**
- * Refusing a body before it was all sent (413, 408): keep reading and discarding what the client
- * is still sending for a moment, then close. Closing at once would reset the connection under a
- * client that is still writing, and it would never read our answer (nginx's lingering close).
- */
-const LINGER_MS = 5000;
-function lingeringClose(ctx: RequestContext): void {
-  const req = ctx.req;
-  req.removeAllListeners('data');
-  req.resume();
-  const timer = setTimeout(() => req.socket.destroy(), LINGER_MS);
-  timer.unref();
-  req.socket.once('close', () => clearTimeout(timer));
-}
+/** Extra header of an answer after which the connection is closed. */
+const CLOSE = { connection: 'close' };
 
 export class ProxyServer {
   readonly #settings: Settings;
@@ -215,8 +204,11 @@ export class ProxyServer {
     if (e instanceof ClientError) {
       ctx.error = { status: e.status, code: 'client', message: e.message };
       if (e.status === 499) return void ctx.res.destroy();
-      if (!ctx.req.complete) lingeringClose(ctx);
-      return this.#exit(ctx, e.status, e.body, ctx.req.complete ? undefined : { connection: 'close' });
+      if (ctx.req.complete) return this.#exit(ctx, e.status, e.body);
+      // refused before its body was all read (too large, not JSON ...): the connection is closed
+      // after the answer, lingering unless the client had stopped sending (408)
+      if (e.status !== 408) lingerOnClose(ctx.req.socket);
+      return this.#exit(ctx, e.status, e.body, CLOSE);
     }
     if (e instanceof JsonBodyError) {
       return this.#exit(ctx, 400, { message: e.message });
