@@ -84,6 +84,17 @@ export class ProxyServer {
       const [status, message] = PARSER_ERRORS[err.code ?? ''] ?? [400, 'Bad request'];
       socket.end(rawError(status, message));
     });
+    // Expect: 100-continue. `100 Continue` goes out when something starts reading the body, so a
+    // request refused before that (a length over its route's limit, no route, a plugin's answer)
+    // is refused without inviting the body. node:http then closes the connection (the client may
+    // put its body on the wire anyway, so the close lingers).
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      req.once('resume', () => {
+        if (!res.headersSent) res.writeContinue();
+      });
+      lingerOnClose(req.socket);
+      this.#handle(req, res);
+    });
     // Never a forward proxy: CONNECT tunnels are refused outright.
     server.on('connect', (_req: IncomingMessage, socket: Socket) => {
       socket.end(rawError(405, 'Method not allowed'));

@@ -91,6 +91,25 @@ function writeAllThenRead(parts: (string | Buffer)[], timeoutMs = 20_000): Promi
   });
 }
 
+/** Writes `payload` (not ending our side), reads until the server closes or `timeoutMs`. */
+function exchange(payload: string, timeoutMs = 20_000): Promise<Answer & { closedAfterMs: number }> {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    let text = '';
+    let error: string | null = null;
+    let closed = false;
+    const s = net.connect(gw.proxyPort, '127.0.0.1', () => s.write(payload));
+    const timer = setTimeout(() => s.destroy(), timeoutMs);
+    s.setEncoding('latin1').on('data', (d: string) => (text += d));
+    s.on('error', (e: NodeJS.ErrnoException) => (error ??= e.code ?? e.message));
+    s.on('end', () => (closed = true));
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve({ text, error, closed, closedAfterMs: Date.now() - t0 });
+    });
+  });
+}
+
 function jsonBody(answer: string): { message: string } {
   return JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
 }
@@ -131,6 +150,34 @@ test('a chunked body over the limit: the client that writes all of it before rea
       assert.match(JSON.stringify(jsonBody(r.text)), /larger than the limit/, `${path}, try ${i + 1}`);
     }
   }
+});
+
+test('Expect: 100-continue with a length over the limit gets the 413 and no 100 Continue; within it, 100 and the answer', async () => {
+  const refused = await exchange(`POST /echo/upload HTTP/1.1\r\nHost: a\r\nContent-Length: ${LIMIT + 1}\r\nExpect: 100-continue\r\n\r\n`);
+  assert.match(refused.text, /^HTTP\/1\.1 413 /, refused.text.slice(0, 80));
+  assert.doesNotMatch(refused.text, /HTTP\/1\.1 100/);
+  assert.ok(refused.closed, 'the connection is closed after the refusal');
+  // a route's own limit is known before the body is asked for too
+  const aiRefused = await exchange(`POST /chat HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: ${AI_LIMIT + 1}\r\nExpect: 100-continue\r\n\r\n`);
+  assert.match(aiRefused.text, /^HTTP\/1\.1 413 /, aiRefused.text.slice(0, 80));
+  assert.doesNotMatch(aiRefused.text, /HTTP\/1\.1 100/);
+
+  // a body within the limit is still asked for, then proxied
+  const accepted = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    const s = net.connect(gw.proxyPort, '127.0.0.1', () => s.write('POST /echo/ok HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n'));
+    s.setEncoding('latin1').on('data', (d: string) => {
+      text += d;
+      if (text === 'HTTP/1.1 100 Continue\r\n\r\n') s.write('hello');
+      if (/\r\n\r\n[^]*"body":"hello"/.test(text)) {
+        s.destroy();
+        resolve(text);
+      }
+    });
+    s.on('error', reject);
+    setTimeout(() => reject(new Error(`no answer: ${text}`)), 10_000).unref();
+  });
+  assert.match(accepted, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
 });
 
 test('the gateway still serves after the refusals', async () => {
