@@ -17,6 +17,7 @@ import { forwardToService } from './forward.ts';
 import { HEADERS } from './names.ts';
 import { JsonBodyError } from '../util/json.ts';
 import { lingerOnClose } from './lingering-close.ts';
+import { watchUnreadBody } from './unread-body.ts';
 
 /** Raw answers for requests Node's parser rejects before they become requests. */
 function rawError(status: number, message: string): string {
@@ -123,7 +124,10 @@ export class ProxyServer {
     const rawQuery = q === -1 ? '' : url.slice(q);
     const match = snapshot.router.match({ method: req.method ?? 'GET', host: req.headers.host ?? '', path, headers: req.headers });
     if (!match) {
-      res.once('close', () => this.#accessLog(null, req, res, requestId, startedAt, path));
+      res.once('close', () => {
+        if (!req.complete) this.#watchUnreadBody(req);
+        this.#accessLog(null, req, res, requestId, startedAt, path);
+      });
       writeJson(res, 404, errorBody('no Route matched with those values', requestId), requestId, startedAt);
       return;
     }
@@ -144,6 +148,7 @@ export class ProxyServer {
     };
     res.on('close', () => {
       if (!res.writableFinished) ctx.clientLeft();
+      else if (!req.complete) this.#watchUnreadBody(req);
       closed = true;
       if (settled) finish();
       else timer = setTimeout(finish, LOG_AFTER_CLOSE_MAX_WAIT_MS); // never hold the log (and drain) on a stuck exchange
@@ -233,6 +238,11 @@ export class ProxyServer {
     ctx.error = { status: 500, code: 'internal', message: (e as Error)?.message ?? String(e) };
     this.#log.error({ request_id: ctx.requestId, err: (e as Error)?.message, stack: (e as Error)?.stack }, 'request failed');
     this.#exit(ctx, 500, errorBody('An unexpected error occurred', ctx.requestId));
+  }
+
+  /** Answered before the body was all read: the rest is still held to the body timeout and limit. */
+  #watchUnreadBody(req: IncomingMessage): void {
+    watchUnreadBody(req, this.#proxySettings.clientBodyTimeoutMs, this.#proxySettings.maxBodySize);
   }
 
   #finished(ctx: RequestContext): void {

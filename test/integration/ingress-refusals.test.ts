@@ -180,6 +180,34 @@ test('Expect: 100-continue with a length over the limit gets the 413 and no 100 
   assert.match(accepted, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
 });
 
+test('a body stalled after an early answer (no route, a plugin\'s 401) is cut at the body timeout; a whole one keeps the connection', async () => {
+  for (const [path, status] of [['/nowhere', 404], ['/locked', 401]] as const) {
+    const stalled = await exchange(`POST ${path} HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nabc`);
+    assert.match(stalled.text, new RegExp(`^HTTP/1\\.1 ${status} `), path);
+    assert.ok(stalled.closed, `${path}: the server closed the connection (${stalled.closedAfterMs} ms, ${stalled.error ?? 'no error'})`);
+    // the body timeout is 1 s here; the generous bound only tells "cut by it" from the 75 s keep-alive
+    assert.ok(stalled.closedAfterMs < 15_000, `${path}: closed after ${stalled.closedAfterMs} ms`);
+  }
+
+  // a body that does arrive is read and dropped, and the connection serves the next request
+  const second = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    const s = net.connect(gw.proxyPort, '127.0.0.1', () => s.write('POST /nowhere HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello'));
+    s.setEncoding('latin1').on('data', (d: string) => {
+      const first = text === '';
+      text += d;
+      if (first && /^HTTP\/1\.1 404 /.test(text)) s.write('GET /echo/again HTTP/1.1\r\nHost: a\r\n\r\n');
+      if (/HTTP\/1\.1 200 [^]*"x-forwarded-path":"\/echo\/again"/.test(text)) {
+        s.destroy();
+        resolve(text);
+      }
+    });
+    s.on('error', reject);
+    setTimeout(() => reject(new Error(`no second answer: ${text}`)), 10_000).unref();
+  });
+  assert.match(second, /^HTTP\/1\.1 404 [^]*HTTP\/1\.1 200 /);
+});
+
 test('the gateway still serves after the refusals', async () => {
   const r = await gw.proxyRequest('POST', '/echo/fine', { hello: 'world' });
   assert.equal(r.status, 200, r.text);
