@@ -16,14 +16,9 @@ import { errorBody, writeJson } from './respond.ts';
 import { forwardToService } from './forward.ts';
 import { HEADERS } from './names.ts';
 import { JsonBodyError } from '../util/json.ts';
-import { lingerOnClose } from './lingering-close.ts';
+import { parserErrorAnswer, rawAnswer, type ParserError } from './parser-errors.ts';
+import { lingerOnClose, lingeringClose } from './lingering-close.ts';
 import { watchUnreadBody } from './unread-body.ts';
-
-/** Raw answers for requests Node's parser rejects before they become requests. */
-function rawError(status: number, message: string): string {
-  const body = JSON.stringify({ message });
-  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
-}
 
 /** An error body in the shape of the API the route speaks, when one of its plugins says (ai-proxy: OpenAI's envelope). */
 function routeErrorBody(ctx: RequestContext, status: number, body: unknown): unknown {
@@ -33,13 +28,6 @@ function routeErrorBody(ctx: RequestContext, status: number, body: unknown): unk
 
 /** After the client's connection closed, how long the log phase waits for the exchange to settle. */
 const LOG_AFTER_CLOSE_MAX_WAIT_MS = 5000;
-
-const PARSER_ERRORS: Record<string, [number, string]> = {
-  HPE_HEADER_OVERFLOW: [431, 'Request header fields too large'],
-  HPE_URI_TOO_LONG: [414, 'Request-URI too long'],
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request timeout'],
-  HPE_HEADERS_TIMEOUT: [408, 'Request timeout'],
-};
 
 /** Extra header of an answer after which the connection is closed. */
 const CLOSE = { connection: 'close' };
@@ -77,13 +65,16 @@ export class ProxyServer {
       },
       (req, res) => this.#handle(req, res),
     );
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    server.on('clientError', (err: ParserError, socket: Socket) => {
       if (!socket.writable || err.code === 'ECONNRESET') {
         socket.destroy();
         return;
       }
-      const [status, message] = PARSER_ERRORS[err.code ?? ''] ?? [400, 'Bad request'];
-      socket.end(rawError(status, message));
+      const [status, message] = parserErrorAnswer(err);
+      if (status === 408) return void socket.end(rawAnswer(status, message)); // the client stopped sending
+      // the rest of what was refused (headers past the limit, a body) may still be coming
+      socket.write(rawAnswer(status, message));
+      lingeringClose(socket);
     });
     // Expect: 100-continue. `100 Continue` goes out when something starts reading the body, so a
     // request refused before that (a length over its route's limit, no route, a plugin's answer)
@@ -98,7 +89,7 @@ export class ProxyServer {
     });
     // Never a forward proxy: CONNECT tunnels are refused outright.
     server.on('connect', (_req: IncomingMessage, socket: Socket) => {
-      socket.end(rawError(405, 'Method not allowed'));
+      socket.end(rawAnswer(405, 'Method not allowed'));
     });
     return server;
   }

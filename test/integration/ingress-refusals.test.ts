@@ -208,6 +208,32 @@ test('a body stalled after an early answer (no route, a plugin\'s 401) is cut at
   assert.match(second, /^HTTP\/1\.1 404 [^]*HTTP\/1\.1 200 /);
 });
 
+test('a request line over the header limit is a JSON 414; large headers stay 431', async () => {
+  const longLine = await exchange(`GET /echo/${'a'.repeat(20_000)} HTTP/1.1\r\nHost: a\r\n\r\n`);
+  assert.match(longLine.text, /^HTTP\/1\.1 414 /, longLine.text.slice(0, 80));
+  assert.match(longLine.text, /\r\nContent-Type: application\/json/i);
+  assert.deepEqual(jsonBody(longLine.text), { message: 'Request-URI too long' });
+  assert.ok(longLine.closed);
+
+  // the same line arriving in two reads, the second one ending it
+  const line = `GET /echo/${'q'.repeat(17_000)} HTTP/1.1\r\nHost: a\r\n\r\n`;
+  const split = await new Promise<string>((resolve) => {
+    let text = '';
+    const s = net.connect(gw.proxyPort, '127.0.0.1', () => {
+      s.write(line.slice(0, 14_000));
+      setTimeout(() => s.write(line.slice(14_000)), 100);
+    });
+    s.setEncoding('latin1').on('data', (d: string) => (text += d));
+    s.on('close', () => resolve(text));
+    s.on('error', () => {});
+  });
+  assert.match(split, /^HTTP\/1\.1 414 /, split.slice(0, 80));
+
+  const bigHeader = await exchange(`GET /echo/x HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+  assert.match(bigHeader.text, /^HTTP\/1\.1 431 /);
+  assert.deepEqual(jsonBody(bigHeader.text), { message: 'Request header fields too large' });
+});
+
 test('the gateway still serves after the refusals', async () => {
   const r = await gw.proxyRequest('POST', '/echo/fine', { hello: 'world' });
   assert.equal(r.status, 200, r.text);
