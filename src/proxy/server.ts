@@ -102,7 +102,9 @@ export class ProxyServer {
 
     // origin-form only: an absolute URL would make the gateway an open forward proxy
     if (url.charCodeAt(0) !== 47 /* / */) {
-      writeJson(res, 400, errorBody('Bad request', requestId), requestId, startedAt);
+      // refused before its body (if any) is read: the connection is closed after the answer
+      lingerOnClose(req.socket);
+      writeJson(res, 400, errorBody('Bad request', requestId), requestId, startedAt, CLOSE);
       return;
     }
     const snapshot = this.#snapshot();

@@ -234,6 +234,15 @@ test('a request line over the header limit is a JSON 414; large headers stay 431
   assert.deepEqual(jsonBody(bigHeader.text), { message: 'Request header fields too large' });
 });
 
+test('an absolute-form request line is refused with Connection: close, and the connection is closed', async () => {
+  const r = await exchange('GET http://evil.example/echo/x HTTP/1.1\r\nHost: evil.example\r\n\r\n');
+  assert.match(r.text, /^HTTP\/1\.1 400 /);
+  assert.match(r.text, /\r\nconnection: close\r\n/i);
+  assert.equal(typeof jsonBody(r.text).message, 'string');
+  assert.ok(r.closed, 'the server closed the connection');
+  assert.equal(echo.received.filter((x) => x.url.includes('evil')).length, 0);
+});
+
 test('the gateway still serves after the refusals', async () => {
   const r = await gw.proxyRequest('POST', '/echo/fine', { hello: 'world' });
   assert.equal(r.status, 200, r.text);
