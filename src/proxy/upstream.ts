@@ -1,16 +1,20 @@
 /**
- * The upstream client: one undici Pool per (origin, connect timeout, TLS verification), with
- * keep-alive; per-request read timeouts; retries only when no byte could have reached the
- * upstream (connection refused or timed out before it was established) and the body can be sent
- * again; every failure classified into Kong's answer (502 / 503 / 504).
+ * The upstream client: one undici Pool per (origin, timeouts, TLS verification), with
+ * keep-alive; connect, write and read timeouts timed by the gateway (upstream-timers.ts); retries
+ * only when no byte could have reached the upstream (connection refused or timed out before it
+ * was established) and the body can be sent again; every failure classified into Kong's answer
+ * (502 / 503 / 504).
  */
-import { Pool, buildConnector, type Dispatcher } from 'undici';
+import { Pool, buildConnector, util, type Dispatcher } from 'undici';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { UpstreamError } from './errors.ts';
 import { EgressBlockedError, egressVerdict, guardedLookup } from './egress.ts';
 import type { HeaderMap } from './headers.ts';
 import type { AbortLike } from './context.ts';
+import { ReadTimer, WRITE_TIMEOUT, connectWithin, watchWrites, writeSteps, type RequestHandler } from './upstream-timers.ts';
+
+export { WRITE_TIMEOUT };
 
 export interface UpstreamTarget {
   /** `http://host:port` */
@@ -46,78 +50,83 @@ export function discard(a: ProviderAnswer): void {
   if (!isCollected(a)) a.body.dump().catch(() => {});
 }
 
-const pools = new Map<string, Pool>();
+const pools = new Map<string, TimedPool>();
 
-export const WRITE_TIMEOUT = 'MODELGATE_WRITE_TIMEOUT';
+/** A Pool whose every request has its read_timeout timed by a ReadTimer in front of its handler. */
+class TimedPool extends Pool {
+  readonly #readTimeout: number;
 
-/**
- * `write_timeout` (Kong: the longest wait between two successive writes to the upstream): once a
- * write leaves data queued in the socket because the upstream stopped reading, the queue must
- * drain within the timeout, else the connection is destroyed and the request fails as a 504.
- * undici has no such timer, but it writes through the socket's own `write`, so the socket it
- * connects is watched here: no timer at all while writes go straight through.
- */
-function watchWrites(socket: net.Socket, timeoutMs: number): void {
-  let timer: NodeJS.Timeout | null = null;
-  const clear = () => {
-    if (timer) clearTimeout(timer);
-    timer = null;
-  };
-  const write = socket.write;
-  socket.write = function (this: net.Socket, ...args: Parameters<net.Socket['write']>): boolean {
-    const flushed = write.apply(this, args);
-    if (!flushed && !timer) {
-      timer = setTimeout(() => {
-        timer = null;
-        this.destroy(Object.assign(new Error(`upstream did not accept request bytes for ${timeoutMs} ms`), { code: WRITE_TIMEOUT }));
-      }, timeoutMs);
-      timer.unref();
-    }
-    return flushed;
-  } as net.Socket['write'];
-  socket.on('drain', clear).once('close', clear);
+  constructor(origin: string, options: Pool.Options, readTimeout: number) {
+    super(origin, options);
+    this.#readTimeout = readTimeout;
+  }
+
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    // request() hands over undici's own RequestHandler, which speaks the interface ReadTimer wraps
+    return super.dispatch(options, new ReadTimer(handler as unknown as RequestHandler, this.#readTimeout) as unknown as Dispatcher.DispatchHandler);
+  }
 }
 
 /** Targets are long-lived (compiled per service and endpoint): each remembers its pool. */
-const poolOfTarget = new WeakMap<UpstreamTarget, Pool>();
+const poolOfTarget = new WeakMap<UpstreamTarget, TimedPool>();
 
-function poolFor(t: UpstreamTarget): Pool {
+function poolFor(t: UpstreamTarget): TimedPool {
   let known = poolOfTarget.get(t);
   if (known === undefined || known.destroyed || known.closed) poolOfTarget.set(t, (known = poolByKey(t)));
   return known;
 }
 
-function poolByKey(t: UpstreamTarget): Pool {
-  const key = `${t.origin}|${t.connectTimeout}|${t.writeTimeout}|${t.tlsVerify ? 1 : 0}`;
+function poolByKey(t: UpstreamTarget): TimedPool {
+  const key = `${t.origin}|${t.connectTimeout}|${t.writeTimeout}|${t.readTimeout}|${t.tlsVerify ? 1 : 0}`;
   let pool = pools.get(key);
   if (!pool) {
-    const connector = buildConnector({
-      timeout: t.connectTimeout,
-      lookup: guardedLookup,
-      rejectUnauthorized: t.tlsVerify,
-    } as buildConnector.BuildOptions);
-    pool = new Pool(t.origin, {
-      connect: (opts, cb) => {
-        // An IP literal skips DNS, so the policy is applied to it here.
-        const host = opts.hostname.replace(/^\[|\]$/g, '');
-        if (net.isIP(host)) {
-          const why = egressVerdict(host, host);
-          if (why) return cb(new EgressBlockedError(why), null);
-        }
-        return connector(opts, (...args) => {
-          const socket = args[1];
-          if (socket && t.writeTimeout > 0) watchWrites(socket, t.writeTimeout);
-          cb(...args);
-        });
+    const connector = connectWithin(
+      buildConnector({
+        timeout: 0,
+        lookup: guardedLookup,
+        rejectUnauthorized: t.tlsVerify,
+      } as buildConnector.BuildOptions),
+      t.connectTimeout,
+    );
+    pool = new TimedPool(
+      t.origin,
+      {
+        connect: (opts, cb) => {
+          // An IP literal skips DNS, so the policy is applied to it here.
+          const host = opts.hostname.replace(/^\[|\]$/g, '');
+          if (net.isIP(host)) {
+            const why = egressVerdict(host, host);
+            if (why) return cb(new EgressBlockedError(why), null);
+          }
+          return connector(opts, (...args) => {
+            const socket = args[1];
+            if (socket && t.writeTimeout > 0) watchWrites(socket, t.writeTimeout);
+            cb(...args);
+          });
+        },
+        // undici's own header and body timers are off: ReadTimer times read_timeout
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        keepAliveTimeout: 60_000,
+        keepAliveMaxTimeout: 600_000,
+        connections: 1024,
+        pipelining: 1,
       },
-      keepAliveTimeout: 60_000,
-      keepAliveMaxTimeout: 600_000,
-      connections: 1024,
-      pipelining: 1,
-    });
+      t.readTimeout,
+    );
     pools.set(key, pool);
   }
   return pool;
+}
+
+/**
+ * The body and headers of one attempt. A large Buffer is written in steps (write_timeout is the
+ * wait between two writes), so its length, which undici took from the Buffer, is declared here.
+ */
+function attemptBody(call: UpstreamCall): { body: UpstreamCall['body'] | Iterable<Buffer>; headers: HeaderMap } {
+  const body = writeSteps(call.body);
+  if (body === call.body) return { body, headers: call.headers };
+  return { body, headers: { ...call.headers, 'content-length': String((call.body as Buffer).length) } };
 }
 
 const BEFORE_SEND = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
@@ -157,14 +166,13 @@ export async function callUpstream(call: UpstreamCall): Promise<CallResult> {
   for (;;) {
     attempt++;
     try {
+      const { body, headers } = attemptBody(call);
       const response = await pool.request({
         path: call.path,
         method: call.method as Dispatcher.HttpMethod,
-        headers: call.headers as Record<string, string | string[]>,
-        body: call.body,
+        headers: headers as Record<string, string | string[]>,
+        body,
         signal: call.signal,
-        headersTimeout: call.target.readTimeout,
-        bodyTimeout: call.target.readTimeout,
       } as Dispatcher.RequestOptions); // undici never follows redirects on request(): a 3xx cannot send the key elsewhere
       return { response, attempts: attempt };
     } catch (err) {
@@ -212,26 +220,28 @@ export async function callUpstreamCollected(call: UpstreamCall, cap: number): Pr
   }
 }
 
-function collect(pool: Pool, call: UpstreamCall, cap: number): Promise<CollectedResponse> {
+function collect(pool: TimedPool, call: UpstreamCall, cap: number): Promise<CollectedResponse> {
   return new Promise((resolve, reject) => {
-    const handler = new Collector(call.signal, cap, resolve, reject);
+    const { body, headers } = attemptBody(call);
     pool.dispatch(
       {
         path: call.path,
         method: call.method as Dispatcher.HttpMethod,
-        headers: call.headers as Record<string, string | string[]>,
-        body: call.body as string | Buffer | null,
-        headersTimeout: call.target.readTimeout,
-        bodyTimeout: call.target.readTimeout,
-      },
-      handler,
+        headers: headers as Record<string, string | string[]>,
+        body,
+      } as Dispatcher.DispatchOptions, // an iterable body is documented, though not in the type
+      new Collector(call.signal, cap, resolve, reject) as unknown as Dispatcher.DispatchHandler,
     );
   });
 }
 
-/** undici's handler for one collected answer: one object with prototype methods, not a closure per callback. */
-class Collector implements Dispatcher.DispatchHandler {
-  #controller: Dispatcher.DispatchController | null = null;
+/**
+ * undici's handler for one collected answer: one object with prototype methods, not a closure per
+ * callback. It speaks the interface undici's Request calls (ReadTimer's, see upstream-timers.ts),
+ * so undici adds no adapter objects of its own around it.
+ */
+class Collector implements RequestHandler {
+  #abort: ((err?: Error) => void) | null = null;
   #statusCode = 0;
   #headers: CollectedResponse['headers'] = {};
   readonly #chunks: Buffer[] = [];
@@ -242,7 +252,7 @@ class Collector implements Dispatcher.DispatchHandler {
   readonly #reject: (e: unknown) => void;
   readonly #onAbort = (): void => {
     const reason = this.#signal?.reason;
-    this.#controller?.abort(reason instanceof Error ? reason : new Error('aborted'));
+    this.#abort?.(reason instanceof Error ? reason : new Error('aborted'));
   };
 
   constructor(signal: AbortLike | undefined, cap: number, resolve: (r: CollectedResponse) => void, reject: (e: unknown) => void) {
@@ -253,29 +263,35 @@ class Collector implements Dispatcher.DispatchHandler {
     signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
-  onRequestStart(c: Dispatcher.DispatchController): void {
-    this.#controller = c;
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abort = abort;
     if (this.#signal?.aborted) this.#onAbort();
   }
 
-  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[]>): void {
+  onHeaders(status: number, headers: Buffer[]): boolean {
+    if (status < 200) return true; // an interim answer (100 Continue): the real one follows
     this.#statusCode = status;
-    this.#headers = headers;
+    this.#headers = util.parseHeaders(headers) as CollectedResponse['headers'];
+    return true;
   }
 
-  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
+  onData(chunk: Buffer): boolean {
     this.#size += chunk.length;
-    if (this.#size > this.#cap) return c.abort(new ResponseTooLargeError(`upstream response larger than ${this.#cap} bytes`));
+    if (this.#size > this.#cap) {
+      this.#abort?.(new ResponseTooLargeError(`upstream response larger than ${this.#cap} bytes`));
+      return true;
+    }
     this.#chunks.push(chunk);
+    return true;
   }
 
-  onResponseEnd(): void {
+  onComplete(): void {
     this.#signal?.removeEventListener('abort', this.#onAbort);
     const chunks = this.#chunks;
     this.#resolve({ statusCode: this.#statusCode, headers: this.#headers, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.#size) });
   }
 
-  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+  onError(err: Error): void {
     this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#reject(err);
   }
