@@ -297,12 +297,16 @@ class Collector implements RequestHandler {
   }
 }
 
-/** Open connections per pool, for probes and leak tests. */
+/** Open connections per origin (summed over its pools: one per set of timeouts), for probes and leak tests. */
 export function poolStats(): Record<string, { connected: number; free: number; pending: number; running: number }> {
   const out: Record<string, { connected: number; free: number; pending: number; running: number }> = {};
   for (const [key, pool] of pools) {
     const s = pool.stats;
-    out[key.split('|')[0]] = { connected: s.connected, free: s.free, pending: s.pending, running: s.running };
+    const o = (out[key.split('|')[0]] ??= { connected: 0, free: 0, pending: 0, running: 0 });
+    o.connected += s.connected;
+    o.free += s.free;
+    o.pending += s.pending;
+    o.running += s.running;
   }
   return out;
 }
