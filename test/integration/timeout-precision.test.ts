@@ -100,6 +100,38 @@ async function deafUpstream(): Promise<{ url: string; acceptedAt: number[]; drop
 }
 
 /**
+ * An OpenAI-compatible provider that reads its request slowly but steadily (what its socket holds,
+ * every 20 ms), then answers. Its kernel buffers fill, so the gateway's writes wait for room again
+ * and again, each time for well under a second here.
+ */
+async function slowReader(): Promise<{ url: string }> {
+  const answer = JSON.stringify({ id: 'c1', object: 'chat.completion', created: 0, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } });
+  const server = net.createServer((socket) => {
+    socket.pause();
+    let head = '';
+    let expected = Infinity;
+    let got = 0;
+    const tick = setInterval(() => {
+      const chunk: Buffer | null = socket.read();
+      if (!chunk) return;
+      got += chunk.length;
+      if (expected === Infinity) {
+        head += chunk.toString('latin1');
+        const end = head.indexOf('\r\n\r\n');
+        if (end >= 0) expected = end + 4 + Number(/content-length: *(\d+)/i.exec(head.slice(0, end))![1]);
+      }
+      if (got < expected) return;
+      clearInterval(tick);
+      socket.end(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${answer.length}\r\nconnection: close\r\n\r\n${answer}`);
+    }, 20);
+    socket.once('close', () => clearInterval(tick));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  closers.push(() => server.close());
+  return { url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}` };
+}
+
+/**
  * An address on loopback where TCP connections never complete: a listening socket in a child
  * process whose event loop is blocked (so it never accepts), with its accept queue (backlog 1)
  * filled by two connections of ours. Linux then drops further SYNs, and a connect hangs until
@@ -376,6 +408,15 @@ for (const [kind, makeRoute] of [
     });
   });
 }
+
+test('write_timeout is the wait between two writes, not for the whole request: a provider reading a large request slowly is not cut', { timeout: 60_000 }, async () => {
+  const up = await slowReader();
+  const path = await balancerRoute(routeName('bal-slow'), up.url, { write_timeout: 2000, read_timeout: 10_000 });
+  const r = await send(path, { json: { messages: [{ role: 'user', content: 'x'.repeat(16 * 1024 * 1024) }] } });
+  assert.equal(r.status, 200, r.body);
+  // the request took well over write_timeout to go through: only the waits between writes count
+  assert.ok(r.ms > 1.5 * 2000, `the upload took ${Math.round(r.ms)} ms, which does not show the difference`);
+});
 
 // ---------------------------------------------------------------- connect_timeout
 
