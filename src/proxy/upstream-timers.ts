@@ -31,17 +31,23 @@ export const WRITE_TIMEOUT = 'MODELGATE_WRITE_TIMEOUT';
 export function connectWithin(connect: buildConnector.connector, ms: number): buildConnector.connector {
   return (opts, callback) => {
     let pending = true;
+    let socket: unknown;
     const timer = setTimeout(() => {
       pending = false;
       (socket as net.Socket | undefined)?.destroy?.();
       callback(new errors.ConnectTimeoutError(`connecting to ${opts.hostname}:${opts.port} took longer than connect_timeout (${ms} ms)`), null);
     }, ms);
-    const socket: unknown = connect(opts, (...args) => {
-      if (!pending) return void args[1]?.destroy();
-      pending = false;
-      clearTimeout(timer);
-      callback(...args);
-    });
+    try {
+      socket = connect(opts, (...args) => {
+        if (!pending) return void args[1]?.destroy();
+        pending = false;
+        clearTimeout(timer);
+        callback(...args);
+      });
+    } catch (err) {
+      clearTimeout(timer); // nothing to wait for
+      throw err;
+    }
   };
 }
 
