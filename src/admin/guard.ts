@@ -1,5 +1,5 @@
 /**
- * What keeps the Admin API safe from browsers and strangers (RELIABILITY D5): the `Host` must be
+ * What keeps the Admin API safe from browsers and strangers (docs/decisions.md, D5): the `Host` must be
  * one of the admin's own names (DNS rebinding), writes from a foreign `Origin` are refused (CSRF:
  * form posts need no pre-flight), CORS is answered only for the configured GUI origin, and when an
  * admin token is set every call must carry it (`Kong-Admin-Token` or `Authorization: Bearer`).

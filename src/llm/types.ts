@@ -163,7 +163,7 @@ export interface TranslatedResponse {
   responseModel: string | null;
 }
 
-/** A provider answer that cannot be turned into the OpenAI shape: the client gets 502 (RELIABILITY D3). */
+/** A provider answer that cannot be turned into the OpenAI shape: the client gets 502 (docs/decisions.md, D3). */
 export class TranslationError extends Error {
   override readonly name = 'TranslationError';
 }

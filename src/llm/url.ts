@@ -1,5 +1,5 @@
 /**
- * Upstream URL building. Only admin configuration chooses where a request goes (RELIABILITY §2,
+ * Upstream URL building. Only admin configuration chooses where a request goes (docs/decisions.md, §2,
  * T72): values interpolated into a URL are validated so that they can never change the host, and
  * `upstream_url` contributes exactly its scheme, host, port and path, as in Kong.
  */

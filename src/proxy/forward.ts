@@ -52,7 +52,7 @@ export function forwardingHeaders(ctx: RequestContext, upstreamHost: string): He
 /**
  * Watches a streamed request body: fails with 413 past the size limit, and with 408 when the
  * client stops sending for longer than the body idle timeout (a trickled body must not hold an
- * upstream connection forever, RELIABILITY D9).
+ * upstream connection forever, docs/decisions.md, D9).
  */
 class BodyLimit extends Transform {
   readonly #limit: number;

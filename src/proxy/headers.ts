@@ -52,5 +52,5 @@ export function endToEndResponseHeaders(headers: Record<string, string | string[
   return endToEndHeaders(headers as IncomingHttpHeaders, drop);
 }
 
-/** Client credentials never forwarded to an AI provider (RELIABILITY D4). */
+/** Client credentials never forwarded to an AI provider (docs/decisions.md, D4). */
 export const CLIENT_CREDENTIAL_HEADERS = new Set(['authorization', 'apikey', 'x-api-key', 'api-key', 'cookie', 'proxy-authorization']);

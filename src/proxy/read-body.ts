@@ -1,7 +1,7 @@
 /**
  * Reading an upstream body the gateway must look at (to translate it): bounded in size before and
  * after decompression, so neither a huge answer nor a gzip bomb can take a worker's memory
- * (RELIABILITY T41, T42). Only the encodings we asked for are undone; a chain is refused.
+ * (docs/decisions.md, T41, T42). Only the encodings we asked for are undone; a chain is refused.
  */
 import zlib from 'node:zlib';
 

@@ -94,7 +94,7 @@ export interface Snapshot {
   consumers: Map<string, Row>;
   /**
    * key-auth: SHA-256 (hex) of the credential key → credential row. Looked up by digest so the
-   * lookup's timing says nothing about stored keys (RELIABILITY T24); see `keyDigest`.
+   * lookup's timing says nothing about stored keys (docs/decisions.md, T24); see `keyDigest`.
    */
   keyauthCredentials: Map<string, Row>;
   builtAt: number;

@@ -2,7 +2,7 @@
  * DB-less mode (`MODELGATE_DATABASE=off`): the configuration is a declarative file, held in memory
  * (MemoryStore, read by the Admin API like any store) and replaced only as a whole
  * (`POST /config`). The last good configuration is kept in the prefix directory
- * (`declarative.json`, written atomically) so it survives a restart (RELIABILITY D6).
+ * (`declarative.json`, written atomically) so it survives a restart (docs/decisions.md, D6).
  *
  * Which configuration a node starts with:
  * 1. With `MODELGATE_DECLARATIVE_CONFIG`: that file — unless it is byte-for-byte the file this

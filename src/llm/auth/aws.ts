@@ -1,5 +1,5 @@
 /**
- * AWS Signature Version 4 for Bedrock, with `aws4` (DESIGN: signing is easy to get subtly wrong).
+ * AWS Signature Version 4 for Bedrock, with `aws4` (signing is easy to get subtly wrong; docs/architecture.md, dependencies).
  * Credentials: `auth.aws_access_key_id` / `auth.aws_secret_access_key` (Kong 3.8), else the
  * environment's `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN` with them),
  * as Kong reads them. The region: `model.options.bedrock.aws_region`, else `AWS_REGION` /

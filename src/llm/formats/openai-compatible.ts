@@ -53,7 +53,7 @@ const MAX_COMPLETION_TOKENS_MODELS = /^(o\d|gpt-5)/;
  * The request fields an OpenAI-compatible provider gets: OpenAI's documented parameters (Kong 3.7+
  * passes client fields through) and nothing else. An allow-list, not a pass-through: fields such
  * as `api_base`, `base_url` or `__proto__` mean nothing to a provider, make real APIs answer 400,
- * and have steered other gateways' upstreams (RELIABILITY T50, T69).
+ * and have steered other gateways' upstreams (docs/decisions.md, T50, T69).
  */
 const COMMON_FIELDS = [
   'model', 'stream', 'stream_options', 'max_tokens', 'temperature', 'top_p', 'n', 'stop', 'presence_penalty',

@@ -1,5 +1,5 @@
 /**
- * Server-sent events decoding on top of `eventsource-parser` (DESIGN: correct framing of split and
+ * Server-sent events decoding on top of `eventsource-parser` (docs/architecture.md, dependencies: correct framing of split and
  * joined events, CR/LF/CRLF line ends, comments, multi-line data). We add strict incremental UTF-8
  * decoding and turn its buffer limit into a typed error.
  *

@@ -1,6 +1,6 @@
 /**
  * Incremental, strict UTF-8 decoding for upstream streams. A character split across network
- * chunks comes out whole; invalid bytes are an error, never a silent U+FFFD (RELIABILITY §2.4.4).
+ * chunks comes out whole; invalid bytes are an error, never a silent U+FFFD (docs/decisions.md, §2.4.4).
  */
 import { TranslationError } from '../types.ts';
 

@@ -1,5 +1,5 @@
 /**
- * Guard patterns that cannot stall the event loop (RELIABILITY D10, T82).
+ * Guard patterns that cannot stall the event loop (docs/decisions.md, D10, T82).
  *
  * JavaScript's regex engine backtracks without limit: `/(a+)+$/` on 30 `a` and a `!` blocks a
  * core for seconds, and even ordinary-looking patterns such as `ignore.*previous.*instructions`

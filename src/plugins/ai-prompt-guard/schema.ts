@@ -1,7 +1,7 @@
 /**
  * Kong's `ai-prompt-guard` plugin schema (3.8: `match_all_roles`, `max_request_body_size`,
  * `llm_format`). Every pattern is checked when written: invalid or potentially slow patterns are
- * refused with 400 (RELIABILITY D10; see regex.ts).
+ * refused with 400 (docs/decisions.md, D10; see regex.ts).
  */
 import type { PluginSchema } from '../types.ts';
 import type { Field } from '../../schema/types.ts';

@@ -2,7 +2,7 @@
  * Kong's prompt templater: `{{name}}` placeholders (letters, digits, `_` only) in a template that
  * is a JSON request body, replaced by the request's `properties`, each JSON-escaped. Nothing is
  * evaluated: no expressions, no nesting, no second pass — a value containing `{{other}}` stays
- * text (RELIABILITY T83). Missing properties are an error naming them, as in Kong.
+ * text (docs/decisions.md, T83). Missing properties are an error naming them, as in Kong.
  */
 const PLACEHOLDER = /\{\{([A-Za-z0-9_]+)\}\}/g;
 

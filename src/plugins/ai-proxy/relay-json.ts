@@ -1,6 +1,6 @@
 /**
  * Non-streamed answers: the provider's 200 translated to OpenAI's shape (502 when it cannot be,
- * RELIABILITY D3), the provider's errors passed on with their status in OpenAI's error envelope
+ * docs/decisions.md, D3), the provider's errors passed on with their status in OpenAI's error envelope
  * (provider-error.ts), redirects refused, sizes bounded.
  */
 import type { ServerResponse } from 'node:http';

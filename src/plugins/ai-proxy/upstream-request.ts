@@ -1,7 +1,7 @@
 /**
  * The request modelgate sends to the provider: the URL comes from configuration only (never from
  * the body, a header or the model name), the key is injected, and of the client's headers only
- * end-to-end ones that are not credentials travel on (RELIABILITY D4, T66, T69, T70).
+ * end-to-end ones that are not credentials travel on (docs/decisions.md, D4, T66, T69, T70).
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { CompiledAiProxy, ResolvedEndpoint } from './compile.ts';

@@ -12,7 +12,7 @@
  *   streams, and streams cut short, whose partial usage counts) to every window of its provider.
  *
  * Overshoot is bounded by the requests in flight when the budget runs out (each was admitted
- * while budget remained; RELIABILITY T80). Counters are atomic increments in the shared store, so
+ * while budget remained; docs/decisions.md, T80). Counters are atomic increments in the shared store, so
  * concurrent answers never lose usage. Cost is kept as integer nano-units (1e-9 of the price
  * currency) so every store, Redis included, adds exactly.
  */

@@ -4,7 +4,7 @@
  * see (`ctx.setConsumer`, which also switches to the consumer's plugin chain).
  *
  * - Lookup: by the key's SHA-256 digest (snapshot map), so the lookup's timing depends on nothing
- *   an attacker can steer toward a stored key (RELIABILITY T24). Keys are stored as Kong stores
+ *   an attacker can steer toward a stored key (docs/decisions.md, T24). Keys are stored as Kong stores
  *   them (the Admin API returns them); the digest map exists only in the workers' memory.
  * - `hide_credentials`: the key's header and query argument (and body field) never reach the
  *   upstream. ai-proxy strips client credential headers toward providers in any case (D4).

@@ -1,7 +1,7 @@
 /**
  * Kong's plugins accept Lua snippets in a few fields (`custom_fields_by_lua`,
  * `request_prompt_count_function` ...). modelgate runs no code taken from configuration
- * (RELIABILITY T27): those fields exist so a Kong config gets a clear answer, and any value is
+ * (docs/decisions.md, T27): those fields exist so a Kong config gets a clear answer, and any value is
  * refused.
  */
 import type { Field } from '../../schema/types.ts';
