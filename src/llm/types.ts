@@ -6,6 +6,8 @@
  * send (buildRequest), what came back (parseResponse), and what streamed back (stream translator).
  */
 
+import type { CanonicalResponse, EventSink, InboundFormat, UnsupportedPolicy, Usage } from '../exchange/types.ts';
+
 export type LlmRouteType = 'llm/v1/chat' | 'llm/v1/completions';
 export type RouteType = LlmRouteType | 'preserve';
 /** OpenAI's embeddings API in front of each provider's (Kong 3.10+ `llm/v1/embeddings`); see ProviderDriver.embeddings. */
@@ -120,11 +122,7 @@ export interface CompletionsRequest {
 
 export type ClientRequest = ChatRequest | CompletionsRequest;
 
-export interface Usage {
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-}
+export type { Usage } from '../exchange/types.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Driver
@@ -145,6 +143,22 @@ export interface DriverContext {
   now: number;
   /** A fresh id (e.g. `chatcmpl-...`) for responses whose provider gives none. */
   id: string;
+  /** The API the client spoke: what answers are rendered in (src/exchange/render/). */
+  inbound: InboundFormat;
+  /** The route's `model.options.unsupported_params` policy. */
+  policy: UnsupportedPolicy;
+  /**
+   * A client field or feature (`path`, e.g. `response_format`, `messages[2].content[0]`) the provider
+   * cannot honour. Under `error` it throws a RequestError naming the path and the provider (400
+   * before the provider is called); under `drop` and `pass` it records the path as dropped (a
+   * feature the provider's API cannot express cannot be passed) and returns: the caller then
+   * leaves it out. `why` completes the message (e.g. `audio content`).
+   */
+  unsupported(path: string, why?: string): void;
+  /** The renderer of streamed answers in the client's API: one per response; translators write through it. */
+  createSink(): EventSink;
+  /** A whole answer rendered in the client's API (the JSON text the client gets). */
+  renderResponse(response: CanonicalResponse): string;
 }
 
 /** Where a request goes when `upstream_url` does not say otherwise. */
@@ -153,6 +167,16 @@ export interface Endpoint {
   url: string;
   /** Headers the provider requires besides auth (e.g. `anthropic-version`). */
   headers: Record<string, string>;
+}
+
+/** What a wire format makes of a 200 answer: the canonical answer, or the provider's own bytes when it speaks the client's API. */
+export type ParsedAnswer = CanonicalResponse | PassthroughAnswer;
+
+/** A provider answer already in the client's API (OpenAI-compatible servers, an OpenAI client): its bytes go to the client unchanged. */
+export interface PassthroughAnswer {
+  passthrough: string;
+  usage: Usage | null;
+  responseModel: string | null;
 }
 
 export interface TranslatedResponse {
