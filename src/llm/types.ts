@@ -6,7 +6,7 @@
  * send (buildRequest), what came back (parseResponse), and what streamed back (stream translator).
  */
 
-import type { CanonicalResponse, EventSink, InboundFormat, UnsupportedPolicy, Usage } from '../exchange/types.ts';
+import type { CanonicalRequest, CanonicalResponse, Carried, EventSink, InboundFormat, UnsupportedPolicy, Usage } from '../exchange/types.ts';
 
 export type LlmRouteType = 'llm/v1/chat' | 'llm/v1/completions';
 export type RouteType = LlmRouteType | 'preserve';
@@ -185,6 +185,10 @@ export interface TranslatedResponse {
   usage: Usage | null;
   /** The model the provider says answered, when it says. */
   responseModel: string | null;
+  /** A translated answer: what it carried for the next turn (reasoning state, tool-call ids). */
+  carried?: Carried;
+  /** A translated answer: its generated text, for estimating tokens when the provider counted none. */
+  text?: string;
 }
 
 /** A provider answer that cannot be turned into the OpenAI shape: the client gets 502 (docs/decisions.md, D3). */
@@ -235,6 +239,8 @@ export interface StreamTranslator {
   /** The generated text so far (for estimating tokens). */
   readonly text: string;
   readonly responseModel: string | null;
+  /** What the answer carried for the next turn (its reasoning state and tool-call ids: provider-state.ts). */
+  readonly carried?: Carried;
 }
 
 export interface ProviderDriver {
@@ -251,9 +257,9 @@ export interface ProviderDriver {
    * the configured header verbatim; Anthropic only authenticates `x-api-key` (the guide says `apikey`).
    */
   authHeader?(name: string, value: string): [string, string];
-  /** The upstream JSON body for a validated client request. Throws RequestError. */
-  buildRequest(req: ClientRequest, ctx: DriverContext): Record<string, unknown>;
-  /** Translates a 200 response body. Throws TranslationError. */
+  /** The upstream JSON body for a canonical request (src/exchange/inbound/). Throws RequestError. */
+  buildRequest(req: CanonicalRequest, ctx: DriverContext): Record<string, unknown>;
+  /** Translates a 200 response body, rendered in the client's API (ctx.renderResponse). Throws TranslationError. */
   parseResponse(body: string, ctx: DriverContext): TranslatedResponse;
   /** How the provider frames its stream, for a given request (llama2/mistral depend on their format). */
   streamFraming(ctx: DriverContext): StreamFraming;

@@ -3,8 +3,9 @@
  * embeddings) and the wire format it speaks, which may depend on configuration (llama2/mistral
  * `*_format` options).
  */
-import { TranslationError, type DriverContext, type EmbeddingsDriver, type Endpoint, type ProviderDriver, type ProviderName, type TranslatedResponse } from '../types.ts';
+import { TranslationError, type DriverContext, type EmbeddingsDriver, type Endpoint, type ParsedAnswer, type ProviderDriver, type ProviderName, type TranslatedResponse } from '../types.ts';
 import type { WireFormat } from '../formats/format.ts';
+import { carriedOf, responseText } from '../../exchange/render/openai-chat.ts';
 
 export interface DriverDefinition {
   name: ProviderName;
@@ -21,7 +22,7 @@ export function defineDriver(definition: DriverDefinition): ProviderDriver {
     name,
     endpoint,
     buildRequest: (req, ctx) => formatFor(ctx).buildRequest(req, ctx),
-    parseResponse: (body, ctx) => guarded(name, () => formatFor(ctx).parseResponse(body, ctx)),
+    parseResponse: (body, ctx) => guarded(name, () => rendered(formatFor(ctx).parseResponse(body, ctx), ctx)),
     streamFraming: (ctx) => formatFor(ctx).framing,
     createStreamTranslator: (ctx) => formatFor(ctx).createStreamTranslator(ctx),
     ...(authHeader ? { authHeader } : {}),
@@ -37,6 +38,15 @@ export function defineDriver(definition: DriverDefinition): ProviderDriver {
       : {}),
   };
   return driver;
+}
+
+/**
+ * A format's answer as the client gets it: a provider answer already in the client's API goes as
+ * its own bytes; a canonical answer is rendered in the client's API (ctx.renderResponse).
+ */
+export function rendered(answer: ParsedAnswer, ctx: DriverContext): TranslatedResponse {
+  if ('passthrough' in answer) return { body: answer.passthrough, usage: answer.usage, responseModel: answer.responseModel };
+  return { body: ctx.renderResponse(answer), usage: answer.usage, responseModel: answer.model || null, carried: carriedOf(answer), text: responseText(answer) };
 }
 
 /**

@@ -1,11 +1,12 @@
 /**
- * What every stream translator shares: the end-of-stream contract (`[DONE]` only after the
+ * What every stream translator shares: the sink it writes the client's frames through
+ * (`this.out`, from ctx.createSink(): src/exchange/render/), the end-of-stream contract (`[DONE]` only after the
  * provider ended normally, T43), the usage chunk when the client asked for it, the text kept for
  * token estimation, and the guarantee that a malformed event is a TranslationError, never a
  * TypeError escaping into the proxy.
  */
 import { TranslationError, UpstreamStreamError, type DriverContext, type StreamEvent, type StreamTranslator, type Usage } from '../types.ts';
-import { ChunkWriter, DONE_FRAME } from './openai-chunks.ts';
+import type { Carried, EventSink } from '../../exchange/types.ts';
 
 /**
  * Text kept for estimating completion tokens when a provider reports no usage. Bounded so that a
@@ -16,7 +17,8 @@ export const MAX_KEPT_TEXT = 512 * 1024;
 
 export abstract class BaseStreamTranslator implements StreamTranslator {
   protected readonly ctx: DriverContext;
-  protected readonly out: ChunkWriter;
+  /** The client's renderer (ctx.createSink()): translators write canonical events to it and return its frames. */
+  protected readonly out: EventSink;
   #done = false;
   #finished = false;
   #usage: Usage | null = null;
@@ -27,7 +29,7 @@ export abstract class BaseStreamTranslator implements StreamTranslator {
 
   constructor(ctx: DriverContext) {
     this.ctx = ctx;
-    this.out = new ChunkWriter(ctx);
+    this.out = ctx.createSink();
   }
 
   /** Translates one event of the provider's stream into client frames (possibly ''). */
@@ -78,7 +80,7 @@ export abstract class BaseStreamTranslator implements StreamTranslator {
     let frames = this.closingFrames();
     const usage = this.#usage ?? estimated ?? null;
     if (this.ctx.includeUsage && !this.#usageSent && usage) frames += this.out.usage(usage);
-    return frames + DONE_FRAME;
+    return frames + this.out.done();
   }
 
   usage(): Usage | null {
@@ -88,6 +90,11 @@ export abstract class BaseStreamTranslator implements StreamTranslator {
   get text(): string {
     if (this.#textParts.length > 1) this.#textParts = [this.#textParts.join('')];
     return this.#textParts[0] ?? '';
+  }
+
+  /** What the answer carried for the next turn (reasoning state, tool-call ids), as the sink saw it. */
+  get carried(): Carried {
+    return this.out.carried;
   }
 
   get responseModel(): string | null {
