@@ -3,13 +3,34 @@
  * `ollama` format. Streams are newline-delimited JSON ending with a `done: true` line that carries
  * the token counts.
  *
- * Reference: https://github.com/ollama/ollama/blob/main/docs/api.md
+ * Reference: https://github.com/ollama/ollama/blob/main/docs/api.md, `api/types.go` and
+ * `docs/capabilities/` (structured-outputs, thinking, tool-calling, vision).
+ *
+ * The canonical request, field by field (anything else is reported through `ctx.unsupported`):
+ * - messages: `developer` → `system`; text (and refusal) parts joined into `content`; base64 images
+ *   → `images` (Ollama cannot fetch URLs); reasoning text → the assistant's `thinking` (its
+ *   provider state is left out: it means nothing to Ollama); tool calls → `tool_calls` with object
+ *   arguments and the call's `id`; each tool result → one `tool` message with `tool_call_id` and the
+ *   `tool_name` of its call (older servers match results by name).
+ * - tools → OpenAI's tool shape (Ollama takes it); `tool_choice: none` → no tools sent (the same
+ *   answer); `required` / a named tool and `parallel_tool_calls: false` cannot be expressed.
+ * - output: `json_object` → `format: "json"`, `json_schema` → `format: <schema>` (Ollama constrains
+ *   decoding to it: structured outputs).
+ * - reasoning: `think`: effort `none` → `false`, `minimal`/`low` → `"low"`, `medium`, `high` (levels
+ *   need Ollama 0.11+; every thinking model takes them, gpt-oss only takes levels); a budget alone →
+ *   `true`. Thinking models think by default when `think` is unset.
+ * - sampling → `options`: `num_predict`, `temperature`, `top_p`, `top_k`, `stop`, `seed`, penalties.
+ * The answer: `message.thinking` (generate: `thinking`) → reasoning, `content`/`response` → text,
+ * `tool_calls` → tool calls with neutral ids (Ollama's own `call_...`, else generated) and arguments
+ * as JSON text; usage from `prompt_eval_count` / `eval_count` (thinking tokens included).
  */
-import { RequestError, TranslationError, UpstreamStreamError, type ChatMessage, type ChatRequest, type ClientRequest, type ContentPart, type DriverContext, type EmbeddingsContext, type EmbeddingsRequest, type StreamEvent, type TranslatedResponse, type Usage } from '../types.ts';
+import { RequestError, TranslationError, UpstreamStreamError, type ClientRequest, type DriverContext, type EmbeddingsContext, type EmbeddingsRequest, type ModelOptions, type StreamEvent, type TranslatedResponse } from '../types.ts';
+import type { CanonicalChoice, CanonicalRequest, CanonicalResponse, FinishReason, ImagePart, Message, ReasoningEffort, ToolCallPart, Usage } from '../../exchange/types.ts';
 import { asArray, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
-import { completionBody, mapFinishReason, usageOf, type FinishReason, type ToolCall } from '../openai-shape.ts';
-import { copyNativeFields, putDefined, samplingParams } from '../params.ts';
-import { imageUrlOf, isTextPart, parseDataUrl, unsupportedPart } from '../content.ts';
+import { mapFinishReason, usageOf } from '../openai-shape.ts';
+import { copyNativeFields, putDefined, stopSequences } from '../params.ts';
+import { parseDataUrl } from '../content.ts';
+import { toolCallId } from '../../exchange/ids.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
 import { embeddingsBody, embeddingsUsage, expectCount, textInputs, vectorOf } from '../embeddings.ts';
 import type { WireFormat } from './format.ts';
@@ -23,11 +44,14 @@ const DONE_REASONS: Readonly<Record<string, FinishReason>> = {
   unload: 'stop',
 };
 
-/** OpenAI roles Ollama does not have, mapped to the ones it does. */
-const ROLE_MAP: Readonly<Record<string, string>> = { developer: 'system', function: 'tool' };
-
-/** Ollama-native request fields a client may send. */
-const NATIVE_FIELDS = ['keep_alive', 'think', 'format'] as const;
+/** Reasoning effort as Ollama's `think` levels (`api.ThinkValue`: low, medium, high, max). */
+const THINK_LEVELS: Readonly<Record<ReasoningEffort, boolean | string>> = {
+  none: false,
+  minimal: 'low',
+  low: 'low',
+  medium: 'medium',
+  high: 'high',
+};
 
 export const ollamaFormat: WireFormat = {
   framing: 'ndjson',
@@ -37,22 +61,125 @@ export const ollamaFormat: WireFormat = {
 };
 
 // ---------------------------------------------------------------------------------------------
+// What several formats share: the sampling fields with the route's configured options applied, and
+// the fields of a canonical request only some providers can carry.
+
+/** The client's sampling fields, a configured option winning (Kong 3.8+, docs/providers.md "Options precedence"). */
+export interface ResolvedSampling {
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  stop?: string[];
+  seed?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+}
+
+export function resolveSampling(req: CanonicalRequest, options: ModelOptions): ResolvedSampling {
+  const s = req.sampling;
+  const out: ResolvedSampling = {};
+  putDefined(out as Record<string, unknown>, {
+    maxTokens: asNumber(options.max_tokens) ?? s.maxTokens,
+    temperature: asNumber(options.temperature) ?? s.temperature,
+    topP: asNumber(options.top_p) ?? s.topP,
+    topK: asNumber(options.top_k) ?? s.topK,
+    stop: stopSequences(s.stop),
+    seed: s.seed,
+    presencePenalty: s.presencePenalty,
+    frequencyPenalty: s.frequencyPenalty,
+  });
+  return out;
+}
+
+/** What a format can carry besides messages, for `reportUnmapped`. */
+export interface Carries {
+  /** `n > 1` (several choices). */
+  choices?: boolean;
+  logitBias?: boolean;
+  penalties?: boolean;
+  seed?: boolean;
+}
+
+/**
+ * Reports the request-level fields the format has no place for: logprobs (no canonical answer
+ * carries them), `n > 1`, `logit_bias`, penalties and `seed` unless the format maps them, the end
+ * user, metadata and OpenAI-only fields. Paths are the client's field names.
+ */
+export function reportUnmapped(req: CanonicalRequest, ctx: DriverContext, carries: Carries, why = `the ${ctx.provider} provider`): void {
+  const s = req.sampling;
+  if (s.n !== undefined && s.n > 1 && !carries.choices) ctx.unsupported('n', `several choices (${why} answers one)`);
+  if (s.logprobs === true) ctx.unsupported('logprobs', 'log probabilities');
+  if (s.topLogprobs !== undefined) ctx.unsupported('top_logprobs', 'log probabilities');
+  if (s.logitBias !== undefined && Object.keys(s.logitBias).length > 0 && !carries.logitBias) ctx.unsupported('logit_bias', 'token biases');
+  if (!carries.penalties) {
+    if (s.presencePenalty !== undefined) ctx.unsupported('presence_penalty');
+    if (s.frequencyPenalty !== undefined) ctx.unsupported('frequency_penalty');
+  }
+  if (s.seed !== undefined && !carries.seed) ctx.unsupported('seed');
+  if (req.user !== undefined) ctx.unsupported('user', 'an end-user identifier');
+  if (req.metadata !== undefined && Object.keys(req.metadata).length > 0) ctx.unsupported('metadata');
+  for (const key of Object.keys(req.openai ?? {})) ctx.unsupported(key, 'an OpenAI-only field');
+}
+
+/** The client's path of a message part: OpenAI chat keeps tool calls apart from content. */
+export function partPath(message: Message, i: number, j: number): string {
+  const part = message.parts[j];
+  if (part.type === 'tool_call') return `messages[${i}].tool_calls[${message.parts.slice(0, j).filter((p) => p.type === 'tool_call').length}]`;
+  if (part.type === 'tool_result') return message.parts.length === 1 ? `messages[${i}]` : `messages[${i}].content[${j}]`;
+  const k = message.parts.slice(0, j).filter((p) => p.type !== 'tool_call' && p.type !== 'reasoning').length;
+  return `messages[${i}].content[${k}]`;
+}
+
+/** Cache marks: none of the formats that call this has prompt caching markers. */
+export function reportCacheMarks(req: CanonicalRequest, ctx: DriverContext): void {
+  req.messages.forEach((message, i) => {
+    if (message.cache) ctx.unsupported(`messages[${i}].cache_control`, 'prompt caching');
+    message.parts.forEach((part, j) => {
+      if ('cache' in part && part.cache) ctx.unsupported(`${partPath(message, i, j)}.cache_control`, 'prompt caching');
+    });
+  });
+  (req.tools ?? []).forEach((tool, i) => {
+    if (tool.type === 'function' && tool.cache) ctx.unsupported(`tools[${i}].cache_control`, 'prompt caching');
+  });
+}
+
+/** Copies the client's fields kept by the `pass` policy, without replacing what the mapping set. */
+export function copyPassthrough(body: JsonObject, req: CanonicalRequest, skip: readonly string[] = []): void {
+  for (const [key, value] of Object.entries(req.passthrough)) {
+    if (value === undefined || skip.includes(key) || Object.hasOwn(body, key)) continue;
+    body[key] = value;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Request
 
-function buildOllamaRequest(req: ClientRequest, ctx: DriverContext): JsonObject {
-  if (typeof req.n === 'number' && req.n > 1) throw new RequestError('n: the ollama format returns one choice; expected 1');
-  const chat = ctx.routeType === 'llm/v1/chat';
+function buildOllamaRequest(req: CanonicalRequest, ctx: DriverContext): JsonObject {
+  const chat = req.kind === 'chat';
+  reportUnmapped(req, ctx, { penalties: true, seed: true });
+  reportCacheMarks(req, ctx);
+
   const body: JsonObject = { model: ctx.model };
-  if (chat) body.messages = toOllamaMessages((req as ChatRequest).messages);
-  else body.prompt = req.prompt;
+  if (chat) body.messages = toOllamaMessages(req.messages, ctx);
+  else body.prompt = req.prompt ?? '';
   // Ollama streams by default: `stream` is always explicit.
   body.stream = ctx.stream;
-  copyNativeFields(body, req, NATIVE_FIELDS);
-  putDefined(body, { format: responseFormat(req.response_format) });
-  if (chat && Array.isArray(req.tools) && req.tools.length > 0) body.tools = req.tools; // Ollama takes OpenAI's tool shape
 
-  const params = samplingParams(req, ctx.options);
+  const format = outputFormat(req);
+  if (format !== undefined) body.format = format;
+  const think = thinkValue(req, ctx);
+  if (think !== undefined) body.think = think;
+  if (chat) {
+    const tools = toolsOf(req, ctx);
+    if (tools) body.tools = tools;
+  }
+
+  const params = resolveSampling(req, ctx.options);
   const options: JsonObject = {};
+  // Ollama-native options the client sent (policy `pass`) first: the mapped ones win.
+  const native = asObject(req.passthrough.options);
+  if (native) Object.assign(options, native);
   putDefined(options, {
     num_predict: params.maxTokens,
     temperature: params.temperature,
@@ -64,66 +191,144 @@ function buildOllamaRequest(req: ClientRequest, ctx: DriverContext): JsonObject 
     frequency_penalty: params.frequencyPenalty,
   });
   if (Object.keys(options).length > 0) body.options = options;
+  copyPassthrough(body, req, ['options']);
   return body;
 }
 
-/** OpenAI's `response_format` as Ollama's `format`: "json" or a JSON schema. */
-function responseFormat(format: unknown): unknown {
-  if (dig(format, 'type') === 'json_object') return 'json';
-  if (dig(format, 'type') === 'json_schema') return asObject(dig(format, 'json_schema', 'schema'));
+/** The canonical output format as Ollama's `format`: "json" or a JSON schema (structured outputs). */
+function outputFormat(req: CanonicalRequest): unknown {
+  if (req.output?.type === 'json_object') return 'json';
+  if (req.output?.type === 'json_schema') return req.output.schema;
   return undefined;
 }
 
-function toOllamaMessages(messages: ChatMessage[]): JsonObject[] {
-  const toolNames = new Map<string, string>();
-  return messages.map((message, i) => {
-    const path = `messages[${i}]`;
-    const out: JsonObject = { role: ROLE_MAP[message.role] ?? message.role, content: '' };
-    const content = message.content;
-    if (typeof content === 'string') out.content = content;
-    else if (Array.isArray(content)) Object.assign(out, splitParts(content, path));
-
-    const calls = Array.isArray(message.tool_calls) ? message.tool_calls : [];
-    if (calls.length > 0) {
-      out.tool_calls = calls.map((call, k) => {
-        const name = asString(dig(call, 'function', 'name')) ?? '';
-        const id = asString(dig(call, 'id'));
-        if (id) toolNames.set(id, name);
-        return { function: { name, arguments: toolArguments(dig(call, 'function', 'arguments'), `${path}.tool_calls[${k}].function.arguments`) } };
-      });
-    }
-    // Ollama matches a tool result to its call by the tool's name, not by an id.
-    const toolName = typeof message.tool_call_id === 'string' ? toolNames.get(message.tool_call_id) : undefined;
-    if (message.role === 'tool' && toolName) out.tool_name = toolName;
-    return out;
-  });
+function thinkValue(req: CanonicalRequest, ctx: DriverContext): boolean | string | undefined {
+  const reasoning = req.reasoning;
+  if (!reasoning) return undefined;
+  if (reasoning.includeEncrypted) ctx.unsupported('include', 'encrypted reasoning (Ollama has no reasoning state)');
+  if (reasoning.effort !== undefined) return THINK_LEVELS[reasoning.effort];
+  // A thinking budget: Ollama thinks or not, it takes no budget.
+  if (reasoning.budgetTokens !== undefined) return reasoning.budgetTokens > 0;
+  return undefined;
 }
 
-/** Text parts become the content, base64 images the `images` list (Ollama cannot fetch URLs). */
-function splitParts(parts: ContentPart[], path: string): JsonObject {
-  const texts: string[] = [];
-  const images: string[] = [];
-  parts.forEach((part, j) => {
-    const at = `${path}.content[${j}]`;
-    if (isTextPart(part)) {
-      texts.push(part.text);
+function toolsOf(req: CanonicalRequest, ctx: DriverContext): JsonObject[] | undefined {
+  const tools = req.tools ?? [];
+  if (tools.length === 0) return undefined;
+  // `none`: the model may not call a tool, which is what sending no tools means.
+  if (req.toolChoice?.type === 'none') return undefined;
+  if (req.toolChoice?.type === 'required' || req.toolChoice?.type === 'tool') ctx.unsupported('tool_choice', 'forcing a tool call');
+  if (req.parallelToolCalls === false) ctx.unsupported('parallel_tool_calls', 'limiting tool calls to one per turn');
+  const out: JsonObject[] = [];
+  tools.forEach((tool, i) => {
+    if (tool.type !== 'function') {
+      ctx.unsupported(`tools[${i}]`, `the built-in tool '${tool.name}'`);
       return;
     }
-    const url = imageUrlOf(part);
-    if (url === undefined) throw unsupportedPart(part, at, PROVIDER);
-    const inline = parseDataUrl(url);
-    if (!inline) throw new RequestError(`${at}.image_url.url: the ollama format takes base64 data URLs only`);
-    images.push(inline.data);
+    if (tool.strict === true) ctx.unsupported(`tools[${i}].function.strict`, 'strict tool schemas');
+    const fn: JsonObject = { name: tool.name };
+    if (tool.description !== undefined) fn.description = tool.description;
+    fn.parameters = tool.parameters;
+    out.push({ type: 'function', function: fn });
   });
-  const out: JsonObject = { content: texts.join('\n') };
-  if (images.length > 0) out.images = images;
+  return out.length > 0 ? out : undefined;
+}
+
+function toOllamaMessages(messages: Message[], ctx: DriverContext): JsonObject[] {
+  const toolNames = new Map<string, string>();
+  const out: JsonObject[] = [];
+  messages.forEach((message, i) => {
+    if (message.name !== undefined) ctx.unsupported(`messages[${i}].name`, 'participant names');
+    if (message.role === 'tool') {
+      message.parts.forEach((part, j) => {
+        if (part.type !== 'tool_result') {
+          ctx.unsupported(partPath(message, i, j), `'${part.type}' content in a tool message`);
+          return;
+        }
+        const result: JsonObject = { role: 'tool', content: '' };
+        const images: string[] = [];
+        const texts: string[] = [];
+        part.content.forEach((inner, k) => {
+          const at = `${partPath(message, i, j)}.content[${k}]`;
+          if (inner.type === 'text') texts.push(inner.text);
+          else pushImage(inner, at, images, ctx);
+        });
+        if (part.isError) ctx.unsupported(`${partPath(message, i, j)}.is_error`, 'tool error flags');
+        result.content = texts.join('\n');
+        if (images.length > 0) result.images = images;
+        // Ollama matches a result to its call by `tool_call_id` (newer servers) or by the tool's name.
+        const name = part.name ?? toolNames.get(part.toolCallId);
+        if (name) result.tool_name = name;
+        result.tool_call_id = part.toolCallId;
+        out.push(result);
+      });
+      return;
+    }
+
+    const texts: string[] = [];
+    const images: string[] = [];
+    const thinking: string[] = [];
+    const calls: JsonObject[] = [];
+    message.parts.forEach((part, j) => {
+      const at = partPath(message, i, j);
+      switch (part.type) {
+        case 'text':
+        case 'refusal':
+          texts.push(part.text);
+          return;
+        case 'image':
+          pushImage(part, at, images, ctx);
+          return;
+        case 'reasoning':
+          // Ollama takes the assistant's earlier reasoning as text; provider state (signatures,
+          // encrypted content) means nothing here and is left out.
+          if (message.role === 'assistant' && part.text !== '') thinking.push(part.text);
+          return;
+        case 'tool_call':
+          if (message.role !== 'assistant') {
+            ctx.unsupported(at, 'tool calls outside an assistant message');
+            return;
+          }
+          toolNames.set(part.id, part.name);
+          calls.push({ id: part.id, function: { index: calls.length, name: part.name, arguments: toolArguments(part, `${at}.function.arguments`) } });
+          return;
+        case 'audio':
+          ctx.unsupported(at, 'audio content');
+          return;
+        case 'file':
+          ctx.unsupported(at, 'file content');
+          return;
+        case 'tool_result':
+          ctx.unsupported(at, 'a tool result outside a tool message');
+          return;
+      }
+    });
+    const role = message.role === 'developer' ? 'system' : message.role;
+    const item: JsonObject = { role, content: texts.join('\n') };
+    if (thinking.length > 0) item.thinking = thinking.join('\n');
+    if (images.length > 0) item.images = images;
+    if (calls.length > 0) item.tool_calls = calls;
+    out.push(item);
+  });
   return out;
 }
 
-function toolArguments(args: unknown, path: string): JsonObject {
-  if (typeof args !== 'string' || args.trim() === '') return {};
+/** Ollama takes base64 images only: no URLs, no file ids. */
+function pushImage(part: ImagePart, at: string, images: string[], ctx: DriverContext): void {
+  const source = part.source;
+  const inline = source.kind === 'base64' ? source.data : source.kind === 'url' ? parseDataUrl(source.url)?.data : undefined;
+  if (inline === undefined) {
+    ctx.unsupported(at, source.kind === 'url' ? 'image URLs (Ollama takes base64 images only)' : 'file ids');
+    return;
+  }
+  if (part.detail !== undefined && part.detail !== 'auto') ctx.unsupported(`${at}.image_url.detail`, 'image detail levels');
+  images.push(inline);
+}
+
+function toolArguments(part: ToolCallPart, path: string): JsonObject {
+  if (part.arguments.trim() === '') return {};
   try {
-    const parsed: unknown = JSON.parse(args);
+    const parsed: unknown = JSON.parse(part.arguments);
     if (isObject(parsed)) return parsed;
   } catch {
     // reported below
@@ -134,7 +339,7 @@ function toolArguments(args: unknown, path: string): JsonObject {
 // ---------------------------------------------------------------------------------------------
 // Response
 
-function parseOllamaResponse(body: string, ctx: DriverContext): TranslatedResponse {
+function parseOllamaResponse(body: string, ctx: DriverContext): CanonicalResponse {
   const response = asObject(parseUpstreamJson(body, PROVIDER));
   if (response && typeof response.error === 'string') throw new TranslationError(`ollama error: ${response.error}`);
   const chat = ctx.routeType === 'llm/v1/chat';
@@ -143,19 +348,18 @@ function parseOllamaResponse(body: string, ctx: DriverContext): TranslatedRespon
   if (!response || text === undefined) {
     throw new TranslationError(`'${chat ? 'message' : 'response'}' missing from ollama response body`);
   }
-  const toolCalls = toolCallsOf(message?.tool_calls, ctx.id);
-  const usage = ollamaUsage(response);
-  const model = asString(response.model);
+  const thinking = chat ? asString(message?.thinking) : asString(response.thinking);
+  const calls = toolCallsOf(chat ? message?.tool_calls : response.tool_calls, ctx.id, 0);
+  const parts: CanonicalChoice['parts'] = [];
+  if (thinking) parts.push({ type: 'reasoning', text: thinking, provider: ctx.provider });
+  if (text !== '' || calls.length === 0) parts.push({ type: 'text', text });
+  parts.push(...calls);
   return {
-    body: completionBody(ctx.routeType, {
-      id: ctx.id,
-      created: createdAt(response.created_at) ?? ctx.now,
-      model: model ?? ctx.model,
-      choices: [{ text: text === '' && toolCalls.length > 0 ? null : text, toolCalls, finishReason: doneReason(response, ctx, toolCalls.length > 0) }],
-      usage,
-    }),
-    usage,
-    responseModel: model ?? null,
+    id: ctx.id,
+    created: createdAt(response.created_at) ?? ctx.now,
+    model: asString(response.model) || ctx.model,
+    choices: [{ parts, finishReason: doneReason(response, ctx, calls.length > 0) }],
+    usage: ollamaUsage(response),
   };
 }
 
@@ -179,12 +383,33 @@ function doneReason(response: JsonObject, ctx: DriverContext, toolCalls: boolean
   return limit !== undefined && response.eval_count === limit ? 'length' : 'stop';
 }
 
-function toolCallsOf(calls: unknown, id: string): ToolCall[] {
-  return (asArray(calls) ?? []).map((call, index) => ({
-    id: asString(dig(call, 'id')) ?? `call_${id}_${index}`,
-    type: 'function',
-    function: { name: asString(dig(call, 'function', 'name')) ?? '', arguments: JSON.stringify(dig(call, 'function', 'arguments') ?? {}) },
+/**
+ * Ollama's tool calls: `{id?, function: {index?, name, arguments: {...}}}`. Ollama's own ids
+ * (`call_` and 8 characters) are neutral already; older servers give none, which are made from the
+ * answer's id. Arguments are an object: JSON text out, `{}` when absent.
+ */
+function toolCallsOf(calls: unknown, answerId: string, first: number): ToolCallPart[] {
+  return (asArray(calls) ?? []).map((call, k) => ({
+    type: 'tool_call',
+    id: toolCallId(dig(call, 'id'), answerId, first + k),
+    name: asString(dig(call, 'function', 'name')) ?? '',
+    arguments: argumentsText(dig(call, 'function', 'arguments')),
   }));
+}
+
+function argumentsText(args: unknown): string {
+  if (isObject(args)) return JSON.stringify(args);
+  // Some servers speaking Ollama's API send the arguments as JSON text.
+  if (typeof args === 'string') {
+    try {
+      if (isObject(JSON.parse(args))) return args;
+    } catch {
+      // not JSON: below
+    }
+    throw new TranslationError('ollama tool call arguments: expected a JSON object');
+  }
+  if (args == null) return '{}';
+  throw new TranslationError('ollama tool call arguments: expected a JSON object');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -201,14 +426,21 @@ class OllamaStreamTranslator extends BaseStreamTranslator {
     if (typeof line.error === 'string') throw new UpstreamStreamError(line.error, 'upstream_error');
     let frames = this.#start(line);
 
-    const text = this.out.chat ? asString(dig(line, 'message', 'content')) : asString(line.response);
+    const chat = this.ctx.routeType === 'llm/v1/chat';
+    const thinking = chat ? asString(dig(line, 'message', 'thinking')) : asString(line.thinking);
+    if (thinking) {
+      this.keepText(thinking);
+      frames += this.out.reasoning(thinking);
+    }
+    const text = chat ? asString(dig(line, 'message', 'content')) : asString(line.response);
     if (text) {
       this.keepText(text);
       frames += this.out.text(text);
     }
-    const calls = toolCallsOf(dig(line, 'message', 'tool_calls'), `${this.ctx.id}_${this.#toolCalls}`);
+    // Ollama sends each tool call whole, in one line.
+    const calls = toolCallsOf(chat ? dig(line, 'message', 'tool_calls') : line.tool_calls, this.ctx.id, this.#toolCalls);
     if (calls.length > 0) {
-      frames += this.out.toolCalls(calls.map((call, k) => ({ index: this.#toolCalls + k, ...call })));
+      frames += this.out.toolCalls(calls.map((call, k) => ({ index: this.#toolCalls + k, id: call.id, name: call.name, arguments: call.arguments })));
       this.#toolCalls += calls.length;
     }
     if (line.done === true) {
@@ -225,7 +457,7 @@ class OllamaStreamTranslator extends BaseStreamTranslator {
     this.setModel(line.model);
     this.out.model = asString(line.model) || this.out.model;
     this.out.created = createdAt(line.created_at) ?? this.out.created;
-    return this.out.role();
+    return this.out.start();
   }
 }
 
