@@ -61,7 +61,10 @@ export function reasoningPartsOf(details: unknown[]): { parts: ReasoningPart[]; 
   const parts: ReasoningPart[] = [];
   const skipped: number[] = [];
   details.forEach((d, i) => {
-    if (typeof d !== 'object' || d === null || Array.isArray(d)) return skipped.push(i);
+    if (typeof d !== 'object' || d === null || Array.isArray(d)) {
+      skipped.push(i);
+      return;
+    }
     const detail = d as JsonObject;
     const provider = providerOfFormat(detail.format);
     const part: ReasoningPart = { type: 'reasoning', text: '' };
@@ -73,7 +76,10 @@ export function reasoningPartsOf(details: unknown[]): { parts: ReasoningPart[]; 
     } else if (detail.type === 'reasoning.encrypted' && typeof detail.data === 'string') {
       if (provider === 'openai') part.encrypted = detail.data;
       else part.redacted = detail.data;
-    } else return skipped.push(i);
+    } else {
+      skipped.push(i);
+      return;
+    }
     if (provider) part.provider = provider;
     if (typeof detail.id === 'string') part.toolCallId = detail.id;
     parts.push(part);

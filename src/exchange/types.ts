@@ -228,6 +228,13 @@ export interface CanonicalRequest {
   passthrough: JsonObject;
   /** Field paths dropped under the `drop` policy, by the inbound adapter or a format (DriverContext.unsupported). */
   dropped: string[];
+  /**
+   * Paths of client fields inside messages and tools that no canonical field carries (an unknown
+   * content part type, a message field such as OpenAI's `audio` reference). A format that passes the
+   * client's own messages on (OpenAI-compatible) judges them itself; for any other the plugin puts
+   * each through the policy (DriverContext.unsupported) before the format builds its body.
+   */
+  unmapped?: string[];
   /** Which API the client spoke, and its parsed body: same-API formats use it to pass the client's bytes on. */
   source: { format: InboundFormat; body: JsonObject };
 }
