@@ -2,15 +2,33 @@
  * Cohere's v1 API: `POST /v1/chat` for chat routes, `POST /v1/generate` for completions.
  * Streams are newline-delimited JSON (`stream-start`, `text-generation`, ..., `stream-end`).
  *
- * Reference: https://docs.cohere.com/v1/reference/chat and .../generate (v1 API).
+ * Reference: https://docs.cohere.com/v1/reference/chat and .../generate (v1 API), the OpenAPI
+ * spec (cohere-ai/cohere-developer-experience `cohere-openapi.yaml`). v1 stays: Kong's fixtures
+ * speak it (`message`, `chat_history`, `preamble`); v2 (`/v2/chat`, OpenAI-like messages) would
+ * need a configuration switch.
+ *
+ * The canonical request, field by field (anything else is reported through `ctx.unsupported`):
+ * - messages: leading system messages → `preamble` (after the client's own `preamble`), the last
+ *   message → `message`, the others → `chat_history` (`USER`, `CHATBOT`, `SYSTEM`); text and
+ *   refusal parts only (v1 takes no images, audio or files); reasoning parts of any provider are
+ *   left out (their state means nothing to Cohere). Tool calls and tool results cannot be
+ *   expressed: v1's tools take `parameter_definitions` (Python types, no JSON schema) and its tool
+ *   results are matched by name and parameters, not ids.
+ * - output: `json_object` → `response_format: {type: json_object}`, `json_schema` →
+ *   `{type: json_object, schema}` (chat only; generate has no response_format).
+ * - sampling: `max_tokens`, `temperature` (clamped to 0..1 chat, 0..5 generate), `p` (0.01..0.99),
+ *   `k`, `stop_sequences`, `seed`, penalties; generate also `num_generations` (n) and `logit_bias`.
+ * - no reasoning (v1 has no thinking parameter), no tools, no logprobs in the canonical answer.
  */
-import { RequestError, TranslationError, UpstreamStreamError, type ChatMessage, type ChatRequest, type ClientRequest, type DriverContext, type EmbeddingsContext, type EmbeddingsRequest, type StreamEvent, type TranslatedResponse, type Usage } from '../types.ts';
+import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type EmbeddingsContext, type EmbeddingsRequest, type StreamEvent, type TranslatedResponse } from '../types.ts';
+import type { CanonicalRequest, CanonicalResponse, FinishReason, Message, ToolCallPart, Usage } from '../../exchange/types.ts';
 import { asArray, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
-import { completionBody, mapFinishReason, usageOf, type FinishReason } from '../openai-shape.ts';
-import { clamp, copyNativeFields, putDefined, samplingParams } from '../params.ts';
-import { textOnly } from '../content.ts';
+import { mapFinishReason, usageOf } from '../openai-shape.ts';
+import { clamp, putDefined } from '../params.ts';
+import { toolCallId } from '../../exchange/ids.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
 import { embeddingsBody, embeddingsUsage, expectCount, textInputs, vectorOf } from '../embeddings.ts';
+import { copyPassthrough, partPath, reportCacheMarks, reportUnmapped, resolveSampling } from './ollama.ts';
 import type { WireFormat } from './format.ts';
 
 const PROVIDER = 'cohere';
@@ -33,10 +51,6 @@ const MAX_TEMPERATURE = { chat: 1, generate: 5 } as const;
 /** Finish reasons that mean the generation failed: not an answer to hand to the client as complete. */
 const FAILED = new Set(['ERROR', 'ERROR_LIMIT']);
 
-/** Cohere-native request fields a client may send and Cohere understands as they are. */
-const NATIVE_CHAT_FIELDS = ['preamble', 'conversation_id', 'prompt_truncation', 'connectors', 'documents', 'search_queries_only', 'citation_quality', 'k', 'p', 'seed', 'raw_prompting'] as const;
-const NATIVE_GENERATE_FIELDS = ['truncate', 'return_likelihoods', 'end_sequences', 'num_generations', 'logit_bias', 'k', 'p', 'seed', 'raw_prompting'] as const;
-
 export const cohereV1Format: WireFormat = {
   framing: 'ndjson',
   buildRequest: buildCohereRequest,
@@ -47,19 +61,27 @@ export const cohereV1Format: WireFormat = {
 // ---------------------------------------------------------------------------------------------
 // Request
 
-function buildCohereRequest(req: ClientRequest, ctx: DriverContext): JsonObject {
-  const chat = ctx.routeType === 'llm/v1/chat';
-  if (chat && req.tools != null) {
-    throw new RequestError('tools: not supported by the cohere provider (v1 API tool calls have a different shape)');
-  }
-  if (chat && typeof req.n === 'number' && req.n > 1) throw new RequestError('n: the cohere chat API returns one choice; expected 1');
+function buildCohereRequest(req: CanonicalRequest, ctx: DriverContext): JsonObject {
+  const chat = req.kind === 'chat';
+  reportUnmapped(req, ctx, { choices: !chat, logitBias: !chat, penalties: true, seed: true });
+  reportCacheMarks(req, ctx);
+  // tool_choice `none`: no tool may be called, which is what sending no tools means.
+  if ((req.tools?.length ?? 0) > 0 && req.toolChoice?.type !== 'none') ctx.unsupported('tools', 'tools (the v1 API takes parameter_definitions, not JSON schemas)');
+  else if (req.toolChoice?.type === 'required' || req.toolChoice?.type === 'tool') ctx.unsupported('tool_choice', 'forcing a tool call');
+  if (req.reasoning?.effort !== undefined && req.reasoning.effort !== 'none') ctx.unsupported('reasoning_effort', 'reasoning (the v1 API has none)');
+  else if (req.reasoning?.budgetTokens !== undefined && req.reasoning.budgetTokens > 0) ctx.unsupported('reasoning_effort', 'a thinking budget (the v1 API has none)');
 
   const body: JsonObject = {};
-  copyNativeFields(body, req, chat ? NATIVE_CHAT_FIELDS : NATIVE_GENERATE_FIELDS);
-  if (chat) Object.assign(body, chatFields((req as ChatRequest).messages, asString(body.preamble)));
-  else body.prompt = req.prompt;
+  if (chat) Object.assign(body, chatFields(req, ctx));
+  else body.prompt = req.prompt ?? '';
 
-  const params = samplingParams(req, ctx.options);
+  if (req.output && req.output.type !== 'text') {
+    if (!chat) ctx.unsupported('response_format', 'structured output (Cohere generate has no response_format)');
+    else body.response_format = req.output.type === 'json_schema' ? { type: 'json_object', schema: req.output.schema } : { type: 'json_object' };
+  }
+
+  const params = resolveSampling(req, ctx.options);
+  const s = req.sampling;
   putDefined(body, {
     model: ctx.model,
     stream: ctx.stream,
@@ -72,41 +94,59 @@ function buildCohereRequest(req: ClientRequest, ctx: DriverContext): JsonObject 
     seed: params.seed,
     presence_penalty: params.presencePenalty,
     frequency_penalty: params.frequencyPenalty,
-    num_generations: !chat && typeof req.n === 'number' ? req.n : undefined,
+    num_generations: !chat && s.n !== undefined ? s.n : undefined,
+    logit_bias: !chat && s.logitBias !== undefined && Object.keys(s.logitBias).length > 0 ? s.logitBias : undefined,
   });
+  copyPassthrough(body, req);
   return body;
 }
 
 /**
- * OpenAI messages → Cohere chat: leading system messages become the `preamble` (Cohere's
+ * Canonical messages → Cohere chat: leading system messages become the `preamble` (Cohere's
  * system prompt; Kong 3.6 sent them as USER turns), the last message is `message`, the rest
  * `chat_history` with Cohere's roles.
  */
-function chatFields(messages: ChatMessage[], clientPreamble: string | undefined): JsonObject {
-  const texts = messages.map((message, i) => {
-    const path = `messages[${i}]`;
-    if (message.role === 'tool' || message.role === 'function' || message.tool_calls != null) {
-      throw new RequestError(`${path}: tool messages are not supported by the cohere provider`);
+function chatFields(req: CanonicalRequest, ctx: DriverContext): JsonObject {
+  const kept: { message: Message; text: string }[] = [];
+  req.messages.forEach((message, i) => {
+    if (message.name !== undefined) ctx.unsupported(`messages[${i}].name`, 'participant names');
+    if (message.role === 'tool') {
+      ctx.unsupported(`messages[${i}]`, 'tool results (the v1 API matches them by name and parameters, not ids)');
+      return;
     }
-    return textOnly(message.content, path, PROVIDER);
+    const texts: string[] = [];
+    let other = false;
+    message.parts.forEach((part, j) => {
+      if (part.type === 'text' || part.type === 'refusal') texts.push(part.text);
+      else if (part.type !== 'reasoning') {
+        other = true;
+        ctx.unsupported(partPath(message, i, j), part.type === 'tool_call' ? 'tool calls' : `${part.type} content`);
+      }
+    });
+    // A message that was only what Cohere cannot take (dropped under the policy) is left out.
+    if (texts.length > 0 || !other) kept.push({ message, text: texts.join('\n') });
   });
+  if (kept.length === 0) throw new RequestError('messages: nothing the cohere provider can take is left');
 
+  const preamble: string[] = [];
+  const clientPreamble = asString(req.passthrough.preamble);
+  if (clientPreamble !== undefined) preamble.push(clientPreamble);
   let first = 0;
-  const preamble: string[] = clientPreamble === undefined ? [] : [clientPreamble];
-  while (first < messages.length - 1 && isSystem(messages[first])) preamble.push(texts[first++]);
+  while (first < kept.length - 1 && isSystem(kept[first].message)) preamble.push(kept[first++].text);
 
-  const last = messages.length - 1;
+  const last = kept.length - 1;
   const history = [];
   for (let i = first; i < last; i++) {
-    history.push({ role: isSystem(messages[i]) ? 'SYSTEM' : messages[i].role === 'assistant' ? 'CHATBOT' : 'USER', message: texts[i] });
+    const { message, text } = kept[i];
+    history.push({ role: isSystem(message) ? 'SYSTEM' : message.role === 'assistant' ? 'CHATBOT' : 'USER', message: text });
   }
-  const fields: JsonObject = { message: texts[last] };
+  const fields: JsonObject = { message: kept[last].text };
   if (history.length > 0) fields.chat_history = history;
   if (preamble.length > 0) fields.preamble = preamble.join('\n\n');
   return fields;
 }
 
-function isSystem(message: ChatMessage): boolean {
+function isSystem(message: Message): boolean {
   return message.role === 'system' || message.role === 'developer';
 }
 
@@ -127,35 +167,48 @@ function finishReason(reason: unknown): FinishReason | null {
   return reason == null ? 'stop' : mapFinishReason(FINISH_REASONS, reason);
 }
 
+/**
+ * v1 tool calls (`{name, parameters}`, answered when the client passed Cohere's own `tools` under
+ * the `pass` policy): they have no ids, so neutral ones are made from the answer's id.
+ */
+function toolCallsOf(calls: unknown, answerId: string, first = 0): ToolCallPart[] {
+  return (asArray(calls) ?? []).map((call, k) => ({
+    type: 'tool_call',
+    id: toolCallId(undefined, answerId, first + k),
+    name: asString(dig(call, 'name')) ?? '',
+    arguments: JSON.stringify(asObject(dig(call, 'parameters')) ?? {}),
+  }));
+}
+
 /** Like Kong, the answer's shape (chat `text` or generate `generations`) decides how it is read. */
-function parseCohereResponse(body: string, ctx: DriverContext): TranslatedResponse {
+function parseCohereResponse(body: string, ctx: DriverContext): CanonicalResponse {
   const response = asObject(parseUpstreamJson(body, PROVIDER));
   const generations = asArray(response?.generations);
   const usage = cohereUsage(response);
   if (response && generations) {
     return {
-      body: completionBody('llm/v1/completions', {
-        id: asString(response.id) ?? ctx.id,
-        created: ctx.now,
-        model: ctx.model,
-        choices: generations.map((g) => ({ text: asString(dig(g, 'text')) ?? '', finishReason: finishReason(dig(g, 'finish_reason')) })),
-        usage,
-      }),
+      id: asString(response.id) ?? ctx.id,
+      created: ctx.now,
+      model: ctx.model,
+      choices: generations.map((g) => ({ parts: [{ type: 'text', text: asString(dig(g, 'text')) ?? '' }], finishReason: finishReason(dig(g, 'finish_reason')) })),
       usage,
-      responseModel: null,
     };
   }
   if (response && typeof response.text === 'string') {
+    const id = asString(response.generation_id) ?? asString(response.response_id) ?? ctx.id;
+    const calls = toolCallsOf(response.tool_calls, id);
+    const reason = finishReason(response.finish_reason);
     return {
-      body: completionBody('llm/v1/chat', {
-        id: asString(response.generation_id) ?? asString(response.response_id) ?? ctx.id,
-        created: ctx.now,
-        model: ctx.model,
-        choices: [{ text: response.text, finishReason: finishReason(response.finish_reason) }],
-        usage,
-      }),
+      id,
+      created: ctx.now,
+      model: ctx.model,
+      choices: [
+        {
+          parts: response.text === '' && calls.length > 0 ? calls : [{ type: 'text', text: response.text }, ...calls],
+          finishReason: calls.length > 0 && reason === 'stop' ? 'tool_calls' : reason,
+        },
+      ],
       usage,
-      responseModel: null,
     };
   }
   throw new TranslationError("'text' or 'generations' missing from cohere response body");
@@ -166,6 +219,7 @@ function parseCohereResponse(body: string, ctx: DriverContext): TranslatedRespon
 
 class CohereStreamTranslator extends BaseStreamTranslator {
   protected readonly source = PROVIDER;
+  #toolCalls = 0;
 
   protected translate(event: StreamEvent): string {
     const line = this.parse(event);
@@ -173,9 +227,11 @@ class CohereStreamTranslator extends BaseStreamTranslator {
     switch (line.event_type) {
       case 'stream-start':
         this.out.id = asString(line.generation_id) ?? this.out.id;
-        return this.out.role();
+        return this.out.start();
       case 'text-generation':
         return this.#text(line);
+      case 'tool-calls-generation':
+        return this.#toolCallsOf(line);
       case 'stream-end':
         return this.#end(line);
       case 'stream-error':
@@ -184,7 +240,9 @@ class CohereStreamTranslator extends BaseStreamTranslator {
         // Generate streams from older API versions carry no event_type: a text line or the final line.
         return line.is_finished === true ? this.#end(line) : this.#text(line);
       default:
-        return ''; // search-*, citation-generation, tool-calls-*: nothing an OpenAI client can use
+        // search-*, citation-generation: nothing the canonical answer carries; tool-calls-chunk:
+        // the same calls as tool-calls-generation, in pieces.
+        return '';
     }
   }
 
@@ -192,6 +250,15 @@ class CohereStreamTranslator extends BaseStreamTranslator {
     const text = asString(line.text) ?? '';
     this.keepText(text);
     return this.out.text(text);
+  }
+
+  /** The whole calls at once (`tool_calls: [{name, parameters}]`). */
+  #toolCallsOf(line: JsonObject): string {
+    const calls = toolCallsOf(line.tool_calls, this.out.id, this.#toolCalls);
+    if (calls.length === 0) return '';
+    const frames = this.out.toolCalls(calls.map((call, k) => ({ index: this.#toolCalls + k, id: call.id, name: call.name, arguments: call.arguments })));
+    this.#toolCalls += calls.length;
+    return frames;
   }
 
   #end(line: JsonObject): string {
@@ -202,7 +269,8 @@ class CohereStreamTranslator extends BaseStreamTranslator {
     }
     this.setUsage(cohereUsage(line.response));
     this.markDone();
-    return this.out.finish(reason == null ? 'stop' : mapFinishReason(FINISH_REASONS, reason));
+    const mapped = reason == null ? 'stop' : mapFinishReason(FINISH_REASONS, reason);
+    return this.out.finish(this.#toolCalls > 0 && mapped === 'stop' ? 'tool_calls' : mapped);
   }
 }
 
