@@ -1,30 +1,91 @@
 /**
  * Google's Gemini API (`generateContent` / `streamGenerateContent?alt=sse`), the same body on Google
- * AI Studio and Vertex AI. Both route types: a completions prompt becomes one user turn and the
- * answer a `text_completion`.
+ * AI Studio and Vertex AI, mapped from and to the canonical exchange (src/exchange/types.ts). Both
+ * route types: a completions prompt becomes one user turn.
  *
- * Reference: https://ai.google.dev/api/generate-content (GenerateContentRequest/Response,
- * Content, Part, GenerationConfig, FunctionDeclaration, ToolConfig, FinishReason, UsageMetadata),
- * https://ai.google.dev/gemini-api/docs/function-calling and .../thought-signatures.
+ * References: https://ai.google.dev/api/generate-content (GenerateContentRequest/Response, Content,
+ * Part, GenerationConfig, ThinkingConfig, FunctionDeclaration, ToolConfig, FinishReason,
+ * UsageMetadata), .../gemini-api/docs/function-calling, .../thinking, .../thought-signatures,
+ * .../structured-output, .../file-input-methods, and Vertex AI's GenerationConfig (the same fields).
  *
- * Gemini 2.5+ attaches a `thoughtSignature` to function calls, and Gemini 3 refuses a conversation
- * whose earlier function calls come back without it. OpenAI's tool calls have nowhere to keep it
- * but their `id`, which clients send back verbatim: the signature travels in the id after
- * `__thought__` and is restored on the way up (the same trick as LiteLLM's).
+ * Request:
+ * - system/developer messages → `systemInstruction` (text only); user parts → text, `inlineData`
+ *   (base64 images, audio as `audio/<format>`, base64 files), `fileData` (http(s) and gs:// URLs: the
+ *   Gemini API fetches public and signed URLs since January 2026, Vertex always did); a file id
+ *   another provider issued means nothing here (unsupported). Images' OpenAI `detail` becomes
+ *   `generationConfig.mediaResolution` (any `high` → HIGH, else any `low` → LOW).
+ * - assistant messages → role `model`: text, `functionCall {name, args}`; tool ids are not sent
+ *   (Gemini matches responses to calls by name and order, and only knows ids it issued).
+ * - tool results → `functionResponse {name, response}` parts in one user turn; the name is the
+ *   result's own or the earlier call's with that id; `response` is the result's JSON object, or
+ *   `{content: text}`, or `{error: ...}` for a failed tool (the documented `error` key).
+ * - tools → `functionDeclarations` (`parameters` when the schema is in the OpenAPI subset, else
+ *   `parametersJsonSchema`); tool choice → `toolConfig.functionCallingConfig` (AUTO, NONE, ANY,
+ *   ANY + `allowedFunctionNames`). `strict` has no Gemini equivalent and is not sent.
+ * - structured output: `json_schema` → `responseMimeType: application/json` + `responseJsonSchema`
+ *   (JSON Schema, on AI Studio and Vertex; keywords Gemini does not know are ignored by it),
+ *   `json_object` → `responseMimeType` only. The same body streams.
+ * - reasoning → `thinkingConfig` with `includeThoughts: true` (see THINKING below): Gemini 3 takes
+ *   `thinkingLevel`, earlier models `thinkingBudget`; an explicit budget is sent as it is.
+ * - `n` → `candidateCount` (not streamed: the client's stream has one choice).
+ * - Cache marks (`cache_control`): Gemini caches prompt prefixes implicitly (2.5 and later); an
+ *   explicit cache is a separate resource (`cachedContent`) the gateway does not create. A mark is a
+ *   hint that never changes the answer, so it is a *named drop* whatever the route's policy (in
+ *   `dropped`, hence `X-Modelgate-Dropped-Params` and the log): refusing it would break every
+ *   conversation that moves from Anthropic to Gemini, and sending nothing in silence is what
+ *   issue 17 forbids. Cached tokens come back in `prompt_tokens_details.cached_tokens`.
+ * - Everything else without a Gemini equivalent (`logprobs`, `logit_bias`, `user`, `metadata`,
+ *   `parallel_tool_calls: false`, participant names, OpenAI-only fields) goes through
+ *   `ctx.unsupported`. Client fields the policy `pass` kept are sent as they are.
+ *
+ * Thought signatures (…/thought-signatures): Gemini 2.5+ signs its reasoning; the signature rides
+ * on the first function call of a step (or on the last part of an answer without calls), and
+ * Gemini 3 refuses a request whose current-turn function calls come back without theirs. An answer's
+ * signature becomes a ReasoningPart `{text: '', signature, provider: 'gemini', toolCallId}` (no
+ * toolCallId for one on a text part), never part of an id: the ids the client sees are neutral
+ * (Gemini's own `functionCall.id` when it is, else `call_<answer id>_<n>`, exchange/ids.ts). On the
+ * way up, a gemini ReasoningPart's signature goes back on its function call (or on the message's
+ * last text part); other providers' reasoning is left out. Ids of older conversations that carry
+ * `__thought__<signature>` are still read. A current-turn step whose calls have no signature at all
+ * (a conversation that started elsewhere) gets Google's documented placeholder,
+ * `skip_thought_signature_validator`, on its first call.
+ *
+ * Answers: `thought: true` parts → ReasoningPart text (OpenAI clients get `reasoning_content`);
+ * usage: prompt = promptTokenCount (cached content included) + toolUsePromptTokenCount, completion
+ * = candidatesTokenCount + thoughtsTokenCount, with `cached_tokens` (cachedContentTokenCount) and
+ * `reasoning_tokens` (thoughtsTokenCount).
  */
-import { RequestError, TranslationError, UpstreamStreamError, type ChatMessage, type ChatRequest, type ClientRequest, type ContentPart, type DriverContext, type EmbeddingsContext, type EmbeddingsRequest, type StreamEvent, type TranslatedResponse, type Usage } from '../types.ts';
+import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type EmbeddingsContext, type EmbeddingsRequest, type StreamEvent, type TranslatedResponse } from '../types.ts';
 import { asArray, asCount, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
-import { completionBody, mapFinishReason, usageOf, type CompletionChoice, type FinishReason, type ToolCall } from '../openai-shape.ts';
-import { clamp, copyNativeFields, putDefined, samplingParams } from '../params.ts';
-import { imageUrlOf, isTextPart, parseDataUrl, textOf, textOnly, unsupportedPart } from '../content.ts';
+import { mapFinishReason } from '../openai-shape.ts';
+import { clamp, putDefined } from '../params.ts';
+import { parseDataUrl } from '../content.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
 import { embeddingsBody, embeddingsUsage, expectCount, textInputs, vectorOf } from '../embeddings.ts';
+import { toolCallId } from '../../exchange/ids.ts';
+import type {
+  CanonicalChoice,
+  CanonicalRequest,
+  CanonicalResponse,
+  FinishReason,
+  ImagePart,
+  Message,
+  Part as CanonicalPart,
+  ReasoningEffort,
+  ReasoningPart,
+  TextPart,
+  ToolCallPart,
+  Usage,
+} from '../../exchange/types.ts';
 import type { WireFormat } from './format.ts';
 
 const PROVIDER = 'gemini';
 
-/** Where a function call's thought signature travels inside an OpenAI tool call id. */
-export const THOUGHT_SEPARATOR = '__thought__';
+/** Where older gateway versions put a function call's thought signature inside the tool call id: still read on the way up. */
+export const LEGACY_THOUGHT_SEPARATOR = '__thought__';
+
+/** Google's documented placeholder for a function call Gemini did not make (…/thought-signatures, FAQ; works on AI Studio and Vertex). */
+export const SKIP_SIGNATURE = 'skip_thought_signature_validator';
 
 /** FinishReason (generate-content reference) → OpenAI. Function calls make it `tool_calls` whatever Gemini says. */
 const FINISH_REASONS: Readonly<Record<string, FinishReason>> = {
@@ -45,9 +106,6 @@ const FINISH_REASONS: Readonly<Record<string, FinishReason>> = {
   FINISH_REASON_UNSPECIFIED: 'stop',
 };
 
-/** Gemini-native request fields a client may send as they are. */
-const NATIVE_FIELDS = ['safetySettings', 'cachedContent', 'labels'] as const;
-
 /** At most this many stop sequences (GenerationConfig.stopSequences). */
 const MAX_STOP_SEQUENCES = 5;
 
@@ -59,180 +117,365 @@ export const geminiFormat: WireFormat = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Request
+// Models and thinking
 
-type Part = JsonObject;
-interface Content {
-  role: 'user' | 'model';
-  parts: Part[];
+/** The model's major version (`gemini-2.5-flash` → 2, `gemini-3-pro-preview` → 3), when its name says. */
+function majorVersion(model: string): number | undefined {
+  const m = /(?:^|\/)gemini-(\d+)(?:\.\d+)?(?:-|$)/.exec(model);
+  return m ? Number(m[1]) : undefined;
 }
 
-function buildGeminiRequest(req: ClientRequest, ctx: DriverContext): JsonObject {
-  const chat = ctx.routeType === 'llm/v1/chat';
-  const { system, contents } = chat ? toContents((req as ChatRequest).messages) : { system: [], contents: [{ role: 'user' as const, parts: [{ text: String(req.prompt) }] }] };
-  if (contents.length === 0) throw new RequestError('messages: the gemini provider needs at least one user or assistant message');
-
-  const body: JsonObject = { contents };
-  if (system.length > 0) body.systemInstruction = { parts: system.map((text) => ({ text })) };
-
-  const params = samplingParams(req, ctx.options);
-  if (params.stop && params.stop.length > MAX_STOP_SEQUENCES) throw new RequestError(`stop: the gemini provider takes at most ${MAX_STOP_SEQUENCES} stop sequences`);
-  const generationConfig: JsonObject = {};
-  putDefined(generationConfig, {
-    maxOutputTokens: params.maxTokens,
-    // Gemini's range is 0..2 like OpenAI's; Kong's schema allows up to 5.
-    temperature: params.temperature === undefined ? undefined : clamp(params.temperature, 0, 2),
-    topP: params.topP,
-    // top_k 0 (Kong 3.6's default) means unset; Gemini wants a positive integer.
-    topK: params.topK !== undefined && Number.isInteger(params.topK) && params.topK >= 1 ? params.topK : undefined,
-    stopSequences: params.stop,
-    seed: params.seed,
-    presencePenalty: params.presencePenalty,
-    frequencyPenalty: params.frequencyPenalty,
-    candidateCount: typeof req.n === 'number' && req.n > 1 ? req.n : undefined,
-  });
-  Object.assign(generationConfig, responseFormat(req.response_format));
-  if (Object.keys(generationConfig).length > 0) body.generationConfig = generationConfig;
-  if (chat) addTools(body, req);
-  copyNativeFields(body, req, NATIVE_FIELDS);
-  return body;
-}
-
-/** OpenAI's `response_format` as Gemini's JSON mode. */
-function responseFormat(format: unknown): JsonObject {
-  const type = dig(format, 'type');
-  if (type === 'json_object') return { responseMimeType: 'application/json' };
-  if (type === 'json_schema') {
-    const schema = asObject(dig(format, 'json_schema', 'schema'));
-    return schema ? { responseMimeType: 'application/json', responseJsonSchema: schema } : { responseMimeType: 'application/json' };
-  }
-  return {};
+/** Gemini before 2.5 (1.x, 2.0) does not think. */
+function cannotThink(model: string): boolean {
+  return /(?:^|\/)gemini-(?:1(?:\.\d+)?|2\.0)(?:-|$)/.test(model) || /(?:^|\/)gemini-pro(?:-vision)?$/.test(model);
 }
 
 /**
- * OpenAI messages → Gemini contents: system/developer messages → `systemInstruction`; assistant →
- * role `model` with its tool calls as `functionCall` parts; tool results → `functionResponse` parts
- * in a user turn (consecutive results in one turn: Gemini wants as many responses as calls).
+ * THINKING: reasoning effort → Gemini's thinking controls (…/gemini-api/docs/thinking).
+ * - Gemini 3 and later: `thinkingLevel`. Thinking cannot be turned off; Pro models take `low` and
+ *   `high` (3.1 Pro adds `medium`), Flash models `minimal`, `low`, `medium`, `high`. So: none and
+ *   minimal → `minimal` (Pro: `low`), low → `low`, medium → `medium` (3 Pro: `high`), high → `high`.
+ * - Gemini 2.5: `thinkingBudget` in tokens: none → 0 (2.5 Pro cannot turn thinking off: its
+ *   minimum, 128), minimal → 512, low → 1024, medium → 8192, high → 24576 (the Flash maximum; Pro
+ *   goes to 32768, Flash-Lite's minimum is 512).
+ * - An explicit budget (Anthropic-style `budget_tokens`) is sent as `thinkingBudget`, which Gemini 3
+ *   also accepts.
+ * `includeThoughts: true` unless the effort is `none`, so the thoughts reach the client.
  */
-function toContents(messages: ChatMessage[]): { system: string[]; contents: Content[] } {
-  const system: string[] = [];
+const BUDGETS: Readonly<Record<ReasoningEffort, number>> = { none: 0, minimal: 512, low: 1024, medium: 8192, high: 24576 };
+
+function thinkingConfig(req: CanonicalRequest, ctx: DriverContext): JsonObject | undefined {
+  const reasoning = req.reasoning;
+  if (!reasoning || (reasoning.effort === undefined && reasoning.budgetTokens === undefined)) return undefined;
+  const model = ctx.model;
+  const off = reasoning.effort === 'none' && reasoning.budgetTokens === undefined;
+  if (cannotThink(model)) {
+    // Nothing to turn off on a model that does not think.
+    if (!off) ctx.unsupported(reasoning.budgetTokens !== undefined ? 'reasoning.budget_tokens' : 'reasoning_effort', `thinking on ${model}`);
+    return undefined;
+  }
+  const pro = /-pro(?:-|$)/.test(model);
+  const config: JsonObject = {};
+  if (reasoning.budgetTokens !== undefined) {
+    config.thinkingBudget = reasoning.budgetTokens;
+  } else if ((majorVersion(model) ?? 0) >= 3) {
+    const effort = reasoning.effort!;
+    const gemini3Pro = /(?:^|\/)gemini-3-pro(?:-|$)/.test(model);
+    config.thinkingLevel =
+      effort === 'none' || effort === 'minimal' ? (pro ? 'low' : 'minimal') : effort === 'medium' && gemini3Pro ? 'high' : effort;
+  } else {
+    config.thinkingBudget = reasoning.effort === 'none' && pro ? 128 : BUDGETS[reasoning.effort!];
+  }
+  if (!off) config.includeThoughts = true;
+  return config;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request
+
+type GeminiPart = JsonObject;
+interface Content {
+  role: 'user' | 'model';
+  parts: GeminiPart[];
+}
+
+/** A cache mark is dropped by name whatever the policy (see the header): recorded in `req.dropped`, never an error. */
+function dropCacheMark(req: CanonicalRequest, path: string): void {
+  const name = `${path}.cache_control`;
+  if (!req.dropped.includes(name)) req.dropped.push(name);
+}
+
+function buildGeminiRequest(req: CanonicalRequest, ctx: DriverContext): JsonObject {
+  const images: ImageDetails = { high: false, low: false };
+  const { system, contents } =
+    req.kind === 'completions' && req.prompt !== undefined
+      ? { system: [] as GeminiPart[], contents: [{ role: 'user' as const, parts: [{ text: req.prompt }] }] }
+      : toContents(req, ctx, images);
+  if (contents.length === 0) throw new RequestError('messages: the gemini provider needs at least one user or assistant message');
+  signCurrentTurn(contents);
+
+  const body: JsonObject = { contents };
+  if (system.length > 0) body.systemInstruction = { parts: system };
+  const generationConfig = generation(req, ctx);
+  if (images.high) generationConfig.mediaResolution = 'MEDIA_RESOLUTION_HIGH';
+  else if (images.low) generationConfig.mediaResolution = 'MEDIA_RESOLUTION_LOW';
+  if (Object.keys(generationConfig).length > 0) body.generationConfig = generationConfig;
+  addTools(body, req, ctx);
+  unmapped(req, ctx);
+  for (const [key, value] of Object.entries(req.passthrough)) if (!(key in body) && value !== undefined) body[key] = value;
+  return body;
+}
+
+/** Sampling (configured options win, Kong 3.8+: llm/params.ts), output format and thinking as GenerationConfig. */
+function generation(req: CanonicalRequest, ctx: DriverContext): JsonObject {
+  const s = req.sampling;
+  const o = ctx.options;
+  const config: JsonObject = {};
+  let stop = s.stop;
+  if (stop && stop.length > MAX_STOP_SEQUENCES) {
+    ctx.unsupported('stop', `more than ${MAX_STOP_SEQUENCES} stop sequences`);
+    stop = stop.slice(0, MAX_STOP_SEQUENCES);
+  }
+  const temperature = asNumber(o.temperature) ?? s.temperature;
+  const topK = asNumber(o.top_k) ?? s.topK;
+  let n = s.n !== undefined && s.n > 1 ? s.n : undefined;
+  if (n !== undefined && req.stream) {
+    ctx.unsupported('n', 'several choices in a stream');
+    n = undefined;
+  }
+  putDefined(config, {
+    maxOutputTokens: asNumber(o.max_tokens) ?? s.maxTokens,
+    // Gemini's range is 0..2 like OpenAI's; Kong's schema allows up to 5.
+    temperature: temperature === undefined ? undefined : clamp(temperature, 0, 2),
+    topP: asNumber(o.top_p) ?? s.topP,
+    // top_k 0 (Kong 3.6's default) means unset; Gemini wants a positive integer.
+    topK: topK !== undefined && Number.isInteger(topK) && topK >= 1 ? topK : undefined,
+    stopSequences: stop && stop.length > 0 ? stop : undefined,
+    seed: s.seed,
+    presencePenalty: s.presencePenalty,
+    frequencyPenalty: s.frequencyPenalty,
+    candidateCount: n,
+  });
+  // The canonical answer has no log probabilities to carry them back in.
+  if (s.logprobs) ctx.unsupported('logprobs', 'log probabilities');
+  if (s.topLogprobs !== undefined) ctx.unsupported('top_logprobs', 'log probabilities');
+  if (s.logitBias !== undefined && Object.keys(s.logitBias).length > 0) ctx.unsupported('logit_bias');
+
+  const output = req.output;
+  if (output?.type === 'json_object') config.responseMimeType = 'application/json';
+  else if (output?.type === 'json_schema') {
+    config.responseMimeType = 'application/json';
+    config.responseJsonSchema = output.description !== undefined && output.schema.description === undefined ? { ...output.schema, description: output.description } : output.schema;
+  }
+  const thinking = thinkingConfig(req, ctx);
+  if (thinking) config.thinkingConfig = thinking;
+  return config;
+}
+
+/** Canonical fields Gemini has nothing for. */
+function unmapped(req: CanonicalRequest, ctx: DriverContext): void {
+  if (req.parallelToolCalls === false && req.tools && req.tools.length > 0) ctx.unsupported('parallel_tool_calls', 'at most one tool call per turn');
+  if (req.user !== undefined) ctx.unsupported('user', 'an end-user id');
+  if (req.metadata !== undefined && Object.keys(req.metadata).length > 0) ctx.unsupported('metadata');
+  for (const [key, value] of Object.entries(req.openai ?? {})) {
+    if (value === undefined || value === null) continue;
+    // Text is all Gemini answers here anyway.
+    if (key === 'modalities' && Array.isArray(value) && value.every((m) => m === 'text')) continue;
+    ctx.unsupported(key);
+  }
+}
+
+interface ImageDetails {
+  high: boolean;
+  low: boolean;
+}
+
+/**
+ * Canonical messages → Gemini contents: system/developer → `systemInstruction`; assistant → role
+ * `model`; tool results → `functionResponse` parts in a user turn (consecutive results in one
+ * turn: Gemini wants as many responses as calls).
+ */
+function toContents(req: CanonicalRequest, ctx: DriverContext, images: ImageDetails): { system: GeminiPart[]; contents: Content[] } {
+  const system: GeminiPart[] = [];
   const contents: Content[] = [];
   /** tool call id → function name: Gemini matches a response to its call by name. */
   const names = new Map<string, string>();
+  for (const message of req.messages) for (const part of message.parts) if (part.type === 'tool_call') names.set(part.id, part.name);
   let toolTurn: Content | null = null;
 
-  messages.forEach((message, i) => {
+  req.messages.forEach((message, i) => {
     const path = `messages[${i}]`;
-    if (message.role === 'tool' || message.role === 'function') {
-      const part = functionResponse(message, names, path);
-      if (toolTurn) toolTurn.parts.push(part);
-      else contents.push((toolTurn = { role: 'user', parts: [part] }));
+    if (message.name !== undefined && message.name !== '') ctx.unsupported(`${path}.name`, 'participant names');
+    if (message.cache) dropCacheMark(req, path);
+    if (message.role === 'tool') {
+      const parts = message.parts.flatMap((part, j) => functionResponse(req, part, names, `${path}.content[${j}]`, ctx));
+      if (parts.length === 0) return;
+      if (toolTurn) toolTurn.parts.push(...parts);
+      else contents.push((toolTurn = { role: 'user', parts }));
       return;
     }
     toolTurn = null;
     switch (message.role) {
       case 'system':
       case 'developer':
-        system.push(textOnly(message.content, path, PROVIDER));
+        message.parts.forEach((part, j) => {
+          const at = `${path}.content[${j}]`;
+          if (part.type !== 'text') return ctx.unsupported(at, `${part.type} content in system instructions`);
+          if (part.cache) dropCacheMark(req, at);
+          system.push({ text: part.text });
+        });
         break;
-      case 'user':
-        contents.push({ role: 'user', parts: userParts(message.content, path) });
+      case 'user': {
+        const parts = message.parts.flatMap((part, j) => userPart(req, part, `${path}.content[${j}]`, ctx, images));
+        contents.push({ role: 'user', parts: parts.length > 0 ? parts : [{ text: '' }] });
         break;
+      }
       case 'assistant':
-        contents.push({ role: 'model', parts: modelParts(message, names, path) });
+        contents.push({ role: 'model', parts: modelParts(req, message, path, ctx) });
         break;
     }
   });
   return { system, contents };
 }
 
-function userParts(content: ChatMessage['content'], path: string): Part[] {
-  if (!Array.isArray(content)) return [{ text: textOf(content) }];
-  return content.map((part, j) => toPart(part, `${path}.content[${j}]`));
+/** Extensions Gemini can be told the media type of, for media given by URL. */
+const MEDIA_TYPES: Readonly<Record<string, string>> = {
+  png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif', heic: 'image/heic', heif: 'image/heif',
+  pdf: 'application/pdf', txt: 'text/plain', mp3: 'audio/mp3', wav: 'audio/wav', mp4: 'video/mp4',
+};
+
+function mediaTypeOfUrl(url: string): string | undefined {
+  const extension = /\.([a-z0-9]+)(?:[?#].*)?$/i.exec(url)?.[1]?.toLowerCase() ?? '';
+  return MEDIA_TYPES[extension];
 }
 
-/** Extensions Gemini can be told the media type of, for images given by URL. */
-const IMAGE_TYPES: Readonly<Record<string, string>> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif', heic: 'image/heic', heif: 'image/heif' };
+const FETCHABLE = /^(?:https?|gs):\/\//i;
 
-function toPart(part: ContentPart, path: string): Part {
-  if (isTextPart(part)) return { text: part.text };
-  const url = imageUrlOf(part);
-  if (url !== undefined) {
-    const inline = parseDataUrl(url);
-    if (inline) return { inlineData: { mimeType: inline.mediaType, data: inline.data } };
-    if (/^(https?|gs):\/\//i.test(url)) {
-      const extension = /\.([a-z0-9]+)(?:[?#].*)?$/i.exec(url)?.[1]?.toLowerCase() ?? '';
-      return { fileData: { mimeType: IMAGE_TYPES[extension] ?? 'image/jpeg', fileUri: url } };
+function userPart(req: CanonicalRequest, part: CanonicalPart, path: string, ctx: DriverContext, images: ImageDetails): GeminiPart[] {
+  if ('cache' in part && part.cache) dropCacheMark(req, path);
+  switch (part.type) {
+    case 'text':
+      return [{ text: part.text }];
+    case 'image': {
+      if (part.detail === 'high') images.high = true;
+      else if (part.detail === 'low') images.low = true;
+      const source = part.source;
+      if (source.kind === 'base64') return [{ inlineData: { mimeType: source.mediaType, data: source.data } }];
+      if (source.kind === 'url') {
+        const inline = parseDataUrl(source.url);
+        if (inline) return [{ inlineData: { mimeType: inline.mediaType, data: inline.data } }];
+        if (FETCHABLE.test(source.url)) return [{ fileData: { mimeType: mediaTypeOfUrl(source.url) ?? 'image/jpeg', fileUri: source.url } }];
+        ctx.unsupported(`${path}.image_url.url`, 'an image URL that is not http(s), gs:// or a base64 data URL');
+        return [];
+      }
+      ctx.unsupported(path, 'an image given by file id');
+      return [];
     }
-    throw new RequestError(`${path}.image_url.url: expected an http(s) or gs:// URL, or a base64 data URL`);
+    case 'audio':
+      return [{ inlineData: { mimeType: `audio/${part.format}`, data: part.data } }];
+    case 'file': {
+      const source = part.source;
+      if (source.kind === 'base64') return [{ inlineData: { mimeType: source.mediaType, data: source.data } }];
+      if (source.kind === 'url') {
+        const inline = parseDataUrl(source.url);
+        if (inline) return [{ inlineData: { mimeType: inline.mediaType, data: inline.data } }];
+        const mimeType = mediaTypeOfUrl(source.url);
+        if (FETCHABLE.test(source.url) && mimeType) return [{ fileData: { mimeType, fileUri: source.url } }];
+      }
+      ctx.unsupported(path, source.kind === 'file_id' ? 'a file given by file id' : 'a file URL of unknown type');
+      return [];
+    }
+    default:
+      ctx.unsupported(path, `${part.type} content in a user message`);
+      return [];
   }
-  if (part.type === 'input_audio') {
-    const data = asString(dig(part, 'input_audio', 'data'));
-    const format = asString(dig(part, 'input_audio', 'format'));
-    if (data === undefined || format === undefined) throw new RequestError(`${path}.input_audio: expected data and format`);
-    return { inlineData: { mimeType: `audio/${format}`, data } };
-  }
-  if (part.type === 'file') {
-    const inline = parseDataUrl(asString(dig(part, 'file', 'file_data')) ?? '');
-    if (!inline) throw new RequestError(`${path}.file.file_data: expected a base64 data URL`);
-    return { inlineData: { mimeType: inline.mediaType, data: inline.data } };
-  }
-  throw unsupportedPart(part, path, PROVIDER);
 }
 
-function modelParts(message: ChatMessage, names: Map<string, string>, path: string): Part[] {
-  const parts: Part[] = [];
-  const text = textOf(message.content);
-  if (text !== '') parts.push({ text });
-  const calls = Array.isArray(message.tool_calls) ? message.tool_calls : [];
-  calls.forEach((call, k) => {
-    const id = asString(dig(call, 'id')) ?? '';
-    const name = asString(dig(call, 'function', 'name')) ?? '';
-    names.set(id, name);
-    const part: Part = { functionCall: { name, args: toolArguments(dig(call, 'function', 'arguments'), `${path}.tool_calls[${k}].function.arguments`) } };
-    const signature = thoughtSignatureOf(id);
-    if (signature) part.thoughtSignature = signature;
-    parts.push(part);
+/** A function call's signature in a legacy id (`call_1__thought__<signature>`). */
+function legacySignature(id: string): string | undefined {
+  const at = id.indexOf(LEGACY_THOUGHT_SEPARATOR);
+  return at === -1 ? undefined : id.slice(at + LEGACY_THOUGHT_SEPARATOR.length) || undefined;
+}
+
+function isGeminiState(part: ReasoningPart): boolean {
+  return part.provider === PROVIDER && part.signature !== undefined && part.signature !== '';
+}
+
+/**
+ * An assistant message → a `model` turn: text and refusals as text, tool calls as functionCall
+ * parts with their thought signatures restored; gemini reasoning state without a call goes on the
+ * last text part (where Gemini put it); reasoning text and other providers' state are left out
+ * (the signature is Gemini's state, and another provider's state means nothing here).
+ */
+function modelParts(req: CanonicalRequest, message: Message, path: string, ctx: DriverContext): GeminiPart[] {
+  const parts: GeminiPart[] = [];
+  const byCall = new Map<string, string>();
+  const loose: string[] = [];
+  for (const part of message.parts) {
+    if (part.type !== 'reasoning' || !isGeminiState(part)) continue;
+    if (part.toolCallId !== undefined) byCall.set(part.toolCallId, part.signature!);
+    else loose.push(part.signature!);
+  }
+  let lastText: GeminiPart | undefined;
+  message.parts.forEach((part, j) => {
+    const at = `${path}.content[${j}]`;
+    if ('cache' in part && part.cache) dropCacheMark(req, at);
+    switch (part.type) {
+      case 'text':
+      case 'refusal':
+        if (part.text === '') return;
+        parts.push((lastText = { text: part.text }));
+        return;
+      case 'tool_call': {
+        const call: GeminiPart = { functionCall: { name: part.name, args: toolArguments(part, `${path}.tool_calls`) } };
+        const signature = byCall.get(part.id) ?? legacySignature(part.id);
+        if (signature) call.thoughtSignature = signature;
+        parts.push(call);
+        return;
+      }
+      case 'reasoning':
+        return;
+      default:
+        ctx.unsupported(at, `${part.type} content in an assistant message`);
+    }
   });
-  const legacy = asObject(message.function_call);
-  if (legacy) {
-    const name = asString(legacy.name) ?? '';
-    parts.push({ functionCall: { name, args: toolArguments(legacy.arguments, `${path}.function_call.arguments`) } });
+  for (const signature of loose) {
+    if (lastText && lastText.thoughtSignature === undefined) lastText.thoughtSignature = signature;
+    else parts.push({ text: '', thoughtSignature: signature });
   }
   // An assistant turn with nothing in it: Gemini refuses empty parts.
   if (parts.length === 0) parts.push({ text: '' });
   return parts;
 }
 
-function functionResponse(message: ChatMessage, names: Map<string, string>, path: string): Part {
-  const name = (typeof message.tool_call_id === 'string' ? names.get(message.tool_call_id) : undefined) ?? asString(message.name);
-  if (!name) throw new RequestError(`${path}.tool_call_id: no earlier assistant tool call has this id (gemini needs the function's name)`);
-  const text = textOf(message.content);
+/** Arguments are JSON text of an object; Gemini wants the object. */
+function toolArguments(call: ToolCallPart, path: string): JsonObject {
+  if (call.arguments.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(call.arguments);
+  } catch {
+    throw new RequestError(`${path}.function.arguments: expected a JSON object`);
+  }
+  if (!isObject(parsed)) throw new RequestError(`${path}.function.arguments: expected a JSON object`);
+  return parsed;
+}
+
+function functionResponse(req: CanonicalRequest, part: CanonicalPart, names: Map<string, string>, path: string, ctx: DriverContext): GeminiPart[] {
+  if (part.type !== 'tool_result') {
+    ctx.unsupported(path, `${part.type} content in a tool message`);
+    return [];
+  }
+  if (part.cache) dropCacheMark(req, path);
+  const name = part.name || names.get(part.toolCallId);
+  if (!name) throw new RequestError(`${path.replace(/\.content\[\d+\]$/, '')}.tool_call_id: no earlier assistant tool call has this id (gemini needs the function's name)`);
+  const texts: string[] = [];
+  part.content.forEach((piece: TextPart | ImagePart, k) => {
+    if (piece.type === 'text') texts.push(piece.text);
+    else ctx.unsupported(`${path}.content[${k}]`, 'images in tool results');
+  });
+  const text = texts.join('\n');
   let value: unknown = text;
   try {
     value = JSON.parse(text);
   } catch {
     // plain text stays text
   }
-  return { functionResponse: { name, response: isObject(value) ? value : { content: value } } };
+  const response = part.isError ? { error: value } : isObject(value) ? value : { content: value };
+  return [{ functionResponse: { name, response } }];
 }
 
-/** OpenAI sends arguments as a JSON string; Gemini wants the object. */
-function toolArguments(args: unknown, path: string): JsonObject {
-  if (typeof args !== 'string' || args.trim() === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(args);
-  } catch {
-    throw new RequestError(`${path}: expected a JSON object`);
+/** The contents after the last user turn with text in it: the current turn, where Gemini 3 checks signatures. */
+function signCurrentTurn(contents: Content[]): void {
+  let start = 0;
+  contents.forEach((content, i) => {
+    if (content.role === 'user' && content.parts.some((p) => p.functionResponse === undefined)) start = i + 1;
+  });
+  for (const content of contents.slice(start)) {
+    if (content.role !== 'model') continue;
+    const calls = content.parts.filter((p) => p.functionCall !== undefined);
+    if (calls.length > 0 && !calls.some((p) => typeof p.thoughtSignature === 'string')) calls[0].thoughtSignature = SKIP_SIGNATURE;
   }
-  if (!isObject(parsed)) throw new RequestError(`${path}: expected a JSON object`);
-  return parsed;
-}
-
-function thoughtSignatureOf(id: string): string | undefined {
-  const at = id.indexOf(THOUGHT_SEPARATOR);
-  return at === -1 ? undefined : id.slice(at + THOUGHT_SEPARATOR.length) || undefined;
 }
 
 /**
@@ -252,6 +495,8 @@ function inOpenApiSubset(schema: unknown, depth = 0): boolean {
   if (!isObject(schema)) return true;
   for (const [key, value] of Object.entries(schema)) {
     if (!OPENAPI_SUBSET.has(key)) return false;
+    // JSON Schema's type lists (`["string", "null"]`) are not the subset's.
+    if (key === 'type' && typeof value !== 'string') return false;
     if (key === 'properties') {
       if (!isObject(value) || !Object.values(value).every((s) => inOpenApiSubset(s, depth + 1))) return false;
     } else if ((key === 'items' || key === 'anyOf') && !inOpenApiSubset(value, depth + 1)) return false;
@@ -259,95 +504,109 @@ function inOpenApiSubset(schema: unknown, depth = 0): boolean {
   return true;
 }
 
-const TOOL_MODES: Readonly<Record<string, string>> = { auto: 'AUTO', none: 'NONE', required: 'ANY' };
-
-function addTools(body: JsonObject, req: ClientRequest): void {
-  const tools = asArray(req.tools);
-  if (tools && tools.length > 0) {
-    const declarations = tools.map((tool, i) => {
-      const fn = dig(tool, 'function');
-      if (dig(tool, 'type') !== 'function' || !isObject(fn)) {
-        throw new RequestError(`tools[${i}].type: only 'function' tools are supported by the gemini provider`);
-      }
-      const declaration: JsonObject = { name: fn.name };
-      if (typeof fn.description === 'string') declaration.description = fn.description;
-      const parameters = asObject(fn.parameters);
-      // An empty object schema means "no parameters": Gemini wants the field left out then.
-      if (parameters && !(parameters.type === 'object' && Object.keys(asObject(parameters.properties) ?? {}).length === 0 && Object.keys(parameters).every((k) => k === 'type' || k === 'properties'))) {
-        declaration[inOpenApiSubset(parameters) ? 'parameters' : 'parametersJsonSchema'] = parameters;
-      }
-      return declaration;
-    });
-    body.tools = [{ functionDeclarations: declarations }];
-  }
-  const choice = req.tool_choice;
-  if (choice === undefined || choice === null || !body.tools) return;
-  if (typeof choice === 'string' && Object.hasOwn(TOOL_MODES, choice)) {
-    body.toolConfig = { functionCallingConfig: { mode: TOOL_MODES[choice] } };
-    return;
-  }
-  const name = dig(choice, 'function', 'name');
-  if (dig(choice, 'type') === 'function' && typeof name === 'string') {
-    body.toolConfig = { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [name] } };
-    return;
-  }
-  throw new RequestError("tool_choice: expected 'auto', 'none', 'required' or a function choice");
+function addTools(body: JsonObject, req: CanonicalRequest, ctx: DriverContext): void {
+  const declarations: JsonObject[] = [];
+  (req.tools ?? []).forEach((tool, i) => {
+    if (tool.type !== 'function') {
+      ctx.unsupported(`tools[${i}]`, `the built-in tool '${tool.name}'`);
+      return;
+    }
+    if (tool.cache) dropCacheMark(req, `tools[${i}]`);
+    const declaration: JsonObject = { name: tool.name };
+    if (tool.description !== undefined) declaration.description = tool.description;
+    const parameters = tool.parameters;
+    // An empty object schema means "no parameters": Gemini wants the field left out then.
+    const empty = parameters.type === 'object' && Object.keys(asObject(parameters.properties) ?? {}).length === 0 && Object.keys(parameters).every((k) => k === 'type' || k === 'properties');
+    if (!empty && Object.keys(parameters).length > 0) declaration[inOpenApiSubset(parameters) ? 'parameters' : 'parametersJsonSchema'] = parameters;
+    declarations.push(declaration);
+  });
+  if (declarations.length > 0) body.tools = [{ functionDeclarations: declarations }];
+  const choice = req.toolChoice;
+  if (choice === undefined || !body.tools) return;
+  if (choice.type === 'tool') body.toolConfig = { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [choice.name] } };
+  else body.toolConfig = { functionCallingConfig: { mode: choice.type === 'required' ? 'ANY' : choice.type === 'none' ? 'NONE' : 'AUTO' } };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Response
 
 /**
- * Usage: prompt = promptTokenCount (cached content included, as OpenAI counts it); completion =
- * candidatesTokenCount + thoughtsTokenCount (thinking is billed as output). A blocked answer
- * reports no candidatesTokenCount: then completion = total - prompt.
+ * Usage: prompt = promptTokenCount (cached content included, as OpenAI counts it) +
+ * toolUsePromptTokenCount; completion = candidatesTokenCount + thoughtsTokenCount (thinking is
+ * billed as output). A blocked answer reports no candidatesTokenCount: then completion = total -
+ * prompt. Cached and reasoning tokens are in the details when Gemini reports them.
  */
 export function geminiUsage(metadata: unknown): Usage | null {
-  const prompt = asCount(dig(metadata, 'promptTokenCount'));
-  if (prompt === undefined) return null;
+  const promptCount = asCount(dig(metadata, 'promptTokenCount'));
+  if (promptCount === undefined) return null;
+  const prompt = promptCount + (asCount(dig(metadata, 'toolUsePromptTokenCount')) ?? 0);
   const candidates = asCount(dig(metadata, 'candidatesTokenCount'));
-  const thoughts = asCount(dig(metadata, 'thoughtsTokenCount')) ?? 0;
+  const thoughts = asCount(dig(metadata, 'thoughtsTokenCount'));
   const total = asCount(dig(metadata, 'totalTokenCount'));
-  const completion = candidates !== undefined ? candidates + thoughts : total !== undefined && total >= prompt ? total - prompt : undefined;
-  return usageOf(prompt, completion);
+  const completion = candidates !== undefined ? candidates + (thoughts ?? 0) : total !== undefined && total >= prompt ? total - prompt : undefined;
+  if (completion === undefined) return null;
+  const usage: Usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  const cached = asCount(dig(metadata, 'cachedContentTokenCount'));
+  if (cached !== undefined) usage.prompt_tokens_details = { cached_tokens: cached };
+  if (thoughts !== undefined) usage.completion_tokens_details = { reasoning_tokens: thoughts };
+  return usage;
 }
 
-interface CandidateParts {
-  text: string;
-  calls: ToolCall[];
-}
+/** One Gemini part, read: what it says, and the thought signature it carries. */
+type ReadPart =
+  | { kind: 'thought'; text: string; signature?: string }
+  | { kind: 'text'; text: string; signature?: string }
+  | { kind: 'call'; call: ToolCallPart; signature?: string };
 
-function readParts(parts: unknown, ctx: DriverContext, firstCall: number): CandidateParts {
-  let text = '';
-  const calls: ToolCall[] = [];
+/** A candidate's parts; function calls get neutral ids (`answerId` and `firstCall` number the ones Gemini gave none). */
+function readParts(parts: unknown, answerId: string, firstCall: number): ReadPart[] {
+  const read: ReadPart[] = [];
+  let calls = firstCall;
   for (const part of asArray(parts) ?? []) {
     if (!isObject(part)) continue;
+    const signature = asString(part.thoughtSignature) || undefined;
     const call = asObject(part.functionCall);
     if (call) {
-      calls.push(toolCallOf(call, asString(part.thoughtSignature), ctx, firstCall + calls.length));
-    } else if (typeof part.text === 'string' && part.thought !== true) {
-      // Thought summaries (`thought: true`) are not the answer.
-      text += part.text;
+      const args = isObject(call.args) ? call.args : {};
+      const id = toolCallId(asString(call.id), answerId, calls++);
+      read.push({ kind: 'call', call: { type: 'tool_call', id, name: asString(call.name) ?? '', arguments: JSON.stringify(args) }, signature });
+    } else if (typeof part.text === 'string') {
+      read.push({ kind: part.thought === true ? 'thought' : 'text', text: part.text, signature });
+    } else if (signature) {
+      // A part of a kind this format does not read (executableCode ...) still carries the state.
+      read.push({ kind: 'text', text: '', signature });
     }
   }
-  return { text, calls };
+  return read;
 }
 
-function toolCallOf(call: JsonObject, signature: string | undefined, ctx: DriverContext, index: number): ToolCall {
-  const id = asString(call.id) ?? `call_${ctx.id}_${index}`;
-  return {
-    id: signature ? `${id}${THOUGHT_SEPARATOR}${signature}` : id,
-    type: 'function',
-    function: { name: asString(call.name) ?? '', arguments: JSON.stringify(call.args ?? {}) },
-  };
+function stateOf(signature: string, toolCallIdOf?: string): ReasoningPart {
+  const part: ReasoningPart = { type: 'reasoning', text: '', signature, provider: PROVIDER };
+  if (toolCallIdOf !== undefined) part.toolCallId = toolCallIdOf;
+  return part;
 }
 
-function finishReasonOf(reason: unknown, toolCalls: boolean): FinishReason | null {
-  if (toolCalls) return 'tool_calls';
-  return mapFinishReason(FINISH_REASONS, reason);
+/** A candidate as a canonical choice: reasoning (thoughts, then signatures), text, then tool calls. */
+function choiceOf(read: ReadPart[], reason: unknown): CanonicalChoice {
+  let thoughts = '';
+  let text = '';
+  const states: ReasoningPart[] = [];
+  const calls: ToolCallPart[] = [];
+  for (const part of read) {
+    if (part.kind === 'thought') thoughts += part.text;
+    else if (part.kind === 'text') text += part.text;
+    else calls.push(part.call);
+    if (part.signature) states.push(stateOf(part.signature, part.kind === 'call' ? part.call.id : undefined));
+  }
+  const parts: CanonicalChoice['parts'] = [];
+  if (thoughts !== '') parts.push({ type: 'reasoning', text: thoughts, provider: PROVIDER });
+  parts.push(...states);
+  if (text !== '' || calls.length === 0) parts.push({ type: 'text', text });
+  parts.push(...calls);
+  return { parts, finishReason: calls.length > 0 ? 'tool_calls' : mapFinishReason(FINISH_REASONS, reason) };
 }
 
-function parseGeminiResponse(body: string, ctx: DriverContext): TranslatedResponse {
+function parseGeminiResponse(body: string, ctx: DriverContext): CanonicalResponse {
   const parsed = parseUpstreamJson(body, PROVIDER);
   // streamGenerateContent without alt=sse answers a JSON array of partial responses: merge them.
   const response = Array.isArray(parsed) ? mergeChunks(parsed) : asObject(parsed);
@@ -356,31 +615,28 @@ function parseGeminiResponse(body: string, ctx: DriverContext): TranslatedRespon
   if (error) throw new TranslationError(`gemini error: ${asString(error.message) ?? asString(error.status) ?? 'unknown'}`);
 
   const usage = geminiUsage(response.usageMetadata);
-  const model = asString(response.modelVersion) || null;
+  const model = asString(response.modelVersion) || ctx.model;
+  const id = asString(response.responseId) || ctx.id;
   const candidates = asArray(response.candidates) ?? [];
-  let choices: CompletionChoice[];
+  let choices: CanonicalChoice[];
   if (candidates.length === 0) {
     // The prompt itself was blocked: an answer with nothing in it, says why in finish_reason.
     if (dig(response, 'promptFeedback', 'blockReason') === undefined) {
       throw new TranslationError('no generation candidates received from Gemini, or max_tokens too short');
     }
-    choices = [{ text: '', finishReason: 'content_filter' }];
+    choices = [{ parts: [{ type: 'text', text: '' }], finishReason: 'content_filter' }];
   } else {
     let callIndex = 0;
     choices = candidates.map((candidate) => {
-      const { text, calls } = readParts(dig(candidate, 'content', 'parts'), ctx, callIndex);
-      callIndex += calls.length;
-      return { text: text === '' && calls.length > 0 ? null : text, toolCalls: calls, finishReason: finishReasonOf(dig(candidate, 'finishReason'), calls.length > 0) };
+      const read = readParts(dig(candidate, 'content', 'parts'), id, callIndex);
+      callIndex += read.filter((p) => p.kind === 'call').length;
+      return choiceOf(read, dig(candidate, 'finishReason'));
     });
   }
-  return {
-    body: completionBody(ctx.routeType, { id: asString(response.responseId) ?? ctx.id, created: ctx.now, model: model ?? ctx.model, choices, usage }),
-    usage,
-    responseModel: model,
-  };
+  return { id, created: ctx.now, model, choices, usage };
 }
 
-/** The partial responses of a JSON-array stream as one response: texts and calls joined per candidate, the last finish reason and usage. */
+/** The partial responses of a JSON-array stream as one response: parts joined per candidate, the last finish reason and usage. */
 function mergeChunks(chunks: unknown[]): JsonObject | undefined {
   if (chunks.length === 0 || !chunks.every(isObject)) return undefined;
   const merged: JsonObject = {};
@@ -402,7 +658,8 @@ function mergeChunks(chunks: unknown[]): JsonObject | undefined {
 // ---------------------------------------------------------------------------------------------
 // Stream: `data: {GenerateContentResponse}` events (alt=sse), no terminator: the provider's end is
 // the event that carries a finishReason. Old models put `finishReason: STOP` on every chunk, so the
-// finish chunk is only written at the end.
+// finish is only written at the end. Thoughts stream as reasoning, signatures as reasoning state
+// (kept for the next turn, not shown as text), calls whole (Gemini sends each call in one part).
 
 class GeminiStreamTranslator extends BaseStreamTranslator {
   protected readonly source = PROVIDER;
@@ -425,8 +682,8 @@ class GeminiStreamTranslator extends BaseStreamTranslator {
       this.#started = true;
       this.setModel(chunk.modelVersion);
       this.out.model = asString(chunk.modelVersion) || this.out.model;
-      this.out.id = asString(chunk.responseId) ?? this.out.id;
-      frames += this.out.role();
+      this.out.id = asString(chunk.responseId) || this.out.id;
+      frames += this.out.start();
     }
     this.setUsage(geminiUsage(chunk.usageMetadata));
 
@@ -435,13 +692,19 @@ class GeminiStreamTranslator extends BaseStreamTranslator {
       if (dig(chunk, 'promptFeedback', 'blockReason') !== undefined) this.#end('content_filter');
       return frames;
     }
-    const { text, calls } = readParts(dig(candidate, 'content', 'parts'), this.ctx, this.#calls);
-    this.keepText(text);
-    frames += this.out.text(text);
-    if (calls.length > 0) {
-      frames += this.out.toolCalls(calls.map((call, k) => ({ index: this.#calls + k, ...call })));
-      for (const call of calls) this.keepText(call.function.arguments);
-      this.#calls += calls.length;
+    for (const part of readParts(dig(candidate, 'content', 'parts'), this.out.id, this.#calls)) {
+      if (part.kind === 'thought') {
+        this.keepText(part.text);
+        frames += this.out.reasoning(part.text);
+      } else if (part.kind === 'text') {
+        this.keepText(part.text);
+        frames += this.out.text(part.text);
+      }
+      if (part.signature) frames += this.out.reasoningState(stateOf(part.signature, part.kind === 'call' ? part.call.id : undefined));
+      if (part.kind === 'call') {
+        frames += this.out.toolCalls([{ index: this.#calls++, id: part.call.id, name: part.call.name, arguments: part.call.arguments }]);
+        this.keepText(part.call.arguments);
+      }
     }
     const reason = dig(candidate, 'finishReason');
     if (reason !== undefined && reason !== null) this.#end(mapFinishReason(FINISH_REASONS, reason));
