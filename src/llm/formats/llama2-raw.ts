@@ -13,12 +13,13 @@
  * `[{"generated_text"}]`, Kong's fixture `{"data":[{"generated_text"}]}`, llama.cpp's
  * `{"content"}`. When the server echoes the prompt, the answer is the text after the last `[/INST]`.
  */
-import { RequestError, TranslationError, UpstreamStreamError, type ChatMessage, type ChatRequest, type ClientRequest, type DriverContext, type StreamEvent, type TranslatedResponse, type Usage } from '../types.ts';
+import { TranslationError, UpstreamStreamError, type DriverContext, type StreamEvent } from '../types.ts';
+import type { CanonicalRequest, CanonicalResponse, FinishReason, Message, Usage } from '../../exchange/types.ts';
 import { asArray, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
-import { completionBody, mapFinishReason, usageOf, type FinishReason } from '../openai-shape.ts';
-import { putDefined, samplingParams } from '../params.ts';
-import { textOnly } from '../content.ts';
+import { mapFinishReason, usageOf } from '../openai-shape.ts';
+import { putDefined } from '../params.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
+import { partPath, reportCacheMarks, reportUnmapped, resolveSampling } from './ollama.ts';
 import type { WireFormat } from './format.ts';
 
 const PROVIDER = 'llama2';
@@ -37,7 +38,7 @@ const FINISH_REASONS: Readonly<Record<string, FinishReason>> = {
 
 export const llama2RawFormat: WireFormat = {
   framing: 'sse',
-  buildRequest: (req, ctx) => buildRawRequest(req, ctx, llama2Inputs),
+  buildRequest: (req, ctx) => buildRawRequest(req, ctx, llama2Inputs, 'the llama2 raw format'),
   parseResponse: (body, ctx) => parseRawResponse(body, ctx, PROVIDER, answerText),
   createStreamTranslator: (ctx) => new RawStreamTranslator(ctx, PROVIDER),
 };
@@ -50,7 +51,7 @@ export const llama2RawFormat: WireFormat = {
 export function textGenerationFormat(provider: string, extra: (ctx: DriverContext) => JsonObject = () => ({})): WireFormat {
   return {
     framing: 'sse',
-    buildRequest: (req, ctx) => ({ ...buildRawRequest(req, ctx, () => String(req.prompt), provider), ...extra(ctx) }),
+    buildRequest: (req, ctx) => ({ ...buildRawRequest(req, ctx, (r) => r.prompt ?? promptOf(r, ctx), `the ${provider} provider`), ...extra(ctx) }),
     parseResponse: (body, ctx) => parseRawResponse(body, ctx, provider, (text) => text),
     createStreamTranslator: (ctx) => new RawStreamTranslator(ctx, provider),
   };
@@ -58,18 +59,37 @@ export function textGenerationFormat(provider: string, extra: (ctx: DriverContex
 
 // ---------------------------------------------------------------------------------------------
 // Request
+//
+// A text-generation server takes a prompt and sampling parameters: no tools, no structured output
+// (TGI's `grammar` is not used: not every server behind this format has it), no reasoning, no
+// images, audio or files, no prompt caching markers, no logprobs in the canonical answer, no
+// penalties (TGI's `frequency_penalty` is documented with another neutral value than OpenAI's).
+// Each is reported through `ctx.unsupported`; reasoning parts of earlier turns are left out (their
+// provider state means nothing here); tool results are the user's input.
 
-function llama2Inputs(req: ClientRequest, ctx: DriverContext): string {
-  return ctx.routeType === 'llm/v1/chat'
-    ? llama2ChatPrompt((req as ChatRequest).messages)
-    : renderPrompt(COMPLETIONS_SYSTEM_PROMPT, [{ instruction: [String(req.prompt)] }]);
+function llama2Inputs(req: CanonicalRequest, ctx: DriverContext): string {
+  return req.kind === 'chat'
+    ? llama2ChatPrompt(req.messages, ctx)
+    : renderPrompt(COMPLETIONS_SYSTEM_PROMPT, [{ instruction: [req.prompt ?? ''] }]);
 }
 
-function buildRawRequest(req: ClientRequest, ctx: DriverContext, render: (req: ClientRequest, ctx: DriverContext) => string, provider = PROVIDER): JsonObject {
-  if (typeof req.n === 'number' && req.n > 1) throw new RequestError(`n: the ${provider === PROVIDER ? 'llama2 raw format' : `${provider} provider`} returns one choice; expected 1`);
+/** Completions routes get the prompt; a chat request to a prompt API gets its texts (reported like chat). */
+function promptOf(req: CanonicalRequest, ctx: DriverContext): string {
+  return messageTexts(req.messages, ctx).join('\n');
+}
+
+function buildRawRequest(req: CanonicalRequest, ctx: DriverContext, render: (req: CanonicalRequest, ctx: DriverContext) => string, what: string): JsonObject {
+  reportUnmapped(req, ctx, {}, what);
+  reportCacheMarks(req, ctx);
+  // tool_choice `none`: no tool may be called, which is what sending no tools means.
+  if ((req.tools?.length ?? 0) > 0 && req.toolChoice?.type !== 'none') ctx.unsupported('tools', 'tools (a text-generation server has none)');
+  else if (req.toolChoice?.type === 'required' || req.toolChoice?.type === 'tool') ctx.unsupported('tool_choice', 'forcing a tool call');
+  if (req.output && req.output.type !== 'text') ctx.unsupported('response_format', 'structured output');
+  if (req.reasoning?.effort !== undefined && req.reasoning.effort !== 'none') ctx.unsupported('reasoning_effort', 'reasoning');
+  else if (req.reasoning?.budgetTokens !== undefined && req.reasoning.budgetTokens > 0) ctx.unsupported('reasoning_effort', 'a thinking budget');
   const inputs = render(req, ctx);
 
-  const params = samplingParams(req, ctx.options);
+  const params = resolveSampling(req, ctx.options);
   const parameters: JsonObject = {};
   // TGI validates strictly (HTTP 422): temperature and top_k must be > 0 and top_p inside (0, 1).
   // Values at the neutral end (temperature 0 = greedy, top_p 1, top_k 0) are left out, which means the same.
@@ -93,9 +113,41 @@ interface Turn {
   answer?: string;
 }
 
-/** OpenAI messages as a Llama 2 chat prompt. */
-function llama2ChatPrompt(messages: ChatMessage[]): string {
-  const texts = messages.map((message, i) => textOnly(message.content, `messages[${i}]`, PROVIDER));
+/** The text of each message (text, refusal and tool-result text); anything else is reported. */
+function messageTexts(messages: Message[], ctx: DriverContext): string[] {
+  return messages.map((message, i) => {
+    if (message.name !== undefined) ctx.unsupported(`messages[${i}].name`, 'participant names');
+    const texts: string[] = [];
+    message.parts.forEach((part, j) => {
+      const at = partPath(message, i, j);
+      switch (part.type) {
+        case 'text':
+        case 'refusal':
+          texts.push(part.text);
+          return;
+        case 'reasoning':
+          return;
+        case 'tool_result':
+          part.content.forEach((inner, k) => {
+            if (inner.type === 'text') texts.push(inner.text);
+            else ctx.unsupported(`${at}.content[${k}]`, 'image content');
+          });
+          if (part.isError) ctx.unsupported(`${at}.is_error`, 'tool error flags');
+          return;
+        case 'tool_call':
+          ctx.unsupported(at, 'tool calls');
+          return;
+        default:
+          ctx.unsupported(at, `${part.type} content`);
+      }
+    });
+    return texts.join('\n');
+  });
+}
+
+/** Canonical messages as a Llama 2 chat prompt. */
+function llama2ChatPrompt(messages: Message[], ctx: DriverContext): string {
+  const texts = messageTexts(messages, ctx);
   let first = 0;
   const system: string[] = [];
   while (first < messages.length && isSystem(messages[first])) system.push(texts[first++]);
@@ -130,7 +182,7 @@ function renderPrompt(system: string | undefined, turns: Turn[]): string {
   return prompt;
 }
 
-function isSystem(message: ChatMessage): boolean {
+function isSystem(message: Message): boolean {
   return message.role === 'system' || message.role === 'developer';
 }
 
@@ -144,21 +196,15 @@ interface RawAnswer {
   source: JsonObject;
 }
 
-function parseRawResponse(body: string, ctx: DriverContext, provider: string, clean: (text: string) => string): TranslatedResponse {
+function parseRawResponse(body: string, ctx: DriverContext, provider: string, clean: (text: string) => string): CanonicalResponse {
   const parsed = parseUpstreamJson(body, provider);
   const answer = rawAnswer(parsed, provider);
-  const text = clean(answer.text);
-  const usage = rawUsage(parsed, answer);
   return {
-    body: completionBody(ctx.routeType, {
-      id: ctx.id,
-      created: ctx.now,
-      model: ctx.model,
-      choices: [{ text, finishReason: rawFinishReason(answer) }],
-      usage,
-    }),
-    usage,
-    responseModel: null,
+    id: ctx.id,
+    created: ctx.now,
+    model: ctx.model,
+    choices: [{ parts: [{ type: 'text', text: clean(answer.text) }], finishReason: rawFinishReason(answer) }],
+    usage: rawUsage(parsed, answer),
   };
 }
 
@@ -223,7 +269,7 @@ class RawStreamTranslator extends BaseStreamTranslator {
     let frames = '';
     if (!this.#started) {
       this.#started = true;
-      frames += this.out.role();
+      frames += this.out.start();
     }
     const token = asObject(data.token);
     const text = token ? (token.special === true ? '' : (asString(token.text) ?? '')) : (asString(data.content) ?? '');
