@@ -79,7 +79,7 @@ function promptOf(req: CanonicalRequest, ctx: DriverContext): string {
 }
 
 function buildRawRequest(req: CanonicalRequest, ctx: DriverContext, render: (req: CanonicalRequest, ctx: DriverContext) => string, what: string): JsonObject {
-  reportUnmapped(req, ctx, {}, what);
+  reportUnmapped(req, ctx, { seed: true }, what);
   reportCacheMarks(req, ctx);
   // tool_choice `none`: no tool may be called, which is what sending no tools means.
   if ((req.tools?.length ?? 0) > 0 && req.toolChoice?.type !== 'none') ctx.unsupported('tools', 'tools (a text-generation server has none)');
