@@ -1,23 +1,80 @@
 /**
  * Amazon Bedrock's Converse API (`POST /model/{modelId}/converse`, `/converse-stream`): one
- * message format for every model Bedrock hosts. Both route types: a completions prompt becomes one
- * user message and the answer a `text_completion`. Streams use AWS's binary event stream
+ * message format for every model Bedrock hosts, mapped from and to the canonical exchange. Both
+ * route types (a completions prompt is one user message). Streams use AWS's binary event stream
  * (stream/aws-eventstream.ts).
  *
- * Reference: https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html and
- * API_runtime_ConverseStream.html (Message, ContentBlock, InferenceConfiguration, ToolConfiguration,
- * ConverseStreamOutput, TokenUsage).
+ * Reference: the Bedrock Runtime API (docs.aws.amazon.com/bedrock/latest/APIReference/
+ * API_runtime_Converse.html, API_runtime_ConverseStream.html and the types they use: Message,
+ * ContentBlock, SystemContentBlock, CachePointBlock, ReasoningContentBlock, ToolConfiguration,
+ * ToolChoice, ToolSpecification, ToolResultBlock, InferenceConfiguration, OutputConfig,
+ * TokenUsage, ConverseStreamOutput, ContentBlockDelta, ReasoningContentBlockDelta; the same shapes
+ * as botocore's bedrock-runtime 2023-09-30 service model), the prompt-caching guide
+ * (userguide/prompt-caching.html: with caching, `inputTokens` counts only the input that was
+ * neither read from nor written to the cache), Claude's extended thinking on Bedrock
+ * (`additionalModelRequestFields.thinking`) and Nova 2's (`additionalModelRequestFields.reasoningConfig`).
+ *
+ * | canonical | Converse |
+ * | --- | --- |
+ * | system / developer text | `system[].text` |
+ * | user text, image (base64), audio (base64), file (base64 documents) | `text`, `image {format, source.bytes}`, `audio {format, source.bytes}`, `document {format, name, source.bytes}` |
+ * | assistant reasoning made by Bedrock (signature or redacted) | `reasoningContent` first in the turn (`reasoningText {text, signature}` / `redactedContent`) |
+ * | assistant text, refusal, tool calls | `text`, `text`, `toolUse {toolUseId, name, input}` |
+ * | tool results | a user turn of `toolResult {toolUseId, content [text / json / image], status}` |
+ * | cache marks on parts, messages, tools | a `cachePoint {type: default[, ttl]}` after the marked block (messages, system, tools) |
+ * | tools, tool choice auto / required / named | `toolConfig.tools[].toolSpec {name, description, inputSchema.json, strict}`, `toolChoice` auto / any / tool |
+ * | structured output (json_schema, json_object) | a forced tool (`RESPONSE_TOOL`) whose input schema is the answer's; its input comes back as the answer's text |
+ * | reasoning effort / budget | Claude: `thinking {type: enabled, budget_tokens}`; Nova 2: `reasoningConfig {type: enabled, maxReasoningEffort}` |
+ * | max tokens, temperature (clamped to 0..1), top_p, stop | `inferenceConfig` |
+ * | top_k | Claude: `additionalModelRequestFields.top_k` |
+ * | user, metadata | `requestMetadata` (invocation-log metadata) |
+ * | service_tier default / flex / priority | `serviceTier.type` |
+ *
+ * Everything else goes through `ctx.unsupported` (n > 1, seed, penalties, logprobs, logit_bias,
+ * parallel_tool_calls false, built-in tools, image URLs, participant names ...), except OpenAI's
+ * image `detail`, a hint Converse has no field for, which is left out. Decisions:
+ * - Structured output is a forced tool rather than Converse's `outputConfig.textFormat`: the native
+ *   form is served by a few models only (Claude 4.5 and later, some open-weight models) and compiles
+ *   a grammar per new schema, where tool choice works on every Claude 3+ and Nova model. With
+ *   thinking on, Claude refuses a forced tool choice: the tool is then offered with `auto` and a
+ *   system instruction to answer through it (emulated: a model that answers in text anyway is
+ *   answered as it is).
+ * - Claude needs `maxTokens` above the thinking budget: when the resolved max tokens are not, the
+ *   budget is added to them, so the visible answer keeps the room it was given.
+ * - Bedrock's tool-use ids (`tooluse_...`) are already provider-neutral; any other id is made
+ *   neutral (exchange/ids.ts), on the way out and back, so a call and its result always pair.
  */
-import { RequestError, TranslationError, UpstreamStreamError, type ChatMessage, type ChatRequest, type ClientRequest, type ContentPart, type DriverContext, type StreamEvent, type TranslatedResponse, type Usage } from '../types.ts';
+import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type ModelOptions, type StreamEvent } from '../types.ts';
 import { asArray, asCount, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
-import { completionBody, mapFinishReason, usageOf, type FinishReason, type ToolCall } from '../openai-shape.ts';
-import { clamp, copyNativeFields, putDefined, samplingParams } from '../params.ts';
-import { imageUrlOf, isTextPart, parseDataUrl, textOf, textOnly, unsupportedPart } from '../content.ts';
+import { clamp, putDefined } from '../params.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
-import type { ToolCallDelta } from '../stream/openai-chunks.ts';
+import { neutralId, toolCallId } from '../../exchange/ids.ts';
+import type {
+  CacheMark,
+  CanonicalRequest,
+  CanonicalResponse,
+  FinishReason,
+  FunctionTool,
+  Message,
+  OutputFormat,
+  Part,
+  ReasoningEffort,
+  ReasoningPart,
+  TextPart,
+  ToolCallPart,
+  ToolResultPart,
+  Usage,
+} from '../../exchange/types.ts';
 import type { WireFormat } from './format.ts';
 
 const PROVIDER = 'bedrock';
+
+/**
+ * The tool structured output is asked through. Reserved: a client tool of this name is refused,
+ * since an answer's call to it is read back as the answer's text (answers carry nothing else that
+ * says which tool it was).
+ */
+export const RESPONSE_TOOL = 'modelgate_response';
 
 const STOP_REASONS: Readonly<Record<string, FinishReason>> = {
   end_turn: 'stop',
@@ -29,11 +86,46 @@ const STOP_REASONS: Readonly<Record<string, FinishReason>> = {
   content_filtered: 'content_filter',
 };
 
-/** Converse-native request fields a client may send as they are. */
-const NATIVE_FIELDS = ['guardrailConfig', 'additionalModelRequestFields', 'additionalModelResponseFieldPaths', 'performanceConfig', 'requestMetadata'] as const;
+/**
+ * Converse request fields a client may send as they are (top-level fields of its body that no
+ * canonical field carries): they are Bedrock's own, so they are sent whatever the route's
+ * unsupported-params policy. `additionalModelRequestFields` is merged with what the gateway puts
+ * there (the client's keys win).
+ */
+export const BEDROCK_NATIVE_FIELDS: readonly string[] = [
+  'guardrailConfig', 'additionalModelRequestFields', 'additionalModelResponseFieldPaths', 'performanceConfig', 'requestMetadata', 'promptVariables', 'serviceTier', 'outputConfig',
+];
 
-/** Image formats a Converse image block takes. */
+/** Media types of the image formats a Converse image block takes. */
 const IMAGE_FORMATS: Readonly<Record<string, string>> = { 'image/png': 'png', 'image/jpeg': 'jpeg', 'image/jpg': 'jpeg', 'image/gif': 'gif', 'image/webp': 'webp' };
+
+/** Media types of the document formats a Converse document block takes (DocumentFormat). */
+const DOCUMENT_FORMATS: Readonly<Record<string, string>> = {
+  'application/pdf': 'pdf',
+  'text/csv': 'csv',
+  'application/msword': 'doc',
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document': 'docx',
+  'application/vnd.ms-excel': 'xls',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'xlsx',
+  'text/html': 'html',
+  'text/plain': 'txt',
+  'text/markdown': 'md',
+};
+
+/** AudioFormat values (OpenAI's `input_audio.format` is `wav` or `mp3`). */
+const AUDIO_FORMATS: ReadonlySet<string> = new Set(['mp3', 'opus', 'wav', 'aac', 'flac', 'mp4', 'ogg', 'mkv', 'mka', 'x-aac', 'm4a', 'mpeg', 'mpga', 'pcm', 'webm']);
+
+/** CacheTTL values. */
+const CACHE_TTLS: ReadonlySet<string> = new Set(['5m', '1h']);
+
+/**
+ * Claude's thinking budget for a reasoning effort (Anthropic's minimum is 1024). A budget is a cap,
+ * not what is spent.
+ */
+export const EFFORT_BUDGET: Readonly<Record<Exclude<ReasoningEffort, 'none'>, number>> = { minimal: 1024, low: 2048, medium: 8192, high: 16384 };
+const MIN_THINKING_BUDGET = 1024;
+/** The answer's room when thinking is on and no max tokens were set at all. */
+const DEFAULT_ANSWER_TOKENS = 4096;
 
 export const bedrockConverseFormat: WireFormat = {
   framing: 'aws-eventstream',
@@ -42,125 +134,365 @@ export const bedrockConverseFormat: WireFormat = {
   createStreamTranslator: (ctx) => new ConverseStreamTranslator(ctx),
 };
 
+/** Claude on Bedrock (`anthropic.claude-...`, inference profiles `us.anthropic...`, ARNs naming one). */
+export function isClaude(model: string): boolean {
+  return model.toLowerCase().includes('anthropic.');
+}
+
+/** Nova 2 (`amazon.nova-2-lite-v1:0`, `us.amazon.nova-2-...`), which takes `reasoningConfig`. */
+function isNova2(model: string): boolean {
+  return model.toLowerCase().includes('amazon.nova-2');
+}
+
 // ---------------------------------------------------------------------------------------------
 // Request
 
 type Block = JsonObject;
-interface Message {
+interface Turn {
   role: 'user' | 'assistant';
   content: Block[];
 }
 
-function buildConverseRequest(req: ClientRequest, ctx: DriverContext): JsonObject {
-  if (typeof req.n === 'number' && req.n > 1) throw new RequestError('n: the bedrock provider returns one choice; expected 1');
-  const chat = ctx.routeType === 'llm/v1/chat';
-  const { system, messages } = chat ? toMessages((req as ChatRequest).messages) : { system: [], messages: [{ role: 'user' as const, content: [{ text: String(req.prompt) }] }] };
+/** The sampling values sent: the route's configured options win over the client's (params.ts, Kong 3.8+). */
+interface Resolved {
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  /** top_k came from the client (not the route's configuration). */
+  clientTopK: boolean;
+  stop?: string[];
+}
+
+/**
+ * llm/params.ts resolves sampling from OpenAI bodies; this is the same precedence for the
+ * canonical Sampling (configured `model.options` first; Kong 3.6's `top_k: 0` means unset).
+ */
+function resolveSampling(req: CanonicalRequest, options: ModelOptions): Resolved {
+  const s = req.sampling;
+  const configuredTopK = asNumber(options.top_k);
+  const topK = configuredTopK !== undefined && configuredTopK >= 1 ? configuredTopK : s.topK;
+  return {
+    maxTokens: asNumber(options.max_tokens) ?? s.maxTokens,
+    temperature: asNumber(options.temperature) ?? s.temperature,
+    topP: asNumber(options.top_p) ?? s.topP,
+    topK: topK !== undefined && topK >= 1 ? topK : undefined,
+    clientTopK: !(configuredTopK !== undefined && configuredTopK >= 1) && s.topK !== undefined && s.topK >= 1,
+    stop: s.stop && s.stop.length > 0 ? s.stop : undefined,
+  };
+}
+
+function buildConverseRequest(req: CanonicalRequest, ctx: DriverContext): JsonObject {
+  reportSampling(req, ctx);
+  const sampling = resolveSampling(req, ctx.options);
+  const { system, messages, toolBlocks } = toConverse(req, ctx);
   if (messages.length === 0) throw new RequestError('messages: the bedrock provider needs at least one user or assistant message');
 
   const body: JsonObject = { messages };
-  if (system.length > 0) body.system = system.map((text) => ({ text }));
-  const params = samplingParams(req, ctx.options);
+  const additional: JsonObject = {};
+
+  // Reasoning first: it decides how structured output is asked for, and may raise maxTokens.
+  const thinking = reasoningFields(req, ctx, sampling);
+  Object.assign(additional, thinking.fields);
+  const maxTokens = thinking.maxTokens ?? sampling.maxTokens;
+
+  const tools = toolConfig(req, ctx, toolBlocks, thinking.claudeThinking);
+  if (tools.config) body.toolConfig = tools.config;
+  if (tools.instruction) system.push({ text: tools.instruction });
+  if (system.length > 0) body.system = system;
+
   const inferenceConfig: JsonObject = {};
   putDefined(inferenceConfig, {
-    maxTokens: params.maxTokens,
+    maxTokens,
     // Converse's range is 0..1 (OpenAI's 0..2, Kong's schema 0..5): clamped, as for Anthropic.
-    temperature: params.temperature === undefined ? undefined : clamp(params.temperature, 0, 1),
-    topP: params.topP,
-    stopSequences: params.stop,
+    temperature: sampling.temperature === undefined ? undefined : clamp(sampling.temperature, 0, 1),
+    topP: sampling.topP,
+    stopSequences: sampling.stop,
   });
   if (Object.keys(inferenceConfig).length > 0) body.inferenceConfig = inferenceConfig;
-  if (chat) addTools(body, req, messages);
-  copyNativeFields(body, req, NATIVE_FIELDS);
+
+  if (sampling.topK !== undefined) {
+    if (isClaude(ctx.model)) additional.top_k = sampling.topK;
+    else if (sampling.clientTopK) ctx.unsupported('top_k', `top_k for ${ctx.model} (Converse has it for Claude models only)`);
+    // a configured top_k on a route to a model without one is left out (docs/providers.md)
+  }
+
+  const metadata = requestMetadata(req, ctx);
+  if (metadata) body.requestMetadata = metadata;
+  openaiFields(req, ctx, body);
+  if (Object.keys(additional).length > 0) body.additionalModelRequestFields = additional;
+  passthroughFields(req, ctx, body);
   return body;
 }
 
-function toMessages(input: ChatMessage[]): { system: string[]; messages: Message[] } {
-  const system: string[] = [];
-  const messages: Message[] = [];
-  input.forEach((message, i) => {
+/** Sampling fields Converse has no equivalent for. */
+function reportSampling(req: CanonicalRequest, ctx: DriverContext): void {
+  const s = req.sampling;
+  if (s.n !== undefined && s.n > 1) ctx.unsupported('n', 'more than one choice');
+  if (s.seed !== undefined) ctx.unsupported('seed');
+  if (s.presencePenalty !== undefined && s.presencePenalty !== 0) ctx.unsupported('presence_penalty');
+  if (s.frequencyPenalty !== undefined && s.frequencyPenalty !== 0) ctx.unsupported('frequency_penalty');
+  if (s.logprobs === true) ctx.unsupported('logprobs');
+  if (s.topLogprobs !== undefined && s.topLogprobs > 0) ctx.unsupported('top_logprobs');
+  if (s.logitBias !== undefined && Object.keys(s.logitBias).length > 0) ctx.unsupported('logit_bias');
+}
+
+// --- messages
+
+/**
+ * System blocks, and user/assistant turns that alternate as Converse requires (consecutive
+ * messages of one role, parallel tool results among them, become one turn).
+ */
+function toConverse(req: CanonicalRequest, ctx: DriverContext): { system: Block[]; messages: Turn[]; toolBlocks: boolean } {
+  const system: Block[] = [];
+  const messages: Turn[] = [];
+  let toolBlocks = false;
+  const source = req.messages.length > 0 ? req.messages : req.prompt !== undefined ? [{ role: 'user' as const, parts: [{ type: 'text' as const, text: req.prompt }] }] : [];
+  source.forEach((message, i) => {
     const path = `messages[${i}]`;
+    if (message.name !== undefined && message.name !== '') ctx.unsupported(`${path}.name`, 'participant names');
     switch (message.role) {
       case 'system':
       case 'developer':
-        system.push(textOnly(message.content, path, PROVIDER));
+        system.push(...systemBlocks(message, path, ctx));
         break;
       case 'user':
-        append(messages, 'user', userBlocks(message.content, path));
+      case 'tool': {
+        const blocks = userBlocks(message, path, ctx);
+        if (blocks.some((b) => b.toolResult !== undefined)) toolBlocks = true;
+        append(messages, 'user', blocks);
         break;
-      case 'assistant':
-        append(messages, 'assistant', assistantBlocks(message, path));
+      }
+      case 'assistant': {
+        const blocks = assistantBlocks(message, path, ctx);
+        if (blocks.some((b) => b.toolUse !== undefined)) toolBlocks = true;
+        append(messages, 'assistant', blocks);
         break;
-      case 'tool':
-        append(messages, 'user', [toolResult(message)]);
-        break;
-      default:
-        throw new RequestError(`${path}.role: '${message.role}' messages are not supported by the bedrock provider; use 'tool'`);
+      }
     }
   });
-  return { system, messages };
+  return { system, messages, toolBlocks };
 }
 
 /** Converse wants user and assistant turns to alternate: consecutive messages of one role become one. */
-function append(messages: Message[], role: Message['role'], content: Block[]): void {
+function append(messages: Turn[], role: Turn['role'], content: Block[]): void {
+  if (content.length === 0) return;
   const last = messages[messages.length - 1];
-  if (last && last.role === role) last.content.push(...content);
-  else messages.push({ role, content });
+  if (last && last.role === role) {
+    if (role === 'assistant') {
+      // reasoning comes first in an assistant turn
+      const reasoning = content.filter((b) => b.reasoningContent !== undefined);
+      const rest = content.filter((b) => b.reasoningContent === undefined);
+      const at = last.content.findIndex((b) => b.reasoningContent === undefined);
+      last.content.splice(at === -1 ? last.content.length : at, 0, ...reasoning);
+      last.content.push(...rest);
+    } else last.content.push(...content);
+  } else messages.push({ role, content });
 }
 
-function userBlocks(content: ChatMessage['content'], path: string): Block[] {
-  if (!Array.isArray(content)) return [{ text: textOf(content) }];
-  return content.map((part, j) => toBlock(part, `${path}.content[${j}]`));
-}
-
-function toBlock(part: ContentPart, path: string): Block {
-  if (isTextPart(part)) return { text: part.text };
-  const url = imageUrlOf(part);
-  if (url !== undefined) {
-    const inline = parseDataUrl(url);
-    const format = inline ? IMAGE_FORMATS[inline.mediaType.toLowerCase()] : undefined;
-    if (!inline || !format) throw new RequestError(`${path}.image_url.url: the bedrock provider takes base64 data URLs of PNG, JPEG, GIF or WebP images`);
-    return { image: { format, source: { bytes: inline.data } } };
+/** `{cachePoint}` for a cache mark (a TTL Converse does not know is reported, and the default used). */
+function cachePoint(mark: CacheMark, path: string, ctx: DriverContext): Block {
+  const point: JsonObject = { type: 'default' };
+  if (mark.ttl !== undefined) {
+    if (CACHE_TTLS.has(mark.ttl)) point.ttl = mark.ttl;
+    else ctx.unsupported(`${path}.cache_control.ttl`, `cache TTL '${mark.ttl}' (Converse takes 5m or 1h)`);
   }
-  throw unsupportedPart(part, path, PROVIDER);
+  return { cachePoint: point };
 }
 
-function assistantBlocks(message: ChatMessage, path: string): Block[] {
+/**
+ * Blocks for one message's parts (`toBlock` maps a part, or returns null for a part left out),
+ * each marked part followed by a cachePoint; a mark on the message applies to its last block.
+ */
+function withCachePoints(message: Message, path: string, ctx: DriverContext, toBlock: (part: Part, at: string) => Block | null): Block[] {
   const blocks: Block[] = [];
-  const text = textOf(message.content);
-  // Converse refuses blank text blocks; an assistant turn of only tool calls has none.
-  if (text !== '') blocks.push({ text });
-  const calls = Array.isArray(message.tool_calls) ? message.tool_calls : [];
-  calls.forEach((call, k) => {
-    blocks.push({
-      toolUse: {
-        toolUseId: dig(call, 'id'),
-        name: dig(call, 'function', 'name'),
-        input: toolInput(dig(call, 'function', 'arguments'), `${path}.tool_calls[${k}].function.arguments`),
-      },
-    });
+  let markedLast = false;
+  message.parts.forEach((part, j) => {
+    const at = `${path}.content[${j}]`;
+    const block = toBlock(part, at);
+    if (block) {
+      blocks.push(block);
+      markedLast = false;
+    }
+    const mark = 'cache' in part ? part.cache : undefined;
+    if (mark && blocks.length > 0 && !markedLast) {
+      blocks.push(cachePoint(mark, at, ctx));
+      markedLast = true;
+    }
   });
-  if (blocks.length === 0) blocks.push({ text });
+  if (message.cache && blocks.length > 0 && !markedLast) blocks.push(cachePoint(message.cache, path, ctx));
   return blocks;
 }
 
-/** A tool's result: JSON objects as a `json` block, anything else as text. */
-function toolResult(message: ChatMessage): Block {
-  const text = textOf(message.content);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    value = undefined;
-  }
-  return { toolResult: { toolUseId: message.tool_call_id, content: [isObject(value) ? { json: value } : { text }] } };
+function systemBlocks(message: Message, path: string, ctx: DriverContext): Block[] {
+  return withCachePoints(message, path, ctx, (part, at) => {
+    if (part.type !== 'text') {
+      ctx.unsupported(at, `${part.type} content in system messages`);
+      return null;
+    }
+    // SystemContentBlock.text must not be empty.
+    return part.text === '' ? null : { text: part.text };
+  });
 }
 
-/** OpenAI sends arguments as a JSON string; Converse wants the object. */
-function toolInput(args: unknown, path: string): JsonObject {
-  if (typeof args !== 'string' || args.trim() === '') return {};
+function userBlocks(message: Message, path: string, ctx: DriverContext): Block[] {
+  const blocks = withCachePoints(message, path, ctx, (part, at) => {
+    switch (part.type) {
+      case 'text':
+        return { text: part.text };
+      case 'image':
+        return imageBlock(part.source, at, ctx);
+      case 'audio':
+        if (!AUDIO_FORMATS.has(part.format)) {
+          ctx.unsupported(at, `audio in format '${part.format}'`);
+          return null;
+        }
+        return { audio: { format: part.format, source: { bytes: part.data } } };
+      case 'file':
+        return documentBlock(part, at, ctx);
+      case 'tool_result':
+        return toolResultBlock(part, at, ctx);
+      default:
+        ctx.unsupported(at, `${part.type} parts in ${message.role} messages`);
+        return null;
+    }
+  });
+  return nameDocuments(blocks);
+}
+
+function imageBlock(source: Extract<Part, { type: 'image' }>['source'], path: string, ctx: DriverContext): Block | null {
+  if (source.kind !== 'base64') {
+    ctx.unsupported(path, source.kind === 'url' ? 'image URLs (Converse takes the image bytes: send a base64 data URL)' : 'image file ids');
+    return null;
+  }
+  const format = IMAGE_FORMATS[source.mediaType.toLowerCase()];
+  if (!format) {
+    ctx.unsupported(path, `${source.mediaType} images (Converse takes PNG, JPEG, GIF and WebP)`);
+    return null;
+  }
+  return { image: { format, source: { bytes: source.data } } };
+}
+
+function documentBlock(part: Extract<Part, { type: 'file' }>, path: string, ctx: DriverContext): Block | null {
+  if (part.source.kind !== 'base64') {
+    ctx.unsupported(path, part.source.kind === 'url' ? 'file URLs (Converse takes the file bytes)' : 'file ids');
+    return null;
+  }
+  const mediaType = part.source.mediaType.toLowerCase();
+  const format = DOCUMENT_FORMATS[mediaType];
+  if (!format) {
+    // an image sent as a file is an image
+    if (IMAGE_FORMATS[mediaType]) return imageBlock(part.source, path, ctx);
+    ctx.unsupported(path, `${part.source.mediaType} files (Converse takes pdf, csv, doc, docx, xls, xlsx, html, txt and md documents)`);
+    return null;
+  }
+  return { document: { format, name: documentName(part.filename), source: { bytes: part.source.data } } };
+}
+
+/**
+ * A document's name as Converse allows it (letters, digits, single spaces, hyphens, parentheses,
+ * square brackets; 1-200 characters): the file name without its extension, other characters as
+ * hyphens; '' when nothing is left (named by nameDocuments).
+ */
+function documentName(filename: string | undefined): string {
+  const base = (filename ?? '').replace(/\.[A-Za-z0-9]{1,5}$/, '');
+  return base
+    .replace(/[^A-Za-z0-9\s()[\]-]/g, '-')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 200)
+    .trim();
+}
+
+/** Unnamed documents get `document-N`; names repeated in one turn get ` (N)`. */
+function nameDocuments(blocks: Block[]): Block[] {
+  const seen = new Set<string>();
+  let n = 0;
+  for (const block of blocks) {
+    const doc = asObject(block.document);
+    if (!doc) continue;
+    n++;
+    let name = (doc.name as string) || `document-${n}`;
+    for (let k = 2; seen.has(name); k++) name = `${((doc.name as string) || `document-${n}`).slice(0, 190)} (${k})`;
+    seen.add(name);
+    doc.name = name;
+  }
+  return blocks;
+}
+
+/** A tool's result: one JSON object as a `json` block, else its text and images. */
+function toolResultBlock(part: ToolResultPart, path: string, ctx: DriverContext): Block {
+  const content: Block[] = [];
+  const only = part.content.length === 1 ? part.content[0] : undefined;
+  const json = only?.type === 'text' ? jsonObjectOf(only.text) : undefined;
+  if (json) content.push({ json });
+  else {
+    part.content.forEach((item, k) => {
+      if (item.type === 'text') content.push({ text: item.text });
+      else {
+        const image = imageBlock(item.source, `${path}.content[${k}]`, ctx);
+        if (image) content.push(image);
+      }
+    });
+  }
+  if (content.length === 0) content.push({ text: '' });
+  const result: JsonObject = { toolUseId: neutralId(part.toolCallId), content };
+  if (part.isError) result.status = 'error';
+  return { toolResult: result };
+}
+
+function jsonObjectOf(text: string): JsonObject | undefined {
+  const trimmed = text.trim();
+  if (!trimmed.startsWith('{')) return undefined;
+  try {
+    const value: unknown = JSON.parse(trimmed);
+    return isObject(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function assistantBlocks(message: Message, path: string, ctx: DriverContext): Block[] {
+  let calls = 0;
+  const blocks = withCachePoints(message, path, ctx, (part, at) => {
+    switch (part.type) {
+      case 'reasoning':
+        return reasoningBlock(part);
+      case 'text':
+      case 'refusal':
+        // Converse refuses blank text blocks.
+        return part.text.trim() === '' ? null : { text: part.text };
+      case 'tool_call': {
+        const k = calls++;
+        return { toolUse: { toolUseId: neutralId(part.id), name: part.name, input: toolInput(part, `${path}.tool_calls[${k}].function.arguments`) } };
+      }
+      default:
+        ctx.unsupported(at, `${part.type} parts in assistant messages`);
+        return null;
+    }
+  });
+  // Claude wants the turn's reasoning before anything else.
+  return [...blocks.filter((b) => b.reasoningContent !== undefined), ...blocks.filter((b) => b.reasoningContent === undefined)];
+}
+
+/**
+ * Reasoning goes back only where it came from: Bedrock's own state (a signature or redacted
+ * content) is returned as it was; reasoning from other providers, or without state, is left out
+ * (a clean drop: it means nothing to this provider).
+ */
+function reasoningBlock(part: ReasoningPart): Block | null {
+  if (part.provider !== PROVIDER) return null;
+  if (part.redacted !== undefined) return { reasoningContent: { redactedContent: part.redacted } };
+  if (part.signature !== undefined) return { reasoningContent: { reasoningText: { text: part.text, signature: part.signature } } };
+  return null;
+}
+
+/** OpenAI sends arguments as JSON text; Converse wants the object. */
+function toolInput(call: ToolCallPart, path: string): JsonObject {
+  if (call.arguments.trim() === '') return {};
   let input: unknown;
   try {
-    input = JSON.parse(args);
+    input = JSON.parse(call.arguments);
   } catch {
     throw new RequestError(`${path}: expected a JSON object`);
   }
@@ -168,94 +500,273 @@ function toolInput(args: unknown, path: string): JsonObject {
   return input;
 }
 
-function hasToolBlocks(messages: Message[]): boolean {
-  return messages.some((m) => m.content.some((b) => b.toolUse !== undefined || b.toolResult !== undefined));
+// --- tools and structured output
+
+/** The tool structured output is asked through; null when the answer is free text. */
+function responseTool(output: OutputFormat | undefined, ctx: DriverContext): JsonObject | null {
+  if (!output || output.type === 'text') return null;
+  if (output.type === 'json_object') {
+    return { name: RESPONSE_TOOL, description: 'Give your final answer as a JSON object: the input of this tool is the answer.', inputSchema: { json: { type: 'object', additionalProperties: true } } };
+  }
+  const type = output.schema.type;
+  if (type !== undefined && type !== 'object') {
+    ctx.unsupported('response_format.json_schema.schema', `a schema whose top level is not an object (the bedrock provider answers through a tool, whose input is an object)`);
+    return null;
+  }
+  const about = output.description ? ` ${output.description}` : '';
+  const spec: JsonObject = {
+    name: RESPONSE_TOOL,
+    description: `Give your final answer (${output.name}) by calling this tool: its input is the answer, in the JSON schema it defines.${about}`,
+    inputSchema: { json: type === undefined ? { type: 'object', ...output.schema } : output.schema },
+  };
+  if (output.strict === true) spec.strict = true;
+  return spec;
 }
 
-function addTools(body: JsonObject, req: ClientRequest, messages: Message[]): void {
-  const tools = asArray(req.tools);
-  if (!tools || tools.length === 0) {
-    if (hasToolBlocks(messages)) throw new RequestError('tools: the bedrock provider needs the tool definitions when the conversation has tool calls');
-    return;
-  }
-  const specs = tools.map((tool, i) => {
-    const fn = dig(tool, 'function');
-    if (dig(tool, 'type') !== 'function' || !isObject(fn)) {
-      throw new RequestError(`tools[${i}].type: only 'function' tools are supported by the bedrock provider`);
+function toolConfig(req: CanonicalRequest, ctx: DriverContext, toolBlocks: boolean, thinking: boolean): { config?: JsonObject; instruction?: string } {
+  const specs: Block[] = [];
+  (req.tools ?? []).forEach((tool, i) => {
+    if (tool.type !== 'function') {
+      ctx.unsupported(`tools[${i}]`, `built-in tools ('${tool.name}')`);
+      return;
     }
-    const spec: JsonObject = { name: fn.name, inputSchema: { json: asObject(fn.parameters) ?? { type: 'object', properties: {} } } };
-    if (typeof fn.description === 'string' && fn.description !== '') spec.description = fn.description;
-    return { toolSpec: spec };
+    if (tool.name === RESPONSE_TOOL) throw new RequestError(`tools[${i}].function.name: '${RESPONSE_TOOL}' is reserved by the gateway for structured output`);
+    specs.push({ toolSpec: toolSpec(tool) });
+    if (tool.cache) specs.push(cachePoint(tool.cache, `tools[${i}]`, ctx));
   });
-  const toolConfig: JsonObject = { tools: specs };
-  const choice = req.tool_choice;
-  if (choice === 'required') toolConfig.toolChoice = { any: {} };
-  else if (choice === 'auto') toolConfig.toolChoice = { auto: {} };
-  else if (choice !== undefined && choice !== null && choice !== 'none') {
-    const name = dig(choice, 'function', 'name');
-    if (dig(choice, 'type') !== 'function' || typeof name !== 'string') throw new RequestError("tool_choice: expected 'auto', 'none', 'required' or a function choice");
-    toolConfig.toolChoice = { tool: { name } };
+  const clientTools = specs.some((s) => s.toolSpec !== undefined);
+  if (req.parallelToolCalls === false && clientTools) ctx.unsupported('parallel_tool_calls', 'limiting a turn to one tool call');
+
+  const choice = req.toolChoice;
+  const answer = responseTool(req.output, ctx);
+
+  let toolChoice: JsonObject | undefined;
+  let instruction: string | undefined;
+  let offerAnswer = false;
+  if (answer && (choice === undefined || choice.type === 'auto' || choice.type === 'none')) {
+    offerAnswer = true;
+    if (thinking) {
+      // Claude refuses a forced tool choice with thinking on: offered, and asked for.
+      toolChoice = { auto: {} };
+      instruction = `Give your final answer by calling the ${RESPONSE_TOOL} tool, whose input is the answer; write nothing else.`;
+    } else if (clientTools && choice?.type !== 'none') toolChoice = { any: {} }; // a tool call, or the answer
+    else toolChoice = { tool: { name: RESPONSE_TOOL } };
+  } else if (choice) {
+    switch (choice.type) {
+      case 'auto':
+        if (clientTools) toolChoice = { auto: {} };
+        break;
+      case 'required':
+        if (clientTools) toolChoice = { any: {} };
+        break;
+      case 'tool':
+        toolChoice = { tool: { name: choice.name } };
+        break;
+      case 'none':
+        if (clientTools && toolBlocks) ctx.unsupported('tool_choice', "'none' while the conversation has tool calls (Converse has no 'none' and needs the tools then)");
+        else if (clientTools) return {}; // no tools, no calls: what 'none' means
+        break;
+    }
   }
-  // 'none' has no Converse equivalent; the tools stay (a conversation with tool blocks needs them).
-  body.toolConfig = toolConfig;
+  if (offerAnswer) specs.push({ toolSpec: answer! });
+  if (specs.length === 0) {
+    if (toolBlocks) throw new RequestError('tools: the bedrock provider needs the tool definitions when the conversation has tool calls');
+    return {};
+  }
+  if (!specs.some((s) => s.toolSpec !== undefined)) return {}; // only cache points: nothing to configure
+  const config: JsonObject = { tools: specs };
+  if (toolChoice) config.toolChoice = toolChoice;
+  return { config, instruction };
+}
+
+function toolSpec(tool: FunctionTool): JsonObject {
+  const spec: JsonObject = { name: tool.name, inputSchema: { json: tool.parameters } };
+  if (tool.description) spec.description = tool.description;
+  if (tool.strict === true) spec.strict = true;
+  return spec;
+}
+
+// --- reasoning
+
+interface Thinking {
+  fields: JsonObject;
+  /** maxTokens raised above the thinking budget. */
+  maxTokens?: number;
+  /** Claude's thinking is on (a forced tool choice is refused then). */
+  claudeThinking: boolean;
+}
+
+function reasoningFields(req: CanonicalRequest, ctx: DriverContext, sampling: Resolved): Thinking {
+  const r = req.reasoning;
+  const none: Thinking = { fields: {}, claudeThinking: false };
+  if (!r || (r.budgetTokens === undefined && (r.effort === undefined || r.effort === 'none'))) return none;
+  if (isClaude(ctx.model)) {
+    const effort = r.effort === undefined || r.effort === 'none' ? 'medium' : r.effort;
+    const budget = Math.max(MIN_THINKING_BUDGET, Math.floor(r.budgetTokens ?? EFFORT_BUDGET[effort]));
+    const max = sampling.maxTokens;
+    const thinking: Thinking = { fields: { thinking: { type: 'enabled', budget_tokens: budget } }, claudeThinking: true };
+    if (max === undefined || max <= budget) thinking.maxTokens = budget + (max ?? DEFAULT_ANSWER_TOKENS);
+    return thinking;
+  }
+  if (isNova2(ctx.model)) {
+    if (r.effort === undefined || r.effort === 'none') {
+      ctx.unsupported('reasoning.budget_tokens', `a thinking budget for ${ctx.model} (Nova 2 takes an effort: low, medium or high)`);
+      return none;
+    }
+    const effort = r.effort === 'minimal' ? 'low' : r.effort;
+    return { fields: { reasoningConfig: { type: 'enabled', maxReasoningEffort: effort } }, claudeThinking: false };
+  }
+  ctx.unsupported(r.effort !== undefined ? 'reasoning_effort' : 'reasoning.budget_tokens', `reasoning settings for ${ctx.model} (the bedrock provider sets them for Anthropic Claude and Amazon Nova 2 models)`);
+  return none;
+}
+
+// --- the rest
+
+const METADATA_TEXT = /^[a-zA-Z0-9\s:_@$#=/+,\-.]*$/;
+
+/** `user` and `metadata` as Converse's requestMetadata (at most 16 pairs of 1-256 / 0-256 characters of a limited set). */
+function requestMetadata(req: CanonicalRequest, ctx: DriverContext): JsonObject | undefined {
+  const out: JsonObject = {};
+  const put = (key: string, value: string, path: string): void => {
+    if (key === '' || key.length > 256 || value.length > 256 || !METADATA_TEXT.test(key) || !METADATA_TEXT.test(value) || Object.keys(out).length >= 16) {
+      ctx.unsupported(path, "a value Bedrock's requestMetadata cannot hold (at most 16 pairs of up to 256 letters, digits, spaces and :_@$#=/+,-.)");
+      return;
+    }
+    out[key] = value;
+  };
+  if (req.user !== undefined && req.user !== '') put('user', req.user, 'user');
+  for (const [key, value] of Object.entries(req.metadata ?? {})) put(key, value, `metadata.${key}`);
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** OpenAI's own request fields (`CanonicalRequest.openai`). */
+function openaiFields(req: CanonicalRequest, ctx: DriverContext, body: JsonObject): void {
+  for (const [field, value] of Object.entries(req.openai ?? {})) {
+    if (value === undefined || value === null) continue;
+    if (field === 'service_tier') {
+      if (value === 'default' || value === 'flex' || value === 'priority') body.serviceTier = { type: value };
+      else if (value !== 'auto') ctx.unsupported('service_tier', `service tier '${String(value)}' (Bedrock has default, flex and priority)`);
+    } else if (field === 'store') {
+      if (value !== false) ctx.unsupported('store', 'stored completions');
+    } else if (field === 'modalities') {
+      if (!(Array.isArray(value) && value.every((m) => m === 'text'))) ctx.unsupported('modalities', 'output other than text');
+    } else ctx.unsupported(field);
+  }
+}
+
+/** Top-level client fields no canonical field carries: Converse's own are sent, others by the policy. */
+function passthroughFields(req: CanonicalRequest, ctx: DriverContext, body: JsonObject): void {
+  for (const [field, value] of Object.entries(req.passthrough)) {
+    if (value === undefined) continue;
+    if (BEDROCK_NATIVE_FIELDS.includes(field)) {
+      if (field === 'additionalModelRequestFields' && isObject(value) && isObject(body.additionalModelRequestFields)) {
+        body.additionalModelRequestFields = { ...body.additionalModelRequestFields, ...value };
+      } else if (field === 'requestMetadata' && isObject(value) && isObject(body.requestMetadata)) {
+        body.requestMetadata = { ...body.requestMetadata, ...value };
+      } else body[field] = value;
+    } else if (ctx.policy === 'pass') body[field] = value;
+    else ctx.unsupported(field);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Response
 
-/** Prompt tokens include cache reads and writes, as OpenAI's prompt_tokens include cached tokens. */
+/**
+ * Converse's usage in OpenAI's shape. With prompt caching, `inputTokens` counts only the input
+ * neither read from nor written to the cache (the prompt-caching guide), so prompt tokens are the
+ * three together, as OpenAI's prompt_tokens include cached tokens; the cache reads are
+ * `cached_tokens`, the writes `cache_write_tokens`.
+ */
 export function converseUsage(usage: unknown): Usage | null {
   const input = asCount(dig(usage, 'inputTokens'));
-  if (input === undefined) return null;
-  const prompt = input + (asCount(dig(usage, 'cacheReadInputTokens')) ?? 0) + (asCount(dig(usage, 'cacheWriteInputTokens')) ?? 0);
-  return usageOf(prompt, dig(usage, 'outputTokens'));
+  const output = asCount(dig(usage, 'outputTokens'));
+  if (input === undefined || output === undefined) return null;
+  const read = asCount(dig(usage, 'cacheReadInputTokens'));
+  const write = asCount(dig(usage, 'cacheWriteInputTokens'));
+  const prompt = input + (read ?? 0) + (write ?? 0);
+  const result: Usage = { prompt_tokens: prompt, completion_tokens: output, total_tokens: prompt + output };
+  if (read !== undefined || write !== undefined) {
+    result.prompt_tokens_details = {};
+    if (read !== undefined) result.prompt_tokens_details.cached_tokens = read;
+    if (write !== undefined) result.prompt_tokens_details.cache_write_tokens = write;
+  }
+  return result;
 }
 
-function parseConverseResponse(text: string, ctx: DriverContext): TranslatedResponse {
-  const response = asObject(parseUpstreamJson(text, PROVIDER));
+/** A reasoningContent block (answer or stream) as a ReasoningPart; null when it holds nothing. */
+function reasoningPart(block: unknown): ReasoningPart | null {
+  const redacted = asString(dig(block, 'redactedContent'));
+  if (redacted !== undefined) return { type: 'reasoning', text: '', redacted, provider: PROVIDER };
+  const text = asObject(dig(block, 'reasoningText'));
+  if (!text) return null;
+  const part: ReasoningPart = { type: 'reasoning', text: asString(text.text) ?? '', provider: PROVIDER };
+  const signature = asString(text.signature);
+  if (signature !== undefined) part.signature = signature;
+  return part;
+}
+
+function finishReason(stopReason: unknown, toolCalls: number, answered: boolean): FinishReason | null {
+  if (toolCalls > 0) return 'tool_calls';
+  // the structured answer came as the response tool's input: a finished answer, not a tool call
+  if (answered && stopReason === 'tool_use') return 'stop';
+  if (typeof stopReason !== 'string') return null;
+  return Object.hasOwn(STOP_REASONS, stopReason) ? STOP_REASONS[stopReason] : 'stop';
+}
+
+function parseConverseResponse(body: string, ctx: DriverContext): CanonicalResponse {
+  const response = asObject(parseUpstreamJson(body, PROVIDER));
   const content = asArray(dig(response, 'output', 'message', 'content'));
   if (!response || !content) {
     const message = asString(response?.message) ?? asString(response?.Message);
     if (message !== undefined) throw new TranslationError(`bedrock error: ${message}`);
     throw new TranslationError('no generation candidates received from Bedrock, or max_tokens too short');
   }
-  let answer = '';
-  const toolCalls: ToolCall[] = [];
+  const reasoning: ReasoningPart[] = [];
+  const calls: ToolCallPart[] = [];
+  let text = '';
+  let answer: string | undefined;
   for (const block of content) {
     if (!isObject(block)) continue;
-    if (typeof block.text === 'string') answer += block.text;
-    const use = asObject(block.toolUse);
-    if (use) {
-      toolCalls.push({
-        id: asString(use.toolUseId) ?? `call_${ctx.id}_${toolCalls.length}`,
-        type: 'function',
-        function: { name: asString(use.name) ?? '', arguments: JSON.stringify(use.input ?? {}) },
-      });
+    if (typeof block.text === 'string') text += block.text;
+    else if (block.reasoningContent !== undefined) {
+      const part = reasoningPart(block.reasoningContent);
+      if (part) reasoning.push(part);
+    } else if (isObject(block.toolUse)) {
+      const use = block.toolUse;
+      const input = JSON.stringify(isObject(use.input) ? use.input : {});
+      if (use.name === RESPONSE_TOOL) answer = (answer ?? '') + input;
+      else calls.push({ type: 'tool_call', id: toolCallId(use.toolUseId, ctx.id, calls.length), name: asString(use.name) ?? '', arguments: input });
     }
-    // reasoningContent, citations, guardContent: no OpenAI equivalent.
+    // citationsContent, guardContent ...: no canonical equivalent in an answer.
   }
-  const usage = converseUsage(response.usage);
+  const parts: CanonicalResponse['choices'][number]['parts'] = [...reasoning];
+  // The structured answer is the tool's input; text the model wrote around the call is not the answer.
+  const answerText = answer ?? text;
+  if (answerText !== '' || calls.length === 0) parts.push({ type: 'text', text: answerText } satisfies TextPart);
+  parts.push(...calls);
   return {
-    body: completionBody(ctx.routeType, {
-      id: ctx.id,
-      created: ctx.now,
-      model: ctx.model,
-      choices: [{ text: answer === '' && toolCalls.length > 0 ? null : answer, toolCalls, finishReason: toolCalls.length > 0 ? 'tool_calls' : mapFinishReason(STOP_REASONS, response.stopReason) }],
-      usage,
-    }),
-    usage,
-    responseModel: null,
+    id: ctx.id,
+    created: ctx.now,
+    model: ctx.model,
+    choices: [{ parts, finishReason: finishReason(response.stopReason, calls.length, answer !== undefined) }],
+    usage: converseUsage(response.usage),
   };
 }
 
 // ---------------------------------------------------------------------------------------------
-// Stream: messageStart, contentBlockStart (a tool use opens), contentBlockDelta (text or tool input),
-// contentBlockStop, messageStop (the stop reason: the provider's end), then metadata (usage).
+// Stream: messageStart, contentBlockStart (a tool use opens), contentBlockDelta (text, tool input,
+// reasoning text / signature / redacted content), contentBlockStop, messageStop (the stop reason:
+// the provider's end), then metadata (usage).
+
+type OpenBlock = { kind: 'tool'; index: number } | { kind: 'answer'; input: boolean };
 
 class ConverseStreamTranslator extends BaseStreamTranslator {
   protected readonly source = PROVIDER;
-  /** contentBlockIndex → OpenAI tool call index. */
-  readonly #tools = new Map<number, number>();
+  /** contentBlockIndex → a client tool call (its index among the answer's calls) or the response tool. */
+  readonly #blocks = new Map<number, OpenBlock>();
+  #toolCalls = 0;
+  #answered = false;
 
   protected override get acceptsEventsAfterDone(): boolean {
     return true; // metadata (usage) follows messageStop
@@ -270,48 +781,79 @@ class ConverseStreamTranslator extends BaseStreamTranslator {
     }
     const data = this.parse(event);
     if (!isObject(data)) throw new TranslationError('malformed bedrock stream event: not an object');
+    if (type === 'metadata') {
+      this.setUsage(converseUsage(data.usage));
+      return '';
+    }
+    if (this.done) return '';
     switch (type) {
       case 'messageStart':
-        return this.done ? '' : this.out.role();
+        return this.out.start();
       case 'contentBlockStart':
         return this.#blockStart(data);
       case 'contentBlockDelta':
         return this.#blockDelta(data);
+      case 'contentBlockStop':
+        return this.#blockStop(data);
       case 'messageStop':
-        if (this.done) return '';
         this.markDone();
-        return this.out.finish(this.#tools.size > 0 ? 'tool_calls' : mapFinishReason(STOP_REASONS, data.stopReason));
-      case 'metadata':
-        this.setUsage(converseUsage(data.usage));
-        return '';
+        return this.out.finish(finishReason(data.stopReason, this.#toolCalls, this.#answered));
       default:
-        return ''; // contentBlockStop, and event types AWS may add
+        return ''; // event types AWS may add
     }
   }
 
   #blockStart(data: JsonObject): string {
     const use = asObject(dig(data, 'start', 'toolUse'));
-    if (!use || this.done) return '';
-    const index = this.#tools.size;
-    this.#tools.set(asNumber(data.contentBlockIndex) ?? index, index);
-    const call: ToolCallDelta = { index, id: asString(use.toolUseId) ?? `call_${this.ctx.id}_${index}`, type: 'function', function: { name: asString(use.name) ?? '', arguments: '' } };
-    return this.out.toolCalls([call]);
+    const at = asNumber(data.contentBlockIndex);
+    if (!use || at === undefined) return '';
+    if (use.name === RESPONSE_TOOL) {
+      this.#blocks.set(at, { kind: 'answer', input: false });
+      this.#answered = true;
+      return '';
+    }
+    const index = this.#toolCalls++;
+    this.#blocks.set(at, { kind: 'tool', index });
+    // arguments '' on the start: the renderer closes a call that never gets any with {}
+    return this.out.toolCalls([{ index, id: toolCallId(use.toolUseId, this.ctx.id, index), name: asString(use.name) ?? '', arguments: '' }]);
   }
 
   #blockDelta(data: JsonObject): string {
-    if (this.done) return '';
     const delta = asObject(data.delta);
-    if (typeof delta?.text === 'string') {
+    if (!delta) return '';
+    if (typeof delta.text === 'string') {
       this.keepText(delta.text);
       return this.out.text(delta.text);
     }
-    const input = asString(dig(delta, 'toolUse', 'input'));
-    if (input !== undefined) {
-      const index = this.#tools.get(asNumber(data.contentBlockIndex) ?? -1);
-      if (index === undefined || input === '') return '';
-      this.keepText(input);
-      return this.out.toolCalls([{ index, function: { arguments: input } }]);
+    const reasoning = asObject(delta.reasoningContent);
+    if (reasoning) {
+      if (typeof reasoning.text === 'string') {
+        this.keepText(reasoning.text);
+        return this.out.reasoning(reasoning.text);
+      }
+      if (typeof reasoning.signature === 'string') return this.out.reasoningState({ type: 'reasoning', text: '', signature: reasoning.signature, provider: PROVIDER });
+      if (typeof reasoning.redactedContent === 'string') return this.out.reasoningState({ type: 'reasoning', text: '', redacted: reasoning.redactedContent, provider: PROVIDER });
+      return '';
     }
-    return ''; // reasoningContent, citation deltas
+    const input = asString(dig(delta, 'toolUse', 'input'));
+    if (input === undefined || input === '') return '';
+    const block = this.#blocks.get(asNumber(data.contentBlockIndex) ?? -1);
+    if (!block) return '';
+    this.keepText(input);
+    if (block.kind === 'answer') {
+      block.input = true;
+      return this.out.text(input);
+    }
+    return this.out.toolCalls([{ index: block.index, arguments: input }]);
+  }
+
+  #blockStop(data: JsonObject): string {
+    const block = this.#blocks.get(asNumber(data.contentBlockIndex) ?? -1);
+    // a response tool called without input answered an empty object, as the JSON answer says
+    if (block?.kind === 'answer' && !block.input) {
+      block.input = true;
+      return this.out.text('{}');
+    }
+    return '';
   }
 }
