@@ -1,23 +1,80 @@
 /**
- * Anthropic's Messages API (`POST /v1/messages`), for both route types: Kong 3.6 used the legacy
- * Text Completions API (`/v1/complete`), which current Claude models do not serve. A completions
- * prompt becomes one user message and the answer a `text_completion`.
+ * Anthropic's Messages API (`POST /v1/messages`), for both route types, from and to the canonical
+ * exchange (src/exchange/types.ts). Kong 3.6 used the legacy Text Completions API (`/v1/complete`),
+ * which current Claude models do not serve: a completions prompt becomes one user message.
  *
- * Reference: https://docs.anthropic.com/en/api/messages and .../messages-streaming.
+ * References (docs.anthropic.com / platform.claude.com, and the request types of
+ * `@anthropic-ai/sdk` `resources/messages/messages.ts`): Messages, Streaming Messages, Tool use,
+ * Extended thinking (signatures, `redacted_thinking`, `signature_delta`), Adaptive thinking and
+ * `output_config.effort`, Prompt caching (`cache_control` {type, ttl}, at most 4 breakpoints, usage
+ * `cache_creation_input_tokens` / `cache_read_input_tokens`), Structured outputs.
+ *
+ * What every canonical field becomes (docs/providers.md, "Anthropic"):
+ * - system/developer messages → `system` (a string, or text blocks when one carries a cache mark);
+ *   user parts → text, image (url/base64), document (PDF url/base64, plain text) blocks; audio and
+ *   provider file ids → `ctx.unsupported`; assistant parts → text, `tool_use` (arguments parsed),
+ *   and this provider's own reasoning → `thinking` {thinking, signature} / `redacted_thinking`
+ *   {data}, first in the turn (reasoning from other providers is left out: its state means nothing
+ *   here); tool messages → `tool_result` blocks in a user turn; cache marks → `cache_control`.
+ * - Structured output (`json_schema`, `json_object`): a forced tool whose input schema is the
+ *   answer's schema (`tool_choice` {type:'tool'}), unwrapped on the way back into the answer's
+ *   text, finish reason `stop`; streamed, the tool's `input_json_delta` fragments are the text.
+ *   Anthropic refuses a forced tool choice with thinking, so when thinking is asked as well and
+ *   the model has native structured outputs (Claude 4.5 and later) the schema goes in
+ *   `output_config.format` instead; otherwise the reasoning request is reported unsupported.
+ * - Reasoning: `thinking` {type:'enabled', budget_tokens} (effort table below) or, on models with
+ *   adaptive thinking (Claude 4.6 and later), {type:'adaptive'} with `output_config.effort`.
  */
-import { RequestError, TranslationError, UpstreamStreamError, type ChatMessage, type ChatRequest, type ClientRequest, type ContentPart, type DriverContext, type StreamEvent, type TranslatedResponse, type Usage } from '../types.ts';
+import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type ModelOptions, type ParsedAnswer, type StreamEvent } from '../types.ts';
 import { asArray, asCount, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
-import { completionBody, mapFinishReason, usageOf, type FinishReason, type ToolCall } from '../openai-shape.ts';
-import { clamp, putDefined, samplingParams } from '../params.ts';
-import { imageUrlOf, isTextPart, parseDataUrl, textOf, textOnly, unsupportedPart } from '../content.ts';
+import { mapFinishReason } from '../openai-shape.ts';
+import { clamp } from '../params.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
-import type { ToolCallDelta } from '../stream/openai-chunks.ts';
+import type {
+  CacheMark,
+  CanonicalRequest,
+  CanonicalResponse,
+  FilePart,
+  FinishReason,
+  ImagePart,
+  Message,
+  Part,
+  ReasoningPart,
+  RefusalPart,
+  Sampling,
+  TextPart,
+  ToolCallPart,
+  Usage,
+} from '../../exchange/types.ts';
+import { toolCallId } from '../../exchange/ids.ts';
 import type { WireFormat } from './format.ts';
 
 const PROVIDER = 'anthropic';
 
 /** Anthropic requires `max_tokens`; Kong 3.6's schema default is used when neither side sets it. */
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 256;
+
+/** Anthropic's maximum number of `cache_control` breakpoints in one request. */
+export const MAX_CACHE_BREAKPOINTS = 4;
+
+/** The smallest `thinking.budget_tokens` Anthropic accepts. */
+export const MIN_THINKING_BUDGET = 1024;
+
+/** `reasoning.effort` → `thinking.budget_tokens` on models with budgeted (not adaptive) thinking. */
+export const EFFORT_BUDGETS: Readonly<Record<'minimal' | 'low' | 'medium' | 'high', number>> = {
+  minimal: 1024,
+  low: 1024,
+  medium: 4096,
+  high: 16384,
+};
+
+/** The forced tool that carries a structured answer (json_schema / json_object). */
+export const JSON_TOOL = 'json_response';
+
+/** The client field a reasoning request came in (OpenAI's `reasoning_effort`, or an explicit budget). */
+function reasoningPath(req: CanonicalRequest): string {
+  return req.reasoning?.budgetTokens !== undefined ? 'reasoning.budget_tokens' : 'reasoning_effort';
+}
 
 const STOP_REASONS: Readonly<Record<string, FinishReason>> = {
   end_turn: 'stop',
@@ -29,18 +86,68 @@ const STOP_REASONS: Readonly<Record<string, FinishReason>> = {
   refusal: 'content_filter',
 };
 
-const TOOL_CHOICES: Readonly<Record<string, JsonObject>> = {
-  auto: { type: 'auto' },
-  none: { type: 'none' },
-  required: { type: 'any' },
-};
-
 export const anthropicMessagesFormat: WireFormat = {
   framing: 'sse',
   buildRequest: buildAnthropicRequest,
   parseResponse: parseAnthropicResponse,
   createStreamTranslator: (ctx) => new AnthropicStreamTranslator(ctx),
 };
+
+// ---------------------------------------------------------------------------------------------
+// What a model can do
+
+/** What the Messages API offers a model, from its name (the Claude model ids Anthropic documents). */
+export interface ClaudeCapabilities {
+  /** Extended thinking (Claude 3.7 Sonnet and later; unknown models: let the provider decide). */
+  thinking: boolean;
+  /** `thinking: {type: 'adaptive'}` with `output_config.effort` (Claude Opus/Sonnet 4.6 and later). */
+  adaptive: boolean;
+  /** Still takes `thinking: {type: 'enabled', budget_tokens}` (deprecated on 4.6, refused after). */
+  budgeted: boolean;
+  /** `output_config.format` structured outputs and `strict` tools (Claude 4.5 and later). */
+  structuredOutputs: boolean;
+}
+
+export function claudeCapabilities(model: string): ClaudeCapabilities {
+  const version = claudeVersion(model);
+  if (version === undefined) return { thinking: true, adaptive: false, budgeted: true, structuredOutputs: false };
+  const { family, number } = version;
+  const newFamily = family === 'mythos' || family === 'fable';
+  const adaptive = newFamily || number >= 5 || (family !== 'haiku' && number >= 4.6);
+  return {
+    thinking: newFamily || number >= 3.7,
+    adaptive,
+    budgeted: !newFamily && number <= 4.6,
+    structuredOutputs: newFamily || number >= 4.5,
+  };
+}
+
+/** `claude-sonnet-4-5-20250929` → sonnet 4.5; `claude-3-7-sonnet-latest` → sonnet 3.7; `claude-opus-4-20250514` → opus 4. */
+function claudeVersion(model: string): { family: string; number: number } | undefined {
+  const modern = /claude-(opus|sonnet|haiku|mythos|fable)(?:-(\d+)(?:-(\d)(?!\d))?)?/.exec(model);
+  if (modern) return { family: modern[1], number: modern[2] === undefined ? 99 : Number(modern[2]) + (modern[3] === undefined ? 0 : Number(modern[3]) / 10) };
+  const legacy = /claude-(\d)(?:-(\d))?-(opus|sonnet|haiku)/.exec(model);
+  if (legacy) return { family: legacy[3], number: Number(legacy[1]) + (legacy[2] === undefined ? 0 : Number(legacy[2]) / 10) };
+  const old = /claude-(\d)(?:\.(\d))?/.exec(model);
+  if (old) return { family: 'claude', number: Number(old[1]) + (old[2] === undefined ? 0 : Number(old[2]) / 10) };
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a request's answer needs to be read (kept per request: one DriverContext per call)
+
+interface AnswerPlan {
+  /** The forced tool carrying the structured answer, if one was added. */
+  jsonTool?: string;
+  /** The schema was not an object: the tool's input is `{value: ...}` and the answer is `value`. */
+  wrapped?: boolean;
+}
+
+const plans = new WeakMap<DriverContext, AnswerPlan>();
+
+function planOf(ctx: DriverContext): AnswerPlan {
+  return plans.get(ctx) ?? {};
+}
 
 // ---------------------------------------------------------------------------------------------
 // Request
@@ -52,71 +159,326 @@ interface AnthropicMessage {
   content: string | Block[];
 }
 
-function buildAnthropicRequest(req: ClientRequest, ctx: DriverContext): JsonObject {
-  if (typeof req.n === 'number' && req.n > 1) throw new RequestError('n: the anthropic provider returns one choice; expected 1');
-  const params = samplingParams(req, ctx.options);
-  const chat = ctx.routeType === 'llm/v1/chat';
-  const { system, messages } = chat
-    ? toAnthropicMessages((req as ChatRequest).messages)
-    : { system: undefined, messages: [{ role: 'user' as const, content: String(req.prompt) }] };
+/** The client's sampling with the route's configured options over it (Kong 3.8+: configured wins; llm/params.ts). */
+interface ResolvedSampling {
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  stop?: string[];
+}
 
-  const body: JsonObject = { model: ctx.model, messages, max_tokens: params.maxTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS };
-  // Anthropic's temperature range is 0..1 (OpenAI's is 0..2, Kong's schema allows 0..5): clamp, so a
-  // route configured or called with OpenAI-style values keeps working.
-  const temperature = params.temperature === undefined ? undefined : clamp(params.temperature, 0, 1);
-  putDefined(body, {
-    system,
-    temperature,
-    // Current Claude models reject temperature and top_p together; temperature is the one clients set.
-    top_p: temperature === undefined ? params.topP : undefined,
-    top_k: params.topK !== undefined && Number.isInteger(params.topK) && params.topK >= 1 ? params.topK : undefined,
-    stop_sequences: params.stop,
-    stream: ctx.stream,
-  });
-  if (chat) addTools(body, req);
-  if (typeof req.user === 'string') body.metadata = { user_id: req.user };
+function resolveSampling(sampling: Sampling, options: ModelOptions): ResolvedSampling {
+  return {
+    maxTokens: asNumber(options.max_tokens) ?? sampling.maxTokens,
+    temperature: asNumber(options.temperature) ?? sampling.temperature,
+    topP: asNumber(options.top_p) ?? sampling.topP,
+    topK: asNumber(options.top_k) ?? sampling.topK,
+    stop: sampling.stop && sampling.stop.length > 0 ? sampling.stop : undefined,
+  };
+}
+
+/** Counts cache breakpoints in Anthropic's order (tools, system, messages); past the 4th, the policy decides. */
+class CacheMarks {
+  #used = 0;
+  readonly #ctx: DriverContext;
+  constructor(ctx: DriverContext) {
+    this.#ctx = ctx;
+  }
+
+  /** The `cache_control` for a mark at `path`, or undefined (no mark, or one over the limit that the policy dropped). */
+  control(mark: CacheMark | undefined, path: string): JsonObject | undefined {
+    if (!mark) return undefined;
+    if (this.#used >= MAX_CACHE_BREAKPOINTS) {
+      this.#ctx.unsupported(`${path}.cache_control`, `the anthropic provider takes at most ${MAX_CACHE_BREAKPOINTS} cache breakpoints per request`);
+      return undefined;
+    }
+    this.#used++;
+    return mark.ttl === undefined ? { type: 'ephemeral' } : { type: 'ephemeral', ttl: mark.ttl };
+  }
+}
+
+function withCache(block: Block, control: JsonObject | undefined): Block {
+  if (control) block.cache_control = control;
+  return block;
+}
+
+function buildAnthropicRequest(req: CanonicalRequest, ctx: DriverContext): JsonObject {
+  const caps = claudeCapabilities(ctx.model);
+  const sampling = resolveSampling(req.sampling, ctx.options);
+  reportSampling(req.sampling, ctx);
+  reportUnmapped(req, ctx);
+
+  const marks = new CacheMarks(ctx);
+  const messages = conversation(req);
+
+  // What the answer must look like decides the tools; reasoning gives way where Anthropic refuses both.
+  let thinkingWanted = wantsThinking(req, caps, ctx);
+  const output = req.output;
+  const structured = output && output.type !== 'text' && req.kind === 'chat' ? output : undefined;
+  const clientForces = req.toolChoice?.type === 'required' || req.toolChoice?.type === 'tool';
+  const hasClientTools = (req.tools ?? []).length > 0;
+  let nativeFormat: JsonObject | undefined;
+  let jsonTool: { schema: JsonObject; description: string; wrapped: boolean } | undefined;
+  if (structured && !(clientForces && hasClientTools)) {
+    if (structured.type === 'json_schema' && thinkingWanted && caps.structuredOutputs) {
+      nativeFormat = { type: 'json_schema', schema: structured.schema };
+    } else {
+      const schema = structured.type === 'json_schema' ? structured.schema : { type: 'object' };
+      const wrapped = schema.type !== 'object';
+      const description = structured.type === 'json_schema'
+        ? `Respond with the answer${structured.name ? ` '${structured.name}'` : ''}${structured.description ? ` (${structured.description})` : ''} as this tool's input.`
+        : 'Respond with the answer, a JSON object, as this tool\'s input.';
+      jsonTool = { schema: wrapped ? { type: 'object', properties: { value: schema }, required: ['value'] } : schema, description, wrapped };
+    }
+  }
+  if (thinkingWanted && (jsonTool || (clientForces && hasClientTools))) {
+    ctx.unsupported(reasoningPath(req), jsonTool
+      ? `extended thinking with ${structured?.type === 'json_object' ? 'a JSON object answer' : `a JSON schema answer on ${ctx.model}`}: the answer needs a forced tool choice, which Anthropic refuses with thinking`
+      : 'extended thinking with a forced tool_choice: Anthropic refuses the two together');
+    thinkingWanted = false;
+  }
+  if (thinkingWanted && !toolLoopHasThinking(messages)) {
+    ctx.unsupported(reasoningPath(req), 'extended thinking cannot continue a tool-call turn that carries no Anthropic thinking block (it was answered without thinking or by another provider)');
+    thinkingWanted = false;
+  }
+
+  const body: JsonObject = { model: ctx.model };
+  const tools = buildTools(req, ctx, caps, marks, jsonTool);
+  const system = buildSystem(messages, ctx, marks);
+  const out = buildMessages(messages, ctx, marks, thinkingWanted);
+  if (out.length === 0) throw new RequestError('messages: the anthropic provider needs at least one user or assistant message');
+  body.messages = out;
+
+  let maxTokens = sampling.maxTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS;
+  const outputConfig: JsonObject = {};
+  if (thinkingWanted) {
+    const thinking = thinkingConfig(req, caps);
+    body.thinking = thinking.config;
+    if (thinking.effort) outputConfig.effort = thinking.effort;
+    // max_tokens counts thinking too and must exceed the budget: the answer keeps the room it asked for.
+    if (thinking.budget !== undefined && maxTokens <= thinking.budget) maxTokens += thinking.budget;
+  }
+  body.max_tokens = maxTokens;
+  if (system !== undefined) body.system = system;
+
+  // Sampling. Anthropic's temperature range is 0..1 (OpenAI's is 0..2, Kong's schema allows 0..5):
+  // clamped, so a route configured or called with OpenAI-style values keeps working.
+  let temperature = sampling.temperature === undefined ? undefined : clamp(sampling.temperature, 0, 1);
+  let topP = sampling.topP;
+  let topK = sampling.topK !== undefined && Number.isInteger(sampling.topK) && sampling.topK >= 1 ? sampling.topK : undefined;
+  if (thinkingWanted) {
+    if (temperature !== undefined && temperature !== 1) {
+      ctx.unsupported('temperature', 'the anthropic provider takes only temperature 1 with extended thinking');
+      temperature = undefined;
+    }
+    if (topK !== undefined) {
+      ctx.unsupported('top_k', 'the anthropic provider takes no top_k with extended thinking');
+      topK = undefined;
+    }
+    if (topP !== undefined && topP < 0.95) {
+      ctx.unsupported('top_p', 'the anthropic provider takes top_p only from 0.95 to 1 with extended thinking');
+      topP = undefined;
+    }
+  }
+  if (temperature !== undefined) body.temperature = temperature;
+  if (topP !== undefined && topP < 1) {
+    // Current Claude models refuse temperature and top_p together; a top_p of 1 changes nothing.
+    if (temperature !== undefined) ctx.unsupported('top_p', 'Claude models take temperature or top_p, not both');
+    else body.top_p = topP;
+  }
+  if (topK !== undefined) body.top_k = topK;
+  if (sampling.stop) body.stop_sequences = sampling.stop;
+  body.stream = ctx.stream;
+
+  if (tools) {
+    body.tools = tools;
+    const choice = toolChoiceFor(req, jsonTool !== undefined, hasClientTools);
+    if (choice) body.tool_choice = choice;
+  }
+  if (nativeFormat) outputConfig.format = nativeFormat;
+  if (Object.keys(outputConfig).length > 0) body.output_config = outputConfig;
+  if (typeof req.user === 'string' && req.user !== '') body.metadata = { user_id: req.user };
+
+  for (const [key, value] of Object.entries(req.passthrough)) if (!(key in body)) body[key] = value;
+  plans.set(ctx, jsonTool ? { jsonTool: JSON_TOOL, wrapped: jsonTool.wrapped } : {});
   return body;
 }
 
-/** System and developer messages go to the top-level `system`; the rest alternate user/assistant. */
-function toAnthropicMessages(messages: ChatMessage[]): { system: string | undefined; messages: AnthropicMessage[] } {
-  const system: string[] = [];
+/** Client sampling fields the Messages API has no equivalent for: reported unless they ask for nothing (n 1, penalties 0). */
+function reportSampling(sampling: Sampling, ctx: DriverContext): void {
+  if (sampling.n !== undefined && sampling.n > 1) ctx.unsupported('n', 'the anthropic provider returns one choice');
+  if (sampling.seed !== undefined) ctx.unsupported('seed', 'the anthropic provider has no seed');
+  if (sampling.presencePenalty !== undefined && sampling.presencePenalty !== 0) ctx.unsupported('presence_penalty');
+  if (sampling.frequencyPenalty !== undefined && sampling.frequencyPenalty !== 0) ctx.unsupported('frequency_penalty');
+  if (sampling.logprobs === true) ctx.unsupported('logprobs', 'the anthropic provider returns no log probabilities');
+  if (sampling.topLogprobs !== undefined && sampling.topLogprobs > 0) ctx.unsupported('top_logprobs', 'the anthropic provider returns no log probabilities');
+  if (sampling.logitBias !== undefined && Object.keys(sampling.logitBias).length > 0) ctx.unsupported('logit_bias');
+}
+
+/** OpenAI-only fields and metadata other than the end user: nothing in the Messages API carries them. */
+function reportUnmapped(req: CanonicalRequest, ctx: DriverContext): void {
+  for (const [key, value] of Object.entries(req.openai ?? {})) if (value !== undefined && value !== null) ctx.unsupported(key);
+  if (req.metadata && Object.keys(req.metadata).length > 0) ctx.unsupported('metadata', 'the anthropic provider takes only the end user (metadata.user_id)');
+  // reasoning.includeEncrypted needs nothing: Anthropic's thinking signatures always come back.
+}
+
+/** The messages of the conversation: a completions prompt is one user message. */
+function conversation(req: CanonicalRequest): Message[] {
+  if (req.kind === 'completions' && req.prompt !== undefined) return [{ role: 'user', parts: [{ type: 'text', text: req.prompt }] }];
+  return req.messages;
+}
+
+function wantsThinking(req: CanonicalRequest, caps: ClaudeCapabilities, ctx: DriverContext): boolean {
+  const reasoning = req.reasoning;
+  if (!reasoning || (reasoning.effort === undefined && reasoning.budgetTokens === undefined)) return false;
+  if (reasoning.effort === 'none' && reasoning.budgetTokens === undefined) return false;
+  if (reasoning.budgetTokens === 0) return false;
+  if (!caps.thinking) {
+    ctx.unsupported(reasoningPath(req), `${ctx.model} has no extended thinking`);
+    return false;
+  }
+  return true;
+}
+
+/** The `thinking` config (and `output_config.effort`, and the budget max_tokens must exceed). */
+function thinkingConfig(req: CanonicalRequest, caps: ClaudeCapabilities): { config: JsonObject; effort?: string; budget?: number } {
+  const { effort, budgetTokens } = req.reasoning ?? {};
+  if (caps.adaptive && (budgetTokens === undefined || !caps.budgeted)) {
+    // Adaptive thinking: the model decides how much to think; effort is the dial (a budget maps onto it).
+    const level = effort !== undefined && effort !== 'none' ? (effort === 'minimal' ? 'low' : effort) : budgetTokens === undefined ? undefined : budgetTokens <= EFFORT_BUDGETS.low ? 'low' : budgetTokens <= EFFORT_BUDGETS.medium ? 'medium' : 'high';
+    return { config: { type: 'adaptive' }, ...(level ? { effort: level } : {}) };
+  }
+  const fromEffort = effort !== undefined && effort !== 'none' ? EFFORT_BUDGETS[effort] : EFFORT_BUDGETS.medium;
+  const budget = Math.max(MIN_THINKING_BUDGET, Math.floor(budgetTokens ?? fromEffort));
+  return { config: { type: 'enabled', budget_tokens: budget }, budget };
+}
+
+/**
+ * With thinking, Anthropic wants the assistant turn whose tool calls the conversation is answering
+ * to start with its thinking block. True when there is no such open tool loop, or it has one.
+ */
+function toolLoopHasThinking(messages: Message[]): boolean {
+  let k = messages.length - 1;
+  while (k >= 0 && messages[k].role === 'tool') k--;
+  if (k === messages.length - 1 || k < 0 || messages[k].role !== 'assistant') return true;
+  const turn = messages[k].parts;
+  if (!turn.some((p) => p.type === 'tool_call')) return true;
+  return turn.some((p) => p.type === 'reasoning' && isOwnReasoning(p));
+}
+
+function isOwnReasoning(part: ReasoningPart): boolean {
+  return part.provider === PROVIDER && (part.signature !== undefined || part.redacted !== undefined);
+}
+
+function buildTools(
+  req: CanonicalRequest,
+  ctx: DriverContext,
+  caps: ClaudeCapabilities,
+  marks: CacheMarks,
+  jsonTool: { schema: JsonObject; description: string } | undefined,
+): Block[] | undefined {
+  const out: Block[] = [];
+  (req.tools ?? []).forEach((tool, i) => {
+    if (tool.type !== 'function') {
+      ctx.unsupported(`tools[${i}]`, `'${tool.name}' is a built-in tool the anthropic provider does not have`);
+      return;
+    }
+    if (jsonTool && tool.name === JSON_TOOL) {
+      throw new RequestError(`tools[${i}].function.name: '${JSON_TOOL}' is the name the gateway gives the structured answer's tool on the anthropic provider; rename the tool`);
+    }
+    const block: Block = { name: tool.name };
+    if (tool.description !== undefined) block.description = tool.description;
+    block.input_schema = isObject(tool.parameters) && Object.keys(tool.parameters).length > 0 ? tool.parameters : { type: 'object', properties: {} };
+    // Strict tools (validated inputs) exist on models with structured outputs; elsewhere the schema still applies, unenforced.
+    if (tool.strict === true && caps.structuredOutputs) block.strict = true;
+    out.push(withCache(block, marks.control(tool.cache, `tools[${i}]`)));
+  });
+  if (jsonTool) out.push({ name: JSON_TOOL, description: jsonTool.description, input_schema: jsonTool.schema });
+  return out.length > 0 ? out : undefined;
+}
+
+function toolChoiceFor(req: CanonicalRequest, jsonTool: boolean, hasClientTools: boolean): JsonObject | undefined {
+  const serial = req.parallelToolCalls === false;
+  const choice = req.toolChoice;
+  let out: JsonObject | undefined;
+  if (jsonTool) {
+    // The structured answer must come through its tool: alone, forced; with client tools the model
+    // may call those first (`any`: some tool, the answer's included), unless tools are off (`none`).
+    out = !hasClientTools || choice?.type === 'none' ? { type: 'tool', name: JSON_TOOL } : { type: 'any' };
+  } else if (choice) {
+    out = choice.type === 'required' ? { type: 'any' } : choice.type === 'tool' ? { type: 'tool', name: choice.name } : { type: choice.type };
+  }
+  if (serial && out?.type !== 'none') out = { ...(out ?? { type: 'auto' }), disable_parallel_tool_use: true };
+  return out;
+}
+
+/** System and developer messages, wherever they are, make the top-level `system`. */
+function buildSystem(messages: Message[], ctx: DriverContext, marks: CacheMarks): string | Block[] | undefined {
+  const blocks: Block[] = [];
+  let cached = false;
+  messages.forEach((message, i) => {
+    if (message.role !== 'system' && message.role !== 'developer') return;
+    const texts: { text: string; cache?: CacheMark; path: string }[] = [];
+    message.parts.forEach((part, j) => {
+      const path = `messages[${i}].content[${j}]`;
+      if (part.type === 'text') texts.push({ text: part.text, cache: part.cache, path });
+      else ctx.unsupported(path, `${part.type} content in a ${message.role} message (the anthropic provider's system prompt is text)`);
+    });
+    const last = texts[texts.length - 1];
+    if (message.cache && last && !last.cache) last.cache = message.cache;
+    const joined: Block[] = texts.filter((t) => t.text !== '' || t.cache).map((t) => withCache({ type: 'text', text: t.text }, marks.control(t.cache, t.path)));
+    if (joined.some((b) => b.cache_control)) cached = true;
+    // One message's parts run together as they would in one text (newline-separated).
+    if (!cached && joined.length > 1) blocks.push({ type: 'text', text: joined.map((b) => b.text).join('\n') });
+    else blocks.push(...joined);
+  });
+  if (blocks.length === 0) return undefined;
+  if (!blocks.some((b) => b.cache_control)) return blocks.map((b) => b.text as string).join('\n\n');
+  return blocks;
+}
+
+function buildMessages(messages: Message[], ctx: DriverContext, marks: CacheMarks, thinking: boolean): AnthropicMessage[] {
   const out: AnthropicMessage[] = [];
+  const lastIndex = messages.length - 1;
   messages.forEach((message, i) => {
     const path = `messages[${i}]`;
+    if (message.name !== undefined && message.name !== '') ctx.unsupported(`${path}.name`, 'participant names');
     switch (message.role) {
       case 'system':
       case 'developer':
-        system.push(textOnly(message.content, path, PROVIDER));
-        break;
+        return;
       case 'user':
-        append(out, 'user', userContent(message.content, path));
-        break;
+        append(out, 'user', userBlocks(message, path, ctx, marks));
+        return;
       case 'assistant':
-        append(out, 'assistant', assistantContent(message, path));
-        break;
+        // Without thinking, Anthropic refuses thinking blocks in a final assistant turn (a prefill).
+        append(out, 'assistant', assistantBlocks(message, path, ctx, marks, thinking || i !== lastIndex));
+        return;
       case 'tool':
-        append(out, 'user', [{ type: 'tool_result', tool_use_id: message.tool_call_id, content: textOf(message.content) }]);
-        break;
+        append(out, 'user', toolResultBlocks(message, path, ctx, marks));
+        return;
       default:
-        throw new RequestError(`${path}.role: '${message.role}' messages are not supported by the anthropic provider; use 'tool'`);
+        throw new RequestError(`${path}.role: '${String(message.role)}' messages are not supported by the anthropic provider`);
     }
   });
-  if (out.length === 0) throw new RequestError('messages: the anthropic provider needs at least one user or assistant message');
-  return { system: system.length > 0 ? system.join('\n\n') : undefined, messages: out };
+  return out;
 }
 
 /**
  * Consecutive messages of one role become one message: the API wants turns to alternate, and
- * parallel tool results (several `tool` messages) must travel in a single user turn.
+ * parallel tool results (several `tool` messages) must travel in a single user turn. A lone text
+ * block without a cache mark is sent as a string, as Anthropic's own examples do.
  */
-function append(out: AnthropicMessage[], role: Role, content: string | Block[]): void {
+function append(out: AnthropicMessage[], role: Role, blocks: Block[]): void {
+  if (blocks.length === 0) return;
   const last = out[out.length - 1];
   if (last && last.role === role) {
-    last.content = [...blocksOf(last.content), ...blocksOf(content)];
-  } else {
-    out.push({ role, content });
+    last.content = [...blocksOf(last.content), ...blocks];
+    return;
   }
+  const only = blocks.length === 1 ? blocks[0] : undefined;
+  out.push({ role, content: only && only.type === 'text' && only.cache_control === undefined ? (only.text as string) : blocks });
 }
 
 function blocksOf(content: string | Block[]): Block[] {
@@ -124,43 +486,104 @@ function blocksOf(content: string | Block[]): Block[] {
   return content === '' ? [] : [{ type: 'text', text: content }];
 }
 
-function userContent(content: ChatMessage['content'], path: string): string | Block[] {
-  if (!Array.isArray(content)) return textOf(content);
-  return content.map((part, j) => partToBlock(part, `${path}.content[${j}]`));
-}
-
-function partToBlock(part: ContentPart, path: string): Block {
-  if (isTextPart(part)) return { type: 'text', text: part.text };
-  const url = imageUrlOf(part);
-  if (url !== undefined) {
-    const inline = parseDataUrl(url);
-    if (inline) return { type: 'image', source: { type: 'base64', media_type: inline.mediaType, data: inline.data } };
-    if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } };
-    throw new RequestError(`${path}.image_url.url: expected an http(s) URL or a base64 data URL`);
-  }
-  throw unsupportedPart(part, path, PROVIDER);
-}
-
-function assistantContent(message: ChatMessage, path: string): string | Block[] {
-  const text = textOf(message.content);
-  const calls = Array.isArray(message.tool_calls) ? message.tool_calls : [];
-  if (calls.length === 0) return text;
-  const blocks: Block[] = text === '' ? [] : [{ type: 'text', text }];
-  calls.forEach((call, k) => {
-    const fn = dig(call, 'function');
-    blocks.push({
-      type: 'tool_use',
-      id: dig(call, 'id'),
-      name: dig(fn, 'name'),
-      input: toolInput(dig(fn, 'arguments'), `${path}.tool_calls[${k}].function.arguments`),
-    });
-  });
+/** A message's own cache mark goes on its last block. */
+function markLast(blocks: Block[], message: Message, path: string, marks: CacheMarks): Block[] {
+  const last = blocks[blocks.length - 1];
+  if (message.cache && last && last.cache_control === undefined) withCache(last, marks.control(message.cache, path));
   return blocks;
 }
 
-/** OpenAI sends arguments as a JSON string; Anthropic wants the object. */
-function toolInput(args: unknown, path: string): JsonObject {
-  if (typeof args !== 'string' || args.trim() === '') return {};
+function userBlocks(message: Message, path: string, ctx: DriverContext, marks: CacheMarks): Block[] {
+  const blocks: Block[] = [];
+  message.parts.forEach((part, j) => {
+    const at = `${path}.content[${j}]`;
+    const block = userBlock(part, at, ctx);
+    if (block) blocks.push(withCache(block, marks.control((part as { cache?: CacheMark }).cache, at)));
+  });
+  return markLast(blocks, message, path, marks);
+}
+
+function userBlock(part: Part, path: string, ctx: DriverContext): Block | undefined {
+  switch (part.type) {
+    case 'text':
+      return part.text === '' && !part.cache ? undefined : { type: 'text', text: part.text };
+    case 'image':
+      return imageBlock(part, path, ctx);
+    case 'file':
+      return documentBlock(part, path, ctx);
+    case 'audio':
+      ctx.unsupported(path, 'audio content is not supported by the anthropic provider');
+      return undefined;
+    default:
+      ctx.unsupported(path, `${part.type} content in a user message`);
+      return undefined;
+  }
+}
+
+function imageBlock(part: ImagePart, path: string, ctx: DriverContext): Block | undefined {
+  const source = part.source;
+  if (source.kind === 'base64') return { type: 'image', source: { type: 'base64', media_type: source.mediaType, data: source.data } };
+  if (source.kind === 'url') {
+    if (/^https?:\/\//i.test(source.url)) return { type: 'image', source: { type: 'url', url: source.url } };
+    throw new RequestError(`${path}.image_url.url: expected an http(s) URL or a base64 data URL`);
+  }
+  ctx.unsupported(path, 'a file id is not an image the anthropic provider can fetch');
+  return undefined;
+}
+
+/** PDFs (URL or base64) and plain text become `document` blocks; other documents Anthropic cannot read. */
+function documentBlock(part: FilePart, path: string, ctx: DriverContext): Block | undefined {
+  const source = part.source;
+  const titled = (block: Block): Block => (part.filename ? { ...block, title: part.filename } : block);
+  if (source.kind === 'url') {
+    if (/^https?:\/\//i.test(source.url)) return titled({ type: 'document', source: { type: 'url', url: source.url } });
+    throw new RequestError(`${path}.file: expected an http(s) URL or base64 data`);
+  }
+  if (source.kind === 'base64') {
+    const type = source.mediaType.toLowerCase();
+    if (type === 'application/pdf') return titled({ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: source.data } });
+    if (type === 'text/plain') return titled({ type: 'document', source: { type: 'text', media_type: 'text/plain', data: Buffer.from(source.data, 'base64').toString('utf8') } });
+    ctx.unsupported(path, `'${source.mediaType}' files are not supported by the anthropic provider (PDF and plain text are)`);
+    return undefined;
+  }
+  ctx.unsupported(path, "another provider's file id means nothing to the anthropic provider");
+  return undefined;
+}
+
+function assistantBlocks(message: Message, path: string, ctx: DriverContext, marks: CacheMarks, keepThinking: boolean): Block[] {
+  const thinking: Block[] = [];
+  const rest: Block[] = [];
+  let call = 0;
+  message.parts.forEach((part, j) => {
+    const at = `${path}.content[${j}]`;
+    switch (part.type) {
+      case 'reasoning':
+        // Only Anthropic's own, signed thinking can come back; anyone else's state is left out.
+        if (keepThinking && isOwnReasoning(part)) {
+          thinking.push(part.redacted !== undefined ? { type: 'redacted_thinking', data: part.redacted } : { type: 'thinking', thinking: part.text, signature: part.signature });
+        }
+        return;
+      case 'text':
+        if (part.text !== '' || part.cache) rest.push(withCache({ type: 'text', text: part.text }, marks.control(part.cache, at)));
+        return;
+      case 'refusal':
+        if (part.text !== '') rest.push({ type: 'text', text: part.text });
+        return;
+      case 'tool_call': {
+        const input = toolInput(part.arguments, `${path}.tool_calls[${call++}].function.arguments`);
+        rest.push(withCache({ type: 'tool_use', id: part.id, name: part.name, input }, marks.control(part.cache, at)));
+        return;
+      }
+      default:
+        ctx.unsupported(at, `${part.type} content in an assistant message`);
+    }
+  });
+  return markLast([...thinking, ...rest], message, path, marks);
+}
+
+/** Arguments are JSON text; Anthropic wants the object ('' is no arguments). */
+function toolInput(args: string, path: string): JsonObject {
+  if (args.trim() === '') return {};
   let input: unknown;
   try {
     input = JSON.parse(args);
@@ -171,120 +594,140 @@ function toolInput(args: unknown, path: string): JsonObject {
   return input;
 }
 
-function addTools(body: JsonObject, req: ClientRequest): void {
-  const tools = asArray(req.tools);
-  if (!tools || tools.length === 0) return; // tool_choice without tools is an error at Anthropic
-  body.tools = tools.map((tool, i) => {
-    const fn = dig(tool, 'function');
-    if (dig(tool, 'type') !== 'function' || !isObject(fn)) {
-      throw new RequestError(`tools[${i}].type: only 'function' tools are supported by the anthropic provider`);
+function toolResultBlocks(message: Message, path: string, ctx: DriverContext, marks: CacheMarks): Block[] {
+  const blocks: Block[] = [];
+  message.parts.forEach((part, j) => {
+    const at = `${path}.content[${j}]`;
+    if (part.type !== 'tool_result') {
+      ctx.unsupported(at, `${part.type} content in a tool message`);
+      return;
     }
-    const out: JsonObject = { name: fn.name, input_schema: asObject(fn.parameters) ?? { type: 'object', properties: {} } };
-    if (typeof fn.description === 'string') out.description = fn.description;
-    return out;
+    const content: Block[] = [];
+    part.content.forEach((item, k) => {
+      const itemPath = `${at}.content[${k}]`;
+      if (item.type === 'text') content.push(withCache({ type: 'text', text: item.text }, marks.control(item.cache, itemPath)));
+      else {
+        const image = imageBlock(item, itemPath, ctx);
+        if (image) content.push(withCache(image, marks.control(item.cache, itemPath)));
+      }
+    });
+    const plain = content.every((b) => b.type === 'text' && b.cache_control === undefined);
+    const block: Block = { type: 'tool_result', tool_use_id: part.toolCallId, content: plain ? content.map((b) => b.text as string).join('\n') : content };
+    if (part.isError) block.is_error = true;
+    blocks.push(withCache(block, marks.control(part.cache, at)));
   });
-  const choice = toolChoice(req.tool_choice);
-  const serial = req.parallel_tool_calls === false;
-  if (choice || serial) {
-    const merged = { ...(choice ?? { type: 'auto' }) };
-    if (serial && merged.type !== 'none') merged.disable_parallel_tool_use = true;
-    body.tool_choice = merged;
-  }
-}
-
-function toolChoice(choice: unknown): JsonObject | undefined {
-  if (choice === undefined || choice === null) return undefined;
-  if (typeof choice === 'string' && Object.hasOwn(TOOL_CHOICES, choice)) return TOOL_CHOICES[choice];
-  const name = dig(choice, 'function', 'name');
-  if (dig(choice, 'type') === 'function' && typeof name === 'string') return { type: 'tool', name };
-  throw new RequestError("tool_choice: expected 'auto', 'none', 'required' or a function choice");
+  return markLast(blocks, message, path, marks);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Response
 
-function parseAnthropicResponse(text: string, ctx: DriverContext): TranslatedResponse {
-  const parsed = parseUpstreamJson(text, PROVIDER);
-  const response = asObject(parsed);
+function parseAnthropicResponse(text: string, ctx: DriverContext): ParsedAnswer {
+  const response = asObject(parseUpstreamJson(text, PROVIDER));
   const content = asArray(response?.content);
   if (!response || !content) {
     if (response && typeof response.completion === 'string') return parseLegacyCompletion(response, ctx);
     throw new TranslationError(`'content' not in anthropic://${ctx.routeType} response`);
   }
-
+  const plan = planOf(ctx);
+  const reasoning: ReasoningPart[] = [];
+  const calls: ToolCallPart[] = [];
+  const refusals: RefusalPart[] = [];
   let answer = '';
-  const toolCalls: ToolCall[] = [];
+  let structured = false;
   for (const block of content) {
     const type = dig(block, 'type');
     if (type === 'text') answer += asString(dig(block, 'text')) ?? '';
-    else if (type === 'tool_use') toolCalls.push(toolCallOf(block, ctx, toolCalls.length));
-    // thinking, redacted_thinking and server tool blocks have no OpenAI equivalent: skipped.
+    else if (type === 'thinking') reasoning.push({ type: 'reasoning', text: asString(dig(block, 'thinking')) ?? '', signature: asString(dig(block, 'signature')), provider: PROVIDER });
+    else if (type === 'redacted_thinking') reasoning.push({ type: 'reasoning', text: '', redacted: asString(dig(block, 'data')) ?? '', provider: PROVIDER });
+    else if (type === 'tool_use') {
+      const input = dig(block, 'input') ?? {};
+      if (plan.jsonTool !== undefined && dig(block, 'name') === plan.jsonTool) {
+        answer += JSON.stringify(plan.wrapped ? dig(input, 'value') ?? null : input);
+        structured = true;
+      } else {
+        const id = toolCallId(dig(block, 'id'), asString(response.id) ?? ctx.id, calls.length);
+        calls.push({ type: 'tool_call', id, name: asString(dig(block, 'name')) ?? '', arguments: JSON.stringify(input) });
+      }
+    }
+    // server tool blocks (never asked for) have no canonical part.
   }
-  const usage = anthropicUsage(response.usage);
+  for (const part of reasoning) if (part.signature === undefined) delete part.signature;
+  const parts: CanonicalResponse['choices'][number]['parts'] = [...reasoning];
+  if (answer !== '' || calls.length === 0) parts.push({ type: 'text', text: answer } satisfies TextPart);
+  parts.push(...refusals, ...calls);
   const model = asString(response.model);
   return {
-    body: completionBody(ctx.routeType, {
-      id: asString(response.id) ?? ctx.id,
-      created: ctx.now,
-      model: model ?? ctx.model,
-      choices: [
-        {
-          text: answer === '' && toolCalls.length > 0 ? null : answer,
-          toolCalls,
-          finishReason: mapFinishReason(STOP_REASONS, response.stop_reason),
-        },
-      ],
-      usage,
-    }),
-    usage,
-    responseModel: model ?? null,
+    id: asString(response.id) ?? ctx.id,
+    created: ctx.now,
+    model: model ?? ctx.model,
+    choices: [{ parts, finishReason: finishReason(response.stop_reason, structured && calls.length === 0) }],
+    usage: anthropicUsage(response.usage),
   };
 }
 
-function toolCallOf(block: unknown, ctx: DriverContext, index: number): ToolCall {
-  return {
-    id: asString(dig(block, 'id')) ?? `call_${ctx.id}_${index}`,
-    type: 'function',
-    function: { name: asString(dig(block, 'name')) ?? '', arguments: JSON.stringify(dig(block, 'input') ?? {}) },
-  };
+/** The stop reason as OpenAI's; a structured answer delivered through its tool is a normal stop. */
+function finishReason(reason: unknown, structured: boolean): FinishReason | null {
+  const mapped = mapFinishReason(STOP_REASONS, reason);
+  return structured && mapped === 'tool_calls' ? 'stop' : mapped;
 }
 
-function anthropicUsage(usage: unknown): Usage | null {
-  return usageOf(promptTokens(usage), dig(usage, 'output_tokens'));
-}
-
-/** Prompt tokens include cache reads and writes, as OpenAI's prompt_tokens include cached tokens. */
-function promptTokens(usage: unknown): number | undefined {
+/** Usage with every kind Anthropic reports: prompt tokens include cache reads and writes, as OpenAI's include cached tokens. */
+export function anthropicUsage(usage: unknown, output?: unknown): Usage | null {
   const input = asCount(dig(usage, 'input_tokens'));
-  if (input === undefined) return undefined;
-  return input + (asCount(dig(usage, 'cache_creation_input_tokens')) ?? 0) + (asCount(dig(usage, 'cache_read_input_tokens')) ?? 0);
+  const completion = asCount(output ?? dig(usage, 'output_tokens'));
+  if (input === undefined || completion === undefined) return null;
+  const written = asCount(dig(usage, 'cache_creation_input_tokens'));
+  const read = asCount(dig(usage, 'cache_read_input_tokens'));
+  const prompt = input + (written ?? 0) + (read ?? 0);
+  const result: Usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  if (written !== undefined || read !== undefined) {
+    result.prompt_tokens_details = {};
+    if (read !== undefined) result.prompt_tokens_details.cached_tokens = read;
+    if (written !== undefined) result.prompt_tokens_details.cache_write_tokens = written;
+  }
+  const thinking = asCount(dig(usage, 'output_tokens_details', 'thinking_tokens'));
+  if (thinking !== undefined) result.completion_tokens_details = { reasoning_tokens: thinking };
+  return result;
 }
 
 /** The legacy Text Completions shape (`{completion, stop_reason, model}`), accepted from old or compatible servers. */
-function parseLegacyCompletion(response: JsonObject, ctx: DriverContext): TranslatedResponse {
+function parseLegacyCompletion(response: JsonObject, ctx: DriverContext): CanonicalResponse {
   const model = asString(response.model);
   return {
-    body: completionBody(ctx.routeType, {
-      id: asString(response.id) ?? ctx.id,
-      created: ctx.now,
-      model: model ?? ctx.model,
-      choices: [{ text: String(response.completion), finishReason: mapFinishReason(STOP_REASONS, response.stop_reason) }],
-      usage: null,
-    }),
+    id: asString(response.id) ?? ctx.id,
+    created: ctx.now,
+    model: model ?? ctx.model,
+    choices: [{ parts: [{ type: 'text', text: String(response.completion) }], finishReason: mapFinishReason(STOP_REASONS, response.stop_reason) }],
     usage: null,
-    responseModel: model ?? null,
   };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Stream
 
+type OpenBlock =
+  | { kind: 'thinking'; signature: string }
+  | { kind: 'tool'; index: number }
+  | { kind: 'json' };
+
 class AnthropicStreamTranslator extends BaseStreamTranslator {
   protected readonly source = PROVIDER;
-  #inputTokens: number | undefined;
-  #outputTokens: number | undefined;
-  /** Content block index → OpenAI tool call index. */
-  readonly #toolIndexes = new Map<number, number>();
+  /** message_start's usage, updated by message_delta (cumulative). */
+  #usage: JsonObject = {};
+  #sawUsage = false;
+  /** Content block index → what it is. */
+  readonly #blocks = new Map<number, OpenBlock>();
+  #toolCalls = 0;
+  #structured = false;
+  /** The wrapped structured answer's JSON so far. */
+  #wrapped = '';
+  readonly #plan: AnswerPlan;
+
+  constructor(ctx: DriverContext) {
+    super(ctx);
+    this.#plan = planOf(ctx);
+  }
 
   protected translate(event: StreamEvent): string {
     const data = this.parse(event);
@@ -297,10 +740,12 @@ class AnthropicStreamTranslator extends BaseStreamTranslator {
         return this.#blockStart(data);
       case 'content_block_delta':
         return this.#blockDelta(data);
+      case 'content_block_stop':
+        return this.#blockStop(data);
       case 'message_delta':
         return this.#messageDelta(data);
       case 'message_stop':
-        this.setUsage(usageOf(this.#inputTokens ?? 0, this.#outputTokens));
+        this.setUsage(this.#sawUsage ? anthropicUsage({ input_tokens: 0, ...this.#usage }) : null);
         this.markDone();
         return '';
       case 'error': {
@@ -308,7 +753,7 @@ class AnthropicStreamTranslator extends BaseStreamTranslator {
         throw new UpstreamStreamError(asString(error?.message) ?? 'anthropic reported an error in the stream', asString(error?.type) ?? 'upstream_error');
       }
       default:
-        // ping, content_block_stop, and event types Anthropic may add: nothing for the client.
+        // ping, and event types Anthropic may add: nothing for the client.
         return '';
     }
   }
@@ -317,55 +762,116 @@ class AnthropicStreamTranslator extends BaseStreamTranslator {
     this.setModel(message.model);
     this.out.id = asString(message.id) ?? this.out.id;
     this.out.model = asString(message.model) || this.out.model;
-    this.#inputTokens = promptTokens(message.usage);
-    this.#outputTokens = asCount(dig(message, 'usage', 'output_tokens'));
-    return this.out.role();
+    this.#mergeUsage(message.usage);
+    return this.out.start();
+  }
+
+  #mergeUsage(usage: unknown): void {
+    if (!isObject(usage)) return;
+    for (const key of ['input_tokens', 'cache_creation_input_tokens', 'cache_read_input_tokens', 'output_tokens'] as const) {
+      const value = asCount(usage[key]);
+      // message_delta repeats input counts in newer API versions; a 0 there does not undo message_start's.
+      if (value !== undefined && (key === 'output_tokens' || value > 0 || this.#usage[key] === undefined)) this.#usage[key] = value;
+    }
+    const details = asObject(usage.output_tokens_details);
+    if (details) this.#usage.output_tokens_details = details;
+    if (asCount(usage.output_tokens) !== undefined || asCount(usage.input_tokens) !== undefined) this.#sawUsage = true;
   }
 
   #blockStart(data: JsonObject): string {
     const block = asObject(data.content_block);
-    if (block?.type === 'text') {
-      const text = asString(block.text) ?? '';
-      this.keepText(text);
-      return this.out.text(text);
+    const at = asNumber(data.index) ?? -1;
+    switch (block?.type) {
+      case 'text': {
+        const text = asString(block.text) ?? '';
+        this.keepText(text);
+        return text === '' ? '' : this.out.text(text);
+      }
+      case 'thinking': {
+        const text = asString(block.thinking) ?? '';
+        this.#blocks.set(at, { kind: 'thinking', signature: asString(block.signature) ?? '' });
+        this.keepText(text);
+        return text === '' ? '' : this.out.reasoning(text);
+      }
+      case 'redacted_thinking':
+        return this.out.reasoningState({ type: 'reasoning', text: '', redacted: asString(block.data) ?? '', provider: PROVIDER });
+      case 'tool_use': {
+        if (this.#plan.jsonTool !== undefined && block.name === this.#plan.jsonTool) {
+          this.#blocks.set(at, { kind: 'json' });
+          this.#structured = true;
+          return '';
+        }
+        const index = this.#toolCalls++;
+        this.#blocks.set(at, { kind: 'tool', index });
+        // arguments '' at the start: the renderer ends a call whose fragments were all '' with `{}`.
+        return this.out.toolCalls([{ index, id: toolCallId(block.id, this.out.id, index), name: asString(block.name) ?? '', arguments: '' }]);
+      }
+      default:
+        return '';
     }
-    if (block?.type === 'tool_use') {
-      const index = this.#toolIndexes.size;
-      this.#toolIndexes.set(asNumber(data.index) ?? index, index);
-      const call: ToolCallDelta = {
-        index,
-        id: asString(block.id) ?? `call_${this.ctx.id}_${index}`,
-        type: 'function',
-        function: { name: asString(block.name) ?? '', arguments: '' },
-      };
-      return this.out.toolCalls([call]);
-    }
-    return '';
   }
 
   #blockDelta(data: JsonObject): string {
     const delta = asObject(data.delta);
-    if (delta?.type === 'text_delta') {
-      const text = asString(delta.text) ?? '';
-      this.keepText(text);
-      return this.out.text(text);
+    const open = this.#blocks.get(asNumber(data.index) ?? -1);
+    switch (delta?.type) {
+      case 'text_delta': {
+        const text = asString(delta.text) ?? '';
+        this.keepText(text);
+        return text === '' ? '' : this.out.text(text);
+      }
+      case 'thinking_delta': {
+        const text = asString(delta.thinking) ?? '';
+        this.keepText(text);
+        return text === '' ? '' : this.out.reasoning(text);
+      }
+      case 'signature_delta':
+        if (open?.kind === 'thinking') open.signature += asString(delta.signature) ?? '';
+        return '';
+      case 'input_json_delta': {
+        const json = asString(delta.partial_json) ?? '';
+        if (json === '' || open === undefined) return '';
+        this.keepText(json);
+        if (open.kind === 'json') {
+          // A non-object answer travels as `{"value": ...}`: held until the block ends (a prefix of the wrapper is not one of the value).
+          if (!this.#plan.wrapped) return this.out.text(json);
+          this.#wrapped += json;
+          return '';
+        }
+        if (open.kind === 'tool') return this.out.toolCalls([{ index: open.index, arguments: json }]);
+        return '';
+      }
+      default:
+        return ''; // citations_delta
     }
-    if (delta?.type === 'input_json_delta') {
-      const index = this.#toolIndexes.get(asNumber(data.index) ?? -1);
-      const json = asString(delta.partial_json) ?? '';
-      if (index === undefined || json === '') return '';
-      this.keepText(json);
-      return this.out.toolCalls([{ index, function: { arguments: json } }]);
+  }
+
+  #blockStop(data: JsonObject): string {
+    const at = asNumber(data.index) ?? -1;
+    const open = this.#blocks.get(at);
+    this.#blocks.delete(at);
+    if (open?.kind === 'thinking') {
+      // text '': the sink joins the reasoning streamed since the last state part (the text went out already).
+      const part: ReasoningPart = { type: 'reasoning', text: '', provider: PROVIDER };
+      if (open.signature !== '') part.signature = open.signature;
+      return this.out.reasoningState(part);
     }
-    return ''; // thinking_delta, signature_delta, citations_delta
+    if (open?.kind === 'json' && this.#plan.wrapped) {
+      let value: unknown = null;
+      try {
+        value = dig(JSON.parse(this.#wrapped), 'value') ?? null;
+      } catch {
+        throw new TranslationError('malformed anthropic stream: the structured answer is not JSON');
+      }
+      this.#wrapped = '';
+      return this.out.text(JSON.stringify(value));
+    }
+    return '';
   }
 
   #messageDelta(data: JsonObject): string {
-    // message_delta usage is cumulative; newer API versions repeat input_tokens here too.
-    this.#outputTokens = asCount(dig(data, 'usage', 'output_tokens')) ?? this.#outputTokens;
-    const input = promptTokens(data.usage);
-    if (input !== undefined && input > 0) this.#inputTokens = input;
+    this.#mergeUsage(data.usage);
     const reason = dig(data, 'delta', 'stop_reason');
-    return reason == null ? '' : this.out.finish(mapFinishReason(STOP_REASONS, reason));
+    return reason == null ? '' : this.out.finish(finishReason(reason, this.#structured && this.#toolCalls === 0));
   }
 }
