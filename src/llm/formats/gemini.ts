@@ -693,10 +693,10 @@ class GeminiStreamTranslator extends BaseStreamTranslator {
       return frames;
     }
     for (const part of readParts(dig(candidate, 'content', 'parts'), this.out.id, this.#calls)) {
-      if (part.kind === 'thought') {
+      if (part.kind === 'thought' && part.text !== '') {
         this.keepText(part.text);
         frames += this.out.reasoning(part.text);
-      } else if (part.kind === 'text') {
+      } else if (part.kind === 'text' && part.text !== '') {
         this.keepText(part.text);
         frames += this.out.text(part.text);
       }
