@@ -76,6 +76,8 @@ export interface ModelOptions {
   upstream_path: string | null;
   input_cost: number | null;
   output_cost: number | null;
+  /** What happens to a client field the provider cannot honour (src/exchange/policy.ts); default `error`. */
+  unsupported_params?: UnsupportedPolicy | null;
   gemini?: GeminiOptions | null;
   bedrock?: BedrockOptions | null;
   huggingface?: HuggingFaceOptions | null;
@@ -155,6 +157,8 @@ export interface DriverContext {
    * leaves it out. `why` completes the message (e.g. `audio content`).
    */
   unsupported(path: string, why?: string): void;
+  /** The paths dropped so far under `drop` / `pass` (the plugin names them in X-Modelgate-Dropped-Params and the log). */
+  readonly dropped?: readonly string[];
   /** The renderer of streamed answers in the client's API: one per response; translators write through it. */
   createSink(): EventSink;
   /** A whole answer rendered in the client's API (the JSON text the client gets). */
@@ -276,6 +280,10 @@ export interface ProviderDriver {
   signRequest?(request: SignableRequest, ctx: SigningContext, auth: AuthConfig | null): Promise<Record<string, string>>;
   /** The `llm/v1/embeddings` route type, for providers that have an embeddings API. */
   readonly embeddings?: EmbeddingsDriver;
+  /** Top-level client fields beyond the inbound API the provider takes natively (WireFormat.nativeFields). */
+  nativeFields?(ctx: DriverContext): readonly string[];
+  /** The format judges unmapped fields inside messages and tools itself (WireFormat.handlesUnmapped). */
+  handlesUnmapped?(ctx: DriverContext): boolean;
 }
 
 /** The request as it will go on the wire, for signing. */

@@ -10,6 +10,8 @@ export const HEADERS = {
   proxyLatency: 'x-modelgate-proxy-latency',
   responseLatency: 'x-modelgate-response-latency',
   llmModel: 'x-modelgate-llm-model',
+  /** The client fields the unsupported-params policy dropped (`drop`, or `pass` for what cannot be passed), comma-separated. */
+  droppedParams: 'x-modelgate-dropped-params',
   server: `modelgate/${VERSION}`,
   via: `1.1 modelgate/${VERSION}`,
 } as const;

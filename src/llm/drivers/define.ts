@@ -16,6 +16,8 @@ export interface DriverDefinition {
   embeddings?: EmbeddingsDriver;
 }
 
+const NONE: readonly string[] = [];
+
 export function defineDriver(definition: DriverDefinition): ProviderDriver {
   const { name, endpoint, formatFor, authHeader, signRequest, embeddings } = definition;
   const driver: ProviderDriver = {
@@ -25,6 +27,8 @@ export function defineDriver(definition: DriverDefinition): ProviderDriver {
     parseResponse: (body, ctx) => guarded(name, () => rendered(formatFor(ctx).parseResponse(body, ctx), ctx)),
     streamFraming: (ctx) => formatFor(ctx).framing,
     createStreamTranslator: (ctx) => formatFor(ctx).createStreamTranslator(ctx),
+    nativeFields: (ctx) => formatFor(ctx).nativeFields?.(ctx) ?? NONE,
+    handlesUnmapped: (ctx) => formatFor(ctx).handlesUnmapped === true,
     ...(authHeader ? { authHeader } : {}),
     ...(signRequest ? { signRequest } : {}),
     ...(embeddings

@@ -16,4 +16,15 @@ export interface WireFormat {
   parseResponse(body: string, ctx: DriverContext): ParsedAnswer;
   readonly framing: StreamFraming;
   createStreamTranslator(ctx: DriverContext): StreamTranslator;
+  /**
+   * Top-level client fields beyond the inbound API that the provider takes natively (vLLM's
+   * `min_p`): sent whatever the unsupported-params policy (src/exchange/policy.ts). Default: none.
+   */
+  nativeFields?(ctx: DriverContext): readonly string[];
+  /**
+   * True for a format that passes the client's own messages on and judges fields inside them itself
+   * (OpenAI-compatible). Otherwise the plugin puts each of `CanonicalRequest.unmapped` through the
+   * policy before `buildRequest`. Default: false.
+   */
+  readonly handlesUnmapped?: boolean;
 }

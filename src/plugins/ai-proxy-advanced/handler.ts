@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import type { PluginHandler, CompileContext, CredentialNames } from '../types.ts';
 import type { RequestContext } from '../../proxy/context.ts';
 import { compileAiProxy, type CompiledAiProxy } from '../ai-proxy/compile.ts';
-import { checkRequest, planFor, relay, sendPlanned, type ExchangeRouteType, type SentCall } from '../ai-proxy/exchange.ts';
+import { checkRequest, planFor, relay, restoreProviderState, sendPlanned, type ExchangeRouteType, type SentCall } from '../ai-proxy/exchange.ts';
 import { readClientJson } from '../ai-proxy/client-request.ts';
 import { aiError, describeUpstreamFailure, modelNotFound, openAiError, openAiErrorBody } from '../ai-proxy/openai-error.ts';
 import { answerModels, modelsRequest, pluginCreatedAt, type ModelEntry } from '../ai-proxy/models.ts';
@@ -166,6 +166,7 @@ async function balance(ctx: RequestContext, conf: CompiledAdvanced): Promise<voi
     if (asked !== null) throw modelNotFound(asked);
     throw aiError(400, `no target of this route serves ${routeType}`, { code: 'unsupported_operation' });
   }
+  await restoreProviderState(ctx, checked, eligible.map((i) => conf.targets[i].provider));
 
   const hashKey = hashKeyOf(ctx, conf);
   const maxAttempts = conf.config.balancer.retries + 1;

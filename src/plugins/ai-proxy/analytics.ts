@@ -23,6 +23,8 @@ export interface AiExchange {
   timeToFirstTokenMs: number | null;
   /** The answer did not complete (client left, upstream failed mid-stream). */
   partial: boolean;
+  /** Client fields the unsupported-params policy dropped (`meta.dropped_params` in the log). */
+  dropped?: readonly string[];
 }
 
 /** Shared with later plugins (rate limiting, Prometheus, logging). */
@@ -45,6 +47,10 @@ export function recordExchange(ctx: RequestContext, conf: CompiledAiProxy, x: Ai
       estimated: x.estimated,
       time_per_token: u && u.completion_tokens > 0 ? Math.round((x.llmLatencyMs / u.completion_tokens) * 1000) / 1000 : null,
     };
+    // the kinds the provider reported: cache reads and writes, reasoning, audio
+    const details = section.usage as Record<string, unknown>;
+    if (u?.prompt_tokens_details) details.prompt_tokens_details = u.prompt_tokens_details;
+    if (u?.completion_tokens_details) details.completion_tokens_details = u.completion_tokens_details;
     section.meta = {
       provider_name: x.provider,
       request_model: x.requestModel,
@@ -55,6 +61,7 @@ export function recordExchange(ctx: RequestContext, conf: CompiledAiProxy, x: Ai
       stream: x.stream,
       partial: x.partial,
     };
+    if (x.dropped && x.dropped.length > 0) (section.meta as Record<string, unknown>).dropped_params = [...x.dropped];
   }
   if (conf.config.logging.log_payloads && payload) section.payload = payload;
   ctx.logFields.ai = { proxy: section };

@@ -4,7 +4,6 @@
  * Splitting "send" from "relay" is what lets a balancer look at a provider's status and fail over
  * before a single byte reaches the client.
  */
-import { randomUUID } from 'node:crypto';
 import type { AbortLike, RequestContext } from '../../proxy/context.ts';
 import type { CompiledAiProxy } from './compile.ts';
 import { resolveEndpoint, upstreamHeaders, EndpointError, type UpstreamLimits } from './upstream-request.ts';
@@ -16,7 +15,11 @@ import { callUpstream, callUpstreamCollected, type ProviderAnswer } from '../../
 import type { HeaderMap } from '../../proxy/headers.ts';
 import { encodeReusing, type ClientJson } from '../../util/json-reuse.ts';
 import type { JsonObject } from '../../llm/json.ts';
-import { validateClientRequest } from '../../llm/validate.ts';
+import { parseOpenAIRequest } from '../../exchange/inbound/openai-chat.ts';
+import { ExchangeContext } from '../../exchange/context.ts';
+import { addPassthrough, applyPolicy } from '../../exchange/policy.ts';
+import type { CanonicalRequest } from '../../exchange/types.ts';
+import { restoreState, STATEFUL_PROVIDERS } from '../../exchange/provider-state.ts';
 import { EMBEDDINGS_ROUTE, validateEmbeddingsRequest } from '../../llm/embeddings.ts';
 import {
   RequestError,
@@ -41,6 +44,10 @@ export interface Exchange {
   conf: CompiledAiProxy;
   driver: DriverContext;
   request: ClientRequest;
+  /** The request in canonical form (the inbound adapter's). */
+  canonical: CanonicalRequest;
+  /** Where this exchange's provider state is kept (provider-state.ts): the route and the consumer. */
+  stateScope: string;
   /** The client's body as received, for payload logging. */
   rawRequest: string;
   response: ProviderAnswer;
@@ -60,11 +67,11 @@ interface PlannedBase {
 }
 
 /** A call to one target, ready to send: a chat/completions call, or an embeddings call. */
-export type PlannedCall = (PlannedBase & { kind: 'llm'; driver: DriverContext }) | (PlannedBase & { kind: 'embeddings'; embeddings: EmbeddingsContext; request: EmbeddingsRequest });
+export type PlannedCall = (PlannedBase & { kind: 'llm'; driver: ExchangeContext }) | (PlannedBase & { kind: 'embeddings'; embeddings: EmbeddingsContext; request: EmbeddingsRequest });
 
 /** The client's request, checked for its route type, with the body it came from (see readClientJson). */
 export type CheckedRequest =
-  | { kind: 'llm'; routeType: LlmRouteType; request: ClientRequest; stream: boolean; source: ClientJson | null }
+  | { kind: 'llm'; routeType: LlmRouteType; request: ClientRequest; canonical: CanonicalRequest; stream: boolean; source: ClientJson | null }
   | { kind: 'embeddings'; routeType: EmbeddingsRouteType; request: EmbeddingsRequest; stream: false; source: ClientJson | null };
 
 export interface SentCall {
@@ -93,15 +100,17 @@ function paramOf(message: string): string | null {
   return m && !m[1].startsWith('model.options.') ? m[1] : null;
 }
 
-export function validateRequest(value: unknown, routeType: LlmRouteType): ClientRequest {
-  return asClientError(() => validateClientRequest(value, routeType));
+/** The client's body parsed by the inbound adapter (Kong's format detection and messages first): 400 when it cannot be. */
+export function parseRequest(value: unknown, routeType: LlmRouteType): CanonicalRequest {
+  return asClientError(() => parseOpenAIRequest(value, routeType));
 }
 
 /** Checks the body for its route type and decides streaming (embeddings never stream). */
 export function checkRequest(value: unknown, routeType: ExchangeRouteType, policy: 'allow' | 'deny' | 'always', source: ClientJson | null = null): CheckedRequest {
   if (routeType === EMBEDDINGS_ROUTE) return { kind: 'embeddings', routeType, request: asClientError(() => validateEmbeddingsRequest(value)), stream: false, source };
-  const request = validateRequest(value, routeType);
-  return { kind: 'llm', routeType, request, stream: wantsStream(policy, request), source };
+  const canonical = parseRequest(value, routeType);
+  const request = canonical.source.body as ClientRequest;
+  return { kind: 'llm', routeType, request, canonical, stream: wantsStream(policy, request), source };
 }
 
 /** The provider's body: the values it shares with the client's body copied as they came when that pays (json-reuse.ts). */
@@ -129,7 +138,7 @@ export function resolveModel(configured: string | null, request: { model?: unkno
 /** Plans the call a checked request makes to one target, under the target's model name. */
 export function planFor(conf: CompiledAiProxy, checked: CheckedRequest, model: string): PlannedCall {
   if (checked.kind === 'embeddings') return planEmbeddings(conf, checked.request, model, checked.source);
-  return planCall(conf, checked.request, checked.routeType, model, checked.stream, checked.source);
+  return planCall(conf, checked.canonical, checked.routeType, model, checked.stream, checked.source);
 }
 
 function planEmbeddings(conf: CompiledAiProxy, request: EmbeddingsRequest, model: string, source: ClientJson | null): PlannedCall {
@@ -146,35 +155,17 @@ function planEmbeddings(conf: CompiledAiProxy, request: EmbeddingsRequest, model
   });
 }
 
-/** One call's DriverContext; its `id` is made only if a translation asks for it (OpenAI's own answers carry theirs). */
-class DriverCall implements DriverContext {
-  readonly provider: DriverContext['provider'];
-  readonly routeType: LlmRouteType;
-  readonly model: string;
-  readonly options: DriverContext['options'];
-  readonly stream: boolean;
-  readonly includeUsage: boolean;
-  readonly now = Math.floor(Date.now() / 1000);
-  #id: string | null = null;
-
-  constructor(conf: CompiledAiProxy, request: ClientRequest, routeType: LlmRouteType, model: string, stream: boolean) {
-    this.provider = conf.config.model.provider;
-    this.routeType = routeType;
-    this.model = model;
-    this.options = conf.options;
-    this.stream = stream;
-    this.includeUsage = request.stream_options?.include_usage === true;
-  }
-
-  get id(): string {
-    return (this.#id ??= `${this.routeType === 'llm/v1/chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID().replace(/-/g, '')}`);
-  }
-}
-
-export function planCall(conf: CompiledAiProxy, request: ClientRequest, routeType: LlmRouteType, model: string, stream: boolean, source: ClientJson | null = null): PlannedCall {
-  const driver: DriverContext = new DriverCall(conf, request, routeType, model, stream);
+/**
+ * Plans one call: the call's context (the route's unsupported-params policy, the renderer of the
+ * client's API), the policy applied to what the inbound adapter could not map, the provider's body
+ * from the canonical request, and the passthrough fields the policy let through.
+ */
+export function planCall(conf: CompiledAiProxy, request: CanonicalRequest, routeType: LlmRouteType, model: string, stream: boolean, source: ClientJson | null = null): PlannedCall {
+  const driver = new ExchangeContext({ provider: conf.config.model.provider, routeType, model, options: conf.options, stream, includeUsage: request.includeUsage, inbound: request.source.format });
   return asClientError(() => {
+    const send = applyPolicy(request, driver, { nativeFields: conf.driver.nativeFields?.(driver) ?? [], handlesUnmapped: conf.driver.handlesUnmapped?.(driver) ?? false });
     const upstreamBody = conf.driver.buildRequest(request, driver);
+    addPassthrough(upstreamBody, request, send);
     const { url, headers } = driverEndpoint(conf, driver);
     if (conf.authBody) upstreamBody[conf.authBody[0]] = conf.authBody[1];
     return { kind: 'llm', conf, driver, body: encodeBody(upstreamBody, source), url, providerHeaders: headers, framing: stream ? conf.driver.streamFraming(driver) : null, signing: driver };
@@ -246,9 +237,26 @@ export function sendPlanned(ctx: RequestContext, plan: PlannedCall, limits: Upst
   return sendCall(ctx, plan.conf, plan.url, plan.providerHeaders, plan.body, plan.framing, limits, plan.framing === null, plan.signing);
 }
 
+/** Provider state is kept per route and consumer: a client cannot pull another's by naming its tool-call ids. */
+export function stateScope(ctx: RequestContext): string {
+  return `${ctx.route.id}:${ctx.consumer?.id ?? ''}`;
+}
+
+/**
+ * Puts cached reasoning state back on the request's earlier tool calls (provider-state.ts), when a
+ * target's provider can use it; a no-op (no cache call) for requests without such tool calls.
+ */
+export async function restoreProviderState(ctx: RequestContext, checked: CheckedRequest, providers: Iterable<string>): Promise<void> {
+  if (checked.kind !== 'llm') return;
+  for (const p of providers) {
+    if (STATEFUL_PROVIDERS.has(p)) return restoreState(checked.canonical, stateScope(ctx));
+  }
+}
+
 /** Answers the client from a provider's answer: translated JSON, a translated stream, or embeddings. */
 export function relay(ctx: RequestContext, plan: PlannedCall, checked: CheckedRequest, rawRequest: string, sent: SentCall): Promise<void> {
   if (plan.kind === 'embeddings') return relayEmbeddings(ctx, plan.conf, plan.embeddings, plan.request, rawRequest, sent.response, sent.sentAt);
-  const x: Exchange = { ctx, conf: plan.conf, driver: plan.driver, request: checked.request as ClientRequest, rawRequest, response: sent.response, sentAt: sent.sentAt, signal: sent.signal };
+  if (checked.kind !== 'llm') throw new Error('an llm plan needs an llm request');
+  const x: Exchange = { ctx, conf: plan.conf, driver: plan.driver, request: checked.request, canonical: checked.canonical, stateScope: stateScope(ctx), rawRequest, response: sent.response, sentAt: sent.sentAt, signal: sent.signal };
   return plan.framing ? relayStream(x) : relayJson(x);
 }

@@ -15,8 +15,9 @@ import { compileAiProxy, type CompiledAiProxy } from './compile.ts';
 import { serviceLimits } from './upstream-request.ts';
 import { relayPreserved } from './relay-json.ts';
 import { readClientJson } from './client-request.ts';
-import { checkRequest, planFor, relay, resolveModel, sendCall, sendPlanned } from './exchange.ts';
+import { checkRequest, planFor, relay, resolveModel, restoreProviderState, sendCall, sendPlanned } from './exchange.ts';
 import type { DriverContext } from '../../llm/types.ts';
+import { ExchangeContext } from '../../exchange/context.ts';
 import { answerModels, modelsRequest, pluginCreatedAt, type ModelEntry } from './models.ts';
 import { openAiErrorBody } from './openai-error.ts';
 
@@ -38,6 +39,7 @@ async function exchange(ctx: RequestContext, conf: CompiledAiProxy): Promise<voi
   const { value, raw, source } = await readClientJson(ctx, conf.config.max_request_body_size);
   if (conf.routeType === 'preserve') return exchangePreserved(ctx, conf, raw);
   const checked = checkRequest(value, conf.routeType, conf.config.response_streaming, source);
+  await restoreProviderState(ctx, checked, [conf.config.model.provider]);
   const plan = planFor(conf, checked, resolveModel(conf.config.model.name, checked.request));
   const sent = await sendPlanned(ctx, plan, serviceLimits(ctx.compiledService));
   ctx.attempts = sent.attempts;
@@ -46,16 +48,15 @@ async function exchange(ctx: RequestContext, conf: CompiledAiProxy): Promise<voi
 
 /** `route_type: preserve`: the body goes as it came; only the destination and the key are the gateway's. */
 async function exchangePreserved(ctx: RequestContext, conf: CompiledAiProxy, raw: string): Promise<void> {
-  const driverCtx: DriverContext = {
+  const driverCtx: DriverContext = new ExchangeContext({
     provider: conf.config.model.provider,
     routeType: 'llm/v1/chat',
     model: conf.config.model.name ?? '',
     options: conf.options,
     stream: false,
     includeUsage: false,
-    now: Math.floor(Date.now() / 1000),
     id: '',
-  };
+  });
   const { url, headers } = conf.driver.endpoint(driverCtx);
   const target = new URL(url);
   if (!conf.options.upstream_url || conf.options.upstream_path) {

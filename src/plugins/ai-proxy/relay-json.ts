@@ -18,6 +18,7 @@ import { classifyUpstreamError } from '../../proxy/upstream.ts';
 import { recordExchange } from './analytics.ts';
 import { estimateTokens, promptText } from '../../llm/tokens.ts';
 import { writeJson } from '../../proxy/respond.ts';
+import { hasState, rememberState } from '../../exchange/provider-state.ts';
 
 /** Provider headers worth keeping on the client's answer: rate-limit state and the provider's request id. */
 const KEPT_NAMES: ReadonlySet<string> = new Set(['retry-after', 'retry-after-ms', 'x-request-id', 'request-id', 'apim-request-id', 'openai-processing-ms']);
@@ -32,7 +33,7 @@ function kept(name: string): boolean {
  * the provider's rate-limit state and request id, the gateway's latencies, Via, the model (when
  * `model_name_header`) and the request id.
  */
-export function answerHeaders(ctx: RequestContext, conf: CompiledAiProxy, model: string, response: ProviderAnswer): Record<string, string> {
+export function answerHeaders(ctx: RequestContext, conf: CompiledAiProxy, model: string, response: ProviderAnswer, dropped?: readonly string[]): Record<string, string> {
   const h: Record<string, string> = {};
   const upstream = response.headers;
   for (const k in upstream) {
@@ -44,7 +45,17 @@ export function answerHeaders(ctx: RequestContext, conf: CompiledAiProxy, model:
   h.via = HEADERS.via;
   if (conf.config.model_name_header) h[HEADERS.llmModel] = headerSafe(`${conf.config.model.provider}/${model}`);
   h[HEADERS.requestId] = ctx.requestId;
+  if (dropped && dropped.length > 0) h[HEADERS.droppedParams] = droppedHeader(dropped);
   return h;
+}
+
+/** At most this many characters of dropped paths in the header (the log entry has them all). */
+const DROPPED_HEADER_MAX = 2048;
+
+/** The dropped paths, comma-separated, header-safe and bounded (a path may hold any client-chosen key). */
+export function droppedHeader(dropped: readonly string[]): string {
+  const value = headerSafe(dropped.join(','));
+  return value.length > DROPPED_HEADER_MAX ? `${value.slice(0, DROPPED_HEADER_MAX - 3)}...` : value;
 }
 
 /** A client-chosen model name may hold anything (CR/LF, non-ASCII): a header carries it percent-encoded. */
@@ -87,7 +98,7 @@ function isRedirect(status: number): boolean {
 }
 
 /** A provider error (non-200): its status, and OpenAI's error envelope (provider-error.ts). */
-export async function relayProviderError(ctx: RequestContext, conf: CompiledAiProxy, response: ProviderAnswer, model: string): Promise<void> {
+export async function relayProviderError(ctx: RequestContext, conf: CompiledAiProxy, response: ProviderAnswer, model: string, dropped?: readonly string[]): Promise<void> {
   const status = response.statusCode;
   if (isRedirect(status)) {
     if (!isCollected(response)) response.body.resume();
@@ -96,7 +107,7 @@ export async function relayProviderError(ctx: RequestContext, conf: CompiledAiPr
   const text = await readProviderBody(ctx, response);
   const answer = providerErrorAnswer(status, text, response.headers, conf.config.model.provider);
   ctx.error = { status, code: 'provider_error', message: `provider answered ${status}` };
-  const headers = answerHeaders(ctx, conf, model, response);
+  const headers = answerHeaders(ctx, conf, model, response, dropped);
   if (answer.retryAfter !== null && headers['retry-after'] === undefined) headers['retry-after'] = answer.retryAfter;
   writeJson(ctx.res, status, answer.body, ctx.requestId, ctx.startedAt, headers);
 }
@@ -145,7 +156,7 @@ const SEND_AS_TEXT_MAX = 16 * 1024;
 
 export async function relayJson(x: Exchange): Promise<void> {
   const { ctx, conf, driver, response } = x;
-  if (response.statusCode !== 200) return relayProviderError(ctx, conf, response, driver.model);
+  if (response.statusCode !== 200) return relayProviderError(ctx, conf, response, driver.model, driver.dropped);
   const bytes = isCollected(response) ? collectedProviderBytes(ctx, response) : await readProviderBytes(ctx, response);
   const text = bytes.toString('utf8');
   const translated = translateOr502(ctx, driver.provider, driver.routeType, () => conf.driver.parseResponse(text, driver));
@@ -154,7 +165,7 @@ export async function relayJson(x: Exchange): Promise<void> {
   let body: string | Buffer = translated.body;
   if (usage === null) {
     // the provider counted nothing: the client still gets OpenAI's shape, with our count
-    usage = estimateUsage(x, choiceText(translated.body));
+    usage = estimateUsage(x, translated.text ?? choiceText(translated.body));
     body = withUsage(translated.body, usage);
   } else if (body === text && bytes.length > SEND_AS_TEXT_MAX) {
     // a large OpenAI-shaped answer goes back as the provider's own bytes: no second UTF-8 encoding
@@ -173,10 +184,12 @@ export async function relayJson(x: Exchange): Promise<void> {
       llmLatencyMs: finishedAt - x.sentAt,
       timeToFirstTokenMs: null,
       partial: false,
+      dropped: driver.dropped,
     },
     conf.config.logging.log_payloads ? { request: x.rawRequest, response: typeof body === 'string' ? body : text } : undefined,
   );
-  sendBody(ctx.res, 200, body, answerHeaders(ctx, conf, driver.model, response));
+  if (hasState(translated.carried)) void rememberState(translated.carried, x.stateScope);
+  sendBody(ctx.res, 200, body, answerHeaders(ctx, conf, driver.model, response, driver.dropped));
 }
 
 /** Sends a whole JSON answer; `headers` is the caller's fresh object (answerHeaders), completed here. */

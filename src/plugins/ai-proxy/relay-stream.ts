@@ -19,6 +19,7 @@ import { HEADERS } from '../../proxy/names.ts';
 import { isCollected } from '../../proxy/upstream.ts';
 import { openAiError } from './openai-error.ts';
 import type { AbortLike } from '../../proxy/context.ts';
+import { hasState, rememberState } from '../../exchange/provider-state.ts';
 
 const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -83,12 +84,12 @@ function describeFailure(e: unknown, signal: AbortLike, provider: string): Strea
 
 export async function relayStream(x: Exchange): Promise<void> {
   const { ctx, conf, driver, response } = x;
-  if (response.statusCode !== 200) return relayProviderError(ctx, conf, response, driver.model);
+  if (response.statusCode !== 200) return relayProviderError(ctx, conf, response, driver.model, driver.dropped);
 
   if (isCollected(response)) throw new Error('a stream relay needs a streamed answer');
   const res = ctx.res;
   const type = String(response.headers['content-type'] ?? '').toLowerCase();
-  const headers = Object.assign(answerHeaders(ctx, conf, driver.model, response), SSE_HEADERS);
+  const headers = Object.assign(answerHeaders(ctx, conf, driver.model, response, driver.dropped), SSE_HEADERS);
 
   // A provider that answered the whole thing at once (no stream support): still a stream for the client.
   if (type.includes('application/json')) {
@@ -97,7 +98,8 @@ export async function relayStream(x: Exchange): Promise<void> {
     const { frames, usage, responseModel, text: answer } = jsonAnswerAsStream(translated, driver);
     res.writeHead(200, headers);
     res.end(frames);
-    record(x, usage, responseModel, answer, null, false);
+    record(x, usage, responseModel, translated.text ?? answer, null, false);
+    if (hasState(translated.carried)) void rememberState(translated.carried, x.stateScope);
     return;
   }
 
@@ -140,6 +142,7 @@ export async function relayStream(x: Exchange): Promise<void> {
   }
   const complete = translator.done && !ctx.error && !ctx.clientSignal.aborted;
   record(x, translator.usage(), translator.responseModel, translator.text, firstTokenAt, !complete);
+  if (complete && hasState(translator.carried)) void rememberState(translator.carried, x.stateScope);
 }
 
 /**
@@ -172,6 +175,7 @@ function record(x: Exchange, reported: Usage | null, responseModel: string | nul
       llmLatencyMs: performance.now() - x.sentAt,
       timeToFirstTokenMs: firstTokenAt === null ? null : firstTokenAt - x.sentAt,
       partial,
+      dropped: x.driver.dropped,
     },
     x.conf.config.logging.log_payloads ? { request: x.rawRequest, response: text } : undefined,
   );

@@ -77,6 +77,8 @@ export const modelOptionsField: Field = {
     upstream_path: { type: 'string', starts_with: '/' },
     input_cost: { type: 'number', between: [0, 1e9] },
     output_cost: { type: 'number', between: [0, 1e9] },
+    // what happens to a client field the provider cannot honour (docs/ai-proxy.md, src/exchange/policy.ts)
+    unsupported_params: { type: 'string', default: 'error', one_of: ['error', 'drop', 'pass'] },
     gemini: {
       type: 'record',
       fields: {

@@ -7,9 +7,19 @@ import type { DriverContext, TranslatedResponse, Usage } from '../../llm/types.t
 
 interface OpenAiChoice {
   index?: number;
-  message?: { role?: string; content?: unknown; tool_calls?: unknown };
+  message?: { role?: string; content?: unknown; tool_calls?: unknown; reasoning_content?: unknown; reasoning_details?: unknown; refusal?: unknown };
   text?: string;
   finish_reason?: string | null;
+}
+
+/** A whole message as one delta: stream tool calls carry their `index`; reasoning and refusal keep their fields. */
+function chatDelta(message: NonNullable<OpenAiChoice['message']>): Record<string, unknown> {
+  const delta: Record<string, unknown> = { role: 'assistant', content: message.content ?? '' };
+  if (typeof message.reasoning_content === 'string') delta.reasoning_content = message.reasoning_content;
+  if (Array.isArray(message.reasoning_details)) delta.reasoning_details = message.reasoning_details;
+  if (typeof message.refusal === 'string') delta.refusal = message.refusal;
+  if (Array.isArray(message.tool_calls)) delta.tool_calls = message.tool_calls.map((call, index) => (typeof call === 'object' && call !== null && !('index' in call) ? { index, ...call } : call));
+  return delta;
 }
 
 /** The driver's translated answer (relay-json's `translateOr502`) as the frames of a stream. */
@@ -23,7 +33,7 @@ export function jsonAnswerAsStream(translated: TranslatedResponse, ctx: DriverCo
     const content = chat ? c.message?.content : c.text;
     if (typeof content === 'string') text += content;
     const choice = chat
-      ? { index: c.index ?? 0, delta: { role: 'assistant', content: c.message?.content ?? '', ...(c.message?.tool_calls ? { tool_calls: c.message.tool_calls } : {}) }, finish_reason: c.finish_reason ?? 'stop' }
+      ? { index: c.index ?? 0, delta: chatDelta(c.message ?? {}), finish_reason: c.finish_reason ?? 'stop' }
       : { index: c.index ?? 0, text: c.text ?? '', finish_reason: c.finish_reason ?? 'stop' };
     frames += `data: ${JSON.stringify({ ...base, choices: [choice] })}\n\n`;
   }

@@ -1,0 +1,75 @@
+/**
+ * One call's DriverContext: what a format needs to know about the request and the route, the
+ * unsupported-params policy, and the renderer of the client's API. The plugin makes one per
+ * planned call (src/plugins/ai-proxy/exchange.ts); tests make them directly.
+ */
+import { randomUUID } from 'node:crypto';
+import { RequestError, type DriverContext, type LlmRouteType, type ModelOptions, type ProviderName } from '../llm/types.ts';
+import type { CanonicalResponse, EventSink, InboundFormat, UnsupportedPolicy } from './types.ts';
+import { createOpenAISink, renderOpenAIResponse } from './render/openai-chat.ts';
+
+export interface CallInit {
+  provider: ProviderName;
+  routeType: LlmRouteType;
+  model: string;
+  options: ModelOptions;
+  stream: boolean;
+  includeUsage: boolean;
+  inbound?: InboundFormat;
+  /** Default: the route's `options.unsupported_params`, else `error`. */
+  policy?: UnsupportedPolicy;
+  now?: number;
+  /** A fixed answer id (tests); else one is made on first use. */
+  id?: string;
+}
+
+/** The message of a refused field: `<path>: [<why> is ]not supported by the <provider> provider`. */
+export function unsupportedMessage(path: string, provider: string, why?: string): string {
+  return `${path}: ${why ? `${why} is ` : ''}not supported by the ${provider} provider`;
+}
+
+export class ExchangeContext implements DriverContext {
+  readonly provider: ProviderName;
+  readonly routeType: LlmRouteType;
+  readonly model: string;
+  readonly options: ModelOptions;
+  readonly stream: boolean;
+  readonly includeUsage: boolean;
+  readonly now: number;
+  readonly inbound: InboundFormat;
+  readonly policy: UnsupportedPolicy;
+  /** Paths dropped for this call (drop/pass policies): the `X-Modelgate-Dropped-Params` header and the log. */
+  readonly dropped: string[] = [];
+  #id: string | null;
+
+  constructor(init: CallInit) {
+    this.provider = init.provider;
+    this.routeType = init.routeType;
+    this.model = init.model;
+    this.options = init.options;
+    this.stream = init.stream;
+    this.includeUsage = init.includeUsage;
+    this.now = init.now ?? Math.floor(Date.now() / 1000);
+    this.inbound = init.inbound ?? (init.routeType === 'llm/v1/chat' ? 'openai-chat' : 'openai-completions');
+    this.policy = init.policy ?? init.options.unsupported_params ?? 'error';
+    this.#id = init.id ?? null;
+  }
+
+  /** Made only if a translation asks for it (OpenAI's own answers carry theirs). */
+  get id(): string {
+    return (this.#id ??= `${this.routeType === 'llm/v1/chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID().replace(/-/g, '')}`);
+  }
+
+  unsupported(path: string, why?: string): void {
+    if (this.policy === 'error') throw new RequestError(unsupportedMessage(path, this.provider, why));
+    if (!this.dropped.includes(path)) this.dropped.push(path);
+  }
+
+  createSink(): EventSink {
+    return createOpenAISink(this);
+  }
+
+  renderResponse(response: CanonicalResponse): string {
+    return renderOpenAIResponse(response, this.routeType);
+  }
+}
