@@ -60,10 +60,10 @@ export const PROVIDERS: Record<string, ProviderSpec> = {
     route: 'azure',
     provider: 'azure',
     mock: 'azure',
-    model: 'gpt-4o',
-    path: '/openai/deployments/gpt-4o/chat/completions',
+    model: 'gpt-4o-mini',
+    path: '/openai/deployments/gpt-4o-mini/chat/completions',
     auth: { header_name: 'api-key', header_value: 'azure-test-key' },
-    options: { azure_instance: 'mock', azure_deployment_id: 'gpt-4o', azure_api_version: '2024-10-21' },
+    options: { azure_instance: 'mock', azure_deployment_id: 'gpt-4o-mini', azure_api_version: '2024-10-21' },
   },
   cohere: { route: 'cohere', provider: 'cohere', mock: 'cohere', model: 'command-r', path: '/v1/chat', auth: { header_name: 'Authorization', header_value: 'Bearer co-test' } },
   mistral: {
@@ -142,12 +142,12 @@ export class Stack {
     return { status: p.status, text: p.text };
   }
 
-  /** An `ai-proxy-advanced` route over several specs. */
-  async addBalancedRoute(route: string, specs: ProviderSpec[], balancer: Record<string, unknown>, extraOptions: Record<string, unknown> = {}): Promise<void> {
+  /** An `ai-proxy-advanced` route over several specs; `targetFields` go into every target (e.g. `alias`). */
+  async addBalancedRoute(route: string, specs: ProviderSpec[], balancer: Record<string, unknown>, targetFields: Record<string, unknown> = {}): Promise<void> {
     for (const s of specs) await this.mockFor(s.mock);
     const r = await this.gw.adminRequest('POST', '/services/ai/routes', { name: route, paths: [`/${route}`] });
     assert.equal(r.status, 201, r.text);
-    const targets = specs.map((s) => ({ ...this.pluginConfig(s, extraOptions), weight: 100 }));
+    const targets = specs.map((s) => ({ ...this.pluginConfig(s), weight: 100, ...targetFields }));
     const p = await this.gw.adminRequest('POST', `/routes/${route}/plugins`, { name: 'ai-proxy-advanced', config: { balancer, targets } });
     assert.equal(p.status, 201, `${route}: ${p.text}`);
   }
