@@ -21,8 +21,25 @@
  *   for API version v1beta, or is not supported for generateContent. ..."; 401 UNAUTHENTICATED
  *   "Request had invalid authentication credentials. ..." (Vertex); 429 RESOURCE_EXHAUSTED;
  *   503 UNAVAILABLE "The model is overloaded. Please try again later."
- * - Thought signatures (ai.google.dev/gemini-api/docs/thought-signatures): Gemini 3 models answer
- *   400 when a function call of the current turn comes back without its `thoughtSignature`.
+ * - Thought signatures (ai.google.dev/gemini-api/docs/thought-signatures): thinking models (2.5, 3)
+ *   sign the first function call of each step; Gemini 3 also signs the last part of an answer
+ *   without calls. Gemini 3 answers 400 "Function call is missing a thought_signature in
+ *   functionCall parts. ..." (the message as quoted in public reports) when the first function call
+ *   of a current-turn step comes back without one; the documented placeholders
+ *   `skip_thought_signature_validator` / `context_engineering_is_the_way_to_go` pass. A signature
+ *   is bytes: one that is not base64 is "Invalid value at '...thought_signature' (TYPE_BYTES),
+ *   Base64 decoding failed".
+ * - Thinking (…/docs/thinking): `thinkingConfig {thinkingBudget, thinkingLevel, includeThoughts}`;
+ *   budget and level together are refused, `thinkingLevel` before Gemini 3 too, budget 0 on 2.5 Pro
+ *   ("Budget 0 is invalid. This model only works in thinking mode."). Thinking models report
+ *   `thoughtsTokenCount` (THOUGHT_TOKENS here, not in candidatesTokenCount, in the total);
+ *   `includeThoughts` adds a `thought: true` part first.
+ * - Structured output (…/docs/structured-output, GenerationConfig): `responseSchema` (the OpenAPI
+ *   subset) and `responseJsonSchema` are exclusive and need `responseMimeType: application/json`;
+ *   the answer is JSON matching the schema (a value built from it), `{"answer": text}` without one.
+ * - Implicit caching (…/docs/caching): a request whose leading contents (with the system
+ *   instruction) repeat an earlier request's reports them as `cachedContentTokenCount` (included in
+ *   promptTokenCount), deterministically, per mock instance.
  * - OAuth (developers.google.com/identity/protocols/oauth2/service-account#httprest): JWT bearer
  *   grant, `{"access_token","expires_in":3599,"token_type":"Bearer"}`; errors
  *   `{"error":"invalid_grant","error_description":"Invalid JWT Signature."}`.
@@ -88,6 +105,14 @@ const GENERATION_FIELDS = [
   'stopSequences', 'responseMimeType', 'responseSchema', 'responseJsonSchema', 'candidateCount', 'maxOutputTokens', 'temperature', 'topP', 'topK',
   'seed', 'presencePenalty', 'frequencyPenalty', 'responseLogprobs', 'logprobs', 'thinkingConfig', 'responseModalities', 'mediaResolution',
 ];
+const THINKING_FIELDS = ['thinkingBudget', 'thinkingLevel', 'includeThoughts'];
+const FUNCTION_CALL_FIELDS = ['id', 'name', 'args'];
+const FUNCTION_RESPONSE_FIELDS = ['id', 'name', 'response', 'parts', 'willContinue', 'scheduling'];
+/** Google's documented stand-ins for a signature a call never had (thought-signatures FAQ). */
+export const PLACEHOLDER_SIGNATURES = ['skip_thought_signature_validator', 'context_engineering_is_the_way_to_go'];
+/** Thoughts a thinking model reports per answer. */
+export const THOUGHT_TOKENS = 12;
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 const TOOL_FIELDS = ['functionDeclarations', 'googleSearch', 'googleSearchRetrieval', 'codeExecution', 'urlContext'];
 const DECLARATION_FIELDS = ['name', 'description', 'parameters', 'parametersJsonSchema', 'response', 'responseJsonSchema', 'behavior'];
 /** `Schema` (the OpenAPI subset `parameters` takes). */
@@ -145,6 +170,18 @@ function parseGenerate(json: unknown): JsonReply | Parsed {
       if (part.value.functionCall !== undefined && (!isObject(part.value.functionCall) || typeof part.value.functionCall.name !== 'string')) {
         return invalid(`* GenerateContentRequest.${at}.function_call.name: Name cannot be empty.`);
       }
+      if (isObject(part.value.functionCall)) {
+        const call = fields(part.value.functionCall, FUNCTION_CALL_FIELDS);
+        if (call.unknown) return unknownName(call.unknown, `${at}.function_call`);
+      }
+      if (isObject(part.value.functionResponse)) {
+        const response = fields(part.value.functionResponse, FUNCTION_RESPONSE_FIELDS);
+        if (response.unknown) return unknownName(response.unknown, `${at}.function_response`);
+      }
+      const signature = part.value.thoughtSignature;
+      if (signature !== undefined && (typeof signature !== 'string' || !BASE64.test(signature))) {
+        return invalid(`Invalid value at '${at}.thought_signature' (TYPE_BYTES), Base64 decoding failed for "${String(signature)}"`);
+      }
       const response = part.value.functionResponse;
       if (response !== undefined) {
         if (!isObject(response) || typeof response.name !== 'string' || response.name === '') return invalid(`* GenerateContentRequest.${at}.function_response.name: Name cannot be empty.`);
@@ -182,6 +219,29 @@ function parseGenerate(json: unknown): JsonReply | Parsed {
     if (max !== undefined && (!Number.isInteger(max) || (max as number) < 1)) return invalid('* GenerateContentRequest.generation_config.max_output_tokens: must be positive');
     const n = generation.candidateCount;
     if (n !== undefined && (!Number.isInteger(n) || (n as number) < 1 || (n as number) > 8)) return invalid('* GenerateContentRequest.generation_config.candidate_count: must be in the range [1, 8]');
+    if (generation.responseSchema !== undefined && generation.responseJsonSchema !== undefined) {
+      return invalid('* GenerateContentRequest.generation_config.response_schema: response_schema and response_json_schema are mutually exclusive');
+    }
+    if ((generation.responseSchema !== undefined || generation.responseJsonSchema !== undefined) && generation.responseMimeType !== 'application/json') {
+      return invalid('* GenerateContentRequest.generation_config.response_mime_type: must be application/json when a response schema is set');
+    }
+    if (generation.responseJsonSchema !== undefined && !isObject(generation.responseJsonSchema)) return invalid("Invalid value at 'generation_config.response_json_schema'");
+    const schemaErr = checkSchema(generation.responseSchema, 'generation_config.response_schema');
+    if (schemaErr) return schemaErr;
+    if (generation.thinkingConfig !== undefined) {
+      if (!isObject(generation.thinkingConfig)) return invalid("Invalid value at 'generation_config.thinking_config'");
+      const t = fields(generation.thinkingConfig, THINKING_FIELDS);
+      if (t.unknown) return unknownName(t.unknown, 'generation_config.thinking_config');
+      generation.thinkingConfig = t.value;
+      if (t.value.thinkingBudget !== undefined && !Number.isInteger(t.value.thinkingBudget)) return invalid("Invalid value at 'generation_config.thinking_config.thinking_budget' (TYPE_INT32)");
+      if (t.value.thinkingBudget !== undefined && t.value.thinkingLevel !== undefined) {
+        return invalid('* GenerateContentRequest.generation_config.thinking_config: thinking_budget and thinking_level cannot both be set');
+      }
+      const level = t.value.thinkingLevel;
+      if (level !== undefined && (typeof level !== 'string' || !['MINIMAL', 'LOW', 'MEDIUM', 'HIGH', 'THINKING_LEVEL_UNSPECIFIED'].includes(level.toUpperCase()))) {
+        return invalid(`Invalid value at 'generation_config.thinking_config.thinking_level' (type.googleapis.com/google.ai.generativelanguage.v1beta.ThinkingConfig.ThinkingLevel), "${String(level)}"`);
+      }
+    }
   }
   const declarations: Record<string, unknown>[] = [];
   for (const [i, t] of list(r.tools).entries()) {
@@ -232,6 +292,7 @@ function missingSignature(request: Parsed): JsonReply | null {
     if (content.role !== 'model') continue;
     const calls = content.parts.filter((p) => p.functionCall !== undefined);
     const first = calls[0];
+    // Any base64 value passes here, the documented placeholders (PLACEHOLDER_SIGNATURES) included.
     if (first && typeof first.thoughtSignature !== 'string') {
       const name = (first.functionCall as { name: string }).name;
       return invalid(
@@ -310,6 +371,8 @@ function token(ctx: HandlerCtx, account: GeminiOptions['serviceAccount'], public
 
 export function geminiProvider(opts: GeminiOptions & Record<string, unknown>): ProviderImpl {
   const publicKey = opts.serviceAccount ? createPublicKey(opts.serviceAccount.public_key) : null;
+  /** Prompt prefixes seen, for implicit caching. */
+  const seen = new Map<string, number>();
   const served = (model: string): boolean => (opts.models ?? GEMINI_MODELS) === '*' || (opts.models ?? GEMINI_MODELS).includes(model);
   return {
     handle(ctx): Reply {
@@ -328,7 +391,7 @@ export function geminiProvider(opts: GeminiOptions & Record<string, unknown>): P
       switch (method) {
         case 'generateContent':
         case 'streamGenerateContent':
-          return generate(ctx, model, method === 'streamGenerateContent');
+          return generate(ctx, model, method === 'streamGenerateContent', seen);
         case 'batchEmbedContents':
           return studio ? batchEmbed(ctx, model) : methodNotFound(method);
         case 'predict':
@@ -355,37 +418,119 @@ function partsText(parts: unknown[]): string[] {
   return parts.map((p) => (isObject(p) ? (typeof p.text === 'string' ? p.text : isObject(p.functionResponse) ? JSON.stringify(p.functionResponse.response ?? {}) : '') : ''));
 }
 
-function generate(ctx: HandlerCtx, model: string, stream: boolean): Reply {
+/** Thinking as the model does it: whether it thinks, and an error for a configuration it refuses. */
+function thinking(model: string, generation: Record<string, unknown>): { thinks: boolean; includeThoughts: boolean } | JsonReply {
+  const config = isObject(generation.thinkingConfig) ? generation.thinkingConfig : {};
+  const gemini3 = /^gemini-3/.test(model);
+  const thinkingModel = gemini3 || /^gemini-2\.5/.test(model);
+  if (config.thinkingLevel !== undefined && !gemini3) return invalid('Thinking level is not supported for this model.');
+  if (config.thinkingBudget === 0 && /^gemini-2\.5-pro/.test(model)) return invalid('Budget 0 is invalid. This model only works in thinking mode.');
+  const thinks = thinkingModel && config.thinkingBudget !== 0;
+  return { thinks, includeThoughts: thinks && config.includeThoughts === true };
+}
+
+/** A JSON value that satisfies a (JSON or OpenAPI-subset) schema: the first enum value, each property, minimal arrays. */
+export function valueFor(schema: unknown, text: string, depth = 0): unknown {
+  if (!isObject(schema) || depth > 8) return text;
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
+  if ('const' in schema) return schema.const;
+  const options = Array.isArray(schema.anyOf) ? schema.anyOf : Array.isArray(schema.oneOf) ? schema.oneOf : null;
+  if (options && options.length > 0) return valueFor(options[0], text, depth + 1);
+  const type = String(Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : (schema.type ?? (isObject(schema.properties) ? 'object' : 'string'))).toLowerCase();
+  switch (type) {
+    case 'object': {
+      const value: Record<string, unknown> = {};
+      if (isObject(schema.properties)) for (const [name, sub] of Object.entries(schema.properties)) value[name] = valueFor(sub, text, depth + 1);
+      return value;
+    }
+    case 'array': {
+      const min = typeof schema.minItems === 'number' ? schema.minItems : 1;
+      return Array.from({ length: Math.max(min, 1) }, () => valueFor(schema.items, text, depth + 1));
+    }
+    case 'integer':
+      return typeof schema.minimum === 'number' ? Math.ceil(schema.minimum) : 1;
+    case 'number':
+      return typeof schema.minimum === 'number' ? schema.minimum : 1.5;
+    case 'boolean':
+      return true;
+    case 'null':
+      return null;
+    default:
+      return text;
+  }
+}
+
+/** The answer's text: the mock's text, or JSON when the request asks for JSON. */
+function answerText(generation: Record<string, unknown>, text: string): string {
+  if (generation.responseMimeType !== 'application/json') return text;
+  const schema = generation.responseJsonSchema ?? generation.responseSchema;
+  return JSON.stringify(schema !== undefined ? valueFor(schema, text) : { answer: text });
+}
+
+/** Implicit caching: the longest leading run of contents (with the system instruction) an earlier request sent, in tokens. */
+function implicitCache(seen: Map<string, number>, parsed: Parsed): number {
+  let cached = 0;
+  const system = JSON.stringify(parsed.system);
+  let tokens = countTokens(partsText(parsed.system).join(' '));
+  const keys: [string, number][] = [];
+  parsed.contents.forEach((content, i) => {
+    tokens += countTokens(partsText(content.parts).join(' '));
+    const key = `${system}|${JSON.stringify(parsed.contents.slice(0, i + 1))}`;
+    // The whole prompt is never all cached: the last content is new input.
+    if (i < parsed.contents.length - 1 && seen.has(key)) cached = seen.get(key)!;
+    keys.push([key, tokens]);
+  });
+  for (const [key, count] of keys) seen.set(key, count);
+  return cached;
+}
+
+function generate(ctx: HandlerCtx, model: string, stream: boolean, seen: Map<string, number>): Reply {
   const parsed = parseGenerate(ctx.req.json);
   if ('kind' in parsed) return parsed;
-  if (model.startsWith('gemini-3')) {
+  const gemini3 = model.startsWith('gemini-3');
+  if (gemini3) {
     const err = missingSignature(parsed);
     if (err) return err;
   }
+  const think = thinking(model, parsed.generation);
+  if ('kind' in think) return think;
   const promptTokens = countTokens([...partsText(parsed.system), ...parsed.contents.flatMap((c) => partsText(c.parts))].join(' '));
-  const cut = truncateTokens(ctx.text, parsed.generation.maxOutputTokens as number | undefined);
+  const cachedTokens = implicitCache(seen, parsed);
+  const json = parsed.generation.responseMimeType === 'application/json';
+  const cut = json ? { text: answerText(parsed.generation, ctx.text), truncated: false } : truncateTokens(ctx.text, parsed.generation.maxOutputTokens as number | undefined);
   const n = (parsed.generation.candidateCount as number | undefined) ?? 1;
   const callFunction = parsed.declarations.length > 0 && parsed.mode === 'ANY';
   const functionName = parsed.allowed[0] ?? (parsed.declarations[0]?.name as string | undefined);
-  const signature = model.startsWith('gemini-3') || model.startsWith('gemini-2.5') ? Buffer.from(`signature-${ctx.req.seq}`).toString('base64') : undefined;
+  const signature = think.thinks ? Buffer.from(`signature-${ctx.req.seq}`).toString('base64') : undefined;
+  const thoughtTokens = think.thinks ? THOUGHT_TOKENS : 0;
+  const thought = think.includeThoughts ? [{ text: 'The user asks a question; I answer it plainly.', thought: true }] : [];
   const callPart = (): Record<string, unknown> => ({ functionCall: { name: functionName, args: {} }, ...(signature ? { thoughtSignature: signature } : {}) });
+  /** Gemini 3 signs the last part of an answer without calls. */
+  const signText = (part: Record<string, unknown>): Record<string, unknown> => (signature && gemini3 ? { ...part, thoughtSignature: signature } : part);
   const completion = callFunction ? 3 : countTokens(cut.text);
-  const usage = (candidates: number) => ({ promptTokenCount: promptTokens, candidatesTokenCount: candidates * n, totalTokenCount: promptTokens + candidates * n });
+  const usage = (candidates: number) => ({
+    promptTokenCount: promptTokens,
+    candidatesTokenCount: candidates * n,
+    totalTokenCount: promptTokens + candidates * n + thoughtTokens,
+    ...(cachedTokens > 0 ? { cachedContentTokenCount: cachedTokens } : {}),
+    ...(thoughtTokens > 0 ? { thoughtsTokenCount: thoughtTokens } : {}),
+  });
   const finish = cut.truncated && !callFunction ? 'MAX_TOKENS' : 'STOP';
   const responseId = ctx.ids.next('mockresp');
   const candidate = (index: number, parts: unknown[], finishReason?: string) => ({ content: { parts, role: 'model' }, ...(finishReason ? { finishReason } : {}), index });
 
   if (!stream && !ctx.forceStream) {
-    const parts = callFunction ? [callPart()] : [{ text: cut.text }];
+    const parts = [...thought, ...(callFunction ? [callPart()] : [signText({ text: cut.text })])];
     return { kind: 'json', status: 200, body: { candidates: Array.from({ length: n }, (_, i) => candidate(i, parts, finish)), usageMetadata: usage(completion), modelVersion: model, responseId } };
   }
   const pieces = callFunction ? [] : splitChunks(cut.text, ctx.chunks);
   const chunks: Record<string, unknown>[] = [];
+  if (thought.length > 0) chunks.push({ candidates: [candidate(0, thought)], usageMetadata: usage(0), modelVersion: model, responseId });
   let sent = 0;
   pieces.forEach((piece, i) => {
     sent += countTokens(piece);
     const last = i === pieces.length - 1;
-    chunks.push({ candidates: [candidate(0, [{ text: piece }], last ? finish : undefined)], usageMetadata: usage(sent), modelVersion: model, responseId });
+    chunks.push({ candidates: [candidate(0, [last ? signText({ text: piece }) : { text: piece }], last ? finish : undefined)], usageMetadata: usage(sent), modelVersion: model, responseId });
   });
   if (callFunction) chunks.push({ candidates: [candidate(0, [callPart()], 'STOP')], usageMetadata: usage(completion), modelVersion: model, responseId });
   const sse = ctx.req.query.alt === 'sse';
