@@ -14,6 +14,23 @@
  *   `{"error":"model \"x\" not found, try pulling it first"}` (Go's %q quoting; older releases used
  *   single quotes); an unknown path gets gin's plain-text `404 page not found`.
  * - A model named without a tag is `<name>:latest`.
+ * - Structured outputs (docs/capabilities/structured-outputs.mdx, api/types.go `Format json.RawMessage`):
+ *   `format` is `"json"` or a JSON schema object; the answer's content is then JSON (here: an
+ *   instance of the schema, or `{"answer": <text>}`); anything else fails in the runner
+ *   (llm/llama_server.go: `invalid format: ...; expected "json" or a valid JSON Schema object`, 500).
+ * - Thinking (docs/capabilities/thinking.mdx, api/types.go `ThinkValue`, server/routes.go): `think` is
+ *   a boolean or "high" | "medium" | "low" | "max" (else 400 `invalid think value: ...`); a thinking
+ *   model (qwen3, deepseek-r1, gpt-oss) thinks unless `think: false` (gpt-oss always thinks: it only
+ *   takes levels) and answers `message.thinking` (generate: `thinking`), streamed before the content;
+ *   a truthy `think` to any other model is 400 `"<model>" does not support thinking`.
+ * - Tool calling (docs/capabilities/tool-calling.mdx, api/types.go `ToolCall`): `tools` in OpenAI's
+ *   shape; a model without the tools capability answers 400 `registry.ollama.ai/library/<model>
+ *   does not support tools`; a tool call is `{id: "call_<8 lowercase alphanumerics>", function:
+ *   {index, name, arguments: {...}}}` (server/routes.go toolCallId), sent whole in one stream line;
+ *   assistant `tool_calls[].function.arguments` must be an object (a string fails Go's JSON
+ *   decoding: 400); tool results are `{role: "tool", content, tool_name?, tool_call_id?}`.
+ * - `images` are base64 strings (Go's []byte decoding: `illegal base64 data at input byte N`).
+ * - With `models: '*'` every model has every capability.
  * - `/api/embed` (docs/api.md, "Generate Embeddings"): `{model, input: string | string[], truncate?,
  *   options?, keep_alive?, dimensions?}` → `{model, embeddings: [[...]], total_duration,
  *   load_duration, prompt_eval_count}`; an empty input list only loads the model.
@@ -28,7 +45,16 @@ export interface OllamaOptions {
   models?: string[] | '*';
 }
 
-export const OLLAMA_MODELS = ['llama2', 'llama3', 'llama3.1', 'llama3.2', 'mistral', 'qwen2.5', 'phi3', 'gemma2'];
+export const OLLAMA_MODELS = ['llama2', 'llama3', 'llama3.1', 'llama3.2', 'mistral', 'qwen2.5', 'phi3', 'gemma2', 'qwen3', 'deepseek-r1', 'gpt-oss'];
+
+/** Models (without tag) with the `thinking` capability, and with `tools` (ollama.com/library). */
+const THINKING_MODELS = ['qwen3', 'deepseek-r1', 'gpt-oss'];
+const TOOL_MODELS = ['llama3.1', 'llama3.2', 'mistral', 'qwen2.5', 'qwen3', 'gpt-oss'];
+const THINK_LEVELS = ['high', 'medium', 'low', 'max'];
+const ROLES = ['system', 'user', 'assistant', 'tool'];
+
+/** The reasoning trace of a thinking model, and how long it is by level. */
+const THINKING_TEXT = 'The user asks a question. I answer it briefly.';
 
 const withTag = (name: string): string => (name.includes(':') ? name : `${name}:latest`);
 
@@ -55,7 +81,9 @@ export function ollamaProvider(opts: OllamaOptions & Record<string, unknown>): P
       if (json.options !== undefined && !isObject(json.options)) return ollamaError(400, 'json: cannot unmarshal options into map[string]any');
       if (endpoint === 'chat' && json.messages !== undefined && !Array.isArray(json.messages)) return ollamaError(400, 'json: cannot unmarshal messages into []api.Message');
       if (endpoint === 'embed') return embed(json);
-      return answer(ctx, endpoint, json);
+      const problem = checkRequest(endpoint, json, models === '*');
+      if (problem) return problem;
+      return answer(ctx, endpoint, json, models === '*');
     },
     errorReply(status, kind) {
       if (kind === 'rate-limit') return ollamaError(429, 'server busy, please try again.  maximum pending requests exceeded');
@@ -73,21 +101,123 @@ function tags(models: string[] | '*' | undefined): JsonReply {
   };
 }
 
-function answer(ctx: HandlerCtx, endpoint: 'chat' | 'generate', json: Record<string, unknown>): Reply {
+const baseName = (name: string): string => name.replace(/:.*$/, '').replace(/^.*\//, '');
+
+/** Go's JSON decoding of the request and the capability checks, in Ollama's order. */
+function checkRequest(endpoint: 'chat' | 'generate', json: Record<string, unknown>, anyModel: boolean): JsonReply | null {
+  const model = json.model as string;
+  const think = json.think;
+  if (think !== undefined && think !== null && typeof think !== 'boolean' && !(typeof think === 'string' && THINK_LEVELS.includes(think))) {
+    return ollamaError(400, `invalid think value: ${JSON.stringify(think)} (must be "high", "medium", "low", "max", true, or false)`);
+  }
+  const messages = endpoint === 'chat' && Array.isArray(json.messages) ? json.messages : [];
+  for (const m of messages) {
+    if (!isObject(m) || typeof m.role !== 'string' || !ROLES.includes(m.role.toLowerCase())) return ollamaError(400, 'json: cannot unmarshal messages into []api.Message');
+    if (m.content !== undefined && typeof m.content !== 'string') return ollamaError(400, 'json: cannot unmarshal array into Go struct field Message.messages.content of type string');
+    const problem = checkImages(m.images);
+    if (problem) return problem;
+    for (const call of Array.isArray(m.tool_calls) ? m.tool_calls : m.tool_calls === undefined ? [] : [null]) {
+      const args = isObject(call) && isObject(call.function) ? call.function.arguments : undefined;
+      if (!isObject(call) || !isObject(call.function) || typeof call.function.name !== 'string') return ollamaError(400, 'json: cannot unmarshal tool_calls into []api.ToolCall');
+      if (args !== undefined && !isObject(args)) return ollamaError(400, `json: cannot unmarshal ${typeof args} into Go struct field ToolCallFunction.messages.tool_calls.function.arguments of type map[string]interface {}`);
+    }
+  }
+  if (endpoint === 'generate') {
+    const problem = checkImages(json.images);
+    if (problem) return problem;
+  }
+  const tools = json.tools;
+  if (tools !== undefined && tools !== null) {
+    if (!Array.isArray(tools) || !tools.every((t) => isObject(t) && isObject(t.function) && typeof t.function.name === 'string')) return ollamaError(400, 'json: cannot unmarshal tools into api.Tools');
+    if (tools.length > 0 && !anyModel && !TOOL_MODELS.includes(baseName(model))) return ollamaError(400, `registry.ollama.ai/library/${withTag(model)} does not support tools`);
+  }
+  if (!anyModel && (think === true || (typeof think === 'string' && THINK_LEVELS.includes(think))) && !THINKING_MODELS.includes(baseName(model))) {
+    return ollamaError(400, `${JSON.stringify(model)} does not support thinking`);
+  }
+  const format = json.format;
+  if (format !== undefined && format !== null && format !== '' && format !== 'json' && !isObject(format)) {
+    return ollamaError(500, `invalid format: ${JSON.stringify(JSON.stringify(format))}; expected "json" or a valid JSON Schema object`);
+  }
+  return null;
+}
+
+function checkImages(images: unknown): JsonReply | null {
+  if (images === undefined || images === null) return null;
+  if (!Array.isArray(images)) return ollamaError(400, 'json: cannot unmarshal images into []api.ImageData');
+  for (const image of images) {
+    if (typeof image !== 'string') return ollamaError(400, 'json: cannot unmarshal images into []api.ImageData');
+    const bad = image.search(/[^A-Za-z0-9+/=]/);
+    if (bad !== -1) return ollamaError(400, `illegal base64 data at input byte ${bad}`);
+  }
+  return null;
+}
+
+/** A JSON value that satisfies a JSON schema: the first enum value, each property, minimal arrays. */
+export function schemaValue(schema: unknown, text: string, depth = 0): unknown {
+  if (!isObject(schema) || depth > 8) return text;
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
+  if ('const' in schema) return schema.const;
+  const options = Array.isArray(schema.anyOf) ? schema.anyOf : Array.isArray(schema.oneOf) ? schema.oneOf : null;
+  if (options && options.length > 0) return schemaValue(options[0], text, depth + 1);
+  const type = String(Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : (schema.type ?? (isObject(schema.properties) ? 'object' : 'string')));
+  switch (type) {
+    case 'object': {
+      const value: Record<string, unknown> = {};
+      if (isObject(schema.properties)) for (const [name, sub] of Object.entries(schema.properties)) value[name] = schemaValue(sub, text, depth + 1);
+      return value;
+    }
+    case 'array':
+      return Array.from({ length: Math.max(typeof schema.minItems === 'number' ? schema.minItems : 1, 1) }, () => schemaValue(schema.items, text, depth + 1));
+    case 'integer':
+      return typeof schema.minimum === 'number' ? Math.ceil(schema.minimum) : 1;
+    case 'number':
+      return typeof schema.minimum === 'number' ? schema.minimum : 1.5;
+    case 'boolean':
+      return true;
+    case 'null':
+      return null;
+    default:
+      return text;
+  }
+}
+
+/** The tool calls a tool-capable model makes: the first tool, when the last message is the user's (not a tool result). */
+function toolCallsFor(ctx: HandlerCtx, json: Record<string, unknown>): Record<string, unknown>[] {
+  const tools = Array.isArray(json.tools) ? (json.tools as { function: { name: string; parameters?: unknown } }[]) : [];
+  const messages = Array.isArray(json.messages) ? (json.messages as { role?: string }[]) : [];
+  if (tools.length === 0 || messages[messages.length - 1]?.role?.toLowerCase() !== 'user') return [];
+  const tool = tools[0].function;
+  const id = `call_${ctx.ids.uuid().replace(/-/g, '').slice(-8)}`;
+  return [{ id, function: { index: 0, name: tool.name, arguments: schemaValue(tool.parameters ?? { type: 'object' }, 'Paris') } }];
+}
+
+function answer(ctx: HandlerCtx, endpoint: 'chat' | 'generate', json: Record<string, unknown>, anyModel: boolean): Reply {
   const model = json.model as string;
   const created_at = ctx.ids.iso();
   const messages = (json.messages as { content?: unknown }[] | undefined) ?? [];
   const options = (json.options as Record<string, unknown> | undefined) ?? {};
   // An empty conversation / prompt only loads the model.
   const load = endpoint === 'chat' ? messages.length === 0 : !json.prompt;
-  const cut = load ? { text: '', truncated: false } : truncateTokens(ctx.text, options.num_predict as number | undefined);
+  const thinkingModel = anyModel || THINKING_MODELS.includes(baseName(model));
+  // A thinking model thinks unless told not to (gpt-oss takes only levels: false is ignored).
+  const thinks = !load && thinkingModel && (json.think !== false || baseName(model) === 'gpt-oss') && !(anyModel && json.think === undefined);
+  const thinking = thinks ? THINKING_TEXT : '';
+  const calls = endpoint === 'chat' && !load ? toolCallsFor(ctx, json) : [];
+  const format = json.format;
+  const text = calls.length > 0 ? '' : format === 'json' ? JSON.stringify({ answer: ctx.text }) : isObject(format) ? JSON.stringify(schemaValue(format, ctx.text)) : ctx.text;
+  const cut = load ? { text: '', truncated: false } : truncateTokens(text, options.num_predict as number | undefined);
   const doneReason = load ? 'load' : cut.truncated ? 'length' : 'stop';
   const promptTokens = endpoint === 'chat' ? tokensOf(...messages.map((m) => m.content)) : tokensOf(json.system, json.prompt);
 
-  const partial = (piece: string): Record<string, unknown> =>
-    endpoint === 'chat' ? { model, created_at, message: { role: 'assistant', content: piece }, done: false } : { model, created_at, response: piece, done: false };
-  const final = (content: string): Record<string, unknown> => {
-    const base = endpoint === 'chat' ? { model, created_at, message: { role: 'assistant', content } } : { model, created_at, response: content };
+  const partial = (piece: string, thought = ''): Record<string, unknown> => {
+    if (endpoint === 'chat') return { model, created_at, message: { role: 'assistant', content: piece, ...(thought ? { thinking: thought } : {}) }, done: false };
+    return { model, created_at, response: piece, ...(thought ? { thinking: thought } : {}), done: false };
+  };
+  const final = (content: string, whole: boolean): Record<string, unknown> => {
+    const message: Record<string, unknown> = { role: 'assistant', content };
+    if (whole && thinking) message.thinking = thinking;
+    if (whole && calls.length > 0) message.tool_calls = calls;
+    const base = endpoint === 'chat' ? { model, created_at, message } : { model, created_at, response: content, ...(whole && thinking ? { thinking } : {}) };
     if (load) return { ...base, done_reason: 'load', done: true };
     return {
       ...base,
@@ -98,19 +228,24 @@ function answer(ctx: HandlerCtx, endpoint: 'chat' | 'generate', json: Record<str
       load_duration: TIMINGS.load_duration,
       prompt_eval_count: promptTokens,
       prompt_eval_duration: TIMINGS.prompt_eval_duration,
-      eval_count: countTokens(cut.text),
+      // Thinking tokens count as generated tokens.
+      eval_count: countTokens(cut.text) + countTokens(thinking) + (calls.length > 0 ? 5 : 0),
       eval_duration: TIMINGS.eval_duration,
     };
   };
 
   // Ollama streams unless told `"stream": false`.
   const stream = ctx.forceStream || json.stream !== false;
-  if (!stream) return { kind: 'json', status: 200, contentType: 'application/json; charset=utf-8', body: final(cut.text) };
-  const pieces = load ? [] : splitChunks(cut.text, ctx.chunks);
+  if (!stream) return { kind: 'json', status: 200, contentType: 'application/json; charset=utf-8', body: final(cut.text, true) };
+  const pieces = load || calls.length > 0 ? [] : splitChunks(cut.text, ctx.chunks);
+  const thoughts = thinking ? splitChunks(thinking, ctx.chunks) : [];
+  const frames = [...thoughts.map((t) => ndjson(partial('', t))), ...pieces.map((p) => ndjson(partial(p)))];
+  // Tool calls come whole, in one line of their own.
+  if (calls.length > 0) frames.push(ndjson({ model, created_at, message: { role: 'assistant', content: '', tool_calls: calls }, done: false }));
   return {
     kind: 'stream',
     contentType: 'application/x-ndjson',
-    frames: [...pieces.map((p) => ndjson(partial(p))), ndjson(final(''))],
+    frames: [...frames, ndjson(final('', false))],
     filler: () => ndjson(partial('.')),
   };
 }
