@@ -467,19 +467,20 @@ function answerText(generation: Record<string, unknown>, text: string): string {
   return JSON.stringify(schema !== undefined ? valueFor(schema, text) : { answer: text });
 }
 
-/** Implicit caching: the longest leading run of contents (with the system instruction) an earlier request sent, in tokens. */
+/**
+ * Implicit caching: the longest leading run an earlier request sent (the system instruction alone,
+ * or with the first contents), in tokens. The last content is always new input.
+ */
 function implicitCache(seen: Map<string, number>, parsed: Parsed): number {
   let cached = 0;
   const system = JSON.stringify(parsed.system);
   let tokens = countTokens(partsText(parsed.system).join(' '));
-  const keys: [string, number][] = [];
-  parsed.contents.forEach((content, i) => {
+  const keys: [string, number][] = parsed.system.length > 0 ? [[system, tokens]] : [];
+  parsed.contents.slice(0, -1).forEach((content, i) => {
     tokens += countTokens(partsText(content.parts).join(' '));
-    const key = `${system}|${JSON.stringify(parsed.contents.slice(0, i + 1))}`;
-    // The whole prompt is never all cached: the last content is new input.
-    if (i < parsed.contents.length - 1 && seen.has(key)) cached = seen.get(key)!;
-    keys.push([key, tokens]);
+    keys.push([`${system}|${JSON.stringify(parsed.contents.slice(0, i + 1))}`, tokens]);
   });
+  for (const [key, count] of keys) if (seen.has(key)) cached = count;
   for (const [key, count] of keys) seen.set(key, count);
   return cached;
 }

@@ -350,8 +350,10 @@ describe('gemini format: request', () => {
     const ctx = context({ policy: 'error' });
     const body = build(req, ctx);
     assert.deepEqual(body.systemInstruction, { parts: [{ text: 'Long instructions' }] });
-    assert.deepEqual(req.dropped, ['messages[0].content[0].cache_control', 'messages[1].cache_control', 'messages[1].content[0].cache_control', 'tools[0].cache_control']);
-    assert.deepEqual(ctx.dropped, [], 'not through the policy');
+    assert.equal(JSON.stringify(body).includes('cache'), false);
+    // Named in the call's dropped paths (X-Modelgate-Dropped-Params), not refused under `error`.
+    assert.deepEqual(ctx.dropped, ['messages[0].content[0].cache_control', 'messages[1].cache_control', 'messages[1].content[0].cache_control', 'tools[0].cache_control']);
+    assert.deepEqual(req.dropped, [], 'the request is shared by every target: left alone');
   });
 
   it('puts what Gemini cannot express through the policy', () => {
@@ -386,9 +388,10 @@ describe('gemini format: request', () => {
     assert.doesNotThrow(() => build(request(hi, { openai: { modalities: ['text'] } })));
   });
 
-  it('sends the fields the policy passed, never over its own', () => {
+  it('names Gemini’s own fields as native (the plugin adds them whatever the policy), and adds no passthrough itself', () => {
+    assert.deepEqual(geminiFormat.nativeFields?.(context()), ['safetySettings', 'cachedContent', 'labels']);
     const body = build(request(hi, { passthrough: { safetySettings: [{ category: 'HARM_CATEGORY_HARASSMENT', threshold: 'BLOCK_NONE' }], contents: 'nope' } }));
-    assert.deepEqual(body.safetySettings, [{ category: 'HARM_CATEGORY_HARASSMENT', threshold: 'BLOCK_NONE' }]);
+    assert.equal(body.safetySettings, undefined);
     assert.deepEqual(body.contents, [{ role: 'user', parts: [{ text: 'hi' }] }]);
   });
 

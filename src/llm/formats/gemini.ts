@@ -30,13 +30,14 @@
  * - `n` → `candidateCount` (not streamed: the client's stream has one choice).
  * - Cache marks (`cache_control`): Gemini caches prompt prefixes implicitly (2.5 and later); an
  *   explicit cache is a separate resource (`cachedContent`) the gateway does not create. A mark is a
- *   hint that never changes the answer, so it is a *named drop* whatever the route's policy (in
- *   `dropped`, hence `X-Modelgate-Dropped-Params` and the log): refusing it would break every
+ *   hint that never changes the answer, so it is a *named drop* whatever the route's policy (in the
+ *   call's dropped paths, hence `X-Modelgate-Dropped-Params` and the log): refusing it would break every
  *   conversation that moves from Anthropic to Gemini, and sending nothing in silence is what
  *   issue 17 forbids. Cached tokens come back in `prompt_tokens_details.cached_tokens`.
  * - Everything else without a Gemini equivalent (`logprobs`, `logit_bias`, `user`, `metadata`,
  *   `parallel_tool_calls: false`, participant names, OpenAI-only fields) goes through
- *   `ctx.unsupported`. Client fields the policy `pass` kept are sent as they are.
+ *   `ctx.unsupported`. `safetySettings`, `cachedContent` and `labels` are Gemini's own fields, sent
+ *   as the client wrote them whatever the policy (`nativeFields`).
  *
  * Thought signatures (…/thought-signatures): Gemini 2.5+ signs its reasoning; the signature rides
  * on the first function call of a step (or on the last part of an answer without calls), and
@@ -106,6 +107,9 @@ const FINISH_REASONS: Readonly<Record<string, FinishReason>> = {
   FINISH_REASON_UNSPECIFIED: 'stop',
 };
 
+/** Gemini-native request fields a client may send as they are, whatever the policy (src/exchange/policy.ts). */
+export const GEMINI_NATIVE_FIELDS: readonly string[] = ['safetySettings', 'cachedContent', 'labels'];
+
 /** At most this many stop sequences (GenerationConfig.stopSequences). */
 const MAX_STOP_SEQUENCES = 5;
 
@@ -114,6 +118,7 @@ export const geminiFormat: WireFormat = {
   buildRequest: buildGeminiRequest,
   parseResponse: parseGeminiResponse,
   createStreamTranslator: (ctx) => new GeminiStreamTranslator(ctx),
+  nativeFields: () => GEMINI_NATIVE_FIELDS,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -179,10 +184,17 @@ interface Content {
   parts: GeminiPart[];
 }
 
-/** A cache mark is dropped by name whatever the policy (see the header): recorded in `req.dropped`, never an error. */
-function dropCacheMark(req: CanonicalRequest, path: string): void {
+/**
+ * A cache mark is dropped by name whatever the policy (see the header), never an error: recorded in
+ * the call's dropped paths (ExchangeContext.dropped: the `X-Modelgate-Dropped-Params` header and the
+ * log), which DriverContext only reaches through `unsupported` (an error under the default policy).
+ */
+function dropCacheMark(ctx: DriverContext, path: string): void {
   const name = `${path}.cache_control`;
-  if (!req.dropped.includes(name)) req.dropped.push(name);
+  const dropped = (ctx as { dropped?: unknown }).dropped;
+  if (Array.isArray(dropped)) {
+    if (!dropped.includes(name)) dropped.push(name);
+  } else if (ctx.policy !== 'error') ctx.unsupported(name, 'explicit cache markers');
 }
 
 function buildGeminiRequest(req: CanonicalRequest, ctx: DriverContext): JsonObject {
@@ -202,7 +214,7 @@ function buildGeminiRequest(req: CanonicalRequest, ctx: DriverContext): JsonObje
   if (Object.keys(generationConfig).length > 0) body.generationConfig = generationConfig;
   addTools(body, req, ctx);
   unmapped(req, ctx);
-  for (const [key, value] of Object.entries(req.passthrough)) if (!(key in body) && value !== undefined) body[key] = value;
+  // Passthrough fields the policy let through (and GEMINI_NATIVE_FIELDS) are added by the plugin.
   return body;
 }
 
@@ -286,7 +298,7 @@ function toContents(req: CanonicalRequest, ctx: DriverContext, images: ImageDeta
   req.messages.forEach((message, i) => {
     const path = `messages[${i}]`;
     if (message.name !== undefined && message.name !== '') ctx.unsupported(`${path}.name`, 'participant names');
-    if (message.cache) dropCacheMark(req, path);
+    if (message.cache) dropCacheMark(ctx, path);
     if (message.role === 'tool') {
       const parts = message.parts.flatMap((part, j) => functionResponse(req, part, names, `${path}.content[${j}]`, ctx));
       if (parts.length === 0) return;
@@ -301,7 +313,7 @@ function toContents(req: CanonicalRequest, ctx: DriverContext, images: ImageDeta
         message.parts.forEach((part, j) => {
           const at = `${path}.content[${j}]`;
           if (part.type !== 'text') return ctx.unsupported(at, `${part.type} content in system instructions`);
-          if (part.cache) dropCacheMark(req, at);
+          if (part.cache) dropCacheMark(ctx, at);
           system.push({ text: part.text });
         });
         break;
@@ -332,7 +344,7 @@ function mediaTypeOfUrl(url: string): string | undefined {
 const FETCHABLE = /^(?:https?|gs):\/\//i;
 
 function userPart(req: CanonicalRequest, part: CanonicalPart, path: string, ctx: DriverContext, images: ImageDetails): GeminiPart[] {
-  if ('cache' in part && part.cache) dropCacheMark(req, path);
+  if ('cache' in part && part.cache) dropCacheMark(ctx, path);
   switch (part.type) {
     case 'text':
       return [{ text: part.text }];
@@ -399,7 +411,7 @@ function modelParts(req: CanonicalRequest, message: Message, path: string, ctx: 
   let lastText: GeminiPart | undefined;
   message.parts.forEach((part, j) => {
     const at = `${path}.content[${j}]`;
-    if ('cache' in part && part.cache) dropCacheMark(req, at);
+    if ('cache' in part && part.cache) dropCacheMark(ctx, at);
     switch (part.type) {
       case 'text':
       case 'refusal':
@@ -446,7 +458,7 @@ function functionResponse(req: CanonicalRequest, part: CanonicalPart, names: Map
     ctx.unsupported(path, `${part.type} content in a tool message`);
     return [];
   }
-  if (part.cache) dropCacheMark(req, path);
+  if (part.cache) dropCacheMark(ctx, path);
   const name = part.name || names.get(part.toolCallId);
   if (!name) throw new RequestError(`${path.replace(/\.content\[\d+\]$/, '')}.tool_call_id: no earlier assistant tool call has this id (gemini needs the function's name)`);
   const texts: string[] = [];
@@ -511,7 +523,7 @@ function addTools(body: JsonObject, req: CanonicalRequest, ctx: DriverContext): 
       ctx.unsupported(`tools[${i}]`, `the built-in tool '${tool.name}'`);
       return;
     }
-    if (tool.cache) dropCacheMark(req, `tools[${i}]`);
+    if (tool.cache) dropCacheMark(ctx, `tools[${i}]`);
     const declaration: JsonObject = { name: tool.name };
     if (tool.description !== undefined) declaration.description = tool.description;
     const parameters = tool.parameters;
