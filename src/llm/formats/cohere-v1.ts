@@ -17,7 +17,8 @@
  * - output: `json_object` → `response_format: {type: json_object}`, `json_schema` →
  *   `{type: json_object, schema}` (chat only; generate has no response_format).
  * - sampling: `max_tokens`, `temperature` (clamped to 0..1 chat, 0..5 generate), `p` (0.01..0.99),
- *   `k`, `stop_sequences`, `seed`, penalties; generate also `num_generations` (n) and `logit_bias`.
+ *   `k`, `stop_sequences`, `seed`, penalties; generate also `num_generations` (n). `logit_bias` is
+ *   no longer in either API (the current spec has none): reported.
  * - no reasoning (v1 has no thinking parameter), no tools, no logprobs in the canonical answer.
  */
 import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type EmbeddingsContext, type EmbeddingsRequest, type StreamEvent, type TranslatedResponse } from '../types.ts';
@@ -63,7 +64,7 @@ export const cohereV1Format: WireFormat = {
 
 function buildCohereRequest(req: CanonicalRequest, ctx: DriverContext): JsonObject {
   const chat = req.kind === 'chat';
-  reportUnmapped(req, ctx, { choices: !chat, logitBias: !chat, penalties: true, seed: true });
+  reportUnmapped(req, ctx, { choices: !chat, penalties: true, seed: true });
   reportCacheMarks(req, ctx);
   // tool_choice `none`: no tool may be called, which is what sending no tools means.
   if ((req.tools?.length ?? 0) > 0 && req.toolChoice?.type !== 'none') ctx.unsupported('tools', 'tools (the v1 API takes parameter_definitions, not JSON schemas)');
@@ -95,7 +96,6 @@ function buildCohereRequest(req: CanonicalRequest, ctx: DriverContext): JsonObje
     presence_penalty: params.presencePenalty,
     frequency_penalty: params.frequencyPenalty,
     num_generations: !chat && s.n !== undefined ? s.n : undefined,
-    logit_bias: !chat && s.logitBias !== undefined && Object.keys(s.logitBias).length > 0 ? s.logitBias : undefined,
   });
   copyPassthrough(body, req);
   return body;
