@@ -12,5 +12,11 @@ export const openrouterDriver = defineOpenAICompatible({
   base: 'https://openrouter.ai:443/api/v1',
   completionsPath: '/completions',
   embeddingsPath: null,
-  format: { requestStreamUsage: false, openAIModelRules: false, extraFields: ['top_k', 'min_p', 'top_a', 'repetition_penalty', 'reasoning', 'transforms', 'provider'] },
+  format: {
+    requestStreamUsage: false,
+    openAIModelRules: false,
+    extraFields: ['top_k', 'min_p', 'top_a', 'repetition_penalty', 'reasoning', 'transforms', 'provider'],
+    // OpenRouter takes reasoning state and Anthropic-style cache marks in messages (its documented reasoning_details)
+    nativeMessageFields: ['reasoning_details', 'reasoning', 'cache_control'],
+  },
 });

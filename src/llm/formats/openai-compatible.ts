@@ -3,18 +3,25 @@
  * (llama2/mistral `openai` format: vLLM, llama.cpp, TGI's Messages API, Ollama's /v1).
  *
  * This is the hot path, so it does as little as possible (Kong 3.7+ behaviour):
- * - request: the client's body passes through with `model` set to the configured model, `stream`
- *   explicit and the configured options applied (they win, see params.ts);
+ * - request: for an OpenAI client, the client's body passes through (`CanonicalRequest.source`)
+ *   with `model` set to the configured model, `stream` explicit and the configured options applied
+ *   (they win, see params.ts); what the allow-list leaves out goes through the unsupported-params
+ *   policy (ctx.unsupported), never silently; provider state meant for other providers
+ *   (`reasoning_content`, `reasoning_details`, `cache_control` marks) is dropped cleanly;
+ *   a request from another inbound API is built from the canonical request;
  * - response: parsed once to check `choices` and read usage/model; the upstream bytes are the
  *   client's answer, never re-serialised;
  * - stream: events are re-framed without parsing, except the few that carry what we must know
  *   (the first one for the model, the usage chunk, errors).
  */
-import { RequestError, TranslationError, UpstreamStreamError, type ClientRequest, type DriverContext, type StreamEvent, type TranslatedResponse, type Usage } from '../types.ts';
+import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type PassthroughAnswer, type StreamEvent } from '../types.ts';
 import { asArray, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
-import { completionBody, usageOf, type CompletionChoice, type FinishReason, type ToolCall } from '../openai-shape.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
-import { sseFrame, type ToolCallDelta } from '../stream/openai-chunks.ts';
+import { sseFrame } from '../../exchange/render/openai-chat.ts';
+import { openAIUsage } from '../../exchange/usage.ts';
+import { toolCallId } from '../../exchange/ids.ts';
+import type { CanonicalChoice, CanonicalRequest, CanonicalResponse, FinishReason, ToolCallDelta } from '../../exchange/types.ts';
+import { canonicalToOpenAI } from './openai-from-canonical.ts';
 import type { WireFormat } from './format.ts';
 
 export interface OpenAICompatibleOptions {
@@ -33,8 +40,10 @@ export interface OpenAICompatibleOptions {
   extraFields?: readonly string[];
   /** OpenAI fields the provider answers 400 to (Groq: `logprobs`, `logit_bias`, `top_logprobs`): left out. */
   dropFields?: readonly string[];
-  /** Message fields the provider answers 400 to (Groq: `name`): left out. */
+  /** Message fields the provider answers 400 to (Groq: `name`): left out, through the policy. */
   dropMessageFields?: readonly string[];
+  /** Provider-state message fields the provider takes (OpenRouter: `reasoning_details`, `cache_control`): kept, not dropped. */
+  nativeMessageFields?: readonly string[];
   /** The provider only answers one choice (Groq: "n must be 1"): `n > 1` is a RequestError, `n: 1` is dropped. */
   singleChoice?: boolean;
   /** The provider only knows `max_tokens` (DeepSeek): a client's `max_completion_tokens` is sent under that name. */
@@ -70,20 +79,15 @@ const MESSAGE_FIELDS: ReadonlySet<string> = new Set(['role', 'content', 'name', 
 /** Sampling fields self-hosted OpenAI-compatible servers (vLLM, llama.cpp) accept beyond OpenAI's. */
 const SELF_HOSTED_FIELDS = ['top_k', 'min_p', 'repetition_penalty'];
 
-function pick(source: Record<string, unknown>, allowed: ReadonlySet<string>, extra: readonly string[]): JsonObject {
-  const out: JsonObject = {};
-  for (const key of Object.keys(source)) {
-    if (allowed.has(key) || extra.includes(key)) out[key] = source[key];
-  }
-  return out;
-}
+/**
+ * Message fields that carry provider state or cache marks for other providers (Anthropic's
+ * `cache_control`, reasoning echoed back): a provider that cannot use them does not get them. A
+ * clean drop by design, not a client field the policy judges (docs/ai-proxy.md).
+ */
+const STATE_MESSAGE_FIELDS: ReadonlySet<string> = new Set(['reasoning_content', 'reasoning', 'reasoning_details', 'cache_control']);
 
-/** Whether `pick(message, MESSAGE_FIELDS)` minus `dropped` would leave anything out. */
-function hasFieldToDrop(message: Record<string, unknown>, dropped: readonly string[]): boolean {
-  for (const key in message) {
-    if (!MESSAGE_FIELDS.has(key) || dropped.includes(key)) return true;
-  }
-  return false;
+function present(value: unknown): boolean {
+  return value !== undefined && value !== null;
 }
 
 /** A format's extra request fields, worked out once per format rather than per request. */
@@ -95,18 +99,97 @@ function extraFields(options: OpenAICompatibleOptions): readonly string[] {
   return extra;
 }
 
-function allowedFields(req: ClientRequest, ctx: DriverContext, options: OpenAICompatibleOptions): JsonObject {
-  const body = pick(req, ctx.routeType === 'llm/v1/chat' ? CHAT_FIELDS : COMPLETION_FIELDS, extraFields(options));
-  for (const field of options.dropFields ?? []) delete body[field];
+/** What a message needs done before it goes upstream: nothing, or rebuilt without what it may not carry. */
+const Fix = { None: 0, Rebuild: 1 } as const;
+type Fix = (typeof Fix)[keyof typeof Fix];
+
+/** Whether a content array has a part with a cache mark (stripped for providers that cannot use it). */
+function partsHaveCacheMark(content: unknown): boolean {
+  if (!Array.isArray(content)) return false;
+  for (const part of content) if (isObject(part) && part.cache_control !== undefined) return true;
+  return false;
+}
+
+/** Judges one message's fields; reports what cannot go through the policy and says whether the message must be rebuilt. */
+function checkMessage(m: JsonObject, path: string, ctx: DriverContext, options: OpenAICompatibleOptions): Fix {
   const dropped = options.dropMessageFields ?? [];
-  // messages are rebuilt only when one has a field to leave out: otherwise the client's own array
-  // goes upstream, and a long conversation is written as the client's bytes (util/json-reuse.ts)
-  if (Array.isArray(body.messages) && body.messages.some((m) => isObject(m) && hasFieldToDrop(m, dropped))) {
-    body.messages = body.messages.map((m) => {
-      if (!isObject(m)) return m;
-      const message = pick(m, MESSAGE_FIELDS, []);
-      for (const field of dropped) delete message[field];
-      return message;
+  const native = options.nativeMessageFields ?? [];
+  let fix: Fix = Fix.None;
+  for (const key in m) {
+    if (MESSAGE_FIELDS.has(key) && !dropped.includes(key)) continue;
+    if (native.includes(key)) continue;
+    if (STATE_MESSAGE_FIELDS.has(key)) {
+      fix = Fix.Rebuild;
+      continue;
+    }
+    if (dropped.includes(key)) {
+      if (present(m[key])) ctx.unsupported(`${path}.${key}`);
+      fix = Fix.Rebuild;
+      continue;
+    }
+    if (ctx.policy === 'pass') continue;
+    ctx.unsupported(`${path}.${key}`);
+    fix = Fix.Rebuild;
+  }
+  if (!native.includes('cache_control') && partsHaveCacheMark(m.content)) fix = Fix.Rebuild;
+  return fix;
+}
+
+function rebuildMessage(m: JsonObject, ctx: DriverContext, options: OpenAICompatibleOptions): JsonObject {
+  const dropped = options.dropMessageFields ?? [];
+  const native = options.nativeMessageFields ?? [];
+  const out: JsonObject = {};
+  for (const key in m) {
+    const keep = (MESSAGE_FIELDS.has(key) && !dropped.includes(key)) || native.includes(key) || (ctx.policy === 'pass' && !STATE_MESSAGE_FIELDS.has(key) && !dropped.includes(key));
+    if (keep) out[key] = m[key];
+  }
+  if (!native.includes('cache_control') && partsHaveCacheMark(out.content)) {
+    out.content = (out.content as unknown[]).map((part) => {
+      if (!isObject(part) || part.cache_control === undefined) return part;
+      const { cache_control: _mark, ...rest } = part;
+      return rest;
+    });
+  }
+  return out;
+}
+
+/**
+ * The client's own body, through the provider's allow-list. Fields the inbound API has and this
+ * provider does not (`top_k` to OpenAI, Groq's `logprobs`) and message fields it does not take
+ * go through the policy; fields the inbound API does not have are the policy's already
+ * (src/exchange/policy.ts). The `messages` array is rebuilt only when a message needs it: otherwise
+ * the client's own array goes upstream, and a long conversation is written as the client's bytes
+ * (util/json-reuse.ts).
+ */
+function allowedFields(req: CanonicalRequest, ctx: DriverContext, options: OpenAICompatibleOptions): JsonObject {
+  const source = req.source.body;
+  const allowed = ctx.routeType === 'llm/v1/chat' ? CHAT_FIELDS : COMPLETION_FIELDS;
+  const extra = extraFields(options);
+  const body: JsonObject = {};
+  for (const key of Object.keys(source)) {
+    if (allowed.has(key) || extra.includes(key)) body[key] = source[key];
+    else if (!Object.hasOwn(req.passthrough, key) && present(source[key])) ctx.unsupported(key);
+  }
+  for (const field of options.dropFields ?? []) {
+    if (present(body[field])) ctx.unsupported(field);
+    delete body[field];
+  }
+  if (Array.isArray(body.messages)) {
+    const messages = body.messages;
+    let rebuild: boolean[] | null = null;
+    messages.forEach((m, i) => {
+      if (isObject(m) && checkMessage(m, `messages[${i}]`, ctx, options) === Fix.Rebuild) (rebuild ??= [])[i] = true;
+    });
+    if (rebuild) {
+      const marks = rebuild;
+      body.messages = messages.map((m, i) => (marks[i] && isObject(m) ? rebuildMessage(m, ctx, options) : m));
+    }
+  }
+  if (Array.isArray(body.tools) && !(options.nativeMessageFields ?? []).includes('cache_control') && body.tools.some((t) => isObject(t) && t.cache_control !== undefined)) {
+    body.tools = body.tools.map((t) => {
+      if (!isObject(t) || t.cache_control === undefined) return t;
+      const { cache_control: _mark, ...rest } = t;
+      return rest;
     });
   }
   if (options.singleChoice && body.n !== undefined && body.n !== null) {
@@ -120,10 +203,18 @@ function allowedFields(req: ClientRequest, ctx: DriverContext, options: OpenAICo
   return body;
 }
 
+/** The body before the route's options: the client's own (OpenAI inbound), else built from the canonical request. */
+function baseBody(req: CanonicalRequest, ctx: DriverContext, options: OpenAICompatibleOptions): JsonObject {
+  if (req.source.format === 'openai-chat' || req.source.format === 'openai-completions') return allowedFields(req, ctx, options);
+  return canonicalToOpenAI(req, ctx, { extraFields: extraFields(options), dropFields: options.dropFields ?? [], dropMessageFields: options.dropMessageFields ?? [], singleChoice: options.singleChoice === true, provider: options.provider });
+}
+
 export function openAICompatibleFormat(options: OpenAICompatibleOptions): WireFormat {
   return {
     framing: 'sse',
-    buildRequest: (req, ctx) => buildOpenAIRequest(allowedFields(req, ctx, options), req, ctx, options),
+    handlesUnmapped: true,
+    nativeFields: () => extraFields(options),
+    buildRequest: (req, ctx) => buildOpenAIRequest(baseBody(req, ctx, options), req, ctx, options),
     parseResponse: (body, ctx) => (options.normalize ? parseNormalizedResponse(body, ctx, options.provider) : parseOpenAIResponse(body, ctx)),
     createStreamTranslator: (ctx) => (options.normalize ? new NormalizingTranslator(ctx, options.provider) : new OpenAIPassthroughTranslator(ctx, options.provider)),
   };
@@ -137,9 +228,11 @@ export function openAICompatibleFormat(options: OpenAICompatibleOptions): WireFo
 export function chatBridgedCompletionsFormat(options: OpenAICompatibleOptions): WireFormat {
   return {
     framing: 'sse',
+    handlesUnmapped: true,
+    nativeFields: () => extraFields(options),
     buildRequest: (req, ctx) => {
-      const { prompt, ...rest } = allowedFields(req, ctx, options);
-      const body: JsonObject = { ...rest, messages: [{ role: 'user', content: prompt }] };
+      const { prompt, ...rest } = baseBody(req, ctx, options);
+      const body: JsonObject = { ...rest, messages: [{ role: 'user', content: prompt ?? req.prompt }] };
       for (const field of ['echo', 'best_of', 'suffix']) delete body[field]; // completions-only: chat has none of them
       return buildOpenAIRequest(body, req, ctx, options);
     },
@@ -148,7 +241,7 @@ export function chatBridgedCompletionsFormat(options: OpenAICompatibleOptions): 
   };
 }
 
-function buildOpenAIRequest(body: JsonObject, req: ClientRequest, ctx: DriverContext, options: OpenAICompatibleOptions): JsonObject {
+function buildOpenAIRequest(body: JsonObject, req: CanonicalRequest, ctx: DriverContext, options: OpenAICompatibleOptions): JsonObject {
   body.model = ctx.model;
   body.stream = ctx.stream;
   applyConfiguredOptions(body, req, ctx, options);
@@ -156,17 +249,17 @@ function buildOpenAIRequest(body: JsonObject, req: ClientRequest, ctx: DriverCon
     // OpenAI rejects stream_options on a non-streamed request.
     delete body.stream_options;
   } else if (options.requestStreamUsage) {
-    body.stream_options = { ...asObject(req.stream_options), include_usage: true };
+    body.stream_options = { ...asObject(body.stream_options), include_usage: true };
   }
   return body;
 }
 
 /** Kong 3.8+ `merge_config_defaults`: configured options win. `top_k` is not sent: OpenAI rejects it. */
-function applyConfiguredOptions(body: JsonObject, req: ClientRequest, ctx: DriverContext, options: OpenAICompatibleOptions): void {
+function applyConfiguredOptions(body: JsonObject, req: CanonicalRequest, ctx: DriverContext, options: OpenAICompatibleOptions): void {
   const { max_tokens: maxTokens, temperature, top_p: topP } = ctx.options;
   if (asNumber(maxTokens) !== undefined) {
     const completionField =
-      (req.max_completion_tokens !== undefined && req.max_completion_tokens !== null) ||
+      present(req.source.body.max_completion_tokens) ||
       (options.openAIModelRules && MAX_COMPLETION_TOKENS_MODELS.test(ctx.model));
     if (completionField && !options.maxTokensOnly) {
       body.max_completion_tokens = maxTokens;
@@ -179,36 +272,25 @@ function applyConfiguredOptions(body: JsonObject, req: ClientRequest, ctx: Drive
   if (asNumber(topP) !== undefined) body.top_p = topP;
 }
 
-function parseOpenAIResponse(body: string, ctx: DriverContext): TranslatedResponse {
+function parseOpenAIResponse(body: string, ctx: DriverContext): PassthroughAnswer {
   const parsed = parseUpstreamJson(body, ctx.routeType);
   if (!isObject(parsed) || !Array.isArray(parsed.choices)) throw new TranslationError(`'choices' not in ${ctx.routeType} response`);
-  return { body, usage: openAIUsage(parsed.usage), responseModel: asString(parsed.model) ?? null };
+  return { passthrough: body, usage: openAIUsage(parsed.usage), responseModel: asString(parsed.model) ?? null };
 }
 
-function openAIUsage(usage: unknown): Usage | null {
-  return usageOf(dig(usage, 'prompt_tokens'), dig(usage, 'completion_tokens'));
-}
-
-function parseBridgedResponse(body: string, ctx: DriverContext): TranslatedResponse {
+function parseBridgedResponse(body: string, ctx: DriverContext): CanonicalResponse {
   const parsed = parseUpstreamJson(body, 'llm/v1/chat');
   const choices = isObject(parsed) ? asArray(parsed.choices) : undefined;
   if (!isObject(parsed) || !choices) throw new TranslationError(`'choices' not in llm/v1/chat response`);
-  const usage = openAIUsage(parsed.usage);
-  const model = asString(parsed.model);
-  const translated: CompletionChoice[] = choices.map((choice) => ({
-    text: textOfContent(dig(choice, 'message', 'content')),
-    finishReason: finishReasonOf(dig(choice, 'finish_reason')),
-  }));
   return {
-    body: completionBody(ctx.routeType, {
-      id: asString(parsed.id) ?? ctx.id,
-      created: asNumber(parsed.created) ?? ctx.now,
-      model: model ?? ctx.model,
-      choices: translated,
-      usage,
-    }),
-    usage,
-    responseModel: model ?? null,
+    id: asString(parsed.id) ?? ctx.id,
+    created: asNumber(parsed.created) ?? ctx.now,
+    model: asString(parsed.model) ?? ctx.model,
+    choices: choices.map((choice) => ({
+      parts: [{ type: 'text', text: textOfContent(dig(choice, 'message', 'content')) }],
+      finishReason: finishReasonOf(dig(choice, 'finish_reason')),
+    })),
+    usage: openAIUsage(parsed.usage),
   };
 }
 
@@ -238,7 +320,7 @@ function finishReasonOf(value: unknown): FinishReason | null {
 const USAGE_OBJECT = /"usage"\s*:\s*\{/;
 const ERROR_EVENT = /^\s*\{\s*"error"\s*:/;
 /** The string values that make up generated text in chat and completion chunks. */
-const TEXT_VALUE = /"(?:content|text|arguments)"\s*:\s*"/g;
+const TEXT_VALUE = /"(?:content|text|arguments|reasoning_content)"\s*:\s*"/g;
 
 const EMPTY_CHOICES = /"choices"\s*:\s*\[\s*\]/;
 
@@ -386,38 +468,43 @@ function normalizedFinish(value: unknown): FinishReason | null {
   return finishReasonOf(value);
 }
 
-function toolCallsOf(value: unknown, id: string): ToolCall[] {
-  return (asArray(value) ?? []).map((call, index) => {
-    const args = dig(call, 'function', 'arguments');
-    return {
-      id: asString(dig(call, 'id')) || `call_${id}_${index}`,
-      type: 'function',
-      // TGI has answered arguments as an object; OpenAI's are JSON text.
-      function: { name: asString(dig(call, 'function', 'name')) ?? '', arguments: typeof args === 'string' ? args : JSON.stringify(args ?? {}) },
-    };
-  });
+/** The reasoning text OpenAI-compatible servers answer with (DeepSeek and vLLM: `reasoning_content`; others: `reasoning`). */
+function reasoningTextOf(message: unknown): string | undefined {
+  return asString(dig(message, 'reasoning_content')) ?? asString(dig(message, 'reasoning'));
 }
 
-function parseNormalizedResponse(body: string, ctx: DriverContext, provider: string): TranslatedResponse {
+function parseNormalizedResponse(body: string, ctx: DriverContext, provider: string): CanonicalResponse {
   const parsed = parseUpstreamJson(body, ctx.routeType);
   // TGI and the Inference API answer errors as `{"error": "..."}` (`{"message": ...}` from the router).
   const error = asString(dig(parsed, 'error')) ?? (isObject(parsed) && parsed.choices === undefined ? asString(parsed.message) : undefined);
   if (error !== undefined) throw new TranslationError(`${provider} endpoint error: ${error}`);
   const choices = isObject(parsed) ? asArray(parsed.choices) : undefined;
   if (!isObject(parsed) || !choices) throw new TranslationError(`'choices' not in ${ctx.routeType} response`);
-  const usage = openAIUsage(parsed.usage);
   const model = asString(parsed.model) || undefined;
+  const id = asString(parsed.id) || ctx.id;
   const chat = ctx.routeType === 'llm/v1/chat';
-  const translated: CompletionChoice[] = choices.map((choice) => {
-    const toolCalls = chat ? toolCallsOf(dig(choice, 'message', 'tool_calls'), ctx.id) : [];
-    const text = chat ? textOfContent(dig(choice, 'message', 'content')) : (asString(dig(choice, 'text')) ?? '');
-    return { text: text === '' && toolCalls.length > 0 ? null : text, toolCalls, finishReason: toolCalls.length > 0 ? 'tool_calls' : normalizedFinish(dig(choice, 'finish_reason')) };
+  const translated: CanonicalChoice[] = choices.map((choice) => {
+    const parts: CanonicalChoice['parts'] = [];
+    if (!chat) {
+      parts.push({ type: 'text', text: asString(dig(choice, 'text')) ?? '' });
+      return { parts, finishReason: normalizedFinish(dig(choice, 'finish_reason')) };
+    }
+    const message = dig(choice, 'message');
+    const reasoning = reasoningTextOf(message);
+    if (reasoning) parts.push({ type: 'reasoning', text: reasoning });
+    const calls = asArray(dig(message, 'tool_calls')) ?? [];
+    const text = textOfContent(dig(message, 'content'));
+    if (text !== '' || calls.length === 0) parts.push({ type: 'text', text });
+    const refusal = asString(dig(message, 'refusal'));
+    if (refusal) parts.push({ type: 'refusal', text: refusal });
+    calls.forEach((call, index) => {
+      const args = dig(call, 'function', 'arguments');
+      // TGI has answered arguments as an object; OpenAI's are JSON text.
+      parts.push({ type: 'tool_call', id: toolCallId(dig(call, 'id'), id, index), name: asString(dig(call, 'function', 'name')) ?? '', arguments: typeof args === 'string' ? args : JSON.stringify(args ?? {}) });
+    });
+    return { parts, finishReason: calls.length > 0 ? 'tool_calls' : normalizedFinish(dig(choice, 'finish_reason')) };
   });
-  return {
-    body: completionBody(ctx.routeType, { id: asString(parsed.id) || ctx.id, created: asNumber(parsed.created) ?? ctx.now, model: model ?? ctx.model, choices: translated, usage }),
-    usage,
-    responseModel: model ?? null,
-  };
+  return { id, created: asNumber(parsed.created) ?? ctx.now, model: model ?? ctx.model, choices: translated, usage: openAIUsage(parsed.usage) };
 }
 
 /**
@@ -441,11 +528,17 @@ class NormalizingTranslator extends OpenAIChunkTranslator {
       this.out.model = asString(chunk.model) || this.out.model;
       this.out.id = asString(chunk.id) || this.out.id;
       this.out.created = asNumber(chunk.created) ?? this.out.created;
-      frames += this.out.role();
+      frames += this.out.start();
     }
     this.setUsage(openAIUsage(chunk.usage));
+    const chat = this.ctx.routeType === 'llm/v1/chat';
     for (const choice of asArray(chunk.choices) ?? []) {
-      const text = this.out.chat ? asString(dig(choice, 'delta', 'content')) : asString(dig(choice, 'text'));
+      const reasoning = chat ? reasoningTextOf(dig(choice, 'delta')) : undefined;
+      if (reasoning) {
+        this.keepText(reasoning);
+        frames += this.out.reasoning(reasoning);
+      }
+      const text = chat ? asString(dig(choice, 'delta', 'content')) : asString(dig(choice, 'text'));
       if (text) {
         this.keepText(text);
         frames += this.out.text(text);
@@ -456,14 +549,11 @@ class NormalizingTranslator extends OpenAIChunkTranslator {
           const args = dig(call, 'function', 'arguments');
           const argumentsText = typeof args === 'string' ? args : args === undefined || args === null ? '' : JSON.stringify(args);
           this.keepText(argumentsText);
-          const delta: ToolCallDelta = { index: asNumber(dig(call, 'index')) ?? k, function: { arguments: argumentsText } };
+          const delta: ToolCallDelta = { index: asNumber(dig(call, 'index')) ?? k, arguments: argumentsText };
           const id = asString(dig(call, 'id'));
           const name = asString(dig(call, 'function', 'name'));
-          if (id) delta.id = id;
-          if (name !== undefined) {
-            delta.type = 'function';
-            delta.function.name = name;
-          }
+          if (id) delta.id = toolCallId(id, this.out.id, delta.index);
+          if (name !== undefined) delta.name = name;
           return delta;
         });
         frames += this.out.toolCalls(deltas);
