@@ -19,6 +19,12 @@
  *   must be provided with the provided model"), `embedding_types` (float, int8, uint8, binary, ubinary),
  *   `truncate` (NONE, START, END); answers `embeddings` by type (`response_type: embeddings_by_type`)
  *   or as plain float lists (`embeddings_floats`), `meta.billed_units.input_tokens`.
+ * - Request fields (OpenAPI spec `/v1/chat`, `/v1/generate`): anything else is refused as embed does
+ *   ("invalid request: unknown field: parameter X is not a valid field"). Chat's `response_format`
+ *   (`ResponseFormat`): `{type: "text"}` or `{type: "json_object", schema?}` (the schema "must not be
+ *   specified when the type is text"), "not supported in RAG mode (when any of connectors,
+ *   documents, tools, tool_results are provided)"; a JSON answer is then an instance of the schema
+ *   (or `{"answer": ...}`). Generate has no response_format (nor, any more, logit_bias).
  * - Errors are `{"message": "..."}`: 401 "no api key supplied" / "invalid api token" (cohere-toolkit#857,
  *   openhuman#3354), 400 "invalid request: message must be at least 1 token long or tool results must be
  *   specified." (Risuai#504), 404 "model 'x' not found, make sure the correct model ID was used and that
@@ -28,6 +34,7 @@ import type { HandlerCtx, JsonReply, ProviderImpl, Reply } from './server.ts';
 import { ndjson, sse } from './server.ts';
 import { countTokens, isObject, splitChunks, tokensOf, truncateTokens } from './text.ts';
 import { embedding } from './openai.ts';
+import { schemaValue } from './ollama.ts';
 
 export interface CohereOptions {
   key?: string | null;
@@ -42,6 +49,16 @@ export const COHERE_MODELS = [
 const ROLES = ['CHATBOT', 'SYSTEM', 'USER', 'TOOL'];
 
 type Endpoint = 'chat' | 'generate';
+
+/** The request fields of each endpoint (OpenAPI spec). */
+const FIELDS: Record<Endpoint, string[]> = {
+  chat: [
+    'message', 'model', 'stream', 'preamble', 'chat_history', 'conversation_id', 'prompt_truncation', 'connectors', 'search_queries_only', 'documents',
+    'citation_quality', 'temperature', 'max_tokens', 'max_input_tokens', 'k', 'p', 'seed', 'stop_sequences', 'frequency_penalty', 'presence_penalty',
+    'raw_prompting', 'tools', 'tool_results', 'force_single_step', 'response_format', 'safety_mode',
+  ],
+  generate: ['prompt', 'model', 'num_generations', 'stream', 'max_tokens', 'truncate', 'temperature', 'seed', 'preset', 'end_sequences', 'stop_sequences', 'k', 'p', 'frequency_penalty', 'presence_penalty', 'return_likelihoods', 'raw_prompting'],
+};
 
 /** Endpoint table: default model, required text field, numeric bounds (from the OpenAPI spec). */
 const ENDPOINTS: Record<string, { endpoint: Endpoint; defaultModel: string; ranges: Record<string, { min: number; max: number; int?: boolean }> }> = {
@@ -64,6 +81,16 @@ function cohereError(status: number, message: string): JsonReply {
 /** The first problem with a body, or null. Range wording is Cohere's "invalid request: ..." style. */
 function validate(json: unknown, e: (typeof ENDPOINTS)[string], models: string[] | '*'): JsonReply | null {
   if (!isObject(json)) return cohereError(400, 'invalid request: the request body must be a valid JSON object');
+  const unknown = Object.keys(json).find((k) => !FIELDS[e.endpoint].includes(k));
+  if (unknown) return cohereError(400, `invalid request: unknown field: parameter ${unknown} is not a valid field`);
+  const format = json.response_format;
+  if (format !== undefined && format !== null) {
+    if (!isObject(format) || (format.type !== 'text' && format.type !== 'json_object')) return cohereError(400, 'invalid request: response_format.type must be one of text, json_object');
+    if (format.schema !== undefined && (format.type === 'text' || !isObject(format.schema))) return cohereError(400, 'invalid request: response_format.schema must be a JSON schema object and is only allowed with type json_object');
+    if (format.type === 'json_object' && ['connectors', 'documents', 'tools', 'tool_results'].some((k) => json[k] !== undefined)) {
+      return cohereError(400, 'invalid request: response_format is not supported with connectors, documents, tools or tool_results');
+    }
+  }
   if (e.endpoint === 'chat') {
     if (typeof json.message !== 'string' || json.message.trim() === '') {
       return cohereError(400, 'invalid request: message must be at least 1 token long or tool results must be specified.');
@@ -132,7 +159,9 @@ function framing(ctx: HandlerCtx): { contentType: string; frame: (o: Record<stri
 function chat(ctx: HandlerCtx, body: Record<string, unknown>): Reply {
   const history = (body.chat_history as { message?: string }[] | undefined) ?? [];
   const input = tokensOf(body.preamble, body.message, ...history.map((m) => m.message));
-  const cut = truncateTokens(ctx.text, body.max_tokens as number | undefined);
+  const format = isObject(body.response_format) && body.response_format.type === 'json_object' ? body.response_format : null;
+  const text = format ? JSON.stringify(format.schema !== undefined ? schemaValue(format.schema, ctx.text) : { answer: ctx.text }) : ctx.text;
+  const cut = truncateTokens(text, body.max_tokens as number | undefined);
   const output = countTokens(cut.text);
   const finish = cut.truncated ? 'MAX_TOKENS' : 'COMPLETE';
   const generationId = ctx.ids.uuid();
