@@ -274,8 +274,8 @@ describe('ollama format: request', () => {
     assert.throws(() => ollamaFormat.buildRequest(req, h.ctx), (e: unknown) => e instanceof RequestError && e.message.startsWith('messages[0].content[0]: audio content'));
   });
 
-  it('sampling: configured options win over the client, penalties and seed go into options, native options merge under them', () => {
-    const h = harness({ options: { max_tokens: 256, temperature: 0.2 } });
+  it('sampling: configured options win over the client, penalties and seed go into options, native options merge under them (policy pass)', () => {
+    const h = harness({ options: { max_tokens: 256, temperature: 0.2 }, policy: 'pass' });
     const body = ollamaFormat.buildRequest(
       request({
         sampling: { maxTokens: 1000, temperature: 1.5, topP: 0.9, topK: 40, stop: ['END'], seed: 3, presencePenalty: 0.5, frequencyPenalty: 0.25 },
@@ -284,8 +284,11 @@ describe('ollama format: request', () => {
       h.ctx,
     );
     assert.deepEqual(body.options, { num_ctx: 8192, temperature: 0.2, num_predict: 256, top_p: 0.9, top_k: 40, stop: ['END'], seed: 3, presence_penalty: 0.5, frequency_penalty: 0.25 });
-    assert.equal(body.keep_alive, '10m');
+    assert.equal(body.keep_alive, undefined, 'the plugin adds the passthrough fields the policy lets through');
     assert.deepEqual(h.reported, []);
+    const dropped = ollamaFormat.buildRequest(request({ passthrough: { options: { num_ctx: 8192 } } }), harness().ctx);
+    assert.equal(dropped.options, undefined, 'options the policy does not let through are not merged');
+    assert.deepEqual(ollamaFormat.nativeFields?.(h.ctx), ['keep_alive', 'think', 'format', 'truncate', 'shift']);
   });
 });
 
@@ -434,8 +437,8 @@ describe('cohere v1 format', () => {
       seed: 1,
       presence_penalty: 0.1,
       frequency_penalty: 0.2,
-      connectors: [{ id: 'web-search' }],
     });
+    assert.ok(cohereV1Format.nativeFields?.(h.ctx).includes('connectors'), 'the plugin adds the native fields');
     assert.deepEqual(cohereV1Format.buildRequest(request({ output: { type: 'json_object' } }), harness({ provider: 'cohere' }).ctx).response_format, { type: 'json_object' });
   });
 

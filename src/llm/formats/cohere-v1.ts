@@ -29,7 +29,7 @@ import { clamp, putDefined } from '../params.ts';
 import { toolCallId } from '../../exchange/ids.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
 import { embeddingsBody, embeddingsUsage, expectCount, textInputs, vectorOf } from '../embeddings.ts';
-import { copyPassthrough, partPath, reportCacheMarks, reportUnmapped, resolveSampling } from './ollama.ts';
+import { partPath, reportCacheMarks, reportUnmapped, resolveSampling } from './ollama.ts';
 import type { WireFormat } from './format.ts';
 
 const PROVIDER = 'cohere';
@@ -52,8 +52,17 @@ const MAX_TEMPERATURE = { chat: 1, generate: 5 } as const;
 /** Finish reasons that mean the generation failed: not an answer to hand to the client as complete. */
 const FAILED = new Set(['ERROR', 'ERROR_LIMIT']);
 
+/**
+ * Cohere-native request fields a client may send and Cohere understands as they are: sent whatever
+ * the unsupported-params policy (the plugin adds them where the mapping set nothing; the client's
+ * `preamble` is joined with the system messages here).
+ */
+const NATIVE_CHAT_FIELDS = ['preamble', 'conversation_id', 'prompt_truncation', 'connectors', 'documents', 'search_queries_only', 'citation_quality', 'k', 'p', 'raw_prompting'] as const;
+const NATIVE_GENERATE_FIELDS = ['truncate', 'return_likelihoods', 'end_sequences', 'num_generations', 'k', 'p', 'raw_prompting'] as const;
+
 export const cohereV1Format: WireFormat = {
   framing: 'ndjson',
+  nativeFields: (ctx) => (ctx.routeType === 'llm/v1/chat' ? NATIVE_CHAT_FIELDS : NATIVE_GENERATE_FIELDS),
   buildRequest: buildCohereRequest,
   parseResponse: parseCohereResponse,
   createStreamTranslator: (ctx) => new CohereStreamTranslator(ctx),
@@ -97,7 +106,6 @@ function buildCohereRequest(req: CanonicalRequest, ctx: DriverContext): JsonObje
     frequency_penalty: params.frequencyPenalty,
     num_generations: !chat && s.n !== undefined ? s.n : undefined,
   });
-  copyPassthrough(body, req);
   return body;
 }
 

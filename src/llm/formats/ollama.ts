@@ -53,8 +53,16 @@ const THINK_LEVELS: Readonly<Record<ReasoningEffort, boolean | string>> = {
   high: 'high',
 };
 
+/**
+ * Ollama's own top-level fields a client may send (sent whatever the unsupported-params policy;
+ * the plugin adds them when the mapping did not set them): chat and generate, then generate's.
+ */
+const NATIVE_CHAT_FIELDS = ['keep_alive', 'think', 'format', 'truncate', 'shift'] as const;
+const NATIVE_GENERATE_FIELDS = [...NATIVE_CHAT_FIELDS, 'suffix', 'system', 'template', 'raw', 'images'] as const;
+
 export const ollamaFormat: WireFormat = {
   framing: 'ndjson',
+  nativeFields: (ctx) => (ctx.routeType === 'llm/v1/chat' ? NATIVE_CHAT_FIELDS : NATIVE_GENERATE_FIELDS),
   buildRequest: buildOllamaRequest,
   parseResponse: parseOllamaResponse,
   createStreamTranslator: (ctx) => new OllamaStreamTranslator(ctx),
@@ -144,14 +152,6 @@ export function reportCacheMarks(req: CanonicalRequest, ctx: DriverContext): voi
   });
 }
 
-/** Copies the client's fields kept by the `pass` policy, without replacing what the mapping set. */
-export function copyPassthrough(body: JsonObject, req: CanonicalRequest, skip: readonly string[] = []): void {
-  for (const [key, value] of Object.entries(req.passthrough)) {
-    if (value === undefined || skip.includes(key) || Object.hasOwn(body, key)) continue;
-    body[key] = value;
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Request
 
@@ -177,8 +177,9 @@ function buildOllamaRequest(req: CanonicalRequest, ctx: DriverContext): JsonObje
 
   const params = resolveSampling(req, ctx.options);
   const options: JsonObject = {};
-  // Ollama-native options the client sent (policy `pass`) first: the mapped ones win.
-  const native = asObject(req.passthrough.options);
+  // Ollama's own options the client sent, when the policy is `pass` (the plugin adds the other
+  // passthrough fields it lets through): the mapped ones win.
+  const native = ctx.policy === 'pass' ? asObject(req.passthrough.options) : undefined;
   if (native) Object.assign(options, native);
   putDefined(options, {
     num_predict: params.maxTokens,
@@ -191,7 +192,6 @@ function buildOllamaRequest(req: CanonicalRequest, ctx: DriverContext): JsonObje
     frequency_penalty: params.frequencyPenalty,
   });
   if (Object.keys(options).length > 0) body.options = options;
-  copyPassthrough(body, req, ['options']);
   return body;
 }
 
