@@ -9,6 +9,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { bedrockConverseFormat, converseUsage, RESPONSE_TOOL } from '../../src/llm/formats/bedrock-converse.ts';
 import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type ModelOptions } from '../../src/llm/types.ts';
+import { getDriver } from '../../src/llm/drivers/index.ts';
+import { providerBody } from '../../src/exchange/policy.ts';
+import { estimateTokens } from '../../src/llm/tokens.ts';
 import { TOOL_CALL_ID, type CanonicalRequest, type CanonicalResponse, type Carried, type EventSink, type FinishReason, type Message, type ReasoningPart, type ToolCallDelta, type Usage, type UnsupportedPolicy } from '../../src/exchange/types.ts';
 
 type Json = Record<string, any>;
@@ -512,7 +515,8 @@ describe('bedrock converse: answers', () => {
     assert.deepEqual(calls[0], { type: 'tool_call', id: 'tooluse_kZJMlvQmRJ6eAyJE5GIl7Q', name: 'get_weather', arguments: '{"city":"Paris"}' });
     assert.equal(calls[1].arguments, '{}');
     assert.match(calls[1].id, TOOL_CALL_ID);
-    assert.deepEqual(answer.usage, { prompt_tokens: 30, completion_tokens: 20, total_tokens: 50 });
+    // Converse counts no reasoning tokens: estimated from the reasoning text
+    assert.deepEqual(answer.usage, { prompt_tokens: 30, completion_tokens: 20, total_tokens: 50, completion_tokens_details: { reasoning_tokens: estimateTokens('The user wants weather.') } });
     assert.equal(answer.id, 'chatcmpl-test');
     assert.equal(answer.model, CLAUDE);
   });
@@ -527,6 +531,8 @@ describe('bedrock converse: answers', () => {
     assert.deepEqual(converseUsage({ inputTokens: 5, outputTokens: 1, cacheReadInputTokens: 0 }), { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6, prompt_tokens_details: { cached_tokens: 0 } });
     assert.equal(converseUsage({ inputTokens: 'x', outputTokens: 1 }), null);
     assert.equal(converseUsage(undefined), null);
+    // the reasoning estimate never exceeds the output tokens
+    assert.deepEqual(converseUsage({ inputTokens: 1, outputTokens: 2 }, 'a long line of reasoning text, longer than two tokens')?.completion_tokens_details, { reasoning_tokens: 2 });
   });
 
   it('stop reasons', () => {
@@ -564,7 +570,7 @@ describe('bedrock converse: streams', () => {
       ],
       { includeUsage: true },
     );
-    const usage = { prompt_tokens: 103, completion_tokens: 9, total_tokens: 112, prompt_tokens_details: { cached_tokens: 100 } };
+    const usage = { prompt_tokens: 103, completion_tokens: 9, total_tokens: 112, prompt_tokens_details: { cached_tokens: 100 }, completion_tokens_details: { reasoning_tokens: estimateTokens('Thinking.') } };
     assert.deepEqual(run.events, [
       ['start'],
       ['reasoning', 'Think'],
@@ -653,14 +659,20 @@ describe('bedrock converse: metadata, OpenAI fields and native fields', () => {
     assert.deepEqual(h.unsupported, ['prediction', 'verbosity']);
   });
 
-  it("Converse's own fields are sent as they are; additionalModelRequestFields is merged; others follow the policy", () => {
-    const passthrough = { guardrailConfig: { guardrailIdentifier: 'g1', guardrailVersion: '1' }, additionalModelRequestFields: { top_k: 3, anthropic_beta: ['x'] }, min_p: 0.1 };
+  it("Converse's own fields are sent whatever the policy; additionalModelRequestFields and requestMetadata are merged; others follow the policy", () => {
+    const passthrough = { guardrailConfig: { guardrailIdentifier: 'g1', guardrailVersion: '1' }, additionalModelRequestFields: { anthropic_beta: ['x'] }, requestMetadata: { app: 'a' }, min_p: 0.1 };
     const h = harness();
-    const body = build(request([user('x')], { passthrough, reasoning: { effort: 'low' }, sampling: { maxTokens: 4000 } }), h);
+    const body = providerBody(getDriver('bedrock'), request([user('x')], { passthrough, user: 'u1', reasoning: { effort: 'low' }, sampling: { maxTokens: 4000 } }), h.ctx) as Json;
     assert.deepEqual(body.guardrailConfig, passthrough.guardrailConfig);
-    assert.deepEqual(body.additionalModelRequestFields, { thinking: { type: 'enabled', budget_tokens: 2048 }, top_k: 3, anthropic_beta: ['x'] });
+    assert.deepEqual(body.additionalModelRequestFields, { thinking: { type: 'enabled', budget_tokens: 2048 }, anthropic_beta: ['x'] });
+    assert.deepEqual(body.requestMetadata, { user: 'u1', app: 'a' });
     assert.equal(body.min_p, undefined);
     assert.deepEqual(h.unsupported, ['min_p']);
-    assert.equal(build(request([user('x')], { passthrough }), harness({ policy: 'pass' })).min_p, 0.1);
+    // without anything of the gateway's, the client's own go as they are
+    const plain = providerBody(getDriver('bedrock'), request([user('x')], { passthrough }), harness({ policy: 'pass' }).ctx) as Json;
+    assert.deepEqual(plain.additionalModelRequestFields, { anthropic_beta: ['x'] });
+    assert.deepEqual(plain.requestMetadata, { app: 'a' });
+    assert.equal(plain.min_p, 0.1);
+    assert.throws(() => providerBody(getDriver('bedrock'), request([user('x')], { passthrough }), harness({ policy: 'error' }).ctx), (e: unknown) => e instanceof RequestError && /^min_p/.test(e.message));
   });
 });

@@ -43,12 +43,16 @@
  *   budget is added to them, so the visible answer keeps the room it was given.
  * - Bedrock's tool-use ids (`tooluse_...`) are already provider-neutral; any other id is made
  *   neutral (exchange/ids.ts), on the way out and back, so a call and its result always pair.
+ * - Converse does not count reasoning tokens apart from the output: `reasoning_tokens` is an
+ *   estimate from the reasoning text (never above the output tokens), absent without reasoning text.
  */
 import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type ModelOptions, type StreamEvent } from '../types.ts';
-import { asArray, asCount, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
+import { asArray, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
 import { clamp, putDefined } from '../params.ts';
-import { BaseStreamTranslator } from '../stream/translator.ts';
+import { BaseStreamTranslator, MAX_KEPT_TEXT } from '../stream/translator.ts';
 import { neutralId, toolCallId } from '../../exchange/ids.ts';
+import { canonicalUsage } from '../../exchange/usage.ts';
+import { estimateTokens } from '../tokens.ts';
 import type {
   CacheMark,
   CanonicalRequest,
@@ -88,9 +92,9 @@ const STOP_REASONS: Readonly<Record<string, FinishReason>> = {
 
 /**
  * Converse request fields a client may send as they are (top-level fields of its body that no
- * canonical field carries): they are Bedrock's own, so they are sent whatever the route's
- * unsupported-params policy. `additionalModelRequestFields` is merged with what the gateway puts
- * there (the client's keys win).
+ * canonical field carries): they are Bedrock's own, so the policy (exchange/policy.ts) sends them
+ * whatever the route says. `additionalModelRequestFields` and `requestMetadata` are merged here
+ * with what the gateway puts there (the client's keys win); the others are added as they are.
  */
 export const BEDROCK_NATIVE_FIELDS: readonly string[] = [
   'guardrailConfig', 'additionalModelRequestFields', 'additionalModelResponseFieldPaths', 'performanceConfig', 'requestMetadata', 'promptVariables', 'serviceTier', 'outputConfig',
@@ -132,6 +136,7 @@ export const bedrockConverseFormat: WireFormat = {
   buildRequest: buildConverseRequest,
   parseResponse: parseConverseResponse,
   createStreamTranslator: (ctx) => new ConverseStreamTranslator(ctx),
+  nativeFields: () => BEDROCK_NATIVE_FIELDS,
 };
 
 /** Claude on Bedrock (`anthropic.claude-...`, inference profiles `us.anthropic...`, ARNs naming one). */
@@ -221,7 +226,7 @@ function buildConverseRequest(req: CanonicalRequest, ctx: DriverContext): JsonOb
   if (metadata) body.requestMetadata = metadata;
   openaiFields(req, ctx, body);
   if (Object.keys(additional).length > 0) body.additionalModelRequestFields = additional;
-  passthroughFields(req, ctx, body);
+  mergeNativeFields(req, body);
   return body;
 }
 
@@ -654,18 +659,15 @@ function openaiFields(req: CanonicalRequest, ctx: DriverContext, body: JsonObjec
   }
 }
 
-/** Top-level client fields no canonical field carries: Converse's own are sent, others by the policy. */
-function passthroughFields(req: CanonicalRequest, ctx: DriverContext, body: JsonObject): void {
-  for (const [field, value] of Object.entries(req.passthrough)) {
-    if (value === undefined) continue;
-    if (BEDROCK_NATIVE_FIELDS.includes(field)) {
-      if (field === 'additionalModelRequestFields' && isObject(value) && isObject(body.additionalModelRequestFields)) {
-        body.additionalModelRequestFields = { ...body.additionalModelRequestFields, ...value };
-      } else if (field === 'requestMetadata' && isObject(value) && isObject(body.requestMetadata)) {
-        body.requestMetadata = { ...body.requestMetadata, ...value };
-      } else body[field] = value;
-    } else if (ctx.policy === 'pass') body[field] = value;
-    else ctx.unsupported(field);
+/**
+ * The client's own `additionalModelRequestFields` and `requestMetadata` merged into the gateway's
+ * (the client's keys win). The policy adds Bedrock's other native fields, and judges the rest,
+ * around buildRequest (exchange/policy.ts).
+ */
+function mergeNativeFields(req: CanonicalRequest, body: JsonObject): void {
+  for (const field of ['additionalModelRequestFields', 'requestMetadata']) {
+    const theirs = req.passthrough[field];
+    if (isObject(theirs) && isObject(body[field])) body[field] = { ...body[field], ...theirs };
   }
 }
 
@@ -676,21 +678,19 @@ function passthroughFields(req: CanonicalRequest, ctx: DriverContext, body: Json
  * Converse's usage in OpenAI's shape. With prompt caching, `inputTokens` counts only the input
  * neither read from nor written to the cache (the prompt-caching guide), so prompt tokens are the
  * three together, as OpenAI's prompt_tokens include cached tokens; the cache reads are
- * `cached_tokens`, the writes `cache_write_tokens`.
+ * `cached_tokens`, the writes `cache_write_tokens`. Converse counts no reasoning tokens apart
+ * (`outputTokens` includes them): given the answer's reasoning text, `reasoning_tokens` is its
+ * estimate (llm/tokens.ts), at most the output tokens.
  */
-export function converseUsage(usage: unknown): Usage | null {
-  const input = asCount(dig(usage, 'inputTokens'));
-  const output = asCount(dig(usage, 'outputTokens'));
-  if (input === undefined || output === undefined) return null;
-  const read = asCount(dig(usage, 'cacheReadInputTokens'));
-  const write = asCount(dig(usage, 'cacheWriteInputTokens'));
-  const prompt = input + (read ?? 0) + (write ?? 0);
-  const result: Usage = { prompt_tokens: prompt, completion_tokens: output, total_tokens: prompt + output };
-  if (read !== undefined || write !== undefined) {
-    result.prompt_tokens_details = {};
-    if (read !== undefined) result.prompt_tokens_details.cached_tokens = read;
-    if (write !== undefined) result.prompt_tokens_details.cache_write_tokens = write;
-  }
+export function converseUsage(usage: unknown, reasoningText = ''): Usage | null {
+  const result = canonicalUsage({
+    input: dig(usage, 'inputTokens'),
+    output: dig(usage, 'outputTokens'),
+    cacheRead: dig(usage, 'cacheReadInputTokens'),
+    cacheWrite: dig(usage, 'cacheWriteInputTokens'),
+    inputExcludesCache: true,
+  });
+  if (result && reasoningText !== '') result.completion_tokens_details = { reasoning_tokens: Math.min(estimateTokens(reasoningText), result.completion_tokens) };
   return result;
 }
 
@@ -750,7 +750,7 @@ function parseConverseResponse(body: string, ctx: DriverContext): CanonicalRespo
     created: ctx.now,
     model: ctx.model,
     choices: [{ parts, finishReason: finishReason(response.stopReason, calls.length, answer !== undefined) }],
-    usage: converseUsage(response.usage),
+    usage: converseUsage(response.usage, reasoning.map((r) => r.text).join('')),
   };
 }
 
@@ -767,6 +767,9 @@ class ConverseStreamTranslator extends BaseStreamTranslator {
   readonly #blocks = new Map<number, OpenBlock>();
   #toolCalls = 0;
   #answered = false;
+  /** The reasoning streamed (for the reasoning-token estimate), bounded like the kept text. */
+  #reasoning: string[] = [];
+  #reasoningLength = 0;
 
   protected override get acceptsEventsAfterDone(): boolean {
     return true; // metadata (usage) follows messageStop
@@ -782,7 +785,7 @@ class ConverseStreamTranslator extends BaseStreamTranslator {
     const data = this.parse(event);
     if (!isObject(data)) throw new TranslationError('malformed bedrock stream event: not an object');
     if (type === 'metadata') {
-      this.setUsage(converseUsage(data.usage));
+      this.setUsage(converseUsage(data.usage, this.#reasoning.join('')));
       return '';
     }
     if (this.done) return '';
@@ -829,6 +832,10 @@ class ConverseStreamTranslator extends BaseStreamTranslator {
     if (reasoning) {
       if (typeof reasoning.text === 'string') {
         this.keepText(reasoning.text);
+        if (this.#reasoningLength < MAX_KEPT_TEXT) {
+          this.#reasoning.push(reasoning.text);
+          this.#reasoningLength += reasoning.text.length;
+        }
         return this.out.reasoning(reasoning.text);
       }
       if (typeof reasoning.signature === 'string') return this.out.reasoningState({ type: 'reasoning', text: '', signature: reasoning.signature, provider: PROVIDER });
