@@ -29,6 +29,22 @@
  *   signature we calculated does not match the signature you provided. ...".
  * - The event stream: `:event-type`, `:content-type`, `:message-type` headers, JSON payloads padded
  *   with a `p` field (as captured in Kong's fixtures `bedrock/chunks`).
+ * - Issue 17's features, from the same API reference (the shapes of botocore's bedrock-runtime
+ *   2023-09-30 model): `cachePoint {type: default, ttl?: 5m|1h}` blocks in messages, `system` and
+ *   `toolConfig.tools`, each after the content it closes, at most 4 per request (the prompt-caching
+ *   guide); `usage.cacheReadInputTokens` / `cacheWriteInputTokens` with `inputTokens` counting only
+ *   the rest; `reasoningContent {reasoningText {text, signature} | redactedContent}` in assistant
+ *   turns (Claude checks the signature and wants thinking first), answered when
+ *   `additionalModelRequestFields.thinking` is enabled (Claude: budget_tokens >= 1024 and below
+ *   maxTokens, temperature 1, no top_k, no forced tool choice: Anthropic's extended-thinking rules)
+ *   or Nova 2's `reasoningConfig` (its reasoning text is redacted); streamed as
+ *   `contentBlockDelta.delta.reasoningContent {text | signature}`; `toolSpec.strict`,
+ *   `toolResult.status`, `document`, `audio`, `requestMetadata` (<= 16 pairs of a limited
+ *   alphabet), `serviceTier`.
+ * - Behaviour: a forced tool choice (`any`, `tool`) is answered with a toolUse whose input satisfies
+ *   the tool's schema; a tool without properties streams a single empty input delta, as Claude does.
+ *   Cache usage is deterministic per mock instance: the first request with a cached prefix writes
+ *   its words, later ones read them.
  */
 import { createHash, createHmac } from 'node:crypto';
 import type { HandlerCtx, JsonReply, ProviderImpl, Reply } from './server.ts';
@@ -129,29 +145,135 @@ function verifySigV4(ctx: HandlerCtx, credentials: BedrockCredentials, region: s
 // ---------------------------------------------------------------------------------------------
 // Request validation
 
-const REQUEST_FIELDS = ['messages', 'system', 'inferenceConfig', 'toolConfig', 'guardrailConfig', 'additionalModelRequestFields', 'promptVariables', 'additionalModelResponseFieldPaths', 'requestMetadata', 'performanceConfig'];
-const BLOCK_KINDS = ['text', 'image', 'document', 'video', 'toolUse', 'toolResult', 'guardContent', 'cachePoint', 'reasoningContent'];
+const REQUEST_FIELDS = [
+  'messages', 'system', 'inferenceConfig', 'toolConfig', 'guardrailConfig', 'additionalModelRequestFields', 'promptVariables', 'additionalModelResponseFieldPaths',
+  'requestMetadata', 'performanceConfig', 'serviceTier', 'outputConfig',
+];
+const BLOCK_KINDS = ['text', 'image', 'document', 'video', 'audio', 'toolUse', 'toolResult', 'guardContent', 'cachePoint', 'reasoningContent'];
+const DOCUMENT_FORMATS = ['pdf', 'csv', 'doc', 'docx', 'xls', 'xlsx', 'html', 'txt', 'md'];
+const AUDIO_FORMATS = ['mp3', 'opus', 'wav', 'aac', 'flac', 'mp4', 'ogg', 'mkv', 'mka', 'x-aac', 'm4a', 'mpeg', 'mpga', 'pcm', 'webm'];
+/** Cache checkpoints a request may set (Claude's limit, which Bedrock applies to every caching model). */
+const MAX_CACHE_POINTS = 4;
+/** Claude's smallest thinking budget. */
+const MIN_THINKING_BUDGET = 1024;
+const TOOL_USE_ID = /^[a-zA-Z0-9_.:-]{1,64}$/;
+const METADATA_TEXT = /^[a-zA-Z0-9\s:_@$#=/+,\-.]*$/;
+
+interface ToolInfo {
+  name: string;
+  schema: Record<string, unknown>;
+}
 
 interface ConverseRequest {
   messages: { role: string; content: Record<string, unknown>[] }[];
   maxTokens: number | undefined;
   toolChoice: Record<string, unknown> | undefined;
-  tools: string[];
+  tools: ToolInfo[];
   promptText: string;
+  /** The words before the last cachePoint (tools, then system, then messages), or null without one. */
+  cachePrefix: string | null;
+  /** Claude's `thinking` was enabled, or Nova 2's `reasoningConfig`. */
+  reasoning: 'claude' | 'nova' | null;
 }
 
 function constraint(value: unknown, at: string, rule: string): JsonReply {
   return validation(`1 validation error detected: Value '${JSON.stringify(value)}' at '${at}' failed to satisfy constraint: ${rule}`);
 }
 
-function validate(json: unknown): JsonReply | ConverseRequest {
+/** Claude's own model checks, which Bedrock passes on as a ValidationException. */
+function modelError(message: string): JsonReply {
+  return validation(`The model returned the following errors: ${message}`);
+}
+
+/** A cachePoint block's value: `{type: "default"}` and, optionally, a ttl of 5m or 1h. */
+function checkCachePoint(point: unknown, at: string): JsonReply | null {
+  if (!isObject(point) || point.type !== 'default') return constraint(isObject(point) ? point.type : point, `${at}.cachePoint.type`, 'Member must satisfy enum value set: [default]');
+  for (const key of Object.keys(point)) if (key !== 'type' && key !== 'ttl') return validation(`Malformed input request: extraneous key [${key}] is not permitted, please reformat your input and try again.`);
+  if (point.ttl !== undefined && point.ttl !== '5m' && point.ttl !== '1h') return constraint(point.ttl, `${at}.cachePoint.ttl`, 'Member must satisfy enum value set: [5m, 1h]');
+  return null;
+}
+
+/** Tracks cache points in prompt order: each must follow content, at most MAX_CACHE_POINTS in all. */
+class CacheTracker {
+  words: string[] = [];
+  points = 0;
+  prefix: string | null = null;
+  add(text: string): void {
+    if (text !== '') this.words.push(text);
+  }
+  point(list: unknown[], index: number, at: string): JsonReply | null {
+    const block = list[index] as Record<string, unknown>;
+    const invalid = checkCachePoint(block.cachePoint, at);
+    if (invalid) return invalid;
+    const previous = list[index - 1];
+    if (index === 0 || (isObject(previous) && 'cachePoint' in previous)) return validation(`The cachePoint at ${at} must follow a content block. Put the cachePoint after the content to cache and try again.`);
+    if (++this.points > MAX_CACHE_POINTS) return validation(`A maximum of ${MAX_CACHE_POINTS} cachePoint blocks are allowed per request. The request has more.`);
+    this.prefix = this.words.join(' ');
+    return null;
+  }
+}
+
+function validate(json: unknown, modelId: string): JsonReply | ConverseRequest {
   if (!isObject(json)) return validation('Malformed input request, please reformat your input and try again.');
   for (const key of Object.keys(json)) {
     if (!REQUEST_FIELDS.includes(key)) return validation(`Malformed input request: extraneous key [${key}] is not permitted, please reformat your input and try again.`);
   }
+  const claude = modelId.includes('anthropic.');
+  const cache = new CacheTracker();
+  const texts: string[] = [];
+
+  // Tools come first in the prompt (and in the cached prefix).
+  const tools: ToolInfo[] = [];
+  let toolChoice: Record<string, unknown> | undefined;
+  if (json.toolConfig !== undefined) {
+    const tc = json.toolConfig;
+    if (!isObject(tc) || !Array.isArray(tc.tools) || tc.tools.length === 0) return constraint(isObject(tc) ? tc.tools : tc, 'toolConfig.tools', 'Member must have length greater than or equal to 1');
+    for (const key of Object.keys(tc)) if (key !== 'tools' && key !== 'toolChoice') return validation(`Malformed input request: extraneous key [${key}] is not permitted, please reformat your input and try again.`);
+    for (const [k, tool] of tc.tools.entries()) {
+      if (isObject(tool) && 'cachePoint' in tool && Object.keys(tool).length === 1) {
+        const invalid = cache.point(tc.tools, k, `toolConfig.tools.${k}`);
+        if (invalid) return invalid;
+        continue;
+      }
+      const spec = isObject(tool) && Object.keys(tool).length === 1 ? tool.toolSpec : undefined;
+      if (!isObject(spec) || typeof spec.name !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(spec.name)) return constraint(isObject(spec) ? spec.name : null, `toolConfig.tools.${k + 1}.member.toolSpec.name`, 'Member must satisfy regular expression pattern: [a-zA-Z0-9_-]+');
+      if (!isObject(spec.inputSchema) || !isObject(spec.inputSchema.json)) return constraint(null, `toolConfig.tools.${k + 1}.member.toolSpec.inputSchema`, 'Member must not be null');
+      if (spec.inputSchema.json.type !== 'object') return validation(`The value at toolConfig.tools.${k}.toolSpec.inputSchema.json.type must be object.`);
+      if (spec.description !== undefined && (typeof spec.description !== 'string' || spec.description === '')) return constraint(spec.description, `toolConfig.tools.${k + 1}.member.toolSpec.description`, 'Member must have length greater than or equal to 1');
+      if (spec.strict !== undefined && typeof spec.strict !== 'boolean') return constraint(spec.strict, `toolConfig.tools.${k + 1}.member.toolSpec.strict`, 'Member must be a boolean');
+      for (const key of Object.keys(spec)) if (!['name', 'description', 'inputSchema', 'strict'].includes(key)) return validation(`Malformed input request: extraneous key [${key}] is not permitted, please reformat your input and try again.`);
+      if (tools.some((t) => t.name === spec.name)) return validation(`The toolConfig field has tools with the same name: ${spec.name}. Tool names must be unique.`);
+      tools.push({ name: spec.name, schema: spec.inputSchema.json });
+    }
+    if (tools.length === 0) return validation('The toolConfig field must have at least one toolSpec.');
+    if (tc.toolChoice !== undefined) {
+      const c = tc.toolChoice;
+      const keys = isObject(c) ? Object.keys(c) : [];
+      if (!isObject(c) || keys.length !== 1 || !['auto', 'any', 'tool'].includes(keys[0])) return validation('Malformed input request: toolChoice must set exactly one of auto, any, tool.');
+      if ('tool' in c && (!isObject(c.tool) || !tools.some((t) => t.name === (c.tool as Record<string, unknown>).name))) return validation(`The tool ${String(isObject(c.tool) ? c.tool.name : c.tool)} in toolChoice is not defined in toolConfig.tools.`);
+      toolChoice = c;
+    }
+  }
+
+  if (json.system !== undefined) {
+    if (!Array.isArray(json.system)) return constraint(json.system, 'system', 'Member must be a list');
+    for (const [k, s] of json.system.entries()) {
+      if (isObject(s) && 'cachePoint' in s && Object.keys(s).length === 1) {
+        const invalid = cache.point(json.system, k, `system.${k}`);
+        if (invalid) return invalid;
+        continue;
+      }
+      if (!isObject(s) || Object.keys(s).length !== 1 || (typeof s.text !== 'string' && s.guardContent === undefined)) return validation(`The SystemContentBlock at system.${k} must set text, guardContent or cachePoint.`);
+      if (typeof s.text === 'string') {
+        if (s.text === '') return constraint('', `system.${k + 1}.member.text`, 'Member must have length greater than or equal to 1');
+        texts.push(s.text);
+        cache.add(s.text);
+      }
+    }
+  }
+
   const messages = json.messages;
   if (!Array.isArray(messages) || messages.length === 0) return validation('A conversation must start with a user message. Try again with a conversation that starts with a user message.');
-  const texts: string[] = [];
   let toolBlocks = false;
   for (const [i, message] of messages.entries()) {
     if (!isObject(message) || (message.role !== 'user' && message.role !== 'assistant')) return constraint(isObject(message) ? message.role : message, `messages.${i + 1}.member.role`, 'Member must satisfy enum value set: [user, assistant]');
@@ -160,12 +282,39 @@ function validate(json: unknown): JsonReply | ConverseRequest {
       return validation('A conversation must alternate between user and assistant roles. Make sure the conversation alternates between user and assistant roles and try again.');
     }
     if (!Array.isArray(message.content) || message.content.length === 0) return validation(`The content field in the Message object at messages.${i} is empty. Add a ContentBlock object to the content field and try again.`);
+    let sawContent = false;
     for (const [j, block] of message.content.entries()) {
       const kinds = isObject(block) ? Object.keys(block).filter((k) => BLOCK_KINDS.includes(k)) : [];
       if (!isObject(block) || kinds.length !== 1 || Object.keys(block).length !== 1) return validation(`The ContentBlock object at messages.${i}.content.${j} must set one of the following keys: ${BLOCK_KINDS.join(', ')}.`);
+      if ('cachePoint' in block) {
+        const invalid = cache.point(message.content, j, `messages.${i}.content.${j}`);
+        if (invalid) return invalid;
+        continue;
+      }
+      if ('reasoningContent' in block) {
+        if (message.role !== 'assistant') return validation(`The reasoningContent block at messages.${i}.content.${j} is only allowed in assistant messages.`);
+        // Claude: thinking comes before the rest of the turn.
+        if (sawContent) return modelError(`messages.${i}.content.${j}: thinking blocks must come first in an assistant message, before text and tool use.`);
+        const reasoning = block.reasoningContent;
+        const keys = isObject(reasoning) ? Object.keys(reasoning) : [];
+        if (!isObject(reasoning) || keys.length !== 1 || !['reasoningText', 'redactedContent'].includes(keys[0])) return validation(`The reasoningContent block at messages.${i}.content.${j} must set one of reasoningText, redactedContent.`);
+        if ('redactedContent' in reasoning) {
+          if (typeof reasoning.redactedContent !== 'string' || reasoning.redactedContent === '') return validation(`The redactedContent at messages.${i}.content.${j} must be base64 bytes.`);
+        } else {
+          const text = reasoning.reasoningText;
+          if (!isObject(text) || typeof text.text !== 'string') return validation(`The reasoningText at messages.${i}.content.${j} needs text.`);
+          if (text.signature !== undefined && typeof text.signature !== 'string') return constraint(text.signature, `messages.${i}.content.${j}.reasoningContent.reasoningText.signature`, 'Member must be a string');
+          // Claude verifies the signature of every thinking block it is given back.
+          if (claude && (typeof text.signature !== 'string' || text.signature === '')) return modelError(`messages.${i}.content.${j}.thinking.signature: Field required`);
+          if (claude && text.signature !== signatureOf(text.text)) return modelError(`messages.${i}.content.${j}: Invalid \`signature\` in \`thinking\` block`);
+        }
+        continue;
+      }
+      sawContent = true;
       if ('text' in block) {
         if (typeof block.text !== 'string' || block.text.trim() === '') return validation(`The text field in the ContentBlock object at messages.${i}.content.${j} is blank. Add text to the text field, and try again.`);
         texts.push(block.text);
+        cache.add(block.text);
       }
       if ('toolUse' in block) {
         toolBlocks = true;
@@ -174,6 +323,7 @@ function validate(json: unknown): JsonReply | ConverseRequest {
         if (!isObject(use) || typeof use.toolUseId !== 'string' || typeof use.name !== 'string' || !isObject(use.input)) {
           return validation(`The toolUse block at messages.${i}.content.${j} needs toolUseId, name and an input object.`);
         }
+        if (!TOOL_USE_ID.test(use.toolUseId)) return constraint(use.toolUseId, `messages.${i + 1}.member.content.${j + 1}.member.toolUse.toolUseId`, 'Member must satisfy regular expression pattern: [a-zA-Z0-9_.:-]+');
       }
       if ('toolResult' in block) {
         toolBlocks = true;
@@ -182,17 +332,35 @@ function validate(json: unknown): JsonReply | ConverseRequest {
         if (!isObject(result) || typeof result.toolUseId !== 'string' || !Array.isArray(result.content) || result.content.length === 0) {
           return validation(`The toolResult block at messages.${i}.content.${j} needs toolUseId and content.`);
         }
+        if (result.status !== undefined && result.status !== 'success' && result.status !== 'error') return constraint(result.status, `messages.${i + 1}.member.content.${j + 1}.member.toolResult.status`, 'Member must satisfy enum value set: [success, error]');
         for (const c of result.content) {
           if (!isObject(c) || Object.keys(c).length !== 1 || !['text', 'json', 'image', 'document'].includes(Object.keys(c)[0])) {
             return validation(`The toolResult content at messages.${i}.content.${j} must set one of text, json, image, document.`);
           }
-          texts.push(typeof c.text === 'string' ? c.text : JSON.stringify(c.json ?? ''));
+          const text = typeof c.text === 'string' ? c.text : JSON.stringify(c.json ?? '');
+          texts.push(text);
+          cache.add(text);
         }
       }
       if ('image' in block) {
         const image = block.image;
         if (!isObject(image) || !['png', 'jpeg', 'gif', 'webp'].includes(String(image.format)) || !isObject(image.source) || typeof image.source.bytes !== 'string') {
           return validation(`The image block at messages.${i}.content.${j} needs a format (png, jpeg, gif, webp) and source.bytes.`);
+        }
+      }
+      if ('document' in block) {
+        const doc = block.document;
+        if (!isObject(doc) || typeof doc.name !== 'string' || !/^[A-Za-z0-9()[\]-]+(?: [A-Za-z0-9()[\]-]+)*$/.test(doc.name) || doc.name.length > 200) {
+          return validation(`The document name at messages.${i}.content.${j} can only contain alphanumeric characters, whitespace characters (no more than one in a row), hyphens, parentheses and square brackets.`);
+        }
+        if ((doc.format !== undefined && !DOCUMENT_FORMATS.includes(String(doc.format))) || !isObject(doc.source) || typeof doc.source.bytes !== 'string') {
+          return validation(`The document block at messages.${i}.content.${j} needs a format (${DOCUMENT_FORMATS.join(', ')}) and source.bytes.`);
+        }
+      }
+      if ('audio' in block) {
+        const audio = block.audio;
+        if (!isObject(audio) || !AUDIO_FORMATS.includes(String(audio.format)) || !isObject(audio.source) || typeof audio.source.bytes !== 'string') {
+          return validation(`The audio block at messages.${i}.content.${j} needs a format and source.bytes.`);
         }
       }
     }
@@ -207,14 +375,10 @@ function validate(json: unknown): JsonReply | ConverseRequest {
       }
     }
   }
-  if (json.system !== undefined) {
-    if (!Array.isArray(json.system)) return constraint(json.system, 'system', 'Member must be a list');
-    for (const [k, s] of json.system.entries()) {
-      if (!isObject(s) || (typeof s.text !== 'string' && s.guardContent === undefined && s.cachePoint === undefined)) return validation(`The SystemContentBlock at system.${k} must set text, guardContent or cachePoint.`);
-      if (typeof s.text === 'string') texts.push(s.text);
-    }
-  }
+  if (toolBlocks && json.toolConfig === undefined) return validation('The toolConfig field must be defined when using toolUse and toolResult content blocks.');
+
   let maxTokens: number | undefined;
+  let temperature: number | undefined;
   const config = json.inferenceConfig;
   if (config !== undefined) {
     if (!isObject(config)) return validation('Malformed input request: inferenceConfig must be an object.');
@@ -230,30 +394,53 @@ function validate(json: unknown): JsonReply | ConverseRequest {
       return constraint(config.stopSequences, 'inferenceConfig.stopSequences', 'Member must satisfy constraint: [Member must have length greater than or equal to 1]');
     }
     maxTokens = config.maxTokens as number | undefined;
+    temperature = config.temperature as number | undefined;
   }
-  const tools: string[] = [];
-  let toolChoice: Record<string, unknown> | undefined;
-  if (json.toolConfig !== undefined) {
-    const tc = json.toolConfig;
-    if (!isObject(tc) || !Array.isArray(tc.tools) || tc.tools.length === 0) return constraint(isObject(tc) ? tc.tools : tc, 'toolConfig.tools', 'Member must have length greater than or equal to 1');
-    for (const [k, tool] of tc.tools.entries()) {
-      const spec = isObject(tool) ? tool.toolSpec : undefined;
-      if (!isObject(spec) || typeof spec.name !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(spec.name)) return constraint(isObject(spec) ? spec.name : null, `toolConfig.tools.${k + 1}.member.toolSpec.name`, 'Member must satisfy regular expression pattern: [a-zA-Z0-9_-]+');
-      if (!isObject(spec.inputSchema) || !isObject(spec.inputSchema.json)) return constraint(null, `toolConfig.tools.${k + 1}.member.toolSpec.inputSchema`, 'Member must not be null');
-      if (spec.description !== undefined && (typeof spec.description !== 'string' || spec.description === '')) return constraint(spec.description, `toolConfig.tools.${k + 1}.member.toolSpec.description`, 'Member must have length greater than or equal to 1');
-      tools.push(spec.name);
+
+  // additionalModelRequestFields: the model's own parameters (Claude: thinking, top_k; Nova 2: reasoningConfig).
+  let reasoning: ConverseRequest['reasoning'] = null;
+  const extra = json.additionalModelRequestFields;
+  if (extra !== undefined) {
+    if (!isObject(extra)) return validation('Malformed input request: additionalModelRequestFields must be an object.');
+    const nova2 = modelId.includes('amazon.nova-2');
+    for (const key of Object.keys(extra)) {
+      const known = claude ? ['thinking', 'top_k', 'anthropic_beta'] : nova2 ? ['reasoningConfig'] : [];
+      if (!known.includes(key)) return modelError(`Malformed input request: #: extraneous key [${key}] is not permitted, please reformat your input and try again.`);
     }
-    if (tc.toolChoice !== undefined) {
-      const c = tc.toolChoice;
-      const keys = isObject(c) ? Object.keys(c) : [];
-      if (!isObject(c) || keys.length !== 1 || !['auto', 'any', 'tool'].includes(keys[0])) return validation('Malformed input request: toolChoice must set exactly one of auto, any, tool.');
-      if (isObject(c.tool) && !tools.includes(String(c.tool.name))) return validation(`The tool ${String(c.tool.name)} in toolChoice is not defined in toolConfig.tools.`);
-      toolChoice = c;
+    if (extra.thinking !== undefined) {
+      const t = extra.thinking;
+      if (!isObject(t) || (t.type !== 'enabled' && t.type !== 'disabled')) return modelError('thinking.type: Input should be \'enabled\' or \'disabled\'');
+      if (t.type === 'enabled') {
+        if (!Number.isInteger(t.budget_tokens) || (t.budget_tokens as number) < MIN_THINKING_BUDGET) return modelError(`thinking.enabled.budget_tokens: Input should be greater than or equal to ${MIN_THINKING_BUDGET}`);
+        if (maxTokens !== undefined && maxTokens <= (t.budget_tokens as number)) return modelError('`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size');
+        if (temperature !== undefined && temperature !== 1) return modelError('`temperature` may only be set to 1 when thinking is enabled. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility');
+        if (extra.top_k !== undefined) return modelError('`top_k` must be unset when thinking is enabled. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility');
+        if (toolChoice && !('auto' in toolChoice)) return modelError('Thinking may not be enabled when tool_choice forces tool use.');
+        reasoning = 'claude';
+      }
     }
-  } else if (toolBlocks) {
-    return validation('The toolConfig field must be defined when using toolUse and toolResult content blocks.');
+    if (extra.top_k !== undefined && (!Number.isInteger(extra.top_k) || (extra.top_k as number) < 0)) return modelError('top_k: Input should be a valid integer');
+    if (extra.reasoningConfig !== undefined) {
+      const r = extra.reasoningConfig;
+      if (!isObject(r) || (r.type !== 'enabled' && r.type !== 'disabled')) return modelError('reasoningConfig.type must be enabled or disabled');
+      if (r.maxReasoningEffort !== undefined && !['low', 'medium', 'high'].includes(String(r.maxReasoningEffort))) return modelError('reasoningConfig.maxReasoningEffort must be low, medium or high');
+      if (r.type === 'enabled') reasoning = 'nova';
+    }
   }
-  return { messages: messages as ConverseRequest['messages'], maxTokens, toolChoice, tools, promptText: texts.join(' ') };
+
+  if (json.requestMetadata !== undefined) {
+    const m = json.requestMetadata;
+    if (!isObject(m) || Object.keys(m).length === 0 || Object.keys(m).length > 16) return constraint(m, 'requestMetadata', 'Member must have length less than or equal to 16');
+    for (const [k, v] of Object.entries(m)) {
+      if (k === '' || k.length > 256 || !METADATA_TEXT.test(k)) return constraint(k, 'requestMetadata', 'Map keys must satisfy regular expression pattern: [a-zA-Z0-9\\s:_@$#=/+,-.]{1,256}');
+      if (typeof v !== 'string' || v.length > 256 || !METADATA_TEXT.test(v)) return constraint(v, `requestMetadata.${k}`, 'Member must satisfy regular expression pattern: [a-zA-Z0-9\\s:_@$#=/+,-.]{0,256}');
+    }
+  }
+  if (json.serviceTier !== undefined) {
+    const t = json.serviceTier;
+    if (!isObject(t) || !['priority', 'default', 'flex', 'reserved'].includes(String(t.type))) return constraint(isObject(t) ? t.type : t, 'serviceTier.type', 'Member must satisfy enum value set: [priority, default, flex, reserved]');
+  }
+  return { messages: messages as ConverseRequest['messages'], maxTokens, toolChoice, tools, promptText: texts.join(' '), cachePrefix: cache.prefix, reasoning };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -272,8 +459,19 @@ export function exceptionFrame(type: string, message: string): Uint8Array {
   return encodeEventStreamMessage({ ':exception-type': type, ':content-type': 'application/json', ':message-type': 'exception' }, JSON.stringify({ message }));
 }
 
+/** The reasoning the mock "thinks" when thinking is on (Claude) and its signature (a hash of it, so a tampered text is refused). */
+export const MOCK_REASONING = 'The user asks a question; I answer it briefly.';
+export function signatureOf(text: string): string {
+  return createHash('sha256').update(`mock-thinking:${text}`).digest('base64');
+}
+
+/** Nova 2 redacts its reasoning text in answers. */
+const NOVA_REASONING = '[REDACTED]';
+
 export function bedrockProvider(opts: BedrockOptions & Record<string, unknown>): ProviderImpl {
   const credentials = opts.credentials === undefined ? DEFAULT_BEDROCK_CREDENTIALS : opts.credentials;
+  /** Cached prompt prefixes of this mock instance: the first request with a prefix writes it, the next ones read it. */
+  const cached = new Set<string>();
   return {
     handle(ctx): Reply {
       const route = ROUTE.exec(ctx.path);
@@ -293,9 +491,16 @@ export function bedrockProvider(opts: BedrockOptions & Record<string, unknown>):
       }
       const models = opts.models ?? BEDROCK_MODELS;
       if (models !== '*' && !models.includes(modelId)) return validation('The provided model identifier is invalid.');
-      const request = validate(ctx.req.json);
+      const request = validate(ctx.req.json, modelId);
       if ('kind' in request) return request;
-      return answer(ctx, request, route[2] === 'converse-stream' || ctx.forceStream);
+      let cache: CacheUsage | null = null;
+      if (request.cachePrefix !== null) {
+        const key = `${modelId}\n${request.cachePrefix}`;
+        const tokens = countTokens(request.cachePrefix);
+        cache = cached.has(key) ? { read: tokens, write: 0 } : { read: 0, write: tokens };
+        cached.add(key);
+      }
+      return answer(ctx, request, route[2] === 'converse-stream' || ctx.forceStream, cache);
     },
     errorReply(status, kind) {
       if (kind === 'rate-limit') return bedrockError(429, 'ThrottlingException', 'Too many requests, please wait before trying again.');
@@ -305,37 +510,113 @@ export function bedrockProvider(opts: BedrockOptions & Record<string, unknown>):
   };
 }
 
-function answer(ctx: HandlerCtx, request: ConverseRequest, stream: boolean): Reply {
+interface CacheUsage {
+  read: number;
+  write: number;
+}
+
+/**
+ * A value that satisfies a JSON schema (what a model forced to call a tool answers): properties
+ * all present, the first of enums and unions, `$ref`s to `#/$defs` or `#/definitions` followed.
+ */
+export function schemaValue(schema: unknown, text: string, root: unknown = schema, depth = 0): unknown {
+  if (!isObject(schema) || depth > 16) return text;
+  if (typeof schema.$ref === 'string') {
+    const m = /^#\/(\$defs|definitions)\/(.+)$/.exec(schema.$ref);
+    const target = m && isObject(root) && isObject(root[m[1]]) ? (root[m[1]] as Record<string, unknown>)[m[2]] : undefined;
+    return schemaValue(target, text, root, depth + 1);
+  }
+  if ('const' in schema) return schema.const;
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
+  for (const union of ['anyOf', 'oneOf', 'allOf']) {
+    const list = schema[union];
+    if (Array.isArray(list) && list.length > 0) return schemaValue(list.find((s) => !(isObject(s) && s.type === 'null')) ?? list[0], text, root, depth + 1);
+  }
+  const type = Array.isArray(schema.type) ? (schema.type.find((t) => t !== 'null') ?? 'null') : schema.type;
+  switch (type) {
+    case 'object': {
+      const properties = isObject(schema.properties) ? schema.properties : {};
+      const out: Record<string, unknown> = {};
+      for (const [name, sub] of Object.entries(properties)) out[name] = schemaValue(sub, text, root, depth + 1);
+      // an open object with no properties (JSON mode) carries the answer
+      if (Object.keys(properties).length === 0 && schema.additionalProperties !== false && schema.additionalProperties !== undefined) out.answer = text;
+      return out;
+    }
+    case 'array': {
+      const min = typeof schema.minItems === 'number' ? Math.max(1, schema.minItems) : 1;
+      return Array.from({ length: min }, () => schemaValue(schema.items, text, root, depth + 1));
+    }
+    case 'integer':
+    case 'number':
+      return typeof schema.minimum === 'number' ? schema.minimum : 1;
+    case 'boolean':
+      return true;
+    case 'null':
+      return null;
+    case 'string':
+      return typeof schema.minLength === 'number' && schema.minLength > text.length ? text.padEnd(schema.minLength, '.') : text;
+    default:
+      return isObject(schema.properties) ? schemaValue({ ...schema, type: 'object' }, text, root, depth + 1) : text;
+  }
+}
+
+/** JSON text cut in about three pieces, as tool input deltas stream. */
+function jsonPieces(json: string): string[] {
+  if (json === '{}') return ['']; // a tool without input: one empty delta, never the braces
+  const third = Math.max(1, Math.floor(json.length / 3));
+  return [json.slice(0, third), json.slice(third, 2 * third), json.slice(2 * third)].filter((p) => p !== '');
+}
+
+function answer(ctx: HandlerCtx, request: ConverseRequest, stream: boolean, cache: CacheUsage | null): Reply {
   const inputTokens = countTokens(request.promptText);
   const useTool = request.tools.length > 0 && request.toolChoice !== undefined && !('auto' in request.toolChoice);
-  const toolName = useTool ? (isObject(request.toolChoice!.tool) ? String(request.toolChoice!.tool.name) : request.tools[0]) : '';
+  const tool = useTool ? (isObject(request.toolChoice!.tool) ? request.tools.find((t) => t.name === (request.toolChoice!.tool as Record<string, unknown>).name)! : request.tools[0]) : undefined;
   const toolUseId = `tooluse_mock${String(ctx.req.seq).padStart(6, '0')}`;
-  const cut = useTool ? { text: '', truncated: false } : truncateTokens(ctx.text, request.maxTokens);
-  const outputTokens = useTool ? 4 : countTokens(cut.text);
-  const stopReason = useTool ? 'tool_use' : cut.truncated ? 'max_tokens' : 'end_turn';
-  const usage = { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens };
+  const toolInput = tool ? (schemaValue(tool.schema, 'Paris') as Record<string, unknown>) : {};
+  const reasoning = request.reasoning === 'claude' ? MOCK_REASONING : request.reasoning === 'nova' ? NOVA_REASONING : '';
+  const cut = tool ? { text: '', truncated: false } : truncateTokens(ctx.text, request.maxTokens);
+  const outputTokens = (tool ? 4 : countTokens(cut.text)) + countTokens(reasoning);
+  const stopReason = tool ? 'tool_use' : cut.truncated ? 'max_tokens' : 'end_turn';
+  // With caching, inputTokens counts only what was neither read from nor written to the cache.
+  const uncached = cache ? Math.max(0, inputTokens - cache.read - cache.write) : inputTokens;
+  const usage: Record<string, number> = { inputTokens: uncached, outputTokens, totalTokens: inputTokens + outputTokens };
+  if (cache) {
+    usage.cacheReadInputTokens = cache.read;
+    usage.cacheWriteInputTokens = cache.write;
+  }
   const headers = { 'x-amzn-requestid': ctx.ids.uuid() };
+  const reasoningBlock = request.reasoning === 'claude' ? { reasoningText: { text: reasoning, signature: signatureOf(reasoning) } } : { reasoningText: { text: reasoning } };
   if (!stream) {
-    const content = useTool ? [{ toolUse: { toolUseId, name: toolName, input: {} } }] : [{ text: cut.text }];
+    const content: Record<string, unknown>[] = [];
+    if (reasoning) content.push({ reasoningContent: reasoningBlock });
+    content.push(tool ? { toolUse: { toolUseId, name: tool.name, input: toolInput } } : { text: cut.text });
     return { kind: 'json', status: 200, headers, body: { output: { message: { role: 'assistant', content } }, stopReason, usage, metrics: { latencyMs: 42 } } };
   }
   const frames: Uint8Array[] = [eventFrame('messageStart', { p: pad(12), role: 'assistant' })];
-  if (useTool) {
-    frames.push(eventFrame('contentBlockStart', { contentBlockIndex: 0, p: pad(30), start: { toolUse: { name: toolName, toolUseId } } }));
-    for (const piece of ['', '{', '}']) frames.push(eventFrame('contentBlockDelta', { contentBlockIndex: 0, delta: { toolUse: { input: piece } }, p: pad(piece.length + 7) }));
-  } else {
-    splitChunks(cut.text, ctx.chunks).forEach((piece, i) => frames.push(eventFrame('contentBlockDelta', { contentBlockIndex: 0, delta: { text: piece }, p: pad(i + 3) })));
+  let index = 0;
+  if (reasoning) {
+    splitChunks(reasoning, null).forEach((piece, i) => frames.push(eventFrame('contentBlockDelta', { contentBlockIndex: index, delta: { reasoningContent: { text: piece } }, p: pad(i + 5) })));
+    if (request.reasoning === 'claude') frames.push(eventFrame('contentBlockDelta', { contentBlockIndex: index, delta: { reasoningContent: { signature: signatureOf(reasoning) } }, p: pad(9) }));
+    frames.push(eventFrame('contentBlockStop', { contentBlockIndex: index, p: pad(11) }));
+    index++;
   }
-  frames.push(eventFrame('contentBlockStop', { contentBlockIndex: 0, p: pad(40) }));
+  if (tool) {
+    frames.push(eventFrame('contentBlockStart', { contentBlockIndex: index, p: pad(30), start: { toolUse: { name: tool.name, toolUseId } } }));
+    for (const piece of jsonPieces(JSON.stringify(toolInput))) frames.push(eventFrame('contentBlockDelta', { contentBlockIndex: index, delta: { toolUse: { input: piece } }, p: pad(piece.length + 7) }));
+  } else {
+    splitChunks(cut.text, ctx.chunks).forEach((piece, i) => frames.push(eventFrame('contentBlockDelta', { contentBlockIndex: index, delta: { text: piece }, p: pad(i + 3) })));
+  }
+  frames.push(eventFrame('contentBlockStop', { contentBlockIndex: index, p: pad(40) }));
   frames.push(eventFrame('messageStop', { p: pad(2), stopReason }));
   frames.push(eventFrame('metadata', { metrics: { latencyMs: 42 }, p: pad(23), usage }));
+  const filler = index;
   return {
     kind: 'stream',
     contentType: 'application/vnd.amazon.eventstream',
     headers,
     frames,
     terminal: 2,
-    filler: (i) => eventFrame('contentBlockDelta', { contentBlockIndex: 0, delta: { text: '.' }, p: pad(i) }),
+    filler: (i) => eventFrame('contentBlockDelta', { contentBlockIndex: filler, delta: { text: '.' }, p: pad(i) }),
   };
 }
 
