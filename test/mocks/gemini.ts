@@ -502,10 +502,13 @@ function generate(ctx: HandlerCtx, model: string, stream: boolean, seen: Map<str
   const n = (parsed.generation.candidateCount as number | undefined) ?? 1;
   const callFunction = parsed.declarations.length > 0 && parsed.mode === 'ANY';
   const functionName = parsed.allowed[0] ?? (parsed.declarations[0]?.name as string | undefined);
+  const declaration = parsed.declarations.find((d) => d.name === functionName);
+  // Arguments that satisfy the declared schema (constrained decoding), {} without one.
+  const args = valueFor(declaration?.parametersJsonSchema ?? declaration?.parameters ?? { type: 'object' }, 'Paris');
   const signature = think.thinks ? Buffer.from(`signature-${ctx.req.seq}`).toString('base64') : undefined;
   const thoughtTokens = think.thinks ? THOUGHT_TOKENS : 0;
   const thought = think.includeThoughts ? [{ text: 'The user asks a question; I answer it plainly.', thought: true }] : [];
-  const callPart = (): Record<string, unknown> => ({ functionCall: { name: functionName, args: {} }, ...(signature ? { thoughtSignature: signature } : {}) });
+  const callPart = (): Record<string, unknown> => ({ functionCall: { name: functionName, args }, ...(signature ? { thoughtSignature: signature } : {}) });
   /** Gemini 3 signs the last part of an answer without calls. */
   const signText = (part: Record<string, unknown>): Record<string, unknown> => (signature && gemini3 ? { ...part, thoughtSignature: signature } : part);
   const completion = callFunction ? 3 : countTokens(cut.text);

@@ -233,14 +233,14 @@ describe('gemini format: request', () => {
     );
     assert.deepEqual(body.contents[1], {
       role: 'model',
-      parts: [{ text: 'Let me look.' }, { functionCall: { name: 'weather', args: { city: 'Paris' } } }, { functionCall: { name: 'weather', args: {} } }],
+      parts: [{ text: 'Let me look.' }, { functionCall: { id: 'call_1', name: 'weather', args: { city: 'Paris' } } }, { functionCall: { id: 'call_2', name: 'weather', args: {} } }],
     });
     assert.deepEqual(body.contents[2], {
       role: 'user',
       parts: [
-        { functionResponse: { name: 'weather', response: { temp: 21 } } },
-        { functionResponse: { name: 'weather', response: { content: 'sunny' } } },
-        { functionResponse: { name: 'forecast', response: { error: 'timeout' } } },
+        { functionResponse: { id: 'call_1', name: 'weather', response: { temp: 21 } } },
+        { functionResponse: { id: 'call_2', name: 'weather', response: { content: 'sunny' } } },
+        { functionResponse: { id: 'other', name: 'forecast', response: { error: 'timeout' } } },
       ],
     });
     assert.deepEqual(body.contents[3], { role: 'user', parts: [{ text: 'Thanks' }] });
@@ -266,8 +266,8 @@ describe('gemini format: request', () => {
       context({ model: 'gemini-3-pro-preview' }),
     );
     assert.deepEqual(body.contents[1].parts, [
-      { functionCall: { name: 'weather', args: { city: 'Paris' } }, thoughtSignature: 'c2lnMQ==' },
-      { functionCall: { name: 'weather', args: { city: 'Rome' } } },
+      { functionCall: { id: 'call_1', name: 'weather', args: { city: 'Paris' } }, thoughtSignature: 'c2lnMQ==' },
+      { functionCall: { id: 'call_2', name: 'weather', args: { city: 'Rome' } } },
     ]);
     assert.deepEqual(body.contents[2].parts.map((p: Json) => p.functionResponse.response), [{ content: 21 }, { content: 25 }]);
   });
@@ -294,8 +294,8 @@ describe('gemini format: request', () => {
         { role: 'tool', parts: [{ type: 'tool_result', toolCallId: legacy, content: [{ type: 'text', text: 'sunny' }] }] },
       ]),
     );
-    assert.deepEqual(body.contents[1].parts, [{ functionCall: { name: 'weather', args: {} }, thoughtSignature: 'c2lnMQ==' }]);
-    assert.equal(body.contents[2].parts[0].functionResponse.name, 'weather');
+    assert.deepEqual(body.contents[1].parts, [{ functionCall: { id: 'call_1', name: 'weather', args: {} }, thoughtSignature: 'c2lnMQ==' }]);
+    assert.deepEqual(body.contents[2].parts[0].functionResponse, { id: 'call_1', name: 'weather', response: { content: 'sunny' } }, 'the id without the signature');
   });
 
   it('gives current-turn calls made elsewhere the documented placeholder signature, and nothing to earlier turns', () => {
@@ -316,7 +316,7 @@ describe('gemini format: request', () => {
       context({ model: 'gemini-3-pro-preview' }),
     );
     assert.equal(body.contents[1].parts[0].thoughtSignature, undefined, 'an earlier turn is not checked');
-    assert.deepEqual(body.contents[5].parts, [{ functionCall: { name: 'lookup', args: {} }, thoughtSignature: SKIP_SIGNATURE }, { functionCall: { name: 'lookup', args: {} } }]);
+    assert.deepEqual(body.contents[5].parts, [{ functionCall: { id: 'call_b', name: 'lookup', args: {} }, thoughtSignature: SKIP_SIGNATURE }, { functionCall: { id: 'call_c', name: 'lookup', args: {} } }]);
     assert.equal(body.contents[7].parts[0].thoughtSignature, SKIP_SIGNATURE, 'each step of the current turn');
   });
 
@@ -586,7 +586,8 @@ describe('gemini format: multi-turn', () => {
       { role: 'tool', parts: [{ type: 'tool_result', toolCallId: (call as { id: string }).id, content: [{ type: 'text', text: '{"temp":3}' }] }] },
     ]);
     const body = build(next, context({ model: 'gemini-3-pro-preview' }));
-    assert.deepEqual(body.contents[1], { role: 'model', parts: [{ functionCall: { name: 'weather', args: { city: 'Oslo' } }, thoughtSignature: 'U0lHTg==' }] });
-    assert.deepEqual(body.contents[2], { role: 'user', parts: [{ functionResponse: { name: 'weather', response: { temp: 3 } } }] });
+    const id = (call as { id: string }).id;
+    assert.deepEqual(body.contents[1], { role: 'model', parts: [{ functionCall: { id, name: 'weather', args: { city: 'Oslo' } }, thoughtSignature: 'U0lHTg==' }] });
+    assert.deepEqual(body.contents[2], { role: 'user', parts: [{ functionResponse: { id, name: 'weather', response: { temp: 3 } } }] });
   });
 });

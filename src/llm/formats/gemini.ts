@@ -14,9 +14,11 @@
  *   Gemini API fetches public and signed URLs since January 2026, Vertex always did); a file id
  *   another provider issued means nothing here (unsupported). Images' OpenAI `detail` becomes
  *   `generationConfig.mediaResolution` (any `high` → HIGH, else any `low` → LOW).
- * - assistant messages → role `model`: text, `functionCall {name, args}`; tool ids are not sent
- *   (Gemini matches responses to calls by name and order, and only knows ids it issued).
- * - tool results → `functionResponse {name, response}` parts in one user turn; the name is the
+ * - assistant messages → role `model`: text, `functionCall {id, name, args}` (the id the client
+ *   knows the call by: Gemini's own when it gave one, else the gateway's or another provider's;
+ *   `FunctionCall.id` and `FunctionResponse.id` are optional strings on AI Studio and Vertex, and
+ *   pair a response with its call exactly when several calls share a name).
+ * - tool results → `functionResponse {id, name, response}` parts in one user turn; the name is the
  *   result's own or the earlier call's with that id; `response` is the result's JSON object, or
  *   `{content: text}`, or `{error: ...}` for a failed tool (the documented `error` key).
  * - tools → `functionDeclarations` (`parameters` when the schema is in the OpenAPI subset, else
@@ -389,6 +391,12 @@ function legacySignature(id: string): string | undefined {
   return at === -1 ? undefined : id.slice(at + LEGACY_THOUGHT_SEPARATOR.length) || undefined;
 }
 
+/** The id a call goes back to Gemini with: a legacy id without the signature it carried. */
+function plainId(id: string): string {
+  const at = id.indexOf(LEGACY_THOUGHT_SEPARATOR);
+  return at === -1 ? id : id.slice(0, at);
+}
+
 function isGeminiState(part: ReasoningPart): boolean {
   return part.provider === PROVIDER && part.signature !== undefined && part.signature !== '';
 }
@@ -419,7 +427,7 @@ function modelParts(req: CanonicalRequest, message: Message, path: string, ctx: 
         parts.push((lastText = { text: part.text }));
         return;
       case 'tool_call': {
-        const call: GeminiPart = { functionCall: { name: part.name, args: toolArguments(part, `${path}.tool_calls`) } };
+        const call: GeminiPart = { functionCall: { id: plainId(part.id), name: part.name, args: toolArguments(part, `${path}.tool_calls`) } };
         const signature = byCall.get(part.id) ?? legacySignature(part.id);
         if (signature) call.thoughtSignature = signature;
         parts.push(call);
@@ -474,7 +482,7 @@ function functionResponse(req: CanonicalRequest, part: CanonicalPart, names: Map
     // plain text stays text
   }
   const response = part.isError ? { error: value } : isObject(value) ? value : { content: value };
-  return [{ functionResponse: { name, response } }];
+  return [{ functionResponse: { id: plainId(part.toolCallId), name, response } }];
 }
 
 /** The contents after the last user turn with text in it: the current turn, where Gemini 3 checks signatures. */
