@@ -282,14 +282,12 @@ describe('anthropic format: request', () => {
         tools: [{ type: 'builtin', name: 'web_search', config: {} }],
         openai: { store: true },
         metadata: { a: 'b' },
-        passthrough: { service_tier: 'auto' },
       }),
       ctx,
     );
     assert.deepEqual(ctx.dropped, ['n', 'seed', 'presence_penalty', 'logprobs', 'top_logprobs', 'logit_bias', 'store', 'metadata', 'tools[0]', 'messages[0].content[1]', 'messages[1].content[0]', 'messages[1].content[1]']);
     assert.deepEqual(body.messages, [{ role: 'user', content: 'listen' }]);
     assert.equal(body.tools, undefined);
-    assert.equal(body.service_tier, 'auto'); // `pass`: sent as is
     assert.throws(() => build(request(hi, { sampling: { n: 3 } })), requestError(/^n:/));
     assert.throws(() => build(request(hi, { sampling: { temperature: 0.5, topP: 0.9 } })), requestError(/^top_p: Claude models take temperature or top_p/));
     assert.equal(build(request(hi, { sampling: { topP: 0.9 } })).top_p, 0.9);
@@ -299,6 +297,9 @@ describe('anthropic format: request', () => {
     assert.throws(() => build(request(call('[1]'))), requestError(/expected a JSON object/));
     assert.throws(() => build(request([{ role: 'user', parts: [{ type: 'image', source: { kind: 'url', url: 'ftp://x/y.png' } }] }])), requestError(/image_url\.url/));
     assert.throws(() => build(request([{ ...user('x'), name: 'bob' }])), requestError(/^messages\[0\]\.name/));
+    // a tool message's name is its tool's (LangChain sends it): nothing is lost
+    const named = build(request([user('x'), { role: 'assistant', parts: [{ type: 'tool_call', id: 'c', name: 'f', arguments: '{}' }] }, { role: 'tool', name: 'f', parts: [{ type: 'tool_result', toolCallId: 'c', content: [{ type: 'text', text: 'ok' }] }] }]));
+    assert.deepEqual(named.messages[2].content, [{ type: 'tool_result', tool_use_id: 'c', content: 'ok' }]);
   });
 });
 

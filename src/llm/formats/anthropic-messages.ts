@@ -300,7 +300,7 @@ function buildAnthropicRequest(req: CanonicalRequest, ctx: DriverContext): JsonO
   if (Object.keys(outputConfig).length > 0) body.output_config = outputConfig;
   if (typeof req.user === 'string' && req.user !== '') body.metadata = { user_id: req.user };
 
-  for (const [key, value] of Object.entries(req.passthrough)) if (!(key in body)) body[key] = value;
+  // req.passthrough: the policy (exchange/policy.ts) sends what it lets through.
   plans.set(ctx, jsonTool ? { jsonTool: JSON_TOOL, wrapped: jsonTool.wrapped } : {});
   return body;
 }
@@ -443,7 +443,8 @@ function buildMessages(messages: Message[], ctx: DriverContext, marks: CacheMark
   const lastIndex = messages.length - 1;
   messages.forEach((message, i) => {
     const path = `messages[${i}]`;
-    if (message.name !== undefined && message.name !== '') ctx.unsupported(`${path}.name`, 'participant names');
+    // A tool message's name is the tool's (its tool_use_id says which call it answers): nothing lost.
+    if (message.name !== undefined && message.name !== '' && message.role !== 'tool') ctx.unsupported(`${path}.name`, 'participant names');
     switch (message.role) {
       case 'system':
       case 'developer':
