@@ -367,7 +367,7 @@ function userBlocks(message: Message, path: string, ctx: DriverContext): Block[]
 
 function imageBlock(source: Extract<Part, { type: 'image' }>['source'], path: string, ctx: DriverContext): Block | null {
   if (source.kind !== 'base64') {
-    ctx.unsupported(path, source.kind === 'url' ? 'image URLs (Converse takes the image bytes: send a base64 data URL)' : 'image file ids');
+    ctx.unsupported(path, source.kind === 'url' ? 'image URLs (Converse takes image bytes: send base64 data URLs)' : 'image file ids');
     return null;
   }
   const format = IMAGE_FORMATS[source.mediaType.toLowerCase()];
