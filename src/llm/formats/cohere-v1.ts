@@ -123,16 +123,12 @@ function chatFields(req: CanonicalRequest, ctx: DriverContext): JsonObject {
       return;
     }
     const texts: string[] = [];
-    let other = false;
     message.parts.forEach((part, j) => {
       if (part.type === 'text' || part.type === 'refusal') texts.push(part.text);
-      else if (part.type !== 'reasoning') {
-        other = true;
-        ctx.unsupported(partPath(message, i, j), part.type === 'tool_call' ? 'tool calls' : `${part.type} content`);
-      }
+      else if (part.type !== 'reasoning') ctx.unsupported(partPath(message, i, j), part.type === 'tool_call' ? 'tool calls' : `${part.type} content`);
     });
-    // A message that was only what Cohere cannot take (dropped under the policy) is left out.
-    if (texts.length > 0 || !other) kept.push({ message, text: texts.join('\n') });
+    // A message that was only what Cohere cannot take (reasoning, or parts dropped under the policy) is left out.
+    if (texts.length > 0 || message.parts.length === 0) kept.push({ message, text: texts.join('\n') });
   });
   if (kept.length === 0) throw new RequestError('messages: nothing the cohere provider can take is left');
 

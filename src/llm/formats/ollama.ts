@@ -127,7 +127,7 @@ export function reportUnmapped(req: CanonicalRequest, ctx: DriverContext, carrie
   if (s.seed !== undefined && !carries.seed) ctx.unsupported('seed');
   if (req.user !== undefined) ctx.unsupported('user', 'an end-user identifier');
   if (req.metadata !== undefined && Object.keys(req.metadata).length > 0) ctx.unsupported('metadata');
-  for (const key of Object.keys(req.openai ?? {})) ctx.unsupported(key, 'an OpenAI-only field');
+  for (const [key, value] of Object.entries(req.openai ?? {})) if (value !== undefined && value !== null) ctx.unsupported(key, 'an OpenAI-only field');
 }
 
 /** The client's path of a message part: OpenAI chat keeps tool calls apart from content. */
