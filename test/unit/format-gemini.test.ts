@@ -228,6 +228,7 @@ describe('gemini format: request', () => {
         { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'call_1', content: [{ type: 'text', text: '{"temp":21}' }] }] },
         { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'call_2', content: [{ type: 'text', text: 'sunny' }] }] },
         { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'other', name: 'forecast', content: [{ type: 'text', text: 'timeout' }], isError: true }] },
+        { role: 'tool', name: 'clock', parts: [{ type: 'tool_result', toolCallId: 'unknown', content: [{ type: 'text', text: '12:00' }] }] },
         user('Thanks'),
       ]),
     );
@@ -241,6 +242,7 @@ describe('gemini format: request', () => {
         { functionResponse: { id: 'call_1', name: 'weather', response: { temp: 21 } } },
         { functionResponse: { id: 'call_2', name: 'weather', response: { content: 'sunny' } } },
         { functionResponse: { id: 'other', name: 'forecast', response: { error: 'timeout' } } },
+        { functionResponse: { id: 'unknown', name: 'clock', response: { content: '12:00' } } },
       ],
     });
     assert.deepEqual(body.contents[3], { role: 'user', parts: [{ text: 'Thanks' }] });

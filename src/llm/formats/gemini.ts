@@ -299,10 +299,11 @@ function toContents(req: CanonicalRequest, ctx: DriverContext, images: ImageDeta
 
   req.messages.forEach((message, i) => {
     const path = `messages[${i}]`;
-    if (message.name !== undefined && message.name !== '') ctx.unsupported(`${path}.name`, 'participant names');
+    // A tool message's `name` is its function's (OpenAI's legacy field, LangChain sends it): used below.
+    if (message.name !== undefined && message.name !== '' && message.role !== 'tool') ctx.unsupported(`${path}.name`, 'participant names');
     if (message.cache) dropCacheMark(ctx, path);
     if (message.role === 'tool') {
-      const parts = message.parts.flatMap((part, j) => functionResponse(req, part, names, `${path}.content[${j}]`, ctx));
+      const parts = message.parts.flatMap((part, j) => functionResponse(req, part, names, `${path}.content[${j}]`, ctx, message.name));
       if (parts.length === 0) return;
       if (toolTurn) toolTurn.parts.push(...parts);
       else contents.push((toolTurn = { role: 'user', parts }));
@@ -461,13 +462,13 @@ function toolArguments(call: ToolCallPart, path: string): JsonObject {
   return parsed;
 }
 
-function functionResponse(req: CanonicalRequest, part: CanonicalPart, names: Map<string, string>, path: string, ctx: DriverContext): GeminiPart[] {
+function functionResponse(req: CanonicalRequest, part: CanonicalPart, names: Map<string, string>, path: string, ctx: DriverContext, messageName?: string): GeminiPart[] {
   if (part.type !== 'tool_result') {
     ctx.unsupported(path, `${part.type} content in a tool message`);
     return [];
   }
   if (part.cache) dropCacheMark(ctx, path);
-  const name = part.name || names.get(part.toolCallId);
+  const name = part.name || names.get(part.toolCallId) || messageName;
   if (!name) throw new RequestError(`${path.replace(/\.content\[\d+\]$/, '')}.tool_call_id: no earlier assistant tool call has this id (gemini needs the function's name)`);
   const texts: string[] = [];
   part.content.forEach((piece: TextPart | ImagePart, k) => {
