@@ -31,12 +31,14 @@
  *   Base64 decoding failed".
  * - Thinking (…/docs/thinking): `thinkingConfig {thinkingBudget, thinkingLevel, includeThoughts}`;
  *   budget and level together are refused, `thinkingLevel` before Gemini 3 too, budget 0 on 2.5 Pro
- *   ("Budget 0 is invalid. This model only works in thinking mode."). Thinking models report
+ *   ("Budget 0 is invalid. This model only works in thinking mode."; the other messages here are
+ *   approximations: the references document the rules, not the wording). Thinking models report
  *   `thoughtsTokenCount` (THOUGHT_TOKENS here, not in candidatesTokenCount, in the total);
  *   `includeThoughts` adds a `thought: true` part first.
  * - Structured output (…/docs/structured-output, GenerationConfig): `responseSchema` (the OpenAPI
  *   subset) and `responseJsonSchema` are exclusive and need `responseMimeType: application/json`;
  *   the answer is JSON matching the schema (a value built from it), `{"answer": text}` without one.
+ *   A forced function call's arguments match its declared schema the same way.
  * - Implicit caching (…/docs/caching): a request whose leading contents (with the system
  *   instruction) repeat an earlier request's reports them as `cachedContentTokenCount` (included in
  *   promptTokenCount), deterministically, per mock instance.
