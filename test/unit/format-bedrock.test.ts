@@ -230,6 +230,10 @@ describe('bedrock converse: requests', () => {
     const body = build(request([{ role: 'system', parts: [{ type: 'image', source: { kind: 'base64', mediaType: 'image/png', data: 'x' } }, { type: 'text', text: 'S' }] }, { role: 'user', name: 'alice', parts: [{ type: 'text', text: 'x' }] }]), h);
     assert.deepEqual(body.system, [{ text: 'S' }]);
     assert.deepEqual(h.unsupported, ['messages[0].content[0]', 'messages[1].name']);
+    // a tool message's name is the tool's (LangChain sends it), not a participant
+    const tool = harness();
+    build(request([user('x'), { role: 'assistant', parts: [{ type: 'tool_call', id: 'c1', name: 'f', arguments: '{}' }] }, { role: 'tool', name: 'f', parts: [{ type: 'tool_result', toolCallId: 'c1', name: 'f', content: [{ type: 'text', text: 'ok' }] }] }], { tools: [{ ...weatherTool, name: 'f' }] }), tool);
+    assert.deepEqual(tool.unsupported, []);
   });
 
   it('tool calls and results: toolUse with the input object, results in one user turn (json, text, images, error status)', () => {

@@ -255,7 +255,8 @@ function toConverse(req: CanonicalRequest, ctx: DriverContext): { system: Block[
   const source = req.messages.length > 0 ? req.messages : req.prompt !== undefined ? [{ role: 'user' as const, parts: [{ type: 'text' as const, text: req.prompt }] }] : [];
   source.forEach((message, i) => {
     const path = `messages[${i}]`;
-    if (message.name !== undefined && message.name !== '') ctx.unsupported(`${path}.name`, 'participant names');
+    // a tool message's name is its tool's (the result says which call it answers): not a participant
+    if (message.name !== undefined && message.name !== '' && message.role !== 'tool') ctx.unsupported(`${path}.name`, 'participant names');
     switch (message.role) {
       case 'system':
       case 'developer':
