@@ -320,6 +320,8 @@ describe('gemini format: request', () => {
     assert.equal(body.contents[1].parts[0].thoughtSignature, undefined, 'an earlier turn is not checked');
     assert.deepEqual(body.contents[5].parts, [{ functionCall: { id: 'call_b', name: 'lookup', args: {} }, thoughtSignature: SKIP_SIGNATURE }, { functionCall: { id: 'call_c', name: 'lookup', args: {} } }]);
     assert.equal(body.contents[7].parts[0].thoughtSignature, SKIP_SIGNATURE, 'each step of the current turn');
+    const old = build(request([user('Q'), { role: 'assistant', parts: [{ type: 'tool_call', id: 'call_x', name: 'lookup', arguments: '{}' }] }, { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'call_x', content: [{ type: 'text', text: 'x' }] }] }]), context({ model: 'gemini-2.0-flash' }));
+    assert.equal(old.contents[1].parts[0].thoughtSignature, undefined, 'a model that does not think checks nothing');
   });
 
   it('maps reasoning effort to thinkingLevel (Gemini 3) or thinkingBudget (2.5), with thoughts included', () => {

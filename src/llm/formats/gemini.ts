@@ -206,7 +206,8 @@ function buildGeminiRequest(req: CanonicalRequest, ctx: DriverContext): JsonObje
       ? { system: [] as GeminiPart[], contents: [{ role: 'user' as const, parts: [{ text: req.prompt }] }] }
       : toContents(req, ctx, images);
   if (contents.length === 0) throw new RequestError('messages: the gemini provider needs at least one user or assistant message');
-  signCurrentTurn(contents);
+  // Models that do not think never check signatures: nothing to stand in for.
+  if (!cannotThink(ctx.model)) signCurrentTurn(contents);
 
   const body: JsonObject = { contents };
   if (system.length > 0) body.systemInstruction = { parts: system };
