@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { geminiFormat, geminiUsage, LEGACY_THOUGHT_SEPARATOR, SKIP_SIGNATURE } from '../../src/llm/formats/gemini.ts';
 import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type ModelOptions } from '../../src/llm/types.ts';
+import { ExchangeContext } from '../../src/exchange/context.ts';
 import { TOOL_CALL_ID, type CanonicalRequest, type CanonicalResponse, type Carried, type EventSink, type Message, type ReasoningPart, type UnsupportedPolicy } from '../../src/exchange/types.ts';
 
 type Json = Record<string, any>;
@@ -593,5 +594,43 @@ describe('gemini format: multi-turn', () => {
     const id = (call as { id: string }).id;
     assert.deepEqual(body.contents[1], { role: 'model', parts: [{ functionCall: { id, name: 'weather', args: { city: 'Oslo' } }, thoughtSignature: 'U0lHTg==' }] });
     assert.deepEqual(body.contents[2], { role: 'user', parts: [{ functionResponse: { id, name: 'weather', response: { temp: 3 } } }] });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('gemini format: with the gateway’s own context and OpenAI renderer', () => {
+  const call = (init: { stream?: boolean; policy?: UnsupportedPolicy } = {}) =>
+    new ExchangeContext({ provider: 'gemini', routeType: 'llm/v1/chat', model: 'gemini-3-pro-preview', options: OPTIONS, stream: init.stream ?? false, includeUsage: true, policy: init.policy ?? 'error', now: 1_700_000_000, id: 'chatcmpl-x' });
+
+  it('names dropped cache marks in the call’s dropped paths under the default policy', () => {
+    const ctx = call();
+    geminiFormat.buildRequest(request([{ role: 'user', parts: [{ type: 'text', text: 'Long', cache: { type: 'ephemeral' } }] }]), ctx);
+    assert.deepEqual(ctx.dropped, ['messages[0].content[0].cache_control']);
+  });
+
+  it('streams OpenAI chunks: reasoning_content, the signature in reasoning_details under the call’s id, a neutral tool-call id', () => {
+    const ctx = call({ stream: true });
+    const translator = geminiFormat.createStreamTranslator(ctx);
+    let out = '';
+    for (const event of [
+      { candidates: [{ content: { parts: [{ text: 'Let me think.', thought: true }] } }], responseId: 'r9', modelVersion: 'gemini-3-pro-preview' },
+      { candidates: [{ content: { parts: [{ functionCall: { name: 'weather', args: { city: 'Oslo' } }, thoughtSignature: 'c2lnbmF0dXJl' }] }, finishReason: 'STOP' }], usageMetadata: { promptTokenCount: 5, candidatesTokenCount: 3, thoughtsTokenCount: 4, totalTokenCount: 12 } },
+    ]) out += translator.push({ event: undefined, data: JSON.stringify(event) });
+    out += translator.finish();
+    const frames = out.split('\n\n').filter(Boolean).map((f) => f.slice('data: '.length)).map((d) => (d === '[DONE]' ? d : JSON.parse(d)));
+    const deltas = frames.filter((f): f is Json => typeof f === 'object' && f.choices.length > 0).map((f) => f.choices[0].delta);
+    assert.equal(deltas.map((d) => d.reasoning_content ?? '').join(''), 'Let me think.');
+    const detail = deltas.find((d) => d.reasoning_details)!.reasoning_details[0];
+    const toolCall = deltas.find((d) => d.tool_calls)!.tool_calls[0];
+    assert.equal(toolCall.id, 'call_r9_0');
+    assert.deepEqual(detail, { type: 'reasoning.text', text: '', signature: 'c2lnbmF0dXJl', id: 'call_r9_0', format: 'google-gemini-v1', index: 0 });
+    assert.equal(JSON.stringify(frames).includes('__thought__'), false);
+    assert.deepEqual(frames.at(-2), { id: 'r9', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'gemini-3-pro-preview', choices: [], usage: { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12, completion_tokens_details: { reasoning_tokens: 4 } } });
+    assert.equal(frames.at(-1), '[DONE]');
+    // What the gateway keeps for the next turn: the signature, keyed by the call's id.
+    assert.deepEqual(translator.carried?.toolCallIds, ['call_r9_0']);
+    assert.equal(translator.carried?.reasoning[0].signature, 'c2lnbmF0dXJl');
+    assert.equal(translator.carried?.reasoning[0].toolCallId, 'call_r9_0');
   });
 });
