@@ -15,7 +15,7 @@
  * Keys that name prototypes (`__proto__`, `constructor`, `prototype`) are never sent.
  */
 import type { CanonicalRequest } from './types.ts';
-import type { DriverContext } from '../llm/types.ts';
+import type { DriverContext, ProviderDriver } from '../llm/types.ts';
 import type { JsonObject } from '../llm/json.ts';
 
 const NEVER_SENT: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
@@ -46,4 +46,16 @@ export function applyPolicy(req: CanonicalRequest, ctx: DriverContext, target: P
 export function addPassthrough(body: JsonObject, req: CanonicalRequest, keys: string[] | null): void {
   if (!keys) return;
   for (const key of keys) if (!Object.hasOwn(body, key)) body[key] = req.passthrough[key];
+}
+
+/**
+ * The provider's body for a canonical request: the policy applied to what the inbound adapter
+ * could not map, the driver's body, then the passthrough fields the policy let through. What the
+ * plugin does for each planned call (and tests, to see what a provider would get).
+ */
+export function providerBody(driver: ProviderDriver, req: CanonicalRequest, ctx: DriverContext): JsonObject {
+  const send = applyPolicy(req, ctx, { nativeFields: driver.nativeFields?.(ctx) ?? [], handlesUnmapped: driver.handlesUnmapped?.(ctx) ?? false });
+  const body = driver.buildRequest(req, ctx);
+  addPassthrough(body, req, send);
+  return body;
 }

@@ -154,7 +154,7 @@ export const REQUEST_CASES: RequestCase[] = [
     file: 'openai/llm-v1-chat/requests/good_multi_modal.json',
     provider: 'cohere',
     route: CHAT,
-    error: "messages[1].content[1].type: 'image_url' content is not supported by the cohere provider",
+    error: 'messages[1].content[1]: image content is not supported by the cohere provider',
   },
   ...(['tool_choice_auto', 'tool_choice_none', 'tool_choice_object_function', 'tool_choice_required'] as const).map(
     (name): RequestCase => ({

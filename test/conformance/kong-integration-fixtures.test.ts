@@ -2,7 +2,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { getDriver } from '../../src/llm/drivers/index.ts';
-import { validateClientRequest } from '../../src/llm/validate.ts';
+import { parseOpenAIRequest } from '../../src/exchange/inbound/openai-chat.ts';
+import { providerBody } from '../../src/exchange/policy.ts';
 import { RequestError, TranslationError } from '../../src/llm/types.ts';
 import { EMBEDDINGS_CASES, REQUEST_CASES, RESPONSE_CASES } from './cases-integration.ts';
 import { kongFixturesMissing, NO_OPTIONS, context, fixtureJson, fixtureText } from './support.ts';
@@ -14,7 +15,7 @@ describe('Kong integration fixtures', { skip: kongFixturesMissing ?? false }, ()
       it(`${c.provider} ${c.route}: ${c.file}`, () => {
         const ctx = context({ provider: c.provider, routeType: c.route, model: c.model, options: c.options, stream: c.stream });
         const raw = fixtureJson(c.file) as Record<string, unknown>;
-        const build = () => getDriver(c.provider).buildRequest(validateClientRequest(raw, c.route), ctx);
+        const build = () => providerBody(getDriver(c.provider), parseOpenAIRequest(raw, c.route), ctx);
         if (c.error !== undefined) {
           assert.throws(build, (e: unknown) => e instanceof RequestError && e.message === c.error);
           return;

@@ -2,7 +2,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { getDriver } from '../../src/llm/drivers/index.ts';
-import { validateClientRequest } from '../../src/llm/validate.ts';
+import { parseOpenAIRequest } from '../../src/exchange/inbound/openai-chat.ts';
+import { providerBody } from '../../src/exchange/policy.ts';
 import { UNIT_CASES, unitDir, unitFiles } from './cases-unit.ts';
 import { kongFixturesMissing, context, fixtureJson, fixtureText } from './support.ts';
 
@@ -14,10 +15,10 @@ describe('Kong unit fixtures', { skip: kongFixturesMissing ?? false }, () => {
 
     describe(`${unitDir(c)} ${c.route}`, () => {
       it(`request: ${files.request} -> ${files.expectedRequest}${c.request ? ' (deliberate difference)' : ''}`, () => {
-        const request = validateClientRequest(fixtureJson(files.request), c.route);
+        const request = parseOpenAIRequest(fixtureJson(files.request), c.route);
         const kong = fixtureJson(files.expectedRequest) as Record<string, unknown>;
         const expected = c.request ? c.request.ours(kong) : kong;
-        assert.deepEqual(driver.buildRequest(request, ctx), expected);
+        assert.deepEqual(providerBody(driver, request, ctx), expected);
       });
 
       it(`response: ${files.realResponse} -> ${files.expectedResponse} (choices[0].message, model)${c.response ? ' (deliberate difference)' : ''}`, () => {

@@ -7,8 +7,11 @@ import path from 'node:path';
 import { KONG_FIXTURES as FIXTURES, kongFixturesMissing } from '../helpers/shared.ts';
 import { getDriver } from '../../src/llm/drivers/index.ts';
 import { createFrameDecoder, type DecoderOptions } from '../../src/llm/stream/index.ts';
-import { validateClientRequest } from '../../src/llm/validate.ts';
-import type { DriverContext, LlmRouteType, ModelOptions, ProviderName, StreamEvent, StreamFraming, Usage } from '../../src/llm/types.ts';
+import { parseOpenAIRequest } from '../../src/exchange/inbound/openai-chat.ts';
+import { ExchangeContext } from '../../src/exchange/context.ts';
+import { providerBody } from '../../src/exchange/policy.ts';
+import type { UnsupportedPolicy } from '../../src/exchange/types.ts';
+import type { LlmRouteType, ModelOptions, ProviderName, StreamEvent, StreamFraming, Usage } from '../../src/llm/types.ts';
 
 /**
  * Kong's fixtures are not part of the repository (test/helpers/shared.ts): suites reading them
@@ -83,12 +86,23 @@ export interface ContextInit {
   options?: Partial<ModelOptions>;
   stream?: boolean;
   includeUsage?: boolean;
+  /** The unsupported-params policy (default: the options', else `error`, as on a route). */
+  policy?: UnsupportedPolicy;
 }
 
-/** A driver's upstream body for a client body (validated first), in a test context. */
+/**
+ * A driver's upstream body for a client body, in a test context, the way the plugin makes it:
+ * the inbound adapter (Kong's validation first), the unsupported-params policy, the format.
+ */
 export function buildFor(provider: ProviderName, body: unknown, init: Partial<ContextInit> = {}): Record<string, any> {
   const ctx = context({ provider, ...init });
-  return getDriver(provider).buildRequest(validateClientRequest(body, ctx.routeType), ctx);
+  return providerBody(getDriver(provider), parseOpenAIRequest(body, ctx.routeType), ctx);
+}
+
+/** buildFor, with the call's context too (what it dropped under `drop` / `pass`). */
+export function buildWithContext(provider: ProviderName, body: unknown, init: Partial<ContextInit> = {}): { body: Record<string, any>; ctx: ExchangeContext } {
+  const ctx = context({ provider, ...init });
+  return { body: providerBody(getDriver(provider), parseOpenAIRequest(body, ctx.routeType), ctx), ctx };
 }
 
 /** A driver's translated answer (parsed) for a provider body (an object or its text), in a test context. */
@@ -97,9 +111,9 @@ export function parseFor(provider: ProviderName, body: unknown, init: Partial<Co
   return JSON.parse(getDriver(provider).parseResponse(typeof body === 'string' ? body : JSON.stringify(body), ctx).body);
 }
 
-export function context(init: ContextInit): DriverContext {
+export function context(init: ContextInit): ExchangeContext {
   const routeType = init.routeType ?? 'llm/v1/chat';
-  return {
+  return new ExchangeContext({
     provider: init.provider,
     routeType,
     model: init.model ?? 'test-model',
@@ -108,7 +122,8 @@ export function context(init: ContextInit): DriverContext {
     includeUsage: init.includeUsage ?? false,
     now: 1_700_000_000,
     id: routeType === 'llm/v1/chat' ? 'chatcmpl-gateway' : 'cmpl-gateway',
-  };
+    ...(init.policy ? { policy: init.policy } : {}),
+  });
 }
 
 export interface StreamRun {
@@ -121,7 +136,7 @@ export interface StreamRun {
 }
 
 /** Feeds `bytes` cut at `cuts` (ascending offsets) through the driver's decoder and translator. */
-export function runStream(ctx: DriverContext, bytes: Uint8Array, cuts: number[] = []): StreamRun {
+export function runStream(ctx: ExchangeContext, bytes: Uint8Array, cuts: number[] = []): StreamRun {
   const driver = getDriver(ctx.provider);
   const decoder = createFrameDecoder(driver.streamFraming(ctx));
   const translator = driver.createStreamTranslator(ctx);

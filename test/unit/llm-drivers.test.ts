@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { getDriver } from '../../src/llm/drivers/index.ts';
 import { validateClientRequest } from '../../src/llm/validate.ts';
+import { parseOpenAIRequest } from '../../src/exchange/inbound/openai-chat.ts';
+import { providerBody } from '../../src/exchange/policy.ts';
 import { PROVIDERS, RequestError, TranslationError, type ClientRequest, type LlmRouteType, type ModelOptions, type ProviderName } from '../../src/llm/types.ts';
-import { buildFor, context, parseFor, type ContextInit } from '../conformance/support.ts';
+import { buildFor, buildWithContext, context, parseFor, type ContextInit } from '../conformance/support.ts';
 
 type Json = Record<string, any>;
 const CHAT: LlmRouteType = 'llm/v1/chat';
@@ -248,11 +250,12 @@ describe('Anthropic requests', () => {
     assert.throws(() => build('anthropic', call('not json')), requestError('messages[1].tool_calls[0].function.arguments: expected a JSON object'));
     assert.throws(() => build('anthropic', call('[1]')), requestError('messages[1].tool_calls[0].function.arguments: expected a JSON object'));
     assert.throws(() => build('anthropic', { ...hi, n: 2 }), requestError(/^n:/));
-    assert.throws(() => build('anthropic', { messages: [{ role: 'function', name: 'f', content: 'x' }] }), requestError(/messages\[0\]\.role/));
+    assert.throws(() => build('anthropic', { messages: [{ role: 'function', name: 'f', content: 'x' }] }), requestError(/^messages\[0\]\.name: no earlier assistant function_call/));
     assert.throws(() => build('anthropic', { messages: [{ role: 'system', content: 'only rules' }] }), requestError(/at least one user or assistant message/));
-    assert.throws(() => build('anthropic', { messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }] }), requestError("messages[0].content[0].type: 'input_audio' content is not supported by the anthropic provider"));
+    assert.throws(() => build('anthropic', { messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }] }), requestError('messages[0].content[0].input_audio: expected {"data": string, "format": string}'));
+    assert.throws(() => build('anthropic', { messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }] }] }), requestError(/^messages\[0\]\.content\[0\]: .*not supported by the anthropic provider$/));
     assert.throws(() => build('anthropic', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'ftp://x/y.png' } }] }] }), requestError(/image_url\.url/));
-    assert.throws(() => build('anthropic', { ...hi, tools: [{ type: 'code_interpreter' }] }), requestError(/tools\[0\]\.type/));
+    assert.throws(() => build('anthropic', { ...hi, tools: [{ type: 'code_interpreter' }] }), requestError(/^tools\[0\]: 'code_interpreter' is a built-in tool/));
     assert.throws(() => build('anthropic', { ...hi, tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: 'sometimes' }), requestError(/^tool_choice/));
   });
 
@@ -280,8 +283,10 @@ describe('Anthropic requests', () => {
     assert.equal(build('anthropic', { ...hi, max_tokens: 99 }, { options: { max_tokens: 512 } }).max_tokens, 512);
     assert.equal(build('anthropic', { ...hi, temperature: 1.7 }).temperature, 1);
     assert.equal(build('anthropic', hi, { options: { temperature: 3 } }).temperature, 1);
-    const both = build('anthropic', { ...hi, temperature: 0.3, top_p: 0.9 });
-    assert.deepEqual([both.temperature, 'top_p' in both], [0.3, false]);
+    // Claude takes one of them: by default a 400 naming top_p; dropped (and named) under `drop`
+    assert.throws(() => build('anthropic', { ...hi, temperature: 0.3, top_p: 0.9 }), requestError(/^top_p: /));
+    const { body: both, ctx } = buildWithContext('anthropic', { ...hi, temperature: 0.3, top_p: 0.9 }, { policy: 'drop' });
+    assert.deepEqual([both.temperature, 'top_p' in both, ctx.dropped], [0.3, false, ['top_p']]);
     assert.equal(build('anthropic', { ...hi, top_p: 0.9 }).top_p, 0.9);
     assert.equal(build('anthropic', hi, { options: { top_k: 0 } }).top_k, undefined, 'top_k 0 (Kong 3.6 default) means unset');
     assert.equal(build('anthropic', hi, { options: { top_k: 5 } }).top_k, 5);
@@ -323,12 +328,19 @@ describe('Anthropic responses', () => {
       choices: [
         {
           index: 0,
-          message: { role: 'assistant', content: 'Let me check.', tool_calls: [{ id: 'toolu_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }] },
+          message: {
+            role: 'assistant',
+            content: 'Let me check.',
+            // the thinking as text, and with its signature for clients that echo reasoning_details back
+            reasoning_content: 'hmm',
+            reasoning_details: [{ type: 'reasoning.text', text: 'hmm', signature: 's', format: 'anthropic-claude-v1', index: 0 }],
+            tool_calls: [{ id: 'toolu_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }],
+          },
           logprobs: null,
           finish_reason: 'tool_calls',
         },
       ],
-      usage: { prompt_tokens: 115, completion_tokens: 20, total_tokens: 135 },
+      usage: { prompt_tokens: 115, completion_tokens: 20, total_tokens: 135, prompt_tokens_details: { cached_tokens: 100, cache_write_tokens: 5 } },
     });
   });
 
@@ -382,7 +394,7 @@ describe('Cohere', () => {
 
   it('refuses tools and maps generate parameters', () => {
     assert.throws(() => build('cohere', { ...hi, tools: [{ type: 'function', function: { name: 'f' } }] }), requestError(/^tools:/));
-    assert.throws(() => build('cohere', { messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }] }] }), requestError(/tool messages/));
+    assert.throws(() => build('cohere', { messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }] }] }), requestError(/^messages\[1\]\.tool_calls\[0\]: tool calls is not supported by the cohere provider$/));
     assert.deepEqual(build('cohere', { prompt: 'p', n: 3, top_p: 0.001, truncate: 'START' }, { routeType: COMPLETIONS, options: { top_k: 10 } }), {
       truncate: 'START',
       prompt: 'p',
@@ -440,16 +452,16 @@ describe('Ollama format', () => {
       messages: [
         { role: 'system', content: 'rules' },
         { role: 'user', content: 'what is this?', images: ['AAAA'] },
-        { role: 'assistant', content: '', tool_calls: [{ function: { name: 'lookup', arguments: { q: 'cat' } } }] },
-        { role: 'tool', content: 'a cat', tool_name: 'lookup' },
+        { role: 'assistant', content: '', tool_calls: [{ id: 'c1', function: { index: 0, name: 'lookup', arguments: { q: 'cat' } } }] },
+        { role: 'tool', content: 'a cat', tool_name: 'lookup', tool_call_id: 'c1' },
       ],
       stream: true,
       keep_alive: '5m',
       format: 'json',
-      tools: [{ type: 'function', function: { name: 'lookup' } }],
+      tools: [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: {} } } }],
       options: { num_predict: 100, top_p: 0.9, seed: 1 },
     });
-    assert.throws(() => build('llama2', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }] }, ollama), requestError(/base64 data URLs only/));
+    assert.throws(() => build('llama2', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }] }, ollama), requestError(/^messages\[0\]\.content\[0\]: image URLs \(Ollama takes base64 images only\) is not supported by the llama2 provider$/));
   });
 
   it('answers with epoch-second created, usage and done_reason', () => {
@@ -628,7 +640,7 @@ describe('properties', () => {
         const request = validateClientRequest(body, CHAT);
         let upstream: Json;
         try {
-          upstream = getDriver(config.provider).buildRequest(request, ctx);
+          upstream = providerBody(getDriver(config.provider), parseOpenAIRequest(body, CHAT), ctx);
         } catch (e) {
           if (e instanceof RequestError) return; // e.g. Anthropic with nothing but system messages
           throw e;

@@ -8,9 +8,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { getDriver } from '../../src/llm/drivers/index.ts';
 import { RequestError, TranslationError, UpstreamStreamError, type LlmRouteType, type ProviderName } from '../../src/llm/types.ts';
-import { THOUGHT_SEPARATOR } from '../../src/llm/formats/gemini.ts';
 import { encodeEventStreamMessage } from '../../src/llm/stream/aws-eventstream.ts';
-import { assembledText, buildFor, clientFrames, context, parseFor, runStream, type ContextInit } from '../conformance/support.ts';
+import { assembledText, buildFor, buildWithContext, clientFrames, context, parseFor, runStream, type ContextInit } from '../conformance/support.ts';
 
 type Json = Record<string, any>;
 const COMPLETIONS: LlmRouteType = 'llm/v1/completions';
@@ -113,19 +112,21 @@ describe('gemini', () => {
     assert.deepEqual(build('gemini', { prompt: 'Say hi' }, { routeType: COMPLETIONS }).contents, [{ role: 'user', parts: [{ text: 'Say hi' }] }]);
   });
 
-  it('maps tools, tool calls (thought signatures restored) and their results', () => {
+  it('maps tools, tool calls (thought signatures restored from reasoning_details) and their results', () => {
     const body = build('gemini', {
       messages: [
         { role: 'user', content: 'Weather in Paris and Rome?' },
         {
           role: 'assistant',
           content: null,
+          // the signature travels in OpenRouter's reasoning_details shape, never inside the id (issue 17)
+          reasoning_details: [{ type: 'reasoning.text', text: '', signature: 'c2lnMQ==', id: 'call_1', format: 'google-gemini-v1', index: 0 }],
           tool_calls: [
-            { id: `call_1${THOUGHT_SEPARATOR}c2lnMQ==`, type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } },
+            { id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } },
             { id: 'call_2', type: 'function', function: { name: 'weather', arguments: '{"city":"Rome"}' } },
           ],
         },
-        { role: 'tool', tool_call_id: `call_1${THOUGHT_SEPARATOR}c2lnMQ==`, content: '{"temp":21}' },
+        { role: 'tool', tool_call_id: 'call_1', content: '{"temp":21}' },
         { role: 'tool', tool_call_id: 'call_2', content: 'sunny' },
       ],
       tools: [
@@ -138,13 +139,13 @@ describe('gemini', () => {
     assert.deepEqual(body.contents[1], {
       role: 'model',
       parts: [
-        { functionCall: { name: 'weather', args: { city: 'Paris' } }, thoughtSignature: 'c2lnMQ==' },
-        { functionCall: { name: 'weather', args: { city: 'Rome' } } },
+        { functionCall: { id: 'call_1', name: 'weather', args: { city: 'Paris' } }, thoughtSignature: 'c2lnMQ==' },
+        { functionCall: { id: 'call_2', name: 'weather', args: { city: 'Rome' } } },
       ],
     });
     assert.deepEqual(body.contents[2], {
       role: 'user',
-      parts: [{ functionResponse: { name: 'weather', response: { temp: 21 } } }, { functionResponse: { name: 'weather', response: { content: 'sunny' } } }],
+      parts: [{ functionResponse: { id: 'call_1', name: 'weather', response: { temp: 21 } } }, { functionResponse: { id: 'call_2', name: 'weather', response: { content: 'sunny' } } }],
     });
     const [weather, strict, noargs] = body.tools[0].functionDeclarations;
     assert.deepEqual(weather, { name: 'weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } });
@@ -156,14 +157,14 @@ describe('gemini', () => {
 
   it('refuses what it cannot express', () => {
     assert.throws(() => build('gemini', { messages: [{ role: 'tool', tool_call_id: 'nope', content: 'x' }] }), requestError(/tool_call_id: no earlier assistant tool call/));
-    assert.throws(() => build('gemini', { ...hi, stop: ['a', 'b', 'c', 'd', 'e', 'f'] }), requestError(/at most 5 stop sequences/));
+    assert.throws(() => build('gemini', { ...hi, stop: ['a', 'b', 'c', 'd', 'e', 'f'] }), requestError(/more than 5 stop sequences/));
     assert.throws(() => build('gemini', { messages: [{ role: 'system', content: 'only a system prompt' }] }), requestError(/at least one user or assistant message/));
     assert.throws(() => build('gemini', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'file:///etc/passwd' } }] }] }), requestError(/image_url\.url/));
-    assert.throws(() => build('gemini', { ...hi, tools: [{ type: 'code_interpreter' }] }), requestError(/only 'function' tools/));
+    assert.throws(() => build('gemini', { ...hi, tools: [{ type: 'code_interpreter' }] }), requestError(/^tools\[0\]: the built-in tool 'code_interpreter' is not supported by the gemini provider$/));
     assert.throws(() => build('gemini', { messages: [{ role: 'assistant', content: null, tool_calls: [{ id: 'a', type: 'function', function: { name: 'f', arguments: '[1]' } }] }] }), requestError(/arguments: expected a JSON object/));
   });
 
-  it('answers with tool calls (signature in the id), finish reasons, thought-free text and usage with thinking tokens', () => {
+  it('answers with tool calls (neutral ids, the signature in reasoning_details), finish reasons, thoughts as reasoning_content and usage with thinking tokens', () => {
     const answer = parse('gemini', {
       candidates: [
         {
@@ -180,10 +181,12 @@ describe('gemini', () => {
     assert.deepEqual(answer.choices[0].message, {
       role: 'assistant',
       content: null,
-      tool_calls: [{ id: `call_chatcmpl-gateway_0${THOUGHT_SEPARATOR}abc=`, type: 'function', function: { name: 'weather', arguments: '{"city":"Zürich"}' } }],
+      reasoning_content: 'thinking...',
+      reasoning_details: [{ type: 'reasoning.text', text: '', signature: 'abc=', id: 'call_resp-1_0', format: 'google-gemini-v1', index: 0 }],
+      tool_calls: [{ id: 'call_resp-1_0', type: 'function', function: { name: 'weather', arguments: '{"city":"Zürich"}' } }],
     });
     assert.equal(answer.choices[0].finish_reason, 'tool_calls');
-    assert.deepEqual(answer.usage, { prompt_tokens: 10, completion_tokens: 25, total_tokens: 35 });
+    assert.deepEqual(answer.usage, { prompt_tokens: 10, completion_tokens: 25, total_tokens: 35, completion_tokens_details: { reasoning_tokens: 20 } });
     const reason = (finishReason: string) => parse('gemini', { candidates: [{ content: { parts: [{ text: 'x' }] }, finishReason }] }).choices[0].finish_reason;
     assert.deepEqual(['STOP', 'MAX_TOKENS', 'SAFETY', 'RECITATION', 'PROHIBITED_CONTENT', 'OTHER', 'SOMETHING_NEW'].map(reason), ['stop', 'length', 'content_filter', 'content_filter', 'content_filter', 'stop', 'stop']);
     const blocked = parse('gemini', { promptFeedback: { blockReason: 'SAFETY' }, usageMetadata: { promptTokenCount: 4, totalTokenCount: 4 } });
@@ -302,7 +305,8 @@ describe('bedrock', () => {
     assert.throws(() => build('bedrock', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/cat.png' } }] }] }), requestError(/base64 data URLs/));
     const toolTurns = { messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: null, tool_calls: [{ id: 'a', type: 'function', function: { name: 'f', arguments: '{}' } }] }, { role: 'tool', tool_call_id: 'a', content: 'y' }] };
     assert.throws(() => build('bedrock', toolTurns), requestError(/needs the tool definitions/));
-    assert.throws(() => build('bedrock', { messages: [{ role: 'function', name: 'f', content: 'x' }] }), requestError(/'function' messages are not supported/));
+    // a legacy function result must answer an earlier function_call (the inbound adapter maps both to a tool call and its result)
+    assert.throws(() => build('bedrock', { messages: [{ role: 'function', name: 'f', content: 'x' }] }), requestError(/^messages\[0\]\.name: no earlier assistant function_call/));
   });
 
   it('answers text, tool uses, stop reasons and usage with cache tokens', () => {
@@ -312,9 +316,9 @@ describe('bedrock', () => {
       usage: { inputTokens: 10, outputTokens: 8, totalTokens: 48, cacheReadInputTokens: 30 },
       metrics: { latencyMs: 100 },
     });
-    assert.deepEqual(answer.choices[0].message, { role: 'assistant', content: 'Let me check.', tool_calls: [{ id: 'tu_9', type: 'function', function: { name: 'weather', arguments: '{"city":"Nice"}' } }] });
+    assert.deepEqual(answer.choices[0].message, { role: 'assistant', content: 'Let me check.', reasoning_content: 'hmm', tool_calls: [{ id: 'tu_9', type: 'function', function: { name: 'weather', arguments: '{"city":"Nice"}' } }] });
     assert.equal(answer.choices[0].finish_reason, 'tool_calls');
-    assert.deepEqual(answer.usage, { prompt_tokens: 40, completion_tokens: 8, total_tokens: 48 });
+    assert.deepEqual(answer.usage, { prompt_tokens: 40, completion_tokens: 8, total_tokens: 48, prompt_tokens_details: { cached_tokens: 30 }, completion_tokens_details: { reasoning_tokens: 2 } });
     assert.equal(answer.model, 'test-model');
     const reason = (stopReason: string) => parse('bedrock', { output: { message: { content: [{ text: 'x' }] } }, stopReason }).choices[0].finish_reason;
     assert.deepEqual(['end_turn', 'stop_sequence', 'max_tokens', 'guardrail_intervened', 'content_filtered', 'new_reason'].map(reason), ['stop', 'stop', 'length', 'content_filter', 'content_filter', 'stop']);
@@ -358,8 +362,11 @@ describe('huggingface', () => {
     assert.deepEqual(getDriver('huggingface').endpoint(context({ provider: 'huggingface' })).headers, {});
     const body = build('huggingface', { prompt: 'Once upon', max_tokens: 5, temperature: 0.7, top_p: 1 }, { routeType: COMPLETIONS, options: { huggingface } });
     assert.deepEqual(body, { inputs: 'Once upon', parameters: { max_new_tokens: 5, temperature: 0.7, return_full_text: false, details: true }, stream: false, options: huggingface });
-    const chat = build('huggingface', { ...hi, top_k: 3, max_tokens: 9 }, { model: 'm', options: { huggingface } });
+    // top_k is not a field of TGI's Messages API: refused by default, a named drop under `drop`
+    assert.throws(() => build('huggingface', { ...hi, top_k: 3 }, { model: 'm' }), requestError(/^top_k: not supported by the huggingface provider$/));
+    const { body: chat, ctx } = buildWithContext('huggingface', { ...hi, top_k: 3, max_tokens: 9 }, { model: 'm', options: { huggingface }, policy: 'drop' });
     assert.deepEqual(chat, { messages: [{ role: 'user', content: 'hi' }], max_tokens: 9, model: 'm', stream: false });
+    assert.deepEqual(ctx.dropped, ['top_k']);
   });
 
   it("normalizes TGI's answers (finish reason eos_token, an empty id) and reads the task's", () => {
@@ -407,18 +414,22 @@ describe('the OpenAI-compatible family', () => {
 
   it("leaves out what each provider refuses and maps what it names differently", () => {
     const client = { messages: [{ role: 'user', content: 'hi', name: 'bob' }], logprobs: true, top_logprobs: 2, logit_bias: { 1: 2 }, n: 1, top_k: 5, max_completion_tokens: 30, models: ['other'], api_base: 'http://evil' };
-    const groq = build('groq', client, { stream: true });
+    // by default (unsupported_params: error) the first field the provider cannot take is a 400 naming it and the provider
+    assert.throws(() => build('groq', client), requestError(/^models: not supported by the groq provider$/));
+    assert.throws(() => build('groq', { ...hi, logprobs: true }), requestError(/^logprobs: not supported by the groq provider$/));
+    const { body: groq, ctx } = buildWithContext('groq', client, { stream: true, policy: 'drop' });
     assert.deepEqual(groq.messages, [{ role: 'user', content: 'hi' }]);
     for (const field of ['logprobs', 'top_logprobs', 'logit_bias', 'n', 'top_k', 'models', 'api_base']) assert.equal(field in groq, false, field);
+    assert.deepEqual([...ctx.dropped].sort(), ['api_base', 'logit_bias', 'logprobs', 'messages[0].name', 'models', 'top_k', 'top_logprobs']);
     assert.deepEqual(groq.stream_options, { include_usage: true });
     assert.throws(() => build('groq', { ...hi, n: 2 }), requestError(/^n: the groq provider returns one choice/));
-    const deepseek = build('deepseek', client, { options: { max_tokens: 10 } });
+    const deepseek = build('deepseek', client, { options: { max_tokens: 10 }, policy: 'drop' });
     assert.equal(deepseek.max_tokens, 10);
     assert.equal('max_completion_tokens' in deepseek, false, 'DeepSeek only knows max_tokens');
     assert.equal(build('deepseek', { ...hi, max_completion_tokens: 30 }).max_tokens, 30);
-    assert.equal(build('together', client).top_k, 5, 'Together takes top_k');
-    assert.equal(build('together', client, { stream: true }).stream_options, undefined, 'Together reports streamed usage by itself');
-    assert.equal('models' in build('openrouter', { ...client, provider: { order: ['x'] } }), false, 'a client never picks other models');
+    assert.equal(build('together', client, { policy: 'drop' }).top_k, 5, 'Together takes top_k');
+    assert.equal(build('together', client, { stream: true, policy: 'drop' }).stream_options, undefined, 'Together reports streamed usage by itself');
+    assert.equal('models' in build('openrouter', { ...client, provider: { order: ['x'] } }, { policy: 'drop' }), false, 'a client never picks other models');
     assert.deepEqual(build('openrouter', { ...hi, provider: { order: ['x'] } }).provider, { order: ['x'] });
     assert.equal(build('vllm', { ...hi, guided_json: { type: 'object' } }, { options: { upstream_url: 'http://v/v1' } }).guided_json.type, 'object');
     // A message's reasoning_content (DeepSeek answers carry it) is not sent back: deepseek-reasoner answers 400 to it.

@@ -19,6 +19,8 @@ import { normalizePath } from '../../src/schema/typedefs.ts';
 import { Router, type MatchRequest, type RouteSpec } from '../../src/router/router.ts';
 import { getDriver } from '../../src/llm/drivers/index.ts';
 import { validateClientRequest } from '../../src/llm/validate.ts';
+import { parseOpenAIRequest } from '../../src/exchange/inbound/openai-chat.ts';
+import { providerBody } from '../../src/exchange/policy.ts';
 import { PROVIDERS, RequestError, TranslationError, type ClientRequest, type LlmRouteType, type ModelOptions, type ProviderName } from '../../src/llm/types.ts';
 import { context } from '../conformance/support.ts';
 
@@ -514,7 +516,8 @@ function assertJsonValue(value: unknown, at = 'body'): void {
 /** Validation, then the driver, as the ai-proxy plugin does them (exchange.ts). Returns the body or the RequestError. */
 function clientToUpstream(body: unknown, routeType: LlmRouteType, config: (typeof CONFIGS)[number], configured: Partial<ModelOptions>, configuredModel: string | null): Record<string, unknown> | RequestError {
   try {
-    const request: ClientRequest = validateClientRequest(body, routeType);
+    const canonical = parseOpenAIRequest(body, routeType);
+    const request = canonical.source.body as ClientRequest;
     const model = configuredModel ?? (typeof request.model === 'string' && request.model !== '' ? request.model : 'client-less-model');
     const ctx = context({
       provider: config.provider,
@@ -524,7 +527,7 @@ function clientToUpstream(body: unknown, routeType: LlmRouteType, config: (typeo
       stream: request.stream === true,
       includeUsage: request.stream_options?.include_usage === true,
     });
-    const upstream = getDriver(config.provider).buildRequest(request, ctx);
+    const upstream = providerBody(getDriver(config.provider), canonical, ctx);
     getDriver(config.provider).endpoint(ctx);
     return upstream;
   } catch (e) {

@@ -275,7 +275,13 @@ function messagesOf(messages: unknown[], unmapped: string[]): Message[] {
     const role = m.role as string;
     let message: Message;
     if (role === 'tool' || role === 'function') {
-      const id = role === 'tool' ? (m.tool_call_id as string) : (functionCallIds.get(String(m.name)) ?? `call_function_${String(m.name)}`);
+      let id = m.tool_call_id as string;
+      if (role === 'function') {
+        // a legacy function result answers the assistant's last function_call of that name
+        const called = typeof m.name === 'string' ? functionCallIds.get(m.name) : undefined;
+        if (called === undefined) throw new RequestError(`${path}.name: no earlier assistant function_call has this name`);
+        id = called;
+      }
       const content = contentParts(m.content, path, unmapped).filter((p): p is TextPart | ImagePart => {
         if (p.type === 'text' || p.type === 'image') return true;
         unmapped.push(`${path}.content`);

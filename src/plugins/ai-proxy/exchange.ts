@@ -17,7 +17,7 @@ import { encodeReusing, type ClientJson } from '../../util/json-reuse.ts';
 import type { JsonObject } from '../../llm/json.ts';
 import { parseOpenAIRequest } from '../../exchange/inbound/openai-chat.ts';
 import { ExchangeContext } from '../../exchange/context.ts';
-import { addPassthrough, applyPolicy } from '../../exchange/policy.ts';
+import { providerBody } from '../../exchange/policy.ts';
 import type { CanonicalRequest } from '../../exchange/types.ts';
 import { restoreState, STATEFUL_PROVIDERS } from '../../exchange/provider-state.ts';
 import { EMBEDDINGS_ROUTE, validateEmbeddingsRequest } from '../../llm/embeddings.ts';
@@ -163,9 +163,7 @@ function planEmbeddings(conf: CompiledAiProxy, request: EmbeddingsRequest, model
 export function planCall(conf: CompiledAiProxy, request: CanonicalRequest, routeType: LlmRouteType, model: string, stream: boolean, source: ClientJson | null = null): PlannedCall {
   const driver = new ExchangeContext({ provider: conf.config.model.provider, routeType, model, options: conf.options, stream, includeUsage: request.includeUsage, inbound: request.source.format });
   return asClientError(() => {
-    const send = applyPolicy(request, driver, { nativeFields: conf.driver.nativeFields?.(driver) ?? [], handlesUnmapped: conf.driver.handlesUnmapped?.(driver) ?? false });
-    const upstreamBody = conf.driver.buildRequest(request, driver);
-    addPassthrough(upstreamBody, request, send);
+    const upstreamBody = providerBody(conf.driver, request, driver);
     const { url, headers } = driverEndpoint(conf, driver);
     if (conf.authBody) upstreamBody[conf.authBody[0]] = conf.authBody[1];
     return { kind: 'llm', conf, driver, body: encodeBody(upstreamBody, source), url, providerHeaders: headers, framing: stream ? conf.driver.streamFraming(driver) : null, signing: driver };
