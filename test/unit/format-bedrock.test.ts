@@ -439,9 +439,14 @@ describe('bedrock converse: structured output', () => {
     const body = build(request([user('x')], { output: schema, tools: [weatherTool] }));
     assert.deepEqual(body.toolConfig.tools.map((t: Json) => t.toolSpec.name), ['get_weather', RESPONSE_TOOL]);
     assert.deepEqual(body.toolConfig.toolChoice, { any: {} });
-    // a required or named choice is a tool call this turn: no response tool
+    // tool_choice required: one of the client's tools or the answer (Converse's any cannot leave the response tool out)
+    const required = build(request([user('x')], { output: schema, tools: [weatherTool], toolChoice: { type: 'required' } }));
+    assert.deepEqual(required.toolConfig.tools.map((t: Json) => t.toolSpec.name), ['get_weather', RESPONSE_TOOL]);
+    assert.deepEqual(required.toolConfig.toolChoice, { any: {} });
+    // a named choice stays the client's; the schema still reaches the provider (before: it was left out in silence)
     const named = build(request([user('x')], { output: schema, tools: [weatherTool], toolChoice: { type: 'tool', name: 'get_weather' } }));
-    assert.deepEqual(named.toolConfig, { tools: [{ toolSpec: { name: 'get_weather', inputSchema: { json: WEATHER }, description: 'Weather now' } }], toolChoice: { tool: { name: 'get_weather' } } });
+    assert.deepEqual(named.toolConfig.tools.map((t: Json) => t.toolSpec.name), ['get_weather', RESPONSE_TOOL]);
+    assert.deepEqual(named.toolConfig.toolChoice, { tool: { name: 'get_weather' } });
     // 'none': the client's tools cannot be called, the answer is forced
     const none = build(request([user('x')], { output: schema, tools: [weatherTool], toolChoice: { type: 'none' } }));
     assert.deepEqual(none.toolConfig.toolChoice, { tool: { name: RESPONSE_TOOL } });

@@ -38,7 +38,9 @@
  *   a grammar per new schema, where tool choice works on every Claude 3+ and Nova model. With
  *   thinking on, Claude refuses a forced tool choice: the tool is then offered with `auto` and a
  *   system instruction to answer through it (emulated: a model that answers in text anyway is
- *   answered as it is).
+ *   answered as it is). With client tools the model must call one of them or the response tool
+ *   (`any`), also for tool_choice `required` (Converse cannot exclude the response tool from `any`);
+ *   a named tool choice stays the client's, the response tool listed beside it.
  * - Claude needs `maxTokens` above the thinking budget: when the resolved max tokens are not, the
  *   budget is added to them, so the visible answer keeps the room it was given.
  * - Bedrock's tool-use ids (`tooluse_...`) are already provider-neutral; any other id is made
@@ -529,6 +531,9 @@ function responseTool(output: OutputFormat | undefined, ctx: DriverContext): Jso
   return spec;
 }
 
+/** The system instruction that asks for the response tool when it cannot be forced (Claude thinking). */
+const ANSWER_INSTRUCTION = `Give your final answer by calling the ${RESPONSE_TOOL} tool, whose input is the answer; write nothing else.`;
+
 function toolConfig(req: CanonicalRequest, ctx: DriverContext, toolBlocks: boolean, thinking: boolean): { config?: JsonObject; instruction?: string } {
   const specs: Block[] = [];
   (req.tools ?? []).forEach((tool, i) => {
@@ -548,33 +553,33 @@ function toolConfig(req: CanonicalRequest, ctx: DriverContext, toolBlocks: boole
 
   let toolChoice: JsonObject | undefined;
   let instruction: string | undefined;
-  let offerAnswer = false;
-  if (answer && (choice === undefined || choice.type === 'auto' || choice.type === 'none')) {
-    offerAnswer = true;
-    if (thinking) {
-      // Claude refuses a forced tool choice with thinking on: offered, and asked for.
-      toolChoice = { auto: {} };
-      instruction = `Give your final answer by calling the ${RESPONSE_TOOL} tool, whose input is the answer; write nothing else.`;
-    } else if (clientTools && choice?.type !== 'none') toolChoice = { any: {} }; // a tool call, or the answer
-    else toolChoice = { tool: { name: RESPONSE_TOOL } };
-  } else if (choice) {
-    switch (choice.type) {
-      case 'auto':
-        if (clientTools) toolChoice = { auto: {} };
-        break;
-      case 'required':
-        if (clientTools) toolChoice = { any: {} };
-        break;
-      case 'tool':
-        toolChoice = { tool: { name: choice.name } };
-        break;
-      case 'none':
-        if (clientTools && toolBlocks) ctx.unsupported('tool_choice', "'none' while the conversation has tool calls (Converse has no 'none' and needs the tools then)");
-        else if (clientTools) return {}; // no tools, no calls: what 'none' means
-        break;
-    }
+  switch (choice?.type) {
+    case undefined:
+    case 'auto':
+      if (answer && thinking) {
+        // Claude refuses a forced tool choice with thinking on: offered, and asked for.
+        toolChoice = { auto: {} };
+        instruction = ANSWER_INSTRUCTION;
+      } else if (answer) toolChoice = clientTools ? { any: {} } : { tool: { name: RESPONSE_TOOL } }; // a tool call, or the answer
+      else if (clientTools && choice) toolChoice = { auto: {} };
+      break;
+    case 'required':
+      // With a structured answer the response tool is among those the model must pick from:
+      // Converse cannot force a call of the client's tools only while offering it.
+      if (clientTools || answer) toolChoice = { any: {} };
+      break;
+    case 'tool':
+      // The response tool, if any, is listed too: the schema reaches the provider, the call is the client's.
+      toolChoice = { tool: { name: choice.name } };
+      break;
+    case 'none':
+      if (answer) toolChoice = thinking ? { auto: {} } : { tool: { name: RESPONSE_TOOL } }; // the client's tools cannot be called: the answer is forced
+      else if (clientTools && toolBlocks) ctx.unsupported('tool_choice', "'none' while the conversation has tool calls (Converse has no 'none' and needs the tools then)");
+      else if (clientTools) return {}; // no tools, no calls: what 'none' means
+      if (answer && thinking) instruction = ANSWER_INSTRUCTION;
+      break;
   }
-  if (offerAnswer) specs.push({ toolSpec: answer! });
+  if (answer) specs.push({ toolSpec: answer });
   if (specs.length === 0) {
     if (toolBlocks) throw new RequestError('tools: the bedrock provider needs the tool definitions when the conversation has tool calls');
     return {};
