@@ -391,7 +391,14 @@ describe('anthropic format: structured output', () => {
     const withTools = build(request(hi, { output, tools: [WEATHER] }));
     assert.deepEqual(withTools.tools.map((t: Json) => t.name), ['weather', JSON_TOOL]);
     assert.deepEqual(withTools.tool_choice, { type: 'any' });
-    assert.deepEqual(build(request(hi, { output, tools: [WEATHER], toolChoice: { type: 'tool', name: 'weather' } })).tool_choice, { type: 'tool', name: 'weather' });
+    const forced = build(request(hi, { output, tools: [WEATHER], toolChoice: { type: 'tool', name: 'weather' } }));
+    assert.deepEqual(forced.tool_choice, { type: 'tool', name: 'weather' });
+    assert.deepEqual(forced.tools.map((t: Json) => t.name), ['weather', JSON_TOOL]);
+    // `required`: the answer is a call of the client's tools, so a structured answer cannot be asked for too
+    assert.throws(() => build(request(hi, { output, tools: [WEATHER], toolChoice: { type: 'required' } })), requestError(/^response_format: a structured answer with tool_choice required/));
+    const dropCtx = context({ policy: 'drop' });
+    assert.deepEqual(build(request(hi, { output, tools: [WEATHER], toolChoice: { type: 'required' } }), dropCtx).tool_choice, { type: 'any' });
+    assert.deepEqual(dropCtx.dropped, ['response_format']);
     // json_object: any object; a non-object schema travels wrapped
     assert.deepEqual(build(request(hi, { output: { type: 'json_object' } })).tools[0].input_schema, { type: 'object' });
     const list = build(request(hi, { output: { type: 'json_schema', name: 'list', schema: { type: 'array', items: { type: 'string' } } } }));

@@ -215,13 +215,16 @@ function buildAnthropicRequest(req: CanonicalRequest, ctx: DriverContext): JsonO
   // What the answer must look like decides the tools; reasoning gives way where Anthropic refuses both.
   let thinkingWanted = wantsThinking(req, caps, ctx);
   const output = req.output;
-  const structured = output && output.type !== 'text' && req.kind === 'chat' ? output : undefined;
+  const structured = output && output.type !== 'text' ? output : undefined;
   const clientForces = req.toolChoice?.type === 'required' || req.toolChoice?.type === 'tool';
   const hasClientTools = (req.tools ?? []).length > 0;
   let nativeFormat: JsonObject | undefined;
   let jsonTool: { schema: JsonObject; description: string; wrapped: boolean } | undefined;
-  if (structured && !(clientForces && hasClientTools)) {
-    if (structured.type === 'json_schema' && thinkingWanted && caps.structuredOutputs) {
+  if (structured && req.toolChoice?.type === 'required' && hasClientTools) {
+    // The answer must be a call of the client's tools: a structured text answer cannot be asked for too.
+    ctx.unsupported('response_format', 'a structured answer with tool_choice required (the answer is a tool call)');
+  } else if (structured) {
+    if (structured.type === 'json_schema' && thinkingWanted && caps.structuredOutputs && !clientForces) {
       nativeFormat = { type: 'json_schema', schema: structured.schema };
     } else {
       const schema = structured.type === 'json_schema' ? structured.schema : { type: 'object' };
@@ -402,7 +405,10 @@ function toolChoiceFor(req: CanonicalRequest, jsonTool: boolean, hasClientTools:
   const serial = req.parallelToolCalls === false;
   const choice = req.toolChoice;
   let out: JsonObject | undefined;
-  if (jsonTool) {
+  if (jsonTool && choice?.type === 'tool' && hasClientTools) {
+    // This turn calls the client's tool; the answer's tool is there for the turns after.
+    out = { type: 'tool', name: choice.name };
+  } else if (jsonTool) {
     // The structured answer must come through its tool: alone, forced; with client tools the model
     // may call those first (`any`: some tool, the answer's included), unless tools are off (`none`).
     out = !hasClientTools || choice?.type === 'none' ? { type: 'tool', name: JSON_TOOL } : { type: 'any' };
