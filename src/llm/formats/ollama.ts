@@ -8,8 +8,8 @@
  *
  * The canonical request, field by field (anything else is reported through `ctx.unsupported`):
  * - messages: `developer` → `system`; text (and refusal) parts joined into `content`; base64 images
- *   → `images` (Ollama cannot fetch URLs); reasoning text → the assistant's `thinking` (its
- *   provider state is left out: it means nothing to Ollama); tool calls → `tool_calls` with object
+ *   → `images` (Ollama cannot fetch URLs); reasoning text without a provider or from this one → the
+ *   assistant's `thinking` (another provider's reasoning and all provider state are left out); tool calls → `tool_calls` with object
  *   arguments and the call's `id`; each tool result → one `tool` message with `tool_call_id` and the
  *   `tool_name` of its call (older servers match results by name).
  * - tools → OpenAI's tool shape (Ollama takes it); `tool_choice: none` → no tools sent (the same
@@ -280,9 +280,10 @@ function toOllamaMessages(messages: Message[], ctx: DriverContext): JsonObject[]
           pushImage(part, at, images, ctx);
           return;
         case 'reasoning':
-          // Ollama takes the assistant's earlier reasoning as text; provider state (signatures,
-          // encrypted content) means nothing here and is left out.
-          if (message.role === 'assistant' && part.text !== '') thinking.push(part.text);
+          // Ollama takes the assistant's earlier reasoning as text (`thinking`): reasoning without a
+          // provider (a client's `reasoning_content`) or from this one. Another provider's reasoning
+          // and any provider state (signatures, encrypted content) mean nothing here: left out.
+          if (message.role === 'assistant' && part.text !== '' && (part.provider === undefined || part.provider === ctx.provider)) thinking.push(part.text);
           return;
         case 'tool_call':
           if (message.role !== 'assistant') {
