@@ -190,7 +190,7 @@ class CacheMarks {
   control(mark: CacheMark | undefined, path: string): JsonObject | undefined {
     if (!mark) return undefined;
     if (this.#used >= MAX_CACHE_BREAKPOINTS) {
-      this.#ctx.unsupported(`${path}.cache_control`, `the anthropic provider takes at most ${MAX_CACHE_BREAKPOINTS} cache breakpoints per request`);
+      this.#ctx.unsupported(`${path}.cache_control`, `more than ${MAX_CACHE_BREAKPOINTS} cache breakpoints in one request`);
       return undefined;
     }
     this.#used++;
@@ -237,12 +237,12 @@ function buildAnthropicRequest(req: CanonicalRequest, ctx: DriverContext): JsonO
   }
   if (thinkingWanted && (jsonTool || (clientForces && hasClientTools))) {
     ctx.unsupported(reasoningPath(req), jsonTool
-      ? `extended thinking with ${structured?.type === 'json_object' ? 'a JSON object answer' : `a JSON schema answer on ${ctx.model}`}: the answer needs a forced tool choice, which Anthropic refuses with thinking`
-      : 'extended thinking with a forced tool_choice: Anthropic refuses the two together');
+      ? `extended thinking with ${structured?.type === 'json_object' ? 'a JSON object answer' : `a JSON schema answer on ${ctx.model}`} (the answer needs a forced tool choice, which Anthropic refuses with thinking)`
+      : 'extended thinking with a forced tool_choice (Anthropic refuses the two together)');
     thinkingWanted = false;
   }
   if (thinkingWanted && !toolLoopHasThinking(messages)) {
-    ctx.unsupported(reasoningPath(req), 'extended thinking cannot continue a tool-call turn that carries no Anthropic thinking block (it was answered without thinking or by another provider)');
+    ctx.unsupported(reasoningPath(req), 'extended thinking continuing a tool-call turn that carries no Anthropic thinking block (answered without thinking, or by another provider)');
     thinkingWanted = false;
   }
 
@@ -272,22 +272,22 @@ function buildAnthropicRequest(req: CanonicalRequest, ctx: DriverContext): JsonO
   let topK = sampling.topK !== undefined && Number.isInteger(sampling.topK) && sampling.topK >= 1 ? sampling.topK : undefined;
   if (thinkingWanted) {
     if (temperature !== undefined && temperature !== 1) {
-      ctx.unsupported('temperature', 'the anthropic provider takes only temperature 1 with extended thinking');
+      ctx.unsupported('temperature', 'a temperature other than 1 with extended thinking');
       temperature = undefined;
     }
     if (topK !== undefined) {
-      ctx.unsupported('top_k', 'the anthropic provider takes no top_k with extended thinking');
+      ctx.unsupported('top_k', 'top_k with extended thinking');
       topK = undefined;
     }
     if (topP !== undefined && topP < 0.95) {
-      ctx.unsupported('top_p', 'the anthropic provider takes top_p only from 0.95 to 1 with extended thinking');
+      ctx.unsupported('top_p', 'top_p below 0.95 with extended thinking');
       topP = undefined;
     }
   }
   if (temperature !== undefined) body.temperature = temperature;
   if (topP !== undefined && topP < 1) {
     // Current Claude models refuse temperature and top_p together; a top_p of 1 changes nothing.
-    if (temperature !== undefined) ctx.unsupported('top_p', 'Claude models take temperature or top_p, not both');
+    if (temperature !== undefined) ctx.unsupported('top_p', 'top_p together with temperature (Claude models take one)');
     else body.top_p = topP;
   }
   if (topK !== undefined) body.top_k = topK;
@@ -310,19 +310,19 @@ function buildAnthropicRequest(req: CanonicalRequest, ctx: DriverContext): JsonO
 
 /** Client sampling fields the Messages API has no equivalent for: reported unless they ask for nothing (n 1, penalties 0). */
 function reportSampling(sampling: Sampling, ctx: DriverContext): void {
-  if (sampling.n !== undefined && sampling.n > 1) ctx.unsupported('n', 'the anthropic provider returns one choice');
-  if (sampling.seed !== undefined) ctx.unsupported('seed', 'the anthropic provider has no seed');
+  if (sampling.n !== undefined && sampling.n > 1) ctx.unsupported('n', 'more than one choice');
+  if (sampling.seed !== undefined) ctx.unsupported('seed', 'a seed');
   if (sampling.presencePenalty !== undefined && sampling.presencePenalty !== 0) ctx.unsupported('presence_penalty');
   if (sampling.frequencyPenalty !== undefined && sampling.frequencyPenalty !== 0) ctx.unsupported('frequency_penalty');
-  if (sampling.logprobs === true) ctx.unsupported('logprobs', 'the anthropic provider returns no log probabilities');
-  if (sampling.topLogprobs !== undefined && sampling.topLogprobs > 0) ctx.unsupported('top_logprobs', 'the anthropic provider returns no log probabilities');
+  if (sampling.logprobs === true) ctx.unsupported('logprobs', 'log probabilities');
+  if (sampling.topLogprobs !== undefined && sampling.topLogprobs > 0) ctx.unsupported('top_logprobs', 'log probabilities');
   if (sampling.logitBias !== undefined && Object.keys(sampling.logitBias).length > 0) ctx.unsupported('logit_bias');
 }
 
 /** OpenAI-only fields and metadata other than the end user: nothing in the Messages API carries them. */
 function reportUnmapped(req: CanonicalRequest, ctx: DriverContext): void {
   for (const [key, value] of Object.entries(req.openai ?? {})) if (value !== undefined && value !== null) ctx.unsupported(key);
-  if (req.metadata && Object.keys(req.metadata).length > 0) ctx.unsupported('metadata', 'the anthropic provider takes only the end user (metadata.user_id)');
+  if (req.metadata && Object.keys(req.metadata).length > 0) ctx.unsupported('metadata', 'metadata other than the end user (`user`)');
   // reasoning.includeEncrypted needs nothing: Anthropic's thinking signatures always come back.
 }
 
@@ -338,7 +338,7 @@ function wantsThinking(req: CanonicalRequest, caps: ClaudeCapabilities, ctx: Dri
   if (reasoning.effort === 'none' && reasoning.budgetTokens === undefined) return false;
   if (reasoning.budgetTokens === 0) return false;
   if (!caps.thinking) {
-    ctx.unsupported(reasoningPath(req), `${ctx.model} has no extended thinking`);
+    ctx.unsupported(reasoningPath(req), `extended thinking on ${ctx.model}`);
     return false;
   }
   return true;
@@ -384,7 +384,7 @@ function buildTools(
   const out: Block[] = [];
   (req.tools ?? []).forEach((tool, i) => {
     if (tool.type !== 'function') {
-      ctx.unsupported(`tools[${i}]`, `'${tool.name}' is a built-in tool the anthropic provider does not have`);
+      ctx.unsupported(`tools[${i}]`, `the built-in tool '${tool.name}'`);
       return;
     }
     if (jsonTool && tool.name === JSON_TOOL) {
@@ -429,7 +429,7 @@ function buildSystem(messages: Message[], ctx: DriverContext, marks: CacheMarks)
     message.parts.forEach((part, j) => {
       const path = `messages[${i}].content[${j}]`;
       if (part.type === 'text') texts.push({ text: part.text, cache: part.cache, path });
-      else ctx.unsupported(path, `${part.type} content in a ${message.role} message (the anthropic provider's system prompt is text)`);
+      else ctx.unsupported(path, `${part.type} content in a ${message.role} message`);
     });
     const last = texts[texts.length - 1];
     if (message.cache && last && !last.cache) last.cache = message.cache;
@@ -519,7 +519,7 @@ function userBlock(part: Part, path: string, ctx: DriverContext): Block | undefi
     case 'file':
       return documentBlock(part, path, ctx);
     case 'audio':
-      ctx.unsupported(path, 'audio content is not supported by the anthropic provider');
+      ctx.unsupported(path, 'audio content');
       return undefined;
     default:
       ctx.unsupported(path, `${part.type} content in a user message`);
@@ -534,7 +534,7 @@ function imageBlock(part: ImagePart, path: string, ctx: DriverContext): Block | 
     if (/^https?:\/\//i.test(source.url)) return { type: 'image', source: { type: 'url', url: source.url } };
     throw new RequestError(`${path}.image_url.url: expected an http(s) URL or a base64 data URL`);
   }
-  ctx.unsupported(path, 'a file id is not an image the anthropic provider can fetch');
+  ctx.unsupported(path, 'an image given by file id');
   return undefined;
 }
 
@@ -550,10 +550,10 @@ function documentBlock(part: FilePart, path: string, ctx: DriverContext): Block 
     const type = source.mediaType.toLowerCase();
     if (type === 'application/pdf') return titled({ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: source.data } });
     if (type === 'text/plain') return titled({ type: 'document', source: { type: 'text', media_type: 'text/plain', data: Buffer.from(source.data, 'base64').toString('utf8') } });
-    ctx.unsupported(path, `'${source.mediaType}' files are not supported by the anthropic provider (PDF and plain text are)`);
+    ctx.unsupported(path, `'${source.mediaType}' files (PDF and plain text are taken)`);
     return undefined;
   }
-  ctx.unsupported(path, "another provider's file id means nothing to the anthropic provider");
+  ctx.unsupported(path, 'a file given by file id');
   return undefined;
 }
 
