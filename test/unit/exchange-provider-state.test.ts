@@ -18,12 +18,12 @@ function install(): { cache: MemoryCache; ttls: number[] } {
     kind: 'local',
     increment: async () => [],
     read: async () => [],
-    get: async (key) => cache.get(key),
-    set: async (key, value, ttlMs) => {
+    get: async (key: string) => cache.get(key),
+    set: async (key: string, value: string, ttlMs: number) => {
       ttls.push(ttlMs);
       cache.set(key, value, ttlMs);
     },
-    delete: async (key) => cache.delete(key),
+    delete: async (key: string) => cache.delete(key),
   } as unknown as SharedState;
   installSharedState({ local: state });
   return { cache, ttls };
