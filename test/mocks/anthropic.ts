@@ -281,7 +281,9 @@ function validateFeatures(json: Record<string, unknown>, model: string, messages
     }
     if (t.type === 'adaptive' && !caps.adaptive) return invalid(`thinking.type.adaptive is not supported for this model.`);
     if (t.type === 'disabled' && caps.adaptiveOnly) return invalid('thinking.type.disabled is not supported for this model.');
-    if (t.type !== 'disabled') thinking = { display: typeof t.display === 'string' ? t.display : 'summarized' };
+    if (t.display !== undefined && t.display !== 'summarized' && t.display !== 'omitted') return invalid(`thinking.${String(t.type)}.display: Input should be 'summarized' or 'omitted'`);
+    // Opus 4.7 and later omit the thinking text by default ("What's new in Claude Opus 4.7").
+    if (t.type !== 'disabled') thinking = { display: typeof t.display === 'string' ? t.display : caps.adaptiveOnly ? 'omitted' : 'summarized' };
   }
   if (thinking) {
     if (json.temperature !== undefined && json.temperature !== 1) return invalid(`\`temperature\` may only be set to 1 when thinking is enabled. ${THINKING_DOCS}#feature-compatibility`);

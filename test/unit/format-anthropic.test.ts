@@ -329,7 +329,7 @@ describe('anthropic format: reasoning', () => {
 
   it('uses adaptive thinking with output_config.effort on Claude 4.6 and later', () => {
     const body = build(request(hi, { reasoning: { effort: 'minimal' } }), context({ model: 'claude-opus-4-7' }));
-    assert.deepEqual(body.thinking, { type: 'adaptive' });
+    assert.deepEqual(body.thinking, { type: 'adaptive', display: 'summarized' });
     assert.deepEqual(body.output_config, { effort: 'low' });
     assert.equal(body.max_tokens, 256);
     assert.deepEqual(build(request(hi, { reasoning: { budgetTokens: 8000 } }), context({ model: 'claude-sonnet-4-6' })).thinking, { type: 'enabled', budget_tokens: 8000 });

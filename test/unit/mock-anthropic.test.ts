@@ -54,6 +54,9 @@ describe('anthropic mock: thinking', () => {
     assert.equal(deltas.at(-1), 'signature_delta');
     assert.ok(deltas.slice(0, -1).every((t) => t === 'thinking_delta'));
     assert.equal(json(send({})).body.content[0].type, 'text');
+    // Opus 4.7 omits the thinking text unless display: summarized
+    assert.equal(json(send({ model: 'claude-opus-4-7', thinking: { type: 'adaptive' } })).body.content[0].thinking, '');
+    assert.equal(json(send({ model: 'claude-opus-4-7', thinking: { type: 'adaptive', display: 'summarized' } })).body.content[0].thinking, MOCK_THINKING);
   });
 
   it('refuses what the API refuses', () => {

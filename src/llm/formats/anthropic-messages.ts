@@ -350,7 +350,8 @@ function thinkingConfig(req: CanonicalRequest, caps: ClaudeCapabilities): { conf
   if (caps.adaptive && (budgetTokens === undefined || !caps.budgeted)) {
     // Adaptive thinking: the model decides how much to think; effort is the dial (a budget maps onto it).
     const level = effort !== undefined && effort !== 'none' ? (effort === 'minimal' ? 'low' : effort) : budgetTokens === undefined ? undefined : budgetTokens <= EFFORT_BUDGETS.low ? 'low' : budgetTokens <= EFFORT_BUDGETS.medium ? 'medium' : 'high';
-    return { config: { type: 'adaptive' }, ...(level ? { effort: level } : {}) };
+    // display: Opus 4.7 and later omit the thinking text unless asked; the client asked for reasoning.
+    return { config: { type: 'adaptive', display: 'summarized' }, ...(level ? { effort: level } : {}) };
   }
   const fromEffort = effort !== undefined && effort !== 'none' ? EFFORT_BUDGETS[effort] : EFFORT_BUDGETS.medium;
   const budget = Math.max(MIN_THINKING_BUDGET, Math.floor(budgetTokens ?? fromEffort));
