@@ -34,6 +34,9 @@ export type Matrix = Record<string, Record<Feature, Cell>>;
 /** Providers in the matrix, in the order of the table. */
 export const MATRIX_PROVIDERS = ['openai', 'azure', 'anthropic', 'bedrock', 'gemini', 'cohere', 'mistral', 'ollama', 'huggingface', 'groq', 'vllm'] as const;
 
+/** Each provider's route (test/compat/stack.ts), with a model that has every feature its API offers (OpenAI: a reasoning model). */
+const SPECS: Record<string, ProviderSpec> = { ...PROVIDERS, openai: { ...PROVIDERS.openai, model: 'gpt-5-mini' } };
+
 /** Each provider's embeddings route: model and upstream path (null: the provider has no embeddings API to try). */
 const EMBEDDINGS: Record<string, { model: string; path: string; options?: Record<string, unknown> } | null> = {
   openai: { model: 'text-embedding-3-small', path: '/v1/embeddings' },
@@ -266,7 +269,7 @@ const PROBES: Record<Exclude<Feature, 'usage kinds' | 'embeddings'>, ProbeFn> = 
     const text = r.json?.choices?.[0]?.message?.reasoning_content;
     const tokens = r.json?.usage?.completion_tokens_details?.reasoning_tokens ?? 0;
     if ((typeof text === 'string' && text.length > 0) || tokens > 0) return yes();
-    return no('accepted, but no reasoning came back (no reasoning_content, no reasoning tokens)');
+    return no(`accepted, but ${p.spec.model} gave no reasoning back (no reasoning_content, no reasoning tokens)`);
   },
 
   async 'prompt caching'(p) {
@@ -311,7 +314,7 @@ function usageKinds(usages: any[]): Cell {
 async function embeddings(stack: Stack, name: string): Promise<Cell> {
   const e = EMBEDDINGS[name];
   if (!e) return no('no embeddings API');
-  const base = PROVIDERS[name];
+  const base = SPECS[name];
   const spec: ProviderSpec = { ...base, route: `${name}-embeddings`, routeType: 'llm/v1/embeddings', model: e.model, path: e.path, options: { ...base.options, ...e.options } };
   const added = await stack.addRoute(spec);
   if (added.status !== 201) {
@@ -330,12 +333,12 @@ async function embeddings(stack: Stack, name: string): Promise<Cell> {
 
 /** Probes every cell. Takes a few seconds: one gateway, one mock per kind, ~15 requests per provider. */
 export async function runMatrix(): Promise<Matrix> {
-  const specs = MATRIX_PROVIDERS.map((name) => PROVIDERS[name]);
+  const specs = MATRIX_PROVIDERS.map((name) => SPECS[name]);
   const stack = await Stack.start(specs);
   try {
     const matrix: Matrix = {};
     for (const name of MATRIX_PROVIDERS) {
-      const probe = new Probe(stack, PROVIDERS[name]);
+      const probe = new Probe(stack, SPECS[name]);
       const row = {} as Record<Feature, Cell>;
       for (const feature of FEATURES) {
         if (feature === 'usage kinds') continue;

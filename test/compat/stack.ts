@@ -60,10 +60,10 @@ export const PROVIDERS: Record<string, ProviderSpec> = {
     route: 'azure',
     provider: 'azure',
     mock: 'azure',
-    model: 'gpt-4o-mini',
-    path: '/openai/deployments/gpt-4o-mini/chat/completions',
+    model: 'gpt-5-mini',
+    path: '/openai/deployments/gpt-5-mini/chat/completions',
     auth: { header_name: 'api-key', header_value: 'azure-test-key' },
-    options: { azure_instance: 'mock', azure_deployment_id: 'gpt-4o-mini', azure_api_version: '2024-10-21' },
+    options: { azure_instance: 'mock', azure_deployment_id: 'gpt-5-mini', azure_api_version: '2024-10-21' },
   },
   cohere: { route: 'cohere', provider: 'cohere', mock: 'cohere', model: 'command-r', path: '/v1/chat', auth: { header_name: 'Authorization', header_value: 'Bearer co-test' } },
   mistral: {
@@ -83,6 +83,7 @@ export const PROVIDERS: Record<string, ProviderSpec> = {
 
 /** Mock options per mock kind: any model name where the mock has a list. */
 const MOCK_OPTIONS: Partial<Record<MockProviderName, Record<string, unknown>>> = {
+  azure: { deployments: { 'gpt-5-mini': 'gpt-5-mini', 'gpt-4o-mini': 'gpt-4o-mini', 'text-embedding-3-small': 'text-embedding-3-small' } },
   gemini: { models: '*' },
   bedrock: { models: '*' },
   anthropic: { models: '*' },

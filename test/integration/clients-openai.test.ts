@@ -129,7 +129,7 @@ for (const route of ROUTES) {
         assert.ok(message.reasoning_content!.length > 0);
         assert.ok((answer.usage?.completion_tokens_details?.reasoning_tokens ?? 0) > 0, `reasoning tokens: ${JSON.stringify(answer.usage)}`);
         const sent = JSON.stringify(stack.since(route, since)[0].json);
-        assert.match(sent, route === 'anthropic' ? /"thinking"/ : route === 'bedrock' ? /reasoning/i : /thinkingConfig|thinking_config/);
+        assert.match(sent, route === 'anthropic' ? /"thinking"/ : route === 'bedrock' ? /"thinking"|reasoningConfig/ : /thinkingConfig|thinking_config/);
 
         const stream = await sdk.chat.completions.create({ model, messages: ASK, reasoning_effort: 'low', stream: true });
         let reasoning = '';
@@ -168,3 +168,76 @@ for (const route of ROUTES) {
     }
   });
 }
+
+describe('openai SDK: the unsupported-params policy, per route', () => {
+  // Anthropic has no logit_bias: the default policy refuses it before the provider is called,
+  // `drop` leaves it out and says so, `pass` cannot send what Anthropic's API has no place for
+  // (a field inside the request's own shape) and names it too
+  const body = { model: PROVIDERS.anthropic.model, messages: ASK, logit_bias: { '50256': -100 } };
+
+  test('error (the default): a 400 naming the field and the provider, and no provider call', async () => {
+    const since = stack.mark('anthropic');
+    await assert.rejects(stack.openai('anthropic').chat.completions.create(body), (e: unknown) => {
+      assert.ok(e instanceof OpenAI.BadRequestError, String(e));
+      assert.match(e.message, /logit_bias/);
+      assert.match(e.message, /anthropic/);
+      return true;
+    });
+    assert.equal(stack.since('anthropic', since).length, 0);
+  });
+
+  test('drop: 200, the field left out and named in X-Modelgate-Dropped-Params, streamed and not', async () => {
+    const r = await stack.addRoute({ ...PROVIDERS.anthropic, route: 'anthropic-drop' }, { unsupported_params: 'drop' });
+    assert.equal(r.status, 201, r.text);
+    const sdk = stack.openai('anthropic-drop');
+    const since = stack.mark('anthropic');
+    const { data, response } = await sdk.chat.completions.create(body).withResponse();
+    assert.ok(data.choices[0].message.content);
+    assert.equal(response.headers.get('x-modelgate-dropped-params'), 'logit_bias');
+    const streamed = await sdk.chat.completions.create({ ...body, stream: true }).withResponse();
+    assert.equal(streamed.response.headers.get('x-modelgate-dropped-params'), 'logit_bias');
+    let text = '';
+    for await (const c of streamed.data) text += c.choices[0]?.delta?.content ?? '';
+    assert.ok(text.length > 0);
+    for (const u of stack.since('anthropic', since)) assert.ok(!u.body.includes('logit_bias'));
+  });
+
+  test('pass: an unknown top-level field goes to the provider as it is; a feature its API has no place for is still named', async () => {
+    const r = await stack.addRoute({ ...PROVIDERS.anthropic, route: 'anthropic-pass' }, { unsupported_params: 'pass' });
+    assert.equal(r.status, 201, r.text);
+    const sdk = stack.openai('anthropic-pass');
+    const since = stack.mark('anthropic');
+    // sent as is: the provider itself refuses a field it does not know, and the client gets its 400
+    await assert.rejects(sdk.chat.completions.create({ model: PROVIDERS.anthropic.model, messages: ASK, x_trace: 'abc' } as OpenAI.ChatCompletionCreateParamsNonStreaming), (e: unknown) => {
+      assert.ok(e instanceof OpenAI.BadRequestError);
+      assert.match(e.message, /x_trace: Extra inputs are not permitted/);
+      return true;
+    });
+    assert.equal((stack.since('anthropic', since)[0].json as Record<string, unknown>).x_trace, 'abc');
+    const { response } = await sdk.chat.completions.create(body).withResponse();
+    assert.equal(response.headers.get('x-modelgate-dropped-params'), 'logit_bias');
+  });
+
+  test("a provider's own top-level fields are sent whatever the policy (Gemini's safetySettings)", async () => {
+    const since = stack.mark('gemini');
+    const safety = [{ category: 'HARM_CATEGORY_HARASSMENT', threshold: 'BLOCK_ONLY_HIGH' }];
+    const answer = await stack.openai('gemini').chat.completions.create({ model: PROVIDERS.gemini.model, messages: ASK, safetySettings: safety } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    assert.ok(answer.choices[0].message.content);
+    assert.deepEqual((stack.since('gemini', since)[0].json as { safetySettings: unknown }).safetySettings, safety);
+  });
+});
+
+describe('openai SDK → gemini: prompt caching', () => {
+  test('cache_control marks are named as dropped (Gemini caches by itself) and implicit cache hits are reported', async () => {
+    const sdk = stack.openai('gemini');
+    const long = 'You are a careful assistant. '.repeat(400);
+    const messages = [
+      { role: 'system', content: [{ type: 'text', text: long, cache_control: { type: 'ephemeral' } }] },
+      { role: 'user', content: 'What is 1+1?' },
+    ] as unknown as OpenAI.ChatCompletionMessageParam[];
+    const first = await sdk.chat.completions.create({ model: PROVIDERS.gemini.model, messages }).withResponse();
+    assert.match(first.response.headers.get('x-modelgate-dropped-params') ?? '', /messages\[0\]\.content\[0\]\.cache_control/);
+    const second = await sdk.chat.completions.create({ model: PROVIDERS.gemini.model, messages });
+    assert.ok((second.usage?.prompt_tokens_details?.cached_tokens ?? 0) > 0, JSON.stringify(second.usage));
+  });
+});
