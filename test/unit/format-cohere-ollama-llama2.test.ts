@@ -228,7 +228,7 @@ describe('ollama format: request', () => {
     assert.deepEqual(h.reported, ['include']);
   });
 
-  it('tools: OpenAI shape; tool_choice none sends none; required, parallel false, strict and built-in tools are reported', () => {
+  it('tools: OpenAI shape (strict not sent); tool_choice none sends none; required, parallel false and built-in tools are reported', () => {
     const get = { type: 'function' as const, name: 'get', description: 'gets', parameters: { type: 'object', properties: {} } };
     let h = harness();
     assert.deepEqual(ollamaFormat.buildRequest(request({ tools: [get], toolChoice: { type: 'auto' } }), h.ctx).tools, [
@@ -244,7 +244,8 @@ describe('ollama format: request', () => {
       h.ctx,
     );
     assert.equal((body.tools as unknown[]).length, 1);
-    assert.deepEqual(sorted(h.reported), ['parallel_tool_calls', 'tool_choice', 'tools[0].function.strict', 'tools[1]']);
+    assert.deepEqual(sorted(h.reported), ['parallel_tool_calls', 'tool_choice', 'tools[1]']);
+    assert.equal(JSON.stringify(body.tools).includes('strict'), false);
   });
 
   it('images Ollama cannot take are reported with their path; a detail level too', () => {
@@ -646,7 +647,7 @@ const TABLE: { name: string; format: WireFormat; provider: ProviderName; mapped:
     },
     reported: [
       'logit_bias', 'logprobs', 'messages[0].content[0].cache_control', 'messages[2].content[2]', 'messages[2].content[3]', 'messages[2].content[4]',
-      'messages[2].name', 'metadata', 'n', 'parallel_tool_calls', 'service_tier', 'tool_choice', 'tools[0].cache_control', 'tools[0].function.strict', 'tools[1]',
+      'messages[2].name', 'metadata', 'n', 'parallel_tool_calls', 'service_tier', 'tool_choice', 'tools[0].cache_control', 'tools[1]',
       'top_logprobs', 'user',
     ],
   },

@@ -13,7 +13,9 @@
  *   arguments and the call's `id`; each tool result → one `tool` message with `tool_call_id` and the
  *   `tool_name` of its call (older servers match results by name).
  * - tools → OpenAI's tool shape (Ollama takes it); `tool_choice: none` → no tools sent (the same
- *   answer); `required` / a named tool and `parallel_tool_calls: false` cannot be expressed.
+ *   answer); `required` / a named tool and `parallel_tool_calls: false` cannot be expressed. A
+ *   tool's `strict` is not sent (Ollama has none), as for Gemini: SDKs set it on every tool, and
+ *   refusing it would refuse every such client's tools.
  * - output: `json_object` → `format: "json"`, `json_schema` → `format: <schema>` (Ollama constrains
  *   decoding to it: structured outputs).
  * - reasoning: `think`: effort `none` → `false`, `minimal`/`low` → `"low"`, `medium`, `high` (levels
@@ -225,7 +227,6 @@ function toolsOf(req: CanonicalRequest, ctx: DriverContext): JsonObject[] | unde
       ctx.unsupported(`tools[${i}]`, `the built-in tool '${tool.name}'`);
       return;
     }
-    if (tool.strict === true) ctx.unsupported(`tools[${i}].function.strict`, 'strict tool schemas');
     const fn: JsonObject = { name: tool.name };
     if (tool.description !== undefined) fn.description = tool.description;
     fn.parameters = tool.parameters;
