@@ -379,6 +379,7 @@ function validate(json: unknown, modelId: string): JsonReply | ConverseRequest {
 
   let maxTokens: number | undefined;
   let temperature: number | undefined;
+  let topP: number | undefined;
   const config = json.inferenceConfig;
   if (config !== undefined) {
     if (!isObject(config)) return validation('Malformed input request: inferenceConfig must be an object.');
@@ -395,6 +396,12 @@ function validate(json: unknown, modelId: string): JsonReply | ConverseRequest {
     }
     maxTokens = config.maxTokens as number | undefined;
     temperature = config.temperature as number | undefined;
+    topP = config.topP as number | undefined;
+  }
+  // Claude Sonnet 4.5 / Haiku 4.5 and later take temperature or top_p, not both (Bedrock's Claude parameters page).
+  const version = claude ? /claude-(?:(?:sonnet|opus|haiku)-)?(\d+)(?:-(\d{1,2})(?!\d))?/.exec(modelId) : null;
+  if (version && Number(version[1]) + (version[2] ? Number(version[2]) / 10 : 0) >= 4.5 && temperature !== undefined && topP !== undefined) {
+    return modelError('`temperature` and `top_p` cannot both be specified for this model. Please use only one.');
   }
 
   // additionalModelRequestFields: the model's own parameters (Claude: thinking, top_k; Nova 2: reasoningConfig).
@@ -415,6 +422,14 @@ function validate(json: unknown, modelId: string): JsonReply | ConverseRequest {
         if (maxTokens !== undefined && maxTokens <= (t.budget_tokens as number)) return modelError('`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size');
         if (temperature !== undefined && temperature !== 1) return modelError('`temperature` may only be set to 1 when thinking is enabled. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility');
         if (extra.top_k !== undefined) return modelError('`top_k` must be unset when thinking is enabled. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility');
+        if (topP !== undefined && topP < 0.95) return modelError('`top_p` must be greater than or equal to 0.95 or unset when thinking is enabled. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility');
+        // the assistant turn whose tool uses the conversation answers last must start with its thinking
+        const last = messages[messages.length - 1] as { role: string; content: unknown[] };
+        const turn = messages[messages.length - 2] as { role: string; content: unknown[] } | undefined;
+        const answersTools = last.role === 'user' && last.content.some((b) => isObject(b) && 'toolResult' in b);
+        if (answersTools && turn?.role === 'assistant' && !(isObject(turn.content[0]) && 'reasoningContent' in turn.content[0])) {
+          return modelError(`messages.${messages.length - 2}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${isObject(turn.content[0]) ? Object.keys(turn.content[0])[0] : 'nothing'}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block (preceeding the lastmost set of \`tool_use\` and \`tool_result\` blocks). To avoid this requirement, disable \`thinking\`.`);
+        }
         if (toolChoice && !('auto' in toolChoice)) return modelError('Thinking may not be enabled when tool_choice forces tool use.');
         reasoning = 'claude';
       }

@@ -7,7 +7,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { bedrockConverseFormat, converseUsage, RESPONSE_TOOL } from '../../src/llm/formats/bedrock-converse.ts';
+import { bedrockConverseFormat, claudeVersion, converseUsage, RESPONSE_TOOL } from '../../src/llm/formats/bedrock-converse.ts';
 import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type ModelOptions } from '../../src/llm/types.ts';
 import { getDriver } from '../../src/llm/drivers/index.ts';
 import { providerBody } from '../../src/exchange/policy.ts';
@@ -375,12 +375,62 @@ describe('bedrock converse: reasoning', () => {
     assert.equal(body.additionalModelRequestFields, undefined);
   });
 
+  it('Claude refuses thinking with a forced tool choice or after a tool turn without its reasoning: reported, and thinking left off', () => {
+    const tools = [weatherTool];
+    let h = harness();
+    let body = build(request([user('x')], { tools, toolChoice: { type: 'required' }, reasoning: { effort: 'low' } }), h);
+    assert.deepEqual(h.unsupported, ['reasoning_effort']);
+    assert.equal(body.additionalModelRequestFields, undefined);
+    assert.deepEqual(body.toolConfig.toolChoice, { any: {} });
+    const loop = (reasoning: Message['parts']): Message[] => [
+      user('Weather?'),
+      { role: 'assistant', parts: [...reasoning, { type: 'tool_call', id: 'tooluse_1', name: 'get_weather', arguments: '{"city":"Paris"}' }] },
+      { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'tooluse_1', content: [{ type: 'text', text: 'sunny' }] }] },
+    ];
+    h = harness();
+    body = build(request(loop([{ type: 'reasoning', text: 't', signature: 's', provider: 'anthropic' }]), { tools, reasoning: { effort: 'low' } }), h);
+    assert.deepEqual(h.unsupported, ['reasoning_effort']);
+    assert.equal(body.additionalModelRequestFields, undefined);
+    h = harness();
+    body = build(request(loop([{ type: 'reasoning', text: 't', signature: 's', provider: 'bedrock' }]), { tools, reasoning: { effort: 'low' }, sampling: { maxTokens: 4096 } }), h);
+    assert.deepEqual(h.unsupported, []);
+    assert.deepEqual(body.additionalModelRequestFields, { thinking: { type: 'enabled', budget_tokens: 2048 } });
+    assert.throws(() => build(request([user('x')], { tools, toolChoice: { type: 'tool', name: 'get_weather' }, reasoning: { effort: 'low' } }), harness({ policy: 'error' })), (e: unknown) => e instanceof RequestError && /^reasoning_effort: extended thinking with a forced tool_choice/.test(e.message));
+  });
+
+  it('sampling Claude refuses with thinking, and temperature with top_p on Claude 4.5 and later', () => {
+    let h = harness();
+    let body = build(request([user('x')], { reasoning: { effort: 'low' }, sampling: { maxTokens: 4096, temperature: 0.3, topP: 0.5, topK: 10 } }), h);
+    assert.deepEqual(h.unsupported, ['temperature', 'top_k', 'top_p']);
+    assert.deepEqual(body.inferenceConfig, { maxTokens: 4096 });
+    assert.deepEqual(body.additionalModelRequestFields, { thinking: { type: 'enabled', budget_tokens: 2048 } });
+    const sonnet45 = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
+    h = harness({ model: sonnet45 });
+    body = build(request([user('x')], { sampling: { temperature: 0.3, topP: 0.5 } }), h);
+    assert.deepEqual(h.unsupported, ['top_p']);
+    assert.deepEqual(body.inferenceConfig, { temperature: 0.3 });
+    // top_p 1 changes nothing: left out without a word; older Claude models take both
+    h = harness({ model: sonnet45 });
+    assert.deepEqual(build(request([user('x')], { sampling: { temperature: 0.3, topP: 1 } }), h).inferenceConfig, { temperature: 0.3 });
+    assert.deepEqual(h.unsupported, []);
+    assert.deepEqual(build(request([user('x')], { sampling: { temperature: 0.3, topP: 0.5 } })).inferenceConfig, { temperature: 0.3, topP: 0.5 });
+  });
+
   it('Nova 2 gets reasoningConfig; other models report the effort', () => {
     const body = build(request([user('x')], { reasoning: { effort: 'minimal' } }), harness({ model: 'us.amazon.nova-2-lite-v1:0' }));
     assert.deepEqual(body.additionalModelRequestFields, { reasoningConfig: { type: 'enabled', maxReasoningEffort: 'low' } });
     const h = harness({ model: 'meta.llama3-1-8b-instruct-v1:0' });
     assert.equal(build(request([user('x')], { reasoning: { effort: 'high' } }), h).additionalModelRequestFields, undefined);
     assert.deepEqual(h.unsupported, ['reasoning_effort']);
+  });
+
+  it('reads Claude versions from Bedrock model ids', () => {
+    assert.equal(claudeVersion('anthropic.claude-3-5-sonnet-20240620-v1:0'), 3.5);
+    assert.equal(claudeVersion('anthropic.claude-3-haiku-20240307-v1:0'), 3);
+    assert.equal(claudeVersion('us.anthropic.claude-sonnet-4-20250514-v1:0'), 4);
+    assert.equal(claudeVersion('anthropic.claude-opus-4-1-20250805-v1:0'), 4.1);
+    assert.equal(claudeVersion('global.anthropic.claude-sonnet-4-5-20250929-v1:0'), 4.5);
+    assert.equal(claudeVersion('amazon.nova-lite-v1:0'), undefined);
   });
 
   it("returns Bedrock's own reasoning state first in the assistant turn; other providers' reasoning is left out", () => {

@@ -98,6 +98,21 @@ describe('bedrock mock: reasoning', () => {
     assert.match(error(send(on(1024, { fields: { top_k: 5 } }))), /`top_k` must be unset/);
     assert.match(error(send(on(1024, { body: { toolConfig: { tools: [TOOL], toolChoice: { any: {} } } } }))), /Thinking may not be enabled when tool_choice forces tool use/);
     assert.equal(json(send(on(1024, { body: { toolConfig: { tools: [TOOL], toolChoice: { auto: {} } } } }))).status, 200);
+    assert.match(error(send(on(1024, { config: { topP: 0.5 } }))), /`top_p` must be greater than or equal to 0.95/);
+    // a tool loop continued with thinking needs the turn's own thinking first
+    const loop = (first: Json[]) => ({
+      messages: [
+        { role: 'user', content: [{ text: 'q' }] },
+        { role: 'assistant', content: [...first, { toolUse: { toolUseId: 'tooluse_1', name: 'get_weather', input: { city: 'Paris', unit: 'celsius' } } }] },
+        { role: 'user', content: [{ toolResult: { toolUseId: 'tooluse_1', content: [{ text: 'sunny' }] } }] },
+      ],
+      toolConfig: { tools: [TOOL] },
+    });
+    assert.match(error(send(on(1024, { body: loop([]) }))), /Expected `thinking` or `redacted_thinking`, but found `toolUse`/);
+    assert.equal(json(send(on(1024, { body: loop([{ reasoningContent: { reasoningText: { text: MOCK_REASONING, signature: signatureOf(MOCK_REASONING) } } }]) }))).status, 200);
+    // Claude 4.5 and later: temperature or top_p
+    assert.match(error(send({ inferenceConfig: { temperature: 0.5, topP: 0.9 } })), /cannot both be specified/);
+    assert.equal(json(provider('anthropic.claude-3-5-sonnet-20240620-v1:0')({ inferenceConfig: { temperature: 0.5, topP: 0.9 } })).status, 200);
     // a field the model does not take
     assert.match(error(provider('meta.llama3-1-8b-instruct-v1:0')({ additionalModelRequestFields: { thinking: { type: 'enabled', budget_tokens: 1024 } } })), /extraneous key \[thinking\]/);
   });

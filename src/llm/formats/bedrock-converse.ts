@@ -41,6 +41,10 @@
  *   answered as it is). With client tools the model must call one of them or the response tool
  *   (`any`), also for tool_choice `required` (Converse cannot exclude the response tool from `any`);
  *   a named tool choice stays the client's, the response tool listed beside it.
+ * - Claude refuses thinking with a forced tool choice, and thinking that continues a tool-call
+ *   turn which carries no reasoning of its own (answered without thinking, or by another provider):
+ *   the reasoning request is reported (ctx.unsupported) and thinking left off, rather than sent to
+ *   fail at the provider.
  * - Claude needs `maxTokens` above the thinking budget: when the resolved max tokens are not, the
  *   budget is added to them, so the visible answer keeps the room it was given.
  * - Bedrock's tool-use ids (`tooluse_...`) are already provider-neutral; any other id is made
@@ -146,6 +150,17 @@ export function isClaude(model: string): boolean {
   return model.toLowerCase().includes('anthropic.');
 }
 
+/**
+ * A Claude model's version from its Bedrock id (`anthropic.claude-3-5-sonnet-...` 3.5,
+ * `us.anthropic.claude-sonnet-4-20250514-v1:0` 4, `anthropic.claude-sonnet-4-5-...` 4.5); undefined
+ * for other models and ids that do not say.
+ */
+export function claudeVersion(model: string): number | undefined {
+  if (!isClaude(model)) return undefined;
+  const m = /claude-(?:(?:sonnet|opus|haiku|instant)-)?(\d+)(?:-(\d{1,2})(?!\d))?/.exec(model.toLowerCase());
+  return m ? Number(m[1]) + (m[2] ? Number(m[2]) / 10 : 0) : undefined;
+}
+
 /** Nova 2 (`amazon.nova-2-lite-v1:0`, `us.amazon.nova-2-...`), which takes `reasoningConfig`. */
 function isNova2(model: string): boolean {
   return model.toLowerCase().includes('amazon.nova-2');
@@ -208,14 +223,32 @@ function buildConverseRequest(req: CanonicalRequest, ctx: DriverContext): JsonOb
   if (tools.instruction) system.push({ text: tools.instruction });
   if (system.length > 0) body.system = system;
 
+  // Converse's range is 0..1 (OpenAI's 0..2, Kong's schema 0..5): clamped, as for Anthropic.
+  let temperature = sampling.temperature === undefined ? undefined : clamp(sampling.temperature, 0, 1);
+  let topP = sampling.topP;
+  if (thinking.claudeThinking) {
+    // Claude's extended thinking takes no sampling changes (Anthropic's extended-thinking rules).
+    if (temperature !== undefined && temperature !== 1) {
+      ctx.unsupported('temperature', 'a temperature other than 1 with extended thinking');
+      temperature = undefined;
+    }
+    if (sampling.topK !== undefined) {
+      if (sampling.clientTopK) ctx.unsupported('top_k', 'top_k with extended thinking');
+      sampling.topK = undefined;
+    }
+    if (topP !== undefined && topP < 0.95) {
+      ctx.unsupported('top_p', 'top_p below 0.95 with extended thinking');
+      topP = undefined;
+    }
+  }
+  const version = claudeVersion(ctx.model);
+  if (version !== undefined && version >= 4.5 && temperature !== undefined && topP !== undefined) {
+    // Claude 4.5 and later take temperature or top_p, not both (Bedrock's Claude parameters); a top_p of 1 changes nothing.
+    if (topP < 1) ctx.unsupported('top_p', `top_p together with temperature (${ctx.model} takes one)`);
+    topP = undefined;
+  }
   const inferenceConfig: JsonObject = {};
-  putDefined(inferenceConfig, {
-    maxTokens,
-    // Converse's range is 0..1 (OpenAI's 0..2, Kong's schema 0..5): clamped, as for Anthropic.
-    temperature: sampling.temperature === undefined ? undefined : clamp(sampling.temperature, 0, 1),
-    topP: sampling.topP,
-    stopSequences: sampling.stop,
-  });
+  putDefined(inferenceConfig, { maxTokens, temperature, topP, stopSequences: sampling.stop });
   if (Object.keys(inferenceConfig).length > 0) body.inferenceConfig = inferenceConfig;
 
   if (sampling.topK !== undefined) {
@@ -611,7 +644,17 @@ function reasoningFields(req: CanonicalRequest, ctx: DriverContext, sampling: Re
   const r = req.reasoning;
   const none: Thinking = { fields: {}, claudeThinking: false };
   if (!r || (r.budgetTokens === undefined && (r.effort === undefined || r.effort === 'none'))) return none;
+  const path = r.effort !== undefined ? 'reasoning_effort' : 'reasoning.budget_tokens';
   if (isClaude(ctx.model)) {
+    const clientTools = (req.tools ?? []).some((t) => t.type === 'function');
+    if (clientTools && (req.toolChoice?.type === 'required' || req.toolChoice?.type === 'tool')) {
+      ctx.unsupported(path, 'extended thinking with a forced tool_choice (Claude refuses the two together)');
+      return none;
+    }
+    if (!toolLoopHasReasoning(req.messages)) {
+      ctx.unsupported(path, 'extended thinking that continues a tool-call turn without Bedrock reasoning (answered without thinking, or by another provider): Claude refuses it');
+      return none;
+    }
     const effort = r.effort === undefined || r.effort === 'none' ? 'medium' : r.effort;
     const budget = Math.max(MIN_THINKING_BUDGET, Math.floor(r.budgetTokens ?? EFFORT_BUDGET[effort]));
     const max = sampling.maxTokens;
@@ -627,8 +670,22 @@ function reasoningFields(req: CanonicalRequest, ctx: DriverContext, sampling: Re
     const effort = r.effort === 'minimal' ? 'low' : r.effort;
     return { fields: { reasoningConfig: { type: 'enabled', maxReasoningEffort: effort } }, claudeThinking: false };
   }
-  ctx.unsupported(r.effort !== undefined ? 'reasoning_effort' : 'reasoning.budget_tokens', `reasoning settings for ${ctx.model} (the bedrock provider sets them for Anthropic Claude and Amazon Nova 2 models)`);
+  ctx.unsupported(path, `reasoning settings for ${ctx.model} (the bedrock provider sets them for Anthropic Claude and Amazon Nova 2 models)`);
   return none;
+}
+
+/**
+ * With thinking, Claude wants the assistant turn whose tool calls the conversation answers last to
+ * start with its reasoning. True when there is no such open tool loop, or its turn has Bedrock's
+ * own reasoning (which goes back first).
+ */
+function toolLoopHasReasoning(messages: Message[]): boolean {
+  let k = messages.length - 1;
+  while (k >= 0 && (messages[k].role === 'tool' || (messages[k].role === 'user' && messages[k].parts.every((p) => p.type === 'tool_result')))) k--;
+  if (k === messages.length - 1 || k < 0 || messages[k].role !== 'assistant') return true;
+  const turn = messages[k].parts;
+  if (!turn.some((p) => p.type === 'tool_call')) return true;
+  return turn.some((p) => p.type === 'reasoning' && reasoningBlock(p) !== null);
 }
 
 // --- the rest
