@@ -361,6 +361,10 @@ describe('anthropic format: reasoning', () => {
     assert.deepEqual(prefill.messages[1], { role: 'assistant', content: 'The answer is' });
     const earlier = build(request([user('q'), { role: 'assistant', parts: [thought, { type: 'text', text: 'A.' }] }, user('more')]));
     assert.equal(earlier.messages[1].content[0].type, 'thinking');
+    // a message's cache mark goes on its last block that can carry one, never on thinking
+    const marked = build(request([user('q'), { role: 'assistant', parts: [thought, { type: 'text', text: 'A.' }], cache: { type: 'ephemeral' } }, user('more')]));
+    assert.deepEqual(marked.messages[1].content, [{ type: 'thinking', thinking: 'Let me think.', signature: 'sig-1' }, { type: 'text', text: 'A.', cache_control: { type: 'ephemeral' } }]);
+    assert.throws(() => build(request([user('q'), { role: 'assistant', parts: [thought], cache: { type: 'ephemeral' } }, user('more')])), requestError(/^messages\[1\]\.cache_control/));
   });
 
   it('reports thinking that cannot continue a tool loop made elsewhere, or with a forced tool choice', () => {

@@ -40,7 +40,6 @@ import type {
   Message,
   Part,
   ReasoningPart,
-  RefusalPart,
   Sampling,
   TextPart,
   ToolCallPart,
@@ -195,6 +194,11 @@ class CacheMarks {
     }
     this.#used++;
     return mark.ttl === undefined ? { type: 'ephemeral' } : { type: 'ephemeral', ttl: mark.ttl };
+  }
+
+  /** A mark with no block that can carry it (a message of thinking only). */
+  nowhere(path: string): void {
+    this.#ctx.unsupported(`${path}.cache_control`, 'a cache mark on a message with no block that can carry one');
   }
 }
 
@@ -494,10 +498,11 @@ function blocksOf(content: string | Block[]): Block[] {
   return content === '' ? [] : [{ type: 'text', text: content }];
 }
 
-/** A message's own cache mark goes on its last block. */
+/** A message's own cache mark goes on its last block (thinking blocks cannot carry one). */
 function markLast(blocks: Block[], message: Message, path: string, marks: CacheMarks): Block[] {
-  const last = blocks[blocks.length - 1];
+  const last = blocks.findLast((b) => b.type !== 'thinking' && b.type !== 'redacted_thinking');
   if (message.cache && last && last.cache_control === undefined) withCache(last, marks.control(message.cache, path));
+  else if (message.cache && !last && blocks.length > 0) marks.nowhere(path);
   return blocks;
 }
 
@@ -640,7 +645,6 @@ function parseAnthropicResponse(text: string, ctx: DriverContext): ParsedAnswer 
   const plan = planOf(ctx);
   const reasoning: ReasoningPart[] = [];
   const calls: ToolCallPart[] = [];
-  const refusals: RefusalPart[] = [];
   let answer = '';
   let structured = false;
   for (const block of content) {
@@ -663,7 +667,7 @@ function parseAnthropicResponse(text: string, ctx: DriverContext): ParsedAnswer 
   for (const part of reasoning) if (part.signature === undefined) delete part.signature;
   const parts: CanonicalResponse['choices'][number]['parts'] = [...reasoning];
   if (answer !== '' || calls.length === 0) parts.push({ type: 'text', text: answer } satisfies TextPart);
-  parts.push(...refusals, ...calls);
+  parts.push(...calls);
   const model = asString(response.model);
   return {
     id: asString(response.id) ?? ctx.id,
@@ -681,9 +685,9 @@ function finishReason(reason: unknown, structured: boolean): FinishReason | null
 }
 
 /** Usage with every kind Anthropic reports: prompt tokens include cache reads and writes, as OpenAI's include cached tokens. */
-export function anthropicUsage(usage: unknown, output?: unknown): Usage | null {
+export function anthropicUsage(usage: unknown): Usage | null {
   const input = asCount(dig(usage, 'input_tokens'));
-  const completion = asCount(output ?? dig(usage, 'output_tokens'));
+  const completion = asCount(dig(usage, 'output_tokens'));
   if (input === undefined || completion === undefined) return null;
   const written = asCount(dig(usage, 'cache_creation_input_tokens'));
   const read = asCount(dig(usage, 'cache_read_input_tokens'));
