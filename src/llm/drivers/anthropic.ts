@@ -4,6 +4,12 @@
  * Messages API). Anthropic authenticates API keys only through `x-api-key`; the guide configures
  * `apikey`, Kong's tests `x-api-key`, and people paste `Authorization: Bearer sk-...`: all of them
  * are sent as `x-api-key`.
+ *
+ * No `anthropic-beta` header is needed for what the format sends: structured outputs are GA as
+ * `output_config.format` (the beta `output_format` wanted `structured-outputs-2025-11-13`), adaptive
+ * thinking and `output_config.effort` need none, and prompt caching (with `ttl`) is GA. The
+ * endpoint depends on the route only (the plugin reuses it across requests), so a per-request beta
+ * could not go here anyway.
  */
 import { anthropicMessagesFormat } from '../formats/anthropic-messages.ts';
 import { headerValue, resolveUrl } from '../url.ts';
