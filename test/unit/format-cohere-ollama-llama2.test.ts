@@ -460,7 +460,7 @@ describe('cohere v1 format', () => {
       request({
         messages: [
           { role: 'user', parts: [{ type: 'text', text: 'weather?' }, { type: 'image', source: { kind: 'base64', mediaType: 'image/png', data: 'AA' } }] },
-          { role: 'assistant', parts: [{ type: 'tool_call', id: 'call_1', name: 'w', arguments: '{}' }] },
+          { role: 'assistant', parts: [{ type: 'text', text: '' }, { type: 'tool_call', id: 'call_1', name: 'w', arguments: '{}' }] },
           { role: 'tool', parts: [{ type: 'tool_result', toolCallId: 'call_1', content: [{ type: 'text', text: 'sunny' }] }] },
           { role: 'user', parts: [{ type: 'text', text: 'thanks' }] },
         ],
@@ -470,7 +470,7 @@ describe('cohere v1 format', () => {
       h.ctx,
     );
     assert.deepEqual(sorted(h.reported), ['messages[0].content[1]', 'messages[1].tool_calls[0]', 'messages[2]', 'tools']);
-    assert.deepEqual(body.chat_history, [{ role: 'USER', message: 'weather?' }]);
+    assert.deepEqual(body.chat_history, [{ role: 'USER', message: 'weather?' }], 'no empty CHATBOT message is left behind');
     assert.equal(body.message, 'thanks');
     assert.equal(body.tools, undefined);
 

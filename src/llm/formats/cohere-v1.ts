@@ -127,8 +127,10 @@ function chatFields(req: CanonicalRequest, ctx: DriverContext): JsonObject {
       if (part.type === 'text' || part.type === 'refusal') texts.push(part.text);
       else if (part.type !== 'reasoning') ctx.unsupported(partPath(message, i, j), part.type === 'tool_call' ? 'tool calls' : `${part.type} content`);
     });
-    // A message that was only what Cohere cannot take (reasoning, or parts dropped under the policy) is left out.
-    if (texts.length > 0 || message.parts.length === 0) kept.push({ message, text: texts.join('\n') });
+    // A message that was only what Cohere cannot take (reasoning, or parts dropped under the policy)
+    // is left out: chat_history messages must not be empty (OpenAPI spec: minLength 1).
+    const text = texts.join('\n');
+    if (text !== '' || message.parts.every((part) => part.type === 'text' || part.type === 'refusal')) kept.push({ message, text });
   });
   if (kept.length === 0) throw new RequestError('messages: nothing the cohere provider can take is left');
 
