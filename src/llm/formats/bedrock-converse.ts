@@ -51,6 +51,12 @@
  *   neutral (exchange/ids.ts), on the way out and back, so a call and its result always pair.
  * - Converse does not count reasoning tokens apart from the output: `reasoning_tokens` is an
  *   estimate from the reasoning text (never above the output tokens), absent without reasoning text.
+ * - Sampling is resolved here from the canonical Sampling and the route's options with params.ts's
+ *   precedence (configured options win; Kong's `top_k: 0` is unset): `resolveSampling`. Claude's
+ *   rules are applied before sending: with thinking no temperature other than 1, no top_k, no top_p
+ *   below 0.95; on Claude 4.5 and later not temperature and top_p together (each reported).
+ * - A structured answer is the response tool's input: text the model wrote around the call is left
+ *   out of a whole answer; streamed, text that came before the call has already gone to the client.
  */
 import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type ModelOptions, type StreamEvent } from '../types.ts';
 import { asArray, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
