@@ -195,3 +195,11 @@ describe('inbound openai-chat: every field', () => {
     assert.equal(req.user, undefined);
   });
 });
+
+describe('inbound openai-chat: echoed assistant messages', () => {
+  it('takes an assistant message as the OpenAI SDK returned it (nulls, annotations) without unmapped fields', () => {
+    const req = parseOpenAIRequest({ messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: 'y', refusal: null, annotations: [], audio: null, function_call: null, tool_calls: null }, { role: 'user', content: 'z' }] }, CHAT);
+    assert.deepEqual(req.unmapped, []);
+    assert.deepEqual(req.messages[1].parts, [{ type: 'text', text: 'y' }]);
+  });
+});

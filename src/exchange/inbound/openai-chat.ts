@@ -69,8 +69,11 @@ export const COMPLETIONS_FIELDS: ReadonlySet<string> = new Set([
 /** Fields carried in `CanonicalRequest.openai` for formats that speak them. */
 const OPENAI_CARRIED = ['store', 'service_tier', 'prompt_cache_key', 'prediction', 'modalities', 'audio', 'web_search_options', 'verbosity', 'echo', 'best_of', 'suffix'];
 
-/** A message's fields the adapter maps. */
-const MESSAGE_FIELDS: ReadonlySet<string> = new Set(['role', 'content', 'name', 'tool_calls', 'tool_call_id', 'function_call', 'refusal', 'reasoning_content', 'reasoning', 'reasoning_details', 'cache_control']);
+/**
+ * A message's fields the adapter maps. `annotations` (an answer's URL citations, which clients echo
+ * back with the assistant message) is output only: it means nothing as input, and is left out.
+ */
+const MESSAGE_FIELDS: ReadonlySet<string> = new Set(['role', 'content', 'name', 'tool_calls', 'tool_call_id', 'function_call', 'refusal', 'reasoning_content', 'reasoning', 'reasoning_details', 'cache_control', 'annotations']);
 
 const EFFORTS: ReadonlySet<string> = new Set(['none', 'minimal', 'low', 'medium', 'high']);
 
@@ -271,7 +274,7 @@ function messagesOf(messages: unknown[], unmapped: string[]): Message[] {
   messages.forEach((raw, i) => {
     const m = raw as JsonObject;
     const path = `messages[${i}]`;
-    for (const key of Object.keys(m)) if (!MESSAGE_FIELDS.has(key)) unmapped.push(`${path}.${key}`);
+    for (const key of Object.keys(m)) if (!MESSAGE_FIELDS.has(key) && present(m[key])) unmapped.push(`${path}.${key}`);
     const role = m.role as string;
     let message: Message;
     if (role === 'tool' || role === 'function') {

@@ -84,7 +84,7 @@ const SELF_HOSTED_FIELDS = ['top_k', 'min_p', 'repetition_penalty'];
  * `cache_control`, reasoning echoed back): a provider that cannot use them does not get them. A
  * clean drop by design, not a client field the policy judges (docs/ai-proxy.md).
  */
-const STATE_MESSAGE_FIELDS: ReadonlySet<string> = new Set(['reasoning_content', 'reasoning', 'reasoning_details', 'cache_control']);
+const STATE_MESSAGE_FIELDS: ReadonlySet<string> = new Set(['reasoning_content', 'reasoning', 'reasoning_details', 'cache_control', 'annotations']);
 
 function present(value: unknown): boolean {
   return value !== undefined && value !== null;
@@ -118,6 +118,11 @@ function checkMessage(m: JsonObject, path: string, ctx: DriverContext, options: 
   for (const key in m) {
     if (MESSAGE_FIELDS.has(key) && !dropped.includes(key)) continue;
     if (native.includes(key)) continue;
+    if (!present(m[key])) {
+      // null is unset (OpenAI's rule): nothing to judge, but strict servers refuse the key itself
+      if (!MESSAGE_FIELDS.has(key)) fix = Fix.Rebuild;
+      continue;
+    }
     if (STATE_MESSAGE_FIELDS.has(key)) {
       fix = Fix.Rebuild;
       continue;
@@ -140,7 +145,7 @@ function rebuildMessage(m: JsonObject, ctx: DriverContext, options: OpenAICompat
   const native = options.nativeMessageFields ?? [];
   const out: JsonObject = {};
   for (const key in m) {
-    const keep = (MESSAGE_FIELDS.has(key) && !dropped.includes(key)) || native.includes(key) || (ctx.policy === 'pass' && !STATE_MESSAGE_FIELDS.has(key) && !dropped.includes(key));
+    const keep = (MESSAGE_FIELDS.has(key) && !dropped.includes(key)) || native.includes(key) || (ctx.policy === 'pass' && present(m[key]) && !STATE_MESSAGE_FIELDS.has(key) && !dropped.includes(key));
     if (keep) out[key] = m[key];
   }
   if (!native.includes('cache_control') && partsHaveCacheMark(out.content)) {
