@@ -101,6 +101,8 @@ function validate(json: unknown, e: (typeof ENDPOINTS)[string], models: string[]
         const role = isObject(m) && typeof m.role === 'string' ? m.role.toUpperCase() : undefined;
         if (!role || !ROLES.includes(role)) return cohereError(400, `invalid request: chat_history[${i}].role must be one of ${ROLES.join(', ')}`);
         if (role !== 'TOOL' && typeof (m as Record<string, unknown>).message !== 'string') return cohereError(400, `invalid request: chat_history[${i}].message must be a string`);
+        // ChatMessage.message: minLength 1 (OpenAPI spec).
+        if (role !== 'TOOL' && (m as Record<string, unknown>).message === '') return cohereError(400, `invalid request: chat_history[${i}].message must be at least 1 character long`);
       }
     }
   } else if (typeof json.prompt !== 'string' || json.prompt === '') {
