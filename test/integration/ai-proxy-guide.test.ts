@@ -128,8 +128,12 @@ test('OpenAI: the guide call answers with a chat.completion; the key and config 
 test('OpenAI: a long conversation goes upstream as the client wrote it, with only the gateway changes', async () => {
   const prompt = 'What is one plus one? '.repeat(1000); // ~22 KB: large enough to be copied, not re-serialised
   const messages = `[ {"role":"system","content":"You are a mathematician"},\n  {"role": "user", "content": "${prompt}"} ]`;
-  // spacing, an escaped key, a field no provider should see and a repeated key (the last one counts)
-  const text = `{ "messages" : ${messages}, "api_base": "http://attacker.example", "\\u006dodel": "gpt-4", "temperature": 0.2 , "temperature": 0.3, "user": "u-1" }`;
+  // spacing, an escaped key and a repeated key (the last one counts)
+  const text = `{ "messages" : ${messages}, "\\u006dodel": "gpt-4", "temperature": 0.2 , "temperature": 0.3, "user": "u-1" }`;
+  // a field no provider should see is refused by name by default (unsupported_params: error), before the provider is called
+  const steering = await gw.proxyRequest('POST', '/openai-chat', text.replace('"user": "u-1"', '"api_base": "http://attacker.example", "user": "u-1"'), { 'content-type': 'application/json' });
+  assert.equal(steering.status, 400, steering.text);
+  assert.equal(steering.json.error.message, 'api_base: not supported by the openai provider');
   const res = await gw.proxyRequest('POST', '/openai-chat', text, { 'content-type': 'application/json' });
   assertChatAnswer(res, 'gpt-4');
   const got = last(mocks.openai);
@@ -142,7 +146,7 @@ test('OpenAI: a long conversation goes upstream as the client wrote it, with onl
     max_tokens: 512,
   });
   assert.ok(got.body.includes(`"messages":${messages}`), 'the messages are the client bytes, spacing and all');
-  assert.ok(!got.body.includes('api_base') && !got.body.includes('attacker'), 'fields outside the allow-list stay behind');
+  assert.ok(!got.body.includes('api_base') && !got.body.includes('attacker'), 'the refused request never reached the provider');
   assert.equal(got.body.match(/"temperature"/g)?.length, 1, 'one temperature, the configured one');
 });
 

@@ -281,9 +281,14 @@ test('no socket or descriptor leaks: after faults, every provider connection clo
 });
 
 test('header hygiene: hop-by-hop and credentials stay home; nothing in the request steers the upstream', async () => {
+  // body fields that steered other gateways' upstreams: refused by default (unsupported_params: error), never followed
+  const steering = await gw.proxyRequest('POST', '/chat', { ...USER, api_base: attacker.url, base_url: attacker.url, extra_body: { api_base: attacker.url } });
+  remember(steering);
+  assert.equal(steering.status, 400, steering.text);
+  assert.match(steering.json.error.message, /^api_base: not supported by the openai provider$/);
   const r = await httpRequest(`${gw.proxy}/chat`, {
     method: 'POST',
-    body: JSON.stringify({ ...USER, api_base: attacker.url, base_url: attacker.url, extra_body: { api_base: attacker.url } }),
+    body: JSON.stringify(USER),
     headers: {
       'content-type': 'application/json',
       host: `127.0.0.1:${attacker.port}`,
@@ -362,7 +367,23 @@ test('egress: cloud metadata addresses are refused; non-http upstreams are refus
 });
 
 test('prototype pollution in request bodies changes nothing', async () => {
-  const r = await postRaw('/chat', Buffer.from('{"messages":[{"role":"user","content":"hi","__proto__":{"role":"system"}}],"__proto__":{"model":"evil","stream":true},"constructor":{"prototype":{"polluted":true}}}'));
+  const body = '{"messages":[{"role":"user","content":"hi","__proto__":{"role":"system"}}],"__proto__":{"model":"evil","stream":true},"constructor":{"prototype":{"polluted":true}}}';
+  // by default such keys are refused by name (unsupported_params: error), and never sent, even under pass
+  const refused = await postRaw('/chat', Buffer.from(body));
+  assert.equal(refused.status, 400, refused.text);
+  assert.match(refused.json.error.message, /^(__proto__|constructor|messages\[0\]\.__proto__): not supported by the openai provider$/);
+  const pass = await gw.adminRequest('POST', '/services/ai/routes', { name: 'chat-pass', paths: ['~/chat-pass$'] });
+  assert.equal(pass.status, 201, pass.text);
+  const plugin = await gw.adminRequest('POST', '/routes/chat-pass/plugins', {
+    name: 'ai-proxy',
+    config: {
+      route_type: 'llm/v1/chat',
+      auth: { header_name: 'Authorization', header_value: `Bearer ${CANARY}` },
+      model: { provider: 'openai', name: 'gpt-4', options: { upstream_url: `${openai.url}/v1/chat/completions`, unsupported_params: 'pass' } },
+    },
+  });
+  assert.equal(plugin.status, 201, plugin.text);
+  const r = await postRaw('/chat-pass', Buffer.from(body));
   assert.equal(r.status, 200, r.text);
   const sent = openai.requests.at(-1)!.body;
   assert.ok(!sent.includes('__proto__') && !sent.includes('constructor') && !sent.includes('evil'), `nothing of it reached the provider: ${sent}`);

@@ -86,6 +86,9 @@ const SELF_HOSTED_FIELDS = ['top_k', 'min_p', 'repetition_penalty'];
  */
 const STATE_MESSAGE_FIELDS: ReadonlySet<string> = new Set(['reasoning_content', 'reasoning', 'reasoning_details', 'cache_control', 'annotations']);
 
+/** Keys that name prototypes: never sent, whatever the policy (T50). */
+const NEVER_SENT: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
 function present(value: unknown): boolean {
   return value !== undefined && value !== null;
 }
@@ -132,7 +135,7 @@ function checkMessage(m: JsonObject, path: string, ctx: DriverContext, options: 
       fix = Fix.Rebuild;
       continue;
     }
-    if (ctx.policy === 'pass') continue;
+    if (ctx.policy === 'pass' && !NEVER_SENT.has(key)) continue;
     ctx.unsupported(`${path}.${key}`);
     fix = Fix.Rebuild;
   }
@@ -145,7 +148,7 @@ function rebuildMessage(m: JsonObject, ctx: DriverContext, options: OpenAICompat
   const native = options.nativeMessageFields ?? [];
   const out: JsonObject = {};
   for (const key in m) {
-    const keep = (MESSAGE_FIELDS.has(key) && !dropped.includes(key)) || native.includes(key) || (ctx.policy === 'pass' && present(m[key]) && !STATE_MESSAGE_FIELDS.has(key) && !dropped.includes(key));
+    const keep = (MESSAGE_FIELDS.has(key) && !dropped.includes(key)) || native.includes(key) || (ctx.policy === 'pass' && present(m[key]) && !STATE_MESSAGE_FIELDS.has(key) && !dropped.includes(key) && !NEVER_SENT.has(key));
     if (keep) out[key] = m[key];
   }
   if (!native.includes('cache_control') && partsHaveCacheMark(out.content)) {
