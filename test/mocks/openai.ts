@@ -14,6 +14,13 @@
  *   'developer'. Supported values are: ..." (param messages[0].role, code invalid_value),
  *   404 "The model `gpt-4o` does not exist or you do not have access to it." (code model_not_found),
  *   400 "The 'stream_options' parameter is only allowed when 'stream' is enabled." (param stream_options).
+ * - Tool calls (API reference, "tools", "tool_choice"): a forced choice (`required`: the first tool
+ *   not yet called in the conversation, else the last; `{"type":"function","function":{"name"}}`:
+ *   that one) is answered with one call whose arguments are built from the tool's `parameters`
+ *   (`{}` for none), `content: null`, finish reason `tool_calls`, id `call_...`; streamed, the first
+ *   delta has id, type and name with `arguments: ""`, then the arguments. `auto` / `none`: text.
+ * - Structured outputs ("response_format"): `json_schema` answers JSON built from the schema,
+ *   `json_object` a JSON object.
  * - Streaming: `chat.completion.chunk` objects as `data: {json}\n\n`, ending `data: [DONE]`; with
  *   `stream_options.include_usage` every chunk carries `usage: null` and a last chunk has
  *   `choices: []` and the usage (API reference, "stream_options").
@@ -21,6 +28,7 @@
 import type { HandlerCtx, JsonReply, ProviderImpl, Reply, StreamReply } from './server.ts';
 import { sse } from './server.ts';
 import { countTokens, isObject, splitChunks, tokensOf, truncateTokens } from './text.ts';
+import { schemaValue } from './ollama.ts';
 
 export type ModelKind = 'chat' | 'completion' | 'embedding';
 
@@ -200,13 +208,15 @@ export interface Answer {
   created: number;
   model: string;
   text: string;
-  finish: 'stop' | 'length';
+  finish: 'stop' | 'length' | 'tool_calls';
   promptTokens: number;
   n: number;
+  /** A forced tool call (tool_choice), instead of text. */
+  call?: { id: string; name: string; arguments: string };
 }
 
 export function usageOf(a: Answer): Record<string, unknown> {
-  const completion = countTokens(a.text) * a.n;
+  const completion = countTokens(a.call ? a.call.arguments : a.text) * a.n;
   return {
     prompt_tokens: a.promptTokens,
     completion_tokens: completion,
@@ -220,8 +230,36 @@ export function usageOf(a: Answer): Record<string, unknown> {
 export function makeAnswer(ctx: HandlerCtx, kind: ModelKind, json: Record<string, unknown>, model: string, idPrefix: string): Answer {
   const prompt = kind === 'chat' ? tokensOf(...(json.messages as { content?: unknown }[]).map((m) => m.content)) : tokensOf(json.prompt);
   const limit = (json.max_completion_tokens ?? json.max_tokens) as number | undefined;
+  const id = ctx.ids.next(idPrefix);
+  const base = { id, created: ctx.ids.seconds(), model, promptTokens: prompt, n: (json.n as number | undefined) ?? 1 };
+  if (kind === 'chat') {
+    const call = forcedCall(json, ctx.text, id);
+    if (call) return { ...base, text: '', finish: 'tool_calls', call };
+    const format = json.response_format;
+    if (isObject(format) && format.type === 'json_schema' && isObject(format.json_schema)) return { ...base, text: JSON.stringify(schemaValue(format.json_schema.schema, ctx.text)), finish: 'stop' };
+    if (isObject(format) && format.type === 'json_object') return { ...base, text: JSON.stringify({ answer: ctx.text }), finish: 'stop' };
+  }
   const cut = truncateTokens(ctx.text, limit);
-  return { id: ctx.ids.next(idPrefix), created: ctx.ids.seconds(), model, text: cut.text, finish: cut.truncated ? 'length' : 'stop', promptTokens: prompt, n: (json.n as number | undefined) ?? 1 };
+  return { ...base, text: cut.text, finish: cut.truncated ? 'length' : 'stop' };
+}
+
+/** The call a forced tool_choice makes: `required` the first tool not yet called (else the last), a named function that one. */
+function forcedCall(json: Record<string, unknown>, text: string, answerId: string): Answer['call'] | undefined {
+  const tools = Array.isArray(json.tools) ? json.tools.filter((t): t is Record<string, any> => isObject(t) && isObject(t.function) && typeof t.function.name === 'string') : [];
+  if (tools.length === 0) return undefined;
+  const choice = json.tool_choice;
+  let tool: Record<string, any> | undefined;
+  if (choice === 'required') {
+    const called = new Set<string>();
+    for (const m of (json.messages as unknown[]) ?? []) if (isObject(m) && Array.isArray(m.tool_calls)) for (const c of m.tool_calls) if (isObject(c) && isObject(c.function)) called.add(String(c.function.name));
+    tool = tools.find((t) => !called.has(t.function.name)) ?? tools.at(-1);
+  } else if (isObject(choice) && choice.type === 'function' && isObject(choice.function)) {
+    tool = tools.find((t) => t.function.name === (choice.function as Record<string, unknown>).name);
+  }
+  if (!tool) return undefined;
+  const parameters = tool.function.parameters;
+  const empty = !isObject(parameters) || !isObject(parameters.properties) || Object.keys(parameters.properties).length === 0;
+  return { id: `call_${answerId.replace(/[^A-Za-z0-9]/g, '')}`, name: tool.function.name, arguments: empty ? '{}' : JSON.stringify(schemaValue(parameters, text)) };
 }
 
 export function chatCompletion(a: Answer): Record<string, unknown> {
@@ -230,7 +268,14 @@ export function chatCompletion(a: Answer): Record<string, unknown> {
     object: 'chat.completion',
     created: a.created,
     model: a.model,
-    choices: Array.from({ length: a.n }, (_, index) => ({ index, message: { role: 'assistant', content: a.text, refusal: null, annotations: [] }, logprobs: null, finish_reason: a.finish })),
+    choices: Array.from({ length: a.n }, (_, index) => ({
+      index,
+      message: a.call
+        ? { role: 'assistant', content: null, tool_calls: [{ id: a.call.id, type: 'function', function: { name: a.call.name, arguments: a.call.arguments } }], refusal: null, annotations: [] }
+        : { role: 'assistant', content: a.text, refusal: null, annotations: [] },
+      logprobs: null,
+      finish_reason: a.finish,
+    })),
     usage: usageOf(a),
     service_tier: 'default',
     system_fingerprint: 'fp_mock',
@@ -256,7 +301,15 @@ export function streamChunks(a: Answer, kind: 'chat' | 'completion', pieces: str
   const chunk = (choices: unknown[]): Record<string, unknown> => ({ id: a.id, object, created: a.created, model: a.model, system_fingerprint: 'fp_mock', choices, ...usageNull });
   const out: Record<string, unknown>[] = [];
   const each = (make: (index: number) => unknown): unknown[] => Array.from({ length: a.n }, (_, index) => make(index));
-  if (kind === 'chat') out.push(chunk(each((index) => ({ index, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }))));
+  if (kind === 'chat') out.push(chunk(each((index) => ({ index, delta: { role: 'assistant', content: a.call ? null : '', refusal: null }, logprobs: null, finish_reason: null }))));
+  if (kind === 'chat' && a.call) {
+    const call = a.call;
+    for (let index = 0; index < a.n; index++) {
+      out.push(chunk([{ index, delta: { tool_calls: [{ index: 0, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }] }, logprobs: null, finish_reason: null }]));
+      for (const piece of splitChunks(call.arguments, 3)) out.push(chunk([{ index, delta: { tool_calls: [{ index: 0, function: { arguments: piece } }] }, logprobs: null, finish_reason: null }]));
+    }
+    pieces = [];
+  }
   for (const piece of pieces) {
     for (let index = 0; index < a.n; index++) {
       out.push(chunk([kind === 'chat' ? { index, delta: { content: piece }, logprobs: null, finish_reason: null } : { text: piece, index, logprobs: null, finish_reason: null }]));
