@@ -115,3 +115,20 @@ test('turn 4 back on Gemini: its own call comes back with its signature, the for
   const own = contents.flatMap((c) => c.parts).find((p) => p.functionCall && p.thoughtSignature === issued(geminiTurn.upstream));
   assert.ok(own, `Gemini got its signature back: ${JSON.stringify(contents)}`);
 });
+
+test('a turn that started on Anthropic and OpenAI continues on Gemini 3: the foreign calls are accepted', async () => {
+  // round-robin goes on: Anthropic, OpenAI, then Gemini, all inside one user turn, so Gemini 3
+  // checks every step of the turn for thought signatures (calls it did not make included)
+  messages.length = 0;
+  messages.push({ role: 'user', content: 'Compare the weather in Lisbon and Porto.' });
+  const first = await turn('required', PROVIDERS.anthropic);
+  assert.equal(first.target, '1');
+  const second = await turn('required', PROVIDERS.openai);
+  assert.equal(second.target, '2');
+  const third = await turn('auto', GEMINI);
+  assert.equal(third.target, '0');
+  assert.ok(typeof third.message.content === 'string' && third.message.content.length > 0);
+  const contents = (third.upstream.json as { contents: { role: string; parts: Record<string, unknown>[] }[] }).contents;
+  const foreign = contents.filter((c) => c.role === 'model').map((c) => c.parts.find((p) => p.functionCall));
+  assert.equal(foreign.length, 2);
+});
