@@ -42,6 +42,10 @@ export const OPENAI_MODELS: Record<string, ModelKind> = {
   'gpt-4.1': 'chat',
   'gpt-4.1-mini': 'chat',
   'gpt-4.1-nano': 'chat',
+  // reasoning models: they think before answering (usage.completion_tokens_details.reasoning_tokens)
+  'gpt-5': 'chat',
+  'gpt-5-mini': 'chat',
+  'o4-mini': 'chat',
   'gpt-3.5-turbo-instruct': 'completion',
   'davinci-002': 'completion',
   'babbage-002': 'completion',
@@ -213,16 +217,22 @@ export interface Answer {
   n: number;
   /** A forced tool call (tool_choice), instead of text. */
   call?: { id: string; name: string; arguments: string };
+  /** Reasoning models: the tokens spent thinking (by `reasoning_effort`), counted in completion_tokens. */
+  reasoningTokens: number;
 }
 
+/** OpenAI's reasoning models (o-series, gpt-5): they reason before answering. */
+const REASONING_MODEL = /^(o\d|gpt-5)/;
+const REASONING_TOKENS: Record<string, number> = { minimal: 0, low: 8, medium: 16, high: 32 };
+
 export function usageOf(a: Answer): Record<string, unknown> {
-  const completion = countTokens(a.call ? a.call.arguments : a.text) * a.n;
+  const completion = (countTokens(a.call ? a.call.arguments : a.text) + a.reasoningTokens) * a.n;
   return {
     prompt_tokens: a.promptTokens,
     completion_tokens: completion,
     total_tokens: a.promptTokens + completion,
     prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: a.reasoningTokens * a.n, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
   };
 }
 
@@ -231,7 +241,9 @@ export function makeAnswer(ctx: HandlerCtx, kind: ModelKind, json: Record<string
   const prompt = kind === 'chat' ? tokensOf(...(json.messages as { content?: unknown }[]).map((m) => m.content)) : tokensOf(json.prompt);
   const limit = (json.max_completion_tokens ?? json.max_tokens) as number | undefined;
   const id = ctx.ids.next(idPrefix);
-  const base = { id, created: ctx.ids.seconds(), model, promptTokens: prompt, n: (json.n as number | undefined) ?? 1 };
+  const effort = typeof json.reasoning_effort === 'string' ? json.reasoning_effort : 'medium';
+  const reasoningTokens = kind === 'chat' && REASONING_MODEL.test(model) ? (REASONING_TOKENS[effort] ?? 16) : 0;
+  const base = { id, created: ctx.ids.seconds(), model, promptTokens: prompt, n: (json.n as number | undefined) ?? 1, reasoningTokens };
   if (kind === 'chat') {
     const call = forcedCall(json, ctx.text, id);
     if (call) return { ...base, text: '', finish: 'tool_calls', call };
