@@ -176,8 +176,12 @@ function jsonObject(text: string): boolean {
   }
 }
 
-/** A tool named `name` in the provider's body (OpenAI, Anthropic, Bedrock, Gemini, Cohere, Ollama shapes all carry `"name":"<name>"`). */
-const namesTool = (upstream: RecordedRequest | undefined, name: string): boolean => (upstream?.body ?? '').includes(`"name":"${name}"`);
+/** The provider's body declares tools (OpenAI, Anthropic, Gemini, Cohere, Ollama `tools`; Bedrock `toolConfig.tools`). */
+function declaresTools(upstream: RecordedRequest | undefined): boolean {
+  const json = upstream?.json as { tools?: unknown; toolConfig?: { tools?: unknown } } | undefined;
+  const nonEmpty = (v: unknown) => Array.isArray(v) && v.length > 0;
+  return nonEmpty(json?.tools) || nonEmpty(json?.toolConfig?.tools);
+}
 
 // ---------------------------------------------------------------------------------------------
 // The probes, one per feature
@@ -248,7 +252,8 @@ const PROBES: Record<Exclude<Feature, 'usage kinds' | 'embeddings'>, ProbeFn> = 
     }
     if (!City.safeParse(parsed).success) return no('200, but the JSON does not match the schema');
     if (message?.tool_calls?.length) return no('the answer is a tool call, not content');
-    return namesTool(r.upstream, 'city') ? emulated('a forced tool whose input is the schema') : yes();
+    // the client sent no tools: a tool in the provider's body carries the schema
+    return declaresTools(r.upstream) ? emulated('a forced tool whose input is the schema, unwrapped into the answer\'s content') : yes();
   },
 
   async vision(p) {
