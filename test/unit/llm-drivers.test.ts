@@ -255,7 +255,7 @@ describe('Anthropic requests', () => {
     assert.throws(() => build('anthropic', { messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }] }), requestError('messages[0].content[0].input_audio: expected {"data": string, "format": string}'));
     assert.throws(() => build('anthropic', { messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }] }] }), requestError(/^messages\[0\]\.content\[0\]: .*not supported by the anthropic provider$/));
     assert.throws(() => build('anthropic', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'ftp://x/y.png' } }] }] }), requestError(/image_url\.url/));
-    assert.throws(() => build('anthropic', { ...hi, tools: [{ type: 'code_interpreter' }] }), requestError(/^tools\[0\]: 'code_interpreter' is a built-in tool/));
+    assert.throws(() => build('anthropic', { ...hi, tools: [{ type: 'code_interpreter' }] }), requestError(/^tools\[0\]: .*'code_interpreter'.* the anthropic provider/));
     assert.throws(() => build('anthropic', { ...hi, tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: 'sometimes' }), requestError(/^tool_choice/));
   });
 
