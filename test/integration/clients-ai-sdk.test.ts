@@ -6,7 +6,7 @@
  */
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateText, streamText, Output, tool, stepCountIs } from 'ai';
+import { generateObject, generateText, streamText, Output, tool, stepCountIs } from 'ai';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { z } from 'zod';
 import { Stack, PROVIDERS, NEUTRAL_ID, CLIENT_KEY } from '../compat/stack.ts';
@@ -42,6 +42,11 @@ for (const route of ROUTES) {
       const result = await generateText({ model: model(route), output: Output.object({ schema: City, name: 'city' }), prompt: 'The capital of France, its population and two tags.' });
       assert.deepEqual(City.parse(result.output), result.output);
       assert.ok(result.usage.inputTokens! > 0 && result.usage.outputTokens! > 0, JSON.stringify(result.usage));
+    });
+
+    test('generateObject (the older API, still exported) returns the typed object', async () => {
+      const result = await generateObject({ model: model(route), schema: City, schemaName: 'city', prompt: 'The capital of France, its population and two tags.' });
+      assert.deepEqual(City.parse(result.object), result.object);
     });
 
     test('streamText with Output.object streams a valid object', async () => {
