@@ -15,6 +15,11 @@
  * name) that must appear in the provider's JSON, or, where the provider's API spells the feature
  * differently (a boolean, a choice), one of the spellings the formats use.
  *
+ * And for answers: whatever fragments a provider streams a tool call's arguments in (all of them
+ * '' included, as Anthropic streams a call without input), and whatever its ids look like (Gemini's
+ * with the signature inside, `+/=` and hundreds of characters), the client's assembled calls have
+ * JSON-object arguments (`"{}"` for none) and provider-neutral ids, one per provider call.
+ *
  * Seeded: a failure reproduces.
  */
 import { describe, it } from 'node:test';
@@ -25,7 +30,8 @@ import { ExchangeContext } from '../../src/exchange/context.ts';
 import { addPassthrough, applyPolicy } from '../../src/exchange/policy.ts';
 import { getDriver } from '../../src/llm/drivers/index.ts';
 import { RequestError, type ModelOptions, type ProviderName } from '../../src/llm/types.ts';
-import type { CanonicalRequest, UnsupportedPolicy } from '../../src/exchange/types.ts';
+import { createOpenAISink } from '../../src/exchange/render/openai-chat.ts';
+import { TOOL_CALL_ID, type CanonicalRequest, type ToolCallDelta, type UnsupportedPolicy } from '../../src/exchange/types.ts';
 
 const RUNS = 150;
 const SEED = 20_261_206;
@@ -348,4 +354,67 @@ describe('the pass policy sends unknown top-level fields as they are, and names 
       );
     });
   }
+});
+
+describe('streamed tool calls as the client assembles them', () => {
+  /** A provider id: neutral, or Gemini's legacy shape with a signature inside, or any string. */
+  const providerId = fc.oneof(
+    fc.stringMatching(/^toolu_[A-Za-z0-9]{8,24}$/),
+    fc.base64String({ minLength: 40, maxLength: 400 }).map((b64) => `call_${b64.length}__thought__${b64}`),
+    fc.string({ minLength: 1, maxLength: 80 }),
+    fc.constant(undefined),
+  );
+  const args = fc.oneof(
+    fc.constant(''),
+    fc.dictionary(fc.stringMatching(/^[a-z]{1,6}$/), fc.oneof(fc.string(), fc.integer(), fc.boolean()), { maxKeys: 4 }).map((o) => JSON.stringify(o)),
+  );
+  /** One call: its id and name, and its arguments cut into fragments ('' fragments included). */
+  const call = fc.record({ id: providerId, name: fc.stringMatching(/^[a-z_]{1,12}$/), args, cuts: fc.array(fc.nat(), { maxLength: 6 }), empties: fc.nat({ max: 3 }) });
+
+  it('arguments are JSON objects and ids are neutral, whatever the fragments and the provider ids', () => {
+    fc.assert(
+      fc.property(fc.array(call, { minLength: 1, maxLength: 4 }), fc.boolean(), (calls, includeUsage) => {
+        const sink = createOpenAISink({ id: 'chatcmpl-prop', now: 1_700_000_000, model: 'm', routeType: 'llm/v1/chat', includeUsage });
+        let wire = sink.start();
+        calls.forEach((c, index) => {
+          const points = [...new Set(c.cuts.map((n) => (c.args.length ? n % (c.args.length + 1) : 0)))].sort((a, b) => a - b);
+          const pieces: string[] = [];
+          let at = 0;
+          for (const p of points) {
+            pieces.push(c.args.slice(at, p));
+            at = p;
+          }
+          pieces.push(c.args.slice(at));
+          for (let i = 0; i < c.empties; i++) pieces.push('');
+          const first: ToolCallDelta = { index, name: c.name, arguments: pieces[0] };
+          if (c.id !== undefined) first.id = c.id;
+          wire += sink.toolCalls([first]);
+          for (const piece of pieces.slice(1)) wire += sink.toolCalls([{ index, arguments: piece }]);
+        });
+        wire += sink.finish('tool_calls') + sink.done();
+
+        const assembled: { id: string; name: string; arguments: string }[] = [];
+        for (const line of wire.split('\n')) {
+          if (!line.startsWith('data: ') || line === 'data: [DONE]') continue;
+          for (const tc of JSON.parse(line.slice(6)).choices[0]?.delta?.tool_calls ?? []) {
+            const at = (assembled[tc.index] ??= { id: '', name: '', arguments: '' });
+            if (tc.id) at.id = tc.id;
+            if (tc.function?.name) at.name += tc.function.name;
+            if (typeof tc.function?.arguments === 'string') at.arguments += tc.function.arguments;
+          }
+        }
+        assert.equal(assembled.length, calls.length);
+        assembled.forEach((a, i) => {
+          assert.match(a.id, TOOL_CALL_ID, `call ${i}: id ${a.id}`);
+          assert.equal(a.name, calls[i].name);
+          const parsed = JSON.parse(a.arguments);
+          assert.ok(typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed), `call ${i}: ${a.arguments}`);
+          assert.equal(a.arguments, calls[i].args === '' ? '{}' : calls[i].args);
+        });
+        assert.equal(new Set(assembled.map((a) => a.id)).size, new Set(calls.map((c, i) => c.id ?? `none-${i}`)).size, 'distinct provider calls keep distinct ids');
+        assert.deepEqual(sink.carried.toolCallIds, assembled.map((a) => a.id), 'the ids carried to the next turn are the ones the client saw');
+      }),
+      { numRuns: 300, seed: SEED + 2 },
+    );
+  });
 });
