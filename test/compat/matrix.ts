@@ -204,7 +204,7 @@ const PROBES: Record<Exclude<Feature, 'usage kinds' | 'embeddings'>, ProbeFn> = 
 
   async tools(p) {
     const r = await p.send({ messages: USER, tools: [WEATHER], tool_choice: FORCE_WEATHER });
-    if (r.status !== 200) return no(refusal(r));
+    if (r.status !== 200) return (await unforced(p, r, false)) ?? no(refusal(r));
     const call = r.json?.choices?.[0]?.message?.tool_calls?.[0];
     if (!call) return no('200 with text: the forced tool call was not made');
     if (call.function?.name !== 'get_weather' || !jsonObject(call.function?.arguments)) return no(`a call with invalid name or arguments: ${JSON.stringify(call.function)}`);
@@ -213,7 +213,7 @@ const PROBES: Record<Exclude<Feature, 'usage kinds' | 'embeddings'>, ProbeFn> = 
 
   async 'streamed tools'(p) {
     const r = await p.send({ messages: USER, tools: [WEATHER], tool_choice: FORCE_WEATHER, stream: true });
-    if (r.status !== 200) return no(refusal(r));
+    if (r.status !== 200) return (await unforced(p, r, true)) ?? no(refusal(r));
     const calls = streamedCalls(r);
     if (calls.length !== 1) return no(`${calls.length} streamed calls`);
     if (calls[0].name !== 'get_weather' || !jsonObject(calls[0].arguments)) return no(`a streamed call with invalid name or arguments: ${JSON.stringify(calls[0])}`);
@@ -296,6 +296,19 @@ const PROBES: Record<Exclude<Feature, 'usage kinds' | 'embeddings'>, ProbeFn> = 
     return no(marked ? 'the markers reach the provider, but no cached tokens are reported' : '200, but no marker reached the provider and no cached tokens are reported');
   },
 };
+
+/**
+ * When only forcing the call was refused (a 400 naming `tool_choice`): the same tools with the
+ * model choosing (`auto`); a valid call in the answer is "yes", with that said.
+ */
+async function unforced(p: Probe, forced: Reply, stream: boolean): Promise<Cell | null> {
+  if (forced.status !== 400 || !/^tool_choice\b/.test(String(forced.json?.error?.message ?? ''))) return null;
+  const r = await p.send({ messages: USER, tools: [WEATHER], ...(stream ? { stream: true } : {}) });
+  if (r.status !== 200 || !declaresTools(r.upstream)) return null;
+  const call = stream ? streamedCalls(r)[0] : r.json?.choices?.[0]?.message?.tool_calls?.[0]?.function;
+  if (!call || call.name !== 'get_weather' || !jsonObject(call.arguments)) return null;
+  return { value: 'yes', note: `the model chooses (auto); forcing a call is refused: ${refusal(forced)}` };
+}
 
 function cacheReported(usage: any): boolean {
   const d = usage?.prompt_tokens_details;
