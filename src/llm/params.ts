@@ -1,40 +1,43 @@
 /**
- * Sampling parameters for translating drivers, resolved once from the client request and the
+ * Sampling for translating formats, resolved once from the canonical request's `Sampling` and the
  * configured `model.options`.
  *
  * Precedence follows Kong 3.8+ (`merge_config_defaults`): a configured option WINS over the
  * client's value; the client's value is used where the option is unset. Kong 3.7 did the reverse;
  * 3.8 changed it so that an operator can pin `max_tokens`/`temperature` for a route (T11, T79).
+ * Only `max_tokens`, `temperature`, `top_p` and `top_k` can be configured; the rest is the client's.
+ * Each format then applies its provider's ranges (clamps, `top_k: 0` as unset, ...).
  */
 import type { ClientRequest, ModelOptions } from './types.ts';
+import type { Sampling } from '../exchange/types.ts';
 import { asNumber } from './json.ts';
 
-export interface SamplingParams {
+/** The sampling values a provider is sent; unset fields are absent. */
+export interface ResolvedSampling {
   maxTokens?: number;
   temperature?: number;
   topP?: number;
   topK?: number;
+  /** Never empty. */
   stop?: string[];
   seed?: number;
   presencePenalty?: number;
   frequencyPenalty?: number;
 }
 
-export function samplingParams(req: ClientRequest, options: ModelOptions): SamplingParams {
-  const params: SamplingParams = {};
-  const assign = <K extends keyof SamplingParams>(key: K, value: SamplingParams[K] | undefined): void => {
-    if (value !== undefined) params[key] = value;
-  };
-  assign('maxTokens', asNumber(options.max_tokens) ?? asNumber(req.max_tokens) ?? asNumber(req.max_completion_tokens));
-  assign('temperature', asNumber(options.temperature) ?? asNumber(req.temperature));
-  assign('topP', asNumber(options.top_p) ?? asNumber(req.top_p));
-  // top_k is not an OpenAI field; clients of self-hosted models send it anyway (vLLM, Ollama).
-  assign('topK', asNumber(options.top_k) ?? asNumber(req.top_k));
-  assign('stop', stopSequences(req.stop));
-  assign('seed', asNumber(req.seed));
-  assign('presencePenalty', asNumber(req.presence_penalty));
-  assign('frequencyPenalty', asNumber(req.frequency_penalty));
-  return params;
+export function resolveSampling(sampling: Sampling, options: ModelOptions): ResolvedSampling {
+  const out: ResolvedSampling = {};
+  putDefined(out as Record<string, unknown>, {
+    maxTokens: asNumber(options.max_tokens) ?? sampling.maxTokens,
+    temperature: asNumber(options.temperature) ?? sampling.temperature,
+    topP: asNumber(options.top_p) ?? sampling.topP,
+    topK: asNumber(options.top_k) ?? sampling.topK,
+    stop: stopSequences(sampling.stop),
+    seed: sampling.seed,
+    presencePenalty: sampling.presencePenalty,
+    frequencyPenalty: sampling.frequencyPenalty,
+  });
+  return out;
 }
 
 /** OpenAI's `stop` (a string or a list) as a list. */

@@ -25,10 +25,10 @@
  * - Reasoning: `thinking` {type:'enabled', budget_tokens} (effort table below) or, on models with
  *   adaptive thinking (Claude 4.6 and later), {type:'adaptive'} with `output_config.effort`.
  */
-import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type ModelOptions, type ParsedAnswer, type StreamEvent } from '../types.ts';
+import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type ParsedAnswer, type StreamEvent } from '../types.ts';
 import { asArray, asCount, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
 import { mapFinishReason } from '../openai-shape.ts';
-import { clamp } from '../params.ts';
+import { clamp, resolveSampling } from '../params.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
 import type {
   CacheMark,
@@ -156,25 +156,6 @@ type Block = JsonObject;
 interface AnthropicMessage {
   role: Role;
   content: string | Block[];
-}
-
-/** The client's sampling with the route's configured options over it (Kong 3.8+: configured wins; llm/params.ts). */
-interface ResolvedSampling {
-  maxTokens?: number;
-  temperature?: number;
-  topP?: number;
-  topK?: number;
-  stop?: string[];
-}
-
-function resolveSampling(sampling: Sampling, options: ModelOptions): ResolvedSampling {
-  return {
-    maxTokens: asNumber(options.max_tokens) ?? sampling.maxTokens,
-    temperature: asNumber(options.temperature) ?? sampling.temperature,
-    topP: asNumber(options.top_p) ?? sampling.topP,
-    topK: asNumber(options.top_k) ?? sampling.topK,
-    stop: sampling.stop && sampling.stop.length > 0 ? sampling.stop : undefined,
-  };
 }
 
 /** Counts cache breakpoints in Anthropic's order (tools, system, messages); past the 4th, the policy decides. */

@@ -51,8 +51,8 @@
  *   neutral (exchange/ids.ts), on the way out and back, so a call and its result always pair.
  * - Converse does not count reasoning tokens apart from the output: `reasoning_tokens` is an
  *   estimate from the reasoning text (never above the output tokens), absent without reasoning text.
- * - Sampling is resolved here from the canonical Sampling and the route's options with params.ts's
- *   precedence (configured options win; Kong's `top_k: 0` is unset): `resolveSampling`. Claude's
+ * - Sampling is resolved by params.ts (`resolveSampling`: configured options win), with
+ *   Kong's `top_k: 0` as unset (`sendingSampling`). Claude's
  *   rules are applied before sending: with thinking no temperature other than 1, no top_k, no top_p
  *   below 0.95; on Claude 4.5 and later not temperature and top_p together (each reported).
  * - A structured answer is the response tool's input: text the model wrote around the call is left
@@ -60,7 +60,7 @@
  */
 import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type ModelOptions, type StreamEvent } from '../types.ts';
 import { asArray, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
-import { clamp, putDefined } from '../params.ts';
+import { clamp, putDefined, resolveSampling, type ResolvedSampling } from '../params.ts';
 import { BaseStreamTranslator, MAX_KEPT_TEXT } from '../stream/translator.ts';
 import { neutralId, toolCallId } from '../../exchange/ids.ts';
 import { canonicalUsage } from '../../exchange/usage.ts';
@@ -181,38 +181,24 @@ interface Turn {
   content: Block[];
 }
 
-/** The sampling values sent: the route's configured options win over the client's (params.ts, Kong 3.8+). */
-interface Resolved {
-  maxTokens?: number;
-  temperature?: number;
-  topP?: number;
-  topK?: number;
+/** The sampling values sent (params.ts: the route's configured options win, Kong 3.8+). */
+interface Resolved extends ResolvedSampling {
   /** top_k came from the client (not the route's configuration). */
   clientTopK: boolean;
-  stop?: string[];
 }
 
-/**
- * llm/params.ts resolves sampling from OpenAI bodies; this is the same precedence for the
- * canonical Sampling (configured `model.options` first; Kong 3.6's `top_k: 0` means unset).
- */
-function resolveSampling(req: CanonicalRequest, options: ModelOptions): Resolved {
-  const s = req.sampling;
+/** params.ts's resolution, with Kong 3.6's `top_k: 0` as unset (a configured 0 lets the client's through). */
+function sendingSampling(req: CanonicalRequest, options: ModelOptions): Resolved {
+  const resolved = resolveSampling(req.sampling, options);
   const configuredTopK = asNumber(options.top_k);
-  const topK = configuredTopK !== undefined && configuredTopK >= 1 ? configuredTopK : s.topK;
-  return {
-    maxTokens: asNumber(options.max_tokens) ?? s.maxTokens,
-    temperature: asNumber(options.temperature) ?? s.temperature,
-    topP: asNumber(options.top_p) ?? s.topP,
-    topK: topK !== undefined && topK >= 1 ? topK : undefined,
-    clientTopK: !(configuredTopK !== undefined && configuredTopK >= 1) && s.topK !== undefined && s.topK >= 1,
-    stop: s.stop && s.stop.length > 0 ? s.stop : undefined,
-  };
+  const configured = configuredTopK !== undefined && configuredTopK >= 1;
+  const topK = configured ? configuredTopK : req.sampling.topK;
+  return { ...resolved, topK: topK !== undefined && topK >= 1 ? topK : undefined, clientTopK: !configured && topK !== undefined && topK >= 1 };
 }
 
 function buildConverseRequest(req: CanonicalRequest, ctx: DriverContext): JsonObject {
   reportSampling(req, ctx);
-  const sampling = resolveSampling(req, ctx.options);
+  const sampling = sendingSampling(req, ctx.options);
   const { system, messages, toolBlocks } = toConverse(req, ctx);
   if (messages.length === 0) throw new RequestError('messages: the bedrock provider needs at least one user or assistant message');
 

@@ -25,11 +25,11 @@ import { RequestError, TranslationError, UpstreamStreamError, type DriverContext
 import type { CanonicalRequest, CanonicalResponse, FinishReason, Message, ToolCallPart, Usage } from '../../exchange/types.ts';
 import { asArray, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
 import { mapFinishReason, usageOf } from '../openai-shape.ts';
-import { clamp, putDefined } from '../params.ts';
+import { clamp, putDefined, resolveSampling } from '../params.ts';
 import { toolCallId } from '../../exchange/ids.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
 import { embeddingsBody, embeddingsUsage, expectCount, textInputs, vectorOf } from '../embeddings.ts';
-import { partPath, reportCacheMarks, reportUnmapped, resolveSampling } from './ollama.ts';
+import { partPath, reportCacheMarks, reportUnmapped } from './ollama.ts';
 import type { WireFormat } from './format.ts';
 
 const PROVIDER = 'cohere';
@@ -90,7 +90,7 @@ function buildCohereRequest(req: CanonicalRequest, ctx: DriverContext): JsonObje
     else body.response_format = req.output.type === 'json_schema' ? { type: 'json_object', schema: req.output.schema } : { type: 'json_object' };
   }
 
-  const params = resolveSampling(req, ctx.options);
+  const params = resolveSampling(req.sampling, ctx.options);
   const s = req.sampling;
   putDefined(body, {
     model: ctx.model,

@@ -61,7 +61,7 @@
 import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type EmbeddingsContext, type EmbeddingsRequest, type StreamEvent, type TranslatedResponse } from '../types.ts';
 import { asArray, asCount, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
 import { mapFinishReason } from '../openai-shape.ts';
-import { clamp, putDefined } from '../params.ts';
+import { clamp, putDefined, resolveSampling } from '../params.ts';
 import { parseDataUrl } from '../content.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
 import { embeddingsBody, embeddingsUsage, expectCount, textInputs, vectorOf } from '../embeddings.ts';
@@ -221,34 +221,32 @@ function buildGeminiRequest(req: CanonicalRequest, ctx: DriverContext): JsonObje
   return body;
 }
 
-/** Sampling (configured options win, Kong 3.8+: llm/params.ts), output format and thinking as GenerationConfig. */
+/** Sampling (params.ts: configured options win, Kong 3.8+), output format and thinking as GenerationConfig. */
 function generation(req: CanonicalRequest, ctx: DriverContext): JsonObject {
   const s = req.sampling;
-  const o = ctx.options;
+  const r = resolveSampling(s, ctx.options);
   const config: JsonObject = {};
-  let stop = s.stop;
+  let stop = r.stop;
   if (stop && stop.length > MAX_STOP_SEQUENCES) {
     ctx.unsupported('stop', `more than ${MAX_STOP_SEQUENCES} stop sequences`);
     stop = stop.slice(0, MAX_STOP_SEQUENCES);
   }
-  const temperature = asNumber(o.temperature) ?? s.temperature;
-  const topK = asNumber(o.top_k) ?? s.topK;
   let n = s.n !== undefined && s.n > 1 ? s.n : undefined;
   if (n !== undefined && req.stream) {
     ctx.unsupported('n', 'several choices in a stream');
     n = undefined;
   }
   putDefined(config, {
-    maxOutputTokens: asNumber(o.max_tokens) ?? s.maxTokens,
+    maxOutputTokens: r.maxTokens,
     // Gemini's range is 0..2 like OpenAI's; Kong's schema allows up to 5.
-    temperature: temperature === undefined ? undefined : clamp(temperature, 0, 2),
-    topP: asNumber(o.top_p) ?? s.topP,
+    temperature: r.temperature === undefined ? undefined : clamp(r.temperature, 0, 2),
+    topP: r.topP,
     // top_k 0 (Kong 3.6's default) means unset; Gemini wants a positive integer.
-    topK: topK !== undefined && Number.isInteger(topK) && topK >= 1 ? topK : undefined,
-    stopSequences: stop && stop.length > 0 ? stop : undefined,
-    seed: s.seed,
-    presencePenalty: s.presencePenalty,
-    frequencyPenalty: s.frequencyPenalty,
+    topK: r.topK !== undefined && Number.isInteger(r.topK) && r.topK >= 1 ? r.topK : undefined,
+    stopSequences: stop,
+    seed: r.seed,
+    presencePenalty: r.presencePenalty,
+    frequencyPenalty: r.frequencyPenalty,
     candidateCount: n,
   });
   // The canonical answer has no log probabilities to carry them back in.

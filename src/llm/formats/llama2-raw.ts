@@ -17,9 +17,9 @@ import { TranslationError, UpstreamStreamError, type DriverContext, type StreamE
 import type { CanonicalRequest, CanonicalResponse, FinishReason, Message, Usage } from '../../exchange/types.ts';
 import { asArray, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
 import { mapFinishReason, usageOf } from '../openai-shape.ts';
-import { putDefined } from '../params.ts';
+import { putDefined, resolveSampling } from '../params.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
-import { partPath, reportCacheMarks, reportUnmapped, resolveSampling } from './ollama.ts';
+import { partPath, reportCacheMarks, reportUnmapped } from './ollama.ts';
 import type { WireFormat } from './format.ts';
 
 const PROVIDER = 'llama2';
@@ -89,7 +89,7 @@ function buildRawRequest(req: CanonicalRequest, ctx: DriverContext, render: (req
   else if (req.reasoning?.budgetTokens !== undefined && req.reasoning.budgetTokens > 0) ctx.unsupported('reasoning_effort', 'a thinking budget');
   const inputs = render(req, ctx);
 
-  const params = resolveSampling(req, ctx.options);
+  const params = resolveSampling(req.sampling, ctx.options);
   const parameters: JsonObject = {};
   // TGI validates strictly (HTTP 422): temperature and top_k must be > 0 and top_p inside (0, 1).
   // Values at the neutral end (temperature 0 = greedy, top_p 1, top_k 0) are left out, which means the same.

@@ -26,11 +26,11 @@
  * `tool_calls` → tool calls with neutral ids (Ollama's own `call_...`, else generated) and arguments
  * as JSON text; usage from `prompt_eval_count` / `eval_count` (thinking tokens included).
  */
-import { RequestError, TranslationError, UpstreamStreamError, type ClientRequest, type DriverContext, type EmbeddingsContext, type EmbeddingsRequest, type ModelOptions, type StreamEvent, type TranslatedResponse } from '../types.ts';
+import { RequestError, TranslationError, UpstreamStreamError, type ClientRequest, type DriverContext, type EmbeddingsContext, type EmbeddingsRequest, type StreamEvent, type TranslatedResponse } from '../types.ts';
 import type { CanonicalChoice, CanonicalRequest, CanonicalResponse, FinishReason, ImagePart, Message, ReasoningEffort, ToolCallPart, Usage } from '../../exchange/types.ts';
 import { asArray, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
 import { mapFinishReason, usageOf } from '../openai-shape.ts';
-import { copyNativeFields, putDefined, stopSequences } from '../params.ts';
+import { copyNativeFields, putDefined, resolveSampling } from '../params.ts';
 import { parseDataUrl } from '../content.ts';
 import { toolCallId } from '../../exchange/ids.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
@@ -73,34 +73,6 @@ export const ollamaFormat: WireFormat = {
 // ---------------------------------------------------------------------------------------------
 // What several formats share: the sampling fields with the route's configured options applied, and
 // the fields of a canonical request only some providers can carry.
-
-/** The client's sampling fields, a configured option winning (Kong 3.8+, docs/providers.md "Options precedence"). */
-export interface ResolvedSampling {
-  maxTokens?: number;
-  temperature?: number;
-  topP?: number;
-  topK?: number;
-  stop?: string[];
-  seed?: number;
-  presencePenalty?: number;
-  frequencyPenalty?: number;
-}
-
-export function resolveSampling(req: CanonicalRequest, options: ModelOptions): ResolvedSampling {
-  const s = req.sampling;
-  const out: ResolvedSampling = {};
-  putDefined(out as Record<string, unknown>, {
-    maxTokens: asNumber(options.max_tokens) ?? s.maxTokens,
-    temperature: asNumber(options.temperature) ?? s.temperature,
-    topP: asNumber(options.top_p) ?? s.topP,
-    topK: asNumber(options.top_k) ?? s.topK,
-    stop: stopSequences(s.stop),
-    seed: s.seed,
-    presencePenalty: s.presencePenalty,
-    frequencyPenalty: s.frequencyPenalty,
-  });
-  return out;
-}
 
 /** What a format can carry besides messages, for `reportUnmapped`. */
 export interface Carries {
@@ -177,7 +149,7 @@ function buildOllamaRequest(req: CanonicalRequest, ctx: DriverContext): JsonObje
     if (tools) body.tools = tools;
   }
 
-  const params = resolveSampling(req, ctx.options);
+  const params = resolveSampling(req.sampling, ctx.options);
   const options: JsonObject = {};
   // Ollama's own options the client sent, when the policy is `pass` (the plugin adds the other
   // passthrough fields it lets through): the mapped ones win.

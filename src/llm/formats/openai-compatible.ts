@@ -17,6 +17,7 @@
 import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type PassthroughAnswer, type StreamEvent } from '../types.ts';
 import { asArray, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
+import { resolveSampling } from '../params.ts';
 import { sseFrame } from '../../exchange/render/openai-chat.ts';
 import { openAIUsage } from '../../exchange/usage.ts';
 import { toolCallId } from '../../exchange/ids.ts';
@@ -262,22 +263,25 @@ function buildOpenAIRequest(body: JsonObject, req: CanonicalRequest, ctx: Driver
   return body;
 }
 
-/** Kong 3.8+ `merge_config_defaults`: configured options win. `top_k` is not sent: OpenAI rejects it. */
+/**
+ * Kong 3.8+ `merge_config_defaults`: configured options win (params.ts; the body already carries the
+ * client's values, so only the configured ones are written over it). `top_k` is not sent: OpenAI rejects it.
+ */
 function applyConfiguredOptions(body: JsonObject, req: CanonicalRequest, ctx: DriverContext, options: OpenAICompatibleOptions): void {
-  const { max_tokens: maxTokens, temperature, top_p: topP } = ctx.options;
-  if (asNumber(maxTokens) !== undefined) {
+  const configured = resolveSampling({}, ctx.options);
+  if (configured.maxTokens !== undefined) {
     const completionField =
       present(req.source.body.max_completion_tokens) ||
       (options.openAIModelRules && MAX_COMPLETION_TOKENS_MODELS.test(ctx.model));
     if (completionField && !options.maxTokensOnly) {
-      body.max_completion_tokens = maxTokens;
+      body.max_completion_tokens = configured.maxTokens;
       delete body.max_tokens;
     } else {
-      body.max_tokens = maxTokens;
+      body.max_tokens = configured.maxTokens;
     }
   }
-  if (asNumber(temperature) !== undefined) body.temperature = temperature;
-  if (asNumber(topP) !== undefined) body.top_p = topP;
+  if (configured.temperature !== undefined) body.temperature = configured.temperature;
+  if (configured.topP !== undefined) body.top_p = configured.topP;
 }
 
 function parseOpenAIResponse(body: string, ctx: DriverContext): PassthroughAnswer {
