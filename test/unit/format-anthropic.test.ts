@@ -6,7 +6,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { anthropicMessagesFormat, anthropicUsage, claudeCapabilities, EFFORT_BUDGETS, JSON_TOOL } from '../../src/llm/formats/anthropic-messages.ts';
+import { anthropicMessagesFormat, anthropicUsage, claudeCapabilities, JSON_TOOL } from '../../src/llm/formats/anthropic-messages.ts';
+import { EFFORT_BUDGETS } from '../../src/llm/thinking.ts';
 import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type ModelOptions } from '../../src/llm/types.ts';
 import type { CanonicalRequest, CanonicalResponse, Carried, EventSink, Message, ReasoningPart, UnsupportedPolicy } from '../../src/exchange/types.ts';
 

@@ -362,8 +362,8 @@ describe('bedrock converse: prompt caching', () => {
 describe('bedrock converse: reasoning', () => {
   it('reasoning effort becomes Claude thinking, with max tokens above the budget', () => {
     let body = build(request([user('x')], { reasoning: { effort: 'low' }, sampling: { maxTokens: 256 } }));
-    assert.deepEqual(body.additionalModelRequestFields, { thinking: { type: 'enabled', budget_tokens: 2048 } });
-    assert.equal(body.inferenceConfig.maxTokens, 2048 + 256);
+    assert.deepEqual(body.additionalModelRequestFields, { thinking: { type: 'enabled', budget_tokens: 1024 } });
+    assert.equal(body.inferenceConfig.maxTokens, 1024 + 256);
     body = build(request([user('x')], { reasoning: { effort: 'high' }, sampling: { maxTokens: 32000 } }));
     assert.deepEqual(body.additionalModelRequestFields, { thinking: { type: 'enabled', budget_tokens: 16384 } });
     assert.equal(body.inferenceConfig.maxTokens, 32000);
@@ -394,7 +394,7 @@ describe('bedrock converse: reasoning', () => {
     h = harness();
     body = build(request(loop([{ type: 'reasoning', text: 't', signature: 's', provider: 'bedrock' }]), { tools, reasoning: { effort: 'low' }, sampling: { maxTokens: 4096 } }), h);
     assert.deepEqual(h.unsupported, []);
-    assert.deepEqual(body.additionalModelRequestFields, { thinking: { type: 'enabled', budget_tokens: 2048 } });
+    assert.deepEqual(body.additionalModelRequestFields, { thinking: { type: 'enabled', budget_tokens: 1024 } });
     assert.throws(() => build(request([user('x')], { tools, toolChoice: { type: 'tool', name: 'get_weather' }, reasoning: { effort: 'low' } }), harness({ policy: 'error' })), (e: unknown) => e instanceof RequestError && /^reasoning_effort: extended thinking with a forced tool_choice/.test(e.message));
   });
 
@@ -403,7 +403,7 @@ describe('bedrock converse: reasoning', () => {
     let body = build(request([user('x')], { reasoning: { effort: 'low' }, sampling: { maxTokens: 4096, temperature: 0.3, topP: 0.5, topK: 10 } }), h);
     assert.deepEqual(h.unsupported, ['temperature', 'top_k', 'top_p']);
     assert.deepEqual(body.inferenceConfig, { maxTokens: 4096 });
-    assert.deepEqual(body.additionalModelRequestFields, { thinking: { type: 'enabled', budget_tokens: 2048 } });
+    assert.deepEqual(body.additionalModelRequestFields, { thinking: { type: 'enabled', budget_tokens: 1024 } });
     const sonnet45 = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
     h = harness({ model: sonnet45 });
     body = build(request([user('x')], { sampling: { temperature: 0.3, topP: 0.5 } }), h);
@@ -723,7 +723,7 @@ describe('bedrock converse: metadata, OpenAI fields and native fields', () => {
     const h = harness();
     const body = providerBody(getDriver('bedrock'), request([user('x')], { passthrough, user: 'u1', reasoning: { effort: 'low' }, sampling: { maxTokens: 4000 } }), h.ctx) as Json;
     assert.deepEqual(body.guardrailConfig, passthrough.guardrailConfig);
-    assert.deepEqual(body.additionalModelRequestFields, { thinking: { type: 'enabled', budget_tokens: 2048 }, anthropic_beta: ['x'] });
+    assert.deepEqual(body.additionalModelRequestFields, { thinking: { type: 'enabled', budget_tokens: 1024 }, anthropic_beta: ['x'] });
     assert.deepEqual(body.requestMetadata, { user: 'u1', app: 'a' });
     assert.equal(body.min_p, undefined);
     assert.deepEqual(h.unsupported, ['min_p']);

@@ -29,6 +29,7 @@ import { RequestError, TranslationError, UpstreamStreamError, type DriverContext
 import { asArray, asCount, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
 import { mapFinishReason } from '../openai-shape.ts';
 import { clamp, resolveSampling } from '../params.ts';
+import { effortOfBudget, maxTokensWithThinking, thinkingBudget } from '../thinking.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
 import type {
   CacheMark,
@@ -55,17 +56,6 @@ export const ANTHROPIC_DEFAULT_MAX_TOKENS = 256;
 
 /** Anthropic's maximum number of `cache_control` breakpoints in one request. */
 export const MAX_CACHE_BREAKPOINTS = 4;
-
-/** The smallest `thinking.budget_tokens` Anthropic accepts. */
-export const MIN_THINKING_BUDGET = 1024;
-
-/** `reasoning.effort` → `thinking.budget_tokens` on models with budgeted (not adaptive) thinking. */
-export const EFFORT_BUDGETS: Readonly<Record<'minimal' | 'low' | 'medium' | 'high', number>> = {
-  minimal: 1024,
-  low: 1024,
-  medium: 4096,
-  high: 16384,
-};
 
 /** The forced tool that carries a structured answer (json_schema / json_object). */
 export const JSON_TOOL = 'json_response';
@@ -245,7 +235,7 @@ function buildAnthropicRequest(req: CanonicalRequest, ctx: DriverContext): JsonO
     body.thinking = thinking.config;
     if (thinking.effort) outputConfig.effort = thinking.effort;
     // max_tokens counts thinking too and must exceed the budget: the answer keeps the room it asked for.
-    if (thinking.budget !== undefined && maxTokens <= thinking.budget) maxTokens += thinking.budget;
+    if (thinking.budget !== undefined) maxTokens = maxTokensWithThinking(maxTokens, thinking.budget);
   }
   body.max_tokens = maxTokens;
   if (system !== undefined) body.system = system;
@@ -334,12 +324,11 @@ function thinkingConfig(req: CanonicalRequest, caps: ClaudeCapabilities): { conf
   const { effort, budgetTokens } = req.reasoning ?? {};
   if (caps.adaptive && (budgetTokens === undefined || !caps.budgeted)) {
     // Adaptive thinking: the model decides how much to think; effort is the dial (a budget maps onto it).
-    const level = effort !== undefined && effort !== 'none' ? (effort === 'minimal' ? 'low' : effort) : budgetTokens === undefined ? undefined : budgetTokens <= EFFORT_BUDGETS.low ? 'low' : budgetTokens <= EFFORT_BUDGETS.medium ? 'medium' : 'high';
+    const level = effort !== undefined && effort !== 'none' ? (effort === 'minimal' ? 'low' : effort) : budgetTokens === undefined ? undefined : effortOfBudget(budgetTokens);
     // display: Opus 4.7 and later omit the thinking text unless asked; the client asked for reasoning.
     return { config: { type: 'adaptive', display: 'summarized' }, ...(level ? { effort: level } : {}) };
   }
-  const fromEffort = effort !== undefined && effort !== 'none' ? EFFORT_BUDGETS[effort] : EFFORT_BUDGETS.medium;
-  const budget = Math.max(MIN_THINKING_BUDGET, Math.floor(budgetTokens ?? fromEffort));
+  const budget = thinkingBudget({ effort, budgetTokens });
   return { config: { type: 'enabled', budget_tokens: budget }, budget };
 }
 

@@ -61,6 +61,7 @@
 import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type ModelOptions, type StreamEvent } from '../types.ts';
 import { asArray, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
 import { clamp, putDefined, resolveSampling, type ResolvedSampling } from '../params.ts';
+import { maxTokensWithThinking, thinkingBudget } from '../thinking.ts';
 import { BaseStreamTranslator, MAX_KEPT_TEXT } from '../stream/translator.ts';
 import { neutralId, toolCallId } from '../../exchange/ids.ts';
 import { canonicalUsage } from '../../exchange/usage.ts';
@@ -74,7 +75,6 @@ import type {
   Message,
   OutputFormat,
   Part,
-  ReasoningEffort,
   ReasoningPart,
   TextPart,
   ToolCallPart,
@@ -134,12 +134,6 @@ const AUDIO_FORMATS: ReadonlySet<string> = new Set(['mp3', 'opus', 'wav', 'aac',
 /** CacheTTL values. */
 const CACHE_TTLS: ReadonlySet<string> = new Set(['5m', '1h']);
 
-/**
- * Claude's thinking budget for a reasoning effort (Anthropic's minimum is 1024). A budget is a cap,
- * not what is spent.
- */
-export const EFFORT_BUDGET: Readonly<Record<Exclude<ReasoningEffort, 'none'>, number>> = { minimal: 1024, low: 2048, medium: 8192, high: 16384 };
-const MIN_THINKING_BUDGET = 1024;
 /** The answer's room when thinking is on and no max tokens were set at all. */
 const DEFAULT_ANSWER_TOKENS = 4096;
 
@@ -626,7 +620,7 @@ function toolSpec(tool: FunctionTool): JsonObject {
 
 interface Thinking {
   fields: JsonObject;
-  /** maxTokens raised above the thinking budget. */
+  /** The max tokens to send with thinking (above the budget). */
   maxTokens?: number;
   /** Claude's thinking is on (a forced tool choice is refused then). */
   claudeThinking: boolean;
@@ -647,12 +641,10 @@ function reasoningFields(req: CanonicalRequest, ctx: DriverContext, sampling: Re
       ctx.unsupported(path, 'extended thinking that continues a tool-call turn without Bedrock reasoning (answered without thinking, or by another provider): Claude refuses it');
       return none;
     }
-    const effort = r.effort === undefined || r.effort === 'none' ? 'medium' : r.effort;
-    const budget = Math.max(MIN_THINKING_BUDGET, Math.floor(r.budgetTokens ?? EFFORT_BUDGET[effort]));
+    const budget = thinkingBudget(r);
     const max = sampling.maxTokens;
-    const thinking: Thinking = { fields: { thinking: { type: 'enabled', budget_tokens: budget } }, claudeThinking: true };
-    if (max === undefined || max <= budget) thinking.maxTokens = budget + (max ?? DEFAULT_ANSWER_TOKENS);
-    return thinking;
+    const maxTokens = max === undefined ? budget + DEFAULT_ANSWER_TOKENS : maxTokensWithThinking(max, budget);
+    return { fields: { thinking: { type: 'enabled', budget_tokens: budget } }, claudeThinking: true, maxTokens };
   }
   if (isNova2(ctx.model)) {
     if (r.effort === undefined || r.effort === 'none') {
