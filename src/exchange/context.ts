@@ -8,13 +8,7 @@ import { RequestError, type DriverContext, type LlmRouteType, type ModelOptions,
 import type { CanonicalResponse, EventSink, InboundFormat, UnsupportedPolicy } from './types.ts';
 import { createOpenAISink, renderOpenAIResponse } from './render/openai-chat.ts';
 
-export interface CallInit {
-  provider: ProviderName;
-  routeType: LlmRouteType;
-  model: string;
-  options: ModelOptions;
-  stream: boolean;
-  includeUsage: boolean;
+export interface CallInit extends Pick<DriverContext, 'provider' | 'routeType' | 'model' | 'options' | 'stream' | 'includeUsage'> {
   inbound?: InboundFormat;
   /** Default: the route's `options.unsupported_params`, else `error`. */
   policy?: UnsupportedPolicy;

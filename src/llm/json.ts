@@ -3,7 +3,7 @@
  * every field is read through these guards so that a wrong type becomes "absent" (or a typed
  * error raised by the caller), never a TypeError.
  */
-import { TranslationError } from './types.ts';
+import { RequestError, TranslationError } from './types.ts';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -61,4 +61,21 @@ export function parseUpstreamObject(text: string, what: string, missing: string)
   const value = parseUpstreamJson(text, what);
   if (!isObject(value)) throw new TranslationError(missing);
   return value;
+}
+
+/**
+ * A tool call's arguments as the JSON object a provider wants (Anthropic `input`, Converse
+ * `toolUse.input`, Gemini `functionCall.args`, Ollama `arguments`): '' is no arguments, anything
+ * but an object is the client's error at `path`.
+ */
+export function argumentsObject(args: string, path: string): JsonObject {
+  if (args.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(args);
+  } catch {
+    throw new RequestError(`${path}: expected a JSON object`);
+  }
+  if (!isObject(parsed)) throw new RequestError(`${path}: expected a JSON object`);
+  return parsed;
 }

@@ -12,18 +12,8 @@ import type { ClientRequest, ModelOptions } from './types.ts';
 import type { Sampling } from '../exchange/types.ts';
 import { asNumber } from './json.ts';
 
-/** The sampling values a provider is sent; unset fields are absent. */
-export interface ResolvedSampling {
-  maxTokens?: number;
-  temperature?: number;
-  topP?: number;
-  topK?: number;
-  /** Never empty. */
-  stop?: string[];
-  seed?: number;
-  presencePenalty?: number;
-  frequencyPenalty?: number;
-}
+/** The sampling values a provider is sent (`stop` never empty); unset fields are absent. */
+export type ResolvedSampling = Pick<Sampling, 'maxTokens' | 'temperature' | 'topP' | 'topK' | 'stop' | 'seed' | 'presencePenalty' | 'frequencyPenalty'>;
 
 export function resolveSampling(sampling: Sampling, options: ModelOptions): ResolvedSampling {
   const out: ResolvedSampling = {};

@@ -26,7 +26,7 @@
  *   adaptive thinking (Claude 4.6 and later), {type:'adaptive'} with `output_config.effort`.
  */
 import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type ParsedAnswer, type StreamEvent } from '../types.ts';
-import { asArray, asCount, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
+import { argumentsObject, asArray, asCount, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
 import { mapFinishReason } from '../openai-shape.ts';
 import { clamp, resolveSampling } from '../params.ts';
 import { effortOfBudget, maxTokensWithThinking, thinkingBudget } from '../thinking.ts';
@@ -47,6 +47,7 @@ import type {
   Usage,
 } from '../../exchange/types.ts';
 import { toolCallId } from '../../exchange/ids.ts';
+import { reportOpenAIFields } from '../../exchange/report.ts';
 import type { WireFormat } from './format.ts';
 
 const PROVIDER = 'anthropic';
@@ -296,7 +297,7 @@ function reportSampling(sampling: Sampling, ctx: DriverContext): void {
 
 /** OpenAI-only fields and metadata other than the end user: nothing in the Messages API carries them. */
 function reportUnmapped(req: CanonicalRequest, ctx: DriverContext): void {
-  for (const [key, value] of Object.entries(req.openai ?? {})) if (value !== undefined && value !== null) ctx.unsupported(key);
+  reportOpenAIFields(req, ctx);
   if (req.metadata && Object.keys(req.metadata).length > 0) ctx.unsupported('metadata', 'metadata other than the end user (`user`)');
   // reasoning.includeEncrypted needs nothing: Anthropic's thinking signatures always come back.
 }
@@ -553,7 +554,7 @@ function assistantBlocks(message: Message, path: string, ctx: DriverContext, mar
         if (part.text !== '') rest.push({ type: 'text', text: part.text });
         return;
       case 'tool_call': {
-        const input = toolInput(part.arguments, `${path}.tool_calls[${call++}].function.arguments`);
+        const input = argumentsObject(part.arguments, `${path}.tool_calls[${call++}].function.arguments`);
         rest.push(withCache({ type: 'tool_use', id: part.id, name: part.name, input }, marks.control(part.cache, at)));
         return;
       }
@@ -565,18 +566,6 @@ function assistantBlocks(message: Message, path: string, ctx: DriverContext, mar
 }
 
 /** Arguments are JSON text; Anthropic wants the object ('' is no arguments). */
-function toolInput(args: string, path: string): JsonObject {
-  if (args.trim() === '') return {};
-  let input: unknown;
-  try {
-    input = JSON.parse(args);
-  } catch {
-    throw new RequestError(`${path}: expected a JSON object`);
-  }
-  if (!isObject(input)) throw new RequestError(`${path}: expected a JSON object`);
-  return input;
-}
-
 function toolResultBlocks(message: Message, path: string, ctx: DriverContext, marks: CacheMarks): Block[] {
   const blocks: Block[] = [];
   message.parts.forEach((part, j) => {

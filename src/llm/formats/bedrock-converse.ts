@@ -59,7 +59,7 @@
  *   out of a whole answer; streamed, text that came before the call has already gone to the client.
  */
 import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type ModelOptions, type StreamEvent } from '../types.ts';
-import { asArray, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
+import { argumentsObject, asArray, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
 import { clamp, putDefined, resolveSampling, type ResolvedSampling } from '../params.ts';
 import { maxTokensWithThinking, thinkingBudget } from '../thinking.ts';
 import { BaseStreamTranslator, MAX_KEPT_TEXT } from '../stream/translator.ts';
@@ -491,7 +491,7 @@ function assistantBlocks(message: Message, path: string, ctx: DriverContext): Bl
         return part.text.trim() === '' ? null : { text: part.text };
       case 'tool_call': {
         const k = calls++;
-        return { toolUse: { toolUseId: neutralId(part.id), name: part.name, input: toolInput(part, `${path}.tool_calls[${k}].function.arguments`) } };
+        return { toolUse: { toolUseId: neutralId(part.id), name: part.name, input: argumentsObject(part.arguments, `${path}.tool_calls[${k}].function.arguments`) } };
       }
       default:
         ctx.unsupported(at, `${part.type} parts in assistant messages`);
@@ -515,18 +515,6 @@ function reasoningBlock(part: ReasoningPart): Block | null {
 }
 
 /** OpenAI sends arguments as JSON text; Converse wants the object. */
-function toolInput(call: ToolCallPart, path: string): JsonObject {
-  if (call.arguments.trim() === '') return {};
-  let input: unknown;
-  try {
-    input = JSON.parse(call.arguments);
-  } catch {
-    throw new RequestError(`${path}: expected a JSON object`);
-  }
-  if (!isObject(input)) throw new RequestError(`${path}: expected a JSON object`);
-  return input;
-}
-
 // --- tools and structured output
 
 /** The tool structured output is asked through; null when the answer is free text. */

@@ -29,7 +29,7 @@ import { clamp, putDefined, resolveSampling } from '../params.ts';
 import { toolCallId } from '../../exchange/ids.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
 import { embeddingsBody, embeddingsUsage, expectCount, textInputs, vectorOf } from '../embeddings.ts';
-import { partPath, reportCacheMarks, reportUnmapped } from './ollama.ts';
+import { partPath, reportCacheMarks, reportUnmapped } from '../../exchange/report.ts';
 import type { WireFormat } from './format.ts';
 
 const PROVIDER = 'cohere';

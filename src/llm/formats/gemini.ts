@@ -59,13 +59,14 @@
  * `reasoning_tokens` (thoughtsTokenCount).
  */
 import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type EmbeddingsContext, type EmbeddingsRequest, type StreamEvent, type TranslatedResponse } from '../types.ts';
-import { asArray, asCount, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
+import { argumentsObject, asArray, asCount, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
 import { mapFinishReason } from '../openai-shape.ts';
 import { clamp, putDefined, resolveSampling } from '../params.ts';
 import { parseDataUrl } from '../content.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
 import { embeddingsBody, embeddingsUsage, expectCount, textInputs, vectorOf } from '../embeddings.ts';
 import { toolCallId } from '../../exchange/ids.ts';
+import { reportOpenAIFields } from '../../exchange/report.ts';
 import type {
   CanonicalChoice,
   CanonicalRequest,
@@ -270,12 +271,8 @@ function unmapped(req: CanonicalRequest, ctx: DriverContext): void {
   if (req.parallelToolCalls === false && req.tools && req.tools.length > 0) ctx.unsupported('parallel_tool_calls', 'at most one tool call per turn');
   if (req.user !== undefined) ctx.unsupported('user', 'an end-user id');
   if (req.metadata !== undefined && Object.keys(req.metadata).length > 0) ctx.unsupported('metadata');
-  for (const [key, value] of Object.entries(req.openai ?? {})) {
-    if (value === undefined || value === null) continue;
-    // Text is all Gemini answers here anyway.
-    if (key === 'modalities' && Array.isArray(value) && value.every((m) => m === 'text')) continue;
-    ctx.unsupported(key);
-  }
+  // Text is all Gemini answers here anyway.
+  reportOpenAIFields(req, ctx, undefined, (key, value) => key === 'modalities' && Array.isArray(value) && value.every((m) => m === 'text'));
 }
 
 interface ImageDetails {
@@ -427,7 +424,7 @@ function modelParts(req: CanonicalRequest, message: Message, path: string, ctx: 
         parts.push((lastText = { text: part.text }));
         return;
       case 'tool_call': {
-        const call: GeminiPart = { functionCall: { id: plainId(part.id), name: part.name, args: toolArguments(part, `${path}.tool_calls`) } };
+        const call: GeminiPart = { functionCall: { id: plainId(part.id), name: part.name, args: argumentsObject(part.arguments, `${path}.tool_calls.function.arguments`) } };
         const signature = byCall.get(part.id) ?? legacySignature(part.id);
         if (signature) call.thoughtSignature = signature;
         parts.push(call);
@@ -449,18 +446,6 @@ function modelParts(req: CanonicalRequest, message: Message, path: string, ctx: 
 }
 
 /** Arguments are JSON text of an object; Gemini wants the object. */
-function toolArguments(call: ToolCallPart, path: string): JsonObject {
-  if (call.arguments.trim() === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(call.arguments);
-  } catch {
-    throw new RequestError(`${path}.function.arguments: expected a JSON object`);
-  }
-  if (!isObject(parsed)) throw new RequestError(`${path}.function.arguments: expected a JSON object`);
-  return parsed;
-}
-
 function functionResponse(req: CanonicalRequest, part: CanonicalPart, names: Map<string, string>, path: string, ctx: DriverContext, messageName?: string): GeminiPart[] {
   if (part.type !== 'tool_result') {
     ctx.unsupported(path, `${part.type} content in a tool message`);

@@ -19,7 +19,7 @@ import { asArray, asObject, asString, dig, isObject, parseUpstreamJson, type Jso
 import { mapFinishReason, usageOf } from '../openai-shape.ts';
 import { putDefined, resolveSampling } from '../params.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
-import { partPath, reportCacheMarks, reportUnmapped } from './ollama.ts';
+import { partPath, reportCacheMarks, reportUnmapped } from '../../exchange/report.ts';
 import type { WireFormat } from './format.ts';
 
 const PROVIDER = 'llama2';

@@ -26,15 +26,16 @@
  * `tool_calls` → tool calls with neutral ids (Ollama's own `call_...`, else generated) and arguments
  * as JSON text; usage from `prompt_eval_count` / `eval_count` (thinking tokens included).
  */
-import { RequestError, TranslationError, UpstreamStreamError, type ClientRequest, type DriverContext, type EmbeddingsContext, type EmbeddingsRequest, type StreamEvent, type TranslatedResponse } from '../types.ts';
+import { TranslationError, UpstreamStreamError, type ClientRequest, type DriverContext, type EmbeddingsContext, type EmbeddingsRequest, type StreamEvent, type TranslatedResponse } from '../types.ts';
 import type { CanonicalChoice, CanonicalRequest, CanonicalResponse, FinishReason, ImagePart, Message, ReasoningEffort, ToolCallPart, Usage } from '../../exchange/types.ts';
-import { asArray, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
+import { argumentsObject, asArray, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
 import { mapFinishReason, usageOf } from '../openai-shape.ts';
 import { copyNativeFields, putDefined, resolveSampling } from '../params.ts';
 import { parseDataUrl } from '../content.ts';
 import { toolCallId } from '../../exchange/ids.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
 import { embeddingsBody, embeddingsUsage, expectCount, textInputs, vectorOf } from '../embeddings.ts';
+import { partPath, reportCacheMarks, reportUnmapped } from '../../exchange/report.ts';
 import type { WireFormat } from './format.ts';
 
 const PROVIDER = 'ollama';
@@ -73,58 +74,6 @@ export const ollamaFormat: WireFormat = {
 // ---------------------------------------------------------------------------------------------
 // What several formats share: the sampling fields with the route's configured options applied, and
 // the fields of a canonical request only some providers can carry.
-
-/** What a format can carry besides messages, for `reportUnmapped`. */
-export interface Carries {
-  /** `n > 1` (several choices). */
-  choices?: boolean;
-  logitBias?: boolean;
-  penalties?: boolean;
-  seed?: boolean;
-}
-
-/**
- * Reports the request-level fields the format has no place for: logprobs (no canonical answer
- * carries them), `n > 1`, `logit_bias`, penalties and `seed` unless the format maps them, the end
- * user, metadata and OpenAI-only fields. Paths are the client's field names.
- */
-export function reportUnmapped(req: CanonicalRequest, ctx: DriverContext, carries: Carries, why = `the ${ctx.provider} provider`): void {
-  const s = req.sampling;
-  if (s.n !== undefined && s.n > 1 && !carries.choices) ctx.unsupported('n', `several choices (${why} answers one)`);
-  if (s.logprobs === true) ctx.unsupported('logprobs', 'log probabilities');
-  if (s.topLogprobs !== undefined) ctx.unsupported('top_logprobs', 'log probabilities');
-  if (s.logitBias !== undefined && Object.keys(s.logitBias).length > 0 && !carries.logitBias) ctx.unsupported('logit_bias', 'token biases');
-  if (!carries.penalties) {
-    if (s.presencePenalty !== undefined) ctx.unsupported('presence_penalty');
-    if (s.frequencyPenalty !== undefined) ctx.unsupported('frequency_penalty');
-  }
-  if (s.seed !== undefined && !carries.seed) ctx.unsupported('seed');
-  if (req.user !== undefined) ctx.unsupported('user', 'an end-user identifier');
-  if (req.metadata !== undefined && Object.keys(req.metadata).length > 0) ctx.unsupported('metadata');
-  for (const [key, value] of Object.entries(req.openai ?? {})) if (value !== undefined && value !== null) ctx.unsupported(key, 'an OpenAI-only field');
-}
-
-/** The client's path of a message part: OpenAI chat keeps tool calls apart from content. */
-export function partPath(message: Message, i: number, j: number): string {
-  const part = message.parts[j];
-  if (part.type === 'tool_call') return `messages[${i}].tool_calls[${message.parts.slice(0, j).filter((p) => p.type === 'tool_call').length}]`;
-  if (part.type === 'tool_result') return message.parts.length === 1 ? `messages[${i}]` : `messages[${i}].content[${j}]`;
-  const k = message.parts.slice(0, j).filter((p) => p.type !== 'tool_call' && p.type !== 'reasoning').length;
-  return `messages[${i}].content[${k}]`;
-}
-
-/** Cache marks: none of the formats that call this has prompt caching markers. */
-export function reportCacheMarks(req: CanonicalRequest, ctx: DriverContext): void {
-  req.messages.forEach((message, i) => {
-    if (message.cache) ctx.unsupported(`messages[${i}].cache_control`, 'prompt caching');
-    message.parts.forEach((part, j) => {
-      if ('cache' in part && part.cache) ctx.unsupported(`${partPath(message, i, j)}.cache_control`, 'prompt caching');
-    });
-  });
-  (req.tools ?? []).forEach((tool, i) => {
-    if (tool.type === 'function' && tool.cache) ctx.unsupported(`tools[${i}].cache_control`, 'prompt caching');
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // Request
@@ -264,7 +213,7 @@ function toOllamaMessages(messages: Message[], ctx: DriverContext): JsonObject[]
             return;
           }
           toolNames.set(part.id, part.name);
-          calls.push({ id: part.id, function: { index: calls.length, name: part.name, arguments: toolArguments(part, `${at}.function.arguments`) } });
+          calls.push({ id: part.id, function: { index: calls.length, name: part.name, arguments: argumentsObject(part.arguments, `${at}.function.arguments`) } });
           return;
         case 'audio':
           ctx.unsupported(at, 'audio content');
@@ -297,17 +246,6 @@ function pushImage(part: ImagePart, at: string, images: string[], ctx: DriverCon
   }
   if (part.detail !== undefined && part.detail !== 'auto') ctx.unsupported(`${at}.image_url.detail`, 'image detail levels');
   images.push(inline);
-}
-
-function toolArguments(part: ToolCallPart, path: string): JsonObject {
-  if (part.arguments.trim() === '') return {};
-  try {
-    const parsed: unknown = JSON.parse(part.arguments);
-    if (isObject(parsed)) return parsed;
-  } catch {
-    // reported below
-  }
-  throw new RequestError(`${path}: expected a JSON object`);
 }
 
 // ---------------------------------------------------------------------------------------------
