@@ -56,6 +56,10 @@ export class ExchangeContext implements DriverContext {
 
   unsupported(path: string, why?: string): void {
     if (this.policy === 'error') throw new RequestError(unsupportedMessage(path, this.provider, why));
+    this.drop(path);
+  }
+
+  drop(path: string): void {
     if (!this.dropped.includes(path)) this.dropped.push(path);
   }
 

@@ -157,6 +157,12 @@ export interface DriverContext {
    * leaves it out. `why` completes the message (e.g. `audio content`).
    */
   unsupported(path: string, why?: string): void;
+  /**
+   * A client field left out by name whatever the policy, never an error: for what is only a hint the
+   * provider does without (a cache mark where the provider caches implicitly). Recorded with the
+   * paths `unsupported` drops.
+   */
+  drop(path: string): void;
   /** The paths dropped so far under `drop` / `pass` (the plugin names them in X-Modelgate-Dropped-Params and the log). */
   readonly dropped?: readonly string[];
   /** The renderer of streamed answers in the client's API: one per response; translators write through it. */

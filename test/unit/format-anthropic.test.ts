@@ -82,6 +82,9 @@ function context(init: { model?: string; policy?: UnsupportedPolicy; stream?: bo
       if (policy === 'error') throw new RequestError(`${path}: ${why ?? 'not supported'} (anthropic)`);
       dropped.push(path);
     },
+    drop(path: string): void {
+      dropped.push(path);
+    },
     createSink(): EventSink {
       const sink = new RecordingSink();
       sinks.push(sink);

@@ -91,6 +91,9 @@ function harness(init: { model?: string; policy?: UnsupportedPolicy; options?: P
       if (policy === 'error') throw new RequestError(`${path}: ${why ?? 'not supported'} is not supported by the bedrock provider`);
       unsupported.push(path);
     },
+    drop(path: string): void {
+      unsupported.push(path);
+    },
     createSink(): EventSink {
       const sink = new RecordingSink();
       sinks.push(sink);

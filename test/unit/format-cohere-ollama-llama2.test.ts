@@ -105,6 +105,7 @@ function harness(init: { provider?: ProviderName; routeType?: LlmRouteType; opti
       if (policy === 'error') throw new RequestError(`${path}: ${why ?? 'not supported'} is not supported by the ${provider} provider`);
       reported.push(path);
     },
+    drop: (path) => reported.push(path),
     createSink: () => sink,
     renderResponse: (response) => JSON.stringify(response),
   };

@@ -84,6 +84,9 @@ function context(init: { model?: string; policy?: UnsupportedPolicy; stream?: bo
       if (policy === 'error') throw new RequestError(`${path}: ${why ?? 'not supported'} is not supported by the gemini provider`);
       dropped.push(path);
     },
+    drop(path: string): void {
+      if (!dropped.includes(path)) dropped.push(path);
+    },
     createSink(): EventSink {
       const sink = new RecordingSink();
       sinks.push(sink);

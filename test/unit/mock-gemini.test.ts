@@ -27,6 +27,7 @@ function context(model: string): DriverContext {
     unsupported(path: string): void {
       throw new RequestError(`${path}: not supported`);
     },
+    drop: () => undefined,
     createSink: () => {
       throw new Error('not streamed here');
     },

@@ -187,17 +187,9 @@ interface Content {
   parts: GeminiPart[];
 }
 
-/**
- * A cache mark is dropped by name whatever the policy (see the header), never an error: recorded in
- * the call's dropped paths (ExchangeContext.dropped: the `X-Modelgate-Dropped-Params` header and the
- * log), which DriverContext only reaches through `unsupported` (an error under the default policy).
- */
+/** A cache mark is dropped by name whatever the policy (see the header), never an error. */
 function dropCacheMark(ctx: DriverContext, path: string): void {
-  const name = `${path}.cache_control`;
-  const dropped = (ctx as { dropped?: unknown }).dropped;
-  if (Array.isArray(dropped)) {
-    if (!dropped.includes(name)) dropped.push(name);
-  } else if (ctx.policy !== 'error') ctx.unsupported(name, 'explicit cache markers');
+  ctx.drop(`${path}.cache_control`);
 }
 
 function buildGeminiRequest(req: CanonicalRequest, ctx: DriverContext): JsonObject {
