@@ -22,8 +22,9 @@
  *   Anthropic refuses a forced tool choice with thinking, so when thinking is asked as well and
  *   the model has native structured outputs (Claude 4.5 and later) the schema goes in
  *   `output_config.format` instead; otherwise the reasoning request is reported unsupported.
- * - Reasoning: `thinking` {type:'enabled', budget_tokens} (effort table below) or, on models with
- *   adaptive thinking (Claude 4.6 and later), {type:'adaptive'} with `output_config.effort`.
+ * - Reasoning: `thinking` {type:'enabled', budget_tokens} (the effort table is llm/thinking.ts,
+ *   shared with Bedrock) or, on models with adaptive thinking (Claude 4.6 and later),
+ *   {type:'adaptive'} with `output_config.effort`.
  */
 import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type ParsedAnswer, type StreamEvent } from '../types.ts';
 import { argumentsObject, asArray, asCount, asNumber, asObject, asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';

@@ -24,7 +24,7 @@
  * | cache marks on parts, messages, tools | a `cachePoint {type: default[, ttl]}` after the marked block (messages, system, tools) |
  * | tools, tool choice auto / required / named | `toolConfig.tools[].toolSpec {name, description, inputSchema.json, strict}`, `toolChoice` auto / any / tool |
  * | structured output (json_schema, json_object) | a forced tool (`RESPONSE_TOOL`) whose input schema is the answer's; its input comes back as the answer's text |
- * | reasoning effort / budget | Claude: `thinking {type: enabled, budget_tokens}`; Nova 2: `reasoningConfig {type: enabled, maxReasoningEffort}` |
+ * | reasoning effort / budget | Claude: `thinking {type: enabled, budget_tokens}` (llm/thinking.ts, as for Anthropic); Nova 2: `reasoningConfig {type: enabled, maxReasoningEffort}` |
  * | max tokens, temperature (clamped to 0..1), top_p, stop | `inferenceConfig` |
  * | top_k | Claude: `additionalModelRequestFields.top_k` |
  * | user, metadata | `requestMetadata` (invocation-log metadata) |
