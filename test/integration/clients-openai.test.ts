@@ -241,3 +241,34 @@ describe('openai SDK → gemini: prompt caching', () => {
     assert.ok((second.usage?.prompt_tokens_details?.cached_tokens ?? 0) > 0, JSON.stringify(second.usage));
   });
 });
+
+describe('openai SDK → openai: automatic prompt caching', () => {
+  test('a long prompt sent twice reports cached tokens (OpenAI caches by itself)', async () => {
+    const sdk = stack.openai('openai');
+    const messages: OpenAI.ChatCompletionMessageParam[] = [
+      { role: 'system', content: 'You are a careful assistant. '.repeat(300) },
+      { role: 'user', content: 'What is 1+1?' },
+    ];
+    const first = await sdk.chat.completions.create({ model: PROVIDERS.openai.model, messages });
+    const second = await sdk.chat.completions.create({ model: PROVIDERS.openai.model, messages });
+    assert.equal(first.usage?.prompt_tokens_details?.cached_tokens, 0);
+    assert.ok((second.usage?.prompt_tokens_details?.cached_tokens ?? 0) >= 1024, JSON.stringify(second.usage));
+  });
+});
+
+describe('openai SDK → vllm (a thinking model behind an OpenAI-compatible server)', () => {
+  test('reasoning_content reaches the client, streamed and not', async () => {
+    const r = await stack.addRoute(PROVIDERS.vllm);
+    assert.equal(r.status, 201, r.text);
+    const sdk = stack.openai('vllm');
+    const answer = await sdk.chat.completions.create({ model: PROVIDERS.vllm.model, messages: ASK });
+    const message = answer.choices[0].message as OpenAI.ChatCompletionMessage & { reasoning_content?: string };
+    assert.ok((message.reasoning_content ?? '').length > 0, JSON.stringify(answer));
+    assert.ok((answer.usage?.completion_tokens_details?.reasoning_tokens ?? 0) > 0);
+    let reasoning = '';
+    for await (const c of await sdk.chat.completions.create({ model: PROVIDERS.vllm.model, messages: ASK, stream: true })) {
+      reasoning += (c.choices[0]?.delta as { reasoning_content?: string } | undefined)?.reasoning_content ?? '';
+    }
+    assert.equal(reasoning, message.reasoning_content);
+  });
+});

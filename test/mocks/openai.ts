@@ -24,10 +24,17 @@
  * - Streaming: `chat.completion.chunk` objects as `data: {json}\n\n`, ending `data: [DONE]`; with
  *   `stream_options.include_usage` every chunk carries `usage: null` and a last chunk has
  *   `choices: []` and the usage (API reference, "stream_options").
+ * - Prompt caching (guide "Prompt caching"): automatic on OpenAI (and Azure) for prompts of 1024
+ *   tokens or more; a prompt this mock has seen before reports 1024 tokens plus each further
+ *   128-token block in `usage.prompt_tokens_details.cached_tokens`.
+ * - Thinking models behind OpenAI-compatible servers (vLLM's reasoning parsers, DeepSeek's
+ *   `deepseek-reasoner`; docs "Reasoning Outputs"): the reasoning comes as
+ *   `message.reasoning_content` (streamed as `delta.reasoning_content` before the content) and is
+ *   counted in `completion_tokens_details.reasoning_tokens`.
  */
 import type { HandlerCtx, JsonReply, ProviderImpl, Reply, StreamReply } from './server.ts';
 import { sse } from './server.ts';
-import { countTokens, isObject, splitChunks, tokensOf, truncateTokens } from './text.ts';
+import { countTokens, isObject, splitChunks, tokensOf, truncateTokens, type Ids } from './text.ts';
 import { schemaValue } from './ollama.ts';
 
 export type ModelKind = 'chat' | 'completion' | 'embedding';
@@ -219,6 +226,10 @@ export interface Answer {
   call?: { id: string; name: string; arguments: string };
   /** Reasoning models: the tokens spent thinking (by `reasoning_effort`), counted in completion_tokens. */
   reasoningTokens: number;
+  /** Self-hosted thinking models (DeepSeek-R1, Qwen3, QwQ, gpt-oss ...): the reasoning as text (`reasoning_content`). */
+  reasoningText?: string;
+  /** Automatic prompt caching: the prompt's tokens read from the cache. */
+  cachedTokens?: number;
 }
 
 /** OpenAI's reasoning models (o-series, gpt-5): they reason before answering. */
@@ -231,19 +242,58 @@ export function usageOf(a: Answer): Record<string, unknown> {
     prompt_tokens: a.promptTokens,
     completion_tokens: completion,
     total_tokens: a.promptTokens + completion,
-    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+    prompt_tokens_details: { cached_tokens: a.cachedTokens ?? 0, audio_tokens: 0 },
     completion_tokens_details: { reasoning_tokens: a.reasoningTokens * a.n, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
   };
 }
 
+/** Prompts each mock instance has seen (its Ids object is its own), for automatic prompt caching. */
+const SEEN_PROMPTS = new WeakMap<Ids, Set<string>>();
+
+/**
+ * Automatic prompt caching (guide "Prompt caching"): prompts of 1024 tokens or more are cached;
+ * a prompt seen before reads 1024 tokens plus each further full 128-token block from the cache.
+ */
+function cachedTokens(ctx: HandlerCtx, json: Record<string, unknown>, prompt: number): number {
+  if (prompt < 1024) return 0;
+  const key = JSON.stringify(json.messages ?? json.prompt);
+  const seen = SEEN_PROMPTS.get(ctx.ids) ?? new Set<string>();
+  SEEN_PROMPTS.set(ctx.ids, seen);
+  const hit = seen.has(key);
+  seen.add(key);
+  return hit ? 1024 + Math.floor((prompt - 1024) / 128) * 128 : 0;
+}
+
+/** Self-hosted models that think aloud and return it as `reasoning_content` (vLLM's reasoning parsers, DeepSeek's API). */
+export const THINKING_MODEL = /reasoner|(^|[/-])r1\b|qwen3|qwq|thinking|magistral|gpt-oss/i;
+export const THINKING_TEXT = 'The user asks a sum; one and one make two.';
+
+export interface AnswerOptions {
+  /** OpenAI and Azure cache long prompts by themselves and report it (default true). */
+  promptCaching?: boolean;
+  /** OpenAI-compatible servers: thinking models answer with `reasoning_content`. */
+  reasoningContent?: boolean;
+}
+
 /** The prompt's tokens and the answer text cut to the token limit. */
-export function makeAnswer(ctx: HandlerCtx, kind: ModelKind, json: Record<string, unknown>, model: string, idPrefix: string): Answer {
+export function makeAnswer(ctx: HandlerCtx, kind: ModelKind, json: Record<string, unknown>, model: string, idPrefix: string, options: AnswerOptions = {}): Answer {
   const prompt = kind === 'chat' ? tokensOf(...(json.messages as { content?: unknown }[]).map((m) => m.content)) : tokensOf(json.prompt);
   const limit = (json.max_completion_tokens ?? json.max_tokens) as number | undefined;
   const id = ctx.ids.next(idPrefix);
   const effort = typeof json.reasoning_effort === 'string' ? json.reasoning_effort : 'medium';
   const reasoningTokens = kind === 'chat' && REASONING_MODEL.test(model) ? (REASONING_TOKENS[effort] ?? 16) : 0;
-  const base = { id, created: ctx.ids.seconds(), model, promptTokens: prompt, n: (json.n as number | undefined) ?? 1, reasoningTokens };
+  const cached = kind === 'chat' && options.promptCaching !== false ? cachedTokens(ctx, json, prompt) : 0;
+  const thinking = kind === 'chat' && options.reasoningContent === true && THINKING_MODEL.test(model);
+  const base = {
+    id,
+    created: ctx.ids.seconds(),
+    model,
+    promptTokens: prompt,
+    n: (json.n as number | undefined) ?? 1,
+    reasoningTokens: thinking ? countTokens(THINKING_TEXT) : reasoningTokens,
+    ...(thinking ? { reasoningText: THINKING_TEXT } : {}),
+    ...(cached > 0 ? { cachedTokens: cached } : {}),
+  };
   if (kind === 'chat') {
     const call = forcedCall(json, ctx.text, id);
     if (call) return { ...base, text: '', finish: 'tool_calls', call };
@@ -284,7 +334,7 @@ export function chatCompletion(a: Answer): Record<string, unknown> {
       index,
       message: a.call
         ? { role: 'assistant', content: null, tool_calls: [{ id: a.call.id, type: 'function', function: { name: a.call.name, arguments: a.call.arguments } }], refusal: null, annotations: [] }
-        : { role: 'assistant', content: a.text, refusal: null, annotations: [] },
+        : { role: 'assistant', content: a.text, ...(a.reasoningText ? { reasoning_content: a.reasoningText } : {}), refusal: null, annotations: [] },
       logprobs: null,
       finish_reason: a.finish,
     })),
@@ -321,6 +371,9 @@ export function streamChunks(a: Answer, kind: 'chat' | 'completion', pieces: str
       for (const piece of splitChunks(call.arguments, 3)) out.push(chunk([{ index, delta: { tool_calls: [{ index: 0, function: { arguments: piece } }] }, logprobs: null, finish_reason: null }]));
     }
     pieces = [];
+  }
+  if (kind === 'chat' && a.reasoningText) {
+    for (const piece of splitChunks(a.reasoningText, null)) out.push(chunk(each((index) => ({ index, delta: { reasoning_content: piece }, logprobs: null, finish_reason: null }))));
   }
   for (const piece of pieces) {
     for (let index = 0; index < a.n; index++) {
@@ -427,7 +480,7 @@ function makeOpenAI(opts: OpenAIOptions & Record<string, unknown>, flavor: Flavo
 
       const headers = { 'x-request-id': ctx.ids.next('req_mock'), 'openai-processing-ms': '1' };
       if (endpoint === 'embedding') return { kind: 'json', status: 200, headers, body: embeddingsResponse(body, model) };
-      const answer = makeAnswer(ctx, endpoint, body, model, endpoint === 'chat' ? 'chatcmpl-mock' : 'cmpl-mock');
+      const answer = makeAnswer(ctx, endpoint, body, model, endpoint === 'chat' ? 'chatcmpl-mock' : 'cmpl-mock', { promptCaching: flavor.strictParams, reasoningContent: !flavor.strictParams });
       if (ctx.forceStream || body.stream === true) {
         const includeUsage = isObject(body.stream_options) && body.stream_options.include_usage === true;
         return streamReply(streamChunks(answer, endpoint, splitChunks(answer.text, ctx.chunks), includeUsage), answer, endpoint, headers);
