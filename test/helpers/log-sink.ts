@@ -8,14 +8,25 @@ import type { AddressInfo } from 'node:net';
 export class LogSink {
   readonly server: http.Server;
   readonly bodies: string[] = [];
+  /** Bodies answered 503 because `failNext` was set (to test the plugin's retries). */
+  readonly refused: string[] = [];
   port = 0;
+  /** How many of the next deliveries to refuse with 503. */
+  failNext = 0;
 
   constructor() {
     this.server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        this.bodies.push(Buffer.concat(chunks).toString('utf8'));
+        const body = Buffer.concat(chunks).toString('utf8');
+        if (this.failNext > 0) {
+          this.failNext--;
+          this.refused.push(body);
+          res.writeHead(503).end();
+          return;
+        }
+        this.bodies.push(body);
         res.writeHead(204).end();
       });
     });

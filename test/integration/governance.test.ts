@@ -8,14 +8,13 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { Gateway, freePort } from '../helpers/gateway.ts';
 import { EchoServer } from '../helpers/echo-server.ts';
+import { LogSink } from '../helpers/log-sink.ts';
 import { startMockProvider, type MockProvider, DEFAULT_TEXT, countTokens } from '../mocks/providers.ts';
 
 let gw: Gateway;
@@ -37,41 +36,6 @@ const TOTAL = PROMPT_TOKENS + COMPLETION_TOKENS;
 const INPUT_COST = 1000; // per million tokens
 const OUTPUT_COST = 2000;
 const COST = (PROMPT_TOKENS * INPUT_COST + COMPLETION_TOKENS * OUTPUT_COST) / 1e6;
-
-/** A local log server: records every body http-log sends (and those it refused with `failNext`). */
-class LogSink {
-  readonly server: http.Server;
-  readonly bodies: string[] = [];
-  readonly refused: string[] = [];
-  port = 0;
-  failNext = 0;
-  constructor() {
-    this.server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        if (this.failNext > 0) {
-          this.failNext--;
-          this.refused.push(Buffer.concat(chunks).toString('utf8'));
-          res.writeHead(503).end();
-          return;
-        }
-        this.bodies.push(Buffer.concat(chunks).toString('utf8'));
-        res.writeHead(204).end();
-      });
-    });
-  }
-  async start(): Promise<void> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-  entries(): any[] {
-    return this.bodies.flatMap((b) => {
-      const v = JSON.parse(b);
-      return Array.isArray(v) ? v : [v];
-    });
-  }
-}
 
 async function admin(method: string, url: string, body?: unknown): Promise<any> {
   const r = await gw.adminRequest(method, url, body);

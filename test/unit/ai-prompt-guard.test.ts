@@ -35,15 +35,19 @@ test("Kong's usual patterns are accepted, PCRE's leading (?i) included", () => {
   assert.ok(ci.re.test(ci.fold ? 'please ignore all of it' : 'please ignore all of it'.toUpperCase()) || ci.re.test('please ignore all of it'));
 });
 
-test('accepted patterns stay fast on 50 000 characters (T82)', () => {
+// Linear time is a property of the engine, not a measured duration (a wall-clock bound fails on a
+// busy machine): every accepted pattern with unbounded repetition must run on V8's linear-time
+// engine, and judging long adversarial inputs must still answer.
+test('accepted patterns run in linear time on 50 000 characters (T82)', () => {
   assert.ok(LINEAR_ENGINE, 'the linear-time regex engine is available in this runtime');
   const patterns = ['(?i)ignore.*previous.*instructions', '.*a.*b.*c', 'a.*a.*a.*!', '\\s+$', '[a-z]+@[a-z]+\\.com', '(?:ignore|disregard).*(?:previous|prior).*instructions', '(?i)^(?:a|b)+$', 'x{1,5}y', '(foo|bar)+baz', '\\w+\\s\\w+\\s\\w+!!'];
+  for (const pattern of patterns) {
+    const compiled = compileGuardPattern(pattern);
+    assert.ok(compiled.linear && compiled.re.flags.includes('l'), `${pattern} runs on the linear-time engine`);
+  }
   const conf = guard({ deny: patterns });
   for (const input of ['a'.repeat(50_000) + '!', 'ignore previous '.repeat(3_125), 'ab'.repeat(25_000), ' '.repeat(50_000) + 'x']) {
-    const started = performance.now();
-    judgePrompt(input, conf);
-    const ms = performance.now() - started;
-    assert.ok(ms < 100, `10 patterns on ${input.length} characters took ${ms.toFixed(1)} ms`);
+    assert.equal(typeof (judgePrompt(input, conf) ?? ''), 'string');
   }
 });
 
