@@ -282,18 +282,6 @@ function named(path: string, dropped: string[]): boolean {
   return dropped.some((d) => d === path || d.startsWith(`${path}.`) || d.startsWith(`${path}[`) || path.startsWith(`${d}.`) || path.startsWith(`${d}[`));
 }
 
-/**
- * The one loss the formats make on purpose without naming it: cache marks sent to the OpenAI
- * family, whose providers cache prompts by themselves (src/llm/formats/openai-compatible.ts strips
- * `cache_control` "cleanly", as it does reasoning state). Listed here so it stays visible; Gemini,
- * Cohere and the Ollama/raw formats name the same marks as dropped.
- */
-const OPENAI_FAMILY: ReadonlySet<ProviderName> = new Set(['openai', 'azure', 'groq', 'vllm', 'deepseek', 'huggingface', 'together', 'fireworks', 'openrouter', 'lmstudio', 'llamacpp']);
-function cleanDrop(target: Target, e: Expectation): boolean {
-  const family = OPENAI_FAMILY.has(target.provider) || target.options?.mistral_format === 'openai' || target.options?.llama2_format === 'openai';
-  return family && e.feature.startsWith('cache mark');
-}
-
 /** Fresh parse per call: formats must not depend on another's changes to the request. */
 const parse = (body: Record<string, unknown>): CanonicalRequest => parseOpenAIRequest(structuredClone(body), 'llm/v1/chat');
 
@@ -308,7 +296,7 @@ describe('nothing silently lost: every feature is in the provider body or named 
           if (dropped.error) return; // a request the provider cannot take in any form (the 400 names it)
           sent++;
           const text = JSON.stringify(dropped.body);
-          const lost = expect.filter((e) => !e.found(text) && !named(e.path, dropped.dropped) && !cleanDrop(target, e));
+          const lost = expect.filter((e) => !e.found(text) && !named(e.path, dropped.dropped));
           assert.deepEqual(
             lost.map((e) => `${e.feature} (${e.path})`),
             [],
@@ -345,7 +333,7 @@ describe('the pass policy sends unknown top-level fields as they are, and names 
           const passed = plan(target, parse(body), 'pass');
           if (passed.error) return;
           const text = JSON.stringify(passed.body);
-          for (const e of expect) assert.ok(e.found(text) || named(e.path, passed.dropped) || cleanDrop(target, e), `${target.label}: ${e.feature} (${e.path}) lost under pass`);
+          for (const e of expect) assert.ok(e.found(text) || named(e.path, passed.dropped), `${target.label}: ${e.feature} (${e.path}) lost under pass`);
           for (const key of Object.keys(body).filter((k) => k.startsWith('x_extra_'))) {
             assert.ok(Object.hasOwn(passed.body!, key) || passed.dropped.includes(key), `${target.label}: ${key} passed or named`);
           }

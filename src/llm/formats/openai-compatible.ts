@@ -114,6 +114,19 @@ function partsHaveCacheMark(content: unknown): boolean {
   return false;
 }
 
+/**
+ * Cache marks this provider does not take are left out, named under every policy (`ctx.drop`):
+ * the OpenAI family caches prompts by itself, so a mark changes no answer and refusing it would
+ * break every conversation that moves here from Anthropic, but leaving it out unnamed would hide
+ * it from whoever reads the bill.
+ */
+function dropCacheMarks(content: unknown, path: string, ctx: DriverContext): void {
+  if (!Array.isArray(content)) return;
+  content.forEach((part, j) => {
+    if (isObject(part) && part.cache_control !== undefined) ctx.drop(`${path}.content[${j}].cache_control`);
+  });
+}
+
 /** Judges one message's fields; reports what cannot go through the policy and says whether the message must be rebuilt. */
 function checkMessage(m: JsonObject, path: string, ctx: DriverContext, options: OpenAICompatibleOptions): Fix {
   const dropped = options.dropMessageFields ?? [];
@@ -128,6 +141,7 @@ function checkMessage(m: JsonObject, path: string, ctx: DriverContext, options: 
       continue;
     }
     if (STATE_MESSAGE_FIELDS.has(key)) {
+      if (key === 'cache_control') ctx.drop(`${path}.cache_control`);
       fix = Fix.Rebuild;
       continue;
     }
@@ -140,7 +154,10 @@ function checkMessage(m: JsonObject, path: string, ctx: DriverContext, options: 
     ctx.unsupported(`${path}.${key}`);
     fix = Fix.Rebuild;
   }
-  if (!native.includes('cache_control') && partsHaveCacheMark(m.content)) fix = Fix.Rebuild;
+  if (!native.includes('cache_control') && partsHaveCacheMark(m.content)) {
+    dropCacheMarks(m.content, path, ctx);
+    fix = Fix.Rebuild;
+  }
   return fix;
 }
 
@@ -195,8 +212,9 @@ function allowedFields(req: CanonicalRequest, ctx: DriverContext, options: OpenA
     }
   }
   if (Array.isArray(body.tools) && !(options.nativeMessageFields ?? []).includes('cache_control') && body.tools.some((t) => isObject(t) && t.cache_control !== undefined)) {
-    body.tools = body.tools.map((t) => {
+    body.tools = body.tools.map((t, i) => {
       if (!isObject(t) || t.cache_control === undefined) return t;
+      ctx.drop(`tools[${i}].cache_control`);
       const { cache_control: _mark, ...rest } = t;
       return rest;
     });
