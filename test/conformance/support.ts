@@ -10,6 +10,7 @@ import { createFrameDecoder, type DecoderOptions } from '../../src/llm/stream/in
 import { parseOpenAIRequest } from '../../src/exchange/inbound/openai-chat.ts';
 import { ExchangeContext } from '../../src/exchange/context.ts';
 import { providerBody } from '../../src/exchange/policy.ts';
+import { NO_OPTIONS } from '../helpers/format-context.ts';
 import type { UnsupportedPolicy } from '../../src/exchange/types.ts';
 import type { LlmRouteType, ModelOptions, ProviderName, StreamEvent, StreamFraming, Usage } from '../../src/llm/types.ts';
 
@@ -62,22 +63,8 @@ export function golden(name: string, actual?: unknown[]): unknown[] {
   return JSON.parse(readFileSync(file, 'utf8')) as unknown[];
 }
 
-export const NO_OPTIONS: ModelOptions = {
-  max_tokens: null,
-  temperature: null,
-  top_p: null,
-  top_k: null,
-  anthropic_version: null,
-  azure_instance: null,
-  azure_api_version: null,
-  azure_deployment_id: null,
-  llama2_format: null,
-  mistral_format: null,
-  upstream_url: null,
-  upstream_path: null,
-  input_cost: null,
-  output_cost: null,
-};
+/** Every model option unset (test/helpers/format-context.ts, from src/plugins/ai-proxy/compile.ts). */
+export { NO_OPTIONS };
 
 export interface ContextInit {
   provider: ProviderName;

@@ -32,26 +32,10 @@ import { getDriver } from '../../src/llm/drivers/index.ts';
 import { RequestError, type ModelOptions, type ProviderName } from '../../src/llm/types.ts';
 import { createOpenAISink } from '../../src/exchange/render/openai-chat.ts';
 import { TOOL_CALL_ID, type CanonicalRequest, type ToolCallDelta, type UnsupportedPolicy } from '../../src/exchange/types.ts';
+import { NO_OPTIONS } from '../helpers/format-context.ts';
 
 const RUNS = 150;
 const SEED = 20_261_206;
-
-const NO_OPTIONS: ModelOptions = {
-  max_tokens: null,
-  temperature: null,
-  top_p: null,
-  top_k: null,
-  anthropic_version: null,
-  azure_instance: null,
-  azure_api_version: null,
-  azure_deployment_id: null,
-  llama2_format: null,
-  mistral_format: null,
-  upstream_url: null,
-  upstream_path: null,
-  input_cost: null,
-  output_cost: null,
-};
 
 interface Target {
   label: string;

@@ -9,91 +9,22 @@ import assert from 'node:assert/strict';
 import { anthropicMessagesFormat, anthropicUsage, claudeCapabilities, JSON_TOOL } from '../../src/llm/formats/anthropic-messages.ts';
 import { EFFORT_BUDGETS } from '../../src/llm/thinking.ts';
 import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type ModelOptions } from '../../src/llm/types.ts';
-import type { CanonicalRequest, CanonicalResponse, Carried, EventSink, Message, ReasoningPart, UnsupportedPolicy } from '../../src/exchange/types.ts';
+import type { CanonicalRequest, CanonicalResponse, Message, ReasoningPart, UnsupportedPolicy } from '../../src/exchange/types.ts';
+import { recordingContext, type RecordingContext } from '../helpers/format-context.ts';
 
 type Json = Record<string, any>;
 
-const OPTIONS: ModelOptions = {
-  max_tokens: null, temperature: null, top_p: null, top_k: null, anthropic_version: null, azure_instance: null, azure_api_version: null,
-  azure_deployment_id: null, llama2_format: null, mistral_format: null, upstream_url: null, upstream_path: null, input_cost: null, output_cost: null,
-};
-
-/** A recording fake sink: every call is an event, returned as '' (frames are the renderer's business). */
-class RecordingSink implements EventSink {
-  id = 'chatcmpl-gateway';
-  created = 1_700_000_000;
-  model = 'claude-sonnet-4-5';
-  events: unknown[][] = [];
-  readonly carried: Carried = { reasoning: [], toolCallIds: [] };
-  #record(...event: unknown[]): string {
-    this.events.push(event);
-    return '';
-  }
-  start(): string {
-    return this.#record('start', this.id, this.model);
-  }
-  text(text: string): string {
-    return this.#record('text', text);
-  }
-  reasoning(text: string): string {
-    return this.#record('reasoning', text);
-  }
-  reasoningState(part: ReasoningPart): string {
-    return this.#record('reasoningState', part);
-  }
-  refusal(text: string): string {
-    return this.#record('refusal', text);
-  }
-  toolCalls(calls: Parameters<EventSink['toolCalls']>[0]): string {
-    return this.#record('toolCalls', calls);
-  }
-  finish(reason: unknown): string {
-    return this.#record('finish', reason);
-  }
-  usage(usage: unknown): string {
-    return this.#record('usage', usage);
-  }
-  done(): string {
-    return this.#record('done');
-  }
-}
-
-interface TestContext extends DriverContext {
-  dropped: string[];
-  sinks: RecordingSink[];
-}
+type TestContext = RecordingContext;
 
 function context(init: { model?: string; policy?: UnsupportedPolicy; stream?: boolean; includeUsage?: boolean; options?: Partial<ModelOptions>; routeType?: DriverContext['routeType'] } = {}): TestContext {
-  const dropped: string[] = [];
-  const sinks: RecordingSink[] = [];
-  const policy = init.policy ?? 'error';
-  return {
+  return recordingContext({
     provider: 'anthropic',
-    routeType: init.routeType ?? 'llm/v1/chat',
+    ...init,
     model: init.model ?? 'claude-sonnet-4-5',
-    options: { ...OPTIONS, ...init.options },
-    stream: init.stream ?? false,
-    includeUsage: init.includeUsage ?? false,
-    now: 1_700_000_000,
-    id: 'chatcmpl-gateway',
-    inbound: 'openai-chat',
-    policy,
-    unsupported(path: string, why?: string): void {
-      if (policy === 'error') throw new RequestError(`${path}: ${why ?? 'not supported'} (anthropic)`);
-      dropped.push(path);
-    },
-    drop(path: string): void {
-      dropped.push(path);
-    },
-    createSink(): EventSink {
-      const sink = new RecordingSink();
-      sinks.push(sink);
-      return sink;
-    },
-    renderResponse: (response) => JSON.stringify(response),
-    dropped,
-    sinks,
-  };
+    policy: init.policy ?? 'error',
+    sink: { model: 'claude-sonnet-4-5', startDetail: true },
+    refusal: (path, why) => `${path}: ${why} (anthropic)`,
+  });
 }
 
 function request(messages: Message[], extra: Partial<CanonicalRequest> = {}): CanonicalRequest {

@@ -12,58 +12,14 @@ import { RequestError, TranslationError, UpstreamStreamError, type DriverContext
 import { getDriver } from '../../src/llm/drivers/index.ts';
 import { providerBody } from '../../src/exchange/policy.ts';
 import { estimateTokens } from '../../src/llm/tokens.ts';
-import { TOOL_CALL_ID, type CanonicalRequest, type CanonicalResponse, type Carried, type EventSink, type FinishReason, type Message, type ReasoningPart, type ToolCallDelta, type Usage, type UnsupportedPolicy } from '../../src/exchange/types.ts';
+import { TOOL_CALL_ID, type CanonicalRequest, type CanonicalResponse, type Message, type Usage, type UnsupportedPolicy } from '../../src/exchange/types.ts';
+import { recordingContext, type RecordingSink } from '../helpers/format-context.ts';
 
 type Json = Record<string, any>;
-
-const OPTIONS: ModelOptions = {
-  max_tokens: null, temperature: null, top_p: null, top_k: null, anthropic_version: null, azure_instance: null, azure_api_version: null,
-  azure_deployment_id: null, llama2_format: null, mistral_format: null, upstream_url: null, upstream_path: null, input_cost: null, output_cost: null,
-};
 
 const CLAUDE = 'anthropic.claude-3-7-sonnet-20250219-v1:0';
 
 type Event = [string, ...unknown[]];
-
-/** An EventSink that records what it is told and renders nothing. */
-class RecordingSink implements EventSink {
-  id = 'chatcmpl-test';
-  created = 1700000000;
-  model = CLAUDE;
-  readonly events: Event[] = [];
-  readonly carried: Carried = { reasoning: [], toolCallIds: [] };
-  #record(...event: Event): string {
-    this.events.push(event);
-    return '';
-  }
-  start(): string {
-    return this.#record('start');
-  }
-  text(text: string): string {
-    return this.#record('text', text);
-  }
-  reasoning(text: string): string {
-    return this.#record('reasoning', text);
-  }
-  reasoningState(part: ReasoningPart): string {
-    return this.#record('reasoningState', part);
-  }
-  refusal(text: string): string {
-    return this.#record('refusal', text);
-  }
-  toolCalls(calls: ToolCallDelta[]): string {
-    return this.#record('toolCalls', calls);
-  }
-  finish(reason: FinishReason | null): string {
-    return this.#record('finish', reason);
-  }
-  usage(usage: Usage): string {
-    return this.#record('usage', usage);
-  }
-  done(): string {
-    return this.#record('done');
-  }
-}
 
 interface Harness {
   ctx: DriverContext;
@@ -73,35 +29,15 @@ interface Harness {
 }
 
 function harness(init: { model?: string; policy?: UnsupportedPolicy; options?: Partial<ModelOptions>; stream?: boolean; includeUsage?: boolean; routeType?: DriverContext['routeType'] } = {}): Harness {
-  const unsupported: string[] = [];
-  const sinks: RecordingSink[] = [];
-  const policy = init.policy ?? 'drop';
-  const ctx: DriverContext = {
+  const ctx = recordingContext({
     provider: 'bedrock',
-    routeType: init.routeType ?? 'llm/v1/chat',
+    ...init,
     model: init.model ?? CLAUDE,
-    options: { ...OPTIONS, ...init.options },
-    stream: init.stream ?? false,
-    includeUsage: init.includeUsage ?? false,
-    now: 1700000000,
+    policy: init.policy ?? 'drop',
     id: 'chatcmpl-test',
-    inbound: 'openai-chat',
-    policy,
-    unsupported(path: string, why?: string): void {
-      if (policy === 'error') throw new RequestError(`${path}: ${why ?? 'not supported'} is not supported by the bedrock provider`);
-      unsupported.push(path);
-    },
-    drop(path: string): void {
-      unsupported.push(path);
-    },
-    createSink(): EventSink {
-      const sink = new RecordingSink();
-      sinks.push(sink);
-      return sink;
-    },
-    renderResponse: (response: CanonicalResponse) => JSON.stringify(response),
-  };
-  return { ctx, unsupported, sinks };
+    sink: { id: 'chatcmpl-test', model: CLAUDE },
+  });
+  return { ctx, unsupported: ctx.dropped, sinks: ctx.sinks };
 }
 
 function request(messages: Message[], extra: Partial<CanonicalRequest> = {}): CanonicalRequest {

@@ -7,76 +7,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type LlmRouteType, type ModelOptions, type ProviderName } from '../../src/llm/types.ts';
-import type { CanonicalRequest, CanonicalResponse, Carried, EventSink, FinishReason, ReasoningPart, ToolCallDelta, Usage, UnsupportedPolicy } from '../../src/exchange/types.ts';
+import type { CanonicalRequest, CanonicalResponse, Usage, UnsupportedPolicy } from '../../src/exchange/types.ts';
 import { TOOL_CALL_ID } from '../../src/exchange/types.ts';
 import { ollamaFormat } from '../../src/llm/formats/ollama.ts';
 import { cohereV1Format } from '../../src/llm/formats/cohere-v1.ts';
 import { llama2RawFormat, textGenerationFormat } from '../../src/llm/formats/llama2-raw.ts';
 import type { WireFormat } from '../../src/llm/formats/format.ts';
+import { recordingContext, RecordingSink } from '../helpers/format-context.ts';
 
 type Json = Record<string, any>;
-
-const NO_OPTIONS: ModelOptions = {
-  max_tokens: null,
-  temperature: null,
-  top_p: null,
-  top_k: null,
-  anthropic_version: null,
-  azure_instance: null,
-  azure_api_version: null,
-  azure_deployment_id: null,
-  llama2_format: null,
-  mistral_format: null,
-  upstream_url: null,
-  upstream_path: null,
-  input_cost: null,
-  output_cost: null,
-};
-
-/** An EventSink that records every call and returns a tag per call. */
-class RecordingSink implements EventSink {
-  id = 'chatcmpl-gateway';
-  created = 1_700_000_000;
-  model = 'test-model';
-  readonly events: unknown[][] = [];
-  readonly carried: Carried = { reasoning: [], toolCallIds: [] };
-  start(): string {
-    this.events.push(['start']);
-    return '<start>';
-  }
-  text(text: string): string {
-    this.events.push(['text', text]);
-    return '<text>';
-  }
-  reasoning(text: string): string {
-    this.events.push(['reasoning', text]);
-    return '<reasoning>';
-  }
-  reasoningState(part: ReasoningPart): string {
-    this.events.push(['reasoningState', part]);
-    return '';
-  }
-  refusal(text: string): string {
-    this.events.push(['refusal', text]);
-    return '<refusal>';
-  }
-  toolCalls(calls: ToolCallDelta[]): string {
-    this.events.push(['toolCalls', calls]);
-    return '<tools>';
-  }
-  finish(reason: FinishReason | null): string {
-    this.events.push(['finish', reason]);
-    return '<finish>';
-  }
-  usage(usage: Usage): string {
-    this.events.push(['usage', usage]);
-    return '<usage>';
-  }
-  done(): string {
-    this.events.push(['done']);
-    return '<done>';
-  }
-}
 
 interface Harness {
   ctx: DriverContext;
@@ -86,30 +25,9 @@ interface Harness {
 }
 
 function harness(init: { provider?: ProviderName; routeType?: LlmRouteType; options?: Partial<ModelOptions>; stream?: boolean; includeUsage?: boolean; policy?: UnsupportedPolicy } = {}): Harness {
-  const reported: string[] = [];
-  const sink = new RecordingSink();
-  const provider = init.provider ?? 'llama2';
-  const policy = init.policy ?? 'drop';
-  const ctx: DriverContext = {
-    provider,
-    routeType: init.routeType ?? 'llm/v1/chat',
-    model: 'test-model',
-    options: { ...NO_OPTIONS, ...init.options },
-    stream: init.stream ?? false,
-    includeUsage: init.includeUsage ?? false,
-    now: 1_700_000_000,
-    id: 'chatcmpl-gateway',
-    inbound: 'openai-chat',
-    policy,
-    unsupported(path: string, why?: string) {
-      if (policy === 'error') throw new RequestError(`${path}: ${why ?? 'not supported'} is not supported by the ${provider} provider`);
-      reported.push(path);
-    },
-    drop: (path) => reported.push(path),
-    createSink: () => sink,
-    renderResponse: (response) => JSON.stringify(response),
-  };
-  return { ctx, reported, sink };
+  const sink = new RecordingSink({ tags: true });
+  const ctx = recordingContext({ ...init, provider: init.provider ?? 'llama2', model: 'test-model', policy: init.policy ?? 'drop', createSink: () => sink });
+  return { ctx, reported: ctx.dropped, sink };
 }
 
 function request(over: Partial<CanonicalRequest> = {}): CanonicalRequest {

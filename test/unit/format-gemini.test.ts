@@ -9,93 +9,22 @@ import assert from 'node:assert/strict';
 import { geminiFormat, geminiUsage, LEGACY_THOUGHT_SEPARATOR, SKIP_SIGNATURE } from '../../src/llm/formats/gemini.ts';
 import { RequestError, TranslationError, UpstreamStreamError, type DriverContext, type ModelOptions } from '../../src/llm/types.ts';
 import { ExchangeContext } from '../../src/exchange/context.ts';
-import { TOOL_CALL_ID, type CanonicalRequest, type CanonicalResponse, type Carried, type EventSink, type Message, type ReasoningPart, type UnsupportedPolicy } from '../../src/exchange/types.ts';
+import { TOOL_CALL_ID, type CanonicalRequest, type CanonicalResponse, type Message, type ReasoningPart, type UnsupportedPolicy } from '../../src/exchange/types.ts';
+import { NO_OPTIONS, recordingContext, type RecordingContext } from '../helpers/format-context.ts';
 
 type Json = Record<string, any>;
 
-const OPTIONS: ModelOptions = {
-  max_tokens: null, temperature: null, top_p: null, top_k: null, anthropic_version: null, azure_instance: null, azure_api_version: null,
-  azure_deployment_id: null, llama2_format: null, mistral_format: null, upstream_url: null, upstream_path: null, input_cost: null, output_cost: null,
-};
-
-/** A recording fake sink: every call is an event, returned as '' (frames are the renderer's business). */
-class RecordingSink implements EventSink {
-  id = 'chatcmpl-gateway';
-  created = 1_700_000_000;
-  model = 'gemini-2.5-flash';
-  events: unknown[][] = [];
-  readonly carried: Carried = { reasoning: [], toolCallIds: [] };
-  #record(...event: unknown[]): string {
-    this.events.push(event);
-    return '';
-  }
-  start(): string {
-    return this.#record('start', this.id, this.model);
-  }
-  text(text: string): string {
-    return this.#record('text', text);
-  }
-  reasoning(text: string): string {
-    return this.#record('reasoning', text);
-  }
-  reasoningState(part: ReasoningPart): string {
-    this.carried.reasoning.push(part);
-    return this.#record('reasoningState', part);
-  }
-  refusal(text: string): string {
-    return this.#record('refusal', text);
-  }
-  toolCalls(calls: Parameters<EventSink['toolCalls']>[0]): string {
-    for (const call of calls) if (call.id) this.carried.toolCallIds.push(call.id);
-    return this.#record('toolCalls', calls);
-  }
-  finish(reason: unknown): string {
-    return this.#record('finish', reason);
-  }
-  usage(usage: unknown): string {
-    return this.#record('usage', usage);
-  }
-  done(): string {
-    return this.#record('done');
-  }
-}
-
-interface TestContext extends DriverContext {
-  dropped: string[];
-  sinks: RecordingSink[];
-}
+type TestContext = RecordingContext;
 
 function context(init: { model?: string; policy?: UnsupportedPolicy; stream?: boolean; includeUsage?: boolean; options?: Partial<ModelOptions>; routeType?: DriverContext['routeType'] } = {}): TestContext {
-  const dropped: string[] = [];
-  const sinks: RecordingSink[] = [];
-  const policy = init.policy ?? 'error';
-  return {
+  return recordingContext({
     provider: 'gemini',
-    routeType: init.routeType ?? 'llm/v1/chat',
+    ...init,
     model: init.model ?? 'gemini-2.5-flash',
-    options: { ...OPTIONS, ...init.options },
-    stream: init.stream ?? false,
-    includeUsage: init.includeUsage ?? false,
-    now: 1_700_000_000,
-    id: 'chatcmpl-gateway',
-    inbound: 'openai-chat',
-    policy,
-    unsupported(path: string, why?: string): void {
-      if (policy === 'error') throw new RequestError(`${path}: ${why ?? 'not supported'} is not supported by the gemini provider`);
-      dropped.push(path);
-    },
-    drop(path: string): void {
-      if (!dropped.includes(path)) dropped.push(path);
-    },
-    createSink(): EventSink {
-      const sink = new RecordingSink();
-      sinks.push(sink);
-      return sink;
-    },
-    renderResponse: (response) => JSON.stringify(response),
-    dropped,
-    sinks,
-  };
+    policy: init.policy ?? 'error',
+    sink: { model: 'gemini-2.5-flash', startDetail: true, carry: true },
+    dropOnce: true,
+  });
 }
 
 function request(messages: Message[], extra: Partial<CanonicalRequest> = {}): CanonicalRequest {
@@ -604,7 +533,7 @@ describe('gemini format: multi-turn', () => {
 
 describe('gemini format: with the gateway’s own context and OpenAI renderer', () => {
   const call = (init: { stream?: boolean; policy?: UnsupportedPolicy } = {}) =>
-    new ExchangeContext({ provider: 'gemini', routeType: 'llm/v1/chat', model: 'gemini-3-pro-preview', options: OPTIONS, stream: init.stream ?? false, includeUsage: true, policy: init.policy ?? 'error', now: 1_700_000_000, id: 'chatcmpl-x' });
+    new ExchangeContext({ provider: 'gemini', routeType: 'llm/v1/chat', model: 'gemini-3-pro-preview', options: NO_OPTIONS, stream: init.stream ?? false, includeUsage: true, policy: init.policy ?? 'error', now: 1_700_000_000, id: 'chatcmpl-x' });
 
   it('names dropped cache marks in the call’s dropped paths under the default policy', () => {
     const ctx = call();

@@ -46,7 +46,8 @@ export interface CompiledAiProxy {
   lastDriverEndpoint: { routeType: string; model: string; stream: boolean; endpoint: Endpoint } | null;
 }
 
-const EMPTY_OPTIONS: ModelOptions = {
+/** Every model option unset: what a route without `model.options` compiles to (the tests use it too). */
+export const EMPTY_OPTIONS: ModelOptions = {
   max_tokens: null,
   temperature: null,
   top_p: null,
