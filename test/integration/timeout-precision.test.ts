@@ -259,10 +259,12 @@ const sseEvent = (content: string) =>
 // ---------------------------------------------------------------- measurement
 
 /**
- * Runs `once` RUNS times per setting and checks every measured duration against the bound. A run
- * outside it is measured once more before it counts as a miss: a machine busy with other suites
- * can hold any process off the CPU for a moment, while imprecise timers (undici's ticks) miss on
- * every run. Every measurement is reported, retried ones in brackets.
+ * Runs `once` RUNS times per setting and checks the durations against the bound. A run outside it
+ * is measured once more; a setting passes when its median is within the bound and at most one run
+ * still misses. A 2-core machine busy with other suites can hold a process off the CPU for 100 ms
+ * now and then (seen: two runs of 501 ms for a 400 ms timer in a full CI-style run, the other three
+ * within 15 ms), while imprecise timers (undici's ~500 ms ticks) miss on every run, so the old
+ * timers still fail here. Every measurement is reported, retried ones in brackets.
  */
 async function measure(what: string, once: (ms: number, run: number) => Promise<number>): Promise<void> {
   const report: string[] = [];
@@ -270,16 +272,22 @@ async function measure(what: string, once: (ms: number, run: number) => Promise<
   const within = (ms: number, d: number) => Math.abs(d - ms) <= tolerance(ms);
   for (const ms of SETTINGS) {
     const seen: string[] = [];
+    const kept: number[] = [];
+    let missed = 0;
     for (let run = 0; run < RUNS; run++) {
       let d = await once(ms, run);
       let shown = String(Math.round(d));
       if (!within(ms, d)) {
         d = await once(ms, run);
         shown = `[${shown}] ${Math.round(d)}`;
-        if (!within(ms, d)) misses.push(`${ms} ms fired after ${shown} ms`);
+        if (!within(ms, d)) missed++;
       }
+      kept.push(d);
       seen.push(shown);
     }
+    const median = [...kept].sort((a, b) => a - b)[Math.floor(kept.length / 2)];
+    if (!within(ms, median)) misses.push(`${ms} ms: median ${Math.round(median)} ms`);
+    if (missed > 1) misses.push(`${ms} ms: ${missed} of ${RUNS} runs missed twice`);
     report.push(`${ms} ms: ${seen.join(', ')}`);
   }
   console.log(`# ${what}: ${report.join('; ')}`);
