@@ -51,7 +51,7 @@ import { createHash } from 'node:crypto';
 import type { HandlerCtx, JsonReply, ProviderImpl, Reply } from './server.ts';
 import { sse } from './server.ts';
 import { countTokens, cutAtStop, isObject, splitChunks, textOf, tokensOf, truncateTokens } from './text.ts';
-import { valueFor } from './gemini.ts';
+import { schemaValue } from './schema-value.ts';
 
 export interface AnthropicOptions {
   key?: string | null;
@@ -484,9 +484,9 @@ function messages(ctx: HandlerCtx, body: Record<string, unknown>, ask: Ask, cach
   const thinking = ask.thinking ? (ask.thinking.display === 'omitted' ? '' : MOCK_THINKING) : null;
   const thinkingTokens = ask.thinking ? countTokens(MOCK_THINKING) : 0;
   const call = toolToCall(ask);
-  const toolInput = call ? (valueFor(call.schema, ctx.text) as Record<string, unknown>) : null;
+  const toolInput = call ? (schemaValue(call.schema, ctx.text) as Record<string, unknown>) : null;
 
-  let text = ask.format !== undefined ? JSON.stringify(valueFor(ask.format, ctx.text)) : ctx.text;
+  let text = ask.format !== undefined ? JSON.stringify(schemaValue(ask.format, ctx.text)) : ctx.text;
   let stopReason: 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' = call ? 'tool_use' : 'end_turn';
   let stopSequence: string | null = null;
   if (!call) {

@@ -34,7 +34,7 @@ import type { HandlerCtx, JsonReply, ProviderImpl, Reply } from './server.ts';
 import { ndjson, sse } from './server.ts';
 import { countTokens, isObject, splitChunks, tokensOf, truncateTokens } from './text.ts';
 import { embedding } from './openai.ts';
-import { schemaValue } from './ollama.ts';
+import { schemaValue } from './schema-value.ts';
 
 export interface CohereOptions {
   key?: string | null;

@@ -49,6 +49,7 @@
 import { createPublicKey, createVerify, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { HandlerCtx, JsonReply, ProviderImpl, Reply } from './server.ts';
 import { countTokens, isObject, splitChunks, textOf, truncateTokens } from './text.ts';
+import { schemaValue } from './schema-value.ts';
 import { embedding } from './openai.ts';
 
 export interface GeminiOptions {
@@ -431,42 +432,11 @@ function thinking(model: string, generation: Record<string, unknown>): { thinks:
   return { thinks, includeThoughts: thinks && config.includeThoughts === true };
 }
 
-/** A JSON value that satisfies a (JSON or OpenAPI-subset) schema: the first enum value, each property, minimal arrays. */
-export function valueFor(schema: unknown, text: string, depth = 0): unknown {
-  if (!isObject(schema) || depth > 8) return text;
-  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
-  if ('const' in schema) return schema.const;
-  const options = Array.isArray(schema.anyOf) ? schema.anyOf : Array.isArray(schema.oneOf) ? schema.oneOf : null;
-  if (options && options.length > 0) return valueFor(options[0], text, depth + 1);
-  const type = String(Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : (schema.type ?? (isObject(schema.properties) ? 'object' : 'string'))).toLowerCase();
-  switch (type) {
-    case 'object': {
-      const value: Record<string, unknown> = {};
-      if (isObject(schema.properties)) for (const [name, sub] of Object.entries(schema.properties)) value[name] = valueFor(sub, text, depth + 1);
-      return value;
-    }
-    case 'array': {
-      const min = typeof schema.minItems === 'number' ? schema.minItems : 1;
-      return Array.from({ length: Math.max(min, 1) }, () => valueFor(schema.items, text, depth + 1));
-    }
-    case 'integer':
-      return typeof schema.minimum === 'number' ? Math.ceil(schema.minimum) : 1;
-    case 'number':
-      return typeof schema.minimum === 'number' ? schema.minimum : 1.5;
-    case 'boolean':
-      return true;
-    case 'null':
-      return null;
-    default:
-      return text;
-  }
-}
-
 /** The answer's text: the mock's text, or JSON when the request asks for JSON. */
 function answerText(generation: Record<string, unknown>, text: string): string {
   if (generation.responseMimeType !== 'application/json') return text;
   const schema = generation.responseJsonSchema ?? generation.responseSchema;
-  return JSON.stringify(schema !== undefined ? valueFor(schema, text) : { answer: text });
+  return JSON.stringify(schema !== undefined ? schemaValue(schema, text) : { answer: text });
 }
 
 /**
@@ -506,7 +476,7 @@ function generate(ctx: HandlerCtx, model: string, stream: boolean, seen: Map<str
   const functionName = parsed.allowed[0] ?? (parsed.declarations[0]?.name as string | undefined);
   const declaration = parsed.declarations.find((d) => d.name === functionName);
   // Arguments that satisfy the declared schema (constrained decoding), {} without one.
-  const args = valueFor(declaration?.parametersJsonSchema ?? declaration?.parameters ?? { type: 'object' }, 'Paris');
+  const args = schemaValue(declaration?.parametersJsonSchema ?? declaration?.parameters ?? { type: 'object' }, 'Paris');
   const signature = think.thinks ? Buffer.from(`signature-${ctx.req.seq}`).toString('base64') : undefined;
   const thoughtTokens = think.thinks ? THOUGHT_TOKENS : 0;
   const thought = think.includeThoughts ? [{ text: 'The user asks a question; I answer it plainly.', thought: true }] : [];

@@ -38,6 +38,7 @@
 import type { HandlerCtx, JsonReply, ProviderImpl, Reply } from './server.ts';
 import { ndjson } from './server.ts';
 import { countTokens, isObject, splitChunks, tokensOf, truncateTokens } from './text.ts';
+import { schemaValue } from './schema-value.ts';
 import { embedding } from './openai.ts';
 
 export interface OllamaOptions {
@@ -150,35 +151,6 @@ function checkImages(images: unknown): JsonReply | null {
     if (bad !== -1) return ollamaError(400, `illegal base64 data at input byte ${bad}`);
   }
   return null;
-}
-
-/** A JSON value that satisfies a JSON schema: the first enum value, each property, minimal arrays. */
-export function schemaValue(schema: unknown, text: string, depth = 0): unknown {
-  if (!isObject(schema) || depth > 8) return text;
-  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
-  if ('const' in schema) return schema.const;
-  const options = Array.isArray(schema.anyOf) ? schema.anyOf : Array.isArray(schema.oneOf) ? schema.oneOf : null;
-  if (options && options.length > 0) return schemaValue(options[0], text, depth + 1);
-  const type = String(Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : (schema.type ?? (isObject(schema.properties) ? 'object' : 'string')));
-  switch (type) {
-    case 'object': {
-      const value: Record<string, unknown> = {};
-      if (isObject(schema.properties)) for (const [name, sub] of Object.entries(schema.properties)) value[name] = schemaValue(sub, text, depth + 1);
-      return value;
-    }
-    case 'array':
-      return Array.from({ length: Math.max(typeof schema.minItems === 'number' ? schema.minItems : 1, 1) }, () => schemaValue(schema.items, text, depth + 1));
-    case 'integer':
-      return typeof schema.minimum === 'number' ? Math.ceil(schema.minimum) : 1;
-    case 'number':
-      return typeof schema.minimum === 'number' ? schema.minimum : 1.5;
-    case 'boolean':
-      return true;
-    case 'null':
-      return null;
-    default:
-      return text;
-  }
 }
 
 /** The tool calls a tool-capable model makes: the first tool, when the last message is the user's (not a tool result). */

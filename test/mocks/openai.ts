@@ -35,7 +35,7 @@
 import type { HandlerCtx, JsonReply, ProviderImpl, Reply, StreamReply } from './server.ts';
 import { sse } from './server.ts';
 import { countTokens, isObject, splitChunks, tokensOf, truncateTokens, type Ids } from './text.ts';
-import { schemaValue } from './ollama.ts';
+import { schemaValue } from './schema-value.ts';
 
 export type ModelKind = 'chat' | 'completion' | 'embedding';
 
