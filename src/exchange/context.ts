@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { RequestError, type DriverContext, type LlmRouteType, type ModelOptions, type ProviderName } from '../llm/types.ts';
-import type { CanonicalResponse, EventSink, InboundFormat, UnsupportedPolicy } from './types.ts';
-import { createOpenAISink, renderOpenAIResponse } from './render/openai-chat.ts';
+import type { CanonicalRequest, CanonicalResponse, EventSink, InboundFormat, UnsupportedPolicy } from './types.ts';
+import { clientApi, type ClientApi } from './apis/index.ts';
 
 export interface CallInit extends Pick<DriverContext, 'provider' | 'routeType' | 'model' | 'options' | 'stream' | 'includeUsage'> {
   inbound?: InboundFormat;
@@ -15,6 +15,8 @@ export interface CallInit extends Pick<DriverContext, 'provider' | 'routeType' |
   now?: number;
   /** A fixed answer id (tests); else one is made on first use. */
   id?: string;
+  /** The request being answered: renderers that echo its parameters (Responses) read it. */
+  request?: CanonicalRequest;
 }
 
 /** The message of a refused field: `<path>: [<why> is ]not supported by the <provider> provider`. */
@@ -34,6 +36,8 @@ export class ExchangeContext implements DriverContext {
   readonly policy: UnsupportedPolicy;
   /** Paths dropped for this call (drop/pass policies): the `X-Modelgate-Dropped-Params` header and the log. */
   readonly dropped: string[] = [];
+  readonly request: CanonicalRequest | undefined;
+  readonly api: ClientApi;
   #id: string | null;
 
   constructor(init: CallInit) {
@@ -47,11 +51,13 @@ export class ExchangeContext implements DriverContext {
     this.inbound = init.inbound ?? (init.routeType === 'llm/v1/chat' ? 'openai-chat' : 'openai-completions');
     this.policy = init.policy ?? init.options.unsupported_params ?? 'error';
     this.#id = init.id ?? null;
+    this.request = init.request;
+    this.api = clientApi(this.inbound);
   }
 
   /** Made only if a translation asks for it (OpenAI's own answers carry theirs). */
   get id(): string {
-    return (this.#id ??= `${this.routeType === 'llm/v1/chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID().replace(/-/g, '')}`);
+    return (this.#id ??= `${this.api.idPrefix}${randomUUID().replace(/-/g, '')}`);
   }
 
   unsupported(path: string, why?: string): void {
@@ -64,10 +70,10 @@ export class ExchangeContext implements DriverContext {
   }
 
   createSink(): EventSink {
-    return createOpenAISink(this);
+    return this.api.createSink(this);
   }
 
   renderResponse(response: CanonicalResponse): string {
-    return renderOpenAIResponse(response, this.routeType);
+    return this.api.renderResponse(response, this);
   }
 }

@@ -195,8 +195,11 @@ export interface Sampling {
   logitBias?: Record<string, number>;
 }
 
-/** The inbound APIs (issue 18 adds `openai-responses` and `anthropic-messages`). */
-export type InboundFormat = 'openai-chat' | 'openai-completions';
+/**
+ * The client APIs modelgate speaks (src/exchange/apis/): OpenAI Chat Completions and legacy
+ * Completions, OpenAI Responses, Anthropic Messages.
+ */
+export type InboundFormat = 'openai-chat' | 'openai-completions' | 'openai-responses' | 'anthropic-messages';
 
 export interface CanonicalRequest {
   /** `chat` for every conversational API; `completions` for OpenAI's legacy prompt API. */
@@ -219,8 +222,15 @@ export interface CanonicalRequest {
   /** The end user (OpenAI `user` / `safety_identifier`, Anthropic `metadata.user_id`). */
   user?: string;
   metadata?: Record<string, string>;
-  /** OpenAI `store`, `service_tier`, `prompt_cache_key`, `prediction`, `modalities`, `audio`, `web_search_options`, `verbosity`: carried for formats that speak them. */
+  /**
+   * OpenAI `store`, `service_tier`, `prompt_cache_key`, `prediction`, `modalities`, `audio`,
+   * `web_search_options`, `verbosity` (Responses: also `include`, `truncation`, `background`,
+   * `text.verbosity` as `verbosity`): carried for formats that speak them; any other format puts a
+   * non-default value through the policy.
+   */
   openai?: JsonObject;
+  /** Anthropic-only request fields (`service_tier`, `container`, `mcp_servers`, `context_management` ...): carried for the Anthropic format. */
+  anthropic?: JsonObject;
   /**
    * Client fields no canonical field carries, kept by the route's policy `pass` (sent as is to a
    * provider), by name. Under `error` they never get this far; under `drop` they are in `dropped`.
@@ -271,9 +281,12 @@ export interface CanonicalChoice {
   /** In order: reasoning, text, refusal and tool-call parts. */
   parts: (TextPart | ReasoningPart | RefusalPart | ToolCallPart)[];
   finishReason: FinishReason | null;
+  /** The stop sequence that ended the answer, when the provider says (Anthropic `stop_sequence`): Anthropic clients get `stop_reason: "stop_sequence"`. */
+  stopSequence?: string;
 }
 
 export interface CanonicalResponse {
+  /** The provider's answer id; renderers of other APIs make their own (`resp_…`, `msg_…`) when it does not fit. */
   id: string;
   created: number;
   model: string;
@@ -318,10 +331,32 @@ export interface EventSink {
   finish(reason: FinishReason | null): string;
   /** The usage chunk (sent once, when the client asked for usage). */
   usage(usage: Usage): string;
-  /** The end of the answer (OpenAI: `data: [DONE]`). */
+  /** The end of the answer (OpenAI: `data: [DONE]`; Responses: `response.completed`; Anthropic: `message_delta` + `message_stop`). */
   done(): string;
+  /**
+   * The stream failed after it started: the error event of the client's API (OpenAI: `data:
+   * {"error":...}`; Responses: `response.failed`/`error`; Anthropic: `event: error`). Nothing follows it.
+   */
+  error(failure: StreamFailure): string;
+  /**
+   * The whole answer in the client's API once `done()` was written (Responses: the `response`
+   * object of `response.completed`, which the responses store keeps); null before, or for APIs
+   * that have nothing to keep.
+   */
+  readonly answer?: JsonObject | null;
   /** What the answer carried that must be remembered for the next turn: its reasoning state and its tool-call ids. */
   readonly carried: Carried;
+}
+
+/** Why a stream ended early, for the client's error event (relay-stream.ts describes it). */
+export interface StreamFailure {
+  message: string;
+  /** What the status would have been had the stream not started: it gives the error's type. */
+  status: number;
+  /** modelgate's cause code (`provider_error`, `upstream_truncated`, `rate_limit_exceeded` ...). */
+  code: string;
+  /** The provider's own error, when it sent one. */
+  provider?: { name: string; type: string | null };
 }
 
 /** Reasoning state an answer carried, and the tool calls it belongs to (for the gateway-side cache). */

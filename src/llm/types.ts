@@ -6,7 +6,8 @@
  * send (buildRequest), what came back (parseResponse), and what streamed back (stream translator).
  */
 
-import type { CanonicalRequest, CanonicalResponse, Carried, EventSink, InboundFormat, UnsupportedPolicy, Usage } from '../exchange/types.ts';
+import type { CanonicalRequest, CanonicalResponse, Carried, EventSink, InboundFormat, StreamFailure, UnsupportedPolicy, Usage } from '../exchange/types.ts';
+import type { JsonObject } from './json.ts';
 
 export type LlmRouteType = 'llm/v1/chat' | 'llm/v1/completions';
 export type RouteType = LlmRouteType | 'preserve';
@@ -251,6 +252,13 @@ export interface StreamTranslator {
   readonly responseModel: string | null;
   /** What the answer carried for the next turn (its reasoning state and tool-call ids: provider-state.ts). */
   readonly carried?: Carried;
+  /**
+   * The client's error event for a stream that failed after it started, in the client's API
+   * (BaseStreamTranslator: its sink's `error`). Absent: the client API's default (src/exchange/apis/).
+   */
+  errorFrame?(failure: StreamFailure): string;
+  /** The whole answer in the client's API once done (EventSink.answer): the Responses store keeps it. */
+  readonly answer?: JsonObject | null;
 }
 
 export interface ProviderDriver {

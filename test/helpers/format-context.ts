@@ -5,7 +5,7 @@
  */
 import { EMPTY_OPTIONS } from '../../src/plugins/ai-proxy/compile.ts';
 import { RequestError, type DriverContext, type LlmRouteType, type ModelOptions, type ProviderName } from '../../src/llm/types.ts';
-import type { CanonicalResponse, Carried, EventSink, FinishReason, ReasoningPart, ToolCallDelta, UnsupportedPolicy, Usage } from '../../src/exchange/types.ts';
+import type { CanonicalResponse, Carried, EventSink, FinishReason, ReasoningPart, StreamFailure, ToolCallDelta, UnsupportedPolicy, Usage } from '../../src/exchange/types.ts';
 
 /** Every model option unset (the ones src/plugins/ai-proxy/compile.ts starts a route from). */
 export const NO_OPTIONS: ModelOptions = EMPTY_OPTIONS;
@@ -22,10 +22,10 @@ export interface RecordingSinkInit {
   tags?: boolean;
 }
 
-type SinkEvent = keyof Omit<EventSink, 'id' | 'created' | 'model' | 'carried'>;
+type SinkEvent = keyof Omit<EventSink, 'id' | 'created' | 'model' | 'carried' | 'answer'>;
 const TAGS: Record<SinkEvent, string> = {
   start: '<start>', text: '<text>', reasoning: '<reasoning>', reasoningState: '', refusal: '<refusal>',
-  toolCalls: '<tools>', finish: '<finish>', usage: '<usage>', done: '<done>',
+  toolCalls: '<tools>', finish: '<finish>', usage: '<usage>', done: '<done>', error: '<error>',
 };
 
 /** A fake EventSink: every call is recorded in `events` as `[name, ...arguments]`. */
@@ -74,6 +74,9 @@ export class RecordingSink implements EventSink {
   }
   done(): string {
     return this.#record('done');
+  }
+  error(failure: StreamFailure): string {
+    return this.#record('error', failure);
   }
 }
 

@@ -14,8 +14,9 @@
  * - usage keeps every kind the provider reported (`prompt_tokens_details.cached_tokens`,
  *   `cache_write_tokens`, `completion_tokens_details.reasoning_tokens`).
  */
-import type { CanonicalResponse, Carried, EventSink, FinishReason, ReasoningPart, ToolCallDelta, ToolCallPart, Usage } from '../types.ts';
+import type { CanonicalResponse, Carried, EventSink, FinishReason, ReasoningPart, StreamFailure, ToolCallDelta, ToolCallPart, Usage } from '../types.ts';
 import type { DriverContext } from '../../llm/types.ts';
+import { openAiError } from '../../plugins/ai-proxy/openai-error.ts';
 import { neutralId, toolCallId } from '../ids.ts';
 import { reasoningDetail } from '../openai-reasoning.ts';
 
@@ -146,6 +147,10 @@ export class OpenAIChatSink implements EventSink {
     return this.#closeEmptyCalls() + DONE_FRAME;
   }
 
+  error(failure: StreamFailure): string {
+    return openAIStreamError(failure);
+  }
+
   /** `{}` for every open call that got no argument text: its arguments must parse as an object. */
   #closeEmptyCalls(): string {
     let deltas: Record<string, unknown>[] | null = null;
@@ -169,6 +174,13 @@ export class OpenAIChatSink implements EventSink {
     if (this.#usageField) chunk.usage = null;
     return sseFrame(JSON.stringify(chunk));
   }
+}
+
+/** An error event after the stream started: OpenAI's envelope, as the OpenAI SDKs raise it (`data.error`). */
+export function openAIStreamError(failure: StreamFailure): string {
+  const { error } = openAiError(failure.status, failure.message, { code: failure.code });
+  if (failure.provider) error.provider = failure.provider;
+  return `data: ${JSON.stringify({ error })}\n\n`;
 }
 
 export function createOpenAISink(ctx: SinkContext): OpenAIChatSink {

@@ -6,7 +6,8 @@
  * TypeError escaping into the proxy.
  */
 import { TranslationError, UpstreamStreamError, type DriverContext, type StreamEvent, type StreamTranslator, type Usage } from '../types.ts';
-import type { Carried, EventSink } from '../../exchange/types.ts';
+import type { Carried, EventSink, StreamFailure } from '../../exchange/types.ts';
+import type { JsonObject } from '../json.ts';
 
 /**
  * Text kept for estimating completion tokens when a provider reports no usage. Bounded so that a
@@ -99,6 +100,15 @@ export abstract class BaseStreamTranslator implements StreamTranslator {
 
   get responseModel(): string | null {
     return this.#model;
+  }
+
+  /** The client's error event, from the sink (it knows the stream's state: Responses' sequence numbers, an open Anthropic block). */
+  errorFrame(failure: StreamFailure): string {
+    return this.out.error(failure);
+  }
+
+  get answer(): JsonObject | null {
+    return this.out.answer ?? null;
   }
 
   protected markDone(): void {

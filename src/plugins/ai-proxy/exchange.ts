@@ -42,7 +42,7 @@ export type ExchangeRouteType = LlmRouteType | EmbeddingsRouteType;
 export interface Exchange {
   ctx: RequestContext;
   conf: CompiledAiProxy;
-  driver: DriverContext;
+  driver: ExchangeContext;
   request: ClientRequest;
   /** The request in canonical form (the inbound adapter's). */
   canonical: CanonicalRequest;

@@ -17,9 +17,9 @@ import { TranslationError, UpstreamStreamError, type StreamEvent, type StreamFra
 import { jsonAnswerAsStream } from './stream-from-json.ts';
 import { HEADERS } from '../../proxy/names.ts';
 import { isCollected } from '../../proxy/upstream.ts';
-import { openAiError } from './openai-error.ts';
 import type { AbortLike } from '../../proxy/context.ts';
 import { hasState, rememberState } from '../../exchange/provider-state.ts';
+import type { StreamFailure } from '../../exchange/types.ts';
 
 const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -51,20 +51,6 @@ function framingOf(contentType: string): StreamFraming | null {
 /** The provider's stream ended without its end-of-stream event. */
 class TruncatedStream extends Error {}
 
-/** An error event after the stream started: OpenAI's envelope, as the OpenAI SDKs raise it (`data.error`). */
-function sseError(failure: StreamFailure): string {
-  const { error } = openAiError(failure.status, failure.message, { code: failure.code });
-  if (failure.provider) error.provider = failure.provider;
-  return `data: ${JSON.stringify({ error })}\n\n`;
-}
-
-interface StreamFailure {
-  message: string;
-  /** What the status would have been had the stream not started: it gives the envelope's `type`. */
-  status: number;
-  code: string;
-  provider?: { name: string; type: string | null };
-}
 
 /** A provider's error event that says it is a rate limit (Cohere's ERROR_LIMIT, Bedrock's throttling, Gemini's RESOURCE_EXHAUSTED). */
 const RATE_LIMIT_TYPE = /rate.?limit|throttl|exhausted|quota/i;
@@ -136,7 +122,8 @@ export async function relayStream(x: Exchange): Promise<void> {
     } else {
       const failure = describeFailure(e, x.signal, driver.provider);
       ctx.error = { status: failure.status, code: failure.code, message: failure.message };
-      res.end(sseError(failure));
+      // the client's API's error event: the sink's when it tracked the stream (Responses' sequence numbers)
+      res.end(translator.errorFrame?.(failure) ?? driver.api.streamError(failure));
       response.body.destroy();
     }
   }

@@ -1,0 +1,17 @@
+/** Every client API by its InboundFormat (types.ts says what one is). */
+import type { InboundFormat } from '../types.ts';
+import type { ClientApi } from './types.ts';
+import { openAIChatApi, openAICompletionsApi } from './openai-chat.ts';
+
+const APIS: Record<InboundFormat, ClientApi> = {
+  'openai-chat': openAIChatApi,
+  'openai-completions': openAICompletionsApi,
+  'openai-responses': openAIChatApi, // PLACEHOLDER until apis/openai-responses.ts lands
+  'anthropic-messages': openAIChatApi, // PLACEHOLDER until apis/anthropic-messages.ts lands
+};
+
+export function clientApi(format: InboundFormat): ClientApi {
+  return APIS[format];
+}
+
+export type { ClientApi, SinkContext } from './types.ts';
