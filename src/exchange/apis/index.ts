@@ -2,11 +2,12 @@
 import type { InboundFormat } from '../types.ts';
 import type { ClientApi } from './types.ts';
 import { openAIChatApi, openAICompletionsApi } from './openai-chat.ts';
+import { openAIResponsesApi } from './openai-responses.ts';
 
 const APIS: Record<InboundFormat, ClientApi> = {
   'openai-chat': openAIChatApi,
   'openai-completions': openAICompletionsApi,
-  'openai-responses': openAIChatApi, // PLACEHOLDER until apis/openai-responses.ts lands
+  'openai-responses': openAIResponsesApi,
   'anthropic-messages': openAIChatApi, // PLACEHOLDER until apis/anthropic-messages.ts lands
 };
 
