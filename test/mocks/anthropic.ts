@@ -1,7 +1,11 @@
 /**
- * Anthropic Messages API: `POST /v1/messages` (and the retired `POST /v1/complete`).
+ * Anthropic Messages API: `POST /v1/messages`, `POST /v1/messages/count_tokens` (and the retired `POST /v1/complete`).
  *
  * Sources:
+ * - Count tokens (https://docs.claude.com/en/api/messages-count-tokens, SDK `MessageCountTokensParams`):
+ *   `POST /v1/messages/count_tokens` takes the Messages body without `max_tokens`, sampling or
+ *   `stream` (those are "Extra inputs") and answers `{"input_tokens": N}`: here the same count the
+ *   usage of a Message splits into input, cache writes and cache reads.
  * - Messages API reference / SDK params (anthropic-sdk-python `types/message_create_params.py`):
  *   required `model`, `max_tokens`, `messages`; roles `user` and `assistant` only (consecutive
  *   same-role turns are merged, the first turn may be `assistant` on the first-party API); the system
@@ -78,6 +82,9 @@ const FIELDS = new Set([
   'model', 'messages', 'max_tokens', 'cache_control', 'container', 'inference_geo', 'metadata', 'output_config',
   'service_tier', 'stop_sequences', 'stream', 'system', 'temperature', 'thinking', 'tool_choice', 'tools', 'top_k', 'top_p',
 ]);
+
+/** Top-level fields of Count tokens in a Message (SDK `MessageCountTokensParams`): no `max_tokens`, no sampling, no `stream`. */
+const COUNT_FIELDS = new Set(['model', 'messages', 'cache_control', 'output_config', 'speed', 'system', 'thinking', 'tool_choice', 'tools']);
 
 /** Numeric fields and their documented bounds; the message text follows the live API ("temperature: range: 0..1"). */
 const RANGES: Record<string, { min: number; max?: number; int?: boolean }> = {
@@ -172,17 +179,20 @@ function schemaProblem(schema: unknown, at: string): Problem | null {
 }
 
 /** The first problem with a Messages body, as `[status, type, message]`, or what it asks of the answer. */
-function validate(json: unknown, models: string[] | '*', betas: string[]): Problem | Ask {
+function validate(json: unknown, models: string[] | '*', betas: string[], count = false): Problem | Ask {
   if (!isObject(json)) return invalid('There was an error parsing the body of your request. Please make sure it is valid JSON.');
   const betaFormat = STRUCTURED_OUTPUT_BETAS.some((b) => betas.includes(b));
-  const extra = Object.keys(json).find((k) => !FIELDS.has(k) && !(k === 'output_format' && betaFormat));
+  const fields = count ? COUNT_FIELDS : FIELDS;
+  const extra = Object.keys(json).find((k) => !fields.has(k) && !(k === 'output_format' && betaFormat));
   if (extra) return invalid(`${extra}: Extra inputs are not permitted`);
-  for (const field of ['model', 'max_tokens', 'messages']) {
+  for (const field of count ? ['model', 'messages'] : ['model', 'max_tokens', 'messages']) {
     if (json[field] === undefined) return invalid(`${field}: Field required`);
   }
   if (typeof json.model !== 'string') return invalid('model: Input should be a valid string');
-  if (typeof json.max_tokens !== 'number' || !Number.isInteger(json.max_tokens)) return invalid('max_tokens: Input should be a valid integer');
-  if (json.max_tokens < 0) return invalid('max_tokens: Input should be greater than or equal to 0');
+  if (!count) {
+    if (typeof json.max_tokens !== 'number' || !Number.isInteger(json.max_tokens)) return invalid('max_tokens: Input should be a valid integer');
+    if (json.max_tokens < 0) return invalid('max_tokens: Input should be greater than or equal to 0');
+  }
   if (!Array.isArray(json.messages)) return invalid('messages: Input should be a valid list');
   if (json.messages.length === 0) return invalid('messages: at least one message is required');
   for (const [i, m] of json.messages.entries()) {
@@ -277,7 +287,7 @@ function validateFeatures(json: Record<string, unknown>, model: string, messages
       if (caps.adaptiveOnly) return invalid(`thinking.type.enabled is not supported for this model. Use thinking.type.adaptive and output_config.effort to control thinking behavior.`);
       if (typeof t.budget_tokens !== 'number' || !Number.isInteger(t.budget_tokens)) return invalid('thinking.enabled.budget_tokens: Field required');
       if (t.budget_tokens < 1024) return invalid('thinking.enabled.budget_tokens: Input should be greater than or equal to 1024');
-      if ((json.max_tokens as number) <= t.budget_tokens) return invalid(`\`max_tokens\` must be greater than \`thinking.budget_tokens\`. ${THINKING_DOCS}#max-tokens-and-context-window-size`);
+      if (json.max_tokens !== undefined && (json.max_tokens as number) <= t.budget_tokens) return invalid(`\`max_tokens\` must be greater than \`thinking.budget_tokens\`. ${THINKING_DOCS}#max-tokens-and-context-window-size`);
     }
     if (t.type === 'adaptive' && !caps.adaptive) return invalid(`thinking.type.adaptive is not supported for this model.`);
     if (t.type === 'disabled' && caps.adaptiveOnly) return invalid('thinking.type.disabled is not supported for this model.');
@@ -419,7 +429,7 @@ export function anthropicProvider(opts: AnthropicOptions & Record<string, unknow
   const cache = new Map<string, number>();
   return {
     handle(ctx): Reply {
-      const known = ctx.path === '/v1/messages' || ctx.path === '/v1/complete';
+      const known = ctx.path === '/v1/messages' || ctx.path === '/v1/messages/count_tokens' || ctx.path === '/v1/complete';
       if (!known || ctx.req.method !== 'POST') return anthropicError(404, 'not_found_error', 'Not Found', ctx);
 
       // Authentication first, then the version header (both checked before the body).
@@ -436,8 +446,10 @@ export function anthropicProvider(opts: AnthropicOptions & Record<string, unknow
 
       const beta = ctx.req.headers['anthropic-beta'];
       const betas = (Array.isArray(beta) ? beta.join(',') : (beta ?? '')).split(',').map((b) => b.trim()).filter(Boolean);
-      const checked = validate(ctx.req.json, models(), betas);
+      const count = ctx.path === '/v1/messages/count_tokens';
+      const checked = validate(ctx.req.json, models(), betas, count);
       if (Array.isArray(checked)) return anthropicError(checked[0], checked[1], checked[2], ctx);
+      if (count) return { kind: 'json', status: 200, headers: { 'request-id': ctx.ids.next('req_mock') }, body: { input_tokens: promptTokens(ctx.req.json as Record<string, unknown>) } };
       return messages(ctx, ctx.req.json as Record<string, unknown>, checked, cache);
     },
     errorReply(status, kind, ctx) {
@@ -477,8 +489,13 @@ function toolToCall(ask: Ask): { name: string; schema: unknown } | null {
   return null;
 }
 
+/** The prompt's tokens: what count_tokens answers, and what usage splits into input, cache writes and cache reads. */
+function promptTokens(body: Record<string, unknown>): number {
+  return tokensOf(body.system, ...(body.messages as { content: unknown }[]).map((m) => m.content));
+}
+
 function messages(ctx: HandlerCtx, body: Record<string, unknown>, ask: Ask, cache: Map<string, number>): Reply {
-  const total = tokensOf(body.system, ...(body.messages as { content: unknown }[]).map((m) => m.content));
+  const total = promptTokens(body);
   const { read, written } = cacheUsage(ask, cache);
   const input = Math.max(0, total - read - written);
   const thinking = ask.thinking ? (ask.thinking.display === 'omitted' ? '' : MOCK_THINKING) : null;

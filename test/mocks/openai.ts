@@ -4,6 +4,7 @@
  * Sources:
  * - API reference, Chat Completions / Completions / Embeddings / Models:
  *   https://platform.openai.com/docs/api-reference/chat/create (and /completions, /embeddings, /models)
+ * - The Responses API (`POST /v1/responses`) lives in openai-responses.ts, with its own sources.
  * - Error bodies are the ones the live API returns, as quoted verbatim in public bug reports:
  *   401 invalid_api_key "Incorrect API key provided: sk-PMafP***...E873. You can find your API key at ..."
  *   (openai-python, continuedev/continue #9358), 401 missing key "You didn't provide an API key. ..."
@@ -36,6 +37,7 @@ import type { HandlerCtx, JsonReply, ProviderImpl, Reply, StreamReply } from './
 import { sse } from './server.ts';
 import { countTokens, isObject, splitChunks, tokensOf, truncateTokens, type Ids } from './text.ts';
 import { schemaValue } from './schema-value.ts';
+import { responsesReply } from './openai-responses.ts';
 
 export type ModelKind = 'chat' | 'completion' | 'embedding';
 
@@ -80,7 +82,7 @@ export const PARAMS: Record<ModelKind, ReadonlySet<string>> = {
   embedding: new Set(['input', 'model', 'dimensions', 'encoding_format', 'user']),
 };
 
-interface Range {
+export interface Range {
   min?: number;
   max?: number;
   int?: boolean;
@@ -122,7 +124,7 @@ export function redactKey(key: string): string {
   return key.length <= 12 ? key : `${key.slice(0, 8)}${'*'.repeat(key.length - 12)}${key.slice(-4)}`;
 }
 
-function typeName(v: unknown): string {
+export function typeName(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'number') return Number.isInteger(v) ? 'an integer' : 'a decimal number';
@@ -132,7 +134,7 @@ function typeName(v: unknown): string {
 }
 
 /** OpenAI's wording for a number out of range or of the wrong type. */
-function rangeError(name: string, v: unknown, r: Range): OpenAIErrorFields | null {
+export function rangeError(name: string, v: unknown, r: Range): OpenAIErrorFields | null {
   const want = r.int ? 'integer' : 'decimal';
   if (typeof v !== 'number' || (r.int && !Number.isInteger(v))) {
     return { message: `Invalid type for '${name}': expected ${r.int ? 'an integer' : 'a decimal'}, but got ${typeName(v)} instead.`, param: name, code: 'invalid_type' };
@@ -233,8 +235,8 @@ export interface Answer {
 }
 
 /** OpenAI's reasoning models (o-series, gpt-5): they reason before answering. */
-const REASONING_MODEL = /^(o\d|gpt-5)/;
-const REASONING_TOKENS: Record<string, number> = { minimal: 0, low: 8, medium: 16, high: 32 };
+export const REASONING_MODEL = /^(o\d|gpt-5)/;
+export const REASONING_TOKENS: Record<string, number> = { minimal: 0, low: 8, medium: 16, high: 32 };
 
 export function usageOf(a: Answer): Record<string, unknown> {
   const completion = (countTokens(a.call ? a.call.arguments : a.text) + a.reasoningTokens) * a.n;
@@ -254,14 +256,14 @@ const SEEN_PROMPTS = new WeakMap<Ids, Set<string>>();
  * Automatic prompt caching (guide "Prompt caching"): prompts of 1024 tokens or more are cached;
  * a prompt seen before reads 1024 tokens plus each further full 128-token block from the cache.
  */
-function cachedTokens(ctx: HandlerCtx, json: Record<string, unknown>, prompt: number): number {
-  if (prompt < 1024) return 0;
-  const key = JSON.stringify(json.messages ?? json.prompt);
+export function cachedTokens(ctx: HandlerCtx, prompt: unknown, tokens: number): number {
+  if (tokens < 1024) return 0;
+  const key = JSON.stringify(prompt);
   const seen = SEEN_PROMPTS.get(ctx.ids) ?? new Set<string>();
   SEEN_PROMPTS.set(ctx.ids, seen);
   const hit = seen.has(key);
   seen.add(key);
-  return hit ? 1024 + Math.floor((prompt - 1024) / 128) * 128 : 0;
+  return hit ? 1024 + Math.floor((tokens - 1024) / 128) * 128 : 0;
 }
 
 /** Self-hosted models that think aloud and return it as `reasoning_content` (vLLM's reasoning parsers, DeepSeek's API). */
@@ -282,7 +284,7 @@ export function makeAnswer(ctx: HandlerCtx, kind: ModelKind, json: Record<string
   const id = ctx.ids.next(idPrefix);
   const effort = typeof json.reasoning_effort === 'string' ? json.reasoning_effort : 'medium';
   const reasoningTokens = kind === 'chat' && REASONING_MODEL.test(model) ? (REASONING_TOKENS[effort] ?? 16) : 0;
-  const cached = kind === 'chat' && options.promptCaching !== false ? cachedTokens(ctx, json, prompt) : 0;
+  const cached = kind === 'chat' && options.promptCaching !== false ? cachedTokens(ctx, json.messages ?? json.prompt, prompt) : 0;
   const thinking = kind === 'chat' && options.reasoningContent === true && THINKING_MODEL.test(model);
   const base = {
     id,
@@ -307,21 +309,26 @@ export function makeAnswer(ctx: HandlerCtx, kind: ModelKind, json: Record<string
 
 /** The call a forced tool_choice makes: `required` the first tool not yet called (else the last), a named function that one. */
 function forcedCall(json: Record<string, unknown>, text: string, answerId: string): Answer['call'] | undefined {
-  const tools = Array.isArray(json.tools) ? json.tools.filter((t): t is Record<string, any> => isObject(t) && isObject(t.function) && typeof t.function.name === 'string') : [];
-  if (tools.length === 0) return undefined;
+  const tools = Array.isArray(json.tools) ? json.tools.filter((t): t is Record<string, any> => isObject(t) && isObject(t.function) && typeof t.function.name === 'string').map((t) => ({ name: t.function.name as string, parameters: t.function.parameters })) : [];
   const choice = json.tool_choice;
-  let tool: Record<string, any> | undefined;
-  if (choice === 'required') {
-    const called = new Set<string>();
-    for (const m of (json.messages as unknown[]) ?? []) if (isObject(m) && Array.isArray(m.tool_calls)) for (const c of m.tool_calls) if (isObject(c) && isObject(c.function)) called.add(String(c.function.name));
-    tool = tools.find((t) => !called.has(t.function.name)) ?? tools.at(-1);
-  } else if (isObject(choice) && choice.type === 'function' && isObject(choice.function)) {
-    tool = tools.find((t) => t.function.name === (choice.function as Record<string, unknown>).name);
-  }
+  const called = new Set<string>();
+  for (const m of (json.messages as unknown[]) ?? []) if (isObject(m) && Array.isArray(m.tool_calls)) for (const c of m.tool_calls) if (isObject(c) && isObject(c.function)) called.add(String(c.function.name));
+  const named = isObject(choice) && choice.type === 'function' && isObject(choice.function) ? String(choice.function.name) : undefined;
+  return pickToolCall(tools, choice === 'required' ? 'required' : named, called, text, answerId);
+}
+
+/**
+ * The tool call a forced choice makes, whatever the API's shapes (Chat Completions and Responses
+ * share it): `'required'` calls the first tool the conversation has not called yet (else the last),
+ * a name calls that tool; its arguments are built from the tool's `parameters` (`{}` for none).
+ */
+export function pickToolCall(tools: { name: string; parameters: unknown }[], choice: 'required' | string | undefined, called: ReadonlySet<string>, text: string, answerId: string): Answer['call'] | undefined {
+  if (tools.length === 0 || choice === undefined) return undefined;
+  const tool = choice === 'required' ? (tools.find((t) => !called.has(t.name)) ?? tools.at(-1)) : tools.find((t) => t.name === choice);
   if (!tool) return undefined;
-  const parameters = tool.function.parameters;
+  const parameters = tool.parameters;
   const empty = !isObject(parameters) || !isObject(parameters.properties) || Object.keys(parameters.properties).length === 0;
-  return { id: `call_${answerId.replace(/[^A-Za-z0-9]/g, '')}`, name: tool.function.name, arguments: empty ? '{}' : JSON.stringify(schemaValue(parameters, text)) };
+  return { id: `call_${answerId.replace(/[^A-Za-z0-9]/g, '')}`, name: tool.name, arguments: empty ? '{}' : JSON.stringify(schemaValue(parameters, text)) };
 }
 
 export function chatCompletion(a: Answer): Record<string, unknown> {
@@ -431,7 +438,7 @@ export interface OpenAIOptions {
   pathPrefix?: string;
 }
 
-const ENDPOINTS: Record<string, ModelKind | 'models'> = { '/chat/completions': 'chat', '/completions': 'completion', '/embeddings': 'embedding', '/models': 'models' };
+const ENDPOINTS: Record<string, ModelKind | 'models' | 'responses'> = { '/chat/completions': 'chat', '/completions': 'completion', '/embeddings': 'embedding', '/models': 'models', '/responses': 'responses' };
 
 /** The kind of a served model, `'*'` when any model serves any endpoint, undefined when unknown. */
 function kindOf(models: OpenAIOptions['models'], name: string): ModelKind | '*' | undefined {
@@ -468,6 +475,11 @@ function makeOpenAI(opts: OpenAIOptions & Record<string, unknown>, flavor: Flavo
         return openaiError(404, { message: `Invalid URL (${method} ${ctx.path})`, type: 'invalid_request_error' });
       }
       if (endpoint === 'models') return listModels(rest!, models());
+      if (endpoint === 'responses') {
+        // only api.openai.com's flavour speaks the Responses API here
+        if (!flavor.strictParams) return openaiError(404, { message: `Invalid URL (${method} ${ctx.path})`, type: 'invalid_request_error' });
+        return responsesReply(ctx, models() ?? OPENAI_MODELS, { 'x-request-id': ctx.ids.next('req_mock'), 'openai-processing-ms': '1' });
+      }
 
       const json = ctx.req.json;
       const err = validateBody(json, { kind: endpoint, strictParams: flavor.strictParams, requireModel: true });

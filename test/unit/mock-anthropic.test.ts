@@ -206,3 +206,33 @@ describe('anthropic mock and format: a thinking round trip', () => {
     assert.deepEqual(JSON.parse((native.choices[0].parts.at(-1) as { text: string }).text), { city: 'Paris is the capital.' });
   });
 });
+
+describe('anthropic mock: count_tokens', () => {
+  const mock = anthropicProvider({ key: 'sk-ant-test', models: '*' });
+  const count = (body: Json, headers: Json = HEADERS): Reply => {
+    const req = { method: 'POST', path: '/v1/messages/count_tokens', query: {}, headers, body: JSON.stringify(body), json: body } as unknown as HandlerCtx['req'];
+    return mock.handle({ req, path: '/v1/messages/count_tokens', text: 'Paris is the capital.', forceStream: false, chunks: null, ids: new Ids(1_700_000_000) });
+  };
+  const body = { model: 'claude-sonnet-4-5', system: 'Be brief.', messages: [{ role: 'user', content: 'What is the capital of France?' }] };
+
+  it('answers {input_tokens} by the count the usage of a Message is made of', () => {
+    const counted = json(count(body));
+    assert.equal(counted.status, 200);
+    assert.deepEqual(counted.body, { input_tokens: 8 });
+    const created = json(call((c) => mock.handle(c), { ...body, max_tokens: 100 })).body.usage;
+    assert.equal(created.input_tokens + created.cache_creation_input_tokens + created.cache_read_input_tokens, 8);
+    // tools, thinking and cache marks are part of a count request
+    const tools = [{ name: 'get_time', input_schema: { type: 'object', properties: {} }, cache_control: { type: 'ephemeral' } }];
+    assert.equal(json(count({ ...body, tools, tool_choice: { type: 'auto' }, thinking: { type: 'enabled', budget_tokens: 1024 } })).status, 200);
+  });
+
+  it('refuses what is not a count request: max_tokens, sampling, stream; and checks the rest as Messages do', () => {
+    for (const field of ['max_tokens', 'temperature', 'stream']) {
+      const r = json(count({ ...body, [field]: field === 'stream' ? true : 1 }));
+      assert.deepEqual([r.status, r.body.error.message], [400, `${field}: Extra inputs are not permitted`]);
+    }
+    assert.equal(json(count({ model: 'claude-sonnet-4-5' })).body.error.message, 'messages: Field required');
+    assert.match(json(count({ ...body, messages: [{ role: 'system', content: 'x' }] })).body.error.message, /Unexpected role "system"/);
+    assert.equal(json(count(body, { 'anthropic-version': '2023-06-01' })).status, 401);
+  });
+});

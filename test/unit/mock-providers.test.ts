@@ -197,6 +197,143 @@ describe('openai mock', () => {
 // ---------------------------------------------------------------------------------------------
 // Azure
 
+describe('openai mock: Responses API', () => {
+  let mock: MockProvider;
+  before(async () => {
+    mock = await startMockProvider('openai', { key: 'sk-test', fixedTime: 1700000000 });
+  });
+  after(() => mock.close());
+  const key = bearer('sk-test');
+  const url = (): string => `${mock.url}/v1/responses`;
+  const weather = { type: 'function', name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }, strict: true };
+
+  it('answers a response object with an output_text message and usage with details', async () => {
+    const r = await call(url(), { model: 'gpt-4o', instructions: 'Be brief.', input: 'What is 1 + 1?' }, key);
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.json.id, /^resp_/);
+    assert.deepEqual([r.json.object, r.json.status, r.json.created_at, r.json.model, r.json.error, r.json.incomplete_details], ['response', 'completed', 1700000000, 'gpt-4o', null, null]);
+    assert.equal(r.json.output.length, 1);
+    const [message] = r.json.output;
+    assert.deepEqual({ ...message, id: 'x' }, { id: 'x', type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', annotations: [], logprobs: [], text: '1 + 1 = 2.' }] });
+    assert.deepEqual(r.json.usage, { input_tokens: 7, input_tokens_details: { cached_tokens: 0 }, output_tokens: 5, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 12 });
+    const items = await call(url(), { model: 'gpt-4o', input: [{ role: 'developer', content: 'Be brief.' }, { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'Hi' }] }, { role: 'assistant', content: [{ type: 'output_text', text: 'Hello.' }] }, { role: 'user', content: 'Sum?' }] }, key);
+    assert.equal(items.status, 200, items.text);
+    assert.equal(items.json.usage.input_tokens, 5);
+  });
+
+  it('validates the request strictly, in OpenAI error bodies', async () => {
+    const base = { model: 'gpt-4o', input: 'hi' };
+    const cases: [unknown, number, string, string | null][] = [
+      [{ ...base, messages: [] }, 400, "Unknown parameter: 'messages'.", 'unknown_parameter'],
+      [{ input: 'hi' }, 400, "Missing required parameter: 'model'.", 'missing_required_parameter'],
+      [{ model: 'gpt-4o' }, 400, "Missing required parameter: 'input'.", 'missing_required_parameter'],
+      [{ ...base, model: 'gpt-9' }, 400, "The requested model 'gpt-9' does not exist.", 'model_not_found'],
+      [{ ...base, max_output_tokens: 10 }, 400, "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got 10 instead.", 'integer_below_min_value'],
+      [{ ...base, previous_response_id: 'resp_abc' }, 400, "Previous response with id 'resp_abc' not found.", 'previous_response_not_found'],
+      [{ ...base, reasoning: { effort: 'low' } }, 400, "Unsupported parameter: 'reasoning.effort' is not supported with this model.", 'unsupported_parameter'],
+      [{ ...base, model: 'gpt-5', temperature: 0.2 }, 400, "Unsupported parameter: 'temperature' is not supported with this model.", 'unsupported_parameter'],
+      [{ ...base, tools: [{ type: 'function', function: { name: 'f' } }] }, 400, "Unknown parameter: 'tools[0].function'.", 'unknown_parameter'],
+      [{ ...base, tools: [{ type: 'function', name: 'f' }], tool_choice: { type: 'function', name: 'g' } }, 400, "Tool choice 'g' not found in 'tools' parameter.", null],
+      [{ ...base, text: { format: { type: 'json_schema', schema: { type: 'object' } } } }, 400, "Missing required parameter: 'text.format.name'.", 'missing_required_parameter'],
+      [{ ...base, text: { format: { type: 'json_schema', json_schema: { name: 'x', schema: {} } } } }, 400, "Unknown parameter: 'text.format.json_schema'.", 'unknown_parameter'],
+      [{ ...base, include: ['reasoning.secret'] }, 400, `Invalid value: 'reasoning.secret'. Supported values are: 'file_search_call.results', 'web_search_call.results', 'web_search_call.action.sources', 'message.input_image.image_url', 'computer_call_output.output.image_url', 'code_interpreter_call.outputs', 'reasoning.encrypted_content', and 'message.output_text.logprobs'.`, 'invalid_value'],
+      [{ ...base, input: [{ role: 'tool', content: 'x' }] }, 400, "Invalid value: 'tool'. Supported values are: 'user', 'assistant', 'system', and 'developer'.", 'invalid_value'],
+      [{ ...base, input: [{ role: 'assistant', content: [{ type: 'input_text', text: 'x' }] }] }, 400, "Invalid value: 'input_text'. Supported values are: 'output_text', and 'refusal'.", 'invalid_value'],
+      [{ ...base, input: [{ type: 'function_call_output', call_id: 'call_1', output: '12' }] }, 400, 'No tool call found for function call output with call_id call_1.', null],
+      [{ ...base, input: [{ role: 'user', content: 'q' }, { type: 'function_call', call_id: 'call_1', name: 'f', arguments: '{}' }] }, 400, 'No tool output found for function call call_1.', null],
+      [{ ...base, input: [{ type: 'reasoning', id: 'rs_1', summary: [], encrypted_content: 'gAAAAABforged' }] }, 400, 'The encrypted content gAAAAABforge... could not be verified.', 'invalid_encrypted_content'],
+      [{ ...base, input: [{ type: 'item_reference', id: 'msg_1' }] }, 404, "Item with id 'msg_1' not found.", null],
+    ];
+    for (const [body, status, message, code] of cases) {
+      const r = await call(url(), body, key);
+      assert.equal(r.status, status, `${message}: ${r.text}`);
+      assert.equal(r.json.error.message, message);
+      assert.equal(r.json.error.type, 'invalid_request_error');
+      assert.equal(r.json.error.code, code);
+    }
+    assert.equal((await call(url(), base)).status, 401);
+  });
+
+  it('calls a function when tool_choice forces one, and answers text after its output', async () => {
+    const forced = await call(url(), { model: 'gpt-4o', input: 'Weather in Paris?', tools: [weather], tool_choice: 'required' }, key);
+    assert.equal(forced.status, 200, forced.text);
+    const [fc] = forced.json.output;
+    assert.deepEqual([fc.type, fc.name, fc.status, JSON.parse(fc.arguments)], ['function_call', 'get_weather', 'completed', { city: '1 + 1 = 2.' }]);
+    assert.match(fc.call_id, /^call_/);
+    assert.match(fc.id, /^fc_/);
+    const named = await call(url(), { model: 'gpt-4o', input: 'hi', tools: [weather], tool_choice: { type: 'function', name: 'get_weather' } }, key);
+    assert.equal(named.json.output[0].type, 'function_call');
+    assert.equal((await call(url(), { model: 'gpt-4o', input: 'hi', tools: [weather] }, key)).json.output[0].type, 'message');
+    const next = await call(url(), { model: 'gpt-4o', tools: [weather], input: [{ role: 'user', content: 'Weather in Paris?' }, { type: 'function_call', call_id: fc.call_id, name: fc.name, arguments: fc.arguments }, { type: 'function_call_output', call_id: fc.call_id, output: 'sunny' }] }, key);
+    assert.equal(next.status, 200, next.text);
+    assert.equal(next.json.output[0].content[0].text, '1 + 1 = 2.');
+  });
+
+  it('answers JSON of the text.format schema, and cuts at max_output_tokens', async () => {
+    const schema = { type: 'object', properties: { city: { type: 'string' }, population: { type: 'integer' } }, required: ['city', 'population'], additionalProperties: false };
+    const r = await call(url(), { model: 'gpt-4o', input: 'x', text: { format: { type: 'json_schema', name: 'city', schema, strict: true } } }, key);
+    assert.deepEqual(JSON.parse(r.json.output[0].content[0].text), { city: '1 + 1 = 2.', population: 1 });
+    assert.deepEqual(r.json.text.format, { type: 'json_schema', name: 'city', schema, strict: true });
+    mock.nextResponse({ text: 'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen' });
+    const cut = await call(url(), { model: 'gpt-4o', input: 'x', max_output_tokens: 16 }, key);
+    assert.deepEqual([cut.json.status, cut.json.incomplete_details, cut.json.usage.output_tokens], ['incomplete', { reason: 'max_output_tokens' }, 16]);
+  });
+
+  it('reasoning models answer a reasoning item, with encrypted content when included, that comes back verified', async () => {
+    const r = await call(url(), { model: 'gpt-5', input: 'x', reasoning: { effort: 'low', summary: 'auto' }, include: ['reasoning.encrypted_content'], store: false }, key);
+    assert.equal(r.status, 200, r.text);
+    const [rs, message] = r.json.output;
+    assert.equal(rs.type, 'reasoning');
+    assert.match(rs.encrypted_content, /^gAAAAAB/);
+    assert.equal(rs.summary[0].type, 'summary_text');
+    assert.equal(message.type, 'message');
+    assert.deepEqual(r.json.usage.output_tokens_details, { reasoning_tokens: 8 });
+    assert.equal(r.json.usage.output_tokens, 8 + 5);
+    const plain = await call(url(), { model: 'gpt-5', input: 'x' }, key);
+    assert.equal(plain.json.output[0].encrypted_content, undefined);
+    const back = (item: unknown) => call(url(), { model: 'gpt-5', store: false, input: [{ role: 'user', content: 'x' }, item, { role: 'assistant', content: [{ type: 'output_text', text: 'A.' }] }, { role: 'user', content: 'y' }] }, key);
+    assert.equal((await back(rs)).status, 200);
+    const withoutContent = await back({ ...rs, encrypted_content: undefined });
+    assert.equal(withoutContent.status, 404);
+    assert.match(withoutContent.json.error.message, /^Item with id 'rs_\w+' not found\. Items are not persisted when `store` is set to false/);
+    assert.equal((await back({ ...rs, id: 'rs_other' })).status, 400, 'the content belongs to its item');
+  });
+
+  it('streams the documented events in order with sequence numbers from 0', async () => {
+    const r = await call(url(), { model: 'gpt-4o', input: 'x', stream: true }, key);
+    assert.match(r.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const events = parseSse(r.text);
+    const data = events.map((e) => JSON.parse(e.data));
+    assert.ok(events.every((e, i) => e.event === data[i].type));
+    assert.deepEqual(data.map((d) => d.sequence_number), data.map((_, i) => i));
+    const types = data.map((d) => d.type);
+    assert.deepEqual(types.filter((t) => t !== 'response.output_text.delta'), [
+      'response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added',
+      'response.output_text.done', 'response.content_part.done', 'response.output_item.done', 'response.completed',
+    ]);
+    assert.equal(data.filter((d) => d.type === 'response.output_text.delta').map((d) => d.delta).join(''), '1 + 1 = 2.');
+    assert.equal(data[0].response.status, 'in_progress');
+    assert.equal(data.at(-1).response.status, 'completed');
+    assert.equal(data.at(-1).response.usage.output_tokens, 5);
+
+    const tool = await call(url(), { model: 'gpt-4o', input: 'x', stream: true, tools: [weather], tool_choice: 'required' }, key);
+    const td = parseSse(tool.text).map((e) => JSON.parse(e.data));
+    assert.deepEqual([...new Set(td.map((d) => d.type))], [
+      'response.created', 'response.in_progress', 'response.output_item.added', 'response.function_call_arguments.delta',
+      'response.function_call_arguments.done', 'response.output_item.done', 'response.completed',
+    ]);
+    assert.equal(td[2].item.arguments, '');
+    const args = td.filter((d) => d.type === 'response.function_call_arguments.delta').map((d) => d.delta).join('');
+    assert.equal(args, td.find((d) => d.type === 'response.function_call_arguments.done').arguments);
+    assert.deepEqual(JSON.parse(args), { city: '1 + 1 = 2.' });
+  });
+
+  it('leaves chat completions as they were', async () => {
+    const r = await call(`${mock.url}/v1/chat/completions`, chat, key);
+    assert.equal(r.json.object, 'chat.completion');
+  });
+});
+
 describe('azure mock', () => {
   let mock: MockProvider;
   before(async () => {
