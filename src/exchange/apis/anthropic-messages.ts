@@ -1,0 +1,18 @@
+/**
+ * Anthropic Messages (`POST /v1/messages`) as a client API: the inbound adapter
+ * (inbound/anthropic-messages.ts), the renderer and Anthropic's error shape
+ * (render/anthropic-messages.ts). Answer ids the gateway makes are `msg_…`, as Anthropic's.
+ */
+import type { ClientApi } from './types.ts';
+import { parseAnthropicRequest } from '../inbound/anthropic-messages.ts';
+import { anthropicErrorBody, anthropicStreamError, createAnthropicSink, renderAnthropicResponse } from '../render/anthropic-messages.ts';
+
+export const anthropicMessagesApi: ClientApi = {
+  format: 'anthropic-messages',
+  idPrefix: 'msg_',
+  parse: parseAnthropicRequest,
+  createSink: createAnthropicSink,
+  renderResponse: renderAnthropicResponse,
+  errorBody: anthropicErrorBody,
+  streamError: anthropicStreamError,
+};
