@@ -1,0 +1,156 @@
+/**
+ * The OpenAI Responses API as a provider's wire format, for OpenAI and Azure OpenAI when the client
+ * speaks Responses too (`POST /v1/responses`): a near pass-through, as the chat path is for chat.
+ *
+ * References: https://platform.openai.com/docs/api-reference/responses/create,
+ * https://platform.openai.com/docs/api-reference/responses-streaming.
+ *
+ * - request: the client's own body (`source.body`, which the plugin may already have expanded for
+ *   `previous_response_id`) through the Responses field list (unknown top-level fields are the
+ *   policy's: the plugin adds what it lets through), with `model` set to the model asked
+ *   (`modelOf`: Azure's deployment), `stream` explicit and the route's configured options applied
+ *   (configured wins, Kong 3.8: `max_tokens` → `max_output_tokens`, `temperature`, `top_p`);
+ *   reasoning items holding another provider's state (inbound/openai-responses.ts encodes it into
+ *   `encrypted_content`) are left out cleanly: OpenAI cannot read them. Everything inside items
+ *   is OpenAI's own API, so the format judges `unmapped` itself (it sends it).
+ * - response: parsed once to check it is a `response` object and read usage and model; the
+ *   provider's bytes are the client's answer.
+ * - stream: each event is passed on as received (`event:` line and data, re-framed); the terminal
+ *   `response.completed` / `response.incomplete` / `response.failed` ends the stream normally (the
+ *   client saw the provider's own terminal event) and gives usage, model and the final `response`
+ *   object (`answer`, for the responses store); an `error` event is an UpstreamStreamError. There is
+ *   no `[DONE]`.
+ */
+import { TranslationError, UpstreamStreamError, type DriverContext, type PassthroughAnswer, type StreamEvent } from '../types.ts';
+import { asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
+import { BaseStreamTranslator } from '../stream/translator.ts';
+import { resolveSampling } from '../params.ts';
+import { canonicalUsage } from '../../exchange/usage.ts';
+import { RESPONSES_FIELDS, isForeignReasoningState } from '../../exchange/inbound/openai-responses.ts';
+import { responsesFrame } from '../../exchange/render/openai-responses.ts';
+import type { CanonicalRequest, StreamFailure, Usage } from '../../exchange/types.ts';
+import type { WireFormat } from './format.ts';
+
+export interface OpenAIResponsesOptions {
+  /** Names the provider in error messages. */
+  provider: string;
+  /** The body's `model`: the model asked (OpenAI), or the deployment (Azure's v1 API routes by it). */
+  modelOf?(ctx: DriverContext): string;
+}
+
+/**
+ * The Responses path for a configured chat path (`upstream_url`, `upstream_path`): a trailing
+ * `/chat/completions` becomes `/responses`; any other path is not a Responses endpoint (null): the
+ * request then goes to the configured path as a chat request, translated.
+ */
+export function responsesPathFor(chatPath: string): string | null {
+  return /\/chat\/completions\/?$/.test(chatPath) ? chatPath.replace(/\/chat\/completions\/?$/, '/responses') : null;
+}
+
+/** Usage as a Responses answer reports it: `input_tokens` includes cached reads, `output_tokens` reasoning. */
+export function responsesUsageOf(usage: unknown): Usage | null {
+  return canonicalUsage({
+    input: dig(usage, 'input_tokens'),
+    output: dig(usage, 'output_tokens'),
+    cacheRead: dig(usage, 'input_tokens_details', 'cached_tokens'),
+    reasoning: dig(usage, 'output_tokens_details', 'reasoning_tokens'),
+  });
+}
+
+export function openAIResponsesFormat(options: OpenAIResponsesOptions): WireFormat {
+  return {
+    framing: 'sse',
+    handlesUnmapped: true,
+    buildRequest: (req, ctx) => buildResponsesRequest(req, ctx, options),
+    parseResponse: (body, ctx) => parseResponsesAnswer(body, ctx),
+    createStreamTranslator: (ctx) => new ResponsesPassthroughTranslator(ctx, options.provider),
+  };
+}
+
+function buildResponsesRequest(req: CanonicalRequest, ctx: DriverContext, options: OpenAIResponsesOptions): JsonObject {
+  const source = req.source.body;
+  const body: JsonObject = {};
+  for (const key of Object.keys(source)) if (RESPONSES_FIELDS.has(key)) body[key] = source[key];
+  if (Array.isArray(body.input) && body.input.some(isForeignReasoning)) body.input = body.input.filter((item) => !isForeignReasoning(item));
+  body.model = options.modelOf?.(ctx) ?? ctx.model;
+  body.stream = ctx.stream;
+  // OpenAI rejects stream_options on a request that does not stream
+  if (!ctx.stream) delete body.stream_options;
+  const configured = resolveSampling({}, ctx.options);
+  if (configured.maxTokens !== undefined) body.max_output_tokens = configured.maxTokens;
+  if (configured.temperature !== undefined) body.temperature = configured.temperature;
+  if (configured.topP !== undefined) body.top_p = configured.topP;
+  return body;
+}
+
+function isForeignReasoning(item: unknown): boolean {
+  return isObject(item) && item.type === 'reasoning' && isForeignReasoningState(item.encrypted_content);
+}
+
+function parseResponsesAnswer(body: string, ctx: DriverContext): PassthroughAnswer {
+  const parsed = parseUpstreamJson(body, 'responses');
+  if (!isObject(parsed) || !Array.isArray(parsed.output)) throw new TranslationError(`'output' not in the ${ctx.provider} responses answer`);
+  return { passthrough: body, usage: responsesUsageOf(parsed.usage), responseModel: asString(parsed.model) ?? null };
+}
+
+/** The events that end a Responses stream, each with the final `response` object. */
+const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['response.completed', 'response.incomplete', 'response.failed']);
+const TEXT_DELTAS: ReadonlySet<string> = new Set(['response.output_text.delta', 'response.reasoning_summary_text.delta', 'response.reasoning_text.delta', 'response.refusal.delta', 'response.function_call_arguments.delta']);
+
+class ResponsesPassthroughTranslator extends BaseStreamTranslator {
+  protected readonly source: string;
+  #answer: JsonObject | null = null;
+  /** The last sequence number the client saw: a gateway error event follows it. */
+  #sequence = -1;
+
+  constructor(ctx: DriverContext, provider: string) {
+    super(ctx);
+    this.source = provider;
+  }
+
+  protected translate(event: StreamEvent): string {
+    const payload = this.parse(event);
+    if (!isObject(payload)) throw new TranslationError(`malformed ${this.source} stream event: not an object`);
+    const type = asString(payload.type) ?? event.event;
+    if (type === 'error' || event.event === 'error') {
+      const message = asString(payload.message) ?? asString(dig(payload, 'error', 'message')) ?? `${this.source} reported an error in the stream`;
+      throw new UpstreamStreamError(message, asString(payload.code) ?? asString(dig(payload, 'error', 'type')) ?? asString(dig(payload, 'error', 'code')) ?? 'upstream_error');
+    }
+    if (typeof payload.sequence_number === 'number') this.#sequence = payload.sequence_number;
+    if (type !== undefined && TEXT_DELTAS.has(type)) this.keepText(asString(payload.delta) ?? '');
+    if (type !== undefined && TERMINAL_EVENTS.has(type)) {
+      const response = payload.response;
+      if (isObject(response)) {
+        this.#answer = response;
+        this.setModel(response.model);
+        this.setUsage(responsesUsageOf(response.usage));
+      }
+      this.markDone();
+    }
+    return frame(event.event ?? type, event.data);
+  }
+
+  /** The provider's own terminal event was the end: nothing to add (no `[DONE]` in Responses). */
+  override finish(): string {
+    return '';
+  }
+
+  override get answer(): JsonObject | null {
+    return this.#answer;
+  }
+
+  /** An `error` event numbered after the provider's last. */
+  override errorFrame(failure: StreamFailure): string {
+    return responsesFrame({ type: 'error', code: failure.code, message: failure.message, param: null, sequence_number: this.#sequence + 1 });
+  }
+}
+
+/** The event re-framed as received: its `event:` line and its data (one `data:` line per line). */
+function frame(type: string | undefined, data: string): string {
+  const head = type ? `event: ${type}\n` : '';
+  if (!data.includes('\n')) return `${head}data: ${data}\n\n`;
+  return `${head}${data
+    .split('\n')
+    .map((line) => `data: ${line}`)
+    .join('\n')}\n\n`;
+}
