@@ -12,6 +12,7 @@
  * could not go here anyway.
  */
 import { anthropicMessagesFormat } from '../formats/anthropic-messages.ts';
+import { anthropicNativeFormat } from '../formats/anthropic-native.ts';
 import { headerValue, resolveUrl } from '../url.ts';
 import { defineDriver } from './define.ts';
 
@@ -28,5 +29,6 @@ export const anthropicDriver = defineDriver({
     },
   }),
   authHeader: (_name, value) => ['x-api-key', value.replace(/^\s*bearer\s+/i, '').trim()],
-  formatFor: () => anthropicMessagesFormat,
+  // An Anthropic client's own body goes to the same /v1/messages as it came (anthropic-native.ts).
+  formatFor: (ctx) => (ctx.inbound === 'anthropic-messages' ? anthropicNativeFormat : anthropicMessagesFormat),
 });
