@@ -22,7 +22,7 @@
  */
 import type { DriverContext, ModelOptions } from '../types.ts';
 import { openAICompatibleFormat } from '../formats/openai-compatible.ts';
-import { openAIResponsesFormat, responsesPathFor } from '../formats/openai-responses.ts';
+import { openAIResponsesFormat, respondsNatively, responsesPathFor } from '../formats/openai-responses.ts';
 import { dnsLabel, pathSegment, resolveUrl, safePath, upstreamBase, withQuery } from '../url.ts';
 import { defineDriver } from './define.ts';
 import { openAIEmbeddings } from '../embeddings.ts';
@@ -69,30 +69,29 @@ function withResponsesVersion(url: string, path: string, version: string): strin
 
 /** The Responses URL for this call, or null when the native Responses path does not apply. */
 function azureResponsesUrl(ctx: DriverContext): string | null {
-  if (ctx.inbound !== 'openai-responses' || ctx.routeType !== 'llm/v1/chat') return null;
+  if (!nativeAzureResponses(ctx)) return null;
   const options = ctx.options;
   const version = apiVersion(options);
   let origin: string;
-  let path: string | null;
+  let path: string;
   if (options.upstream_url) {
     const url = new URL(upstreamBase(options.upstream_url));
     origin = url.origin;
-    path = responsesPathFor(url.pathname);
+    path = responsesPathFor(url.pathname) as string; // respondsNatively: it ends in /chat/completions
   } else {
     origin = `https://${dnsLabel(options.azure_instance, 'azure_instance')}.openai.azure.com:443`;
     // upstream_path follows the deployment's base, as for chat (resolveUrl)
     if (options.upstream_path) {
       const chatPath = `/openai/deployments/${pathSegment(options.azure_deployment_id, 'azure_deployment_id')}${safePath(options.upstream_path)}`;
-      path = responsesPathFor(chatPath);
-    }
-    else path = /^\d{4}-\d{2}-\d{2}/.test(version) && version.slice(0, 10) >= FIRST_VERSION_WITH_RESPONSES ? '/openai/responses' : '/openai/v1/responses';
+      path = responsesPathFor(chatPath) as string;
+    } else path = /^\d{4}-\d{2}-\d{2}/.test(version) && version.slice(0, 10) >= FIRST_VERSION_WITH_RESPONSES ? '/openai/responses' : '/openai/v1/responses';
   }
-  return path === null ? null : withResponsesVersion(`${origin}${path}`, path, version);
+  return withResponsesVersion(`${origin}${path}`, path, version);
 }
 
-/** Whether this call goes to Azure's Responses API in the native format. */
+/** Whether this call goes to Azure's Responses API in the native format (formats/openai-responses.ts `respondsNatively`). */
 export function nativeAzureResponses(ctx: DriverContext): boolean {
-  return azureResponsesUrl(ctx) !== null;
+  return ctx.inbound === 'openai-responses' && ctx.routeType === 'llm/v1/chat' && respondsNatively(ctx.provider, ctx.options);
 }
 
 export const azureDriver = defineDriver({

@@ -12,7 +12,7 @@
  */
 import type { DriverContext, LlmRouteType } from '../types.ts';
 import { openAICompatibleFormat } from '../formats/openai-compatible.ts';
-import { openAIResponsesFormat, responsesPathFor } from '../formats/openai-responses.ts';
+import { openAIResponsesFormat, respondsNatively, responsesPathFor } from '../formats/openai-responses.ts';
 import { resolveUrl, safePath, upstreamBase } from '../url.ts';
 import { openAIEmbeddings } from '../embeddings.ts';
 import { defineDriver } from './define.ts';
@@ -31,23 +31,21 @@ const responsesFormat = openAIResponsesFormat({ provider: 'openai' });
 
 /** The Responses URL for this call, or null when the native Responses path does not apply (a chat client, or a configured path without a Responses sibling). */
 function responsesUrl(ctx: DriverContext): string | null {
-  if (ctx.inbound !== 'openai-responses' || ctx.routeType !== 'llm/v1/chat') return null;
+  if (!nativeResponses(ctx)) return null;
   const { upstream_url: upstreamUrl, upstream_path: upstreamPath } = ctx.options;
   if (upstreamUrl) {
     const url = new URL(upstreamBase(upstreamUrl));
-    const path = responsesPathFor(url.pathname);
-    return path === null ? null : `${url.origin}${path}`;
+    return `${url.origin}${responsesPathFor(url.pathname)}`;
   }
   if (upstreamPath) {
-    const path = responsesPathFor(safePath(upstreamPath));
-    return path === null ? null : `${OPENAI_ORIGIN}${path}`;
+    return `${OPENAI_ORIGIN}${responsesPathFor(safePath(upstreamPath))}`;
   }
   return `${OPENAI_ORIGIN}${OPENAI_RESPONSES_PATH}`;
 }
 
-/** Whether this call goes to OpenAI's Responses API in the native format. */
+/** Whether this call goes to OpenAI's Responses API in the native format (formats/openai-responses.ts `respondsNatively`). */
 export function nativeResponses(ctx: DriverContext): boolean {
-  return responsesUrl(ctx) !== null;
+  return ctx.inbound === 'openai-responses' && ctx.routeType === 'llm/v1/chat' && respondsNatively(ctx.provider, ctx.options);
 }
 
 export const openaiDriver = defineDriver({

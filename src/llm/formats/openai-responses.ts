@@ -21,7 +21,8 @@
  *   object (`answer`, for the responses store); an `error` event is an UpstreamStreamError. There is
  *   no `[DONE]`.
  */
-import { TranslationError, UpstreamStreamError, type DriverContext, type PassthroughAnswer, type StreamEvent } from '../types.ts';
+import { TranslationError, UpstreamStreamError, type DriverContext, type ModelOptions, type PassthroughAnswer, type ProviderName, type StreamEvent } from '../types.ts';
+import { upstreamBase } from '../url.ts';
 import { asString, dig, isObject, parseUpstreamJson, type JsonObject } from '../json.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
 import { resolveSampling } from '../params.ts';
@@ -45,6 +46,30 @@ export interface OpenAIResponsesOptions {
  */
 export function responsesPathFor(chatPath: string): string | null {
   return /\/chat\/completions\/?$/.test(chatPath) ? chatPath.replace(/\/chat\/completions\/?$/, '/responses') : null;
+}
+
+/** The providers whose own API is the Responses API (drivers/openai.ts, drivers/azure.ts). */
+const RESPONSES_PROVIDERS: ReadonlySet<ProviderName> = new Set(['openai', 'azure']);
+
+/**
+ * Whether a target answers a Responses client with its own Responses API (this format): OpenAI and
+ * Azure, unless `upstream_url` / `upstream_path` names a path without a Responses sibling (one not
+ * ending in `/chat/completions`), where the request goes as a translated chat request. The drivers'
+ * `formatFor` and `endpoint` and the plugin all ask this one function.
+ */
+export function respondsNatively(provider: ProviderName, options: ModelOptions): boolean {
+  if (!RESPONSES_PROVIDERS.has(provider)) return false;
+  if (options.upstream_url) {
+    let path: string;
+    try {
+      path = new URL(upstreamBase(options.upstream_url)).pathname;
+    } catch {
+      return false; // the endpoint itself refuses the URL, with its message
+    }
+    return responsesPathFor(path) !== null;
+  }
+  if (options.upstream_path) return responsesPathFor(options.upstream_path) !== null;
+  return true;
 }
 
 /** Usage as a Responses answer reports it: `input_tokens` includes cached reads, `output_tokens` reasoning. */
