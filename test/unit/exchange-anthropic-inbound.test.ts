@@ -594,10 +594,17 @@ describe('Anthropic native format: an Anthropic client in front of the Anthropic
     assert.equal(driver.handlesUnmapped?.(openaiCtx), false, 'an OpenAI client still gets the translating format');
   });
 
-  it('sends the client body unchanged when nothing changes, member for member', () => {
+  it('sends the client body unchanged when nothing changes, member for member, unknown fields for Anthropic to judge', () => {
     const req = parseAnthropicRequest(body);
-    const sent = providerBody(getDriver('anthropic'), req, ctxFor({ policy: 'pass' }));
+    const ctx = new ExchangeContext({ provider: 'anthropic', routeType: 'llm/v1/chat', model: 'claude-sonnet-4-5', options: NO_OPTIONS, stream: true, includeUsage: true, inbound: 'anthropic-messages', request: req });
+    const sent = providerBody(getDriver('anthropic'), req, ctx);
     assert.equal(JSON.stringify(sent), JSON.stringify(body));
+    assert.deepEqual(ctx.dropped, []);
+    // without the request in the context, the policy decides the unknown field
+    const dropping = ctxFor({ policy: 'drop' });
+    const dropped = providerBody(getDriver('anthropic'), req, dropping);
+    assert.equal(dropped.vendor_flag, undefined);
+    assert.deepEqual(dropping.dropped, ['vendor_flag']);
   });
 
   it('sets only the route model, stream and configured sampling', () => {

@@ -31,6 +31,7 @@ export function countTokensUrl(messagesUrl: string): string {
 export const anthropicNativeFormat: WireFormat = {
   framing: 'sse',
   handlesUnmapped: true,
+  nativeFields: clientExtraFields,
   buildRequest: buildNativeRequest,
   parseResponse: parseNativeResponse,
   createStreamTranslator: (ctx) => new AnthropicPassthroughTranslator(ctx),
@@ -46,6 +47,8 @@ export const anthropicNativeFormat: WireFormat = {
  */
 function buildNativeRequest(req: CanonicalRequest, ctx: DriverContext): JsonObject {
   const body: JsonObject = { ...req.source.body };
+  // A top-level field the policy dropped (a context that does not say which request it serves) stays out.
+  for (const key of Object.keys(req.passthrough)) if (ctx.dropped?.includes(key)) delete body[key];
   set(body, 'model', ctx.model);
   set(body, 'stream', ctx.stream);
   const configured = resolveSampling({}, ctx.options);
@@ -71,6 +74,16 @@ function buildNativeRequest(req: CanonicalRequest, ctx: DriverContext): JsonObje
     else set(body, 'top_k', configured.topK);
   }
   return body;
+}
+
+/**
+ * The client's top-level fields beyond the documented ones (`passthrough`) are Anthropic's to judge
+ * in its own API (a beta field, or Anthropic's own 400): sent whatever the policy, as a provider's
+ * native fields are. The plugin's ExchangeContext says which request it serves (`request`).
+ */
+function clientExtraFields(ctx: DriverContext): readonly string[] {
+  const request = (ctx as DriverContext & { request?: CanonicalRequest }).request;
+  return request ? Object.keys(request.passthrough) : [];
 }
 
 /** Sets `key` only when it changes the body (a body unchanged keeps the client's own member order). */
