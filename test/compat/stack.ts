@@ -26,7 +26,9 @@ export interface ProviderSpec {
   /** Upstream path under the mock's URL (`model.options.upstream_url`). */
   path: string;
   /** Route type (default llm/v1/chat). */
-  routeType?: 'llm/v1/chat' | 'llm/v1/embeddings';
+  routeType?: 'llm/v1/chat' | 'llm/v1/embeddings' | 'llm/v1/responses';
+  /** `config.llm_format` of an `ai-proxy` route (default openai); `anthropic` makes it speak Anthropic Messages. */
+  llmFormat?: 'openai' | 'anthropic';
   auth?: Record<string, unknown>;
   options?: Record<string, unknown>;
   /** The path the chat request of a stream goes to, when it differs (Gemini, Bedrock). */
@@ -80,6 +82,27 @@ export const PROVIDERS: Record<string, ProviderSpec> = {
   groq: { route: 'groq', provider: 'groq', mock: 'groq', model: 'llama-3.3-70b-versatile', path: '/openai/v1', auth: { header_name: 'Authorization', header_value: 'Bearer gsk-test' } },
   vllm: { route: 'vllm', provider: 'vllm', mock: 'openai-compatible', model: 'Qwen/Qwen3-8B', path: '/v1' },
 };
+
+/** The four providers the client tests of issue 18 go through. */
+export const CLIENT_PROVIDERS = ['openai', 'anthropic', 'gemini', 'bedrock'] as const;
+
+/**
+ * A provider's OpenAI Responses route (`route_type: llm/v1/responses`) at `/<name>-responses`.
+ * The upstream is the chat spec's: Kong's `upstream_url` replaces the whole path, and for OpenAI
+ * the gateway sends a Responses call to the configured path with `/chat/completions` replaced by
+ * `/responses`, so OpenAI's stays `…/v1/chat/completions`.
+ */
+export function responsesSpec(name: string): ProviderSpec {
+  return { ...PROVIDERS[name], route: `${name}-responses`, routeType: 'llm/v1/responses' };
+}
+
+/** A provider's Anthropic Messages route (Kong's Claude Code setup: `llm_format: anthropic` on an `llm/v1/chat` route) at `/<name>-messages`. */
+export function messagesSpec(name: string): ProviderSpec {
+  return { ...PROVIDERS[name], route: `${name}-messages`, llmFormat: 'anthropic' };
+}
+
+export const RESPONSES_ROUTES: Record<string, ProviderSpec> = Object.fromEntries(CLIENT_PROVIDERS.map((p) => [p, responsesSpec(p)]));
+export const MESSAGES_ROUTES: Record<string, ProviderSpec> = Object.fromEntries(CLIENT_PROVIDERS.map((p) => [p, messagesSpec(p)]));
 
 /** Mock options per mock kind: any model name where the mock has a list. */
 const MOCK_OPTIONS: Partial<Record<MockProviderName, Record<string, unknown>>> = {
@@ -138,19 +161,37 @@ export class Stack {
     await this.mockFor(s.mock);
     const r = await this.gw.adminRequest('POST', '/services/ai/routes', { name: s.route, paths: [`/${s.route}`] });
     assert.equal(r.status, 201, r.text);
-    const p = await this.gw.adminRequest('POST', `/routes/${s.route}/plugins`, { name: 'ai-proxy', config: this.pluginConfig(s, extraOptions) });
+    const config = { ...this.pluginConfig(s, extraOptions), ...(s.llmFormat ? { llm_format: s.llmFormat } : {}) };
+    const p = await this.gw.adminRequest('POST', `/routes/${s.route}/plugins`, { name: 'ai-proxy', config });
     if (p.status === 201) this.specs.set(s.route, s);
     return { status: p.status, text: p.text };
   }
 
-  /** An `ai-proxy-advanced` route over several specs; `targetFields` go into every target (e.g. `alias`). */
-  async addBalancedRoute(route: string, specs: ProviderSpec[], balancer: Record<string, unknown>, targetFields: Record<string, unknown> = {}): Promise<void> {
+  /**
+   * An `ai-proxy-advanced` route over several specs; `targetFields` go into every target (e.g.
+   * `alias`), `configFields` into the plugin's config (e.g. `llm_format`). Clients reach it as the
+   * unified endpoint: `stack.baseURL(route)` + `/chat/completions`, `/responses`, `/v1/messages` …
+   */
+  async addBalancedRoute(route: string, specs: ProviderSpec[], balancer: Record<string, unknown>, targetFields: Record<string, unknown> = {}, configFields: Record<string, unknown> = {}): Promise<void> {
     for (const s of specs) await this.mockFor(s.mock);
     const r = await this.gw.adminRequest('POST', '/services/ai/routes', { name: route, paths: [`/${route}`] });
     assert.equal(r.status, 201, r.text);
     const targets = specs.map((s) => ({ ...this.pluginConfig(s), weight: 100, ...targetFields }));
-    const p = await this.gw.adminRequest('POST', `/routes/${route}/plugins`, { name: 'ai-proxy-advanced', config: { balancer, targets } });
+    const p = await this.gw.adminRequest('POST', `/routes/${route}/plugins`, { name: 'ai-proxy-advanced', config: { ...configFields, balancer, targets } });
     assert.equal(p.status, 201, `${route}: ${p.text}`);
+  }
+
+  /**
+   * `key-auth` on a route with one consumer and its key, read from `keyNames` (Claude Code sends
+   * `ANTHROPIC_API_KEY` as `x-api-key`, `ANTHROPIC_AUTH_TOKEN` as `Authorization: Bearer <token>`).
+   */
+  async addKeyAuth(route: string, consumer: string, key: string, keyNames: string[]): Promise<void> {
+    const c = await this.gw.adminRequest('POST', '/consumers', { username: consumer });
+    assert.equal(c.status, 201, c.text);
+    const k = await this.gw.adminRequest('POST', `/consumers/${consumer}/key-auth`, { key });
+    assert.equal(k.status, 201, k.text);
+    const p = await this.gw.adminRequest('POST', `/routes/${route}/plugins`, { name: 'key-auth', config: { key_names: keyNames } });
+    assert.equal(p.status, 201, p.text);
   }
 
   baseURL(route: string): string {
