@@ -59,12 +59,19 @@ export function reportCacheMarks(req: CanonicalRequest, ctx: DriverContext): voi
 }
 
 /**
- * OpenAI's own request fields (`CanonicalRequest.openai`), each reported by its name unless unset or
- * `ignored` (a value that asks for nothing this format would not do anyway).
+ * OpenAI fields that only shape how an answer is shown, which every format honours as well as it
+ * can: Responses' `reasoning.summary` asks for reasoning as summary text, which is what every
+ * renderer gives of a provider's reasoning.
+ */
+export const DISPLAY_HINTS: ReadonlySet<string> = new Set(['reasoning_summary']);
+
+/**
+ * OpenAI's own request fields (`CanonicalRequest.openai`), each reported by its name unless unset,
+ * a display hint, or `ignored` (a value that asks for nothing this format would not do anyway).
  */
 export function reportOpenAIFields(req: CanonicalRequest, ctx: DriverContext, why?: string, ignored?: (key: string, value: unknown) => boolean): void {
   for (const [key, value] of Object.entries(req.openai ?? {})) {
-    if (value === undefined || value === null || ignored?.(key, value)) continue;
+    if (value === undefined || value === null || DISPLAY_HINTS.has(key) || ignored?.(key, value)) continue;
     ctx.unsupported(key, why);
   }
 }

@@ -13,8 +13,10 @@ export type LlmRouteType = 'llm/v1/chat' | 'llm/v1/completions';
 export type RouteType = LlmRouteType | 'preserve';
 /** OpenAI's embeddings API in front of each provider's (Kong 3.10+ `llm/v1/embeddings`); see ProviderDriver.embeddings. */
 export type EmbeddingsRouteType = 'llm/v1/embeddings';
+/** OpenAI's Responses API in front of every chat provider (Kong Enterprise 3.11+ `llm/v1/responses`): the provider is asked for a chat. */
+export type ResponsesRouteType = 'llm/v1/responses';
 /** Every `route_type` the ai-proxy schema accepts. */
-export type AnyRouteType = RouteType | EmbeddingsRouteType;
+export type AnyRouteType = RouteType | EmbeddingsRouteType | ResponsesRouteType;
 
 /**
  * Kong's providers (3.6: openai ... llama2; 3.8: gemini, bedrock; 3.9: huggingface), then the
@@ -200,6 +202,8 @@ export interface TranslatedResponse {
   carried?: Carried;
   /** A translated answer: its generated text, for estimating tokens when the provider counted none. */
   text?: string;
+  /** A translated answer in canonical form (a stream request answered in one body is replayed through the client's sink). */
+  canonical?: CanonicalResponse;
 }
 
 /** A provider answer that cannot be turned into the OpenAI shape: the client gets 502 (docs/decisions.md, D3). */

@@ -12,8 +12,8 @@ const plugin = (config: Record<string, unknown>) => validateEntity('plugins', { 
 const entityErrors = (config: Record<string, unknown>) => (plugin(config).errors as any)?.config?.['@entity'];
 const key = { header_name: 'Authorization', header_value: 'Bearer k' };
 
-test('every provider name and the embeddings route type are accepted', () => {
-  assert.deepEqual([...ROUTE_TYPES], ['llm/v1/chat', 'llm/v1/completions', 'llm/v1/embeddings', 'preserve']);
+test('every provider name and the embeddings and responses route types are accepted', () => {
+  assert.deepEqual([...ROUTE_TYPES], ['llm/v1/chat', 'llm/v1/completions', 'llm/v1/embeddings', 'llm/v1/responses', 'preserve']);
   for (const provider of PROVIDERS) {
     const options: Record<string, unknown> = { upstream_url: 'http://localhost:1/v1' };
     if (provider === 'llama2') options.llama2_format = 'openai';
@@ -80,4 +80,13 @@ test('the new secrets are referenceable and encrypted (redacted from logs); defa
   const r = plugin({ route_type: 'llm/v1/chat', auth: key, model: { provider: 'openai', name: 'gpt-4o' } });
   assert.equal((r.value.config as any).auth.gcp_use_service_account, false);
   assert.deepEqual(Object.keys(modelOptionsField.fields!).filter((k) => ['gemini', 'bedrock', 'huggingface'].includes(k)), ['gemini', 'bedrock', 'huggingface']);
+});
+
+test("llm_format: openai by default, anthropic on chat routes only (Kong's Claude Code setup), nothing else", () => {
+  const base = { auth: { header_name: 'x-api-key', header_value: 'k' }, model: { provider: 'anthropic', name: 'claude-sonnet-4-5' } };
+  const ok = plugin({ ...base, route_type: 'llm/v1/chat', llm_format: 'anthropic' });
+  assert.equal(ok.errors, undefined, JSON.stringify(ok.errors));
+  assert.equal((plugin({ ...base, route_type: 'llm/v1/chat' }).value as any).config.llm_format, 'openai');
+  assert.deepEqual(entityErrors({ ...base, route_type: 'llm/v1/responses', llm_format: 'anthropic' }), ["llm_format 'anthropic' needs route_type 'llm/v1/chat' (Anthropic's Messages API is a chat API)"]);
+  assert.ok((plugin({ ...base, route_type: 'llm/v1/chat', llm_format: 'gemini' }).errors as any)?.config?.llm_format);
 });

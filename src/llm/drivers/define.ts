@@ -50,7 +50,7 @@ export function defineDriver(definition: DriverDefinition): ProviderDriver {
  */
 export function rendered(answer: ParsedAnswer, ctx: DriverContext): TranslatedResponse {
   if ('passthrough' in answer) return { body: answer.passthrough, usage: answer.usage, responseModel: answer.responseModel };
-  return { body: ctx.renderResponse(answer), usage: answer.usage, responseModel: answer.model || null, carried: carriedOf(answer), text: responseText(answer) };
+  return { body: ctx.renderResponse(answer), usage: answer.usage, responseModel: answer.model || null, carried: carriedOf(answer), text: responseText(answer), canonical: answer };
 }
 
 /**

@@ -242,9 +242,15 @@ export function openAICompatibleFormat(options: OpenAICompatibleOptions): WireFo
     handlesUnmapped: true,
     nativeFields: () => extraFields(options),
     buildRequest: (req, ctx) => buildOpenAIRequest(baseBody(req, ctx, options), req, ctx, options),
-    parseResponse: (body, ctx) => (options.normalize ? parseNormalizedResponse(body, ctx, options.provider) : parseOpenAIResponse(body, ctx)),
-    createStreamTranslator: (ctx) => (options.normalize ? new NormalizingTranslator(ctx, options.provider) : new OpenAIPassthroughTranslator(ctx, options.provider)),
+    // the provider's own bytes go to an OpenAI client; a client of another API gets the answer through its renderer
+    parseResponse: (body, ctx) => (options.normalize || !speaksOpenAI(ctx) ? parseNormalizedResponse(body, ctx, options.provider) : parseOpenAIResponse(body, ctx)),
+    createStreamTranslator: (ctx) => (options.normalize || !speaksOpenAI(ctx) ? new NormalizingTranslator(ctx, options.provider) : new OpenAIPassthroughTranslator(ctx, options.provider)),
   };
+}
+
+/** The client speaks the provider's API (Chat Completions / Completions): its answer can be the provider's bytes. */
+function speaksOpenAI(ctx: DriverContext): boolean {
+  return ctx.inbound === 'openai-chat' || ctx.inbound === 'openai-completions';
 }
 
 /**

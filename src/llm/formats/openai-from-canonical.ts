@@ -6,6 +6,8 @@
  * Every canonical field is mapped or put through the policy (ctx.unsupported): reasoning state is
  * left out cleanly (it belongs to the provider that made it), as are cache marks.
  */
+import { CHAT_FIELDS } from '../../exchange/inbound/openai-chat.ts';
+import { DISPLAY_HINTS } from '../../exchange/report.ts';
 import type { DriverContext } from '../types.ts';
 import type { JsonObject } from '../json.ts';
 import type { CanonicalRequest, MediaSource, Message, Part } from '../../exchange/types.ts';
@@ -148,7 +150,14 @@ export function canonicalToOpenAI(req: CanonicalRequest, ctx: DriverContext, opt
   else if (req.reasoning?.budgetTokens !== undefined) ctx.unsupported('reasoning.budget_tokens');
   if (req.user !== undefined) body.user = req.user;
   if (req.metadata) body.metadata = req.metadata;
-  if (req.openai) for (const [k, v] of Object.entries(req.openai)) if (body[k] === undefined) body[k] = v;
+  // OpenAI fields another API carried (a Responses client's `truncation`, `include` ...) reach a Chat Completions server only when Chat has them
+  if (req.openai) {
+    for (const [k, v] of Object.entries(req.openai)) {
+      if (body[k] !== undefined || v === undefined || v === null || DISPLAY_HINTS.has(k)) continue;
+      if (CHAT_FIELDS.has(k)) body[k] = v;
+      else ctx.unsupported(k);
+    }
+  }
   if (req.includeUsage) body.stream_options = { include_usage: true };
   return body;
 }

@@ -12,9 +12,14 @@ import { createHash } from 'node:crypto';
 import type { PluginHandler, CompileContext, CredentialNames } from '../types.ts';
 import type { RequestContext } from '../../proxy/context.ts';
 import { compileAiProxy, type CompiledAiProxy } from '../ai-proxy/compile.ts';
-import { checkRequest, planFor, relay, restoreProviderState, sendPlanned, type ExchangeRouteType, type SentCall } from '../ai-proxy/exchange.ts';
+import { checkRequest, planFor, relay, restoreProviderState, sendPlanned, stateScope, type SentCall } from '../ai-proxy/exchange.ts';
+import { bareOperation, errorFormatOf, servesOperation, unifiedOperation, type Operation } from '../ai-proxy/operations.ts';
+import { clientApi } from '../../exchange/apis/index.ts';
+import type { InboundFormat } from '../../exchange/types.ts';
+import { countTokens } from '../ai-proxy/count-tokens.ts';
+import { answerResponsesResource, withPreviousResponse, type ResponsesStoreRef } from '../ai-proxy/responses-state.ts';
 import { readClientJson } from '../ai-proxy/client-request.ts';
-import { aiError, describeUpstreamFailure, modelNotFound, openAiError, openAiErrorBody } from '../ai-proxy/openai-error.ts';
+import { aiError, describeUpstreamFailure, modelNotFound, openAiError } from '../ai-proxy/openai-error.ts';
 import { answerModels, modelsRequest, pluginCreatedAt, type ModelEntry } from '../ai-proxy/models.ts';
 import type { UpstreamLimits } from '../ai-proxy/upstream-request.ts';
 import { UpstreamError, ClientError } from '../../proxy/errors.ts';
@@ -27,7 +32,7 @@ import type { AiExchange } from '../ai-proxy/analytics.ts';
 interface CompiledTarget {
   index: number;
   conf: CompiledAiProxy;
-  routeType: ExchangeRouteType;
+  routeType: TargetConfig['route_type'];
   /** The provider's model name, sent upstream. */
   model: string;
   /** The name clients use for it (`alias`, else the model name). */
@@ -43,21 +48,18 @@ interface CompiledAdvanced {
   failStatuses: ReadonlySet<number>;
   failOnError: boolean;
   failOnTimeout: boolean;
+  /** Where Responses API answers are kept (null: the route keeps none). */
+  responses: ResponsesStoreRef;
   /** Every target's auth names, for the log serializer. */
   credentialNames: CredentialNames;
 }
-
-/** OpenAI API paths a unified endpoint answers, by suffix (the chat path first: it ends like the completions one). */
-const OPENAI_OPERATIONS: [string, ExchangeRouteType][] = [
-  ['/chat/completions', 'llm/v1/chat'],
-  ['/completions', 'llm/v1/completions'],
-  ['/embeddings', 'llm/v1/embeddings'],
-];
 
 function compileTarget(t: TargetConfig, index: number, config: AiProxyAdvancedConfig, ctx: CompileContext): CompiledTarget {
   const conf = compileAiProxy(
     {
       route_type: t.route_type,
+      llm_format: config.llm_format,
+      responses: config.responses,
       auth: t.auth,
       model: t.model,
       logging: t.logging,
@@ -85,6 +87,7 @@ function compile(config: AiProxyAdvancedConfig, ctx: CompileContext): CompiledAd
     failStatuses: new Set([...criteria].filter((c) => c.startsWith('http_')).map((c) => Number(c.slice(5)))),
     failOnError: criteria.has('error') || criteria.has('invalid_header'),
     failOnTimeout: criteria.has('timeout'),
+    responses: targets[0].conf.responses,
     credentialNames: {
       headers: [...new Set(targets.flatMap((t) => t.conf.credentialNames.headers))],
       query: [...new Set(targets.flatMap((t) => t.conf.credentialNames.query))],
@@ -98,21 +101,10 @@ export const handler: PluginHandler<AiProxyAdvancedConfig, CompiledAdvanced> = {
     ctx.handler = (c) => balance(c, conf);
   },
   credentialNames: (conf) => conf.credentialNames,
-  errorBody: (ctx, _conf, status, body) => openAiErrorBody(status, body, ctx.error?.code ?? null),
+  // every error on the route in the client API's error shape: the operation's, else the route's llm_format
+  errorBody: (ctx, conf, status, body) =>
+    clientApi((ctx.shared.clientFormat as InboundFormat | undefined) ?? (conf.config.llm_format === 'anthropic' ? 'anthropic-messages' : 'openai-chat')).errorBody(status, body, ctx.error?.code ?? null),
 };
-
-function operationOf(path: string): ExchangeRouteType | null {
-  for (const [suffix, routeType] of OPENAI_OPERATIONS) if (path.endsWith(suffix)) return routeType;
-  return null;
-}
-
-function operationFromBody(value: unknown): ExchangeRouteType | null {
-  if (typeof value !== 'object' || value === null) return null;
-  if ('messages' in value) return 'llm/v1/chat';
-  if ('prompt' in value) return 'llm/v1/completions';
-  if ('input' in value) return 'llm/v1/embeddings';
-  return null;
-}
 
 /** What consistent hashing keys on: the configured header, else the consumer, else the client address. */
 function hashKeyOf(ctx: RequestContext, conf: CompiledAdvanced): string | null {
@@ -129,6 +121,16 @@ interface AttemptLog {
   status?: number;
   error?: string;
   latency_ms: number;
+}
+
+/** The model the body names, if any (every API calls it `model`). */
+function askedModel(value: unknown): string | null {
+  const model = (value as { model?: unknown }).model;
+  return typeof model === 'string' && model !== '' ? model : null;
+}
+
+function operationName(op: Operation): string {
+  return op.kind === 'llm' ? op.inbound : op.kind;
 }
 
 function failureKind(e: unknown): 'timeout' | 'error' {
@@ -157,15 +159,28 @@ function noHealthyTargets(ctx: RequestContext, last: UpstreamError, attempts: At
 async function balance(ctx: RequestContext, conf: CompiledAdvanced): Promise<void> {
   const models = modelsRequest(ctx);
   if (models) return answerModels(ctx, models, modelEntries(ctx, conf));
+  if (await answerResponsesResource(ctx, conf.responses, stateScope(ctx))) return;
+  const byPath = unifiedOperation(ctx);
+  if (byPath) ctx.shared.clientFormat = errorFormatOf(byPath);
   const { value, raw, source } = await readClientJson(ctx, conf.config.max_request_body_size);
-  const routeType = operationOf(ctx.path) ?? operationFromBody(value) ?? conf.targets[0].routeType;
-  const checked = checkRequest(value, routeType, conf.config.response_streaming, source);
-  const asked = typeof checked.request.model === 'string' && checked.request.model !== '' ? checked.request.model : null;
-  const eligible = conf.targets.filter((t) => t.routeType === routeType && (asked === null || t.publicName === asked)).map((t) => t.index);
+  const op = byPath ?? bareOperation(conf.config.llm_format, value, conf.targets[0].routeType);
+  ctx.shared.clientFormat = errorFormatOf(op);
+  const asked = askedModel(value);
+  const eligible = conf.targets.filter((t) => servesOperation(t.routeType, op) && (asked === null || t.publicName === asked)).map((t) => t.index);
   if (!eligible.length) {
     if (asked !== null) throw modelNotFound(asked);
-    throw aiError(400, `no target of this route serves ${routeType}`, { code: 'unsupported_operation' });
+    throw aiError(400, `no target of this route serves ${operationName(op)}`, { code: 'unsupported_operation' });
   }
+  if (op.kind === 'count_tokens') {
+    const first = conf.targets[eligible[0]];
+    return countTokens(ctx, { conf: first.conf, model: first.model }, value, conf.limits);
+  }
+  const prepared =
+    op.kind === 'llm' && op.inbound === 'openai-responses'
+      ? await withPreviousResponse(ctx, conf.responses, eligible.map((i) => conf.targets[i].conf), value, source)
+      : { value, source, keep: null };
+  const checked = checkRequest(prepared.value, op, conf.config.response_streaming, prepared.source);
+  if (checked.kind === 'llm') checked.keep = prepared.keep;
   await restoreProviderState(ctx, checked, eligible.map((i) => conf.targets[i].provider));
 
   const hashKey = hashKeyOf(ctx, conf);

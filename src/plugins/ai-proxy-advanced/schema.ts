@@ -17,7 +17,7 @@ export const FAILOVER_CRITERIA = ['error', 'timeout', 'invalid_header', 'http_40
 export type FailoverCriterion = (typeof FAILOVER_CRITERIA)[number];
 
 /** Route types a target can serve (`preserve` has no model to route by). */
-export const TARGET_ROUTE_TYPES = ['llm/v1/chat', 'llm/v1/completions', 'llm/v1/embeddings'] as const;
+export const TARGET_ROUTE_TYPES = ['llm/v1/chat', 'llm/v1/completions', 'llm/v1/embeddings', 'llm/v1/responses'] as const;
 
 export interface TargetConfig extends Pick<AiProxyConfig, 'auth' | 'model' | 'logging'> {
   route_type: (typeof TARGET_ROUTE_TYPES)[number];
@@ -44,6 +44,8 @@ export interface BalancerConfig {
 export interface AiProxyAdvancedConfig {
   targets: TargetConfig[];
   balancer: BalancerConfig;
+  llm_format: AiProxyConfig['llm_format'];
+  responses?: AiProxyConfig['responses'];
   response_streaming: AiProxyConfig['response_streaming'];
   max_request_body_size: number;
   model_name_header: boolean;

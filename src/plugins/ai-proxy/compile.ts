@@ -8,6 +8,7 @@ import type { UpstreamLimits } from './upstream-request.ts';
 import { getDriver } from '../../llm/drivers/index.ts';
 import type { CompileContext, CredentialNames } from '../types.ts';
 import type { UpstreamTarget } from '../../proxy/upstream.ts';
+import { compileResponsesStore, type ResponsesStoreRef } from './responses-state.ts';
 
 export interface ResolvedEndpoint {
   target: UpstreamTarget;
@@ -43,7 +44,9 @@ export interface CompiledAiProxy {
   /** The endpoint the last request resolved, checked first. */
   lastEndpoint: { url: string; limits: UpstreamLimits; providerHeaders: Record<string, string>; resolved: ResolvedEndpoint } | null;
   /** The driver's endpoint for the last (route type, model, stream), checked first. */
-  lastDriverEndpoint: { routeType: string; model: string; stream: boolean; endpoint: Endpoint } | null;
+  /** Where Responses API answers are kept (null: the route keeps none). */
+  responses: ResponsesStoreRef;
+  lastDriverEndpoint: { routeType: string; inbound: string; model: string; stream: boolean; endpoint: Endpoint } | null;
 }
 
 /** Every model option unset: what a route without `model.options` compiles to (the tests use it too). */
@@ -99,5 +102,6 @@ export function compileAiProxy(config: AiProxyConfig, ctx: CompileContext): Comp
     endpoints: new Map(),
     lastEndpoint: null,
     lastDriverEndpoint: null,
+    responses: compileResponsesStore(config.responses),
   };
 }

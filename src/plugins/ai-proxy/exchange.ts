@@ -15,10 +15,11 @@ import { callUpstream, callUpstreamCollected, type ProviderAnswer } from '../../
 import type { HeaderMap } from '../../proxy/headers.ts';
 import { encodeReusing, type ClientJson } from '../../util/json-reuse.ts';
 import type { JsonObject } from '../../llm/json.ts';
-import { parseOpenAIRequest } from '../../exchange/inbound/openai-chat.ts';
 import { ExchangeContext } from '../../exchange/context.ts';
+import { clientApi } from '../../exchange/apis/index.ts';
+import { PROVIDER_ROUTE_TYPE } from './operations.ts';
 import { providerBody } from '../../exchange/policy.ts';
-import type { CanonicalRequest } from '../../exchange/types.ts';
+import type { CanonicalRequest, InboundFormat } from '../../exchange/types.ts';
 import { restoreState, STATEFUL_PROVIDERS } from '../../exchange/provider-state.ts';
 import { EMBEDDINGS_ROUTE, validateEmbeddingsRequest } from '../../llm/embeddings.ts';
 import {
@@ -36,7 +37,7 @@ import {
 } from '../../llm/types.ts';
 
 /** The route types an exchange translates (everything but `preserve`). */
-export type ExchangeRouteType = LlmRouteType | EmbeddingsRouteType;
+export type ExchangeRouteType = LlmRouteType | EmbeddingsRouteType | 'llm/v1/responses';
 
 /** What the relays need to answer the client. */
 export interface Exchange {
@@ -53,6 +54,8 @@ export interface Exchange {
   response: ProviderAnswer;
   sentAt: number;
   signal: AbortLike;
+  /** Called with the whole answer in the client's API after a complete success (the Responses store keeps it). */
+  keep: ((answer: JsonObject) => void) | null;
 }
 
 /** What every planned call has: where it goes, what it sends, and what a request signer needs. */
@@ -71,7 +74,19 @@ export type PlannedCall = (PlannedBase & { kind: 'llm'; driver: ExchangeContext 
 
 /** The client's request, checked for its route type, with the body it came from (see readClientJson). */
 export type CheckedRequest =
-  | { kind: 'llm'; routeType: LlmRouteType; request: ClientRequest; canonical: CanonicalRequest; stream: boolean; source: ClientJson | null }
+  | {
+      kind: 'llm';
+      /** The client's API. */
+      inbound: InboundFormat;
+      /** What the provider is asked for (a chat for every conversational API). */
+      routeType: LlmRouteType;
+      request: ClientRequest;
+      canonical: CanonicalRequest;
+      stream: boolean;
+      source: ClientJson | null;
+      /** Set by the exchange for requests whose answer is kept (Responses with `store`). */
+      keep?: ((answer: JsonObject) => void) | null;
+    }
   | { kind: 'embeddings'; routeType: EmbeddingsRouteType; request: EmbeddingsRequest; stream: false; source: ClientJson | null };
 
 export interface SentCall {
@@ -100,17 +115,20 @@ function paramOf(message: string): string | null {
   return m && !m[1].startsWith('model.options.') ? m[1] : null;
 }
 
-/** The client's body parsed by the inbound adapter (Kong's format detection and messages first): 400 when it cannot be. */
-export function parseRequest(value: unknown, routeType: LlmRouteType): CanonicalRequest {
-  return asClientError(() => parseOpenAIRequest(value, routeType));
+/** The client's body parsed by its API's adapter (OpenAI: Kong's format detection and messages first): 400 when it cannot be. */
+export function parseRequest(value: unknown, inbound: InboundFormat): CanonicalRequest {
+  return asClientError(() => clientApi(inbound).parse(value));
 }
 
-/** Checks the body for its route type and decides streaming (embeddings never stream). */
-export function checkRequest(value: unknown, routeType: ExchangeRouteType, policy: 'allow' | 'deny' | 'always', source: ClientJson | null = null): CheckedRequest {
-  if (routeType === EMBEDDINGS_ROUTE) return { kind: 'embeddings', routeType, request: asClientError(() => validateEmbeddingsRequest(value)), stream: false, source };
-  const canonical = parseRequest(value, routeType);
+/** What a request asks for: a model call in one of the client APIs, or embeddings. */
+export type RequestOperation = { kind: 'llm'; inbound: InboundFormat } | { kind: 'embeddings' };
+
+/** Checks the body for its operation and decides streaming (embeddings never stream). */
+export function checkRequest(value: unknown, op: RequestOperation, policy: 'allow' | 'deny' | 'always', source: ClientJson | null = null): CheckedRequest {
+  if (op.kind === 'embeddings') return { kind: 'embeddings', routeType: EMBEDDINGS_ROUTE, request: asClientError(() => validateEmbeddingsRequest(value)), stream: false, source };
+  const canonical = parseRequest(value, op.inbound);
   const request = canonical.source.body as ClientRequest;
-  return { kind: 'llm', routeType, request, canonical, stream: wantsStream(policy, request), source };
+  return { kind: 'llm', inbound: op.inbound, routeType: PROVIDER_ROUTE_TYPE[op.inbound], request, canonical, stream: wantsStream(policy, request), source };
 }
 
 /** The provider's body: the values it shares with the client's body copied as they came when that pays (json-reuse.ts). */
@@ -161,7 +179,7 @@ function planEmbeddings(conf: CompiledAiProxy, request: EmbeddingsRequest, model
  * from the canonical request, and the passthrough fields the policy let through.
  */
 export function planCall(conf: CompiledAiProxy, request: CanonicalRequest, routeType: LlmRouteType, model: string, stream: boolean, source: ClientJson | null = null): PlannedCall {
-  const driver = new ExchangeContext({ provider: conf.config.model.provider, routeType, model, options: conf.options, stream, includeUsage: request.includeUsage, inbound: request.source.format });
+  const driver = new ExchangeContext({ provider: conf.config.model.provider, routeType, model, options: conf.options, stream, includeUsage: request.includeUsage, inbound: request.source.format, request });
   return asClientError(() => {
     const upstreamBody = providerBody(conf.driver, request, driver);
     const { url, headers } = driverEndpoint(conf, driver);
@@ -176,9 +194,9 @@ export function planCall(conf: CompiledAiProxy, request: CanonicalRequest, route
  */
 function driverEndpoint(conf: CompiledAiProxy, driver: DriverContext): Endpoint {
   const last = conf.lastDriverEndpoint;
-  if (last !== null && last.routeType === driver.routeType && last.model === driver.model && last.stream === driver.stream) return last.endpoint;
+  if (last !== null && last.routeType === driver.routeType && last.inbound === driver.inbound && last.model === driver.model && last.stream === driver.stream) return last.endpoint;
   const endpoint = conf.driver.endpoint(driver);
-  conf.lastDriverEndpoint = { routeType: driver.routeType, model: driver.model, stream: driver.stream, endpoint };
+  conf.lastDriverEndpoint = { routeType: driver.routeType, inbound: driver.inbound, model: driver.model, stream: driver.stream, endpoint };
   return endpoint;
 }
 
@@ -255,6 +273,18 @@ export async function restoreProviderState(ctx: RequestContext, checked: Checked
 export function relay(ctx: RequestContext, plan: PlannedCall, checked: CheckedRequest, rawRequest: string, sent: SentCall): Promise<void> {
   if (plan.kind === 'embeddings') return relayEmbeddings(ctx, plan.conf, plan.embeddings, plan.request, rawRequest, sent.response, sent.sentAt);
   if (checked.kind !== 'llm') throw new Error('an llm plan needs an llm request');
-  const x: Exchange = { ctx, conf: plan.conf, driver: plan.driver, request: checked.request, canonical: checked.canonical, stateScope: stateScope(ctx), rawRequest, response: sent.response, sentAt: sent.sentAt, signal: sent.signal };
+  const x: Exchange = {
+    ctx,
+    conf: plan.conf,
+    driver: plan.driver,
+    request: checked.request,
+    canonical: checked.canonical,
+    stateScope: stateScope(ctx),
+    rawRequest,
+    response: sent.response,
+    sentAt: sent.sentAt,
+    signal: sent.signal,
+    keep: checked.keep ?? null,
+  };
   return plan.framing ? relayStream(x) : relayJson(x);
 }

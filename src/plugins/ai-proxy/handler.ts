@@ -15,11 +15,15 @@ import { compileAiProxy, type CompiledAiProxy } from './compile.ts';
 import { serviceLimits } from './upstream-request.ts';
 import { relayPreserved } from './relay-json.ts';
 import { readClientJson } from './client-request.ts';
-import { checkRequest, planFor, relay, resolveModel, restoreProviderState, sendCall, sendPlanned } from './exchange.ts';
+import { checkRequest, planFor, relay, resolveModel, restoreProviderState, sendCall, sendPlanned, stateScope } from './exchange.ts';
+import { errorFormatOf, routeOperation, routeRequestOperation } from './operations.ts';
+import { clientApi } from '../../exchange/apis/index.ts';
+import type { InboundFormat } from '../../exchange/types.ts';
+import { countTokens } from './count-tokens.ts';
+import { answerResponsesResource, withPreviousResponse } from './responses-state.ts';
 import type { DriverContext } from '../../llm/types.ts';
 import { ExchangeContext } from '../../exchange/context.ts';
 import { answerModels, modelsRequest, pluginCreatedAt, type ModelEntry } from './models.ts';
-import { openAiErrorBody } from './openai-error.ts';
 
 export type { Exchange } from './exchange.ts';
 
@@ -29,16 +33,35 @@ export const handler: PluginHandler<AiProxyConfig, CompiledAiProxy> = {
     ctx.handler = (c) => exchange(c, conf);
   },
   credentialNames: (conf) => conf.credentialNames,
-  errorBody: (ctx, _conf, status, body) => openAiErrorBody(status, body, ctx.error?.code ?? null),
+  // every error on the route, whoever answers it, in the client API's error shape
+  errorBody: (ctx, conf, status, body) => clientApi(errorFormat(ctx, conf)).errorBody(status, body, ctx.error?.code ?? null),
 };
+
+/** The client API whose error shape the request's errors take: the one it was found to speak, else the route's. */
+function errorFormat(ctx: RequestContext, conf: CompiledAiProxy): InboundFormat {
+  const known = ctx.shared.clientFormat as InboundFormat | undefined;
+  if (known) return known;
+  return conf.routeType === 'preserve' ? 'openai-chat' : errorFormatOf(routeOperation(conf.routeType, conf.config.llm_format));
+}
 
 async function exchange(ctx: RequestContext, conf: CompiledAiProxy): Promise<void> {
   // `preserve` speaks the provider's own API: its GETs are the provider's to answer
-  const models = conf.routeType === 'preserve' ? null : modelsRequest(ctx);
+  if (conf.routeType === 'preserve') {
+    const { raw } = await readClientJson(ctx, conf.config.max_request_body_size);
+    return exchangePreserved(ctx, conf, raw);
+  }
+  const route = routeOperation(conf.routeType, conf.config.llm_format);
+  const models = modelsRequest(ctx);
   if (models) return answerModels(ctx, models, ...modelEntries(ctx, conf));
+  if (route.kind === 'llm' && route.inbound === 'openai-responses' && (await answerResponsesResource(ctx, conf.responses, stateScope(ctx)))) return;
+  const op = routeRequestOperation(ctx, route);
+  ctx.shared.clientFormat = errorFormatOf(op);
   const { value, raw, source } = await readClientJson(ctx, conf.config.max_request_body_size);
-  if (conf.routeType === 'preserve') return exchangePreserved(ctx, conf, raw);
-  const checked = checkRequest(value, conf.routeType, conf.config.response_streaming, source);
+  const target = { conf, model: conf.config.model.name };
+  if (op.kind === 'count_tokens') return countTokens(ctx, target, value, serviceLimits(ctx.compiledService));
+  const prepared = op.kind === 'llm' && op.inbound === 'openai-responses' ? await withPreviousResponse(ctx, conf.responses, [conf], value, source) : { value, source, keep: null };
+  const checked = checkRequest(prepared.value, op, conf.config.response_streaming, prepared.source);
+  if (checked.kind === 'llm') checked.keep = prepared.keep;
   await restoreProviderState(ctx, checked, [conf.config.model.provider]);
   const plan = planFor(conf, checked, resolveModel(conf.config.model.name, checked.request));
   const sent = await sendPlanned(ctx, plan, serviceLimits(ctx.compiledService));

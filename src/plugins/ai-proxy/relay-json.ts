@@ -16,7 +16,10 @@ import { aiError } from './openai-error.ts';
 import { providerErrorAnswer } from './provider-error.ts';
 import { classifyUpstreamError } from '../../proxy/upstream.ts';
 import { recordExchange } from './analytics.ts';
-import { estimateTokens, promptText } from '../../llm/tokens.ts';
+import { estimateTokens } from '../../llm/tokens.ts';
+import { promptTextOf } from '../../exchange/prompt-text.ts';
+import type { ClientApi } from '../../exchange/apis/index.ts';
+import type { JsonObject } from '../../llm/json.ts';
 import { writeJson } from '../../proxy/respond.ts';
 import { hasState, rememberState } from '../../exchange/provider-state.ts';
 
@@ -97,8 +100,8 @@ function isRedirect(status: number): boolean {
   return status >= 300 && status < 400;
 }
 
-/** A provider error (non-200): its status, and OpenAI's error envelope (provider-error.ts). */
-export async function relayProviderError(ctx: RequestContext, conf: CompiledAiProxy, response: ProviderAnswer, model: string, dropped?: readonly string[]): Promise<void> {
+/** A provider error (non-200): its status, and the error in the client API's shape (OpenAI's envelope: provider-error.ts). */
+export async function relayProviderError(ctx: RequestContext, conf: CompiledAiProxy, response: ProviderAnswer, model: string, dropped?: readonly string[], api?: ClientApi): Promise<void> {
   const status = response.statusCode;
   if (isRedirect(status)) {
     if (!isCollected(response)) response.body.resume();
@@ -109,11 +112,11 @@ export async function relayProviderError(ctx: RequestContext, conf: CompiledAiPr
   ctx.error = { status, code: 'provider_error', message: `provider answered ${status}` };
   const headers = answerHeaders(ctx, conf, model, response, dropped);
   if (answer.retryAfter !== null && headers['retry-after'] === undefined) headers['retry-after'] = answer.retryAfter;
-  writeJson(ctx.res, status, answer.body, ctx.requestId, ctx.startedAt, headers);
+  writeJson(ctx.res, status, api ? api.errorBody(status, answer.body, null) : answer.body, ctx.requestId, ctx.startedAt, headers);
 }
 
 export function estimateUsage(x: Exchange, completionText: string): Usage {
-  const prompt = estimateTokens(promptText(x.request));
+  const prompt = estimateTokens(promptTextOf(x.canonical));
   const completion = estimateTokens(completionText);
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
@@ -156,7 +159,7 @@ const SEND_AS_TEXT_MAX = 16 * 1024;
 
 export async function relayJson(x: Exchange): Promise<void> {
   const { ctx, conf, driver, response } = x;
-  if (response.statusCode !== 200) return relayProviderError(ctx, conf, response, driver.model, driver.dropped);
+  if (response.statusCode !== 200) return relayProviderError(ctx, conf, response, driver.model, driver.dropped, driver.api);
   const bytes = isCollected(response) ? collectedProviderBytes(ctx, response) : await readProviderBytes(ctx, response);
   const text = bytes.toString('utf8');
   const translated = translateOr502(ctx, driver.provider, driver.routeType, () => conf.driver.parseResponse(text, driver));
@@ -189,7 +192,19 @@ export async function relayJson(x: Exchange): Promise<void> {
     conf.config.logging.log_payloads ? { request: x.rawRequest, response: typeof body === 'string' ? body : text } : undefined,
   );
   if (hasState(translated.carried)) void rememberState(translated.carried, x.stateScope);
+  if (x.keep) keepAnswer(x, typeof body === 'string' ? body : text);
   sendBody(ctx.res, 200, body, answerHeaders(ctx, conf, driver.model, response, driver.dropped));
+}
+
+/** Hands a whole answer (JSON text in the client's API) to the exchange's keeper (the Responses store). */
+export function keepAnswer(x: Exchange, json: string): void {
+  let answer: unknown;
+  try {
+    answer = JSON.parse(json);
+  } catch {
+    return; // not ours to keep: the client got what the provider sent
+  }
+  if (typeof answer === 'object' && answer !== null && !Array.isArray(answer)) x.keep?.(answer as JsonObject);
 }
 
 /** Sends a whole JSON answer; `headers` is the caller's fresh object (answerHeaders), completed here. */

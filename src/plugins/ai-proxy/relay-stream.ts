@@ -70,7 +70,7 @@ function describeFailure(e: unknown, signal: AbortLike, provider: string): Strea
 
 export async function relayStream(x: Exchange): Promise<void> {
   const { ctx, conf, driver, response } = x;
-  if (response.statusCode !== 200) return relayProviderError(ctx, conf, response, driver.model, driver.dropped);
+  if (response.statusCode !== 200) return relayProviderError(ctx, conf, response, driver.model, driver.dropped, driver.api);
 
   if (isCollected(response)) throw new Error('a stream relay needs a streamed answer');
   const res = ctx.res;
@@ -81,11 +81,12 @@ export async function relayStream(x: Exchange): Promise<void> {
   if (type.includes('application/json')) {
     const text = await readProviderBody(ctx, response);
     const translated = translateOr502(ctx, driver.provider, driver.routeType, () => conf.driver.parseResponse(text, driver));
-    const { frames, usage, responseModel, text: answer } = jsonAnswerAsStream(translated, driver);
+    const { frames, usage, responseModel, text: answer, answer: kept } = jsonAnswerAsStream(translated, driver);
     res.writeHead(200, headers);
     res.end(frames);
     record(x, usage, responseModel, translated.text ?? answer, null, false);
     if (hasState(translated.carried)) void rememberState(translated.carried, x.stateScope);
+    if (x.keep && kept) x.keep(kept);
     return;
   }
 
@@ -130,6 +131,7 @@ export async function relayStream(x: Exchange): Promise<void> {
   const complete = translator.done && !ctx.error && !ctx.clientSignal.aborted;
   record(x, translator.usage(), translator.responseModel, translator.text, firstTokenAt, !complete);
   if (complete && hasState(translator.carried)) void rememberState(translator.carried, x.stateScope);
+  if (complete && x.keep && translator.answer) x.keep(translator.answer);
 }
 
 /**

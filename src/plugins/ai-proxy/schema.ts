@@ -10,6 +10,7 @@ import type { PluginSchema } from '../types.ts';
 import { typedefs } from '../../schema/typedefs.ts';
 import { PROVIDERS, type AnyRouteType, type AuthConfig, type ModelOptions, type ProviderName, type RouteType } from '../../llm/types.ts';
 import { getDriver } from '../../llm/drivers/index.ts';
+import { responsesStoreField, type ResponsesStoreSettings } from '../../exchange/responses-store.ts';
 
 export { PROVIDERS };
 export type { AnyRouteType, AuthConfig, ModelOptions, ProviderName, RouteType };
@@ -24,18 +25,29 @@ const HOSTED: ProviderName[] = ['openai', 'azure', 'anthropic', 'cohere', 'groq'
 /** Self-hosted servers without a default URL: `upstream_url` is required. */
 const SELF_HOSTED: ProviderName[] = ['llama2', 'vllm', 'lmstudio', 'llamacpp'];
 
-export const ROUTE_TYPES = ['llm/v1/chat', 'llm/v1/completions', 'llm/v1/embeddings', 'preserve'] as const;
+export const ROUTE_TYPES = ['llm/v1/chat', 'llm/v1/completions', 'llm/v1/embeddings', 'llm/v1/responses', 'preserve'] as const;
+
+/**
+ * The client API of a route (Kong 3.11+ `llm_format`): `openai` (the route type says which OpenAI
+ * API), or `anthropic` (Anthropic's Messages API, `POST …/v1/messages`, on an `llm/v1/chat` route:
+ * Kong's Claude Code setup). Kong's other values (bedrock, gemini, cohere, huggingface: a
+ * provider's native API in front of the same provider only) are not offered.
+ */
+export const LLM_FORMATS = ['openai', 'anthropic'] as const;
+export type LlmFormat = (typeof LLM_FORMATS)[number];
 
 export const DEFAULT_MAX_REQUEST_BODY_SIZE = 20 * 1024 * 1024;
 
 export interface AiProxyConfig {
   route_type: AnyRouteType;
+  llm_format: LlmFormat;
   auth: AuthConfig | null;
   model: { provider: ProviderName; name: string | null; options: ModelOptions | null };
   logging: { log_statistics: boolean; log_payloads: boolean };
   response_streaming: 'allow' | 'deny' | 'always';
   max_request_body_size: number;
   model_name_header: boolean;
+  responses?: ResponsesStoreSettings | null;
 }
 
 const secret: Partial<Field> = { referenceable: true, encrypted: true };
@@ -212,9 +224,12 @@ export const loggingField: Field = {
 
 /** How the client side of an exchange is handled: shared by ai-proxy and ai-proxy-advanced. */
 export const exchangeFields: Record<string, Field> = {
+  llm_format: { type: 'string', default: 'openai', one_of: LLM_FORMATS },
   response_streaming: { type: 'string', default: 'allow', one_of: ['allow', 'deny', 'always'] },
   max_request_body_size: { type: 'integer', default: DEFAULT_MAX_REQUEST_BODY_SIZE, gt: 0 },
   model_name_header: { type: 'boolean', default: true },
+  // Responses API conversation state (src/exchange/responses-store.ts)
+  responses: responsesStoreField,
 };
 
 export const schema: PluginSchema = {
@@ -233,7 +248,15 @@ export const schema: PluginSchema = {
       logging: loggingField,
       ...exchangeFields,
     },
-    entity_checks: llmEntityChecks,
+    entity_checks: [
+      ...llmEntityChecks,
+      {
+        custom_entity_check: {
+          field_sources: ['route_type', 'llm_format'],
+          fn: (c: AiProxyConfig) => (c.llm_format === 'anthropic' && c.route_type !== 'llm/v1/chat' ? "llm_format 'anthropic' needs route_type 'llm/v1/chat' (Anthropic's Messages API is a chat API)" : undefined),
+        },
+      },
+    ],
   },
   warnings: () => [],
 };

@@ -3,7 +3,9 @@
  * without streaming, say), the client still gets what it asked for: the translated answer as one
  * chunk per choice, the usage chunk if asked, and `[DONE]`.
  */
-import type { DriverContext, TranslatedResponse, Usage } from '../../llm/types.ts';
+import { TranslationError, type DriverContext, type TranslatedResponse, type Usage } from '../../llm/types.ts';
+import type { CanonicalResponse } from '../../exchange/types.ts';
+import type { JsonObject } from '../../llm/json.ts';
 
 interface OpenAiChoice {
   index?: number;
@@ -22,8 +24,21 @@ function chatDelta(message: NonNullable<OpenAiChoice['message']>): Record<string
   return delta;
 }
 
+interface StreamedAnswer {
+  frames: string;
+  usage: Usage | null;
+  responseModel: string | null;
+  text: string;
+  /** The whole answer in the client's API, when its sink keeps one (Responses). */
+  answer?: JsonObject | null;
+}
+
 /** The driver's translated answer (relay-json's `translateOr502`) as the frames of a stream. */
-export function jsonAnswerAsStream(translated: TranslatedResponse, ctx: DriverContext): { frames: string; usage: Usage | null; responseModel: string | null; text: string } {
+export function jsonAnswerAsStream(translated: TranslatedResponse, ctx: DriverContext): StreamedAnswer {
+  if (ctx.inbound !== 'openai-chat' && ctx.inbound !== 'openai-completions') {
+    if (!translated.canonical) throw new TranslationError('the provider answered a stream request with one JSON body in its own API');
+    return replayed(translated.canonical, translated, ctx);
+  }
   const answer = JSON.parse(translated.body) as { id?: string; created?: number; model?: string; choices?: OpenAiChoice[] };
   const chat = ctx.routeType === 'llm/v1/chat';
   const base = { id: answer.id ?? ctx.id, object: chat ? 'chat.completion.chunk' : 'text_completion', created: answer.created ?? ctx.now, model: answer.model ?? ctx.model };
@@ -40,4 +55,27 @@ export function jsonAnswerAsStream(translated: TranslatedResponse, ctx: DriverCo
   if (ctx.includeUsage && translated.usage) frames += `data: ${JSON.stringify({ ...base, choices: [], usage: translated.usage })}\n\n`;
   frames += 'data: [DONE]\n\n';
   return { frames, usage: translated.usage, responseModel: translated.responseModel, text };
+}
+
+/** A canonical answer written through the client API's sink, as if it had streamed in one piece per part. */
+function replayed(response: CanonicalResponse, translated: TranslatedResponse, ctx: DriverContext): StreamedAnswer {
+  const sink = ctx.createSink();
+  sink.id = response.id || sink.id;
+  sink.model = response.model || sink.model;
+  sink.created = response.created || sink.created;
+  let frames = sink.start();
+  const choice = response.choices[0];
+  let calls = 0;
+  for (const part of choice?.parts ?? []) {
+    if (part.type === 'text') frames += sink.text(part.text);
+    else if (part.type === 'refusal') frames += sink.refusal(part.text);
+    else if (part.type === 'reasoning') {
+      if (part.text !== '') frames += sink.reasoning(part.text);
+      if (part.signature !== undefined || part.redacted !== undefined || part.encrypted !== undefined) frames += sink.reasoningState({ ...part, text: '' });
+    } else if (part.type === 'tool_call') frames += sink.toolCalls([{ index: calls++, id: part.id, name: part.name, arguments: part.arguments }]);
+  }
+  frames += sink.finish(choice?.finishReason ?? 'stop');
+  if (translated.usage) frames += sink.usage(translated.usage);
+  frames += sink.done();
+  return { frames, usage: translated.usage, responseModel: translated.responseModel, text: translated.text ?? '', answer: sink.answer ?? null };
 }

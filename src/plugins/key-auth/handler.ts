@@ -73,10 +73,21 @@ function findKey(ctx: RequestContext, conf: Compiled, body: Record<string, unkno
       v = body[name];
       where = 'body';
     }
-    if (typeof v === 'string') return { key: v, name, where };
+    if (typeof v === 'string') return { key: where === 'header' ? withoutBearer(conf.lowerNames[i], v) : v, name, where };
     if (Array.isArray(v)) return { duplicate: true };
   }
   return null;
+}
+
+/**
+ * With `key_names: [authorization]`, `Authorization: Bearer <key>` presents `<key>`: what the
+ * OpenAI SDKs send as their API key and Claude Code as `ANTHROPIC_AUTH_TOKEN` (beyond Kong, whose
+ * key-auth would look up the whole header value; docs/plugins.md).
+ */
+function withoutBearer(name: string, value: string): string {
+  if (name !== 'authorization') return value;
+  const m = /^\s*bearer\s+(\S+)\s*$/i.exec(value);
+  return m ? m[1] : value;
 }
 
 /** The request body as a table, for `key_in_body` (JSON or form); unreadable bodies count as empty, as in Kong. */

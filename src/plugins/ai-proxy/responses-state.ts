@@ -1,0 +1,106 @@
+/**
+ * Responses API conversation state on an AI route (src/exchange/responses-store.ts keeps it):
+ * `GET|DELETE …/responses/{id}` and `GET …/responses/{id}/input_items` answered from the store;
+ * a create request's `previous_response_id` expanded into the stored conversation before the
+ * request is parsed; and the answer kept afterwards, unless the client said `store: false` or the
+ * route keeps nothing (`config.responses.store: false`, then `previous_response_id` is a 400).
+ *
+ * A `previous_response_id` the gateway does not know goes on unchanged only when every target can
+ * take it natively (OpenAI or Azure with their Responses API): OpenAI may know a response the
+ * gateway never saw. Anywhere else it is OpenAI's 400 "Previous response with id '…' not found."
+ */
+import type { RequestContext } from '../../proxy/context.ts';
+import type { CompiledAiProxy } from './compile.ts';
+import type { ClientJson } from '../../util/json-reuse.ts';
+import type { JsonObject } from '../../llm/json.ts';
+import { isObject } from '../../llm/json.ts';
+import { ClientError } from '../../proxy/errors.ts';
+import { RequestError } from '../../llm/types.ts';
+import { aiError } from './openai-error.ts';
+import { writeJson } from '../../proxy/respond.ts';
+import { stateScope } from './exchange.ts';
+import {
+  DEFAULT_MAX_PER_CONSUMER,
+  DEFAULT_TTL_SECONDS,
+  ResponsesStore,
+  answerResponsesResource as answerResource,
+  resolvePrevious,
+  responsesResourceRequest,
+  storedInputOf,
+  type ResponsesStoreSettings,
+} from '../../exchange/responses-store.ts';
+import { respondsNatively } from '../../llm/formats/openai-responses.ts';
+
+/** A route's store, or null when it keeps no responses. */
+export type ResponsesStoreRef = ResponsesStore | null;
+
+const DEFAULTS: ResponsesStoreSettings = { store: true, ttl: DEFAULT_TTL_SECONDS, max_per_consumer: DEFAULT_MAX_PER_CONSUMER, policy: 'local' };
+
+/** The store a route's `config.responses` asks for (compiled once per snapshot). */
+export function compileResponsesStore(settings: ResponsesStoreSettings | null | undefined): ResponsesStoreRef {
+  const s = settings ?? DEFAULTS;
+  return s.store ? new ResponsesStore(s) : null;
+}
+
+/** Answers a responses resource request (true), or leaves the request alone (false). */
+export async function answerResponsesResource(ctx: RequestContext, store: ResponsesStoreRef, scope: string): Promise<boolean> {
+  const resource = responsesResourceRequest(ctx.method, ctx.path);
+  if (!resource) return false;
+  ctx.shared.clientFormat = 'openai-responses';
+  const query = Object.fromEntries(ctx.queryParams());
+  const answer = await answerResource(store, scope, resource, query);
+  writeJson(ctx.res, answer.status, answer.body, ctx.requestId, ctx.startedAt);
+  return true;
+}
+
+export interface PreparedResponses {
+  value: unknown;
+  source: ClientJson | null;
+  keep: ((answer: JsonObject) => void) | null;
+}
+
+/**
+ * A Responses create request made ready: `previous_response_id` expanded (the body then no longer
+ * is the client's bytes: `source` is null), and the keeper of its answer.
+ */
+export async function withPreviousResponse(ctx: RequestContext, store: ResponsesStoreRef, targets: CompiledAiProxy[], value: unknown, source: ClientJson | null): Promise<PreparedResponses> {
+  if (!isObject(value)) return { value, source, keep: null };
+  const scope = stateScope(ctx);
+  let body = value;
+  if (value.previous_response_id !== undefined && value.previous_response_id !== null) {
+    const resolved = await asClientError(() => resolvePrevious(store, scope, value));
+    if (resolved.ok) {
+      body = resolved.body;
+      source = null;
+    } else if (!(resolved.answer.status === 400 && targets.every(nativeResponses))) {
+      throw new ClientError(resolved.answer.status, resolved.answer.body);
+    }
+  }
+  if (!store || body.store === false) return { value: body, source, keep: null };
+  let input: JsonObject[];
+  try {
+    input = storedInputOf(body);
+  } catch {
+    return { value: body, source, keep: null }; // the adapter refuses this input with its own 400
+  }
+  const keep = (answer: JsonObject) => {
+    if (typeof answer.id !== 'string') return;
+    // a store that does not answer costs the next previous_response_id, never this answer
+    store.save(scope, { id: answer.id, input, response: answer }).catch(() => {});
+  };
+  return { value: body, source, keep };
+}
+
+async function asClientError<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof RequestError) throw aiError(400, e.message, { code: 'invalid_request' });
+    throw e;
+  }
+}
+
+/** The target answers Responses requests with the provider's own Responses API. */
+function nativeResponses(conf: CompiledAiProxy): boolean {
+  return respondsNatively(conf.config.model.provider, conf.options);
+}
