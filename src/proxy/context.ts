@@ -14,6 +14,7 @@ import { ClientError } from './errors.ts';
 import { JsonBodyError, parseJsonBody } from '../util/json.ts';
 import { watchIdle } from '../util/idle-watch.ts';
 import type { Row } from '../store/types.ts';
+import type { PromptHook } from '../plugins/shared/prompt-hooks.ts';
 
 export interface UpstreamRequest {
   target: UpstreamTarget | null;
@@ -69,6 +70,8 @@ export class RequestContext {
   readonly shared: Record<string, unknown> = {};
   /** Extra fields for log serializers (Kong's `kong.log.set_serialize_value`), e.g. `ai`. */
   readonly logFields: Record<string, unknown> = {};
+  /** Prompt plugins' steps over the parsed request, in plugin order: the AI exchange runs them (plugins/shared/prompt-hooks.ts). */
+  readonly promptHooks: PromptHook[] = [];
   consumer: Row | null = null;
   credential: Row | null = null;
   /** Milliseconds (performance.now) at which upstream phases happened. */

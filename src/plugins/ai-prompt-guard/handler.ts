@@ -5,12 +5,27 @@
  * of them. A refusal is Kong's 400 `{"error":{"message":"bad request"}}`, which does not reveal
  * the guard; the reason is logged at debug level.
  *
+ * Whatever API the client speaks (issue 18), the guard is a prompt hook over the parsed request
+ * (shared/prompt-hooks.ts), after the decorator's (plugin order). For the OpenAI APIs it reads the
+ * client's own body (`source.body`, decorations included): that body goes to OpenAI-compatible
+ * providers as it is, content parts the adapter could not map included, so the guard reads what
+ * the provider reads — and decides exactly as it did on the body. For OpenAI Responses and
+ * Anthropic Messages it reads the canonical messages: the text parts of each message, and of the
+ * tool results in a tool message (`match_all_roles`). An Anthropic tool result is a canonical
+ * `tool` message, not a user one, as an OpenAI `tool` message is. A request without a prompt (an
+ * embeddings request) is refused, as before.
+ *
  * Patterns were vetted when configured (regex.ts); the text matched is bounded by
  * MAX_GUARDED_CHARS, a longer prompt is refused.
+ *
+ * Until the exchange runs prompt hooks (PROMPT_BODY_EDITS), the access phase judges the client's
+ * OpenAI body itself, as before.
  */
 import type { PluginHandler } from '../types.ts';
 import type { AiPromptGuardConfig } from './schema.ts';
+import type { CanonicalRequest, InboundFormat, Message } from '../../exchange/types.ts';
 import { promptError, readPromptJson } from '../shared/prompt-body.ts';
+import { PROMPT_BODY_EDITS, type PromptHook } from '../shared/prompt-hooks.ts';
 import { compileGuardPattern, MAX_GUARDED_CHARS, type GuardPattern } from './regex.ts';
 import { logger } from '../../observability/logger.ts';
 
@@ -58,6 +73,51 @@ export function collectPrompt(request: Record<string, unknown>, conf: Pick<AiPro
   throw new GuardRefusal(BAD_FORMAT);
 }
 
+/** A canonical message's text: its text parts, and the text of its tool results, as OpenAI content parts are joined. */
+function messageText(message: Message): string {
+  const texts: string[] = [];
+  for (const part of message.parts) {
+    if (part.type === 'text') {
+      if (part.text) texts.push(part.text);
+    } else if (part.type === 'tool_result') {
+      for (const c of part.content) if (c.type === 'text' && c.text) texts.push(c.text);
+    }
+  }
+  return texts.join(' ');
+}
+
+type GuardScope = Pick<AiPromptGuardConfig, 'allow_all_conversation_history' | 'match_all_roles'>;
+
+/** collectPrompt over canonical messages: the same messages, in the same order, joined the same way. */
+export function collectMessages(messages: Message[], conf: GuardScope): string {
+  const parts: string[] = [];
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i];
+    if (m.role === 'user' || conf.match_all_roles) {
+      parts.push(messageText(m));
+      if (conf.allow_all_conversation_history) break;
+    }
+  }
+  return parts.join(' ');
+}
+
+const fromBody = (req: CanonicalRequest, conf: GuardScope) => collectPrompt(req.source.body, conf);
+const fromMessages = (req: CanonicalRequest, conf: GuardScope) => collectMessages(req.messages, conf);
+
+/** Where the prompt text is read, by the client's API (see the header: what the provider reads). */
+const PROMPT_TEXT: Record<InboundFormat, (req: CanonicalRequest, conf: GuardScope) => string> = {
+  'openai-chat': fromBody,
+  'openai-completions': fromBody,
+  'openai-responses': fromMessages,
+  'anthropic-messages': fromMessages,
+};
+
+/** The text the patterns are matched against in a parsed request (null: no prompt, refused). */
+export function collectRequestPrompt(req: CanonicalRequest | null, conf: GuardScope): string {
+  if (req === null) throw new GuardRefusal(BAD_FORMAT);
+  return PROMPT_TEXT[req.source.format](req, conf);
+}
+
 function matches(p: GuardPattern, text: string, lower: () => string): boolean {
   return p.re.test(p.fold ? lower() : text);
 }
@@ -73,6 +133,29 @@ export function judgePrompt(text: string, conf: Compiled): string | null {
   return "prompt doesn't match any allowed pattern";
 }
 
+/** judgePrompt over the collected text; a prompt that cannot be collected is refused too. */
+function verdict(collect: () => string, conf: Compiled): string | null {
+  try {
+    return judgePrompt(collect(), conf);
+  } catch (e) {
+    if (!(e instanceof GuardRefusal)) throw e;
+    return e.message;
+  }
+}
+
+function refuse(requestId: string, reason: string): never {
+  logger().debug({ plugin: 'ai-prompt-guard', request_id: requestId, reason }, 'prompt refused');
+  throw promptError(400, 'bad request');
+}
+
+/** The guard as a prompt hook: reads the request, never changes it. */
+export function guardHook(conf: Compiled, requestId: string): PromptHook {
+  return (req) => {
+    const reason = verdict(() => collectRequestPrompt(req, conf.config), conf);
+    if (reason !== null) refuse(requestId, reason);
+  };
+}
+
 export const handler: PluginHandler<AiPromptGuardConfig, Compiled> = {
   compile(config) {
     return {
@@ -83,16 +166,11 @@ export const handler: PluginHandler<AiPromptGuardConfig, Compiled> = {
   },
   async access(ctx, conf) {
     const request = await readPromptJson(ctx, conf.config.max_request_body_size);
-    let reason: string | null;
-    try {
-      reason = judgePrompt(collectPrompt(request, conf.config), conf);
-    } catch (e) {
-      if (!(e instanceof GuardRefusal)) throw e;
-      reason = e.message;
+    if (!PROMPT_BODY_EDITS) {
+      ctx.promptHooks.push(guardHook(conf, ctx.requestId));
+      return;
     }
-    if (reason !== null) {
-      logger().debug({ plugin: 'ai-prompt-guard', request_id: ctx.requestId, reason }, 'prompt refused');
-      throw promptError(400, 'bad request');
-    }
+    const reason = verdict(() => collectPrompt(request, conf.config), conf);
+    if (reason !== null) refuse(ctx.requestId, reason);
   },
 };
