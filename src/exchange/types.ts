@@ -245,6 +245,12 @@ export interface CanonicalRequest {
    * each through the policy (DriverContext.unsupported) before the format builds its body.
    */
   unmapped?: string[];
+  /**
+   * Responses: the response this request continues, once the gateway's store has put that
+   * conversation into `messages` (src/plugins/ai-proxy/responses-state.ts). Answers echo it;
+   * nothing is sent to a provider for it.
+   */
+  previousResponseId?: string;
   /** Which API the client spoke, and its parsed body: same-API formats use it to pass the client's bytes on. */
   source: { format: InboundFormat; body: JsonObject };
 }

@@ -168,6 +168,8 @@ export interface DriverContext {
   drop(path: string): void;
   /** The paths dropped so far under `drop` / `pass` (the plugin names them in X-Modelgate-Dropped-Params and the log). */
   readonly dropped?: readonly string[];
+  /** The canonical request being answered (set by the plugin; absent in some unit tests). */
+  readonly request?: CanonicalRequest;
   /** The renderer of streamed answers in the client's API: one per response; translators write through it. */
   createSink(): EventSink;
   /** A whole answer rendered in the client's API (the JSON text the client gets). */

@@ -29,7 +29,12 @@ const WAYS: Way[] = [
   { name: 'ai-proxy-advanced (openai + anthropic)', route: UNIFIED, model: ALIAS, providers: ['openai', 'anthropic'] },
 ];
 /** Providers whose answers carry Claude's signed thinking. */
-const SIGNED_THINKING = new Set(['anthropic', 'bedrock']);
+/**
+ * Where an Anthropic client gets Claude's signature. Bedrock signs too, but its signature is only
+ * good on Bedrock, and an Anthropic client cannot say which provider a signature came from: the
+ * gateway keeps Bedrock's (provider-state.ts) and puts it back on the next Bedrock call.
+ */
+const SIGNED_THINKING = new Set(['anthropic']);
 
 /** Claude Code's setup: ANTHROPIC_BASE_URL at a key-auth route, ANTHROPIC_AUTH_TOKEN the consumer's key. */
 const CLAUDE_CODE = { ...messagesSpec('anthropic'), route: 'claude-code' };
@@ -179,7 +184,7 @@ for (const way of WAYS) {
       const final = await stream.finalMessage();
       assert.equal(final.content[0]?.type, 'thinking', JSON.stringify(final.content));
       assert.ok(deltas.includes('thinking_delta'), deltas.join(' '));
-      // Claude signs its thinking (on Bedrock too): the client gets the signature, as from Anthropic itself
+      // Claude signs its thinking: the client gets Anthropic's signature, as from Anthropic itself
       if (signs) {
         assert.ok(block.type === 'thinking' && block.signature.length > 0, `a signed thinking block: ${JSON.stringify(block)}`);
         assert.ok(deltas.includes('signature_delta'), deltas.join(' '));

@@ -202,7 +202,7 @@ function responseShell(id: string, createdAt: number, model: string, ctx: SinkCo
     top_p: field(body, 'top_p', req?.sampling.topP ?? null),
     max_output_tokens: field(body, 'max_output_tokens', req?.sampling.maxTokens ?? null),
     parallel_tool_calls: field(body, 'parallel_tool_calls', req?.parallelToolCalls ?? true),
-    previous_response_id: field(body, 'previous_response_id', null),
+    previous_response_id: req?.previousResponseId ?? field(body, 'previous_response_id', null),
     reasoning: { effort: reasoning?.effort ?? req?.reasoning?.effort ?? null, summary: reasoning?.summary ?? null },
     text: { format: text?.format ?? { type: 'text' }, ...(text?.verbosity !== undefined ? { verbosity: text.verbosity } : {}) },
     metadata: field(body, 'metadata', req?.metadata ?? {}),

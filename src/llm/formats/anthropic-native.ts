@@ -50,7 +50,8 @@ function buildNativeRequest(req: CanonicalRequest, ctx: DriverContext): JsonObje
   // A top-level field the policy dropped (a context that does not say which request it serves) stays out.
   for (const key of Object.keys(req.passthrough)) if (ctx.dropped?.includes(key)) delete body[key];
   set(body, 'model', ctx.model);
-  set(body, 'stream', ctx.stream);
+  // `stream: false` is the API's default: not written into a body that does not say it
+  if (ctx.stream || body.stream !== undefined) set(body, 'stream', ctx.stream);
   const configured = resolveSampling({}, ctx.options);
   const thinking = asObject(body.thinking);
   const thinkingOn = thinking?.type === 'enabled' || thinking?.type === 'adaptive';

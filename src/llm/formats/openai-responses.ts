@@ -115,6 +115,12 @@ function isForeignReasoning(item: unknown): boolean {
 function parseResponsesAnswer(body: string, ctx: DriverContext): PassthroughAnswer {
   const parsed = parseUpstreamJson(body, 'responses');
   if (!isObject(parsed) || !Array.isArray(parsed.output)) throw new TranslationError(`'output' not in the ${ctx.provider} responses answer`);
+  const previous = ctx.request?.previousResponseId;
+  if (previous !== undefined && parsed.previous_response_id !== previous) {
+    // the gateway's store sent the conversation itself: the answer still says which response it continues
+    parsed.previous_response_id = previous;
+    return { passthrough: JSON.stringify(parsed), usage: responsesUsageOf(parsed.usage), responseModel: asString(parsed.model) ?? null };
+  }
   return { passthrough: body, usage: responsesUsageOf(parsed.usage), responseModel: asString(parsed.model) ?? null };
 }
 
@@ -143,6 +149,13 @@ class ResponsesPassthroughTranslator extends BaseStreamTranslator {
     }
     if (typeof payload.sequence_number === 'number') this.#sequence = payload.sequence_number;
     if (type !== undefined && TEXT_DELTAS.has(type)) this.keepText(asString(payload.delta) ?? '');
+    const previous = this.ctx.request?.previousResponseId;
+    let data = event.data;
+    if (previous !== undefined && isObject(payload.response) && payload.response.previous_response_id !== previous) {
+      // the gateway's store sent the conversation itself: every response object still says which response it continues
+      payload.response.previous_response_id = previous;
+      data = JSON.stringify(payload);
+    }
     if (type !== undefined && TERMINAL_EVENTS.has(type)) {
       const response = payload.response;
       if (isObject(response)) {
@@ -152,7 +165,7 @@ class ResponsesPassthroughTranslator extends BaseStreamTranslator {
       }
       this.markDone();
     }
-    return frame(event.event ?? type, event.data);
+    return frame(event.event ?? type, data);
   }
 
   /** The provider's own terminal event was the end: nothing to add (no `[DONE]` in Responses). */

@@ -123,6 +123,10 @@ interface AttemptLog {
   latency_ms: number;
 }
 
+function isObjectValue(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** The model the body names, if any (every API calls it `model`). */
 function askedModel(value: unknown): string | null {
   const model = (value as { model?: unknown }).model;
@@ -173,14 +177,18 @@ async function balance(ctx: RequestContext, conf: CompiledAdvanced): Promise<voi
   }
   if (op.kind === 'count_tokens') {
     const first = conf.targets[eligible[0]];
-    return countTokens(ctx, { conf: first.conf, model: first.model }, value, conf.limits);
+    // the client named the target by its alias: the target's own model is the one counted
+    return countTokens(ctx, { conf: first.conf, model: first.model || null }, isObjectValue(value) && first.model ? { ...value, model: first.model } : value, conf.limits);
   }
   const prepared =
     op.kind === 'llm' && op.inbound === 'openai-responses'
       ? await withPreviousResponse(ctx, conf.responses, eligible.map((i) => conf.targets[i].conf), value, source)
       : { value, source, keep: null };
-  const checked = checkRequest(prepared.value, op, conf.config.response_streaming, prepared.source);
-  if (checked.kind === 'llm') checked.keep = prepared.keep;
+  const checked = checkRequest(ctx, prepared.value, op, conf.config.response_streaming, prepared.source);
+  if (checked.kind === 'llm') {
+    checked.keep = prepared.keep;
+    if (prepared.previousId) checked.canonical.previousResponseId = prepared.previousId;
+  }
   await restoreProviderState(ctx, checked, eligible.map((i) => conf.targets[i].provider));
 
   const hashKey = hashKeyOf(ctx, conf);

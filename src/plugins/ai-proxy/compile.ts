@@ -27,6 +27,13 @@ export interface CompiledAiProxy {
   driver: ProviderDriver;
   routeType: AnyRouteType;
   options: ModelOptions;
+  /**
+   * The options for clients of the APIs Kong 3.6 never had (OpenAI Responses, Anthropic Messages):
+   * without Kong 3.6's schema defaults (`max_tokens` 256, `temperature` 1.0), which exist for the
+   * chat guide's clients. Those clients' own values apply unless the operator set others
+   * (docs/ai-proxy.md, "Client APIs").
+   */
+  newApiOptions: ModelOptions;
   /** The header as the provider must get it (lower-cased name), or null. */
   authHeader: [string, string] | null;
   /** The client header that may replace the configured value (`allow_override`), lower-cased. */
@@ -91,13 +98,26 @@ function auth(config: AuthConfig | null, driver: ProviderDriver, ctx: CompileCon
   return { authHeader, overrideHeader, authQuery, authBody, credentialNames };
 }
 
+/** Kong 3.6's schema defaults for `model.options` (docs/ai-proxy.md, "Configuration"). */
+const KONG_36_DEFAULTS = { max_tokens: 256, temperature: 1.0 } as const;
+
+function withoutKong36Defaults(options: ModelOptions): ModelOptions {
+  return {
+    ...options,
+    max_tokens: options.max_tokens === KONG_36_DEFAULTS.max_tokens ? null : options.max_tokens,
+    temperature: options.temperature === KONG_36_DEFAULTS.temperature ? null : options.temperature,
+  };
+}
+
 export function compileAiProxy(config: AiProxyConfig, ctx: CompileContext): CompiledAiProxy {
   const driver = getDriver(config.model.provider);
+  const options: ModelOptions = { ...EMPTY_OPTIONS, ...(config.model.options ?? {}) };
   return {
     config,
     driver,
     routeType: config.route_type,
-    options: { ...EMPTY_OPTIONS, ...(config.model.options ?? {}) },
+    options,
+    newApiOptions: withoutKong36Defaults(options),
     ...auth(config.auth, driver, ctx),
     endpoints: new Map(),
     lastEndpoint: null,

@@ -16,7 +16,7 @@ import { estimateInputTokens, parseCountTokensRequest } from '../../exchange/inb
 import { countTokensUrl } from '../../llm/formats/anthropic-native.ts';
 import { RequestError } from '../../llm/types.ts';
 import { aiError } from './openai-error.ts';
-import { isObject } from '../../llm/json.ts';
+import { applyPromptHooks } from '../shared/prompt-hooks.ts';
 
 export interface CountTarget {
   conf: CompiledAiProxy;
@@ -34,6 +34,7 @@ export async function countTokens(ctx: RequestContext, target: CountTarget, valu
     if (e instanceof RequestError) throw aiError(400, e.message, { code: 'invalid_request' });
     throw e;
   }
+  applyPromptHooks(ctx, canonical); // a decorator's messages are part of what the model will read
   const model = resolveModel(target.model, value as { model?: unknown });
   const { conf } = target;
   if (conf.config.model.provider !== 'anthropic') {
@@ -43,7 +44,7 @@ export async function countTokens(ctx: RequestContext, target: CountTarget, valu
   }
   const driver = new ExchangeContext({ provider: 'anthropic', routeType: 'llm/v1/chat', model, options: conf.options, stream: false, includeUsage: true, inbound: 'anthropic-messages', request: canonical });
   const endpoint = conf.driver.endpoint(driver);
-  const body = JSON.stringify({ ...(isObject(value) ? value : {}), model });
+  const body = JSON.stringify({ ...canonical.source.body, model });
   const sent = await sendCall(ctx, conf, countTokensUrl(endpoint.url), endpoint.headers, body, null, limits, true, driver);
   ctx.attempts = sent.attempts;
   if (sent.response.statusCode !== 200) return relayProviderError(ctx, conf, sent.response, model, undefined, ANTHROPIC_API);

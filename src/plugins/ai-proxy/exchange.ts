@@ -18,6 +18,7 @@ import type { JsonObject } from '../../llm/json.ts';
 import { ExchangeContext } from '../../exchange/context.ts';
 import { clientApi } from '../../exchange/apis/index.ts';
 import { PROVIDER_ROUTE_TYPE } from './operations.ts';
+import { applyPromptHooks } from '../shared/prompt-hooks.ts';
 import { providerBody } from '../../exchange/policy.ts';
 import type { CanonicalRequest, InboundFormat } from '../../exchange/types.ts';
 import { restoreState, STATEFUL_PROVIDERS } from '../../exchange/provider-state.ts';
@@ -124,9 +125,14 @@ export function parseRequest(value: unknown, inbound: InboundFormat): CanonicalR
 export type RequestOperation = { kind: 'llm'; inbound: InboundFormat } | { kind: 'embeddings' };
 
 /** Checks the body for its operation and decides streaming (embeddings never stream). */
-export function checkRequest(value: unknown, op: RequestOperation, policy: 'allow' | 'deny' | 'always', source: ClientJson | null = null): CheckedRequest {
-  if (op.kind === 'embeddings') return { kind: 'embeddings', routeType: EMBEDDINGS_ROUTE, request: asClientError(() => validateEmbeddingsRequest(value)), stream: false, source };
+export function checkRequest(ctx: Pick<RequestContext, 'promptHooks'>, value: unknown, op: RequestOperation, policy: 'allow' | 'deny' | 'always', source: ClientJson | null = null): CheckedRequest {
+  if (op.kind === 'embeddings') {
+    applyPromptHooks(ctx, null); // the prompt plugins refuse a request without a prompt, as they always have
+    return { kind: 'embeddings', routeType: EMBEDDINGS_ROUTE, request: asClientError(() => validateEmbeddingsRequest(value)), stream: false, source };
+  }
   const canonical = parseRequest(value, op.inbound);
+  // the prompt plugins read and change the canonical messages (and the client's body with them): the client's bytes no longer say what is sent
+  if (applyPromptHooks(ctx, canonical)) source = null;
   const request = canonical.source.body as ClientRequest;
   return { kind: 'llm', inbound: op.inbound, routeType: PROVIDER_ROUTE_TYPE[op.inbound], request, canonical, stream: wantsStream(policy, request), source };
 }
@@ -179,7 +185,9 @@ function planEmbeddings(conf: CompiledAiProxy, request: EmbeddingsRequest, model
  * from the canonical request, and the passthrough fields the policy let through.
  */
 export function planCall(conf: CompiledAiProxy, request: CanonicalRequest, routeType: LlmRouteType, model: string, stream: boolean, source: ClientJson | null = null): PlannedCall {
-  const driver = new ExchangeContext({ provider: conf.config.model.provider, routeType, model, options: conf.options, stream, includeUsage: request.includeUsage, inbound: request.source.format, request });
+  const inbound = request.source.format;
+  const options = inbound === 'openai-chat' || inbound === 'openai-completions' ? conf.options : conf.newApiOptions;
+  const driver = new ExchangeContext({ provider: conf.config.model.provider, routeType, model, options, stream, includeUsage: request.includeUsage, inbound, request });
   return asClientError(() => {
     const upstreamBody = providerBody(conf.driver, request, driver);
     const { url, headers } = driverEndpoint(conf, driver);

@@ -60,8 +60,11 @@ async function exchange(ctx: RequestContext, conf: CompiledAiProxy): Promise<voi
   const target = { conf, model: conf.config.model.name };
   if (op.kind === 'count_tokens') return countTokens(ctx, target, value, serviceLimits(ctx.compiledService));
   const prepared = op.kind === 'llm' && op.inbound === 'openai-responses' ? await withPreviousResponse(ctx, conf.responses, [conf], value, source) : { value, source, keep: null };
-  const checked = checkRequest(prepared.value, op, conf.config.response_streaming, prepared.source);
-  if (checked.kind === 'llm') checked.keep = prepared.keep;
+  const checked = checkRequest(ctx, prepared.value, op, conf.config.response_streaming, prepared.source);
+  if (checked.kind === 'llm') {
+    checked.keep = prepared.keep;
+    if (prepared.previousId) checked.canonical.previousResponseId = prepared.previousId;
+  }
   await restoreProviderState(ctx, checked, [conf.config.model.provider]);
   const plan = planFor(conf, checked, resolveModel(conf.config.model.name, checked.request));
   const sent = await sendPlanned(ctx, plan, serviceLimits(ctx.compiledService));

@@ -57,6 +57,8 @@ export interface PreparedResponses {
   value: unknown;
   source: ClientJson | null;
   keep: ((answer: JsonObject) => void) | null;
+  /** The stored response the request continues (its conversation is now in the body's input). */
+  previousId?: string;
 }
 
 /**
@@ -67,16 +69,23 @@ export async function withPreviousResponse(ctx: RequestContext, store: Responses
   if (!isObject(value)) return { value, source, keep: null };
   const scope = stateScope(ctx);
   let body = value;
+  let previousId: string | undefined;
+  const referenced = store ? await resolveItemReferences(store, scope, value) : value;
+  if (referenced !== value) {
+    body = referenced;
+    source = null;
+  }
   if (value.previous_response_id !== undefined && value.previous_response_id !== null) {
-    const resolved = await asClientError(() => resolvePrevious(store, scope, value));
+    const resolved = await asClientError(() => resolvePrevious(store, scope, body));
     if (resolved.ok) {
       body = resolved.body;
       source = null;
+      previousId = resolved.previous?.id;
     } else if (!(resolved.answer.status === 400 && targets.every(nativeResponses))) {
       throw new ClientError(resolved.answer.status, resolved.answer.body);
     }
   }
-  if (!store || body.store === false) return { value: body, source, keep: null };
+  if (!store || body.store === false) return { value: body, source, keep: null, previousId };
   let input: JsonObject[];
   try {
     input = storedInputOf(body);
@@ -88,7 +97,50 @@ export async function withPreviousResponse(ctx: RequestContext, store: Responses
     // a store that does not answer costs the next previous_response_id, never this answer
     store.save(scope, { id: answer.id, input, response: answer }).catch(() => {});
   };
-  return { value: body, source, keep };
+  return { value: body, source, keep, previousId };
+}
+
+/** The item ids the Responses renderer gives (`rs_`, `msg_`, `fc_` + the response id's own part + the output index). */
+const ITEM_ID = /^(?:rs|msg|fc)_([A-Za-z0-9]{1,200})_\d+$/;
+
+/**
+ * `item_reference` input items that name an item of a response the gateway keeps, replaced by
+ * that item (clients with `store` on, such as the AI SDK, send references instead of the items
+ * themselves). A reference the store cannot resolve stays: the adapter then refuses it by name,
+ * or the provider resolves it (OpenAI natively). The body is returned unchanged when nothing was
+ * resolved.
+ */
+async function resolveItemReferences(store: ResponsesStore, scope: string, body: JsonObject): Promise<JsonObject> {
+  const input = body.input;
+  if (!Array.isArray(input) || !input.some((item) => isObject(item) && item.type === 'item_reference')) return body;
+  const loaded = new Map<string, JsonObject[] | null>();
+  let changed = false;
+  const resolved: unknown[] = [];
+  for (const item of input) {
+    const m = isObject(item) && item.type === 'item_reference' && typeof item.id === 'string' ? ITEM_ID.exec(item.id) : null;
+    if (!m) {
+      resolved.push(item);
+      continue;
+    }
+    const responseId = `resp_${m[1]}`;
+    if (!loaded.has(responseId)) {
+      const stored = await store.load(scope, responseId).catch(() => null);
+      loaded.set(responseId, stored && Array.isArray(stored.response.output) ? (stored.response.output as JsonObject[]) : null);
+    }
+    const found = loaded.get(responseId)?.find((out) => isObject(out) && out.id === (item as JsonObject).id);
+    if (found) {
+      resolved.push(withoutNulls(found));
+      changed = true;
+    } else resolved.push(item);
+  }
+  return changed ? { ...body, input: resolved } : body;
+}
+
+/** An output item as an input item: members that are null are left out (OpenAI refuses `status: null` on input). */
+function withoutNulls(item: JsonObject): JsonObject {
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(item)) if (v !== null) out[k] = v;
+  return out;
 }
 
 async function asClientError<T>(fn: () => Promise<T>): Promise<T> {

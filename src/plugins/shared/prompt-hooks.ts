@@ -18,7 +18,7 @@ import type { CanonicalRequest, Message, Role } from '../../exchange/types.ts';
  * hooks. false: they register prompt hooks, which need the exchange to call applyPromptHooks.
  * Flipped in the same change that wires that call, so neither way is ever missing.
  */
-export const PROMPT_BODY_EDITS = true;
+export const PROMPT_BODY_EDITS = false;
 
 /**
  * One prompt plugin's step over the parsed request. `null`: the request carries no prompt (an
