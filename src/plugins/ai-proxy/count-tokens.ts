@@ -12,7 +12,8 @@ import { relayProviderError, readProviderBody, sendBody, answerHeaders } from '.
 import { resolveModel, sendCall } from './exchange.ts';
 import { ExchangeContext } from '../../exchange/context.ts';
 import { clientApi } from '../../exchange/apis/index.ts';
-import { estimateInputTokens, parseCountTokensRequest } from '../../exchange/inbound/anthropic-messages.ts';
+import { parseCountTokensRequest } from '../../exchange/inbound/anthropic-messages.ts';
+import { estimateInputTokens } from '../../exchange/estimate.ts';
 import { countTokensUrl } from '../../llm/formats/anthropic-native.ts';
 import { RequestError } from '../../llm/types.ts';
 import { aiError } from './openai-error.ts';

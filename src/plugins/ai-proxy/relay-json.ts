@@ -16,8 +16,8 @@ import { aiError } from './openai-error.ts';
 import { providerErrorAnswer } from './provider-error.ts';
 import { classifyUpstreamError } from '../../proxy/upstream.ts';
 import { recordExchange } from './analytics.ts';
-import { estimateTokens } from '../../llm/tokens.ts';
-import { promptTextOf } from '../../exchange/prompt-text.ts';
+import { estimateTokens, promptText } from '../../llm/tokens.ts';
+import { estimateInputTokens } from '../../exchange/estimate.ts';
 import type { ClientApi } from '../../exchange/apis/index.ts';
 import type { JsonObject } from '../../llm/json.ts';
 import { writeJson } from '../../proxy/respond.ts';
@@ -116,7 +116,9 @@ export async function relayProviderError(ctx: RequestContext, conf: CompiledAiPr
 }
 
 export function estimateUsage(x: Exchange, completionText: string): Usage {
-  const prompt = estimateTokens(promptTextOf(x.canonical));
+  // OpenAI clients keep the count they always had; other APIs' requests are counted from the canonical request
+  const openai = x.driver.inbound === 'openai-chat' || x.driver.inbound === 'openai-completions';
+  const prompt = openai ? estimateTokens(promptText(x.request)) : estimateInputTokens(x.canonical);
   const completion = estimateTokens(completionText);
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
