@@ -186,9 +186,7 @@ describe("errors in the client's own shape", () => {
     ['msgs-native', () => anthropic],
     ['msgs', () => openai],
   ] as const) {
-    // the provider's error body reaches relayProviderError's api.errorBody as JSON text, which it leaves as written
-    const todo = routeName === 'msgs' ? { todo: "gateway bug: an OpenAI provider's error reaches an Anthropic client in OpenAI's envelope, not Anthropic's shape" } : {};
-    test(`${routeName}: a provider's 429 reaches the Anthropic client as rate_limit_error with its Retry-After`, todo, async () => {
+    test(`${routeName}: a provider's 429 reaches the Anthropic client as rate_limit_error with its Retry-After`, async () => {
       mock().nextResponse('429:7');
       const r = await gw.proxyRequest('POST', `/${routeName}/v1/messages`, { model: MODEL[routeName], max_tokens: 64, messages: USER }, ANTHROPIC_HEADERS);
       assert.equal(r.status, 429, r.text);
@@ -202,8 +200,7 @@ describe("errors in the client's own shape", () => {
     ['resp', () => anthropic],
     ['resp-native', () => openai],
   ] as const) {
-    const todo = routeName === 'resp' ? { todo: "gateway bug: an Anthropic provider's error reaches a Responses client in Anthropic's shape ({\"type\":\"error\"}), not OpenAI's envelope" } : {};
-    test(`${routeName}: a provider's 429 reaches the Responses client in OpenAI's envelope with its Retry-After`, todo, async () => {
+    test(`${routeName}: a provider's 429 reaches the Responses client in OpenAI's envelope with its Retry-After`, async () => {
       mock().nextResponse('429:7');
       const r = await gw.proxyRequest('POST', `/${routeName}/responses`, { model: MODEL[routeName], input: 'What is 1 + 1?' });
       assert.equal(r.status, 429, r.text);
@@ -235,8 +232,7 @@ describe("errors in the client's own shape", () => {
   }
 
   for (const routeName of ['resp', 'resp-native']) {
-    const todo = routeName === 'resp-native' ? { todo: "gateway bug: OpenAI's Responses stream passed through ends with the gateway's `error` event but no `response.failed`" } : {};
-    test(`${routeName}: a stream the provider breaks ends with error then response.failed, sequence numbers continuing`, todo, async () => {
+    test(`${routeName}: a stream the provider breaks ends with error then response.failed, sequence numbers continuing`, async () => {
       const r = await gw.proxyRequest('POST', `/${routeName}/responses`, { model: MODEL[routeName], input: 'What is 1 + 1?', stream: true }, { 'x-mock-mode': 'reset-mid-stream' });
       assert.equal(r.status, 200, r.text);
       assert.match(r.headers.get('content-type') ?? '', /^text\/event-stream/);

@@ -232,7 +232,7 @@ function terminal(reason: FinishReason | null): { status: 'completed' | 'incompl
 }
 
 /** Modelgate's failure codes in the Responses error's `code` (an enum of OpenAI's). */
-function responseErrorCode(code: string): ResponseErrorCode {
+export function responseErrorCode(code: string): ResponseErrorCode {
   return code === 'rate_limit_exceeded' ? 'rate_limit_exceeded' : 'server_error';
 }
 

@@ -28,7 +28,7 @@ import { BaseStreamTranslator } from '../stream/translator.ts';
 import { resolveSampling } from '../params.ts';
 import { canonicalUsage } from '../../exchange/usage.ts';
 import { RESPONSES_FIELDS, isForeignReasoningState } from '../../exchange/inbound/openai-responses.ts';
-import { responsesFrame } from '../../exchange/render/openai-responses.ts';
+import { responseErrorCode, responsesFrame } from '../../exchange/render/openai-responses.ts';
 import type { CanonicalRequest, StreamFailure, Usage } from '../../exchange/types.ts';
 import type { WireFormat } from './format.ts';
 
@@ -131,6 +131,8 @@ const TEXT_DELTAS: ReadonlySet<string> = new Set(['response.output_text.delta', 
 class ResponsesPassthroughTranslator extends BaseStreamTranslator {
   protected readonly source: string;
   #answer: JsonObject | null = null;
+  /** The latest response object the provider sent (created, in_progress): a gateway `response.failed` continues it. */
+  #latest: JsonObject | null = null;
   /** The last sequence number the client saw: a gateway error event follows it. */
   #sequence = -1;
 
@@ -151,6 +153,7 @@ class ResponsesPassthroughTranslator extends BaseStreamTranslator {
     if (type !== undefined && TEXT_DELTAS.has(type)) this.keepText(asString(payload.delta) ?? '');
     const previous = this.ctx.request?.previousResponseId;
     let data = event.data;
+    if (isObject(payload.response)) this.#latest = payload.response;
     if (previous !== undefined && isObject(payload.response) && payload.response.previous_response_id !== previous) {
       // the gateway's store sent the conversation itself: every response object still says which response it continues
       payload.response.previous_response_id = previous;
@@ -177,9 +180,11 @@ class ResponsesPassthroughTranslator extends BaseStreamTranslator {
     return this.#answer;
   }
 
-  /** An `error` event numbered after the provider's last. */
+  /** `error` then `response.failed`, numbered after the provider's last event, as the translated streams end (render/openai-responses.ts). */
   override errorFrame(failure: StreamFailure): string {
-    return responsesFrame({ type: 'error', code: failure.code, message: failure.message, param: null, sequence_number: this.#sequence + 1 });
+    const error = responsesFrame({ type: 'error', code: failure.code, message: failure.message, param: null, sequence_number: this.#sequence + 1 });
+    const response = { ...(this.#latest ?? {}), status: 'failed', error: { code: responseErrorCode(failure.code), message: failure.message } };
+    return `${error}event: response.failed\ndata: ${JSON.stringify({ type: 'response.failed', response, sequence_number: this.#sequence + 2 })}\n\n`;
   }
 }
 

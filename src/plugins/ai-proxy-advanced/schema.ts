@@ -13,7 +13,8 @@ import { authField, exchangeFields, llmEntityChecks, loggingField, modelField, t
 export const ALGORITHMS = ['round-robin', 'consistent-hashing', 'lowest-latency', 'lowest-usage', 'priority'] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];
 
-export const FAILOVER_CRITERIA = ['error', 'timeout', 'invalid_header', 'http_403', 'http_404', 'http_429', 'http_500', 'http_502', 'http_503', 'http_504', 'non_idempotent'] as const;
+/** Kong's criteria, and `http_529`: Anthropic's "overloaded", the status a balancer over Claude most needs to move on from. */
+export const FAILOVER_CRITERIA = ['error', 'timeout', 'invalid_header', 'http_403', 'http_404', 'http_429', 'http_500', 'http_502', 'http_503', 'http_504', 'http_529', 'non_idempotent'] as const;
 export type FailoverCriterion = (typeof FAILOVER_CRITERIA)[number];
 
 /** Route types a target can serve (`preserve` has no model to route by). */
@@ -80,7 +81,7 @@ const balancerField: Field = {
     write_timeout: typedefs.timeout(60000),
     failover_criteria: {
       type: 'set',
-      default: ['error', 'timeout', 'http_429', 'http_500', 'http_502', 'http_503', 'http_504'],
+      default: ['error', 'timeout', 'http_429', 'http_500', 'http_502', 'http_503', 'http_504', 'http_529'],
       elements: { type: 'string', one_of: FAILOVER_CRITERIA },
     },
     max_fails: { type: 'integer', default: 0, between: [0, 32767] },

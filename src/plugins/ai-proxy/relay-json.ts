@@ -12,7 +12,8 @@ import { BodyEncodingError, BodyTooLargeError, decodeContent, readCapped } from 
 import { TranslationError, type Usage } from '../../llm/types.ts';
 import { HEADERS } from '../../proxy/names.ts';
 import { UpstreamError } from '../../proxy/errors.ts';
-import { aiError } from './openai-error.ts';
+import { aiError, errorClass } from './openai-error.ts';
+import { isObject } from '../../llm/json.ts';
 import { providerErrorAnswer } from './provider-error.ts';
 import { classifyUpstreamError } from '../../proxy/upstream.ts';
 import { recordExchange } from './analytics.ts';
@@ -112,7 +113,29 @@ export async function relayProviderError(ctx: RequestContext, conf: CompiledAiPr
   ctx.error = { status, code: 'provider_error', message: `provider answered ${status}` };
   const headers = answerHeaders(ctx, conf, model, response, dropped);
   if (answer.retryAfter !== null && headers['retry-after'] === undefined) headers['retry-after'] = answer.retryAfter;
-  writeJson(ctx.res, status, api ? api.errorBody(status, answer.body, null) : answer.body, ctx.requestId, ctx.startedAt, headers);
+  writeJson(ctx.res, status, api ? clientErrorBody(api, status, answer.body) : answer.body, ctx.requestId, ctx.startedAt, headers);
+}
+
+/**
+ * A provider's error in the client API's shape. OpenAI Chat/Completions clients get it as they
+ * always have; a client of another API gets it converted, whatever shape the provider wrote (an
+ * Anthropic-shaped error to a Responses client becomes OpenAI's envelope, OpenAI's to an Anthropic
+ * client Anthropic's; an error in the client's own API stays as the provider wrote it).
+ */
+function clientErrorBody(api: ClientApi, status: number, text: string): unknown {
+  if (api.format === 'openai-chat' || api.format === 'openai-completions') return text;
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return text;
+  }
+  if (api.format !== 'anthropic-messages' && isObject(body) && body.type === 'error' && isObject(body.error)) {
+    // Anthropic's `{"type":"error","error":{type,message},"request_id"}`: OpenAI's envelope keeps its message and names the provider's type
+    const { type, message, ...rest } = body.error;
+    body = { error: { message, type: errorClass(status)[0], code: errorClass(status)[1], param: null, provider: { type, ...rest, request_id: body.request_id ?? null } } };
+  }
+  return api.errorBody(status, body, null);
 }
 
 export function estimateUsage(x: Exchange, completionText: string): Usage {
