@@ -28,7 +28,6 @@ const WAYS: Way[] = [
   ...CLIENT_PROVIDERS.map((p) => ({ name: p, route: MESSAGES_ROUTES[p].route, model: PROVIDERS[p].model, providers: [p] })),
   { name: 'ai-proxy-advanced (openai + anthropic)', route: UNIFIED, model: ALIAS, providers: ['openai', 'anthropic'] },
 ];
-/** Providers whose answers carry Claude's signed thinking. */
 /**
  * Where an Anthropic client gets Claude's signature. Bedrock signs too, but its signature is only
  * good on Bedrock, and an Anthropic client cannot say which provider a signature came from: the
@@ -92,6 +91,19 @@ before(async () => {
 
 after(async () => {
   await stack?.close();
+});
+
+test("models.list / models.retrieve on an Anthropic route: the route's model in Anthropic's shape, no provider call", async () => {
+  const way = WAYS[0];
+  const marks = mark(way);
+  const anthropic = client(way.route);
+  const page = await anthropic.models.list();
+  assert.deepEqual(page.data.map((m) => [m.type, m.id]), [['model', way.model]]);
+  assert.ok(!Number.isNaN(Date.parse(page.data[0].created_at)));
+  const one = await anthropic.models.retrieve(way.model);
+  assert.equal(one.id, way.model);
+  await assert.rejects(anthropic.models.retrieve('no-such-model'), (e: unknown) => e instanceof Anthropic.NotFoundError);
+  assert.equal(since(way, marks).length, 0);
 });
 
 for (const way of WAYS) {

@@ -162,7 +162,12 @@ function noHealthyTargets(ctx: RequestContext, last: UpstreamError, attempts: At
 
 async function balance(ctx: RequestContext, conf: CompiledAdvanced): Promise<void> {
   const models = modelsRequest(ctx);
-  if (models) return answerModels(ctx, models, modelEntries(ctx, conf));
+  if (models) {
+    // Anthropic's SDKs list models with `anthropic-version`: an Anthropic route, or a unified endpoint asked by one, gets Anthropic's shape
+    const anthropic = conf.config.llm_format === 'anthropic' || ctx.req.headers['anthropic-version'] !== undefined;
+    if (anthropic) ctx.shared.clientFormat = 'anthropic-messages';
+    return answerModels(ctx, models, modelEntries(ctx, conf), undefined, anthropic ? 'anthropic' : 'openai');
+  }
   if (await answerResponsesResource(ctx, conf.responses, stateScope(ctx))) return;
   const byPath = unifiedOperation(ctx);
   if (byPath) ctx.shared.clientFormat = errorFormatOf(byPath);

@@ -52,7 +52,12 @@ async function exchange(ctx: RequestContext, conf: CompiledAiProxy): Promise<voi
   }
   const route = routeOperation(conf.routeType, conf.config.llm_format);
   const models = modelsRequest(ctx);
-  if (models) return answerModels(ctx, models, ...modelEntries(ctx, conf));
+  if (models) {
+    const [entries, any] = modelEntries(ctx, conf);
+    const anthropic = route.kind === 'llm' && route.inbound === 'anthropic-messages';
+    if (anthropic) ctx.shared.clientFormat = 'anthropic-messages';
+    return answerModels(ctx, models, entries, any, anthropic ? 'anthropic' : 'openai');
+  }
   if (route.kind === 'llm' && route.inbound === 'openai-responses' && (await answerResponsesResource(ctx, conf.responses, stateScope(ctx)))) return;
   const op = routeRequestOperation(ctx, route);
   ctx.shared.clientFormat = errorFormatOf(op);

@@ -50,14 +50,26 @@ export function pluginCreatedAt(ctx: RequestContext, conf: unknown): number {
   return typeof created === 'number' ? created : Math.floor(Date.now() / 1000);
 }
 
+/** Anthropic's model object (`GET /v1/models`, https://docs.anthropic.com/en/api/models-list). */
+function anthropicModel(entry: ModelEntry): Record<string, unknown> {
+  return { type: 'model', id: entry.id, display_name: entry.id, created_at: new Date(entry.created * 1000).toISOString() };
+}
+
 /**
  * Answers a models request from the route's entries; `any` describes an id no entry has when the
- * route serves whatever model the client names (an ai-proxy without `model.name`).
+ * route serves whatever model the client names (an ai-proxy without `model.name`). An Anthropic
+ * route answers in Anthropic's shapes (a page with `has_more`, model objects with `display_name`).
  */
-export function answerModels(ctx: RequestContext, asked: { id: string | null }, entries: ModelEntry[], any?: (id: string) => ModelEntry): void {
-  if (asked.id === null) return writeJson(ctx.res, 200, { object: 'list', data: entries }, ctx.requestId, ctx.startedAt);
+export function answerModels(ctx: RequestContext, asked: { id: string | null }, entries: ModelEntry[], any?: (id: string) => ModelEntry, api: 'openai' | 'anthropic' = 'openai'): void {
+  if (asked.id === null) {
+    const list =
+      api === 'anthropic'
+        ? { data: entries.map(anthropicModel), has_more: false, first_id: entries[0]?.id ?? null, last_id: entries.at(-1)?.id ?? null }
+        : { object: 'list', data: entries };
+    return writeJson(ctx.res, 200, list, ctx.requestId, ctx.startedAt);
+  }
   const id = asked.id;
   const entry = entries.find((e) => e.id === id) ?? any?.(id);
   if (!entry) throw modelNotFound(id);
-  writeJson(ctx.res, 200, entry, ctx.requestId, ctx.startedAt);
+  writeJson(ctx.res, 200, api === 'anthropic' ? anthropicModel(entry) : entry, ctx.requestId, ctx.startedAt);
 }
