@@ -25,6 +25,8 @@ export interface AiExchange {
   partial: boolean;
   /** Client fields the unsupported-params policy dropped (`meta.dropped_params` in the log). */
   dropped?: readonly string[];
+  /** The API the client spoke (`meta.client_api` in the log): `openai-chat`, `openai-responses`, `anthropic-messages` ... */
+  clientApi?: string;
 }
 
 /** Shared with later plugins (rate limiting, Prometheus, logging). */
@@ -60,6 +62,7 @@ export function recordExchange(ctx: RequestContext, conf: CompiledAiProxy, x: Ai
       time_to_first_token: x.timeToFirstTokenMs === null ? null : Math.round(x.timeToFirstTokenMs),
       stream: x.stream,
       partial: x.partial,
+      ...(x.clientApi ? { client_api: x.clientApi } : {}),
     };
     if (x.dropped && x.dropped.length > 0) (section.meta as Record<string, unknown>).dropped_params = [...x.dropped];
   }

@@ -213,6 +213,7 @@ export async function relayJson(x: Exchange): Promise<void> {
       timeToFirstTokenMs: null,
       partial: false,
       dropped: driver.dropped,
+      clientApi: driver.inbound,
     },
     conf.config.logging.log_payloads ? { request: x.rawRequest, response: typeof body === 'string' ? body : text } : undefined,
   );

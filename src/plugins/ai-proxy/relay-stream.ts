@@ -165,6 +165,7 @@ function record(x: Exchange, reported: Usage | null, responseModel: string | nul
       timeToFirstTokenMs: firstTokenAt === null ? null : firstTokenAt - x.sentAt,
       partial,
       dropped: x.driver.dropped,
+      clientApi: x.driver.inbound,
     },
     x.conf.config.logging.log_payloads ? { request: x.rawRequest, response: text } : undefined,
   );
