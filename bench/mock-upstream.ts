@@ -8,7 +8,13 @@
  * `"stream":true` in the body it sends `chunks` `chat.completion.chunk` SSE events `delayMs` apart
  * (the first one at once), then `data: [DONE]`. The body is never JSON-parsed — that would cost
  * CPU on the load generator's core in proportion to the prompt size: the mock looks for the
- * `"stream":true` marker in the first and last 4 KB of the raw bytes. Anything else answers 404.
+ * `"stream":true` marker in the first and last 4 KB of the raw bytes.
+ *
+ * For the client-API scenarios (issue 18), two more endpoints answer at once with a fixed whole
+ * answer (never a stream): `POST /v1/responses` an OpenAI Responses `response` object
+ * (https://platform.openai.com/docs/api-reference/responses/object) and `POST /v1/messages` an
+ * Anthropic Messages `message` (https://docs.anthropic.com/en/api/messages), each with usage.
+ * Anything else answers 404.
  *
  * Run alone:  node bench/mock-upstream.ts [--port N] [--chunks N] [--delay-ms N]
  * (prints one JSON line `{"url":...,"port":...}` once listening).
@@ -44,9 +50,55 @@ export const COMPLETION_BODY = JSON.stringify({
   system_fingerprint: 'fp_bench',
 });
 
-const COMPLETION = Buffer.from(
-  `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(COMPLETION_BODY)}\r\nConnection: keep-alive\r\nKeep-Alive: timeout=300\r\n\r\n${COMPLETION_BODY}`,
-);
+const ANSWER_TEXT = 'Hello! This is a fixed answer from the benchmark mock upstream.';
+
+/** OpenAI's Responses API answer to the same question (the fields of "The response object"). */
+export const RESPONSE_BODY = JSON.stringify({
+  id: 'resp_bench',
+  object: 'response',
+  created_at: 1700000000,
+  status: 'completed',
+  error: null,
+  incomplete_details: null,
+  instructions: null,
+  max_output_tokens: null,
+  model: 'gpt-4o-mini',
+  output: [{ type: 'message', id: 'msg_bench', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: ANSWER_TEXT, annotations: [] }] }],
+  parallel_tool_calls: true,
+  previous_response_id: null,
+  reasoning: { effort: null, summary: null },
+  store: true,
+  temperature: 1,
+  text: { format: { type: 'text' } },
+  tool_choice: 'auto',
+  tools: [],
+  top_p: 1,
+  truncation: 'disabled',
+  usage: { input_tokens: 12, input_tokens_details: { cached_tokens: 0 }, output_tokens: 14, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 26 },
+  user: null,
+  metadata: {},
+});
+
+/** Anthropic's Messages API answer to the same question. */
+export const MESSAGE_BODY = JSON.stringify({
+  id: 'msg_bench',
+  type: 'message',
+  role: 'assistant',
+  model: 'claude-haiku-4-5',
+  content: [{ type: 'text', text: ANSWER_TEXT }],
+  stop_reason: 'end_turn',
+  stop_sequence: null,
+  usage: { input_tokens: 12, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 14 },
+});
+
+const okJson = (body: string, extraHeaders = ''): Buffer =>
+  Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extraHeaders}Connection: keep-alive\r\nKeep-Alive: timeout=300\r\n\r\n${body}`);
+const COMPLETION = okJson(COMPLETION_BODY);
+/** Whole answers by path (the client-API scenarios never stream). */
+const WHOLE_ANSWERS: [string, Buffer][] = [
+  ['/v1/responses', okJson(RESPONSE_BODY)],
+  ['/v1/messages', okJson(MESSAGE_BODY, 'request-id: req_bench\r\n')],
+];
 const NOT_FOUND_BODY = '{"error":{"message":"not found","type":"invalid_request_error"}}';
 const NOT_FOUND = Buffer.from(`HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${NOT_FOUND_BODY.length}\r\nConnection: keep-alive\r\n\r\n${NOT_FOUND_BODY}`);
 const SSE_HEAD = 'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: keep-alive\r\nKeep-Alive: timeout=300\r\nTransfer-Encoding: chunked\r\n\r\n';
@@ -129,7 +181,10 @@ export async function startMockUpstream(opts: MockUpstreamOptions = {}): Promise
         const h = head!;
         head = null;
         closeAfter = /close/i.test(h.headers.connection ?? '');
-        if (h.method !== 'POST' || !h.url.startsWith('/v1/chat/completions')) {
+        const whole = h.method === 'POST' ? WHOLE_ANSWERS.find(([p]) => h.url === p || h.url.startsWith(`${p}?`)) : undefined;
+        if (whole) {
+          socket.write(whole[1]);
+        } else if (h.method !== 'POST' || !h.url.startsWith('/v1/chat/completions')) {
           socket.write(NOT_FOUND);
         } else if (STREAM_MARK.test(peekHead) || STREAM_MARK.test(peekTail)) {
           stream(); // ends the socket itself when asked to close

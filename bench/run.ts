@@ -5,7 +5,9 @@
  * (bytes through; and JSON parse + re-serialise, the speed limit for a Node gateway), modelgate
  * with an ai-proxy route (one worker), optionally a second modelgate holding many routes and a
  * peer gateway, then measures all of them side by side in several short rounds and reports the
- * medians and ratios. Prints tables, writes bench/results/<timestamp>.json, and stops by itself.
+ * medians and ratios. The client-API scenarios (issue 18) send the small question as an OpenAI
+ * Responses and an Anthropic Messages request through modelgate's own routes for them, natively and
+ * translated, interleaved with its chat path, and report each against that chat path. Prints tables, writes bench/results/<timestamp>.json, and stops by itself.
  *
  * It never fails on a slow result: targets are reported as pass/fail lines. It exits non-zero only
  * when it could not run (a target did not start, a watchdog fired).
@@ -18,8 +20,8 @@ import autocannon from 'autocannon';
 import { request } from 'undici';
 import { buildRequest, paced, serial, streams, type PacedResult, type SerialResult, type StreamResult } from './raw-client.ts';
 import { cpuBusyUs, cpuClock, cpuUs, killStarted, memory, pinSelf, planPinning, sleep, type Pinning } from './procs.ts';
-import { directTarget, installPortkey, startMock, startModelgate, startPortkey, startRefProxy, type Mock, type Target } from './targets.ts';
-import { promptBody, sizedBody, smallBody, streamBody } from './workload.ts';
+import { apiView, CLIENT_API_ROUTES, CLIENT_APIS, directTarget, installPortkey, startMock, startModelgate, startPortkey, startRefProxy, type ClientApi, type Mock, type Target } from './targets.ts';
+import { messagesBody, promptBody, responsesBody, sizedBody, smallBody, streamBody } from './workload.ts';
 import { compareAreas, formatSummary, summarise, type ProfileSummary } from './profile-summary.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -38,12 +40,15 @@ const USAGE = `usage: npm run bench -- [options]
   --routes N            routes of the config-size scenario, against 10 (default 10000, quick 1000; 0 skips it)
   --peer portkey        also measure the Portkey gateway (installed from npm into a temp dir)
   --peer-version V      Portkey version (default 1.15.2)
-  --scenarios LIST      subset of: small,large,rate,serial,stream,body,routes
+  --scenarios LIST      subset of: small,large,rate,serial,stream,body,routes,responses,messages
+                        (responses / messages: modelgate only, Responses and Anthropic Messages
+                        clients, native and translated, against its chat path in the same round)
   --targets LIST        subset of: ref-pass,ref-parse,modelgate (direct is always measured)
   --access-log          run modelgate with its access log on (log level info)
   --profile             after the rounds, profile a modelgate worker under load (--cpu-prof)
   --profile-seconds S   load duration while profiling (default 10; quick 4)
-  --profile-body B      request body while profiling: small (default), large (the 1k-token prompt), 1MB
+  --profile-body B      request body while profiling: small (default), large (the 1k-token prompt), 1MB,
+                        or a client-API scenario: ${CLIENT_APIS.map((a) => a.name).join(', ')}
   --profile-routes N    routes of the profiled modelgate (default 10; e.g. 10000 to see what a large config costs)
   --no-pin              do not pin processes to CPUs with taskset
   --no-freeze           leave idle targets running while another is measured (default: SIGSTOP them)
@@ -90,7 +95,7 @@ function num(v: string | undefined, def: number, name: string): number {
   return n;
 }
 
-const SCENARIOS = ['small', 'large', 'rate', 'serial', 'stream', 'body', 'routes'] as const;
+const SCENARIOS = ['small', 'large', 'rate', 'serial', 'stream', 'body', 'routes', 'responses', 'messages'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const quick = args.quick;
 const plan = {
@@ -118,7 +123,7 @@ const plan = {
   freeze: !args['no-freeze'],
   profile: args.profile,
   profileS: num(args['profile-seconds'], quick ? 4 : 10, 'profile-seconds'),
-  profileBody: args['profile-body'] as 'small' | 'large' | '1MB',
+  profileBody: args['profile-body'] as string,
   profileRoutes: Math.round(num(args['profile-routes'], 10, 'profile-routes')),
   scenarios: new Set<Scenario>(),
   targets: null as Set<string> | null,
@@ -132,8 +137,8 @@ for (const s of (args.scenarios ?? SCENARIOS.join(',')).split(',').map((x) => x.
 }
 if (plan.routes <= plan.baselineRoutes) plan.scenarios.delete('routes');
 if (args.targets) plan.targets = new Set(args.targets.split(',').map((x) => x.trim()));
-if (!['small', 'large', '1MB'].includes(plan.profileBody)) {
-  console.error(`--profile-body: expected small, large or 1MB`);
+if (!['small', 'large', '1MB', ...CLIENT_APIS.map((a) => a.name)].includes(plan.profileBody)) {
+  console.error(`--profile-body: expected small, large, 1MB or one of ${CLIENT_APIS.map((a) => a.name).join(', ')}`);
   process.exit(2);
 }
 if (plan.peer !== null && plan.peer !== 'portkey') {
@@ -141,6 +146,10 @@ if (plan.peer !== null && plan.peer !== 'portkey') {
   process.exit(2);
 }
 const wants = (s: Scenario) => plan.scenarios.has(s);
+/** The client-API scenarios this run measures (a `responses` or `messages` scenario each brings its native and translated paths). */
+const clientApis: ClientApi[] = CLIENT_APIS.filter((a) => wants(a.api));
+/** The API the profile is taken through, when --profile-body names one. */
+const profileApi = CLIENT_APIS.find((a) => a.name === plan.profileBody) ?? null;
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -192,7 +201,8 @@ function signalTarget(t: Target, sig: 'SIGSTOP' | 'SIGCONT'): void {
 }
 
 /** Makes `t` the only running target (when freezing is on) and refreshes its process list. */
-async function activate(t: Target): Promise<void> {
+async function activate(view: Target): Promise<void> {
+  const t = view.base ?? view;
   if (plan.freeze) {
     for (const o of everyone) {
       if (o !== t && !frozen.has(o) && o.processes().length > 0) {
@@ -389,6 +399,21 @@ async function sanity(t: Target): Promise<string | null> {
   }
 }
 
+/** One request through a client-API view, checked for that API's answer shape. */
+async function apiSanity(t: Target, api: ClientApi): Promise<string | null> {
+  try {
+    await activate(t);
+    const r = await request(url(t), { method: 'POST', headers: { ...t.headers, 'content-type': 'application/json' }, body: BODIES.api.get(api.name)! });
+    const text = await r.body.text();
+    if (r.statusCode !== 200) return `${api.name} → ${r.statusCode}: ${text.slice(0, 300)}`;
+    const json = JSON.parse(text) as { object?: string; output?: { type?: string }[]; type?: string; content?: { type?: string; text?: string }[] };
+    const ok = api.api === 'responses' ? json.object === 'response' && json.output?.some((o) => o.type === 'message') : json.type === 'message' && json.content?.some((c) => c.type === 'text' && c.text);
+    return ok ? null : `${api.name}: not ${api.api === 'responses' ? 'a Responses response object' : 'an Anthropic message'}: ${text.slice(0, 300)}`;
+  } catch (e) {
+    return `${api.name}: request failed: ${(e as Error).message}`;
+  }
+}
+
 function rss(t: Target): { role: string; pid: number; rss_mb: number; anon_mb: number }[] {
   const mb = (b: number) => Math.round((b / 1048576) * 10) / 10;
   return t.processes().map((p) => {
@@ -445,6 +470,8 @@ const BODIES = {
   stream: streamBody(),
   large: Buffer.alloc(0) as Buffer,
   sized: new Map<number, Buffer>(),
+  /** Client-API scenario → its request body. */
+  api: new Map<string, Buffer>(CLIENT_APIS.map((a) => [a.name, a.api === 'responses' ? responsesBody(a.model, a.bodyFields) : messagesBody(a.model, a.bodyFields)])),
 };
 let promptTokens = 0;
 
@@ -511,7 +538,9 @@ async function main(): Promise<number> {
     if (want('ref-pass')) targets.push(await startRefProxy(pin.targetCpu, 'pass', mock));
     if (want('ref-parse')) targets.push(await startRefProxy(pin.targetCpu, 'parse', mock));
     if (want('modelgate')) {
-      targets.push(await startModelgate(pin.targetCpu, { name: 'modelgate', mock, extraRoutes: plan.baselineRoutes - 1, accessLog: plan.accessLog }));
+      // the client-API routes are counted in the baseline's routes, so its total stays the same
+      const apiRoutes = clientApis.length ? CLIENT_API_ROUTES : 0;
+      targets.push(await startModelgate(pin.targetCpu, { name: 'modelgate', mock, extraRoutes: Math.max(0, plan.baselineRoutes - 1 - apiRoutes), accessLog: plan.accessLog, clientApis: apiRoutes > 0 }));
     }
   } catch (e) {
     log(`could not start a target: ${(e as Error).message}`);
@@ -558,6 +587,17 @@ async function main(): Promise<number> {
   }
   const measured = targets.filter((t) => !broken[t.name]);
   if (many && broken[many.name]) many = null;
+  // the client-API scenarios: views of the measured modelgate, one per API route, each checked first
+  const mgTarget = measured.find((t) => t.name === 'modelgate') ?? null;
+  const apiViews: { api: ClientApi; view: Target }[] = [];
+  for (const api of mgTarget ? clientApis : []) {
+    const view = apiView(mgTarget!, api);
+    const problem = await apiSanity(view, api);
+    if (problem) {
+      broken[`modelgate ${api.name}`] = problem;
+      log(`modelgate ${api.name}: sanity check failed: ${problem}`);
+    } else apiViews.push({ api, view });
+  }
   if (!measured.some((t) => t.name === 'direct')) {
     log('the mock upstream does not answer correctly; giving up');
     thawAll();
@@ -581,6 +621,7 @@ async function main(): Promise<number> {
     if (wants('large')) await load(t, BODIES.large, plan.connections, Math.max(0.5, plan.warmupS / 2), 'warm-up');
     if (wants('body')) for (const s of plan.bodySizes) await load(t, BODIES.sized.get(s)!, plan.bodyConnections, quick ? 0.3 : 0.5, 'warm-up');
     if (wants('stream')) await streamRun(t, 2, 'warm-up');
+    if (t === mgTarget) for (const { api, view } of apiViews) await load(view, BODIES.api.get(api.name)!, plan.connections, plan.warmupS / 2, 'warm-up');
   }
 
   const measuredNames = measured.map((t) => t.name);
@@ -601,6 +642,14 @@ async function main(): Promise<number> {
     if (wants('stream')) for (const t of order) record('stream', t.name, await clean(t, () => streamRun(t, plan.streamsPerRound)));
     if (wants('body')) {
       for (const s of plan.bodySizes) for (const t of order) record(`body-${sizeLabel(s)}`, t.name, await clean(t, () => load(t, BODIES.sized.get(s)!, plan.bodyConnections, plan.bodyDurationS, `body-${sizeLabel(s)}`)));
+    }
+    if (apiViews.length) {
+      // the chat path measured in the same block, the order turning each round like the targets'
+      const block = [{ name: 'chat', view: mgTarget!, body: BODIES.small }, ...apiViews.map(({ api, view }) => ({ name: api.name, view, body: BODIES.api.get(api.name)! }))];
+      for (let i = 0; i < block.length; i++) {
+        const b = block[(i + round) % block.length];
+        record(`api-${b.name}`, 'modelgate', await clean(b.view, () => load(b.view, b.body, plan.connections, plan.durationS, `api-${b.name}`)));
+      }
     }
     const mg = 'modelgate';
     const bits: string[] = [];
@@ -679,7 +728,8 @@ async function runProfile(pin: Pinning, resultsDir: string, stamp: string): Prom
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-bench-prof-'));
   const profOpts = (sub: string) => `--cpu-prof --cpu-prof-dir=${path.join(dir, sub)} --cpu-prof-interval=250`;
   log(`profiling a modelgate worker and the parsing reference: ${plan.profileS} s of non-streaming load (${plan.profileBody} body) each ...`);
-  const body = plan.profileBody === 'large' ? BODIES.large : plan.profileBody === '1MB' ? BODIES.sized.get(1024 * 1024)! : BODIES.small;
+  // a client-API profile loads the worker through that API's route (the reference still proxies chat)
+  const body = profileApi ? BODIES.api.get(profileApi.name)! : plan.profileBody === 'large' ? BODIES.large : plan.profileBody === '1MB' ? BODIES.sized.get(1024 * 1024)! : BODIES.small;
   const conns = plan.profileBody === '1MB' ? plan.bodyConnections : plan.connections;
   const profileOne = async (t: Target, sub: string, pids: number[]) => {
     await load(t, body, conns, Math.min(3, plan.profileS), 'profile', false);
@@ -697,8 +747,8 @@ async function runProfile(pin: Pinning, resultsDir: string, stamp: string): Prom
   };
   let t: Target | null = null;
   try {
-    t = await startModelgate(pin.targetCpu, { name: 'modelgate-profile', mock, extraRoutes: Math.max(0, plan.profileRoutes - 1), accessLog: plan.accessLog, nodeOptions: profOpts('mg') });
-    const mg = await profileOne(t, 'mg', t.processes().filter((p) => p.role === 'worker').map((p) => p.pid));
+    t = await startModelgate(pin.targetCpu, { name: 'modelgate-profile', mock, extraRoutes: Math.max(0, plan.profileRoutes - 1), accessLog: plan.accessLog, nodeOptions: profOpts('mg'), clientApis: profileApi !== null });
+    const mg = await profileOne(profileApi ? apiView(t, profileApi) : t, 'mg', t.processes().filter((p) => p.role === 'worker').map((p) => p.pid));
     t = null;
     let ref: Awaited<ReturnType<typeof profileOne>> | null = null;
     try {
@@ -772,6 +822,12 @@ function buildReport(names: string[], many: string | null, peer: string | null) 
     put('routes_cpu_ratio', ratio('small', 'cpuUsPerReq', many, mg));
     put('routes_serial_p50_delta_us', delta('serial', 'p50', many, mg));
   }
+  // client APIs against the chat path measured in the same round
+  for (const api of CLIENT_APIS) {
+    if (!records[`api-${api.name}`]?.[mg]) continue;
+    put(`api_cpu_per_req_vs_chat.${api.name}`, ratio(`api-${api.name}`, 'cpuUsPerReq', mg, mg, 'api-chat'));
+    put(`api_throughput_vs_chat.${api.name}`, ratio(`api-${api.name}`, 'rps', mg, mg, 'api-chat'));
+  }
   // body-size linearity: marginal CPU per KB between sizes
   const linearity: Record<string, { us_per_req: number[]; us_per_kb: [number, number]; slope_ratio: number }> = {};
   for (const t of names) {
@@ -805,6 +861,8 @@ function buildReport(names: string[], many: string | null, peer: string | null) 
   const linLimit = Math.max(1.5, Number.isFinite(refLin) ? 1.2 * refLin : 0);
   check('linear in body size (CPU/KB above 100KB ÷ below)', `≤ ${fmt.f2(linLimit)}`, lin?.slope_ratio, (v) => v <= linLimit, (v) => `${fmt.f2(v)} (ref-parse ${fmt.f2(refLin)})`);
   check(`${many ?? 'many routes'} throughput ÷ 10 routes`, '≥ 0.95×', s.routes_throughput_ratio, (v) => v >= 0.95, fmt.x);
+  // issue 18: a client API costs about what the chat path costs
+  for (const api of clientApis) check(`${api.label}: CPU/req ÷ chat path`, '≤ 1.2×', s[`api_cpu_per_req_vs_chat.${api.name}`], (v) => v <= 1.2, fmt.x);
   return { summary: { ...s, body_linearity: linearity }, checks };
 }
 
@@ -895,6 +953,23 @@ the target's core used meanwhile by processes outside the benchmark (the machine
           fmt.f2(lin[t]?.us_per_kb[1]),
           fmt.f2(lin[t]?.slope_ratio),
         ]),
+      ),
+    );
+  }
+  if (records['api-chat']) {
+    const rows = [{ name: 'chat', label: 'Chat Completions → OpenAI (the chat path)' }, ...CLIENT_APIS.filter((a) => records[`api-${a.name}`])];
+    parts.push(
+      table(
+        `Client APIs through modelgate (small non-streaming request, ${plan.connections} connections; medians, ratios per round)`,
+        ['client API → provider', 'req/s', 'CPU µs/req', 'req/s ÷ chat', 'CPU/req ÷ chat'],
+        rows.map((a) => [
+          a.label,
+          fmt.int(base('modelgate', `api-${a.name}`, 'rps')),
+          fmt.f1(base('modelgate', `api-${a.name}`, 'cpuUsPerReq')),
+          a.name === 'chat' ? '' : fmt.x(ratio(`api-${a.name}`, 'rps', 'modelgate', 'modelgate', 'api-chat')),
+          a.name === 'chat' ? '' : fmt.x(ratio(`api-${a.name}`, 'cpuUsPerReq', 'modelgate', 'modelgate', 'api-chat')),
+        ]),
+        'native: the client\'s API is the provider\'s (the body passes through); translated: through the canonical exchange.',
       ),
     );
   }

@@ -5,7 +5,9 @@
  *   direct      the mock upstream itself (the client's floor; no gateway)
  *   ref-pass    bench/ref-proxy.ts --mode pass   (node:http + undici Pool, bytes through)
  *   ref-parse   bench/ref-proxy.ts --mode parse  (+ JSON.parse/stringify of every body and event)
- *   modelgate   src/cli.ts start, one worker, ai-proxy route (openai, log_statistics on)
+ *   modelgate   src/cli.ts start, one worker, ai-proxy route (openai, log_statistics on); with
+ *               `clientApis`, also the routes of the client-API scenarios (CLIENT_APIS), measured
+ *               through views of the same processes (`apiView`)
  *   portkey     @portkey-ai/gateway from npm, installed on demand into a temp dir (--peer portkey)
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
@@ -38,6 +40,8 @@ export interface Target {
   refresh(): Promise<void>;
   stop(): Promise<void>;
   meta: Record<string, unknown>;
+  /** A view of another target (same processes, another route): freezing and thawing act on `base`. */
+  base?: Target;
 }
 
 export interface Mock {
@@ -96,6 +100,8 @@ export interface ModelgateOptions {
   accessLog?: boolean;
   /** Extra NODE_OPTIONS for the gateway processes (e.g. `--cpu-prof ...`). */
   nodeOptions?: string;
+  /** Also configure the routes of the client-API scenarios (CLIENT_APIS). */
+  clientApis?: boolean;
   onProgress?: (msg: string) => void;
 }
 
@@ -143,6 +149,88 @@ export const AI_PROXY_CONFIG = (mockUrl: string) => ({
   logging: { log_statistics: true },
 });
 
+/**
+ * The client-API scenarios of issue 18: the small question as an OpenAI Responses or an Anthropic
+ * Messages request, through an ai-proxy route of its own, each to the mock upstream natively
+ * (pass-through formats) or translated through the canonical exchange. `path` is the route's;
+ * `requestPath` is where the client's SDK posts under it (`baseURL` + `/responses`, `/v1/messages`).
+ */
+export interface ClientApi {
+  name: string;
+  label: string;
+  model: string;
+  requestPath: string;
+  api: 'responses' | 'messages';
+  /** Fields added to the request body (e.g. `store: false`). */
+  bodyFields?: Record<string, unknown>;
+  /** The route's ai-proxy config; null: the previous scenario's route, with another body. */
+  plugin: ((mockUrl: string) => Record<string, unknown>) | null;
+}
+
+const ANTHROPIC_MODEL = 'claude-haiku-4-5';
+const OPENAI_AUTH = { header_name: 'Authorization', header_value: `Bearer ${PROVIDER_KEY}` };
+const ANTHROPIC_AUTH = { header_name: 'x-api-key', header_value: PROVIDER_KEY };
+
+export const CLIENT_APIS: ClientApi[] = [
+  {
+    name: 'responses',
+    label: 'Responses → OpenAI (native)',
+    model: MODEL,
+    api: 'responses',
+    requestPath: '/api-responses/responses',
+    // an OpenAI Responses call goes to the configured path with /chat/completions replaced by /responses
+    plugin: (mock) => ({ route_type: 'llm/v1/responses', auth: OPENAI_AUTH, model: { provider: 'openai', name: MODEL, options: { upstream_url: `${mock}/v1/chat/completions` } }, logging: { log_statistics: true } }),
+  },
+  {
+    // the same without the gateway keeping the response (no previous_response_id later): what the store costs
+    name: 'responses-stateless',
+    label: 'Responses → OpenAI (native), store: false',
+    model: MODEL,
+    api: 'responses',
+    bodyFields: { store: false },
+    requestPath: '/api-responses/responses',
+    plugin: null,
+  },
+  {
+    name: 'responses-anthropic',
+    label: 'Responses → Anthropic (translated)',
+    model: ANTHROPIC_MODEL,
+    api: 'responses',
+    requestPath: '/api-responses-anthropic/responses',
+    plugin: (mock) => ({ route_type: 'llm/v1/responses', auth: ANTHROPIC_AUTH, model: { provider: 'anthropic', name: ANTHROPIC_MODEL, options: { upstream_url: `${mock}/v1/messages` } }, logging: { log_statistics: true } }),
+  },
+  {
+    name: 'messages',
+    label: 'Messages → Anthropic (native)',
+    model: ANTHROPIC_MODEL,
+    api: 'messages',
+    requestPath: '/api-messages/v1/messages',
+    plugin: (mock) => ({ route_type: 'llm/v1/chat', llm_format: 'anthropic', auth: ANTHROPIC_AUTH, model: { provider: 'anthropic', name: ANTHROPIC_MODEL, options: { upstream_url: `${mock}/v1/messages` } }, logging: { log_statistics: true } }),
+  },
+  {
+    name: 'messages-openai',
+    label: 'Messages → OpenAI chat (translated)',
+    model: MODEL,
+    api: 'messages',
+    requestPath: '/api-messages-openai/v1/messages',
+    plugin: (mock) => ({ route_type: 'llm/v1/chat', llm_format: 'anthropic', auth: OPENAI_AUTH, model: { provider: 'openai', name: MODEL, options: { upstream_url: `${mock}/v1/chat/completions` } }, logging: { log_statistics: true } }),
+  },
+];
+
+/** Routes the client-API scenarios configure. */
+export const CLIENT_API_ROUTES = CLIENT_APIS.filter((a) => a.plugin).length;
+
+/** Headers a client API's SDK sends besides the body's (Anthropic's SDK always names its API version). */
+export const CLIENT_API_HEADERS: Record<ClientApi['api'], Record<string, string>> = {
+  responses: {},
+  messages: { 'anthropic-version': '2023-06-01' },
+};
+
+/** The same gateway processes, measured through one client API's route. */
+export function apiView(base: Target, api: ClientApi): Target {
+  return { ...base, path: api.requestPath, headers: { ...base.headers, ...CLIENT_API_HEADERS[api.api] }, base };
+}
+
 export async function startModelgate(cpu: string, opts: ModelgateOptions): Promise<Target> {
   const prefix = fs.mkdtempSync(path.join(os.tmpdir(), `modelgate-bench-${opts.name}-`));
   const [proxyPort, adminPort] = [await freePort(), await freePort()];
@@ -184,6 +272,12 @@ export async function startModelgate(cpu: string, opts: ModelgateOptions): Promi
   await adminOk(adminPort, 'POST', '/services', { name: 'bench', url: opts.mock.url });
   await adminOk(adminPort, 'POST', '/services/bench/routes', { name: 'chat', paths: ['~/chat$'] });
   await adminOk(adminPort, 'POST', '/routes/chat/plugins', { name: 'ai-proxy', config: AI_PROXY_CONFIG(opts.mock.url) });
+  for (const api of opts.clientApis ? CLIENT_APIS : []) {
+    if (!api.plugin) continue;
+    const route = api.requestPath.split('/')[1];
+    await adminOk(adminPort, 'POST', '/services/bench/routes', { name: route, paths: [`/${route}`] });
+    await adminOk(adminPort, 'POST', `/routes/${route}/plugins`, { name: 'ai-proxy', config: api.plugin(opts.mock.url) });
+  }
 
   // Filler routes, 32 writes in flight: the gateway coalesces snapshot rebuilds across a burst.
   const configStarted = performance.now();
@@ -223,7 +317,7 @@ export async function startModelgate(cpu: string, opts: ModelgateOptions): Promi
       fs.rmSync(prefix, { recursive: true, force: true });
     },
     meta: {
-      routes: opts.extraRoutes + 1,
+      routes: opts.extraRoutes + 1 + (opts.clientApis ? CLIENT_API_ROUTES : 0),
       workers: opts.workers ?? 1,
       access_log: !!opts.accessLog,
       startup_ms: Math.round(startupMs),

@@ -1,6 +1,7 @@
 /**
  * Request bodies the benchmark sends: OpenAI chat completions requests (the same bytes to every
- * target), built once.
+ * target), built once; and the same small question as an OpenAI Responses request and as an
+ * Anthropic Messages request, for the client-API scenarios.
  */
 import { encode } from 'gpt-tokenizer';
 import { MODEL } from './targets.ts';
@@ -13,6 +14,9 @@ const PARAGRAPH =
   'to the latency of a model call, to hold thousands of streams open at once, and to stay predictable ' +
   'when the configuration grows to many routes, consumers and plugins. ';
 
+const SMALL_QUESTION = 'Say hello in one short sentence.';
+const SYSTEM = 'You are a helpful assistant.';
+
 function textOf(bytes: number): string {
   let s = '';
   while (s.length < bytes) s += PARAGRAPH;
@@ -24,14 +28,21 @@ function chat(content: string, stream: boolean): Buffer {
   const body: Record<string, unknown> = stream ? { stream: true } : {};
   body.model = MODEL;
   body.messages = [
-    { role: 'system', content: 'You are a helpful assistant.' },
+    { role: 'system', content: SYSTEM },
     { role: 'user', content },
   ];
   return Buffer.from(JSON.stringify(body));
 }
 
-export const smallBody = (): Buffer => chat('Say hello in one short sentence.', false);
-export const streamBody = (): Buffer => chat('Say hello in one short sentence.', true);
+export const smallBody = (): Buffer => chat(SMALL_QUESTION, false);
+
+/** The small question as `POST /v1/responses` sends it (the system prompt as `instructions`). */
+export const responsesBody = (model: string, fields: Record<string, unknown> = {}): Buffer => Buffer.from(JSON.stringify({ model, instructions: SYSTEM, input: SMALL_QUESTION, ...fields }));
+
+/** The small question as `POST /v1/messages` sends it (`max_tokens` is required there). */
+export const messagesBody = (model: string, fields: Record<string, unknown> = {}): Buffer =>
+  Buffer.from(JSON.stringify({ model, max_tokens: 256, system: SYSTEM, messages: [{ role: 'user', content: SMALL_QUESTION }], ...fields }));
+export const streamBody = (): Buffer => chat(SMALL_QUESTION, true);
 
 /** A user prompt of about `tokens` tokens (cl100k/o200k-style count via gpt-tokenizer). */
 export function promptBody(tokens: number): { body: Buffer; tokens: number } {

@@ -14,22 +14,23 @@
  *   stream made from a whole answer).
  * - no: refused (400 naming the field), or the answer lacks it.
  */
-import { z } from 'zod';
 import { Stack, PROVIDERS, type ProviderSpec } from './stack.ts';
 import type { RecordedRequest } from '../mocks/providers.ts';
+import { City, CITY_SCHEMA, declaresTools, emulated, jsonObject, no, refusalNote, yes, type Cell } from './cells.ts';
+import { MESSAGES_FEATURES, RESPONSES_FEATURES, probeMessages, probeResponses, type MessagesFeature, type ResponsesFeature } from './client-apis.ts';
+
+export type { Cell, Verdict } from './cells.ts';
 
 export const FEATURES = ['chat', 'stream', 'tools', 'streamed tools', 'parallel tools', 'structured output', 'vision', 'audio in', 'reasoning', 'prompt caching', 'embeddings', 'usage kinds'] as const;
 export type Feature = (typeof FEATURES)[number];
-export type Verdict = 'yes' | 'emulated' | 'no';
-
-export interface Cell {
-  /** yes / emulated / no, or (usage kinds) the list of token kinds seen. */
-  value: string;
-  /** Why, for anything but a plain yes: what the gateway or the provider answered. */
-  note?: string;
-}
-
 export type Matrix = Record<string, Record<Feature, Cell>>;
+
+/** The whole page: the chat table, and the tables of the two client APIs of issue 18 (test/compat/client-apis.ts). */
+export interface Matrices {
+  chat: Matrix;
+  responses: Record<string, Record<ResponsesFeature, Cell>>;
+  messages: Record<string, Record<MessagesFeature, Cell>>;
+}
 
 /** Providers in the matrix, in the order of the table. */
 export const MATRIX_PROVIDERS = ['openai', 'azure', 'anthropic', 'bedrock', 'gemini', 'cohere', 'mistral', 'ollama', 'huggingface', 'groq', 'vllm'] as const;
@@ -58,13 +59,6 @@ const WEATHER = {
   function: { name: 'get_weather', description: 'The weather in a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
 };
 const FORCE_WEATHER = { type: 'function', function: { name: 'get_weather' } };
-const City = z.object({ city: z.string(), population: z.number().int(), tags: z.array(z.string()) });
-const CITY_SCHEMA = {
-  type: 'object',
-  properties: { city: { type: 'string' }, population: { type: 'integer' }, tags: { type: 'array', items: { type: 'string' } } },
-  required: ['city', 'population', 'tags'],
-  additionalProperties: false,
-};
 /** A 1×1 PNG. */
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
 /** 10 ms of 8 kHz 16-bit mono silence as WAV. */
@@ -140,12 +134,8 @@ class Probe {
 /** The gateway's reason for a refusal, short and stable. */
 function refusal(r: Reply): string {
   const message = r.json?.error?.message ?? r.json?.message ?? r.text.slice(0, 160);
-  return `${r.status}: ${String(message).replace(/\s+/g, ' ').slice(0, 200)}`;
+  return refusalNote(r.status, message);
 }
-
-const yes = (): Cell => ({ value: 'yes' });
-const no = (note: string): Cell => ({ value: 'no', note });
-const emulated = (note: string): Cell => ({ value: 'emulated', note });
 
 /** The provider answered with its streaming framing (stream frames), not one JSON body. */
 const streamedUpstream = (r: Reply): boolean => (r.upstream?.eventsSent ?? 0) > 0;
@@ -167,21 +157,6 @@ function streamedCalls(r: Reply): { id: string; name: string; arguments: string 
   return calls;
 }
 
-function jsonObject(text: string): boolean {
-  try {
-    const v = JSON.parse(text);
-    return typeof v === 'object' && v !== null && !Array.isArray(v);
-  } catch {
-    return false;
-  }
-}
-
-/** The provider's body declares tools (OpenAI, Anthropic, Gemini, Cohere, Ollama `tools`; Bedrock `toolConfig.tools`). */
-function declaresTools(upstream: RecordedRequest | undefined): boolean {
-  const json = upstream?.json as { tools?: unknown; toolConfig?: { tools?: unknown } } | undefined;
-  const nonEmpty = (v: unknown) => Array.isArray(v) && v.length > 0;
-  return nonEmpty(json?.tools) || nonEmpty(json?.toolConfig?.tools);
-}
 
 // ---------------------------------------------------------------------------------------------
 // The probes, one per feature
@@ -349,12 +324,16 @@ async function embeddings(stack: Stack, name: string): Promise<Cell> {
   return res.json?.data?.length === 2 && Array.isArray(res.json.data[0].embedding) ? yes() : no('200 without two vectors');
 }
 
-/** Probes every cell. Takes a few seconds: one gateway, one mock per kind, ~15 requests per provider. */
-export async function runMatrix(): Promise<Matrix> {
+/**
+ * Probes every cell: the chat table, then the Responses and Anthropic Messages tables (each
+ * provider's chat spec on a route of that client API). One gateway, one mock per kind; ~15 chat
+ * requests and ~12 client calls per provider.
+ */
+export async function runMatrix(): Promise<Matrices> {
   const specs = MATRIX_PROVIDERS.map((name) => SPECS[name]);
   const stack = await Stack.start(specs);
   try {
-    const matrix: Matrix = {};
+    const chat: Matrix = {};
     for (const name of MATRIX_PROVIDERS) {
       const probe = new Probe(stack, SPECS[name]);
       const row = {} as Record<Feature, Cell>;
@@ -364,16 +343,35 @@ export async function runMatrix(): Promise<Matrix> {
         else row[feature] = await PROBES[feature](probe);
       }
       row['usage kinds'] = usageKinds(probe.usages);
-      matrix[name] = row;
+      chat[name] = row;
     }
-    return matrix;
+    const responses: Matrices['responses'] = {};
+    const messages: Matrices['messages'] = {};
+    for (const name of MATRIX_PROVIDERS) responses[name] = await probeResponses(stack, SPECS[name]);
+    for (const name of MATRIX_PROVIDERS) messages[name] = await probeMessages(stack, SPECS[name]);
+    return { chat, responses, messages };
   } finally {
     await stack.close();
   }
 }
 
+/** A table's rows as markdown; cells with a note get the note's number, the notes go to `notes` prefixed with `label`. */
+function renderTable(out: string[], notes: string[], label: string, features: readonly string[], rows: Record<string, Record<string, Cell>>): void {
+  out.push(`| provider | ${features.join(' | ')} |`);
+  out.push(`| --- | ${features.map(() => '---').join(' | ')} |`);
+  for (const [name, row] of Object.entries(rows)) {
+    const cells = features.map((f) => {
+      const c = row[f];
+      if (!c.note) return c.value;
+      notes.push(`${label}${name}, ${f}: ${c.value}, ${c.note.replace(/\|/g, '\\|')}`);
+      return `${c.value} [${notes.length}]`;
+    });
+    out.push(`| ${name} | ${cells.join(' | ')} |`);
+  }
+}
+
 /** docs/compatibility.md */
-export function renderMatrix(matrix: Matrix): string {
+export function renderMatrix(matrix: Matrices): string {
   const out: string[] = [];
   out.push('# Compatibility matrix');
   out.push('');
@@ -394,18 +392,8 @@ export function renderMatrix(matrix: Matrix): string {
   out.push('  cache write, reasoning), in `usage`, `usage.prompt_tokens_details` and');
   out.push('  `usage.completion_tokens_details`.');
   out.push('');
-  out.push(`| provider | ${FEATURES.join(' | ')} |`);
-  out.push(`| --- | ${FEATURES.map(() => '---').join(' | ')} |`);
   const notes: string[] = [];
-  for (const [name, row] of Object.entries(matrix)) {
-    const cells = FEATURES.map((f) => {
-      const c = row[f];
-      if (!c.note) return c.value;
-      notes.push(`${name}, ${f}: ${c.value}, ${c.note.replace(/\|/g, '\\|')}`);
-      return `${c.value} [${notes.length}]`;
-    });
-    out.push(`| ${name} | ${cells.join(' | ')} |`);
-  }
+  renderTable(out, notes, '', FEATURES, matrix.chat);
   out.push('');
   out.push('What each column sends (test/compat/matrix.ts): **chat** a user message; **stream** the same');
   out.push('with `stream: true` (yes when the provider streamed); **tools** a forced `get_weather` call');
@@ -417,6 +405,40 @@ export function renderMatrix(matrix: Matrix): string {
   out.push('reasoning tokens come back); **prompt caching** a system prompt with `cache_control`, twice');
   out.push('(yes when cached or cache-write tokens are reported); **embeddings** an `llm/v1/embeddings`');
   out.push('route with two inputs.');
+  out.push('');
+  out.push('## OpenAI Responses clients');
+  out.push('');
+  out.push('What the `openai` SDK\'s `responses.create` gets from each provider through a');
+  out.push('`route_type: llm/v1/responses` route (`/<provider>-responses`, the chat route\'s provider, model');
+  out.push('and upstream). Cells are labelled `responses` in the notes.');
+  out.push('');
+  renderTable(out, notes, 'responses: ', RESPONSES_FEATURES, matrix.responses);
+  out.push('');
+  out.push('**text** `input` a string with `instructions` (yes when `output_text` and usage come back);');
+  out.push('**stream** the same with `stream: true` (yes when the events run from `response.created` to');
+  out.push('`response.completed` with text deltas and the provider streamed); **function tools** a forced');
+  out.push('`get_weather` call, then the output items back with its `function_call_output` (yes when');
+  out.push('the call comes back with JSON arguments, the output reaches the provider and the second turn');
+  out.push('answers); **structured output**');
+  out.push('`text.format: json_schema` (yes when `output_text` is JSON matching the schema); **reasoning**');
+  out.push('`reasoning.effort: "low"` (yes when a reasoning item or reasoning tokens come back).');
+  out.push('');
+  out.push('## Anthropic Messages clients');
+  out.push('');
+  out.push('What `@anthropic-ai/sdk` gets from each provider through an `llm_format: anthropic` route');
+  out.push('(`/<provider>-messages`, Kong\'s Claude Code setup, the chat route\'s provider, model and');
+  out.push('upstream). Cells are labelled `messages` in the notes.');
+  out.push('');
+  renderTable(out, notes, 'messages: ', MESSAGES_FEATURES, matrix.messages);
+  out.push('');
+  out.push('**text** `messages.create` with a `system` string (yes when a text block and usage come back);');
+  out.push('**stream** `messages.stream` (yes when the events run from `message_start` to `message_stop`');
+  out.push('with text and the provider streamed); **tools** a forced `get_weather` `tool_use`, then its');
+  out.push('`tool_result` (yes when the call comes back with `stop_reason: tool_use`, the result reaches the');
+  out.push('provider and the second turn answers); **thinking** `thinking: {type: "enabled"}` (yes when a');
+  out.push('thinking block comes back and is accepted back next turn; a note when it is unsigned);');
+  out.push('**count_tokens** `messages.countTokens` (yes when the provider counted, emulated when the');
+  out.push('gateway estimated).');
   if (notes.length) {
     out.push('');
     out.push('## Notes');
