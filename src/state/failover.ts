@@ -64,6 +64,13 @@ export class FailoverState implements SharedState {
     );
   }
 
+  setInRing(ring: string, max: number, key: string, value: string, ttlMs: number): Promise<void> {
+    return this.#call(
+      (s) => s.setInRing(ring, max, key, value, ttlMs),
+      () => this.#dropLocal(key),
+    );
+  }
+
   /** Runs op on Redis if it answers, else on the local store; afterShared runs once Redis took it. */
   async #call<T>(op: (s: SharedState) => Promise<T>, afterShared?: () => void): Promise<T> {
     if (this.#shared.ready) {

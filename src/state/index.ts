@@ -36,6 +36,7 @@ export function cacheStore(policy: 'local' | 'redis' | string, namespace: string
     get: (key) => storeFor(policy).get(k(key)),
     set: (key, value, ttlMs) => storeFor(policy).set(k(key), value, ttlMs),
     delete: (key) => storeFor(policy).delete(k(key)),
+    setInRing: (ring, max, key, value, ttlMs) => storeFor(policy).setInRing(k(ring), max, k(key), value, ttlMs),
   };
 }
 

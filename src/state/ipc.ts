@@ -13,7 +13,11 @@ import type { MemoryCache } from './memory-cache.ts';
 import type { CounterIncrement, SharedState } from './types.ts';
 
 type CounterOp = { op: 'increment'; items: CounterIncrement[] } | { op: 'read'; keys: string[] };
-type CacheOp = { op: 'get'; key: string } | { op: 'set'; key: string; value: string; ttlMs: number } | { op: 'delete'; key: string };
+type CacheOp =
+  | { op: 'get'; key: string }
+  | { op: 'set'; key: string; value: string; ttlMs: number }
+  | { op: 'delete'; key: string }
+  | { op: 'ring'; ring: string; max: number; key: string; value: string; ttlMs: number };
 export type StateRequest = { t: 'state'; id: number } & CounterOp;
 export type CacheRequest = { t: 'cache'; id: number } & CacheOp;
 /** Counter values, or a cache value (null: a miss); empty for a cache write. */
@@ -32,6 +36,9 @@ export function serveCacheRequest(cache: MemoryCache, msg: CacheRequest): StateV
       return [];
     case 'delete':
       cache.delete(msg.key);
+      return [];
+    case 'ring':
+      cache.setInRing(msg.ring, msg.max, msg.key, msg.value, msg.ttlMs);
       return [];
   }
 }
@@ -92,5 +99,9 @@ export class IpcState implements SharedState {
 
   async delete(key: string): Promise<void> {
     await this.#call({ t: 'cache', op: 'delete', key });
+  }
+
+  async setInRing(ring: string, max: number, key: string, value: string, ttlMs: number): Promise<void> {
+    await this.#call({ t: 'cache', op: 'ring', ring, max, key, value, ttlMs });
   }
 }

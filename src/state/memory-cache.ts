@@ -21,8 +21,16 @@ export interface MemoryCacheOptions {
 
 const sizeOf = (key: string, value: string) => 2 * (key.length + value.length);
 
+/** A ring's keys, oldest first, and when the ring itself expires (with its newest value). */
+interface Ring {
+  keys: string[];
+  expiresAt: number;
+}
+
 export class MemoryCache {
   readonly #entries = new Map<string, Entry>();
+  /** Rings by name, least recently written first; bounded in number like the entries. */
+  readonly #rings = new Map<string, Ring>();
   readonly #maxEntries: number;
   readonly #maxBytes: number;
   readonly #timer: NodeJS.Timeout;
@@ -61,6 +69,26 @@ export class MemoryCache {
   delete(key: string): void {
     const e = this.#entries.get(key);
     if (e) this.#remove(key, e);
+  }
+
+  /** set(), and `key` appended to `ring`, whose keys beyond the last `max` are deleted (CacheStore.setInRing). */
+  setInRing(ring: string, max: number, key: string, value: string, ttlMs: number, now = Date.now()): void {
+    this.set(key, value, ttlMs, now);
+    let r = this.#rings.get(ring);
+    if (r && r.expiresAt <= now) r = undefined;
+    this.#rings.delete(ring);
+    if (!r) {
+      r = { keys: [], expiresAt: 0 };
+      // a ring's keys cost memory too: as many rings as entries at most, the least recently written go first
+      while (this.#rings.size >= this.#maxEntries) this.#rings.delete(this.#rings.keys().next().value as string);
+    }
+    r.keys.push(key);
+    r.expiresAt = now + Math.max(1, ttlMs);
+    while (r.keys.length > Math.max(1, max)) {
+      const old = r.keys.shift() as string;
+      if (old !== key) this.delete(old);
+    }
+    this.#rings.set(ring, r);
   }
 
   sweep(now = Date.now(), budget = 100_000): void {

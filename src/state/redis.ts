@@ -24,7 +24,24 @@ end
 return out
 `;
 
-type ScriptClient = Redis & { mgIncrement(numKeys: number, ...args: (string | number)[]): Promise<number[]> };
+/** CacheStore.setInRing: the value with its expiry, its key pushed on the ring, keys beyond the last `max` popped and deleted. */
+const RING_SCRIPT = `
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local n = redis.call('RPUSH', KEYS[2], KEYS[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+local max = tonumber(ARGV[3])
+while n > max do
+  local old = redis.call('LPOP', KEYS[2])
+  if old and old ~= KEYS[1] then redis.call('DEL', old) end
+  n = n - 1
+end
+return n
+`;
+
+type ScriptClient = Redis & {
+  mgIncrement(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
+  mgRing(numKeys: number, ...args: (string | number)[]): Promise<number>;
+};
 
 export interface RedisStateOptions {
   /** Connect and command timeout. */
@@ -55,6 +72,7 @@ export class RedisState implements SharedState {
     // Connection errors are reported by the failover wrapper; an unhandled 'error' event would crash.
     this.client.on('error', () => {});
     this.client.defineCommand('mgIncrement', { lua: INCREMENT_SCRIPT });
+    this.client.defineCommand('mgRing', { lua: RING_SCRIPT });
   }
 
   /** Connected and ready for commands. */
@@ -86,6 +104,10 @@ export class RedisState implements SharedState {
 
   async delete(key: string): Promise<void> {
     await this.client.del(this.#cachePrefix + key);
+  }
+
+  async setInRing(ring: string, max: number, key: string, value: string, ttlMs: number): Promise<void> {
+    await this.client.mgRing(2, this.#cachePrefix + key, `${this.#cachePrefix}ring:${ring}`, value, Math.max(1, Math.ceil(ttlMs)), Math.max(1, Math.trunc(max)));
   }
 
   async close(): Promise<void> {

@@ -36,6 +36,12 @@ export interface CacheStore {
   /** Stores (or replaces) the value for ttlMs milliseconds (at least 1). */
   set(key: string, value: string, ttlMs: number): Promise<void>;
   delete(key: string): Promise<void>;
+  /**
+   * Stores the value as `set` does and appends `key` to the ring `ring`, which keeps the last `max`
+   * keys: the values of keys pushed out are deleted. One round trip, atomic on Redis. What a
+   * store bounded by count per owner needs (the Responses store: at most N responses per consumer).
+   */
+  setInRing(ring: string, max: number, key: string, value: string, ttlMs: number): Promise<void>;
 }
 
 /** What a worker installs per policy: counters and cache share one store (and one Redis link). */

@@ -31,6 +31,7 @@ function localStore(): SharedState & { mem: MemoryCounters; cache: MemoryCache; 
     get: async (key) => cache.get(key),
     set: async (key, value, ttlMs) => cache.set(key, value, ttlMs),
     delete: async (key) => cache.delete(key),
+    setInRing: async (ring, max, key, value, ttlMs) => cache.setInRing(ring, max, key, value, ttlMs),
     close: () => {
       mem.close();
       cache.close();

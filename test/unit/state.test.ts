@@ -120,6 +120,7 @@ function memoryState(kind: 'local' | 'redis' = 'local'): SharedState & { counter
     get: async (key) => cache.get(key),
     set: async (key, value, ttlMs) => cache.set(key, value, ttlMs),
     delete: async (key) => cache.delete(key),
+    setInRing: async (ring, max, key, value, ttlMs) => cache.setInRing(ring, max, key, value, ttlMs),
   };
 }
 
