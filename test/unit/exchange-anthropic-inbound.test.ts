@@ -4,13 +4,12 @@
  * native pass-through to the Anthropic provider (src/llm/formats/anthropic-native.ts).
  *
  * Stream output is checked three ways: against golden files (test/unit/golden/anthropic/*.txt;
- * `UPDATE_GOLDENS=1` writes them, review the diff), against the published event types of
+ * `UPDATE_GOLDENS=1` writes them, review the diff; test/helpers/stream-golden.ts), against the published event types of
  * `@anthropic-ai/sdk` (each event narrowed as a RawMessageStreamEvent), and by the SDK's own
  * parser and MessageStream accumulator, which must rebuild the message the client would get.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type Anthropic from '@anthropic-ai/sdk';
 import { Stream } from '@anthropic-ai/sdk/core/streaming';
@@ -22,26 +21,14 @@ import { clientApi } from '../../src/exchange/apis/index.ts';
 import { ExchangeContext } from '../../src/exchange/context.ts';
 import { providerBody } from '../../src/exchange/policy.ts';
 import { getDriver } from '../../src/llm/drivers/index.ts';
-import { createFrameDecoder } from '../../src/llm/stream/index.ts';
 import { anthropicNativeFormat, countTokensUrl } from '../../src/llm/formats/anthropic-native.ts';
 import { RequestError, UpstreamStreamError, type ModelOptions, type ProviderName } from '../../src/llm/types.ts';
 import type { CanonicalResponse, EventSink } from '../../src/exchange/types.ts';
 import { NO_OPTIONS } from '../helpers/format-context.ts';
-import { recording } from '../conformance/support.ts';
+import { runStream } from '../conformance/support.ts';
+import { assertGolden, GOLDEN_ROOT, providerRecording, runEverySplit } from '../helpers/stream-golden.ts';
 
-const GOLDEN = path.resolve(import.meta.dirname, 'golden/anthropic');
-const UPDATE = process.env.UPDATE_GOLDENS === '1';
-
-/** The golden file's text; written first under UPDATE_GOLDENS=1. */
-function golden(name: string, actual: string): string {
-  const file = path.join(GOLDEN, `${name}.txt`);
-  if (UPDATE) {
-    mkdirSync(GOLDEN, { recursive: true });
-    writeFileSync(file, actual);
-  }
-  if (!existsSync(file)) throw new Error(`no golden ${file}: run with UPDATE_GOLDENS=1 and review it`);
-  return readFileSync(file, 'utf8');
-}
+const GOLDEN = path.join(GOLDEN_ROOT, 'anthropic');
 
 const sinkCtx = { id: 'msg_gateway', now: 1_700_000_000, model: 'claude-test', routeType: 'llm/v1/chat' as const, includeUsage: true };
 
@@ -146,6 +133,30 @@ function assertEventShapes(text: string): void {
       open = null;
     } else if (data.type === 'message_delta') assert.equal(open, null, 'blocks closed before message_delta');
   }
+  // one message_delta (stop reason and usage), right before message_stop (pings aside)
+  const names = all.map((e) => e.event).filter((name) => name !== 'ping');
+  if (names.at(-1) === 'message_stop') {
+    assert.equal(names.filter((name) => name === 'message_delta').length, 1, 'one message_delta');
+    assert.equal(names.at(-2), 'message_delta', 'message_delta right before message_stop');
+  }
+}
+
+/** Each tool_use block's input as the client assembles it: its input_json_delta pieces joined, parsed (none: {}). */
+function toolInputs(text: string): [string, unknown][] {
+  const calls = new Map<number, { name: string; json: string }>();
+  for (const { data } of events(text)) {
+    if (data.type === 'content_block_start' && data.content_block.type === 'tool_use') calls.set(data.index, { name: data.content_block.name, json: '' });
+    else if (data.type === 'content_block_delta' && data.delta.type === 'input_json_delta') {
+      const call = calls.get(data.index);
+      assert.ok(call, 'input_json_delta inside a tool_use block');
+      call.json += data.delta.partial_json;
+    }
+  }
+  return [...calls.values()].map(({ name, json }) => {
+    const input: unknown = json === '' ? {} : JSON.parse(json);
+    assert.ok(input !== null && typeof input === 'object' && !Array.isArray(input), `${name}: the input is a JSON object`);
+    return [name, input];
+  });
 }
 
 /** The message the SDK's own parser and accumulator build from the stream (Anthropic's SDK, as a client runs it). */
@@ -463,7 +474,7 @@ describe('Anthropic renderer: streamed events', () => {
   for (const [name, { build, check }] of Object.entries(SEQUENCES)) {
     it(`${name} = golden/anthropic/${name}.txt, the SDK's types, and the message its accumulator builds`, async () => {
       const text = run(build);
-      assert.equal(text, golden(name, text));
+      assertGolden(GOLDEN, name, text);
       assertEventShapes(text);
       check(await sdkMessage(text));
     });
@@ -490,7 +501,7 @@ describe('Anthropic renderer: streamed events', () => {
   it('error: an `error` event the SDK raises with its type', async () => {
     const sink = new AnthropicMessagesSink(sinkCtx);
     const text = sink.start() + sink.text('Partial') + sink.error({ message: 'the provider is overloaded', status: 529, code: 'provider_error', provider: { name: 'gemini', type: 'UNAVAILABLE' } });
-    assert.equal(text, golden('error', text));
+    assertGolden(GOLDEN, 'error', text);
     assertEventShapes(text);
     await assert.rejects(sdkMessage(text), (e: any) => e.type === 'overloaded_error' && e.errorCode === 'provider_error' && /overloaded/.test(e.message));
   });
@@ -503,38 +514,87 @@ function anthropicClientContext(provider: ProviderName, options: Partial<ModelOp
   return new ExchangeContext({ provider, routeType: 'llm/v1/chat', model: 'test-model', options: { ...NO_OPTIONS, ...options }, stream: true, includeUsage: true, inbound: 'anthropic-messages', id: 'msg_gateway', now: 1_700_000_000 });
 }
 
-function runProvider(ctx: ExchangeContext, bytes: Uint8Array, cuts: number[] = []): { output: string; translator: ReturnType<ReturnType<typeof getDriver>['createStreamTranslator']> } {
-  const driver = getDriver(ctx.provider);
-  const decoder = createFrameDecoder(driver.streamFraming(ctx));
-  const translator = driver.createStreamTranslator(ctx);
-  let output = '';
-  let start = 0;
-  for (const cut of [...cuts, bytes.length]) {
-    for (const event of decoder.push(bytes.subarray(start, cut))) output += translator.push(event);
-    start = cut;
-  }
-  for (const event of decoder.end()) output += translator.push(event);
-  output += translator.finish();
-  return { output, translator };
+/** message_delta's usage, from the recording's own counts (input without cache reads, as Anthropic reports it). */
+type RecordedUsage = Pick<Anthropic.MessageDeltaUsage, 'input_tokens' | 'cache_read_input_tokens' | 'output_tokens'>;
+
+interface ProviderStream {
+  recording: string;
+  provider: ProviderName;
+  options?: Partial<ModelOptions>;
+  golden: string;
+  stop: Anthropic.StopReason;
+  /** The tool calls of the recording: name and input. */
+  calls: [string, unknown][];
+  /** null: the recording has none (the relay adds the gateway's estimate; the translator invents nothing). */
+  usage: RecordedUsage | null;
+  check?: (m: Anthropic.Message) => void;
 }
 
-const PROVIDER_STREAMS: { recording: string; provider: ProviderName; golden: string; check: (m: Anthropic.Message) => void }[] = [
-  { recording: 'openai-tool-calls.sse', provider: 'openai', golden: 'from-openai-tool-calls', check: (m) => assert.deepEqual(m.content.map((b) => b.type === 'tool_use' && b.input), [{ location: 'Zürich' }]) },
-  { recording: 'deepseek-reasoner.sse', provider: 'deepseek', golden: 'from-deepseek-reasoner', check: (m) => assert.deepEqual(m.content.map((b) => b.type), ['thinking', 'text']) },
-  { recording: 'gemini-chat.sse', provider: 'gemini', golden: 'from-gemini-chat', check: (m) => assert.equal(m.stop_reason, 'end_turn') },
-  { recording: 'gemini-tool-call.sse', provider: 'gemini', golden: 'from-gemini-tool-call', check: (m) => assert.equal(m.stop_reason, 'tool_use') },
-  { recording: 'bedrock-chat.eventstream', provider: 'bedrock', golden: 'from-bedrock-chat', check: (m) => assert.deepEqual([m.stop_reason, m.usage.cache_read_input_tokens], ['max_tokens', 20]) },
+const OLLAMA = { llama2_format: 'ollama' } as const;
+const RAW = { llama2_format: 'raw' } as const;
+const NO_USAGE: RecordedUsage = { input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 0 };
+
+// One or more per provider wire format (Anthropic itself answers an Anthropic client natively: below).
+const PROVIDER_STREAMS: ProviderStream[] = [
+  { recording: 'openai-tool-calls.sse', provider: 'openai', golden: 'from-openai-tool-calls', stop: 'tool_use', calls: [['get_weather', { location: 'Zürich' }]], usage: { input_tokens: 82, cache_read_input_tokens: 0, output_tokens: 17 } },
+  { recording: 'deepseek-reasoner.sse', provider: 'deepseek', golden: 'from-deepseek-reasoner', stop: 'end_turn', calls: [], usage: { input_tokens: 12, cache_read_input_tokens: 0, output_tokens: 20 }, check: (m) => assert.deepEqual(m.content.map((b) => b.type), ['thinking', 'text']) },
+  {
+    recording: 'deepseek-reasoner-tool-calls.sse',
+    provider: 'deepseek',
+    golden: 'from-deepseek-reasoning-tool-calls',
+    stop: 'tool_use',
+    calls: [['get_weather', { city: 'Zürich' }], ['get_weather', { city: 'Paris' }]],
+    usage: { input_tokens: 82, cache_read_input_tokens: 128, output_tokens: 96 },
+    check: (m) => assert.deepEqual(m.content.map((b) => b.type), ['thinking', 'text', 'tool_use', 'tool_use']),
+  },
+  { recording: 'gemini-chat.sse', provider: 'gemini', golden: 'from-gemini-chat', stop: 'end_turn', calls: [], usage: { input_tokens: 9, cache_read_input_tokens: 0, output_tokens: 12 } },
+  { recording: 'gemini-tool-call.sse', provider: 'gemini', golden: 'from-gemini-tool-call', stop: 'tool_use', calls: [['get_weather', { city: 'Zürich' }]], usage: { input_tokens: 41, cache_read_input_tokens: 0, output_tokens: 7 } },
+  { recording: 'bedrock-chat.eventstream', provider: 'bedrock', golden: 'from-bedrock-chat', stop: 'max_tokens', calls: [], usage: { input_tokens: 11, cache_read_input_tokens: 20, output_tokens: 7 } },
+  {
+    recording: 'bedrock-reasoning-tool-use.eventstream',
+    provider: 'bedrock',
+    golden: 'from-bedrock-reasoning-tool-use',
+    stop: 'tool_use',
+    calls: [['get_weather', { city: 'Zürich' }]],
+    usage: { input_tokens: 412, cache_read_input_tokens: 1024, output_tokens: 96 },
+    check: (m) => {
+      assert.deepEqual(m.content.map((b) => b.type), ['thinking', 'text', 'tool_use']);
+      // Bedrock's signature is Bedrock's state: kept in `carried` for the gateway's cache, never a
+      // signature_delta (render/anthropic-messages.ts), so the client's thinking block has none.
+      assert.equal((m.content[0] as Anthropic.ThinkingBlock).signature, '');
+    },
+  },
+  { recording: 'cohere-chat.ndjson', provider: 'cohere', golden: 'from-cohere-chat', stop: 'end_turn', calls: [], usage: { input_tokens: 9, cache_read_input_tokens: 0, output_tokens: 8 } },
+  { recording: 'ollama-chat.ndjson', provider: 'llama2', options: OLLAMA, golden: 'from-ollama-chat', stop: 'end_turn', calls: [], usage: { input_tokens: 26, cache_read_input_tokens: 0, output_tokens: 282 } },
+  {
+    recording: 'ollama-thinking-tool-call.ndjson',
+    provider: 'llama2',
+    options: OLLAMA,
+    golden: 'from-ollama-thinking-tool-call',
+    stop: 'tool_use',
+    calls: [['get_weather', { city: 'Zürich', unit: 'celsius' }]],
+    usage: { input_tokens: 164, cache_read_input_tokens: 0, output_tokens: 58 },
+    check: (m) => assert.deepEqual(m.content.map((b) => b.type), ['thinking', 'tool_use']),
+  },
+  { recording: 'tgi.sse', provider: 'llama2', options: RAW, golden: 'from-llama2-raw-tgi', stop: 'end_turn', calls: [], usage: null },
+  { recording: 'llamacpp.sse', provider: 'llama2', options: RAW, golden: 'from-llama2-raw-llamacpp-length', stop: 'max_tokens', calls: [], usage: { input_tokens: 11, cache_read_input_tokens: 0, output_tokens: 2 } },
 ];
 
 describe('provider streams → Anthropic events, cut at every byte', () => {
   for (const p of PROVIDER_STREAMS) {
-    it(`${p.recording} (${p.provider}) = golden/anthropic/${p.golden}.txt`, async () => {
-      const bytes = recording(p.recording);
-      const whole = runProvider(anthropicClientContext(p.provider), bytes).output;
-      assert.equal(whole, golden(p.golden, whole));
+    it(`${p.recording} (${p.provider}${p.options ? ` ${p.options.llama2_format}` : ''}) = golden/anthropic/${p.golden}.txt`, async () => {
+      const whole = runEverySplit(() => anthropicClientContext(p.provider, p.options), providerRecording(p.recording)).output;
       assertEventShapes(whole);
-      p.check(await sdkMessage(whole));
-      for (let cut = 0; cut <= bytes.length; cut++) assert.equal(runProvider(anthropicClientContext(p.provider), bytes, [cut]).output, whole, `cut at ${cut}`);
+      assertGolden(GOLDEN, p.golden, whole);
+      const delta = events(whole).find((e) => e.event === 'message_delta')!.data as Anthropic.RawMessageDeltaEvent;
+      assert.equal(delta.delta.stop_reason, p.stop);
+      const usage = p.usage ?? NO_USAGE;
+      assert.deepEqual([delta.usage.input_tokens, delta.usage.cache_read_input_tokens, delta.usage.output_tokens], [usage.input_tokens, usage.cache_read_input_tokens, usage.output_tokens], "the recording's usage");
+      assert.deepEqual(toolInputs(whole), p.calls, 'input_json_delta pieces add up to the tool inputs');
+      const message = await sdkMessage(whole);
+      assert.equal(message.stop_reason, p.stop);
+      assert.deepEqual(message.content.filter((b) => b.type === 'tool_use').map((b) => [b.name, b.input]), p.calls, "the SDK's accumulated tool inputs");
+      p.check?.(message);
     });
   }
 });
@@ -637,22 +697,34 @@ describe('Anthropic native format: an Anthropic client in front of the Anthropic
   });
 
   it('passes every stream event on byte for byte, however the bytes are cut, reading usage, model and text', () => {
-    const bytes = recording('anthropic-chat.sse');
+    const bytes = providerRecording('anthropic-chat.sse');
     const original = Buffer.from(bytes).toString('utf8');
     for (let cut = 0; cut <= bytes.length; cut++) {
-      const { output, translator } = runProvider(ctxFor(), bytes, [cut]);
-      assert.equal(output, original, `cut at ${cut}`);
+      const run = runStream(ctxFor(), bytes, [cut]);
+      assert.equal(run.output, original, `cut at ${cut}`);
       if (cut === 0) {
-        assert.equal(translator.done, true);
-        assert.equal(translator.responseModel, 'claude-sonnet-4-5-20250929');
-        assert.deepEqual(translator.usage(), { prompt_tokens: 472, completion_tokens: 89, total_tokens: 561, prompt_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 } });
-        assert.equal(translator.text, 'Okay, let me check the weather in San Francisco — ☀️ «chaud»:{"location": "San Francisco, CA"}');
+        assert.equal(run.done, true);
+        assert.equal(run.responseModel, 'claude-sonnet-4-5-20250929');
+        assert.deepEqual(run.usage, { prompt_tokens: 472, completion_tokens: 89, total_tokens: 561, prompt_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 } });
+        assert.equal(run.text, 'Okay, let me check the weather in San Francisco — ☀️ «chaud»:{"location": "San Francisco, CA"}');
       }
     }
   });
 
+  it('thinking with its signature, text and a tool_use: the same bytes at every cut, a stream the SDK takes whole', async () => {
+    const bytes = providerRecording('anthropic-thinking-tool-use.sse');
+    const whole = runEverySplit(() => ctxFor(), bytes);
+    assert.equal(whole.output, Buffer.from(bytes).toString('utf8'), 'the golden is the recording itself');
+    assertEventShapes(whole.output);
+    assert.deepEqual(toolInputs(whole.output), [['get_weather', { city: 'Zürich', unit: 'celsius' }]]);
+    assert.deepEqual(whole.usage, { prompt_tokens: 1609, completion_tokens: 142, total_tokens: 1751, prompt_tokens_details: { cached_tokens: 1024, cache_write_tokens: 0 } });
+    const message = await sdkMessage(whole.output);
+    assert.deepEqual(message.content.map((b) => b.type), ['thinking', 'text', 'tool_use']);
+    assert.equal((message.content[0] as Anthropic.ThinkingBlock).signature, 'EqQBCkgIBxABGAIiQFq3fV2z9k1JxM0bYqZt8Rr0uQ4cWl1E');
+  });
+
   it("an error event is the provider's failure, with Anthropic's type", () => {
-    assert.throws(() => runProvider(ctxFor(), recording('anthropic-error.sse')), (e: unknown) => e instanceof UpstreamStreamError && e.type === 'overloaded_error' && e.message === 'Overloaded');
+    assert.throws(() => runStream(ctxFor(), providerRecording('anthropic-error.sse')), (e: unknown) => e instanceof UpstreamStreamError && e.type === 'overloaded_error' && e.message === 'Overloaded');
   });
 
   it('count_tokens is next to messages', () => {

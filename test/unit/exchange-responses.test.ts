@@ -6,7 +6,6 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Response as OpenAIResponse, ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { decodeReasoningState, encodeReasoningState, parseResponsesRequest } from '../../src/exchange/inbound/openai-responses.ts';
@@ -19,8 +18,8 @@ import type { CanonicalRequest, CanonicalResponse, ReasoningPart } from '../../s
 import { getDriver } from '../../src/llm/drivers/index.ts';
 import { createFrameDecoder } from '../../src/llm/stream/index.ts';
 import { respondsNatively } from '../../src/llm/formats/openai-responses.ts';
-import { recording, runStream, UPDATE_GOLDENS } from '../conformance/support.ts';
 import { NO_OPTIONS } from '../helpers/format-context.ts';
+import { assertGolden, GOLDEN_ROOT, providerRecording, runEverySplit } from '../helpers/stream-golden.ts';
 
 type Json = Record<string, any>;
 
@@ -526,43 +525,80 @@ describe('Responses event sequences', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Golden sequences from recorded provider streams
+// Golden sequences from recorded provider streams: one or more per provider wire format (OpenAI and
+// Azure answer Responses clients natively: below). Each recording's facts are written here from the
+// recording itself: the terminal event, the function calls, the usage.
 
-const GOLDENS = path.resolve(import.meta.dirname, 'golden/responses');
+const GOLDENS = path.join(GOLDEN_ROOT, 'responses');
 
 function responsesContext(provider: ProviderName, req: CanonicalRequest, options: Partial<ModelOptions> = {}): ExchangeContext {
   return new ExchangeContext({ provider, routeType: 'llm/v1/chat', model: 'test-model', options: { ...NO_OPTIONS, ...options }, stream: true, includeUsage: true, inbound: 'openai-responses', id: 'resp_gateway', now: 1_700_000_000, request: req });
 }
 
-function assertGolden(name: string, output: string): void {
-  const file = path.join(GOLDENS, `${name}.txt`);
-  if (UPDATE_GOLDENS || !existsSync(file)) {
-    if (!UPDATE_GOLDENS) assert.fail(`no golden ${file}: run UPDATE_GOLDENS=1 npm test -- exchange-responses and review it`);
-    mkdirSync(GOLDENS, { recursive: true });
-    writeFileSync(file, output);
-  }
-  assert.equal(output, readFileSync(file, 'utf8'), name);
+/** The recording's usage in its own counts: input with cache reads, as the Responses API reports it. */
+interface RecordedUsage {
+  input: number;
+  cached: number;
+  output: number;
+  total: number;
+  /** Only when the provider reports it (others estimate it from the text). */
+  reasoning?: number;
 }
 
-const RECORDED: { name: string; provider: ProviderName; file: string; include?: boolean }[] = [
-  { name: 'anthropic-text-tool-call', provider: 'anthropic', file: 'anthropic-chat.sse' },
-  { name: 'gemini-signature-tool-call', provider: 'gemini', file: 'gemini-tool-call.sse', include: true },
-  { name: 'bedrock-length', provider: 'bedrock', file: 'bedrock-chat.eventstream' },
+interface Recorded {
+  name: string;
+  provider: ProviderName;
+  file: string;
+  options?: Partial<ModelOptions>;
+  include?: boolean;
+  terminal: 'response.completed' | 'response.incomplete';
+  calls: [string, Json][];
+  /** null: the recording has none (the gateway's estimate is added by the relay, not the translator). */
+  usage: RecordedUsage | null;
+}
+
+const OLLAMA = { llama2_format: 'ollama' } as const;
+const RAW = { llama2_format: 'raw' } as const;
+const RECORDED: Recorded[] = [
+  { name: 'anthropic-text-tool-call', provider: 'anthropic', file: 'anthropic-chat.sse', terminal: 'response.completed', calls: [['get_weather', { location: 'San Francisco, CA' }]], usage: { input: 472, cached: 0, output: 89, total: 561 } },
+  { name: 'anthropic-thinking-tool-use', provider: 'anthropic', file: 'anthropic-thinking-tool-use.sse', include: true, terminal: 'response.completed', calls: [['get_weather', { city: 'Zürich', unit: 'celsius' }]], usage: { input: 1609, cached: 1024, output: 142, total: 1751 } },
+  { name: 'gemini-signature-tool-call', provider: 'gemini', file: 'gemini-tool-call.sse', include: true, terminal: 'response.completed', calls: [['get_weather', { city: 'Zürich' }]], usage: { input: 41, cached: 0, output: 7, total: 48 } },
+  { name: 'bedrock-length', provider: 'bedrock', file: 'bedrock-chat.eventstream', terminal: 'response.incomplete', calls: [], usage: { input: 31, cached: 20, output: 7, total: 38 } },
+  { name: 'bedrock-reasoning-tool-use', provider: 'bedrock', file: 'bedrock-reasoning-tool-use.eventstream', include: true, terminal: 'response.completed', calls: [['get_weather', { city: 'Zürich' }]], usage: { input: 1436, cached: 1024, output: 96, total: 1532 } },
+  { name: 'deepseek-reasoning-tool-calls', provider: 'deepseek', file: 'deepseek-reasoner-tool-calls.sse', terminal: 'response.completed', calls: [['get_weather', { city: 'Zürich' }], ['get_weather', { city: 'Paris' }]], usage: { input: 210, cached: 128, output: 96, total: 306, reasoning: 41 } },
+  { name: 'cohere-text', provider: 'cohere', file: 'cohere-chat.ndjson', terminal: 'response.completed', calls: [], usage: { input: 9, cached: 0, output: 8, total: 17 } },
+  { name: 'ollama-text', provider: 'llama2', options: OLLAMA, file: 'ollama-chat.ndjson', terminal: 'response.completed', calls: [], usage: { input: 26, cached: 0, output: 282, total: 308 } },
+  { name: 'ollama-thinking-tool-call', provider: 'llama2', options: OLLAMA, file: 'ollama-thinking-tool-call.ndjson', terminal: 'response.completed', calls: [['get_weather', { city: 'Zürich', unit: 'celsius' }]], usage: { input: 164, cached: 0, output: 58, total: 222 } },
+  { name: 'llama2-raw-tgi', provider: 'llama2', options: RAW, file: 'tgi.sse', terminal: 'response.completed', calls: [], usage: null },
+  { name: 'llama2-raw-llamacpp-length', provider: 'llama2', options: RAW, file: 'llamacpp.sse', terminal: 'response.incomplete', calls: [], usage: { input: 11, cached: 0, output: 2, total: 13 } },
 ];
 
 describe('Responses goldens: recorded provider streams rendered as Responses events', () => {
   for (const r of RECORDED) {
-    it(`${r.file} (${r.provider}) = golden/responses/${r.name}.txt, the same however the bytes are cut`, () => {
+    it(`${r.file} (${r.provider}${r.options ? ` ${r.options.llama2_format}` : ''}) = golden/responses/${r.name}.txt, the same however the bytes are cut`, () => {
       const req = request({ model: 'm', input: 'hi', stream: true, ...(r.include ? { include: ['reasoning.encrypted_content'] } : {}) });
-      const ctx = responsesContext(r.provider, req);
-      const bytes = recording(r.file);
-      const whole = runStream(ctx, bytes);
-      assertSequence(frames(whole.output));
-      assertGolden(r.name, whole.output);
-      if (r.provider === 'anthropic') {
-        for (let cut = 0; cut <= bytes.length; cut++) assert.equal(runStream(ctx, bytes, [cut]).output, whole.output, `cut at ${cut}`);
-        const everyByte = Array.from({ length: bytes.length }, (_, i) => i);
-        assert.equal(runStream(ctx, bytes, everyByte).output, whole.output, 'byte at a time');
+      const whole = runEverySplit(() => responsesContext(r.provider, req, r.options), providerRecording(r.file));
+      const list = frames(whole.output);
+      assertSequence(list);
+      assertGolden(GOLDENS, r.name, whole.output);
+      const last = list.at(-1)!;
+      assert.equal(last.event, r.terminal);
+      const output = last.data.response.output as Json[];
+      const calls = output.filter((item) => item.type === 'function_call').map((item) => [item.name, JSON.parse(item.arguments)]);
+      assert.deepEqual(calls, r.calls, 'the function calls of the recording');
+      const usage = last.data.response.usage;
+      if (r.usage === null) assert.equal(usage, undefined, 'no usage invented');
+      else {
+        assert.deepEqual(
+          [usage.input_tokens, usage.input_tokens_details.cached_tokens, usage.output_tokens, usage.total_tokens],
+          [r.usage.input, r.usage.cached, r.usage.output, r.usage.total],
+          'the recording\'s usage: input (cache reads included), cached, output, total',
+        );
+        if (r.usage.reasoning !== undefined) assert.equal(usage.output_tokens_details.reasoning_tokens, r.usage.reasoning);
+      }
+      if (r.include) {
+        const reasoning = output.filter((item) => item.type === 'reasoning');
+        assert.ok(reasoning.length > 0 && reasoning.every((item) => typeof item.encrypted_content === 'string'), 'the provider state in encrypted_content, as asked');
       }
     });
   }
