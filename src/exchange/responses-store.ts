@@ -136,12 +136,20 @@ export class ResponsesStore {
    * or an entry above the size bound (the request itself goes on: the caller decides what to say).
    * Rejects when the store does not answer.
    */
-  async save(scope: string, stored: StoredResponse): Promise<boolean> {
-    if (!isResponseId(stored.id)) return false;
-    const json = JSON.stringify({ id: stored.id, input: stored.input, response: stored.response });
-    if (Buffer.byteLength(json) > this.#maxEntryBytes) return false;
+  save(scope: string, stored: StoredResponse): Promise<boolean> {
+    return this.saveJson(scope, stored.id, JSON.stringify(stored.input), JSON.stringify(stored.response));
+  }
+
+  /**
+   * save() for a response already in JSON text (the answer as the client got it): the entry is
+   * written around the two texts, without parsing the answer back (this runs after every answer).
+   */
+  async saveJson(scope: string, id: string, inputJson: string, responseJson: string): Promise<boolean> {
+    if (!isResponseId(id)) return false;
+    const json = `{"id":${JSON.stringify(id)},"input":${inputJson},"response":${responseJson}}`;
+    if (json.length > this.#maxEntryBytes || Buffer.byteLength(json) > this.#maxEntryBytes) return false;
     // one round trip: the entry, and its key on the scope's ring of the last `max` (older ones deleted)
-    await this.#cache().setInRing(ringKey(scope), this.#max, entryKey(scope, stored.id), json, this.#ttlMs);
+    await this.#cache().setInRing(ringKey(scope), this.#max, entryKey(scope, id), json, this.#ttlMs);
     return true;
   }
 

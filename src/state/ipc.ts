@@ -17,7 +17,16 @@ type CacheOp =
   | { op: 'get'; key: string }
   | { op: 'set'; key: string; value: string; ttlMs: number }
   | { op: 'delete'; key: string }
-  | { op: 'ring'; ring: string; max: number; key: string; value: string; ttlMs: number };
+  | { op: 'rings'; items: RingItem[] };
+
+/** One CacheStore.setInRing call. */
+interface RingItem {
+  ring: string;
+  max: number;
+  key: string;
+  value: string;
+  ttlMs: number;
+}
 export type StateRequest = { t: 'state'; id: number } & CounterOp;
 export type CacheRequest = { t: 'cache'; id: number } & CacheOp;
 /** Counter values, or a cache value (null: a miss); empty for a cache write. */
@@ -37,14 +46,20 @@ export function serveCacheRequest(cache: MemoryCache, msg: CacheRequest): StateV
     case 'delete':
       cache.delete(msg.key);
       return [];
-    case 'ring':
-      cache.setInRing(msg.ring, msg.max, msg.key, msg.value, msg.ttlMs);
+    case 'rings':
+      for (const r of msg.items) cache.setInRing(r.ring, r.max, r.key, r.value, r.ttlMs);
       return [];
   }
 }
 
+interface RingBatch {
+  items: RingItem[];
+  waiters: { resolve: () => void; reject: (e: Error) => void }[];
+}
+
 export class IpcState implements SharedState {
   readonly kind = 'local' as const;
+  #rings: RingBatch | null = null;
   #next = 1;
   readonly #pending = new Map<number, { resolve: (v: StateValue[]) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   readonly #send: (msg: StateRequest | CacheRequest) => boolean;
@@ -101,7 +116,29 @@ export class IpcState implements SharedState {
     await this.#call({ t: 'cache', op: 'delete', key });
   }
 
-  async setInRing(ring: string, max: number, key: string, value: string, ttlMs: number): Promise<void> {
-    await this.#call({ t: 'cache', op: 'ring', ring, max, key, value, ttlMs });
+  /**
+   * Ring writes of one turn of the event loop go to the primary as one message: under load a
+   * message per write (the Responses store saves after every answer) costs more CPU in IPC than
+   * the answer itself. Each caller's promise settles with the batch.
+   */
+  setInRing(ring: string, max: number, key: string, value: string, ttlMs: number): Promise<void> {
+    if (this.#rings === null) {
+      const batch: RingBatch = { items: [], waiters: [] };
+      this.#rings = batch;
+      setImmediate(() => this.#flushRings(batch));
+    }
+    const batch = this.#rings;
+    return new Promise((resolve, reject) => {
+      batch.items.push({ ring, max, key, value, ttlMs });
+      batch.waiters.push({ resolve, reject });
+    });
+  }
+
+  #flushRings(batch: RingBatch): void {
+    if (this.#rings === batch) this.#rings = null;
+    this.#call({ t: 'cache', op: 'rings', items: batch.items }).then(
+      () => batch.waiters.forEach((w) => w.resolve()),
+      (e: Error) => batch.waiters.forEach((w) => w.reject(e)),
+    );
   }
 }

@@ -59,6 +59,18 @@ const RESPONSES_PROVIDERS: ReadonlySet<ProviderName> = new Set(['openai', 'azure
  */
 export function respondsNatively(provider: ProviderName, options: ModelOptions): boolean {
   if (!RESPONSES_PROVIDERS.has(provider)) return false;
+  // asked per request (the driver's format and endpoint, the store): the answer depends on the route's options only
+  const known = NATIVE_BY_OPTIONS.get(options);
+  if (known !== undefined) return known;
+  const native = nativePath(options);
+  NATIVE_BY_OPTIONS.set(options, native);
+  return native;
+}
+
+/** respondsNatively's answers by options object (compiled once per snapshot, so the entries go with it). */
+const NATIVE_BY_OPTIONS = new WeakMap<ModelOptions, boolean>();
+
+function nativePath(options: ModelOptions): boolean {
   if (options.upstream_url) {
     let path: string;
     try {

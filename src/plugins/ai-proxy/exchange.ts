@@ -56,7 +56,7 @@ export interface Exchange {
   sentAt: number;
   signal: AbortLike;
   /** Called with the whole answer in the client's API after a complete success (the Responses store keeps it). */
-  keep: ((answer: JsonObject) => void) | null;
+  keep: ((answer: JsonObject | string) => void) | null;
 }
 
 /** What every planned call has: where it goes, what it sends, and what a request signer needs. */
@@ -86,7 +86,7 @@ export type CheckedRequest =
       stream: boolean;
       source: ClientJson | null;
       /** Set by the exchange for requests whose answer is kept (Responses with `store`). */
-      keep?: ((answer: JsonObject) => void) | null;
+      keep?: ((answer: JsonObject | string) => void) | null;
     }
   | { kind: 'embeddings'; routeType: EmbeddingsRouteType; request: EmbeddingsRequest; stream: false; source: ClientJson | null };
 

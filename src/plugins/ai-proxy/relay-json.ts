@@ -20,7 +20,6 @@ import { recordExchange } from './analytics.ts';
 import { estimateTokens, promptText } from '../../llm/tokens.ts';
 import { estimateInputTokens } from '../../exchange/estimate.ts';
 import type { ClientApi } from '../../exchange/apis/index.ts';
-import type { JsonObject } from '../../llm/json.ts';
 import { writeJson } from '../../proxy/respond.ts';
 import { hasState, rememberState } from '../../exchange/provider-state.ts';
 
@@ -218,19 +217,9 @@ export async function relayJson(x: Exchange): Promise<void> {
     conf.config.logging.log_payloads ? { request: x.rawRequest, response: typeof body === 'string' ? body : text } : undefined,
   );
   if (hasState(translated.carried)) void rememberState(translated.carried, x.stateScope);
-  if (x.keep) keepAnswer(x, typeof body === 'string' ? body : text);
+  // the answer as the client got it, in its API (the Responses store keeps it)
+  x.keep?.(typeof body === 'string' ? body : text);
   sendBody(ctx.res, 200, body, answerHeaders(ctx, conf, driver.model, response, driver.dropped));
-}
-
-/** Hands a whole answer (JSON text in the client's API) to the exchange's keeper (the Responses store). */
-export function keepAnswer(x: Exchange, json: string): void {
-  let answer: unknown;
-  try {
-    answer = JSON.parse(json);
-  } catch {
-    return; // not ours to keep: the client got what the provider sent
-  }
-  if (typeof answer === 'object' && answer !== null && !Array.isArray(answer)) x.keep?.(answer as JsonObject);
 }
 
 /** Sends a whole JSON answer; `headers` is the caller's fresh object (answerHeaders), completed here. */

@@ -56,7 +56,7 @@ export async function answerResponsesResource(ctx: RequestContext, store: Respon
 export interface PreparedResponses {
   value: unknown;
   source: ClientJson | null;
-  keep: ((answer: JsonObject) => void) | null;
+  keep: ((answer: JsonObject | string) => void) | null;
   /** The stored response the request continues (its conversation is now in the body's input). */
   previousId?: string;
 }
@@ -92,12 +92,28 @@ export async function withPreviousResponse(ctx: RequestContext, store: Responses
   } catch {
     return { value: body, source, keep: null }; // the adapter refuses this input with its own 400
   }
-  const keep = (answer: JsonObject) => {
-    if (typeof answer.id !== 'string') return;
+  const keep = (answer: JsonObject | string) => {
+    const id = typeof answer === 'string' ? responseIdOf(answer) : answer.id;
+    if (typeof id !== 'string') return;
     // a store that does not answer costs the next previous_response_id, never this answer
-    store.save(scope, { id: answer.id, input, response: answer }).catch(() => {});
+    store.saveJson(scope, id, JSON.stringify(input), typeof answer === 'string' ? answer : JSON.stringify(answer)).catch(() => {});
   };
   return { value: body, source, keep, previousId };
+}
+
+/**
+ * A response object's id from its JSON text: the renderer (and OpenAI) write it first; anything
+ * else is parsed. Null when the text is not a response object.
+ */
+function responseIdOf(json: string): string | null {
+  const first = /^\{\s*"id"\s*:\s*"(resp_[A-Za-z0-9]{1,200})"/.exec(json);
+  if (first) return first[1];
+  try {
+    const value: unknown = JSON.parse(json);
+    return isObject(value) && typeof value.id === 'string' ? value.id : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The item ids the Responses renderer gives (`rs_`, `msg_`, `fc_` + the response id's own part + the output index). */
