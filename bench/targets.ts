@@ -160,7 +160,14 @@ export interface ClientApi {
   label: string;
   model: string;
   requestPath: string;
-  api: 'responses' | 'messages';
+  /** The client API of the request (`chat`: a Chat Completions baseline for translated scenarios). */
+  api: 'responses' | 'messages' | 'chat';
+  /**
+   * The scenario whose CPU and throughput the ratios divide by: the chat path to the same provider,
+   * so that a ratio is the client API's own cost, not the provider translation's (default: `chat`,
+   * Chat Completions → OpenAI).
+   */
+  baseline?: string;
   /** Fields added to the request body (e.g. `store: false`). */
   bodyFields?: Record<string, unknown>;
   /** The route's ai-proxy config; null: the previous scenario's route, with another body. */
@@ -192,10 +199,20 @@ export const CLIENT_APIS: ClientApi[] = [
     plugin: null,
   },
   {
+    // the baseline of the scenarios translated to Anthropic: what a Chat Completions client costs there
+    name: 'chat-anthropic',
+    label: 'Chat Completions → Anthropic (translated; baseline)',
+    model: ANTHROPIC_MODEL,
+    api: 'chat',
+    requestPath: '/api-chat-anthropic/v1/chat/completions',
+    plugin: (mock) => ({ route_type: 'llm/v1/chat', auth: ANTHROPIC_AUTH, model: { provider: 'anthropic', name: ANTHROPIC_MODEL, options: { upstream_url: `${mock}/v1/messages` } }, logging: { log_statistics: true } }),
+  },
+  {
     name: 'responses-anthropic',
     label: 'Responses → Anthropic (translated)',
     model: ANTHROPIC_MODEL,
     api: 'responses',
+    baseline: 'chat-anthropic',
     requestPath: '/api-responses-anthropic/responses',
     plugin: (mock) => ({ route_type: 'llm/v1/responses', auth: ANTHROPIC_AUTH, model: { provider: 'anthropic', name: ANTHROPIC_MODEL, options: { upstream_url: `${mock}/v1/messages` } }, logging: { log_statistics: true } }),
   },
@@ -224,6 +241,7 @@ export const CLIENT_API_ROUTES = CLIENT_APIS.filter((a) => a.plugin).length;
 export const CLIENT_API_HEADERS: Record<ClientApi['api'], Record<string, string>> = {
   responses: {},
   messages: { 'anthropic-version': '2023-06-01' },
+  chat: {},
 };
 
 /** The same gateway processes, measured through one client API's route. */

@@ -23,10 +23,10 @@ function textOf(bytes: number): string {
   return s.slice(0, bytes);
 }
 
-function chat(content: string, stream: boolean): Buffer {
+function chat(content: string, stream: boolean, model = MODEL): Buffer {
   // `stream` first: the mock looks for it in the first bytes of the body
   const body: Record<string, unknown> = stream ? { stream: true } : {};
-  body.model = MODEL;
+  body.model = model;
   body.messages = [
     { role: 'system', content: SYSTEM },
     { role: 'user', content },
@@ -34,7 +34,7 @@ function chat(content: string, stream: boolean): Buffer {
   return Buffer.from(JSON.stringify(body));
 }
 
-export const smallBody = (): Buffer => chat(SMALL_QUESTION, false);
+export const smallBody = (model = MODEL): Buffer => chat(SMALL_QUESTION, false, model);
 
 /** The small question as `POST /v1/responses` sends it (the system prompt as `instructions`). */
 export const responsesBody = (model: string, fields: Record<string, unknown> = {}): Buffer => Buffer.from(JSON.stringify({ model, instructions: SYSTEM, input: SMALL_QUESTION, ...fields }));

@@ -118,6 +118,7 @@ export class ResponsesStore {
   readonly #max: number;
   readonly #policy: 'local' | 'redis';
   readonly #maxEntryBytes: number;
+  #store: ReturnType<typeof cacheStore> | null = null;
 
   constructor(settings: Pick<ResponsesStoreSettings, 'ttl' | 'max_per_consumer' | 'policy'>, opts: ResponsesStoreOptions = {}) {
     this.#ttlMs = Math.max(1, settings.ttl * 1000);
@@ -126,9 +127,9 @@ export class ResponsesStore {
     this.#maxEntryBytes = opts.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES;
   }
 
-  // Resolved per call, so the store follows the worker's install of shared state (as cacheStore does).
+  /** The cache wrapper resolves the worker's installed store on each call, so one made here follows a later install. */
   #cache() {
-    return cacheStore(this.#policy, NAMESPACE);
+    return (this.#store ??= cacheStore(this.#policy, NAMESPACE));
   }
 
   /**

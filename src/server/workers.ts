@@ -138,7 +138,11 @@ export class WorkerPool {
             if (this.#onState) this.#send(worker, { t: 'state-reply', id: msg.id, values: this.#onState(msg) });
             break;
           case 'cache':
-            if (this.#onCache) this.#send(worker, { t: 'state-reply', id: msg.id, values: this.#onCache(msg) });
+            if (this.#onCache) {
+              const values = this.#onCache(msg);
+              // id 0: a write the worker does not wait for (IpcState.setInRing)
+              if (msg.id !== 0) this.#send(worker, { t: 'state-reply', id: msg.id, values });
+            }
             break;
           case 'snapshot-error':
             this.#log.error({ worker: worker.process.pid, version: msg.version, err: msg.message }, 'worker could not apply configuration');

@@ -61,6 +61,7 @@ export class IpcState implements SharedState {
   readonly kind = 'local' as const;
   #rings: RingBatch | null = null;
   #next = 1;
+  /** Request ids start at 1: 0 is a message without an answer. */
   readonly #pending = new Map<number, { resolve: (v: StateValue[]) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   readonly #send: (msg: StateRequest | CacheRequest) => boolean;
 
@@ -134,11 +135,17 @@ export class IpcState implements SharedState {
     });
   }
 
+  /**
+   * Sent without waiting for an answer (id 0: the primary sends none): the primary handles a
+   * worker's messages in order, so this worker's later reads see the write, and another worker's
+   * read that follows the client's next request finds it too. Saves half the messages.
+   */
   #flushRings(batch: RingBatch): void {
     if (this.#rings === batch) this.#rings = null;
-    this.#call({ t: 'cache', op: 'rings', items: batch.items }).then(
-      () => batch.waiters.forEach((w) => w.resolve()),
-      (e: Error) => batch.waiters.forEach((w) => w.reject(e)),
-    );
+    const sent = this.#send({ t: 'cache', id: 0, op: 'rings', items: batch.items });
+    for (const w of batch.waiters) {
+      if (sent) w.resolve();
+      else w.reject(new Error('no IPC channel to the primary'));
+    }
   }
 }

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startMockUpstream, type MockUpstream } from '../../bench/mock-upstream.ts';
 import { CLIENT_APIS } from '../../bench/targets.ts';
-import { messagesBody, responsesBody } from '../../bench/workload.ts';
+import { messagesBody, responsesBody, smallBody } from '../../bench/workload.ts';
 
 let mock: MockUpstream;
 
@@ -50,10 +50,13 @@ test('chat completions still answer, and other paths are 404', async () => {
 
 test('every client-API scenario has a body its API accepts and a route', () => {
   for (const api of CLIENT_APIS) {
-    const body = JSON.parse((api.api === 'responses' ? responsesBody(api.model, api.bodyFields) : messagesBody(api.model, api.bodyFields)).toString());
+    const bytes = api.api === 'responses' ? responsesBody(api.model, api.bodyFields) : api.api === 'messages' ? messagesBody(api.model, api.bodyFields) : smallBody(api.model);
+    const body = JSON.parse(bytes.toString());
     assert.equal(body.model, api.model);
     if (api.api === 'messages') assert.ok(body.max_tokens > 0, `${api.name}: Anthropic requires max_tokens`);
-    else assert.equal(typeof body.input, 'string');
+    else if (api.api === 'responses') assert.equal(typeof body.input, 'string');
+    else assert.ok(Array.isArray(body.messages), `${api.name}: a chat body`);
+    if (api.baseline) assert.ok(CLIENT_APIS.some((a) => a.name === api.baseline && a.api === 'chat'), `${api.name}: its baseline is a chat scenario`);
     assert.ok(api.plugin || CLIENT_APIS.some((a) => a.plugin && a.requestPath === api.requestPath), `${api.name}: its route is configured`);
   }
 });
