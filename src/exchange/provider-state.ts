@@ -59,7 +59,17 @@ export async function rememberState(carried: Carried | undefined | null, scope: 
   }
 }
 
-/** The ids of assistant tool calls whose message carries no reasoning of its own. */
+/** A reasoning part that carries state a provider needs back (not only its text). */
+function carriesState(p: ReasoningPart): boolean {
+  return p.signature !== undefined || p.redacted !== undefined || p.encrypted !== undefined;
+}
+
+/**
+ * The ids of assistant tool calls whose message carries no reasoning state of its own. Reasoning
+ * text alone does not count: an Anthropic client echoes a Bedrock or Gemini thinking block with an
+ * empty signature (it cannot carry another provider's), and a Responses client a reasoning item
+ * without `encrypted_content`.
+ */
 function callsWithoutState(messages: Message[]): Map<number, string[]> {
   const found = new Map<number, string[]>();
   messages.forEach((m, i) => {
@@ -67,7 +77,7 @@ function callsWithoutState(messages: Message[]): Map<number, string[]> {
     let reasoning = false;
     const ids: string[] = [];
     for (const p of m.parts) {
-      if (p.type === 'reasoning') reasoning = true;
+      if (p.type === 'reasoning' && carriesState(p)) reasoning = true;
       else if (p.type === 'tool_call') ids.push(p.id);
     }
     if (!reasoning && ids.length > 0) found.set(i, ids);
@@ -115,8 +125,9 @@ export async function restoreState(req: CanonicalRequest, scope: string): Promis
         }
       }
       if (parts.length > 0) {
+        // the cached parts have the text too: the client's text-only echo of them goes
         const m = req.messages[i];
-        req.messages[i] = { ...m, parts: [...parts, ...m.parts] };
+        req.messages[i] = { ...m, parts: [...parts, ...m.parts.filter((p) => p.type !== 'reasoning' || carriesState(p))] };
       }
     }),
   );

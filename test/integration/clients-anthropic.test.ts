@@ -106,6 +106,33 @@ test("models.list / models.retrieve on an Anthropic route: the route's model in 
   assert.equal(since(way, marks).length, 0);
 });
 
+test("thinking with a tool on Bedrock: the client's echo carries no signature, the gateway puts Bedrock's back on the next turn", async () => {
+  const way = WAYS.find((w) => w.name === 'bedrock')!;
+  const anthropic = client(way.route);
+  // the Bedrock mock calls a tool under `auto` when the user's turn names it (thinking refuses forced tool use)
+  const question: Anthropic.MessageParam = { role: 'user', content: 'What is the weather in Paris? Use get_weather.' };
+  const thinking = { type: 'enabled', budget_tokens: 1024 } as const;
+  const first = await anthropic.messages.create({ model: way.model, max_tokens: 2048, thinking, tools: [weather], messages: [question] });
+  const use = first.content.find((b) => b.type === 'tool_use');
+  assert.ok(use && use.type === 'tool_use', JSON.stringify(first.content));
+  const block = first.content.find((b) => b.type === 'thinking');
+  assert.ok(block && block.type === 'thinking' && block.signature === '', `Bedrock's signature is not the client's to carry: ${JSON.stringify(block)}`);
+  const marks = mark(way);
+  const second = await anthropic.messages.create({
+    model: way.model,
+    max_tokens: 2048,
+    thinking,
+    tools: [weather],
+    messages: [question, { role: 'assistant', content: first.content }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: '21 degrees' }] }],
+  });
+  assert.equal(second.type, 'message');
+  const [sent] = since(way, marks);
+  // the reasoning block went back to Bedrock with its signature, once
+  const blocks = JSON.stringify(sent.json).match(/"reasoningContent"/g) ?? [];
+  assert.equal(blocks.length, 1, JSON.stringify(sent.json));
+  assert.match(JSON.stringify(sent.json), /"signature":"[^"]+"/);
+});
+
 for (const way of WAYS) {
   describe(`@anthropic-ai/sdk → ${way.name}`, () => {
     test('messages.create: an Anthropic message with the answer and usage', async () => {

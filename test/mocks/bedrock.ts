@@ -582,10 +582,22 @@ function jsonPieces(json: string): string[] {
   return [json.slice(0, third), json.slice(third, 2 * third), json.slice(2 * third)].filter((p) => p !== '');
 }
 
+/**
+ * Under `auto` (or no toolChoice) the model calls a tool when the last user turn names it and holds
+ * no tool result yet: a deterministic stand-in for the model's own choice, so that thinking (which
+ * refuses forced tool use) can be tested with tools.
+ */
+function askedTool(request: ConverseRequest): ConverseRequest['tools'][number] | undefined {
+  const last = request.messages.at(-1) as { role?: string; content?: Record<string, unknown>[] } | undefined;
+  if (last?.role !== 'user' || !Array.isArray(last.content) || last.content.some((b) => 'toolResult' in b)) return undefined;
+  const text = last.content.map((b) => (typeof b.text === 'string' ? b.text : '')).join(' ');
+  return request.tools.find((t) => text.includes(t.name));
+}
+
 function answer(ctx: HandlerCtx, request: ConverseRequest, stream: boolean, cache: CacheUsage | null): Reply {
   const inputTokens = countTokens(request.promptText);
-  const useTool = request.tools.length > 0 && request.toolChoice !== undefined && !('auto' in request.toolChoice);
-  const tool = useTool ? (isObject(request.toolChoice!.tool) ? request.tools.find((t) => t.name === (request.toolChoice!.tool as Record<string, unknown>).name)! : request.tools[0]) : undefined;
+  const forced = request.tools.length > 0 && request.toolChoice !== undefined && !('auto' in request.toolChoice);
+  const tool = forced ? (isObject(request.toolChoice!.tool) ? request.tools.find((t) => t.name === (request.toolChoice!.tool as Record<string, unknown>).name)! : request.tools[0]) : askedTool(request);
   const toolUseId = `tooluse_mock${String(ctx.req.seq).padStart(6, '0')}`;
   const toolInput = tool ? (schemaValue(tool.schema, 'Paris') as Record<string, unknown>) : {};
   const reasoning = request.reasoning === 'claude' ? MOCK_REASONING : request.reasoning === 'nova' ? NOVA_REASONING : '';
