@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { RequestError, type DriverContext, type LlmRouteType, type ModelOptions, type ProviderName } from '../llm/types.ts';
 import type { CanonicalRequest, CanonicalResponse, EventSink, InboundFormat, UnsupportedPolicy } from './types.ts';
 import { clientApi, type ClientApi } from './apis/index.ts';
+import { clientFieldPath } from './apis/types.ts';
 
 export interface CallInit extends Pick<DriverContext, 'provider' | 'routeType' | 'model' | 'options' | 'stream' | 'includeUsage'> {
   inbound?: InboundFormat;
@@ -61,11 +62,16 @@ export class ExchangeContext implements DriverContext {
   }
 
   unsupported(path: string, why?: string): void {
-    if (this.policy === 'error') throw new RequestError(unsupportedMessage(path, this.provider, why));
-    this.drop(path);
+    const named = clientFieldPath(path, this.api.fieldNames);
+    if (this.policy === 'error') throw new RequestError(unsupportedMessage(named, this.provider, why));
+    this.#dropNamed(named);
   }
 
   drop(path: string): void {
+    this.#dropNamed(clientFieldPath(path, this.api.fieldNames));
+  }
+
+  #dropNamed(path: string): void {
     if (!this.dropped.includes(path)) this.dropped.push(path);
   }
 

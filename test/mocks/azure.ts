@@ -16,6 +16,7 @@
  * - Streaming: like OpenAI, but the first chunk is `{"choices":[],"created":0,"id":"","model":"","object":"",
  *   "prompt_filter_results":[...]}` (Azure's content filter annotations).
  */
+import { responsesReply } from './openai-responses.ts';
 import type { HandlerCtx, JsonReply, ProviderImpl, Reply } from './server.ts';
 import { sse } from './server.ts';
 import { isObject, splitChunks } from './text.ts';
@@ -65,9 +66,34 @@ const NOT_FOUND = (): JsonReply => azureError(404, '404', 'Resource not found');
 /** Azure's content filter verdict (all categories safe). */
 const FILTER = { hate: { filtered: false, severity: 'safe' }, self_harm: { filtered: false, severity: 'safe' }, sexual: { filtered: false, severity: 'safe' }, violence: { filtered: false, severity: 'safe' } };
 
+/**
+ * Azure's Responses API (https://learn.microsoft.com/azure/ai-foundry/openai/how-to/responses): the
+ * v1 API at `/openai/v1/responses` (no `api-version`, or `preview` / `latest`) and the dated one at
+ * `/openai/responses?api-version=2025-03-01-preview` and later; the deployment is the body's
+ * `model`. Answers are OpenAI's Responses answers (openai-responses.ts).
+ */
+function responsesRoute(ctx: HandlerCtx, opts: AzureOptions): Reply | null {
+  const v1 = ctx.path === '/openai/v1/responses';
+  if (!v1 && ctx.path !== '/openai/responses') return null;
+  if (ctx.req.method !== 'POST') return NOT_FOUND();
+  const version = ctx.req.query['api-version'];
+  if (v1 ? version !== undefined && version !== 'preview' && version !== 'latest' : !version || !/^\d{4}-\d{2}-\d{2}/.test(version) || version.slice(0, 10) < '2025-03-01') {
+    return azureError(400, 'BadRequest', 'API version not supported');
+  }
+  if (opts.key && ctx.req.headers['api-key'] !== opts.key) return azureError(401, '401', 'Access denied due to invalid subscription key or wrong API endpoint.');
+  const deployments = opts.deployments ?? DEFAULT_DEPLOYMENTS;
+  const model = isObject(ctx.req.json) ? ctx.req.json.model : undefined;
+  if (typeof model !== 'string' || !deployments[model]) {
+    return azureError(404, 'DeploymentNotFound', 'The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again.');
+  }
+  return responsesReply(ctx, '*', { 'apim-request-id': ctx.ids.uuid(), 'x-ms-region': 'Mock Region' });
+}
+
 export function azureProvider(opts: AzureOptions & Record<string, unknown>): ProviderImpl {
   return {
     handle(ctx: HandlerCtx): Reply {
+      const responses = responsesRoute(ctx, opts);
+      if (responses) return responses;
       const m = ROUTE.exec(ctx.path);
       if (!m || ctx.req.method !== 'POST') return NOT_FOUND();
       const version = ctx.req.query['api-version'];

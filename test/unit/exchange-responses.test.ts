@@ -649,7 +649,13 @@ describe('native Responses format (OpenAI, Azure)', () => {
     assert.equal(azure.endpoint(nativeContext('azure', { ...base, azure_api_version: '2024-10-21' })).url, 'https://inst.openai.azure.com:443/openai/v1/responses');
     assert.equal(azure.endpoint(nativeContext('azure', { ...base, azure_api_version: 'preview' })).url, 'https://inst.openai.azure.com:443/openai/v1/responses?api-version=preview');
     assert.equal(azure.endpoint(nativeContext('azure', { ...base, azure_api_version: '2025-04-01-preview' })).url, 'https://inst.openai.azure.com:443/openai/responses?api-version=2025-04-01-preview');
-    assert.equal(azure.endpoint(nativeContext('azure', { ...base, upstream_url: 'https://gw.example/openai/deployments/dep/chat/completions' })).url, 'https://gw.example/openai/deployments/dep/responses?api-version=2023-05-15');
+    // a deployment's chat URL (the usual configuration): the resource's Responses API, the deployment as the model
+    assert.equal(azure.endpoint(nativeContext('azure', { ...base, upstream_url: 'https://gw.example/openai/deployments/dep/chat/completions' })).url, 'https://gw.example/openai/v1/responses');
+    assert.equal(azure.endpoint(nativeContext('azure', { ...base, upstream_url: 'https://gw.example/openai/deployments/dep/chat/completions', azure_api_version: '2025-04-01-preview' })).url, 'https://gw.example/openai/responses?api-version=2025-04-01-preview');
+    const fromUrl = { azure_instance: 'inst', upstream_url: 'https://gw.example/apim/openai/deployments/gpt-5-mini/chat/completions' };
+    assert.equal(azure.endpoint(nativeContext('azure', fromUrl)).url, 'https://gw.example/apim/openai/v1/responses');
+    assert.equal(azure.buildRequest(request({ input: 'hi' }), nativeContext('azure', fromUrl)).model, 'gpt-5-mini');
+    assert.equal(azure.endpoint(nativeContext('azure', { ...base, upstream_url: 'https://apim.example/llm/chat/completions' })).url, 'https://apim.example/llm/responses?api-version=2023-05-15');
     assert.equal(azure.endpoint(nativeContext('azure', { ...base, upstream_url: 'https://gw.example/openai/v1/chat/completions' })).url, 'https://gw.example/openai/v1/responses');
     const body = azure.buildRequest(request({ input: 'hi' }), nativeContext('azure', base));
     assert.equal(body.model, 'dep', "Azure's Responses API takes the deployment as the model");

@@ -15,4 +15,14 @@ export const anthropicMessagesApi: ClientApi = {
   renderResponse: renderAnthropicResponse,
   errorBody: anthropicErrorBody,
   streamError: anthropicStreamError,
+  // the Chat Completions names formats use, as an Anthropic client wrote them
+  fieldNames: [
+    ['reasoning.budget_tokens', 'thinking.budget_tokens'],
+    ['reasoning_effort', 'thinking'],
+    ['response_format', 'output_config.format'],
+    ['max_completion_tokens', 'max_tokens'],
+    ['stop', 'stop_sequences'],
+    ['user', 'metadata.user_id'],
+    ['parallel_tool_calls', 'tool_choice.disable_parallel_tool_use'],
+  ],
 };

@@ -16,4 +16,13 @@ export const openAIResponsesApi: ClientApi = {
   renderResponse: renderResponsesResponse,
   errorBody: responsesErrorBody,
   streamError: responsesStreamError,
+  // the Chat Completions names formats use, as a Responses client wrote them
+  fieldNames: [
+    ['reasoning_effort', 'reasoning.effort'],
+    ['reasoning.budget_tokens', 'reasoning.effort'],
+    ['response_format', 'text.format'],
+    ['max_completion_tokens', 'max_output_tokens'],
+    ['max_tokens', 'max_output_tokens'],
+    ['verbosity', 'text.verbosity'],
+  ],
 };

@@ -36,4 +36,21 @@ export interface ClientApi {
   errorBody(status: number, body: unknown, failureCode: string | null): unknown;
   /** The error event of a failed stream where no sink tracked it (a pass-through translator). */
   streamError(failure: StreamFailure): string;
+  /**
+   * The client's own name for a field a provider format refuses or drops, which formats name as
+   * Chat Completions does (`reasoning_effort`, `response_format` ...): the 400's message and `param`
+   * and `X-Modelgate-Dropped-Params` then say what this client sent (`reasoning.effort`,
+   * `text.format`, `thinking.budget_tokens` ...). Absent: the names are the client's already.
+   */
+  readonly fieldNames?: readonly (readonly [chat: string, client: string])[];
+}
+
+/** `path` with its leading field renamed by the table (`reasoning_effort` → `reasoning.effort`); the rest of the path kept. */
+export function clientFieldPath(path: string, names: ClientApi['fieldNames']): string {
+  if (!names) return path;
+  for (const [chat, client] of names) {
+    if (path === chat) return client;
+    if (path.startsWith(chat) && (path[chat.length] === '.' || path[chat.length] === '[')) return client + path.slice(chat.length);
+  }
+  return path;
 }

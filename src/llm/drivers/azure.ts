@@ -15,9 +15,11 @@
  * A user who pins a dated `azure_api_version` from 2025-03-01 on expects that version, so it gets
  * the dated URL; any other value (the schema's default `2023-05-15`, a chat-era version that has
  * no Responses API, `preview`, `latest`, `v1`) gets the v1 API. With `upstream_url` /
- * `upstream_path`, the Responses path is the configured one with its trailing `/chat/completions`
- * replaced by `/responses` (a path that does not end so is not a Responses endpoint: the request goes
- * there as a chat request, translated); `api-version` follows the same rule (none under `/openai/v1/`).
+ * `upstream_path`, a deployment's chat path (`…/openai/deployments/{d}/chat/completions`, the usual
+ * configuration) becomes the resource's Responses path by the same version rule, with `{d}` as the
+ * model; any other path ending in `/chat/completions` gets `/responses` instead (a path that does not
+ * end so is not a Responses endpoint: the request goes there as a chat request, translated);
+ * `api-version` follows the same rule (none under `/openai/v1/`).
  * `nativeAzureResponses` says which; `endpoint` and `formatFor` both follow it.
  */
 import type { DriverContext, ModelOptions } from '../types.ts';
@@ -39,7 +41,7 @@ const FIRST_VERSION_WITH_STREAM_USAGE = '2024-09-01';
 
 const withStreamUsage = openAICompatibleFormat({ provider: 'azure', requestStreamUsage: true, openAIModelRules: true });
 const withoutStreamUsage = openAICompatibleFormat({ provider: 'azure', requestStreamUsage: false, openAIModelRules: true });
-const responsesFormat = openAIResponsesFormat({ provider: 'azure', modelOf: (ctx) => ctx.options.azure_deployment_id ?? ctx.model });
+const responsesFormat = openAIResponsesFormat({ provider: 'azure', modelOf: (ctx) => configuredDeployment(ctx.options) ?? ctx.model });
 
 /** The first dated API version with the Responses API (`2025-03-01-preview`). */
 const FIRST_VERSION_WITH_RESPONSES = '2025-03-01';
@@ -63,8 +65,35 @@ function azureUrl(options: ModelOptions, routeType: keyof typeof PATHS): string 
 
 /** `path` with the `api-version` the Responses API at that path takes. */
 function withResponsesVersion(url: string, path: string, version: string): string {
-  if (path.startsWith('/openai/v1/')) return V1_VERSIONS.has(version) ? withQuery(url, 'api-version', version) : url;
+  if (path.includes('/openai/v1/')) return V1_VERSIONS.has(version) ? withQuery(url, 'api-version', version) : url;
   return withQuery(url, 'api-version', version);
+}
+
+/** Dated API versions from this one on name the dated Responses URL; anything else the v1 API's. */
+function datedResponsesPath(version: string): string {
+  return /^\d{4}-\d{2}-\d{2}/.test(version) && version.slice(0, 10) >= FIRST_VERSION_WITH_RESPONSES ? '/openai/responses' : '/openai/v1/responses';
+}
+
+/** A deployment's chat path (`…/openai/deployments/{d}/chat/completions`): Azure's Responses API is not under the deployment. */
+const DEPLOYMENT_CHAT = /^(.*)\/openai\/deployments\/([^/]+)\/chat\/completions\/?$/;
+
+/**
+ * The Responses path for a configured chat path: a deployment's chat path becomes the resource's
+ * Responses path (the deployment goes in the body's `model`, responsesModel); any other path
+ * ending in `/chat/completions` (an API Management front, a proxy) gets `/responses` instead.
+ */
+function responsesPathOf(chatPath: string, version: string): string {
+  const deployment = DEPLOYMENT_CHAT.exec(chatPath);
+  if (deployment) return `${deployment[1]}${datedResponsesPath(version)}`;
+  return responsesPathFor(chatPath) as string; // respondsNatively: it ends in /chat/completions
+}
+
+/** The deployment a configured chat URL names, when `azure_deployment_id` does not. */
+function configuredDeployment(options: ModelOptions): string | null {
+  if (options.azure_deployment_id) return options.azure_deployment_id;
+  if (!options.upstream_url) return null;
+  const m = DEPLOYMENT_CHAT.exec(new URL(upstreamBase(options.upstream_url)).pathname);
+  return m ? decodeURIComponent(m[2]) : null;
 }
 
 /** The Responses URL for this call, or null when the native Responses path does not apply. */
@@ -77,14 +106,13 @@ function azureResponsesUrl(ctx: DriverContext): string | null {
   if (options.upstream_url) {
     const url = new URL(upstreamBase(options.upstream_url));
     origin = url.origin;
-    path = responsesPathFor(url.pathname) as string; // respondsNatively: it ends in /chat/completions
+    path = responsesPathOf(url.pathname, version);
   } else {
     origin = `https://${dnsLabel(options.azure_instance, 'azure_instance')}.openai.azure.com:443`;
     // upstream_path follows the deployment's base, as for chat (resolveUrl)
-    if (options.upstream_path) {
-      const chatPath = `/openai/deployments/${pathSegment(options.azure_deployment_id, 'azure_deployment_id')}${safePath(options.upstream_path)}`;
-      path = responsesPathFor(chatPath) as string;
-    } else path = /^\d{4}-\d{2}-\d{2}/.test(version) && version.slice(0, 10) >= FIRST_VERSION_WITH_RESPONSES ? '/openai/responses' : '/openai/v1/responses';
+    path = options.upstream_path
+      ? responsesPathOf(`/openai/deployments/${pathSegment(options.azure_deployment_id, 'azure_deployment_id')}${safePath(options.upstream_path)}`, version)
+      : datedResponsesPath(version);
   }
   return withResponsesVersion(`${origin}${path}`, path, version);
 }

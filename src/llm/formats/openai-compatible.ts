@@ -233,7 +233,14 @@ function allowedFields(req: CanonicalRequest, ctx: DriverContext, options: OpenA
 /** The body before the route's options: the client's own (OpenAI inbound), else built from the canonical request. */
 function baseBody(req: CanonicalRequest, ctx: DriverContext, options: OpenAICompatibleOptions): JsonObject {
   if (req.source.format === 'openai-chat' || req.source.format === 'openai-completions') return allowedFields(req, ctx, options);
-  return canonicalToOpenAI(req, ctx, { extraFields: extraFields(options), dropFields: options.dropFields ?? [], dropMessageFields: options.dropMessageFields ?? [], singleChoice: options.singleChoice === true, provider: options.provider });
+  return canonicalToOpenAI(req, ctx, {
+    extraFields: extraFields(options),
+    dropFields: options.dropFields ?? [],
+    dropMessageFields: options.dropMessageFields ?? [],
+    singleChoice: options.singleChoice === true,
+    provider: options.provider,
+    effortForBudget: options.openAIModelRules && MAX_COMPLETION_TOKENS_MODELS.test(ctx.model),
+  });
 }
 
 export function openAICompatibleFormat(options: OpenAICompatibleOptions): WireFormat {

@@ -7,6 +7,7 @@
  * left out cleanly (it belongs to the provider that made it), as are cache marks.
  */
 import { CHAT_FIELDS } from '../../exchange/inbound/openai-chat.ts';
+import { effortOfBudget } from '../thinking.ts';
 import { DISPLAY_HINTS } from '../../exchange/report.ts';
 import type { DriverContext } from '../types.ts';
 import type { JsonObject } from '../json.ts';
@@ -19,6 +20,12 @@ export interface FromCanonicalOptions {
   dropFields: readonly string[];
   dropMessageFields: readonly string[];
   singleChoice: boolean;
+  /**
+   * The model takes `reasoning_effort` (OpenAI's reasoning models): a thinking budget (an Anthropic
+   * client's `thinking.budget_tokens`, Claude Code's default) is sent as the effort it corresponds
+   * to (llm/thinking.ts) instead of refused. A budget is a cap either way.
+   */
+  effortForBudget?: boolean;
 }
 
 function url(source: MediaSource): string | null {
@@ -147,7 +154,10 @@ export function canonicalToOpenAI(req: CanonicalRequest, ctx: DriverContext, opt
         : { type: o.type };
   }
   if (req.reasoning?.effort) body.reasoning_effort = req.reasoning.effort;
-  else if (req.reasoning?.budgetTokens !== undefined) ctx.unsupported('reasoning.budget_tokens');
+  else if (req.reasoning?.budgetTokens !== undefined) {
+    if (options.effortForBudget) body.reasoning_effort = effortOfBudget(req.reasoning.budgetTokens);
+    else ctx.unsupported('reasoning.budget_tokens');
+  }
   if (req.user !== undefined) body.user = req.user;
   if (req.metadata) body.metadata = req.metadata;
   // OpenAI fields another API carried (a Responses client's `truncation`, `include` ...) reach a Chat Completions server only when Chat has them
