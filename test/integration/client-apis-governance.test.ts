@@ -256,6 +256,26 @@ describe('key-auth on every client API', () => {
   }
 });
 
+describe('Responses state is per consumer', () => {
+  for (const way of WAYS.filter((w) => w.api === 'responses')) {
+    test(`${way.route}: another consumer's response id is unknown, as a previous_response_id and as a resource, and never reaches the provider`, async () => {
+      const first = await call(way.route, 'responses', { model: way.model });
+      assert.equal(first.status, 200, first.text);
+      const id = first.json.id as string;
+      const marks = mark();
+      const asBob = await call(way.route, 'responses', { model: way.model, key: OTHER_KEY, body: { model: way.model, input: 'And then?', previous_response_id: id } });
+      assertClientError('responses', asBob, 400, 'invalid_request_error', /not found/);
+      assert.equal(asBob.json.error.param, 'previous_response_id');
+      const got = await gw.proxyRequest('GET', `/${way.route}/responses/${id}`, undefined, keyHeaders('responses', OTHER_KEY));
+      assert.equal(got.status, 404, got.text);
+      assert.equal(totalSince(marks), 0, "bob's request reached no provider: OpenAI would have resolved alice's response under the gateway's key");
+      const asAlice = await call(way.route, 'responses', { model: way.model, body: { model: way.model, input: 'And then?', previous_response_id: id } });
+      assert.equal(asAlice.status, 200, asAlice.text);
+      assert.equal(asAlice.json.previous_response_id, id);
+    });
+  }
+});
+
 describe('token budgets count Responses and Messages answers', () => {
   /** What a budget has left, read without spending: an empty body is refused (400) after the budget check. */
   async function budgetLeft(way: Way, key = KEY): Promise<number> {

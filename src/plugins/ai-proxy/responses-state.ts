@@ -5,9 +5,12 @@
  * request is parsed; and the answer kept afterwards, unless the client said `store: false` or the
  * route keeps nothing (`config.responses.store: false`, then `previous_response_id` is a 400).
  *
- * A `previous_response_id` the gateway does not know goes on unchanged only when every target can
- * take it natively (OpenAI or Azure with their Responses API): OpenAI may know a response the
- * gateway never saw. Anywhere else it is OpenAI's 400 "Previous response with id '…' not found."
+ * A `previous_response_id` the scope's store does not know is OpenAI's 400 "Previous response with
+ * id '…' not found.", even in front of OpenAI: every response the gateway answered is in the
+ * store of the consumer it answered, so an unknown id is another consumer's (OpenAI would resolve
+ * it under the gateway's one key: a leak between consumers) or expired. Only a route that keeps
+ * nothing (`responses.store: false`) whose every target speaks Responses natively passes the id on,
+ * leaving the conversation state to OpenAI (docs/ai-proxy.md says what that shares).
  */
 import type { RequestContext } from '../../proxy/context.ts';
 import type { CompiledAiProxy } from './compile.ts';
@@ -81,7 +84,7 @@ export async function withPreviousResponse(ctx: RequestContext, store: Responses
       body = resolved.body;
       source = null;
       previousId = resolved.previous?.id;
-    } else if (!(resolved.answer.status === 400 && targets.every(nativeResponses))) {
+    } else if (!(store === null && resolved.answer.status === 400 && targets.every(nativeResponses))) {
       throw new ClientError(resolved.answer.status, resolved.answer.body);
     }
   }
