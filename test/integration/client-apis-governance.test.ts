@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { Gateway, type HttpResult } from '../helpers/gateway.ts';
 import { LogSink } from '../helpers/log-sink.ts';
 import { startMockProvider, type MockProvider, type RecordedRequest, DEFAULT_TEXT } from '../mocks/providers.ts';
+import { parseSse } from '../helpers/sse.ts';
 
 const KEY = 'alice-client-apis-key-3f9a1c7e';
 const OTHER_KEY = 'bob-client-apis-key-8d2e4b60';
@@ -90,31 +91,7 @@ function call(route: string, api: Api, opts: { key?: string | null; body?: unkno
   return gw.proxyRequest('POST', `/${route}${PATH[api]}`, body, { ...keyHeaders(api, opts.key === undefined ? KEY : opts.key), ...opts.headers });
 }
 
-interface SseEvent {
-  event: string | null;
-  data: any;
-}
-
-function sse(text: string): SseEvent[] {
-  return text
-    .split(/\n\n+/)
-    .filter((block) => block.trim() !== '')
-    .map((block) => {
-      const event = /^event: (.*)$/m.exec(block)?.[1] ?? null;
-      const data = block
-        .split('\n')
-        .filter((l) => l.startsWith('data:'))
-        .map((l) => l.slice(5).trimStart())
-        .join('\n');
-      let parsed: unknown = data;
-      try {
-        parsed = JSON.parse(data);
-      } catch {
-        // `[DONE]` and the like stay text
-      }
-      return { event, data: parsed };
-    });
-}
+const sse = parseSse;
 
 /** The answer's text and usage as the client reads them, whole or streamed. */
 function answerOf(api: Api, r: HttpResult, streamed: boolean): { text: string; input: number; output: number } {

@@ -12,6 +12,7 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Gateway, type HttpResult } from '../helpers/gateway.ts';
 import { startMockProvider, type MockProvider, DEFAULT_TEXT } from '../mocks/providers.ts';
+import { parseSse } from '../helpers/sse.ts';
 
 const CONSUMER_KEY = 'claude-code-consumer-key-5e8b20d4';
 const OPENAI_AUTH = { header_name: 'Authorization', header_value: 'Bearer sk-test' };
@@ -64,31 +65,7 @@ function assertAnthropicError(r: HttpResult, status: number, type: string, messa
   if (message) assert.match(r.json.error.message, message);
 }
 
-interface SseEvent {
-  event: string | null;
-  data: any;
-}
-
-function sse(text: string): SseEvent[] {
-  return text
-    .split(/\n\n+/)
-    .filter((block) => block.trim() !== '')
-    .map((block) => {
-      const event = /^event: (.*)$/m.exec(block)?.[1] ?? null;
-      const data = block
-        .split('\n')
-        .filter((l) => l.startsWith('data:'))
-        .map((l) => l.slice(5).trimStart())
-        .join('\n');
-      let parsed: unknown = data;
-      try {
-        parsed = JSON.parse(data);
-      } catch {
-        // `[DONE]` stays text
-      }
-      return { event, data: parsed };
-    });
-}
+const sse = parseSse;
 
 before(async () => {
   openai = await startMockProvider('openai');
