@@ -1,0 +1,141 @@
+/**
+ * Spend: what every proxied AI request cost, recorded and queried (issue 19). The contract shared
+ * by the pieces (docs/architecture.md, "Spend"):
+ *
+ * - prices.ts / cost.ts: the price table (`data/prices.json`, `MODELGATE_PRICES_FILE`) and the one
+ *   cost computation every log entry, metric, budget and spend row uses (Σ tokens of each kind ×
+ *   its price, per million tokens);
+ * - row.ts: a request's SpendRow, built in the worker's log phase from what the exchange recorded;
+ * - queue.ts (worker): rows handed to the primary in batches over IPC, bounded, dropped with a
+ *   counter when full, never blocking a request;
+ * - writer.ts (primary): batches written to the SpendStore in transactions, a bounded in-memory
+ *   queue while the store is away, dropped with a counter beyond it;
+ * - sqlite.ts / postgres.ts: the SpendStore of each database (rows, rollups, queries, retention);
+ * - the Admin API's `/usage` and `/usage/requests` (src/admin/) answer from SpendStore queries;
+ * - the `ai-budget` plugin counts cost per consumer and period.
+ */
+
+/** One proxied AI request, as the spend log keeps it. Never a key: credential ids only. */
+export interface SpendRow {
+  /** When the request arrived, ms since the epoch. */
+  time: number;
+  request_id: string;
+  consumer_id: string | null;
+  /** The key-auth credential's id (never the key). */
+  credential_id: string | null;
+  route_id: string | null;
+  service_id: string | null;
+  /** The ai-proxy / ai-proxy-advanced plugin's id. */
+  plugin_id: string | null;
+  /** `openai-chat`, `openai-completions`, `openai-responses`, `anthropic-messages`, `embeddings`. */
+  client_api: string | null;
+  provider: string | null;
+  model_requested: string | null;
+  /** The model the provider says answered. */
+  model_served: string | null;
+  /** The status the client got. */
+  status: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  /** Input tokens read from the provider's prompt cache (inside prompt_tokens). */
+  cached_tokens: number;
+  /** Input tokens written to the provider's prompt cache (inside prompt_tokens). */
+  cache_write_tokens: number;
+  /** Output tokens spent reasoning (inside completion_tokens). */
+  reasoning_tokens: number;
+  total_tokens: number;
+  /** Dollars of the price table; null when the model has no price. */
+  cost: number | null;
+  /** Whole request, ms. */
+  latency_ms: number;
+  /** Streams: ms to the first content event. */
+  ttft_ms: number | null;
+  stream: boolean;
+  /** Answered from the gateway's cache (no provider call). */
+  cache_hit: boolean;
+  /** The usage was the gateway's estimate (the provider reported none). */
+  estimated: boolean;
+  /** Null on success; else the error's class: `client_error`, `provider_error`, `rate_limited`, `upstream_unavailable`, `timeout`, `gateway_error` ... */
+  error_class: string | null;
+}
+
+/** What `/usage` groups by. */
+export type UsageDimension = 'consumer' | 'model' | 'provider' | 'route';
+export type UsageInterval = 'minute' | 'hour' | 'day';
+
+export interface UsageFilter {
+  /** ms since the epoch, inclusive. */
+  from: number;
+  /** ms since the epoch, exclusive. */
+  to: number;
+  consumer?: string;
+  route?: string;
+  model?: string;
+  provider?: string;
+}
+
+export interface UsageQuery extends UsageFilter {
+  interval: UsageInterval;
+  group_by: UsageDimension[];
+}
+
+/** Sums over a set of requests. */
+export interface UsageTotals {
+  requests: number;
+  errors: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  cache_write_tokens: number;
+  reasoning_tokens: number;
+  total_tokens: number;
+  /** Sum of the priced requests' cost. */
+  cost: number;
+  /** Requests whose model had no price (their cost is not in `cost`). */
+  unpriced_requests: number;
+  latency_p50_ms: number | null;
+  latency_p95_ms: number | null;
+}
+
+export interface UsageSeriesPoint extends UsageTotals {
+  /** Start of the interval, ISO 8601 UTC. */
+  start: string;
+  /** The group's values, by dimension (absent when not grouped). */
+  group: Partial<Record<UsageDimension, string | null>>;
+}
+
+export interface UsageAnswer {
+  from: string;
+  to: string;
+  interval: UsageInterval;
+  group_by: UsageDimension[];
+  series: UsageSeriesPoint[];
+  totals: UsageTotals;
+}
+
+export interface RequestsQuery extends UsageFilter {
+  /** At most this many rows (1–1000). */
+  limit: number;
+  /** Opaque: where the previous page ended (newest first). */
+  cursor?: string;
+}
+
+export interface RequestsAnswer {
+  data: SpendRow[];
+  /** Null on the last page. */
+  next_cursor: string | null;
+}
+
+/** A database's spend log. Writes come from the primary only (writer.ts), in batches. */
+export interface SpendStore {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Writes rows and updates the rollups, in one transaction. Rejects when the database is away. */
+  write(rows: SpendRow[]): Promise<void>;
+  usage(q: UsageQuery): Promise<UsageAnswer>;
+  requests(q: RequestsQuery): Promise<RequestsAnswer>;
+  /** Sum of cost for a consumer over [from, to) (budgets seed their counters from it after a restart). */
+  costOf(consumerId: string, from: number, to: number): Promise<number>;
+  /** Drops rows (and rollups) older than `before` (ms): retention. */
+  prune(before: number): Promise<void>;
+  close(): Promise<void>;
+}
