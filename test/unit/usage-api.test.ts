@@ -22,7 +22,7 @@ import {
 } from '../../src/admin/usage-routes.ts';
 import { errorAnswer } from '../../src/admin/error-reply.ts';
 import { HttpError } from '../../src/entities/errors.ts';
-import { StoreError } from '../../src/store/types.ts';
+import { StoreError, type Row } from '../../src/store/types.ts';
 import type { RequestsQuery, SpendRow, SpendStore, UsageAnswer, UsageQuery, UsageTotals } from '../../src/spend/types.ts';
 
 const NOW = Date.parse('2025-06-15T12:34:56.789Z');
@@ -275,9 +275,9 @@ function fakeStore(fake: Fake): SpendStore {
   };
 }
 
-const ENTITIES: Record<string, Record<string, unknown>[]> = {
-  consumers: [{ id: ALICE, username: 'alice' }],
-  routes: [{ id: ROUTE, name: 'chat' }],
+const ENTITIES: Record<string, Row[]> = {
+  consumers: [{ id: ALICE, created_at: 0, username: 'alice' }],
+  routes: [{ id: ROUTE, created_at: 0, name: 'chat' }],
 };
 
 async function app(over: Partial<UsageRoutesOptions> = {}, fake: Fake = { usage: [], requests: [] }) {
