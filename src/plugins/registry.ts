@@ -9,6 +9,7 @@ import * as aiProxyAdvanced from './ai-proxy-advanced/index.ts';
 import * as keyAuth from './key-auth/index.ts';
 import * as rateLimiting from './rate-limiting/index.ts';
 import * as aiRateLimitingAdvanced from './ai-rate-limiting-advanced/index.ts';
+import * as aiBudget from './ai-budget/index.ts';
 import * as aiPromptDecorator from './ai-prompt-decorator/index.ts';
 import * as aiPromptGuard from './ai-prompt-guard/index.ts';
 import * as aiPromptTemplate from './ai-prompt-template/index.ts';
@@ -23,6 +24,7 @@ const MODULES: PluginModule[] = [
   keyAuth,
   rateLimiting,
   aiRateLimitingAdvanced,
+  aiBudget,
   aiPromptDecorator,
   aiPromptGuard,
   aiPromptTemplate,
