@@ -313,6 +313,11 @@ function isOutage(e: unknown): boolean {
   return (e instanceof StoreError && e.kind === 'unavailable') || classifyPgError(e) === 'unavailable';
 }
 
+/** A cursor the store cannot read (each store throws its own `SpendCursorError`). */
+function isCursorError(e: unknown): boolean {
+  return e instanceof Error && (e.name === 'SpendCursorError' || e.constructor.name === 'SpendCursorError');
+}
+
 /** `/usage/requests?…&cursor=` for the next page, with the range pinned so pages do not shift. */
 export function nextUrl(path: string, q: RequestsQuery, raw: RawQuery, cursor: string | null): string | null {
   if (cursor === null) return null;
@@ -343,6 +348,7 @@ export function registerUsageRoutes(app: FastifyInstance, opts: UsageRoutesOptio
     try {
       return await run();
     } catch (e) {
+      if (isCursorError(e)) throw invalid('cursor', 'not a cursor this API gave: follow the previous page\'s next URL');
       if (e instanceof HttpError || !isOutage(e)) throw e;
       throw storeAway(e);
     }

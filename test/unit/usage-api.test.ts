@@ -376,6 +376,11 @@ test('503 when the spend log is off or its store is away; a store bug stays a 50
   assert.equal(d.headers['retry-after'], '5');
   fake.fail = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
   assert.equal((await down.app.inject({ url: '/usage' })).statusCode, 503);
+  class SpendCursorError extends Error {}
+  fake.fail = new SpendCursorError('invalid cursor');
+  const c = await down.app.inject({ url: '/usage/requests?cursor=zzz' });
+  assert.equal(c.statusCode, 400, 'a cursor the store cannot read is the client\'s error');
+  assert.match(c.json().fields.cursor, /next URL/);
   fake.fail = new TypeError('a bug');
   assert.equal((await down.app.inject({ url: '/usage' })).statusCode, 500);
   await down.app.close();
