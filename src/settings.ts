@@ -61,6 +61,10 @@ export interface Settings {
   allow_metadata_egress: boolean;
   /** How long an Admin API write waits for every worker to apply it before answering. */
   propagation_wait_ms: number;
+  /** The spend log (one row per proxied AI request, src/spend/): on, or off (no rows, no writer). */
+  spend_log: boolean;
+  /** Spend rows and rollups older than this many days are dropped. */
+  spend_retention_days: number;
 }
 
 export class SettingsError extends Error {}
@@ -158,6 +162,8 @@ const SPECS: { [K in keyof Settings]: Spec<K> } = {
   egress_allow: { parse: list, default: () => '' },
   allow_metadata_egress: { parse: bool, default: () => 'off' },
   propagation_wait_ms: { parse: int(0, 60_000), default: () => '2000' },
+  spend_log: { parse: bool, default: () => 'on' },
+  spend_retention_days: { parse: int(1, 3650), default: () => '30' },
 };
 
 /** Settings whose values are secrets: never logged, never shown by `GET /`. */

@@ -138,13 +138,26 @@ if (cluster.isWorker) {
   client.AggregatorRegistry.setRegistries([registry]);
 }
 
+// Spend log (issue 19): rows the pipeline dropped (a full queue), by where. Counted in the primary
+// only — workers report their drops with their next batch (src/spend/queue.ts) — in a registry of
+// its own that clusterMetrics puts first: one series set, never the same name twice in the answer.
+export const spendRegistry = new client.Registry();
+export const spendRowsDropped = new client.Counter({
+  name: `${PREFIX}spend_rows_dropped_total`,
+  help: 'Spend log rows dropped because a queue was full (worker: before IPC; primary: before the store)',
+  labelNames: ['where'] as const,
+  registers: [spendRegistry],
+});
+spendRowsDropped.inc({ where: 'worker' }, 0);
+spendRowsDropped.inc({ where: 'primary' }, 0);
+
 /** Primary side: the sum of every worker's registry, in Prometheus' text format. */
 let aggregator: client.AggregatorRegistry<client.RegistryContentType> | null = null;
 
 export async function clusterMetrics(): Promise<string> {
   if (!cluster.isPrimary) return registry.metrics();
   aggregator ??= new client.AggregatorRegistry();
-  return aggregator.clusterMetrics();
+  return (await spendRegistry.metrics()) + (await aggregator.clusterMetrics());
 }
 
 export const CONTENT_TYPE = client.Registry.PROMETHEUS_CONTENT_TYPE;

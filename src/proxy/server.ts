@@ -40,6 +40,11 @@ export class ProxyServer {
   #inflight = 0;
   #draining = false;
   #idle: (() => void) | null = null;
+  /**
+   * Runs for every routed request after the plugins' log phases: the worker installs the spend
+   * log's row builder here (src/server/worker.ts), so this module knows nothing of IPC. Must not throw or wait.
+   */
+  afterLog: ((ctx: RequestContext) => void) | null = null;
 
   constructor(settings: Settings, log: Logger, snapshot: () => Snapshot | null) {
     this.#settings = settings;
@@ -245,6 +250,13 @@ export class ProxyServer {
         p.handler.log(ctx, p.conf);
       } catch (e) {
         this.#log.error({ plugin: p.name, err: (e as Error).message }, 'log phase failed');
+      }
+    }
+    if (this.afterLog) {
+      try {
+        this.afterLog(ctx);
+      } catch (e) {
+        this.#log.error({ err: (e as Error).message }, 'after-log hook failed');
       }
     }
     this.#accessLog(ctx, ctx.req, ctx.res, ctx.requestId, ctx.startedAt, ctx.path);

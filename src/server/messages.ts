@@ -5,6 +5,7 @@
  */
 import type { SnapshotData } from '../snapshot/types.ts';
 import type { CacheRequest, StateReply, StateRequest } from '../state/ipc.ts';
+import type { SpendBatchMessage } from '../spend/queue.ts';
 
 export type ToWorker =
   | { t: 'snapshot'; data: SnapshotData }
@@ -18,4 +19,6 @@ export type FromWorker =
   | { t: 'snapshot-error'; version: number; message: string }
   | { t: 'memory'; rss: number; heapUsed: number; heapTotal: number }
   | StateRequest
-  | CacheRequest;
+  | CacheRequest
+  /** Spend rows of the worker's last ~250 ms (src/spend/queue.ts), and how many it dropped. */
+  | SpendBatchMessage;

@@ -37,6 +37,9 @@ import { randomUUID } from 'node:crypto';
 import { MemoryCounters } from '../state/memory.ts';
 import { MemoryCache } from '../state/memory-cache.ts';
 import { serveCacheRequest } from '../state/ipc.ts';
+import { SpendWriter } from '../spend/writer.ts';
+import { openSpendStore, closeSpendStore } from '../spend/store.ts';
+import { spendRowsDropped } from '../observability/metrics.ts';
 
 export class StartupError extends Error {}
 
@@ -124,6 +127,7 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
   // the node-wide `local` cache, next to the counters (src/state/memory-cache.ts)
   const cache = new MemoryCache();
   pool.onCacheRequest((msg) => serveCacheRequest(cache, msg));
+  const spend = await startSpendLog(settings, log, pool);
   const publisher = new SnapshotPublisher({ store, sink: pool, log, timeoutMs: settings.propagation_wait_ms });
   const initial = await loadSnapshotData(store);
   publisher.current = initial;
@@ -142,6 +146,7 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
     await Promise.race([pool.start(initial), fatalError]);
   } catch (e) {
     pool.kill();
+    await stopSpendLog(spend, 0);
     await mode.stop();
     await store.close();
     if (e instanceof ListenError) throw new StartupError(`MODELGATE_PROXY_LISTEN: cannot listen on ${e.address} (${describeListenError(e.code, e.message)})`);
@@ -193,6 +198,7 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
     extraAdmin = await listenAdmin(admin, settings, log);
   } catch (e) {
     await pool.stop(0);
+    await stopSpendLog(spend, 0);
     publisher.stop();
     await mode.stop();
     await store.close();
@@ -208,6 +214,8 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
       publisher.stop();
       await mode.stop();
       await pool.stop(settings.drain_timeout_ms);
+      await new Promise((r) => setImmediate(r)); // a last batch read with the exit is handled first
+      await stopSpendLog(spend, SPEND_STOP_MS); // after the workers: their last batches are in
       await store.close();
       counters.close();
       log.info('stopped');
@@ -217,6 +225,34 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
   // from here on, a bug outside a request's promise chain is logged and survived, not a crash
   installCrashGuard({ log, answer: failCurrentRequest, stop, deadlineMs: settings.drain_timeout_ms + FATAL_STOP_MARGIN_MS });
   return { stop };
+}
+
+/** At shutdown, how long the spend writer may take to write what it holds. */
+const SPEND_STOP_MS = 5000;
+
+/**
+ * The spend log's primary half (MODELGATE_SPEND_LOG): the node's spend store (src/spend/store.ts,
+ * which the Admin API's `/usage` reads through `spendStore()`) and the writer fed by the workers'
+ * batches. A store that cannot be opened costs the spend log, never the gateway: logged, and the
+ * workers' batches are ignored.
+ */
+async function startSpendLog(settings: Settings, log: Logger, pool: WorkerPool): Promise<SpendWriter | null> {
+  if (!settings.spend_log) return null;
+  try {
+    const store = await openSpendStore(settings);
+    const writer = new SpendWriter({ store, log, retentionDays: settings.spend_retention_days, onDropped: (where, n) => spendRowsDropped.inc({ where }, n) });
+    pool.onSpend((msg) => writer.accept(msg.rows, msg.dropped));
+    return writer;
+  } catch (e) {
+    log.error({ err: (e as Error).message }, 'spend log: cannot open its store; no spend rows are recorded');
+    return null;
+  }
+}
+
+async function stopSpendLog(writer: SpendWriter | null, timeoutMs: number): Promise<void> {
+  if (!writer) return;
+  await writer.stop(timeoutMs);
+  await closeSpendStore();
 }
 
 async function listenAdmin(admin: FastifyInstance, settings: Settings, log: Logger): Promise<http.Server[]> {

@@ -17,6 +17,8 @@ import { IpcState } from '../state/ipc.ts';
 import { installSharedState } from '../state/index.ts';
 import { WARM_ENV } from './compile-cache.ts';
 import { workerSettings } from './worker-settings.ts';
+import { SpendQueue } from '../spend/queue.ts';
+import { spendRowOf } from '../spend/row.ts';
 
 if (process.env[WARM_ENV]) {
   // filling the compile cache (compile-cache.ts): the modules above are loaded; so are the lazy ones
@@ -50,6 +52,26 @@ let snapshot: Snapshot | null = null;
 const proxy = new ProxyServer(settings, log, () => snapshot);
 const servers: http.Server[] = [];
 let listening = false;
+
+// The spend log (MODELGATE_SPEND_LOG): each AI request's row is queued after the log phase and
+// reaches the primary in batches; the proxy only calls the hook. `false` from process.send means
+// a backlog, not a loss (the message is queued and its callback still fires): only a closed
+// channel is "not sent".
+const spendQueue = settings.spend_log
+  ? new SpendQueue({
+      send: (msg, done) => {
+        if (!process.connected) return false;
+        process.send!(msg, undefined, {}, () => done());
+        return true;
+      },
+    })
+  : null;
+if (spendQueue) {
+  proxy.afterLog = (ctx) => {
+    const row = spendRowOf(ctx);
+    if (row) spendQueue.push(row);
+  };
+}
 
 /**
  * On Linux each worker listens on its own SO_REUSEPORT socket and the kernel spreads connections.
@@ -124,8 +146,14 @@ process.on('message', (msg: ToWorker) => {
   }
 });
 
+/** At exit, how long the worker waits for its last spend batch to be written to the channel. */
+const SPEND_FLUSH_AT_EXIT_MS = 2000;
+
 async function drain(timeoutMs: number): Promise<void> {
   await proxy.drain(servers, timeoutMs);
+  // the last spend rows go to the primary before this process exits
+  spendQueue?.close();
+  await spendQueue?.sent(SPEND_FLUSH_AT_EXIT_MS);
   await closePools();
   await redisState?.close();
   process.exit(0);

@@ -10,6 +10,7 @@ import type { FromWorker, ToWorker } from './messages.ts';
 import { prepareWorkerCompileCache } from './compile-cache.ts';
 import type { SnapshotData } from '../snapshot/types.ts';
 import type { CacheRequest, StateRequest, StateValue } from '../state/ipc.ts';
+import type { SpendBatchMessage } from '../spend/queue.ts';
 
 export class ListenError extends Error {
   readonly address: string;
@@ -56,6 +57,7 @@ export class WorkerPool {
   #onFatal: (e: Error) => void = () => {};
   #onState: ((msg: StateRequest) => number[]) | null = null;
   #onCache: ((msg: CacheRequest) => StateValue[]) | null = null;
+  #onSpend: ((msg: SpendBatchMessage) => void) | null = null;
 
   constructor(opts: { count: number; listenCount: number; log: Logger; env: Record<string, string> }) {
     this.#count = opts.count;
@@ -87,6 +89,11 @@ export class WorkerPool {
   /** Serves workers' cache requests (the node-wide `local` cache lives in the primary too). */
   onCacheRequest(fn: (msg: CacheRequest) => StateValue[]): void {
     this.#onCache = fn;
+  }
+
+  /** Receives workers' spend batches (the spend writer); without it they are ignored (spend log off). */
+  onSpend(fn: (msg: SpendBatchMessage) => void): void {
+    this.#onSpend = fn;
   }
 
   /** Forks every worker and resolves once all of them listen with the given snapshot applied. */
@@ -143,6 +150,9 @@ export class WorkerPool {
               // id 0: a write the worker does not wait for (IpcState.setInRing)
               if (msg.id !== 0) this.#send(worker, { t: 'state-reply', id: msg.id, values });
             }
+            break;
+          case 'spend':
+            this.#onSpend?.(msg);
             break;
           case 'snapshot-error':
             this.#log.error({ worker: worker.process.pid, version: msg.version, err: msg.message }, 'worker could not apply configuration');

@@ -1,0 +1,180 @@
+/**
+ * The worker's spend queue: rows built in the log phase wait here and go to the primary in batches
+ * (one IPC message per ~250 ms or 500 rows), so a request pays one array push, never an await.
+ *
+ * Bounded twice: by rows and by (estimated) bytes in the queue, and by batches sent but not yet
+ * written to the IPC channel (a primary that stops reading must not make the channel's own
+ * buffer grow). A full queue drops the new row and counts it; the count rides on the next batch
+ * (`dropped`), so the primary's one counter shows both sides
+ * (`modelgate_spend_rows_dropped_total{where="worker"}`).
+ */
+import type { SpendRow } from './types.ts';
+
+/** What a worker sends the primary (src/server/messages.ts). */
+export interface SpendBatchMessage {
+  t: 'spend';
+  rows: SpendRow[];
+  /** Rows this worker dropped since its previous message. */
+  dropped: number;
+}
+
+export interface SpendQueueOptions {
+  /** Hands a batch to the channel; `done` once it is written. False: not sent (channel closed). */
+  send: (msg: SpendBatchMessage, done: () => void) => boolean;
+  maxRows?: number;
+  maxBytes?: number;
+  flushMs?: number;
+  batchRows?: number;
+  /** Batches handed to the channel and not yet written. */
+  maxInFlight?: number;
+}
+
+export const SPEND_QUEUE_DEFAULTS = { maxRows: 20_000, maxBytes: 16 * 1024 * 1024, flushMs: 250, batchRows: 500, maxInFlight: 8 };
+
+/** Fixed part of a row's size (numbers, booleans, keys) plus its strings: an estimate, cheap to compute. */
+const ROW_OVERHEAD = 400;
+
+export function rowBytes(r: SpendRow): number {
+  return (
+    ROW_OVERHEAD +
+    r.request_id.length +
+    (r.consumer_id?.length ?? 0) +
+    (r.credential_id?.length ?? 0) +
+    (r.route_id?.length ?? 0) +
+    (r.service_id?.length ?? 0) +
+    (r.plugin_id?.length ?? 0) +
+    (r.provider?.length ?? 0) +
+    (r.model_requested?.length ?? 0) +
+    (r.model_served?.length ?? 0)
+  );
+}
+
+export class SpendQueue {
+  readonly #send: SpendQueueOptions['send'];
+  readonly #maxRows: number;
+  readonly #maxBytes: number;
+  readonly #flushMs: number;
+  readonly #batchRows: number;
+  readonly #maxInFlight: number;
+  #rows: SpendRow[] = [];
+  #sizes: number[] = [];
+  #bytes = 0;
+  #inFlight = 0;
+  /** Dropped since the last message: reported with the next one. */
+  #unreported = 0;
+  /** Dropped in all (tests, status). */
+  dropped = 0;
+  #timer: NodeJS.Timeout | null = null;
+  #immediate: NodeJS.Immediate | null = null;
+  #closed = false;
+  #idle: (() => void) | null = null;
+
+  constructor(opts: SpendQueueOptions) {
+    this.#send = opts.send;
+    this.#maxRows = opts.maxRows ?? SPEND_QUEUE_DEFAULTS.maxRows;
+    this.#maxBytes = opts.maxBytes ?? SPEND_QUEUE_DEFAULTS.maxBytes;
+    this.#flushMs = opts.flushMs ?? SPEND_QUEUE_DEFAULTS.flushMs;
+    this.#batchRows = opts.batchRows ?? SPEND_QUEUE_DEFAULTS.batchRows;
+    this.#maxInFlight = opts.maxInFlight ?? SPEND_QUEUE_DEFAULTS.maxInFlight;
+  }
+
+  get size(): number {
+    return this.#rows.length;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** On the request path: a push, or a counted drop. Never throws, never waits. */
+  push(row: SpendRow): void {
+    if (this.#closed) return;
+    const size = rowBytes(row);
+    if (this.#rows.length >= this.#maxRows || this.#bytes + size > this.#maxBytes) {
+      this.dropped++;
+      this.#unreported++;
+      this.#schedule();
+      return;
+    }
+    this.#rows.push(row);
+    this.#sizes.push(size);
+    this.#bytes += size;
+    if (this.#rows.length >= this.#batchRows) {
+      // a full batch goes out after the current turn, not inside the request's log phase
+      this.#immediate ??= setImmediate(() => {
+        this.#immediate = null;
+        this.flush();
+      });
+    } else {
+      this.#schedule();
+    }
+  }
+
+  #schedule(): void {
+    if (this.#timer || this.#closed) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.flush();
+    }, this.#flushMs);
+    this.#timer.unref();
+  }
+
+  /** Sends what waits, in batches of at most `batchRows`, while the channel takes them. */
+  flush(): void {
+    while ((this.#rows.length > 0 || this.#unreported > 0) && this.#inFlight < this.#maxInFlight) {
+      const n = Math.min(this.#batchRows, this.#rows.length);
+      const rows = this.#rows.slice(0, n);
+      const msg: SpendBatchMessage = { t: 'spend', rows, dropped: this.#unreported };
+      this.#inFlight++;
+      let sent: boolean;
+      try {
+        sent = this.#send(msg, () => this.#written());
+      } catch {
+        sent = false;
+      }
+      if (!sent) {
+        this.#inFlight--;
+        break; // the channel is closed or refused: keep the rows (bounded) for a later try
+      }
+      this.#rows.splice(0, n);
+      let freed = 0;
+      for (const s of this.#sizes.splice(0, n)) freed += s;
+      this.#bytes -= freed;
+      this.#unreported = 0;
+    }
+    if (this.#rows.length > 0 || this.#unreported > 0) this.#schedule();
+  }
+
+  #written(): void {
+    this.#inFlight--;
+    if (this.#inFlight === 0 && this.#idle) {
+      const idle = this.#idle;
+      this.#idle = null;
+      idle();
+    }
+    if (this.#rows.length >= this.#batchRows) this.flush();
+  }
+
+  /** Resolves once every batch handed to the channel was written (a draining worker exits after it), or after `timeoutMs`. */
+  sent(timeoutMs: number): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      this.#idle = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** Drain: what waits is sent now; nothing is accepted after. */
+  close(): void {
+    this.flush();
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#immediate) clearImmediate(this.#immediate);
+    this.#timer = null;
+    this.#immediate = null;
+  }
+}

@@ -1,0 +1,404 @@
+/**
+ * The spend log on SQLite (node:sqlite, WAL): single nodes and DB-less nodes. Its own file,
+ * `<prefix>/spend.db`, not the configuration database: spend writes arrive all the time and would
+ * hold the config database's write lock against Admin API writes, and the config file stays small
+ * (backups, `modelgate.db` copies) however much traffic is logged.
+ *
+ * Tables:
+ * - `spend_requests`: one row per request, clustered by (time, request_id) (WITHOUT ROWID: range
+ *   scans, newest-first pages and retention deletes walk the primary key), indexed by consumer,
+ *   route and model (served, else requested) with time;
+ * - `spend_rollup_minute|hour|day`: one row per (bucket start, route, consumer, provider, model)
+ *   with the sums `/usage` reports and a latency histogram. Absent values are '' in the key (SQLite
+ *   treats NULLs in a key as distinct, which would break the upsert) and null again when read.
+ *
+ * Percentiles: p50/p95 cannot be summed across rollup rows, so each keeps a small histogram of
+ * latencies in log-spaced buckets (4 per doubling: each bucket is ~19% wide), as sparse JSON
+ * `{"index": count}`. A query merges the histograms of the rows it covers and reads the percentile
+ * off the merged one: exact to within one bucket's width. The rows and their rollups are written
+ * in one transaction; a batch is first folded in memory (a batch of 500 rows touches a handful of
+ * rollup keys), then each key is upserted once.
+ *
+ * Durability: synchronous=NORMAL (WAL): a committed batch survives a crash of the process; a power
+ * loss may lose the last batches, which is acceptable for a log (the config database keeps FULL).
+ */
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { RequestsAnswer, RequestsQuery, SpendRow, SpendStore, UsageAnswer, UsageDimension, UsageInterval, UsageQuery, UsageTotals } from './types.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Time buckets and latency histograms (shared with other stores: pure functions)
+
+export const INTERVAL_MS: Record<UsageInterval, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+export const INTERVALS = Object.keys(INTERVAL_MS) as UsageInterval[];
+
+/** Start of the UTC interval that holds `t` (the epoch is UTC-aligned, so flooring is enough). */
+export function bucketStart(t: number, interval: UsageInterval): number {
+  const ms = INTERVAL_MS[interval];
+  return Math.floor(t / ms) * ms;
+}
+
+/** Buckets per doubling of latency. */
+const PER_DOUBLING = 4;
+const LOG_BASE = Math.log(2) / PER_DOUBLING;
+/** Highest histogram index: 2^(99/4) ms ≈ 7.6 hours; slower requests share it. */
+export const MAX_LATENCY_INDEX = 100;
+
+/** A latency's histogram index: 0 for [0, 1) ms, k ≥ 1 for [2^((k-1)/4), 2^(k/4)) ms. */
+export function latencyIndex(ms: number): number {
+  if (!(ms >= 1)) return 0;
+  return Math.min(MAX_LATENCY_INDEX, Math.floor(Math.log(ms) / LOG_BASE) + 1);
+}
+
+/** The [low, high) ms range of a histogram index. */
+export function latencyRange(index: number): [number, number] {
+  if (index <= 0) return [0, 1];
+  return [Math.exp((index - 1) * LOG_BASE), Math.exp(index * LOG_BASE)];
+}
+
+/** Sparse histogram: index → count. */
+export type LatencyHistogram = Record<string, number>;
+
+export function mergeHistogram(into: LatencyHistogram, from: LatencyHistogram): LatencyHistogram {
+  for (const k in from) into[k] = (into[k] ?? 0) + from[k];
+  return into;
+}
+
+/**
+ * The p-th percentile (0 < p ≤ 1) of a histogram: the geometric middle of the bucket holding the
+ * rank ⌈p·n⌉ (the middle of [0, 1) for the first), so within one bucket's width of the true value.
+ */
+export function percentileOf(h: LatencyHistogram, p: number): number | null {
+  const keys = Object.keys(h)
+    .map(Number)
+    .sort((a, b) => a - b);
+  let n = 0;
+  for (const k of keys) n += h[k];
+  if (n === 0) return null;
+  const rank = Math.max(1, Math.ceil(p * n));
+  let seen = 0;
+  for (const k of keys) {
+    seen += h[k];
+    if (seen >= rank) {
+      const [lo, hi] = latencyRange(k);
+      return Math.round((k === 0 ? 0.5 : Math.sqrt(lo * hi)) * 100) / 100;
+    }
+  }
+  return null;
+}
+
+/** The model a request is counted under: the one that answered, else the one asked for. */
+export function modelOf(r: SpendRow): string | null {
+  return r.model_served ?? r.model_requested;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema
+
+const COLUMNS = [
+  'time', 'request_id', 'consumer_id', 'credential_id', 'route_id', 'service_id', 'plugin_id', 'client_api', 'provider',
+  'model_requested', 'model_served', 'status', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens',
+  'reasoning_tokens', 'total_tokens', 'cost', 'latency_ms', 'ttft_ms', 'stream', 'cache_hit', 'estimated', 'error_class',
+] as const satisfies readonly (keyof SpendRow)[];
+
+const BOOLEAN_COLUMNS = ['stream', 'cache_hit', 'estimated'] as const;
+
+/** The token sums a rollup keeps, named as in UsageTotals. */
+const TOKEN_SUMS = ['prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens', 'reasoning_tokens', 'total_tokens'] as const;
+
+/** `/usage` dimensions → rollup key columns. */
+const DIMENSION_COLUMN: Record<UsageDimension, string> = { consumer: 'consumer_id', model: 'model', provider: 'provider', route: 'route_id' };
+
+/** Raw-row filters → columns (the model index is on the same expression). */
+const MODEL_EXPR = 'COALESCE(model_served, model_requested)';
+const ROW_FILTER: Record<'consumer' | 'route' | 'model' | 'provider', string> = { consumer: 'consumer_id', route: 'route_id', model: MODEL_EXPR, provider: 'provider' };
+
+const SCHEMA_VERSION = 1;
+
+function schema(): string {
+  const rollups = INTERVALS.map(
+    (i) => `CREATE TABLE IF NOT EXISTS spend_rollup_${i} (
+      bucket INTEGER NOT NULL, route_id TEXT NOT NULL, consumer_id TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL,
+      requests INTEGER NOT NULL, errors INTEGER NOT NULL,
+      ${TOKEN_SUMS.map((t) => `${t} INTEGER NOT NULL`).join(', ')},
+      cost REAL NOT NULL, unpriced_requests INTEGER NOT NULL, latency_hist TEXT NOT NULL,
+      PRIMARY KEY (bucket, route_id, consumer_id, provider, model)
+    ) WITHOUT ROWID;`,
+  ).join('\n');
+  return `
+    CREATE TABLE IF NOT EXISTS spend_requests (
+      time INTEGER NOT NULL, request_id TEXT NOT NULL, consumer_id TEXT, credential_id TEXT, route_id TEXT, service_id TEXT,
+      plugin_id TEXT, client_api TEXT, provider TEXT, model_requested TEXT, model_served TEXT, status INTEGER NOT NULL,
+      prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
+      cache_write_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL, total_tokens INTEGER NOT NULL, cost REAL,
+      latency_ms REAL NOT NULL, ttft_ms REAL, stream INTEGER NOT NULL, cache_hit INTEGER NOT NULL, estimated INTEGER NOT NULL,
+      error_class TEXT,
+      PRIMARY KEY (time, request_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS spend_requests_consumer ON spend_requests (consumer_id, time, request_id);
+    CREATE INDEX IF NOT EXISTS spend_requests_route ON spend_requests (route_id, time, request_id);
+    CREATE INDEX IF NOT EXISTS spend_requests_model ON spend_requests (${MODEL_EXPR}, time, request_id);
+    ${rollups}
+    PRAGMA user_version = ${SCHEMA_VERSION};`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rollup folding
+
+interface RollupSums {
+  bucket: number;
+  route_id: string;
+  consumer_id: string;
+  provider: string;
+  model: string;
+  requests: number;
+  errors: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  cache_write_tokens: number;
+  reasoning_tokens: number;
+  total_tokens: number;
+  cost: number;
+  unpriced_requests: number;
+  hist: LatencyHistogram;
+}
+
+/** A batch folded per interval and rollup key. */
+function foldRollups(rows: SpendRow[]): Map<UsageInterval, Map<string, RollupSums>> {
+  const out = new Map<UsageInterval, Map<string, RollupSums>>(INTERVALS.map((i) => [i, new Map()]));
+  for (const r of rows) {
+    const route = r.route_id ?? '';
+    const consumer = r.consumer_id ?? '';
+    const provider = r.provider ?? '';
+    const model = modelOf(r) ?? '';
+    const li = String(latencyIndex(r.latency_ms));
+    for (const interval of INTERVALS) {
+      const bucket = bucketStart(r.time, interval);
+      const key = `${bucket}\u0000${route}\u0000${consumer}\u0000${provider}\u0000${model}`;
+      const map = out.get(interval)!;
+      let s = map.get(key);
+      if (!s) {
+        s = {
+          bucket, route_id: route, consumer_id: consumer, provider, model, requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0,
+          cached_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0, total_tokens: 0, cost: 0, unpriced_requests: 0, hist: {},
+        };
+        map.set(key, s);
+      }
+      s.requests++;
+      if (r.error_class !== null) s.errors++;
+      for (const t of TOKEN_SUMS) s[t] += r[t];
+      if (r.cost === null) s.unpriced_requests++;
+      else s.cost += r.cost;
+      s.hist[li] = (s.hist[li] ?? 0) + 1;
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cursor: where a page ended, opaque to clients
+
+function encodeCursor(time: number, id: string): string {
+  return Buffer.from(JSON.stringify([time, id])).toString('base64url');
+}
+
+export class SpendCursorError extends Error {}
+
+function decodeCursor(cursor: string): [number, string] {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v.length === 2 && Number.isSafeInteger(v[0]) && typeof v[1] === 'string') return [v[0], v[1]];
+  } catch {
+    // below
+  }
+  throw new SpendCursorError('invalid cursor');
+}
+
+// ---------------------------------------------------------------------------------------------
+
+type SqlValue = string | number | null;
+
+const EMPTY_TOTALS = (): UsageTotals => ({
+  requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0,
+  total_tokens: 0, cost: 0, unpriced_requests: 0, latency_p50_ms: null, latency_p95_ms: null,
+});
+
+/** Rows deleted per statement by `prune`, so a large backlog does not hold the event loop in one go. */
+const PRUNE_CHUNK_MS = 3_600_000;
+
+export class SqliteSpendStore implements SpendStore {
+  readonly kind = 'sqlite' as const;
+  readonly file: string;
+  readonly #db: DatabaseSync;
+  readonly #stmts = new Map<string, StatementSync>();
+
+  constructor(file: string) {
+    this.file = file;
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.#db = new DatabaseSync(file);
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+    this.#db.exec(schema());
+  }
+
+  #stmt(sql: string): StatementSync {
+    let s = this.#stmts.get(sql);
+    if (!s) {
+      s = this.#db.prepare(sql);
+      this.#stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  async write(rows: SpendRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const insert = this.#stmt(`INSERT OR IGNORE INTO spend_requests (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`);
+    const db = this.#db;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      // a row already there (a batch written twice) counts once: only new rows reach the rollups
+      const fresh: SpendRow[] = [];
+      for (const r of rows) {
+        const values = COLUMNS.map((c) => {
+          const v = r[c];
+          return typeof v === 'boolean' ? (v ? 1 : 0) : (v ?? null);
+        });
+        if (Number(insert.run(...values).changes) === 1) fresh.push(r);
+      }
+      for (const [interval, sums] of foldRollups(fresh)) this.#upsertRollups(interval, sums);
+      db.exec('COMMIT');
+    } catch (e) {
+      if (db.isTransaction) db.exec('ROLLBACK');
+      throw e;
+    }
+  }
+
+  #upsertRollups(interval: UsageInterval, sums: Map<string, RollupSums>): void {
+    const table = `spend_rollup_${interval}`;
+    const key = 'bucket = ? AND route_id = ? AND consumer_id = ? AND provider = ? AND model = ?';
+    const read = this.#stmt(`SELECT latency_hist FROM ${table} WHERE ${key}`);
+    const counted = ['requests', 'errors', ...TOKEN_SUMS, 'cost', 'unpriced_requests'] as const;
+    const upsert = this.#stmt(
+      `INSERT INTO ${table} (bucket, route_id, consumer_id, provider, model, ${counted.join(', ')}, latency_hist)
+       VALUES (?, ?, ?, ?, ?, ${counted.map(() => '?').join(', ')}, ?)
+       ON CONFLICT (bucket, route_id, consumer_id, provider, model) DO UPDATE SET
+       ${counted.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}, latency_hist = excluded.latency_hist`,
+    );
+    for (const s of sums.values()) {
+      const k = [s.bucket, s.route_id, s.consumer_id, s.provider, s.model] as const;
+      // histograms merge in JS (one read of the key's row, inside the write transaction)
+      const existing = read.get(...k) as { latency_hist: string } | undefined;
+      const hist = existing ? mergeHistogram(JSON.parse(existing.latency_hist) as LatencyHistogram, s.hist) : s.hist;
+      upsert.run(...k, ...counted.map((c) => s[c]), JSON.stringify(hist));
+    }
+  }
+
+  async usage(q: UsageQuery): Promise<UsageAnswer> {
+    const from = bucketStart(q.from, q.interval);
+    const to = Math.max(from, bucketStart(q.to - 1, q.interval) + INTERVAL_MS[q.interval]);
+    const groupCols = q.group_by.map((d) => DIMENSION_COLUMN[d]);
+    const where = ['bucket >= ?', 'bucket < ?'];
+    const params: SqlValue[] = [from, q.to];
+    for (const f of ['consumer', 'route', 'model', 'provider'] as const) {
+      const v = q[f];
+      if (v === undefined) continue;
+      where.push(`${DIMENSION_COLUMN[f]} = ?`);
+      params.push(v);
+    }
+    const by = ['bucket', ...groupCols];
+    const sql = `SELECT ${by.join(', ')}, SUM(requests) AS requests, SUM(errors) AS errors,
+        ${TOKEN_SUMS.map((t) => `SUM(${t}) AS ${t}`).join(', ')}, SUM(cost) AS cost, SUM(unpriced_requests) AS unpriced_requests,
+        json_group_array(json(latency_hist)) AS hists
+      FROM spend_rollup_${q.interval} WHERE ${where.join(' AND ')}
+      GROUP BY ${by.join(', ')} ORDER BY ${by.join(', ')}`;
+    const rows = this.#stmt(sql).all(...params) as Record<string, SqlValue>[];
+    const totals = EMPTY_TOTALS();
+    const all: LatencyHistogram = {};
+    const series = rows.map((r) => {
+      const hist: LatencyHistogram = {};
+      for (const h of JSON.parse(r.hists as string) as LatencyHistogram[]) mergeHistogram(hist, h);
+      mergeHistogram(all, hist);
+      const group: Partial<Record<UsageDimension, string | null>> = {};
+      q.group_by.forEach((d, i) => {
+        const v = r[groupCols[i]] as string;
+        group[d] = v === '' ? null : v;
+      });
+      const point = {
+        start: new Date(r.bucket as number).toISOString(),
+        group,
+        requests: Number(r.requests),
+        errors: Number(r.errors),
+        prompt_tokens: Number(r.prompt_tokens),
+        completion_tokens: Number(r.completion_tokens),
+        cached_tokens: Number(r.cached_tokens),
+        cache_write_tokens: Number(r.cache_write_tokens),
+        reasoning_tokens: Number(r.reasoning_tokens),
+        total_tokens: Number(r.total_tokens),
+        cost: Number(r.cost),
+        unpriced_requests: Number(r.unpriced_requests),
+        latency_p50_ms: percentileOf(hist, 0.5),
+        latency_p95_ms: percentileOf(hist, 0.95),
+      };
+      for (const k of ['requests', 'errors', ...TOKEN_SUMS, 'cost', 'unpriced_requests'] as const) totals[k] += point[k];
+      return point;
+    });
+    totals.latency_p50_ms = percentileOf(all, 0.5);
+    totals.latency_p95_ms = percentileOf(all, 0.95);
+    return { from: new Date(from).toISOString(), to: new Date(to).toISOString(), interval: q.interval, group_by: [...q.group_by], series, totals };
+  }
+
+  async requests(q: RequestsQuery): Promise<RequestsAnswer> {
+    const limit = Math.max(1, Math.min(1000, Math.floor(q.limit)));
+    const where = ['time >= ?', 'time < ?'];
+    const params: SqlValue[] = [q.from, q.to];
+    for (const f of ['consumer', 'route', 'model', 'provider'] as const) {
+      const v = q[f];
+      if (v === undefined) continue;
+      where.push(`${ROW_FILTER[f]} = ?`);
+      params.push(v);
+    }
+    if (q.cursor) {
+      const [time, id] = decodeCursor(q.cursor);
+      where.push('(time < ? OR (time = ? AND request_id < ?))');
+      params.push(time, time, id);
+    }
+    const sql = `SELECT ${COLUMNS.join(', ')} FROM spend_requests WHERE ${where.join(' AND ')} ORDER BY time DESC, request_id DESC LIMIT ?`;
+    const rows = this.#stmt(sql).all(...params, limit + 1) as Record<string, SqlValue>[];
+    const more = rows.length > limit;
+    const data = rows.slice(0, limit).map(rowOf);
+    const last = data[data.length - 1];
+    return { data, next_cursor: more && last ? encodeCursor(last.time, last.request_id) : null };
+  }
+
+  async costOf(consumerId: string, from: number, to: number): Promise<number> {
+    const r = this.#stmt('SELECT TOTAL(cost) AS cost FROM spend_requests WHERE consumer_id = ? AND time >= ? AND time < ?').get(consumerId, from, to) as { cost: number };
+    return r.cost;
+  }
+
+  /**
+   * Rows older than `before`, and rollup rows whose whole interval is older. Deleted an hour of
+   * rows per statement, yielding between them: a long backlog never holds the primary in one go.
+   */
+  async prune(before: number): Promise<void> {
+    for (;;) {
+      const oldest = this.#stmt('SELECT MIN(time) AS t FROM spend_requests').get() as { t: number | null };
+      if (oldest.t === null || oldest.t >= before) break;
+      this.#stmt('DELETE FROM spend_requests WHERE time < ?').run(Math.min(before, oldest.t + PRUNE_CHUNK_MS));
+      await new Promise((r) => setImmediate(r));
+    }
+    for (const interval of INTERVALS) {
+      this.#stmt(`DELETE FROM spend_rollup_${interval} WHERE bucket <= ?`).run(before - INTERVAL_MS[interval]);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}
+
+function rowOf(r: Record<string, SqlValue>): SpendRow {
+  const out = { ...r } as Record<string, unknown>;
+  for (const b of BOOLEAN_COLUMNS) out[b] = r[b] === 1;
+  return out as unknown as SpendRow;
+}
