@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { createRequire } from 'node:module';
+import { PricesError, readPriceFile } from './spend/prices.ts';
 
 export interface ListenAddress {
   host: string;
@@ -65,6 +66,8 @@ export interface Settings {
   spend_log: boolean;
   /** Spend rows and rollups older than this many days are dropped. */
   spend_retention_days: number;
+  /** A JSON price file (data/prices.schema.json) whose entries add to or replace the bundled price table. */
+  prices_file: string | null;
 }
 
 export class SettingsError extends Error {}
@@ -122,6 +125,19 @@ const size: Parser<number> = (raw, name) => {
   return Number(m[1]) * mult;
 };
 
+/** A price file is read and checked at start-up: a bad one stops the gateway, never a request. */
+const pricesFile: Parser<string | null> = (raw, name) => {
+  if (raw === '' || raw === 'off') return null;
+  const file = path.resolve(raw);
+  try {
+    readPriceFile(file, 'override');
+  } catch (e) {
+    if (e instanceof PricesError) throw new SettingsError(`${name}: ${e.message}`);
+    throw e;
+  }
+  return file;
+};
+
 interface Spec<K extends keyof Settings> {
   parse: Parser<Settings[K]>;
   default: () => string;
@@ -164,6 +180,7 @@ const SPECS: { [K in keyof Settings]: Spec<K> } = {
   propagation_wait_ms: { parse: int(0, 60_000), default: () => '2000' },
   spend_log: { parse: bool, default: () => 'on' },
   spend_retention_days: { parse: int(1, 3650), default: () => '30' },
+  prices_file: { parse: pricesFile, default: () => '' },
 };
 
 /** Settings whose values are secrets: never logged, never shown by `GET /`. */

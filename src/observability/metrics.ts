@@ -100,8 +100,15 @@ export const metrics = {
   }),
   aiCost: new client.Counter({
     name: `${PREFIX}ai_llm_cost_total`,
-    help: 'AI request cost (input_cost/output_cost per million tokens) per provider, model, route and consumer',
+    help: 'AI request cost in USD (src/spend/cost.ts: every token kind at its price from the price table or the route input_cost/output_cost) per provider, model, route and consumer',
     labelNames: AI_LABELS,
+    registers: [registry],
+  }),
+  /** Counted for every priced-null answer, whether or not the prometheus plugin runs: an unknown model is never a silent 0. */
+  aiUnpricedRequests: new client.Counter({
+    name: `${PREFIX}ai_unpriced_requests_total`,
+    help: 'AI answers whose model has no price in the price table (data/prices.json, MODELGATE_PRICES_FILE) nor on the route: their cost is null',
+    labelNames: ['ai_provider', 'ai_model'] as const,
     registers: [registry],
   }),
   aiTokens: new client.Counter({

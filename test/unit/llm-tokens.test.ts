@@ -1,7 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { estimatePromptTokens, estimateTokens, MAX_TOKENIZED_CHARS, promptText } from '../../src/llm/tokens.ts';
-import { costOf } from '../../src/llm/cost.ts';
 import type { ClientRequest } from '../../src/llm/types.ts';
 
 describe('estimateTokens', () => {
@@ -49,17 +48,5 @@ describe('promptText and estimatePromptTokens', () => {
     assert.equal(estimatePromptTokens(req), estimateTokens(promptText(req)) + 3 * 3 + 3);
     assert.equal(promptText({ prompt: 'Say hi' } as ClientRequest), 'Say hi');
     assert.equal(estimatePromptTokens({ prompt: 'Say hi' } as ClientRequest), estimateTokens('Say hi'));
-  });
-});
-
-describe('costOf', () => {
-  const usage = { prompt_tokens: 1_000, completion_tokens: 500, total_tokens: 1_500 };
-  it('prices tokens per million', () => {
-    assert.equal(costOf(usage, { input_cost: 10, output_cost: 30 }), (1_000 * 10 + 500 * 30) / 1e6);
-    assert.equal(costOf(usage, { input_cost: 10, output_cost: null }), 0.01);
-  });
-  it('is null without usage or prices', () => {
-    assert.equal(costOf(null, { input_cost: 10, output_cost: 30 }), null);
-    assert.equal(costOf(usage, { input_cost: null, output_cost: null }), null);
   });
 });

@@ -7,7 +7,9 @@
 import type { RequestContext } from '../../proxy/context.ts';
 import type { CompiledAiProxy } from './compile.ts';
 import type { Usage } from '../../llm/types.ts';
-import { costOf } from '../../llm/cost.ts';
+import { requestCost, type CostKind } from '../../spend/cost.ts';
+import { labels, metrics } from '../../observability/metrics.ts';
+import { logger } from '../../observability/logger.ts';
 
 export interface AiExchange {
   provider: string;
@@ -27,13 +29,45 @@ export interface AiExchange {
   dropped?: readonly string[];
   /** The API the client spoke (`meta.client_api` in the log): `openai-chat`, `openai-responses`, `anthropic-messages` ... */
   clientApi?: string;
+  /** What is priced: `embeddings` answers price input only (default `chat`: chat, completions, Responses, Messages). */
+  kind?: CostKind;
 }
 
 /** Shared with later plugins (rate limiting, Prometheus, logging). */
 export const SHARED_KEY = 'ai';
 
+/** provider/model pairs already warned about: one warning per pair per process, not one per request. */
+const warnedUnpriced = new Set<string>();
+
+/**
+ * The answer's cost (src/spend/cost.ts). The served model wins over the requested one: it is what
+ * the provider bills (`gpt-4o` asked, `gpt-4o-2024-08-06` served; an Azure deployment name asked,
+ * the model behind it served; an aggregator's routed model). The requested model prices the answer
+ * when the served one is unknown to the table or not reported. Neither known: null, counted in
+ * `modelgate_ai_unpriced_requests_total` and warned about once per provider and model.
+ */
+function priceExchange(conf: CompiledAiProxy, x: AiExchange): number | null {
+  if (!x.usage) return null;
+  const kind = x.kind ?? 'chat';
+  const served = x.responseModel && x.responseModel !== x.requestModel ? requestCost(x.provider, x.responseModel, x.usage, conf.options, kind) : null;
+  const cost = served ?? requestCost(x.provider, x.requestModel, x.usage, conf.options, kind);
+  if (cost === null) unpriced(x.provider, x.responseModel ?? x.requestModel);
+  return cost;
+}
+
+function unpriced(provider: string, model: string): void {
+  metrics.aiUnpricedRequests.inc({ ai_provider: labels.provider.value(provider), ai_model: labels.model.value(model) });
+  const key = `${provider}\u0000${model}`;
+  if (warnedUnpriced.has(key) || warnedUnpriced.size >= 1024) return; // bounded, like the metric labels
+  warnedUnpriced.add(key);
+  logger().warn(
+    { provider, model },
+    'no price for this model: its requests are logged with cost null; add it with MODELGATE_PRICES_FILE or the route\'s input_cost/output_cost',
+  );
+}
+
 export function recordExchange(ctx: RequestContext, conf: CompiledAiProxy, x: AiExchange, payload?: { request: string; response: string }): void {
-  const cost = x.usage ? costOf(x.usage, conf.options) : null;
+  const cost = priceExchange(conf, x);
   const shared = x as AiExchange & { cost: number | null }; // the callers' fresh object, completed
   shared.cost = cost;
   ctx.shared[SHARED_KEY] = shared;

@@ -39,6 +39,7 @@ export async function relayEmbeddings(
       llmLatencyMs: performance.now() - sentAt,
       timeToFirstTokenMs: null,
       partial: false,
+      kind: 'embeddings',
     },
     conf.config.logging.log_payloads ? { request: rawRequest, response: body } : undefined,
   );
