@@ -18,6 +18,8 @@ import { getPluginSchema, pluginNames } from '../plugins/registry.ts';
 import { pluginEntitySchema } from '../entities/plugins.ts';
 import { isPlainObject } from '../schema/validate.ts';
 import { registerMetricsRoutes } from './metrics-routes.ts';
+import { registerUsageRoutes } from './usage-routes.ts';
+import { spendStore } from '../spend/store.ts';
 import { errorAnswer, logErrorAnswer } from './error-reply.ts';
 import { registerTestFaults } from './test-faults.ts';
 import { enterRequestScope } from './request-scope.ts';
@@ -139,6 +141,7 @@ export function createAdminServer(ctx: AdminContext): FastifyInstance {
   registerEntityRoutes(route, api);
   registerInfoRoutes(route, ctx);
   registerMetricsRoutes(app, ctx);
+  registerUsageRoutes(app, { store: spendStore, disabled: () => !ctx.settings.spend_log, find: (entity, key) => ctx.dao.find(entity, key) });
   ctx.extend?.(app, api);
   registerTestFaults(app);
   return app;
