@@ -253,7 +253,7 @@ export class SqliteSpendStore implements SpendStore {
 
   async write(rows: SpendRow[]): Promise<void> {
     if (rows.length === 0) return;
-    const insert = this.#stmt(`INSERT OR IGNORE INTO spend_requests (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`);
+    const insert = this.#stmt(`INSERT INTO spend_requests (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (time, request_id) DO NOTHING`);
     const db = this.#db;
     db.exec('BEGIN IMMEDIATE');
     try {

@@ -1,0 +1,281 @@
+/**
+ * The SQLite spend store (src/spend/sqlite.ts): rows and rollups written together, `/usage` answers
+ * from the rollups by interval, group and filter (exact sums; percentiles from merged histograms,
+ * within one bucket's width), newest-first pages with an opaque cursor, a consumer's cost over a
+ * window, retention, and a 100k-row sanity run (correctness only, no timing).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { SqliteSpendStore, latencyIndex, latencyRange, percentileOf, bucketStart } from '../../src/spend/sqlite.ts';
+import type { SpendRow } from '../../src/spend/types.ts';
+
+const T0 = Date.UTC(2025, 0, 15, 10, 0, 0); // a Wednesday, 10:00 UTC
+const MIN = 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
+function row(over: Partial<SpendRow> & { request_id: string; time: number }): SpendRow {
+  return {
+    consumer_id: 'alice',
+    credential_id: 'cred-1',
+    route_id: 'route-a',
+    service_id: 'svc',
+    plugin_id: 'plug',
+    client_api: 'openai-chat',
+    provider: 'openai',
+    model_requested: 'gpt-4o',
+    model_served: 'gpt-4o-2024-08-06',
+    status: 200,
+    prompt_tokens: 10,
+    completion_tokens: 5,
+    cached_tokens: 0,
+    cache_write_tokens: 0,
+    reasoning_tokens: 0,
+    total_tokens: 15,
+    cost: 0.001,
+    latency_ms: 100,
+    ttft_ms: null,
+    stream: false,
+    cache_hit: false,
+    estimated: false,
+    error_class: null,
+    ...over,
+  };
+}
+
+function withStore(fn: (store: SqliteSpendStore, file: string) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'spend-sqlite-'));
+    const file = path.join(dir, 'spend.db');
+    const store = new SqliteSpendStore(file);
+    try {
+      await fn(store, file);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+const near = (a: number, b: number) => Math.abs(a - b) < 1e-9;
+
+test('a batch writes its rows and the minute, hour and day rollups in one transaction; a batch written twice counts once', withStore(async (store, file) => {
+  const rows = [
+    row({ request_id: 'r1', time: T0 + 1000, cached_tokens: 4, reasoning_tokens: 2, cache_write_tokens: 1 }),
+    row({ request_id: 'r2', time: T0 + 2000, cost: null, model_served: 'mystery' }),
+    row({ request_id: 'r3', time: T0 + MIN + 5, status: 502, error_class: 'provider_error', prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, cost: 0, model_served: null }),
+  ];
+  await store.write(rows);
+  await store.write(rows); // a retried batch
+  const db = new DatabaseSync(file, { readOnly: true });
+  try {
+    assert.equal((db.prepare('SELECT COUNT(*) AS n FROM spend_requests').get() as any).n, 3);
+    const minute = db.prepare('SELECT * FROM spend_rollup_minute ORDER BY bucket, model').all() as any[];
+    assert.deepEqual(
+      minute.map((r) => [r.bucket, r.model, r.requests, r.errors, r.unpriced_requests]),
+      [
+        [T0, 'gpt-4o-2024-08-06', 1, 0, 0],
+        [T0, 'mystery', 1, 0, 1],
+        [T0 + MIN, 'gpt-4o', 1, 1, 0], // a failed request counts under the model asked for
+      ],
+    );
+    const hour = db.prepare('SELECT SUM(requests) AS n, SUM(cached_tokens) AS c, SUM(cache_write_tokens) AS w, SUM(reasoning_tokens) AS rt FROM spend_rollup_hour').get() as any;
+    assert.deepEqual({ ...hour }, { n: 3, c: 4, w: 1, rt: 2 });
+    const day = db.prepare('SELECT bucket, SUM(requests) AS n FROM spend_rollup_day GROUP BY bucket').all() as any[];
+    assert.deepEqual(day.map((r) => [r.bucket, r.n]), [[bucketStart(T0, 'day'), 3]]);
+  } finally {
+    db.close();
+  }
+}));
+
+test('a write that fails leaves neither rows nor rollups', withStore(async (store, file) => {
+  const bad = row({ request_id: 'bad', time: T0 }) as any;
+  bad.status = null; // NOT NULL: the insert fails inside the transaction
+  await assert.rejects(store.write([row({ request_id: 'ok', time: T0 }), bad]));
+  const db = new DatabaseSync(file, { readOnly: true });
+  try {
+    assert.equal((db.prepare('SELECT COUNT(*) AS n FROM spend_requests').get() as any).n, 0);
+    assert.equal((db.prepare('SELECT COUNT(*) AS n FROM spend_rollup_minute').get() as any).n, 0);
+  } finally {
+    db.close();
+  }
+}));
+
+test('usage: series per interval start then group, totals, filters', withStore(async (store) => {
+  await store.write([
+    row({ request_id: 'a1', time: T0 + 10, consumer_id: 'alice', route_id: 'r1', cost: 0.5, prompt_tokens: 100, completion_tokens: 10, total_tokens: 110 }),
+    row({ request_id: 'a2', time: T0 + MIN + 10, consumer_id: 'alice', route_id: 'r1', cost: 0.25, prompt_tokens: 50, completion_tokens: 5, total_tokens: 55 }),
+    row({ request_id: 'b1', time: T0 + 20, consumer_id: 'bob', route_id: 'r2', provider: 'anthropic', model_served: 'claude', cost: 1, prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 }),
+    row({ request_id: 'n1', time: T0 + 30, consumer_id: null, route_id: 'r2', status: 401, error_class: 'unauthorized', cost: 0, prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }),
+    row({ request_id: 'late', time: T0 + HOUR + 5, consumer_id: 'alice', route_id: 'r1', cost: null }),
+  ]);
+  const minute = await store.usage({ from: T0, to: T0 + HOUR, interval: 'minute', group_by: ['consumer'] });
+  assert.equal(minute.from, new Date(T0).toISOString());
+  assert.deepEqual(
+    minute.series.map((p) => [p.start, p.group.consumer, p.requests, p.errors, p.cost, p.prompt_tokens]),
+    [
+      [new Date(T0).toISOString(), null, 1, 1, 0, 0],
+      [new Date(T0).toISOString(), 'alice', 1, 0, 0.5, 100],
+      [new Date(T0).toISOString(), 'bob', 1, 0, 1, 7],
+      [new Date(T0 + MIN).toISOString(), 'alice', 1, 0, 0.25, 50],
+    ],
+  );
+  assert.equal(minute.totals.requests, 4);
+  assert.equal(minute.totals.errors, 1);
+  assert.ok(near(minute.totals.cost, 1.75));
+  assert.equal(minute.totals.prompt_tokens, 157);
+  assert.equal(minute.totals.unpriced_requests, 0);
+
+  const hour = await store.usage({ from: T0, to: T0 + 2 * HOUR, interval: 'hour', group_by: [] });
+  assert.deepEqual(hour.series.map((p) => [p.start, p.requests, p.unpriced_requests, p.group]), [
+    [new Date(T0).toISOString(), 4, 0, {}],
+    [new Date(T0 + HOUR).toISOString(), 1, 1, {}],
+  ]);
+  assert.equal(hour.totals.unpriced_requests, 1);
+
+  const day = await store.usage({ from: T0, to: T0 + DAY, interval: 'day', group_by: ['provider', 'model'] });
+  assert.deepEqual(day.series.map((p) => [p.group.provider, p.group.model, p.requests]), [
+    ['anthropic', 'claude', 1],
+    ['openai', 'gpt-4o-2024-08-06', 4],
+  ]);
+  assert.equal(day.from, new Date(bucketStart(T0, 'day')).toISOString(), 'from: the start of its interval');
+
+  const alice = await store.usage({ from: T0, to: T0 + DAY, interval: 'hour', group_by: ['route'], consumer: 'alice' });
+  assert.deepEqual(alice.series.map((p) => [p.group.route, p.requests]), [['r1', 2], ['r1', 1]]);
+  const r2claude = await store.usage({ from: T0, to: T0 + DAY, interval: 'day', group_by: [], route: 'r2', model: 'claude' });
+  assert.equal(r2claude.totals.requests, 1);
+  assert.equal(r2claude.totals.total_tokens, 10);
+  const anthropic = await store.usage({ from: T0, to: T0 + DAY, interval: 'day', group_by: [], provider: 'anthropic' });
+  assert.equal(anthropic.totals.requests, 1);
+  const none = await store.usage({ from: T0 + 2 * HOUR, to: T0 + 3 * HOUR, interval: 'minute', group_by: [] });
+  assert.deepEqual(none.series, []);
+  assert.equal(none.totals.requests, 0);
+  assert.equal(none.totals.latency_p50_ms, null);
+}));
+
+test('percentiles come from merged histograms, within the width of the true value\'s bucket', withStore(async (store) => {
+  // 200 requests over 4 minutes and 2 routes: the hour's p50/p95 merge 8 rollup rows' histograms
+  const latencies: number[] = [];
+  const rows: SpendRow[] = [];
+  for (let i = 0; i < 200; i++) {
+    const latency = 5 + ((i * 37) % 200) * 7.3; // 5 .. ~1460 ms, spread
+    latencies.push(latency);
+    rows.push(row({ request_id: `p${i}`, time: T0 + (i % 4) * MIN + i, route_id: i % 2 ? 'r1' : 'r2', latency_ms: latency }));
+  }
+  await store.write(rows);
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const truth = (p: number) => sorted[Math.ceil(p * sorted.length) - 1];
+  const answer = await store.usage({ from: T0, to: T0 + HOUR, interval: 'hour', group_by: [] });
+  for (const [p, got] of [[0.5, answer.totals.latency_p50_ms], [0.95, answer.totals.latency_p95_ms]] as const) {
+    const [lo, hi] = latencyRange(latencyIndex(truth(p)));
+    assert.ok(got !== null && got >= lo && got < hi, `p${p * 100}: ${got} in [${lo}, ${hi}) around ${truth(p)}`);
+  }
+  assert.equal(percentileOf({}, 0.5), null);
+  assert.equal(percentileOf({ 0: 3 }, 0.95), 0.5, 'sub-millisecond latencies');
+}));
+
+test('requests: newest first, paged with an opaque cursor, filtered', withStore(async (store) => {
+  const rows: SpendRow[] = [];
+  for (let i = 0; i < 25; i++) rows.push(row({ request_id: `q${String(i).padStart(2, '0')}`, time: T0 + Math.floor(i / 2) * 1000, consumer_id: i % 5 === 0 ? 'bob' : 'alice', stream: i % 2 === 0 }));
+  await store.write(rows);
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  let pages = 0;
+  do {
+    const page = await store.requests({ from: T0, to: T0 + HOUR, limit: 10, cursor });
+    pages++;
+    seen.push(...page.data.map((r) => r.request_id));
+    cursor = page.next_cursor ?? undefined;
+    if (cursor) assert.match(cursor, /^[A-Za-z0-9_-]+$/, 'base64url');
+  } while (cursor);
+  assert.equal(pages, 3);
+  const expected = rows.map((r) => r.request_id).sort((a, b) => {
+    const ta = rows.find((r) => r.request_id === a)!.time;
+    const tb = rows.find((r) => r.request_id === b)!.time;
+    return tb - ta || (a < b ? 1 : -1);
+  });
+  assert.deepEqual(seen, expected, 'every row once, newest first (ties by request id)');
+  const first = await store.requests({ from: T0, to: T0 + HOUR, limit: 1 });
+  assert.deepEqual(first.data[0], rows[24], 'a row reads back as written (booleans included)');
+  const bob = await store.requests({ from: T0, to: T0 + HOUR, limit: 100, consumer: 'bob' });
+  assert.deepEqual(bob.data.map((r) => r.request_id), ['q20', 'q15', 'q10', 'q05', 'q00']);
+  assert.equal(bob.next_cursor, null);
+  const byModel = await store.requests({ from: T0, to: T0 + HOUR, limit: 100, model: 'gpt-4o-2024-08-06' });
+  assert.equal(byModel.data.length, 25);
+  await assert.rejects(store.requests({ from: T0, to: T0 + HOUR, limit: 10, cursor: 'not-a-cursor' }), /invalid cursor/);
+}));
+
+test('costOf: a consumer\'s priced cost over [from, to)', withStore(async (store) => {
+  await store.write([
+    row({ request_id: 'c1', time: T0, cost: 0.5 }),
+    row({ request_id: 'c2', time: T0 + 10, cost: null }),
+    row({ request_id: 'c3', time: T0 + 20, cost: 0.25 }),
+    row({ request_id: 'c4', time: T0 + 30, cost: 4, consumer_id: 'bob' }),
+    row({ request_id: 'c5', time: T0 + DAY, cost: 8 }),
+  ]);
+  assert.ok(near(await store.costOf('alice', T0, T0 + DAY), 0.75));
+  assert.ok(near(await store.costOf('alice', T0 + 1, T0 + DAY + 1), 8.25));
+  assert.equal(await store.costOf('carol', T0, T0 + DAY), 0);
+}));
+
+test('prune drops rows older than the cut and rollups whose whole interval is older', withStore(async (store, file) => {
+  await store.write([
+    row({ request_id: 'old', time: T0 - 3 * DAY }),
+    row({ request_id: 'older', time: T0 - 10 * DAY }),
+    row({ request_id: 'new', time: T0 + 5 }),
+  ]);
+  await store.prune(T0 - DAY);
+  const left = await store.requests({ from: 0, to: T0 + DAY, limit: 100 });
+  assert.deepEqual(left.data.map((r) => r.request_id), ['new']);
+  const db = new DatabaseSync(file, { readOnly: true });
+  try {
+    for (const i of ['minute', 'hour', 'day']) assert.equal((db.prepare(`SELECT COUNT(*) AS n FROM spend_rollup_${i}`).get() as any).n, 1, i);
+  } finally {
+    db.close();
+  }
+}));
+
+test('100k rows: written in batches, every query consistent with what was written', withStore(async (store) => {
+  const N = 100_000;
+  const consumers = ['c0', 'c1', 'c2', 'c3', 'c4', null];
+  let cost = 0;
+  let c1cost = 0;
+  let batch: SpendRow[] = [];
+  for (let i = 0; i < N; i++) {
+    const r = row({
+      request_id: `big-${i}`,
+      time: T0 + i * 1700, // ~47 hours
+      consumer_id: consumers[i % consumers.length],
+      route_id: `route-${i % 7}`,
+      model_served: `model-${i % 3}`,
+      cost: i % 11 === 0 ? null : 0.001,
+      latency_ms: 10 + (i % 1000),
+      error_class: i % 13 === 0 ? 'provider_error' : null,
+    });
+    if (r.cost !== null) cost += r.cost;
+    if (r.consumer_id === 'c1' && r.cost !== null) c1cost += r.cost;
+    batch.push(r);
+    if (batch.length === 500) {
+      await store.write(batch);
+      batch = [];
+    }
+  }
+  await store.write(batch);
+  const all = await store.usage({ from: T0, to: T0 + 3 * DAY, interval: 'hour', group_by: ['consumer', 'route', 'model', 'provider'] });
+  assert.equal(all.totals.requests, N);
+  assert.equal(all.totals.unpriced_requests, Math.ceil(N / 11));
+  assert.equal(all.totals.errors, Math.ceil(N / 13));
+  assert.ok(Math.abs(all.totals.cost - cost) < 1e-6);
+  const perDay = await store.usage({ from: T0, to: T0 + 3 * DAY, interval: 'day', group_by: [] });
+  assert.equal(perDay.series.reduce((n, p) => n + p.requests, 0), N);
+  assert.ok(Math.abs((await store.costOf('c1', T0, T0 + 3 * DAY)) - c1cost) < 1e-6);
+  const page = await store.requests({ from: T0, to: T0 + 3 * DAY, limit: 1000, consumer: 'c2' });
+  assert.equal(page.data.length, 1000);
+  assert.equal(page.data[0].request_id, `big-${N - 2}`, 'newest of c2 first');
+  const p50 = all.totals.latency_p50_ms!;
+  assert.ok(p50 > 400 && p50 < 620, `p50 ${p50} around 509`);
+}));
