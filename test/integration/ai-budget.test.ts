@@ -269,4 +269,39 @@ describe('two nodes sharing Redis', { skip: redisMissing ?? false }, () => {
   });
 });
 
-test('a restart keeps a local budget (seeded from the spend log)', { skip: 'the spend-log seeder (src/plugins/ai-budget/seed.ts installSpendSeeder) is not wired to the SpendStore yet' }, () => {});
+describe('one node, local counters, restarted', () => {
+  let mock: MockProvider;
+  let node: Gateway;
+
+  before(async () => {
+    mock = await startMockProvider('openai');
+    node = await Gateway.start({ workers: 2 });
+    await ok(node, 'POST', '/services', { name: 'ai', url: 'http://localhost:32000' });
+    await ok(node, 'POST', '/consumers', { username: 'alice' });
+    await ok(node, 'POST', '/consumers/alice/key-auth', { key: KEYS.alice });
+    await ok(node, 'POST', '/plugins', { name: 'key-auth' });
+    // global: seeded from the spend log, which sums a consumer's spend on every route
+    await ok(node, 'POST', '/plugins', { name: 'ai-budget', config: { budgets: [{ amount: 2 * TOTAL, period: 'day', window: 'rolling' }] } });
+    await ok(node, 'POST', '/services/ai/routes', { name: 'chat', paths: ['/chat'] });
+    await ok(node, 'POST', '/routes/chat/plugins', aiProxy(`${mock.url}/v1/chat/completions`));
+  });
+
+  after(async () => {
+    await node?.close();
+    await mock?.close();
+  });
+
+  test('a restart keeps the budget: counters are seeded from the spend log', async () => {
+    for (let i = 0; i < 2; i++) {
+      await waitRemaining(node, KEYS.alice, (2 - i) * TOTAL);
+      assert.equal((await chat(node, KEYS.alice, i === 1)).status, 200);
+    }
+    await waitRemaining(node, KEYS.alice, 0);
+    await node.stop(); // the primary writes the spend rows it holds before it exits
+    await node.launch({ workers: 2 });
+    const r = await chat(node, KEYS.alice);
+    assert.equal(r.status, 429, r.text);
+    assert.match(r.json.error.message, new RegExp(`^Budget exceeded: \\$${2 * TOTAL} spent of \\$${2 * TOTAL} per rolling 24 hours$`));
+    assert.equal(await remaining(node, KEYS.alice), 0, 'the other worker sees the seeded counter too');
+  });
+});

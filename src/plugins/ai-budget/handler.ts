@@ -118,30 +118,37 @@ function remember(set: Set<string>, key: string): void {
 }
 
 /**
- * Local counters after a restart: buckets that began before the node's counters did are seeded
- * once from the spend log (seed.ts), when a seeder is installed. Waits for the seeds this worker
- * was elected to write; a request another worker admits meanwhile reads an unseeded counter.
+ * Local counters after a restart: buckets not yet seeded on this node are seeded once from the
+ * spend log (seed.ts). Waits for the seeds this worker was elected to write; a request another
+ * worker admits meanwhile reads an unseeded counter. Only global (or consumer-scoped) instances
+ * are seeded: the spend log sums a consumer's spend on every route.
  */
-async function seedLocal(store: CounterStore, ctx: RequestContext, c: AiBudgetConfig, readings: Reading[], now: number): Promise<void> {
-  const installed = spendSeeder();
+async function seedLocal(store: CounterStore, ctx: RequestContext, conf: Compiled, readings: Reading[], now: number): Promise<void> {
+  const c = conf.config;
   const consumerId = ctx.consumer?.id;
-  if (!installed || c.strategy !== 'local' || c.identifier !== 'consumer' || !consumerId) return;
+  if (c.strategy !== 'local' || c.identifier !== 'consumer' || !consumerId) return;
   const todo: { key: string; from: number; to: number; ttlMs: number }[] = [];
   for (const r of readings) {
     r.span.buckets.forEach((bucket, i) => {
       const key = r.keys[i];
-      if (bucket >= installed.countersSince || seeded.has(key) || todo.some((t) => t.key === key)) return;
-      todo.push({ key, from: bucket, to: Math.min(bucket + r.span.bucketMs, installed.countersSince), ttlMs: bucketTtl(r.budget, r.span, bucket, now) });
+      if (seeded.has(key) || todo.some((t) => t.key === key)) return;
+      todo.push({ key, from: bucket, to: Math.min(bucket + r.span.bucketMs, now), ttlMs: bucketTtl(r.budget, r.span, bucket, now) });
     });
   }
   if (todo.length === 0) return;
+  const scope = instanceOf(ctx, conf)?.entity;
+  const seeder = scope?.route || scope?.service ? null : spendSeeder();
+  if (!seeder) {
+    for (const t of todo) remember(seeded, t.key);
+    return;
+  }
   const elected = await store.increment(todo.map((t) => ({ key: `seeded:${t.key}`, delta: 1, ttlMs: t.ttlMs })));
   const seeds: CounterIncrement[] = [];
   await Promise.all(
     todo.map(async (t, i) => {
       remember(seeded, t.key);
-      if (elected[i] !== 1) return;
-      const cost = await installed.seeder(consumerId, t.from, t.to);
+      if (elected[i] !== 1 || t.from >= t.to) return;
+      const cost = await seeder(consumerId, t.from, t.to);
       if (cost > 0) seeds.push({ key: t.key, delta: Math.round(cost * COST_SCALE), ttlMs: t.ttlMs });
     }),
   );
@@ -193,7 +200,7 @@ async function access(ctx: RequestContext, conf: Compiled): Promise<void> {
   const store = storeOf(c);
   let values: Map<string, number>;
   try {
-    await seedLocal(store, ctx, c, readings, now);
+    await seedLocal(store, ctx, conf, readings, now);
     const read = await store.read(keys);
     values = new Map(keys.map((k, i) => [k, read[i]]));
   } catch (e) {
