@@ -1,0 +1,184 @@
+/**
+ * Usage API query time over a large spend log (issue 19: `/usage` answers within 200 ms over
+ * 1,000,000 rows). Seeds rows into a SQLite SpendStore in a temporary directory through `write()`
+ * in batches (as the primary's writer does: rows and rollups in one transaction), spread over 30
+ * days, 50 consumers, 20 routes and 10 models, then times `/usage`-shaped queries and the first
+ * page of `/usage/requests`: each against the store alone, and through the Admin API's handler
+ * (parameter parsing, name lookups, JSON or CSV serialisation; Fastify's inject, no socket).
+ * Medians of several runs, printed against the target; never asserted (a report, not a test).
+ *
+ *   npm run bench:usage                      1,000,000 rows
+ *   node bench/usage-query.ts --rows 100000  a quick run
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import Fastify from 'fastify';
+import { SqliteSpendStore } from '../src/spend/sqlite.ts';
+import { registerUsageRoutes } from '../src/admin/usage-routes.ts';
+import type { SpendRow, SpendStore } from '../src/spend/types.ts';
+import type { Row } from '../src/store/types.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '1000000' },
+    batch: { type: 'string', default: '5000' },
+    runs: { type: 'string', default: '7' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const ROWS = Number(args.rows);
+const BATCH = Number(args.batch);
+const RUNS = Number(args.runs);
+const TARGET_MS = 200;
+const DAYS = 30;
+const DAY = 86_400_000;
+
+const uuid = (kind: number, i: number) => `${kind.toString(16).padStart(8, '0')}-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
+const CONSUMERS = Array.from({ length: 50 }, (_, i) => uuid(1, i));
+const ROUTES = Array.from({ length: 20 }, (_, i) => uuid(2, i));
+const MODELS = [
+  ['openai', 'gpt-4o'],
+  ['openai', 'gpt-4o-mini'],
+  ['openai', 'o3-mini'],
+  ['openai', 'text-embedding-3-small'],
+  ['anthropic', 'claude-sonnet-4-5'],
+  ['anthropic', 'claude-haiku-4-5'],
+  ['gemini', 'gemini-2.5-pro'],
+  ['gemini', 'gemini-2.5-flash'],
+  ['bedrock', 'us.anthropic.claude-3-7-sonnet'],
+  ['mistral', 'mistral-large-latest'],
+] as const;
+
+/** Deterministic (mulberry32): the same seed gives the same log, so runs compare. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function makeRow(i: number, now: number, rand: () => number): SpendRow {
+  const [provider, model] = MODELS[Math.floor(rand() * MODELS.length)];
+  const prompt = 20 + Math.floor(rand() * 2000);
+  const completion = Math.floor(rand() * 800);
+  const failed = rand() < 0.02;
+  const stream = rand() < 0.5;
+  const latency = 50 + Math.floor(rand() * rand() * 8000);
+  return {
+    time: now - Math.floor(rand() * DAYS * DAY),
+    request_id: `req-${i.toString(36).padStart(8, '0')}`,
+    consumer_id: CONSUMERS[Math.floor(rand() * CONSUMERS.length)],
+    credential_id: null,
+    route_id: ROUTES[Math.floor(rand() * ROUTES.length)],
+    service_id: null,
+    plugin_id: null,
+    client_api: 'openai-chat',
+    provider,
+    model_requested: model,
+    model_served: model,
+    status: failed ? 502 : 200,
+    prompt_tokens: prompt,
+    completion_tokens: failed ? 0 : completion,
+    cached_tokens: Math.floor(prompt * rand() * 0.3),
+    cache_write_tokens: 0,
+    reasoning_tokens: model === 'o3-mini' ? Math.floor(completion / 2) : 0,
+    total_tokens: prompt + (failed ? 0 : completion),
+    cost: model === 'mistral-large-latest' ? null : (prompt * 2.5 + completion * 10) / 1e6,
+    latency_ms: latency,
+    ttft_ms: stream ? Math.floor(latency / 4) : null,
+    stream,
+    cache_hit: false,
+    estimated: false,
+    error_class: failed ? 'provider_error' : null,
+  };
+}
+
+async function seed(store: SpendStore, now: number): Promise<number> {
+  const rand = rng(19);
+  const started = performance.now();
+  for (let i = 0; i < ROWS; i += BATCH) {
+    const rows: SpendRow[] = [];
+    for (let j = i; j < Math.min(ROWS, i + BATCH); j++) rows.push(makeRow(j, now, rand));
+    await store.write(rows);
+    if ((i / BATCH) % 40 === 0) process.stderr.write(`\rseeding ${i.toLocaleString('en-US')} / ${ROWS.toLocaleString('en-US')}`);
+  }
+  process.stderr.write('\r\x1b[K');
+  return performance.now() - started;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+async function time(run: () => Promise<unknown>): Promise<{ median: number; max: number }> {
+  await run(); // warm: statements prepared, pages cached
+  const ms: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t = performance.now();
+    await run();
+    ms.push(performance.now() - t);
+  }
+  return { median: median(ms), max: Math.max(...ms) };
+}
+
+async function main(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-bench-usage-'));
+  const store = new SqliteSpendStore(path.join(dir, 'spend.db'));
+  const now = Date.now();
+  try {
+    const seedMs = await seed(store, now);
+    const size = fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
+    console.log(`seeded ${ROWS.toLocaleString('en-US')} rows in ${(seedMs / 1000).toFixed(1)} s (${Math.round(ROWS / (seedMs / 1000)).toLocaleString('en-US')} rows/s, batches of ${BATCH}); files ${(size / 1e6).toFixed(0)} MB`);
+
+    // the Admin API's handler over the same store; names come from a table, as the dao would give them
+    const names = new Map<string, Row>([...CONSUMERS.map((id, i) => [id, { id, created_at: 0, username: `consumer-${i}` }] as const), ...ROUTES.map((id, i) => [id, { id, created_at: 0, name: `route-${i}` }] as const)]);
+    const byName = new Map([...names.values()].map((r) => [(r.username ?? r.name) as string, r]));
+    const app = Fastify();
+    registerUsageRoutes(app, { store: () => store, disabled: () => false, find: async (_e, key) => names.get(key) ?? byName.get(key) ?? null, now: () => now });
+    await app.ready();
+    const http = (url: string, accept = 'application/json') => async () => {
+      const r = await app.inject({ url, headers: { accept } });
+      if (r.statusCode !== 200) throw new Error(`${url}: ${r.statusCode} ${r.body}`);
+      return r.body;
+    };
+
+    const iso = (t: number) => new Date(t).toISOString();
+    const last24h = { from: now - DAY, to: now };
+    const last30d = { from: now - DAYS * DAY, to: now };
+    const one = CONSUMERS[7];
+    const cases: [string, () => Promise<unknown>][] = [
+      ['store: usage 24 h by hour, group_by model', () => store.usage({ ...last24h, interval: 'hour', group_by: ['model'] })],
+      ['store: usage 30 d by day, group_by consumer', () => store.usage({ ...last30d, interval: 'day', group_by: ['consumer'] })],
+      ['store: usage 30 d by day, one consumer', () => store.usage({ ...last30d, interval: 'day', group_by: [], consumer: one })],
+      ['store: usage 30 d by hour, group_by route,model', () => store.usage({ ...last30d, interval: 'hour', group_by: ['route', 'model'] })],
+      ['store: requests first page (100)', () => store.requests({ ...last30d, limit: 100 })],
+      ['store: requests first page (1000), one consumer', () => store.requests({ ...last30d, limit: 1000, consumer: one })],
+      ['GET /usage?interval=hour&group_by=model', http('/usage?interval=hour&group_by=model')],
+      [`GET /usage?from=-30d&interval=day&group_by=consumer`, http(`/usage?from=${iso(last30d.from)}&interval=day&group_by=consumer`)],
+      ['GET /usage?from=-30d&interval=day&consumer=<name>', http(`/usage?from=${iso(last30d.from)}&interval=day&consumer=consumer-7`)],
+      ['GET /usage?from=-30d&…group_by=consumer (CSV)', http(`/usage?from=${iso(last30d.from)}&interval=day&group_by=consumer`, 'text/csv')],
+      ['GET /usage/requests?from=-30d', http(`/usage/requests?from=${iso(last30d.from)}`)],
+      ['GET /usage/requests?from=-30d&limit=1000 (CSV)', http(`/usage/requests?from=${iso(last30d.from)}&limit=1000`, 'text/csv')],
+    ];
+    console.log(`\n${'query'.padEnd(56)} ${'median'.padStart(9)} ${'max'.padStart(9)}  target ${TARGET_MS} ms (${RUNS} runs)`);
+    for (const [name, run] of cases) {
+      const t = await time(run);
+      const verdict = t.median <= TARGET_MS ? 'ok' : 'OVER';
+      console.log(`${name.padEnd(56)} ${t.median.toFixed(1).padStart(6)} ms ${t.max.toFixed(1).padStart(6)} ms  ${verdict}`);
+    }
+    await app.close();
+  } finally {
+    await store.close();
+    if (!args.keep) fs.rmSync(dir, { recursive: true, force: true });
+    else console.log(`kept ${dir}`);
+  }
+}
+
+await main();
