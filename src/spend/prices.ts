@@ -115,17 +115,17 @@ function checkProvider(v: unknown, where: string, mode: Mode): void {
   }
 }
 
-/** Checks a parsed table against the schema's rules; throws PricesError naming the path. */
-export function validatePrices(v: unknown, mode: Mode, where = 'prices'): PriceFile {
-  check(isObject(v), where, 'expected a JSON object');
-  for (const k of Object.keys(v)) check(TOP_FIELDS.has(k), `${where}.${k}`, 'unknown field');
-  if (mode === 'bundled' || v.updated !== undefined) check(typeof v.updated === 'string' && DATE.test(v.updated), `${where}.updated`, 'required: a date YYYY-MM-DD');
-  check(v.currency === undefined || v.currency === 'USD', `${where}.currency`, "only 'USD' is supported");
-  check(isObject(v.providers), `${where}.providers`, 'required: an object of providers');
-  for (const [name, p] of Object.entries(v.providers)) checkProvider(p, `${where}.providers.${name}`, mode);
+/** Checks a parsed table against the schema's rules; throws PricesError naming the path inside it. */
+export function validatePrices(v: unknown, mode: Mode): PriceFile {
+  check(isObject(v), '(top level)', 'expected a JSON object');
+  for (const k of Object.keys(v)) check(TOP_FIELDS.has(k), k, 'unknown field');
+  if (mode === 'bundled' || v.updated !== undefined) check(typeof v.updated === 'string' && DATE.test(v.updated), 'updated', 'required: a date YYYY-MM-DD');
+  check(v.currency === undefined || v.currency === 'USD', 'currency', "only 'USD' is supported");
+  check(isObject(v.providers), 'providers', 'required: an object of providers');
+  for (const [name, p] of Object.entries(v.providers)) checkProvider(p, `providers.${name}`, mode);
   const providers = v.providers as Record<string, ProviderEntry>;
   for (const [name, p] of Object.entries(providers)) {
-    if (p.same_as !== undefined) check(p.same_as !== name, `${where}.providers.${name}.same_as`, 'a provider cannot be priced as itself');
+    if (p.same_as !== undefined) check(p.same_as !== name, `providers.${name}.same_as`, 'a provider cannot be priced as itself');
   }
   return v as unknown as PriceFile;
 }
@@ -145,7 +145,11 @@ export function readPriceFile(file: string | URL, mode: Mode): PriceFile {
   } catch (e) {
     throw new PricesError(`${name}: not JSON (${(e as Error).message})`);
   }
-  return validatePrices(parsed, mode, name);
+  try {
+    return validatePrices(parsed, mode);
+  } catch (e) {
+    throw e instanceof PricesError ? new PricesError(`${name}: ${e.message}`) : e;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -179,14 +183,20 @@ function priceOnly(m: ModelEntry): ModelPrice {
   return Object.freeze(price);
 }
 
-/** Bundled first, then the override: an override's provider fields win, and its models add to or replace the bundled ones by name. */
+/** Bundled first, then the override: an override's provider fields win, and its models add to or replace the bundled ones by name (keeping the bundled patterns unless given new ones). */
 function merge(base: PriceFile, over: PriceFile | null): Record<string, ProviderEntry> {
   const out: Record<string, ProviderEntry> = {};
   for (const [name, p] of Object.entries(base.providers)) out[name] = { ...p, models: { ...p.models } };
   if (!over) return out;
   for (const [name, p] of Object.entries(over.providers)) {
     const prev = out[name] ?? {};
-    out[name] = { ...prev, ...p, models: { ...prev.models, ...p.models } };
+    const models = { ...prev.models };
+    for (const [model, entry] of Object.entries(p.models ?? {})) {
+      // a re-priced model keeps matching its snapshots unless the override gives patterns of its own
+      const patterns = entry.patterns ?? models[model]?.patterns;
+      models[model] = patterns ? { ...entry, patterns } : entry;
+    }
+    out[name] = { ...prev, ...p, models };
   }
   return out;
 }
