@@ -20,10 +20,15 @@ const OPENERS: Record<Settings['database'], Opener> = {
   off: local,
   postgres: async (settings) => {
     // loaded only with PostgreSQL: SQLite nodes never carry pg's spend code
-    // TODO(issue 19): src/spend/postgres.ts (another helper) exports the PostgreSQL SpendStore; wire it here:
-    //   const { PostgresSpendStore } = await import('./postgres.ts'); return PostgresSpendStore.open(settings);
-    void settings;
-    throw new Error('spend log on PostgreSQL: not built');
+    const [{ PostgresSpendStore }, { pgConfig }] = await Promise.all([import('./postgres.ts'), import('../store/postgres.ts')]);
+    const store = new PostgresSpendStore(pgConfig(settings));
+    try {
+      await store.open();
+    } catch (e) {
+      await store.close().catch(() => {});
+      throw e;
+    }
+    return store;
   },
 };
 
