@@ -186,6 +186,12 @@ test('known traffic gives exactly the expected spend rows and rollups; a restart
   const perConsumer = query(gw, "SELECT consumer_id, SUM(requests) AS n FROM spend_rollup_day GROUP BY consumer_id ORDER BY consumer_id");
   assert.deepEqual(perConsumer.map((r) => [r.consumer_id, r.n]), [['', 2], [ids.consumer, 3]]);
 
+  // nothing dropped, and the counter is on /metrics once (the primary holds both sides)
+  const metrics = await gw.adminRequest('GET', '/metrics');
+  assert.match(metrics.text, /^modelgate_spend_rows_dropped_total\{where="worker"\} 0$/m);
+  assert.match(metrics.text, /^modelgate_spend_rows_dropped_total\{where="primary"\} 0$/m);
+  assert.equal(metrics.text.split('# TYPE modelgate_spend_rows_dropped_total').length, 2);
+
   // a restart keeps the rows; new traffic adds to them
   await gw.stop();
   await gw.launch({ workers: 1 });
