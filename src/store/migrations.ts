@@ -87,4 +87,56 @@ export const PG_MIGRATIONS: Migration[] = [
       CREATE INDEX keyauth_credentials_tags ON keyauth_credentials USING GIN (tags);
     `,
   },
+  {
+    // The spend log (src/spend/postgres.ts). spend_requests is partitioned by day on \`time\`; the
+    // store creates each day's partition ahead of the rows (spend_requests_pYYYYMMDD) and drops
+    // whole days past the retention, so nothing here names a day. The rollups key a NULL
+    // dimension as '' (a unique key must not hold NULLs before PostgreSQL 15's NULLS NOT
+    // DISTINCT); cost is NUMERIC so sums added by many nodes in any order are exact;
+    // latency_hist is the sparse {"index": count} histogram of src/spend/sqlite.ts's latencyIndex.
+    name: '001_spend_log',
+    up: `
+      CREATE TABLE spend_requests (
+        time TIMESTAMPTZ NOT NULL, request_id TEXT COLLATE "C" NOT NULL,
+        consumer_id TEXT COLLATE "C", credential_id TEXT COLLATE "C", route_id TEXT COLLATE "C", service_id TEXT COLLATE "C", plugin_id TEXT COLLATE "C",
+        client_api TEXT, provider TEXT, model_requested TEXT, model_served TEXT, status INTEGER NOT NULL,
+        prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL, total_tokens INTEGER NOT NULL,
+        cost NUMERIC, latency_ms DOUBLE PRECISION NOT NULL, ttft_ms DOUBLE PRECISION,
+        stream BOOLEAN NOT NULL, cache_hit BOOLEAN NOT NULL, estimated BOOLEAN NOT NULL, error_class TEXT,
+        PRIMARY KEY (time, request_id)
+      ) PARTITION BY RANGE (time);
+      CREATE INDEX spend_requests_consumer ON spend_requests (consumer_id, time);
+      CREATE TABLE spend_rollup_minute (
+        bucket TIMESTAMPTZ NOT NULL,
+        route_id TEXT COLLATE "C" NOT NULL, consumer_id TEXT COLLATE "C" NOT NULL, provider TEXT COLLATE "C" NOT NULL, model TEXT COLLATE "C" NOT NULL,
+        requests BIGINT NOT NULL, errors BIGINT NOT NULL,
+        prompt_tokens BIGINT NOT NULL, completion_tokens BIGINT NOT NULL, cached_tokens BIGINT NOT NULL,
+        cache_write_tokens BIGINT NOT NULL, reasoning_tokens BIGINT NOT NULL, total_tokens BIGINT NOT NULL,
+        cost NUMERIC NOT NULL, unpriced_requests BIGINT NOT NULL, latency_hist JSONB NOT NULL,
+        PRIMARY KEY (bucket, route_id, consumer_id, provider, model)
+      );
+      CREATE INDEX spend_rollup_minute_consumer ON spend_rollup_minute (consumer_id, bucket);
+      CREATE TABLE spend_rollup_hour (
+        bucket TIMESTAMPTZ NOT NULL,
+        route_id TEXT COLLATE "C" NOT NULL, consumer_id TEXT COLLATE "C" NOT NULL, provider TEXT COLLATE "C" NOT NULL, model TEXT COLLATE "C" NOT NULL,
+        requests BIGINT NOT NULL, errors BIGINT NOT NULL,
+        prompt_tokens BIGINT NOT NULL, completion_tokens BIGINT NOT NULL, cached_tokens BIGINT NOT NULL,
+        cache_write_tokens BIGINT NOT NULL, reasoning_tokens BIGINT NOT NULL, total_tokens BIGINT NOT NULL,
+        cost NUMERIC NOT NULL, unpriced_requests BIGINT NOT NULL, latency_hist JSONB NOT NULL,
+        PRIMARY KEY (bucket, route_id, consumer_id, provider, model)
+      );
+      CREATE INDEX spend_rollup_hour_consumer ON spend_rollup_hour (consumer_id, bucket);
+      CREATE TABLE spend_rollup_day (
+        bucket TIMESTAMPTZ NOT NULL,
+        route_id TEXT COLLATE "C" NOT NULL, consumer_id TEXT COLLATE "C" NOT NULL, provider TEXT COLLATE "C" NOT NULL, model TEXT COLLATE "C" NOT NULL,
+        requests BIGINT NOT NULL, errors BIGINT NOT NULL,
+        prompt_tokens BIGINT NOT NULL, completion_tokens BIGINT NOT NULL, cached_tokens BIGINT NOT NULL,
+        cache_write_tokens BIGINT NOT NULL, reasoning_tokens BIGINT NOT NULL, total_tokens BIGINT NOT NULL,
+        cost NUMERIC NOT NULL, unpriced_requests BIGINT NOT NULL, latency_hist JSONB NOT NULL,
+        PRIMARY KEY (bucket, route_id, consumer_id, provider, model)
+      );
+      CREATE INDEX spend_rollup_day_consumer ON spend_rollup_day (consumer_id, bucket);
+    `,
+  },
 ];
