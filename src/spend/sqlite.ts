@@ -114,17 +114,31 @@ const DIMENSION_COLUMN: Record<UsageDimension, string> = { consumer: 'consumer_i
 const MODEL_EXPR = 'COALESCE(model_served, model_requested)';
 const ROW_FILTER: Record<'consumer' | 'route' | 'model' | 'provider', string> = { consumer: 'consumer_id', route: 'route_id', model: MODEL_EXPR, provider: 'provider' };
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
+
+/**
+ * The rollup dimensions, each also rolled up alone (`spend_rollup_<interval>_<dimension>`, keyed
+ * by bucket and value): a query that groups or filters by at most one dimension reads those, whose
+ * rows are as many as the dimension's values per bucket, instead of every (route, consumer,
+ * provider, model) combination, which with spread traffic is nearly as many rows as requests.
+ */
+const DIMENSIONS: readonly UsageDimension[] = ['route', 'consumer', 'provider', 'model'];
+
+/** The columns every rollup row sums, and its latency histogram. */
+const ROLLUP_SUMS = `requests INTEGER NOT NULL, errors INTEGER NOT NULL,
+      ${TOKEN_SUMS.map((t) => `${t} INTEGER NOT NULL`).join(', ')},
+      cost REAL NOT NULL, unpriced_requests INTEGER NOT NULL, latency_hist TEXT NOT NULL`;
 
 function schema(): string {
   const rollups = INTERVALS.map(
     (i) => `CREATE TABLE IF NOT EXISTS spend_rollup_${i} (
       bucket INTEGER NOT NULL, route_id TEXT NOT NULL, consumer_id TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL,
-      requests INTEGER NOT NULL, errors INTEGER NOT NULL,
-      ${TOKEN_SUMS.map((t) => `${t} INTEGER NOT NULL`).join(', ')},
-      cost REAL NOT NULL, unpriced_requests INTEGER NOT NULL, latency_hist TEXT NOT NULL,
+      ${ROLLUP_SUMS},
       PRIMARY KEY (bucket, route_id, consumer_id, provider, model)
-    ) WITHOUT ROWID;`,
+    ) WITHOUT ROWID;
+    ${DIMENSIONS.map(
+      (d) => `CREATE TABLE IF NOT EXISTS spend_rollup_${i}_${d} (bucket INTEGER NOT NULL, value TEXT NOT NULL, ${ROLLUP_SUMS}, PRIMARY KEY (bucket, value)) WITHOUT ROWID;`,
+    ).join('\n')}`,
   ).join('\n');
   return `
     CREATE TABLE IF NOT EXISTS spend_requests (
@@ -146,6 +160,9 @@ function schema(): string {
 // ---------------------------------------------------------------------------------------------
 // Rollup folding
 
+/** The counted columns of a rollup row (its histogram aside). */
+const SUMMED = ['requests', 'errors', ...TOKEN_SUMS, 'cost', 'unpriced_requests'] as const;
+
 interface RollupSums {
   bucket: number;
   route_id: string;
@@ -163,6 +180,27 @@ interface RollupSums {
   cost: number;
   unpriced_requests: number;
   hist: LatencyHistogram;
+}
+
+/** A rollup row's key values by dimension. */
+const KEY_OF: Record<UsageDimension, (s: RollupSums) => string> = { route: (s) => s.route_id, consumer: (s) => s.consumer_id, provider: (s) => s.provider, model: (s) => s.model };
+
+/** The full-key sums folded again per single dimension (the per-dimension rollups). */
+function foldByDimension(sums: Map<string, RollupSums>, d: UsageDimension): Map<string, RollupSums & { value: string }> {
+  const out = new Map<string, RollupSums & { value: string }>();
+  for (const s of sums.values()) {
+    const value = KEY_OF[d](s);
+    const key = `${s.bucket}\u0000${value}`;
+    let t = out.get(key);
+    if (!t) {
+      t = { ...s, value, hist: {} };
+      for (const c of SUMMED) t[c] = 0;
+      out.set(key, t);
+    }
+    for (const c of SUMMED) t[c] += s[c];
+    mergeHistogram(t.hist, s.hist);
+  }
+  return out;
 }
 
 /** A batch folded per interval and rollup key. */
@@ -266,7 +304,10 @@ export class SqliteSpendStore implements SpendStore {
         });
         if (Number(insert.run(...values).changes) === 1) fresh.push(r);
       }
-      for (const [interval, sums] of foldRollups(fresh)) this.#upsertRollups(interval, sums);
+      for (const [interval, sums] of foldRollups(fresh)) {
+        this.#upsertRollups(interval, sums);
+        for (const d of DIMENSIONS) this.#upsertDimension(interval, d, foldByDimension(sums, d));
+      }
       db.exec('COMMIT');
     } catch (e) {
       if (db.isTransaction) db.exec('ROLLBACK');
@@ -294,23 +335,42 @@ export class SqliteSpendStore implements SpendStore {
     }
   }
 
+  /** A per-dimension rollup: the same upsert as the full key's, keyed by (bucket, value). */
+  #upsertDimension(interval: UsageInterval, d: UsageDimension, sums: Map<string, RollupSums & { value: string }>): void {
+    const table = `spend_rollup_${interval}_${d}`;
+    const read = this.#stmt(`SELECT latency_hist FROM ${table} WHERE bucket = ? AND value = ?`);
+    const upsert = this.#stmt(
+      `INSERT INTO ${table} (bucket, value, ${SUMMED.join(', ')}, latency_hist) VALUES (?, ?, ${SUMMED.map(() => '?').join(', ')}, ?)
+       ON CONFLICT (bucket, value) DO UPDATE SET ${SUMMED.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}, latency_hist = excluded.latency_hist`,
+    );
+    for (const s of sums.values()) {
+      const existing = read.get(s.bucket, s.value) as { latency_hist: string } | undefined;
+      const hist = existing ? mergeHistogram(JSON.parse(existing.latency_hist) as LatencyHistogram, s.hist) : s.hist;
+      upsert.run(s.bucket, s.value, ...SUMMED.map((c) => s[c]), JSON.stringify(hist));
+    }
+  }
+
   async usage(q: UsageQuery): Promise<UsageAnswer> {
     const from = bucketStart(q.from, q.interval);
     const to = Math.max(from, bucketStart(q.to - 1, q.interval) + INTERVAL_MS[q.interval]);
-    const groupCols = q.group_by.map((d) => DIMENSION_COLUMN[d]);
+    // the dimensions the query touches: at most one → that dimension's own rollup, far fewer rows
+    const filtered = (['consumer', 'route', 'model', 'provider'] as const).filter((f) => q[f] !== undefined);
+    const touched = [...new Set<UsageDimension>([...q.group_by, ...filtered])];
+    const single = touched.length <= 1 ? (touched[0] ?? 'provider') : null;
+    const table = single ? `spend_rollup_${q.interval}_${single}` : `spend_rollup_${q.interval}`;
+    const column = (d: UsageDimension) => (single ? 'value' : DIMENSION_COLUMN[d]);
+    const groupCols = q.group_by.map(column);
     const where = ['bucket >= ?', 'bucket < ?'];
     const params: SqlValue[] = [from, q.to];
-    for (const f of ['consumer', 'route', 'model', 'provider'] as const) {
-      const v = q[f];
-      if (v === undefined) continue;
-      where.push(`${DIMENSION_COLUMN[f]} = ?`);
-      params.push(v);
+    for (const f of filtered) {
+      where.push(`${column(f)} = ?`);
+      params.push(q[f] as string);
     }
     const by = ['bucket', ...groupCols];
     const sql = `SELECT ${by.join(', ')}, SUM(requests) AS requests, SUM(errors) AS errors,
         ${TOKEN_SUMS.map((t) => `SUM(${t}) AS ${t}`).join(', ')}, SUM(cost) AS cost, SUM(unpriced_requests) AS unpriced_requests,
         json_group_array(json(latency_hist)) AS hists
-      FROM spend_rollup_${q.interval} WHERE ${where.join(' AND ')}
+      FROM ${table} WHERE ${where.join(' AND ')}
       GROUP BY ${by.join(', ')} ORDER BY ${by.join(', ')}`;
     const rows = this.#stmt(sql).all(...params) as Record<string, SqlValue>[];
     const totals = EMPTY_TOTALS();
@@ -388,7 +448,9 @@ export class SqliteSpendStore implements SpendStore {
       await new Promise((r) => setImmediate(r));
     }
     for (const interval of INTERVALS) {
-      this.#stmt(`DELETE FROM spend_rollup_${interval} WHERE bucket <= ?`).run(before - INTERVAL_MS[interval]);
+      for (const table of [`spend_rollup_${interval}`, ...DIMENSIONS.map((d) => `spend_rollup_${interval}_${d}`)]) {
+        this.#stmt(`DELETE FROM ${table} WHERE bucket <= ?`).run(before - INTERVAL_MS[interval]);
+      }
     }
   }
 
