@@ -1,6 +1,6 @@
 /**
  * The spend log on PostgreSQL, for clusters: every node's primary writes its batches into the
- * same database (issue 19). Tables come from migration `001_spend_log` (src/store/migrations.ts),
+ * same database (issue 19). Tables come from migrations `001_spend_log` and `002_spend_dimension_rollups` (src/store/migrations.ts),
  * so `modelgate migrations` lists them and upgrades them like the rest of the schema; what is
  * created at run time is only data layout — each day's partition of `spend_requests`.
  *
@@ -13,10 +13,13 @@
  *   is the SQLite store's (sqlite.ts: `latencyIndex`, sparse `{"index": count}`, `percentileOf`),
  *   as JSONB, so both stores answer the same percentiles; the index is computed in JS and sent
  *   with the row, never recomputed in SQL (a different `log` could round a boundary otherwise).
+ * - spend_rollup_<interval>_<route|consumer|provider|model> (migration 002): the same sums and
+ *   histogram per (bucket, value) of one dimension, so `/usage` grouped or filtered by at most one
+ *   dimension (and costOf, per consumer) reads a row per value and bucket, not one per combination.
  *
  * A batch is ONE statement: the rows go in with `ON CONFLICT DO NOTHING`, and each rollup level is
  * one `INSERT … ON CONFLICT DO UPDATE` (increments) over the rows that statement really inserted
- * (`RETURNING`). So a batch is atomic, a batch written again after a lost acknowledgement counts
+ * (`RETURNING`), as is each per-dimension table. So a batch is atomic, a batch written again after a lost acknowledgement counts
  * nothing twice, and nodes writing at once add up exactly (the row lock of ON CONFLICT serialises
  * increments; keys are upserted in one sorted order, so two batches cannot deadlock on them, and a
  * deadlock or serialization failure would be run again anyway).
@@ -94,6 +97,10 @@ const TOKENS = ['prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_wr
 const SUMS = ['requests', 'errors', ...TOKENS, 'cost', 'unpriced_requests'] as const;
 const INTERVALS = Object.keys(INTERVAL_MS) as UsageInterval[];
 const KEY = 'bucket, route_id, consumer_id, provider, model';
+/** The dimensions rolled up alone too (`spend_rollup_<interval>_<dimension>`, keyed by bucket and value). */
+const DIMENSIONS: UsageDimension[] = ['route', 'consumer', 'provider', 'model'];
+/** `/usage` dimensions → full-key rollup columns (as on SQLite). */
+const DIMENSION_COLUMN: Record<UsageDimension, string> = { consumer: 'consumer_id', route: 'route_id', provider: 'provider', model: 'model' };
 
 /** The start of `col`'s UTC bucket, whatever the session's TimeZone. */
 const truncUtc = (interval: UsageInterval, col: string) => `(date_trunc('${interval}', ${col} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')`;
@@ -102,29 +109,49 @@ const truncUtc = (interval: UsageInterval, col: string) => `(date_trunc('${inter
 const mergeJson = (from: string) => `(SELECT jsonb_object_agg(k, n) FROM (SELECT e.key AS k, sum(e.value::bigint) AS n FROM ${from}, jsonb_each_text(h.j) AS e GROUP BY e.key) AS m)`;
 
 /**
- * One interval's upsert from the batch's new rows (`fresh`, each with its latency index `li`):
- * folded per key and index first (the histogram's counts), then per key, upserted in key order.
+ * One interval's new rows (`fresh`, each with its latency index `li`) folded per full key and
+ * index: the histogram's counts, and what every rollup of that interval is summed from.
  */
-function rollupUpsert(interval: UsageInterval): string {
-  return `INSERT INTO spend_rollup_${interval} AS t (${KEY}, ${SUMS.join(', ')}, latency_hist)
-    SELECT ${KEY}, ${SUMS.map((c) => `sum(${c})`).join(', ')}, jsonb_object_agg(li, requests)
-    FROM (
-      SELECT ${truncUtc(interval, 'time')} AS bucket, coalesce(route_id, '') AS route_id, coalesce(consumer_id, '') AS consumer_id,
+function folded(interval: UsageInterval): string {
+  return `SELECT ${truncUtc(interval, 'time')} AS bucket, coalesce(route_id, '') AS route_id, coalesce(consumer_id, '') AS consumer_id,
         coalesce(provider, '') AS provider, coalesce(model_served, model_requested, '') AS model, li,
         count(*) AS requests, count(*) FILTER (WHERE error_class IS NOT NULL) AS errors,
         ${TOKENS.map((c) => `sum(${c}) AS ${c}`).join(', ')},
         coalesce(sum(cost), 0) AS cost, count(*) FILTER (WHERE cost IS NULL) AS unpriced_requests
-      FROM fresh GROUP BY 1, 2, 3, 4, 5, 6
+      FROM fresh GROUP BY 1, 2, 3, 4, 5, 6`;
+}
+
+/**
+ * An upsert into `table` (keyed by `key`) from the folded rows `from`: summed per key and index
+ * (`cols` naming the key's columns in `from`), then per key, upserted in key order.
+ */
+function upsert(table: string, key: string[], cols: string[], from: string): string {
+  const k = key.join(', ');
+  return `INSERT INTO ${table} AS t (${k}, ${SUMS.join(', ')}, latency_hist)
+    SELECT ${k}, ${SUMS.map((c) => `sum(${c})`).join(', ')}, jsonb_object_agg(li, requests)
+    FROM (
+      SELECT ${cols.map((c, i) => `${c} AS ${key[i]}`).join(', ')}, li, ${SUMS.map((c) => `sum(${c}) AS ${c}`).join(', ')}
+      FROM ${from} GROUP BY ${cols.map((_, i) => i + 1).join(', ')}, li
     ) AS g
-    GROUP BY ${KEY} ORDER BY ${KEY}
-    ON CONFLICT (${KEY}) DO UPDATE SET
+    GROUP BY ${k} ORDER BY ${k}
+    ON CONFLICT (${k}) DO UPDATE SET
       ${SUMS.map((c) => `${c} = t.${c} + EXCLUDED.${c}`).join(', ')},
       latency_hist = ${mergeJson('(VALUES (t.latency_hist), (EXCLUDED.latency_hist)) AS h(j)')}`;
 }
 
+/** Each interval's full-key rollup and its four per-dimension rollups, from the folded rows `f_<interval>`. */
+function rollupUpserts(interval: UsageInterval): string[] {
+  const keyCols = KEY.split(', ');
+  return [
+    `r_${interval} AS (${upsert(`spend_rollup_${interval}`, keyCols, keyCols, `f_${interval}`)})`,
+    ...DIMENSIONS.map((d) => `r_${interval}_${d} AS (${upsert(`spend_rollup_${interval}_${d}`, ['bucket', 'value'], ['bucket', DIMENSION_COLUMN[d]], `f_${interval}`)})`),
+  ];
+}
+
 /**
  * The whole batch as one statement (one transaction, one round trip): the rows, then each
- * interval's rollup over the rows this statement inserted (a row already there adds nothing).
+ * interval's rollups over the rows this statement inserted (a row already there adds nothing):
+ * the full-key one and one per dimension, all from the same fold of the new rows.
  */
 const WRITE_SQL = `WITH src AS (
     SELECT * FROM unnest(${COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')}, $${COLUMNS.length + 1}::int2[]) AS u(${NAMES}, li)
@@ -133,7 +160,8 @@ const WRITE_SQL = `WITH src AS (
     INSERT INTO spend_requests (${NAMES}) SELECT ${NAMES} FROM src ON CONFLICT DO NOTHING RETURNING time, request_id
   ),
   fresh AS (SELECT src.* FROM src JOIN ins USING (time, request_id)),
-  ${INTERVALS.map((i) => `r_${i} AS (${rollupUpsert(i)})`).join(',\n  ')}
+  ${INTERVALS.map((i) => `f_${i} AS (${folded(i)})`).join(',\n  ')},
+  ${INTERVALS.flatMap(rollupUpserts).join(',\n  ')}
   SELECT count(*)::int AS inserted FROM ins`;
 
 /** The statement's parameters: one array per column, then the latency indexes. */
@@ -207,8 +235,6 @@ export function coverRange(from: number, to: number, level = INTERVALS.length - 
 // ---------------------------------------------------------------------------------------------
 // Reading back
 
-/** `/usage` dimensions → rollup key columns (as on SQLite). */
-const DIMENSION_COLUMN: Record<UsageDimension, string> = { consumer: 'consumer_id', route: 'route_id', provider: 'provider', model: 'model' };
 /** The same filters on raw rows: what each rollup dimension is made of. */
 const ROW_FILTER: Record<UsageDimension, string> = { consumer: 'consumer_id', route: 'route_id', provider: 'provider', model: 'coalesce(model_served, model_requested)' };
 const FILTERS: UsageDimension[] = ['consumer', 'route', 'model', 'provider'];
@@ -283,8 +309,8 @@ export class PostgresSpendStore implements SpendStore {
    * schema not migrated yet is an error naming the command to run.
    */
   async open(): Promise<void> {
-    const rows = await this.#query<{ ok: boolean }>(`SELECT to_regclass('spend_requests') IS NOT NULL AS ok`);
-    if (!rows[0]?.ok) throw new Error("the spend log's tables are missing (migration 001_spend_log): run 'modelgate migrations up'");
+    const rows = await this.#query<{ ok: boolean }>(`SELECT to_regclass('spend_requests') IS NOT NULL AND to_regclass('spend_rollup_day_model') IS NOT NULL AS ok`);
+    if (!rows[0]?.ok) throw new Error("the spend log's tables are missing (migrations 001_spend_log, 002_spend_dimension_rollups): run 'modelgate migrations up'");
     const today = dayOf(this.#now());
     await this.#ensureDays([today, today + 1]);
   }
@@ -314,19 +340,27 @@ export class PostgresSpendStore implements SpendStore {
    * The rollup of the requested interval: buckets that overlap [from, to), so the answer's
    * `from`/`to` are widened to whole buckets (as on SQLite). Sums and the merged histogram of each
    * point and of the whole range come from one query (GROUPING SETS), cost summed exactly.
+   *
+   * Which rollup: with at most one dimension grouped or filtered on, that dimension's own table
+   * (`spend_rollup_<interval>_<d>`, one row per value and bucket); with none, the provider's (the
+   * fewest values, and never more rows than the full-key table); with more, the full-key table.
+   * Every one holds the same sums and histograms, so the answer is the same whichever is read.
    */
   async usage(q: UsageQuery): Promise<UsageAnswer> {
     const width = INTERVAL_MS[q.interval];
     if (!width) throw new TypeError(`invalid interval ${q.interval}`);
     const from = bucketStart(q.from, q.interval);
     const to = Math.max(from, bucketStart(q.to - 1, q.interval) + width);
+    for (const d of q.group_by) if (!DIMENSION_COLUMN[d]) bad(`invalid group_by ${d}`);
+    const used = new Set<UsageDimension>([...q.group_by, ...FILTERS.filter((f) => q[f] !== undefined)]);
+    const source = rollupFor(q.interval, used);
     const p = new Params();
     const where = [`bucket >= ${p.add(iso(from))}`, `bucket < ${p.add(iso(q.to))}`];
-    for (const f of FILTERS) if (q[f] !== undefined) where.push(`${DIMENSION_COLUMN[f]} = ${p.add(q[f])}`);
-    const by = ['bucket', ...q.group_by.map((d) => DIMENSION_COLUMN[d] ?? bad(`invalid group_by ${d}`))].join(', ');
+    for (const f of FILTERS) if (q[f] !== undefined) where.push(`${source.column(f)} = ${p.add(q[f])}`);
+    const by = ['bucket', ...q.group_by.map(source.column)].join(', ');
     const sql = `SELECT GROUPING(bucket) = 1 AS is_total, ${by}, ${SUMS.map((c) => `sum(${c}) AS ${c}`).join(', ')},
         ${mergeJson('unnest(array_agg(latency_hist)) AS h(j)')} AS latency_hist
-      FROM spend_rollup_${q.interval} WHERE ${where.join(' AND ')}
+      FROM ${source.table} WHERE ${where.join(' AND ')}
       GROUP BY GROUPING SETS ((${by}), ()) ORDER BY is_total, ${by}`;
     const series: UsageSeriesPoint[] = [];
     let totals = EMPTY_TOTALS();
@@ -336,7 +370,7 @@ export class PostgresSpendStore implements SpendStore {
         continue;
       }
       const group: UsageSeriesPoint['group'] = {};
-      for (const d of q.group_by) group[d] = (r[DIMENSION_COLUMN[d]] as string) || null;
+      for (const d of q.group_by) group[d] = (r[source.column(d)] as string) || null;
       series.push({ start: (r.bucket as Date).toISOString(), group, ...totalsOf(r) });
     }
     return { from: iso(from), to: iso(to), interval: q.interval, group_by: [...q.group_by], series, totals };
@@ -360,8 +394,8 @@ export class PostgresSpendStore implements SpendStore {
   }
 
   /**
-   * A consumer's cost over [from, to): the day, hour and minute rollups for the whole buckets
-   * inside (index on consumer_id, bucket), raw rows (index on consumer_id, time) only for the
+   * A consumer's cost over [from, to): the consumer's day, hour and minute rollups for the whole
+   * buckets inside (spend_rollup_<interval>_consumer, index on value, bucket), raw rows (index on consumer_id, time) only for the
    * partial minutes at the ends — a month is a few rows per key and day, not a month of requests.
    */
   async costOf(consumerId: string, from: number, to: number): Promise<number> {
@@ -372,7 +406,7 @@ export class PostgresSpendStore implements SpendStore {
     const parts = pieces.map((c) =>
       c.source === 'raw'
         ? `(SELECT coalesce(sum(cost), 0) FROM spend_requests WHERE consumer_id = ${consumer} AND time >= ${p.add(iso(c.from))} AND time < ${p.add(iso(c.to))})`
-        : `(SELECT coalesce(sum(cost), 0) FROM spend_rollup_${c.source} WHERE consumer_id = ${consumer} AND bucket >= ${p.add(iso(c.from))} AND bucket < ${p.add(iso(c.to))})`,
+        : `(SELECT coalesce(sum(cost), 0) FROM spend_rollup_${c.source}_consumer WHERE value = ${consumer} AND bucket >= ${p.add(iso(c.from))} AND bucket < ${p.add(iso(c.to))})`,
     );
     const rows = await this.#query<{ cost: string }>(`SELECT ${parts.join(' + ')} AS cost`, p.values);
     return Number(rows[0].cost);
@@ -397,7 +431,9 @@ export class PostgresSpendStore implements SpendStore {
       `SELECT pg_advisory_xact_lock(${PARTITION_LOCK})`,
       ...drop.map((x) => `DROP TABLE IF EXISTS ${x.name}`),
       `DELETE FROM spend_requests WHERE time < '${iso(before)}'`,
-      ...INTERVALS.map((i) => `DELETE FROM spend_rollup_${i} WHERE bucket <= '${iso(before - INTERVAL_MS[i])}'`),
+      ...INTERVALS.flatMap((i) =>
+        [`spend_rollup_${i}`, ...DIMENSIONS.map((d) => `spend_rollup_${i}_${d}`)].map((t) => `DELETE FROM ${t} WHERE bucket <= '${iso(before - INTERVAL_MS[i])}'`),
+      ),
     ].join(';\n');
     await this.#query(sql);
     for (const x of drop) this.#days.delete(x.day);
@@ -432,6 +468,18 @@ export class PostgresSpendStore implements SpendStore {
       }
     }
   }
+}
+
+/**
+ * The rollup table a `/usage` query reads, given the dimensions it groups or filters on, and the
+ * column each dimension is in there.
+ */
+export function rollupFor(interval: UsageInterval, used: ReadonlySet<UsageDimension>): { table: string; column: (d: UsageDimension) => string } {
+  if (used.size <= 1) {
+    const d = used.size === 1 ? [...used][0] : 'provider';
+    return { table: `spend_rollup_${interval}_${d}`, column: () => 'value' };
+  }
+  return { table: `spend_rollup_${interval}`, column: (d) => DIMENSION_COLUMN[d] };
 }
 
 function bad(message: string): never {

@@ -14,7 +14,7 @@ import { PgServer, pgMissing } from '../helpers/postgres.ts';
 import { PostgresStore, withTimeouts } from '../../src/store/postgres.ts';
 import { PG_MIGRATIONS } from '../../src/store/migrations.ts';
 import { StoreError } from '../../src/store/types.ts';
-import { PostgresSpendStore, coverRange } from '../../src/spend/postgres.ts';
+import { PostgresSpendStore, coverRange, rollupFor } from '../../src/spend/postgres.ts';
 import { SqliteSpendStore, bucketStart, latencyIndex, latencyRange, percentileOf, INTERVAL_MS, type LatencyHistogram } from '../../src/spend/sqlite.ts';
 import type { SpendRow, UsageDimension, UsageInterval, UsageQuery, UsageSeriesPoint, UsageTotals } from '../../src/spend/types.ts';
 
@@ -97,6 +97,7 @@ const batches = (rs: SpendRow[], size = 500) => Array.from({ length: Math.ceil(r
 // What the answers must be, computed here from the rows
 
 const modelOf = (r: SpendRow) => r.model_served ?? r.model_requested;
+const DIMENSIONS: UsageDimension[] = ['route', 'consumer', 'provider', 'model'];
 const DIM: Record<UsageDimension, (r: SpendRow) => string | null> = {
   consumer: (r) => r.consumer_id,
   route: (r) => r.route_id,
@@ -222,8 +223,8 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
     await server.query(`INSERT INTO schema_migrations VALUES ('000_base', 1)`, [], 'upgrade');
     const config = new PostgresStore(withTimeouts({ connectionString: old }, 5000), { bootstrapIfEmpty: true });
     try {
-      await assert.rejects(config.init(), /pending migration\(s\) \(001_spend_log\); run 'modelgate migrations up'/);
-      assert.deepEqual(await config.up(), ['001_spend_log']);
+      await assert.rejects(config.init(), /pending migration\(s\) \(001_spend_log, 002_spend_dimension_rollups\); run 'modelgate migrations up'/);
+      assert.deepEqual(await config.up(), ['001_spend_log', '002_spend_dimension_rollups']);
       await config.init();
     } finally {
       await config.close();
@@ -239,7 +240,10 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
     await Promise.all([...batches(NODE_A).map((x) => a.write(x)), ...batches(NODE_B).map((x) => b.write(x)), sqlite.write(ALL)]);
     assert.equal((await sql('SELECT count(*)::int AS n FROM spend_requests'))[0].n, ALL.length);
     assert.deepEqual(await partitions(), ['spend_requests_p20250610', 'spend_requests_p20250611', 'spend_requests_p20250612', 'spend_requests_p20250613']);
-    for (const interval of ['minute', 'hour', 'day'] as UsageInterval[]) await assertRollups(interval);
+    for (const interval of ['minute', 'hour', 'day'] as UsageInterval[]) {
+      await assertRollups(interval);
+      await assertDimensionRollups(interval);
+    }
   });
 
   test('a batch written again (its acknowledgement lost) counts nothing twice', async () => {
@@ -249,7 +253,65 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
     assert.equal((await sql('SELECT count(*)::int AS n FROM spend_requests'))[0].n, ALL.length);
     assert.deepEqual(await sql('SELECT * FROM spend_rollup_hour ORDER BY bucket, route_id, consumer_id, provider, model'), before);
     await assertRollups('minute');
+    await assertDimensionRollups('minute');
   });
+
+  test('migration 002 on a database with rollups: the per-dimension tables start as the full-key ones summed per value; prune empties them', async () => {
+    const db = await server.createDatabase('dims');
+    const q = (text: string, params: unknown[] = []) => server.query(text, params, 'dims');
+    await q(`CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL); ${PG_MIGRATIONS[0].up}; ${PG_MIGRATIONS[1].up}`);
+    await q(`INSERT INTO schema_migrations VALUES ('000_base', 1), ('001_spend_log', 1)`);
+    // the full-key rollups as 001 left them, from the other database's
+    for (const interval of ['minute', 'hour', 'day'] as UsageInterval[]) {
+      const rs = await sql(`SELECT * FROM spend_rollup_${interval}`);
+      await q(`INSERT INTO spend_rollup_${interval} SELECT * FROM jsonb_populate_recordset(NULL::spend_rollup_${interval}, $1::jsonb)`, [JSON.stringify(rs)]);
+    }
+    const config = new PostgresStore(withTimeouts({ connectionString: db }, 5000), { bootstrapIfEmpty: true });
+    try {
+      await assert.rejects(config.init(), /pending migration\(s\) \(002_spend_dimension_rollups\)/);
+      assert.deepEqual(await config.up(), ['002_spend_dimension_rollups']);
+    } finally {
+      await config.close();
+    }
+    const dimTables = (['minute', 'hour', 'day'] as UsageInterval[]).flatMap((i) => DIMENSIONS.map((d) => `spend_rollup_${i}_${d}`));
+    assert.equal(dimTables.length, 12);
+    for (const t of dimTables) {
+      const order = 'ORDER BY bucket, value';
+      assert.deepEqual(await q(`SELECT * FROM ${t} ${order}`), await sql(`SELECT * FROM ${t} ${order}`), `${t}: backfilled as the batches maintained it`);
+    }
+    const spend = new PostgresSpendStore(withTimeouts({ connectionString: db }, 3000), { now: () => NOW });
+    try {
+      await spend.prune(BASE + 10 * DAY);
+    } finally {
+      await spend.close();
+    }
+    for (const t of [...dimTables, 'spend_rollup_minute', 'spend_rollup_hour', 'spend_rollup_day']) {
+      assert.equal((await q(`SELECT count(*)::int AS n FROM ${t}`))[0].n, 0, `${t}: pruned`);
+    }
+  });
+
+  /** Every per-dimension rollup row of `interval` against the sums of the rows. */
+  async function assertDimensionRollups(interval: UsageInterval): Promise<void> {
+    for (const d of DIMENSIONS) {
+      const want = new Map<string, Acc>();
+      for (const r of ALL) {
+        const key = `${new Date(bucketStart(r.time, interval)).toISOString()}|${DIM[d](r) ?? ''}`;
+        let x = want.get(key);
+        if (!x) want.set(key, (x = acc()));
+        add(x, r);
+      }
+      const got = await sql(`SELECT * FROM spend_rollup_${interval}_${d}`);
+      assert.equal(got.length, want.size, `${interval} ${d}: one row per bucket and value`);
+      for (const g of got) {
+        const key = `${g.bucket.toISOString()}|${g.value}`;
+        const w = want.get(key);
+        assert.ok(w, `${interval} ${d}: unexpected key ${key}`);
+        assert.deepEqual(Object.fromEntries(Object.keys(w.n).map((k) => [k, Number(g[k])])), w.n, `${interval} ${d} ${key}`);
+        assert.equal(Number(g.cost), w.micros / 1e6, `${interval} ${d} ${key}: cost`);
+        assert.deepEqual(g.latency_hist, w.hist, `${interval} ${d} ${key}: histogram`);
+      }
+    }
+  }
 
   /** Every rollup row of `interval` against the sums of the rows. */
   async function assertRollups(interval: UsageInterval): Promise<void> {
@@ -299,6 +361,35 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
     }
     const empty = await a.usage(QUERIES[QUERIES.length - 1]);
     assert.deepEqual([empty.series, empty.totals.requests, empty.totals.latency_p50_ms], [[], 0, null]);
+  });
+
+  test('usage grouped and filtered by one dimension reads that dimension\'s rollup (the full-key one moved aside), exact', async () => {
+    const DIM_QUERIES: UsageQuery[] = [
+      { from: BASE, to: BASE + 3 * DAY, interval: 'hour', group_by: ['consumer'], consumer: 'c1' },
+      { from: BASE + 5 * HOUR + 1, to: BASE + 2 * DAY, interval: 'day', group_by: ['route'], route: 'r2' },
+      { from: BASE + DAY, to: BASE + DAY + 3 * HOUR, interval: 'minute', group_by: ['model'], model: 'claude-sonnet' },
+      { from: BASE, to: BASE + 3 * DAY, interval: 'hour', group_by: ['provider'] },
+      { from: BASE, to: BASE + 3 * DAY, interval: 'day', group_by: [], consumer: 'c2' },
+      { from: BASE + HOUR, to: BASE + 20 * HOUR, interval: 'minute', group_by: [] },
+    ];
+    assert.equal(rollupFor('hour', new Set(['consumer'])).table, 'spend_rollup_hour_consumer');
+    assert.equal(rollupFor('day', new Set()).table, 'spend_rollup_day_provider');
+    assert.equal(rollupFor('minute', new Set(['consumer', 'model'])).table, 'spend_rollup_minute');
+    const intervals = ['minute', 'hour', 'day'] as UsageInterval[];
+    await sql(intervals.map((i) => `ALTER TABLE spend_rollup_${i} RENAME TO spend_rollup_${i}_aside`).join('; '));
+    try {
+      for (const q of DIM_QUERIES) {
+        const got = await a.usage(q);
+        const want = expectedUsage(ALL, q);
+        assert.ok(want.totals.requests > 0, JSON.stringify(q));
+        assert.deepEqual(got.series, want.series, JSON.stringify(q));
+        assert.deepEqual(got.totals, want.totals, JSON.stringify(q));
+      }
+      // two dimensions need the full-key table, which is not there now
+      await assert.rejects(a.usage({ ...DIM_QUERIES[0], group_by: ['route'] }), /spend_rollup_hour" does not exist/);
+    } finally {
+      await sql(intervals.map((i) => `ALTER TABLE spend_rollup_${i}_aside RENAME TO spend_rollup_${i}`).join('; '));
+    }
   });
 
   test('usage: p50 and p95 within the histogram bucket of the true percentile', async () => {
@@ -360,8 +451,11 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
     assert.equal((await sql('SELECT count(*)::int AS n FROM spend_requests'))[0].n, kept.length);
     assert.equal((await sql('SELECT min(time) AS t FROM spend_requests'))[0].t.getTime(), Math.min(...kept.map((r) => r.time)));
     for (const interval of ['minute', 'hour', 'day'] as UsageInterval[]) {
-      const oldest = (await sql(`SELECT min(bucket) AS t FROM spend_rollup_${interval}`))[0].t as Date | null;
-      if (oldest) assert.ok(oldest.getTime() + INTERVAL_MS[interval] > cutoff, `${interval} rollups end after the cutoff`);
+      for (const t of [`spend_rollup_${interval}`, ...DIMENSIONS.map((d) => `spend_rollup_${interval}_${d}`)]) {
+        const oldest = (await sql(`SELECT min(bucket) AS t FROM ${t}`))[0].t as Date | null;
+        assert.ok(oldest, `${t}: rows after the cutoff are kept`);
+        assert.ok(oldest.getTime() + INTERVAL_MS[interval] > cutoff, `${t}: rollups end after the cutoff`);
+      }
     }
     const m = kept.filter((r) => r.consumer_id === 'c1' && r.cost !== null).reduce((s, r) => s + micros.get(r.request_id)!, 0);
     assert.equal(await b.costOf('c1', cutoff, BASE + 3 * DAY), m / 1e6);
