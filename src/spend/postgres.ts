@@ -464,7 +464,9 @@ export class PostgresSpendStore implements SpendStore {
         // a multi-statement query answers one result per statement; the last one's rows are the answer
         return Array.isArray(res) ? res[res.length - 1].rows : res.rows;
       } catch (e) {
-        if (attempt >= 2 || !isStale(e)) throw wrap(e);
+        // every idle connection of the pool may be dead (the server restarted, an administrator cut them):
+        // each stale one fails fast and is replaced, so try past all of them
+        if (attempt > this.#pool.options.max! || !isStale(e)) throw wrap(e);
       }
     }
   }
