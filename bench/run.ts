@@ -23,6 +23,7 @@ import { cpuBusyUs, cpuClock, cpuUs, killStarted, memory, pinSelf, planPinning, 
 import { apiView, CLIENT_API_ROUTES, CLIENT_APIS, directTarget, installPortkey, startMock, startModelgate, startPortkey, startRefProxy, type ClientApi, type Mock, type Target } from './targets.ts';
 import { messagesBody, promptBody, responsesBody, sizedBody, smallBody, streamBody } from './workload.ts';
 import { compareAreas, formatSummary, summarise, type ProfileSummary } from './profile-summary.ts';
+import { spendLogState, type SpendLogState } from './spend-check.ts';
 
 // ---------------------------------------------------------------------------------------------
 // options
@@ -40,9 +41,11 @@ const USAGE = `usage: npm run bench -- [options]
   --routes N            routes of the config-size scenario, against 10 (default 10000, quick 1000; 0 skips it)
   --peer portkey        also measure the Portkey gateway (installed from npm into a temp dir)
   --peer-version V      Portkey version (default 1.15.2)
-  --scenarios LIST      subset of: small,large,rate,serial,stream,body,routes,responses,messages
+  --scenarios LIST      subset of: small,large,rate,serial,stream,body,routes,responses,messages,spend
                         (responses / messages: modelgate only, Responses and Anthropic Messages
-                        clients, native and translated, against its chat path in the same round)
+                        clients, native and translated, against its chat path in the same round;
+                        spend: modelgate against modelgate-nospend, MODELGATE_SPEND_LOG=off, small
+                        non-streaming requests in the same round)
   --targets LIST        subset of: ref-pass,ref-parse,modelgate (direct is always measured)
   --access-log          run modelgate with its access log on (log level info)
   --profile             after the rounds, profile a modelgate worker under load (--cpu-prof)
@@ -95,7 +98,7 @@ function num(v: string | undefined, def: number, name: string): number {
   return n;
 }
 
-const SCENARIOS = ['small', 'large', 'rate', 'serial', 'stream', 'body', 'routes', 'responses', 'messages'] as const;
+const SCENARIOS = ['small', 'large', 'rate', 'serial', 'stream', 'body', 'routes', 'responses', 'messages', 'spend'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const quick = args.quick;
 const plan = {
@@ -146,6 +149,8 @@ if (plan.peer !== null && plan.peer !== 'portkey') {
   process.exit(2);
 }
 const wants = (s: Scenario) => plan.scenarios.has(s);
+/** The `spend` scenario's second gateway: modelgate's configuration with MODELGATE_SPEND_LOG=off. */
+const NOSPEND = 'modelgate-nospend';
 /** The client-API scenarios this run measures (a `responses` or `messages` scenario each brings its native and translated paths). */
 // a chat baseline comes with the client-API scenarios that divide by it
 const clientApis: ClientApi[] = CLIENT_APIS.filter((a) => (a.api === 'chat' ? CLIENT_APIS.some((b) => b.baseline === a.name && b.api !== 'chat' && wants(b.api)) : wants(a.api)));
@@ -173,6 +178,13 @@ function countErrors(target: string, where: string, non2xx: number, errors: numb
   e.errors += errors;
   e.timeouts += timeouts;
   if (non2xx + errors + timeouts > 0) e.where.add(where);
+}
+
+/** Requests each gateway answered (any status) over the run: what its spend log should hold rows for. */
+const answered = new Map<string, number>();
+function countAnswered(t: Target, n: number): void {
+  const name = (t.base ?? t).name;
+  answered.set(name, (answered.get(name) ?? 0) + n);
 }
 
 let mock: Mock;
@@ -300,6 +312,8 @@ interface LoadSample {
   timeouts: number;
   /** CPU µs of the target's processes per completed request (null for direct). */
   cpuUsPerReq: number | null;
+  /** The same, of its `worker` processes only (modelgate: the request path without the primary). */
+  workerCpuUsPerReq: number | null;
   /** share of one core the target used */
   targetUtil: number | null;
   /** share of one core used by the load generator + mock (≈1 means the client side was the limit) */
@@ -313,7 +327,9 @@ let loadCpuIndex: number | null = null;
 async function load(t: Target, body: Buffer, connections: number, durationS: number, where: string, count = true): Promise<LoadSample> {
   await activate(t);
   const hasProcs = t.processes().length > 0;
+  const workers = t.processes().filter((p) => p.role === 'worker').map((p) => p.pid);
   const cpu0 = hasProcs ? targetCpu(t) : 0;
+  const wcpu0 = cpuUs(workers);
   const gen0 = process.cpuUsage();
   const mock0 = cpuUs([mock.pid]);
   const t0 = nowNs();
@@ -330,10 +346,12 @@ async function load(t: Target, body: Buffer, connections: number, durationS: num
   });
   const wallUs = (nowNs() - t0) / 1000;
   const cpu = hasProcs ? targetCpu(t) - cpu0 : 0;
+  const wcpu = cpuUs(workers) - wcpu0;
   const gen = process.cpuUsage(gen0);
   const mockCpu = cpuUs([mock.pid]) - mock0;
   const done = r['2xx'] + r.non2xx;
   if (count) countErrors(t.name, where, r.non2xx, r.errors, r.timeouts);
+  countAnswered(t, done);
   return {
     rps: r['2xx'] / (r.duration || wallUs / 1e6),
     requests: done,
@@ -341,6 +359,7 @@ async function load(t: Target, body: Buffer, connections: number, durationS: num
     errors: r.errors,
     timeouts: r.timeouts,
     cpuUsPerReq: hasProcs && done > 0 ? cpu / done : null,
+    workerCpuUsPerReq: workers.length && done > 0 ? wcpu / done : null,
     targetUtil: hasProcs ? cpu / wallUs : null,
     genUtil: (gen.user + gen.system + mockCpu) / wallUs,
   };
@@ -358,6 +377,7 @@ async function rateRun(t: Target): Promise<RateSample> {
   const r = await paced(t.port, req, plan.rate, plan.durationS * 1000, plan.rateConnections);
   const cpu = hasProcs ? targetCpu(t) - cpu0 : 0;
   countErrors(t.name, 'rate', r.non2xx, r.errors);
+  countAnswered(t, r.ok + r.non2xx);
   const done = r.ok + r.non2xx;
   // the pool's opening requests (one per connection) are inside the CPU window too
   return { ...r, cpuUsPerReq: hasProcs && done > 0 ? cpu / (done + plan.rateConnections) : null };
@@ -368,6 +388,7 @@ async function serialRun(t: Target): Promise<SerialResult> {
   const req = buildRequest({ port: t.port, path: t.path, headers: t.headers, body: BODIES.small });
   const r = await serial(t.port, req, plan.serialRequests);
   countErrors(t.name, 'serial', r.non2xx, r.errors);
+  countAnswered(t, r.ok + r.non2xx);
   return r;
 }
 
@@ -377,6 +398,7 @@ async function streamRun(t: Target, n: number, where = 'stream'): Promise<Stream
   const r = await streams(t.port, req, n, plan.streamConcurrency, plan.delayMs / plan.streamConcurrency);
   const incomplete = r.ok - r.complete;
   countErrors(t.name, where, r.non2xx, r.errors + incomplete);
+  countAnswered(t, r.ok + r.non2xx);
   return r;
 }
 
@@ -386,11 +408,13 @@ async function sanity(t: Target): Promise<string | null> {
     await activate(t);
     const r = await request(url(t), { method: 'POST', headers: { ...t.headers, 'content-type': 'application/json' }, body: BODIES.small });
     const text = await r.body.text();
+    countAnswered(t, 1);
     if (r.statusCode !== 200) return `non-streaming request → ${r.statusCode}: ${text.slice(0, 300)}`;
     const json = JSON.parse(text) as { choices?: { message?: { content?: string } }[]; usage?: unknown };
     if (!json.choices?.[0]?.message?.content) return `non-streaming answer has no choices[0].message.content: ${text.slice(0, 300)}`;
     const s = await request(url(t), { method: 'POST', headers: { ...t.headers, 'content-type': 'application/json' }, body: BODIES.stream });
     const stext = await s.body.text();
+    countAnswered(t, 1);
     if (s.statusCode !== 200) return `streaming request → ${s.statusCode}: ${stext.slice(0, 300)}`;
     const events = stext.split('\n\n').filter((e) => e.startsWith('data:')).length;
     if (!stext.includes('data: [DONE]') || events < plan.chunks) return `stream incomplete (${events} events, [DONE] ${stext.includes('[DONE]')}): ${stext.slice(0, 300)}`;
@@ -406,6 +430,7 @@ async function apiSanity(t: Target, api: ClientApi): Promise<string | null> {
     await activate(t);
     const r = await request(url(t), { method: 'POST', headers: { ...t.headers, 'content-type': 'application/json' }, body: BODIES.api.get(api.name)! });
     const text = await r.body.text();
+    countAnswered(t, 1);
     if (r.statusCode !== 200) return `${api.name} → ${r.statusCode}: ${text.slice(0, 300)}`;
     const json = JSON.parse(text) as { object?: string; output?: { type?: string }[]; type?: string; content?: { type?: string; text?: string }[] };
     const shapes = {
@@ -458,6 +483,7 @@ const fmt = {
   f2: (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(2)),
   pct: (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : `${Math.round(x * 100)}%`),
   x: (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(2)}×`),
+  x3: (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(3)}×`),
   signed: (x: number | null | undefined, digits = 0) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : `${x >= 0 ? '+' : ''}${x.toFixed(digits)}`),
 };
 
@@ -566,6 +592,17 @@ async function main(): Promise<number> {
       startup[manyName] = { error: (e as Error).message };
     }
   }
+  // the spend scenario: the same gateway (same routes) with the spend log off, measured only against modelgate
+  let nospend: Target | null = null;
+  const mgStarted = targets.find((t) => t.name === 'modelgate');
+  if (wants('spend') && mgStarted) {
+    try {
+      nospend = await startModelgate(pin.targetCpu, { name: NOSPEND, mock, extraRoutes: (mgStarted.meta.routes as number) - 1 - (clientApis.length ? CLIENT_API_ROUTES : 0), accessLog: plan.accessLog, clientApis: clientApis.length > 0, spendLog: false });
+    } catch (e) {
+      log(`${NOSPEND} failed: ${(e as Error).message}`);
+      startup[NOSPEND] = { error: (e as Error).message };
+    }
+  }
   let peer: Target | null = null;
   if (plan.peer === 'portkey') {
     try {
@@ -580,6 +617,7 @@ async function main(): Promise<number> {
   }
   all.push(...targets);
   if (many) all.push(many);
+  if (nospend) all.push(nospend);
   everyone.push(...all);
 
   // correctness first: a target that answers wrongly is reported, not measured
@@ -593,6 +631,7 @@ async function main(): Promise<number> {
   }
   const measured = targets.filter((t) => !broken[t.name]);
   if (many && broken[many.name]) many = null;
+  if (nospend && broken[nospend.name]) nospend = null;
   // the client-API scenarios: views of the measured modelgate, one per API route, each checked first
   const mgTarget = measured.find((t) => t.name === 'modelgate') ?? null;
   const apiViews: { api: ClientApi; view: Target }[] = [];
@@ -629,6 +668,11 @@ async function main(): Promise<number> {
     if (wants('stream')) await streamRun(t, 2, 'warm-up');
     if (t === mgTarget) for (const { api, view } of apiViews) await load(view, BODIES.api.get(api.name)!, plan.connections, plan.warmupS / 2, 'warm-up');
   }
+  const spendPair = nospend && mgTarget ? [mgTarget, nospend] : null;
+  if (spendPair && plan.rounds > 0) {
+    const w = await load(nospend!, BODIES.small, plan.connections, plan.warmupS, 'warm-up');
+    log(`  ${NOSPEND}: ${fmt.int(w.rps)} req/s, ${fmt.f1(w.cpuUsPerReq)} µs CPU/req`);
+  }
 
   const measuredNames = measured.map((t) => t.name);
   for (let round = 0; round < plan.rounds; round++) {
@@ -657,9 +701,14 @@ async function main(): Promise<number> {
         record(`api-${b.name}`, 'modelgate', await clean(b.view, () => load(b.view, b.body, plan.connections, plan.durationS, `api-${b.name}`)));
       }
     }
+    if (spendPair) {
+      // on and off back to back, the order turning each round: the ratio is taken within the round
+      for (const t of round % 2 ? [...spendPair].reverse() : spendPair) record('spend', t.name, await clean(t, () => load(t, BODIES.small, plan.connections, plan.durationS, 'spend')));
+    }
     const mg = 'modelgate';
     const bits: string[] = [];
     if (records.small?.[mg] && records.small?.['ref-parse']) bits.push(`rps mg/ref-parse ${fmt.x(series('small', mg, 'rps')[round] / series('small', 'ref-parse', 'rps')[round])}`);
+    if (records.spend?.[NOSPEND]) bits.push(`spend on/off CPU ${fmt.x3(series('spend', mg, 'cpuUsPerReq')[round] / series('spend', NOSPEND, 'cpuUsPerReq')[round])}`);
     if (records.serial?.[mg]) bits.push(`added p50 ${fmt.int(series('serial', mg, 'p50')[round] - series('serial', 'direct', 'p50')[round])} µs`);
     log(`round ${round + 1}/${plan.rounds} done in ${((performance.now() - roundStart) / 1000).toFixed(1)} s${bits.length ? ` (${bits.join(', ')})` : ''}`);
   }
@@ -668,6 +717,13 @@ async function main(): Promise<number> {
   for (const t of all) await t.refresh();
   const rssAfter: Record<string, unknown> = {};
   for (const t of all) rssAfter[t.name] = rss(t);
+  // did the spend log write? rows in each gateway's spend.db and the drop counter, before they stop
+  const spendLog: SpendLogs = {};
+  for (const t of spendPair ?? []) {
+    const n = answered.get(t.name) ?? 0;
+    spendLog[t.name] = { ...(await spendLogState(t.meta.admin_port as number, t.meta.prefix as string, t === nospend ? 0 : n)), answered: n };
+  }
+  if (spendPair) log(`spend log: ${Object.entries(spendLog).map(([k, v]) => `${k} ${v.rows ?? 'no'} rows for ${v.answered} requests, dropped ${JSON.stringify(v.dropped)}`).join('; ')}`);
 
   // ---- profile (a separate modelgate, so the measured one is never slowed by the profiler)
   let profile: ProfileResult | { error: string } | null = null;
@@ -699,13 +755,14 @@ async function main(): Promise<number> {
     rss_mb: { before: rssBefore, after: rssAfter },
     noise: { limit: NOISE_LIMIT, ...noiseStats },
     errors: Object.fromEntries([...errorTotals].map(([k, v]) => [k, { ...v, where: [...v.where] }])),
+    spend_log: spendLog,
     summary: report.summary,
     checks: [] as Check[],
     profile: profile && 'summary' in profile ? { modelgate: { ...profile.summary, file: profile.file }, ref_parse: profile.reference } : profile,
     rounds: records,
   };
 
-  out.checks = completeChecks(report.checks, rssBefore as RssTable, out.errors as ErrorTotals);
+  out.checks = completeChecks(report.checks, rssBefore as RssTable, out.errors as ErrorTotals, spendLog);
   const text = renderText(out, report, profile && 'text' in profile ? profile.text : null);
   console.log(text);
   const outFile = args.out ?? path.join(resultsDir, `${stamp}.json`);
@@ -737,7 +794,8 @@ async function runProfile(pin: Pinning, resultsDir: string, stamp: string): Prom
   // a client-API profile loads the worker through that API's route (the reference still proxies chat)
   const body = profileApi ? BODIES.api.get(profileApi.name)! : plan.profileBody === 'large' ? BODIES.large : plan.profileBody === '1MB' ? BODIES.sized.get(1024 * 1024)! : BODIES.small;
   const conns = plan.profileBody === '1MB' ? plan.bodyConnections : plan.connections;
-  const profileOne = async (t: Target, sub: string, pids: number[]) => {
+  // `primaryPid`: the gateway's primary is profiled under the same load too (it writes the spend log)
+  const profileOne = async (t: Target, sub: string, pids: number[], primaryPid?: number) => {
     await load(t, body, conns, Math.min(3, plan.profileS), 'profile', false);
     const fromUs = Number(process.hrtime.bigint() / 1000n);
     const sample = await load(t, body, conns, plan.profileS, 'profile', false);
@@ -749,12 +807,19 @@ async function runProfile(pin: Pinning, resultsDir: string, stamp: string): Prom
     fs.mkdirSync(resultsDir, { recursive: true });
     const kept = path.join(resultsDir, `${stamp}-${t.name}.cpuprofile`);
     fs.copyFileSync(path.join(dir, sub, file), kept);
-    return { summary: summarise(kept, 25, { fromUs, toUs }, sample.requests), sample, kept };
+    const pfile = primaryPid === undefined ? undefined : files.find((f) => f.includes(`.${primaryPid}.`));
+    let primary: ProfileSummary | null = null;
+    if (pfile) {
+      const pkept = path.join(resultsDir, `${stamp}-${t.name}-primary.cpuprofile`);
+      fs.copyFileSync(path.join(dir, sub, pfile), pkept);
+      primary = summarise(pkept, 15, { fromUs, toUs }, sample.requests);
+    }
+    return { summary: summarise(kept, 25, { fromUs, toUs }, sample.requests), sample, kept, primary };
   };
   let t: Target | null = null;
   try {
     t = await startModelgate(pin.targetCpu, { name: 'modelgate-profile', mock, extraRoutes: Math.max(0, plan.profileRoutes - 1), accessLog: plan.accessLog, nodeOptions: profOpts('mg'), clientApis: profileApi !== null });
-    const mg = await profileOne(profileApi ? apiView(t, profileApi) : t, 'mg', t.processes().filter((p) => p.role === 'worker').map((p) => p.pid));
+    const mg = await profileOne(profileApi ? apiView(t, profileApi) : t, 'mg', t.processes().filter((p) => p.role === 'worker').map((p) => p.pid), t.processes().find((p) => p.role === 'primary')?.pid);
     t = null;
     let ref: Awaited<ReturnType<typeof profileOne>> | null = null;
     try {
@@ -771,6 +836,7 @@ async function runProfile(pin: Pinning, resultsDir: string, stamp: string): Prom
       formatSummary(mg.summary, 25),
     ];
     if (ref) parts.push('', compareAreas(mg.summary, ref.summary, ['modelgate', 'ref-parse']));
+    if (mg.primary) parts.push('', 'The modelgate primary under the same load (the spend log\'s writer: its IPC batches and the SQLite store), per request of the load:', '', formatSummary(mg.primary, 15));
     return { summary: mg.summary, reference: ref?.summary ?? null, text: parts.join('\n'), file: path.relative(process.cwd(), mg.kept) };
   } catch (e) {
     return { error: (e as Error).message };
@@ -836,6 +902,12 @@ function buildReport(names: string[], many: string | null, peer: string | null) 
     put(`api_cpu_per_req_vs_chat.${api.name}`, ratio(`api-${api.name}`, 'cpuUsPerReq', mg, mg, baseline));
     put(`api_throughput_vs_chat.${api.name}`, ratio(`api-${api.name}`, 'rps', mg, mg, baseline));
   }
+  // the spend log: the same gateway with it on (modelgate) and off, measured back to back
+  if (records.spend?.[mg] && records.spend?.[NOSPEND]) {
+    put('spend_cpu_per_req_on_vs_off', ratio('spend', 'cpuUsPerReq', mg, NOSPEND));
+    put('spend_worker_cpu_per_req_on_vs_off', ratio('spend', 'workerCpuUsPerReq', mg, NOSPEND));
+    put('spend_throughput_on_vs_off', ratio('spend', 'rps', mg, NOSPEND));
+  }
   // body-size linearity: marginal CPU per KB between sizes
   const linearity: Record<string, { us_per_req: number[]; us_per_kb: [number, number]; slope_ratio: number }> = {};
   for (const t of names) {
@@ -870,15 +942,21 @@ function buildReport(names: string[], many: string | null, peer: string | null) 
   check('linear in body size (CPU/KB above 100KB ÷ below)', `≤ ${fmt.f2(linLimit)}`, lin?.slope_ratio, (v) => v <= linLimit, (v) => `${fmt.f2(v)} (ref-parse ${fmt.f2(refLin)})`);
   check(`${many ?? 'many routes'} throughput ÷ 10 routes`, '≥ 0.95×', s.routes_throughput_ratio, (v) => v >= 0.95, fmt.x);
   // issue 18: a client API costs about what the chat path costs
+  // issue 19: the spend log's hot-path cost (primary + worker; the worker alone alongside)
+  check('spend log: CPU per request on ÷ off', '≤ 1.03×', s.spend_cpu_per_req_on_vs_off, (v) => v <= 1.03, (v) => `${fmt.x3(v)} (worker ${fmt.x3(s.spend_worker_cpu_per_req_on_vs_off)})`);
   for (const api of clientApis) if (api.api !== 'chat') check(`${api.label}: CPU/req ÷ chat path${api.baseline ? ' to the same provider' : ''}`, '≤ 1.2×', s[`api_cpu_per_req_vs_chat.${api.name}`], (v) => v <= 1.2, fmt.x);
   return { summary: { ...s, body_linearity: linearity }, checks };
 }
 
 type ErrorTotals = Record<string, { non2xx: number; errors: number; timeouts: number; where: string[] }>;
 type RssTable = Record<string, { role: string; rss_mb: number; anon_mb: number }[]>;
+/** Per gateway of the spend scenario: what its spend log holds after the run, and the requests it answered. */
+type SpendLogs = Record<string, SpendLogState & { answered: number }>;
 
-/** The checks that need the run's totals: idle RSS per worker and zero errors. */
-function completeChecks(checks: Check[], rssBefore: RssTable, errs: ErrorTotals): Check[] {
+const droppedTotal = (d: SpendLogState['dropped']) => (d ? Object.values(d).reduce((a, b) => a + b, 0) : NaN);
+
+/** The checks that need the run's totals: idle RSS per worker, zero errors, and whether the spend log wrote. */
+function completeChecks(checks: Check[], rssBefore: RssTable, errs: ErrorTotals, spend: SpendLogs): Check[] {
   const out = [...checks];
   const idle = rssBefore.modelgate?.filter((p) => p.role === 'worker') ?? [];
   const maxWorker = idle.length ? Math.max(...idle.map((p) => p.rss_mb)) : NaN;
@@ -888,6 +966,15 @@ function completeChecks(checks: Check[], rssBefore: RssTable, errs: ErrorTotals)
   const mg = count(errs.modelgate);
   const all = Object.values(errs).reduce((a, e) => a + count(e), 0);
   out.push({ name: 'zero errors (modelgate; all targets)', target: '0', value: errs.modelgate ? `${mg}; ${all}` : `not measured; ${all}`, pass: errs.modelgate ? mg === 0 : null });
+  // a request cut at the end of a measurement is a row too (status 499), so rows may pass the answers
+  const on = spend.modelgate;
+  const at2 = out.findIndex((c) => c.name.startsWith('spend log: CPU'));
+  out.splice(at2 === -1 ? out.length : at2 + 1, 0, {
+    name: 'spend log wrote: a row per request, none dropped',
+    target: 'rows ≥ answered, 0 dropped',
+    value: on ? `${fmt.int(on.rows ?? 0)} / ${fmt.int(on.answered)}, ${fmt.int(droppedTotal(on.dropped))} dropped` : 'not measured',
+    pass: on ? (on.rows ?? 0) >= on.answered && droppedTotal(on.dropped) === 0 : null,
+  });
   return out;
 }
 
@@ -981,6 +1068,30 @@ the target's core used meanwhile by processes outside the benchmark (the machine
       ),
     );
   }
+  if (records.spend) {
+    const spend = (out.spend_log ?? {}) as SpendLogs;
+    const vs = (key: string) => fmt.x3(ratio('spend', key, 'modelgate', NOSPEND));
+    parts.push(
+      table(
+        `Spend log on vs off (small non-streaming request, ${plan.connections} connections; the two measured back to back each round)`,
+        ['gateway', 'spend log', 'req/s', 'CPU µs/req', 'worker CPU µs/req', 'req/s on ÷ off', 'CPU/req on ÷ off', 'worker CPU on ÷ off', 'rows written', 'requests answered', 'rows dropped'],
+        Object.keys(records.spend).map((t) => [
+          t,
+          t === NOSPEND ? 'off' : 'on',
+          fmt.int(base(t, 'spend', 'rps')),
+          fmt.f1(base(t, 'spend', 'cpuUsPerReq')),
+          fmt.f1(base(t, 'spend', 'workerCpuUsPerReq')),
+          t === NOSPEND ? '' : vs('rps'),
+          t === NOSPEND ? '' : vs('cpuUsPerReq'),
+          t === NOSPEND ? '' : vs('workerCpuUsPerReq'),
+          spend[t]?.rows === null ? 'no spend.db' : fmt.int(spend[t]?.rows),
+          fmt.int(spend[t]?.answered),
+          spend[t]?.dropped ? Object.entries(spend[t].dropped!).map(([w, n]) => `${w} ${n}`).join(', ') : '–',
+        ]),
+        'CPU µs/req: primary + worker (the primary writes the rows into spend.db); worker: the request path alone. Rows: spend_requests in the gateway\'s <prefix>/spend.db after the run; dropped: modelgate_spend_rows_dropped_total from its /metrics. Requests answered: every request the run sent it (warm-up included).',
+      ),
+    );
+  }
   const targetsMeta = out.targets as Record<string, Record<string, unknown>>;
   const manyName = Object.keys(targetsMeta).find((n) => /^modelgate-\d/.test(n));
   if (manyName && records.small?.[manyName]) {
@@ -1038,6 +1149,9 @@ the target's core used meanwhile by processes outside the benchmark (the machine
   r('modelgate total stream time ÷ direct', 'stream_total_ratio.modelgate', (v) => v.toFixed(4));
   r('modelgate total stream time − direct (ms)', 'stream_total_delta_ms.modelgate', (v) => fmt.signed(v, 2));
   r('modelgate streamed chunks/s ÷ direct', 'stream_chunks_per_s_ratio.modelgate', (v) => v.toFixed(3));
+  r('spend log on ÷ off: CPU µs/req (primary + worker)', 'spend_cpu_per_req_on_vs_off', fmt.x3);
+  r('spend log on ÷ off: worker CPU µs/req', 'spend_worker_cpu_per_req_on_vs_off', fmt.x3);
+  r('spend log on ÷ off: throughput', 'spend_throughput_on_vs_off', fmt.x3);
   r('modelgate throughput ÷ Portkey', 'throughput_vs_peer', fmt.x);
   r('modelgate throughput ÷ Portkey (1k tokens)', 'throughput_vs_peer_1k_tokens', fmt.x);
   r('Portkey CPU µs/req ÷ modelgate', 'peer_cpu_per_req_vs_modelgate', fmt.x);

@@ -5,7 +5,8 @@
  *   direct      the mock upstream itself (the client's floor; no gateway)
  *   ref-pass    bench/ref-proxy.ts --mode pass   (node:http + undici Pool, bytes through)
  *   ref-parse   bench/ref-proxy.ts --mode parse  (+ JSON.parse/stringify of every body and event)
- *   modelgate   src/cli.ts start, one worker, ai-proxy route (openai, log_statistics on); with
+ *   modelgate   src/cli.ts start, one worker, ai-proxy route (openai, log_statistics on), spend log
+ *               on (the default; `modelgate-nospend`: the same with MODELGATE_SPEND_LOG=off); with
  *               `clientApis`, also the routes of the client-API scenarios (CLIENT_APIS), measured
  *               through views of the same processes (`apiView`)
  *   portkey     @portkey-ai/gateway from npm, installed on demand into a temp dir (--peer portkey)
@@ -102,6 +103,11 @@ export interface ModelgateOptions {
   nodeOptions?: string;
   /** Also configure the routes of the client-API scenarios (CLIENT_APIS). */
   clientApis?: boolean;
+  /**
+   * The spend log (MODELGATE_SPEND_LOG, default on: what users get). Set explicitly either way, so
+   * a MODELGATE_SPEND_LOG in the bench's own environment never changes what is measured.
+   */
+  spendLog?: boolean;
   onProgress?: (msg: string) => void;
 }
 
@@ -261,6 +267,7 @@ export async function startModelgate(cpu: string, opts: ModelgateOptions): Promi
     MODELGATE_LOG_LEVEL: opts.accessLog ? 'info' : 'warn',
     MODELGATE_ACCESS_LOG: opts.accessLog ? 'on' : 'off',
     MODELGATE_DRAIN_TIMEOUT_MS: '1000',
+    MODELGATE_SPEND_LOG: opts.spendLog === false ? 'off' : 'on',
   };
   if (opts.nodeOptions) env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} ${opts.nodeOptions}`.trim();
   else delete env.NODE_OPTIONS;
@@ -338,6 +345,7 @@ export async function startModelgate(cpu: string, opts: ModelgateOptions): Promi
       routes: opts.extraRoutes + 1 + (opts.clientApis ? CLIENT_API_ROUTES : 0),
       workers: opts.workers ?? 1,
       access_log: !!opts.accessLog,
+      spend_log: opts.spendLog !== false,
       startup_ms: Math.round(startupMs),
       config_ms: Math.round(configMs),
       config_version: status.configuration?.version,
