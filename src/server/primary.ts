@@ -38,6 +38,7 @@ import { MemoryCounters } from '../state/memory.ts';
 import { MemoryCache } from '../state/memory-cache.ts';
 import { serveCacheRequest } from '../state/ipc.ts';
 import { SpendWriter } from '../spend/writer.ts';
+import { fromColumns } from '../spend/queue.ts';
 import { openSpendStore, closeSpendStore } from '../spend/store.ts';
 import { spendRowsDropped } from '../observability/metrics.ts';
 
@@ -241,7 +242,7 @@ async function startSpendLog(settings: Settings, log: Logger, pool: WorkerPool):
   try {
     const store = await openSpendStore(settings);
     const writer = new SpendWriter({ store, log, retentionDays: settings.spend_retention_days, onDropped: (where, n) => spendRowsDropped.inc({ where }, n) });
-    pool.onSpend((msg) => writer.accept(msg.rows, msg.dropped));
+    pool.onSpend((msg) => writer.accept(fromColumns(msg.columns), msg.dropped));
     return writer;
   } catch (e) {
     log.error({ err: (e as Error).message }, 'spend log: cannot open its store; no spend rows are recorded');

@@ -25,7 +25,7 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { RequestsAnswer, RequestsQuery, SpendRow, SpendStore, UsageAnswer, UsageDimension, UsageInterval, UsageQuery, UsageTotals } from './types.ts';
+import { SPEND_ROW_FIELDS, type RequestsAnswer, type RequestsQuery, type SpendRow, type SpendStore, type UsageAnswer, type UsageDimension, type UsageInterval, type UsageQuery, type UsageTotals } from './types.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Time buckets and latency histograms (shared with other stores: pure functions)
@@ -96,13 +96,12 @@ export function modelOf(r: SpendRow): string | null {
 // ---------------------------------------------------------------------------------------------
 // Schema
 
-const COLUMNS = [
-  'time', 'request_id', 'consumer_id', 'credential_id', 'route_id', 'service_id', 'plugin_id', 'client_api', 'provider',
-  'model_requested', 'model_served', 'status', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens',
-  'reasoning_tokens', 'total_tokens', 'cost', 'latency_ms', 'ttft_ms', 'stream', 'cache_hit', 'estimated', 'error_class',
-] as const satisfies readonly (keyof SpendRow)[];
+const COLUMNS = SPEND_ROW_FIELDS;
 
 const BOOLEAN_COLUMNS = ['stream', 'cache_hit', 'estimated'] as const;
+
+/** Rows per INSERT statement (25 columns each: well under SQLite's 32,766 parameters). */
+const INSERT_CHUNK = 100;
 
 /** The token sums a rollup keeps, named as in UsageTotals. */
 const TOKEN_SUMS = ['prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens', 'reasoning_tokens', 'total_tokens'] as const;
@@ -289,20 +288,35 @@ export class SqliteSpendStore implements SpendStore {
     return s;
   }
 
+  /** A multi-row INSERT for `n` rows, answering the keys it inserted (one statement per chunk: the per-statement cost dominated). */
+  #insertRows(n: number): StatementSync {
+    const one = `(${COLUMNS.map(() => '?').join(', ')})`;
+    return this.#stmt(`INSERT INTO spend_requests (${COLUMNS.join(', ')}) VALUES ${Array(n).fill(one).join(', ')} ON CONFLICT (time, request_id) DO NOTHING RETURNING time, request_id`);
+  }
+
   async write(rows: SpendRow[]): Promise<void> {
     if (rows.length === 0) return;
-    const insert = this.#stmt(`INSERT INTO spend_requests (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (time, request_id) DO NOTHING`);
     const db = this.#db;
     db.exec('BEGIN IMMEDIATE');
     try {
       // a row already there (a batch written twice) counts once: only new rows reach the rollups
       const fresh: SpendRow[] = [];
-      for (const r of rows) {
-        const values = COLUMNS.map((c) => {
-          const v = r[c];
-          return typeof v === 'boolean' ? (v ? 1 : 0) : (v ?? null);
-        });
-        if (Number(insert.run(...values).changes) === 1) fresh.push(r);
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+        const chunk = rows.slice(i, i + INSERT_CHUNK);
+        const values: SqlValue[] = [];
+        for (const r of chunk) {
+          for (const c of COLUMNS) {
+            const v = r[c];
+            values.push(typeof v === 'boolean' ? (v ? 1 : 0) : (v ?? null));
+          }
+        }
+        const inserted = this.#insertRows(chunk.length).all(...values) as { time: number; request_id: string }[];
+        if (inserted.length === chunk.length) fresh.push(...chunk);
+        else {
+          const keys = new Set(inserted.map((k) => `${k.time}\u0000${k.request_id}`));
+          // each inserted key once: a row repeated within the chunk was inserted once
+          for (const r of chunk) if (keys.delete(`${r.time}\u0000${r.request_id}`)) fresh.push(r);
+        }
       }
       for (const [interval, sums] of foldRollups(fresh)) {
         this.#upsertRollups(interval, sums);

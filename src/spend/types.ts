@@ -59,6 +59,13 @@ export interface SpendRow {
   error_class: string | null;
 }
 
+/** Every SpendRow field, in one order: the spend log's columns, and how batches travel from workers. */
+export const SPEND_ROW_FIELDS = [
+  'time', 'request_id', 'consumer_id', 'credential_id', 'route_id', 'service_id', 'plugin_id', 'client_api', 'provider',
+  'model_requested', 'model_served', 'status', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens',
+  'reasoning_tokens', 'total_tokens', 'cost', 'latency_ms', 'ttft_ms', 'stream', 'cache_hit', 'estimated', 'error_class',
+] as const satisfies readonly (keyof SpendRow)[];
+
 /** What `/usage` groups by. */
 export type UsageDimension = 'consumer' | 'model' | 'provider' | 'route';
 export type UsageInterval = 'minute' | 'hour' | 'day';
