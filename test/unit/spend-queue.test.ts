@@ -29,7 +29,7 @@ async function until(cond: () => boolean): Promise<void> {
 
 test('worker queue: a full batch goes out after the current turn, the rest on the timer, in order', async () => {
   const sent: SpendBatchMessage[] = [];
-  const q = new SpendQueue({ send: (m, done) => (sent.push(m), setImmediate(done), true), batchRows: 100, flushMs: 20 });
+  const q = new SpendQueue({ send: (m, done) => (sent.push(m), setImmediate(done), true), batchRows: 100, flushMs: 500 });
   for (let i = 0; i < 250; i++) q.push(row(i));
   assert.equal(sent.length, 0, 'nothing is sent inside the request path');
   await tick();
