@@ -6,11 +6,13 @@
 import type { SnapshotData } from '../snapshot/types.ts';
 import type { CacheRequest, StateReply, StateRequest } from '../state/ipc.ts';
 import type { SpendBatchMessage } from '../spend/queue.ts';
+import type { SpendCostReply, SpendCostRequest } from '../spend/cost-query.ts';
 
 export type ToWorker =
   | { t: 'snapshot'; data: SnapshotData }
   | { t: 'drain'; timeoutMs: number }
-  | StateReply;
+  | StateReply
+  | SpendCostReply;
 
 export type FromWorker =
   | { t: 'listening'; address: string }
@@ -21,4 +23,6 @@ export type FromWorker =
   | StateRequest
   | CacheRequest
   /** Spend rows of the worker's last ~250 ms (src/spend/queue.ts), and how many it dropped. */
-  | SpendBatchMessage;
+  | SpendBatchMessage
+  /** A budget refilling its counter after a restart asks what a consumer spent (src/spend/cost-query.ts). */
+  | SpendCostRequest;

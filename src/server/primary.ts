@@ -243,6 +243,7 @@ async function startSpendLog(settings: Settings, log: Logger, pool: WorkerPool):
     const store = await openSpendStore(settings);
     const writer = new SpendWriter({ store, log, retentionDays: settings.spend_retention_days, onDropped: (where, n) => spendRowsDropped.inc({ where }, n) });
     pool.onSpend((msg) => writer.accept(fromColumns(msg.columns), msg.dropped));
+    pool.onSpendCost((consumer, from, to) => store.costOf(consumer, from, to));
     return writer;
   } catch (e) {
     log.error({ err: (e as Error).message }, 'spend log: cannot open its store; no spend rows are recorded');

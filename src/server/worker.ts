@@ -19,6 +19,8 @@ import { WARM_ENV } from './compile-cache.ts';
 import { workerSettings } from './worker-settings.ts';
 import { SpendQueue } from '../spend/queue.ts';
 import { spendRowOf } from '../spend/row.ts';
+import { SpendCostClient } from '../spend/cost-query.ts';
+import { installSpendSeeder } from '../plugins/ai-budget/seed.ts';
 
 if (process.env[WARM_ENV]) {
   // filling the compile cache (compile-cache.ts): the modules above are loaded; so are the lazy ones
@@ -36,6 +38,9 @@ function send(msg: FromWorker): void {
 }
 
 const localState = new IpcState((msg) => process.connected && process.send!(msg));
+// budgets refill their local counters after a restart from the primary's spend log (whatever its database)
+const spendCost = new SpendCostClient((msg) => process.connected && process.send!(msg));
+if (settings.spend_log) installSpendSeeder(async (consumer, from, to) => (await spendCost.costOf(consumer, from, to)) ?? 0);
 installSharedState({ local: localState });
 // ioredis is loaded only when Redis is configured (~25 MB a worker would carry for nothing); until
 // it is, `redis`-policy counters and caches use the local store, as they do during a Redis outage.
@@ -143,6 +148,8 @@ process.on('message', (msg: ToWorker) => {
     void drain(msg.timeoutMs);
   } else if (msg.t === 'state-reply') {
     localState.onReply(msg);
+  } else if (msg.t === 'spend-cost-reply') {
+    spendCost.onReply(msg);
   }
 });
 

@@ -58,6 +58,7 @@ export class WorkerPool {
   #onState: ((msg: StateRequest) => number[]) | null = null;
   #onCache: ((msg: CacheRequest) => StateValue[]) | null = null;
   #onSpend: ((msg: SpendBatchMessage) => void) | null = null;
+  #onSpendCost: ((consumer: string, from: number, to: number) => Promise<number | null>) | null = null;
 
   constructor(opts: { count: number; listenCount: number; log: Logger; env: Record<string, string> }) {
     this.#count = opts.count;
@@ -92,6 +93,11 @@ export class WorkerPool {
   }
 
   /** Receives workers' spend batches (the spend writer); without it they are ignored (spend log off). */
+  /** Answers workers' spend questions (budgets refilled after a restart) from the primary's spend log. */
+  onSpendCost(fn: (consumer: string, from: number, to: number) => Promise<number | null>): void {
+    this.#onSpendCost = fn;
+  }
+
   onSpend(fn: (msg: SpendBatchMessage) => void): void {
     this.#onSpend = fn;
   }
@@ -154,6 +160,13 @@ export class WorkerPool {
           case 'spend':
             this.#onSpend?.(msg);
             break;
+          case 'spend-cost': {
+            const ask = this.#onSpendCost;
+            const reply = (cost: number | null) => this.#send(worker, { t: 'spend-cost-reply', id: msg.id, cost });
+            if (!ask) reply(null);
+            else ask(msg.consumer, msg.from, msg.to).then(reply, () => reply(null));
+            break;
+          }
           case 'snapshot-error':
             this.#log.error({ worker: worker.process.pid, version: msg.version, err: msg.message }, 'worker could not apply configuration');
             break;

@@ -9,58 +9,18 @@
  * reach the spend log a batch (~250 ms) after their answer, so only a request of the same
  * consumer in flight on another worker at that very moment can be missed.
  *
- * The seeder: one installed with installSpendSeeder (a PostgreSQL node's, once the workers can ask
- * the primary's SpendStore), else, on a node whose spend log is SQLite (`<prefix>/spend.db`, written
- * by the primary), the worker reads that file itself, read-only. PostgreSQL nodes without an
- * installed seeder are not seeded (they should use `strategy: redis`, whose counters persist).
+ * The seeder is the worker's question to the primary's spend log over IPC (src/spend/cost-query.ts,
+ * installed by src/server/worker.ts when the spend log is on), so SQLite and PostgreSQL nodes are
+ * seeded alike; without it (spend log off) nothing is seeded.
  */
-import { DatabaseSync } from 'node:sqlite';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { workerSettings } from '../../server/worker-settings.ts';
-import { logger } from '../../observability/logger.ts';
-
 export type SpendSeeder = (consumerId: string, from: number, to: number) => Promise<number>;
 
 let installed: SpendSeeder | null = null;
-let fallback: SpendSeeder | null | undefined;
 
 export function installSpendSeeder(seeder: SpendSeeder | null): void {
   installed = seeder;
 }
 
-/** The spend store's file and table (src/spend/store.ts SPEND_DB_FILE, src/spend/sqlite.ts). */
-const SPEND_DB_FILE = 'spend.db';
-const COST_SQL = 'SELECT TOTAL(cost) AS cost FROM spend_requests WHERE consumer_id = ? AND time >= ? AND time < ?';
-
-function sqliteSeeder(): SpendSeeder | null {
-  const settings = workerSettings();
-  if (!settings.spend_log || settings.database === 'postgres') return null;
-  const file = path.join(settings.prefix, SPEND_DB_FILE);
-  let db: DatabaseSync | null = null;
-  return async (consumerId, from, to) => {
-    if (!db) {
-      if (!existsSync(file)) return 0; // no spend recorded on this node yet
-      db = new DatabaseSync(file, { readOnly: true });
-      db.exec('PRAGMA busy_timeout = 1000;');
-    }
-    try {
-      return (db.prepare(COST_SQL).get(consumerId, from, to) as { cost: number }).cost;
-    } catch (e) {
-      logger().warn({ plugin: 'ai-budget', err: (e as Error).message }, 'could not read the spend log to seed a budget; counting from zero');
-      return 0;
-    }
-  };
-}
-
 export function spendSeeder(): SpendSeeder | null {
-  if (installed) return installed;
-  if (fallback === undefined) {
-    try {
-      fallback = sqliteSeeder();
-    } catch {
-      fallback = null;
-    }
-  }
-  return fallback;
+  return installed;
 }
