@@ -271,8 +271,14 @@ export class SqliteSpendStore implements SpendStore {
   readonly #db: DatabaseSync;
   readonly #stmts = new Map<string, StatementSync>();
 
-  constructor(file: string) {
+  /** `readOnly`: a reader beside the writer (the query thread, sqlite-reads.ts): no schema work, WAL lets it read while the writer writes. */
+  constructor(file: string, opts: { readOnly?: boolean } = {}) {
     this.file = file;
+    if (opts.readOnly) {
+      this.#db = new DatabaseSync(file, { readOnly: true });
+      this.#db.exec('PRAGMA busy_timeout = 5000;');
+      return;
+    }
     fs.mkdirSync(path.dirname(file), { recursive: true });
     this.#db = new DatabaseSync(file);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');

@@ -8,12 +8,17 @@ import path from 'node:path';
 import type { Settings } from '../settings.ts';
 import type { SpendStore } from './types.ts';
 import { SqliteSpendStore } from './sqlite.ts';
+import { SqliteReadThread, withReadThread } from './sqlite-reads.ts';
 
 export const SPEND_DB_FILE = 'spend.db';
 
 type Opener = (settings: Settings) => Promise<SpendStore>;
 
-const local: Opener = async (settings) => new SqliteSpendStore(path.join(settings.prefix, SPEND_DB_FILE));
+const local: Opener = async (settings) => {
+  const file = path.join(settings.prefix, SPEND_DB_FILE);
+  const store = new SqliteSpendStore(file); // creates the file and its schema before the reader opens it
+  return withReadThread(store, new SqliteReadThread(file));
+};
 
 const OPENERS: Record<Settings['database'], Opener> = {
   sqlite: local,

@@ -332,3 +332,17 @@ test('a query touching one dimension reads that dimension\'s rollup, with the sa
     assert.equal(one.totals.latency_p95_ms, full.totals.latency_p95_ms);
   }
 }));
+
+test('the query thread answers as the store does, from the same file, and keeps a bad cursor a cursor error', withStore(async (store, file) => {
+  const { SqliteReadThread, withReadThread } = await import('../../src/spend/sqlite-reads.ts');
+  const { SpendCursorError } = await import('../../src/spend/sqlite.ts');
+  const rows = Array.from({ length: 50 }, (_, i) => row({ request_id: `t${i}`, time: T0 + i * MIN, consumer_id: i % 2 ? 'a' : 'b', latency_ms: 5 + i }));
+  await store.write(rows);
+  const threaded = withReadThread(store, new SqliteReadThread(file));
+  const q = { from: T0, to: T0 + DAY, interval: 'hour' as const, group_by: ['consumer' as const] };
+  assert.deepEqual(await threaded.usage(q), await store.usage(q));
+  const page = await threaded.requests({ from: T0, to: T0 + DAY, limit: 10 });
+  assert.deepEqual(page, await store.requests({ from: T0, to: T0 + DAY, limit: 10 }));
+  await assert.rejects(threaded.requests({ from: T0, to: T0 + DAY, limit: 10, cursor: 'not-a-cursor' }), (e: unknown) => e instanceof SpendCursorError);
+  await threaded.close(); // closes the thread and the store (withStore's close after it is a no-op)
+}));
