@@ -36,7 +36,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { classifyPgError } from '../store/pg-errors.ts';
 import { StoreError } from '../store/types.ts';
-import { INTERVAL_MS, SpendCursorError, bucketStart, latencyIndex, percentileOf, type LatencyHistogram } from './sqlite.ts';
+import { INTERVAL_MS, SpendCursorError, bucketStart, latencyIndex, totalsOf, type LatencyHistogram } from './sqlite.ts';
 import type { RequestsAnswer, RequestsQuery, SpendRow, SpendStore, UsageAnswer, UsageDimension, UsageInterval, UsageQuery, UsageSeriesPoint, UsageTotals } from './types.ts';
 
 const DAY = INTERVAL_MS.day;
@@ -246,24 +246,6 @@ function rowOf(r: DbRow): SpendRow {
   return out as unknown as SpendRow;
 }
 
-function totalsOf(r: DbRow): UsageTotals {
-  const h = (r.latency_hist ?? {}) as LatencyHistogram;
-  return {
-    requests: Number(r.requests),
-    errors: Number(r.errors),
-    prompt_tokens: Number(r.prompt_tokens),
-    completion_tokens: Number(r.completion_tokens),
-    cached_tokens: Number(r.cached_tokens),
-    cache_write_tokens: Number(r.cache_write_tokens),
-    reasoning_tokens: Number(r.reasoning_tokens),
-    total_tokens: Number(r.total_tokens),
-    cost: Number(r.cost),
-    unpriced_requests: Number(r.unpriced_requests),
-    latency_p50_ms: percentileOf(h, 0.5),
-    latency_p95_ms: percentileOf(h, 0.95),
-  };
-}
-
 const EMPTY_TOTALS = (): UsageTotals => ({
   requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0,
   total_tokens: 0, cost: 0, unpriced_requests: 0, latency_p50_ms: null, latency_p95_ms: null,
@@ -366,12 +348,12 @@ export class PostgresSpendStore implements SpendStore {
     let totals = EMPTY_TOTALS();
     for (const r of await this.#query<DbRow>(sql, p.values)) {
       if (r.is_total) {
-        if (Number(r.requests) > 0) totals = totalsOf(r);
+        if (Number(r.requests) > 0) totals = totalsOf(r, (r.latency_hist ?? {}) as LatencyHistogram);
         continue;
       }
       const group: UsageSeriesPoint['group'] = {};
       for (const d of q.group_by) group[d] = (r[source.column(d)] as string) || null;
-      series.push({ start: (r.bucket as Date).toISOString(), group, ...totalsOf(r) });
+      series.push({ start: (r.bucket as Date).toISOString(), group, ...totalsOf(r, (r.latency_hist ?? {}) as LatencyHistogram) });
     }
     return { from: iso(from), to: iso(to), interval: q.interval, group_by: [...q.group_by], series, totals };
   }

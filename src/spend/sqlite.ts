@@ -88,6 +88,24 @@ export function percentileOf(h: LatencyHistogram, p: number): number | null {
   return null;
 }
 
+/** A rollup query's sums as UsageTotals (database numbers may come back as strings), with the percentiles of its histogram. */
+export function totalsOf(r: Record<string, unknown>, hist: LatencyHistogram): UsageTotals {
+  return {
+    requests: Number(r.requests),
+    errors: Number(r.errors),
+    prompt_tokens: Number(r.prompt_tokens),
+    completion_tokens: Number(r.completion_tokens),
+    cached_tokens: Number(r.cached_tokens),
+    cache_write_tokens: Number(r.cache_write_tokens),
+    reasoning_tokens: Number(r.reasoning_tokens),
+    total_tokens: Number(r.total_tokens),
+    cost: Number(r.cost),
+    unpriced_requests: Number(r.unpriced_requests),
+    latency_p50_ms: percentileOf(hist, 0.5),
+    latency_p95_ms: percentileOf(hist, 0.95),
+  };
+}
+
 /** The model a request is counted under: the one that answered, else the one asked for. */
 export function modelOf(r: SpendRow): string | null {
   return r.model_served ?? r.model_requested;
@@ -404,22 +422,7 @@ export class SqliteSpendStore implements SpendStore {
         const v = r[groupCols[i]] as string;
         group[d] = v === '' ? null : v;
       });
-      const point = {
-        start: new Date(r.bucket as number).toISOString(),
-        group,
-        requests: Number(r.requests),
-        errors: Number(r.errors),
-        prompt_tokens: Number(r.prompt_tokens),
-        completion_tokens: Number(r.completion_tokens),
-        cached_tokens: Number(r.cached_tokens),
-        cache_write_tokens: Number(r.cache_write_tokens),
-        reasoning_tokens: Number(r.reasoning_tokens),
-        total_tokens: Number(r.total_tokens),
-        cost: Number(r.cost),
-        unpriced_requests: Number(r.unpriced_requests),
-        latency_p50_ms: percentileOf(hist, 0.5),
-        latency_p95_ms: percentileOf(hist, 0.95),
-      };
+      const point = { start: new Date(r.bucket as number).toISOString(), group, ...totalsOf(r, hist) };
       for (const k of ['requests', 'errors', ...TOKEN_SUMS, 'cost', 'unpriced_requests'] as const) totals[k] += point[k];
       return point;
     });
