@@ -51,6 +51,12 @@ describe('priceOf: the bundled table', () => {
     assert.equal(priceOf('gemini', 'gemini-2.0-flash-001'), priceOf('gemini', 'gemini-2.0-flash'));
   });
 
+  it('prices Fireworks serverless models with or without the accounts/fireworks/models/ prefix, cache reads apart', () => {
+    assert.deepEqual(priceOf('fireworks', 'accounts/fireworks/models/gpt-oss-120b'), { input: 0.15, cached_input: 0.015, output: 0.6 });
+    assert.equal(priceOf('fireworks', 'kimi-k2p6'), priceOf('fireworks', 'accounts/fireworks/models/kimi-k2p6'));
+    assert.equal(priceOf('fireworks', 'accounts/fireworks/models/llama-v3p1-8b-instruct'), null, 'size-tier rate not read: unpriced');
+  });
+
   it('resolves Azure through OpenAI (global standard = OpenAI list price), with its own names first', () => {
     assert.equal(priceOf('azure', 'gpt-4o-2024-08-06'), priceOf('openai', 'gpt-4o'));
     assert.deepEqual(priceOf('azure', 'gpt-35-turbo'), { input: 0.5, output: 1.5 });
@@ -80,6 +86,11 @@ describe('priceOf: the bundled table', () => {
     ['bedrock', 'anthropic.claude-3-5-sonnet-20240620-v1:0'], ['bedrock', 'amazon.nova-lite-v1:0'], ['bedrock', 'amazon.nova-2-lite-v1:0'],
     ['bedrock', 'meta.llama3-1-8b-instruct-v1:0'], ['bedrock', 'amazon.titan-embed-text-v2:0'], ['bedrock', 'anthropic.claude-opus-4-1-20250805-v1:0'],
     ['deepseek', 'deepseek-chat'], ['deepseek', 'deepseek-reasoner'],
+    ['cohere', 'command-r'], ['cohere', 'command-r-plus'], ['cohere', 'command'], ['cohere', 'embed-english-v3.0'], ['cohere', 'embed-english-v2.0'],
+    ['mistral', 'mistral-tiny'], ['mistral', 'mistral-small'], ['mistral', 'mistral-small-latest'], ['mistral', 'mistral-large-latest'], ['mistral', 'mistral-embed'],
+    ['groq', 'llama-3.3-70b-versatile'], ['together', 'Qwen/Qwen2.5-7B-Instruct'],
+    ['fireworks', 'accounts/fireworks/models/llama-v3p1-8b-instruct'], ['fireworks', 'accounts/fireworks/models/gpt-oss-120b'],
+    ['openrouter', 'openai/gpt-4o-mini'], ['huggingface', 'meta-llama/Llama-3.1-8B-Instruct'],
   ];
   it('prices or explicitly marks every model the docs call current and the tests use', () => {
     const table = readPriceFile(BUNDLED_PRICES, 'bundled');
