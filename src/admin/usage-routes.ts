@@ -16,7 +16,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError, schemaViolation } from '../entities/errors.ts';
 import { StoreError, type Row } from '../store/types.ts';
 import { classifyPgError } from '../store/pg-errors.ts';
-import type { RequestsQuery, SpendRow, SpendStore, UsageAnswer, UsageDimension, UsageFilter, UsageInterval, UsageQuery, UsageSeriesPoint, UsageTotals } from '../spend/types.ts';
+import { UsageTooLargeError, type RequestsQuery, type SpendRow, type SpendStore, type UsageAnswer, type UsageDimension, type UsageFilter, type UsageInterval, type UsageQuery, type UsageSeriesPoint, type UsageTotals } from '../spend/types.ts';
 
 export interface UsageRoutesOptions {
   /** The open spend store; null while there is none (not opened yet, or failed to open). */
@@ -349,6 +349,7 @@ export function registerUsageRoutes(app: FastifyInstance, opts: UsageRoutesOptio
       return await run();
     } catch (e) {
       if (isCursorError(e)) throw invalid('cursor', 'not a cursor this API gave: follow the previous page\'s next URL');
+      if (e instanceof UsageTooLargeError) throw invalid('interval', e.message);
       if (e instanceof HttpError || !isOutage(e)) throw e;
       throw storeAway(e);
     }

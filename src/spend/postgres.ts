@@ -37,7 +37,7 @@ import type { Logger } from 'pino';
 import { classifyPgError } from '../store/pg-errors.ts';
 import { StoreError } from '../store/types.ts';
 import { INTERVAL_MS, SpendCursorError, bucketStart, latencyIndex, totalsOf, type LatencyHistogram } from './sqlite.ts';
-import type { RequestsAnswer, RequestsQuery, SpendRow, SpendStore, UsageAnswer, UsageDimension, UsageInterval, UsageQuery, UsageSeriesPoint, UsageTotals } from './types.ts';
+import { MAX_SERIES_POINTS, UsageTooLargeError, type RequestsAnswer, type RequestsQuery, type SpendRow, type SpendStore, type UsageAnswer, type UsageDimension, type UsageInterval, type UsageQuery, type UsageSeriesPoint, type UsageTotals } from './types.ts';
 
 const DAY = INTERVAL_MS.day;
 
@@ -340,6 +340,9 @@ export class PostgresSpendStore implements SpendStore {
     const where = [`bucket >= ${p.add(iso(from))}`, `bucket < ${p.add(iso(q.to))}`];
     for (const f of FILTERS) if (q[f] !== undefined) where.push(`${source.column(f)} = ${p.add(q[f])}`);
     const by = ['bucket', ...q.group_by.map(source.column)].join(', ');
+    // the points first, without merging anything: past the cap the answer is refused, not built
+    const [count] = await this.#query<{ n: string }>(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${source.table} WHERE ${where.join(' AND ')} GROUP BY ${by} LIMIT ${MAX_SERIES_POINTS + 1}) AS points`, p.values);
+    if (Number(count?.n ?? 0) > MAX_SERIES_POINTS) throw new UsageTooLargeError(`the answer would have more than ${MAX_SERIES_POINTS} points: use a coarser interval, a shorter range or fewer group_by dimensions`);
     const sql = `SELECT GROUPING(bucket) = 1 AS is_total, ${by}, ${SUMS.map((c) => `sum(${c}) AS ${c}`).join(', ')},
         ${mergeJson('unnest(array_agg(latency_hist)) AS h(j)')} AS latency_hist
       FROM ${source.table} WHERE ${where.join(' AND ')}

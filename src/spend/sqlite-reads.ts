@@ -7,11 +7,11 @@
  * in it one at a time. Writes, retention and `costOf` (a small indexed sum) stay in the primary.
  */
 import { Worker } from 'node:worker_threads';
-import type { RequestsAnswer, RequestsQuery, SpendStore, UsageAnswer, UsageQuery } from './types.ts';
+import { UsageTooLargeError, type RequestsAnswer, type RequestsQuery, type SpendStore, type UsageAnswer, type UsageQuery } from './types.ts';
 import { SpendCursorError } from './sqlite.ts';
 
 type Call = { id: number; op: 'usage'; q: UsageQuery } | { id: number; op: 'requests'; q: RequestsQuery };
-type Answer = { id: number; ok: true; value: unknown } | { id: number; ok: false; message: string; cursor: boolean };
+type Answer = { id: number; ok: true; value: unknown } | { id: number; ok: false; message: string; cursor: boolean; tooLarge: boolean };
 
 export class SqliteReadThread {
   readonly #worker: Worker;
@@ -26,7 +26,7 @@ export class SqliteReadThread {
       if (!p) return;
       this.#pending.delete(a.id);
       if (a.ok) p.resolve(a.value);
-      else p.reject(a.cursor ? new SpendCursorError(a.message) : new Error(a.message));
+      else p.reject(a.cursor ? new SpendCursorError(a.message) : a.tooLarge ? new UsageTooLargeError(a.message) : new Error(a.message));
     });
     // a thread that died fails what it held; the next query starts none (the Admin API answers 500)
     this.#worker.on('error', (e) => this.#failAll(e));

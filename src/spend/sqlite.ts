@@ -25,7 +25,7 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import fs from 'node:fs';
 import path from 'node:path';
-import { SPEND_ROW_FIELDS, type RequestsAnswer, type RequestsQuery, type SpendRow, type SpendStore, type UsageAnswer, type UsageDimension, type UsageInterval, type UsageQuery, type UsageTotals } from './types.ts';
+import { MAX_SERIES_POINTS, SPEND_ROW_FIELDS, UsageTooLargeError, type RequestsAnswer, type RequestsQuery, type SpendRow, type SpendStore, type UsageAnswer, type UsageDimension, type UsageInterval, type UsageQuery, type UsageTotals } from './types.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Time buckets and latency histograms (shared with other stores: pure functions)
@@ -405,6 +405,9 @@ export class SqliteSpendStore implements SpendStore {
       params.push(q[f] as string);
     }
     const by = ['bucket', ...groupCols];
+    // the points first, without merging anything: past the cap the answer is refused, not built
+    const points = this.#stmt(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${table} WHERE ${where.join(' AND ')} GROUP BY ${by.join(', ')} LIMIT ${MAX_SERIES_POINTS + 1})`).get(...params) as { n: number };
+    if (points.n > MAX_SERIES_POINTS) throw new UsageTooLargeError(`the answer would have more than ${MAX_SERIES_POINTS} points: use a coarser interval, a shorter range or fewer group_by dimensions`);
     const sql = `SELECT ${by.join(', ')}, SUM(requests) AS requests, SUM(errors) AS errors,
         ${TOKEN_SUMS.map((t) => `SUM(${t}) AS ${t}`).join(', ')}, SUM(cost) AS cost, SUM(unpriced_requests) AS unpriced_requests,
         json_group_array(json(latency_hist)) AS hists

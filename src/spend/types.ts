@@ -133,6 +133,19 @@ export interface RequestsAnswer {
   next_cursor: string | null;
 }
 
+/**
+ * The most points a `/usage` answer holds (intervals × groups). Past it the answer is a 400 asking
+ * for a coarser interval, a shorter range or fewer groups: a month by hour by route and model over
+ * spread traffic is ~150,000 points (tens of MB of JSON), too big for a dashboard and seconds of
+ * merging, where every answer under the cap stays fast.
+ */
+export const MAX_SERIES_POINTS = 10_000;
+
+/** A usage query whose answer would pass MAX_SERIES_POINTS (the Admin API's 400). */
+export class UsageTooLargeError extends Error {
+  override readonly name = 'UsageTooLargeError';
+}
+
 /** A database's spend log. Writes come from the primary only (writer.ts), in batches. */
 export interface SpendStore {
   readonly kind: 'sqlite' | 'postgres';

@@ -346,3 +346,14 @@ test('the query thread answers as the store does, from the same file, and keeps 
   await assert.rejects(threaded.requests({ from: T0, to: T0 + DAY, limit: 10, cursor: 'not-a-cursor' }), (e: unknown) => e instanceof SpendCursorError);
   await threaded.close(); // closes the thread and the store (withStore's close after it is a no-op)
 }));
+
+test('an answer past MAX_SERIES_POINTS is refused before anything is merged', withStore(async (store) => {
+  const { MAX_SERIES_POINTS, UsageTooLargeError } = await import('../../src/spend/types.ts');
+  // more (minute, route, model) points than the cap, in one batch
+  const n = MAX_SERIES_POINTS + 10;
+  const rows = Array.from({ length: n }, (_, i) => row({ request_id: `x${i}`, time: T0 + (i % 60) * MIN, route_id: `r${i % 200}`, model_served: `m${Math.floor(i / 200)}` }));
+  for (let i = 0; i < rows.length; i += 2000) await store.write(rows.slice(i, i + 2000));
+  await assert.rejects(store.usage({ from: T0, to: T0 + HOUR, interval: 'minute', group_by: ['route', 'model'] }), (e: unknown) => e instanceof UsageTooLargeError);
+  const fine = await store.usage({ from: T0, to: T0 + HOUR, interval: 'hour', group_by: ['route'] });
+  assert.equal(fine.totals.requests, n);
+}));
