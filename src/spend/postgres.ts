@@ -1,6 +1,6 @@
 /**
  * The spend log on PostgreSQL, for clusters: every node's primary writes its batches into the
- * same database (issue 19). Tables come from migrations `001_spend_log` and `002_spend_dimension_rollups` (src/store/migrations.ts),
+ * same database (issue 19). Tables come from migration `001_spend_log` (src/store/migrations.ts),
  * so `modelgate migrations` lists them and upgrades them like the rest of the schema; what is
  * created at run time is only data layout — each day's partition of `spend_requests`.
  *
@@ -13,7 +13,7 @@
  *   is the SQLite store's (sqlite.ts: `latencyIndex`, sparse `{"index": count}`, `percentileOf`),
  *   as JSONB, so both stores answer the same percentiles; the index is computed in JS and sent
  *   with the row, never recomputed in SQL (a different `log` could round a boundary otherwise).
- * - spend_rollup_<interval>_<route|consumer|provider|model> (migration 002): the same sums and
+ * - spend_rollup_<interval>_<route|consumer|provider|model>: the same sums and
  *   histogram per (bucket, value) of one dimension, so `/usage` grouped or filtered by at most one
  *   dimension (and costOf, per consumer) reads a row per value and bucket, not one per combination.
  *
@@ -292,7 +292,7 @@ export class PostgresSpendStore implements SpendStore {
    */
   async open(): Promise<void> {
     const rows = await this.#query<{ ok: boolean }>(`SELECT to_regclass('spend_requests') IS NOT NULL AND to_regclass('spend_rollup_day_model') IS NOT NULL AS ok`);
-    if (!rows[0]?.ok) throw new Error("the spend log's tables are missing (migrations 001_spend_log, 002_spend_dimension_rollups): run 'modelgate migrations up'");
+    if (!rows[0]?.ok) throw new Error("the spend log's tables are missing (migration 001_spend_log): run 'modelgate migrations up'");
     const today = dayOf(this.#now());
     await this.#ensureDays([today, today + 1]);
   }

@@ -107,80 +107,37 @@ export const PG_MIGRATIONS: Migration[] = [
         PRIMARY KEY (time, request_id)
       ) PARTITION BY RANGE (time);
       CREATE INDEX spend_requests_consumer ON spend_requests (consumer_id, time);
-      CREATE TABLE spend_rollup_minute (
-        bucket TIMESTAMPTZ NOT NULL,
-        route_id TEXT COLLATE "C" NOT NULL, consumer_id TEXT COLLATE "C" NOT NULL, provider TEXT COLLATE "C" NOT NULL, model TEXT COLLATE "C" NOT NULL,
-        requests BIGINT NOT NULL, errors BIGINT NOT NULL,
-        prompt_tokens BIGINT NOT NULL, completion_tokens BIGINT NOT NULL, cached_tokens BIGINT NOT NULL,
-        cache_write_tokens BIGINT NOT NULL, reasoning_tokens BIGINT NOT NULL, total_tokens BIGINT NOT NULL,
-        cost NUMERIC NOT NULL, unpriced_requests BIGINT NOT NULL, latency_hist JSONB NOT NULL,
-        PRIMARY KEY (bucket, route_id, consumer_id, provider, model)
-      );
-      CREATE INDEX spend_rollup_minute_consumer ON spend_rollup_minute (consumer_id, bucket);
-      CREATE TABLE spend_rollup_hour (
-        bucket TIMESTAMPTZ NOT NULL,
-        route_id TEXT COLLATE "C" NOT NULL, consumer_id TEXT COLLATE "C" NOT NULL, provider TEXT COLLATE "C" NOT NULL, model TEXT COLLATE "C" NOT NULL,
-        requests BIGINT NOT NULL, errors BIGINT NOT NULL,
-        prompt_tokens BIGINT NOT NULL, completion_tokens BIGINT NOT NULL, cached_tokens BIGINT NOT NULL,
-        cache_write_tokens BIGINT NOT NULL, reasoning_tokens BIGINT NOT NULL, total_tokens BIGINT NOT NULL,
-        cost NUMERIC NOT NULL, unpriced_requests BIGINT NOT NULL, latency_hist JSONB NOT NULL,
-        PRIMARY KEY (bucket, route_id, consumer_id, provider, model)
-      );
-      CREATE INDEX spend_rollup_hour_consumer ON spend_rollup_hour (consumer_id, bucket);
-      CREATE TABLE spend_rollup_day (
-        bucket TIMESTAMPTZ NOT NULL,
-        route_id TEXT COLLATE "C" NOT NULL, consumer_id TEXT COLLATE "C" NOT NULL, provider TEXT COLLATE "C" NOT NULL, model TEXT COLLATE "C" NOT NULL,
-        requests BIGINT NOT NULL, errors BIGINT NOT NULL,
-        prompt_tokens BIGINT NOT NULL, completion_tokens BIGINT NOT NULL, cached_tokens BIGINT NOT NULL,
-        cache_write_tokens BIGINT NOT NULL, reasoning_tokens BIGINT NOT NULL, total_tokens BIGINT NOT NULL,
-        cost NUMERIC NOT NULL, unpriced_requests BIGINT NOT NULL, latency_hist JSONB NOT NULL,
-        PRIMARY KEY (bucket, route_id, consumer_id, provider, model)
-      );
-      CREATE INDEX spend_rollup_day_consumer ON spend_rollup_day (consumer_id, bucket);
+      ${spendRollups()}
     `,
-  },
-  {
-    // Per-dimension rollups (src/spend/postgres.ts): for each interval and each single dimension,
-    // the same sums and histogram keyed by (bucket, value) only, so a /usage query grouping or
-    // filtering by at most one dimension reads as many rows as that dimension has values per
-    // bucket instead of every (route, consumer, provider, model) combination. value is '' for
-    // NULL as in the full-key tables, COLLATE "C" so groups order byte-wise there too. The
-    // tables start as the full-key rollups summed per value (taken under a SHARE lock so a batch
-    // committing meanwhile is either in both or in neither); from then on each batch upserts them
-    // in the statement that writes its rows. 001's index spend_rollup_<interval>_consumer is
-    // renamed spend_rollup_<interval>_by_consumer: tables and indexes share one namespace.
-    name: '002_spend_dimension_rollups',
-    up: dimensionRollups(),
   },
 ];
 
 /**
- * Migration 002's DDL and backfill: spend_rollup_<interval>_<dimension> for 3 intervals × 4
- * dimensions, each filled from its interval's full-key table (histograms merged index by index).
+ * Migration 001's rollup tables, per interval: by the full key (route, consumer, provider, model),
+ * indexed by consumer for `costOf`; and by each dimension alone, keyed by (bucket, value), so a
+ * /usage query grouping or filtering by at most one dimension reads as many rows as that dimension
+ * has values per bucket instead of every combination. `value` is '' for NULL as in the full-key
+ * tables, COLLATE "C" so groups order byte-wise there too.
  */
-function dimensionRollups(): string {
-  const tokens = ['prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens', 'reasoning_tokens', 'total_tokens'];
-  const sums = ['requests', 'errors', ...tokens, 'cost', 'unpriced_requests'];
-  const dims: [name: string, column: string][] = [['route', 'route_id'], ['consumer', 'consumer_id'], ['provider', 'provider'], ['model', 'model']];
-  const out = ['LOCK TABLE spend_rollup_minute, spend_rollup_hour, spend_rollup_day IN SHARE MODE;'];
+function spendRollups(): string {
+  const sums = `requests BIGINT NOT NULL, errors BIGINT NOT NULL,
+        prompt_tokens BIGINT NOT NULL, completion_tokens BIGINT NOT NULL, cached_tokens BIGINT NOT NULL,
+        cache_write_tokens BIGINT NOT NULL, reasoning_tokens BIGINT NOT NULL, total_tokens BIGINT NOT NULL,
+        cost NUMERIC NOT NULL, unpriced_requests BIGINT NOT NULL, latency_hist JSONB NOT NULL`;
+  const out: string[] = [];
   for (const interval of ['minute', 'hour', 'day']) {
-    // 001 named the full-key tables' consumer index what is now a table's name (one namespace)
-    out.push(`ALTER INDEX spend_rollup_${interval}_consumer RENAME TO spend_rollup_${interval}_by_consumer;`);
-    for (const [dim, column] of dims) {
-      const t = `spend_rollup_${interval}_${dim}`;
-      out.push(`CREATE TABLE ${t} (
-        bucket TIMESTAMPTZ NOT NULL, value TEXT COLLATE "C" NOT NULL,
-        requests BIGINT NOT NULL, errors BIGINT NOT NULL,
-        ${tokens.map((c) => `${c} BIGINT NOT NULL`).join(', ')},
-        cost NUMERIC NOT NULL, unpriced_requests BIGINT NOT NULL, latency_hist JSONB NOT NULL,
-        PRIMARY KEY (bucket, value)
-      );`);
-      if (dim === 'consumer') out.push(`CREATE INDEX ${t}_value ON ${t} (value, bucket);`);
-      out.push(`INSERT INTO ${t} (bucket, value, ${sums.join(', ')}, latency_hist)
-        SELECT bucket, ${column}, ${sums.map((c) => `sum(${c})`).join(', ')},
-          (SELECT jsonb_object_agg(k, n) FROM (SELECT e.key AS k, sum(e.value::bigint) AS n FROM unnest(array_agg(latency_hist)) AS h(j), jsonb_each_text(h.j) AS e GROUP BY e.key) AS m)
-        FROM spend_rollup_${interval} GROUP BY bucket, ${column};`);
+    const t = `spend_rollup_${interval}`;
+    out.push(`CREATE TABLE ${t} (
+        bucket TIMESTAMPTZ NOT NULL,
+        route_id TEXT COLLATE "C" NOT NULL, consumer_id TEXT COLLATE "C" NOT NULL, provider TEXT COLLATE "C" NOT NULL, model TEXT COLLATE "C" NOT NULL,
+        ${sums},
+        PRIMARY KEY (bucket, route_id, consumer_id, provider, model)
+      );
+      CREATE INDEX ${t}_by_consumer ON ${t} (consumer_id, bucket);`);
+    for (const dim of ['route', 'consumer', 'provider', 'model']) {
+      out.push(`CREATE TABLE ${t}_${dim} (bucket TIMESTAMPTZ NOT NULL, value TEXT COLLATE "C" NOT NULL, ${sums}, PRIMARY KEY (bucket, value));`);
+      if (dim === 'consumer') out.push(`CREATE INDEX ${t}_${dim}_value ON ${t}_${dim} (value, bucket);`);
     }
   }
-  return out.join('\n');
+  return out.join('\n      ');
 }

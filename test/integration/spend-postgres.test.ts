@@ -223,8 +223,8 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
     await server.query(`INSERT INTO schema_migrations VALUES ('000_base', 1)`, [], 'upgrade');
     const config = new PostgresStore(withTimeouts({ connectionString: old }, 5000), { bootstrapIfEmpty: true });
     try {
-      await assert.rejects(config.init(), /pending migration\(s\) \(001_spend_log, 002_spend_dimension_rollups\); run 'modelgate migrations up'/);
-      assert.deepEqual(await config.up(), ['001_spend_log', '002_spend_dimension_rollups']);
+      await assert.rejects(config.init(), /pending migration\(s\) \(001_spend_log\); run 'modelgate migrations up'/);
+      assert.deepEqual(await config.up(), ['001_spend_log']);
       await config.init();
     } finally {
       await config.close();
@@ -254,40 +254,6 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
     assert.deepEqual(await sql('SELECT * FROM spend_rollup_hour ORDER BY bucket, route_id, consumer_id, provider, model'), before);
     await assertRollups('minute');
     await assertDimensionRollups('minute');
-  });
-
-  test('migration 002 on a database with rollups: the per-dimension tables start as the full-key ones summed per value; prune empties them', async () => {
-    const db = await server.createDatabase('dims');
-    const q = (text: string, params: unknown[] = []) => server.query(text, params, 'dims');
-    await q(`CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL); ${PG_MIGRATIONS[0].up}; ${PG_MIGRATIONS[1].up}`);
-    await q(`INSERT INTO schema_migrations VALUES ('000_base', 1), ('001_spend_log', 1)`);
-    // the full-key rollups as 001 left them, from the other database's
-    for (const interval of ['minute', 'hour', 'day'] as UsageInterval[]) {
-      const rs = await sql(`SELECT * FROM spend_rollup_${interval}`);
-      await q(`INSERT INTO spend_rollup_${interval} SELECT * FROM jsonb_populate_recordset(NULL::spend_rollup_${interval}, $1::jsonb)`, [JSON.stringify(rs)]);
-    }
-    const config = new PostgresStore(withTimeouts({ connectionString: db }, 5000), { bootstrapIfEmpty: true });
-    try {
-      await assert.rejects(config.init(), /pending migration\(s\) \(002_spend_dimension_rollups\)/);
-      assert.deepEqual(await config.up(), ['002_spend_dimension_rollups']);
-    } finally {
-      await config.close();
-    }
-    const dimTables = (['minute', 'hour', 'day'] as UsageInterval[]).flatMap((i) => DIMENSIONS.map((d) => `spend_rollup_${i}_${d}`));
-    assert.equal(dimTables.length, 12);
-    for (const t of dimTables) {
-      const order = 'ORDER BY bucket, value';
-      assert.deepEqual(await q(`SELECT * FROM ${t} ${order}`), await sql(`SELECT * FROM ${t} ${order}`), `${t}: backfilled as the batches maintained it`);
-    }
-    const spend = new PostgresSpendStore(withTimeouts({ connectionString: db }, 3000), { now: () => NOW });
-    try {
-      await spend.prune(BASE + 10 * DAY);
-    } finally {
-      await spend.close();
-    }
-    for (const t of [...dimTables, 'spend_rollup_minute', 'spend_rollup_hour', 'spend_rollup_day']) {
-      assert.equal((await q(`SELECT count(*)::int AS n FROM ${t}`))[0].n, 0, `${t}: pruned`);
-    }
   });
 
   /** Every per-dimension rollup row of `interval` against the sums of the rows. */
