@@ -16,7 +16,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError, schemaViolation } from '../entities/errors.ts';
 import { StoreError, type Row } from '../store/types.ts';
 import { classifyPgError } from '../store/pg-errors.ts';
-import { UsageTooLargeError, type RequestsQuery, type SpendRow, type SpendStore, type UsageAnswer, type UsageDimension, type UsageFilter, type UsageInterval, type UsageQuery, type UsageSeriesPoint, type UsageTotals } from '../spend/types.ts';
+import { SPEND_ROW_FIELDS, UsageTooLargeError, type RequestsQuery, type SpendRow, type SpendStore, type UsageAnswer, type UsageDimension, type UsageFilter, type UsageInterval, type UsageQuery, type UsageSeriesPoint, type UsageTotals } from '../spend/types.ts';
 
 export interface UsageRoutesOptions {
   /** The open spend store; null while there is none (not opened yet, or failed to open). */
@@ -212,7 +212,7 @@ export function csvField(v: unknown): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-export function csvLines(header: string[], rows: unknown[][]): string {
+export function csvLines(header: readonly string[], rows: unknown[][]): string {
   return [header, ...rows].map((r) => r.map(csvField).join(',') + '\r\n').join('');
 }
 
@@ -243,39 +243,12 @@ export function usageCsv(answer: UsageAnswer): string {
   return csvLines(['start', ...groups, ...TOTAL_COLUMNS], rows);
 }
 
-/** The SpendRow's fields, in the contract's order (`time` as ISO 8601 for spreadsheets). */
-export const REQUEST_COLUMNS: (keyof SpendRow)[] = [
-  'time',
-  'request_id',
-  'consumer_id',
-  'credential_id',
-  'route_id',
-  'service_id',
-  'plugin_id',
-  'client_api',
-  'provider',
-  'model_requested',
-  'model_served',
-  'status',
-  'prompt_tokens',
-  'completion_tokens',
-  'cached_tokens',
-  'cache_write_tokens',
-  'reasoning_tokens',
-  'total_tokens',
-  'cost',
-  'latency_ms',
-  'ttft_ms',
-  'stream',
-  'cache_hit',
-  'estimated',
-  'error_class',
-];
 
 export function requestsCsv(rows: SpendRow[]): string {
   return csvLines(
-    REQUEST_COLUMNS,
-    rows.map((r) => REQUEST_COLUMNS.map((c) => (c === 'time' ? new Date(r.time).toISOString() : r[c]))),
+    SPEND_ROW_FIELDS,
+    // every SpendRow field, in the contract's order; `time` as ISO 8601 for spreadsheets
+    rows.map((r) => SPEND_ROW_FIELDS.map((c) => (c === 'time' ? new Date(r.time).toISOString() : r[c]))),
   );
 }
 

@@ -180,22 +180,13 @@ function schema(): string {
 /** The counted columns of a rollup row (its histogram aside). */
 const SUMMED = ['requests', 'errors', ...TOKEN_SUMS, 'cost', 'unpriced_requests'] as const;
 
-interface RollupSums {
+/** One rollup row being folded: its key, the sums `/usage` reports, and the latency histogram its percentiles come from. */
+interface RollupSums extends Omit<UsageTotals, 'latency_p50_ms' | 'latency_p95_ms'> {
   bucket: number;
   route_id: string;
   consumer_id: string;
   provider: string;
   model: string;
-  requests: number;
-  errors: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cached_tokens: number;
-  cache_write_tokens: number;
-  reasoning_tokens: number;
-  total_tokens: number;
-  cost: number;
-  unpriced_requests: number;
   hist: LatencyHistogram;
 }
 

@@ -12,12 +12,13 @@ import { createHash } from 'node:crypto';
 import type { PluginHandler, CompileContext, CredentialNames } from '../types.ts';
 import type { RequestContext } from '../../proxy/context.ts';
 import { compileAiProxy, type CompiledAiProxy } from '../ai-proxy/compile.ts';
-import { checkRequest, planFor, relay, restoreProviderState, sendPlanned, stateScope, type SentCall } from '../ai-proxy/exchange.ts';
+import { planFor, relay, restoreProviderState, sendPlanned, stateScope, type SentCall } from '../ai-proxy/exchange.ts';
+import { isObject } from '../../llm/json.ts';
 import { bareOperation, errorFormatOf, servesOperation, unifiedOperation, type Operation } from '../ai-proxy/operations.ts';
 import { clientApi } from '../../exchange/apis/index.ts';
 import type { InboundFormat } from '../../exchange/types.ts';
 import { countTokens } from '../ai-proxy/count-tokens.ts';
-import { answerResponsesResource, withPreviousResponse, type ResponsesStoreRef } from '../ai-proxy/responses-state.ts';
+import { answerResponsesResource, checkWithConversation, type ResponsesStoreRef } from '../ai-proxy/responses-state.ts';
 import { readClientJson } from '../ai-proxy/client-request.ts';
 import { aiError, describeUpstreamFailure, modelNotFound, openAiError } from '../ai-proxy/openai-error.ts';
 import { answerModels, modelsRequest, pluginCreatedAt, type ModelEntry } from '../ai-proxy/models.ts';
@@ -123,10 +124,6 @@ interface AttemptLog {
   latency_ms: number;
 }
 
-function isObjectValue(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** The model the body names, if any (every API calls it `model`). */
 function askedModel(value: unknown): string | null {
   const model = (value as { model?: unknown }).model;
@@ -183,17 +180,10 @@ async function balance(ctx: RequestContext, conf: CompiledAdvanced): Promise<voi
   if (op.kind === 'count_tokens') {
     const first = conf.targets[eligible[0]];
     // the client named the target by its alias: the target's own model is the one counted
-    return countTokens(ctx, { conf: first.conf, model: first.model || null }, isObjectValue(value) && first.model ? { ...value, model: first.model } : value, conf.limits);
+    return countTokens(ctx, { conf: first.conf, model: first.model || null }, isObject(value) && first.model ? { ...value, model: first.model } : value, conf.limits);
   }
-  const prepared =
-    op.kind === 'llm' && op.inbound === 'openai-responses'
-      ? await withPreviousResponse(ctx, conf.responses, eligible.map((i) => conf.targets[i].conf), value, source)
-      : { value, source, keep: null };
-  const checked = checkRequest(ctx, prepared.value, op, conf.config.response_streaming, prepared.source);
-  if (checked.kind === 'llm') {
-    checked.keep = prepared.keep;
-    if (prepared.previousId) checked.canonical.previousResponseId = prepared.previousId;
-  }
+  const targets = () => eligible.map((i) => conf.targets[i].conf);
+  const checked = await checkWithConversation(ctx, conf.responses, targets, op, value, source, conf.config.response_streaming);
   await restoreProviderState(ctx, checked, eligible.map((i) => conf.targets[i].provider));
 
   const hashKey = hashKeyOf(ctx, conf);

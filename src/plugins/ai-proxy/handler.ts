@@ -15,12 +15,12 @@ import { compileAiProxy, type CompiledAiProxy } from './compile.ts';
 import { serviceLimits } from './upstream-request.ts';
 import { relayPreserved } from './relay-json.ts';
 import { readClientJson } from './client-request.ts';
-import { checkRequest, planFor, relay, resolveModel, restoreProviderState, sendCall, sendPlanned, stateScope } from './exchange.ts';
+import { planFor, relay, resolveModel, restoreProviderState, sendCall, sendPlanned, stateScope } from './exchange.ts';
 import { errorFormatOf, routeOperation, routeRequestOperation } from './operations.ts';
 import { clientApi } from '../../exchange/apis/index.ts';
 import type { InboundFormat } from '../../exchange/types.ts';
 import { countTokens } from './count-tokens.ts';
-import { answerResponsesResource, withPreviousResponse } from './responses-state.ts';
+import { answerResponsesResource, checkWithConversation } from './responses-state.ts';
 import type { DriverContext } from '../../llm/types.ts';
 import { ExchangeContext } from '../../exchange/context.ts';
 import { answerModels, modelsRequest, pluginCreatedAt, type ModelEntry } from './models.ts';
@@ -64,12 +64,7 @@ async function exchange(ctx: RequestContext, conf: CompiledAiProxy): Promise<voi
   const { value, raw, source } = await readClientJson(ctx, conf.config.max_request_body_size);
   const target = { conf, model: conf.config.model.name };
   if (op.kind === 'count_tokens') return countTokens(ctx, target, value, serviceLimits(ctx.compiledService));
-  const prepared = op.kind === 'llm' && op.inbound === 'openai-responses' ? await withPreviousResponse(ctx, conf.responses, [conf], value, source) : { value, source, keep: null };
-  const checked = checkRequest(ctx, prepared.value, op, conf.config.response_streaming, prepared.source);
-  if (checked.kind === 'llm') {
-    checked.keep = prepared.keep;
-    if (prepared.previousId) checked.canonical.previousResponseId = prepared.previousId;
-  }
+  const checked = await checkWithConversation(ctx, conf.responses, () => [conf], op, value, source, conf.config.response_streaming);
   await restoreProviderState(ctx, checked, [conf.config.model.provider]);
   const plan = planFor(conf, checked, resolveModel(conf.config.model.name, checked.request));
   const sent = await sendPlanned(ctx, plan, serviceLimits(ctx.compiledService));

@@ -21,7 +21,10 @@ import { ClientError } from '../../proxy/errors.ts';
 import { RequestError } from '../../llm/types.ts';
 import { aiError } from './openai-error.ts';
 import { writeJson } from '../../proxy/respond.ts';
-import { stateScope } from './exchange.ts';
+import { checkRequest, stateScope, type CheckedRequest, type RequestOperation } from './exchange.ts';
+import type { AiProxyConfig } from './schema.ts';
+
+type StreamingPolicy = AiProxyConfig['response_streaming'];
 import {
   DEFAULT_MAX_PER_CONSUMER,
   DEFAULT_TTL_SECONDS,
@@ -117,6 +120,30 @@ function responseIdOf(json: string): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * checkRequest (exchange.ts), with a Responses request's conversation state: its
+ * `previous_response_id` expanded before parsing, its answer's keeper and the id it continues put
+ * on the checked request. `targets` is asked only for a Responses request.
+ */
+export async function checkWithConversation(
+  ctx: RequestContext,
+  store: ResponsesStoreRef,
+  targets: () => CompiledAiProxy[],
+  op: RequestOperation,
+  value: unknown,
+  source: ClientJson | null,
+  policy: StreamingPolicy,
+): Promise<CheckedRequest> {
+  if (op.kind !== 'llm' || op.inbound !== 'openai-responses') return checkRequest(ctx, value, op, policy, source);
+  const prepared = await withPreviousResponse(ctx, store, targets(), value, source);
+  const checked = checkRequest(ctx, prepared.value, op, policy, prepared.source);
+  if (checked.kind === 'llm') {
+    checked.keep = prepared.keep;
+    if (prepared.previousId) checked.canonical.previousResponseId = prepared.previousId;
+  }
+  return checked;
 }
 
 /** The item ids the Responses renderer gives (`rs_`, `msg_`, `fc_` + the response id's own part + the output index). */
