@@ -18,16 +18,13 @@
  * - Anthropic Messages (https://docs.anthropic.com/en/api/messages): system prompts go to the
  *   top-level `system` (before and after the client's, `\n\n`-joined as the Anthropic format joins
  *   system messages; text blocks when the client's is blocks), the others to `messages`.
- *
- * Until the exchange runs prompt hooks (PROMPT_BODY_EDITS), the access phase edits the client's
- * OpenAI body itself, as before.
  */
 import type { PluginHandler } from '../types.ts';
 import type { AiPromptDecoratorConfig, PromptMessage } from './schema.ts';
 import type { CanonicalRequest, InboundFormat } from '../../exchange/types.ts';
 import type { JsonObject } from '../../llm/json.ts';
 import { promptError, readPromptJson } from '../shared/prompt-body.ts';
-import { PROMPT_BODY_EDITS, textMessage, type PromptHook } from '../shared/prompt-hooks.ts';
+import { textMessage, type PromptHook } from '../shared/prompt-hooks.ts';
 
 const NOT_CHAT = 'this LLM route only supports llm/chat type requests';
 
@@ -92,14 +89,8 @@ export function decoratorHook(prepend: PromptMessage[], append: PromptMessage[])
 
 export const handler: PluginHandler<AiPromptDecoratorConfig> = {
   async access(ctx, conf) {
-    const request = await readPromptJson(ctx, conf.max_request_body_size);
-    const prepend = conf.prompts.prepend ?? [];
-    const append = conf.prompts.append ?? [];
-    if (!PROMPT_BODY_EDITS) {
-      ctx.promptHooks.push(decoratorHook(prepend, append));
-      return;
-    }
-    if (!Array.isArray(request.messages) || request.messages.length < 1) throw promptError(400, NOT_CHAT);
-    ctx.setJson(decorate(request, prepend, append));
+    // read here for the plugin's own body limit and messages (Kong's); the hook decorates once the exchange has parsed it
+    await readPromptJson(ctx, conf.max_request_body_size);
+    ctx.promptHooks.push(decoratorHook(conf.prompts.prepend ?? [], conf.prompts.append ?? []));
   },
 };

@@ -17,15 +17,12 @@
  *
  * Patterns were vetted when configured (regex.ts); the text matched is bounded by
  * MAX_GUARDED_CHARS, a longer prompt is refused.
- *
- * Until the exchange runs prompt hooks (PROMPT_BODY_EDITS), the access phase judges the client's
- * OpenAI body itself, as before.
  */
 import type { PluginHandler } from '../types.ts';
 import type { AiPromptGuardConfig } from './schema.ts';
 import type { CanonicalRequest, InboundFormat, Message } from '../../exchange/types.ts';
 import { promptError, readPromptJson } from '../shared/prompt-body.ts';
-import { PROMPT_BODY_EDITS, type PromptHook } from '../shared/prompt-hooks.ts';
+import type { PromptHook } from '../shared/prompt-hooks.ts';
 import { compileGuardPattern, MAX_GUARDED_CHARS, type GuardPattern } from './regex.ts';
 import { logger } from '../../observability/logger.ts';
 
@@ -165,12 +162,8 @@ export const handler: PluginHandler<AiPromptGuardConfig, Compiled> = {
     };
   },
   async access(ctx, conf) {
-    const request = await readPromptJson(ctx, conf.config.max_request_body_size);
-    if (!PROMPT_BODY_EDITS) {
-      ctx.promptHooks.push(guardHook(conf, ctx.requestId));
-      return;
-    }
-    const reason = verdict(() => collectPrompt(request, conf.config), conf);
-    if (reason !== null) refuse(ctx.requestId, reason);
+    // read here for the plugin's own body limit and messages (Kong's); the hook judges once the exchange has parsed it
+    await readPromptJson(ctx, conf.config.max_request_body_size);
+    ctx.promptHooks.push(guardHook(conf, ctx.requestId));
   },
 };

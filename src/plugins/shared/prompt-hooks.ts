@@ -13,14 +13,6 @@ import type { RequestContext } from '../../proxy/context.ts';
 import type { CanonicalRequest, Message, Role } from '../../exchange/types.ts';
 
 /**
- * The switch between the two ways decorator and guard work. true: as before issue 18, on the
- * client's OpenAI body in their access phase (`ctx.readJson` / `ctx.setJson`), and they register no
- * hooks. false: they register prompt hooks, which need the exchange to call applyPromptHooks.
- * Flipped in the same change that wires that call, so neither way is ever missing.
- */
-export const PROMPT_BODY_EDITS = false;
-
-/**
  * One prompt plugin's step over the parsed request. `null`: the request carries no prompt (an
  * embeddings request), which a prompt plugin refuses as it always has.
  *
