@@ -17,7 +17,7 @@ import { encodeReusing, type ClientJson } from '../../util/json-reuse.ts';
 import type { JsonObject } from '../../llm/json.ts';
 import { ExchangeContext } from '../../exchange/context.ts';
 import { clientApi } from '../../exchange/apis/index.ts';
-import { PROVIDER_ROUTE_TYPE } from './operations.ts';
+import { PROVIDER_ROUTE_TYPE, type Operation } from './operations.ts';
 import { applyPromptHooks } from '../shared/prompt-hooks.ts';
 import { providerBody } from '../../exchange/policy.ts';
 import type { CanonicalRequest, InboundFormat } from '../../exchange/types.ts';
@@ -37,8 +37,6 @@ import {
   type StreamFraming,
 } from '../../llm/types.ts';
 
-/** The route types an exchange translates (everything but `preserve`). */
-export type ExchangeRouteType = LlmRouteType | EmbeddingsRouteType | 'llm/v1/responses';
 
 /** What the relays need to answer the client. */
 export interface Exchange {
@@ -121,8 +119,8 @@ export function parseRequest(value: unknown, inbound: InboundFormat): CanonicalR
   return asClientError(() => clientApi(inbound).parse(value));
 }
 
-/** What a request asks for: a model call in one of the client APIs, or embeddings. */
-export type RequestOperation = { kind: 'llm'; inbound: InboundFormat } | { kind: 'embeddings' };
+/** What a checked request asks for: a model call in one of the client APIs, or embeddings (a token count is answered apart: count-tokens.ts). */
+export type RequestOperation = Exclude<Operation, { kind: 'count_tokens' }>;
 
 /** Checks the body for its operation and decides streaming (embeddings never stream). */
 export function checkRequest(ctx: Pick<RequestContext, 'promptHooks'>, value: unknown, op: RequestOperation, policy: 'allow' | 'deny' | 'always', source: ClientJson | null = null): CheckedRequest {

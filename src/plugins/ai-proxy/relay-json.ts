@@ -132,7 +132,8 @@ function clientErrorBody(api: ClientApi, status: number, text: string): unknown 
   if (api.format !== 'anthropic-messages' && isObject(body) && body.type === 'error' && isObject(body.error)) {
     // Anthropic's `{"type":"error","error":{type,message},"request_id"}`: OpenAI's envelope keeps its message and names the provider's type
     const { type, message, ...rest } = body.error;
-    body = { error: { message, type: errorClass(status)[0], code: errorClass(status)[1], param: null, provider: { type, ...rest, request_id: body.request_id ?? null } } };
+    const [ourType, code] = errorClass(status);
+    body = { error: { message, type: ourType, code, param: null, provider: { type, ...rest, request_id: body.request_id ?? null } } };
   }
   return api.errorBody(status, body, null);
 }
