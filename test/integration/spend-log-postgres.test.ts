@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { PgServer, pgMissing } from '../helpers/postgres.ts';
 import { Gateway, type HttpResult } from '../helpers/gateway.ts';
 import { startMockProvider, type MockProvider, DEFAULT_TEXT, countTokens } from '../mocks/providers.ts';
+import { configureSpendRoutes, type SpendRouteIds } from '../helpers/spend-routes.ts';
 
 if (pgMissing) process.stderr.write(`# skipping: spend log on PostgreSQL: ${pgMissing}\n`);
 
@@ -34,15 +35,9 @@ describe('spend log on PostgreSQL, through the real gateway', { skip: pgMissing 
   let server: PgServer;
   let gw: Gateway;
   let openai: MockProvider;
-  let ids: { consumer: string; credential: string; chat: string; emb: string; service: string; chatPlugin: string; embPlugin: string };
+  let ids: SpendRouteIds;
   /** The window of the whole file's traffic. */
   let from = 0;
-
-  async function admin(method: string, url: string, body?: unknown): Promise<any> {
-    const r = await gw.adminRequest(method, url, body);
-    assert.ok(r.status < 300, `${method} ${url}: ${r.status} ${r.text}`);
-    return r.json;
-  }
 
   /** Every spend row of [since, now] through `GET /usage/requests`, newest first, following `next`. */
   async function requestRows(since: number): Promise<{ status: number; rows: any[]; text: string }> {
@@ -120,26 +115,7 @@ describe('spend log on PostgreSQL, through the real gateway', { skip: pgMissing 
     const url = await server.createDatabase('spendlog');
     openai = await startMockProvider('openai', { key: OPENAI_KEY });
     gw = await Gateway.start({ workers: 1, env: { MODELGATE_DATABASE: 'postgres', MODELGATE_PG_URL: url, MODELGATE_PG_TIMEOUT_MS: '2000' } });
-    const service = await admin('POST', '/services', { name: 'ai', url: 'http://localhost:32000' });
-    const chat = await admin('POST', '/services/ai/routes', { name: 'chat', paths: ['/chat'] });
-    const emb = await admin('POST', '/services/ai/routes', { name: 'emb', paths: ['/emb'] });
-    await admin('POST', '/routes/chat/plugins', { name: 'key-auth' });
-    const auth = { header_name: 'Authorization', header_value: `Bearer ${OPENAI_KEY}` };
-    const chatPlugin = await admin('POST', '/routes/chat/plugins', {
-      name: 'ai-proxy',
-      config: {
-        route_type: 'llm/v1/chat',
-        auth,
-        model: { provider: 'openai', name: 'gpt-4o', options: { upstream_url: `${openai.url}/v1/chat/completions`, input_cost: INPUT_COST, output_cost: OUTPUT_COST } },
-      },
-    });
-    const embPlugin = await admin('POST', '/routes/emb/plugins', {
-      name: 'ai-proxy',
-      config: { route_type: 'llm/v1/embeddings', auth, model: { provider: 'openai', name: 'text-embedding-3-small', options: { upstream_url: `${openai.url}/v1/embeddings` } } },
-    });
-    const consumer = await admin('POST', '/consumers', { username: 'alice' });
-    const credential = await admin('POST', '/consumers/alice/key-auth', { key: ALICE_KEY });
-    ids = { consumer: consumer.id, credential: credential.id, chat: chat.id, emb: emb.id, service: service.id, chatPlugin: chatPlugin.id, embPlugin: embPlugin.id };
+    ids = await configureSpendRoutes(gw, { openaiUrl: openai.url, openaiKey: OPENAI_KEY, aliceKey: ALICE_KEY, inputCost: INPUT_COST, outputCost: OUTPUT_COST });
   });
 
   after(async () => {

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Gateway } from '../helpers/gateway.ts';
 import { startMockProvider, type MockProvider } from '../mocks/providers.ts';
+import { configureSpendRoutes, streamUsage, type SpendRouteIds } from '../helpers/spend-routes.ts';
 
 const OPENAI_KEY = 'sk-openai-spendlog-4b1e9c27';
 const ALICE_KEY = 'alice-spendlog-key-8e2d61f0';
@@ -22,13 +23,7 @@ const OUTPUT_COST = 2;
 
 let gw: Gateway;
 let openai: MockProvider;
-let ids: { consumer: string; credential: string; chat: string; emb: string; service: string; chatPlugin: string; embPlugin: string };
-
-async function admin(method: string, url: string, body?: unknown): Promise<any> {
-  const r = await gw.adminRequest(method, url, body);
-  assert.ok(r.status < 300, `${method} ${url}: ${r.status} ${r.text}`);
-  return r.json;
-}
+let ids: SpendRouteIds;
 
 function spendFile(g: Gateway): string {
   return path.join(g.prefix, 'spend.db');
@@ -66,26 +61,7 @@ function query(g: Gateway, sql: string): any[] {
 before(async () => {
   openai = await startMockProvider('openai', { key: OPENAI_KEY });
   gw = await Gateway.start({ workers: 1 });
-  const service = await admin('POST', '/services', { name: 'ai', url: 'http://localhost:32000' });
-  const chat = await admin('POST', '/services/ai/routes', { name: 'chat', paths: ['/chat'] });
-  const emb = await admin('POST', '/services/ai/routes', { name: 'emb', paths: ['/emb'] });
-  await admin('POST', '/routes/chat/plugins', { name: 'key-auth' });
-  const auth = { header_name: 'Authorization', header_value: `Bearer ${OPENAI_KEY}` };
-  const chatPlugin = await admin('POST', '/routes/chat/plugins', {
-    name: 'ai-proxy',
-    config: {
-      route_type: 'llm/v1/chat',
-      auth,
-      model: { provider: 'openai', name: 'gpt-4o', options: { upstream_url: `${openai.url}/v1/chat/completions`, input_cost: INPUT_COST, output_cost: OUTPUT_COST } },
-    },
-  });
-  const embPlugin = await admin('POST', '/routes/emb/plugins', {
-    name: 'ai-proxy',
-    config: { route_type: 'llm/v1/embeddings', auth, model: { provider: 'openai', name: 'text-embedding-3-small', options: { upstream_url: `${openai.url}/v1/embeddings` } } },
-  });
-  const consumer = await admin('POST', '/consumers', { username: 'alice' });
-  const credential = await admin('POST', '/consumers/alice/key-auth', { key: ALICE_KEY });
-  ids = { consumer: consumer.id, credential: credential.id, chat: chat.id, emb: emb.id, service: service.id, chatPlugin: chatPlugin.id, embPlugin: embPlugin.id };
+  ids = await configureSpendRoutes(gw, { openaiUrl: openai.url, openaiKey: OPENAI_KEY, aliceKey: ALICE_KEY, inputCost: INPUT_COST, outputCost: OUTPUT_COST });
 });
 
 after(async () => {
@@ -93,16 +69,6 @@ after(async () => {
   await openai?.close();
 });
 
-/** The streamed answer's usage (the last chunk, with include_usage). */
-function streamUsage(text: string): any {
-  let usage: any = null;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('data: ') || line === 'data: [DONE]') continue;
-    const chunk = JSON.parse(line.slice(6));
-    if (chunk.usage) usage = chunk.usage;
-  }
-  return usage;
-}
 
 test('known traffic gives exactly the expected spend rows and rollups; a restart keeps them', async () => {
   const started = Date.now();
