@@ -220,9 +220,22 @@ export class PriceTable {
     }
   }
 
+  /**
+   * Answers by (provider, model), remembered: every answer is priced, and a served model is often a
+   * dated id only a pattern matches (`gpt-4o-2024-08-06`), or one the table lacks, which would scan
+   * every pattern each time. Bounded: names come from providers and clients.
+   */
+  readonly #known = new Map<string, ModelPrice | null>();
+
   /** The price of `model` at `provider`, or null when the table does not know it. */
   priceOf(provider: string, model: string): ModelPrice | null {
-    return this.#lookup(provider.toLowerCase(), model.toLowerCase(), new Set());
+    const key = `${provider}\u0000${model}`;
+    const known = this.#known.get(key);
+    if (known !== undefined) return known;
+    const price = this.#lookup(provider.toLowerCase(), model.toLowerCase(), new Set());
+    if (this.#known.size >= MAX_KNOWN) this.#known.clear();
+    this.#known.set(key, price);
+    return price;
   }
 
   #lookup(provider: string, model: string, seen: Set<string>): ModelPrice | null {
@@ -242,6 +255,9 @@ export class PriceTable {
     return p.sameAs ? this.#lookup(p.sameAs.toLowerCase(), model, seen) : null;
   }
 }
+
+/** priceOf answers a table remembers at most (then it starts again). */
+const MAX_KNOWN = 4096;
 
 // ---------------------------------------------------------------------------------------------
 // The process's table
