@@ -57,6 +57,40 @@ describe('priceOf: the bundled table', () => {
     assert.equal(priceOf('fireworks', 'accounts/fireworks/models/llama-v3p1-8b-instruct'), null, 'size-tier rate not read: unpriced');
   });
 
+  // Mistral, Cohere and Groq from their own docs (data/prices.json notes give the pages); the
+  // values below are the docs' USD list prices, so a wrong edit of the table fails here.
+  it('prices Mistral by dated id and by its -latest aliases, cache reads at 10% of input', () => {
+    const large = priceOf('mistral', 'mistral-large-2512');
+    assert.deepEqual(large, { input: 0.5, cached_input: 0.05, output: 1.5 });
+    assert.equal(priceOf('mistral', 'mistral-large-latest'), large);
+    assert.deepEqual(priceOf('mistral', 'mistral-medium-latest'), { input: 1.5, cached_input: 0.15, output: 7.5 }, 'Medium 3.5, as the docs point the alias today');
+    assert.equal(priceOf('mistral', 'mistral-small-latest'), priceOf('mistral', 'mistral-small-2603'));
+    assert.equal(priceOf('mistral', 'mistral-small-2603')?.output, 0.6);
+    assert.equal(priceOf('mistral', 'codestral-latest')?.input, 0.3);
+    assert.deepEqual(priceOf('mistral', 'mistral-embed'), { kind: 'embeddings', input: 0.1 });
+    assert.equal(priceOf('mistral', 'open-mistral-nemo'), priceOf('mistral', 'open-mistral-nemo-2407'), 'deprecated, still served: priced');
+    assert.equal(priceOf('mistral', 'mistral-tiny'), null, 'retired alias with no price');
+  });
+
+  it("prices Cohere's Command models from their model cards; the deprecated aliases stay unpriced", () => {
+    assert.deepEqual(priceOf('cohere', 'command-a-03-2025'), { input: 2.5, output: 10 });
+    assert.deepEqual(priceOf('cohere', 'command-r-08-2024'), { input: 0.15, output: 0.6 });
+    assert.equal(priceOf('cohere', 'command-r7b-12-2024')?.input, 0.0375);
+    // command-r is an alias of command-r-03-2024, a different (older) model than the priced refresh
+    assert.equal(priceOf('cohere', 'command-r'), null);
+    assert.equal(priceOf('cohere', 'command-r-plus'), null);
+    assert.equal(priceOf('cohere', 'embed-v4.0'), null);
+  });
+
+  it('prices Groq production models by their exact ids, never by another name or provider', () => {
+    assert.deepEqual(priceOf('groq', 'llama-3.3-70b-versatile'), { input: 0.59, output: 0.79 });
+    assert.deepEqual(priceOf('groq', 'openai/gpt-oss-20b'), { input: 0.075, output: 0.3 });
+    assert.equal(priceOf('groq', 'openai/gpt-oss-120b')?.output, 0.6);
+    assert.equal(priceOf('groq', 'gpt-oss-120b'), null, "Groq's id carries the openai/ prefix");
+    assert.equal(priceOf('together', 'openai/gpt-oss-120b'), null, "Together's rate was not read: Groq's is not borrowed");
+    assert.equal(priceOf('huggingface', 'meta-llama/Llama-3.1-8B-Instruct'), null, 'billed at the routed provider rate');
+  });
+
   it('resolves Azure through OpenAI (global standard = OpenAI list price), with its own names first', () => {
     assert.equal(priceOf('azure', 'gpt-4o-2024-08-06'), priceOf('openai', 'gpt-4o'));
     assert.deepEqual(priceOf('azure', 'gpt-35-turbo'), { input: 0.5, output: 1.5 });
@@ -88,7 +122,9 @@ describe('priceOf: the bundled table', () => {
     ['deepseek', 'deepseek-chat'], ['deepseek', 'deepseek-reasoner'],
     ['cohere', 'command-r'], ['cohere', 'command-r-plus'], ['cohere', 'command'], ['cohere', 'embed-english-v3.0'], ['cohere', 'embed-english-v2.0'],
     ['mistral', 'mistral-tiny'], ['mistral', 'mistral-small'], ['mistral', 'mistral-small-latest'], ['mistral', 'mistral-large-latest'], ['mistral', 'mistral-embed'],
-    ['groq', 'llama-3.3-70b-versatile'], ['together', 'Qwen/Qwen2.5-7B-Instruct'],
+    ['mistral', 'mistral-medium-latest'], ['mistral', 'codestral-latest'], ['cohere', 'command-a-03-2025'], ['cohere', 'command-r7b-12-2024'],
+    ['groq', 'llama-3.3-70b-versatile'], ['groq', 'llama-3.1-8b-instant'], ['groq', 'openai/gpt-oss-120b'],
+    ['together', 'Qwen/Qwen2.5-7B-Instruct'], ['together', 'meta-llama/Llama-3.3-70B-Instruct-Turbo'],
     ['fireworks', 'accounts/fireworks/models/llama-v3p1-8b-instruct'], ['fireworks', 'accounts/fireworks/models/gpt-oss-120b'],
     ['openrouter', 'openai/gpt-4o-mini'], ['huggingface', 'meta-llama/Llama-3.1-8B-Instruct'],
   ];
