@@ -281,6 +281,12 @@ export interface Usage {
     reasoning_tokens?: number;
     audio_tokens?: number;
   };
+  /**
+   * What the provider says the call cost, in USD (OpenRouter's `usage.cost`): priced from it
+   * instead of the table (src/spend/cost.ts). modelgate's own field, set non-enumerable by the
+   * format that reads it (formats/openai-compatible.ts) so that no client ever sees it.
+   */
+  reported_cost?: number;
 }
 
 export interface CanonicalChoice {

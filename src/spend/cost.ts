@@ -1,7 +1,8 @@
 /**
  * What one request cost, in USD: every token kind of the canonical usage (src/exchange/types.ts)
  * times its price per million tokens, plus the per-request fee. The one computation behind the
- * log entry's `cost`, the Prometheus cost counter, the spend log and budgets.
+ * log entry's `cost`, the Prometheus cost counter, the spend log and budgets. A provider that reports
+ * what the call cost (OpenRouter) is priced from that figure instead (requestCost below).
  *
  * Canonical usage counts cache reads and writes inside `prompt_tokens` and reasoning inside
  * `completion_tokens`, so each kind is taken out of its total before the rest is priced:
@@ -55,7 +56,12 @@ export function routePrice(provider: string, model: string, options: Pick<ModelO
   return { input: options.input_cost ?? table?.input ?? 0, output: options.output_cost ?? table?.output ?? 0 };
 }
 
-/** The cost of one answer, or null when the model has no price (the caller counts and warns). */
+/**
+ * The cost of one answer, or null when nothing prices it (the caller counts and warns). In order:
+ * the route's `input_cost`/`output_cost` (the operator's explicit choice, as in Kong), the cost the
+ * provider reported with the answer (`usage.reported_cost`: OpenRouter's `usage.cost`, exact for
+ * whichever model and upstream served it), the price table.
+ */
 export function requestCost(
   provider: string,
   model: string,
@@ -63,6 +69,8 @@ export function requestCost(
   options: Pick<ModelOptions, 'input_cost' | 'output_cost'>,
   kind: CostKind,
 ): number | null {
+  const overridden = options.input_cost != null || options.output_cost != null;
+  if (!overridden && usage.reported_cost !== undefined) return usage.reported_cost;
   const price = routePrice(provider, model, options);
   return price ? costOf(usage, price, kind) : null;
 }

@@ -55,7 +55,7 @@ const CHAT_CASES: Case[] = [
   { name: 'groq', mock: 'groq', provider: 'groq', model: 'llama-3.3-70b-versatile', path: '/openai/v1', auth: () => ({ header_name: 'Authorization', header_value: 'Bearer gsk-test' }) },
   { name: 'vllm', mock: 'openai-compatible', provider: 'vllm', model: 'Qwen/Qwen2.5-7B-Instruct', path: '/v1' },
   { name: 'deepseek', mock: 'openai-compatible', provider: 'deepseek', model: 'deepseek-chat', path: '/v1/chat/completions', auth: () => ({ header_name: 'Authorization', header_value: 'Bearer ds-test' }) },
-  { name: 'openrouter', mock: 'openai-compatible', provider: 'openrouter', model: 'openai/gpt-4o-mini', path: '/v1/chat/completions', auth: () => ({ header_name: 'Authorization', header_value: 'Bearer or-test' }) },
+  { name: 'openrouter', mock: 'openrouter', provider: 'openrouter', model: 'openai/gpt-4o-mini', path: '/api/v1/chat/completions', auth: () => ({ header_name: 'Authorization', header_value: 'Bearer or-test' }) },
 ];
 
 /** Embeddings for every provider the issue names (and Hugging Face's feature extraction), each with its vector size. */
@@ -109,7 +109,7 @@ const last = (mock: MockProviderName) => mocks.get(mock)!.requests.at(-1)!;
 before(async () => {
   mocks.set('gemini', await startMockProvider('gemini', { models: '*', serviceAccount: SERVICE_ACCOUNT.mockOption }));
   mocks.set('bedrock', await startMockProvider('bedrock', { models: '*' }));
-  for (const name of ['huggingface', 'groq', 'openai-compatible', 'openai', 'azure', 'cohere', 'ollama'] as const) mocks.set(name, await startMockProvider(name));
+  for (const name of ['huggingface', 'groq', 'openai-compatible', 'openrouter', 'openai', 'azure', 'cohere', 'ollama'] as const) mocks.set(name, await startMockProvider(name));
   gw = await Gateway.start({ workers: 1 });
   assert.equal((await gw.adminRequest('POST', '/services', { name: 'ai', url: 'http://localhost:32000' })).status, 201);
   for (const c of [...CHAT_CASES, ...EMBEDDING_CASES.map((e) => ({ ...e, route_type: 'llm/v1/embeddings' as const }))]) await addRoute(c);

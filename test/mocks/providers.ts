@@ -26,13 +26,15 @@ import type { GeminiOptions } from './gemini.ts';
 import { bedrockProvider } from './bedrock.ts';
 import type { BedrockOptions } from './bedrock.ts';
 import { huggingfaceProvider } from './huggingface.ts';
+import { openrouterProvider } from './openrouter.ts';
+import type { OpenRouterOptions } from './openrouter.ts';
 import type { HuggingFaceOptions } from './huggingface.ts';
 
 export type { MockServer as MockProvider, RecordedRequest, NextResponse, Backpressure } from './server.ts';
 export { MODES } from './modes.ts';
 export { DEFAULT_TEXT, countTokens } from './text.ts';
 
-export type MockProviderName = 'openai' | 'azure' | 'anthropic' | 'cohere' | 'ollama' | 'llama2-raw' | 'openai-compatible' | 'gemini' | 'bedrock' | 'huggingface' | 'groq';
+export type MockProviderName = 'openai' | 'azure' | 'anthropic' | 'cohere' | 'ollama' | 'llama2-raw' | 'openai-compatible' | 'gemini' | 'bedrock' | 'huggingface' | 'groq' | 'openrouter';
 
 /** Every option any mock understands; each provider reads its own (see its module). */
 export interface MockOptions extends CoreOptions {
@@ -66,6 +68,9 @@ export interface MockOptions extends CoreOptions {
   rejectFields?: OpenAIOptions['rejectFields'];
   rejectMessageFields?: OpenAIOptions['rejectMessageFields'];
   singleChoice?: OpenAIOptions['singleChoice'];
+  /** openrouter: USD per million tokens its reported `usage.cost` is computed at; BYOK answers. */
+  prices?: OpenRouterOptions['prices'];
+  byok?: OpenRouterOptions['byok'];
 }
 
 type Factory = (opts: Record<string, unknown>) => ProviderImpl;
@@ -94,6 +99,7 @@ const PROVIDERS: Record<MockProviderName, { factory: Factory; defaultKey: string
       }),
     defaultKey: 'gsk-test',
   },
+  openrouter: { factory: openrouterProvider, defaultKey: 'or-test' },
 };
 
 export const PROVIDER_NAMES = Object.keys(PROVIDERS) as MockProviderName[];

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { costOf, requestCost, routePrice } from '../../src/spend/cost.ts';
 import { canonicalUsage, openAIUsage } from '../../src/exchange/usage.ts';
 import type { Usage } from '../../src/exchange/types.ts';
+import { openRouterCost } from '../../src/llm/drivers/openrouter.ts';
 
 const close = (actual: number | null, expected: number, what = '') => assert.ok(actual !== null && Math.abs(actual - expected) < 1e-12, `${what} ${actual} != ${expected}`);
 const NO_ROUTE = { input_cost: null, output_cost: null };
@@ -79,5 +80,47 @@ describe('requestCost: route overrides and unknown models', () => {
   it('is null for an unknown model without route prices, 0 for self-hosted', () => {
     assert.equal(requestCost('openai', 'test-model', u, NO_ROUTE, 'chat'), null);
     assert.equal(requestCost('vllm', 'qwen3:8b', u, NO_ROUTE, 'chat'), 0);
+  });
+});
+
+describe('requestCost: a cost the provider reported (OpenRouter usage.cost)', () => {
+  const tokens = { prompt_tokens: 1000, completion_tokens: 500, total_tokens: 1500 };
+  const reported = (cost: number): Usage => ({ ...tokens, reported_cost: cost });
+
+  it('prices the answer at the reported cost, for a model the table does not know or does', () => {
+    assert.equal(requestCost('openrouter', 'anthropic/claude-sonnet-4.5', reported(0.0123), NO_ROUTE, 'chat'), 0.0123);
+    // the table knows gpt-4o (2.5 / 10 per million: 0.0075 here), but what the provider billed wins
+    assert.equal(requestCost('openai', 'gpt-4o', reported(0.004), NO_ROUTE, 'chat'), 0.004);
+    assert.equal(requestCost('openrouter', 'meta-llama/llama-3.3-70b-instruct:free', reported(0), NO_ROUTE, 'chat'), 0, 'a free call costs 0, not null');
+  });
+
+  it("the route's input_cost/output_cost win over the reported cost", () => {
+    close(requestCost('openrouter', 'openai/gpt-4o-mini', reported(0.0123), { input_cost: 10, output_cost: 30 }, 'chat'), (1000 * 10 + 500 * 30) / M);
+    close(requestCost('openrouter', 'openai/gpt-4o-mini', reported(0.0123), { input_cost: 10, output_cost: null }, 'chat'), (1000 * 10) / M, 'one half set is still the route speaking');
+  });
+
+  it('without a reported cost the table prices the answer, and an unknown model is null', () => {
+    close(requestCost('openai', 'gpt-4o', tokens, NO_ROUTE, 'chat'), (1000 * 2.5 + 500 * 10) / M);
+    assert.equal(requestCost('openrouter', 'openai/gpt-4o-mini', tokens, NO_ROUTE, 'chat'), null);
+  });
+});
+
+describe("openRouterCost: OpenRouter's usage accounting", () => {
+  // https://openrouter.ai/docs/use-cases/usage-accounting: `cost` is what the account was charged,
+  // `cost_details.upstream_inference_cost` what the upstream charged (BYOK: billed to the user's key)
+  it('is usage.cost, whatever cost_details says, when the key is OpenRouter\'s', () => {
+    assert.equal(openRouterCost({ prompt_tokens: 194, completion_tokens: 2, cost: 0.0009056, is_byok: false, cost_details: { upstream_inference_cost: 0.0009056 } }), 0.0009056);
+    assert.equal(openRouterCost({ prompt_tokens: 194, completion_tokens: 2, cost: 0.95 }), 0.95);
+  });
+
+  it("BYOK: OpenRouter's fee plus what the upstream billed the user's own key", () => {
+    assert.equal(openRouterCost({ cost: 0.95, is_byok: true, cost_details: { upstream_inference_cost: 19 } }), 19.95);
+    assert.equal(openRouterCost({ cost: 0.95, is_byok: true }), 0.95, 'no upstream figure: the fee alone, never a guess');
+  });
+
+  it('no figure at all when cost is missing, not a number or negative', () => {
+    for (const usage of [{ prompt_tokens: 1, completion_tokens: 1 }, { cost: '0.1' }, { cost: null }, { cost: -1 }, null, 'usage']) {
+      assert.equal(openRouterCost(usage), undefined, JSON.stringify(usage));
+    }
   });
 });

@@ -21,7 +21,7 @@ import { resolveSampling } from '../params.ts';
 import { sseFrame } from '../../exchange/render/openai-chat.ts';
 import { openAIUsage } from '../../exchange/usage.ts';
 import { toolCallId } from '../../exchange/ids.ts';
-import type { CanonicalChoice, CanonicalRequest, CanonicalResponse, FinishReason, ToolCallDelta } from '../../exchange/types.ts';
+import type { CanonicalChoice, CanonicalRequest, CanonicalResponse, FinishReason, ToolCallDelta, Usage } from '../../exchange/types.ts';
 import { canonicalToOpenAI } from './openai-from-canonical.ts';
 import type { WireFormat } from './format.ts';
 
@@ -54,6 +54,30 @@ export interface OpenAICompatibleOptions {
    * answer and chunk is parsed and rewritten with OpenAI's values, instead of passed through.
    */
   normalize?: boolean;
+  /**
+   * The cost the provider reports in its usage object, in USD (OpenRouter's `usage.cost`, see
+   * drivers/openrouter.ts): kept as the canonical usage's `reported_cost`, which prices the call.
+   */
+  reportedCost?: (usage: unknown) => number | undefined;
+}
+
+type UsageReader = (usage: unknown) => Usage | null;
+
+/**
+ * The canonical usage of an answer's or chunk's `usage` object, with the provider's reported cost
+ * when it has one. The cost is not enumerable: paths that serialise canonical usage for a client
+ * (a usage chunk written by a renderer, a JSON answer replayed as a stream) then never show it
+ * a field its provider did not send, while pricing reads it like any other.
+ */
+function usageReader(options: OpenAICompatibleOptions): UsageReader {
+  const reported = options.reportedCost;
+  if (!reported) return openAIUsage;
+  return (u) => {
+    const usage = openAIUsage(u);
+    const cost = usage ? reported(u) : undefined;
+    if (usage && cost !== undefined) Object.defineProperty(usage, 'reported_cost', { value: cost, enumerable: false });
+    return usage;
+  };
 }
 
 /** OpenAI's reasoning models reject `max_tokens` and want `max_completion_tokens`. */
@@ -244,14 +268,15 @@ function baseBody(req: CanonicalRequest, ctx: DriverContext, options: OpenAIComp
 }
 
 export function openAICompatibleFormat(options: OpenAICompatibleOptions): WireFormat {
+  const usageOf = usageReader(options);
   return {
     framing: 'sse',
     handlesUnmapped: true,
     nativeFields: () => extraFields(options),
     buildRequest: (req, ctx) => buildOpenAIRequest(baseBody(req, ctx, options), req, ctx, options),
     // the provider's own bytes go to an OpenAI client; a client of another API gets the answer through its renderer
-    parseResponse: (body, ctx) => (options.normalize || !speaksOpenAI(ctx) ? parseNormalizedResponse(body, ctx, options.provider) : parseOpenAIResponse(body, ctx)),
-    createStreamTranslator: (ctx) => (options.normalize || !speaksOpenAI(ctx) ? new NormalizingTranslator(ctx, options.provider) : new OpenAIPassthroughTranslator(ctx, options.provider)),
+    parseResponse: (body, ctx) => (options.normalize || !speaksOpenAI(ctx) ? parseNormalizedResponse(body, ctx, options.provider, usageOf) : parseOpenAIResponse(body, ctx, usageOf)),
+    createStreamTranslator: (ctx) => (options.normalize || !speaksOpenAI(ctx) ? new NormalizingTranslator(ctx, options.provider, usageOf) : new OpenAIPassthroughTranslator(ctx, options.provider, usageOf)),
   };
 }
 
@@ -266,6 +291,7 @@ function speaksOpenAI(ctx: DriverContext): boolean {
  * `text_completion`. The same bridge Anthropic uses.
  */
 export function chatBridgedCompletionsFormat(options: OpenAICompatibleOptions): WireFormat {
+  const usageOf = usageReader(options);
   return {
     framing: 'sse',
     handlesUnmapped: true,
@@ -276,8 +302,8 @@ export function chatBridgedCompletionsFormat(options: OpenAICompatibleOptions): 
       for (const field of ['echo', 'best_of', 'suffix']) delete body[field]; // completions-only: chat has none of them
       return buildOpenAIRequest(body, req, ctx, options);
     },
-    parseResponse: (body, ctx) => parseBridgedResponse(body, ctx),
-    createStreamTranslator: (ctx) => new ChatToCompletionsTranslator(ctx, options.provider),
+    parseResponse: (body, ctx) => parseBridgedResponse(body, ctx, usageOf),
+    createStreamTranslator: (ctx) => new ChatToCompletionsTranslator(ctx, options.provider, usageOf),
   };
 }
 
@@ -315,13 +341,13 @@ function applyConfiguredOptions(body: JsonObject, req: CanonicalRequest, ctx: Dr
   if (configured.topP !== undefined) body.top_p = configured.topP;
 }
 
-function parseOpenAIResponse(body: string, ctx: DriverContext): PassthroughAnswer {
+function parseOpenAIResponse(body: string, ctx: DriverContext, usageOf: UsageReader): PassthroughAnswer {
   const parsed = parseUpstreamJson(body, ctx.routeType);
   if (!isObject(parsed) || !Array.isArray(parsed.choices)) throw new TranslationError(`'choices' not in ${ctx.routeType} response`);
-  return { passthrough: body, usage: openAIUsage(parsed.usage), responseModel: asString(parsed.model) ?? null };
+  return { passthrough: body, usage: usageOf(parsed.usage), responseModel: asString(parsed.model) ?? null };
 }
 
-function parseBridgedResponse(body: string, ctx: DriverContext): CanonicalResponse {
+function parseBridgedResponse(body: string, ctx: DriverContext, usageOf: UsageReader): CanonicalResponse {
   const parsed = parseUpstreamJson(body, 'llm/v1/chat');
   const choices = isObject(parsed) ? asArray(parsed.choices) : undefined;
   if (!isObject(parsed) || !choices) throw new TranslationError(`'choices' not in llm/v1/chat response`);
@@ -333,7 +359,7 @@ function parseBridgedResponse(body: string, ctx: DriverContext): CanonicalRespon
       parts: [{ type: 'text', text: textOfContent(dig(choice, 'message', 'content')) }],
       finishReason: finishReasonOf(dig(choice, 'finish_reason')),
     })),
-    usage: openAIUsage(parsed.usage),
+    usage: usageOf(parsed.usage),
   };
 }
 
@@ -371,9 +397,12 @@ class OpenAIPassthroughTranslator extends BaseStreamTranslator {
   protected readonly source: string;
   #sawFirstEvent = false;
 
-  constructor(ctx: DriverContext, provider: string) {
+  protected readonly usageOf: UsageReader;
+
+  constructor(ctx: DriverContext, provider: string, usageOf: UsageReader) {
     super(ctx);
     this.source = provider;
+    this.usageOf = usageOf;
   }
 
   protected translate(event: StreamEvent): string {
@@ -398,7 +427,7 @@ class OpenAIPassthroughTranslator extends BaseStreamTranslator {
     }
     if (USAGE_OBJECT.test(data)) {
       const chunk = this.parse(event);
-      this.setUsage(openAIUsage(dig(chunk, 'usage')));
+      this.setUsage(this.usageOf(dig(chunk, 'usage')));
       const usageOnly = asArray(dig(chunk, 'choices'))?.length === 0;
       // We asked the upstream for usage; a client that did not ask must not get the extra chunk.
       if (usageOnly && !this.ctx.includeUsage) return '';
@@ -451,9 +480,12 @@ function streamError(payload: unknown, provider: string): UpstreamStreamError {
 abstract class OpenAIChunkTranslator extends BaseStreamTranslator {
   protected readonly source: string;
 
-  constructor(ctx: DriverContext, provider: string) {
+  protected readonly usageOf: UsageReader;
+
+  constructor(ctx: DriverContext, provider: string, usageOf: UsageReader) {
     super(ctx);
     this.source = provider;
+    this.usageOf = usageOf;
   }
 
   /** The event's chunk; null for `[DONE]` (the stream is then done). Error events and non-objects throw. */
@@ -477,7 +509,7 @@ class ChatToCompletionsTranslator extends OpenAIChunkTranslator {
     const chunk = this.chunkOf(event);
     if (!chunk) return '';
     this.#adopt(chunk);
-    this.setUsage(openAIUsage(chunk.usage));
+    this.setUsage(this.usageOf(chunk.usage));
     let frames = '';
     for (const choice of asArray(chunk.choices) ?? []) {
       const text = asString(dig(choice, 'delta', 'content')) ?? '';
@@ -516,7 +548,7 @@ function reasoningTextOf(message: unknown): string | undefined {
   return asString(dig(message, 'reasoning_content')) ?? asString(dig(message, 'reasoning'));
 }
 
-function parseNormalizedResponse(body: string, ctx: DriverContext, provider: string): CanonicalResponse {
+function parseNormalizedResponse(body: string, ctx: DriverContext, provider: string, usageOf: UsageReader): CanonicalResponse {
   const parsed = parseUpstreamJson(body, ctx.routeType);
   // TGI and the Inference API answer errors as `{"error": "..."}` (`{"message": ...}` from the router).
   const error = asString(dig(parsed, 'error')) ?? (isObject(parsed) && parsed.choices === undefined ? asString(parsed.message) : undefined);
@@ -547,7 +579,7 @@ function parseNormalizedResponse(body: string, ctx: DriverContext, provider: str
     });
     return { parts, finishReason: calls.length > 0 ? 'tool_calls' : normalizedFinish(dig(choice, 'finish_reason')) };
   });
-  return { id, created: asNumber(parsed.created) ?? ctx.now, model: model ?? ctx.model, choices: translated, usage: openAIUsage(parsed.usage) };
+  return { id, created: asNumber(parsed.created) ?? ctx.now, model: model ?? ctx.model, choices: translated, usage: usageOf(parsed.usage) };
 }
 
 /**
@@ -573,7 +605,7 @@ class NormalizingTranslator extends OpenAIChunkTranslator {
       this.out.created = asNumber(chunk.created) ?? this.out.created;
       frames += this.out.start();
     }
-    this.setUsage(openAIUsage(chunk.usage));
+    this.setUsage(this.usageOf(chunk.usage));
     const chat = this.ctx.routeType === 'llm/v1/chat';
     for (const choice of asArray(chunk.choices) ?? []) {
       const reasoning = chat ? reasoningTextOf(dig(choice, 'delta')) : undefined;
