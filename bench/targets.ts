@@ -262,6 +262,7 @@ export async function startModelgate(cpu: string, opts: ModelgateOptions): Promi
     ...process.env,
     MODELGATE_PROXY_LISTEN: `127.0.0.1:${proxyPort}`,
     MODELGATE_ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
+    MODELGATE_ADMIN_GUI_LISTEN: 'off',
     MODELGATE_PREFIX: prefix,
     MODELGATE_WORKERS: String(opts.workers ?? 1),
     MODELGATE_LOG_LEVEL: opts.accessLog ? 'info' : 'warn',

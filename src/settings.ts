@@ -42,6 +42,8 @@ export interface Settings {
   redis_timeout_ms: number;
   admin_token: string | null;
   admin_gui_origin: string | null;
+  /** The Admin GUI's own listener (src/gui/): static assets, and the Admin API under `/api`. */
+  admin_gui_listen: ListenAddress[];
   /** Extra names the Admin API answers to (besides its listen addresses and localhost). */
   admin_hosts: string[];
   /** SIGTERM: how long in-flight requests and streams may run before they are cut. */
@@ -66,6 +68,8 @@ export interface Settings {
   spend_log: boolean;
   /** Spend rows and rollups older than this many days are dropped. */
   spend_retention_days: number;
+  /** Spend rows the primary holds in memory while its store refuses writes; beyond, rows are dropped and counted. */
+  spend_queue_rows: number;
   /** A JSON price file (data/prices.schema.json) whose entries add to or replace the bundled price table. */
   prices_file: string | null;
 }
@@ -166,6 +170,7 @@ const SPECS: { [K in keyof Settings]: Spec<K> } = {
   redis_timeout_ms: { parse: int(10, 60_000), default: () => '1000' },
   admin_token: { parse: optStr, default: () => '' },
   admin_gui_origin: { parse: optStr, default: () => '' },
+  admin_gui_listen: { parse: parseListen, default: () => '127.0.0.1:8002' },
   admin_hosts: { parse: list, default: () => '' },
   drain_timeout_ms: { parse: int(0, 3_600_000), default: () => '30000' },
   client_header_timeout_ms: { parse: int(1, 3_600_000), default: () => '60000' },
@@ -180,6 +185,7 @@ const SPECS: { [K in keyof Settings]: Spec<K> } = {
   propagation_wait_ms: { parse: int(0, 60_000), default: () => '2000' },
   spend_log: { parse: bool, default: () => 'on' },
   spend_retention_days: { parse: int(1, 3650), default: () => '30' },
+  spend_queue_rows: { parse: int(1, 10_000_000), default: () => '100000' },
   prices_file: { parse: pricesFile, default: () => '' },
 };
 

@@ -12,6 +12,7 @@ import { pgMissing } from './helpers/postgres.ts';
 import { redisMissing } from './helpers/redis.ts';
 import { guideTextMissing, kongFixturesMissing } from './helpers/shared.ts';
 import { oldNodeMissing } from './helpers/old-node.ts';
+import { browserMissing } from './helpers/browser.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const filters = process.argv.slice(2);
@@ -34,6 +35,8 @@ function run(cmd: string, args: string[]): number {
 if (filters.length === 0) {
   console.log('# tsc --noEmit');
   if (run(path.join(root, 'node_modules/.bin/tsc'), ['--noEmit', '-p', root]) !== 0) process.exit(1);
+  // the Admin GUI's browser code, with the DOM's types (src/gui/app/tsconfig.json)
+  if (run(path.join(root, 'node_modules/.bin/tsc'), ['--noEmit', '-p', path.join(root, 'src/gui/app')]) !== 0) process.exit(1);
 }
 
 const selected = (suite: string) => files(path.join(root, 'test', suite)).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
@@ -52,6 +55,7 @@ const missing: [reason: string | null, guard: string][] = [
   [kongFixturesMissing, 'kongFixturesMissing'],
   [guideTextMissing, 'guideTextMissing'],
   [oldNodeMissing, 'oldNodeMissing'],
+  [browserMissing, 'browserMissing'],
 ];
 const said = new Set<string>();
 function sayWhatSkips(list: string[]): void {

@@ -37,7 +37,8 @@ export class AdminGuard {
   constructor(settings: Settings) {
     this.#names = new Set(['localhost', '127.0.0.1', '::1', os.hostname().toLowerCase(), ...settings.admin_hosts.map((h) => h.toLowerCase())]);
     let anyIp = false;
-    for (const a of settings.admin_listen) {
+    // the GUI's listener serves the Admin API under /api (src/gui/server.ts): its names are the admin's
+    for (const a of [...settings.admin_listen, ...settings.admin_gui_listen]) {
       if (WILDCARDS.has(a.host)) anyIp = true;
       else this.#names.add(a.host.toLowerCase());
     }

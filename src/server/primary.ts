@@ -16,6 +16,8 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { formatListen, publicSettings, type Settings } from '../settings.ts';
+import { guiHandler } from '../gui/server.ts';
+import { AdminGuard } from '../admin/guard.ts';
 import { createLogger } from '../observability/logger.ts';
 import { registerSecret } from '../observability/redact.ts';
 import { SqliteStore } from '../store/sqlite.ts';
@@ -197,7 +199,10 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
   let extraAdmin: http.Server[] = [];
   try {
     extraAdmin = await listenAdmin(admin, settings, log);
+    extraAdmin.push(...(await listenGui(admin, settings, log)));
   } catch (e) {
+    for (const s of extraAdmin) s.close();
+    await admin.close();
     await pool.stop(0);
     await stopSpendLog(spend, 0);
     publisher.stop();
@@ -241,7 +246,7 @@ async function startSpendLog(settings: Settings, log: Logger, pool: WorkerPool):
   if (!settings.spend_log) return null;
   try {
     const store = await openSpendStore(settings);
-    const writer = new SpendWriter({ store, log, retentionDays: settings.spend_retention_days, onDropped: (where, n) => spendRowsDropped.inc({ where }, n) });
+    const writer = new SpendWriter({ store, log, retentionDays: settings.spend_retention_days, maxRows: settings.spend_queue_rows, onDropped: (where, n) => spendRowsDropped.inc({ where }, n) });
     pool.onSpend((msg) => writer.accept(fromColumns(msg.columns), msg.dropped));
     pool.onSpendCost((consumer, from, to) => store.costOf(consumer, from, to));
     return writer;
@@ -272,6 +277,29 @@ async function listenAdmin(admin: FastifyInstance, settings: Settings, log: Logg
     });
     servers.push(extra);
     log.info({ listen: formatListen(a) }, `admin API listening on ${formatListen(a)}`);
+  }
+  return servers;
+}
+
+/** The Admin GUI's listeners (src/gui/server.ts); the admin app is made ready for in-process routing. */
+async function listenGui(admin: FastifyInstance, settings: Settings, log: Logger): Promise<http.Server[]> {
+  const servers: http.Server[] = [];
+  if (settings.admin_gui_listen.length === 0) return servers;
+  await admin.ready();
+  const handler = guiHandler({ admin, guard: new AdminGuard(settings), proxy: settings.proxy_listen[0] ?? null, log });
+  try {
+    for (const a of settings.admin_gui_listen) {
+      const server = http.createServer({ requestTimeout: settings.client_body_timeout_ms + settings.client_header_timeout_ms }, handler);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (e: NodeJS.ErrnoException) => reject(new StartupError(`MODELGATE_ADMIN_GUI_LISTEN: cannot listen on ${formatListen(a)} (${describeListenError(e.code ?? '', e.message)})`)));
+        server.listen(a.port, a.host, () => resolve());
+      });
+      servers.push(server);
+      log.info({ listen: formatListen(a) }, `admin GUI listening on http://${formatListen(a)}`);
+    }
+  } catch (e) {
+    for (const s of servers) s.close();
+    throw e;
   }
   return servers;
 }

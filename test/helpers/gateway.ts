@@ -63,6 +63,8 @@ async function toResult(res: Response): Promise<HttpResult> {
 export class Gateway {
   readonly proxyPort: number;
   readonly adminPort: number;
+  /** The Admin GUI's port (src/gui/): every test gateway has one, on a free port. */
+  readonly guiPort: number;
   readonly prefix: string;
   readonly ownsPrefix: boolean;
   proc: ChildProcess | null = null;
@@ -71,9 +73,10 @@ export class Gateway {
   exitCode: number | null = null;
   #exited: Promise<number | null> = Promise.resolve(null);
 
-  constructor(proxyPort: number, adminPort: number, prefix: string, ownsPrefix: boolean) {
+  constructor(proxyPort: number, adminPort: number, prefix: string, ownsPrefix: boolean, guiPort = 0) {
     this.proxyPort = proxyPort;
     this.adminPort = adminPort;
+    this.guiPort = guiPort;
     this.prefix = prefix;
     this.ownsPrefix = ownsPrefix;
   }
@@ -86,9 +89,13 @@ export class Gateway {
     return `http://127.0.0.1:${this.adminPort}`;
   }
 
+  get gui(): string {
+    return `http://127.0.0.1:${this.guiPort}`;
+  }
+
   static async start(opts: StartOptions = {}): Promise<Gateway> {
     const prefix = opts.prefix ?? mkdtempSync(path.join(os.tmpdir(), 'modelgate-test-'));
-    const gw = new Gateway(await freePort(), await freePort(), prefix, !opts.prefix);
+    const gw = new Gateway(await freePort(), await freePort(), prefix, !opts.prefix, await freePort());
     await gw.launch(opts);
     return gw;
   }
@@ -101,6 +108,7 @@ export class Gateway {
       ...process.env,
       MODELGATE_PROXY_LISTEN: `127.0.0.1:${this.proxyPort}`,
       MODELGATE_ADMIN_LISTEN: `127.0.0.1:${this.adminPort}`,
+      MODELGATE_ADMIN_GUI_LISTEN: this.guiPort ? `127.0.0.1:${this.guiPort}` : 'off',
       MODELGATE_PREFIX: this.prefix,
       MODELGATE_WORKERS: String(opts.workers ?? 1),
       MODELGATE_LOG_LEVEL: 'info',

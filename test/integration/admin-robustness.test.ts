@@ -184,7 +184,7 @@ describe('debug logging', () => {
     const proxyPort = await freePort();
     const adminPort = await freePort();
     const conf = path.join(dir, 'modelgate.yaml');
-    writeFileSync(conf, `proxy_listen: 127.0.0.1:${proxyPort}\nadmin_listen: 127.0.0.1:${adminPort}\nlog_level: debug\nworkers: 1\nprefix: ${path.join(dir, 'prefix')}\n`);
+    writeFileSync(conf, `proxy_listen: 127.0.0.1:${proxyPort}\nadmin_listen: 127.0.0.1:${adminPort}\nadmin_gui_listen: 'off'\nlog_level: debug\nworkers: 1\nprefix: ${path.join(dir, 'prefix')}\n`);
     // only the file: none of the settings it holds may come from the environment
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MODELGATE_')));
     const proc = spawn(process.execPath, [CLI, 'start', '--conf', conf], { env, stdio: ['ignore', 'pipe', 'pipe'] });
