@@ -2,7 +2,8 @@
  * The primary's spend writer: workers' batches (src/spend/queue.ts) wait in a bounded in-memory
  * queue and go to the SpendStore in transactions of up to `batchRows` rows, one at a time. While
  * the store refuses writes (a PostgreSQL outage), the batch stays at the head of the queue and is
- * retried with a capped backoff; rows keep arriving until the bound (rows and estimated bytes), and
+ * retried with a capped backoff; rows keep arriving until the bound (rows, `MODELGATE_SPEND_QUEUE_ROWS`,
+ * and estimated bytes), and
  * beyond it new rows are dropped and counted (`modelgate_spend_rows_dropped_total{where="primary"}`).
  * Nothing here waits on a worker or a request. Retention: rows older than
  * `MODELGATE_SPEND_RETENTION_DAYS` are pruned at start and then hourly.
@@ -29,6 +30,16 @@ export interface SpendWriterOptions {
 export const SPEND_WRITER_DEFAULTS = { maxRows: 100_000, maxBytes: 64 * 1024 * 1024, batchRows: 500, retryMinMs: 250, retryMaxMs: 10_000, pruneEveryMs: 3_600_000 };
 
 const DAY_MS = 86_400_000;
+
+/**
+ * The bytes bound that goes with a rows bound: the default's ratio (64 MiB per 100 000 rows, ~670
+ * estimated bytes a row), never below 64 MiB. A larger MODELGATE_SPEND_QUEUE_ROWS then holds that
+ * many rows instead of stopping at the default's bytes; a smaller one is bounded by its rows.
+ */
+export function defaultMaxBytes(maxRows: number): number {
+  const { maxRows: rows, maxBytes: bytes } = SPEND_WRITER_DEFAULTS;
+  return Math.max(bytes, Math.ceil((maxRows * bytes) / rows));
+}
 
 export class SpendWriter {
   readonly #store: SpendStore;
@@ -61,7 +72,7 @@ export class SpendWriter {
     this.#retentionMs = opts.retentionDays * DAY_MS;
     this.#onDropped = opts.onDropped ?? (() => {});
     this.#maxRows = opts.maxRows ?? SPEND_WRITER_DEFAULTS.maxRows;
-    this.#maxBytes = opts.maxBytes ?? SPEND_WRITER_DEFAULTS.maxBytes;
+    this.#maxBytes = opts.maxBytes ?? defaultMaxBytes(this.#maxRows);
     this.#batchRows = opts.batchRows ?? SPEND_WRITER_DEFAULTS.batchRows;
     this.#retryMinMs = opts.retryMinMs ?? SPEND_WRITER_DEFAULTS.retryMinMs;
     this.#retryMaxMs = opts.retryMaxMs ?? SPEND_WRITER_DEFAULTS.retryMaxMs;

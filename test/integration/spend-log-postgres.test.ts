@@ -6,8 +6,10 @@
  * Admin API's `GET /usage/requests` and the expected totals from `GET /usage` (the mock counts one
  * token per word). Then an outage: with PostgreSQL stopped, AI requests are still answered; once it
  * is back, the primary's writer (retrying with a backoff capped at 10 s) writes the rows of the
- * outage, none dropped. Rows arrive off the hot path: the test polls, within generous bounds, and
- * asserts no timing.
+ * outage, none dropped. A second node with a small in-memory bound (MODELGATE_SPEND_QUEUE_ROWS)
+ * then lives through an outage longer than its bound: every request is answered, the excess is
+ * dropped and counted exactly, and exactly the bound's rows arrive once PostgreSQL is back. Rows
+ * arrive off the hot path: the test polls, within generous bounds, and asserts no timing.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -36,6 +38,7 @@ describe('spend log on PostgreSQL, through the real gateway', { skip: pgMissing 
   let gw: Gateway;
   let openai: MockProvider;
   let ids: SpendRouteIds;
+  let pgUrl = '';
   /** The window of the whole file's traffic. */
   let from = 0;
 
@@ -112,9 +115,9 @@ describe('spend log on PostgreSQL, through the real gateway', { skip: pgMissing 
 
   before(async () => {
     server = await PgServer.start();
-    const url = await server.createDatabase('spendlog');
+    pgUrl = await server.createDatabase('spendlog');
     openai = await startMockProvider('openai', { key: OPENAI_KEY });
-    gw = await Gateway.start({ workers: 1, env: { MODELGATE_DATABASE: 'postgres', MODELGATE_PG_URL: url, MODELGATE_PG_TIMEOUT_MS: '2000' } });
+    gw = await Gateway.start({ workers: 1, env: { MODELGATE_DATABASE: 'postgres', MODELGATE_PG_URL: pgUrl, MODELGATE_PG_TIMEOUT_MS: '2000' } });
     ids = await configureSpendRoutes(gw, { openaiUrl: openai.url, openaiKey: OPENAI_KEY, aliceKey: ALICE_KEY, inputCost: INPUT_COST, outputCost: OUTPUT_COST });
   });
 
@@ -268,6 +271,58 @@ describe('spend log on PostgreSQL, through the real gateway', { skip: pgMissing 
       '/usage after the outage',
     );
     await assertNothingDropped();
+  });
+
+  test('an outage longer than MODELGATE_SPEND_QUEUE_ROWS: all answered, the excess dropped and counted, exactly the bound written after', async () => {
+    const BOUND = 20;
+    const SENT = BOUND + 12;
+    // a second node of the same cluster (same database, so it serves the same routes), with a small bound
+    const node = await Gateway.start({ workers: 1, env: { MODELGATE_DATABASE: 'postgres', MODELGATE_PG_URL: pgUrl, MODELGATE_PG_TIMEOUT_MS: '2000', MODELGATE_SPEND_QUEUE_ROWS: String(BOUND) } });
+    /** The node's spend drop counters. */
+    const dropped = async (): Promise<{ worker: number; primary: number }> => {
+      const m = await node.adminRequest('GET', '/metrics');
+      assert.equal(m.status, 200);
+      const value = (where: string) => Number(new RegExp(`^modelgate_spend_rows_dropped_total\\{where="${where}"\\} (\\d+)$`, 'm').exec(m.text)?.[1] ?? NaN);
+      return { worker: value('worker'), primary: value('primary') };
+    };
+    try {
+      // a row before the outage, written: the node's writer holds nothing when PostgreSQL stops
+      const since = Date.now() - 1000;
+      const warm = await node.proxyRequest('POST', '/chat', { messages: USER }, key);
+      assert.equal(warm.status, 200, warm.text);
+      rowsOf(await rowsWhen(since, 1, 20_000), [warm]);
+
+      const outageFrom = Date.now();
+      const outage: HttpResult[] = [];
+      await server.stop();
+      try {
+        for (let i = 0; i < SENT; i++) {
+          const r = await node.proxyRequest('POST', '/chat', { messages: USER }, key);
+          assert.equal(r.status, 200, `chat ${i} during the outage: ${r.text}`);
+          outage.push(r);
+        }
+        // every row reaches the primary: BOUND kept, the rest dropped there (the IPC channel is
+        // not the outage's, so no worker drops); the counter reaches the excess once all are in
+        const deadline = Date.now() + 20_000;
+        let d = await dropped();
+        while (d.primary < SENT - BOUND && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 50));
+          d = await dropped();
+        }
+        assert.deepEqual(d, { worker: 0, primary: SENT - BOUND }, 'the excess over the bound, dropped and counted');
+      } finally {
+        await server.start();
+      }
+
+      // the writer retries with a backoff capped at 10 s: the kept rows arrive, and no more
+      const rows = await rowsWhen(outageFrom, BOUND, 45_000);
+      const sent = new Set(outage.map((a) => a.headers.get('x-modelgate-request-id')));
+      for (const r of rows) assert.ok(sent.has(r.request_id), `row ${r.request_id} is one of the outage's requests`);
+      assert.equal(new Set(rows.map((r) => r.request_id)).size, BOUND, 'no row twice');
+      assert.deepEqual(await dropped(), { worker: 0, primary: SENT - BOUND }, 'nothing more dropped once the store is back');
+    } finally {
+      await node.close();
+    }
   });
 });
 
