@@ -5,7 +5,8 @@
  *
  * - `GET /usage`: time series and totals (UsageAnswer), grouped by consumer, model, provider,
  *   route; `consumer`/`route` filters take an id or a name (username / route name).
- * - `GET /usage/requests`: the raw rows, newest first, a page at a time (`{data, next}`).
+ * - `GET /usage/requests`: the raw rows, newest first, a page at a time (`{data, next}`); besides
+ *   the `/usage` filters, `status` (a code or a class: `5xx`), `streamed` (true/false), `request_id`.
  * - `Accept: text/csv` on both: one row per series point or request (RFC 4180).
  *
  * Times (`from`, `to`) are ISO 8601 or epoch numbers: below 10^11 seconds, else milliseconds
@@ -16,7 +17,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError, schemaViolation } from '../entities/errors.ts';
 import { StoreError, type Row } from '../store/types.ts';
 import { classifyPgError } from '../store/pg-errors.ts';
-import { SPEND_ROW_FIELDS, UsageTooLargeError, type RequestsQuery, type SpendRow, type SpendStore, type UsageAnswer, type UsageDimension, type UsageFilter, type UsageInterval, type UsageQuery, type UsageSeriesPoint, type UsageTotals } from '../spend/types.ts';
+import { SPEND_ROW_FIELDS, UsageTooLargeError, type RequestsQuery, type SpendRow, type SpendStore, type StatusRange, type UsageAnswer, type UsageDimension, type UsageFilter, type UsageInterval, type UsageQuery, type UsageSeriesPoint, type UsageTotals } from '../spend/types.ts';
 
 export interface UsageRoutesOptions {
   /** The open spend store; null while there is none (not opened yet, or failed to open). */
@@ -40,8 +41,10 @@ export const MAX_LIMIT = 1000;
 const SECONDS_BELOW = 1e11;
 
 const USAGE_PARAMS = new Set(['from', 'to', 'interval', 'group_by', 'consumer', 'route', 'model', 'provider']);
-const REQUESTS_PARAMS = new Set(['from', 'to', 'consumer', 'route', 'model', 'provider', 'limit', 'cursor']);
+const REQUESTS_PARAMS = new Set(['from', 'to', 'consumer', 'route', 'model', 'provider', 'status', 'streamed', 'request_id', 'limit', 'cursor']);
 const FILTERS = ['consumer', 'route', 'model', 'provider'] as const;
+/** Filters only `/usage/requests` takes (the rollups behind `/usage` keep neither status nor streaming). */
+const ROW_FILTERS = ['status', 'streamed', 'request_id'] as const;
 
 /** The query string as Fastify parses it: a repeated argument comes as an array. */
 export type RawQuery = Record<string, string | string[] | undefined>;
@@ -125,6 +128,20 @@ function parseFilters(q: RawQuery): Omit<UsageFilter, 'from' | 'to'> {
   return out;
 }
 
+/** `status=500` (one code) or `status=5xx` (a class, 1xx–5xx). */
+export function parseStatus(raw: string): StatusRange {
+  const s = raw.trim().toLowerCase();
+  if (/^[1-5]\d\d$/.test(s)) return { min: Number(s), max: Number(s) };
+  if (/^[1-5]xx$/.test(s)) return { min: Number(s[0]) * 100, max: Number(s[0]) * 100 + 99 };
+  throw invalid('status', 'expected a status code (500) or a class (1xx, 2xx, 3xx, 4xx, 5xx)');
+}
+
+export function parseStreamed(raw: string): boolean {
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  throw invalid('streamed', 'expected true or false');
+}
+
 /** `GET /usage`'s parameters, validated; consumer/route still as given. */
 export function parseUsageQuery(q: RawQuery, now: number): UsageQuery {
   refuseUnknown(q, USAGE_PARAMS);
@@ -142,7 +159,19 @@ export function parseRequestsQuery(q: RawQuery, now: number): RequestsQuery {
   refuseUnknown(q, REQUESTS_PARAMS);
   const { from, to } = parseRange(q, now);
   const cursor = single(q, 'cursor');
-  return { from, to, limit: parseLimit(single(q, 'limit')), ...(cursor !== undefined ? { cursor } : {}), ...parseFilters(q) };
+  const status = single(q, 'status');
+  const streamed = single(q, 'streamed');
+  const requestId = single(q, 'request_id');
+  return {
+    from,
+    to,
+    limit: parseLimit(single(q, 'limit')),
+    ...(cursor !== undefined ? { cursor } : {}),
+    ...parseFilters(q),
+    ...(status !== undefined ? { status: parseStatus(status) } : {}),
+    ...(streamed !== undefined ? { streamed: parseStreamed(streamed) } : {}),
+    ...(requestId !== undefined ? { request_id: requestId } : {}),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -298,7 +327,7 @@ export function nextUrl(path: string, q: RequestsQuery, raw: RawQuery, cursor: s
   params.set('from', new Date(q.from).toISOString());
   params.set('to', new Date(q.to).toISOString());
   // filters as the client wrote them (a name stays a name)
-  for (const f of FILTERS) {
+  for (const f of [...FILTERS, ...ROW_FILTERS]) {
     const v = raw[f];
     if (typeof v === 'string' && v !== '') params.set(f, v);
   }

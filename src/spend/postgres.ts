@@ -367,6 +367,9 @@ export class PostgresSpendStore implements SpendStore {
     const p = new Params();
     const where = [`time >= ${p.add(iso(q.from))}`, `time < ${p.add(iso(q.to))}`];
     for (const f of FILTERS) if (q[f] !== undefined) where.push(`${ROW_FILTER[f]} = ${p.add(q[f])}`);
+    if (q.status) where.push(`status BETWEEN ${p.add(q.status.min)} AND ${p.add(q.status.max)}`);
+    if (q.streamed !== undefined) where.push(`stream = ${p.add(q.streamed)}`);
+    if (q.request_id !== undefined) where.push(`request_id = ${p.add(q.request_id)}`);
     if (q.cursor) {
       const [time, id] = decodeCursor(q.cursor);
       where.push(`(time, request_id) < (${p.add(iso(time))}::timestamptz, ${p.add(id)})`);

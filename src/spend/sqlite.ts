@@ -435,6 +435,18 @@ export class SqliteSpendStore implements SpendStore {
       where.push(`${ROW_FILTER[f]} = ?`);
       params.push(v);
     }
+    if (q.status) {
+      where.push('status BETWEEN ? AND ?');
+      params.push(q.status.min, q.status.max);
+    }
+    if (q.streamed !== undefined) {
+      where.push('stream = ?');
+      params.push(q.streamed ? 1 : 0);
+    }
+    if (q.request_id !== undefined) {
+      where.push('request_id = ?');
+      params.push(q.request_id);
+    }
     if (q.cursor) {
       const [time, id] = decodeCursor(q.cursor);
       where.push('(time < ? OR (time = ? AND request_id < ?))');

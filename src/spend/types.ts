@@ -120,9 +120,21 @@ export interface UsageAnswer {
   totals: UsageTotals;
 }
 
+/** A status filter of `/usage/requests`: inclusive bounds (`500` is 500–500, `5xx` is 500–599). */
+export interface StatusRange {
+  min: number;
+  max: number;
+}
+
 export interface RequestsQuery extends UsageFilter {
   /** At most this many rows (1–1000). */
   limit: number;
+  /** The status the client got, within these bounds. */
+  status?: StatusRange;
+  /** Streamed requests only (true) or non-streamed only (false). */
+  streamed?: boolean;
+  /** The one request with this id (the `X-Modelgate-Request-Id` the client got). */
+  request_id?: string;
   /** Opaque: where the previous page ended (newest first). */
   cursor?: string;
 }

@@ -16,7 +16,7 @@ import { PG_MIGRATIONS } from '../../src/store/migrations.ts';
 import { StoreError } from '../../src/store/types.ts';
 import { PostgresSpendStore, coverRange, rollupFor } from '../../src/spend/postgres.ts';
 import { SqliteSpendStore, bucketStart, latencyIndex, latencyRange, percentileOf, INTERVAL_MS, type LatencyHistogram } from '../../src/spend/sqlite.ts';
-import type { SpendRow, UsageDimension, UsageInterval, UsageQuery, UsageSeriesPoint, UsageTotals } from '../../src/spend/types.ts';
+import type { RequestsQuery, SpendRow, UsageDimension, UsageInterval, UsageQuery, UsageSeriesPoint, UsageTotals } from '../../src/spend/types.ts';
 
 if (pgMissing) process.stderr.write(`# skipping: PostgreSQL spend store tests: ${pgMissing}\n`);
 
@@ -386,6 +386,23 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
     const one = await b.requests({ from: BASE, to: BASE + 3 * DAY, limit: 1000, route: 'r2', provider: 'anthropic' });
     assert.deepEqual(one.data.map((r) => r.request_id), ALL.filter((r) => r.route_id === 'r2' && r.provider === 'anthropic').sort((x, y) => y.time - x.time || (x.request_id < y.request_id ? 1 : -1)).slice(0, 1000).map((r) => r.request_id));
     await assert.rejects(a.requests({ ...q, limit: 10, cursor: 'not-a-cursor' }), (e: Error & { statusCode?: number }) => e.statusCode === 400 && /invalid cursor/.test(e.message));
+  });
+
+  test('requests: status (code or class), streamed and request_id filters, the same on both stores', async () => {
+    const newest = (xs: SpendRow[]) => xs.sort((x, y) => y.time - x.time || (x.request_id < y.request_id ? 1 : -1)).map((r) => r.request_id);
+    const all = { from: BASE, to: BASE + 3 * DAY, limit: 1000, route: 'r1', provider: 'openai' };
+    const id = ALL.filter((r) => r.route_id === 'r1' && r.provider === 'openai')[7].request_id;
+    const cases: [Partial<RequestsQuery>, (r: SpendRow) => boolean][] = [
+      [{ status: { min: 500, max: 599 } }, (r) => r.status >= 500],
+      [{ status: { min: 200, max: 200 }, streamed: true }, (r) => r.status === 200 && r.stream],
+      [{ streamed: false }, (r) => !r.stream],
+      [{ request_id: id }, (r) => r.request_id === id],
+    ];
+    for (const [extra, pick] of cases) {
+      const want = newest(ALL.filter((r) => r.route_id === 'r1' && r.provider === 'openai' && pick(r))).slice(0, 1000);
+      assert.ok(want.length > 0, JSON.stringify(extra));
+      for (const store of [a, sqlite]) assert.deepEqual((await store.requests({ ...all, ...extra })).data.map((r) => r.request_id), want, `${store.kind} ${JSON.stringify(extra)}`);
+    }
   });
 
   test('costOf: rollups for whole buckets, raw rows for the partial minutes, exact', async () => {

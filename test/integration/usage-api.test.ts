@@ -232,6 +232,23 @@ test('requests: newest first, page by page through next, no key anywhere', SKIP,
   assert.equal(alice.json.next, null);
 });
 
+test('requests: status (code or class), streamed and request_id filters', SKIP, async () => {
+  const ids = async (params: string) => {
+    const r = await adminCall(`/usage/requests?from=${from}&to=${to}&${params}`);
+    assert.equal(r.status, 200, r.text);
+    return r.json.data.map((row: any) => row.request_id);
+  };
+  const all = await ids('');
+  const failed = await ids('status=5xx');
+  assert.deepEqual(failed, [all[0]], 'the last call failed');
+  assert.deepEqual(await ids('status=500'), failed);
+  assert.deepEqual(await ids('status=2xx'), all.slice(1));
+  assert.deepEqual(await ids('streamed=true'), [], 'nothing streamed');
+  assert.deepEqual(await ids('streamed=false'), all);
+  assert.deepEqual(await ids(`request_id=${all[3]}`), [all[3]]);
+  assert.equal((await adminCall('/usage/requests?status=oops')).status, 400);
+});
+
 test('CSV on both endpoints', SKIP, async () => {
   const q = new URLSearchParams({ from: String(from), to: String(to), interval: 'minute', group_by: 'consumer' });
   const u = await adminCall(`/usage?${q}`, { accept: 'text/csv' });

@@ -130,13 +130,23 @@ test('requests: limit 100 by default, 1 to 1000, cursor passed through', () => {
   assert.match(refusal(() => parseRequestsQuery({ interval: 'hour' }, NOW)).body.fields.interval, /unknown parameter/);
 });
 
+test('requests: status as a code or a class, streamed true|false, request_id exact', () => {
+  const q = parseRequestsQuery({ status: '5xx', streamed: 'true', request_id: 'req-1' }, NOW);
+  assert.deepEqual([q.status, q.streamed, q.request_id], [{ min: 500, max: 599 }, true, 'req-1']);
+  assert.deepEqual(parseRequestsQuery({ status: '429' }, NOW).status, { min: 429, max: 429 });
+  assert.equal(parseRequestsQuery({ streamed: 'false' }, NOW).streamed, false);
+  for (const bad of ['6xx', '99', '5XXX', 'error']) assert.match(refusal(() => parseRequestsQuery({ status: bad }, NOW)).body.fields.status, /status code/, bad);
+  assert.equal(refusal(() => parseRequestsQuery({ streamed: 'yes' }, NOW)).body.fields.streamed, 'expected true or false');
+  assert.match(refusal(() => parseUsageQuery({ status: '500' }, NOW)).body.fields.status, /unknown parameter/, 'the rollups keep no status');
+});
+
 test('next page URL pins the range and keeps the filters as written', () => {
   const q: RequestsQuery = { from: Date.parse('2025-01-01T00:00:00Z'), to: Date.parse('2025-01-02T00:00:00Z'), limit: 10, consumer: ALICE };
-  const raw: RawQuery = { consumer: 'alice', limit: '10' };
+  const raw: RawQuery = { consumer: 'alice', status: '5xx', streamed: 'true', limit: '10' };
   const url = nextUrl('/usage/requests', q, raw, 'c u/r')!;
   const u = new URL(url, 'http://x');
   assert.equal(u.pathname, '/usage/requests');
-  assert.deepEqual(Object.fromEntries(u.searchParams), { from: '2025-01-01T00:00:00.000Z', to: '2025-01-02T00:00:00.000Z', consumer: 'alice', limit: '10', cursor: 'c u/r' });
+  assert.deepEqual(Object.fromEntries(u.searchParams), { from: '2025-01-01T00:00:00.000Z', to: '2025-01-02T00:00:00.000Z', consumer: 'alice', status: '5xx', streamed: 'true', limit: '10', cursor: 'c u/r' });
   assert.equal(nextUrl('/usage/requests', q, raw, null), null);
 });
 
