@@ -19,6 +19,7 @@ import { pluginEntitySchema } from '../entities/plugins.ts';
 import { isPlainObject } from '../schema/validate.ts';
 import { registerMetricsRoutes } from './metrics-routes.ts';
 import { registerUsageRoutes } from './usage-routes.ts';
+import { allRows, registerBudgetRoutes } from './budget-routes.ts';
 import { spendStore } from '../spend/store.ts';
 import { errorAnswer, logErrorAnswer } from './error-reply.ts';
 import { registerTestFaults } from './test-faults.ts';
@@ -142,6 +143,7 @@ export function createAdminServer(ctx: AdminContext): FastifyInstance {
   registerInfoRoutes(route, ctx);
   registerMetricsRoutes(app, ctx);
   registerUsageRoutes(app, { store: spendStore, disabled: () => !ctx.settings.spend_log, find: (entity, key) => ctx.dao.find(entity, key) });
+  registerBudgetRoutes(app, { store: spendStore, disabled: () => !ctx.settings.spend_log, all: (entity) => allRows((q) => ctx.dao.page(entity, q)) });
   ctx.extend?.(app, api);
   registerTestFaults(app);
   return app;
