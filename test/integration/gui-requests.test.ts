@@ -118,6 +118,13 @@ test('in Chromium: the log lists the traffic with its cost, filters narrow it, t
     await s.page.getByLabel('Streamed').selectOption('true');
     await listed(s, [calls.stream]);
 
+    // a page at a time: the next one through the API's cursor
+    await s.page.goto(gw.gui + '/#/requests?limit=3');
+    await listed(s, all.slice(0, 3));
+    await s.page.getByRole('button', { name: 'Load more' }).click();
+    await listed(s, all);
+    assert.equal(await s.page.getByRole('button', { name: 'Load more' }).count(), 0, 'no more pages');
+
     // a shared link: the filters come from the URL
     await s.page.goto(gw.gui + '/#/requests?consumer=bob');
     await listed(s, [calls.bob, calls.stream]);

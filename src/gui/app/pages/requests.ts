@@ -16,7 +16,13 @@ import { FilterBar } from './requests/filters.ts';
 import { RequestsTable } from './requests/table.ts';
 import { RequestDetailPage } from './requests/detail.ts';
 
+/** Rows per page; `#/requests?limit=` sets another (1–1000, as the API takes). */
 const PAGE_SIZE = 50;
+
+function pageSize(query: URLSearchParams): number {
+  const n = Number(query.get('limit'));
+  return Number.isInteger(n) && n >= 1 && n <= 1000 ? n : PAGE_SIZE;
+}
 
 interface Page {
   data: SpendRow[];
@@ -30,12 +36,12 @@ function distinct(rows: SpendRow[], pick: (r: SpendRow) => string | null): strin
   return [...new Set(rows.map(pick).filter((v): v is string => !!v))].sort();
 }
 
-function RequestList(props: { filters: Filters; names: ReturnType<typeof useNames> }) {
-  const { filters, names } = props;
-  const key = JSON.stringify(filters);
+function RequestList(props: { filters: Filters; limit: number; names: ReturnType<typeof useNames> }) {
+  const { filters, limit, names } = props;
+  const key = JSON.stringify([filters, limit]);
   // pages after the first, appended by "Load more"; a new filter starts over
   const [more, setMore] = useState<{ key: string; rows: SpendRow[]; next: string | null; error: unknown; busy: boolean }>({ key, rows: [], next: null, error: null, busy: false });
-  const first = useAsync((signal) => api<Page>(requestsPath(filters, Date.now(), PAGE_SIZE), { signal }), [key]);
+  const first = useAsync((signal) => api<Page>(requestsPath(filters, Date.now(), limit), { signal }), [key]);
   const extra = more.key === key ? more : { key, rows: [], next: null, error: null, busy: false };
   const rows = useMemo(() => [...(first.data?.data ?? []), ...extra.rows], [first.data, extra.rows]);
   const next = extra.rows.length ? extra.next : (first.data?.next ?? null);
@@ -62,7 +68,7 @@ function RequestList(props: { filters: Filters; names: ReturnType<typeof useName
       filters=${filters}
       names=${names}
       seen=${{ model: distinct(rows, (r) => r.model_served ?? r.model_requested), provider: distinct(rows, (r) => r.provider) }}
-      onChange=${(f: Filters) => replaceQuery(queryOf(f))}
+      onChange=${(f: Filters) => replaceQuery({ ...queryOf(f), limit: limit === PAGE_SIZE ? undefined : String(limit) })}
     />
     ${first.error ? html`<${ErrorBox} error=${first.error} />` : null}
     ${first.loading && !first.data ? html`<${Loading} what="requests" />` : null}
@@ -87,5 +93,5 @@ export function RequestsPage(props: PageProps) {
   }
   const qs = loc.query.toString();
   lastListHash = `#/requests${qs ? `?${qs}` : ''}`;
-  return html`<div class="rq-page"><${RequestList} filters=${filtersOf(loc.query)} names=${names} /></div>`;
+  return html`<div class="rq-page"><${RequestList} filters=${filtersOf(loc.query)} limit=${pageSize(loc.query)} names=${names} /></div>`;
 }

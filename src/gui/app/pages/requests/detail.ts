@@ -99,13 +99,15 @@ export function RequestDetail(props: { row: SpendRow; names: Names }) {
 /** The detail page: the row fetched by its id (and time, when the link has it). */
 export function RequestDetailPage(props: { requestId: string; at: number | null; names: Names; backHref: string }) {
   const { data, error, loading } = useAsync((signal) => api<RequestsAnswer & { next: string | null }>(detailPath(props.requestId, props.at), { signal }), [props.requestId, props.at]);
-  const row = data?.data[0];
+  // the answer of a previous link stays in `data` while the next one loads: never show it as this one
+  const current = !loading && !error && data !== undefined;
+  const row = current ? data.data.find((r) => r.request_id === props.requestId) : undefined;
   return html`<div class="rq-page">
     <p class="rq-back"><a href=${props.backHref}>← All requests</a></p>
     <${PageHeader} title="Request" />
     ${error ? html`<${ErrorBox} error=${error} />` : null}
-    ${loading && !data ? html`<${Loading} what="the request" />` : null}
-    ${data && !row ? html`<p class="empty">No request <code>${props.requestId}</code> in the spend log (it may be older than the log keeps).</p>` : null}
+    ${loading ? html`<${Loading} what="the request" />` : null}
+    ${current && !row ? html`<p class="empty">No request <code>${props.requestId}</code> in the spend log (it may be older than the log keeps).</p>` : null}
     ${row ? html`<${RequestDetail} row=${row} names=${props.names} />` : null}
   </div>`;
 }
