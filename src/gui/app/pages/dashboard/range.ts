@@ -1,0 +1,62 @@
+/**
+ * The dashboard's time range, as the URL holds it (`#/?range=day`, or `range=custom&from=…&to=…`),
+ * and the `/usage` interval each range is asked with: fine enough to see a shape, coarse enough to
+ * stay far under the Usage API's point cap (10,000 points per answer, intervals × groups).
+ */
+import type { UsageInterval } from './data.ts';
+
+export type RangeName = 'hour' | 'day' | 'week' | 'month' | 'custom';
+
+export const PRESETS: { name: Exclude<RangeName, 'custom'>; label: string; ms: number; interval: UsageInterval }[] = [
+  { name: 'hour', label: 'Last hour', ms: 3_600_000, interval: 'minute' },
+  { name: 'day', label: 'Last day', ms: 86_400_000, interval: 'hour' },
+  { name: 'week', label: 'Last week', ms: 7 * 86_400_000, interval: 'hour' },
+  { name: 'month', label: 'Last 30 days', ms: 30 * 86_400_000, interval: 'day' },
+];
+
+export const DEFAULT_RANGE: RangeName = 'day';
+
+export interface Range {
+  name: RangeName;
+  /** ms since the epoch; `to` exclusive. */
+  from: number;
+  to: number;
+  interval: UsageInterval;
+}
+
+/** A custom range's interval: minutes up to 6 hours (≤ 360 points), hours up to 8 days (≤ 192), else days. */
+export function intervalFor(ms: number): UsageInterval {
+  if (ms <= 6 * 3_600_000) return 'minute';
+  if (ms <= 8 * 86_400_000) return 'hour';
+  return 'day';
+}
+
+/** A time from the URL: epoch ms or anything Date.parse reads (ISO 8601). */
+export function parseTime(raw: string | null): number | null {
+  if (!raw) return null;
+  const t = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
+  return Number.isFinite(t) ? t : null;
+}
+
+/** The range the URL asks for, at `now`; an unreadable custom range falls back to the last day. */
+export function rangeOf(query: URLSearchParams, now: number): Range {
+  const name = (query.get('range') ?? DEFAULT_RANGE) as RangeName;
+  if (name === 'custom') {
+    const from = parseTime(query.get('from'));
+    const to = parseTime(query.get('to')) ?? now;
+    if (from !== null && from < to) return { name, from, to, interval: intervalFor(to - from) };
+  }
+  const preset = PRESETS.find((p) => p.name === name) ?? PRESETS.find((p) => p.name === DEFAULT_RANGE)!;
+  return { name: preset.name, from: now - preset.ms, to: now, interval: preset.interval };
+}
+
+/** `<input type="datetime-local">` reads and writes local time without a zone. */
+export function toLocalInput(t: number): string {
+  const d = new Date(t - new Date(t).getTimezoneOffset() * 60_000);
+  return d.toISOString().slice(0, 16);
+}
+
+export function fromLocalInput(v: string): number | null {
+  const t = new Date(v).getTime();
+  return Number.isFinite(t) ? t : null;
+}
