@@ -19,7 +19,8 @@ export type FromWorker =
   | { t: 'listen-error'; address: string; code: string; message: string }
   | { t: 'applied'; version: number }
   | { t: 'snapshot-error'; version: number; message: string }
-  | { t: 'memory'; rss: number; heapUsed: number; heapTotal: number }
+  /** The worker's periodic report; `redis`: its Redis connection is ready (absent: no Redis configured). */
+  | { t: 'memory'; rss: number; heapUsed: number; heapTotal: number; redis?: boolean }
   | StateRequest
   | CacheRequest
   /** Spend rows of the worker's last ~250 ms (src/spend/queue.ts), and how many it dropped. */

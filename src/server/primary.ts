@@ -192,6 +192,8 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
         // stale: the store could not be read lately; the proxies serve the last configuration they got
         configuration: { version: current, applied_versions: versions, stale: publisher.stale },
         memory: { primary_rss_bytes: process.memoryUsage.rss(), workers: pool.memory },
+        // each worker holds its own Redis connection (shared counters); they report it every 5 s
+        redis: settings.redis_url ? { configured: true, workers_connected: pool.redisConnected } : { configured: false },
       };
     },
   });

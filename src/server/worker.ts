@@ -44,7 +44,7 @@ if (settings.spend_log) installSpendSeeder(async (consumer, from, to) => (await 
 installSharedState({ local: localState });
 // ioredis is loaded only when Redis is configured (~25 MB a worker would carry for nothing); until
 // it is, `redis`-policy counters and caches use the local store, as they do during a Redis outage.
-let redisState: { close(): Promise<void> } | null = null;
+let redisState: { close(): Promise<void>; readonly ready: boolean } | null = null;
 if (settings.redis_url) {
   void import('../state/redis.ts').then(({ RedisState, FailoverState }) => {
     const redis = new RedisState(settings.redis_url!, { timeoutMs: settings.redis_timeout_ms });
@@ -100,11 +100,12 @@ function listen(): void {
   }
 }
 
-// memory for `GET /status` (operators and the soak watch each worker's heap, not only its RSS)
+// memory for `GET /status` (operators and the soak watch each worker's heap, not only its RSS), and
+// whether its Redis connection is up (each worker holds its own)
 const MEMORY_REPORT_MS = 5000;
 const reportMemory = () => {
   const m = process.memoryUsage();
-  send({ t: 'memory', rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal });
+  send({ t: 'memory', rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, ...(settings.redis_url ? { redis: redisState?.ready ?? false } : {}) });
 };
 setInterval(reportMemory, MEMORY_REPORT_MS).unref();
 

@@ -39,6 +39,8 @@ interface WorkerState {
   listening: number;
   /** The worker's last memory report (every few seconds). */
   memory: { rss: number; heapUsed: number; heapTotal: number } | null;
+  /** Whether the worker's Redis connection was ready at its last report (null: not reported). */
+  redis: boolean | null;
 }
 
 interface AckWaiter {
@@ -112,7 +114,7 @@ export class WorkerPool {
 
   #fork(): Promise<void> {
     const worker = cluster.fork();
-    const state: WorkerState = { worker, applied: 0, listening: 0, memory: null };
+    const state: WorkerState = { worker, applied: 0, listening: 0, memory: null, redis: null };
     this.#states.set(worker.id, state);
     return new Promise<void>((resolve, reject) => {
       let settled = false;
@@ -146,6 +148,7 @@ export class WorkerPool {
             break;
           case 'memory':
             state.memory = { rss: msg.rss, heapUsed: msg.heapUsed, heapTotal: msg.heapTotal };
+            state.redis = msg.redis ?? null;
             break;
           case 'state':
             if (this.#onState) this.#send(worker, { t: 'state-reply', id: msg.id, values: this.#onState(msg) });
@@ -235,6 +238,11 @@ export class WorkerPool {
     return [...this.#states.values()]
       .filter((s) => s.memory)
       .map((s) => ({ pid: s.worker.process.pid ?? 0, rss_bytes: s.memory!.rss, heap_used_bytes: s.memory!.heapUsed, heap_total_bytes: s.memory!.heapTotal }));
+  }
+
+  /** Workers whose Redis connection was ready at their last report. */
+  get redisConnected(): number {
+    return [...this.#states.values()].filter((s) => s.redis === true).length;
   }
 
   get size(): number {

@@ -62,7 +62,7 @@ function RequestList(props: { filters: Filters; limit: number; names: ReturnType
   };
   return html`
     <${PageHeader} title="Requests">
-      <button type="button" onClick=${refresh} disabled=${first.loading}>Refresh</button>
+      <button type="button" onClick=${refresh}>Refresh</button>
     </${PageHeader}>
     <${FilterBar}
       filters=${filters}
