@@ -112,7 +112,7 @@ function expectedColumn(answer: any, points: any[], pick: (p: any) => number | n
 
 /** The range the page asked for, and `/usage`'s answer to the same question. */
 async function usageOfPage(page: Page, groupBy?: string): Promise<any> {
-  const query = await page.locator('.dashboard').getAttribute('data-usage-query');
+  const query = await page.locator('.dashboard').getAttribute(groupBy ? 'data-group-query' : 'data-usage-query');
   assert.ok(query, 'the page says which /usage it drew');
   const r = await gw.adminRequest('GET', `/usage?${query}${groupBy ? `&group_by=${groupBy}` : ''}`);
   assert.equal(r.status, 200, r.text);

@@ -25,6 +25,8 @@ const MAIN_CHARTS = ['traffic', 'latency', 'tokens', 'cost'];
 interface Loaded {
   range: Range;
   query: string;
+  /** The grouped answers' query, without group_by. */
+  groupQuery: string;
   main: UsageAnswer;
   /** By dimension: the answer, or why there is none (a range too large for many groups: the API's 400). */
   grouped: Partial<Record<Dimension, { answer?: UsageAnswer; error?: unknown }>>;
@@ -37,7 +39,7 @@ async function load(q: URLSearchParams, dim: Dimension, signal: AbortSignal): Pr
   const [main, ...groups] = await Promise.all([
     fetchUsage(base, signal),
     ...dims.map((d) =>
-      fetchUsage(usageQuery(range.from, range.to, range.interval, d), signal).then(
+      fetchUsage(usageQuery(range.from, range.to, range.groupInterval, d), signal).then(
         (answer) => ({ answer }),
         (error: unknown) => ({ error }),
       ),
@@ -45,7 +47,7 @@ async function load(q: URLSearchParams, dim: Dimension, signal: AbortSignal): Pr
   ]);
   const grouped: Loaded['grouped'] = {};
   dims.forEach((d, i) => (grouped[d] = groups[i]));
-  return { range, query: base, main, grouped };
+  return { range, query: base, groupQuery: usageQuery(range.from, range.to, range.groupInterval), main, grouped };
 }
 
 export function DashboardPage(props: PageProps) {
@@ -86,7 +88,7 @@ export function DashboardPage(props: PageProps) {
     setRendered(true);
   }, []);
 
-  return html`<div class="dashboard" data-usage-query=${data?.query ?? ''} data-rendered=${rendered ? 'true' : 'false'}>
+  return html`<div class="dashboard" data-usage-query=${data?.query ?? ''} data-group-query=${data?.groupQuery ?? ''} data-rendered=${rendered ? 'true' : 'false'}>
     <${PageHeader} title="Dashboard">
       ${data && html`<span class="hint range-note">${when(data.range.from)} – ${when(data.range.to)}, by ${data.main.interval}</span>`}
     </${PageHeader}>

@@ -58,7 +58,7 @@ export function Breakdown(props: BreakdownProps) {
     ${props.error ? html`<${ErrorBox} error=${props.error} />` : null}
     ${props.answer && sums.length === 0 ? html`<${Empty}>No requests in this range.</${Empty}>` : null}
     ${chart && sums.length > 0 &&
-    html`<${Chart} id="breakdown" title=${`${metric.label} by ${dimLabel.toLowerCase()}`} x=${chart.x} series=${chart.series} format=${metric.format} onDrawn=${props.onDrawn} />
+    html`<${Chart} id="breakdown" title=${`${metric.label} by ${dimLabel.toLowerCase()}, per ${props.answer!.interval}`} x=${chart.x} series=${chart.series} format=${metric.format} onDrawn=${props.onDrawn} />
       <${GroupTable} dim=${props.dim} label=${dimLabel} sums=${sums} totalCost=${totalCost} />`}
   </section>`;
 }

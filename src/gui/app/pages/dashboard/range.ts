@@ -7,12 +7,21 @@ import type { UsageInterval } from './data.ts';
 
 export type RangeName = 'hour' | 'day' | 'week' | 'month' | 'custom';
 
-export const PRESETS: { name: Exclude<RangeName, 'custom'>; label: string; ms: number; interval: UsageInterval }[] = [
-  { name: 'hour', label: 'Last hour', ms: 3_600_000, interval: 'minute' },
-  { name: 'day', label: 'Last day', ms: 86_400_000, interval: 'hour' },
-  { name: 'week', label: 'Last week', ms: 7 * 86_400_000, interval: 'hour' },
-  { name: 'month', label: 'Last 30 days', ms: 30 * 86_400_000, interval: 'day' },
+/**
+ * `groupInterval` is what the grouped answers (breakdown, top spenders: intervals × groups points)
+ * are asked by. A week by hour by 60 consumers would pass the cap (and be megabytes of JSON), so a
+ * week starts at a UTC midnight and its groups are asked by day: the Usage API widens a range to
+ * whole intervals, and a range that starts on an interval and ends now (nothing is logged after
+ * now) covers the same requests at either interval, so every card still sums the same rows.
+ */
+export const PRESETS: { name: Exclude<RangeName, 'custom'>; label: string; ms: number; interval: UsageInterval; groupInterval: UsageInterval }[] = [
+  { name: 'hour', label: 'Last hour', ms: 3_600_000, interval: 'minute', groupInterval: 'minute' },
+  { name: 'day', label: 'Last day', ms: 86_400_000, interval: 'hour', groupInterval: 'hour' },
+  { name: 'week', label: 'Last week', ms: 7 * 86_400_000, interval: 'hour', groupInterval: 'day' },
+  { name: 'month', label: 'Last 30 days', ms: 30 * 86_400_000, interval: 'day', groupInterval: 'day' },
 ];
+
+const INTERVAL_MS: Record<UsageInterval, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
 
 export const DEFAULT_RANGE: RangeName = 'day';
 
@@ -22,6 +31,8 @@ export interface Range {
   from: number;
   to: number;
   interval: UsageInterval;
+  /** The interval of the grouped answers (see PRESETS). */
+  groupInterval: UsageInterval;
 }
 
 /** A custom range's interval: minutes up to 6 hours (≤ 360 points), hours up to 8 days (≤ 192), else days. */
@@ -44,10 +55,16 @@ export function rangeOf(query: URLSearchParams, now: number): Range {
   if (name === 'custom') {
     const from = parseTime(query.get('from'));
     const to = parseTime(query.get('to')) ?? now;
-    if (from !== null && from < to) return { name, from, to, interval: intervalFor(to - from) };
+    if (from !== null && from < to) {
+      const interval = intervalFor(to - from);
+      return { name, from, to, interval, groupInterval: interval };
+    }
   }
   const preset = PRESETS.find((p) => p.name === name) ?? PRESETS.find((p) => p.name === DEFAULT_RANGE)!;
-  return { name: preset.name, from: now - preset.ms, to: now, interval: preset.interval };
+  // aligned on the group interval (UTC), so both intervals cover the same requests
+  const step = INTERVAL_MS[preset.groupInterval];
+  const from = Math.floor((now - preset.ms) / step) * step;
+  return { name: preset.name, from, to: now, interval: preset.interval, groupInterval: preset.groupInterval };
 }
 
 /** `<input type="datetime-local">` reads and writes local time without a zone. */
