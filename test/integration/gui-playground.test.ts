@@ -42,6 +42,12 @@ describe('Admin GUI playground', { skip: browserMissing ?? false }, () => {
     await admin('POST', '/routes/secure-chat/plugins', { name: 'ai-proxy', config: { route_type: 'llm/v1/chat', auth, model: model('gpt-4o-mini') } });
     await admin('POST', '/services/llm/routes', { name: 'embed', paths: ['/embed'] });
     await admin('POST', '/routes/embed/plugins', { name: 'ai-proxy', config: { route_type: 'llm/v1/embeddings', auth, model: { provider: 'openai', name: 'text-embedding-3-small', options: { upstream_url: `${openai.url}/v1/embeddings` } } } });
+    // a unified endpoint: the request's model picks the target
+    await admin('POST', '/services/llm/routes', { name: 'unified', paths: ['/v1'] });
+    await admin('POST', '/routes/unified/plugins', {
+      name: 'ai-proxy-advanced',
+      config: { targets: [{ route_type: 'llm/v1/chat', auth, model: model('gpt-4o') }, { route_type: 'llm/v1/chat', auth, alias: 'small', model: model('gpt-4o-mini') }] },
+    });
     await admin('POST', '/consumers', { username: 'alice' });
     await admin('POST', '/consumers/alice/key-auth', { key: ALICE_KEY });
   });
@@ -65,6 +71,14 @@ describe('Admin GUI playground', { skip: browserMissing ?? false }, () => {
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.data.length, 1, `one spend row for ${requestId}`);
     return r.json.data[0];
+  }
+
+  /** Once turn `n`'s spend look-up is over: the request id its figures name. */
+  async function settledRequestId(page: Page, n: number): Promise<string> {
+    const turn = page.getByRole('article', { name: `Turn ${n}` });
+    await turn.getByRole('table', { name: `Answer ${n} figures` }).waitFor();
+    await turn.getByRole('status').filter({ hasText: 'Looking up' }).waitFor({ state: 'detached' });
+    return (await turn.locator('.pg-figures code').last().textContent())!;
   }
 
   async function send(page: Page, text: string): Promise<void> {
@@ -100,10 +114,8 @@ describe('Admin GUI playground', { skip: browserMissing ?? false }, () => {
         assert.equal(await a.textContent(), ANSWER);
 
         // the gateway's figures: the spend row of the answer's request id
-        await s.page.getByRole('table', { name: 'Answer 1 figures' }).waitFor();
-        await s.page.getByRole('status').filter({ hasText: 'Looking up' }).waitFor({ state: 'detached' });
-        const requestId = (await s.page.locator('.pg-figures code').last().textContent())!;
-        const row = await spendRow(requestId);
+        const requestId1 = await settledRequestId(s.page, 1);
+        const row = await spendRow(requestId1);
         assert.equal(row.stream, true);
         assert.ok(row.cost > 0, 'the route prices the answer');
         for (const [name, field] of [['Prompt tokens', 'prompt_tokens'], ['Completion tokens', 'completion_tokens'], ['Total tokens', 'total_tokens']] as const) {
@@ -160,9 +172,8 @@ describe('Admin GUI playground', { skip: browserMissing ?? false }, () => {
       await alert.waitFor();
       assert.equal(await alert.textContent(), '401: Invalid authentication credentials (unauthorized)', "the gateway's OpenAI-shaped error, as it said it");
       assert.equal(await turnState(s.page, 1).textContent(), 'failed');
-      await s.page.getByRole('table', { name: 'Answer 1 figures' }).waitFor();
-      await s.page.getByRole('status').filter({ hasText: 'Looking up' }).waitFor({ state: 'detached' });
-      const failed = await spendRow((await s.page.locator('.pg-figures code').last().textContent())!);
+      const requestId1 = await settledRequestId(s.page, 1);
+      const failed = await spendRow(requestId1);
       assert.equal(failed.status, 401);
       assert.equal((await figure(s.page, 1, 'Cost', 'gateway')).value, String(failed.cost));
 
@@ -176,6 +187,52 @@ describe('Admin GUI playground', { skip: browserMissing ?? false }, () => {
       const curl = (await s.page.getByLabel('curl command').textContent())!;
       assert.match(curl, /-H "x-team-key: \$MODELGATE_KEY"/);
       assert.ok(!curl.includes(ALICE_KEY), 'the key is not written into the curl');
+      assert.deepEqual(s.problems(), []);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('a unified endpoint: the model is picked; errors (a provider 5xx, a stream cut mid-way) are shown in the conversation; Stop cuts the answer', async () => {
+    const s = await openGui(gw.gui);
+    s.expectStatus(/^\/gateway\/v1$/, 500);
+    try {
+      await s.page.goto(gw.gui + '/#/playground');
+      const routeSelect = s.page.getByLabel('Route', { exact: true });
+      await routeSelect.waitFor();
+      await routeSelect.selectOption({ label: 'unified' });
+      const modelSelect = s.page.getByLabel('Model', { exact: true });
+      const options = await modelSelect.locator('option').allTextContents();
+      assert.deepEqual(options, ['Any target (the balancer picks)', 'openai/gpt-4o', 'openai/gpt-4o-mini (as small)']);
+      await modelSelect.selectOption('small');
+      await send(s.page, 'Which model?');
+      await turnState(s.page, 1).filter({ hasText: 'done' }).waitFor();
+      assert.equal((openai.requests.at(-1)!.json as { model: string }).model, 'gpt-4o-mini');
+
+      openai.nextResponse('5xx-json:500');
+      await send(s.page, 'And now?');
+      const failed = s.page.getByRole('article', { name: 'Turn 2' }).getByRole('alert');
+      await failed.waitFor();
+      assert.match((await failed.textContent())!, /^500: /);
+
+      openai.nextResponse('reset-mid-stream');
+      await send(s.page, 'Once more?');
+      const cut = s.page.getByRole('article', { name: 'Turn 3' }).getByRole('alert');
+      await cut.waitFor();
+      assert.equal(await turnState(s.page, 3).textContent(), 'failed');
+      assert.ok(((await answer(s.page, 3).textContent()) ?? '').length > 0, 'the part that came is kept');
+
+      // Stop: the stream is cut from the browser, the gateway records a client that left
+      await send(s.page, 'Stop me?');
+      await s.page.waitForFunction(() => ((globalThis as any).document.querySelector('[aria-label="Answer 4"]')?.textContent ?? '').length > 0);
+      await s.page.getByRole('button', { name: 'Stop' }).click();
+      await turnState(s.page, 4).filter({ hasText: 'stopped' }).waitFor();
+      assert.ok(((await answer(s.page, 4).textContent()) ?? '').length < ANSWER.length);
+      const requestId4 = await settledRequestId(s.page, 4);
+      const stopped = await spendRow(requestId4);
+      assert.equal(stopped.error_class, 'client_closed');
+      assert.equal((await figure(s.page, 4, 'Completion tokens', 'gateway')).value, String(stopped.completion_tokens));
+      assert.equal(await cut.textContent(), 'the provider connection failed mid-stream (upstream_connection_error)', "the stream's error event, as the gateway sent it");
       assert.deepEqual(s.problems(), []);
     } finally {
       await s.close();
