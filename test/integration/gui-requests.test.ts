@@ -143,6 +143,7 @@ test('in Chromium: the log lists the traffic with its cost, filters narrow it, t
     assert.match((await usage.textContent())!, new RegExp(`Prompt tokens${chat.prompt_tokens}`));
     assert.match((await usage.textContent())!, new RegExp(`Completion tokens${chat.completion_tokens}`));
     await assertNoSecret(s, 'detail');
+    await screenshot(s.page, 'requests-detail', 'light');
     // back to the list, filters kept
     await s.page.getByRole('link', { name: '← All requests' }).click();
     await listed(s, [calls.bob, calls.stream, calls.chat]);
@@ -157,8 +158,8 @@ test('in Chromium: the detail of an error and of a stream, by link; dark theme',
   try {
     const err = rowOf('error');
     await s.page.goto(gw.gui + `/#/requests/${err.request_id}?at=${err.time}`);
-    await s.page.getByRole('region', { name: 'Request' }).waitFor();
-    const request = (await s.page.getByRole('region', { name: 'Request' }).textContent())!;
+    await s.page.getByRole('region', { name: 'Details' }).waitFor();
+    const request = (await s.page.getByRole('region', { name: 'Details' }).textContent())!;
     assert.ok(request.includes(err.request_id) && request.includes(`Error class${err.error_class}`), request);
     await assertNoSecret(s, 'error detail');
 

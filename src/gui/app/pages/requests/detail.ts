@@ -1,7 +1,7 @@
 /**
  * One request of the log (`#/requests/<request_id>?at=<ms>`): every field of its spend row, the
  * usage by kind, cost, latencies and error. A spend row holds ids, never a key (the key-auth
- * credential is its id); attempts of a balanced route and payloads are not in the row yet.
+ * credential is its id); the attempts of a balanced route and the payloads when the row has them.
  */
 import { html } from '../../lib/html.ts';
 import { api } from '../../lib/api.ts';
@@ -11,6 +11,7 @@ import type { RequestsAnswer, SpendRow } from '../../../../spend/types.ts';
 import { detailPath } from './query.ts';
 import { nameOf, type Names } from './names.ts';
 import { statusClass } from './table.ts';
+import { Attempts, Payloads } from './extras.ts';
 
 type Field = [label: string, value: unknown];
 
@@ -40,7 +41,7 @@ export function RequestDetail(props: { row: SpendRow; names: Names }) {
     </div>
     <div class="rq-detail-grid">
       <${Fields}
-        title="Request"
+        title="Details"
         fields=${[
           ['Request id', html`<code>${r.request_id}</code>`],
           ['Time', `${when(r.time)} (${new Date(r.time).toISOString()})`],
@@ -89,6 +90,8 @@ export function RequestDetail(props: { row: SpendRow; names: Names }) {
         ]}
       />
     </div>
+    <${Attempts} row=${r} />
+    <${Payloads} row=${r} />
     <details class="card">
       <summary>The spend row as the Usage API gives it</summary>
       <pre>${JSON.stringify(r, null, 2)}</pre>
