@@ -233,6 +233,20 @@ describe('key-auth on every client API', () => {
   }
 });
 
+test("a key under key-auth's own header name stays at the gateway, hide_credentials or not", async () => {
+  const way = WAYS.find((w) => w.api === 'responses' && w.provider === 'openai')!;
+  await admin('POST', '/services/ai/routes', { name: 'team-key', paths: ['/team-key'] });
+  await admin('POST', '/routes/team-key/plugins', { name: 'key-auth', config: { key_names: ['x-team-key'], hide_credentials: false } });
+  await admin('POST', '/routes/team-key/plugins', aiProxy(way));
+  const marks = mark();
+  const ok = await call('team-key', 'responses', { model: way.model, key: null, headers: { 'x-team-key': KEY } });
+  assert.equal(ok.status, 200, ok.text);
+  const upstream = since(marks, 'openai');
+  assert.equal(upstream.length, 1);
+  assert.equal(upstream[0].headers['x-team-key'], undefined);
+  assert.ok(!JSON.stringify(upstream[0].headers).includes(KEY), "the consumer's key is not forwarded to the provider");
+});
+
 describe('Responses state is per consumer', () => {
   for (const way of WAYS.filter((w) => w.api === 'responses')) {
     test(`${way.route}: another consumer's response id is unknown, as a previous_response_id and as a resource, and never reaches the provider`, async () => {

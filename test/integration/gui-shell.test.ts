@@ -85,7 +85,7 @@ describe('Admin GUI listener', () => {
       await s.page.goto(gw.gui + '/', { waitUntil: 'networkidle' });
       await s.page.getByRole('navigation', { name: 'Main' }).waitFor();
       for (const name of ['Dashboard', 'Requests', 'Playground', 'Configuration', 'Cluster']) {
-        await s.page.getByRole('link', { name, exact: true }).click();
+        await s.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true }).click();
         await s.page.waitForFunction((n: string) => (globalThis as unknown as { document: { title: string } }).document.title.startsWith(n), name);
       }
       await s.page.goto(gw.gui + '/#/nowhere');

@@ -4,6 +4,7 @@
  * Splitting "send" from "relay" is what lets a balancer look at a provider's status and fail over
  * before a single byte reaches the client.
  */
+import { credentialNames } from '../shared/credentials.ts';
 import type { AbortLike, RequestContext } from '../../proxy/context.ts';
 import type { CompiledAiProxy } from './compile.ts';
 import { resolveEndpoint, upstreamHeaders, EndpointError, type UpstreamLimits } from './upstream-request.ts';
@@ -244,7 +245,7 @@ export async function sendCall(ctx: RequestContext, conf: CompiledAiProxy, url: 
     throw e;
   }
   const bytes = typeof body === 'string' ? Buffer.from(body) : body; // encoded once: its length is the header, and undici writes it as is
-  const headers = upstreamHeaders(conf, endpoint, ctx.req.headers, framing, bytes.length);
+  const headers = upstreamHeaders(conf, endpoint, ctx.req.headers, framing, bytes.length, ctx.chain.length > 1 ? credentialNames(ctx).headers : undefined);
   if (conf.driver.signRequest) await signHeaders(conf, `${endpoint.target.origin}${endpoint.path}`, headers, body, signing);
   const signal = upstreamSignal(ctx, framing !== null);
   ctx.upstream.path = endpoint.path; // Kong's upstream_uri: a balancer's last attempt overwrites its earlier ones

@@ -136,9 +136,15 @@ const ACCEPT: Record<StreamFraming | 'json', string> = {
   'aws-eventstream': 'application/vnd.amazon.eventstream, application/json',
 };
 
-/** The provider request's headers: safe client headers, then the endpoint's (auth wins unless overriding is allowed). */
-export function upstreamHeaders(conf: CompiledAiProxy, endpoint: ResolvedEndpoint, client: IncomingHttpHeaders, framing: StreamFraming | null, bodyLength: number): HeaderMap {
+/**
+ * The provider request's headers: safe client headers, then the endpoint's (auth wins unless
+ * overriding is allowed). `credentialHeaders` are the names the route's auth plugins read a key
+ * from (key-auth's `key_names`): whatever their `hide_credentials`, a client's key is never a
+ * provider's business (D4).
+ */
+export function upstreamHeaders(conf: CompiledAiProxy, endpoint: ResolvedEndpoint, client: IncomingHttpHeaders, framing: StreamFraming | null, bodyLength: number, credentialHeaders?: ReadonlySet<string>): HeaderMap {
   const headers = endToEndHeaders(client, NOT_FORWARDED);
+  if (credentialHeaders) for (const name of credentialHeaders) delete headers[name];
   for (const k in endpoint.headers) headers[k] = endpoint.headers[k];
   if (conf.overrideHeader) {
     const own = client[conf.overrideHeader];

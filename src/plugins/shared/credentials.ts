@@ -1,6 +1,7 @@
 /**
- * What an auth plugin saw of the client's credential, for the log serializer: the parameter
- * names it read and the value presented (valid or not), so no log line carries it.
+ * What an auth plugin saw of the client's credential: the parameter names it read and the value
+ * presented (valid or not), so that no log line carries it (the serializer) and no provider
+ * receives it (the AI exchange strips those headers, D4).
  */
 import type { RequestContext } from '../../proxy/context.ts';
 
@@ -19,4 +20,24 @@ export function recordPresentedCredential(ctx: RequestContext, names: string[], 
 
 export function presentedCredential(ctx: RequestContext): PresentedCredential | undefined {
   return ctx.shared[KEY] as PresentedCredential | undefined;
+}
+
+/**
+ * Names a credential may travel under on this request: those an auth plugin read the presented
+ * key from, and those the route's plugins configure (header names lower-cased; query names as is).
+ */
+export function credentialNames(ctx: RequestContext): { headers: Set<string>; query: Set<string> } {
+  const headers = new Set<string>();
+  const query = new Set<string>();
+  for (const n of presentedCredential(ctx)?.names ?? []) {
+    headers.add(n.toLowerCase());
+    query.add(n);
+  }
+  for (const p of ctx.chain) {
+    const names = p.handler.credentialNames?.(p.conf);
+    if (!names) continue;
+    for (const h of names.headers) headers.add(h);
+    for (const q of names.query) query.add(q);
+  }
+  return { headers, query };
 }

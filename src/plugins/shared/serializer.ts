@@ -16,7 +16,7 @@
 import type { RequestContext } from '../../proxy/context.ts';
 import { CLIENT_CREDENTIAL_HEADERS } from '../../proxy/headers.ts';
 import { redact } from '../../observability/redact.ts';
-import { presentedCredential } from './credentials.ts';
+import { credentialNames, presentedCredential } from './credentials.ts';
 import { sentHeaders } from './sent-headers.ts';
 
 export const REDACTED = 'REDACTED';
@@ -84,26 +84,6 @@ function maskedHeaders(headers: Record<string, unknown>, extra: Set<string>, mor
     out[name] = CLIENT_CREDENTIAL_HEADERS.has(name) || extra.has(name) || more?.has(name) ? REDACTED : v;
   }
   return out;
-}
-
-/**
- * Names a credential may travel under on this request: those an auth plugin read the presented
- * key from, and those the route's plugins configure (header names lower-cased; query names as is).
- */
-function credentialNames(ctx: RequestContext): { headers: Set<string>; query: Set<string> } {
-  const headers = new Set<string>();
-  const query = new Set<string>();
-  for (const n of presentedCredential(ctx)?.names ?? []) {
-    headers.add(n.toLowerCase());
-    query.add(n);
-  }
-  for (const p of ctx.chain) {
-    const names = p.handler.credentialNames?.(p.conf);
-    if (!names) continue;
-    for (const h of names.headers) headers.add(h);
-    for (const q of names.query) query.add(q);
-  }
-  return { headers, query };
 }
 
 function decodedName(raw: string): string {
