@@ -102,6 +102,8 @@ function makeRow(i: number, time: number, rand: () => number): SpendRow {
     cache_hit: false,
     estimated: false,
     error_class: failed ? 'provider_error' : null,
+    attempts: null,
+    payload: null,
   };
 }
 

@@ -17,7 +17,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError, schemaViolation } from '../entities/errors.ts';
 import { StoreError, type Row } from '../store/types.ts';
 import { classifyPgError } from '../store/pg-errors.ts';
-import { SPEND_ROW_FIELDS, UsageTooLargeError, type RequestsQuery, type SpendRow, type SpendStore, type StatusRange, type UsageAnswer, type UsageDimension, type UsageFilter, type UsageInterval, type UsageQuery, type UsageSeriesPoint, type UsageTotals } from '../spend/types.ts';
+import { SPEND_CSV_FIELDS, UsageTooLargeError, type RequestsQuery, type SpendRow, type SpendStore, type StatusRange, type UsageAnswer, type UsageDimension, type UsageFilter, type UsageInterval, type UsageQuery, type UsageSeriesPoint, type UsageTotals } from '../spend/types.ts';
 
 export interface UsageRoutesOptions {
   /** The open spend store; null while there is none (not opened yet, or failed to open). */
@@ -275,9 +275,10 @@ export function usageCsv(answer: UsageAnswer): string {
 
 export function requestsCsv(rows: SpendRow[]): string {
   return csvLines(
-    SPEND_ROW_FIELDS,
-    // every SpendRow field, in the contract's order; `time` as ISO 8601 for spreadsheets
-    rows.map((r) => SPEND_ROW_FIELDS.map((c) => (c === 'time' ? new Date(r.time).toISOString() : r[c]))),
+    SPEND_CSV_FIELDS,
+    // every SpendRow field but the payload, in the contract's order; `time` as ISO 8601 for
+    // spreadsheets, a balanced route's attempts as one compact JSON cell
+    rows.map((r) => SPEND_CSV_FIELDS.map((c) => (c === 'time' ? new Date(r.time).toISOString() : c === 'attempts' ? (r.attempts ? JSON.stringify(r.attempts) : null) : r[c]))),
   );
 }
 

@@ -1,6 +1,6 @@
 /**
  * The spend log on PostgreSQL, for clusters: every node's primary writes its batches into the
- * same database (issue 19). Tables come from migration `001_spend_log` (src/store/migrations.ts),
+ * same database (issue 19). Tables come from migrations `001_spend_log` and `002_…` (src/store/migrations.ts),
  * so `modelgate migrations` lists them and upgrades them like the rest of the schema; what is
  * created at run time is only data layout — each day's partition of `spend_requests`.
  *
@@ -89,6 +89,9 @@ const COLUMNS: [name: keyof SpendRow, type: string][] = [
   ['cache_hit', 'bool'],
   ['estimated', 'bool'],
   ['error_class', 'text'],
+  // migration 002: json (not jsonb) keeps the text as sent, and node-pg hands it back parsed
+  ['attempts', 'json'],
+  ['payload', 'json'],
 ];
 const NAMES = COLUMNS.map(([n]) => n).join(', ');
 
@@ -166,7 +169,14 @@ const WRITE_SQL = `WITH src AS (
 
 /** The statement's parameters: one array per column, then the latency indexes. */
 function batchParams(rows: SpendRow[]): unknown[] {
-  const params: unknown[] = COLUMNS.map(([name, type]) => rows.map((r) => (type === 'timestamptz' ? iso(r[name] as number) : (r[name] ?? null))));
+  const params: unknown[] = COLUMNS.map(([name, type]) =>
+    rows.map((r) => {
+      const v = r[name];
+      if (type === 'timestamptz') return iso(v as number);
+      if (type === 'json') return v == null ? null : JSON.stringify(v);
+      return v ?? null;
+    }),
+  );
   params.push(rows.map((r) => latencyIndex(r.latency_ms)));
   return params;
 }
@@ -291,8 +301,11 @@ export class PostgresSpendStore implements SpendStore {
    * schema not migrated yet is an error naming the command to run.
    */
   async open(): Promise<void> {
-    const rows = await this.#query<{ ok: boolean }>(`SELECT to_regclass('spend_requests') IS NOT NULL AND to_regclass('spend_rollup_day_model') IS NOT NULL AS ok`);
-    if (!rows[0]?.ok) throw new Error("the spend log's tables are missing (migration 001_spend_log): run 'modelgate migrations up'");
+    const rows = await this.#query<{ ok: boolean }>(
+      `SELECT to_regclass('spend_requests') IS NOT NULL AND to_regclass('spend_rollup_day_model') IS NOT NULL
+        AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('spend_requests') AND attname = 'payload' AND NOT attisdropped) AS ok`,
+    );
+    if (!rows[0]?.ok) throw new Error("the spend log's tables are missing or old (migrations 001_spend_log, 002_spend_details_and_combinations): run 'modelgate migrations up'");
     const today = dayOf(this.#now());
     await this.#ensureDays([today, today + 1]);
   }

@@ -14,8 +14,8 @@ import { SPEND_ROW_FIELDS, type SpendRow } from './types.ts';
 export interface SpendBatchMessage {
   t: 'spend';
   /**
-   * The rows by column (`columns[k][i]` is row i's field SPEND_SPEND_ROW_FIELDS[k]): the IPC serializer writes
-   * an array of plain values much faster than as many objects each repeating 25 keys, which made
+   * The rows by column (`columns[k][i]` is row i's field SPEND_ROW_FIELDS[k]): the IPC serializer writes
+   * an array of plain values much faster than as many objects each repeating 27 keys, which made
    * the send most of a worker's cost of the spend log.
    */
   columns: unknown[][];
@@ -57,6 +57,8 @@ export const SPEND_QUEUE_DEFAULTS = { maxRows: 20_000, maxBytes: 16 * 1024 * 102
 
 /** Fixed part of a row's size (numbers, booleans, keys) plus its strings: an estimate, cheap to compute. */
 const ROW_OVERHEAD = 400;
+/** One attempt of a balanced route: a few numbers, a provider and a model name. */
+const ATTEMPT_BYTES = 120;
 
 export function rowBytes(r: SpendRow): number {
   return (
@@ -69,7 +71,10 @@ export function rowBytes(r: SpendRow): number {
     (r.plugin_id?.length ?? 0) +
     (r.provider?.length ?? 0) +
     (r.model_requested?.length ?? 0) +
-    (r.model_served?.length ?? 0)
+    (r.model_served?.length ?? 0) +
+    (r.attempts ? r.attempts.length * ATTEMPT_BYTES : 0) +
+    // UTF-16 units, not bytes: each side is bounded (PAYLOAD_MAX_BYTES) before it gets here
+    (r.payload ? r.payload.request.length + r.payload.response.length : 0)
   );
 }
 

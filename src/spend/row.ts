@@ -10,7 +10,10 @@
  */
 import type { RequestContext } from '../proxy/context.ts';
 import type { AiExchange } from '../plugins/ai-proxy/analytics.ts';
-import type { SpendRow } from './types.ts';
+import { PAYLOAD_MAX_BYTES, PAYLOAD_TRUNCATED_MARK, type SpendAttempt, type SpendPayload, type SpendRow } from './types.ts';
+
+/** Where ai-proxy-advanced leaves a balanced request's calls (src/plugins/ai-proxy-advanced/handler.ts). */
+export const ATTEMPTS_KEY = 'aiAttempts';
 
 /** The plugins that own an AI exchange. */
 const AI_PLUGINS = new Set(['ai-proxy', 'ai-proxy-advanced']);
@@ -66,6 +69,32 @@ export function errorClassOf(status: number, error: RequestContext['error'], par
 
 type Exchange = AiExchange & { cost?: number | null };
 
+/** One side of a payload within PAYLOAD_MAX_BYTES of UTF-8, the cut said at its end; a consumer key in it masked. */
+export function boundedPayload(text: string, secret: string | null): string {
+  // key-auth's key_in_body without hide_credentials leaves the consumer's key in the client's body
+  const s = secret && text.includes(secret) ? text.split(secret).join('[REDACTED]') : text;
+  if (s.length <= PAYLOAD_MAX_BYTES / 3) return s; // at most 3 bytes a UTF-16 unit: within the bound, not measured
+  const bytes = Buffer.byteLength(s);
+  if (bytes <= PAYLOAD_MAX_BYTES) return s;
+  // encode only the head (never a copy of a huge body); a character split at the cut decodes to U+FFFD, dropped
+  let head = Buffer.from(s.slice(0, PAYLOAD_MAX_BYTES), 'utf8').subarray(0, PAYLOAD_MAX_BYTES).toString('utf8');
+  if (head.endsWith('\uFFFD')) head = head.slice(0, -1);
+  return `${head}${PAYLOAD_TRUNCATED_MARK}${bytes} bytes in all]`;
+}
+
+function payloadOf(ai: Exchange | undefined, ctx: RequestContext): SpendPayload | null {
+  if (!ai?.payload) return null;
+  const key = ctx.credential?.key;
+  const secret = typeof key === 'string' && key !== '' ? key : null;
+  return { request: boundedPayload(ai.payload.request, secret), response: boundedPayload(ai.payload.response, secret) };
+}
+
+/** A balanced request's calls when there was more than one (one call says nothing the row does not). */
+function attemptsOf(ctx: RequestContext): SpendAttempt[] | null {
+  const attempts = ctx.shared[ATTEMPTS_KEY] as SpendAttempt[] | undefined;
+  return attempts && attempts.length > 1 ? attempts.map((a) => ({ ...a })) : null;
+}
+
 /** What a failed request's row says of its model: the route's configured one (ai-proxy), if any. */
 function configuredModel(conf: unknown): { provider: string | null; name: string | null; routeType: string | null } {
   const config = (conf as { config?: { route_type?: unknown; model?: { provider?: unknown; name?: unknown } } } | null)?.config;
@@ -111,5 +140,7 @@ export function spendRowOf(ctx: RequestContext): SpendRow | null {
     cache_hit: false, // no response cache yet
     estimated: ai?.estimated ?? false,
     error_class: errorClass,
+    attempts: attemptsOf(ctx),
+    payload: payloadOf(ai, ctx),
   };
 }

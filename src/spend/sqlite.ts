@@ -118,7 +118,20 @@ const COLUMNS = SPEND_ROW_FIELDS;
 
 const BOOLEAN_COLUMNS = ['stream', 'cache_hit', 'estimated'] as const;
 
-/** Rows per INSERT statement (25 columns each: well under SQLite's 32,766 parameters). */
+/** Columns kept as JSON text, objects again when read (`/usage/requests` answers them parsed). */
+const JSON_COLUMNS = ['attempts', 'payload'] as const;
+const isJsonColumn = (c: string): c is (typeof JSON_COLUMNS)[number] => c === 'attempts' || c === 'payload';
+
+/**
+ * Columns added after the table was first made, each `ADD COLUMN`ed at open to a file that lacks
+ * it (CREATE TABLE IF NOT EXISTS leaves an existing table as it is). Nullable: old rows read null.
+ */
+const ADDED_COLUMNS: [name: string, type: string][] = [
+  ['attempts', 'TEXT'],
+  ['payload', 'TEXT'],
+];
+
+/** Rows per INSERT statement (27 columns each: well under SQLite's 32,766 parameters). */
 const INSERT_CHUNK = 100;
 
 /** The token sums a rollup keeps, named as in UsageTotals. */
@@ -164,7 +177,7 @@ function schema(): string {
       prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
       cache_write_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL, total_tokens INTEGER NOT NULL, cost REAL,
       latency_ms REAL NOT NULL, ttft_ms REAL, stream INTEGER NOT NULL, cache_hit INTEGER NOT NULL, estimated INTEGER NOT NULL,
-      error_class TEXT,
+      error_class TEXT, attempts TEXT, payload TEXT,
       PRIMARY KEY (time, request_id)
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS spend_requests_consumer ON spend_requests (consumer_id, time, request_id);
@@ -292,6 +305,13 @@ export class SqliteSpendStore implements SpendStore {
     this.#db = new DatabaseSync(file);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
     this.#db.exec(schema());
+    this.#addColumns();
+  }
+
+  /** Brings a file made by an older version up to today's columns: idempotent, once per open. */
+  #addColumns(): void {
+    const have = new Set((this.#db.prepare('PRAGMA table_info(spend_requests)').all() as { name: string }[]).map((c) => c.name));
+    for (const [name, type] of ADDED_COLUMNS) if (!have.has(name)) this.#db.exec(`ALTER TABLE spend_requests ADD COLUMN ${name} ${type}`);
   }
 
   #stmt(sql: string): StatementSync {
@@ -322,7 +342,8 @@ export class SqliteSpendStore implements SpendStore {
         for (const r of chunk) {
           for (const c of COLUMNS) {
             const v = r[c];
-            values.push(typeof v === 'boolean' ? (v ? 1 : 0) : (v ?? null));
+            if (isJsonColumn(c)) values.push(v == null ? null : JSON.stringify(v));
+            else values.push(typeof v === 'boolean' ? (v ? 1 : 0) : ((v as SqlValue | undefined) ?? null));
           }
         }
         const inserted = this.#insertRows(chunk.length).all(...values) as { time: number; request_id: string }[];
@@ -491,5 +512,6 @@ export class SqliteSpendStore implements SpendStore {
 function rowOf(r: Record<string, SqlValue>): SpendRow {
   const out = { ...r } as Record<string, unknown>;
   for (const b of BOOLEAN_COLUMNS) out[b] = r[b] === 1;
+  for (const j of JSON_COLUMNS) out[j] = typeof r[j] === 'string' ? JSON.parse(r[j]) : null;
   return out as unknown as SpendRow;
 }

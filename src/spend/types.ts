@@ -57,14 +57,49 @@ export interface SpendRow {
   estimated: boolean;
   /** Null on success; else the error's class: `client_error`, `provider_error`, `rate_limited`, `upstream_unavailable`, `timeout`, `gateway_error` ... */
   error_class: string | null;
+  /** A balanced route (ai-proxy-advanced) that called more than one target: each call, in order; null for a single call. */
+  attempts: SpendAttempt[] | null;
+  /** The client's body and the answer's, when the route logs payloads (`logging.log_payloads`); else null. */
+  payload: SpendPayload | null;
 }
+
+/** One call of a balanced route to one of its targets. Never a key or a URL: the target's index, provider and model. */
+export interface SpendAttempt {
+  /** The target's index in the plugin's `targets`. */
+  target: number;
+  provider: string;
+  model: string;
+  /** The status the target answered, when it answered. */
+  status?: number;
+  /** Why the call failed without an answer (`ECONNREFUSED`, `upstream_timeout` ...). */
+  error?: string;
+  latency_ms: number;
+}
+
+/**
+ * A request's payloads as the client sent and got them (bodies only, never headers; a consumer
+ * key sent in the body is masked). Each side is cut at PAYLOAD_MAX_BYTES of UTF-8 with
+ * PAYLOAD_TRUNCATED_MARK and the full size after it, so one row stays bounded whatever the body.
+ */
+export interface SpendPayload {
+  request: string;
+  response: string;
+}
+
+export const PAYLOAD_MAX_BYTES = 64 * 1024;
+/** What follows the kept part of a cut payload: `…[truncated by modelgate: <n> bytes in all]`. */
+export const PAYLOAD_TRUNCATED_MARK = '…[truncated by modelgate: ';
 
 /** Every SpendRow field, in one order: the spend log's columns, and how batches travel from workers. */
 export const SPEND_ROW_FIELDS = [
   'time', 'request_id', 'consumer_id', 'credential_id', 'route_id', 'service_id', 'plugin_id', 'client_api', 'provider',
   'model_requested', 'model_served', 'status', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens',
   'reasoning_tokens', 'total_tokens', 'cost', 'latency_ms', 'ttft_ms', 'stream', 'cache_hit', 'estimated', 'error_class',
+  'attempts', 'payload',
 ] as const satisfies readonly (keyof SpendRow)[];
+
+/** The request CSV's columns: every field but the payload (up to 128 KiB of bodies a row has no place in a spreadsheet). */
+export const SPEND_CSV_FIELDS = SPEND_ROW_FIELDS.filter((f) => f !== 'payload');
 
 /** What `/usage` groups by. */
 export type UsageDimension = 'consumer' | 'model' | 'provider' | 'route';

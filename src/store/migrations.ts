@@ -110,6 +110,16 @@ export const PG_MIGRATIONS: Migration[] = [
       ${spendRollups()}
     `,
   },
+  {
+    // The spend row's attempts (a balanced route's calls) and payloads (routes with
+    // logging.log_payloads), both JSON read back as they were written: json, not jsonb, which
+    // would refuse a \u0000 a body may hold. ALTER on the partitioned parent reaches every
+    // partition; old rows read null.
+    name: '002_spend_details_and_combinations',
+    up: `
+      ALTER TABLE spend_requests ADD COLUMN attempts JSON, ADD COLUMN payload JSON;
+    `,
+  },
 ];
 
 /**

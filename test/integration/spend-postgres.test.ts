@@ -83,6 +83,8 @@ function rows(node: string, n: number, seed: number): SpendRow[] {
       cache_hit: rnd() < 0.1,
       estimated: rnd() < 0.1,
       error_class: error ? 'provider_error' : null,
+      attempts: null,
+      payload: null,
     };
   });
 }
@@ -217,14 +219,14 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
     await missing.close();
   });
 
-  test('a database from before the spend log refuses to start until `migrations up` adds it', async () => {
+  test('a database from before the spend log refuses to start until `migrations up` adds it; then rows keep attempts and payloads', async () => {
     const old = await server.createDatabase('upgrade');
     await server.query(`CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL); ${PG_MIGRATIONS[0].up}`, [], 'upgrade');
     await server.query(`INSERT INTO schema_migrations VALUES ('000_base', 1)`, [], 'upgrade');
     const config = new PostgresStore(withTimeouts({ connectionString: old }, 5000), { bootstrapIfEmpty: true });
     try {
-      await assert.rejects(config.init(), /pending migration\(s\) \(001_spend_log\); run 'modelgate migrations up'/);
-      assert.deepEqual(await config.up(), ['001_spend_log']);
+      await assert.rejects(config.init(), /pending migration\(s\) \(001_spend_log, 002_spend_details_and_combinations\); run 'modelgate migrations up'/);
+      assert.deepEqual(await config.up(), ['001_spend_log', '002_spend_details_and_combinations']);
       await config.init();
     } finally {
       await config.close();
@@ -233,6 +235,23 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
     await spend.open();
     await spend.write(NODE_A.slice(0, 3));
     assert.equal((await server.query('SELECT count(*)::int AS n FROM spend_requests', [], 'upgrade'))[0].n, 3);
+    // 002's columns: a balanced request's attempts and a logged payload come back as JSON, a NUL in a body too
+    const attempts = [
+      { target: 0, provider: 'openai', model: 'gpt-4o', status: 500, latency_ms: 12 },
+      { target: 1, provider: 'anthropic', model: 'claude-sonnet', error: 'ECONNREFUSED', latency_ms: 1 },
+    ];
+    const payload = { request: '{"messages":[{"role":"user","content":"a \\u0000 and a \\" quote"}]}', response: 'é\u0000"}' };
+    const time = NOW + 1234;
+    await spend.write([
+      { ...NODE_A[0], request_id: 'details-1', time, attempts, payload },
+      { ...NODE_A[0], request_id: 'details-2', time },
+    ]);
+    const page = await spend.requests({ from: time, to: time + 1, limit: 10 });
+    const byId = new Map(page.data.map((r) => [r.request_id, r]));
+    assert.deepEqual(byId.get('details-1')?.attempts, attempts);
+    assert.deepEqual(byId.get('details-1')?.payload, payload);
+    assert.equal(byId.get('details-2')?.attempts, null);
+    assert.equal(byId.get('details-2')?.payload, null);
     await spend.close();
   });
 

@@ -43,6 +43,8 @@ function row(over: Partial<SpendRow> & { request_id: string; time: number }): Sp
     cache_hit: false,
     estimated: false,
     error_class: null,
+    attempts: null,
+    payload: null,
     ...over,
   };
 }

@@ -244,15 +244,22 @@ const row = (over: Partial<SpendRow> = {}): SpendRow => ({
   cache_hit: false,
   estimated: false,
   error_class: null,
+  attempts: null,
+  payload: null,
   ...over,
 });
 
-test('requests CSV: every SpendRow field, time in ISO 8601', () => {
-  const lines = requestsCsv([row(), row({ request_id: 'req-2', status: 502, cost: null, error_class: 'provider_error', stream: true, ttft_ms: 7 })]).split('\r\n');
-  assert.equal(lines[0].split(',').length, 25);
+test('requests CSV: every SpendRow field but the payload, time in ISO 8601, attempts as one JSON cell', () => {
+  const attempts = [{ target: 0, provider: 'openai', model: 'gpt-4o', status: 500, latency_ms: 3 }, { target: 1, provider: 'openai', model: 'gpt-4o-mini', status: 502, latency_ms: 4 }];
+  const lines = requestsCsv([
+    row({ payload: { request: '{"messages":[]}', response: '{}' } }),
+    row({ request_id: 'req-2', status: 502, cost: null, error_class: 'provider_error', stream: true, ttft_ms: 7, attempts }),
+  ]).split('\r\n');
+  assert.equal(lines[0].split(',').length, 26);
   assert.equal(lines[0].split(',')[0], 'time');
-  assert.equal(lines[1], `2025-06-15T10:00:00.000Z,req-1,${ALICE},,${ROUTE},,,openai-chat,openai,gpt-4o,gpt-4o-2024-08-06,200,5,4,0,0,0,9,0.0000525,12,,false,false,false,`);
-  assert.equal(lines[2], `2025-06-15T10:00:00.000Z,req-2,${ALICE},,${ROUTE},,,openai-chat,openai,gpt-4o,gpt-4o-2024-08-06,502,5,4,0,0,0,9,,12,7,true,false,false,provider_error`);
+  assert.ok(lines[0].endsWith(',error_class,attempts') && !lines[0].includes('payload'), lines[0]);
+  assert.equal(lines[1], `2025-06-15T10:00:00.000Z,req-1,${ALICE},,${ROUTE},,,openai-chat,openai,gpt-4o,gpt-4o-2024-08-06,200,5,4,0,0,0,9,0.0000525,12,,false,false,false,,`);
+  assert.equal(lines[2], `2025-06-15T10:00:00.000Z,req-2,${ALICE},,${ROUTE},,,openai-chat,openai,gpt-4o,gpt-4o-2024-08-06,502,5,4,0,0,0,9,,12,7,true,false,false,provider_error,"${JSON.stringify(attempts).replace(/"/g, '""')}"`);
   assert.equal(requestsCsv([]), lines[0] + '\r\n', 'an empty page is the header alone');
 });
 

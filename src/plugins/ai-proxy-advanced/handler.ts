@@ -29,6 +29,7 @@ import { setResponseHeaders } from '../shared/response-headers.ts';
 import { balancerFor, type Balancer, type TargetState } from './balancer.ts';
 import type { AiProxyAdvancedConfig, TargetConfig } from './schema.ts';
 import type { AiExchange } from '../ai-proxy/analytics.ts';
+import { ATTEMPTS_KEY } from '../../spend/row.ts';
 
 interface CompiledTarget {
   index: number;
@@ -251,8 +252,9 @@ function reportSuccess(conf: CompiledAdvanced, state: TargetState, ctx: RequestC
   conf.balancer.report(state, { ok: true, latencyMs: x?.llmLatencyMs, completionTokens: usage?.completion_tokens, usage: byStrategy[conf.config.balancer.tokens_count_strategy] });
 }
 
-/** Every attempt goes in the request's log entry, under `ai.proxy.balancer`. */
+/** Every attempt goes in the request's log entry, under `ai.proxy.balancer`, and in its spend row. */
 function recordBalancing(ctx: RequestContext, conf: CompiledAdvanced, served: number | null, attempts: AttemptLog[]): void {
   const ai = (ctx.logFields.ai ??= {}) as Record<string, Record<string, unknown>>;
   ai.proxy = { ...(ai.proxy ?? {}), balancer: { algorithm: conf.config.balancer.algorithm, target: served, attempts } };
+  ctx.shared[ATTEMPTS_KEY] = attempts; // the spend row's attempts (src/spend/row.ts)
 }

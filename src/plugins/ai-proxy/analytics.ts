@@ -31,6 +31,8 @@ export interface AiExchange {
   clientApi?: string;
   /** What is priced: `embeddings` answers price input only (default `chat`: chat, completions, Responses, Messages). */
   kind?: CostKind;
+  /** With `logging.log_payloads`: the client's body and the answer's, for the spend row (src/spend/row.ts bounds them). */
+  payload?: { request: string; response: string };
 }
 
 /** Shared with later plugins (rate limiting, Prometheus, logging). */
@@ -70,6 +72,7 @@ export function recordExchange(ctx: RequestContext, conf: CompiledAiProxy, x: Ai
   const cost = priceExchange(conf, x);
   const shared = x as AiExchange & { cost: number | null }; // the callers' fresh object, completed
   shared.cost = cost;
+  if (conf.config.logging.log_payloads && payload) shared.payload = payload;
   ctx.shared[SHARED_KEY] = shared;
   if (!conf.config.logging.log_statistics && !conf.config.logging.log_payloads) return;
   const section: Record<string, unknown> = {};
