@@ -255,6 +255,11 @@ export interface StreamTranslator {
   usage(): Usage | null;
   /** The generated text so far (for estimating tokens). */
   readonly text: string;
+  /**
+   * True once the answer carried content (text, reasoning or tool arguments): the time to first
+   * token is taken then, not at a role-only or metadata event that comes before any token.
+   */
+  readonly contentStarted?: boolean;
   readonly responseModel: string | null;
   /** What the answer carried for the next turn (its reasoning state and tool-call ids: provider-state.ts). */
   readonly carried?: Carried;

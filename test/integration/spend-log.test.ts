@@ -75,7 +75,8 @@ test('known traffic gives exactly the expected spend rows and rollups; a restart
   const key = { apikey: ALICE_KEY };
   const chat = await gw.proxyRequest('POST', '/chat', { messages: USER }, key);
   assert.equal(chat.status, 200, chat.text);
-  const streamed = await gw.proxyRequest('POST', '/chat', { messages: USER, stream: true, stream_options: { include_usage: true } }, key);
+  // the mock's events come 150 ms apart, its role-only event first: the first token is the second event
+  const streamed = await gw.proxyRequest('POST', '/chat', { messages: USER, stream: true, stream_options: { include_usage: true } }, { ...key, 'x-mock-delay-ms': '150' });
   assert.equal(streamed.status, 200, streamed.text);
   const sUsage = streamUsage(streamed.text);
   assert.ok(sUsage, 'the stream reported its usage');
@@ -123,7 +124,7 @@ test('known traffic gives exactly the expected spend rows and rollups; a restart
   assert.deepEqual(pick(rStream, ['consumer_id', 'status', 'prompt_tokens', 'completion_tokens', 'total_tokens', 'stream', 'error_class']), {
     consumer_id: ids.consumer, status: 200, prompt_tokens: sUsage.prompt_tokens, completion_tokens: sUsage.completion_tokens, total_tokens: sUsage.total_tokens, stream: 1, error_class: null,
   });
-  assert.ok(rStream.ttft_ms !== null && rStream.ttft_ms >= 0, 'a stream has its time to first token');
+  assert.ok(rStream.ttft_ms !== null && rStream.ttft_ms >= 150, `time to first token is the first content, not the role-only event before it: ${rStream.ttft_ms}`);
   assert.ok(Math.abs(rStream.cost - expectCost(sUsage.prompt_tokens, sUsage.completion_tokens)) < 1e-12);
 
   assert.deepEqual(pick(rEmb, ['consumer_id', 'credential_id', 'route_id', 'plugin_id', 'client_api', 'model_requested', 'status', 'prompt_tokens', 'completion_tokens', 'error_class']), {

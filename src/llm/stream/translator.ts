@@ -88,6 +88,10 @@ export abstract class BaseStreamTranslator implements StreamTranslator {
     return this.#usage;
   }
 
+  get contentStarted(): boolean {
+    return this.#textLength > 0;
+  }
+
   get text(): string {
     if (this.#textParts.length > 1) this.#textParts = [this.#textParts.join('')];
     return this.#textParts[0] ?? '';

@@ -96,12 +96,16 @@ export async function relayStream(x: Exchange): Promise<void> {
   // The client learns at once that the stream started, unless the first event came with the
   // provider's headers (usual): then headers and first event leave together, in one write.
   if (response.body.readableLength === 0) res.flushHeaders();
+  // time to first token: the first event with content; the first event at all is the fallback
+  // for an answer whose translator does not tell (or that carried no content)
   let firstTokenAt: number | null = null;
+  let firstFrameAt: number | null = null;
   try {
     for await (const chunk of response.body as AsyncIterable<Buffer>) {
       const out = translateAll(translator, decoder.push(chunk));
       if (out.frames) {
-        firstTokenAt ??= performance.now();
+        firstFrameAt ??= performance.now();
+        if (firstTokenAt === null && translator.contentStarted !== false) firstTokenAt = performance.now();
         if (!res.write(out.frames)) await waitDrain(res);
       }
       if (out.failure) throw out.failure;
@@ -129,7 +133,7 @@ export async function relayStream(x: Exchange): Promise<void> {
     }
   }
   const complete = translator.done && !ctx.error && !ctx.clientSignal.aborted;
-  record(x, translator.usage(), translator.responseModel, translator.text, firstTokenAt, !complete);
+  record(x, translator.usage(), translator.responseModel, translator.text, firstTokenAt ?? firstFrameAt, !complete);
   if (complete && hasState(translator.carried)) void rememberState(translator.carried, x.stateScope);
   if (complete && x.keep && translator.answer) x.keep(translator.answer);
 }
