@@ -142,7 +142,7 @@ function Editor(props: EditorProps) {
       ${error && html`<div class="error-box" role="alert">${error.message}</div>`}
       ${isPlugin &&
       html`<div class="field">
-        <label for="plugins-name">Plugin<span class="req" title="required"> *</span></label>
+        <span class="field-label"><label for="plugins-name">Plugin</label><span class="req" aria-hidden="true"> *</span></span>
         <select id="plugins-name" aria-required="true" disabled=${!creating || props.readOnly} value=${pluginName} onChange=${(e: Event) => setPluginName((e.target as HTMLSelectElement).value)}>
           <option value="">Choose a plugin…</option>
           ${props.plugins.map((p) => html`<option value=${p}>${p}</option>`)}

@@ -19,13 +19,40 @@ export function formError(e: unknown): FormError {
     for (const [k, v] of Object.entries(fields)) reworded[k] = `${JSON.stringify(v)} is already in use`;
     return { message: body.message ?? `HTTP ${e.status}`, fields: reworded };
   }
-  return { message: body.message ?? `HTTP ${e.status}`, fields };
+  return { message: body.message ?? `HTTP ${e.status}`, fields: spreadEntityErrors(fields) };
 }
 
-/** Put a sub-tree under a prefix (`config.model` → `{config: {model: tree}}`). */
-export function nest(prefix: string, tree: unknown): Record<string, unknown> {
-  const parts = prefix.split('.');
-  let out: unknown = tree;
-  for (let i = parts.length - 1; i >= 0; i--) out = { [parts[i]]: out };
-  return out as Record<string, unknown>;
+/**
+ * An entity check's message that names one field (`must set 'model.options.azure_instance' for
+ * azure provider`) belongs under that field; the record keeps the messages about several fields
+ * (`must set one of 'auth.header_name', 'auth.param_name'`). Paths are relative to the record.
+ */
+export function spreadEntityErrors(tree: Record<string, unknown>): Record<string, unknown> {
+  let out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(tree)) out[k] = v && typeof v === 'object' && !Array.isArray(v) ? spreadEntityErrors(v as Record<string, unknown>) : v;
+  const own = out['@entity'];
+  if (!Array.isArray(own)) return out;
+  const kept: unknown[] = [];
+  for (const msg of own) {
+    const named = typeof msg === 'string' ? [...msg.matchAll(/'([A-Za-z0-9_.]+)'/g)].map((m) => m[1]) : [];
+    if (named.length === 1 && lookup(out, named[0]) === undefined) out = placeAt(out, named[0], msg);
+    else kept.push(msg);
+  }
+  if (kept.length) out['@entity'] = kept;
+  else delete out['@entity'];
+  return out;
 }
+
+function lookup(tree: Record<string, unknown>, path: string): unknown {
+  let cur: unknown = tree;
+  for (const p of path.split('.')) cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[p] : undefined;
+  return cur;
+}
+
+function placeAt(tree: Record<string, unknown>, path: string, msg: unknown): Record<string, unknown> {
+  const [head, ...rest] = path.split('.');
+  if (rest.length === 0) return { ...tree, [head]: msg };
+  const inner = tree[head];
+  return { ...tree, [head]: placeAt(inner && typeof inner === 'object' ? (inner as Record<string, unknown>) : {}, rest.join('.'), msg) };
+}
+

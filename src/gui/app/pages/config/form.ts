@@ -50,10 +50,10 @@ function hintOf(def: FieldDef): string {
 /** Label, hint and error around an input; `describedBy` ties the input to both. */
 function Wrap(props: { id: string; name: string; def: FieldDef; error: string | null; label?: string; children: unknown; inline?: boolean }) {
   const hint = hintOf(props.def);
-  const req = props.def.required ? html`<span class="req" title="required"> *</span>` : null;
+  const req = props.def.required ? html`<span class="req" aria-hidden="true"> *</span>` : null;
   return html`<div class=${`field${props.inline ? ' field-inline' : ''}${props.error ? ' has-error' : ''}`}>
     ${props.inline ? props.children : null}
-    <label for=${props.id}>${props.label ?? props.name}${req}</label>
+    <span class="field-label"><label for=${props.id}>${props.label ?? props.name}</label>${req}</span>
     ${props.inline ? null : props.children}
     ${hint && html`<p class="hint" id=${`${props.id}-hint`}>${hint}</p>`}
     ${props.error && html`<p class="field-error" role="alert" id=${`${props.id}-error`}>${props.error}</p>`}
@@ -92,7 +92,8 @@ export function Field(props: { name: string; def: FieldDef; path: string; ctx: F
 
   if (def.type === 'record' && def.fields) return html`<${RecordField} ...${props} errTree=${errTree} />`;
   if ((def.type === 'array' || def.type === 'set') && def.elements) {
-    return html`<${ArrayField} ...${props} value=${Array.isArray(value) ? value : []} errTree=${errTree} error=${error} />`;
+    // a list's errors are per entry (`paths: [null, "should start with /"]`); a string is about the whole list
+    return html`<${ArrayField} ...${props} value=${Array.isArray(value) ? value : []} errTree=${errTree} error=${typeof errTree === 'string' ? errTree : null} />`;
   }
   if (def.type === 'boolean') {
     return html`<${Wrap} id=${id} name=${props.name} label=${props.label} def=${def} error=${error} inline>
@@ -144,7 +145,7 @@ function RecordField(props: { name: string; def: FieldDef; path: string; ctx: Fo
   const open = props.depth === 0 || props.def.required || (props.errTree !== undefined && props.errTree !== null);
   const id = idOf(props.ctx, props.path);
   return html`<details class="record" open=${open}>
-    <summary>${props.name}${props.def.required ? html`<span class="req" title="required"> *</span>` : null}</summary>
+    <summary>${props.name}${props.def.required ? html`<span class="req" aria-hidden="true"> *</span>` : null}</summary>
     <fieldset id=${id} aria-label=${props.path} disabled=${props.ctx.readOnly}>
       ${own && html`<p class="field-error" role="alert">${own}</p>`}
       <${SchemaFields} fields=${fieldsOf(props.def.fields)} ctx=${props.ctx} prefix=${`${props.path}.`} depth=${props.depth + 1} />
@@ -158,7 +159,7 @@ function ArrayField(props: { name: string; def: FieldDef; path: string; ctx: For
   const el = def.elements!;
   const id = idOf(ctx, path);
   const setItems = (items: unknown[]) => ctx.set(path, items);
-  const legend = html`${props.label ?? props.name}${def.required ? html`<span class="req" title="required"> *</span>` : null}`;
+  const legend = html`${props.label ?? props.name}${def.required ? html`<span class="req" aria-hidden="true"> *</span>` : null}`;
   const hint = hintOf(def);
   const foot = html`${hint && html`<p class="hint" id=${`${id}-hint`}>${hint}</p>`}
     ${props.error && html`<p class="field-error" role="alert" id=${`${id}-error`}>${props.error}</p>`}`;
