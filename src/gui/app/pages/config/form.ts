@@ -131,6 +131,7 @@ export function Field(props: { name: string; def: FieldDef; path: string; ctx: F
         step=${numeric ? (def.type === 'integer' ? '1' : 'any') : undefined}
         autocomplete=${type === 'password' ? 'new-password' : 'off'}
         ...${common}
+        placeholder=${def.default !== undefined && def.default !== null && typeof def.default !== 'object' ? String(def.default) : undefined}
         value=${value === null || value === undefined ? '' : String(value)}
         onInput=${(e: Event) => ctx.set(path, parseScalar(def, (e.target as HTMLInputElement).value))}
       />

@@ -65,7 +65,8 @@ function derive(schema: SchemaJson): Derived {
 function optionsFor(d: Derived, provider: string): NamedField[] {
   const own = d.options.filter((f) => f.name === provider || f.name.startsWith(`${provider}_`));
   const required = d.requiredOptions.get(provider) ?? new Set();
-  const marked = own.map((f) => (required.has(f.name) ? { ...f, def: { ...f.def, required: true } } : f));
+  // an option with a default is always set; the check only matters for those without one
+  const marked = own.map((f) => (required.has(f.name) && f.def.default === undefined ? { ...f, def: { ...f.def, required: true } } : f));
   const upstream = d.options.find((f) => f.name === 'upstream_url');
   const described = upstream && { ...upstream, def: { ...upstream.def, description: "the provider's endpoint URL; empty: the provider's own (self-hosted models need one)" } };
   return described ? [...marked, described] : marked;
