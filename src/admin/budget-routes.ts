@@ -24,7 +24,8 @@ import type { FastifyInstance } from 'fastify';
 import { HttpError } from '../entities/errors.ts';
 import type { Row } from '../store/types.ts';
 import type { SpendStore } from '../spend/types.ts';
-import { spanOf, type BudgetPeriod, type BudgetWindow } from '../plugins/ai-budget/periods.ts';
+import { spanOf } from '../plugins/ai-budget/periods.ts';
+import type { BudgetState } from './budget-state.ts';
 import { budgetNow } from '../plugins/ai-budget/clock.ts';
 import type { AiBudgetConfig } from '../plugins/ai-budget/schema.ts';
 
@@ -35,36 +36,6 @@ export interface BudgetRoutesOptions {
   all: (entity: 'plugins' | 'consumers' | 'routes') => Promise<Row[]>;
   /** Clock (tests); default: the ai-budget plugin's own clock. */
   now?: () => number;
-}
-
-/** One budget of one instance, for one consumer. */
-export interface BudgetState {
-  plugin_id: string;
-  instance_name: string | null;
-  /** Where the instance applies (ids; null = everywhere). */
-  scope: { route: string | null; service: string | null; consumer: string | null };
-  consumer: { id: string; username: string | null; custom_id: string | null };
-  /** The budget's index in the instance's `config.budgets`. */
-  budget_index: number;
-  period: BudgetPeriod;
-  window: BudgetWindow;
-  /** The hard limit (dollars). */
-  limit: number;
-  /** The soft limit, a fraction of `limit` (the plugin logs a warning past it). */
-  soft_limit: number;
-  soft_limit_amount: number;
-  spent: number;
-  /** limit − spent, never below 0. */
-  remaining: number;
-  /** spent ÷ limit (above 1 when requests in flight overshot). */
-  ratio: number;
-  soft_limit_reached: boolean;
-  exceeded: boolean;
-  /** The span the plugin reads now: [period_start, period_end). */
-  period_start: string;
-  period_end: string;
-  /** Calendar budgets: when the budget is whole again; rolling: null (it frees up gradually). */
-  resets_at: string | null;
 }
 
 const fkId = (v: unknown): string | null => (v && typeof v === 'object' && typeof (v as { id?: unknown }).id === 'string' ? (v as { id: string }).id : null);

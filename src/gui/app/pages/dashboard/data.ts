@@ -6,8 +6,12 @@
  */
 import { api } from '../../lib/api.ts';
 
-export type UsageInterval = 'minute' | 'hour' | 'day';
-export type Dimension = 'consumer' | 'model' | 'provider' | 'route';
+import type { UsageAnswer, UsageDimension, UsageInterval, UsageSeriesPoint as UsagePoint } from '../../../../spend/types.ts';
+import type { BudgetState } from '../../../../admin/budget-state.ts';
+
+export type { UsageAnswer, UsageInterval, BudgetState, UsagePoint };
+export type { UsageTotals } from '../../../../spend/types.ts';
+export type Dimension = UsageDimension;
 
 export const DIMENSIONS: { name: Dimension; label: string }[] = [
   { name: 'model', label: 'Model' },
@@ -17,57 +21,6 @@ export const DIMENSIONS: { name: Dimension; label: string }[] = [
 ];
 
 export const INTERVAL_MS: Record<UsageInterval, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
-
-/** src/spend/types.ts UsageTotals, as JSON. */
-export interface UsageTotals {
-  requests: number;
-  errors: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cached_tokens: number;
-  cache_write_tokens: number;
-  reasoning_tokens: number;
-  total_tokens: number;
-  cost: number;
-  unpriced_requests: number;
-  latency_p50_ms: number | null;
-  latency_p95_ms: number | null;
-}
-
-export interface UsagePoint extends UsageTotals {
-  start: string;
-  group: Record<string, string | null>;
-}
-
-export interface UsageAnswer {
-  from: string;
-  to: string;
-  interval: UsageInterval;
-  group_by: Dimension[];
-  series: UsagePoint[];
-  totals: UsageTotals;
-}
-
-export interface BudgetState {
-  plugin_id: string;
-  instance_name: string | null;
-  scope: { route: string | null; service: string | null; consumer: string | null };
-  consumer: { id: string; username: string | null; custom_id: string | null };
-  budget_index: number;
-  period: 'day' | 'week' | 'month';
-  window: 'calendar' | 'rolling';
-  limit: number;
-  soft_limit: number;
-  soft_limit_amount: number;
-  spent: number;
-  remaining: number;
-  ratio: number;
-  soft_limit_reached: boolean;
-  exceeded: boolean;
-  period_start: string;
-  period_end: string;
-  resets_at: string | null;
-}
 
 /** The `/usage` query string of a range (the same for every card, so their figures agree). */
 export function usageQuery(from: number, to: number, interval: UsageInterval, groupBy?: Dimension): string {

@@ -5,23 +5,10 @@
  * src/spend/queue.ts, writer.ts), so the row is asked for a few times, waiting longer each time.
  */
 import { api } from '../../lib/api.ts';
+import type { SpendRow } from '../../../../spend/types.ts';
 
-export interface SpendRow {
-  request_id: string;
-  status: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cached_tokens: number;
-  cache_write_tokens: number;
-  reasoning_tokens: number;
-  total_tokens: number;
-  cost: number | null;
-  latency_ms: number;
-  ttft_ms: number | null;
-  estimated: boolean;
-  error_class: string | null;
-  model_served: string | null;
-}
+/** The spend row as the Usage API answers it (src/spend/types.ts). */
+export type { SpendRow };
 
 /** Waits before each try, ms: about 6 s in all. */
 const BACKOFF = [150, 300, 600, 1200, 1800, 2400];

@@ -7,16 +7,8 @@ import { html } from '../../lib/html.ts';
 import { ms } from '../../lib/format.ts';
 import type { SpendRow } from '../../../../spend/types.ts';
 
-export interface Attempt {
-  target: number;
-  provider: string;
-  model: string;
-  status?: number;
-  error?: string;
-  latency_ms: number;
-}
-
-export type RowExtras = { attempts?: Attempt[] | null; payload?: { request: string; response: string } | null };
+/** Rows of a gateway older than these fields have neither. */
+export type RowExtras = Partial<Pick<SpendRow, 'attempts' | 'payload'>>;
 
 export function Attempts(props: { row: SpendRow }) {
   const attempts = (props.row as SpendRow & RowExtras).attempts;
