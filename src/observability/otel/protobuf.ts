@@ -1,0 +1,296 @@
+/**
+ * A small protobuf writer for the OTLP encoders (otlp.ts, otlp-metrics.ts): just what proto3
+ * messages need, written by hand so that encoding a span costs no SDK objects (docs/decisions.md,
+ * "OpenTelemetry (issue 21)"). Wire format: https://protobuf.dev/programming-guides/encoding/.
+ *
+ * Nested messages are length-delimited and their length comes first, so `fork()` reserves the
+ * position, the caller writes the message's fields, and `join()` writes the length and moves the
+ * body up to close the gap (a varint of 1–5 bytes; one copyWithin per message, no sub-buffers).
+ * One Writer is reused across batches: `reset()` keeps the grown buffer.
+ */
+
+/** Wire types (encoding guide, "Message Structure"). */
+export const WIRE = { varint: 0, i64: 1, len: 2, i32: 5 } as const;
+
+const TWO_32 = 4294967296;
+
+export class ProtoWriter {
+  private buf: Uint8Array;
+  private view: DataView;
+  pos = 0;
+  /** Start positions of open nested messages (where their bodies begin, after a 5-byte reservation). */
+  private stack: number[] = [];
+
+  constructor(initialSize = 4096) {
+    this.buf = new Uint8Array(initialSize);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  /** Empties the writer for the next message; the buffer (already grown to fit) is kept. */
+  reset(): this {
+    this.pos = 0;
+    this.stack.length = 0;
+    return this;
+  }
+
+  /** A copy of what was written (the internal buffer is reused by the next message). */
+  finish(): Uint8Array {
+    if (this.stack.length !== 0) throw new Error('protobuf: unclosed nested message');
+    return this.buf.slice(0, this.pos);
+  }
+
+  private ensure(n: number): void {
+    const need = this.pos + n;
+    if (need <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < need) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  /** A varint of a non-negative integer up to 2^53 (JS numbers; larger uint64s go through fixed64). */
+  uvarint(value: number): this {
+    this.ensure(10);
+    let v = value;
+    // Above 2^31 bit operators would truncate: divide instead.
+    while (v >= 0x80) {
+      this.buf[this.pos++] = (v % 128) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    this.buf[this.pos++] = v;
+    return this;
+  }
+
+  /** int64/int32 varint of a signed integer: negatives are 10-byte two's complement (proto3's int64). */
+  int64(value: number): this {
+    if (value >= 0) return this.uvarint(value);
+    // Two's complement of a negative safe integer, as low and high 32-bit halves.
+    const abs = -value;
+    let lo = abs % TWO_32;
+    let hi = Math.floor(abs / TWO_32);
+    lo = (~lo + 1) >>> 0;
+    hi = (~hi + (lo === 0 ? 1 : 0)) >>> 0;
+    return this.varint64(lo, hi);
+  }
+
+  /** A varint of a 64-bit value given as unsigned 32-bit halves. */
+  varint64(lo: number, hi: number): this {
+    this.ensure(10);
+    while (hi !== 0 || lo >= 0x80) {
+      this.buf[this.pos++] = (lo & 0x7f) | 0x80;
+      lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+      hi >>>= 7;
+    }
+    this.buf[this.pos++] = lo;
+    return this;
+  }
+
+  /** A field's key: (field number << 3) | wire type. */
+  tag(field: number, wire: number): this {
+    return this.uvarint(field * 8 + wire);
+  }
+
+  /** fixed64 from unsigned 32-bit halves, little-endian. */
+  fixed64(lo: number, hi: number): this {
+    this.ensure(8);
+    this.view.setUint32(this.pos, lo >>> 0, true);
+    this.view.setUint32(this.pos + 4, hi >>> 0, true);
+    this.pos += 8;
+    return this;
+  }
+
+  /** fixed32, little-endian. */
+  fixed32(value: number): this {
+    this.ensure(4);
+    this.view.setUint32(this.pos, value >>> 0, true);
+    this.pos += 4;
+    return this;
+  }
+
+  /** A double (IEEE 754, little-endian, wire type i64). */
+  double(value: number): this {
+    this.ensure(8);
+    this.view.setFloat64(this.pos, value, true);
+    this.pos += 8;
+    return this;
+  }
+
+  /** Raw bytes (no length). */
+  raw(bytes: Uint8Array): this {
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+    return this;
+  }
+
+  /** A length-prefixed UTF-8 string (no tag). */
+  string(value: string): this {
+    // UTF-8 is at most 3 bytes per UTF-16 unit; write in place, then the length before it.
+    const max = value.length * 3;
+    const lenSize = varintSize(max);
+    this.ensure(lenSize + max);
+    const start = this.pos + lenSize;
+    const { written } = TEXT.encodeInto(value, this.buf.subarray(start));
+    const actual = varintSize(written);
+    if (actual !== lenSize) this.buf.copyWithin(this.pos + actual, start, start + written);
+    this.uvarint(written);
+    this.pos += written;
+    return this;
+  }
+
+  /** Length-prefixed bytes (no tag). */
+  bytes(value: Uint8Array): this {
+    this.uvarint(value.length);
+    return this.raw(value);
+  }
+
+  /** Length-prefixed bytes from a hex string (trace and span ids), without an intermediate array. */
+  hexBytes(hex: string): this {
+    const n = hex.length >>> 1;
+    this.uvarint(n);
+    this.ensure(n);
+    for (let i = 0; i < n; i++) this.buf[this.pos++] = parseInt(hex.substr(i * 2, 2), 16);
+    return this;
+  }
+
+  // Fields (tag + value). Proto3 omits defaults on the wire; the callers decide what to skip.
+
+  stringField(field: number, value: string): this {
+    return this.tag(field, WIRE.len).string(value);
+  }
+
+  bytesField(field: number, value: Uint8Array): this {
+    return this.tag(field, WIRE.len).bytes(value);
+  }
+
+  hexField(field: number, hex: string): this {
+    return this.tag(field, WIRE.len).hexBytes(hex);
+  }
+
+  uint32Field(field: number, value: number): this {
+    return this.tag(field, WIRE.varint).uvarint(value);
+  }
+
+  /** int64 / int32 / enum (negative enums are 10-byte varints, as int32's are). */
+  int64Field(field: number, value: number): this {
+    return this.tag(field, WIRE.varint).int64(value);
+  }
+
+  boolField(field: number, value: boolean): this {
+    return this.tag(field, WIRE.varint).uvarint(value ? 1 : 0);
+  }
+
+  doubleField(field: number, value: number): this {
+    return this.tag(field, WIRE.i64).double(value);
+  }
+
+  fixed64Field(field: number, lo: number, hi: number): this {
+    return this.tag(field, WIRE.i64).fixed64(lo, hi);
+  }
+
+  fixed32Field(field: number, value: number): this {
+    return this.tag(field, WIRE.i32).fixed32(value);
+  }
+
+  /** Packed repeated doubles (proto3's default for repeated scalars). */
+  packedDoubles(field: number, values: ArrayLike<number>): this {
+    this.tag(field, WIRE.len).uvarint(values.length * 8);
+    for (let i = 0; i < values.length; i++) this.double(values[i]);
+    return this;
+  }
+
+  /** Packed repeated fixed64 from non-negative safe integers (histogram bucket counts). */
+  packedFixed64(field: number, values: ArrayLike<number>): this {
+    this.tag(field, WIRE.len).uvarint(values.length * 8);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      this.fixed64(v % TWO_32, Math.floor(v / TWO_32));
+    }
+    return this;
+  }
+
+  /** Packed repeated varints (uint64/int64 from safe integers). */
+  packedVarints(field: number, values: ArrayLike<number>): this {
+    this.fork(field);
+    for (let i = 0; i < values.length; i++) this.int64(values[i]);
+    return this.join();
+  }
+
+  /**
+   * Opens a nested message (or any length-delimited field whose size is not known in advance):
+   * writes the tag and reserves room for the length. Close it with `join()`.
+   */
+  fork(field: number): this {
+    this.tag(field, WIRE.len);
+    this.ensure(5);
+    this.pos += 5;
+    this.stack.push(this.pos);
+    return this;
+  }
+
+  /** Closes the innermost `fork()`: writes its length and moves its body next to it. */
+  join(): this {
+    const start = this.stack.pop();
+    if (start === undefined) throw new Error('protobuf: join() without fork()');
+    const len = this.pos - start;
+    const lenSize = varintSize(len);
+    const lenAt = start - 5;
+    // Write the length into the reservation, then slide the body left over the unused bytes.
+    let p = lenAt;
+    let v = len;
+    while (v >= 0x80) {
+      this.buf[p++] = (v % 128) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    this.buf[p++] = v;
+    if (lenSize !== 5) this.buf.copyWithin(lenAt + lenSize, start, this.pos);
+    this.pos -= 5 - lenSize;
+    return this;
+  }
+}
+
+const TEXT = new TextEncoder();
+
+/** Bytes a varint of a non-negative safe integer takes. */
+export function varintSize(value: number): number {
+  let n = 1;
+  let v = value;
+  while (v >= 0x80) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+/**
+ * Unix nanoseconds from fractional epoch milliseconds, as fixed64 halves, without BigInt and
+ * without losing the fraction: ms is split into whole ms and the sub-ms part (rounded to ns), and
+ * whole ms × 1e6 is done in 32-bit halves (a double holds ms × 1e6 ≈ 1.8e18 only to ~256 ns).
+ */
+export function nanosHalves(ms: number): [lo: number, hi: number] {
+  if (!(ms > 0)) return [0, 0];
+  let whole = Math.floor(ms);
+  let sub = Math.round((ms - whole) * 1e6);
+  if (sub >= 1e6) {
+    whole += 1;
+    sub -= 1e6;
+  }
+  // whole × 1e6 + sub with whole < 2^53: split whole into 2^32 halves and carry.
+  const wHi = Math.floor(whole / TWO_32);
+  const wLo = whole % TWO_32;
+  // wLo × 1e6 < 2^52: exact in a double.
+  const loProduct = wLo * 1e6 + sub;
+  const lo = loProduct % TWO_32;
+  const carry = Math.floor(loProduct / TWO_32);
+  const hi = wHi * 1e6 + carry;
+  return [lo, hi % TWO_32];
+}
+
+/** The same nanoseconds as a decimal string (OTLP/JSON writes uint64 as strings). */
+export function nanosString(ms: number): string {
+  const [lo, hi] = nanosHalves(ms);
+  if (hi === 0) return String(lo);
+  return (BigInt(hi) * 4294967296n + BigInt(lo)).toString();
+}
