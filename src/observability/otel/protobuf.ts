@@ -151,7 +151,7 @@ export class ProtoWriter {
     const n = hex.length >>> 1;
     this.uvarint(n);
     this.ensure(n);
-    for (let i = 0; i < n; i++) this.buf[this.pos++] = parseInt(hex.substr(i * 2, 2), 16);
+    for (let i = 0; i < n; i++) this.buf[this.pos++] = (nibble(hex.charCodeAt(2 * i)) << 4) | nibble(hex.charCodeAt(2 * i + 1));
     return this;
   }
 
@@ -253,6 +253,14 @@ export class ProtoWriter {
 
 const TEXT = new TextEncoder();
 
+/** A hex digit's value (either case); anything else counts as 0, as ids are checked where they are made. */
+function nibble(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return 0;
+}
+
 /** Bytes a varint of a non-negative safe integer takes. */
 export function varintSize(value: number): number {
   let n = 1;
@@ -288,9 +296,18 @@ export function nanosHalves(ms: number): [lo: number, hi: number] {
   return [lo, hi % TWO_32];
 }
 
-/** The same nanoseconds as a decimal string (OTLP/JSON writes uint64 as strings). */
+/**
+ * The same nanoseconds as a decimal string (OTLP/JSON writes uint64 as strings): whole ms × 1e6 +
+ * sub-ms ns is the whole ms' digits followed by the sub-ms part on six digits, so no BigInt.
+ */
 export function nanosString(ms: number): string {
-  const [lo, hi] = nanosHalves(ms);
-  if (hi === 0) return String(lo);
-  return (BigInt(hi) * 4294967296n + BigInt(lo)).toString();
+  if (!(ms > 0)) return '0';
+  let whole = Math.floor(ms);
+  let sub = Math.round((ms - whole) * 1e6);
+  if (sub >= 1e6) {
+    whole += 1;
+    sub -= 1e6;
+  }
+  if (whole === 0) return String(sub);
+  return String(whole) + String(sub).padStart(6, '0');
 }

@@ -32,6 +32,8 @@ export interface SpanRecord {
   parentSpanId: string | null;
   /** W3C tracestate carried from the parent, if any. */
   traceState?: string;
+  /** Whether the parent came from another process (an extracted trace context); unset: not known. Goes to OTLP's Span.flags. */
+  remoteParent?: boolean;
   name: string;
   kind: SpanKind;
   /** Epoch milliseconds, fractional. */
