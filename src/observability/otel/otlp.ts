@@ -1,0 +1,341 @@
+/**
+ * OTLP encoders for spans and log records: `ExportTraceServiceRequest` and
+ * `ExportLogsServiceRequest` as binary protobuf (OTLP/HTTP `application/x-protobuf`) and as
+ * OTLP/JSON (`application/json`). Field numbers are opentelemetry-proto v1.11.0's
+ * (opentelemetry/proto/{common,resource,trace,logs}/v1/*.proto, collector/*_service.proto; the
+ * test receiver decodes with those very files, test/helpers/otlp-proto/). The JSON form follows the
+ * OTLP specification's "JSON Protobuf Encoding": lowerCamelCase keys, trace and span ids as hex
+ * strings, enums as integers, 64-bit integers as decimal strings, default values left out.
+ *
+ * Runs off the request path, once per batch (exporter.ts). One writer is reused by every call:
+ * encoding is synchronous, so calls never interleave.
+ */
+import { ProtoWriter, nanosHalves, nanosString } from './protobuf.ts';
+import type { AttributeValue, Attributes, LogRecord, SpanEvent, SpanRecord } from './types.ts';
+
+/** InstrumentationScope: who produced the items (the plugin's name and the gateway's version). */
+export interface InstrumentationScope {
+  name: string;
+  version?: string;
+  attributes?: Attributes;
+}
+
+// Field numbers (opentelemetry-proto v1.11.0).
+const F = {
+  // ExportTraceServiceRequest / ExportLogsServiceRequest
+  resourceSpans: 1,
+  resourceLogs: 1,
+  // ResourceSpans / ResourceLogs
+  resource: 1,
+  scopeSpans: 2,
+  scopeLogs: 2,
+  // Resource
+  resourceAttributes: 1,
+  // ScopeSpans / ScopeLogs
+  scope: 1,
+  spans: 2,
+  logRecords: 2,
+  // InstrumentationScope
+  scopeName: 1,
+  scopeVersion: 2,
+  scopeAttributes: 3,
+  // KeyValue
+  key: 1,
+  value: 2,
+  // AnyValue
+  stringValue: 1,
+  boolValue: 2,
+  intValue: 3,
+  doubleValue: 4,
+  arrayValue: 5,
+  // ArrayValue
+  arrayValues: 1,
+  // Span
+  traceId: 1,
+  spanId: 2,
+  traceState: 3,
+  parentSpanId: 4,
+  name: 5,
+  kind: 6,
+  startTime: 7,
+  endTime: 8,
+  attributes: 9,
+  events: 11,
+  status: 15,
+  spanFlags: 16,
+  // Span.Event
+  eventTime: 1,
+  eventName: 2,
+  eventAttributes: 3,
+  // Status
+  statusMessage: 2,
+  statusCode: 3,
+  // LogRecord
+  logTime: 1,
+  severityNumber: 2,
+  severityText: 3,
+  body: 5,
+  logAttributes: 6,
+  logFlags: 8,
+  logTraceId: 9,
+  logSpanId: 10,
+  observedTime: 11,
+} as const;
+
+/**
+ * Span.flags: the W3C trace flags in bits 0–7 (every exported span was sampled: 0x01), and bits
+ * 8–9 when it is known whether the parent was remote (SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK,
+ * SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK).
+ */
+const SAMPLED = 0x01;
+const HAS_IS_REMOTE = 0x100;
+const IS_REMOTE = 0x200;
+
+function spanFlags(span: SpanRecord): number {
+  if (span.remoteParent === undefined) return SAMPLED;
+  return SAMPLED | HAS_IS_REMOTE | (span.remoteParent ? IS_REMOTE : 0);
+}
+
+const writer = new ProtoWriter(64 * 1024);
+
+// ------------------------------------------------------------------ protobuf
+
+/** ExportTraceServiceRequest: one ResourceSpans, one ScopeSpans, the spans. */
+export function encodeTraces(spans: readonly SpanRecord[], resource: Attributes, scope: InstrumentationScope): Uint8Array {
+  const w = writer.reset();
+  w.fork(F.resourceSpans);
+  writeResource(w, resource);
+  w.fork(F.scopeSpans);
+  writeScope(w, scope);
+  for (const span of spans) writeSpan(w, span);
+  w.join();
+  w.join();
+  return w.finish();
+}
+
+/** ExportLogsServiceRequest: one ResourceLogs, one ScopeLogs, the records. */
+export function encodeLogs(records: readonly LogRecord[], resource: Attributes, scope: InstrumentationScope): Uint8Array {
+  const w = writer.reset();
+  w.fork(F.resourceLogs);
+  writeResource(w, resource);
+  w.fork(F.scopeLogs);
+  writeScope(w, scope);
+  for (const record of records) writeLogRecord(w, record);
+  w.join();
+  w.join();
+  return w.finish();
+}
+
+function writeResource(w: ProtoWriter, resource: Attributes): void {
+  w.fork(F.resource);
+  writeAttributes(w, F.resourceAttributes, resource);
+  w.join();
+}
+
+function writeScope(w: ProtoWriter, scope: InstrumentationScope): void {
+  w.fork(F.scope);
+  if (scope.name) w.stringField(F.scopeName, scope.name);
+  if (scope.version) w.stringField(F.scopeVersion, scope.version);
+  if (scope.attributes) writeAttributes(w, F.scopeAttributes, scope.attributes);
+  w.join();
+}
+
+function writeSpan(w: ProtoWriter, span: SpanRecord): void {
+  w.fork(F.spans);
+  w.hexField(F.traceId, span.traceId);
+  w.hexField(F.spanId, span.spanId);
+  if (span.traceState) w.stringField(F.traceState, span.traceState);
+  if (span.parentSpanId) w.hexField(F.parentSpanId, span.parentSpanId);
+  w.stringField(F.name, span.name);
+  if (span.kind) w.uint32Field(F.kind, span.kind);
+  writeTime(w, F.startTime, span.startMs);
+  writeTime(w, F.endTime, span.endMs);
+  writeAttributes(w, F.attributes, span.attributes);
+  if (span.events) for (const event of span.events) writeEvent(w, event);
+  const status = span.status;
+  if (status && (status.code !== 0 || status.message)) {
+    w.fork(F.status);
+    if (status.message) w.stringField(F.statusMessage, status.message);
+    if (status.code) w.uint32Field(F.statusCode, status.code);
+    w.join();
+  }
+  w.fixed32Field(F.spanFlags, spanFlags(span));
+  w.join();
+}
+
+function writeEvent(w: ProtoWriter, event: SpanEvent): void {
+  w.fork(F.events);
+  writeTime(w, F.eventTime, event.timeMs);
+  w.stringField(F.eventName, event.name);
+  if (event.attributes) writeAttributes(w, F.eventAttributes, event.attributes);
+  w.join();
+}
+
+function writeLogRecord(w: ProtoWriter, record: LogRecord): void {
+  w.fork(F.logRecords);
+  writeTime(w, F.logTime, record.timeMs);
+  writeTime(w, F.observedTime, record.timeMs);
+  if (record.severityNumber) w.uint32Field(F.severityNumber, record.severityNumber);
+  if (record.severityText) w.stringField(F.severityText, record.severityText);
+  w.fork(F.body).stringField(F.stringValue, record.body).join();
+  writeAttributes(w, F.logAttributes, record.attributes);
+  if (record.traceId) {
+    // the record belongs to a sampled trace: its trace flags say so
+    w.fixed32Field(F.logFlags, SAMPLED);
+    w.hexField(F.logTraceId, record.traceId);
+  }
+  if (record.spanId) w.hexField(F.logSpanId, record.spanId);
+  w.join();
+}
+
+function writeTime(w: ProtoWriter, field: number, ms: number): void {
+  const [lo, hi] = nanosHalves(ms);
+  if (lo !== 0 || hi !== 0) w.fixed64Field(field, lo, hi);
+}
+
+function writeAttributes(w: ProtoWriter, field: number, attributes: Attributes): void {
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (value === undefined || value === null) continue;
+    w.fork(field);
+    w.stringField(F.key, key);
+    w.fork(F.value);
+    writeAnyValue(w, value);
+    w.join();
+    w.join();
+  }
+}
+
+/** The fields of an AnyValue (the caller opened it). */
+function writeAnyValue(w: ProtoWriter, value: AttributeValue): void {
+  switch (typeof value) {
+    case 'string':
+      w.stringField(F.stringValue, value);
+      return;
+    case 'boolean':
+      w.boolField(F.boolValue, value);
+      return;
+    case 'number':
+      // Attributes carry no declared type: a safe integer is OTLP's int, anything else a double.
+      if (Number.isSafeInteger(value)) w.int64Field(F.intValue, value);
+      else w.doubleField(F.doubleValue, value);
+      return;
+    default:
+      w.fork(F.arrayValue);
+      for (const item of value) {
+        w.fork(F.arrayValues);
+        writeAnyValue(w, item);
+        w.join();
+      }
+      w.join();
+  }
+}
+
+// ------------------------------------------------------------------ JSON
+
+type JsonAnyValue =
+  | { stringValue: string }
+  | { boolValue: boolean }
+  | { intValue: string }
+  | { doubleValue: number | string }
+  | { arrayValue: { values: JsonAnyValue[] } };
+
+interface JsonKeyValue {
+  key: string;
+  value: JsonAnyValue;
+}
+
+/** ExportTraceServiceRequest in OTLP/JSON. */
+export function encodeTracesJson(spans: readonly SpanRecord[], resource: Attributes, scope: InstrumentationScope): string {
+  return JSON.stringify({
+    resourceSpans: [{ resource: jsonResource(resource), scopeSpans: [{ scope: jsonScope(scope), spans: spans.map(jsonSpan) }] }],
+  });
+}
+
+/** ExportLogsServiceRequest in OTLP/JSON. */
+export function encodeLogsJson(records: readonly LogRecord[], resource: Attributes, scope: InstrumentationScope): string {
+  return JSON.stringify({
+    resourceLogs: [{ resource: jsonResource(resource), scopeLogs: [{ scope: jsonScope(scope), logRecords: records.map(jsonLogRecord) }] }],
+  });
+}
+
+function jsonResource(resource: Attributes): { attributes: JsonKeyValue[] } {
+  return { attributes: jsonAttributes(resource) };
+}
+
+function jsonScope(scope: InstrumentationScope): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (scope.name) out.name = scope.name;
+  if (scope.version) out.version = scope.version;
+  if (scope.attributes) out.attributes = jsonAttributes(scope.attributes);
+  return out;
+}
+
+function jsonSpan(span: SpanRecord): Record<string, unknown> {
+  const out: Record<string, unknown> = { traceId: span.traceId, spanId: span.spanId };
+  if (span.traceState) out.traceState = span.traceState;
+  if (span.parentSpanId) out.parentSpanId = span.parentSpanId;
+  out.flags = spanFlags(span);
+  out.name = span.name;
+  if (span.kind) out.kind = span.kind;
+  out.startTimeUnixNano = nanosString(span.startMs);
+  out.endTimeUnixNano = nanosString(span.endMs);
+  out.attributes = jsonAttributes(span.attributes);
+  if (span.events?.length) out.events = span.events.map(jsonEvent);
+  const status = span.status;
+  if (status && (status.code !== 0 || status.message)) {
+    const s: Record<string, unknown> = {};
+    if (status.message) s.message = status.message;
+    if (status.code) s.code = status.code;
+    out.status = s;
+  }
+  return out;
+}
+
+function jsonEvent(event: SpanEvent): Record<string, unknown> {
+  const out: Record<string, unknown> = { timeUnixNano: nanosString(event.timeMs), name: event.name };
+  if (event.attributes) out.attributes = jsonAttributes(event.attributes);
+  return out;
+}
+
+function jsonLogRecord(record: LogRecord): Record<string, unknown> {
+  const time = nanosString(record.timeMs);
+  const out: Record<string, unknown> = { timeUnixNano: time, observedTimeUnixNano: time };
+  if (record.severityNumber) out.severityNumber = record.severityNumber;
+  if (record.severityText) out.severityText = record.severityText;
+  out.body = { stringValue: record.body };
+  out.attributes = jsonAttributes(record.attributes);
+  if (record.traceId) {
+    out.flags = SAMPLED;
+    out.traceId = record.traceId;
+  }
+  if (record.spanId) out.spanId = record.spanId;
+  return out;
+}
+
+function jsonAttributes(attributes: Attributes): JsonKeyValue[] {
+  const out: JsonKeyValue[] = [];
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (value === undefined || value === null) continue;
+    out.push({ key, value: jsonAnyValue(value) });
+  }
+  return out;
+}
+
+function jsonAnyValue(value: AttributeValue | string | number | boolean): JsonAnyValue {
+  switch (typeof value) {
+    case 'string':
+      return { stringValue: value };
+    case 'boolean':
+      return { boolValue: value };
+    case 'number':
+      if (Number.isSafeInteger(value)) return { intValue: String(value) };
+      // proto3 JSON spells the non-finite doubles as strings
+      if (Number.isNaN(value)) return { doubleValue: 'NaN' };
+      if (!Number.isFinite(value)) return { doubleValue: value > 0 ? 'Infinity' : '-Infinity' };
+      return { doubleValue: value };
+    default:
+      return { arrayValue: { values: (value as (string | number | boolean)[]).map(jsonAnyValue) } };
+  }
+}
