@@ -1,6 +1,7 @@
 /**
  * OTLP metrics: ExportMetricsServiceRequest bodies (binary protobuf and OTLP/JSON) from the GenAI
- * histograms of metrics.ts. Field numbers from opentelemetry-proto,
+ * histograms of metrics.ts, and the loop that sends them every export interval through the
+ * worker's shared OTLP exporter (exporter.ts, signal `metrics`). Field numbers from opentelemetry-proto,
  * opentelemetry/proto/collector/metrics/v1/metrics_service.proto and metrics/v1/metrics.proto;
  * the JSON mapping (lowerCamelCase names, 64-bit integers as decimal strings, enums as numbers)
  * from the OTLP specification, "JSON Protobuf Encoding".
@@ -9,9 +10,12 @@
  * (issue 21)"): every export carries the totals so far, so an export the collector never got
  * loses nothing but its own timeliness.
  */
+import { logger } from '../logger.ts';
+import { VERSION } from '../../proxy/names.ts';
+import { sharedExporter, type OtlpExporter } from './exporter.ts';
 import { nanosHalves, nanosString, ProtoWriter } from './protobuf.ts';
-import type { HistogramPoint, InstrumentSnapshot } from './metrics.ts';
-import type { AttributeValue, Attributes } from './types.ts';
+import { GenAiMetrics, type HistogramPoint, type InstrumentSnapshot } from './metrics.ts';
+import type { AttributeValue, Attributes, OtlpEndpoint } from './types.ts';
 
 /** metrics.proto AggregationTemporality. */
 export const TEMPORALITY_CUMULATIVE = 2;
@@ -185,4 +189,102 @@ export function encodeMetricsJson(e: MetricsExport): string {
     ],
   };
   return JSON.stringify(body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// the export loop: one aggregator per (endpoint, resource) in a worker
+
+/**
+ * How often the metrics are exported, ms: the OpenTelemetry SDK environment variable
+ * OTEL_METRIC_EXPORT_INTERVAL (its default, 60 s), read once per worker; `exportIntervalMs`
+ * given to metricsFor wins. Not below 100 ms: tests set it small, production has no use for less.
+ */
+export const DEFAULT_EXPORT_INTERVAL_MS = 60_000;
+const MIN_EXPORT_INTERVAL_MS = 100;
+
+function envInterval(): number {
+  const raw = process.env.OTEL_METRIC_EXPORT_INTERVAL;
+  if (raw === undefined || raw === '') return DEFAULT_EXPORT_INTERVAL_MS;
+  const n = Number(raw);
+  if (Number.isFinite(n) && n >= MIN_EXPORT_INTERVAL_MS) return n;
+  logger().warn({ OTEL_METRIC_EXPORT_INTERVAL: raw }, `OTEL_METRIC_EXPORT_INTERVAL: expected milliseconds ≥ ${MIN_EXPORT_INTERVAL_MS}; using ${DEFAULT_EXPORT_INTERVAL_MS}`);
+  return DEFAULT_EXPORT_INTERVAL_MS;
+}
+
+export interface MetricsOptions {
+  /** Export interval, ms (default: OTEL_METRIC_EXPORT_INTERVAL, else 60 s). */
+  exportIntervalMs?: number;
+  /** Attribute sets per instrument, the overflow one included (default 2000, the SDK's). */
+  cardinalityLimit?: number;
+}
+
+interface Loop {
+  metrics: GenAiMetrics;
+  exporter: OtlpExporter<MetricsExport>;
+  resource: Attributes;
+  timer: NodeJS.Timeout;
+}
+
+export const METRICS_SCOPE: MetricsScope = { name: 'modelgate', version: VERSION };
+
+/**
+ * Aggregators a worker keeps at most: one per distinct (endpoint, resource) its configurations
+ * named. Beyond, the oldest stops (its series end; a configuration still holding it records into
+ * nothing that is sent) — configurations are edited far less often than this allows.
+ */
+const MAX_LOOPS = 32;
+const loops = new Map<string, Loop>();
+let envIntervalMs: number | null = null;
+
+function loopKey(endpoint: OtlpEndpoint, resource: Attributes): string {
+  const headers = Object.entries(endpoint.headers).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const attrs = Object.entries(resource).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify([endpoint.url, endpoint.encoding, headers, endpoint.connectTimeoutMs, endpoint.sendTimeoutMs, endpoint.readTimeoutMs, attrs]);
+}
+
+/** The current cumulative points of a loop, queued for the exporter (nothing when nothing was recorded yet). */
+function exportNow(loop: Loop): void {
+  const instruments = loop.metrics.snapshot();
+  if (instruments.length === 0) return;
+  loop.exporter.add({ resource: loop.resource, scope: METRICS_SCOPE, instruments, startMs: loop.metrics.startMs, timeMs: performance.timeOrigin + performance.now() });
+}
+
+/**
+ * The worker's GenAI metrics for this metrics_endpoint and resource: created on first use with its
+ * export loop, then shared by every snapshot that asks with equal values (so a configuration
+ * change that keeps them keeps the cumulative series going). Call it in the plugin's compile().
+ *
+ * The export goes through the shared exporter with one snapshot per request (maxBatch 1) and room
+ * for one more while it is sent (maxQueue 2): a later cumulative snapshot holds everything an
+ * earlier one did, so while the collector is slow or away nothing is lost but timeliness, and a
+ * dropped snapshot is counted in modelgate_otel_dropped_spans_total{signal="metrics"}.
+ */
+export function metricsFor(endpoint: OtlpEndpoint, resource: Attributes, opts: MetricsOptions = {}): GenAiMetrics {
+  const key = loopKey(endpoint, resource);
+  const found = loops.get(key);
+  if (found) return found.metrics;
+  const intervalMs = Math.max(MIN_EXPORT_INTERVAL_MS, opts.exportIntervalMs ?? (envIntervalMs ??= envInterval()));
+  const json = endpoint.encoding === 'json';
+  const exporter = sharedExporter<MetricsExport>('metrics', { endpoint, resource, maxBatch: 1, flushDelayMs: 0, maxQueue: 2 }, () => (batch) => (json ? encodeMetricsJson(batch[batch.length - 1]) : encodeMetricsProtobuf(batch[batch.length - 1])));
+  const loop: Loop = { metrics: new GenAiMetrics(opts.cardinalityLimit), exporter, resource, timer: null as unknown as NodeJS.Timeout };
+  loop.timer = setInterval(() => exportNow(loop), intervalMs).unref();
+  if (loops.size >= MAX_LOOPS) {
+    const [oldestKey, oldest] = loops.entries().next().value as [string, Loop];
+    clearInterval(oldest.timer);
+    loops.delete(oldestKey);
+  }
+  loops.set(key, loop);
+  return loop.metrics;
+}
+
+/**
+ * Queues every aggregator's current points now, and stops the loops: the worker's drain calls it
+ * before exporter.ts's stopExporters, so what was measured since the last interval is sent too.
+ */
+export function flushMetrics(): void {
+  for (const loop of loops.values()) {
+    clearInterval(loop.timer);
+    exportNow(loop);
+  }
+  loops.clear();
 }
