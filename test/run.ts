@@ -13,6 +13,7 @@ import { redisMissing } from './helpers/redis.ts';
 import { guideTextMissing, kongFixturesMissing } from './helpers/shared.ts';
 import { oldNodeMissing } from './helpers/old-node.ts';
 import { browserMissing } from './helpers/browser.ts';
+import { firefoxMissing } from './helpers/firefox.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const filters = process.argv.slice(2);
@@ -56,6 +57,7 @@ const missing: [reason: string | null, guard: string][] = [
   [guideTextMissing, 'guideTextMissing'],
   [oldNodeMissing, 'oldNodeMissing'],
   [browserMissing, 'browserMissing'],
+  [firefoxMissing, 'firefoxMissing'],
 ];
 const said = new Set<string>();
 function sayWhatSkips(list: string[]): void {
