@@ -24,6 +24,7 @@ import { apiView, CLIENT_API_ROUTES, CLIENT_APIS, directTarget, installPortkey, 
 import { messagesBody, promptBody, responsesBody, sizedBody, smallBody, streamBody } from './workload.ts';
 import { compareAreas, formatSummary, summarise, type ProfileSummary } from './profile-summary.ts';
 import { spendLogState, type SpendLogState } from './spend-check.ts';
+import { startOtlpSink, type OtlpSink } from './otlp-sink.ts';
 
 // ---------------------------------------------------------------------------------------------
 // options
@@ -41,11 +42,13 @@ const USAGE = `usage: npm run bench -- [options]
   --routes N            routes of the config-size scenario, against 10 (default 10000, quick 1000; 0 skips it)
   --peer portkey        also measure the Portkey gateway (installed from npm into a temp dir)
   --peer-version V      Portkey version (default 1.15.2)
-  --scenarios LIST      subset of: small,large,rate,serial,stream,body,routes,responses,messages,spend
+  --scenarios LIST      subset of: small,large,rate,serial,stream,body,routes,responses,messages,spend,otel
                         (responses / messages: modelgate only, Responses and Anthropic Messages
                         clients, native and translated, against its chat path in the same round;
                         spend: modelgate against modelgate-nospend, MODELGATE_SPEND_LOG=off, small
-                        non-streaming requests in the same round)
+                        non-streaming requests in the same round; otel: modelgate-otel, a global
+                        opentelemetry plugin at sampling_rate 1.0 exporting traces and metrics to
+                        a sink in the bench, against modelgate, small requests, back to back)
   --targets LIST        subset of: ref-pass,ref-parse,modelgate (direct is always measured)
   --access-log          run modelgate with its access log on (log level info)
   --profile             after the rounds, profile a modelgate worker under load (--cpu-prof)
@@ -98,7 +101,7 @@ function num(v: string | undefined, def: number, name: string): number {
   return n;
 }
 
-const SCENARIOS = ['small', 'large', 'rate', 'serial', 'stream', 'body', 'routes', 'responses', 'messages', 'spend'] as const;
+const SCENARIOS = ['small', 'large', 'rate', 'serial', 'stream', 'body', 'routes', 'responses', 'messages', 'spend', 'otel'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const quick = args.quick;
 const plan = {
@@ -151,6 +154,8 @@ if (plan.peer !== null && plan.peer !== 'portkey') {
 const wants = (s: Scenario) => plan.scenarios.has(s);
 /** The `spend` scenario's second gateway: modelgate's configuration with MODELGATE_SPEND_LOG=off. */
 const NOSPEND = 'modelgate-nospend';
+/** The `otel` scenario's second gateway: modelgate's configuration plus the opentelemetry plugin (bench/otlp-sink.ts receives). */
+const OTEL = 'modelgate-otel';
 /** The client-API scenarios this run measures (a `responses` or `messages` scenario each brings its native and translated paths). */
 // a chat baseline comes with the client-API scenarios that divide by it
 const clientApis: ClientApi[] = CLIENT_APIS.filter((a) => (a.api === 'chat' ? CLIENT_APIS.some((b) => b.baseline === a.name && b.api !== 'chat' && wants(b.api)) : wants(a.api)));
@@ -527,6 +532,13 @@ function ratio(scenario: string, key: string, a: string, b: string, bScenario = 
   const xb = series(bScenario, b, key);
   return median(xa.map((v, i) => v / xb[i]));
 }
+/** Lowest and highest per-round a/b: the spread around ratio()'s median. */
+function ratioSpread(scenario: string, key: string, a: string, b: string): [number, number] {
+  const xa = series(scenario, a, key);
+  const xb = series(scenario, b, key);
+  const rs = xa.map((v, i) => v / xb[i]).filter((v) => Number.isFinite(v));
+  return rs.length ? [Math.min(...rs), Math.max(...rs)] : [NaN, NaN];
+}
 /** Median over rounds of a−b, each pair from the same round. */
 function delta(scenario: string, key: string, a: string, b: string): number {
   const xa = series(scenario, a, key);
@@ -603,6 +615,18 @@ async function main(): Promise<number> {
       startup[NOSPEND] = { error: (e as Error).message };
     }
   }
+  // the otel scenario: the same gateway with tracing on (sampling 1.0) into a sink, against modelgate
+  let otel: Target | null = null;
+  let sink: OtlpSink | null = null;
+  if (wants('otel') && mgStarted) {
+    try {
+      sink = await startOtlpSink();
+      otel = await startModelgate(pin.targetCpu, { name: OTEL, mock, extraRoutes: (mgStarted.meta.routes as number) - 1 - (clientApis.length ? CLIENT_API_ROUTES : 0), accessLog: plan.accessLog, clientApis: clientApis.length > 0, otelSink: sink.url });
+    } catch (e) {
+      log(`${OTEL} failed: ${(e as Error).message}`);
+      startup[OTEL] = { error: (e as Error).message };
+    }
+  }
   let peer: Target | null = null;
   if (plan.peer === 'portkey') {
     try {
@@ -618,6 +642,7 @@ async function main(): Promise<number> {
   all.push(...targets);
   if (many) all.push(many);
   if (nospend) all.push(nospend);
+  if (otel) all.push(otel);
   everyone.push(...all);
 
   // correctness first: a target that answers wrongly is reported, not measured
@@ -632,6 +657,7 @@ async function main(): Promise<number> {
   const measured = targets.filter((t) => !broken[t.name]);
   if (many && broken[many.name]) many = null;
   if (nospend && broken[nospend.name]) nospend = null;
+  if (otel && broken[otel.name]) otel = null;
   // the client-API scenarios: views of the measured modelgate, one per API route, each checked first
   const mgTarget = measured.find((t) => t.name === 'modelgate') ?? null;
   const apiViews: { api: ClientApi; view: Target }[] = [];
@@ -673,6 +699,11 @@ async function main(): Promise<number> {
     const w = await load(nospend!, BODIES.small, plan.connections, plan.warmupS, 'warm-up');
     log(`  ${NOSPEND}: ${fmt.int(w.rps)} req/s, ${fmt.f1(w.cpuUsPerReq)} µs CPU/req`);
   }
+  const otelPair = otel && mgTarget ? [mgTarget, otel] : null;
+  if (otelPair && plan.rounds > 0) {
+    const w = await load(otel!, BODIES.small, plan.connections, plan.warmupS, 'warm-up');
+    log(`  ${OTEL}: ${fmt.int(w.rps)} req/s, ${fmt.f1(w.cpuUsPerReq)} µs CPU/req`);
+  }
 
   const measuredNames = measured.map((t) => t.name);
   for (let round = 0; round < plan.rounds; round++) {
@@ -705,9 +736,14 @@ async function main(): Promise<number> {
       // on and off back to back, the order turning each round: the ratio is taken within the round
       for (const t of round % 2 ? [...spendPair].reverse() : spendPair) record('spend', t.name, await clean(t, () => load(t, BODIES.small, plan.connections, plan.durationS, 'spend')));
     }
+    if (otelPair) {
+      // tracing on and off back to back, the order turning each round, like the spend pair
+      for (const t of round % 2 ? [...otelPair].reverse() : otelPair) record('otel', t.name, await clean(t, () => load(t, BODIES.small, plan.connections, plan.durationS, 'otel')));
+    }
     const mg = 'modelgate';
     const bits: string[] = [];
     if (records.small?.[mg] && records.small?.['ref-parse']) bits.push(`rps mg/ref-parse ${fmt.x(series('small', mg, 'rps')[round] / series('small', 'ref-parse', 'rps')[round])}`);
+    if (records.otel?.[OTEL]) bits.push(`otel on/off CPU ${fmt.x3(series('otel', OTEL, 'cpuUsPerReq')[round] / series('otel', mg, 'cpuUsPerReq')[round])}`);
     if (records.spend?.[NOSPEND]) bits.push(`spend on/off CPU ${fmt.x3(series('spend', mg, 'cpuUsPerReq')[round] / series('spend', NOSPEND, 'cpuUsPerReq')[round])}`);
     if (records.serial?.[mg]) bits.push(`added p50 ${fmt.int(series('serial', mg, 'p50')[round] - series('serial', 'direct', 'p50')[round])} µs`);
     log(`round ${round + 1}/${plan.rounds} done in ${((performance.now() - roundStart) / 1000).toFixed(1)} s${bits.length ? ` (${bits.join(', ')})` : ''}`);
@@ -722,6 +758,13 @@ async function main(): Promise<number> {
   for (const t of spendPair ?? []) {
     const n = answered.get(t.name) ?? 0;
     spendLog[t.name] = { ...(await spendLogState(t.meta.admin_port as number, t.meta.prefix as string, t === nospend ? 0 : n)), answered: n };
+  }
+  // what the sink received while the otel gateway ran (the exporter's flushes lag the load a little)
+  let otelSink: Record<string, unknown> | null = null;
+  if (sink) {
+    await sleep(1500);
+    otelSink = { received: sink.counts(), answered: otel ? (answered.get(OTEL) ?? 0) : 0 };
+    log(`otel sink: ${JSON.stringify(otelSink.received)} for ${otelSink.answered} requests`);
   }
   if (spendPair) log(`spend log: ${Object.entries(spendLog).map(([k, v]) => `${k} ${v.rows ?? 'no'} rows for ${v.answered} requests, dropped ${JSON.stringify(v.dropped)}`).join('; ')}`);
 
@@ -739,6 +782,7 @@ async function main(): Promise<number> {
   thawAll();
   await Promise.all(all.map((t) => t.stop()));
   await mock.stop();
+  await sink?.stop();
 
   // ---- summary
   const report = buildReport(measuredNames, many?.name ?? null, peer && !broken[peer.name] ? peer.name : null);
@@ -756,6 +800,7 @@ async function main(): Promise<number> {
     noise: { limit: NOISE_LIMIT, ...noiseStats },
     errors: Object.fromEntries([...errorTotals].map(([k, v]) => [k, { ...v, where: [...v.where] }])),
     spend_log: spendLog,
+    otel_sink: otelSink,
     summary: report.summary,
     checks: [] as Check[],
     profile: profile && 'summary' in profile ? { modelgate: { ...profile.summary, file: profile.file }, ref_parse: profile.reference } : profile,
@@ -908,6 +953,15 @@ function buildReport(names: string[], many: string | null, peer: string | null) 
     put('spend_worker_cpu_per_req_on_vs_off', ratio('spend', 'workerCpuUsPerReq', mg, NOSPEND));
     put('spend_throughput_on_vs_off', ratio('spend', 'rps', mg, NOSPEND));
   }
+  // tracing: the same gateway with the opentelemetry plugin on (sampling 1.0) and off, back to back
+  if (records.otel?.[mg] && records.otel?.[OTEL]) {
+    put('otel_cpu_per_req_on_vs_off', ratio('otel', 'cpuUsPerReq', OTEL, mg));
+    const [lo, hi] = ratioSpread('otel', 'cpuUsPerReq', OTEL, mg);
+    put('otel_cpu_per_req_on_vs_off_min', lo);
+    put('otel_cpu_per_req_on_vs_off_max', hi);
+    put('otel_worker_cpu_per_req_on_vs_off', ratio('otel', 'workerCpuUsPerReq', OTEL, mg));
+    put('otel_throughput_on_vs_off', ratio('otel', 'rps', OTEL, mg));
+  }
   // body-size linearity: marginal CPU per KB between sizes
   const linearity: Record<string, { us_per_req: number[]; us_per_kb: [number, number]; slope_ratio: number }> = {};
   for (const t of names) {
@@ -946,6 +1000,8 @@ function buildReport(names: string[], many: string | null, peer: string | null) 
   // the issue's target is the hot path's cost: the worker's request path. The primary writes the rows
   // off it (in batches, in the background); its CPU is reported beside, as the node's total.
   check('spend log: hot-path (worker) CPU per request on ÷ off', '≤ 1.03×', s.spend_worker_cpu_per_req_on_vs_off, (v) => v <= 1.03, (v) => `${fmt.x3(v)} (with the primary's writes: ${fmt.x3(s.spend_cpu_per_req_on_vs_off)})`);
+  // issue 21: tracing at sampling 1.0 (spans + GenAI metrics exported over OTLP) against tracing off
+  check('tracing on (sampling 1.0) ÷ off: CPU per request', '≤ 1.15×', s.otel_cpu_per_req_on_vs_off, (v) => v <= 1.15, (v) => `${fmt.x3(v)} (rounds ${fmt.x3(s.otel_cpu_per_req_on_vs_off_min)}–${fmt.x3(s.otel_cpu_per_req_on_vs_off_max)})`);
   for (const api of clientApis) if (api.api !== 'chat') check(`${api.label}: CPU/req ÷ chat path${api.baseline ? ' to the same provider' : ''}`, '≤ 1.2×', s[`api_cpu_per_req_vs_chat.${api.name}`], (v) => v <= 1.2, fmt.x);
   return { summary: { ...s, body_linearity: linearity }, checks };
 }
@@ -1094,6 +1150,29 @@ the target's core used meanwhile by processes outside the benchmark (the machine
       ),
     );
   }
+  if (records.otel) {
+    const received = ((out.otel_sink ?? {}) as { received?: Record<string, { requests: number; bytes: number }> }).received ?? {};
+    const vs = (key: string) => fmt.x3(ratio('otel', key, OTEL, 'modelgate'));
+    const spread = (key: string) => ratioSpread('otel', key, OTEL, 'modelgate').map(fmt.x3).join('–');
+    parts.push(
+      table(
+        `OpenTelemetry on vs off (small non-streaming request, ${plan.connections} connections; the two measured back to back each round)`,
+        ['gateway', 'tracing', 'req/s', 'CPU µs/req', 'worker CPU µs/req', 'req/s on ÷ off', 'CPU/req on ÷ off', 'CPU/req on ÷ off, rounds', 'worker CPU on ÷ off'],
+        Object.keys(records.otel).map((t) => [
+          t,
+          t === OTEL ? 'on' : 'off',
+          fmt.int(base(t, 'otel', 'rps')),
+          fmt.f1(base(t, 'otel', 'cpuUsPerReq')),
+          fmt.f1(base(t, 'otel', 'workerCpuUsPerReq')),
+          t === OTEL ? vs('rps') : '',
+          t === OTEL ? vs('cpuUsPerReq') : '',
+          t === OTEL ? spread('cpuUsPerReq') : '',
+          t === OTEL ? vs('workerCpuUsPerReq') : '',
+        ]),
+        `on: a global opentelemetry plugin, sampling_rate 1.0, traces_endpoint and metrics_endpoint on a sink in the bench (200, empty body). The sink received: ${Object.entries(received).map(([p, c]) => `${p} ${fmt.int(c.requests)} requests, ${fmt.int(c.bytes)} B`).join('; ') || 'nothing'}.`,
+      ),
+    );
+  }
   const targetsMeta = out.targets as Record<string, Record<string, unknown>>;
   const manyName = Object.keys(targetsMeta).find((n) => /^modelgate-\d/.test(n));
   if (manyName && records.small?.[manyName]) {
@@ -1154,6 +1233,9 @@ the target's core used meanwhile by processes outside the benchmark (the machine
   r('spend log on ÷ off: CPU µs/req (primary + worker)', 'spend_cpu_per_req_on_vs_off', fmt.x3);
   r('spend log on ÷ off: worker CPU µs/req', 'spend_worker_cpu_per_req_on_vs_off', fmt.x3);
   r('spend log on ÷ off: throughput', 'spend_throughput_on_vs_off', fmt.x3);
+  r('tracing on ÷ off: CPU µs/req (primary + worker)', 'otel_cpu_per_req_on_vs_off', (v) => `${fmt.x3(v)} (rounds ${fmt.x3(sm.otel_cpu_per_req_on_vs_off_min as number)}–${fmt.x3(sm.otel_cpu_per_req_on_vs_off_max as number)})`);
+  r('tracing on ÷ off: worker CPU µs/req', 'otel_worker_cpu_per_req_on_vs_off', fmt.x3);
+  r('tracing on ÷ off: throughput', 'otel_throughput_on_vs_off', fmt.x3);
   r('modelgate throughput ÷ Portkey', 'throughput_vs_peer', fmt.x);
   r('modelgate throughput ÷ Portkey (1k tokens)', 'throughput_vs_peer_1k_tokens', fmt.x);
   r('Portkey CPU µs/req ÷ modelgate', 'peer_cpu_per_req_vs_modelgate', fmt.x);

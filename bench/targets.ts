@@ -8,7 +8,8 @@
  *   modelgate   src/cli.ts start, one worker, ai-proxy route (openai, log_statistics on), spend log
  *               on (the default; `modelgate-nospend`: the same with MODELGATE_SPEND_LOG=off); with
  *               `clientApis`, also the routes of the client-API scenarios (CLIENT_APIS), measured
- *               through views of the same processes (`apiView`)
+ *               through views of the same processes (`apiView`); `modelgate-otel`: the same with a
+ *               global opentelemetry plugin at sampling_rate 1.0 (the `otel` scenario)
  *   portkey     @portkey-ai/gateway from npm, installed on demand into a temp dir (--peer portkey)
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
@@ -108,6 +109,11 @@ export interface ModelgateOptions {
    * a MODELGATE_SPEND_LOG in the bench's own environment never changes what is measured.
    */
   spendLog?: boolean;
+  /**
+   * The `otel` scenario: a global opentelemetry plugin at sampling_rate 1.0 exporting traces and
+   * the GenAI metrics to this OTLP/HTTP base URL (bench/otlp-sink.ts).
+   */
+  otelSink?: string;
   onProgress?: (msg: string) => void;
 }
 
@@ -304,6 +310,12 @@ export async function startModelgate(cpu: string, opts: ModelgateOptions): Promi
     await adminOk(adminPort, 'POST', '/services/bench/routes', { name: route, paths: [`/${route}`] });
     await adminOk(adminPort, 'POST', `/routes/${route}/plugins`, { name: 'ai-proxy', config: api.plugin(opts.mock.url) });
   }
+  if (opts.otelSink) {
+    await adminOk(adminPort, 'POST', '/plugins', {
+      name: 'opentelemetry',
+      config: { traces_endpoint: `${opts.otelSink}/v1/traces`, metrics_endpoint: `${opts.otelSink}/v1/metrics`, sampling_rate: 1 },
+    });
+  }
 
   // Filler routes, 32 writes in flight: the gateway coalesces snapshot rebuilds across a burst.
   const configStarted = performance.now();
@@ -347,6 +359,7 @@ export async function startModelgate(cpu: string, opts: ModelgateOptions): Promi
       workers: opts.workers ?? 1,
       access_log: !!opts.accessLog,
       spend_log: opts.spendLog !== false,
+      otel: opts.otelSink ? 'traces + metrics, sampling_rate 1.0' : false,
       startup_ms: Math.round(startupMs),
       config_ms: Math.round(configMs),
       config_version: status.configuration?.version,
