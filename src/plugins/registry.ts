@@ -16,6 +16,7 @@ import * as aiPromptTemplate from './ai-prompt-template/index.ts';
 import * as prometheus from './prometheus/index.ts';
 import * as httpLog from './http-log/index.ts';
 import * as fileLog from './file-log/index.ts';
+import * as opentelemetry from './opentelemetry/index.ts';
 
 const MODULES: PluginModule[] = [
   requestTermination,
@@ -31,6 +32,7 @@ const MODULES: PluginModule[] = [
   prometheus,
   httpLog,
   fileLog,
+  opentelemetry,
 ];
 
 const BY_NAME = new Map<string, PluginModule>(MODULES.map((m) => [m.schema.name, m]));

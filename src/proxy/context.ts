@@ -15,6 +15,7 @@ import { JsonBodyError, parseJsonBody } from '../util/json.ts';
 import { watchIdle } from '../util/idle-watch.ts';
 import type { Row } from '../store/types.ts';
 import type { PromptHook } from '../plugins/shared/prompt-hooks.ts';
+import type { Trace } from '../observability/otel/trace.ts';
 
 export interface UpstreamRequest {
   target: UpstreamTarget | null;
@@ -82,6 +83,11 @@ export class RequestContext {
   error: { status: number; code: string; message: string } | null = null;
   /** Upstream attempts (retries included). */
   attempts = 0;
+  /** The request's trace when its chain has the opentelemetry plugin (src/observability/otel/trace.ts), else null. */
+  trace: Trace | null = null;
+  /** performance.now() around the route match (the `kong.router` span). */
+  routerStartedAt = 0;
+  routerEndedAt = 0;
   #abort: AbortController | null = null;
   #deadline: NodeJS.Timeout | null = null;
   /** Fires once when the client goes away before its response completed. */

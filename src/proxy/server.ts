@@ -19,6 +19,11 @@ import { JsonBodyError } from '../util/json.ts';
 import { parserErrorAnswer, rawAnswer, type ParserError } from './parser-errors.ts';
 import { lingerOnClose, lingeringClose } from './lingering-close.ts';
 import { watchUnreadBody } from './unread-body.ts';
+import { accessLogEntry } from './access-log.ts';
+import { tracerIn } from '../snapshot/compile.ts';
+import { startTrace } from '../plugins/opentelemetry/handler.ts';
+import { SPAN_KIND } from '../observability/otel/types.ts';
+import { accessSpanName } from '../observability/otel/trace.ts';
 
 /** An error body in the shape of the API the route speaks, when one of its plugins says (ai-proxy: OpenAI's envelope). */
 function routeErrorBody(ctx: RequestContext, status: number, body: unknown): unknown {
@@ -120,7 +125,9 @@ export class ProxyServer {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const rawQuery = q === -1 ? '' : url.slice(q);
+    const routerStartedAt = performance.now();
     const match = snapshot.router.match({ method: req.method ?? 'GET', host: req.headers.host ?? '', path, headers: req.headers });
+    const routerEndedAt = performance.now();
     if (!match) {
       res.once('close', () => {
         if (!req.complete) this.#watchUnreadBody(req);
@@ -130,6 +137,8 @@ export class ProxyServer {
       return;
     }
     const ctx = new RequestContext(req, res, snapshot, match, requestId, startedAt, path, rawQuery, this.#proxySettings);
+    ctx.routerStartedAt = routerStartedAt;
+    ctx.routerEndedAt = routerEndedAt;
     this.#inflight++;
     // The log phase runs once the response is closed AND the exchange has settled: a stream cut
     // by its client records its partial usage after the close, and budgets must still count it.
@@ -145,6 +154,7 @@ export class ProxyServer {
       this.#finished(ctx);
     };
     res.on('close', () => {
+      if (ctx.trace !== null) ctx.trace.endAt = performance.now();
       if (!res.writableFinished) ctx.clientLeft();
       else if (!req.complete) this.#watchUnreadBody(req);
       closed = true;
@@ -171,12 +181,16 @@ export class ProxyServer {
       this.#exit(ctx, route.httpsRedirectStatus, { message: 'Please use HTTPS protocol' });
       return;
     }
+    if (route.tracer !== null) this.#startTrace(ctx, route.tracer.conf);
     let chain = ctx.chain;
     for (let i = 0; i < chain.length; i++) {
       const p = chain[i];
       if (!p.handler.access) continue;
+      const trace = ctx.trace;
+      const t0 = trace !== null ? performance.now() : 0;
       const r = p.handler.access(ctx, p.conf);
       if (r) await r;
+      if (trace !== null) trace.span(accessSpanName(p.name), SPAN_KIND.internal, t0, performance.now());
       if (ctx.exitResponse) {
         this.#exit(ctx, ctx.exitResponse.status, ctx.exitResponse.body, ctx.exitResponse.headers);
         return;
@@ -185,6 +199,11 @@ export class ProxyServer {
       if (ctx.chain !== chain) {
         // an auth plugin identified a consumer: go on with the consumer's chain, below this priority
         chain = ctx.chain;
+        if (ctx.trace === null) {
+          // a consumer-scoped opentelemetry plugin: the trace starts now (its root span still at the request's arrival)
+          const tracer = tracerIn(chain);
+          if (tracer !== null) this.#startTrace(ctx, tracer.conf);
+        }
         const next = chain.findIndex((q) => q.priority < p.priority);
         i = (next === -1 ? chain.length : next) - 1;
       }
@@ -199,6 +218,11 @@ export class ProxyServer {
       return;
     }
     await forwardToService(ctx);
+  }
+
+  #startTrace(ctx: RequestContext, conf: unknown): void {
+    const trace = (ctx.trace = startTrace(ctx, conf as Parameters<typeof startTrace>[1]));
+    trace.span('kong.router', SPAN_KIND.internal, ctx.routerStartedAt, ctx.routerEndedAt);
   }
 
   #exit(ctx: RequestContext, status: number, body: unknown, headers?: Record<string, string>): void {
@@ -265,24 +289,15 @@ export class ProxyServer {
 
   #accessLog(ctx: RequestContext | null, req: IncomingMessage, res: ServerResponse, requestId: string, startedAt: number, path: string): void {
     if (!this.#settings.access_log || !this.#log.isLevelEnabled('info')) return;
-    const finished = res.writableFinished;
+    if (ctx) return void this.#log.info(accessLogEntry(ctx), 'request');
     const entry: Record<string, unknown> = {
       request_id: requestId,
       method: req.method,
       path, // never the query string: clients put keys there
-      status: finished ? res.statusCode : 499,
+      status: res.writableFinished ? res.statusCode : 499,
       latency_ms: Math.round((performance.now() - startedAt) * 100) / 100,
       client_ip: req.socket.remoteAddress,
     };
-    if (ctx) {
-      entry.route = ctx.route.name ?? ctx.route.id;
-      if (ctx.service) entry.service = ctx.service.name ?? ctx.service.id;
-      if (ctx.upstreamHeadersAt) entry.upstream_latency_ms = Math.round((ctx.upstreamHeadersAt - ctx.upstreamStartedAt) * 100) / 100;
-      if (ctx.consumer) entry.consumer = ctx.consumer.username ?? ctx.consumer.id;
-      if (ctx.error) entry.error = ctx.error;
-      if (ctx.attempts > 1) entry.attempts = ctx.attempts;
-      Object.assign(entry, ctx.logFields);
-    }
     this.#log.info(entry, 'request');
   }
 

@@ -1,0 +1,193 @@
+/**
+ * One request's trace (issue 21): its ids, the sampling decision, and the spans finished so far as
+ * plain SpanRecords. Built only on routes whose plugin chain has `opentelemetry` (the request path
+ * checks `ctx.trace !== null` and nothing else otherwise); handed whole to the exporter in the log
+ * phase. Times are taken with performance.now() (what the request path already reads) and made
+ * epoch milliseconds once per span: `performance.timeOrigin + t`.
+ *
+ * An unsampled trace still has ids (propagated with the "not sampled" flag, written in the access
+ * log and the trace-id response header) but records nothing.
+ */
+import { SPAN_KIND, STATUS_CODE, type Attributes, type PropagationConfig, type SpanEvent, type SpanKind, type SpanRecord, type StatusCode, type TraceContext } from './types.ts';
+import { newSpanId, newTraceId } from './ids.ts';
+import { injectHeaders } from './propagation/index.ts';
+import type { GenAiMetrics } from './metrics.ts';
+
+const ORIGIN = performance.timeOrigin;
+
+/** Epoch milliseconds (fractional) of a performance.now() reading. */
+export function epochMs(t: number): number {
+  return ORIGIN + t;
+}
+
+/**
+ * The sampling decision on a trace id: its low 56 bits as a fraction of 2^56, below the rate.
+ * Deterministic on the id, so every service sampling at the same rate keeps the same traces
+ * (OpenTelemetry's TraceIdRatioBased idea; W3C trace ids are random in their low bits).
+ */
+export function sampledByRate(traceId: string, rate: number): boolean {
+  if (rate >= 1) return true;
+  if (rate <= 0) return false;
+  const low = Number.parseInt(traceId.slice(18), 16); // 14 hex digits: 56 bits, exact in a double
+  return low / 2 ** 56 < rate;
+}
+
+/** A span started now and ended later (a provider call, an upstream attempt). Ending twice is a no-op. */
+export class OpenSpan {
+  readonly spanId: string;
+  readonly name: string;
+  readonly kind: SpanKind;
+  readonly start: number;
+  readonly attributes: Attributes;
+  events: SpanEvent[] | undefined = undefined;
+  #trace: Trace;
+  #ended = false;
+
+  constructor(trace: Trace, name: string, kind: SpanKind, start: number, attributes: Attributes, spanId: string) {
+    this.#trace = trace;
+    this.name = name;
+    this.kind = kind;
+    this.start = start;
+    this.attributes = attributes;
+    this.spanId = spanId;
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  end(end = performance.now(), attrs?: Attributes, status?: { code: StatusCode; message?: string }): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (attrs) Object.assign(this.attributes, attrs);
+    this.#trace.record(this.name, this.kind, this.start, end, this.attributes, status, this.spanId, this.events);
+  }
+}
+
+export class Trace {
+  readonly traceId: string;
+  /** The gateway's request span (Kong's `kong` server span). */
+  readonly rootSpanId: string;
+  /** The caller's span, when an incoming context was continued. */
+  readonly parentSpanId: string | null;
+  readonly traceState: string | undefined;
+  readonly sampled: boolean;
+  /** What was read from the request's headers (for `preserve` injection and baggage), or null. */
+  readonly incoming: TraceContext | null;
+  /** performance.now() of the request's arrival. */
+  readonly start: number;
+  readonly spans: SpanRecord[] = [];
+  #open: OpenSpan[] | null = null;
+
+  /** How the gateway's context is written on outgoing requests (null: the plugin has no traces_endpoint, Kong propagates nothing then). */
+  readonly propagation: PropagationConfig | null;
+  /** The plugin's GenAI metrics (its `metrics_endpoint`), recorded per provider call whatever the sampling. */
+  readonly metrics: GenAiMetrics | null;
+  /** performance.now() when the client's response closed (server.ts): the request span's end. */
+  endAt = 0;
+
+  constructor(start: number, incoming: TraceContext | null, sampleRate: number, propagation: PropagationConfig | null = null, metrics: GenAiMetrics | null = null) {
+    this.start = start;
+    this.propagation = propagation;
+    this.metrics = metrics;
+    this.incoming = incoming;
+    this.traceId = incoming?.traceId ?? newTraceId();
+    this.parentSpanId = incoming?.spanId || null; // '' : the caller's format carried no span id
+    this.traceState = incoming?.traceState;
+    this.rootSpanId = newSpanId();
+    // a caller's decision is followed; without one, the plugin's rate decides on the trace id
+    this.sampled = incoming?.sampled ?? sampledByRate(this.traceId, sampleRate);
+  }
+
+  /** A finished child of the request span. */
+  span(name: string, kind: SpanKind, start: number, end: number, attributes: Attributes = {}, status?: { code: StatusCode; message?: string }): void {
+    if (this.sampled) this.record(name, kind, start, end, attributes, status, newSpanId(), undefined);
+  }
+
+  /** A child of the request span that ends later; its id exists at once (it is what a propagated header names). */
+  startSpan(name: string, kind: SpanKind, attributes: Attributes = {}, spanId = newSpanId(), start = performance.now()): OpenSpan {
+    const s = new OpenSpan(this, name, kind, start, attributes, spanId);
+    (this.#open ??= []).push(s);
+    return s;
+  }
+
+  startClient(name: string, attributes: Attributes = {}, spanId?: string): OpenSpan {
+    return this.startSpan(name, SPAN_KIND.client, attributes, spanId);
+  }
+
+  /** @internal OpenSpan.end's way in. */
+  record(name: string, kind: SpanKind, start: number, end: number, attributes: Attributes, status: { code: StatusCode; message?: string } | undefined, spanId: string, events: SpanEvent[] | undefined): void {
+    if (!this.sampled) return;
+    const rec: SpanRecord = {
+      traceId: this.traceId,
+      spanId,
+      parentSpanId: this.rootSpanId,
+      name,
+      kind,
+      startMs: ORIGIN + start,
+      endMs: ORIGIN + Math.max(start, end),
+      attributes,
+    };
+    if (this.traceState) rec.traceState = this.traceState;
+    if (events) rec.events = events;
+    if (status && status.code !== STATUS_CODE.unset) rec.status = status;
+    this.spans.push(rec);
+  }
+
+  /**
+   * Ends the request span (and any span a failure path left open, at the same time) and returns
+   * every span of the request, the request span first. Empty when not sampled.
+   */
+  finish(end: number, name: string, attributes: Attributes, status?: { code: StatusCode; message?: string }): SpanRecord[] {
+    if (this.#open) for (const s of this.#open) if (!s.ended) s.end(end);
+    this.#open = null;
+    if (!this.sampled) return this.spans;
+    const root: SpanRecord = {
+      traceId: this.traceId,
+      spanId: this.rootSpanId,
+      parentSpanId: this.parentSpanId,
+      name,
+      kind: SPAN_KIND.server,
+      startMs: ORIGIN + this.start,
+      endMs: ORIGIN + Math.max(this.start, end),
+      attributes,
+    };
+    if (this.traceState) root.traceState = this.traceState;
+    if (this.parentSpanId !== null) root.remoteParent = true;
+    if (status && status.code !== STATUS_CODE.unset) root.status = status;
+    this.spans.unshift(root);
+    return this.spans;
+  }
+}
+
+/**
+ * The headers that carry this trace to an upstream, the call's span (`spanId`) as their parent, in
+ * the plugin's `inject` formats; null when nothing is to be injected.
+ */
+export function propagationHeaders(trace: Trace, spanId: string): Record<string, string> | null {
+  const p = trace.propagation;
+  if (p === null || p.inject.length === 0) return null;
+  const incoming = trace.incoming;
+  return injectHeaders(
+    { traceId: trace.traceId, spanId, parentSpanId: trace.rootSpanId, sampled: trace.sampled, traceState: trace.traceState, baggage: incoming?.baggage, traceIdBytes: incoming?.traceIdBytes, debug: incoming?.debug },
+    p.inject,
+    p.default_format,
+    incoming?.format ?? null,
+  );
+}
+
+const ACCESS_NAMES = new Map<string, string>();
+const HEADER_FILTER_NAMES = new Map<string, string>();
+
+/** Kong's plugin phase span names (`kong.access.plugin.<name>`), made once per plugin name. */
+export function accessSpanName(plugin: string): string {
+  let n = ACCESS_NAMES.get(plugin);
+  if (n === undefined) ACCESS_NAMES.set(plugin, (n = `kong.access.plugin.${plugin}`));
+  return n;
+}
+
+export function headerFilterSpanName(plugin: string): string {
+  let n = HEADER_FILTER_NAMES.get(plugin);
+  if (n === undefined) HEADER_FILTER_NAMES.set(plugin, (n = `kong.header_filter.plugin.${plugin}`));
+  return n;
+}
