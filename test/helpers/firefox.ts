@@ -20,9 +20,7 @@
  * emulation (Firefox has no `emulation.setMediaFeaturesOverride` yet): a dark session comes from a
  * browser launched with Firefox's own content colour-scheme preference.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 
 const CANDIDATES = [process.env.MODELGATE_TEST_FIREFOX, '/usr/bin/firefox-esr', '/usr/bin/firefox'].filter(Boolean) as string[];
@@ -32,7 +30,7 @@ export const FIREFOX: string | null = CANDIDATES.find((p) => existsSync(p)) ?? n
 export const firefoxMissing: string | null = FIREFOX ? null : 'firefox not found: install it (Debian: apt-get install firefox-esr) to run the Admin GUI Firefox tests';
 
 type Scheme = 'light' | 'dark';
-const launched = new Map<Scheme, { browser: Promise<Browser>; profile: string }>();
+const launched = new Map<Scheme, Promise<Browser>>();
 
 /**
  * One browser per colour scheme per test file, closed by `closeFirefox()` in `after`. Firefox reads
@@ -40,31 +38,25 @@ const launched = new Map<Scheme, { browser: Promise<Browser>; profile: string }>
  * (0 dark, 1 light), so the scheme is the browser's, not the page's.
  */
 export function firefox(scheme: Scheme = 'light'): Promise<Browser> {
-  let entry = launched.get(scheme);
-  if (!entry) {
-    // a profile of our own, removed at close: Firefox writes one per launch otherwise left in /tmp
-    const profile = mkdtempSync(path.join(os.tmpdir(), 'modelgate-firefox-'));
-    const browser = puppeteer.launch({
+  let browser = launched.get(scheme);
+  if (!browser) {
+    // Puppeteer writes these prefs into a temporary profile of its own, removed when it closes
+    browser = puppeteer.launch({
       browser: 'firefox',
       executablePath: FIREFOX!,
       headless: true,
-      userDataDir: profile,
       defaultViewport: { width: 1366, height: 768 },
       extraPrefsFirefox: { 'layout.css.prefers-color-scheme.content-override': scheme === 'dark' ? 0 : 1 },
     });
-    entry = { browser, profile };
-    launched.set(scheme, entry);
+    launched.set(scheme, browser);
   }
-  return entry.browser;
+  return browser;
 }
 
 export async function closeFirefox(): Promise<void> {
   const all = [...launched.values()];
   launched.clear();
-  for (const { browser, profile } of all) {
-    await (await browser.catch(() => null))?.close();
-    rmSync(profile, { recursive: true, force: true });
-  }
+  for (const browser of all) await (await browser.catch(() => null))?.close();
 }
 
 export interface FirefoxSession {
