@@ -67,7 +67,11 @@ export type PropagationFormat = (typeof PROPAGATION_FORMATS)[number];
  */
 export interface TraceContext {
   traceId: string;
-  /** The caller's span: the parent of the gateway's request span. */
+  /**
+   * The caller's span: the parent of the gateway's request span. Empty ('') when the caller's format
+   * carried a trace id but no span id (b3's `X-B3-TraceId` alone, Datadog without a parent id, AWS
+   * without `Parent`): the trace continues and the request span has no parent (Kong does the same).
+   */
   spanId: string;
   /** The caller's sampling decision, when its format carries one (null: not said, decide here). */
   sampled: boolean | null;
@@ -76,6 +80,10 @@ export interface TraceContext {
   format?: PropagationFormat;
   /** Baggage-like extras some formats carry (ot's `ot-baggage-*`, jaeger's `uberctx-*`), passed on as read. */
   baggage?: Record<string, string>;
+  /** Bytes of the trace id as the caller sent it (8: a 64-bit b3, ot, jaeger or instana id): injectors that allow several sizes write the caller's. */
+  traceIdBytes?: number;
+  /** b3's debug flag (`X-B3-Flags: 1`, or `d` in the single header), passed on as read. */
+  debug?: boolean;
 }
 
 /** Kong's `propagation` record (with `header_type` already folded in by the plugin's compile). */
