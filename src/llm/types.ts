@@ -81,6 +81,8 @@ export interface ModelOptions {
   output_cost: number | null;
   /** What happens to a client field the provider cannot honour (src/exchange/policy.ts); default `error`. */
   unsupported_params?: UnsupportedPolicy | null;
+  /** modelgate: false stops the opentelemetry plugin from writing trace context headers into this target's provider requests (default on). */
+  trace_propagation?: boolean | null;
   gemini?: GeminiOptions | null;
   bedrock?: BedrockOptions | null;
   huggingface?: HuggingFaceOptions | null;

@@ -8,6 +8,9 @@ import { callUpstream } from './upstream.ts';
 import { endToEndHeaders, endToEndResponseHeaders, type HeaderMap } from './headers.ts';
 import { ClientError, UpstreamError } from './errors.ts';
 import { HEADERS } from './names.ts';
+import { SPAN_KIND, STATUS_CODE, type Attributes } from '../observability/otel/types.ts';
+import { headerFilterSpanName, propagationHeaders, type Trace } from '../observability/otel/trace.ts';
+import { newSpanId } from '../observability/otel/ids.ts';
 
 /** Bodies up to this size are read before sending, so a connection failure can be retried. */
 const REPLAYABLE_BODY = 64 * 1024;
@@ -111,11 +114,18 @@ export async function forwardToService(ctx: RequestContext): Promise<void> {
   }
 
   ctx.upstream.path = path; // Kong's upstream_uri, logged even when the call fails
+  const trace = ctx.trace;
+  const attempts = trace !== null ? new BalancerAttempts(trace, service.host, service.port) : null;
+  if (attempts !== null) {
+    const injected = propagationHeaders(trace!, attempts.lastSpanId);
+    if (injected) Object.assign(headers, injected);
+  }
   ctx.upstreamStartedAt = performance.now();
   let result;
   try {
-    result = await callUpstream({ target, method: ctx.method, path, headers, body, signal: ctx.abort.signal });
+    result = await callUpstream({ target, method: ctx.method, path, headers, body, signal: ctx.abort.signal, onAttemptFailed: attempts?.failed });
   } catch (e) {
+    attempts?.settled(null);
     if (body instanceof BodyLimit && body.errored instanceof ClientError) throw body.errored;
     throw e;
   }
@@ -129,7 +139,16 @@ export async function forwardToService(ctx: RequestContext): Promise<void> {
   resHeaders[HEADERS.upstreamLatency] = String(Math.round(ctx.upstreamHeadersAt - ctx.upstreamStartedAt));
   resHeaders[HEADERS.proxyLatency] = String(Math.round(ctx.upstreamStartedAt - ctx.startedAt));
   ctx.response = { status: response.statusCode, headers: resHeaders };
-  for (const p of ctx.chain) p.handler.headerFilter?.(ctx, p.conf);
+  if (trace === null) {
+    for (const p of ctx.chain) p.handler.headerFilter?.(ctx, p.conf);
+  } else {
+    for (const p of ctx.chain) {
+      if (!p.handler.headerFilter) continue;
+      const t0 = performance.now();
+      p.handler.headerFilter(ctx, p.conf);
+      trace.span(headerFilterSpanName(p.name), SPAN_KIND.internal, t0, performance.now());
+    }
+  }
 
   ctx.res.writeHead(response.statusCode, resHeaders);
   await new Promise<void>((resolve) => {
@@ -142,4 +161,55 @@ export async function forwardToService(ctx: RequestContext): Promise<void> {
       resolve();
     });
   });
+  attempts?.settled(response.statusCode); // Kong ends the last balancer span once the body went through
+}
+
+/**
+ * Kong's `kong.balancer` spans (CLIENT), one per attempt at the service. The headers that carry the
+ * trace are written once, before the first attempt, naming the span of the attempt that answers
+ * (or fails last): that span's id is made first, as Kong pre-creates its balancer span; the
+ * attempts that failed before it get their own.
+ */
+class BalancerAttempts {
+  readonly lastSpanId = newSpanId();
+  readonly #trace: Trace;
+  readonly #host: string;
+  readonly #port: number;
+  #start = performance.now();
+  #failures: { start: number; end: number; code: string; status: number }[] = [];
+
+  constructor(trace: Trace, host: string, port: number) {
+    this.#trace = trace;
+    this.#host = host;
+    this.#port = port;
+  }
+
+  readonly failed = (err: UpstreamError): void => {
+    const now = performance.now();
+    this.#failures.push({ start: this.#start, end: now, code: err.code, status: err.status });
+    this.#start = now;
+  };
+
+  #attrs(n: number): Attributes {
+    return { try_count: n, 'server.address': this.#host, 'server.port': this.#port };
+  }
+
+  /** The call is over: `status` is the answer's, null when no attempt got one (the last failure is the injected span). */
+  settled(status: number | null): void {
+    const fails = this.#failures;
+    const last = status === null ? fails.length - 1 : fails.length;
+    for (let i = 0; i < fails.length; i++) {
+      const f = fails[i];
+      const a = this.#attrs(i + 1);
+      a['error.type'] = f.code;
+      const span = this.#trace.startSpan('kong.balancer', SPAN_KIND.client, a, i === last ? this.lastSpanId : undefined, f.start);
+      span.end(f.end, undefined, { code: STATUS_CODE.error });
+    }
+    if (status !== null) {
+      const a = this.#attrs(fails.length + 1);
+      a['http.response.status_code'] = status;
+      const span = this.#trace.startSpan('kong.balancer', SPAN_KIND.client, a, this.lastSpanId, this.#start);
+      span.end(performance.now(), undefined, status >= 500 ? { code: STATUS_CODE.error } : undefined);
+    }
+  }
 }

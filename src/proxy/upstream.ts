@@ -34,6 +34,8 @@ export interface UpstreamCall {
   headers: HeaderMap;
   body: Buffer | string | Readable | null;
   signal?: AbortLike;
+  /** Told of every failed attempt, retried or not (the tracing's per-attempt `kong.balancer` spans, forward.ts). */
+  onAttemptFailed?: (err: UpstreamError, attempt: number) => void;
 }
 
 export type UpstreamResponse = Dispatcher.ResponseData;
@@ -178,6 +180,7 @@ export async function callUpstream(call: UpstreamCall): Promise<CallResult> {
     } catch (err) {
       if (call.signal?.aborted) throw err;
       const classified = classifyUpstreamError(err);
+      call.onAttemptFailed?.(classified, attempt);
       if (classified.beforeSend && canRetry && attempt <= call.target.retries && classified.status !== 503) continue;
       classified.attempts = attempt;
       throw classified;

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import type { PluginHandler, CompileContext, CredentialNames } from '../types.ts';
 import type { RequestContext } from '../../proxy/context.ts';
 import { compileAiProxy, type CompiledAiProxy } from '../ai-proxy/compile.ts';
-import { planFor, relay, restoreProviderState, sendPlanned, stateScope, type SentCall } from '../ai-proxy/exchange.ts';
+import { abandonSent, planFor, relay, restoreProviderState, sendPlanned, stateScope, type SentCall } from '../ai-proxy/exchange.ts';
 import { isObject } from '../../llm/json.ts';
 import { bareOperation, errorFormatOf, servesOperation, unifiedOperation, type Operation } from '../ai-proxy/operations.ts';
 import { clientApi } from '../../exchange/apis/index.ts';
@@ -223,6 +223,7 @@ async function balance(ctx: RequestContext, conf: CompiledAdvanced): Promise<voi
       conf.balancer.report(state, { ok: false });
       if (canFailOver()) {
         discard(sent.response);
+        abandonSent(ctx, sent);
         continue;
       }
     }

@@ -33,6 +33,10 @@ export interface AiExchange {
   kind?: CostKind;
   /** With `logging.log_payloads`: the client's body and the answer's, for the spend row (src/spend/row.ts bounds them). */
   payload?: { request: string; response: string };
+  /** Traced requests only (the GenAI span, src/plugins/ai-proxy/tracing.ts): the answer's id, finish reasons and text. */
+  responseId?: string | null;
+  finishReasons?: string[];
+  outputText?: string;
 }
 
 /** Shared with later plugins (rate limiting, Prometheus, logging). */

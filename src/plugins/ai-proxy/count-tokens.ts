@@ -9,7 +9,7 @@ import type { RequestContext } from '../../proxy/context.ts';
 import type { CompiledAiProxy } from './compile.ts';
 import type { UpstreamLimits } from './upstream-request.ts';
 import { relayProviderError, readProviderBody, sendBody, answerHeaders } from './relay-json.ts';
-import { resolveModel, sendCall } from './exchange.ts';
+import { endSent, resolveModel, sendCall } from './exchange.ts';
 import { ExchangeContext } from '../../exchange/context.ts';
 import { clientApi } from '../../exchange/apis/index.ts';
 import { parseCountTokensRequest } from '../../exchange/inbound/anthropic-messages.ts';
@@ -48,7 +48,11 @@ export async function countTokens(ctx: RequestContext, target: CountTarget, valu
   const body = JSON.stringify({ ...canonical.source.body, model });
   const sent = await sendCall(ctx, conf, countTokensUrl(endpoint.url), endpoint.headers, body, null, limits, true, driver);
   ctx.attempts = sent.attempts;
-  if (sent.response.statusCode !== 200) return relayProviderError(ctx, conf, sent.response, model, undefined, ANTHROPIC_API);
-  const text = await readProviderBody(ctx, sent.response);
-  sendBody(ctx.res, 200, text, answerHeaders(ctx, conf, model, sent.response));
+  try {
+    if (sent.response.statusCode !== 200) return await relayProviderError(ctx, conf, sent.response, model, undefined, ANTHROPIC_API);
+    const text = await readProviderBody(ctx, sent.response);
+    sendBody(ctx.res, 200, text, answerHeaders(ctx, conf, model, sent.response));
+  } finally {
+    endSent(ctx, sent);
+  }
 }

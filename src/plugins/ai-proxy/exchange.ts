@@ -5,6 +5,7 @@
  * before a single byte reaches the client.
  */
 import { credentialNames } from '../shared/credentials.ts';
+import { endCall, failCall, startCall, type TracedCall } from './tracing.ts';
 import type { AbortLike, RequestContext } from '../../proxy/context.ts';
 import type { CompiledAiProxy } from './compile.ts';
 import { resolveEndpoint, upstreamHeaders, EndpointError, type UpstreamLimits } from './upstream-request.ts';
@@ -94,6 +95,8 @@ export interface SentCall {
   sentAt: number;
   signal: AbortLike;
   attempts: number;
+  /** The call's GenAI span (traced requests), ended by the relay or by a balancer moving on. */
+  traced: TracedCall | null;
 }
 
 /** RequestError (the client's fault) → Kong's 400, with the field it names as OpenAI's `param`; anything else propagates. */
@@ -246,14 +249,31 @@ export async function sendCall(ctx: RequestContext, conf: CompiledAiProxy, url: 
   }
   const bytes = typeof body === 'string' ? Buffer.from(body) : body; // encoded once: its length is the header, and undici writes it as is
   const headers = upstreamHeaders(conf, endpoint, ctx.req.headers, framing, bytes.length, ctx.chain.length > 1 ? credentialNames(ctx).headers : undefined);
-  if (conf.driver.signRequest) await signHeaders(conf, `${endpoint.target.origin}${endpoint.path}`, headers, body, signing);
-  const signal = upstreamSignal(ctx, framing !== null);
-  ctx.upstream.path = endpoint.path; // Kong's upstream_uri: a balancer's last attempt overwrites its earlier ones
-  ctx.upstreamStartedAt = performance.now();
-  const call = { target: endpoint.target, method: 'POST', path: endpoint.path, headers, body: bytes, signal };
-  const { response, attempts } = whole ? await callUpstreamCollected(call, ctx.settings.maxResponseSize) : await callUpstream(call);
-  ctx.upstreamHeadersAt = performance.now();
-  return { response, sentAt: ctx.upstreamStartedAt, signal, attempts };
+  // the trace context goes in before a signature is computed over the headers (Bedrock's SigV4)
+  const traced = ctx.trace !== null ? startCall(ctx, conf, signing, endpoint.target.origin, framing !== null, headers) : null;
+  try {
+    if (conf.driver.signRequest) await signHeaders(conf, `${endpoint.target.origin}${endpoint.path}`, headers, body, signing);
+    const signal = upstreamSignal(ctx, framing !== null);
+    ctx.upstream.path = endpoint.path; // Kong's upstream_uri: a balancer's last attempt overwrites its earlier ones
+    ctx.upstreamStartedAt = performance.now();
+    const call = { target: endpoint.target, method: 'POST', path: endpoint.path, headers, body: bytes, signal };
+    const { response, attempts } = whole ? await callUpstreamCollected(call, ctx.settings.maxResponseSize) : await callUpstream(call);
+    ctx.upstreamHeadersAt = performance.now();
+    return { response, sentAt: ctx.upstreamStartedAt, signal, attempts, traced };
+  } catch (e) {
+    if (traced !== null) failCall(ctx, traced, e);
+    throw e;
+  }
+}
+
+/** Ends a sent call's GenAI span once its answer was relayed (a no-op for untraced requests). */
+export function endSent(ctx: RequestContext, sent: SentCall): void {
+  if (sent.traced !== null) endCall(ctx, sent.traced, sent.response.statusCode);
+}
+
+/** A balancer leaves this call's answer for another target: its span ends as failed with the status. */
+export function abandonSent(ctx: RequestContext, sent: SentCall): void {
+  if (sent.traced !== null) failCall(ctx, sent.traced, null, sent.response.statusCode);
 }
 
 export function sendPlanned(ctx: RequestContext, plan: PlannedCall, limits: UpstreamLimits): Promise<SentCall> {
@@ -278,6 +298,11 @@ export async function restoreProviderState(ctx: RequestContext, checked: Checked
 
 /** Answers the client from a provider's answer: translated JSON, a translated stream, or embeddings. */
 export function relay(ctx: RequestContext, plan: PlannedCall, checked: CheckedRequest, rawRequest: string, sent: SentCall): Promise<void> {
+  if (sent.traced === null) return relayAnswer(ctx, plan, checked, rawRequest, sent);
+  return relayAnswer(ctx, plan, checked, rawRequest, sent).finally(() => endSent(ctx, sent));
+}
+
+function relayAnswer(ctx: RequestContext, plan: PlannedCall, checked: CheckedRequest, rawRequest: string, sent: SentCall): Promise<void> {
   if (plan.kind === 'embeddings') return relayEmbeddings(ctx, plan.conf, plan.embeddings, plan.request, rawRequest, sent.response, sent.sentAt);
   if (checked.kind !== 'llm') throw new Error('an llm plan needs an llm request');
   const x: Exchange = {

@@ -15,7 +15,7 @@ import { compileAiProxy, type CompiledAiProxy } from './compile.ts';
 import { serviceLimits } from './upstream-request.ts';
 import { relayPreserved } from './relay-json.ts';
 import { readClientJson } from './client-request.ts';
-import { planFor, relay, resolveModel, restoreProviderState, sendCall, sendPlanned, stateScope } from './exchange.ts';
+import { endSent, planFor, relay, resolveModel, restoreProviderState, sendCall, sendPlanned, stateScope } from './exchange.ts';
 import { errorFormatOf, routeOperation, routeRequestOperation } from './operations.ts';
 import { clientApi } from '../../exchange/apis/index.ts';
 import type { InboundFormat } from '../../exchange/types.ts';
@@ -93,7 +93,11 @@ async function exchangePreserved(ctx: RequestContext, conf: CompiledAiProxy, raw
   // streamed through as it comes: a preserved request may well be a stream
   const sent = await sendCall(ctx, conf, target.toString(), headers, raw, null, serviceLimits(ctx.compiledService), false, driverCtx);
   ctx.attempts = sent.attempts;
-  await relayPreserved(ctx, conf, sent.response, sent.sentAt, raw);
+  try {
+    await relayPreserved(ctx, conf, sent.response, sent.sentAt, raw);
+  } finally {
+    endSent(ctx, sent);
+  }
 }
 
 /**

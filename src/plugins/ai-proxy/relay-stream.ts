@@ -12,6 +12,8 @@ import type { ServerResponse } from 'node:http';
 import type { Exchange } from './exchange.ts';
 import { answerHeaders, readProviderBody, relayProviderError, estimateUsage, translateOr502 } from './relay-json.ts';
 import { recordExchange } from './analytics.ts';
+import { noteStream } from './tracing.ts';
+import { StreamFacts } from '../../observability/otel/genai.ts';
 import { createFrameDecoder } from '../../llm/stream/index.ts';
 import { TranslationError, UpstreamStreamError, type StreamEvent, type StreamFraming, type StreamTranslator, type Usage } from '../../llm/types.ts';
 import { jsonAnswerAsStream } from './stream-from-json.ts';
@@ -85,6 +87,11 @@ export async function relayStream(x: Exchange): Promise<void> {
     res.writeHead(200, headers);
     res.end(frames);
     record(x, usage, responseModel, translated.text ?? answer, null, false);
+    if (ctx.trace !== null) {
+      const facts = new StreamFacts();
+      facts.scan(frames);
+      noteStream(ctx, facts, translated.text ?? answer);
+    }
     if (hasState(translated.carried)) void rememberState(translated.carried, x.stateScope);
     if (x.keep && kept) x.keep(kept);
     return;
@@ -100,10 +107,13 @@ export async function relayStream(x: Exchange): Promise<void> {
   // for an answer whose translator does not tell (or that carried no content)
   let firstTokenAt: number | null = null;
   let firstFrameAt: number | null = null;
+  // traced requests: the answer's id and finish reasons, read from the frames the client gets
+  const facts = ctx.trace !== null ? new StreamFacts() : null;
   try {
     for await (const chunk of response.body as AsyncIterable<Buffer>) {
       const out = translateAll(translator, decoder.push(chunk));
       if (out.frames) {
+        if (facts !== null) facts.scan(out.frames);
         firstFrameAt ??= performance.now();
         if (firstTokenAt === null && translator.contentStarted !== false) firstTokenAt = performance.now();
         if (!res.write(out.frames)) await waitDrain(res);
@@ -119,7 +129,9 @@ export async function relayStream(x: Exchange): Promise<void> {
         throw failure;
       }
       // asked for usage and the provider gave none: the client gets our count in the usage chunk
-      res.end(last.frames + translator.finish(translator.usage() === null && driver.includeUsage ? estimateUsage(x, translator.text) : null));
+      const tail = last.frames + translator.finish(translator.usage() === null && driver.includeUsage ? estimateUsage(x, translator.text) : null);
+      if (facts !== null) facts.scan(tail);
+      res.end(tail);
     }
   } catch (e) {
     if (res.destroyed || ctx.clientSignal.aborted) {
@@ -134,6 +146,7 @@ export async function relayStream(x: Exchange): Promise<void> {
   }
   const complete = translator.done && !ctx.error && !ctx.clientSignal.aborted;
   record(x, translator.usage(), translator.responseModel, translator.text, firstTokenAt ?? firstFrameAt, !complete);
+  if (facts !== null) noteStream(ctx, facts, translator.text);
   if (complete && hasState(translator.carried)) void rememberState(translator.carried, x.stateScope);
   if (complete && x.keep && translator.answer) x.keep(translator.answer);
 }

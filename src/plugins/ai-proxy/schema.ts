@@ -91,6 +91,8 @@ export const modelOptionsField: Field = {
     output_cost: { type: 'number', between: [0, 1e9] },
     // what happens to a client field the provider cannot honour (docs/ai-proxy.md, src/exchange/policy.ts)
     unsupported_params: { type: 'string', default: 'error', one_of: ['error', 'drop', 'pass'] },
+    // modelgate: the opentelemetry plugin's trace context headers on this target's provider calls (docs/plugins.md, "opentelemetry")
+    trace_propagation: { type: 'boolean', default: true },
     gemini: {
       type: 'record',
       fields: {
