@@ -330,6 +330,8 @@ export class OtlpReceiver {
   port = 0;
   /** Every request, in arrival order, including refused and undecodable ones. */
   readonly requests: ReceivedRequest[] = [];
+  /** Request bodies fully received, answered or not yet (a slow receiver answers later). */
+  arrived = 0;
   #delayMs = 0;
   #failures: { status: number; times: number; retryAfter?: string } | null = null;
   #partial: { rejected: number; message: string } | null = null;
@@ -453,6 +455,8 @@ export class OtlpReceiver {
       if (size <= MAX_BODY) chunks.push(c);
     });
     req.on('end', () => {
+      this.arrived++;
+      for (const w of [...this.#waiters]) w();
       const answer = () => this.#answer(req, res, Buffer.concat(chunks), size);
       if (this.#delayMs > 0) setTimeout(answer, this.#delayMs);
       else answer();
