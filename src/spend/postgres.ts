@@ -16,6 +16,8 @@
  * - spend_rollup_<interval>_<route|consumer|provider|model>: the same sums and
  *   histogram per (bucket, value) of one dimension, so `/usage` grouped or filtered by at most one
  *   dimension (and costOf, per consumer) reads a row per value and bucket, not one per combination.
+ * - spend_rollup_<interval>_<combination> (migration 002; rollups.ts says which and why): the same
+ *   per bucket and the combination's columns, for `/usage` touching two dimensions.
  *
  * A batch is ONE statement: the rows go in with `ON CONFLICT DO NOTHING`, and each rollup level is
  * one `INSERT … ON CONFLICT DO UPDATE` (increments) over the rows that statement really inserted
@@ -36,6 +38,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { classifyPgError } from '../store/pg-errors.ts';
 import { StoreError } from '../store/types.ts';
+import { COMBINATIONS, DIMENSIONS, DIMENSION_COLUMN, combinationTable, rollupFor, rollupTables } from './rollups.ts';
 import { INTERVAL_MS, SpendCursorError, bucketStart, latencyIndex, totalsOf, type LatencyHistogram } from './sqlite.ts';
 import { MAX_SERIES_POINTS, UsageTooLargeError, type RequestsAnswer, type RequestsQuery, type SpendRow, type SpendStore, type UsageAnswer, type UsageDimension, type UsageInterval, type UsageQuery, type UsageSeriesPoint, type UsageTotals } from './types.ts';
 
@@ -100,10 +103,6 @@ const TOKENS = ['prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_wr
 const SUMS = ['requests', 'errors', ...TOKENS, 'cost', 'unpriced_requests'] as const;
 const INTERVALS = Object.keys(INTERVAL_MS) as UsageInterval[];
 const KEY = 'bucket, route_id, consumer_id, provider, model';
-/** The dimensions rolled up alone too (`spend_rollup_<interval>_<dimension>`, keyed by bucket and value). */
-const DIMENSIONS: UsageDimension[] = ['route', 'consumer', 'provider', 'model'];
-/** `/usage` dimensions → full-key rollup columns (as on SQLite). */
-const DIMENSION_COLUMN: Record<UsageDimension, string> = { consumer: 'consumer_id', route: 'route_id', provider: 'provider', model: 'model' };
 
 /** The start of `col`'s UTC bucket, whatever the session's TimeZone. */
 const truncUtc = (interval: UsageInterval, col: string) => `(date_trunc('${interval}', ${col} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')`;
@@ -142,12 +141,16 @@ function upsert(table: string, key: string[], cols: string[], from: string): str
       latency_hist = ${mergeJson('(VALUES (t.latency_hist), (EXCLUDED.latency_hist)) AS h(j)')}`;
 }
 
-/** Each interval's full-key rollup and its four per-dimension rollups, from the folded rows `f_<interval>`. */
+/** Each interval's full-key rollup, its four per-dimension and its combination rollups (rollups.ts), from the folded rows `f_<interval>`. */
 function rollupUpserts(interval: UsageInterval): string[] {
   const keyCols = KEY.split(', ');
   return [
     `r_${interval} AS (${upsert(`spend_rollup_${interval}`, keyCols, keyCols, `f_${interval}`)})`,
     ...DIMENSIONS.map((d) => `r_${interval}_${d} AS (${upsert(`spend_rollup_${interval}_${d}`, ['bucket', 'value'], ['bucket', DIMENSION_COLUMN[d]], `f_${interval}`)})`),
+    ...COMBINATIONS.map((c) => {
+      const cols = ['bucket', ...c.map((d) => DIMENSION_COLUMN[d])];
+      return `r_${interval}_${c.join('_')} AS (${upsert(combinationTable(interval, c), cols, cols, `f_${interval}`)})`;
+    }),
   ];
 }
 
@@ -303,7 +306,7 @@ export class PostgresSpendStore implements SpendStore {
   async open(): Promise<void> {
     const rows = await this.#query<{ ok: boolean }>(
       `SELECT to_regclass('spend_requests') IS NOT NULL AND to_regclass('spend_rollup_day_model') IS NOT NULL
-        AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('spend_requests') AND attname = 'payload' AND NOT attisdropped) AS ok`,
+        AND to_regclass('${combinationTable('day', COMBINATIONS[COMBINATIONS.length - 1])}') IS NOT NULL AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('spend_requests') AND attname = 'payload' AND NOT attisdropped) AS ok`,
     );
     if (!rows[0]?.ok) throw new Error("the spend log's tables are missing or old (migrations 001_spend_log, 002_spend_details_and_combinations): run 'modelgate migrations up'");
     const today = dayOf(this.#now());
@@ -336,9 +339,8 @@ export class PostgresSpendStore implements SpendStore {
    * `from`/`to` are widened to whole buckets (as on SQLite). Sums and the merged histogram of each
    * point and of the whole range come from one query (GROUPING SETS), cost summed exactly.
    *
-   * Which rollup: with at most one dimension grouped or filtered on, that dimension's own table
-   * (`spend_rollup_<interval>_<d>`, one row per value and bucket); with none, the provider's (the
-   * fewest values, and never more rows than the full-key table); with more, the full-key table.
+   * Which rollup: rollupFor (rollups.ts): the dimension's own table with at most one dimension
+   * grouped or filtered on, a combination's with two (or three inside one), else the full key.
    * Every one holds the same sums and histograms, so the answer is the same whichever is read.
    */
   async usage(q: UsageQuery): Promise<UsageAnswer> {
@@ -433,7 +435,7 @@ export class PostgresSpendStore implements SpendStore {
       ...drop.map((x) => `DROP TABLE IF EXISTS ${x.name}`),
       `DELETE FROM spend_requests WHERE time < '${iso(before)}'`,
       ...INTERVALS.flatMap((i) =>
-        [`spend_rollup_${i}`, ...DIMENSIONS.map((d) => `spend_rollup_${i}_${d}`)].map((t) => `DELETE FROM ${t} WHERE bucket <= '${iso(before - INTERVAL_MS[i])}'`),
+        rollupTables(i).map((t) => `DELETE FROM ${t} WHERE bucket <= '${iso(before - INTERVAL_MS[i])}'`),
       ),
     ].join(';\n');
     await this.#query(sql);
@@ -473,17 +475,8 @@ export class PostgresSpendStore implements SpendStore {
   }
 }
 
-/**
- * The rollup table a `/usage` query reads, given the dimensions it groups or filters on, and the
- * column each dimension is in there.
- */
-export function rollupFor(interval: UsageInterval, used: ReadonlySet<UsageDimension>): { table: string; column: (d: UsageDimension) => string } {
-  if (used.size <= 1) {
-    const d = used.size === 1 ? [...used][0] : 'provider';
-    return { table: `spend_rollup_${interval}_${d}`, column: () => 'value' };
-  }
-  return { table: `spend_rollup_${interval}`, column: (d) => DIMENSION_COLUMN[d] };
-}
+/** Where `/usage` queries find their rollup: rollups.ts (re-exported for the store's tests). */
+export { rollupFor };
 
 function bad(message: string): never {
   throw new TypeError(message);

@@ -10,7 +10,9 @@
  *   route and model (served, else requested) with time;
  * - `spend_rollup_minute|hour|day`: one row per (bucket start, route, consumer, provider, model)
  *   with the sums `/usage` reports and a latency histogram. Absent values are '' in the key (SQLite
- *   treats NULLs in a key as distinct, which would break the upsert) and null again when read.
+ *   treats NULLs in a key as distinct, which would break the upsert) and null again when read;
+ * - `spend_rollup_<interval>_<dimension>` and `_<combination>`: the same sums by fewer key columns
+ *   (rollups.ts says which, and which one a query reads).
  *
  * Percentiles: p50/p95 cannot be summed across rollup rows, so each keeps a small histogram of
  * latencies in log-spaced buckets (4 per doubling: each bucket is ~19% wide), as sparse JSON
@@ -25,6 +27,7 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import fs from 'node:fs';
 import path from 'node:path';
+import { COMBINATIONS, DIMENSIONS, DIMENSION_COLUMN, combinationTable, rollupFor, rollupTables } from './rollups.ts';
 import { MAX_SERIES_POINTS, SPEND_ROW_FIELDS, UsageTooLargeError, type RequestsAnswer, type RequestsQuery, type SpendRow, type SpendStore, type UsageAnswer, type UsageDimension, type UsageInterval, type UsageQuery, type UsageTotals } from './types.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -137,22 +140,12 @@ const INSERT_CHUNK = 100;
 /** The token sums a rollup keeps, named as in UsageTotals. */
 const TOKEN_SUMS = ['prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens', 'reasoning_tokens', 'total_tokens'] as const;
 
-/** `/usage` dimensions → rollup key columns. */
-const DIMENSION_COLUMN: Record<UsageDimension, string> = { consumer: 'consumer_id', model: 'model', provider: 'provider', route: 'route_id' };
-
 /** Raw-row filters → columns (the model index is on the same expression). */
 const MODEL_EXPR = 'COALESCE(model_served, model_requested)';
 const ROW_FILTER: Record<'consumer' | 'route' | 'model' | 'provider', string> = { consumer: 'consumer_id', route: 'route_id', model: MODEL_EXPR, provider: 'provider' };
 
-const SCHEMA_VERSION = 2;
-
-/**
- * The rollup dimensions, each also rolled up alone (`spend_rollup_<interval>_<dimension>`, keyed
- * by bucket and value): a query that groups or filters by at most one dimension reads those, whose
- * rows are as many as the dimension's values per bucket, instead of every (route, consumer,
- * provider, model) combination, which with spread traffic is nearly as many rows as requests.
- */
-const DIMENSIONS: readonly UsageDimension[] = ['route', 'consumer', 'provider', 'model'];
+/** 3: the combination rollups (rollups.ts), filled from the full-key ones when an older file is opened. */
+const SCHEMA_VERSION = 3;
 
 /** The columns every rollup row sums, and its latency histogram. */
 const ROLLUP_SUMS = `requests INTEGER NOT NULL, errors INTEGER NOT NULL,
@@ -168,7 +161,11 @@ function schema(): string {
     ) WITHOUT ROWID;
     ${DIMENSIONS.map(
       (d) => `CREATE TABLE IF NOT EXISTS spend_rollup_${i}_${d} (bucket INTEGER NOT NULL, value TEXT NOT NULL, ${ROLLUP_SUMS}, PRIMARY KEY (bucket, value)) WITHOUT ROWID;`,
-    ).join('\n')}`,
+    ).join('\n')}
+    ${COMBINATIONS.map((c) => {
+      const cols = c.map((d) => DIMENSION_COLUMN[d]);
+      return `CREATE TABLE IF NOT EXISTS ${combinationTable(i, c)} (bucket INTEGER NOT NULL, ${cols.map((k) => `${k} TEXT NOT NULL`).join(', ')}, ${ROLLUP_SUMS}, PRIMARY KEY (bucket, ${cols.join(', ')})) WITHOUT ROWID;`;
+    }).join('\n')}`,
   ).join('\n');
   return `
     CREATE TABLE IF NOT EXISTS spend_requests (
@@ -206,22 +203,37 @@ interface RollupSums extends Omit<UsageTotals, 'latency_p50_ms' | 'latency_p95_m
 /** A rollup row's key values by dimension. */
 const KEY_OF: Record<UsageDimension, (s: RollupSums) => string> = { route: (s) => s.route_id, consumer: (s) => s.consumer_id, provider: (s) => s.provider, model: (s) => s.model };
 
-/** The full-key sums folded again per single dimension (the per-dimension rollups). */
-function foldByDimension(sums: Map<string, RollupSums>, d: UsageDimension): Map<string, RollupSums & { value: string }> {
-  const out = new Map<string, RollupSums & { value: string }>();
+/** Sums folded for one rollup table: its key values (after the bucket), in its key columns' order. */
+type Folded = RollupSums & { keys: string[] };
+
+/**
+ * The full-key sums folded again by some of the dimensions: one alone (a per-dimension rollup) or
+ * a combination. All the dimensions: the full key itself, one entry per key.
+ */
+function foldBy(sums: Map<string, RollupSums>, dims: readonly UsageDimension[]): Folded[] {
+  const out = new Map<string, Folded>();
   for (const s of sums.values()) {
-    const value = KEY_OF[d](s);
-    const key = `${s.bucket}\u0000${value}`;
+    const keys = dims.map((d) => KEY_OF[d](s));
+    const key = `${s.bucket}\u0000${keys.join('\u0000')}`;
     let t = out.get(key);
     if (!t) {
-      t = { ...s, value, hist: {} };
+      t = { ...s, keys, hist: {} };
       for (const c of SUMMED) t[c] = 0;
       out.set(key, t);
     }
     for (const c of SUMMED) t[c] += s[c];
     mergeHistogram(t.hist, s.hist);
   }
-  return out;
+  return [...out.values()];
+}
+
+/** Every rollup table of an interval, with its key columns and the dimensions they hold. */
+function rollupShapes(interval: UsageInterval): { table: string; columns: string[]; dims: readonly UsageDimension[] }[] {
+  return [
+    { table: `spend_rollup_${interval}`, columns: DIMENSIONS.map((d) => DIMENSION_COLUMN[d]), dims: DIMENSIONS },
+    ...DIMENSIONS.map((d) => ({ table: `spend_rollup_${interval}_${d}`, columns: ['value'], dims: [d] })),
+    ...COMBINATIONS.map((c) => ({ table: combinationTable(interval, c), columns: c.map((d) => DIMENSION_COLUMN[d]), dims: c })),
+  ];
 }
 
 /** A batch folded per interval and rollup key. */
@@ -304,8 +316,41 @@ export class SqliteSpendStore implements SpendStore {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     this.#db = new DatabaseSync(file);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
-    this.#db.exec(schema());
-    this.#addColumns();
+    this.#db.function('merge_hist', { deterministic: true }, (a, b) =>
+      JSON.stringify(mergeHistogram(JSON.parse(a as string) as LatencyHistogram, JSON.parse(b as string) as LatencyHistogram)),
+    );
+    // one transaction: a file is at the new version with its tables filled, or as it was
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const { user_version: version } = this.#db.prepare('PRAGMA user_version').get() as { user_version: number };
+      this.#db.exec(schema());
+      this.#addColumns();
+      if (version > 0 && version < 3) for (const interval of INTERVALS) for (const c of COMBINATIONS) this.#fillCombination(interval, c);
+      this.#db.exec('COMMIT');
+    } catch (e) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      this.#db.close();
+      throw e;
+    }
+  }
+
+  /**
+   * A combination rollup made for a file that already has traffic: its rows folded from the
+   * full-key rollup's (the sums added, the histograms merged index by index), as the writes
+   * would have made them.
+   */
+  #fillCombination(interval: UsageInterval, c: readonly UsageDimension[]): void {
+    const full = `spend_rollup_${interval}`;
+    const key = ['bucket', ...c.map((d) => DIMENSION_COLUMN[d])].join(', ');
+    this.#db.exec(`DELETE FROM ${combinationTable(interval, c)}`); // a file an older version wrote to after a newer one
+    this.#db.exec(`INSERT INTO ${combinationTable(interval, c)} (${key}, ${SUMMED.join(', ')}, latency_hist)
+      SELECT ${key}, ${SUMMED.join(', ')}, h.hist
+      FROM (SELECT ${key}, ${SUMMED.map((x) => `SUM(${x}) AS ${x}`).join(', ')} FROM ${full} GROUP BY ${key}) AS s
+      JOIN (
+        SELECT ${key}, json_group_object(k, n) AS hist
+        FROM (SELECT ${key}, j.key AS k, SUM(j.value) AS n FROM ${full}, json_each(${full}.latency_hist) AS j GROUP BY ${key}, j.key)
+        GROUP BY ${key}
+      ) AS h USING (${key})`);
   }
 
   /** Brings a file made by an older version up to today's columns: idempotent, once per open. */
@@ -355,8 +400,7 @@ export class SqliteSpendStore implements SpendStore {
         }
       }
       for (const [interval, sums] of foldRollups(fresh)) {
-        this.#upsertRollups(interval, sums);
-        for (const d of DIMENSIONS) this.#upsertDimension(interval, d, foldByDimension(sums, d));
+        for (const shape of rollupShapes(interval)) this.#upsert(shape.table, shape.columns, foldBy(sums, shape.dims));
       }
       db.exec('COMMIT');
     } catch (e) {
@@ -365,50 +409,28 @@ export class SqliteSpendStore implements SpendStore {
     }
   }
 
-  #upsertRollups(interval: UsageInterval, sums: Map<string, RollupSums>): void {
-    const table = `spend_rollup_${interval}`;
-    const key = 'bucket = ? AND route_id = ? AND consumer_id = ? AND provider = ? AND model = ?';
-    const read = this.#stmt(`SELECT latency_hist FROM ${table} WHERE ${key}`);
-    const counted = ['requests', 'errors', ...TOKEN_SUMS, 'cost', 'unpriced_requests'] as const;
+  /**
+   * One rollup table's upsert, keyed by (bucket, ...columns): one statement per key, sums added in
+   * SQL, histograms merged by `merge_hist` (JS, registered on the connection) only when the key is
+   * there already. A read of the row before each upsert was a third of the writer's rollup time.
+   */
+  #upsert(table: string, columns: readonly string[], sums: Folded[]): void {
+    const key = ['bucket', ...columns];
     const upsert = this.#stmt(
-      `INSERT INTO ${table} (bucket, route_id, consumer_id, provider, model, ${counted.join(', ')}, latency_hist)
-       VALUES (?, ?, ?, ?, ?, ${counted.map(() => '?').join(', ')}, ?)
-       ON CONFLICT (bucket, route_id, consumer_id, provider, model) DO UPDATE SET
-       ${counted.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}, latency_hist = excluded.latency_hist`,
+      `INSERT INTO ${table} (${key.join(', ')}, ${SUMMED.join(', ')}, latency_hist)
+       VALUES (${key.map(() => '?').join(', ')}, ${SUMMED.map(() => '?').join(', ')}, ?)
+       ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${SUMMED.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}, latency_hist = merge_hist(latency_hist, excluded.latency_hist)`,
     );
-    for (const s of sums.values()) {
-      const k = [s.bucket, s.route_id, s.consumer_id, s.provider, s.model] as const;
-      // histograms merge in JS (one read of the key's row, inside the write transaction)
-      const existing = read.get(...k) as { latency_hist: string } | undefined;
-      const hist = existing ? mergeHistogram(JSON.parse(existing.latency_hist) as LatencyHistogram, s.hist) : s.hist;
-      upsert.run(...k, ...counted.map((c) => s[c]), JSON.stringify(hist));
-    }
-  }
-
-  /** A per-dimension rollup: the same upsert as the full key's, keyed by (bucket, value). */
-  #upsertDimension(interval: UsageInterval, d: UsageDimension, sums: Map<string, RollupSums & { value: string }>): void {
-    const table = `spend_rollup_${interval}_${d}`;
-    const read = this.#stmt(`SELECT latency_hist FROM ${table} WHERE bucket = ? AND value = ?`);
-    const upsert = this.#stmt(
-      `INSERT INTO ${table} (bucket, value, ${SUMMED.join(', ')}, latency_hist) VALUES (?, ?, ${SUMMED.map(() => '?').join(', ')}, ?)
-       ON CONFLICT (bucket, value) DO UPDATE SET ${SUMMED.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}, latency_hist = excluded.latency_hist`,
-    );
-    for (const s of sums.values()) {
-      const existing = read.get(s.bucket, s.value) as { latency_hist: string } | undefined;
-      const hist = existing ? mergeHistogram(JSON.parse(existing.latency_hist) as LatencyHistogram, s.hist) : s.hist;
-      upsert.run(s.bucket, s.value, ...SUMMED.map((c) => s[c]), JSON.stringify(hist));
-    }
+    for (const s of sums) upsert.run(s.bucket, ...s.keys, ...SUMMED.map((c) => s[c]), JSON.stringify(s.hist));
   }
 
   async usage(q: UsageQuery): Promise<UsageAnswer> {
     const from = bucketStart(q.from, q.interval);
     const to = Math.max(from, bucketStart(q.to - 1, q.interval) + INTERVAL_MS[q.interval]);
     // the dimensions the query touches: at most one → that dimension's own rollup, far fewer rows
+    // the smallest rollup holding every dimension the query touches (rollups.ts): far fewer rows than the full key
     const filtered = (['consumer', 'route', 'model', 'provider'] as const).filter((f) => q[f] !== undefined);
-    const touched = [...new Set<UsageDimension>([...q.group_by, ...filtered])];
-    const single = touched.length <= 1 ? (touched[0] ?? 'provider') : null;
-    const table = single ? `spend_rollup_${q.interval}_${single}` : `spend_rollup_${q.interval}`;
-    const column = (d: UsageDimension) => (single ? 'value' : DIMENSION_COLUMN[d]);
+    const { table, column } = rollupFor(q.interval, new Set<UsageDimension>([...q.group_by, ...filtered]));
     const groupCols = q.group_by.map(column);
     const where = ['bucket >= ?', 'bucket < ?'];
     const params: SqlValue[] = [from, q.to];
@@ -498,7 +520,7 @@ export class SqliteSpendStore implements SpendStore {
       await new Promise((r) => setImmediate(r));
     }
     for (const interval of INTERVALS) {
-      for (const table of [`spend_rollup_${interval}`, ...DIMENSIONS.map((d) => `spend_rollup_${interval}_${d}`)]) {
+      for (const table of rollupTables(interval)) {
         this.#stmt(`DELETE FROM ${table} WHERE bucket <= ?`).run(before - INTERVAL_MS[interval]);
       }
     }

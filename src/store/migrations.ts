@@ -114,13 +114,50 @@ export const PG_MIGRATIONS: Migration[] = [
     // The spend row's attempts (a balanced route's calls) and payloads (routes with
     // logging.log_payloads), both JSON read back as they were written: json, not jsonb, which
     // would refuse a \u0000 a body may hold. ALTER on the partitioned parent reaches every
-    // partition; old rows read null.
+    // partition; old rows read null. Then the combination rollups (src/spend/rollups.ts), filled
+    // from the full-key rollups 001 kept: /usage by two dimensions reads them from now on.
     name: '002_spend_details_and_combinations',
     up: `
       ALTER TABLE spend_requests ADD COLUMN attempts JSON, ADD COLUMN payload JSON;
+      ${spendCombinations()}
     `,
   },
 ];
+
+/**
+ * Migration 002's combination rollups: per interval and combination, keyed by bucket and the
+ * combination's columns (named, typed and collated as in the full-key table), and filled from the
+ * full-key rollup: sums added, histograms merged index by index, as the writes would have made them.
+ * The list is written out here, not read from rollups.ts: a migration is fixed once it has run.
+ */
+function spendCombinations(): string {
+  // each row's sums, as in 001's rollup tables
+  const columns = `requests BIGINT NOT NULL, errors BIGINT NOT NULL,
+        prompt_tokens BIGINT NOT NULL, completion_tokens BIGINT NOT NULL, cached_tokens BIGINT NOT NULL,
+        cache_write_tokens BIGINT NOT NULL, reasoning_tokens BIGINT NOT NULL, total_tokens BIGINT NOT NULL,
+        cost NUMERIC NOT NULL, unpriced_requests BIGINT NOT NULL, latency_hist JSONB NOT NULL`;
+  const sums = ['requests', 'errors', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens', 'reasoning_tokens', 'total_tokens', 'cost', 'unpriced_requests'];
+  const combinations = [['route_id', 'consumer_id'], ['route_id', 'provider', 'model'], ['consumer_id', 'provider', 'model']];
+  const names: Record<string, string> = { route_id: 'route', consumer_id: 'consumer', provider: 'provider', model: 'model' };
+  const out: string[] = [];
+  for (const interval of ['minute', 'hour', 'day']) {
+    const full = `spend_rollup_${interval}`;
+    for (const cols of combinations) {
+      const t = `${full}_${cols.map((c) => names[c]).join('_')}`;
+      const key = ['bucket', ...cols].join(', ');
+      out.push(`CREATE TABLE ${t} (bucket TIMESTAMPTZ NOT NULL, ${cols.map((c) => `${c} TEXT COLLATE "C" NOT NULL`).join(', ')}, ${columns}, PRIMARY KEY (${key}));
+      INSERT INTO ${t} (${key}, ${sums.join(', ')}, latency_hist)
+        SELECT ${key}, ${sums.join(', ')}, h.hist
+        FROM (SELECT ${key}, ${sums.map((c) => `sum(${c}) AS ${c}`).join(', ')} FROM ${full} GROUP BY ${key}) AS s
+        JOIN (
+          SELECT ${key}, jsonb_object_agg(k, n) AS hist
+          FROM (SELECT ${key}, e.key AS k, sum(e.value::bigint) AS n FROM ${full}, jsonb_each_text(${full}.latency_hist) AS e GROUP BY ${key}, e.key) AS x
+          GROUP BY ${key}
+        ) AS h USING (${key});`);
+    }
+  }
+  return out.join('\n      ');
+}
 
 /**
  * Migration 001's rollup tables, per interval: by the full key (route, consumer, provider, model),

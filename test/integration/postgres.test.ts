@@ -42,13 +42,13 @@ describe('PostgreSQL store', { skip: pgMissing ?? false }, () => {
     assert.match(r.stdout, /^pending {2}000_base$/m);
     r = cli(['migrations', 'bootstrap']);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /applied {2}000_base\napplied {2}001_spend_log\ndatabase bootstrapped/);
+    assert.match(r.stdout, /applied {2}000_base\napplied {2}001_spend_log\napplied {2}002_spend_details_and_combinations\ndatabase bootstrapped/);
     r = cli(['migrations', 'bootstrap']);
     assert.match(r.stdout, /database already bootstrapped/);
     r = cli(['migrations', 'up']);
     assert.match(r.stdout, /database is up to date/);
     r = cli(['migrations', 'list']);
-    assert.match(r.stdout, /^applied {2}000_base\napplied {2}001_spend_log$/m);
+    assert.match(r.stdout, /^applied {2}000_base\napplied {2}001_spend_log\napplied {2}002_spend_details_and_combinations$/m);
     const unreachable = cli(['migrations', 'list'], { MODELGATE_PG_URL: 'postgres://nobody@127.0.0.1:1/none', MODELGATE_PG_TIMEOUT_MS: '500' });
     assert.equal(unreachable.status, 1);
     assert.match(unreachable.stderr, /^modelgate: migrations list: .*ECONNREFUSED/);
@@ -58,7 +58,7 @@ describe('PostgreSQL store', { skip: pgMissing ?? false }, () => {
     const fresh = await server.createDatabase('race');
     const stores = Array.from({ length: 4 }, () => new PostgresStore(withTimeouts({ connectionString: fresh }, 5000), { bootstrapIfEmpty: true }));
     await Promise.all(stores.map((s) => s.init()));
-    assert.deepEqual(await stores[0].migrations(), [{ name: '000_base', applied: true }, { name: '001_spend_log', applied: true }]);
+    assert.deepEqual(await stores[0].migrations(), [{ name: '000_base', applied: true }, { name: '001_spend_log', applied: true }, { name: '002_spend_details_and_combinations', applied: true }]);
     await Promise.all(stores.map((s) => s.close()));
     const refuses = new PostgresStore(withTimeouts({ connectionString: await server.createDatabase('empty') }, 5000));
     await assert.rejects(refuses.init(), /the database is empty; run 'modelgate migrations bootstrap'/);

@@ -15,6 +15,7 @@ import { PostgresStore, withTimeouts } from '../../src/store/postgres.ts';
 import { PG_MIGRATIONS } from '../../src/store/migrations.ts';
 import { StoreError } from '../../src/store/types.ts';
 import { PostgresSpendStore, coverRange, rollupFor } from '../../src/spend/postgres.ts';
+import { COMBINATIONS, DIMENSION_COLUMN, combinationTable } from '../../src/spend/rollups.ts';
 import { SqliteSpendStore, bucketStart, latencyIndex, latencyRange, percentileOf, INTERVAL_MS, type LatencyHistogram } from '../../src/spend/sqlite.ts';
 import type { RequestsQuery, SpendRow, UsageDimension, UsageInterval, UsageQuery, UsageSeriesPoint, UsageTotals } from '../../src/spend/types.ts';
 
@@ -262,6 +263,7 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
     for (const interval of ['minute', 'hour', 'day'] as UsageInterval[]) {
       await assertRollups(interval);
       await assertDimensionRollups(interval);
+      await assertCombinationRollups(interval);
     }
   });
 
@@ -274,6 +276,80 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
     await assertRollups('minute');
     await assertDimensionRollups('minute');
   });
+
+  test('usage by two dimensions reads a combination rollup (the full-key one moved aside), exact and as on SQLite', async () => {
+    const PAIRS: UsageDimension[][] = [['consumer', 'model'], ['consumer', 'provider'], ['consumer', 'route'], ['model', 'provider'], ['model', 'route'], ['provider', 'route']];
+    const queries: UsageQuery[] = [
+      ...PAIRS.map((group_by, i) => ({ from: BASE + i * HOUR, to: BASE + 3 * DAY, interval: (['hour', 'day', 'minute'] as const)[i % 3], group_by })),
+      { from: BASE, to: BASE + 3 * DAY, interval: 'hour', group_by: ['model'], consumer: 'c1' },
+      { from: BASE, to: BASE + 3 * DAY, interval: 'day', group_by: ['route', 'model'], provider: 'openai' },
+    ];
+    const intervals = ['minute', 'hour', 'day'] as UsageInterval[];
+    await sql(intervals.map((i) => `ALTER TABLE spend_rollup_${i} RENAME TO spend_rollup_${i}_aside`).join('; '));
+    try {
+      for (const q of queries) {
+        const label = JSON.stringify(q);
+        const got = await a.usage(q);
+        const want = expectedUsage(ALL, q);
+        assert.ok(want.series.length > 1, label);
+        assert.deepEqual(got.series, want.series, label);
+        assert.deepEqual(got.totals, want.totals, label);
+        const costless = (x: typeof got) => JSON.parse(JSON.stringify(x, (k, v) => (k === 'cost' ? Math.round(v * 1e6) : v)));
+        assert.deepEqual(costless(got), costless(await sqlite.usage(q)), `${label}: as on SQLite`);
+      }
+    } finally {
+      await sql(intervals.map((i) => `ALTER TABLE spend_rollup_${i}_aside RENAME TO spend_rollup_${i}`).join('; '));
+    }
+  });
+
+  test('migration 002 on a database with traffic fills the combination rollups as the writes make them', async () => {
+    const url001 = await server.createDatabase('at001');
+    const at001 = <R extends Record<string, any> = any>(text: string, params: unknown[] = []) => server.query<R>(text, params, 'at001');
+    await at001(`CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL); ${PG_MIGRATIONS[0].up}; ${PG_MIGRATIONS[1].up}`);
+    await at001(`INSERT INTO schema_migrations VALUES ('000_base', 1), ('001_spend_log', 1)`);
+    // the full-key rollups a node at 001 kept for ALL (this database's, written batch by batch)
+    for (const interval of ['minute', 'hour', 'day'] as UsageInterval[]) {
+      const rows = await sql(`SELECT * FROM spend_rollup_${interval}`);
+      await at001(`INSERT INTO spend_rollup_${interval} SELECT * FROM json_populate_recordset(NULL::spend_rollup_${interval}, $1)`, [JSON.stringify(rows)]);
+    }
+    const config = new PostgresStore(withTimeouts({ connectionString: url001 }, 5000), { bootstrapIfEmpty: true });
+    try {
+      assert.deepEqual(await config.up(), ['002_spend_details_and_combinations']);
+    } finally {
+      await config.close();
+    }
+    for (const interval of ['minute', 'hour', 'day'] as UsageInterval[]) await assertCombinationRollups(interval, at001);
+    // and the same as the ones written with the rows
+    for (const c of COMBINATIONS) {
+      const order = ['bucket', ...c.map((d) => DIMENSION_COLUMN[d])].join(', ');
+      const t = combinationTable('hour', c);
+      assert.deepEqual(await at001(`SELECT * FROM ${t} ORDER BY ${order}`), await sql(`SELECT * FROM ${t} ORDER BY ${order}`), t);
+    }
+  });
+
+  /** Every combination rollup row of `interval` (in the database `query` reads) against the sums of the rows. */
+  async function assertCombinationRollups(interval: UsageInterval, query: (text: string) => Promise<any[]> = sql): Promise<void> {
+    for (const c of COMBINATIONS) {
+      const want = new Map<string, Acc>();
+      for (const r of ALL) {
+        const key = [new Date(bucketStart(r.time, interval)).toISOString(), ...c.map((d) => DIM[d](r) ?? '')].join('|');
+        let x = want.get(key);
+        if (!x) want.set(key, (x = acc()));
+        add(x, r);
+      }
+      const t = combinationTable(interval, c);
+      const got = await query(`SELECT * FROM ${t}`);
+      assert.equal(got.length, want.size, `${t}: one row per bucket and key`);
+      for (const g of got) {
+        const key = [g.bucket.toISOString(), ...c.map((d) => g[DIMENSION_COLUMN[d]])].join('|');
+        const w = want.get(key);
+        assert.ok(w, `${t}: unexpected key ${key}`);
+        assert.deepEqual(Object.fromEntries(Object.keys(w.n).map((k) => [k, Number(g[k])])), w.n, `${t} ${key}`);
+        assert.equal(Number(g.cost), w.micros / 1e6, `${t} ${key}: cost`);
+        assert.deepEqual(g.latency_hist, w.hist, `${t} ${key}: histogram`);
+      }
+    }
+  }
 
   /** Every per-dimension rollup row of `interval` against the sums of the rows. */
   async function assertDimensionRollups(interval: UsageInterval): Promise<void> {
@@ -359,7 +435,8 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
     ];
     assert.equal(rollupFor('hour', new Set(['consumer'])).table, 'spend_rollup_hour_consumer');
     assert.equal(rollupFor('day', new Set()).table, 'spend_rollup_day_provider');
-    assert.equal(rollupFor('minute', new Set(['consumer', 'model'])).table, 'spend_rollup_minute');
+    assert.equal(rollupFor('minute', new Set(['consumer', 'model'])).table, 'spend_rollup_minute_consumer_provider_model');
+    assert.equal(rollupFor('minute', new Set(['consumer', 'route', 'model'])).table, 'spend_rollup_minute');
     const intervals = ['minute', 'hour', 'day'] as UsageInterval[];
     await sql(intervals.map((i) => `ALTER TABLE spend_rollup_${i} RENAME TO spend_rollup_${i}_aside`).join('; '));
     try {
@@ -370,8 +447,8 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
         assert.deepEqual(got.series, want.series, JSON.stringify(q));
         assert.deepEqual(got.totals, want.totals, JSON.stringify(q));
       }
-      // two dimensions need the full-key table, which is not there now
-      await assert.rejects(a.usage({ ...DIM_QUERIES[0], group_by: ['route'] }), /spend_rollup_hour" does not exist/);
+      // route, consumer and model together are in no combination: the full-key table, not there now
+      await assert.rejects(a.usage({ ...DIM_QUERIES[0], group_by: ['route', 'model'] }), /spend_rollup_hour" does not exist/);
     } finally {
       await sql(intervals.map((i) => `ALTER TABLE spend_rollup_${i}_aside RENAME TO spend_rollup_${i}`).join('; '));
     }

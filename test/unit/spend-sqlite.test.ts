@@ -335,6 +335,122 @@ test('a query touching one dimension reads that dimension\'s rollup, with the sa
   }
 }));
 
+/** 600 rows over 3 routes, 3 consumers (one null), 2 providers and 3 models, spread over days, some failed and unpriced. */
+function spreadRows(): SpendRow[] {
+  return Array.from({ length: 600 }, (_, i) =>
+    row({
+      request_id: `p${i}`,
+      time: T0 + i * 7 * MIN,
+      route_id: ['r1', 'r2', 'r3'][i % 3],
+      consumer_id: ['c1', 'c2', null][(i >> 1) % 3],
+      provider: i % 5 === 0 ? 'anthropic' : 'openai',
+      model_served: ['m1', 'm2', 'm3'][(i >> 2) % 3],
+      latency_ms: 10 + (i % 50) * 13,
+      cost: i % 7 === 0 ? null : 0.001 * (i % 5),
+      error_class: i % 11 === 0 ? 'provider_error' : null,
+      prompt_tokens: i % 13,
+    }),
+  );
+}
+
+test('a query by two dimensions reads a combination rollup, answering as the rows counted by hand', withStore(async (store, file) => {
+  const { combinationTable, rollupFor } = await import('../../src/spend/rollups.ts');
+  const rows = spreadRows();
+  for (let i = 0; i < rows.length; i += 100) await store.write(rows.slice(i, i + 100));
+  const value: Record<string, (r: SpendRow) => string | null> = { route: (r) => r.route_id, consumer: (r) => r.consumer_id, provider: (r) => r.provider, model: (r) => r.model_served ?? r.model_requested };
+  const pairs = [['consumer', 'model'], ['consumer', 'provider'], ['consumer', 'route'], ['model', 'provider'], ['model', 'route'], ['provider', 'route']] as const;
+  const from = T0;
+  const to = T0 + 3 * DAY;
+  for (const [i, pair] of pairs.entries()) {
+    const interval = (['hour', 'day'] as const)[i % 2];
+    const q = { from, to, interval, group_by: [...pair] };
+    assert.notEqual(rollupFor(interval, new Set(pair)).table, `spend_rollup_${interval}`, `${pair} has a combination`);
+    // the reference: each (bucket, group) summed from the rows, its percentiles off its own histogram
+    const want = new Map<string, { requests: number; errors: number; cost: number; unpriced: number; prompt: number; hist: Record<string, number> }>();
+    for (const r of rows) {
+      const key = JSON.stringify([new Date(bucketStart(r.time, interval)).toISOString(), ...pair.map((d) => value[d](r))]);
+      const w = want.get(key) ?? { requests: 0, errors: 0, cost: 0, unpriced: 0, prompt: 0, hist: {} };
+      w.requests++;
+      if (r.error_class) w.errors++;
+      if (r.cost === null) w.unpriced++;
+      else w.cost += r.cost;
+      w.prompt += r.prompt_tokens;
+      const li = String(latencyIndex(r.latency_ms));
+      w.hist[li] = (w.hist[li] ?? 0) + 1;
+      want.set(key, w);
+    }
+    const got = await store.usage(q);
+    assert.equal(got.series.length, want.size, `${pair}: one point per bucket and group`);
+    for (const p of got.series) {
+      const key = JSON.stringify([p.start, ...pair.map((d) => p.group[d])]);
+      const w = want.get(key);
+      assert.ok(w, `${pair}: unexpected point ${key}`);
+      assert.deepEqual([p.requests, p.errors, p.unpriced_requests, p.prompt_tokens], [w.requests, w.errors, w.unpriced, w.prompt], key);
+      assert.ok(near(p.cost, w.cost), key);
+      assert.deepEqual([p.latency_p50_ms, p.latency_p95_ms], [percentileOf(w.hist, 0.5), percentileOf(w.hist, 0.95)], key);
+    }
+    // three dimensions across combinations read the full key: the same totals
+    const full = await store.usage({ from, to, interval, group_by: ['route', 'consumer', 'model'] });
+    assert.deepEqual({ ...got.totals, cost: 0 }, { ...full.totals, cost: 0 });
+    assert.ok(near(got.totals.cost, full.totals.cost));
+  }
+  // and it is the combination table that answered: moved aside, the same query fails
+  const db = new DatabaseSync(file);
+  const t = combinationTable('hour', ['consumer', 'provider', 'model']);
+  db.exec(`ALTER TABLE ${t} RENAME TO aside`);
+  try {
+    await assert.rejects(store.usage({ from, to, interval: 'hour', group_by: ['consumer', 'model'] }), /no such table|aside|spend_rollup/);
+  } finally {
+    db.exec(`ALTER TABLE aside RENAME TO ${t}`);
+    db.close();
+  }
+}));
+
+test('a file from before attempts, payloads and combination rollups gets them at open, its rollups folded as the writes would have', async () => {
+  const { COMBINATIONS, combinationTable } = await import('../../src/spend/rollups.ts');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'spend-sqlite-'));
+  const file = path.join(dir, 'spend.db');
+  try {
+    const first = new SqliteSpendStore(file);
+    const rows = spreadRows();
+    for (let i = 0; i < rows.length; i += 100) await first.write(rows.slice(i, i + 100));
+    await first.close();
+    const tables = (['minute', 'hour', 'day'] as const).flatMap((i) => COMBINATIONS.map((c) => combinationTable(i, c)));
+    // cost is summed in floating point, in another order when folded at open: equal but for the last digits
+    const snapshot = (db: DatabaseSync) =>
+      tables.map((t) =>
+        (db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2, 3, 4`).all() as Record<string, unknown>[]).map((r) => ({ ...r, cost: Math.round((r.cost as number) * 1e9), latency_hist: JSON.parse(r.latency_hist as string) })),
+      );
+    // the file as the previous version left it: no combination tables, no attempts or payload, version 2
+    const db = new DatabaseSync(file);
+    const written = snapshot(db);
+    for (const t of tables) db.exec(`DROP TABLE ${t}`);
+    db.exec('ALTER TABLE spend_requests DROP COLUMN attempts; ALTER TABLE spend_requests DROP COLUMN payload; PRAGMA user_version = 2;');
+    db.close();
+
+    const again = new SqliteSpendStore(file);
+    try {
+      const check = new DatabaseSync(file, { readOnly: true });
+      assert.deepEqual(snapshot(check), written, 'the combination rollups, folded from the full key');
+      assert.equal((check.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, 3);
+      check.close();
+      const page = await again.requests({ from: T0, to: T0 + 10 * DAY, limit: 2 });
+      assert.deepEqual(page.data.map((r) => [r.attempts, r.payload]), [[null, null], [null, null]], 'old rows: null');
+      const attempts = [{ target: 0, provider: 'openai', model: 'm1', error: 'ECONNREFUSED', latency_ms: 2 }, { target: 1, provider: 'openai', model: 'm2', status: 200, latency_ms: 9 }];
+      await again.write([row({ request_id: 'new', time: T0 + 5 * DAY, attempts, payload: { request: '{"a":1}', response: 'ok' } })]);
+      const [fresh] = (await again.requests({ from: T0 + 5 * DAY, to: T0 + 5 * DAY + 1, limit: 1 })).data;
+      assert.deepEqual([fresh.attempts, fresh.payload], [attempts, { request: '{"a":1}', response: 'ok' }]);
+    } finally {
+      await again.close();
+    }
+    // opening again changes nothing (the columns and tables are there)
+    const third = new SqliteSpendStore(file);
+    await third.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('the query thread answers as the store does, from the same file, and keeps a bad cursor a cursor error', withStore(async (store, file) => {
   const { SqliteReadThread, withReadThread } = await import('../../src/spend/sqlite-reads.ts');
   const { SpendCursorError } = await import('../../src/spend/sqlite.ts');
