@@ -26,7 +26,7 @@ import { Agent, errors as undiciErrors } from 'undici';
 import { logger } from '../logger.ts';
 import { client, registry, PREFIX } from '../metrics.ts';
 import { registerSecret } from '../redact.ts';
-import { encodeLogs, encodeLogsJson, encodeTraces, encodeTracesJson, type InstrumentationScope } from './otlp.ts';
+import { encodeLogsJson, encodeTracesJson, logsEncoder, tracesEncoder, type InstrumentationScope } from './otlp.ts';
 import type { Attributes, ExporterOptions, LogRecord, Sink, SpanRecord } from './types.ts';
 
 export type Signal = 'traces' | 'logs' | 'metrics';
@@ -426,9 +426,10 @@ export function exporterFor(kind: 'traces' | 'logs', opts: SignalOptions): OtlpE
   const json = opts.endpoint.encoding === 'json';
   const resource = opts.resource;
   if (kind === 'traces') {
-    return sharedExporter<SpanRecord>('traces', opts, () => (json ? (s) => encodeTracesJson(s, resource, scope) : (s) => encodeTraces(s, resource, scope)), scope);
+    // protobuf: the resource and scope are encoded once, with the exporter
+    return sharedExporter<SpanRecord>('traces', opts, () => (json ? (s) => encodeTracesJson(s, resource, scope) : tracesEncoder(resource, scope)), scope);
   }
-  return sharedExporter<LogRecord>('logs', opts, () => (json ? (r) => encodeLogsJson(r, resource, scope) : (r) => encodeLogs(r, resource, scope)), scope);
+  return sharedExporter<LogRecord>('logs', opts, () => (json ? (r) => encodeLogsJson(r, resource, scope) : logsEncoder(resource, scope)), scope);
 }
 
 /** The worker's shutdown: every exporter sends what it holds within `deadlineMs` (together), then closes. */

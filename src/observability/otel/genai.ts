@@ -49,12 +49,31 @@ export function providerName(provider: string, options?: ModelOptions | null): s
 
 /** server.address / server.port of the provider's origin (`https://host:443`). */
 export function serverAttributes(origin: string, out: Attributes): void {
+  let server = SERVERS.get(origin);
+  if (server === undefined) {
+    server = parseServer(origin);
+    if (SERVERS.size >= SERVERS_MAX) SERVERS.clear();
+    SERVERS.set(origin, server);
+  }
+  if (server === null) return;
+  out['server.address'] = server.address;
+  out['server.port'] = server.port;
+}
+
+/**
+ * Origins parsed once: a provider call's origin is one of the few its route's targets name, and
+ * parsing a URL per call is a measurable part of a traced request (docs/performance.md,
+ * "OpenTelemetry"). Bounded all the same (templated upstream URLs make more).
+ */
+const SERVERS = new Map<string, { address: string; port: number } | null>();
+const SERVERS_MAX = 1024;
+
+function parseServer(origin: string): { address: string; port: number } | null {
   try {
     const u = new URL(origin);
-    out['server.address'] = u.hostname.replace(/^\[|\]$/g, '');
-    out['server.port'] = u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80;
+    return { address: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80 };
   } catch {
-    // an origin is always a URL here; nothing to record otherwise
+    return null; // an origin is always a URL here; nothing to record otherwise
   }
 }
 

@@ -10,7 +10,7 @@
  * Runs off the request path, once per batch (exporter.ts). One writer is reused by every call:
  * encoding is synchronous, so calls never interleave.
  */
-import { ProtoWriter, nanosHalves, nanosString } from './protobuf.ts';
+import { ProtoWriter, nanosString } from './protobuf.ts';
 import type { AttributeValue, Attributes, LogRecord, SpanEvent, SpanRecord } from './types.ts';
 
 /** InstrumentationScope: who produced the items (the plugin's name and the gateway's version). */
@@ -102,28 +102,56 @@ const writer = new ProtoWriter(64 * 1024);
 
 /** ExportTraceServiceRequest: one ResourceSpans, one ScopeSpans, the spans. */
 export function encodeTraces(spans: readonly SpanRecord[], resource: Attributes, scope: InstrumentationScope): Uint8Array {
-  const w = writer.reset();
-  w.fork(F.resourceSpans);
-  writeResource(w, resource);
-  w.fork(F.scopeSpans);
-  writeScope(w, scope);
-  for (const span of spans) writeSpan(w, span);
-  w.join();
-  w.join();
-  return w.finish();
+  return tracesEncoder(resource, scope)(spans);
 }
 
 /** ExportLogsServiceRequest: one ResourceLogs, one ScopeLogs, the records. */
 export function encodeLogs(records: readonly LogRecord[], resource: Attributes, scope: InstrumentationScope): Uint8Array {
-  const w = writer.reset();
-  w.fork(F.resourceLogs);
+  return logsEncoder(resource, scope)(records);
+}
+
+/**
+ * encodeTraces for one resource and scope, whose bytes are encoded once, here: an exporter makes
+ * one and calls it per batch (the resource is the same for every batch it sends).
+ */
+export function tracesEncoder(resource: Attributes, scope: InstrumentationScope): (spans: readonly SpanRecord[]) => Uint8Array {
+  const head = encodeHead(resource, scope);
+  return (spans) => {
+    const w = writer.reset();
+    w.fork(F.resourceSpans);
+    w.raw(head.resource);
+    w.fork(F.scopeSpans);
+    w.raw(head.scope);
+    for (let i = 0; i < spans.length; i++) writeSpan(w, spans[i]);
+    w.join();
+    w.join();
+    return w.finish();
+  };
+}
+
+/** encodeLogs for one resource and scope, encoded once. */
+export function logsEncoder(resource: Attributes, scope: InstrumentationScope): (records: readonly LogRecord[]) => Uint8Array {
+  const head = encodeHead(resource, scope);
+  return (records) => {
+    const w = writer.reset();
+    w.fork(F.resourceLogs);
+    w.raw(head.resource);
+    w.fork(F.scopeLogs);
+    w.raw(head.scope);
+    for (let i = 0; i < records.length; i++) writeLogRecord(w, records[i]);
+    w.join();
+    w.join();
+    return w.finish();
+  };
+}
+
+/** The `resource` field of a Resource{Spans,Logs} and the `scope` field of a Scope{Spans,Logs} (both field 1), as bytes. */
+function encodeHead(resource: Attributes, scope: InstrumentationScope): { resource: Uint8Array; scope: Uint8Array } {
+  const w = new ProtoWriter(256);
   writeResource(w, resource);
-  w.fork(F.scopeLogs);
-  writeScope(w, scope);
-  for (const record of records) writeLogRecord(w, record);
-  w.join();
-  w.join();
-  return w.finish();
+  const r = w.finish();
+  writeScope(w.reset(), scope);
+  return { resource: r, scope: w.finish() };
 }
 
 function writeResource(w: ProtoWriter, resource: Attributes): void {
@@ -148,10 +176,11 @@ function writeSpan(w: ProtoWriter, span: SpanRecord): void {
   if (span.parentSpanId) w.hexField(F.parentSpanId, span.parentSpanId);
   w.stringField(F.name, span.name);
   if (span.kind) w.uint32Field(F.kind, span.kind);
-  writeTime(w, F.startTime, span.startMs);
-  writeTime(w, F.endTime, span.endMs);
+  w.timeField(F.startTime, span.startMs);
+  w.timeField(F.endTime, span.endMs);
   writeAttributes(w, F.attributes, span.attributes);
-  if (span.events) for (const event of span.events) writeEvent(w, event);
+  const events = span.events;
+  if (events) for (let i = 0; i < events.length; i++) writeEvent(w, events[i]);
   const status = span.status;
   if (status && (status.code !== 0 || status.message)) {
     w.fork(F.status);
@@ -165,7 +194,7 @@ function writeSpan(w: ProtoWriter, span: SpanRecord): void {
 
 function writeEvent(w: ProtoWriter, event: SpanEvent): void {
   w.fork(F.events);
-  writeTime(w, F.eventTime, event.timeMs);
+  w.timeField(F.eventTime, event.timeMs);
   w.stringField(F.eventName, event.name);
   if (event.attributes) writeAttributes(w, F.eventAttributes, event.attributes);
   w.join();
@@ -173,8 +202,8 @@ function writeEvent(w: ProtoWriter, event: SpanEvent): void {
 
 function writeLogRecord(w: ProtoWriter, record: LogRecord): void {
   w.fork(F.logRecords);
-  writeTime(w, F.logTime, record.timeMs);
-  writeTime(w, F.observedTime, record.timeMs);
+  w.timeField(F.logTime, record.timeMs);
+  w.timeField(F.observedTime, record.timeMs);
   if (record.severityNumber) w.uint32Field(F.severityNumber, record.severityNumber);
   if (record.severityText) w.stringField(F.severityText, record.severityText);
   w.fork(F.body).stringField(F.stringValue, record.body).join();
@@ -188,9 +217,22 @@ function writeLogRecord(w: ProtoWriter, record: LogRecord): void {
   w.join();
 }
 
-function writeTime(w: ProtoWriter, field: number, ms: number): void {
-  const [lo, hi] = nanosHalves(ms);
-  if (lo !== 0 || hi !== 0) w.fixed64Field(field, lo, hi);
+/**
+ * KeyValue.key fields (tag, length, UTF-8) by key: a batch writes the same few dozen keys over
+ * and over. Bounded: keys come from code and configuration, but a cache must not grow without end.
+ */
+const KEY_BYTES = new Map<string, Uint8Array>();
+const KEY_CACHE_MAX = 4096;
+const keyWriter = new ProtoWriter(256);
+
+function keyBytes(key: string): Uint8Array {
+  let b = KEY_BYTES.get(key);
+  if (b === undefined) {
+    if (KEY_BYTES.size >= KEY_CACHE_MAX) KEY_BYTES.clear();
+    b = keyWriter.reset().stringField(F.key, key).finish();
+    KEY_BYTES.set(key, b);
+  }
+  return b;
 }
 
 function writeAttributes(w: ProtoWriter, field: number, attributes: Attributes): void {
@@ -198,7 +240,7 @@ function writeAttributes(w: ProtoWriter, field: number, attributes: Attributes):
     const value = attributes[key];
     if (value === undefined || value === null) continue;
     w.fork(field);
-    w.stringField(F.key, key);
+    w.raw(keyBytes(key));
     w.fork(F.value);
     writeAnyValue(w, value);
     w.join();

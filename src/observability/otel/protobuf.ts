@@ -3,10 +3,13 @@
  * messages need, written by hand so that encoding a span costs no SDK objects (docs/decisions.md,
  * "OpenTelemetry (issue 21)"). Wire format: https://protobuf.dev/programming-guides/encoding/.
  *
- * Nested messages are length-delimited and their length comes first, so `fork()` reserves the
- * position, the caller writes the message's fields, and `join()` writes the length and moves the
- * body up to close the gap (a varint of 1–5 bytes; one copyWithin per message, no sub-buffers).
- * One Writer is reused across batches: `reset()` keeps the grown buffer.
+ * Nested messages are length-delimited and their length comes first, so `fork()` reserves one
+ * byte for it, the caller writes the message's fields, and `join()` writes the length there; only a
+ * body of 128 bytes or more (a longer varint) is moved right to make room. Most nested messages
+ * of a span (attributes: KeyValue, AnyValue; status; events) are shorter, so they cost no copy;
+ * a span itself moves once by a byte or two. One Writer is reused across batches: `reset()` keeps
+ * the grown buffer. Short ASCII strings (attribute keys and most values) are written by a loop
+ * rather than TextEncoder, whose call costs more than the copy for a few dozen bytes.
  */
 
 /** Wire types (encoding guide, "Message Structure"). */
@@ -117,20 +120,40 @@ export class ProtoWriter {
     return this;
   }
 
-  /** Raw bytes (no length). */
+  /** Raw bytes (no length): pre-encoded fields (attribute keys, a resource). */
   raw(bytes: Uint8Array): this {
-    this.ensure(bytes.length);
-    this.buf.set(bytes, this.pos);
-    this.pos += bytes.length;
+    const n = bytes.length;
+    this.ensure(n);
+    if (n > 64) this.buf.set(bytes, this.pos);
+    else for (let i = 0, p = this.pos; i < n; i++) this.buf[p + i] = bytes[i]; // a loop beats set()'s call for a key's few bytes
+    this.pos += n;
     return this;
   }
 
   /** A length-prefixed UTF-8 string (no tag). */
   string(value: string): this {
+    const n = value.length;
+    if (n < 128) {
+      // the common case: short ASCII, one length byte and a copy loop
+      this.ensure(n + 1);
+      const buf = this.buf;
+      const at = this.pos + 1;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = value.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[at + i] = c;
+      }
+      if (i === n) {
+        buf[this.pos] = n;
+        this.pos = at + n;
+        return this;
+      }
+    }
     // UTF-8 is at most 3 bytes per UTF-16 unit; write in place, then the length before it.
-    const max = value.length * 3;
+    const max = n * 3;
     const lenSize = varintSize(max);
-    this.ensure(lenSize + max);
+    this.ensure(10 + max); // room for uvarint()'s own ensure(10) below too: a growth there would lose the bytes written past pos
     const start = this.pos + lenSize;
     const { written } = TEXT.encodeInto(value, this.buf.subarray(start));
     const actual = varintSize(written);
@@ -151,7 +174,10 @@ export class ProtoWriter {
     const n = hex.length >>> 1;
     this.uvarint(n);
     this.ensure(n);
-    for (let i = 0; i < n; i++) this.buf[this.pos++] = (nibble(hex.charCodeAt(2 * i)) << 4) | nibble(hex.charCodeAt(2 * i + 1));
+    const buf = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) buf[p++] = (HEX[hex.charCodeAt(2 * i) & 0x7f] << 4) | HEX[hex.charCodeAt(2 * i + 1) & 0x7f];
+    this.pos = p;
     return this;
   }
 
@@ -218,48 +244,55 @@ export class ProtoWriter {
     return this.join();
   }
 
+  /** fixed64 nanoseconds of fractional epoch ms (nanosHalves), left out when 0 as proto3 does. */
+  timeField(field: number, ms: number): this {
+    nanosInto(ms, HALVES);
+    if (HALVES[0] !== 0 || HALVES[1] !== 0) this.fixed64Field(field, HALVES[0], HALVES[1]);
+    return this;
+  }
+
   /**
    * Opens a nested message (or any length-delimited field whose size is not known in advance):
-   * writes the tag and reserves room for the length. Close it with `join()`.
+   * writes the tag and reserves one byte for the length. Close it with `join()`.
    */
   fork(field: number): this {
     this.tag(field, WIRE.len);
-    this.ensure(5);
-    this.pos += 5;
+    this.ensure(1);
+    this.pos += 1;
     this.stack.push(this.pos);
     return this;
   }
 
-  /** Closes the innermost `fork()`: writes its length and moves its body next to it. */
+  /** Closes the innermost `fork()`: writes its length, moving the body right when the length needs more than the reserved byte. */
   join(): this {
     const start = this.stack.pop();
     if (start === undefined) throw new Error('protobuf: join() without fork()');
     const len = this.pos - start;
-    const lenSize = varintSize(len);
-    const lenAt = start - 5;
-    // Write the length into the reservation, then slide the body left over the unused bytes.
-    let p = lenAt;
+    if (len < 0x80) {
+      this.buf[start - 1] = len;
+      return this;
+    }
+    const extra = varintSize(len) - 1;
+    this.ensure(extra);
+    this.buf.copyWithin(start + extra, start, this.pos);
+    let p = start - 1;
     let v = len;
     while (v >= 0x80) {
       this.buf[p++] = (v % 128) | 0x80;
       v = Math.floor(v / 128);
     }
-    this.buf[p++] = v;
-    if (lenSize !== 5) this.buf.copyWithin(lenAt + lenSize, start, this.pos);
-    this.pos -= 5 - lenSize;
+    this.buf[p] = v;
+    this.pos += extra;
     return this;
   }
 }
 
 const TEXT = new TextEncoder();
 
-/** A hex digit's value (either case); anything else counts as 0, as ids are checked where they are made. */
-function nibble(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  if (c >= 65 && c <= 70) return c - 55;
-  return 0;
-}
+/** A hex digit's value by char code (either case); anything else counts as 0, as ids are checked where they are made. */
+const HEX = new Uint8Array(128);
+for (let i = 0; i < 10; i++) HEX[48 + i] = i;
+for (let i = 0; i < 6; i++) HEX[97 + i] = HEX[65 + i] = 10 + i;
 
 /** Bytes a varint of a non-negative safe integer takes. */
 export function varintSize(value: number): number {
@@ -278,7 +311,20 @@ export function varintSize(value: number): number {
  * whole ms × 1e6 is done in 32-bit halves (a double holds ms × 1e6 ≈ 1.8e18 only to ~256 ns).
  */
 export function nanosHalves(ms: number): [lo: number, hi: number] {
-  if (!(ms > 0)) return [0, 0];
+  const out: [number, number] = [0, 0];
+  nanosInto(ms, out);
+  return out;
+}
+
+/** Scratch halves for timeField (encoding is synchronous: never shared between calls in flight). */
+const HALVES: [number, number] = [0, 0];
+
+/** nanosHalves into `out`, without an allocation per time written. */
+function nanosInto(ms: number, out: [number, number]): void {
+  if (!(ms > 0)) {
+    out[0] = out[1] = 0;
+    return;
+  }
   let whole = Math.floor(ms);
   let sub = Math.round((ms - whole) * 1e6);
   if (sub >= 1e6) {
@@ -290,10 +336,8 @@ export function nanosHalves(ms: number): [lo: number, hi: number] {
   const wLo = whole % TWO_32;
   // wLo × 1e6 < 2^52: exact in a double.
   const loProduct = wLo * 1e6 + sub;
-  const lo = loProduct % TWO_32;
-  const carry = Math.floor(loProduct / TWO_32);
-  const hi = wHi * 1e6 + carry;
-  return [lo, hi % TWO_32];
+  out[0] = loProduct % TWO_32;
+  out[1] = (wHi * 1e6 + Math.floor(loProduct / TWO_32)) % TWO_32;
 }
 
 /**

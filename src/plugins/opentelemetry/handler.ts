@@ -119,7 +119,7 @@ function rootAttributes(ctx: RequestContext, status: number): Attributes {
     'kong.request.id': ctx.requestId,
   };
   const host = req.headers.host;
-  if (host) a['server.address'] = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  if (host) a['server.address'] = host.indexOf(':') === -1 ? host : host.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''); // the regexes only when a port or an IPv6 literal is there
   const port = req.socket.localPort;
   if (port) a['server.port'] = port;
   const ua = req.headers['user-agent'];
