@@ -14,6 +14,7 @@ import { ClientError } from './errors.ts';
 import { JsonBodyError, parseJsonBody } from '../util/json.ts';
 import { watchIdle } from '../util/idle-watch.ts';
 import type { Row } from '../store/types.ts';
+import type { ResponseHookFactory, RequestCheck } from '../plugins/shared/response-hooks.ts';
 import type { PromptHook } from '../plugins/shared/prompt-hooks.ts';
 import type { Trace } from '../observability/otel/trace.ts';
 
@@ -73,6 +74,9 @@ export class RequestContext {
   readonly logFields: Record<string, unknown> = {};
   /** Prompt plugins' steps over the parsed request, in plugin order: the AI exchange runs them (plugins/shared/prompt-hooks.ts). */
   readonly promptHooks: PromptHook[] = [];
+  /** Plugins' hooks over the answer's text and async request checks (plugins/shared/response-hooks.ts): empty for most requests. */
+  readonly responseHooks: ResponseHookFactory[] = [];
+  readonly requestChecks: RequestCheck[] = [];
   consumer: Row | null = null;
   credential: Row | null = null;
   /** Milliseconds (performance.now) at which upstream phases happened. */
