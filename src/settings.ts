@@ -36,6 +36,8 @@ export interface Settings {
   pg_pool_size: number;
   /** Safety net for missed LISTEN/NOTIFY change notifications: how often the config version is compared. */
   pg_poll_interval_ms: number;
+  /** PostgreSQL mode: how often a node writes its row of the node registry (src/server/cluster-nodes.ts). */
+  cluster_heartbeat_ms: number;
   declarative_config: string | null;
   redis_url: string | null;
   /** Connect and command timeout for Redis: an outage falls back to local counting within it. */
@@ -165,6 +167,7 @@ const SPECS: { [K in keyof Settings]: Spec<K> } = {
   pg_timeout_ms: { parse: int(100, 600_000), default: () => '5000' },
   pg_pool_size: { parse: int(1, 1000), default: () => '10' },
   pg_poll_interval_ms: { parse: int(100, 3_600_000), default: () => '5000' },
+  cluster_heartbeat_ms: { parse: int(100, 3_600_000), default: () => '10000' },
   declarative_config: { parse: optStr, default: () => '' },
   redis_url: { parse: optStr, default: () => '' },
   redis_timeout_ms: { parse: int(10, 60_000), default: () => '1000' },

@@ -39,6 +39,8 @@ export interface AdminContext {
   info: () => Record<string, unknown>;
   /** `GET /status` */
   status: () => Promise<Record<string, unknown>>;
+  /** `GET /cluster/nodes`: this node first, then its peers (PostgreSQL mode; src/server/cluster-nodes.ts). */
+  clusterNodes?: () => Promise<unknown>;
   /** Refuses writes with this error when set (DB-less mode, database down ...). */
   readOnly?: () => HttpError | null;
   /** Extra routes (declarative `/config`, `/metrics` ...). */
@@ -228,6 +230,12 @@ function registerEntityRoutes(route: Register, api: EntityApi): void {
 function registerInfoRoutes(route: Register, ctx: AdminContext): void {
   route('/', { GET: async () => ({ status: 200, body: ctx.info() }) });
   route('/status', { GET: async () => ({ status: 200, body: await ctx.status() }) });
+  // a route of its own, not a `/status` field: `/status` stays this node's (probes poll it, the
+  // status listener serves it) and costs no read of the registry (docs/decisions.md)
+  if (ctx.clusterNodes) {
+    const nodes = ctx.clusterNodes;
+    route('/cluster/nodes', { GET: async () => ({ status: 200, body: await nodes() }) });
+  }
   route('/plugins/enabled', { GET: async () => ({ status: 200, body: { enabled_plugins: pluginNames() } }) });
   route('/schemas/plugins/:p1', {
     GET: async (req) => {
@@ -257,7 +265,7 @@ function registerInfoRoutes(route: Register, ctx: AdminContext): void {
 }
 
 function endpointList(): string[] {
-  const out = ['/', '/status', '/endpoints', '/plugins/enabled', '/schemas/{name}', '/schemas/plugins/{name}'];
+  const out = ['/', '/status', '/cluster/nodes', '/endpoints', '/plugins/enabled', '/schemas/{name}', '/schemas/plugins/{name}'];
   for (const c of COLLECTIONS) out.push(`/${c.path}`, `/${c.path}/{${c.entity}}`);
   for (const n of NESTINGS) out.push(`/${n.parentPath}/{${n.parent}}/${n.childPath}`, `/${n.parentPath}/{${n.parent}}/${n.childPath}/{${n.child}}`);
   return out.sort();

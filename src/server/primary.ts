@@ -43,6 +43,7 @@ import { SpendWriter } from '../spend/writer.ts';
 import { fromColumns } from '../spend/queue.ts';
 import { openSpendStore, closeSpendStore } from '../spend/store.ts';
 import { spendRowsDropped } from '../observability/metrics.ts';
+import { NodeRegistry, standaloneAnswer, type ClusterNodesAnswer, type NodeReport } from './cluster-nodes.ts';
 
 export class StartupError extends Error {}
 
@@ -57,20 +58,25 @@ export interface Gateway {
 interface StoreMode {
   store: Store;
   declarative: DeclarativeTarget | null;
-  /** Starts listening for other nodes' changes, once the publisher exists. */
-  follow(publisher: SnapshotPublisher): Promise<void>;
+  /** Starts listening for other nodes' changes (and telling them of this one), once the publisher exists. */
+  follow(publisher: SnapshotPublisher, self: () => NodeReport): Promise<void>;
+  /** After this node's configuration or ready workers may have changed (a write, another node's). */
+  changed(): void;
+  /** `GET /cluster/nodes`: this node, and its peers where the store keeps a registry. */
+  nodes(self: NodeReport): Promise<ClusterNodesAnswer>;
   /** Extra `GET /status` fields under `database`. */
   status(): Record<string, unknown>;
   stop(): Promise<void>;
 }
 
 const nothing = async () => {};
+const standalone = async (self: NodeReport) => standaloneAnswer(self);
 
 const STORE_MODES: Record<Settings['database'], (settings: Settings, log: Logger) => Promise<StoreMode>> = {
   sqlite: async (settings) => {
     const store = new SqliteStore(path.join(settings.prefix, 'modelgate.db'));
     await store.init();
-    return { store, declarative: null, follow: nothing, status: () => ({}), stop: nothing };
+    return { store, declarative: null, follow: nothing, changed: () => {}, nodes: standalone, status: () => ({}), stop: nothing };
   },
   postgres: async (settings, log) => {
     const config = pgConfig(settings);
@@ -82,16 +88,23 @@ const STORE_MODES: Record<Settings['database'], (settings: Settings, log: Logger
       throw e;
     }
     let feed: PgChangeFeed | null = null;
+    let registry: NodeRegistry | null = null;
     return {
       store,
       declarative: null,
-      follow: async (publisher) => {
-        feed = new PgChangeFeed({ config, log, pollIntervalMs: settings.pg_poll_interval_ms, onChange: () => void publisher.refresh() });
+      follow: async (publisher, self) => {
+        // the registry's first row is written before the Admin API answers: peers see this node as soon as it serves
+        registry = new NodeRegistry({ config, log, intervalMs: settings.cluster_heartbeat_ms, self });
+        await registry.start();
+        // a version another node wrote, once served here, is in this node's row at once (not a heartbeat later)
+        feed = new PgChangeFeed({ config, log, pollIntervalMs: settings.pg_poll_interval_ms, onChange: () => void publisher.refresh().then(() => registry?.nudge()) });
         await feed.start();
       },
+      changed: () => registry?.nudge(),
+      nodes: async (self) => (registry ? registry.list() : standaloneAnswer(self)),
       status: () => ({ change_feed: feed?.connected ? 'listening' : 'reconnecting' }),
       stop: async () => {
-        await feed?.stop();
+        await Promise.all([feed?.stop(), registry?.stop()]);
       },
     };
   },
@@ -102,6 +115,8 @@ const STORE_MODES: Record<Settings['database'], (settings: Settings, log: Logger
       store: declarative.store,
       declarative: { replace: (data) => declarative.replace(data), loadAll: () => declarative.store.loadAll() },
       follow: nothing,
+      changed: () => {},
+      nodes: standalone,
       status: () => ({ source: declarative.source }),
       stop: nothing,
     };
@@ -156,15 +171,37 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
     throw e;
   }
   for (const a of settings.proxy_listen) log.info({ listen: formatListen(a), workers: settings.workers }, `proxy listening on ${formatListen(a)}`);
-  await mode.follow(publisher);
-
   const startedAt = Date.now();
+  // what this node says of itself in the node registry and `GET /cluster/nodes`, from the same sources as `GET /status`
+  const self = (): NodeReport => {
+    const current = publisher.current?.version ?? 0;
+    return {
+      id: nodeId,
+      hostname: os.hostname(),
+      version: VERSION,
+      pid: process.pid,
+      started_at: startedAt,
+      configuration_version: current,
+      workers: pool.size,
+      workers_ready: pool.appliedVersions.filter((v) => v >= current).length,
+      primary_rss_bytes: process.memoryUsage.rss(),
+      workers_rss_bytes: pool.memory.reduce((sum, w) => sum + w.rss_bytes, 0),
+      redis: settings.redis_url ? { configured: true, workers_connected: pool.redisConnected } : { configured: false },
+    };
+  };
+  await mode.follow(publisher, self);
+  // this node's writes: served here first (read-your-writes), then in its registry row (not awaited)
+  const afterWrite = async () => {
+    await publisher.refresh();
+    mode.changed();
+  };
+
   const admin = createAdminServer({
     settings,
     dao,
     log,
-    afterWrite: () => publisher.refresh(),
-    extend: configRoutes({ declarative: mode.declarative, afterWrite: () => publisher.refresh(), log }),
+    afterWrite,
+    extend: configRoutes({ declarative: mode.declarative, afterWrite, log }),
     info: () => ({
       version: VERSION,
       tagline: 'Welcome to modelgate',
@@ -196,6 +233,7 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
         redis: settings.redis_url ? { configured: true, workers_connected: pool.redisConnected } : { configured: false },
       };
     },
+    clusterNodes: () => mode.nodes(self()),
   });
 
   let extraAdmin: http.Server[] = [];

@@ -122,6 +122,23 @@ export const PG_MIGRATIONS: Migration[] = [
       ${spendCombinations()}
     `,
   },
+  {
+    // The node registry (src/server/cluster-nodes.ts): one row per running node, upserted by its
+    // heartbeat, deleted at a clean shutdown, pruned a day after its last beat (by last_seen).
+    // Times are the database's clock; heartbeat_ms is the node's own interval, so each row says
+    // when it is overdue. Not configuration: writing it bumps no version and NOTIFYs nobody.
+    name: '003_cluster_nodes',
+    up: `
+      CREATE TABLE cluster_nodes (
+        id TEXT COLLATE "C" PRIMARY KEY, hostname TEXT NOT NULL, version TEXT NOT NULL, pid INTEGER NOT NULL,
+        started_at TIMESTAMPTZ NOT NULL, last_seen TIMESTAMPTZ NOT NULL, heartbeat_ms INTEGER NOT NULL,
+        configuration_version BIGINT NOT NULL, workers INTEGER NOT NULL, workers_ready INTEGER NOT NULL,
+        primary_rss_bytes BIGINT NOT NULL, workers_rss_bytes BIGINT NOT NULL,
+        redis_configured BOOLEAN NOT NULL, redis_workers_connected INTEGER
+      );
+      CREATE INDEX cluster_nodes_last_seen ON cluster_nodes (last_seen);
+    `,
+  },
 ];
 
 /**

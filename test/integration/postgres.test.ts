@@ -42,13 +42,13 @@ describe('PostgreSQL store', { skip: pgMissing ?? false }, () => {
     assert.match(r.stdout, /^pending {2}000_base$/m);
     r = cli(['migrations', 'bootstrap']);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /applied {2}000_base\napplied {2}001_spend_log\napplied {2}002_spend_details_and_combinations\ndatabase bootstrapped/);
+    assert.match(r.stdout, /applied {2}000_base\napplied {2}001_spend_log\napplied {2}002_spend_details_and_combinations\napplied {2}003_cluster_nodes\ndatabase bootstrapped/);
     r = cli(['migrations', 'bootstrap']);
     assert.match(r.stdout, /database already bootstrapped/);
     r = cli(['migrations', 'up']);
     assert.match(r.stdout, /database is up to date/);
     r = cli(['migrations', 'list']);
-    assert.match(r.stdout, /^applied {2}000_base\napplied {2}001_spend_log\napplied {2}002_spend_details_and_combinations$/m);
+    assert.match(r.stdout, /^applied {2}000_base\napplied {2}001_spend_log\napplied {2}002_spend_details_and_combinations\napplied {2}003_cluster_nodes$/m);
     const unreachable = cli(['migrations', 'list'], { MODELGATE_PG_URL: 'postgres://nobody@127.0.0.1:1/none', MODELGATE_PG_TIMEOUT_MS: '500' });
     assert.equal(unreachable.status, 1);
     assert.match(unreachable.stderr, /^modelgate: migrations list: .*ECONNREFUSED/);

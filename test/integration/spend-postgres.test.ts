@@ -226,8 +226,8 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
     await server.query(`INSERT INTO schema_migrations VALUES ('000_base', 1)`, [], 'upgrade');
     const config = new PostgresStore(withTimeouts({ connectionString: old }, 5000), { bootstrapIfEmpty: true });
     try {
-      await assert.rejects(config.init(), /pending migration\(s\) \(001_spend_log, 002_spend_details_and_combinations\); run 'modelgate migrations up'/);
-      assert.deepEqual(await config.up(), ['001_spend_log', '002_spend_details_and_combinations']);
+      await assert.rejects(config.init(), /pending migration\(s\) \(001_spend_log, 002_spend_details_and_combinations, 003_cluster_nodes\); run 'modelgate migrations up'/);
+      assert.deepEqual(await config.up(), ['001_spend_log', '002_spend_details_and_combinations', '003_cluster_nodes']);
       await config.init();
     } finally {
       await config.close();
@@ -314,7 +314,7 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
     }
     const config = new PostgresStore(withTimeouts({ connectionString: url001 }, 5000), { bootstrapIfEmpty: true });
     try {
-      assert.deepEqual(await config.up(), ['002_spend_details_and_combinations']);
+      assert.deepEqual(await config.up(), ['002_spend_details_and_combinations', '003_cluster_nodes']);
     } finally {
       await config.close();
     }
