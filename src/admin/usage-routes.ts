@@ -258,6 +258,8 @@ const TOTAL_COLUMNS: (keyof UsageTotals)[] = [
   'unpriced_requests',
   'latency_p50_ms',
   'latency_p95_ms',
+  'ttft_p50_ms',
+  'ttft_p95_ms',
 ];
 
 /** Group columns: each dimension, and its name beside consumer and route. */

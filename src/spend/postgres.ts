@@ -13,6 +13,8 @@
  *   is the SQLite store's (sqlite.ts: `latencyIndex`, sparse `{"index": count}`, `percentileOf`),
  *   as JSONB, so both stores answer the same percentiles; the index is computed in JS and sent
  *   with the row, never recomputed in SQL (a different `log` could round a boundary otherwise).
+ *   Time to first token has its own histogram (`ttft_hist`, migration 002) in the same buckets,
+ *   of the streamed rows that have one (`ttftIndex`).
  * - spend_rollup_<interval>_<route|consumer|provider|model>: the same sums and
  *   histogram per (bucket, value) of one dimension, so `/usage` grouped or filtered by at most one
  *   dimension (and costOf, per consumer) reads a row per value and bucket, not one per combination.
@@ -39,7 +41,7 @@ import type { Logger } from 'pino';
 import { classifyPgError } from '../store/pg-errors.ts';
 import { StoreError } from '../store/types.ts';
 import { COMBINATIONS, DIMENSIONS, DIMENSION_COLUMN, combinationTable, rollupFor, rollupTables } from './rollups.ts';
-import { INTERVAL_MS, SpendCursorError, bucketStart, latencyIndex, totalsOf, type LatencyHistogram } from './sqlite.ts';
+import { INTERVAL_MS, SpendCursorError, bucketStart, latencyIndex, totalsOf, ttftIndex, type LatencyHistogram } from './sqlite.ts';
 import { MAX_SERIES_POINTS, UsageTooLargeError, type RequestsAnswer, type RequestsQuery, type SpendRow, type SpendStore, type UsageAnswer, type UsageDimension, type UsageInterval, type UsageQuery, type UsageSeriesPoint, type UsageTotals } from './types.ts';
 
 const DAY = INTERVAL_MS.day;
@@ -111,34 +113,41 @@ const truncUtc = (interval: UsageInterval, col: string) => `(date_trunc('${inter
 const mergeJson = (from: string) => `(SELECT jsonb_object_agg(k, n) FROM (SELECT e.key AS k, sum(e.value::bigint) AS n FROM ${from}, jsonb_each_text(h.j) AS e GROUP BY e.key) AS m)`;
 
 /**
- * One interval's new rows (`fresh`, each with its latency index `li`) folded per full key and
- * index: the histogram's counts, and what every rollup of that interval is summed from.
+ * One interval's new rows (`fresh`, each with its latency index `li` and time-to-first-token index
+ * `ti`, null when not counted) folded per full key and both indexes: the histograms' counts, and
+ * what every rollup of that interval is summed from.
  */
 function folded(interval: UsageInterval): string {
   return `SELECT ${truncUtc(interval, 'time')} AS bucket, coalesce(route_id, '') AS route_id, coalesce(consumer_id, '') AS consumer_id,
-        coalesce(provider, '') AS provider, coalesce(model_served, model_requested, '') AS model, li,
+        coalesce(provider, '') AS provider, coalesce(model_served, model_requested, '') AS model, li, ti,
         count(*) AS requests, count(*) FILTER (WHERE error_class IS NOT NULL) AS errors,
         ${TOKENS.map((c) => `sum(${c}) AS ${c}`).join(', ')},
         coalesce(sum(cost), 0) AS cost, count(*) FILTER (WHERE cost IS NULL) AS unpriced_requests
-      FROM fresh GROUP BY 1, 2, 3, 4, 5, 6`;
+      FROM fresh GROUP BY 1, 2, 3, 4, 5, 6, 7`;
 }
 
 /**
- * An upsert into `table` (keyed by `key`) from the folded rows `from`: summed per key and index
- * (`cols` naming the key's columns in `from`), then per key, upserted in key order.
+ * An upsert into `table` (keyed by `key`) from the folded rows `from`: summed per key and latency
+ * index and, in the same pass (grouping sets), counted per key and time-to-first-token index
+ * (`cols` naming the key's columns in `from`); then per key — the sums from the first set only,
+ * each histogram from its own — upserted in key order. The ttft histogram is merged only where
+ * the batch has one for the key.
  */
 function upsert(table: string, key: string[], cols: string[], from: string): string {
   const k = key.join(', ');
-  return `INSERT INTO ${table} AS t (${k}, ${SUMS.join(', ')}, latency_hist)
-    SELECT ${k}, ${SUMS.map((c) => `sum(${c})`).join(', ')}, jsonb_object_agg(li, requests)
+  return `INSERT INTO ${table} AS t (${k}, ${SUMS.join(', ')}, latency_hist, ttft_hist)
+    SELECT ${k}, ${SUMS.map((c) => `sum(${c}) FILTER (WHERE by_li)`).join(', ')}, jsonb_object_agg(li, requests) FILTER (WHERE by_li),
+      coalesce(jsonb_object_agg(ti, requests) FILTER (WHERE NOT by_li AND ti IS NOT NULL), '{}')
     FROM (
-      SELECT ${cols.map((c, i) => `${c} AS ${key[i]}`).join(', ')}, li, ${SUMS.map((c) => `sum(${c}) AS ${c}`).join(', ')}
-      FROM ${from} GROUP BY ${cols.map((_, i) => i + 1).join(', ')}, li
+      SELECT ${cols.map((c, i) => `${c} AS ${key[i]}`).join(', ')}, GROUPING(li) = 0 AS by_li, li, ti, ${SUMS.map((c) => `sum(${c}) AS ${c}`).join(', ')}
+      FROM ${from} GROUP BY GROUPING SETS ((${cols.join(', ')}, li), (${cols.join(', ')}, ti))
     ) AS g
     GROUP BY ${k} ORDER BY ${k}
     ON CONFLICT (${k}) DO UPDATE SET
       ${SUMS.map((c) => `${c} = t.${c} + EXCLUDED.${c}`).join(', ')},
-      latency_hist = ${mergeJson('(VALUES (t.latency_hist), (EXCLUDED.latency_hist)) AS h(j)')}`;
+      latency_hist = ${mergeJson('(VALUES (t.latency_hist), (EXCLUDED.latency_hist)) AS h(j)')},
+      ttft_hist = CASE WHEN EXCLUDED.ttft_hist = '{}' THEN t.ttft_hist WHEN t.ttft_hist = '{}' THEN EXCLUDED.ttft_hist
+        ELSE ${mergeJson('(VALUES (t.ttft_hist), (EXCLUDED.ttft_hist)) AS h(j)')} END`;
 }
 
 /** Each interval's full-key rollup, its four per-dimension and its combination rollups (rollups.ts), from the folded rows `f_<interval>`. */
@@ -160,7 +169,7 @@ function rollupUpserts(interval: UsageInterval): string[] {
  * the full-key one and one per dimension, all from the same fold of the new rows.
  */
 const WRITE_SQL = `WITH src AS (
-    SELECT * FROM unnest(${COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')}, $${COLUMNS.length + 1}::int2[]) AS u(${NAMES}, li)
+    SELECT * FROM unnest(${COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')}, $${COLUMNS.length + 1}::int2[], $${COLUMNS.length + 2}::int2[]) AS u(${NAMES}, li, ti)
   ),
   ins AS (
     INSERT INTO spend_requests (${NAMES}) SELECT ${NAMES} FROM src ON CONFLICT DO NOTHING RETURNING time, request_id
@@ -170,7 +179,7 @@ const WRITE_SQL = `WITH src AS (
   ${INTERVALS.flatMap(rollupUpserts).join(',\n  ')}
   SELECT count(*)::int AS inserted FROM ins`;
 
-/** The statement's parameters: one array per column, then the latency indexes. */
+/** The statement's parameters: one array per column, then the latency and time-to-first-token indexes. */
 function batchParams(rows: SpendRow[]): unknown[] {
   const params: unknown[] = COLUMNS.map(([name, type]) =>
     rows.map((r) => {
@@ -181,6 +190,7 @@ function batchParams(rows: SpendRow[]): unknown[] {
     }),
   );
   params.push(rows.map((r) => latencyIndex(r.latency_ms)));
+  params.push(rows.map(ttftIndex));
   return params;
 }
 
@@ -261,7 +271,7 @@ function rowOf(r: DbRow): SpendRow {
 
 const EMPTY_TOTALS = (): UsageTotals => ({
   requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0,
-  total_tokens: 0, cost: 0, unpriced_requests: 0, latency_p50_ms: null, latency_p95_ms: null,
+  total_tokens: 0, cost: 0, unpriced_requests: 0, latency_p50_ms: null, latency_p95_ms: null, ttft_p50_ms: null, ttft_p95_ms: null,
 });
 
 /** `$n` placeholders numbered as values are added. */
@@ -306,7 +316,8 @@ export class PostgresSpendStore implements SpendStore {
   async open(): Promise<void> {
     const rows = await this.#query<{ ok: boolean }>(
       `SELECT to_regclass('spend_requests') IS NOT NULL AND to_regclass('spend_rollup_day_model') IS NOT NULL
-        AND to_regclass('${combinationTable('day', COMBINATIONS[COMBINATIONS.length - 1])}') IS NOT NULL AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('spend_requests') AND attname = 'payload' AND NOT attisdropped) AS ok`,
+        AND to_regclass('${combinationTable('day', COMBINATIONS[COMBINATIONS.length - 1])}') IS NOT NULL AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('spend_requests') AND attname = 'payload' AND NOT attisdropped)
+        AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('spend_rollup_day_model') AND attname = 'ttft_hist' AND NOT attisdropped) AS ok`,
     );
     if (!rows[0]?.ok) throw new Error("the spend log's tables are missing or old (migrations 001_spend_log, 002_spend_details_and_combinations): run 'modelgate migrations up'");
     const today = dayOf(this.#now());
@@ -359,19 +370,20 @@ export class PostgresSpendStore implements SpendStore {
     const [count] = await this.#query<{ n: string }>(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${source.table} WHERE ${where.join(' AND ')} GROUP BY ${by} LIMIT ${MAX_SERIES_POINTS + 1}) AS points`, p.values);
     if (Number(count?.n ?? 0) > MAX_SERIES_POINTS) throw new UsageTooLargeError(`the answer would have more than ${MAX_SERIES_POINTS} points: use a coarser interval, a shorter range or fewer group_by dimensions`);
     const sql = `SELECT GROUPING(bucket) = 1 AS is_total, ${by}, ${SUMS.map((c) => `sum(${c}) AS ${c}`).join(', ')},
-        ${mergeJson('unnest(array_agg(latency_hist)) AS h(j)')} AS latency_hist
+        ${mergeJson('unnest(array_agg(latency_hist)) AS h(j)')} AS latency_hist,
+        ${mergeJson("unnest(array_agg(ttft_hist) FILTER (WHERE ttft_hist <> '{}')) AS h(j)")} AS ttft_hist
       FROM ${source.table} WHERE ${where.join(' AND ')}
       GROUP BY GROUPING SETS ((${by}), ()) ORDER BY is_total, ${by}`;
     const series: UsageSeriesPoint[] = [];
     let totals = EMPTY_TOTALS();
     for (const r of await this.#query<DbRow>(sql, p.values)) {
       if (r.is_total) {
-        if (Number(r.requests) > 0) totals = totalsOf(r, (r.latency_hist ?? {}) as LatencyHistogram);
+        if (Number(r.requests) > 0) totals = totalsOf(r, (r.latency_hist ?? {}) as LatencyHistogram, (r.ttft_hist ?? {}) as LatencyHistogram);
         continue;
       }
       const group: UsageSeriesPoint['group'] = {};
       for (const d of q.group_by) group[d] = (r[source.column(d)] as string) || null;
-      series.push({ start: (r.bucket as Date).toISOString(), group, ...totalsOf(r, (r.latency_hist ?? {}) as LatencyHistogram) });
+      series.push({ start: (r.bucket as Date).toISOString(), group, ...totalsOf(r, (r.latency_hist ?? {}) as LatencyHistogram, (r.ttft_hist ?? {}) as LatencyHistogram) });
     }
     return { from: iso(from), to: iso(to), interval: q.interval, group_by: [...q.group_by], series, totals };
   }

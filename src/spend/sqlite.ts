@@ -17,7 +17,8 @@
  * Percentiles: p50/p95 cannot be summed across rollup rows, so each keeps a small histogram of
  * latencies in log-spaced buckets (4 per doubling: each bucket is ~19% wide), as sparse JSON
  * `{"index": count}`. A query merges the histograms of the rows it covers and reads the percentile
- * off the merged one: exact to within one bucket's width. The rows and their rollups are written
+ * off the merged one: exact to within one bucket's width. Time to first token has a histogram of its
+ * own in the same buckets (`ttft_hist`), counting only streamed requests that have one. The rows and their rollups are written
  * in one transaction; a batch is first folded in memory (a batch of 500 rows touches a handful of
  * rollup keys), then each key is upserted once.
  *
@@ -91,8 +92,17 @@ export function percentileOf(h: LatencyHistogram, p: number): number | null {
   return null;
 }
 
-/** A rollup query's sums as UsageTotals (database numbers may come back as strings), with the percentiles of its histogram. */
-export function totalsOf(r: Record<string, unknown>, hist: LatencyHistogram): UsageTotals {
+/**
+ * A row's time-to-first-token histogram index, or null when it has none to count: only streamed
+ * requests with a `ttft_ms` (a non-streamed answer's first token is its whole latency, already
+ * counted there).
+ */
+export function ttftIndex(r: SpendRow): number | null {
+  return r.stream && r.ttft_ms !== null && r.ttft_ms !== undefined ? latencyIndex(r.ttft_ms) : null;
+}
+
+/** A rollup query's sums as UsageTotals (database numbers may come back as strings), with the percentiles of its histograms. */
+export function totalsOf(r: Record<string, unknown>, hist: LatencyHistogram, ttft: LatencyHistogram): UsageTotals {
   return {
     requests: Number(r.requests),
     errors: Number(r.errors),
@@ -106,6 +116,8 @@ export function totalsOf(r: Record<string, unknown>, hist: LatencyHistogram): Us
     unpriced_requests: Number(r.unpriced_requests),
     latency_p50_ms: percentileOf(hist, 0.5),
     latency_p95_ms: percentileOf(hist, 0.95),
+    ttft_p50_ms: percentileOf(ttft, 0.5),
+    ttft_p95_ms: percentileOf(ttft, 0.95),
   };
 }
 
@@ -144,13 +156,27 @@ const TOKEN_SUMS = ['prompt_tokens', 'completion_tokens', 'cached_tokens', 'cach
 const MODEL_EXPR = 'COALESCE(model_served, model_requested)';
 const ROW_FILTER: Record<'consumer' | 'route' | 'model' | 'provider', string> = { consumer: 'consumer_id', route: 'route_id', model: MODEL_EXPR, provider: 'provider' };
 
-/** 3: the combination rollups (rollups.ts), filled from the full-key ones when an older file is opened. */
+/**
+ * 3: the combination rollups (rollups.ts), filled from the full-key ones when an older file is
+ * opened. (`ttft_hist` needs no version: a rollup table lacking it gets it at open, ADDED_ROLLUP_COLUMNS.)
+ */
 const SCHEMA_VERSION = 3;
 
-/** The columns every rollup row sums, and its latency histogram. */
+/** A rollup table's histograms: latency, and time to first token (streams only). */
+const HISTOGRAMS = ['latency_hist', 'ttft_hist'] as const;
+
+/**
+ * Rollup columns added after their tables were first made, like ADDED_COLUMNS. The default is an
+ * empty histogram: rollup rows written before had no time to first token counted (the raw rows
+ * have one, but their rollups are not recomputed: the minute, hour and day rows of a range would
+ * disagree with the raw rows pruned before them).
+ */
+const ADDED_ROLLUP_COLUMNS: [name: string, type: string][] = [['ttft_hist', "TEXT NOT NULL DEFAULT '{}'"]];
+
+/** The columns every rollup row sums, and its histograms. */
 const ROLLUP_SUMS = `requests INTEGER NOT NULL, errors INTEGER NOT NULL,
       ${TOKEN_SUMS.map((t) => `${t} INTEGER NOT NULL`).join(', ')},
-      cost REAL NOT NULL, unpriced_requests INTEGER NOT NULL, latency_hist TEXT NOT NULL`;
+      cost REAL NOT NULL, unpriced_requests INTEGER NOT NULL, latency_hist TEXT NOT NULL, ttft_hist TEXT NOT NULL DEFAULT '{}'`;
 
 function schema(): string {
   const rollups = INTERVALS.map(
@@ -190,14 +216,15 @@ function schema(): string {
 /** The counted columns of a rollup row (its histogram aside). */
 const SUMMED = ['requests', 'errors', ...TOKEN_SUMS, 'cost', 'unpriced_requests'] as const;
 
-/** One rollup row being folded: its key, the sums `/usage` reports, and the latency histogram its percentiles come from. */
-interface RollupSums extends Omit<UsageTotals, 'latency_p50_ms' | 'latency_p95_ms'> {
+/** One rollup row being folded: its key, the sums `/usage` reports, and the histograms its percentiles come from. */
+interface RollupSums extends Omit<UsageTotals, 'latency_p50_ms' | 'latency_p95_ms' | 'ttft_p50_ms' | 'ttft_p95_ms'> {
   bucket: number;
   route_id: string;
   consumer_id: string;
   provider: string;
   model: string;
   hist: LatencyHistogram;
+  ttft: LatencyHistogram;
 }
 
 /** A rollup row's key values by dimension. */
@@ -217,12 +244,13 @@ function foldBy(sums: Map<string, RollupSums>, dims: readonly UsageDimension[]):
     const key = `${s.bucket}\u0000${keys.join('\u0000')}`;
     let t = out.get(key);
     if (!t) {
-      t = { ...s, keys, hist: {} };
+      t = { ...s, keys, hist: {}, ttft: {} };
       for (const c of SUMMED) t[c] = 0;
       out.set(key, t);
     }
     for (const c of SUMMED) t[c] += s[c];
     mergeHistogram(t.hist, s.hist);
+    mergeHistogram(t.ttft, s.ttft);
   }
   return [...out.values()];
 }
@@ -245,6 +273,7 @@ function foldRollups(rows: SpendRow[]): Map<UsageInterval, Map<string, RollupSum
     const provider = r.provider ?? '';
     const model = modelOf(r) ?? '';
     const li = String(latencyIndex(r.latency_ms));
+    const ti = ttftIndex(r);
     for (const interval of INTERVALS) {
       const bucket = bucketStart(r.time, interval);
       const key = `${bucket}\u0000${route}\u0000${consumer}\u0000${provider}\u0000${model}`;
@@ -253,7 +282,7 @@ function foldRollups(rows: SpendRow[]): Map<UsageInterval, Map<string, RollupSum
       if (!s) {
         s = {
           bucket, route_id: route, consumer_id: consumer, provider, model, requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0,
-          cached_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0, total_tokens: 0, cost: 0, unpriced_requests: 0, hist: {},
+          cached_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0, total_tokens: 0, cost: 0, unpriced_requests: 0, hist: {}, ttft: {},
         };
         map.set(key, s);
       }
@@ -263,6 +292,7 @@ function foldRollups(rows: SpendRow[]): Map<UsageInterval, Map<string, RollupSum
       if (r.cost === null) s.unpriced_requests++;
       else s.cost += r.cost;
       s.hist[li] = (s.hist[li] ?? 0) + 1;
+      if (ti !== null) s.ttft[ti] = (s.ttft[ti] ?? 0) + 1;
     }
   }
   return out;
@@ -293,7 +323,7 @@ type SqlValue = string | number | null;
 
 const EMPTY_TOTALS = (): UsageTotals => ({
   requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0,
-  total_tokens: 0, cost: 0, unpriced_requests: 0, latency_p50_ms: null, latency_p95_ms: null,
+  total_tokens: 0, cost: 0, unpriced_requests: 0, latency_p50_ms: null, latency_p95_ms: null, ttft_p50_ms: null, ttft_p95_ms: null,
 });
 
 /** Rows deleted per statement by `prune`, so a large backlog does not hold the event loop in one go. */
@@ -336,27 +366,34 @@ export class SqliteSpendStore implements SpendStore {
 
   /**
    * A combination rollup made for a file that already has traffic: its rows folded from the
-   * full-key rollup's (the sums added, the histograms merged index by index), as the writes
+   * full-key rollup's (the sums added, each histogram merged index by index), as the writes
    * would have made them.
    */
   #fillCombination(interval: UsageInterval, c: readonly UsageDimension[]): void {
     const full = `spend_rollup_${interval}`;
     const key = ['bucket', ...c.map((d) => DIMENSION_COLUMN[d])].join(', ');
+    // a histogram merged per key; a key whose histograms are all empty (no stream: ttft) has no row here, hence LEFT JOINs
+    const merged = (col: string) => `SELECT ${key}, json_group_object(k, n) AS hist
+        FROM (SELECT ${key}, j.key AS k, SUM(j.value) AS n FROM ${full}, json_each(${full}.${col}) AS j GROUP BY ${key}, j.key)
+        GROUP BY ${key}`;
     this.#db.exec(`DELETE FROM ${combinationTable(interval, c)}`); // a file an older version wrote to after a newer one
-    this.#db.exec(`INSERT INTO ${combinationTable(interval, c)} (${key}, ${SUMMED.join(', ')}, latency_hist)
-      SELECT ${key}, ${SUMMED.join(', ')}, h.hist
+    this.#db.exec(`INSERT INTO ${combinationTable(interval, c)} (${key}, ${SUMMED.join(', ')}, ${HISTOGRAMS.join(', ')})
+      SELECT ${key}, ${SUMMED.join(', ')}, ${HISTOGRAMS.map((h) => `coalesce(${h}.hist, '{}')`).join(', ')}
       FROM (SELECT ${key}, ${SUMMED.map((x) => `SUM(${x}) AS ${x}`).join(', ')} FROM ${full} GROUP BY ${key}) AS s
-      JOIN (
-        SELECT ${key}, json_group_object(k, n) AS hist
-        FROM (SELECT ${key}, j.key AS k, SUM(j.value) AS n FROM ${full}, json_each(${full}.latency_hist) AS j GROUP BY ${key}, j.key)
-        GROUP BY ${key}
-      ) AS h USING (${key})`);
+      ${HISTOGRAMS.map((h) => `LEFT JOIN (${merged(h)}) AS ${h} USING (${key})`).join('\n      ')}`);
   }
 
   /** Brings a file made by an older version up to today's columns: idempotent, once per open. */
   #addColumns(): void {
-    const have = new Set((this.#db.prepare('PRAGMA table_info(spend_requests)').all() as { name: string }[]).map((c) => c.name));
+    const columnsOf = (table: string) => new Set((this.#db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name));
+    const have = columnsOf('spend_requests');
     for (const [name, type] of ADDED_COLUMNS) if (!have.has(name)) this.#db.exec(`ALTER TABLE spend_requests ADD COLUMN ${name} ${type}`);
+    for (const interval of INTERVALS) {
+      for (const table of rollupTables(interval)) {
+        const cols = columnsOf(table);
+        for (const [name, type] of ADDED_ROLLUP_COLUMNS) if (!cols.has(name)) this.#db.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${type}`);
+      }
+    }
   }
 
   #stmt(sql: string): StatementSync {
@@ -413,15 +450,18 @@ export class SqliteSpendStore implements SpendStore {
    * One rollup table's upsert, keyed by (bucket, ...columns): one statement per key, sums added in
    * SQL, histograms merged by `merge_hist` (JS, registered on the connection) only when the key is
    * there already. A read of the row before each upsert was a third of the writer's rollup time.
+   * The time-to-first-token histogram is merged only when the batch has one for the key (no
+   * stream, no call into JS).
    */
   #upsert(table: string, columns: readonly string[], sums: Folded[]): void {
     const key = ['bucket', ...columns];
     const upsert = this.#stmt(
-      `INSERT INTO ${table} (${key.join(', ')}, ${SUMMED.join(', ')}, latency_hist)
-       VALUES (${key.map(() => '?').join(', ')}, ${SUMMED.map(() => '?').join(', ')}, ?)
-       ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${SUMMED.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}, latency_hist = merge_hist(latency_hist, excluded.latency_hist)`,
+      `INSERT INTO ${table} (${key.join(', ')}, ${SUMMED.join(', ')}, latency_hist, ttft_hist)
+       VALUES (${key.map(() => '?').join(', ')}, ${SUMMED.map(() => '?').join(', ')}, ?, ?)
+       ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${SUMMED.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}, latency_hist = merge_hist(latency_hist, excluded.latency_hist),
+         ttft_hist = CASE WHEN excluded.ttft_hist = '{}' THEN ttft_hist WHEN ttft_hist = '{}' THEN excluded.ttft_hist ELSE merge_hist(ttft_hist, excluded.ttft_hist) END`,
     );
-    for (const s of sums) upsert.run(s.bucket, ...s.keys, ...SUMMED.map((c) => s[c]), JSON.stringify(s.hist));
+    for (const s of sums) upsert.run(s.bucket, ...s.keys, ...SUMMED.map((c) => s[c]), JSON.stringify(s.hist), JSON.stringify(s.ttft));
   }
 
   async usage(q: UsageQuery): Promise<UsageAnswer> {
@@ -444,27 +484,34 @@ export class SqliteSpendStore implements SpendStore {
     if (points.n > MAX_SERIES_POINTS) throw new UsageTooLargeError(`the answer would have more than ${MAX_SERIES_POINTS} points: use a coarser interval, a shorter range or fewer group_by dimensions`);
     const sql = `SELECT ${by.join(', ')}, SUM(requests) AS requests, SUM(errors) AS errors,
         ${TOKEN_SUMS.map((t) => `SUM(${t}) AS ${t}`).join(', ')}, SUM(cost) AS cost, SUM(unpriced_requests) AS unpriced_requests,
-        json_group_array(json(latency_hist)) AS hists
+        json_group_array(json(latency_hist)) AS hists,
+        json_group_array(json(ttft_hist)) FILTER (WHERE ttft_hist <> '{}') AS ttfts
       FROM ${table} WHERE ${where.join(' AND ')}
       GROUP BY ${by.join(', ')} ORDER BY ${by.join(', ')}`;
     const rows = this.#stmt(sql).all(...params) as Record<string, SqlValue>[];
     const totals = EMPTY_TOTALS();
     const all: LatencyHistogram = {};
+    const allTtft: LatencyHistogram = {};
     const series = rows.map((r) => {
       const hist: LatencyHistogram = {};
       for (const h of JSON.parse(r.hists as string) as LatencyHistogram[]) mergeHistogram(hist, h);
       mergeHistogram(all, hist);
+      const ttft: LatencyHistogram = {};
+      for (const h of JSON.parse(r.ttfts as string) as LatencyHistogram[]) mergeHistogram(ttft, h);
+      mergeHistogram(allTtft, ttft);
       const group: Partial<Record<UsageDimension, string | null>> = {};
       q.group_by.forEach((d, i) => {
         const v = r[groupCols[i]] as string;
         group[d] = v === '' ? null : v;
       });
-      const point = { start: new Date(r.bucket as number).toISOString(), group, ...totalsOf(r, hist) };
+      const point = { start: new Date(r.bucket as number).toISOString(), group, ...totalsOf(r, hist, ttft) };
       for (const k of ['requests', 'errors', ...TOKEN_SUMS, 'cost', 'unpriced_requests'] as const) totals[k] += point[k];
       return point;
     });
     totals.latency_p50_ms = percentileOf(all, 0.5);
     totals.latency_p95_ms = percentileOf(all, 0.95);
+    totals.ttft_p50_ms = percentileOf(allTtft, 0.5);
+    totals.ttft_p95_ms = percentileOf(allTtft, 0.95);
     return { from: new Date(from).toISOString(), to: new Date(to).toISOString(), interval: q.interval, group_by: [...q.group_by], series, totals };
   }
 

@@ -137,6 +137,9 @@ export interface UsageTotals {
   unpriced_requests: number;
   latency_p50_ms: number | null;
   latency_p95_ms: number | null;
+  /** Time to first token of the streamed requests (those with a `ttft_ms`); null when none was streamed. */
+  ttft_p50_ms: number | null;
+  ttft_p95_ms: number | null;
 }
 
 export interface UsageSeriesPoint extends UsageTotals {

@@ -114,11 +114,14 @@ export const PG_MIGRATIONS: Migration[] = [
     // The spend row's attempts (a balanced route's calls) and payloads (routes with
     // logging.log_payloads), both JSON read back as they were written: json, not jsonb, which
     // would refuse a \u0000 a body may hold. ALTER on the partitioned parent reaches every
-    // partition; old rows read null. Then the combination rollups (src/spend/rollups.ts), filled
-    // from the full-key rollups 001 kept: /usage by two dimensions reads them from now on.
+    // partition; old rows read null. Every rollup gets a time-to-first-token histogram
+    // (ttft_hist, the latency one's buckets, streamed rows only), empty for the rows 001 summed.
+    // Then the combination rollups (src/spend/rollups.ts), filled from the full-key rollups 001
+    // kept: /usage by two dimensions reads them from now on.
     name: '002_spend_details_and_combinations',
     up: `
       ALTER TABLE spend_requests ADD COLUMN attempts JSON, ADD COLUMN payload JSON;
+      ${spendTtftHistograms()}
       ${spendCombinations()}
     `,
   },
@@ -142,17 +145,33 @@ export const PG_MIGRATIONS: Migration[] = [
 ];
 
 /**
+ * Migration 002's time-to-first-token histogram on 001's rollup tables (full key and each
+ * dimension, per interval): '{}' for what they summed before (a default PostgreSQL 11+ adds
+ * without rewriting the table); the writes fill it from then on.
+ */
+function spendTtftHistograms(): string {
+  const out: string[] = [];
+  for (const interval of ['minute', 'hour', 'day']) {
+    for (const t of [`spend_rollup_${interval}`, ...['route', 'consumer', 'provider', 'model'].map((d) => `spend_rollup_${interval}_${d}`)]) {
+      out.push(`ALTER TABLE ${t} ADD COLUMN ttft_hist JSONB NOT NULL DEFAULT '{}';`);
+    }
+  }
+  return out.join('\n      ');
+}
+
+/**
  * Migration 002's combination rollups: per interval and combination, keyed by bucket and the
  * combination's columns (named, typed and collated as in the full-key table), and filled from the
- * full-key rollup: sums added, histograms merged index by index, as the writes would have made them.
+ * full-key rollup: sums added, latency histograms merged index by index, as the writes would have
+ * made them. Their ttft_hist starts empty: the full-key ones were added empty just before.
  * The list is written out here, not read from rollups.ts: a migration is fixed once it has run.
  */
 function spendCombinations(): string {
-  // each row's sums, as in 001's rollup tables
+  // each row's sums, as in 001's rollup tables, and the ttft histogram 002 adds to those
   const columns = `requests BIGINT NOT NULL, errors BIGINT NOT NULL,
         prompt_tokens BIGINT NOT NULL, completion_tokens BIGINT NOT NULL, cached_tokens BIGINT NOT NULL,
         cache_write_tokens BIGINT NOT NULL, reasoning_tokens BIGINT NOT NULL, total_tokens BIGINT NOT NULL,
-        cost NUMERIC NOT NULL, unpriced_requests BIGINT NOT NULL, latency_hist JSONB NOT NULL`;
+        cost NUMERIC NOT NULL, unpriced_requests BIGINT NOT NULL, latency_hist JSONB NOT NULL, ttft_hist JSONB NOT NULL DEFAULT '{}'`;
   const sums = ['requests', 'errors', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens', 'reasoning_tokens', 'total_tokens', 'cost', 'unpriced_requests'];
   const combinations = [['route_id', 'consumer_id'], ['route_id', 'provider', 'model'], ['consumer_id', 'provider', 'model']];
   const names: Record<string, string> = { route_id: 'route', consumer_id: 'consumer', provider: 'provider', model: 'model' };

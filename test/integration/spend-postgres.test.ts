@@ -2,7 +2,8 @@
  * The PostgreSQL spend store against a real server (initdb'd for this file): two "nodes" (two
  * store instances) writing batches at once, rollups checked exactly against sums computed here
  * from the same rows, `/usage` answers by interval, group and filter (and identical to the SQLite
- * store's for the same rows), percentiles within a histogram bucket, newest-first pages, day
+ * store's for the same rows), percentiles within a histogram bucket (time to first token: of the
+ * streamed rows that have one, exact by the histogram's rules), newest-first pages, day
  * partitions made and dropped, costOf over unaligned ranges, and a write during an outage.
  */
 import { describe, test, before, after } from 'node:test';
@@ -109,10 +110,12 @@ const DIM: Record<UsageDimension, (r: SpendRow) => string | null> = {
 };
 
 interface Acc {
-  n: Omit<UsageTotals, 'cost' | 'latency_p50_ms' | 'latency_p95_ms'>;
+  n: Omit<UsageTotals, 'cost' | 'latency_p50_ms' | 'latency_p95_ms' | 'ttft_p50_ms' | 'ttft_p95_ms'>;
   micros: number;
   hist: LatencyHistogram;
   latencies: number[];
+  /** Time to first token of the streamed rows that have one (a non-streamed row's ttft_ms is not counted). */
+  ttft: LatencyHistogram;
 }
 
 function acc(): Acc {
@@ -121,6 +124,7 @@ function acc(): Acc {
     micros: 0,
     hist: {},
     latencies: [],
+    ttft: {},
   };
 }
 
@@ -133,9 +137,20 @@ function add(a: Acc, r: SpendRow): void {
   const li = String(latencyIndex(r.latency_ms));
   a.hist[li] = (a.hist[li] ?? 0) + 1;
   a.latencies.push(r.latency_ms);
+  if (r.stream && r.ttft_ms !== null) {
+    const ti = String(latencyIndex(r.ttft_ms));
+    a.ttft[ti] = (a.ttft[ti] ?? 0) + 1;
+  }
 }
 
-const totalsOf = (a: Acc): UsageTotals => ({ ...a.n, cost: a.micros / 1e6, latency_p50_ms: percentileOf(a.hist, 0.5), latency_p95_ms: percentileOf(a.hist, 0.95) });
+const totalsOf = (a: Acc): UsageTotals => ({
+  ...a.n,
+  cost: a.micros / 1e6,
+  latency_p50_ms: percentileOf(a.hist, 0.5),
+  latency_p95_ms: percentileOf(a.hist, 0.95),
+  ttft_p50_ms: percentileOf(a.ttft, 0.5),
+  ttft_p95_ms: percentileOf(a.ttft, 0.95),
+});
 
 const matches = (q: Partial<UsageQuery>, r: SpendRow) =>
   (q.consumer === undefined || r.consumer_id === q.consumer) &&
@@ -307,9 +322,9 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
     const at001 = <R extends Record<string, any> = any>(text: string, params: unknown[] = []) => server.query<R>(text, params, 'at001');
     await at001(`CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL); ${PG_MIGRATIONS[0].up}; ${PG_MIGRATIONS[1].up}`);
     await at001(`INSERT INTO schema_migrations VALUES ('000_base', 1), ('001_spend_log', 1)`);
-    // the full-key rollups a node at 001 kept for ALL (this database's, written batch by batch)
+    // the full-key rollups a node at 001 kept for ALL (this database's, written batch by batch, less the ttft histogram 002 adds)
     for (const interval of ['minute', 'hour', 'day'] as UsageInterval[]) {
-      const rows = await sql(`SELECT * FROM spend_rollup_${interval}`);
+      const rows = (await sql(`SELECT * FROM spend_rollup_${interval}`)).map(({ ttft_hist: _, ...r }) => r);
       await at001(`INSERT INTO spend_rollup_${interval} SELECT * FROM json_populate_recordset(NULL::spend_rollup_${interval}, $1)`, [JSON.stringify(rows)]);
     }
     const config = new PostgresStore(withTimeouts({ connectionString: url001 }, 5000), { bootstrapIfEmpty: true });
@@ -318,17 +333,46 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
     } finally {
       await config.close();
     }
-    for (const interval of ['minute', 'hour', 'day'] as UsageInterval[]) await assertCombinationRollups(interval, at001);
-    // and the same as the ones written with the rows
+    // 001 kept no time to first token: every rollup's ttft_hist is there, empty
+    for (const interval of ['minute', 'hour', 'day'] as UsageInterval[]) {
+      await assertCombinationRollups(interval, at001, false);
+      for (const t of [`spend_rollup_${interval}`, ...DIMENSIONS.map((d) => `spend_rollup_${interval}_${d}`)]) {
+        const [{ rows, counted }] = await at001(`SELECT count(*)::int AS rows, count(*) FILTER (WHERE ttft_hist <> '{}')::int AS counted FROM ${t}`);
+        assert.equal(counted, 0, t);
+        if (t === `spend_rollup_${interval}`) assert.ok(rows > 0, `${t}: 001's rows are there`);
+      }
+    }
+    // and the same as the ones written with the rows, but for that
+    const withoutTtft = (rows: Record<string, unknown>[]) => rows.map(({ ttft_hist: _, ...r }) => r);
     for (const c of COMBINATIONS) {
       const order = ['bucket', ...c.map((d) => DIMENSION_COLUMN[d])].join(', ');
       const t = combinationTable('hour', c);
-      assert.deepEqual(await at001(`SELECT * FROM ${t} ORDER BY ${order}`), await sql(`SELECT * FROM ${t} ORDER BY ${order}`), t);
+      assert.deepEqual(withoutTtft(await at001(`SELECT * FROM ${t} ORDER BY ${order}`)), withoutTtft(await sql(`SELECT * FROM ${t} ORDER BY ${order}`)), t);
+    }
+    // streams written after the migration count: the answer's ttft is theirs alone
+    const spend = new PostgresSpendStore(withTimeouts({ connectionString: url001 }, 3000), { now: () => NOW });
+    try {
+      const hour = BASE + 3 * DAY + HOUR; // after ALL
+      await spend.write([
+        { ...NODE_A[0], request_id: 'ttft-1', time: hour + 1, stream: true, ttft_ms: 40, route_id: 'r1', consumer_id: 'c1' },
+        { ...NODE_A[0], request_id: 'ttft-2', time: hour + 2, stream: true, ttft_ms: 100, route_id: 'r1', consumer_id: 'c1' },
+      ]);
+      const q: UsageQuery = { from: BASE, to: hour + HOUR, interval: 'day', group_by: [] };
+      const both = await spend.usage({ ...q, group_by: ['route', 'consumer'] });
+      // rank ⌈0.5·2⌉ = 1: 40 ms, index 22, [2^(21/4), 2^(22/4)): its geometric middle 2^(21.5/4); p95: 100 ms, index 27
+      for (const totals of [both.totals, (await spend.usage(q)).totals]) {
+        assert.deepEqual([totals.ttft_p50_ms, totals.ttft_p95_ms], [Math.round(2 ** (21.5 / 4) * 100) / 100, Math.round(2 ** (26.5 / 4) * 100) / 100]);
+      }
+    } finally {
+      await spend.close();
     }
   });
 
-  /** Every combination rollup row of `interval` (in the database `query` reads) against the sums of the rows. */
-  async function assertCombinationRollups(interval: UsageInterval, query: (text: string) => Promise<any[]> = sql): Promise<void> {
+  /**
+   * Every combination rollup row of `interval` (in the database `query` reads) against the sums of
+   * the rows; `ttft` false: rows summed before migration 002, whose time to first token was not kept.
+   */
+  async function assertCombinationRollups(interval: UsageInterval, query: (text: string) => Promise<any[]> = sql, ttft = true): Promise<void> {
     for (const c of COMBINATIONS) {
       const want = new Map<string, Acc>();
       for (const r of ALL) {
@@ -347,6 +391,7 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
         assert.deepEqual(Object.fromEntries(Object.keys(w.n).map((k) => [k, Number(g[k])])), w.n, `${t} ${key}`);
         assert.equal(Number(g.cost), w.micros / 1e6, `${t} ${key}: cost`);
         assert.deepEqual(g.latency_hist, w.hist, `${t} ${key}: histogram`);
+        assert.deepEqual(g.ttft_hist, ttft ? w.ttft : {}, `${t} ${key}: ttft histogram`);
       }
     }
   }
@@ -370,6 +415,7 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
         assert.deepEqual(Object.fromEntries(Object.keys(w.n).map((k) => [k, Number(g[k])])), w.n, `${interval} ${d} ${key}`);
         assert.equal(Number(g.cost), w.micros / 1e6, `${interval} ${d} ${key}: cost`);
         assert.deepEqual(g.latency_hist, w.hist, `${interval} ${d} ${key}: histogram`);
+        assert.deepEqual(g.ttft_hist, w.ttft, `${interval} ${d} ${key}: ttft histogram`);
       }
     }
   }
@@ -393,6 +439,7 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
       assert.deepEqual(n, w.n, `${interval} ${key}`);
       assert.equal(Number(g.cost), w.micros / 1e6, `${interval} ${key}: cost`);
       assert.deepEqual(g.latency_hist, w.hist, `${interval} ${key}: histogram`);
+      assert.deepEqual(g.ttft_hist, w.ttft, `${interval} ${key}: ttft histogram`);
     }
   }
 

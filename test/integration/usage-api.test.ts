@@ -3,12 +3,15 @@
  * routes to the OpenAI mock, by consumers with key-auth, lands in the spend log; `/usage` and
  * `/usage/requests` then answer exactly what was sent (the mock counts one token per word, and the
  * routes price tokens with `input_cost`/`output_cost`), as JSON and as CSV, behind the Admin
- * API's token, never on the proxy. A second gateway with `MODELGATE_SPEND_LOG=off` answers 503.
+ * API's token, never on the proxy. Time to first token: percentiles of the streamed calls alone,
+ * equal to what their rows' `ttft_ms` give by the histogram's rules, in JSON and CSV. A second
+ * gateway with `MODELGATE_SPEND_LOG=off` answers 503.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Gateway, type HttpResult } from '../helpers/gateway.ts';
 import { startMockProvider, type MockProvider, DEFAULT_TEXT, countTokens } from '../mocks/providers.ts';
+import { latencyIndex, percentileOf, type LatencyHistogram } from '../../src/spend/sqlite.ts';
 
 const SKIP: { skip?: string } = {};
 
@@ -271,6 +274,47 @@ test('CSV on both endpoints', SKIP, async () => {
   assert.equal(rl[0].split(',')[0], 'time');
   assert.equal(rl.length, TRAFFIC.length + 2, 'header, a row per call, final CRLF');
   assert.equal(r.headers.get('link'), null, 'one page: no next link');
+});
+
+test('time to first token: the streamed calls\' alone, as their rows give it, in JSON and CSV; null without streams', SKIP, async () => {
+  const plain = await usage();
+  assert.deepEqual([plain.totals.ttft_p50_ms, plain.totals.ttft_p95_ms], [null, null], 'the first window streamed nothing');
+  for (const p of plain.series) assert.deepEqual([p.ttft_p50_ms, p.ttft_p95_ms], [null, null]);
+
+  // a window of its own: three streams and one plain call
+  const start = Date.now();
+  const calls: [keyof typeof KEYS, keyof typeof PRICES, boolean][] = [['alice', 'chat', true], ['bob', 'mini', true], ['alice', 'mini', true], ['alice', 'chat', false]];
+  for (const [consumer, route, stream] of calls) {
+    const r = await gw.proxyRequest('POST', `/${route}`, { messages: USER, ...(stream ? { stream: true } : {}) }, { apikey: KEYS[consumer] });
+    assert.equal(r.status, 200, r.text);
+  }
+  const end = Date.now() + 1;
+  let rows: any[] = [];
+  for (const deadline = Date.now() + 15_000; rows.length < calls.length; await new Promise((res) => setTimeout(res, 50))) {
+    if (Date.now() > deadline) throw new Error('spend rows did not arrive');
+    rows = (await adminCall(`/usage/requests?from=${start}&to=${end}`)).json.data;
+  }
+  const streamed = rows.filter((r) => r.stream);
+  assert.equal(streamed.length, 3);
+  for (const r of streamed) assert.ok(typeof r.ttft_ms === 'number' && r.ttft_ms <= r.latency_ms, JSON.stringify(r));
+  const histOf = (rs: any[]) => {
+    const h: LatencyHistogram = {};
+    for (const r of rs) if (r.stream && r.ttft_ms !== null) h[latencyIndex(r.ttft_ms)] = (h[latencyIndex(r.ttft_ms)] ?? 0) + 1;
+    return h;
+  };
+  const want = (rs: any[]) => [percentileOf(histOf(rs), 0.5), percentileOf(histOf(rs), 0.95)];
+
+  const q = new URLSearchParams({ from: String(start), to: String(end), interval: 'day', group_by: 'consumer' });
+  const u = (await adminCall(`/usage?${q}`)).json;
+  assert.deepEqual([u.totals.ttft_p50_ms, u.totals.ttft_p95_ms], want(rows), 'totals');
+  for (const p of u.series) assert.deepEqual([p.ttft_p50_ms, p.ttft_p95_ms], want(rows.filter((r) => r.consumer_id === p.group.consumer)), p.group.consumer_name);
+  const chat = (await adminCall(`/usage?${new URLSearchParams({ from: String(start), to: String(end), interval: 'day', route: 'chat', model: 'gpt-4o' })}`)).json;
+  assert.deepEqual([chat.totals.ttft_p50_ms, chat.totals.ttft_p95_ms], want(rows.filter((r) => r.route_id === ids.chat)), 'one stream on chat');
+
+  const csv = (await adminCall(`/usage?${q}`, { accept: 'text/csv' })).text.split('\r\n').filter(Boolean).map((l) => l.split(','));
+  const [header, ...lines] = csv;
+  assert.deepEqual(header.slice(-4), ['latency_p50_ms', 'latency_p95_ms', 'ttft_p50_ms', 'ttft_p95_ms']);
+  assert.deepEqual(lines.map((l) => l.slice(-2).map(Number)), u.series.map((p: any) => [p.ttft_p50_ms, p.ttft_p95_ms]));
 });
 
 test('behind the Admin API guard, never on the proxy', SKIP, async () => {

@@ -1,8 +1,9 @@
 /**
  * The SQLite spend store (src/spend/sqlite.ts): rows and rollups written together, `/usage` answers
  * from the rollups by interval, group and filter (exact sums; percentiles from merged histograms,
- * within one bucket's width), newest-first pages with an opaque cursor, a consumer's cost over a
- * window, retention, and a 100k-row sanity run (correctness only, no timing).
+ * within one bucket's width; time to first token from the streamed rows only), newest-first pages
+ * with an opaque cursor, a consumer's cost over a window, retention, older files brought up to
+ * date at open, and a 100k-row sanity run (correctness only, no timing).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -180,6 +181,77 @@ test('percentiles come from merged histograms, within the width of the true valu
   assert.equal(percentileOf({ 0: 3 }, 0.95), 0.5, 'sub-millisecond latencies');
 }));
 
+test('time to first token: streamed rows only, percentiles exact by the histogram\'s rules, from every rollup; null without streams', withStore(async (store) => {
+  // a percentile is the geometric middle of the bucket holding rank ⌈p·n⌉: 10 ms is in bucket 14,
+  // [2^(13/4), 2^(14/4)), read as 2^(13.5/4) = 10.37; 20 → 20.75, 30 → 29.34, 40 → 41.5, 1000 → 939.01
+  await store.write([
+    row({ request_id: 's1', time: T0 + 1, stream: true, ttft_ms: 10, latency_ms: 500 }),
+    row({ request_id: 's2', time: T0 + 2, stream: true, ttft_ms: 20, latency_ms: 500 }),
+    row({ request_id: 's3', time: T0 + 3, stream: true, ttft_ms: 30, latency_ms: 500, consumer_id: 'bob' }),
+    row({ request_id: 's4', time: T0 + MIN, stream: true, ttft_ms: 40, latency_ms: 2000, route_id: 'route-b' }),
+    row({ request_id: 's5', time: T0 + MIN + 1, stream: true, ttft_ms: 1000, latency_ms: 2000, route_id: 'route-b' }),
+    // not counted: a non-streamed answer (its first token is its latency), a stream without a first token
+    row({ request_id: 'n1', time: T0 + 4, stream: false, ttft_ms: 5 }),
+    row({ request_id: 'n2', time: T0 + 5, stream: true, ttft_ms: null, error_class: 'provider_error', status: 502 }),
+    row({ request_id: 'n3', time: T0 + HOUR, stream: false, ttft_ms: null, route_id: 'route-c' }),
+  ]);
+  const range = { from: T0, to: T0 + 2 * HOUR };
+  // every table answers the same: the provider's (no dimension), a dimension's, a combination's, the full key's
+  for (const group_by of [[], ['route'], ['route', 'consumer'], ['route', 'consumer', 'model']] as const) {
+    const a = await store.usage({ ...range, interval: 'day', group_by: [...group_by] });
+    assert.deepEqual([a.totals.ttft_p50_ms, a.totals.ttft_p95_ms], [29.34, 939.01], `totals by ${group_by}`);
+    assert.deepEqual([a.totals.latency_p50_ms, a.totals.requests], [percentileOf({ [latencyIndex(100)]: 3, [latencyIndex(500)]: 3, [latencyIndex(2000)]: 2 }, 0.5), 8], 'latency counts every row');
+  }
+  const byRoute = await store.usage({ ...range, interval: 'hour', group_by: ['route'] });
+  assert.deepEqual(
+    byRoute.series.map((p) => [p.start, p.group.route, p.ttft_p50_ms, p.ttft_p95_ms]),
+    [
+      [new Date(T0).toISOString(), 'route-a', 20.75, 29.34], // s1..s3 (n1's 5 ms would make p50 10.37)
+      [new Date(T0).toISOString(), 'route-b', 41.5, 939.01],
+      [new Date(T0 + HOUR).toISOString(), 'route-c', null, null], // no stream in the bucket
+    ],
+  );
+  const byMinute = await store.usage({ ...range, interval: 'minute', group_by: [] });
+  assert.deepEqual(byMinute.series.map((p) => [p.requests, p.ttft_p50_ms, p.ttft_p95_ms]), [[5, 20.75, 29.34], [2, 41.5, 939.01], [1, null, null]]);
+  const none = await store.usage({ from: T0 + HOUR, to: T0 + 2 * HOUR, interval: 'hour', group_by: [] });
+  assert.deepEqual([none.totals.requests, none.totals.ttft_p50_ms, none.totals.ttft_p95_ms], [1, null, null]);
+}));
+
+test('a file from before time to first token gets ttft_hist on every rollup at open: what it summed counts none, new streams do', async () => {
+  const { rollupTables } = await import('../../src/spend/rollups.ts');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'spend-sqlite-'));
+  const file = path.join(dir, 'spend.db');
+  const q = { from: T0, to: T0 + 10 * DAY, interval: 'day' as const, group_by: ['consumer' as const] };
+  const tables = (['minute', 'hour', 'day'] as const).flatMap((i) => rollupTables(i));
+  try {
+    const first = new SqliteSpendStore(file);
+    await first.write(spreadRows());
+    const before = await first.usage(q);
+    await first.close();
+    const db = new DatabaseSync(file);
+    for (const t of tables) db.exec(`ALTER TABLE ${t} DROP COLUMN ttft_hist`);
+    db.close();
+
+    const again = new SqliteSpendStore(file);
+    try {
+      const check = new DatabaseSync(file, { readOnly: true });
+      for (const t of tables) assert.deepEqual((check.prepare(`SELECT DISTINCT ttft_hist FROM ${t}`).all() as object[]).map((r) => ({ ...r })), [{ ttft_hist: '{}' }], t);
+      check.close();
+      const old = await again.usage(q);
+      const strip = (a: typeof old) => ({ ...a, totals: { ...a.totals, ttft_p50_ms: null, ttft_p95_ms: null }, series: a.series.map((p) => ({ ...p, ttft_p50_ms: null, ttft_p95_ms: null })) });
+      assert.deepEqual(old, strip(before), 'the same answer, without time to first token');
+      assert.equal(old.totals.ttft_p50_ms, null);
+      await again.write([row({ request_id: 'later', time: T0 + 9 * DAY, stream: true, ttft_ms: 30 })]);
+      const later = await again.usage(q);
+      assert.deepEqual([later.totals.ttft_p50_ms, later.totals.ttft_p95_ms], [29.34, 29.34]);
+    } finally {
+      await again.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('requests: newest first, paged with an opaque cursor, filtered', withStore(async (store) => {
   const rows: SpendRow[] = [];
   for (let i = 0; i < 25; i++) rows.push(row({ request_id: `q${String(i).padStart(2, '0')}`, time: T0 + Math.floor(i / 2) * 1000, consumer_id: i % 5 === 0 ? 'bob' : 'alice', stream: i % 2 === 0 }));
@@ -335,7 +407,11 @@ test('a query touching one dimension reads that dimension\'s rollup, with the sa
   }
 }));
 
-/** 600 rows over 3 routes, 3 consumers (one null), 2 providers and 3 models, spread over days, some failed and unpriced. */
+/**
+ * 600 rows over 3 routes, 3 consumers (one null), 2 providers and 3 models, spread over days, some
+ * failed and unpriced; three in four streamed, most with a time to first token (and some
+ * non-streamed rows with one too, which must not count).
+ */
 function spreadRows(): SpendRow[] {
   return Array.from({ length: 600 }, (_, i) =>
     row({
@@ -349,6 +425,8 @@ function spreadRows(): SpendRow[] {
       cost: i % 7 === 0 ? null : 0.001 * (i % 5),
       error_class: i % 11 === 0 ? 'provider_error' : null,
       prompt_tokens: i % 13,
+      stream: i % 4 !== 0,
+      ttft_ms: i % 6 === 0 ? null : 3 + (i % 40) * 11,
     }),
   );
 }
@@ -366,10 +444,10 @@ test('a query by two dimensions reads a combination rollup, answering as the row
     const q = { from, to, interval, group_by: [...pair] };
     assert.notEqual(rollupFor(interval, new Set(pair)).table, `spend_rollup_${interval}`, `${pair} has a combination`);
     // the reference: each (bucket, group) summed from the rows, its percentiles off its own histogram
-    const want = new Map<string, { requests: number; errors: number; cost: number; unpriced: number; prompt: number; hist: Record<string, number> }>();
+    const want = new Map<string, { requests: number; errors: number; cost: number; unpriced: number; prompt: number; hist: Record<string, number>; ttft: Record<string, number> }>();
     for (const r of rows) {
       const key = JSON.stringify([new Date(bucketStart(r.time, interval)).toISOString(), ...pair.map((d) => value[d](r))]);
-      const w = want.get(key) ?? { requests: 0, errors: 0, cost: 0, unpriced: 0, prompt: 0, hist: {} };
+      const w = want.get(key) ?? { requests: 0, errors: 0, cost: 0, unpriced: 0, prompt: 0, hist: {}, ttft: {} };
       w.requests++;
       if (r.error_class) w.errors++;
       if (r.cost === null) w.unpriced++;
@@ -377,6 +455,10 @@ test('a query by two dimensions reads a combination rollup, answering as the row
       w.prompt += r.prompt_tokens;
       const li = String(latencyIndex(r.latency_ms));
       w.hist[li] = (w.hist[li] ?? 0) + 1;
+      if (r.stream && r.ttft_ms !== null) {
+        const ti = String(latencyIndex(r.ttft_ms));
+        w.ttft[ti] = (w.ttft[ti] ?? 0) + 1;
+      }
       want.set(key, w);
     }
     const got = await store.usage(q);
@@ -388,6 +470,7 @@ test('a query by two dimensions reads a combination rollup, answering as the row
       assert.deepEqual([p.requests, p.errors, p.unpriced_requests, p.prompt_tokens], [w.requests, w.errors, w.unpriced, w.prompt], key);
       assert.ok(near(p.cost, w.cost), key);
       assert.deepEqual([p.latency_p50_ms, p.latency_p95_ms], [percentileOf(w.hist, 0.5), percentileOf(w.hist, 0.95)], key);
+      assert.deepEqual([p.ttft_p50_ms, p.ttft_p95_ms], [percentileOf(w.ttft, 0.5), percentileOf(w.ttft, 0.95)], key);
     }
     // three dimensions across combinations read the full key: the same totals
     const full = await store.usage({ from, to, interval, group_by: ['route', 'consumer', 'model'] });
@@ -419,11 +502,13 @@ test('a file from before attempts, payloads and combination rollups gets them at
     // cost is summed in floating point, in another order when folded at open: equal but for the last digits
     const snapshot = (db: DatabaseSync) =>
       tables.map((t) =>
-        (db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2, 3, 4`).all() as Record<string, unknown>[]).map((r) => ({ ...r, cost: Math.round((r.cost as number) * 1e9), latency_hist: JSON.parse(r.latency_hist as string) })),
+        (db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2, 3, 4`).all() as Record<string, unknown>[]).map((r) => ({ ...r, cost: Math.round((r.cost as number) * 1e9), latency_hist: JSON.parse(r.latency_hist as string), ttft_hist: JSON.parse(r.ttft_hist as string) })),
       );
-    // the file as the previous version left it: no combination tables, no attempts or payload, version 2
+    // the file as the previous version left it: no combination tables, no attempts or payload,
+    // version 2 (its full-key rollups have ttft histograms: a file that version wrote to after this one)
     const db = new DatabaseSync(file);
     const written = snapshot(db);
+    assert.ok(written.flat().some((r) => Object.keys(r.ttft_hist as object).length > 0), 'streams were counted');
     for (const t of tables) db.exec(`DROP TABLE ${t}`);
     db.exec('ALTER TABLE spend_requests DROP COLUMN attempts; ALTER TABLE spend_requests DROP COLUMN payload; PRAGMA user_version = 2;');
     db.close();

@@ -192,6 +192,8 @@ const zero: UsageTotals = {
   unpriced_requests: 0,
   latency_p50_ms: null,
   latency_p95_ms: null,
+  ttft_p50_ms: null,
+  ttft_p95_ms: null,
 };
 
 const answer: UsageAnswer = {
@@ -200,7 +202,7 @@ const answer: UsageAnswer = {
   interval: 'hour',
   group_by: ['consumer', 'model'],
   series: [
-    { ...zero, start: '2025-06-15T00:00:00.000Z', group: { consumer: ALICE, model: 'gpt-4o' }, requests: 2, prompt_tokens: 10, completion_tokens: 4, total_tokens: 14, cost: 0.5, latency_p50_ms: 12, latency_p95_ms: 20 },
+    { ...zero, start: '2025-06-15T00:00:00.000Z', group: { consumer: ALICE, model: 'gpt-4o' }, requests: 2, prompt_tokens: 10, completion_tokens: 4, total_tokens: 14, cost: 0.5, latency_p50_ms: 12, latency_p95_ms: 20, ttft_p50_ms: 3.5, ttft_p95_ms: 7 },
     { ...zero, start: '2025-06-15T01:00:00.000Z', group: { consumer: null, model: 'a,b' }, requests: 1, errors: 1, unpriced_requests: 1 },
   ],
   totals: { ...zero, requests: 3 },
@@ -211,9 +213,9 @@ test('usage CSV: one row per point, names beside ids, totals left out', () => {
   (withNames.series[0].group as Record<string, unknown>).consumer_name = 'alice';
   (withNames.series[1].group as Record<string, unknown>).consumer_name = null;
   const lines = usageCsv(withNames).split('\r\n');
-  assert.equal(lines[0], 'start,consumer,consumer_name,model,requests,errors,prompt_tokens,completion_tokens,cached_tokens,cache_write_tokens,reasoning_tokens,total_tokens,cost,unpriced_requests,latency_p50_ms,latency_p95_ms');
-  assert.equal(lines[1], `2025-06-15T00:00:00.000Z,${ALICE},alice,gpt-4o,2,0,10,4,0,0,0,14,0.5,0,12,20`);
-  assert.equal(lines[2], '2025-06-15T01:00:00.000Z,,,"a,b",1,1,0,0,0,0,0,0,0,1,,');
+  assert.equal(lines[0], 'start,consumer,consumer_name,model,requests,errors,prompt_tokens,completion_tokens,cached_tokens,cache_write_tokens,reasoning_tokens,total_tokens,cost,unpriced_requests,latency_p50_ms,latency_p95_ms,ttft_p50_ms,ttft_p95_ms');
+  assert.equal(lines[1], `2025-06-15T00:00:00.000Z,${ALICE},alice,gpt-4o,2,0,10,4,0,0,0,14,0.5,0,12,20,3.5,7`);
+  assert.equal(lines[2], '2025-06-15T01:00:00.000Z,,,"a,b",1,1,0,0,0,0,0,0,0,1,,,,');
   assert.equal(lines[3], '', 'ends with CRLF, no totals row');
   assert.equal(lines.length, 4);
 });
