@@ -1,0 +1,74 @@
+/**
+ * Payment card numbers: 12 to 19 digits, optionally grouped by single spaces or dashes, that pass
+ * the Luhn check (ISO/IEC 7812-1) and start with a known issuer prefix at a length that network
+ * issues. The IIN table is the networks' published ranges (Visa, Mastercard incl. 2-series,
+ * American Express, Discover, Diners Club, JCB, UnionPay, Maestro); a Luhn-valid number outside
+ * them is not reported (one random digit string in ten passes Luhn).
+ */
+import { regexSpans, type Span } from './types.ts';
+
+const CANDIDATE = /(?<![\d-])\d(?:[ -]?\d){11,18}(?![\d])/g;
+
+/** [prefix range low, high (inclusive, same number of digits), allowed lengths]. */
+const IIN: [number, number, number[]][] = [
+  [4, 4, [13, 16, 19]], // Visa
+  [51, 55, [16]], // Mastercard
+  [2221, 2720, [16]], // Mastercard 2-series
+  [34, 34, [15]], // American Express
+  [37, 37, [15]],
+  [6011, 6011, [16, 17, 18, 19]], // Discover
+  [644, 649, [16, 17, 18, 19]],
+  [65, 65, [16, 17, 18, 19]],
+  [622126, 622925, [16, 17, 18, 19]], // Discover / UnionPay co-branded
+  [300, 305, [14, 16, 17, 18, 19]], // Diners Club International
+  [36, 36, [14, 16, 17, 18, 19]],
+  [38, 39, [16, 17, 18, 19]],
+  [3528, 3589, [16, 17, 18, 19]], // JCB
+  [62, 62, [16, 17, 18, 19]], // UnionPay
+  [50, 50, [12, 13, 14, 15, 16, 17, 18, 19]], // Maestro
+  [56, 58, [12, 13, 14, 15, 16, 17, 18, 19]],
+  [6759, 6759, [12, 13, 14, 15, 16, 17, 18, 19]],
+  [6761, 6763, [12, 13, 14, 15, 16, 17, 18, 19]],
+];
+
+export function luhnValid(digits: string): boolean {
+  let sum = 0;
+  let double = false;
+  for (let i = digits.length - 1; i >= 0; i--) {
+    let d = digits.charCodeAt(i) - 48;
+    if (double) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+  }
+  return sum % 10 === 0;
+}
+
+/** The check digit that makes `body + digit` Luhn-valid. */
+export function luhnCheckDigit(body: string): string {
+  for (let d = 0; d <= 9; d++) if (luhnValid(body + d)) return String(d);
+  throw new Error('unreachable');
+}
+
+export function knownIssuer(digits: string): boolean {
+  for (const [low, high, lengths] of IIN) {
+    const width = String(low).length;
+    const prefix = Number(digits.slice(0, width));
+    if (prefix >= low && prefix <= high && lengths.includes(digits.length)) return true;
+  }
+  return false;
+}
+
+export function isCardNumber(raw: string): boolean {
+  const digits = raw.replace(/[ -]/g, '');
+  if (digits.length < 12 || digits.length > 19) return false;
+  // grouping must be consistent: one separator kind at most
+  if (raw.includes(' ') && raw.includes('-')) return false;
+  return knownIssuer(digits) && luhnValid(digits);
+}
+
+export function detectCards(text: string): Span[] {
+  return regexSpans(CANDIDATE, text, 'creditcard', (m) => isCardNumber(m[0]));
+}
