@@ -39,6 +39,13 @@ export class ExchangeContext implements DriverContext {
   readonly dropped: string[] = [];
   readonly request: CanonicalRequest | undefined;
   readonly api: ClientApi;
+  /**
+   * The answer's text goes through response hooks (src/plugins/shared/response-hooks.ts): stream
+   * translators write through the sink, never pass the provider's bytes on. Set by the relay.
+   */
+  answerHooks = false;
+  /** Wraps every sink this call makes (the response hooks' recorder); null: the client's renderer itself. */
+  wrapSink: ((sink: EventSink) => EventSink) | null = null;
   #id: string | null;
 
   constructor(init: CallInit) {
@@ -76,7 +83,8 @@ export class ExchangeContext implements DriverContext {
   }
 
   createSink(): EventSink {
-    return this.api.createSink(this);
+    const sink = this.api.createSink(this);
+    return this.wrapSink === null ? sink : this.wrapSink(sink);
   }
 
   renderResponse(response: CanonicalResponse): string {

@@ -172,6 +172,11 @@ export interface DriverContext {
   readonly dropped?: readonly string[];
   /** The canonical request being answered (set by the plugin; absent in some unit tests). */
   readonly request?: CanonicalRequest;
+  /**
+   * The answer's text goes through response hooks (src/plugins/shared/response-hooks.ts): a format
+   * must translate its stream through the sink, never pass the provider's bytes on. Absent: false.
+   */
+  readonly answerHooks?: boolean;
   /** The renderer of streamed answers in the client's API: one per response; translators write through it. */
   createSink(): EventSink;
   /** A whole answer rendered in the client's API (the JSON text the client gets). */

@@ -683,7 +683,8 @@ type OpenBlock =
   | { kind: 'tool'; index: number }
   | { kind: 'json' };
 
-class AnthropicStreamTranslator extends BaseStreamTranslator {
+/** Exported for the native format, which translates through it while response hooks read the answer. */
+export class AnthropicStreamTranslator extends BaseStreamTranslator {
   protected readonly source = PROVIDER;
   /** message_start's usage, updated by message_delta (cumulative). */
   #usage: JsonObject = {};

@@ -15,7 +15,7 @@ import { clamp, resolveSampling } from '../params.ts';
 import { maxTokensWithThinking } from '../thinking.ts';
 import { BaseStreamTranslator } from '../stream/translator.ts';
 import type { CanonicalRequest, Usage } from '../../exchange/types.ts';
-import { anthropicUsage } from './anthropic-messages.ts';
+import { anthropicUsage, AnthropicStreamTranslator } from './anthropic-messages.ts';
 import type { WireFormat } from './format.ts';
 
 const PROVIDER = 'anthropic';
@@ -34,7 +34,8 @@ export const anthropicNativeFormat: WireFormat = {
   nativeFields: clientExtraFields,
   buildRequest: buildNativeRequest,
   parseResponse: parseNativeResponse,
-  createStreamTranslator: (ctx) => new AnthropicPassthroughTranslator(ctx),
+  // response hooks read the text through the sink (the Anthropic renderer): no byte pass-through then
+  createStreamTranslator: (ctx) => (ctx.answerHooks === true ? new AnthropicStreamTranslator(ctx) : new AnthropicPassthroughTranslator(ctx)),
 };
 
 // ---------------------------------------------------------------------------------------------

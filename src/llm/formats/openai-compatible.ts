@@ -276,7 +276,8 @@ export function openAICompatibleFormat(options: OpenAICompatibleOptions): WireFo
     buildRequest: (req, ctx) => buildOpenAIRequest(baseBody(req, ctx, options), req, ctx, options),
     // the provider's own bytes go to an OpenAI client; a client of another API gets the answer through its renderer
     parseResponse: (body, ctx) => (options.normalize || !speaksOpenAI(ctx) ? parseNormalizedResponse(body, ctx, options.provider, usageOf) : parseOpenAIResponse(body, ctx, usageOf)),
-    createStreamTranslator: (ctx) => (options.normalize || !speaksOpenAI(ctx) ? new NormalizingTranslator(ctx, options.provider, usageOf) : new OpenAIPassthroughTranslator(ctx, options.provider, usageOf)),
+    // response hooks read the text through the sink: no byte pass-through then (answerHooks)
+    createStreamTranslator: (ctx) => (options.normalize || !speaksOpenAI(ctx) || ctx.answerHooks === true ? new NormalizingTranslator(ctx, options.provider, usageOf) : new OpenAIPassthroughTranslator(ctx, options.provider, usageOf)),
   };
 }
 

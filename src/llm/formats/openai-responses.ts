@@ -29,7 +29,7 @@ import { resolveSampling } from '../params.ts';
 import { canonicalUsage } from '../../exchange/usage.ts';
 import { RESPONSES_FIELDS, isForeignReasoningState } from '../../exchange/inbound/openai-responses.ts';
 import { responseErrorCode, responsesFrame } from '../../exchange/render/openai-responses.ts';
-import type { CanonicalRequest, StreamFailure, Usage } from '../../exchange/types.ts';
+import type { CanonicalRequest, FinishReason, StreamFailure, Usage } from '../../exchange/types.ts';
 import type { WireFormat } from './format.ts';
 
 export interface OpenAIResponsesOptions {
@@ -100,7 +100,8 @@ export function openAIResponsesFormat(options: OpenAIResponsesOptions): WireForm
     handlesUnmapped: true,
     buildRequest: (req, ctx) => buildResponsesRequest(req, ctx, options),
     parseResponse: (body, ctx) => parseResponsesAnswer(body, ctx),
-    createStreamTranslator: (ctx) => new ResponsesPassthroughTranslator(ctx, options.provider),
+    // response hooks read the text through the sink (the Responses renderer): no byte pass-through then
+    createStreamTranslator: (ctx) => (ctx.answerHooks === true ? new ResponsesEventsTranslator(ctx, options.provider) : new ResponsesPassthroughTranslator(ctx, options.provider)),
   };
 }
 
@@ -208,4 +209,93 @@ function frame(type: string | undefined, data: string): string {
     .split('\n')
     .map((line) => `data: ${line}`)
     .join('\n')}\n\n`;
+}
+
+/**
+ * A Responses stream read event by event into the client's sink (the Responses renderer), for
+ * requests whose answer goes through response hooks (DriverContext.answerHooks): text, reasoning
+ * text, refusals and function calls are re-rendered from the deltas, so the final `response`
+ * object says what the hooks released. Output items other than messages, reasoning and function
+ * calls (built-in tools' calls) are not carried on this path (docs/plugins.md, response hooks).
+ * Events: https://platform.openai.com/docs/api-reference/responses-streaming.
+ */
+class ResponsesEventsTranslator extends BaseStreamTranslator {
+  protected readonly source: string;
+  #started = false;
+  /** output_index of a function_call item → the tool call's index in the answer. */
+  readonly #calls = new Map<number, number>();
+
+  constructor(ctx: DriverContext, provider: string) {
+    super(ctx);
+    this.source = provider;
+  }
+
+  protected translate(event: StreamEvent): string {
+    const payload = this.parse(event);
+    if (!isObject(payload)) throw new TranslationError(`malformed ${this.source} stream event: not an object`);
+    const type = asString(payload.type) ?? event.event;
+    if (type === 'error' || event.event === 'error') {
+      const message = asString(payload.message) ?? asString(dig(payload, 'error', 'message')) ?? `${this.source} reported an error in the stream`;
+      throw new UpstreamStreamError(message, asString(payload.code) ?? asString(dig(payload, 'error', 'type')) ?? asString(dig(payload, 'error', 'code')) ?? 'upstream_error');
+    }
+    let frames = '';
+    const response = isObject(payload.response) ? payload.response : null;
+    if (!this.#started) {
+      this.#started = true;
+      if (response) {
+        this.setModel(response.model);
+        if (typeof response.model === 'string' && response.model !== '') this.out.model = response.model;
+        if (typeof response.created_at === 'number') this.out.created = response.created_at;
+      }
+      frames += this.out.start();
+    }
+    const delta = asString(payload.delta) ?? '';
+    switch (type) {
+      case 'response.output_text.delta':
+        this.keepText(delta);
+        return frames + this.out.text(delta);
+      case 'response.reasoning_summary_text.delta':
+      case 'response.reasoning_text.delta':
+        this.keepText(delta);
+        return frames + this.out.reasoning(delta);
+      case 'response.refusal.delta':
+        this.keepText(delta);
+        return frames + this.out.refusal(delta);
+      case 'response.output_item.added': {
+        const item = payload.item;
+        if (!isObject(item) || item.type !== 'function_call' || typeof payload.output_index !== 'number') return frames;
+        const index = this.#calls.size;
+        this.#calls.set(payload.output_index, index);
+        return frames + this.out.toolCalls([{ index, id: asString(item.call_id) ?? asString(item.id), name: asString(item.name) ?? '', arguments: asString(item.arguments) ?? '' }]);
+      }
+      case 'response.function_call_arguments.delta': {
+        const index = typeof payload.output_index === 'number' ? this.#calls.get(payload.output_index) : undefined;
+        if (index === undefined) return frames;
+        this.keepText(delta);
+        return frames + this.out.toolCalls([{ index, arguments: delta }]);
+      }
+      case 'response.output_item.done': {
+        const item = payload.item;
+        const encrypted = isObject(item) && item.type === 'reasoning' ? asString(item.encrypted_content) : undefined;
+        return encrypted ? frames + this.out.reasoningState({ type: 'reasoning', text: '', encrypted, provider: 'openai' }) : frames;
+      }
+      case 'response.completed':
+      case 'response.incomplete': {
+        if (response) {
+          this.setModel(response.model);
+          this.setUsage(responsesUsageOf(response.usage));
+        }
+        const reason: FinishReason =
+          type === 'response.incomplete' ? (asString(dig(response, 'incomplete_details', 'reason')) === 'content_filter' ? 'content_filter' : 'length') : this.#calls.size > 0 ? 'tool_calls' : 'stop';
+        this.markDone();
+        return frames + this.out.finish(reason);
+      }
+      case 'response.failed': {
+        const message = asString(dig(response, 'error', 'message')) ?? `${this.source} reported a failed response`;
+        throw new UpstreamStreamError(message, asString(dig(response, 'error', 'code')) ?? 'upstream_error');
+      }
+      default:
+        return frames; // the renderer makes its own lifecycle events (created, in_progress, part and item events)
+    }
+  }
 }

@@ -23,6 +23,8 @@ import { estimateInputTokens } from '../../exchange/estimate.ts';
 import type { ClientApi } from '../../exchange/apis/index.ts';
 import { writeJson } from '../../proxy/respond.ts';
 import { hasState, rememberState } from '../../exchange/provider-state.ts';
+import { guardJsonAnswer, noteBlocked } from './guard-answer.ts';
+import { ResponseBlockedError } from '../shared/response-hooks.ts';
 
 /** Provider headers worth keeping on the client's answer: rate-limit state and the provider's request id. */
 const KEPT_NAMES: ReadonlySet<string> = new Set(['retry-after', 'retry-after-ms', 'x-request-id', 'request-id', 'apim-request-id', 'openai-processing-ms']);
@@ -188,8 +190,20 @@ export async function relayJson(x: Exchange): Promise<void> {
   if (response.statusCode !== 200) return relayProviderError(ctx, conf, response, driver.model, driver.dropped, driver.api);
   const bytes = isCollected(response) ? collectedProviderBytes(ctx, response) : await readProviderBytes(ctx, response);
   const text = bytes.toString('utf8');
-  const translated = translateOr502(ctx, driver.provider, driver.routeType, () => conf.driver.parseResponse(text, driver));
+  let translated = translateOr502(ctx, driver.provider, driver.routeType, () => conf.driver.parseResponse(text, driver));
   const finishedAt = performance.now();
+  if (ctx.responseHooks.length > 0) {
+    try {
+      translated = await guardJsonAnswer(ctx, driver, x.canonical, translated);
+    } catch (e) {
+      if (!(e instanceof ResponseBlockedError)) throw e;
+      // the provider answered (and was paid): recorded, then the client API's error instead of the answer
+      noteBlocked(ctx, e);
+      const usage = translated.usage ?? estimateUsage(x, translated.text ?? choiceText(translated.body));
+      recordExchange(ctx, conf, { provider: driver.provider, requestModel: driver.model, responseModel: translated.responseModel, usage, estimated: translated.usage === null, stream: false, llmLatencyMs: finishedAt - x.sentAt, timeToFirstTokenMs: null, partial: false, dropped: driver.dropped, clientApi: driver.inbound });
+      throw aiError(e.status, e.clientMessage, { code: e.code });
+    }
+  }
   let usage = translated.usage;
   let body: string | Buffer = translated.body;
   if (usage === null) {
@@ -218,7 +232,8 @@ export async function relayJson(x: Exchange): Promise<void> {
     },
     conf.config.logging.log_payloads ? { request: x.rawRequest, response: typeof body === 'string' ? body : text } : undefined,
   );
-  if (ctx.trace !== null) noteAnswer(ctx, typeof body === 'string' ? body : text);
+  // an OpenAI client's answer is OpenAI-shaped (choices at the top): its facts can be read without a parse when no text is wanted
+  if (ctx.trace !== null) noteAnswer(ctx, typeof body === 'string' ? body : text, !conf.config.logging.log_payloads && (driver.inbound === 'openai-chat' || driver.inbound === 'openai-completions'));
   if (hasState(translated.carried)) void rememberState(translated.carried, x.stateScope);
   // the answer as the client got it, in its API (the Responses store keeps it)
   x.keep?.(typeof body === 'string' ? body : text);

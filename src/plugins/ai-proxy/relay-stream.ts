@@ -18,10 +18,14 @@ import { createFrameDecoder } from '../../llm/stream/index.ts';
 import { TranslationError, UpstreamStreamError, type StreamEvent, type StreamFraming, type StreamTranslator, type Usage } from '../../llm/types.ts';
 import { jsonAnswerAsStream } from './stream-from-json.ts';
 import { HEADERS } from '../../proxy/names.ts';
+import { aiError } from './openai-error.ts';
+import type { ClientError } from '../../proxy/errors.ts';
 import { isCollected } from '../../proxy/upstream.ts';
 import type { AbortLike } from '../../proxy/context.ts';
 import { hasState, rememberState } from '../../exchange/provider-state.ts';
 import type { StreamFailure } from '../../exchange/types.ts';
+import { guardJsonAnswer, noteBlocked, StreamGuard } from './guard-answer.ts';
+import { ResponseBlockedError } from '../shared/response-hooks.ts';
 
 const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -62,6 +66,7 @@ function describeFailure(e: unknown, signal: AbortLike, provider: string): Strea
     const limited = RATE_LIMIT_TYPE.test(e.type);
     return { message: e.message, status: limited ? 429 : 502, code: limited ? 'rate_limit_exceeded' : 'provider_error', provider: { name: provider, type: e.type === 'upstream_error' ? null : e.type } }; // upstream_error: the translator's default, not the provider's
   }
+  if (e instanceof ResponseBlockedError) return { message: e.clientMessage, status: e.status, code: e.code };
   if (e instanceof TruncatedStream) return { message: e.message, status: 502, code: 'upstream_truncated' };
   if (e instanceof TranslationError) return { message: `transformation failed: ${e.message}`, status: 502, code: 'translation_failed' };
   if (signal.aborted && (signal.reason as Error)?.name === 'TimeoutError') return { message: 'the stream reached the maximum stream duration', status: 504, code: 'max_stream_duration' };
@@ -82,7 +87,18 @@ export async function relayStream(x: Exchange): Promise<void> {
   // A provider that answered the whole thing at once (no stream support): still a stream for the client.
   if (type.includes('application/json')) {
     const text = await readProviderBody(ctx, response);
-    const translated = translateOr502(ctx, driver.provider, driver.routeType, () => conf.driver.parseResponse(text, driver));
+    let translated = translateOr502(ctx, driver.provider, driver.routeType, () => conf.driver.parseResponse(text, driver));
+    if (ctx.responseHooks.length > 0) {
+      try {
+        translated = await guardJsonAnswer(ctx, driver, x.canonical, translated);
+      } catch (e) {
+        if (!(e instanceof ResponseBlockedError)) throw e;
+        // nothing was written yet: the client API's error, as for a JSON answer
+        noteBlocked(ctx, e);
+        record(x, translated.usage, translated.responseModel, translated.text ?? '', null, true);
+        throw blockedError(e);
+      }
+    }
     const { frames, usage, responseModel, text: answer, answer: kept } = jsonAnswerAsStream(translated, driver);
     res.writeHead(200, headers);
     res.end(frames);
@@ -97,6 +113,12 @@ export async function relayStream(x: Exchange): Promise<void> {
     return;
   }
 
+  // response hooks: the translator writes to the guard's recorder, which renders what the hooks release
+  const guard = ctx.responseHooks.length > 0 ? new StreamGuard(ctx, driver, x.canonical) : null;
+  if (guard !== null) {
+    driver.answerHooks = true;
+    driver.wrapSink = guard.wrap;
+  }
   const translator: StreamTranslator = conf.driver.createStreamTranslator(driver);
   const decoder = createFrameDecoder(framingOf(type) ?? conf.driver.streamFraming(driver));
   res.writeHead(200, headers);
@@ -112,6 +134,8 @@ export async function relayStream(x: Exchange): Promise<void> {
   try {
     for await (const chunk of response.body as AsyncIterable<Buffer>) {
       const out = translateAll(translator, decoder.push(chunk));
+      // what the hooks released of this read (awaited when a hook is asynchronous: the provider waits meanwhile)
+      if (guard !== null) out.frames += await guard.drain();
       if (out.frames) {
         if (facts !== null) facts.scan(out.frames);
         firstFrameAt ??= performance.now();
@@ -123,13 +147,16 @@ export async function relayStream(x: Exchange): Promise<void> {
     }
     if (!res.destroyed) {
       const last = translateAll(translator, decoder.end());
+      if (guard !== null) last.frames += await guard.drain();
       const failure = last.failure ?? (translator.done ? null : new TruncatedStream('the provider ended the stream before it was complete'));
       if (failure) {
         res.write(last.frames);
         throw failure;
       }
       // asked for usage and the provider gave none: the client gets our count in the usage chunk
-      const tail = last.frames + translator.finish(translator.usage() === null && driver.includeUsage ? estimateUsage(x, translator.text) : null);
+      let tail = last.frames + translator.finish(translator.usage() === null && driver.includeUsage ? estimateUsage(x, translator.text) : null);
+      // the end flushes the hooks' pending text before the finish and [DONE] they recorded
+      if (guard !== null) tail += await guard.drain();
       if (facts !== null) facts.scan(tail);
       res.end(tail);
     }
@@ -137,6 +164,7 @@ export async function relayStream(x: Exchange): Promise<void> {
     if (res.destroyed || ctx.clientSignal.aborted) {
       // the client left: the upstream request is aborted by the signal; nothing more to say
     } else {
+      if (e instanceof ResponseBlockedError) noteBlocked(ctx, e);
       const failure = describeFailure(e, x.signal, driver.provider);
       ctx.error = { status: failure.status, code: failure.code, message: failure.message };
       // the client's API's error event: the sink's when it tracked the stream (Responses' sequence numbers)
@@ -145,7 +173,7 @@ export async function relayStream(x: Exchange): Promise<void> {
     }
   }
   const complete = translator.done && !ctx.error && !ctx.clientSignal.aborted;
-  record(x, translator.usage(), translator.responseModel, translator.text, firstTokenAt ?? firstFrameAt, !complete);
+  record(x, translator.usage(), translator.responseModel, translator.text, firstTokenAt ?? firstFrameAt, !complete, guard?.released);
   if (facts !== null) noteStream(ctx, facts, translator.text);
   if (complete && hasState(translator.carried)) void rememberState(translator.carried, x.stateScope);
   if (complete && x.keep && translator.answer) x.keep(translator.answer);
@@ -166,7 +194,13 @@ function translateAll(translator: StreamTranslator, events: StreamEvent[]): { fr
   return { frames, failure: null };
 }
 
-function record(x: Exchange, reported: Usage | null, responseModel: string | null, text: string, firstTokenAt: number | null, partial: boolean): void {
+/** A refusal of the answer as the client API's error (the relay's caller renders it in the client's shape). */
+export function blockedError(e: ResponseBlockedError): ClientError {
+  return aiError(e.status, e.clientMessage, { code: e.code });
+}
+
+/** `released`: the text the client got when response hooks changed it (the payload log's), else the provider's. */
+function record(x: Exchange, reported: Usage | null, responseModel: string | null, text: string, firstTokenAt: number | null, partial: boolean, released?: string): void {
   const usage = reported ?? estimateUsage(x, text);
   recordExchange(
     x.ctx,
@@ -184,6 +218,6 @@ function record(x: Exchange, reported: Usage | null, responseModel: string | nul
       dropped: x.driver.dropped,
       clientApi: x.driver.inbound,
     },
-    x.conf.config.logging.log_payloads ? { request: x.rawRequest, response: text } : undefined,
+    x.conf.config.logging.log_payloads ? { request: x.rawRequest, response: released ?? text } : undefined,
   );
 }

@@ -36,6 +36,7 @@ import {
   type ResponsesStoreSettings,
 } from '../../exchange/responses-store.ts';
 import { respondsNatively } from '../../llm/formats/openai-responses.ts';
+import { runRequestChecks } from './request-checks.ts';
 
 /** A route's store, or null when it keeps no responses. */
 export type ResponsesStoreRef = ResponsesStore | null;
@@ -136,13 +137,19 @@ export async function checkWithConversation(
   source: ClientJson | null,
   policy: StreamingPolicy,
 ): Promise<CheckedRequest> {
-  if (op.kind !== 'llm' || op.inbound !== 'openai-responses') return checkRequest(ctx, value, op, policy, source);
+  if (op.kind !== 'llm' || op.inbound !== 'openai-responses') {
+    const checked = checkRequest(ctx, value, op, policy, source);
+    // asynchronous checks (a guardrail webhook): awaited only when a plugin registered one
+    if (ctx.requestChecks.length > 0) await runRequestChecks(ctx, checked);
+    return checked;
+  }
   const prepared = await withPreviousResponse(ctx, store, targets(), value, source);
   const checked = checkRequest(ctx, prepared.value, op, policy, prepared.source);
   if (checked.kind === 'llm') {
     checked.keep = prepared.keep;
     if (prepared.previousId) checked.canonical.previousResponseId = prepared.previousId;
   }
+  if (ctx.requestChecks.length > 0) await runRequestChecks(ctx, checked);
   return checked;
 }
 
