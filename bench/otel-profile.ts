@@ -5,7 +5,7 @@
  * chat request; prints the profile's summary (bench/profile-summary.ts) per request. `--off` profiles
  * the same gateway without the plugin, for the difference. A report, not a test.
  *
- *   node bench/otel-profile.ts [--seconds 10] [--connections 64] [--off] [--top 40]
+ *   taskset -c 1 node bench/otel-profile.ts [--seconds 10] [--connections 64] [--off] [--top 40]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -28,11 +28,12 @@ const { values: args } = parseArgs({
 });
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-otel-profile-'));
-const mock = await startMock('', 20, 20);
+// as the bench pins them: the gateway on CPU 0, the mock on CPU 1 (run this script under `taskset -c 1` for the load generator)
+const mock = await startMock(os.cpus().length > 1 ? '1' : '', 20, 20);
 const sink = await startOtlpSink();
 let t: Target | null = null;
 try {
-  t = await startModelgate('', {
+  t = await startModelgate(os.cpus().length > 1 ? '0' : '', {
     name: args.off ? 'modelgate-profile' : 'modelgate-otel-profile',
     mock,
     extraRoutes: 0,

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { answerFacts, endAttributes, errorType, inputMessages, operationName, outputMessages, providerName, spanName, startAttributes, StreamFacts } from '../../src/observability/otel/genai.ts';
+import fc from 'fast-check';
+import { answerFacts, quickAnswerFacts, endAttributes, errorType, inputMessages, operationName, outputMessages, providerName, spanName, startAttributes, StreamFacts } from '../../src/observability/otel/genai.ts';
 import { sampledByRate, Trace } from '../../src/observability/otel/trace.ts';
 import type { CanonicalRequest } from '../../src/exchange/types.ts';
 import type { ModelOptions } from '../../src/llm/types.ts';
@@ -109,6 +110,35 @@ test('error.type: the provider status, else the failure code', () => {
   assert.equal(errorType(429, 'x'), '429');
   assert.equal(errorType(null, 'UND_ERR_CONNECT_TIMEOUT'), 'UND_ERR_CONNECT_TIMEOUT');
   assert.equal(errorType(null, null), '_OTHER');
+});
+
+test('an OpenAI answer\'s facts read without a parse are the parsed ones, or none (then it is parsed)', () => {
+  const text = fc.string({ unit: 'binary', maxLength: 20 });
+  const choice = fc.record({
+    index: fc.nat(3),
+    message: fc.record({ role: fc.constant('assistant'), content: text, tool_calls: fc.option(fc.array(fc.record({ id: text, type: fc.constant('function'), function: fc.record({ name: text, arguments: text }) }), { maxLength: 2 }), { nil: undefined }) }),
+    finish_reason: fc.oneof(text, fc.constant(null), fc.constantFrom('stop', 'length', 'tool_calls')),
+  });
+  const answer = fc.record({ id: text, object: fc.constant('chat.completion'), choices: fc.array(choice, { maxLength: 3 }), usage: fc.record({ prompt_tokens: fc.nat(), completion_tokens: fc.nat() }) });
+  let quick = 0;
+  fc.assert(
+    fc.property(answer, (a) => {
+      const body = JSON.stringify(a);
+      const q = quickAnswerFacts(body);
+      if (q === null) return; // an escape in an id or a reason: answerFacts parses it
+      quick++;
+      const full = answerFacts(body);
+      assert.deepEqual(q, { id: full.id, finishReasons: full.finishReasons });
+    }),
+    { numRuns: 500 },
+  );
+  assert.ok(quick > 100, 'most answers are read the quick way');
+  // the mock's and OpenAI's own answers: the quick way
+  assert.deepEqual(quickAnswerFacts('{"id":"chatcmpl-1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"\\"finish_reason\\":\\"x\\""},"finish_reason":"stop"}]}'), { id: 'chatcmpl-1', finishReasons: ['stop'] });
+  // not first, pretty-printed, or an escaped id: not read this way
+  assert.equal(quickAnswerFacts('{"object":"chat.completion","id":"c","choices":[]}'), null);
+  assert.equal(quickAnswerFacts('{\n  "id": "c",\n  "choices": []\n}'), null);
+  assert.equal(quickAnswerFacts('{"id":"a\\"b","choices":[]}'), null);
 });
 
 test('answer facts in each client API', () => {

@@ -172,6 +172,8 @@ export class GenAiMetrics {
   readonly timeToFirstChunk: HistogramInstrument;
   /** Epoch ms (fractional): every point's start_time_unix_nano (cumulative temporality). */
   readonly startMs: number;
+  /** @internal recordGenAi's keys of the last attribute set. */
+  lastKeys: LastKeys | null = null;
 
   constructor(cardinalityLimit = DEFAULT_CARDINALITY_LIMIT, startMs = performance.timeOrigin + performance.now()) {
     this.tokenUsage = new HistogramInstrument(GENAI_INSTRUMENTS.tokenUsage, cardinalityLimit);
@@ -222,22 +224,49 @@ function keyOf(a: GenAiMetricAttrs): string {
 }
 
 /**
+ * The keys of the last attribute set a GenAiMetrics recorded: a route's calls mostly repeat one
+ * set, and a key string made once keeps its hash, where a new one is built and hashed per call
+ * (docs/performance.md, "OpenTelemetry").
+ */
+interface LastKeys {
+  attrs: GenAiMetricAttrs;
+  base: string;
+  input: string;
+  output: string;
+}
+
+function sameSet(a: GenAiMetricAttrs, b: GenAiMetricAttrs): boolean {
+  return a.operation === b.operation && a.provider === b.provider && (a.requestModel ?? '') === (b.requestModel ?? '') && (a.responseModel ?? '') === (b.responseModel ?? '') && (a.serverAddress ?? '') === (b.serverAddress ?? '') && (a.serverAddress ? (a.serverPort ?? '') : '') === (b.serverAddress ? (b.serverPort ?? '') : '');
+}
+
+function keysOf(m: GenAiMetrics, attrs: GenAiMetricAttrs): LastKeys {
+  let k = m.lastKeys;
+  if (k === null || !sameSet(k.attrs, attrs)) {
+    const base = keyOf(attrs);
+    k = { attrs: { ...attrs, errorType: null }, base, input: `${base}\u0000input`, output: `${base}\u0000output` };
+    m.lastKeys = k;
+  }
+  return k;
+}
+
+/**
  * Records one GenAI call (the plugin calls it once per provider call, at log time). Token counts
  * and time to first chunk are recorded when given (the caller leaves them out when unknown, and
  * gives time to first chunk for streams only); `error.type` goes on the duration alone, the one
  * instrument whose attributes the spec gives it.
  */
 export function recordGenAi(m: GenAiMetrics, attrs: GenAiMetricAttrs, values: GenAiMetricValues): void {
-  const base = keyOf(attrs);
+  const keys = keysOf(m, attrs);
+  const base = keys.base;
   const durationKey = attrs.errorType ? `${base}\u0000${attrs.errorType}` : base;
   m.operationDuration.record(durationKey, () => genAiAttributes(attrs, true), values.durationS);
   if (values.timeToFirstChunkS !== null && values.timeToFirstChunkS !== undefined) {
     m.timeToFirstChunk.record(base, () => genAiAttributes(attrs, false), values.timeToFirstChunkS);
   }
   if (values.inputTokens !== null && values.inputTokens !== undefined) {
-    m.tokenUsage.record(`${base}\u0000input`, () => ({ ...genAiAttributes(attrs, false), 'gen_ai.token.type': 'input' }), values.inputTokens);
+    m.tokenUsage.record(keys.input, () => ({ ...genAiAttributes(attrs, false), 'gen_ai.token.type': 'input' }), values.inputTokens);
   }
   if (values.outputTokens !== null && values.outputTokens !== undefined) {
-    m.tokenUsage.record(`${base}\u0000output`, () => ({ ...genAiAttributes(attrs, false), 'gen_ai.token.type': 'output' }), values.outputTokens);
+    m.tokenUsage.record(keys.output, () => ({ ...genAiAttributes(attrs, false), 'gen_ai.token.type': 'output' }), values.outputTokens);
   }
 }

@@ -14,7 +14,7 @@ import type { ModelOptions } from '../../llm/types.ts';
 import { UpstreamError } from '../../proxy/errors.ts';
 import { STATUS_CODE, type Attributes } from '../../observability/otel/types.ts';
 import { propagationHeaders, type OpenSpan } from '../../observability/otel/trace.ts';
-import { answerFacts, endAttributes, errorType, inputMessages, operationName, outputMessages, spanName, startAttributes, type StreamFacts } from '../../observability/otel/genai.ts';
+import { answerFacts, quickAnswerFacts, endAttributes, errorType, inputMessages, operationName, outputMessages, spanName, startAttributes, type StreamFacts } from '../../observability/otel/genai.ts';
 import { recordAiExchange, recordGenAi } from '../../observability/otel/genai-metrics.ts';
 
 /** What a call's planning context tells (a DriverContext for chat and completions, an EmbeddingsContext for embeddings). */
@@ -91,10 +91,22 @@ export function endCall(ctx: RequestContext, t: TracedCall, status: number): voi
   }
 }
 
-/** A whole answer's id, finish reasons and text, kept with the exchange's record for the span (traced requests only). */
-export function noteAnswer(ctx: RequestContext, body: string): void {
+/**
+ * A whole answer's id, finish reasons and text, kept with the exchange's record for the span
+ * (traced requests only). `quick`: an OpenAI chat or completions answer (choices at its top) whose
+ * text is not wanted (the route does not log payloads): read without a second JSON.parse.
+ */
+export function noteAnswer(ctx: RequestContext, body: string, quick = false): void {
   const x = ctx.shared.ai as AiExchange | undefined;
   if (!x) return;
+  if (quick) {
+    const quick = quickAnswerFacts(body);
+    if (quick !== null) {
+      x.responseId = quick.id;
+      x.finishReasons = quick.finishReasons;
+      return;
+    }
+  }
   const facts = answerFacts(body);
   x.responseId = facts.id;
   x.finishReasons = facts.finishReasons;
