@@ -1,9 +1,8 @@
 /**
- * The cluster view (issue 20): this node as `GET /status` and `GET /` describe it — configuration
- * version and what each worker applied, the database and its change feed, Redis, the workers'
- * memory, uptime — refreshed every 5 s. The gateway keeps no registry of peer nodes (nodes share
- * only the PostgreSQL database and its NOTIFY channel), so peers are not listed: each node's own
- * GUI shows that node.
+ * The cluster view (issue 20): the nodes (`GET /cluster/nodes`: this node and, in PostgreSQL
+ * mode, the peers of the node registry), then this node as `GET /status` and `GET /` describe it
+ * — configuration version and what each worker applied, the database and its change feed, Redis,
+ * the workers' memory, uptime — refreshed every 5 s.
  */
 import { useCallback, useRef } from 'preact/hooks';
 import { html } from '../lib/html.ts';
@@ -14,6 +13,7 @@ import type { NodeInfo } from '../lib/node.ts';
 import type { PageProps } from '../main.ts';
 import type { NodeStatus } from './cluster/status.ts';
 import { uptime } from './cluster/status.ts';
+import { NodesCard, type ClusterNodes } from './cluster/nodes.ts';
 
 const REFRESH_MS = 5000;
 
@@ -22,6 +22,9 @@ type Info = NodeInfo & { node_version?: string; pids?: { master: number; workers
 interface Snapshot {
   status: NodeStatus;
   info: Info;
+  /** the node list, or why it could not be read (this node's cards still show) */
+  nodes: ClusterNodes | undefined;
+  nodesError: unknown;
   at: number;
 }
 
@@ -80,8 +83,6 @@ function DatabaseCard(props: { s: Snapshot }) {
       ${db.change_feed !== undefined && html`<${Item} label="Change feed" id="change_feed"><${Badge} ok=${db.change_feed === 'listening'} yes="listening" no=${db.change_feed} warn=${true} /><//>`}
       ${db.source !== undefined && html`<${Item} label="Declarative source" id="db_source">${db.source ?? '—'}<//>`}
     </dl>
-    ${db.kind === 'postgres' &&
-    html`<p class="hint cl-peers">Other nodes on this PostgreSQL database are not listed: nodes share only the database and its change feed, and keep no registry of each other. Each node's own GUI shows that node.</p>`}
   </section>`;
 }
 
@@ -141,8 +142,15 @@ function WorkersCard(props: { s: Snapshot }) {
 export function ClusterPage(_props: PageProps) {
   const load = useCallback(async (signal: AbortSignal): Promise<Snapshot> => {
     // `/` each time too: its worker pids follow restarts, in the order of applied_versions
-    const [status, info] = await Promise.all([api<NodeStatus>('/status', { signal }), api<Info>('/', { signal })]);
-    return { status, info, at: Date.now() };
+    const [status, info, nodes] = await Promise.all([
+      api<NodeStatus>('/status', { signal }),
+      api<Info>('/', { signal }),
+      api<ClusterNodes>('/cluster/nodes', { signal }).then(
+        (list) => ({ list, error: null }),
+        (error: unknown) => ({ list: undefined, error }),
+      ),
+    ]);
+    return { status, info, nodes: nodes.list, nodesError: nodes.error, at: Date.now() };
   }, []);
   const { data, error, loading, reload } = useAsync(load, []);
   // one timer for the page's life (reload is a new function each render)
@@ -158,7 +166,8 @@ export function ClusterPage(_props: PageProps) {
     ${error ? html`<${ErrorBox} error=${error} />` : null}
     ${!data && loading ? html`<${Loading} what="the node's status" />` : null}
     ${data &&
-    html`<div class="cl-grid">
+    html`<${NodesCard} list=${data.nodes} error=${data.nodesError} />
+      <div class="cl-grid">
         <${NodeCard} s=${data} />
         <${ConfigCard} s=${data} />
         <${DatabaseCard} s=${data} />

@@ -26,3 +26,14 @@ export function uptime(seconds: number): string {
   if (m > 0) return `${m} min ${s} s`;
   return `${s} s`;
 }
+
+/** 4200 → "4 s ago"; the age the server measured (the database's clock for peers). */
+export function ago(ms: number | null): string {
+  if (ms === null) return 'not yet';
+  if (ms < 1000) return 'just now';
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86_400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86_400)} d ago`;
+}
