@@ -1,10 +1,12 @@
 /**
  * The Admin GUI's dashboard in a real headless Chromium against the real gateway: known traffic
  * (three consumers, two models, a stream, a provider failure) through ai-proxy routes to the
- * OpenAI mock; the dashboard's totals (requests, errors, tokens by kind, cost, latency) equal
+ * OpenAI mock; the dashboard's totals (requests, errors, tokens by kind, cost, latency, time to
+ * first token) equal
  * `/usage`'s totals for the range the page asked, and every chart's series — read from
  * `window.__modelgate_charts`, the arrays the page handed to uPlot — equal `/usage`'s series (zero
- * where an interval had no traffic, latency null there); the breakdown follows the group-by
+ * where an interval had no traffic, latency null there, time to first token null where nothing
+ * streamed); the breakdown follows the group-by
  * selector; a budget near its limit is shown, the others with the toggle. Screenshots light and dark.
  */
 import { test, before, after } from 'node:test';
@@ -124,7 +126,7 @@ async function waitRendered(page: Page): Promise<void> {
 }
 
 async function assertTotals(page: Page, u: any): Promise<void> {
-  for (const metric of ['requests', 'errors', 'prompt_tokens', 'cached_tokens', 'cache_write_tokens', 'completion_tokens', 'reasoning_tokens', 'total_tokens', 'cost', 'latency_p50_ms', 'latency_p95_ms']) {
+  for (const metric of ['requests', 'errors', 'prompt_tokens', 'cached_tokens', 'cache_write_tokens', 'completion_tokens', 'reasoning_tokens', 'total_tokens', 'cost', 'latency_p50_ms', 'latency_p95_ms', 'ttft_p50_ms', 'ttft_p95_ms']) {
     const v = await page.locator(`.tile[data-metric="${metric}"]`).getAttribute('data-value');
     assert.equal(v, u.totals[metric] === null ? '' : String(u.totals[metric]), `tile ${metric}`);
   }
@@ -134,7 +136,12 @@ async function assertMainCharts(page: Page, u: any): Promise<void> {
   const drawn = await charts(page);
   const want: Record<string, [string, (p: any) => number | null, 0 | null][]> = {
     traffic: [['Requests', (p) => p.requests, 0], ['Errors', (p) => p.errors, 0]],
-    latency: [['p50', (p) => p.latency_p50_ms, null], ['p95', (p) => p.latency_p95_ms, null]],
+    latency: [
+      ['p50', (p) => p.latency_p50_ms, null],
+      ['p95', (p) => p.latency_p95_ms, null],
+      ['First token p50', (p) => p.ttft_p50_ms, null],
+      ['First token p95', (p) => p.ttft_p95_ms, null],
+    ],
     tokens: [['Input', (p) => p.prompt_tokens, 0], ['Cached read', (p) => p.cached_tokens, 0], ['Cache write', (p) => p.cache_write_tokens, 0], ['Output', (p) => p.completion_tokens, 0], ['Reasoning', (p) => p.reasoning_tokens, 0]],
     cost: [['Cost', (p) => p.cost, 0]],
   };
@@ -178,7 +185,13 @@ test('in Chromium: totals and every chart equal /usage; the breakdown follows th
     assert.equal(u.totals.requests, TRAFFIC.length);
     assert.equal(u.totals.errors, 1);
     assert.equal(u.totals.cost, 3 * T + 0.5 * T + T + 0.5 * T);
+    // one call streamed: its time to first token is the range's, p50 and p95 alike
+    assert.equal(typeof u.totals.ttft_p50_ms, 'number');
+    assert.equal(u.totals.ttft_p95_ms, u.totals.ttft_p50_ms);
     await assertTotals(s.page, u);
+    const ttftTile = s.page.locator('.tile[data-metric="ttft_p50_ms"]');
+    assert.equal(await ttftTile.locator('.tile-label').textContent(), 'Time to first token p50');
+    assert.match((await ttftTile.locator('.tile-value').textContent())!, /^[\d.,]+ (ms|s)$/);
     await assertMainCharts(s.page, u);
     assert.equal(await s.page.locator('.tile[data-metric="requests"] .tile-value').textContent(), String(TRAFFIC.length));
 

@@ -1,5 +1,5 @@
 /**
- * The dashboard (`#/`): traffic, errors, latency, tokens and cost over a time range from the Usage
+ * The dashboard (`#/`): traffic, errors, latency, time to first token, tokens and cost over a time range from the Usage
  * API (`/api/usage`), broken down by provider, model, route or consumer, the top spenders, and the
  * budgets close to their limit (`/api/budgets`). Every figure is the API's own; the page only lays
  * them out (pages/dashboard/data.ts). `performance.mark('dashboard-rendered')` is set once the
@@ -120,9 +120,12 @@ function OverTime(props: { answer: UsageAnswer; onDrawn: (id: string) => void })
         { label: 'Requests', values: col((p) => p.requests, 0) },
         { label: 'Errors', values: col((p) => p.errors, 0) },
       ],
+      // time to first token beside the whole request's latency: null where no request streamed
       latency: [
         { label: 'p50', values: col((p) => p.latency_p50_ms, null) },
         { label: 'p95', values: col((p) => p.latency_p95_ms, null) },
+        { label: 'First token p50', values: col((p) => p.ttft_p50_ms, null) },
+        { label: 'First token p95', values: col((p) => p.ttft_p95_ms, null) },
       ],
       tokens: TOKEN_KINDS.map((k) => ({ label: k.label, values: col((p) => p[k.key] as number, 0) })),
       cost: [{ label: 'Cost', values: col((p) => p.cost, 0) }],
@@ -131,7 +134,7 @@ function OverTime(props: { answer: UsageAnswer; onDrawn: (id: string) => void })
   return html`<section class="card over-time" aria-label="Over time">
     <div class="chart-grid">
       <${Chart} id="traffic" title="Requests and errors" x=${charts.x} series=${charts.traffic} format=${count} onDrawn=${props.onDrawn} />
-      <${Chart} id="latency" title="Latency" x=${charts.x} series=${charts.latency} format=${ms} onDrawn=${props.onDrawn} />
+      <${Chart} id="latency" title="Latency and time to first token" x=${charts.x} series=${charts.latency} format=${ms} onDrawn=${props.onDrawn} />
       <${Chart} id="tokens" title="Tokens by kind" x=${charts.x} series=${charts.tokens} format=${count} onDrawn=${props.onDrawn} />
       <${Chart} id="cost" title="Cost" x=${charts.x} series=${charts.cost} format=${money} onDrawn=${props.onDrawn} />
     </div>

@@ -1,7 +1,8 @@
 /**
- * The dashboard's headline figures: `/usage`'s totals for the range, as the API gave them. Each
- * tile carries the exact value in `data-value` (the text is rounded for reading), so the browser
- * test compares the API's number, not a rounding of it.
+ * The dashboard's headline figures: `/usage`'s totals for the range, as the API gave them, in two
+ * rows of four — what went through (requests, errors, tokens, cost), then how fast (latency and
+ * time to first token, p50 and p95). Each tile carries the exact value in `data-value` (the text
+ * is rounded for reading), so the browser test compares the API's number, not a rounding of it.
  */
 import { html } from '../../lib/html.ts';
 import { compact, count, money, ms, percent } from '../../lib/format.ts';
@@ -18,13 +19,17 @@ function Tile(props: { metric: string; label: string; value: number | null; text
 export function Totals(props: { totals: UsageTotals }) {
   const t = props.totals;
   const rate = t.requests > 0 ? t.errors / t.requests : null;
-  return html`<section class="tiles" aria-label="Totals">
+  // no streamed request in the range: no time to first token (not zero)
+  const ttftSub = t.ttft_p50_ms === null ? (t.requests > 0 ? 'no streamed request' : 'no requests') : 'streamed requests';
+  return html`<section class="tiles tiles-main" aria-label="Totals">
     <${Tile} metric="requests" label="Requests" value=${t.requests} text=${count(t.requests)} />
     <${Tile} metric="errors" label="Errors" value=${t.errors} text=${count(t.errors)} sub=${rate === null ? 'no requests' : `${percent(rate)} error rate`} />
-    <${Tile} metric="latency_p50_ms" label="Latency p50" value=${t.latency_p50_ms} text=${ms(t.latency_p50_ms)} />
-    <${Tile} metric="latency_p95_ms" label="Latency p95" value=${t.latency_p95_ms} text=${ms(t.latency_p95_ms)} />
     <${Tile} metric="total_tokens" label="Tokens" value=${t.total_tokens} text=${compact(t.total_tokens)} title=${count(t.total_tokens)} />
     <${Tile} metric="cost" label="Cost" value=${t.cost} text=${money(t.cost)} title=${`$${t.cost}`} sub=${t.unpriced_requests > 0 ? `+ ${count(t.unpriced_requests)} unpriced requests` : undefined} />
+    <${Tile} metric="latency_p50_ms" label="Latency p50" value=${t.latency_p50_ms} text=${ms(t.latency_p50_ms)} />
+    <${Tile} metric="latency_p95_ms" label="Latency p95" value=${t.latency_p95_ms} text=${ms(t.latency_p95_ms)} />
+    <${Tile} metric="ttft_p50_ms" label="Time to first token p50" value=${t.ttft_p50_ms} text=${ms(t.ttft_p50_ms)} sub=${ttftSub} />
+    <${Tile} metric="ttft_p95_ms" label="Time to first token p95" value=${t.ttft_p95_ms} text=${ms(t.ttft_p95_ms)} sub=${ttftSub} />
   </section>`;
 }
 
