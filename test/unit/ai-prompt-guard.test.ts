@@ -11,7 +11,7 @@ import { validateEntity } from '../../src/entities/index.ts';
 
 function guard(conf: { allow?: string[]; deny?: string[] }) {
   return {
-    config: { allow_patterns: conf.allow ?? null, deny_patterns: conf.deny ?? null, allow_all_conversation_history: false, match_all_roles: false, max_request_body_size: 1e6, llm_format: 'openai' as const },
+    config: { allow_patterns: conf.allow ?? null, deny_patterns: conf.deny ?? null, allow_all_conversation_history: false, match_all_roles: false, max_request_body_size: 1e6, llm_format: 'openai' as const, check_response: false, response_window: 256 },
     allow: (conf.allow ?? []).map(compileGuardPattern),
     deny: (conf.deny ?? []).map(compileGuardPattern),
   };
@@ -86,7 +86,7 @@ test("Kong's decisions: deny wins, allow must match, user messages by default, n
 test('schema: Kong fields and checks', () => {
   const ok = validateEntity('plugins', { name: 'ai-prompt-guard', config: { deny_patterns: ['x'] } });
   assert.equal(ok.errors, undefined);
-  assert.deepEqual(ok.value.config, { allow_patterns: null, deny_patterns: ['x'], allow_all_conversation_history: false, max_request_body_size: 20 * 1024 * 1024, match_all_roles: false, llm_format: 'openai' });
+  assert.deepEqual(ok.value.config, { allow_patterns: null, deny_patterns: ['x'], allow_all_conversation_history: false, max_request_body_size: 20 * 1024 * 1024, match_all_roles: false, llm_format: 'openai', check_response: false, response_window: 256 });
   const none = validateEntity('plugins', { name: 'ai-prompt-guard', config: {} });
   assert.deepEqual((none.errors as any).config['@entity'], ["at least one of these fields must be non-empty: 'allow_patterns', 'deny_patterns'"]);
   const bad = validateEntity('plugins', { name: 'ai-prompt-guard', config: { deny_patterns: ['(a+)+'] } });

@@ -170,7 +170,7 @@ describe('ai-prompt-decorator hook', () => {
 describe('ai-prompt-guard hook', () => {
   function guard(conf: { allow?: string[]; deny?: string[]; history?: boolean; allRoles?: boolean }) {
     return {
-      config: { allow_patterns: conf.allow ?? null, deny_patterns: conf.deny ?? null, allow_all_conversation_history: conf.history ?? false, match_all_roles: conf.allRoles ?? false, max_request_body_size: 1e6, llm_format: 'openai' as const },
+      config: { allow_patterns: conf.allow ?? null, deny_patterns: conf.deny ?? null, allow_all_conversation_history: conf.history ?? false, match_all_roles: conf.allRoles ?? false, max_request_body_size: 1e6, llm_format: 'openai' as const, check_response: false, response_window: 256 },
       allow: (conf.allow ?? []).map(compileGuardPattern),
       deny: (conf.deny ?? []).map(compileGuardPattern),
     };

@@ -19,7 +19,9 @@
  * MAX_GUARDED_CHARS, a longer prompt is refused.
  */
 import type { PluginHandler } from '../types.ts';
-import type { AiPromptGuardConfig } from './schema.ts';
+import { DEFAULT_RESPONSE_WINDOW, type AiPromptGuardConfig } from './schema.ts';
+import { ResponseBlockedError, SlidingWindow, type ResponseHookFactory } from '../shared/response-hooks.ts';
+import { countDecision } from '../shared/guardrail-metrics.ts';
 import type { CanonicalRequest, InboundFormat, Message } from '../../exchange/types.ts';
 import { promptError, readPromptJson } from '../shared/prompt-body.ts';
 import type { PromptHook } from '../shared/prompt-hooks.ts';
@@ -30,6 +32,37 @@ interface Compiled {
   config: AiPromptGuardConfig;
   deny: GuardPattern[];
   allow: GuardPattern[];
+  /** `check_response` with deny patterns: the answer's hook (made once per snapshot). */
+  answer?: ResponseHookFactory | null;
+}
+
+const RULE = 'ai-prompt-guard';
+
+/**
+ * `check_response`: the deny patterns over the answer's text and reasoning, in a sliding window of
+ * `response_window` characters on streams (shared/response-hooks.ts, SlidingWindow): a match of at
+ * most that many characters is caught however the stream is cut. A match refuses the answer (the
+ * client API's error; on a stream its error event, no [DONE]). The allow patterns do not apply to
+ * answers: an answer is not asked to look like an allowed question.
+ */
+export function answerGuard(deny: GuardPattern[], window: number): ResponseHookFactory {
+  const judge = (text: string, final: boolean): string => {
+    let lowered: string | null = null;
+    const lower = () => (lowered ??= text.toLowerCase());
+    for (const p of deny) {
+      if (matches(p, text, lower)) {
+        countDecision(RULE, 'response', 'block');
+        throw new ResponseBlockedError(RULE, 'the answer was blocked by a content policy', { reason: 'answer pattern is blocked' });
+      }
+    }
+    if (final) countDecision(RULE, 'response', 'allow');
+    return text;
+  };
+  return {
+    rule: RULE,
+    channels: ['text', 'reasoning'],
+    create: (stream) => new SlidingWindow(stream.whole ? 0 : window, judge),
+  };
 }
 
 const BAD_FORMAT = 'ai-prompt-guard only supports llm/v1/chat or llm/v1/completions prompts';
@@ -155,15 +188,18 @@ export function guardHook(conf: Compiled, requestId: string): PromptHook {
 
 export const handler: PluginHandler<AiPromptGuardConfig, Compiled> = {
   compile(config) {
+    const deny = (config.deny_patterns ?? []).map(compileGuardPattern);
     return {
       config,
-      deny: (config.deny_patterns ?? []).map(compileGuardPattern),
+      deny,
       allow: (config.allow_patterns ?? []).map(compileGuardPattern),
+      answer: config.check_response && deny.length > 0 ? answerGuard(deny, config.response_window ?? DEFAULT_RESPONSE_WINDOW) : null,
     };
   },
   async access(ctx, conf) {
     // read here for the plugin's own body limit and messages (Kong's); the hook judges once the exchange has parsed it
     await readPromptJson(ctx, conf.config.max_request_body_size);
     ctx.promptHooks.push(guardHook(conf, ctx.requestId));
+    if (conf.answer) ctx.responseHooks.push(conf.answer);
   },
 };

@@ -16,7 +16,14 @@ export interface AiPromptGuardConfig {
   max_request_body_size: number;
   match_all_roles: boolean;
   llm_format: 'openai' | 'bedrock' | 'gemini';
+  /** modelgate: `deny_patterns` also guard the answer (JSON and streams); Kong's open plugin guards the prompt only. */
+  check_response: boolean;
+  /** modelgate: on streams, the characters held back so a match split across chunks is seen whole (a match longer than this may be missed). */
+  response_window: number;
 }
+
+/** The default response window: longer than any sensible deny phrase, a few tokens of added stream latency. */
+export const DEFAULT_RESPONSE_WINDOW = 256;
 
 const patterns = (): Field => ({
   type: 'array',
@@ -39,6 +46,8 @@ export const schema: PluginSchema = {
       max_request_body_size: { type: 'integer', default: DEFAULT_MAX_REQUEST_BODY_SIZE, gt: 0 },
       match_all_roles: { type: 'boolean', required: true, default: false },
       llm_format: { type: 'string', default: 'openai', one_of: ['openai'] },
+      check_response: { type: 'boolean', required: true, default: false },
+      response_window: { type: 'integer', required: true, default: DEFAULT_RESPONSE_WINDOW, between: [1, 65536] },
     },
     entity_checks: [
       { at_least_one_of: ['allow_patterns', 'deny_patterns'] },
