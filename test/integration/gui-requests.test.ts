@@ -3,7 +3,10 @@
  * known traffic through an OpenAI mock (a chat and an error by alice, a stream and a chat by bob)
  * is listed newest first with each row's cost as the Usage API gives it; the filters (in the URL)
  * narrow the list (status 5xx → the error only, streamed → the stream, consumer → bob's two); the
- * detail view shows the cost, and no page ever holds the provider key or a consumer's key.
+ * detail view shows the cost, and no page ever holds the provider key or a consumer's key. What a
+ * row carries beyond its figures: a balanced route whose first target fails shows both attempts
+ * with their status, a route with `log_payloads` shows the bodies as the row holds them, and a
+ * route without either shows neither.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -177,6 +180,76 @@ test('in Chromium: the detail of an error and of a stream, by link; dark theme',
     await s.page.goto(gw.gui + '/#/requests');
     await listed(s, rows.map((r) => r.request_id));
     await screenshot(s.page, 'requests', 'dark');
+    assert.deepEqual(s.problems(), []);
+  } finally {
+    await s.close();
+  }
+});
+
+test('in Chromium: the detail shows a balanced route\'s attempts and a logged route\'s payloads, as the rows hold them; a plain route neither', { skip: browserMissing ?? false }, async () => {
+  // two more routes, after the list tests (their traffic is not in `rows`): a balanced one whose
+  // first target fails once, and one logging payloads
+  const target = (model: string, weight: number) => ({
+    route_type: 'llm/v1/chat',
+    weight,
+    auth: { header_name: 'Authorization', header_value: `Bearer ${OPENAI_KEY}` },
+    model: { provider: 'openai', name: model, options: { upstream_url: `${openai.url}/v1/chat/completions` } },
+  });
+  const admin = async (url: string, body: unknown) => {
+    const r = await gw.adminRequest('POST', url, body);
+    assert.equal(r.status, 201, r.text);
+  };
+  await admin('/services/ai/routes', { name: 'balanced', paths: ['/balanced'] });
+  await admin('/routes/balanced/plugins', { name: 'ai-proxy-advanced', config: { balancer: { algorithm: 'priority', retries: 1 }, targets: [target('gpt-4o', 100), target('gpt-4o-mini', 50)] } });
+  await admin('/services/ai/routes', { name: 'logged', paths: ['/logged'] });
+  await admin('/routes/logged/plugins', { name: 'ai-proxy', config: { ...target('gpt-4o', 100), weight: undefined, logging: { log_statistics: true, log_payloads: true } } });
+  openai.nextResponse({ status: 500, body: { error: { message: 'the first target failed', type: 'server_error' } } });
+  const balanced = await gw.proxyRequest('POST', '/balanced', { messages: USER });
+  assert.equal(balanced.headers.get('x-modelgate-attempts'), '2', balanced.text);
+  const logged = await gw.proxyRequest('POST', '/logged', { messages: [{ role: 'user', content: 'Say <b>"hi"</b> & stop' }] });
+  assert.equal(logged.status, 200, logged.text);
+  const byId = async (id: string | null) => {
+    for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((res) => setTimeout(res, 50))) {
+      const r = await gw.adminRequest('GET', `/usage/requests?request_id=${id}`);
+      if (r.status === 200 && r.json.data.length === 1) return r.json.data[0];
+    }
+    throw new Error(`no spend row for ${id}`);
+  };
+  const bRow = await byId(balanced.headers.get('x-modelgate-request-id'));
+  const lRow = await byId(logged.headers.get('x-modelgate-request-id'));
+  assert.deepEqual(bRow.attempts.map((a: any) => a.status), [500, 200]);
+  assert.equal(bRow.payload, null);
+  assert.equal(lRow.attempts, null);
+  assert.equal(typeof lRow.payload?.request, 'string');
+
+  const s = await openGui(gw.gui);
+  try {
+    const open = async (row: any) => {
+      await s.page.goto(gw.gui + `/#/requests/${row.request_id}?at=${row.time}`);
+      await s.page.getByRole('region', { name: 'Details' }).getByText(row.request_id).waitFor();
+    };
+    await open(bRow);
+    const attempts = s.page.getByRole('region', { name: 'Attempts' });
+    const cells = await attempts.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...(tr as unknown as { querySelectorAll(s: string): Iterable<{ textContent: string | null }> }).querySelectorAll('td')].map((td) => td.textContent)));
+    assert.deepEqual(
+      cells.map((c) => c.slice(0, 5)),
+      bRow.attempts.map((a: any, i: number) => [String(i + 1), `targets[${a.target}]`, a.provider, a.model, String(a.status)]),
+    );
+    assert.deepEqual(cells.map((c) => c[1]), ['targets[0]', 'targets[1]'], 'the failing target first');
+    assert.equal(await attempts.locator('tbody tr').first().locator('.badge.err').textContent(), '500');
+    assert.equal(await s.page.getByRole('region', { name: 'Payloads' }).count(), 0, 'the balanced route logs no payloads');
+
+    await open(lRow);
+    const payloads = s.page.getByRole('region', { name: 'Payloads' });
+    assert.deepEqual(await payloads.locator('pre').allTextContents(), [lRow.payload.request, lRow.payload.response], 'the bodies as the row holds them (text, not markup)');
+    assert.ok(lRow.payload.request.includes('Say <b>\\"hi\\"</b> & stop'), lRow.payload.request);
+    assert.equal(await payloads.locator('b').count(), 0, 'a body is never markup');
+    assert.equal(await s.page.getByRole('region', { name: 'Attempts' }).count(), 0, 'one call: no attempts');
+
+    await open(rowOf('chat'));
+    assert.equal(await s.page.getByRole('region', { name: 'Attempts' }).count(), 0);
+    assert.equal(await s.page.getByRole('region', { name: 'Payloads' }).count(), 0);
+    await assertNoSecret(s, 'attempts and payloads');
     assert.deepEqual(s.problems(), []);
   } finally {
     await s.close();

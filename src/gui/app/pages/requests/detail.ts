@@ -1,7 +1,9 @@
 /**
  * One request of the log (`#/requests/<request_id>?at=<ms>`): every field of its spend row, the
  * usage by kind, cost, latencies and error. A spend row holds ids, never a key (the key-auth
- * credential is its id); the attempts of a balanced route and the payloads when the row has them.
+ * credential is its id). Where the row has them (SpendRow.attempts, SpendRow.payload: rows of
+ * older gateways do not), a balanced route's calls to its targets and the bodies of a route that
+ * logs payloads (extras.ts).
  */
 import { html } from '../../lib/html.ts';
 import { api } from '../../lib/api.ts';
