@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { SqliteSpendStore } from '../src/spend/sqlite.ts';
 import { SPEND_DB_FILE } from '../src/spend/store.ts';
 import type { SpendRow } from '../src/spend/types.ts';
+import { makeRow, rng } from './spend-rows.ts';
 import { Gateway } from '../test/helpers/gateway.ts';
 import { browser, browserMissing, closeBrowser } from '../test/helpers/browser.ts';
 
@@ -39,52 +40,6 @@ const BATCH = 5000;
 /** `#/` is the last day; the others are the range picker's presets. */
 const RANGES = ['day', 'hour', 'week', 'month'] as const;
 
-// The row shape and spread of bench/usage-query.ts (50 consumers, 20 routes, 10 models over 5
-// providers), copied small: that file exports nothing and is another bench's to change.
-const uuid = (kind: number, i: number) => `${kind.toString(16).padStart(8, '0')}-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
-const CONSUMERS = Array.from({ length: 50 }, (_, i) => uuid(1, i));
-const ROUTES = Array.from({ length: 20 }, (_, i) => uuid(2, i));
-const MODELS = [
-  ['openai', 'gpt-4o'], ['openai', 'gpt-4o-mini'], ['openai', 'o3-mini'], ['openai', 'text-embedding-3-small'],
-  ['anthropic', 'claude-sonnet-4-5'], ['anthropic', 'claude-haiku-4-5'], ['gemini', 'gemini-2.5-pro'],
-  ['gemini', 'gemini-2.5-flash'], ['bedrock', 'us.anthropic.claude-3-7-sonnet'], ['mistral', 'mistral-large-latest'],
-] as const;
-
-/** Deterministic (mulberry32): runs compare. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function row(i: number, time: number, rand: () => number): SpendRow {
-  const [provider, model] = MODELS[Math.floor(rand() * MODELS.length)];
-  const prompt = 20 + Math.floor(rand() * 2000);
-  const completion = Math.floor(rand() * 800);
-  const failed = rand() < 0.02;
-  const stream = rand() < 0.5;
-  const latency = 50 + Math.floor(rand() * rand() * 8000);
-  return {
-    time, request_id: `req-${i.toString(36).padStart(8, '0')}`,
-    consumer_id: CONSUMERS[Math.floor(rand() * CONSUMERS.length)], credential_id: null,
-    route_id: ROUTES[Math.floor(rand() * ROUTES.length)], service_id: null, plugin_id: null, client_api: 'openai-chat',
-    provider, model_requested: model, model_served: model, status: failed ? 502 : 200,
-    prompt_tokens: prompt, completion_tokens: failed ? 0 : completion, cached_tokens: Math.floor(prompt * rand() * 0.3),
-    cache_write_tokens: 0, reasoning_tokens: model === 'o3-mini' ? Math.floor(completion / 2) : 0,
-    total_tokens: prompt + (failed ? 0 : completion),
-    cost: model === 'mistral-large-latest' ? null : (prompt * 2.5 + completion * 10) / 1e6,
-    latency_ms: latency, ttft_ms: stream ? Math.floor(latency / 4) : null, stream, cache_hit: false, estimated: false,
-    error_class: failed ? 'provider_error' : null,
-    // fields the spend log is gaining (attempts, payload): none for these rows
-    attempts: null, payload: null,
-  } as SpendRow;
-}
-
 async function seed(prefix: string, now: number): Promise<void> {
   const store = new SqliteSpendStore(path.join(prefix, SPEND_DB_FILE));
   const rand = rng(20);
@@ -93,7 +48,7 @@ async function seed(prefix: string, now: number): Promise<void> {
   try {
     for (let i = 0; i < ROWS; i += BATCH) {
       const rows: SpendRow[] = [];
-      for (let j = i; j < Math.min(ROWS, i + BATCH); j++) rows.push(row(j, Math.floor(start + j * step), rand));
+      for (let j = i; j < Math.min(ROWS, i + BATCH); j++) rows.push(makeRow(j, Math.floor(start + j * step), rand));
       await store.write(rows);
     }
   } finally {
