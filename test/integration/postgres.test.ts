@@ -58,7 +58,7 @@ describe('PostgreSQL store', { skip: pgMissing ?? false }, () => {
     const fresh = await server.createDatabase('race');
     const stores = Array.from({ length: 4 }, () => new PostgresStore(withTimeouts({ connectionString: fresh }, 5000), { bootstrapIfEmpty: true }));
     await Promise.all(stores.map((s) => s.init()));
-    assert.deepEqual(await stores[0].migrations(), [{ name: '000_base', applied: true }, { name: '001_spend_log', applied: true }, { name: '002_spend_details_and_combinations', applied: true }]);
+    assert.deepEqual(await stores[0].migrations(), [{ name: '000_base', applied: true }, { name: '001_spend_log', applied: true }, { name: '002_spend_details_and_combinations', applied: true }, { name: '003_cluster_nodes', applied: true }]);
     await Promise.all(stores.map((s) => s.close()));
     const refuses = new PostgresStore(withTimeouts({ connectionString: await server.createDatabase('empty') }, 5000));
     await assert.rejects(refuses.init(), /the database is empty; run 'modelgate migrations bootstrap'/);
