@@ -105,6 +105,13 @@ export const metrics = {
     registers: [registry],
   }),
   /** Counted for every priced-null answer, whether or not the prometheus plugin runs: an unknown model is never a silent 0. */
+  /** ai-semantic-cache lookups by X-Cache-Status (Hit, Miss, Bypass, Refresh, Failed): five series. */
+  aiCacheRequests: new client.Counter({
+    name: `${PREFIX}ai_cache_requests_total`,
+    help: 'AI requests seen by ai-semantic-cache, by cache status (Hit, Miss, Bypass, Refresh, Failed)',
+    labelNames: ['status'] as const,
+    registers: [registry],
+  }),
   aiUnpricedRequests: new client.Counter({
     name: `${PREFIX}ai_unpriced_requests_total`,
     help: 'AI answers whose model has no price in the price table (data/prices.json, MODELGATE_PRICES_FILE) nor on the route: their cost is null',

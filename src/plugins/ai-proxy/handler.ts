@@ -24,6 +24,7 @@ import { answerResponsesResource, checkWithConversation } from './responses-stat
 import type { DriverContext } from '../../llm/types.ts';
 import { ExchangeContext } from '../../exchange/context.ts';
 import { answerModels, modelsRequest, pluginCreatedAt, type ModelEntry } from './models.ts';
+import { answerFromCache } from '../ai-semantic-cache/handler.ts';
 
 export type { Exchange } from './exchange.ts';
 
@@ -65,8 +66,11 @@ async function exchange(ctx: RequestContext, conf: CompiledAiProxy): Promise<voi
   const target = { conf, model: conf.config.model.name };
   if (op.kind === 'count_tokens') return countTokens(ctx, target, value, serviceLimits(ctx.compiledService));
   const checked = await checkWithConversation(ctx, conf.responses, () => [conf], op, value, source, conf.config.response_streaming);
+  const model = resolveModel(conf.config.model.name, checked.request);
+  // ai-semantic-cache: a cached answer is served here, before any provider is planned
+  if (await answerFromCache(ctx, checked, `${conf.config.model.provider}/${model}`)) return;
   await restoreProviderState(ctx, checked, [conf.config.model.provider]);
-  const plan = planFor(conf, checked, resolveModel(conf.config.model.name, checked.request));
+  const plan = planFor(conf, checked, model);
   const sent = await sendPlanned(ctx, plan, serviceLimits(ctx.compiledService));
   ctx.attempts = sent.attempts;
   await relay(ctx, plan, checked, raw, sent);
