@@ -14,6 +14,7 @@ import * as aiPromptDecorator from './ai-prompt-decorator/index.ts';
 import * as aiPromptGuard from './ai-prompt-guard/index.ts';
 import * as aiGuardrailWebhook from './ai-guardrail-webhook/index.ts';
 import * as aiPromptTemplate from './ai-prompt-template/index.ts';
+import * as aiSanitizer from './ai-sanitizer/index.ts';
 import * as aiSemanticCache from './ai-semantic-cache/index.ts';
 import * as prometheus from './prometheus/index.ts';
 import * as httpLog from './http-log/index.ts';
@@ -32,6 +33,7 @@ const MODULES: PluginModule[] = [
   aiPromptGuard,
   aiGuardrailWebhook,
   aiPromptTemplate,
+  aiSanitizer,
   aiSemanticCache,
   prometheus,
   httpLog,

@@ -44,7 +44,7 @@ export function detectApiKeys(text: string): Span[] {
   return out;
 }
 
-const AWS_SECRET = /(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g;
+const AWS_SECRET = /(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g;
 const AWS_NEAR = /(?:AKIA|ASIA)[A-Z2-7]{16}|aws|secret/i;
 const NEAR = 256;
 
