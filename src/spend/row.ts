@@ -137,7 +137,8 @@ export function spendRowOf(ctx: RequestContext): SpendRow | null {
     latency_ms: Math.round((performance.now() - ctx.startedAt) * 100) / 100,
     ttft_ms: ai?.timeToFirstTokenMs == null ? null : Math.round(ai.timeToFirstTokenMs * 100) / 100,
     stream: ai?.stream ?? false,
-    cache_hit: false, // no response cache yet
+    // ai-semantic-cache answered: zero tokens and cost 0 (what it saved is in the log entry's ai.proxy.cache)
+    cache_hit: (ai as { cacheHit?: boolean } | undefined)?.cacheHit === true,
     estimated: ai?.estimated ?? false,
     error_class: errorClass,
     attempts: attemptsOf(ctx),

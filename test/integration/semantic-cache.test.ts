@@ -246,3 +246,21 @@ describe('ai-semantic-cache', () => {
     for (const s of ['Hit', 'Miss', 'Bypass', 'Refresh', 'Failed']) assert.match(r.text, new RegExp(`modelgate_ai_cache_requests_total\\{status="${s}"\\} [1-9]`), s);
   });
 });
+
+describe('ai-semantic-cache spend', () => {
+  test("a hit's spend row: cache_hit, zero tokens, cost 0", async () => {
+    const hit = await ask('chat', 'Tell me a joke about caches');
+    assert.equal(status(hit), 'Hit');
+    const id = hit.headers.get('x-modelgate-request-id')!;
+    let row: any = null;
+    for (let i = 0; i < 100 && !row; i++) {
+      const r = await gw.adminRequest('GET', `/usage/requests?request_id=${id}`);
+      row = r.json?.data?.find((x: any) => x.request_id === id) ?? null;
+      if (!row) await new Promise((res) => setTimeout(res, 50));
+    }
+    assert.ok(row, 'the row was written');
+    assert.equal(row.cache_hit, true);
+    assert.equal(row.total_tokens, 0);
+    assert.equal(row.cost, 0);
+  });
+});
