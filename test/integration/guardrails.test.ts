@@ -82,6 +82,7 @@ before(async () => {
   gw = await Gateway.start({ workers: 1 });
   await admin('POST', '/services', { name: 'ai', url: 'http://localhost:32000' });
   await route('pg-chat', [openaiProxy(), { name: 'ai-prompt-guard', config: { deny_patterns: ['(?i)open\\s+sesame'], check_response: true } }]);
+  await route('pg-resp', [{ ...openaiProxy(), config: { ...openaiProxy().config, route_type: 'llm/v1/responses' } }, { name: 'ai-prompt-guard', config: { deny_patterns: ['(?i)open\\s+sesame'], check_response: true } }]);
   await route('pg-msg', [anthropicProxy(), { name: 'ai-prompt-guard', config: { deny_patterns: ['(?i)open\\s+sesame'], check_response: true } }]);
   await route('wh-chat', [openaiProxy(), webhook('closed')]);
   await route('wh-chat-open', [openaiProxy(), webhook('open')]);
@@ -166,6 +167,25 @@ describe('ai-prompt-guard check_response', () => {
     const clean = await anthropicClient('pg-msg').messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }).finalMessage();
     assert.equal(clean.content.map((b) => (b.type === 'text' ? b.text : '')).join(''), CLEAN);
     assert.equal(clean.stop_reason, 'end_turn');
+  });
+
+  test('OpenAI Responses (native to OpenAI, translated while hooks read it): clean stream complete and unchanged; blocked stream ends with error events', async () => {
+    openai.nextResponse({ text: CLEAN });
+    const ok = await openaiClient('pg-resp').responses.create({ model: 'gpt-4o', input: 'hi', stream: true });
+    let text = '';
+    let completed: any = null;
+    for await (const e of ok) {
+      if (e.type === 'response.output_text.delta') text += e.delta;
+      if (e.type === 'response.completed') completed = e.response;
+    }
+    assert.equal(text, CLEAN);
+    assert.equal(completed?.output?.[0]?.content?.[0]?.text, CLEAN);
+    openai.nextResponse({ text: BANNED });
+    const r = await gw.proxyRequest('POST', '/pg-resp/responses', { model: 'gpt-4o', input: 'hi', stream: true });
+    const types = parseSse(r.text).map((e) => e.data?.type);
+    assert.ok(types.includes('error') || types.includes('response.failed'), r.text);
+    assert.ok(!types.includes('response.completed'));
+    assert.ok(!r.text.toLowerCase().includes('sesame'));
   });
 
   test('the decisions are counted', async () => {
