@@ -78,14 +78,13 @@ const customPattern: Field = {
   },
 };
 
-function checkAnonymize(kinds: unknown): string | undefined {
-  if (!Array.isArray(kinds)) return undefined;
-  const missing = kinds.filter((k) => (NOT_DETECTED as readonly unknown[]).includes(k));
-  if (missing.length === 0) return undefined;
-  return `modelgate detects in-process and has no detector for: ${missing.join(', ')} (they need Kong's NLP PII service)`;
+function checkAnonymize(kind: string): string | undefined {
+  if (!(NOT_DETECTED as readonly string[]).includes(kind)) return undefined;
+  return `modelgate detects in-process and has no detector for: ${kind} (it needs Kong's NLP PII service)`;
 }
 
-function checkCustomPatterns(patterns: unknown): string | undefined {
+function checkCustomPatterns(config: { custom_patterns?: unknown }): string | undefined {
+  const patterns = config?.custom_patterns;
   if (!Array.isArray(patterns)) return undefined;
   const names = patterns.map((p) => (p as { name?: unknown })?.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
@@ -109,11 +108,10 @@ export const schema: PluginSchema = {
         required: true,
         default: ['all_and_credentials'],
         len_min: 1,
-        elements: { type: 'string', one_of: [...ANONYMIZE] },
-        custom_validator: checkAnonymize,
+        elements: { type: 'string', one_of: [...ANONYMIZE], custom_validator: checkAnonymize },
       },
       block_if_detected: { type: 'boolean', required: true, default: false },
-      custom_patterns: { type: 'array', len_min: 1, len_max: 50, elements: customPattern, custom_validator: checkCustomPatterns },
+      custom_patterns: { type: 'array', len_min: 1, len_max: 50, elements: customPattern },
       host: { type: 'string', required: true, default: SERVICE_DEFAULTS.host },
       keepalive_timeout: { type: 'number', required: true, default: SERVICE_DEFAULTS.keepalive_timeout },
       port: { type: 'number', required: true, default: SERVICE_DEFAULTS.port },
@@ -125,6 +123,7 @@ export const schema: PluginSchema = {
       stop_on_error: { type: 'boolean', required: true, default: true },
       timeout: { type: 'number', required: true, default: SERVICE_DEFAULTS.timeout },
     },
+    entity_checks: [{ custom_entity_check: { field_sources: ['custom_patterns'], fn: checkCustomPatterns } }],
   },
   warnings: (config: AiSanitizerConfig) => {
     const set = (Object.keys(SERVICE_DEFAULTS) as (keyof typeof SERVICE_DEFAULTS)[]).filter((k) => config?.[k] !== undefined && config[k] !== SERVICE_DEFAULTS[k]);

@@ -5,7 +5,7 @@
  * American Express, Discover, Diners Club, JCB, UnionPay, Maestro); a Luhn-valid number outside
  * them is not reported (one random digit string in ten passes Luhn).
  */
-import { regexSpans, type Span } from './types.ts';
+import type { Span } from './types.ts';
 
 const CANDIDATE = /(?<![\d-])\d(?:[ -]?\d){11,18}(?![\d])/g;
 
@@ -69,6 +69,35 @@ export function isCardNumber(raw: string): boolean {
   return knownIssuer(digits) && luhnValid(digits);
 }
 
+/**
+ * A candidate run can hold more than one number (`0 4111 1111 1111 1111`, two cards in a row):
+ * when the whole run is not a card, its separator-delimited groups are tried, the longest
+ * contiguous sequence first, from the left, without overlap.
+ */
 export function detectCards(text: string): Span[] {
-  return regexSpans(CANDIDATE, text, 'creditcard', (m) => isCardNumber(m[0]));
+  const out: Span[] = [];
+  CANDIDATE.lastIndex = 0;
+  for (let m = CANDIDATE.exec(text); m !== null; m = CANDIDATE.exec(text)) {
+    const run = m[0];
+    if (isCardNumber(run)) {
+      out.push({ start: m.index, end: m.index + run.length, kind: 'creditcard' });
+      continue;
+    }
+    const groups: [number, number][] = [];
+    for (const g of run.matchAll(/\d+/g)) groups.push([g.index, g.index + g[0].length]);
+    if (groups.length < 2) continue;
+    for (let i = 0; i < groups.length; ) {
+      let taken = 0;
+      for (let j = groups.length - 1; j >= i; j--) {
+        const piece = run.slice(groups[i][0], groups[j][1]);
+        if (isCardNumber(piece)) {
+          out.push({ start: m.index + groups[i][0], end: m.index + groups[j][1], kind: 'creditcard' });
+          taken = j - i + 1;
+          break;
+        }
+      }
+      i += taken || 1;
+    }
+  }
+  return out;
 }
