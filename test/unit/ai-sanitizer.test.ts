@@ -15,7 +15,7 @@ import { Recoverer, RecoverHook } from '../../src/plugins/ai-sanitizer/recover.t
 import { ScanHook, WINDOW } from '../../src/plugins/ai-sanitizer/scan.ts';
 import { kindsFor } from '../../src/plugins/ai-sanitizer/kinds.ts';
 import { syntheticValue } from '../../src/plugins/ai-sanitizer/synthetic.ts';
-import { detect, DETECTED_KINDS, type DetectedKind } from '../../src/plugins/ai-sanitizer/detectors/index.ts';
+import { detect, DETECTED_KINDS } from '../../src/plugins/ai-sanitizer/detectors/index.ts';
 import { isCardNumber } from '../../src/plugins/ai-sanitizer/detectors/card.ts';
 import { isIban } from '../../src/plugins/ai-sanitizer/detectors/iban.ts';
 import { bsnValid, dniLetter, nirKey } from '../../src/plugins/ai-sanitizer/detectors/national-id.ts';
@@ -231,7 +231,7 @@ test('request side: the canonical messages and the client body of every API carr
 });
 
 test('the access phase registers the prompt hook and the response hooks by sanitization_mode', () => {
-  const mk = (config: Record<string, unknown>) => handler.compile!(validateEntity('plugins', { name: 'ai-sanitizer', config }).value.config, { resolveSecret: (s) => s, registerSecret: () => {} });
+  const mk = (config: Record<string, unknown>) => handler.compile!((validateEntity('plugins', { name: 'ai-sanitizer', config }).value as any).config, { resolveSecret: (s) => s, registerSecret: () => {} });
   const ctx = () => ({ promptHooks: [] as unknown[], responseHooks: [] as unknown[], requestId: 'r1' });
   const input = ctx();
   handler.access!(input as any, mk({}));
