@@ -34,6 +34,9 @@ function validPhone(s: string): boolean {
   if (digits < 7 || digits > 15) return false;
   // a number starts with its country code, an area code in brackets, or a digit, and ends with a digit
   if (!/^[+(\d]/.test(s) || !/\d$/.test(s)) return false;
+  // national form is read as North American: 10 digits, or 11 with the trunk prefix 1 (a cheap
+  // test that spares the parser most digit runs: card groups, dates, amounts)
+  if (s[0] !== '+' && digits !== 10 && !(digits === 11 && /^\(?1/.test(s))) return false;
   return parsePhoneNumberFromString(s, 'US')?.isValid() === true;
 }
 
