@@ -10,7 +10,7 @@
  *   node bench/otel-encode.ts --batch 512 --rounds 30
  */
 import { parseArgs } from 'node:util';
-import { encodeTraces, encodeTracesJson } from '../src/observability/otel/otlp.ts';
+import { encodeTracesJson, tracesEncoder } from '../src/observability/otel/otlp.ts';
 import type { SpanRecord } from '../src/observability/otel/types.ts';
 
 const { values: args } = parseArgs({
@@ -103,5 +103,7 @@ function measure(label: string, encode: () => Uint8Array | string): void {
 }
 
 console.log(`OTLP span encoding, batches of ${BATCH} spans (six per AI request), node ${process.version}`);
-measure('protobuf', () => encodeTraces(spans, RESOURCE, SCOPE));
+// as the exporter encodes: one encoder per exporter (resource and scope encoded once, its own buffer)
+const encodeTraces = tracesEncoder(RESOURCE, SCOPE);
+measure('protobuf', () => encodeTraces(spans));
 measure('json', () => encodeTracesJson(spans, RESOURCE, SCOPE));

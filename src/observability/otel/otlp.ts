@@ -112,12 +112,15 @@ export function encodeLogs(records: readonly LogRecord[], resource: Attributes, 
 
 /**
  * encodeTraces for one resource and scope, whose bytes are encoded once, here: an exporter makes
- * one and calls it per batch (the resource is the same for every batch it sends).
+ * one and calls it per batch (the resource is the same for every batch it sends). It writes into
+ * a buffer of its own and returns a view of it, valid until its next call: an exporter encodes a
+ * batch only once the previous one is delivered or given up, so a batch costs no copy (tens of KB).
  */
 export function tracesEncoder(resource: Attributes, scope: InstrumentationScope): (spans: readonly SpanRecord[]) => Uint8Array {
   const head = encodeHead(resource, scope);
+  const own = new ProtoWriter(16 * 1024);
   return (spans) => {
-    const w = writer.reset();
+    const w = own.reset();
     w.fork(F.resourceSpans);
     w.raw(head.resource);
     w.fork(F.scopeSpans);
@@ -125,7 +128,7 @@ export function tracesEncoder(resource: Attributes, scope: InstrumentationScope)
     for (let i = 0; i < spans.length; i++) writeSpan(w, spans[i]);
     w.join();
     w.join();
-    return w.finish();
+    return w.written();
   };
 }
 

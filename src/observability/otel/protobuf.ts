@@ -36,6 +36,12 @@ export class ProtoWriter {
     return this;
   }
 
+  /** What was written, without a copy: valid until the writer is reset or written again. */
+  written(): Uint8Array {
+    if (this.stack.length !== 0) throw new Error('protobuf: unclosed nested message');
+    return this.buf.subarray(0, this.pos);
+  }
+
   /** A copy of what was written (the internal buffer is reused by the next message). */
   finish(): Uint8Array {
     if (this.stack.length !== 0) throw new Error('protobuf: unclosed nested message');
