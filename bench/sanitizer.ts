@@ -35,7 +35,7 @@ function fill(parts: string[]): string {
 
 const TEXTS: [string, string][] = [
   ['prose, nothing to find', fill([PROSE])],
-  ['prose with values (~6 per KB)', fill([PROSE, VALUES[0], PROSE, VALUES[1], VALUES[2]])],
+  ['prose with values (~10 per KB)', fill([PROSE, VALUES[0], PROSE, VALUES[1], VALUES[2]])],
   ['digit-heavy (order lines)', fill([DIGITS])],
 ];
 
