@@ -38,16 +38,22 @@ test('emails', () => {
 });
 
 test('phone numbers: international for every country, national read as North American', () => {
+  const run = '12 34 56 78 90 11 +44 20 7946 0958 and 5 (213) 373-4253';
+  assert.deepEqual(found(detectPhones(run), run), ['+44 20 7946 0958', '(213) 373-4253']);
   check(detectPhones, ['+1 (213) 373-4253', '+44 20 7946 0958', '+33 6 12 34 56 78', '+49 30 901820', '(213) 373-4253', '213-373-4253'], ['12345', '2024-01-15', '1.2.3.4', '+1 (000) 000-0000']);
 });
 
 test('payment cards: Luhn, issuer ranges and lengths', () => {
   check(
     detectCards,
-    ['4111 1111 1111 1111', '4111-1111-1111-1111', '5555555555554444', '2223003122003222', '378282246310005', '6011111111111117', '3530111333300000', '6200000000000005', '30569309025904'],
+    ['4111 1111 1111 1111', '4111-1111-1111-1111', '5555555555554444', '3782 822463 10005', '2223003122003222', '378282246310005', '6011111111111117', '3530111333300000', '6200000000000005', '30569309025904'],
     // Luhn off by one digit; a valid Luhn with no issuer (1…); a Visa at an impossible length; mixed separators
-    ['4111 1111 1111 1112', '1234567812345670', '41111111111111111', '4111 1111-1111 1111', '0000000000000000'],
+    // and a Luhn-valid Maestro number spread over irregular groups (`5698 7654 32 4111`)
+    ['4111 1111 1111 1112', '1234567812345670', '41111111111111111', '4111 1111-1111 1111', '0000000000000000', '5698 7654 32 4111'],
   );
+  // a card right after other digit groups: the run that swallowed its first group is scanned again
+  const after = 'ssn 123-45-6789 4111 1111 1111 1111 and 0 5555555555554444';
+  assert.deepEqual(found(detectCards(after), after), ['4111 1111 1111 1111', '5555555555554444']);
   assert.equal(luhnValid('79927398713'), true);
   assert.equal(luhnValid('79927398710'), false);
 });

@@ -64,8 +64,15 @@ export function knownIssuer(digits: string): boolean {
 export function isCardNumber(raw: string): boolean {
   const digits = raw.replace(/[ -]/g, '');
   if (digits.length < 12 || digits.length > 19) return false;
-  // grouping must be consistent: one separator kind at most
+  // grouping must be consistent: one separator kind at most, and a printed layout — groups of
+  // four (the last may be shorter), or American Express / Diners Club's 4-6-5 / 4-6-4
   if (raw.includes(' ') && raw.includes('-')) return false;
+  if (digits.length !== raw.length) {
+    const groups = raw.split(/[ -]/).map((g) => g.length);
+    const fours = groups.slice(0, -1).every((n) => n === 4) && groups[groups.length - 1] <= 4;
+    const amex = groups.length === 3 && groups[0] === 4 && groups[1] === 6 && (groups[2] === 5 || groups[2] === 4);
+    if (!fours && !amex) return false;
+  }
   return knownIssuer(digits) && luhnValid(digits);
 }
 
@@ -86,18 +93,23 @@ export function detectCards(text: string): Span[] {
     const groups: [number, number][] = [];
     for (const g of run.matchAll(/\d+/g)) groups.push([g.index, g.index + g[0].length]);
     if (groups.length < 2) continue;
+    let lastEnd = -1;
     for (let i = 0; i < groups.length; ) {
       let taken = 0;
       for (let j = groups.length - 1; j >= i; j--) {
         const piece = run.slice(groups[i][0], groups[j][1]);
         if (isCardNumber(piece)) {
           out.push({ start: m.index + groups[i][0], end: m.index + groups[j][1], kind: 'creditcard' });
+          lastEnd = m.index + groups[j][1];
           taken = j - i + 1;
           break;
         }
       }
       i += taken || 1;
     }
+    // the run may have taken the first groups of a card that goes on after it (`123-45-6789 4111`
+    // then ` 1111 1111 1111`): scan again from after the last card found, or from the second group
+    CANDIDATE.lastIndex = lastEnd >= 0 ? lastEnd : m.index + groups[1][0];
   }
   return out;
 }

@@ -48,17 +48,23 @@ export function detectPhones(text: string): Span[] {
     const pieces: [number, number][] = [];
     PIECE.lastIndex = 0;
     for (let p = PIECE.exec(m[0]); p !== null; p = PIECE.exec(m[0])) pieces.push([p.index, p.index + p[0].length]);
+    let lastEnd = -1;
     for (let i = 0; i < pieces.length; ) {
       let taken = 0;
       for (let j = Math.min(pieces.length, i + MAX_PIECES) - 1; j >= i; j--) {
         if (validPhone(m[0].slice(pieces[i][0], pieces[j][1]))) {
           out.push({ start: m.index + pieces[i][0], end: m.index + pieces[j][1], kind: 'phone' });
+          lastEnd = m.index + pieces[j][1];
           taken = j - i + 1;
           break;
         }
       }
       i += taken || 1;
     }
+    // a number may begin inside this run and go on after it: scan again from after the last number
+    // found, or from the second piece (the run is bounded, so this stays linear in the text)
+    if (lastEnd >= 0) CANDIDATE.lastIndex = lastEnd;
+    else if (pieces.length > 1) CANDIDATE.lastIndex = m.index + pieces[1][0];
   }
   return out;
 }
