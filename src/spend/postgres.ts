@@ -113,36 +113,52 @@ const truncUtc = (interval: UsageInterval, col: string) => `(date_trunc('${inter
 const mergeJson = (from: string) => `(SELECT jsonb_object_agg(k, n) FROM (SELECT e.key AS k, sum(e.value::bigint) AS n FROM ${from}, jsonb_each_text(h.j) AS e GROUP BY e.key) AS m)`;
 
 /**
- * One interval's new rows (`fresh`, each with its latency index `li` and time-to-first-token index
- * `ti`, null when not counted) folded per full key and both indexes: the histograms' counts, and
- * what every rollup of that interval is summed from.
+ * One interval's new rows (`fresh`, each with its latency index `li`) folded per full key and
+ * index: the latency histogram's counts, and what every rollup of that interval is summed from.
  */
 function folded(interval: UsageInterval): string {
   return `SELECT ${truncUtc(interval, 'time')} AS bucket, coalesce(route_id, '') AS route_id, coalesce(consumer_id, '') AS consumer_id,
-        coalesce(provider, '') AS provider, coalesce(model_served, model_requested, '') AS model, li, ti,
+        coalesce(provider, '') AS provider, coalesce(model_served, model_requested, '') AS model, li,
         count(*) AS requests, count(*) FILTER (WHERE error_class IS NOT NULL) AS errors,
         ${TOKENS.map((c) => `sum(${c}) AS ${c}`).join(', ')},
         coalesce(sum(cost), 0) AS cost, count(*) FILTER (WHERE cost IS NULL) AS unpriced_requests
-      FROM fresh GROUP BY 1, 2, 3, 4, 5, 6, 7`;
+      FROM fresh GROUP BY 1, 2, 3, 4, 5, 6`;
 }
 
 /**
- * An upsert into `table` (keyed by `key`) from the folded rows `from`: summed per key and latency
- * index and, in the same pass (grouping sets), counted per key and time-to-first-token index
- * (`cols` naming the key's columns in `from`); then per key — the sums from the first set only,
- * each histogram from its own — upserted in key order. The ttft histogram is merged only where
- * the batch has one for the key.
+ * The same rows' time-to-first-token counts per full key and index `ti` (null, and left out, for
+ * a row that does not count: not streamed, or no first token). A fold of its own rather than `ti`
+ * in the one above: that would split the sums' groups and double every upsert's grouping.
  */
-function upsert(table: string, key: string[], cols: string[], from: string): string {
+function foldedTtft(interval: UsageInterval): string {
+  return `SELECT ${truncUtc(interval, 'time')} AS bucket, coalesce(route_id, '') AS route_id, coalesce(consumer_id, '') AS consumer_id,
+        coalesce(provider, '') AS provider, coalesce(model_served, model_requested, '') AS model, ti, count(*) AS n
+      FROM fresh WHERE ti IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6`;
+}
+
+/**
+ * An upsert into `table` (keyed by `key`) from the folded rows `f` and ttft counts `t`: summed per
+ * key and index (`cols` naming the key's columns there), then per key, the ttft histogram joined
+ * (empty for a key without streams), upserted in key order. The ttft histogram is merged only
+ * where both the row and the batch have one.
+ */
+function upsert(table: string, key: string[], cols: string[], f: string, t: string): string {
   const k = key.join(', ');
+  const as = cols.map((c, i) => `${c} AS ${key[i]}`).join(', ');
+  const by = cols.map((_, i) => i + 1).join(', ');
   return `INSERT INTO ${table} AS t (${k}, ${SUMS.join(', ')}, latency_hist, ttft_hist)
-    SELECT ${k}, ${SUMS.map((c) => `sum(${c}) FILTER (WHERE by_li)`).join(', ')}, jsonb_object_agg(li, requests) FILTER (WHERE by_li),
-      coalesce(jsonb_object_agg(ti, requests) FILTER (WHERE NOT by_li AND ti IS NOT NULL), '{}')
+    SELECT ${k}, ${SUMS.join(', ')}, latency_hist, coalesce(ttft_hist, '{}')
     FROM (
-      SELECT ${cols.map((c, i) => `${c} AS ${key[i]}`).join(', ')}, GROUPING(li) = 0 AS by_li, li, ti, ${SUMS.map((c) => `sum(${c}) AS ${c}`).join(', ')}
-      FROM ${from} GROUP BY GROUPING SETS ((${cols.join(', ')}, li), (${cols.join(', ')}, ti))
-    ) AS g
-    GROUP BY ${k} ORDER BY ${k}
+      SELECT ${k}, ${SUMS.map((c) => `sum(${c}) AS ${c}`).join(', ')}, jsonb_object_agg(li, requests) AS latency_hist
+      FROM (SELECT ${as}, li, ${SUMS.map((c) => `sum(${c}) AS ${c}`).join(', ')} FROM ${f} GROUP BY ${by}, li) AS g
+      GROUP BY ${k}
+    ) AS l
+    LEFT JOIN (
+      SELECT ${k}, jsonb_object_agg(ti, n) AS ttft_hist
+      FROM (SELECT ${as}, ti, sum(n) AS n FROM ${t} GROUP BY ${by}, ti) AS g
+      GROUP BY ${k}
+    ) AS tt USING (${k})
+    ORDER BY ${k}
     ON CONFLICT (${k}) DO UPDATE SET
       ${SUMS.map((c) => `${c} = t.${c} + EXCLUDED.${c}`).join(', ')},
       latency_hist = ${mergeJson('(VALUES (t.latency_hist), (EXCLUDED.latency_hist)) AS h(j)')},
@@ -150,15 +166,15 @@ function upsert(table: string, key: string[], cols: string[], from: string): str
         ELSE ${mergeJson('(VALUES (t.ttft_hist), (EXCLUDED.ttft_hist)) AS h(j)')} END`;
 }
 
-/** Each interval's full-key rollup, its four per-dimension and its combination rollups (rollups.ts), from the folded rows `f_<interval>`. */
+/** Each interval's full-key rollup, its four per-dimension and its combination rollups (rollups.ts), from the folded rows `f_<interval>` and ttft counts `t_<interval>`. */
 function rollupUpserts(interval: UsageInterval): string[] {
   const keyCols = KEY.split(', ');
   return [
-    `r_${interval} AS (${upsert(`spend_rollup_${interval}`, keyCols, keyCols, `f_${interval}`)})`,
-    ...DIMENSIONS.map((d) => `r_${interval}_${d} AS (${upsert(`spend_rollup_${interval}_${d}`, ['bucket', 'value'], ['bucket', DIMENSION_COLUMN[d]], `f_${interval}`)})`),
+    `r_${interval} AS (${upsert(`spend_rollup_${interval}`, keyCols, keyCols, `f_${interval}`, `t_${interval}`)})`,
+    ...DIMENSIONS.map((d) => `r_${interval}_${d} AS (${upsert(`spend_rollup_${interval}_${d}`, ['bucket', 'value'], ['bucket', DIMENSION_COLUMN[d]], `f_${interval}`, `t_${interval}`)})`),
     ...COMBINATIONS.map((c) => {
       const cols = ['bucket', ...c.map((d) => DIMENSION_COLUMN[d])];
-      return `r_${interval}_${c.join('_')} AS (${upsert(combinationTable(interval, c), cols, cols, `f_${interval}`)})`;
+      return `r_${interval}_${c.join('_')} AS (${upsert(combinationTable(interval, c), cols, cols, `f_${interval}`, `t_${interval}`)})`;
     }),
   ];
 }
@@ -175,7 +191,7 @@ const WRITE_SQL = `WITH src AS (
     INSERT INTO spend_requests (${NAMES}) SELECT ${NAMES} FROM src ON CONFLICT DO NOTHING RETURNING time, request_id
   ),
   fresh AS (SELECT src.* FROM src JOIN ins USING (time, request_id)),
-  ${INTERVALS.map((i) => `f_${i} AS (${folded(i)})`).join(',\n  ')},
+  ${INTERVALS.map((i) => `f_${i} AS (${folded(i)}),\n  t_${i} AS (${foldedTtft(i)})`).join(',\n  ')},
   ${INTERVALS.flatMap(rollupUpserts).join(',\n  ')}
   SELECT count(*)::int AS inserted FROM ins`;
 

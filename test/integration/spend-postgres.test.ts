@@ -201,7 +201,9 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
   const sql = <R extends Record<string, any> = any>(text: string, params: unknown[] = []) => server.query<R>(text, params, 'spend');
   const partitions = async () =>
     (await sql<{ name: string }>(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'spend_requests'::regclass ORDER BY 1`)).map((r) => r.name);
-  const store = () => new PostgresSpendStore(withTimeouts({ connectionString: url }, 3000), { now: () => NOW });
+  // 10 s: the two nodes' batches at once update the same rollup keys and wait on each other's row
+  // locks, which on a loaded machine adds up past a few seconds (a timeout fails the test, not a bound it checks)
+  const store = () => new PostgresSpendStore(withTimeouts({ connectionString: url }, 10_000), { now: () => NOW });
 
   before(async () => {
     server = await PgServer.start();
