@@ -23,6 +23,8 @@ export const PREFIX = 'modelgate_';
 export const KONG_LATENCY_BUCKETS = [1, 2, 5, 7, 10, 15, 20, 30, 50, 75, 100, 200, 500, 750, 1000, 3000, 6000];
 export const UPSTREAM_LATENCY_BUCKETS = [25, 50, 80, 100, 250, 400, 700, 1000, 2000, 5000, 10000, 30000, 60000];
 export const AI_LLM_PROVIDER_LATENCY_BUCKETS = [250, 500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 10000, 30000, 60000];
+/** Seconds: tool calls range from a cache hit to a minutes-long job. */
+export const MCP_TOOL_CALL_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 export const AI_TTFT_BUCKETS = [50, 100, 250, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000, 30000];
 
 const MAX_LABEL_LENGTH = 128;
@@ -51,6 +53,8 @@ export const labels = {
   consumer: new BoundedLabel(1024),
   provider: new BoundedLabel(64),
   model: new BoundedLabel(256),
+  /** MCP tool names come from upstream servers and clients: a server listing thousands must not grow the series without bound. */
+  tool: new BoundedLabel(256),
 };
 
 /** The workers' registry (also usable in-process, e.g. by unit tests). */
@@ -136,6 +140,20 @@ export const metrics = {
     help: 'Streamed answers: time from sending the request to the first content event',
     labelNames: AI_LABELS,
     buckets: AI_TTFT_BUCKETS,
+    registers: [registry],
+  }),
+  /** ai-mcp-proxy: every tool call (issue 23); status is ok, error or denied. Recorded when the call ends, whatever other plugins the route has. */
+  mcpToolCalls: new client.Counter({
+    name: `${PREFIX}mcp_tool_calls_total`,
+    help: 'MCP tool calls through the gateway, per tool and outcome (ok, error, denied)',
+    labelNames: ['tool', 'status'] as const,
+    registers: [registry],
+  }),
+  mcpToolCallDuration: new client.Histogram({
+    name: `${PREFIX}mcp_tool_call_duration_seconds`,
+    help: 'MCP tool call duration, from the call reaching the gateway to its answer, per tool and outcome',
+    labelNames: ['tool', 'status'] as const,
+    buckets: MCP_TOOL_CALL_BUCKETS,
     registers: [registry],
   }),
   logEntriesDropped: new client.Counter({

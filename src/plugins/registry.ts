@@ -20,6 +20,7 @@ import * as prometheus from './prometheus/index.ts';
 import * as httpLog from './http-log/index.ts';
 import * as fileLog from './file-log/index.ts';
 import * as opentelemetry from './opentelemetry/index.ts';
+import * as aiMcpProxy from './ai-mcp-proxy/index.ts';
 
 const MODULES: PluginModule[] = [
   requestTermination,
@@ -39,6 +40,7 @@ const MODULES: PluginModule[] = [
   httpLog,
   fileLog,
   opentelemetry,
+  aiMcpProxy,
 ];
 
 const BY_NAME = new Map<string, PluginModule>(MODULES.map((m) => [m.schema.name, m]));

@@ -1,0 +1,2 @@
+export { schema } from './schema.ts';
+export { handler } from './handler.ts';
