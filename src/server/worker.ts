@@ -51,7 +51,7 @@ if (settings.redis_url) {
   void import('../state/redis.ts').then(({ RedisState, FailoverState }) => {
     const redis = new RedisState(settings.redis_url!, { timeoutMs: settings.redis_timeout_ms });
     redisState = redis;
-    installSharedState({ local: localState, redis: new FailoverState(redis, localState, log) });
+    installSharedState({ local: localState, redis: new FailoverState(redis, localState, log), client: redis.client });
   });
 }
 

@@ -6,13 +6,21 @@
  * Caches are asked for with a namespace (the plugin's name, say), which prefixes every key: two
  * plugins caching under the same key cannot read each other's values.
  */
+import type { Redis } from 'ioredis';
 import type { CacheStore, CounterStore, SharedState } from './types.ts';
 
-const stores: { local: SharedState | null; redis: SharedState | null } = { local: null, redis: null };
+const stores: { local: SharedState | null; redis: SharedState | null; client: Redis | null } = { local: null, redis: null, client: null };
 
-export function installSharedState(s: { local: SharedState; redis?: SharedState | null }): void {
+/** `client`: the node's Redis connection itself, for stores that need more than the key-value cache (the semantic cache's vector index). */
+export function installSharedState(s: { local: SharedState; redis?: SharedState | null; client?: Redis | null }): void {
   stores.local = s.local;
   stores.redis = s.redis ?? null;
+  stores.client = s.client ?? null;
+}
+
+/** The node's Redis connection (null until it is installed, or when Redis is not configured). Not wrapped: a caller handles an outage itself. */
+export function redisClient(): Redis | null {
+  return stores.client;
 }
 
 function storeFor(policy: string): SharedState {

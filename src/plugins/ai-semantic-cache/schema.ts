@@ -7,7 +7,8 @@
  * - `vectordb` {strategy, dimensions, distance_metric, threshold, redis}: `strategy` is `memory`
  *   (ours: per worker, bounded) or `redis`; `threshold` is the largest distance that still matches
  *   (Kong's meaning: lower is stricter); `redis` is Kong's connection record, informational as in the
- *   counting plugins (the node's `MODELGATE_REDIS_URL` is used); `vectordb.memory` bounds are ours;
+ *   counting plugins (the node's `MODELGATE_REDIS_URL` is used); `vectordb.memory` bounds and the
+ *   redis strategy's `vectordb.lsh` index shape are ours;
  * - `cache_ttl`, `cache_control`, `exact_caching`, `ignore_system_prompts`,
  *   `ignore_assistant_prompts`, `ignore_tool_prompts`, `message_countback`, `stop_on_failure`,
  *   `llm_format` (3.11): Kong's;
@@ -38,6 +39,8 @@ export interface SemanticCacheConfig {
     threshold: number;
     redis: Record<string, unknown> | null;
     memory: { max_entries: number; max_bytes: number };
+    /** The redis strategy's index (ours): redis-store.ts, redis-lsh.ts. */
+    lsh: { tables: number; bits: number; probes: number; max_candidates: number; seed: string };
   };
   cache_ttl: number;
   cache_control: boolean;
@@ -88,6 +91,17 @@ export const schema: PluginSchema = {
             fields: {
               max_entries: { type: 'integer', default: 10_000, between: [1, 1_000_000] },
               max_bytes: { type: 'integer', default: 64 * 1024 * 1024, between: [1024, 4 * 1024 * 1024 * 1024] },
+            },
+          },
+          // the redis strategy's locality-sensitive hashing (ours; defaults measured in bench/semantic-recall.ts)
+          lsh: {
+            type: 'record',
+            fields: {
+              tables: { type: 'integer', default: 16, between: [1, 64] },
+              bits: { type: 'integer', default: 12, between: [1, 32] },
+              probes: { type: 'integer', default: 2, between: [0, 32] },
+              max_candidates: { type: 'integer', default: 256, between: [1, 10_000] },
+              seed: { type: 'string', default: 'modelgate', len_min: 1 },
             },
           },
         },

@@ -1,0 +1,188 @@
+/**
+ * Locality-sensitive hashing for the `redis` vector store (redis-store.ts): which buckets a vector
+ * goes in, and which buckets a query reads. Pure: no Redis here, so the recall benchmark
+ * (bench/semantic-recall.ts) and the unit tests measure exactly what the store does.
+ *
+ * Families (one per metric):
+ * - `cosine`: random hyperplanes (Charikar 2002). A function is the sign of a·v with a Gaussian `a`;
+ *   two vectors at angle θ agree on it with probability 1 − θ/π. A table's code is `bits` signs.
+ * - `euclidean`: p-stable projections (Datar et al. 2004, E2LSH): ⌊(a·v + b) / w⌋ with a Gaussian
+ *   `a` and `b` uniform in [0, w). The width `w` is WIDTH_FACTOR × `threshold`, so the functions
+ *   are tuned to the distance that must still match (a change of threshold is a new layout: see
+ *   layoutId). Normalising and using hyperplanes would be right only for unit vectors; p-stable
+ *   hashing is right for any.
+ *
+ * Multi-probe (Lv et al. 2007, query-directed): besides its own bucket, a query reads, per table,
+ * the buckets one function away, for the `probes` functions whose value it was least sure of (the
+ * smallest |a·v| for hyperplanes; nearest a slot boundary for p-stable). That buys the recall of
+ * many more tables for a few more set reads and no more memory.
+ *
+ * Determinism: every node must put a vector in the same buckets, so the functions come from a
+ * seeded generator (xoshiro128**, Box–Muller for Gaussians) whose seed is a hash of the metric,
+ * dimensions, table shape and the plugin's `vectordb.lsh.seed`: same config, same functions,
+ * everywhere, across restarts and versions of Node.
+ */
+import { createHash } from 'node:crypto';
+import type { DistanceMetric } from './vector-store.ts';
+
+export interface LshParams {
+  metric: DistanceMetric;
+  dimensions: number;
+  /** Number of hash tables (L). */
+  tables: number;
+  /** Functions per table (k): a table's code is their values together. */
+  bits: number;
+  /** `vectordb.lsh.seed`. */
+  seed: string;
+  /** `vectordb.threshold`: sets the bucket width of the euclidean family. */
+  threshold: number;
+}
+
+/** w = WIDTH_FACTOR × threshold (euclidean): measured in bench/semantic-recall.ts (docs/performance.md). */
+export const WIDTH_FACTOR = 4;
+
+/** The functions of one layout: `tables × bits` projections, row by row. */
+export interface LshFamily {
+  readonly params: LshParams;
+  /** A short id of everything that decides the buckets: stores of different layouts never share keys. */
+  readonly layout: string;
+  /** Row-major (tables × bits) × dimensions. */
+  readonly planes: Float32Array;
+  /** p-stable offsets, one per function (euclidean). */
+  readonly offsets: Float32Array;
+  readonly width: number;
+}
+
+/** The buckets of a query, per table: its own code first, then the probes. */
+export interface BucketCodes {
+  /** codes[t][0] is table t's own bucket. */
+  codes: string[][];
+}
+
+function seedWords(text: string): Uint32Array {
+  const h = createHash('sha256').update(text).digest();
+  return new Uint32Array([h.readUInt32LE(0), h.readUInt32LE(4), h.readUInt32LE(8), h.readUInt32LE(12)]);
+}
+
+/** xoshiro128** (Blackman & Vigna): small, fast, and the same on every platform. */
+function xoshiro(s: Uint32Array): () => number {
+  if ((s[0] | s[1] | s[2] | s[3]) === 0) s[0] = 1;
+  const rotl = (x: number, k: number) => (x << k) | (x >>> (32 - k));
+  return () => {
+    const result = Math.imul(rotl(Math.imul(s[1], 5), 7), 9) >>> 0;
+    const t = s[1] << 9;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 11);
+    return result / 4294967296;
+  };
+}
+
+export function layoutId(p: LshParams): string {
+  const width = p.metric === 'euclidean' ? `:w${widthOf(p)}` : '';
+  return createHash('sha256').update(`${p.metric}:${p.dimensions}:${p.tables}x${p.bits}:${p.seed}${width}`).digest('base64url').slice(0, 12);
+}
+
+function widthOf(p: LshParams): number {
+  return Math.max(p.threshold, 1e-6) * WIDTH_FACTOR;
+}
+
+/** Families built, by layout (a snapshot builds a new store; the functions of its layout are reused). */
+const families = new Map<string, LshFamily>();
+const MAX_FAMILIES = 32;
+
+export function lshFamily(params: LshParams): LshFamily {
+  const layout = layoutId(params);
+  const held = families.get(layout);
+  if (held) return held;
+  const n = params.tables * params.bits;
+  const rand = xoshiro(seedWords(`modelgate-lsh:${params.metric}:${params.dimensions}:${params.tables}x${params.bits}:${params.seed}`));
+  const planes = new Float32Array(n * params.dimensions);
+  for (let i = 0; i < planes.length; i += 2) {
+    // Box–Muller: two Gaussians from two uniforms (1 − u keeps log away from 0)
+    const r = Math.sqrt(-2 * Math.log(1 - rand()));
+    const a = 2 * Math.PI * rand();
+    planes[i] = r * Math.cos(a);
+    if (i + 1 < planes.length) planes[i + 1] = r * Math.sin(a);
+  }
+  const width = widthOf(params);
+  const offsets = new Float32Array(n);
+  for (let i = 0; i < n; i++) offsets[i] = rand() * width;
+  const family: LshFamily = { params, layout, planes, offsets, width };
+  if (families.size >= MAX_FAMILIES) families.delete(families.keys().next().value!);
+  families.set(layout, family);
+  return family;
+}
+
+/** Every function's raw value for `v`: a·v (cosine) or (a·v + b) / w (euclidean). */
+export function project(f: LshFamily, v: Float32Array): Float64Array {
+  const { dimensions, metric } = f.params;
+  const n = f.params.tables * f.params.bits;
+  const out = new Float64Array(n);
+  const planes = f.planes;
+  for (let j = 0; j < n; j++) {
+    let s = 0;
+    const base = j * dimensions;
+    for (let i = 0; i < dimensions; i++) s += planes[base + i] * v[i];
+    out[j] = metric === 'cosine' ? s : (s + f.offsets[j]) / f.width;
+  }
+  return out;
+}
+
+/** A function's value: its sign bit (cosine) or its slot (euclidean). */
+function valueOf(metric: DistanceMetric, x: number): number {
+  return metric === 'cosine' ? (x >= 0 ? 1 : 0) : Math.floor(x);
+}
+
+/** Its nearest other value and how far x is from it (smaller: less sure). */
+function neighbourOf(metric: DistanceMetric, x: number): { value: number; margin: number } {
+  if (metric === 'cosine') return { value: x >= 0 ? 0 : 1, margin: Math.abs(x) };
+  const slot = Math.floor(x);
+  const frac = x - slot;
+  return frac < 0.5 ? { value: slot - 1, margin: frac } : { value: slot + 1, margin: 1 - frac };
+}
+
+function codeOf(metric: DistanceMetric, values: number[]): string {
+  if (metric === 'cosine') {
+    // up to 32 bits a table: one hex number
+    let n = 0;
+    for (const b of values) n = n * 2 + b;
+    return n.toString(16);
+  }
+  return values.join(',');
+}
+
+/** The buckets `v` is stored in: one a table. */
+export function storeCodes(f: LshFamily, v: Float32Array): string[] {
+  return bucketCodes(f, v, 0).codes.map((c) => c[0]);
+}
+
+/** The buckets a query reads: its own per table, then up to `probes` neighbours per table (least sure function first). */
+export function bucketCodes(f: LshFamily, v: Float32Array, probes: number): BucketCodes {
+  const { tables, bits, metric } = f.params;
+  const x = project(f, v);
+  const codes: string[][] = [];
+  for (let t = 0; t < tables; t++) {
+    const values: number[] = new Array(bits);
+    const near: { j: number; value: number; margin: number }[] = [];
+    for (let j = 0; j < bits; j++) {
+      const xj = x[t * bits + j];
+      values[j] = valueOf(metric, xj);
+      if (probes > 0) near.push({ j, ...neighbourOf(metric, xj) });
+    }
+    const table = [codeOf(metric, values)];
+    if (probes > 0) {
+      near.sort((a, b) => a.margin - b.margin);
+      for (const n of near.slice(0, probes)) {
+        const flipped = values.slice();
+        flipped[n.j] = n.value;
+        table.push(codeOf(metric, flipped));
+      }
+    }
+    codes.push(table);
+  }
+  return { codes };
+}
