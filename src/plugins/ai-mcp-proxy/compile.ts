@@ -4,6 +4,7 @@
  */
 import type { CompileContext } from '../types.ts';
 import type { AiMcpProxyConfig } from './schema.ts';
+import { isVaultReference, resolveReference } from '../../snapshot/vault.ts';
 
 export interface CompiledMcp {
   config: AiMcpProxyConfig;
@@ -21,7 +22,8 @@ export interface CompiledMcp {
 export function compileMcp(config: AiMcpProxyConfig, ctx: CompileContext): CompiledMcp {
   const upstreamHeaders: Record<string, string> = {};
   for (const [name, raw] of Object.entries(config.server.headers ?? {})) {
-    const value = ctx.resolveSecret(raw);
+    // the snapshot resolves references in string fields; a map's values are this plugin's to resolve
+    const value = isVaultReference(raw) ? resolveReference(raw) : ctx.resolveSecret(raw);
     ctx.registerSecret(value);
     upstreamHeaders[name.toLowerCase()] = value;
   }

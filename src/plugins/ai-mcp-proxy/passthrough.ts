@@ -140,7 +140,7 @@ function exchangesOf(s: McpSession): Set<Exchange> {
 
 /** The upstream's session id ends with ours when it goes idle or its server stalls: told with DELETE (specification: clients SHOULD). */
 sessions.onClose((s, reason) => {
-  if (reason === 'client' || reason === 'upstream_gone' || reason === 'upstream_not_found') return;
+  if (reason === 'client' || reason === 'upstream_not_found') return;
   const up = s.extra.get(UPSTREAM_KEY) as UpstreamOf | undefined;
   if (!up || s.upstreamSessionId === null) return;
   const headers = { ...up.headers, [SESSION_HEADER]: s.upstreamSessionId };
