@@ -67,6 +67,8 @@ export function makeRow(i: number, time: number, rand: () => number): SpendRow {
     ttft_ms: stream ? Math.floor(latency / 4) : null,
     stream,
     cache_hit: false,
+    saved_tokens: 0,
+    saved_cost: 0,
     estimated: false,
     error_class: failed ? 'provider_error' : null,
     attempts: null,

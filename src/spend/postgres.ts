@@ -97,12 +97,15 @@ const COLUMNS: [name: keyof SpendRow, type: string][] = [
   // migration 002: json (not jsonb) keeps the text as sent, and node-pg hands it back parsed
   ['attempts', 'json'],
   ['payload', 'json'],
+  // migration 002 too: what a semantic cache hit saved (issue 22)
+  ['saved_tokens', 'int4'],
+  ['saved_cost', 'numeric'],
 ];
 const NAMES = COLUMNS.map(([n]) => n).join(', ');
 
 const TOKENS = ['prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens', 'reasoning_tokens', 'total_tokens'] as const;
 /** Every additive rollup column. */
-const SUMS = ['requests', 'errors', ...TOKENS, 'cost', 'unpriced_requests'] as const;
+const SUMS = ['requests', 'errors', ...TOKENS, 'cost', 'unpriced_requests', 'saved_tokens', 'saved_cost'] as const;
 const INTERVALS = Object.keys(INTERVAL_MS) as UsageInterval[];
 const KEY = 'bucket, route_id, consumer_id, provider, model';
 
@@ -121,7 +124,8 @@ function folded(interval: UsageInterval): string {
         coalesce(provider, '') AS provider, coalesce(model_served, model_requested, '') AS model, li,
         count(*) AS requests, count(*) FILTER (WHERE error_class IS NOT NULL) AS errors,
         ${TOKENS.map((c) => `sum(${c}) AS ${c}`).join(', ')},
-        coalesce(sum(cost), 0) AS cost, count(*) FILTER (WHERE cost IS NULL) AS unpriced_requests
+        coalesce(sum(cost), 0) AS cost, count(*) FILTER (WHERE cost IS NULL) AS unpriced_requests,
+        coalesce(sum(saved_tokens), 0) AS saved_tokens, coalesce(sum(saved_cost), 0) AS saved_cost
       FROM fresh GROUP BY 1, 2, 3, 4, 5, 6`;
 }
 
@@ -281,13 +285,13 @@ const FILTERS: UsageDimension[] = ['consumer', 'route', 'model', 'provider'];
 type DbRow = Record<string, unknown>;
 
 function rowOf(r: DbRow): SpendRow {
-  const out = { ...r, time: (r.time as Date).getTime(), cost: r.cost === null ? null : Number(r.cost) };
+  const out = { ...r, time: (r.time as Date).getTime(), cost: r.cost === null ? null : Number(r.cost), saved_cost: r.saved_cost === null ? null : Number(r.saved_cost) };
   return out as unknown as SpendRow;
 }
 
 const EMPTY_TOTALS = (): UsageTotals => ({
   requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0,
-  total_tokens: 0, cost: 0, unpriced_requests: 0, latency_p50_ms: null, latency_p95_ms: null, ttft_p50_ms: null, ttft_p95_ms: null,
+  total_tokens: 0, cost: 0, unpriced_requests: 0, saved_tokens: 0, saved_cost: 0, latency_p50_ms: null, latency_p95_ms: null, ttft_p50_ms: null, ttft_p95_ms: null,
 });
 
 /** `$n` placeholders numbered as values are added. */
@@ -333,7 +337,8 @@ export class PostgresSpendStore implements SpendStore {
     const rows = await this.#query<{ ok: boolean }>(
       `SELECT to_regclass('spend_requests') IS NOT NULL AND to_regclass('spend_rollup_day_model') IS NOT NULL
         AND to_regclass('${combinationTable('day', COMBINATIONS[COMBINATIONS.length - 1])}') IS NOT NULL AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('spend_requests') AND attname = 'payload' AND NOT attisdropped)
-        AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('spend_rollup_day_model') AND attname = 'ttft_hist' AND NOT attisdropped) AS ok`,
+        AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('spend_rollup_day_model') AND attname = 'ttft_hist' AND NOT attisdropped)
+        AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('spend_requests') AND attname = 'saved_cost' AND NOT attisdropped) AS ok`,
     );
     if (!rows[0]?.ok) throw new Error("the spend log's tables are missing or old (migrations 001_spend_log, 002_spend_details_and_combinations): run 'modelgate migrations up'");
     const today = dayOf(this.#now());

@@ -69,6 +69,13 @@ export function errorClassOf(status: number, error: RequestContext['error'], par
 
 type Exchange = AiExchange & { cost?: number | null };
 
+/** What ai-semantic-cache leaves on a hit's exchange (CacheHitExchange, src/plugins/ai-semantic-cache/handler.ts). */
+interface CacheHit {
+  cacheHit: true;
+  savedUsage: { total_tokens?: number } | null;
+  savedCost: number | null;
+}
+
 /** One side of a payload within PAYLOAD_MAX_BYTES of UTF-8, the cut said at its end; a consumer key in it masked. */
 export function boundedPayload(text: string, secret: string | null): string {
   // key-auth's key_in_body without hide_credentials leaves the consumer's key in the client's body
@@ -112,6 +119,7 @@ export function spendRowOf(ctx: RequestContext): SpendRow | null {
   if (!ai && errorClass === null) return null; // an AI route's answer without an exchange (…/models): no spend
   const conf = configuredModel(plugin?.conf);
   const u = ai?.usage ?? null;
+  const hit = (ai as Partial<CacheHit> | undefined)?.cacheHit === true ? (ai as Partial<CacheHit>) : null;
   const clientApi = ai?.clientApi ?? (conf.routeType === 'llm/v1/embeddings' || ctx.path.endsWith('/embeddings') ? 'embeddings' : null);
   return {
     // startedAt is performance.now() at arrival: on the epoch through the process's time origin
@@ -137,8 +145,10 @@ export function spendRowOf(ctx: RequestContext): SpendRow | null {
     latency_ms: Math.round((performance.now() - ctx.startedAt) * 100) / 100,
     ttft_ms: ai?.timeToFirstTokenMs == null ? null : Math.round(ai.timeToFirstTokenMs * 100) / 100,
     stream: ai?.stream ?? false,
-    // ai-semantic-cache answered: zero tokens and cost 0 (what it saved is in the log entry's ai.proxy.cache)
-    cache_hit: (ai as { cacheHit?: boolean } | undefined)?.cacheHit === true,
+    // ai-semantic-cache answered: zero tokens and cost 0; what the original answer used is what it saved
+    cache_hit: hit !== null,
+    saved_tokens: hit ? (hit.savedUsage?.total_tokens ?? 0) : 0,
+    saved_cost: hit ? (hit.savedCost ?? null) : 0,
     estimated: ai?.estimated ?? false,
     error_class: errorClass,
     attempts: attemptsOf(ctx),

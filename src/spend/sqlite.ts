@@ -114,6 +114,8 @@ export function totalsOf(r: Record<string, unknown>, hist: LatencyHistogram, ttf
     total_tokens: Number(r.total_tokens),
     cost: Number(r.cost),
     unpriced_requests: Number(r.unpriced_requests),
+    saved_tokens: Number(r.saved_tokens ?? 0),
+    saved_cost: Number(r.saved_cost ?? 0),
     latency_p50_ms: percentileOf(hist, 0.5),
     latency_p95_ms: percentileOf(hist, 0.95),
     ttft_p50_ms: percentileOf(ttft, 0.5),
@@ -144,9 +146,12 @@ const isJsonColumn = (c: string): c is (typeof JSON_COLUMNS)[number] => c === 'a
 const ADDED_COLUMNS: [name: string, type: string][] = [
   ['attempts', 'TEXT'],
   ['payload', 'TEXT'],
+  // what a semantic cache hit saved (issue 22)
+  ['saved_tokens', 'INTEGER NOT NULL DEFAULT 0'],
+  ['saved_cost', 'REAL'],
 ];
 
-/** Rows per INSERT statement (27 columns each: well under SQLite's 32,766 parameters). */
+/** Rows per INSERT statement (29 columns each: well under SQLite's 32,766 parameters). */
 const INSERT_CHUNK = 100;
 
 /** The token sums a rollup keeps, named as in UsageTotals. */
@@ -171,12 +176,18 @@ const HISTOGRAMS = ['latency_hist', 'ttft_hist'] as const;
  * have one, but their rollups are not recomputed: the minute, hour and day rows of a range would
  * disagree with the raw rows pruned before them).
  */
-const ADDED_ROLLUP_COLUMNS: [name: string, type: string][] = [['ttft_hist', "TEXT NOT NULL DEFAULT '{}'"]];
+const ADDED_ROLLUP_COLUMNS: [name: string, type: string][] = [
+  ['ttft_hist', "TEXT NOT NULL DEFAULT '{}'"],
+  // what semantic cache hits saved (issue 22): 0 for the rows summed before
+  ['saved_tokens', 'INTEGER NOT NULL DEFAULT 0'],
+  ['saved_cost', 'REAL NOT NULL DEFAULT 0'],
+];
 
 /** The columns every rollup row sums, and its histograms. */
 const ROLLUP_SUMS = `requests INTEGER NOT NULL, errors INTEGER NOT NULL,
       ${TOKEN_SUMS.map((t) => `${t} INTEGER NOT NULL`).join(', ')},
-      cost REAL NOT NULL, unpriced_requests INTEGER NOT NULL, latency_hist TEXT NOT NULL, ttft_hist TEXT NOT NULL DEFAULT '{}'`;
+      cost REAL NOT NULL, unpriced_requests INTEGER NOT NULL, latency_hist TEXT NOT NULL, ttft_hist TEXT NOT NULL DEFAULT '{}',
+      saved_tokens INTEGER NOT NULL DEFAULT 0, saved_cost REAL NOT NULL DEFAULT 0`;
 
 function schema(): string {
   const rollups = INTERVALS.map(
@@ -214,7 +225,7 @@ function schema(): string {
 // Rollup folding
 
 /** The counted columns of a rollup row (its histogram aside). */
-const SUMMED = ['requests', 'errors', ...TOKEN_SUMS, 'cost', 'unpriced_requests'] as const;
+const SUMMED = ['requests', 'errors', ...TOKEN_SUMS, 'cost', 'unpriced_requests', 'saved_tokens', 'saved_cost'] as const;
 
 /** One rollup row being folded: its key, the sums `/usage` reports, and the histograms its percentiles come from. */
 interface RollupSums extends Omit<UsageTotals, 'latency_p50_ms' | 'latency_p95_ms' | 'ttft_p50_ms' | 'ttft_p95_ms'> {
@@ -282,7 +293,8 @@ function foldRollups(rows: SpendRow[]): Map<UsageInterval, Map<string, RollupSum
       if (!s) {
         s = {
           bucket, route_id: route, consumer_id: consumer, provider, model, requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0,
-          cached_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0, total_tokens: 0, cost: 0, unpriced_requests: 0, hist: {}, ttft: {},
+          cached_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0, total_tokens: 0, cost: 0, unpriced_requests: 0, saved_tokens: 0, saved_cost: 0,
+          hist: {}, ttft: {},
         };
         map.set(key, s);
       }
@@ -291,6 +303,8 @@ function foldRollups(rows: SpendRow[]): Map<UsageInterval, Map<string, RollupSum
       for (const t of TOKEN_SUMS) s[t] += r[t];
       if (r.cost === null) s.unpriced_requests++;
       else s.cost += r.cost;
+      s.saved_tokens += r.saved_tokens ?? 0;
+      s.saved_cost += r.saved_cost ?? 0;
       s.hist[li] = (s.hist[li] ?? 0) + 1;
       if (ti !== null) s.ttft[ti] = (s.ttft[ti] ?? 0) + 1;
     }
@@ -323,7 +337,7 @@ type SqlValue = string | number | null;
 
 const EMPTY_TOTALS = (): UsageTotals => ({
   requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0,
-  total_tokens: 0, cost: 0, unpriced_requests: 0, latency_p50_ms: null, latency_p95_ms: null, ttft_p50_ms: null, ttft_p95_ms: null,
+  total_tokens: 0, cost: 0, unpriced_requests: 0, saved_tokens: 0, saved_cost: 0, latency_p50_ms: null, latency_p95_ms: null, ttft_p50_ms: null, ttft_p95_ms: null,
 });
 
 /** Rows deleted per statement by `prune`, so a large backlog does not hold the event loop in one go. */
@@ -484,6 +498,7 @@ export class SqliteSpendStore implements SpendStore {
     if (points.n > MAX_SERIES_POINTS) throw new UsageTooLargeError(`the answer would have more than ${MAX_SERIES_POINTS} points: use a coarser interval, a shorter range or fewer group_by dimensions`);
     const sql = `SELECT ${by.join(', ')}, SUM(requests) AS requests, SUM(errors) AS errors,
         ${TOKEN_SUMS.map((t) => `SUM(${t}) AS ${t}`).join(', ')}, SUM(cost) AS cost, SUM(unpriced_requests) AS unpriced_requests,
+        SUM(saved_tokens) AS saved_tokens, SUM(saved_cost) AS saved_cost,
         json_group_array(json(latency_hist)) AS hists,
         json_group_array(json(ttft_hist)) FILTER (WHERE ttft_hist <> '{}') AS ttfts
       FROM ${table} WHERE ${where.join(' AND ')}
@@ -505,7 +520,7 @@ export class SqliteSpendStore implements SpendStore {
         group[d] = v === '' ? null : v;
       });
       const point = { start: new Date(r.bucket as number).toISOString(), group, ...totalsOf(r, hist, ttft) };
-      for (const k of ['requests', 'errors', ...TOKEN_SUMS, 'cost', 'unpriced_requests'] as const) totals[k] += point[k];
+      for (const k of SUMMED) totals[k] += point[k];
       return point;
     });
     totals.latency_p50_ms = percentileOf(all, 0.5);

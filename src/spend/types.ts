@@ -53,6 +53,10 @@ export interface SpendRow {
   stream: boolean;
   /** Answered from the gateway's cache (no provider call). */
   cache_hit: boolean;
+  /** A cache hit: the total tokens the original answer used, which this request did not pay for again; 0 otherwise. */
+  saved_tokens: number;
+  /** A cache hit: the original answer's cost, not paid again (null: it had no price); 0 otherwise. */
+  saved_cost: number | null;
   /** The usage was the gateway's estimate (the provider reported none). */
   estimated: boolean;
   /** Null on success; else the error's class: `client_error`, `provider_error`, `rate_limited`, `upstream_unavailable`, `timeout`, `gateway_error` ... */
@@ -94,8 +98,8 @@ export const PAYLOAD_TRUNCATED_MARK = '…[truncated by modelgate: ';
 export const SPEND_ROW_FIELDS = [
   'time', 'request_id', 'consumer_id', 'credential_id', 'route_id', 'service_id', 'plugin_id', 'client_api', 'provider',
   'model_requested', 'model_served', 'status', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens',
-  'reasoning_tokens', 'total_tokens', 'cost', 'latency_ms', 'ttft_ms', 'stream', 'cache_hit', 'estimated', 'error_class',
-  'attempts', 'payload',
+  'reasoning_tokens', 'total_tokens', 'cost', 'latency_ms', 'ttft_ms', 'stream', 'cache_hit', 'saved_tokens', 'saved_cost', 'estimated',
+  'error_class', 'attempts', 'payload',
 ] as const satisfies readonly (keyof SpendRow)[];
 
 /** The request CSV's columns: every field but the payload (up to 128 KiB of bodies a row has no place in a spreadsheet). */
@@ -135,6 +139,10 @@ export interface UsageTotals {
   cost: number;
   /** Requests whose model had no price (their cost is not in `cost`). */
   unpriced_requests: number;
+  /** Tokens the semantic cache's hits did not pay for again (the original answers' total tokens). */
+  saved_tokens: number;
+  /** Sum of the priced hits' saved cost (the original answers' cost). */
+  saved_cost: number;
   latency_p50_ms: number | null;
   latency_p95_ms: number | null;
   /** Time to first token of the streamed requests (those with a `ttft_ms`); null when none was streamed. */

@@ -117,10 +117,13 @@ export const PG_MIGRATIONS: Migration[] = [
     // partition; old rows read null. Every rollup gets a time-to-first-token histogram
     // (ttft_hist, the latency one's buckets, streamed rows only), empty for the rows 001 summed.
     // Then the combination rollups (src/spend/rollups.ts), filled from the full-key rollups 001
-    // kept: /usage by two dimensions reads them from now on.
+    // kept: /usage by two dimensions reads them from now on. What a semantic cache hit saved
+    // (issue 22): saved_tokens and saved_cost on the rows (0 and null for rows before) and summed
+    // in every rollup (0 for what 001 summed).
     name: '002_spend_details_and_combinations',
     up: `
-      ALTER TABLE spend_requests ADD COLUMN attempts JSON, ADD COLUMN payload JSON;
+      ALTER TABLE spend_requests ADD COLUMN attempts JSON, ADD COLUMN payload JSON,
+        ADD COLUMN saved_tokens INTEGER NOT NULL DEFAULT 0, ADD COLUMN saved_cost NUMERIC;
       ${spendTtftHistograms()}
       ${spendCombinations()}
     `,
@@ -145,15 +148,15 @@ export const PG_MIGRATIONS: Migration[] = [
 ];
 
 /**
- * Migration 002's time-to-first-token histogram on 001's rollup tables (full key and each
- * dimension, per interval): '{}' for what they summed before (a default PostgreSQL 11+ adds
- * without rewriting the table); the writes fill it from then on.
+ * Migration 002's time-to-first-token histogram and saved sums (semantic cache hits) on 001's
+ * rollup tables (full key and each dimension, per interval): '{}' and 0 for what they summed
+ * before (defaults PostgreSQL 11+ adds without rewriting the table); the writes fill them from then on.
  */
 function spendTtftHistograms(): string {
   const out: string[] = [];
   for (const interval of ['minute', 'hour', 'day']) {
     for (const t of [`spend_rollup_${interval}`, ...['route', 'consumer', 'provider', 'model'].map((d) => `spend_rollup_${interval}_${d}`)]) {
-      out.push(`ALTER TABLE ${t} ADD COLUMN ttft_hist JSONB NOT NULL DEFAULT '{}';`);
+      out.push(`ALTER TABLE ${t} ADD COLUMN ttft_hist JSONB NOT NULL DEFAULT '{}', ADD COLUMN saved_tokens BIGINT NOT NULL DEFAULT 0, ADD COLUMN saved_cost NUMERIC NOT NULL DEFAULT 0;`);
     }
   }
   return out.join('\n      ');
@@ -171,8 +174,9 @@ function spendCombinations(): string {
   const columns = `requests BIGINT NOT NULL, errors BIGINT NOT NULL,
         prompt_tokens BIGINT NOT NULL, completion_tokens BIGINT NOT NULL, cached_tokens BIGINT NOT NULL,
         cache_write_tokens BIGINT NOT NULL, reasoning_tokens BIGINT NOT NULL, total_tokens BIGINT NOT NULL,
-        cost NUMERIC NOT NULL, unpriced_requests BIGINT NOT NULL, latency_hist JSONB NOT NULL, ttft_hist JSONB NOT NULL DEFAULT '{}'`;
-  const sums = ['requests', 'errors', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens', 'reasoning_tokens', 'total_tokens', 'cost', 'unpriced_requests'];
+        cost NUMERIC NOT NULL, unpriced_requests BIGINT NOT NULL, latency_hist JSONB NOT NULL, ttft_hist JSONB NOT NULL DEFAULT '{}',
+        saved_tokens BIGINT NOT NULL DEFAULT 0, saved_cost NUMERIC NOT NULL DEFAULT 0`;
+  const sums = ['requests', 'errors', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens', 'reasoning_tokens', 'total_tokens', 'cost', 'unpriced_requests', 'saved_tokens', 'saved_cost'];
   const combinations = [['route_id', 'consumer_id'], ['route_id', 'provider', 'model'], ['consumer_id', 'provider', 'model']];
   const names: Record<string, string> = { route_id: 'route', consumer_id: 'consumer', provider: 'provider', model: 'model' };
   const out: string[] = [];

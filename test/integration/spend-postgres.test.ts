@@ -59,6 +59,7 @@ function rows(node: string, n: number, seed: number): SpendRow[] {
     const completion = Math.floor(rnd() * 2000);
     const request_id = `${node}-${String(i).padStart(5, '0')}`;
     if (priced) micros.set(request_id, m);
+    const hit = rnd() < 0.1;
     return {
       time: BASE + Math.floor(rnd() * 3 * DAY),
       request_id,
@@ -82,7 +83,10 @@ function rows(node: string, n: number, seed: number): SpendRow[] {
       latency_ms: rnd() < 0.3 ? pick(EDGE_LATENCIES) : Math.round(rnd() * 20_000 * 1000) / 1000,
       ttft_ms: rnd() < 0.5 ? Math.floor(rnd() * 500) : null,
       stream: rnd() < 0.5,
-      cache_hit: rnd() < 0.1,
+      cache_hit: hit,
+      // a semantic cache hit saved what the original answer used: whole micro-dollars, summed exactly
+      saved_tokens: hit ? prompt + completion : 0,
+      saved_cost: hit ? (priced ? ((prompt + completion) * 3) / 1e6 : null) : 0,
       estimated: rnd() < 0.1,
       error_class: error ? 'provider_error' : null,
       attempts: null,
@@ -110,8 +114,9 @@ const DIM: Record<UsageDimension, (r: SpendRow) => string | null> = {
 };
 
 interface Acc {
-  n: Omit<UsageTotals, 'cost' | 'latency_p50_ms' | 'latency_p95_ms' | 'ttft_p50_ms' | 'ttft_p95_ms'>;
+  n: Omit<UsageTotals, 'cost' | 'saved_cost' | 'latency_p50_ms' | 'latency_p95_ms' | 'ttft_p50_ms' | 'ttft_p95_ms'>;
   micros: number;
+  savedMicros: number;
   hist: LatencyHistogram;
   latencies: number[];
   /** Time to first token of the streamed rows that have one (a non-streamed row's ttft_ms is not counted). */
@@ -120,8 +125,9 @@ interface Acc {
 
 function acc(): Acc {
   return {
-    n: { requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0, total_tokens: 0, unpriced_requests: 0 },
+    n: { requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0, total_tokens: 0, unpriced_requests: 0, saved_tokens: 0 },
     micros: 0,
+    savedMicros: 0,
     hist: {},
     latencies: [],
     ttft: {},
@@ -134,6 +140,8 @@ function add(a: Acc, r: SpendRow): void {
   for (const k of ['prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens', 'reasoning_tokens', 'total_tokens'] as const) a.n[k] += r[k];
   if (r.cost === null) a.n.unpriced_requests++;
   else a.micros += micros.get(r.request_id)!;
+  a.n.saved_tokens += r.saved_tokens;
+  if (r.saved_cost) a.savedMicros += r.saved_tokens * 3;
   const li = String(latencyIndex(r.latency_ms));
   a.hist[li] = (a.hist[li] ?? 0) + 1;
   a.latencies.push(r.latency_ms);
@@ -146,6 +154,7 @@ function add(a: Acc, r: SpendRow): void {
 const totalsOf = (a: Acc): UsageTotals => ({
   ...a.n,
   cost: a.micros / 1e6,
+  saved_cost: a.savedMicros / 1e6,
   latency_p50_ms: percentileOf(a.hist, 0.5),
   latency_p95_ms: percentileOf(a.hist, 0.95),
   ttft_p50_ms: percentileOf(a.ttft, 0.5),
@@ -311,7 +320,7 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
         assert.ok(want.series.length > 1, label);
         assert.deepEqual(got.series, want.series, label);
         assert.deepEqual(got.totals, want.totals, label);
-        const costless = (x: typeof got) => JSON.parse(JSON.stringify(x, (k, v) => (k === 'cost' ? Math.round(v * 1e6) : v)));
+        const costless = (x: typeof got) => JSON.parse(JSON.stringify(x, (k, v) => (k === 'cost' || k === 'saved_cost' ? Math.round(v * 1e6) : v)));
         assert.deepEqual(costless(got), costless(await sqlite.usage(q)), `${label}: as on SQLite`);
       }
     } finally {
@@ -345,7 +354,7 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
       }
     }
     // and the same as the ones written with the rows, but for that
-    const withoutTtft = (rows: Record<string, unknown>[]) => rows.map(({ ttft_hist: _, ...r }) => r);
+    const withoutTtft = (rows: Record<string, unknown>[]) => rows.map(({ ttft_hist: _, saved_tokens: _t, saved_cost: _c, ...r }) => r);
     for (const c of COMBINATIONS) {
       const order = ['bucket', ...c.map((d) => DIMENSION_COLUMN[d])].join(', ');
       const t = combinationTable('hour', c);
@@ -372,7 +381,7 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
 
   /**
    * Every combination rollup row of `interval` (in the database `query` reads) against the sums of
-   * the rows; `ttft` false: rows summed before migration 002, whose time to first token was not kept.
+   * the rows; `ttft` false: rows summed before migration 002, whose time to first token and saved sums were not kept.
    */
   async function assertCombinationRollups(interval: UsageInterval, query: (text: string) => Promise<any[]> = sql, ttft = true): Promise<void> {
     for (const c of COMBINATIONS) {
@@ -390,7 +399,8 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
         const key = [g.bucket.toISOString(), ...c.map((d) => g[DIMENSION_COLUMN[d]])].join('|');
         const w = want.get(key);
         assert.ok(w, `${t}: unexpected key ${key}`);
-        assert.deepEqual(Object.fromEntries(Object.keys(w.n).map((k) => [k, Number(g[k])])), w.n, `${t} ${key}`);
+        // 001 kept no saved sums either (issue 22): 0 for what it summed
+        assert.deepEqual(Object.fromEntries(Object.keys(w.n).map((k) => [k, Number(g[k])])), ttft ? w.n : { ...w.n, saved_tokens: 0 }, `${t} ${key}`);
         assert.equal(Number(g.cost), w.micros / 1e6, `${t} ${key}: cost`);
         assert.deepEqual(g.latency_hist, w.hist, `${t} ${key}: histogram`);
         assert.deepEqual(g.ttft_hist, ttft ? w.ttft : {}, `${t} ${key}: ttft histogram`);
@@ -466,7 +476,7 @@ describe('PostgreSQL spend store', { skip: pgMissing ?? false }, () => {
       assert.deepEqual(got.totals, want.totals, label);
       // SQLite sums cost in floating point: equal but for the last digits
       const lite = await sqlite.usage(q);
-      const costless = (x: typeof got) => JSON.parse(JSON.stringify(x, (k, v) => (k === 'cost' ? Math.round(v * 1e6) : v)));
+      const costless = (x: typeof got) => JSON.parse(JSON.stringify(x, (k, v) => (k === 'cost' || k === 'saved_cost' ? Math.round(v * 1e6) : v)));
       assert.deepEqual(costless(got), costless(lite), `${label}: as on SQLite`);
     }
     const empty = await a.usage(QUERIES[QUERIES.length - 1]);

@@ -17,7 +17,7 @@ function row(i: number): SpendRow {
     time: 1_700_000_000_000 + i, request_id: `r${i}`, consumer_id: 'c', credential_id: null, route_id: 'route', service_id: null, plugin_id: 'p',
     client_api: 'openai-chat', provider: 'openai', model_requested: 'm', model_served: 'm', status: 200, prompt_tokens: 1, completion_tokens: 1,
     cached_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0, total_tokens: 2, cost: 0, latency_ms: 1, ttft_ms: null, stream: false,
-    cache_hit: false, estimated: false, error_class: null, attempts: null, payload: null,
+    cache_hit: false, saved_tokens: 0, saved_cost: 0, estimated: false, error_class: null, attempts: null, payload: null,
   };
 }
 

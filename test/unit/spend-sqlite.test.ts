@@ -42,6 +42,8 @@ function row(over: Partial<SpendRow> & { request_id: string; time: number }): Sp
     ttft_ms: null,
     stream: false,
     cache_hit: false,
+    saved_tokens: 0,
+    saved_cost: 0,
     estimated: false,
     error_class: null,
     attempts: null,

@@ -190,6 +190,8 @@ const zero: UsageTotals = {
   total_tokens: 0,
   cost: 0,
   unpriced_requests: 0,
+  saved_tokens: 0,
+  saved_cost: 0,
   latency_p50_ms: null,
   latency_p95_ms: null,
   ttft_p50_ms: null,
@@ -244,6 +246,8 @@ const row = (over: Partial<SpendRow> = {}): SpendRow => ({
   ttft_ms: null,
   stream: false,
   cache_hit: false,
+  saved_tokens: 0,
+  saved_cost: 0,
   estimated: false,
   error_class: null,
   attempts: null,
@@ -257,11 +261,11 @@ test('requests CSV: every SpendRow field but the payload, time in ISO 8601, atte
     row({ payload: { request: '{"messages":[]}', response: '{}' } }),
     row({ request_id: 'req-2', status: 502, cost: null, error_class: 'provider_error', stream: true, ttft_ms: 7, attempts }),
   ]).split('\r\n');
-  assert.equal(lines[0].split(',').length, 26);
+  assert.equal(lines[0].split(',').length, 28);
   assert.equal(lines[0].split(',')[0], 'time');
   assert.ok(lines[0].endsWith(',error_class,attempts') && !lines[0].includes('payload'), lines[0]);
-  assert.equal(lines[1], `2025-06-15T10:00:00.000Z,req-1,${ALICE},,${ROUTE},,,openai-chat,openai,gpt-4o,gpt-4o-2024-08-06,200,5,4,0,0,0,9,0.0000525,12,,false,false,false,,`);
-  assert.equal(lines[2], `2025-06-15T10:00:00.000Z,req-2,${ALICE},,${ROUTE},,,openai-chat,openai,gpt-4o,gpt-4o-2024-08-06,502,5,4,0,0,0,9,,12,7,true,false,false,provider_error,"${JSON.stringify(attempts).replace(/"/g, '""')}"`);
+  assert.equal(lines[1], `2025-06-15T10:00:00.000Z,req-1,${ALICE},,${ROUTE},,,openai-chat,openai,gpt-4o,gpt-4o-2024-08-06,200,5,4,0,0,0,9,0.0000525,12,,false,false,0,0,false,,`);
+  assert.equal(lines[2], `2025-06-15T10:00:00.000Z,req-2,${ALICE},,${ROUTE},,,openai-chat,openai,gpt-4o,gpt-4o-2024-08-06,502,5,4,0,0,0,9,,12,7,true,false,0,0,false,provider_error,"${JSON.stringify(attempts).replace(/"/g, '""')}"`);
   assert.equal(requestsCsv([]), lines[0] + '\r\n', 'an empty page is the header alone');
 });
 

@@ -13,7 +13,7 @@ import { ErrorBox, Loading, PageHeader, useAsync, useInterval } from '../lib/ui.
 import type { PageProps } from '../main.ts';
 import { Chart } from './dashboard/chart.ts';
 import { Controls } from './dashboard/controls.ts';
-import { Totals, TokenKinds, TOKEN_KINDS } from './dashboard/tiles.ts';
+import { Saved, Totals, TokenKinds, TOKEN_KINDS } from './dashboard/tiles.ts';
 import { Breakdown, METRICS, TopSpenders, type Metric } from './dashboard/breakdown.ts';
 import { Budgets } from './dashboard/budgets.ts';
 import { column, DIMENSIONS, fetchBudgets, fetchUsage, timeAxis, usageQuery, type Dimension, type UsageAnswer } from './dashboard/data.ts';
@@ -98,6 +98,7 @@ export function DashboardPage(props: PageProps) {
     ${data &&
     html`<${Totals} totals=${data.main.totals} />
       <${TokenKinds} totals=${data.main.totals} />
+      <${Saved} totals=${data.main.totals} />
       <${Budgets} budgets=${budgets.data} error=${budgets.error} loading=${budgets.loading} />
       <${OverTime} answer=${data.main} onDrawn=${onDrawn} />
       <${Breakdown} answer=${data.grouped[dim]?.answer} error=${data.grouped[dim]?.error} dim=${dim} metric=${metric} onDim=${(d: Dimension) => set({ group: d })} onMetric=${(m: Metric) => set({ metric: m })} onDrawn=${onDrawn} />

@@ -33,6 +33,19 @@ export function Totals(props: { totals: UsageTotals }) {
   </section>`;
 }
 
+/**
+ * What the semantic cache's hits saved in the range (issue 22): the original answers' cost and
+ * tokens, not paid again. Only when there is something to say: a route without the cache shows no
+ * empty tile.
+ */
+export function Saved(props: { totals: UsageTotals }) {
+  const t = props.totals;
+  if (!(t.saved_cost > 0) && !(t.saved_tokens > 0)) return null;
+  return html`<section class="tiles tiles-small" aria-label="Saved by the cache">
+    <${Tile} metric="saved_cost" label="Saved by the cache" value=${t.saved_cost} text=${money(t.saved_cost)} title=${`$${t.saved_cost}`} sub=${`${count(t.saved_tokens)} tokens not paid again`} />
+  </section>`;
+}
+
 /** Tokens by kind: cached reads and cache writes are part of the input, reasoning of the output. */
 export const TOKEN_KINDS: { key: keyof UsageTotals; label: string }[] = [
   { key: 'prompt_tokens', label: 'Input' },
