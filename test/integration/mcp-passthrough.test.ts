@@ -5,7 +5,8 @@
  * prompts, pagination, progress, cancellation, server notifications; key-auth in front with the
  * client's key kept from the upstream and the upstream's credential added by the gateway (a vault
  * reference); malformed input, unknown sessions, a stalled and a crashing server; the log entries
- * and Prometheus series of tool calls, counted exactly.
+ * and Prometheus series of tool calls, counted exactly. Two workers: a session's requests reach
+ * either, so sessions are found, and closed, across workers (src/plugins/ai-mcp-proxy/session.ts).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -71,7 +72,7 @@ function mcpEntries(route: string): any[] {
 before(async () => {
   upstream = await startMcpUpstream({ pageSize: PAGE });
   sink = await new LogSink().start();
-  gw = await Gateway.start({ env: { MCP_UPSTREAM_TOKEN: UPSTREAM_TOKEN } });
+  gw = await Gateway.start({ workers: 2, env: { MCP_UPSTREAM_TOKEN: UPSTREAM_TOKEN } });
   await admin('POST', '/consumers', { username: 'alice' });
   await admin('POST', '/consumers/alice/key-auth', { key: ALICE_KEY });
   await admin('POST', '/consumers', { username: 'bob' });

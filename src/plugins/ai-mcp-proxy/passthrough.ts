@@ -140,7 +140,7 @@ function exchangesOf(s: McpSession): Set<Exchange> {
 
 /** The upstream's session id ends with ours when it goes idle or its server stalls: told with DELETE (specification: clients SHOULD). */
 sessions.onClose((s, reason) => {
-  if (reason === 'client' || reason === 'upstream_not_found') return;
+  if (reason === 'client' || reason === 'upstream_not_found' || reason === 'elsewhere') return;
   const up = s.extra.get(UPSTREAM_KEY) as UpstreamOf | undefined;
   if (!up || s.upstreamSessionId === null) return;
   const headers = { ...up.headers, [SESSION_HEADER]: s.upstreamSessionId };
@@ -211,7 +211,8 @@ async function post(ctx: RequestContext, conf: CompiledMcp): Promise<void> {
   }
 
   const base = upstreamHeaders(ctx, conf);
-  if (init) session.extra.set(UPSTREAM_KEY, { url, headers: base } satisfies UpstreamOf);
+  // what ending the session upstream takes, on whichever worker ends it
+  if (!session.extra.has(UPSTREAM_KEY)) session.extra.set(UPSTREAM_KEY, { url, headers: base } satisfies UpstreamOf);
   const headers = sessionHeaders(ctx, session, base);
   headers['content-type'] = 'application/json';
   headers.accept = ACCEPT_BOTH;
@@ -259,7 +260,11 @@ async function relayPost(ctx: RequestContext, conf: CompiledMcp, s: McpSession, 
     }
     ctx.upstreamHeadersAt = performance.now();
     idle?.touch();
-    if (init) s.upstreamSessionId = headerValue(answer.headers, SESSION_HEADER);
+    if (init) {
+      s.upstreamSessionId = headerValue(answer.headers, SESSION_HEADER);
+      // shared before the client can see the session's id: its next request may reach another worker
+      await sessions.share(s);
+    }
     const type = contentTypeOf(answer.headers);
     if (answer.status === 404 && !init && s.upstreamSessionId !== null) {
       // the server forgot the session: ours ends too, and the client is told as the specification says (404: start again)

@@ -20,7 +20,8 @@ export interface SessionLimits {
   maxSessions: number;
 }
 
-export type CloseReason = 'client' | 'idle' | 'expired' | 'upstream_timeout' | 'upstream_gone' | 'upstream_not_found' | 'evicted';
+/** `elsewhere`: another worker of the node closed it (its shared copy is gone); that worker did what closing takes. */
+export type CloseReason = 'client' | 'idle' | 'expired' | 'upstream_timeout' | 'upstream_gone' | 'upstream_not_found' | 'evicted' | 'elsewhere';
 
 export interface McpSession {
   readonly id: string;
@@ -119,6 +120,11 @@ export class SessionTable {
   async find(id: string, routeId: string, owner: string | null): Promise<McpSession | null> {
     let s = this.#local.get(id) ?? null;
     if (s === null) s = await this.#adopt(id);
+    else if (!(await this.#stillShared(s))) {
+      // closed by another worker (a DELETE, a stalled server): this copy goes too
+      this.close(s, 'elsewhere');
+      return null;
+    }
     if (s === null) return null;
     const now = Date.now();
     const expired = now - s.lastUsedAt > s.limits.idleMs ? 'idle' : now - s.createdAt > s.limits.ttlMs ? 'expired' : null;
@@ -131,6 +137,16 @@ export class SessionTable {
     // the shared copy's lifetime is the idle timeout: refreshed a few times per idle period, not per request
     if (now - s.sharedAt > s.limits.idleMs / 4) void this.share(s);
     return s;
+  }
+
+  /** Whether the node still holds the session: one round trip to the primary per request, the price of any worker serving any session. */
+  async #stillShared(s: McpSession): Promise<boolean> {
+    if (s.sharedAt === 0) return true; // not shared yet (its initialize is under way)
+    try {
+      return (await this.#shared.get(s.id)) !== null;
+    } catch {
+      return true; // no shared state in this process: this worker's copy is the only one
+    }
   }
 
   async #adopt(id: string): Promise<McpSession | null> {
@@ -174,7 +190,13 @@ export class SessionTable {
     if (s.closed) return;
     s.closed = reason;
     this.#local.delete(s.id);
-    this.#shared.delete(s.id).catch(() => {});
+    if (reason !== 'elsewhere') {
+      try {
+        this.#shared.delete(s.id).catch(() => {});
+      } catch {
+        // no shared state in this process: nothing shared to delete
+      }
+    }
     for (const a of s.inflight) a.abort(new Error(`MCP session closed (${reason})`));
     s.inflight.clear();
     for (const fn of this.#listeners) {
