@@ -110,6 +110,9 @@ test('config: every Kong mode is known to the schema, the ones not built yet are
   const bad = await gw.adminRequest('POST', '/plugins', { name: 'ai-mcp-proxy', config: { mode: 'no-such-mode' } });
   assert.equal(bad.status, 400);
   assert.match(bad.text, /expected one of/);
+  const sse = await gw.adminRequest('POST', '/plugins', { name: 'ai-mcp-proxy', config: { mode: 'passthrough-listener', server: { transport: 'sse' } } });
+  assert.equal(sse.status, 400);
+  assert.match(sse.text, /server.transport 'sse'/);
 });
 
 test('key-auth in front: 401 without a key, in JSON-RPC error shape', async () => {
@@ -179,7 +182,14 @@ test("server notifications: a logging message on the call's stream, tools/list_c
   client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed++);
   await client.callTool({ name: 'notify', arguments: {} });
   assert.deepEqual(logs, ['hello from the server']);
-  await until('tools/list_changed reaches the client', () => changed >= 1);
+  // the client opens its GET stream on its own schedule, and a server drops what it sends while none
+  // is open (the SDK's behaviour): sent again until it arrives
+  await until('tools/list_changed reaches the client on the GET stream', () => {
+    if (changed > 0) return true;
+    upstream.sendToolListChanged();
+    return false;
+  });
+  assert.ok(upstream.seen.some((s) => s.method === 'GET' && s.headers['mcp-session-id'] !== undefined), 'through the session stream');
   await transport.terminateSession();
 });
 

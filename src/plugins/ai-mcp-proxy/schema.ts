@@ -172,6 +172,10 @@ export const schema: PluginSchema = {
       },
       include_consumer_groups: { type: 'boolean', required: true, default: false },
     },
-    entity_checks: [{ custom_entity_check: { field_sources: ['mode'], fn: builtModeCheck } }],
+    entity_checks: [
+      { custom_entity_check: { field_sources: ['mode'], fn: builtModeCheck } },
+      // the upstream's older HTTP+SSE transport is Kong-free (modelgate's field) and not built yet: refused, never ignored
+      { custom_entity_check: { field_sources: ['server'], fn: (c: { server?: { transport?: string } }) => (c.server?.transport === 'sse' ? "server.transport 'sse' (MCP's 2024-11-05 HTTP+SSE transport) is not available in modelgate yet" : undefined) } },
+    ],
   },
 };
