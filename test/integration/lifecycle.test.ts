@@ -13,7 +13,11 @@ test('start-up logs one line per listener, with its address', async () => {
   try {
     const lines = gw.stdout.split('\n').filter((l) => l.includes('listening on'));
     const messages = lines.map((l) => JSON.parse(l).msg);
-    assert.deepEqual(messages.sort(), [`admin API listening on 127.0.0.1:${gw.adminPort}`, `proxy listening on 127.0.0.1:${gw.proxyPort}`]);
+    assert.deepEqual(messages.sort(), [
+      `admin API listening on 127.0.0.1:${gw.adminPort}`,
+      `admin GUI listening on http://127.0.0.1:${gw.guiPort}`, // a URL: the one a user opens
+      `proxy listening on 127.0.0.1:${gw.proxyPort}`,
+    ]);
   } finally {
     await gw.close();
   }
