@@ -6,6 +6,7 @@
 import type { RequestContext } from '../../proxy/context.ts';
 import type { CompiledMcp } from './compile.ts';
 import { servePassthrough } from './passthrough.ts';
+import { serveConversion } from './conversion.ts';
 
 export const MCP_MODES = ['passthrough-listener', 'conversion-listener', 'conversion-only', 'listener'] as const;
 export type McpMode = (typeof MCP_MODES)[number];
@@ -15,6 +16,9 @@ export type ModeServer = (ctx: RequestContext, conf: CompiledMcp) => Promise<voi
 /** The built modes. `conversion-only` serves nothing itself (its tools are exported to a `listener`): it maps to null once built. */
 export const SERVE: Partial<Record<McpMode, ModeServer | null>> = {
   'passthrough-listener': servePassthrough,
+  'conversion-listener': serveConversion,
+  // serves nothing itself: its route proxies as usual, and a `listener` lists and calls its tools (conversion.ts)
+  'conversion-only': null,
 };
 
 /** Config-time check: a mode not built yet is refused by name, not accepted and then failing at request time. */

@@ -10,6 +10,7 @@ import type { PluginSchema } from '../types.ts';
 import type { Field } from '../../schema/types.ts';
 import { typedefs } from '../../schema/typedefs.ts';
 import { MCP_MODES, builtModeCheck, type McpMode } from './modes.ts';
+import { checkConversionTools } from './conversion-tools.ts';
 
 export interface AclConfig {
   allow: string[] | null;
@@ -174,6 +175,8 @@ export const schema: PluginSchema = {
     },
     entity_checks: [
       { custom_entity_check: { field_sources: ['mode'], fn: builtModeCheck } },
+      // a conversion tool that could never be called (no path, a {param} nobody fills, a name used twice) is refused when written
+      { custom_entity_check: { field_sources: ['mode', 'tools'], fn: checkConversionTools } },
       // the upstream's older HTTP+SSE transport is Kong-free (modelgate's field) and not built yet: refused, never ignored
       { custom_entity_check: { field_sources: ['server'], fn: (c: { server?: { transport?: string } }) => (c.server?.transport === 'sse' ? "server.transport 'sse' (MCP's 2024-11-05 HTTP+SSE transport) is not available in modelgate yet" : undefined) } },
     ],
