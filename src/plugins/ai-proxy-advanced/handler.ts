@@ -8,6 +8,7 @@
  * `GET .../models` lists the models the route serves, in OpenAI's shape, `GET .../models/{id}`
  * describes one. Errors are in OpenAI's envelope, as on an ai-proxy route.
  */
+import type { SpendAttempt } from '../../spend/types.ts';
 import { createHash } from 'node:crypto';
 import type { PluginHandler, CompileContext, CredentialNames } from '../types.ts';
 import type { RequestContext } from '../../proxy/context.ts';
@@ -117,14 +118,8 @@ function hashKeyOf(ctx: RequestContext, conf: CompiledAdvanced): string | null {
   return ctx.consumer?.id ?? ctx.req.socket.remoteAddress ?? null;
 }
 
-interface AttemptLog {
-  target: number;
-  provider: string;
-  model: string;
-  status?: number;
-  error?: string;
-  latency_ms: number;
-}
+/** One call to one target: what the spend row's `attempts` hold (never a key or a URL). */
+type AttemptLog = SpendAttempt;
 
 /** The model the body names, if any (every API calls it `model`). */
 function askedModel(value: unknown): string | null {

@@ -23,6 +23,7 @@ import { ResponseBlockedError, ResponseChain, throughChain, type AnswerChannel, 
 import { countDecision } from '../shared/guardrail-metrics.ts';
 import { logger } from '../../observability/logger.ts';
 import { isObject } from '../../llm/json.ts';
+import { aiError } from './openai-error.ts';
 
 const isPromise = (r: Released): r is Promise<string> => typeof r !== 'string';
 
@@ -99,6 +100,23 @@ function slotsOf(format: string, body: JsonObject): Slot[] {
  * The JSON answer with its texts as the hooks released them (the same object when no hook had
  * anything to do). Throws ResponseBlockedError when a hook refused.
  */
+/**
+ * A whole answer (JSON, or JSON a stream route got) through the request's response hooks. A
+ * refusal is noted, `recordPaid` records the exchange (the provider answered and was paid), and
+ * the client API's error is thrown in place of the answer. No hooks: the answer as it is.
+ */
+export async function guardedWholeAnswer(ctx: RequestContext, driver: ExchangeContext, request: CanonicalRequest, translated: TranslatedResponse, recordPaid: () => void): Promise<TranslatedResponse> {
+  if (ctx.responseHooks.length === 0) return translated;
+  try {
+    return await guardJsonAnswer(ctx, driver, request, translated);
+  } catch (e) {
+    if (!(e instanceof ResponseBlockedError)) throw e;
+    noteBlocked(ctx, e);
+    recordPaid();
+    throw aiError(e.status, e.clientMessage, { code: e.code });
+  }
+}
+
 export async function guardJsonAnswer(ctx: RequestContext, driver: ExchangeContext, request: CanonicalRequest, translated: TranslatedResponse): Promise<TranslatedResponse> {
   if (translated.canonical) {
     // a translated answer: the canonical parts are changed and rendered again (the stream-from-JSON path replays them)

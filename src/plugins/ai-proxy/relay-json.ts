@@ -23,8 +23,7 @@ import { estimateInputTokens } from '../../exchange/estimate.ts';
 import type { ClientApi } from '../../exchange/apis/index.ts';
 import { writeJson } from '../../proxy/respond.ts';
 import { hasState, rememberState } from '../../exchange/provider-state.ts';
-import { guardJsonAnswer, noteBlocked } from './guard-answer.ts';
-import { ResponseBlockedError } from '../shared/response-hooks.ts';
+import { guardedWholeAnswer } from './guard-answer.ts';
 
 /** Provider headers worth keeping on the client's answer: rate-limit state and the provider's request id. */
 const KEPT_NAMES: ReadonlySet<string> = new Set(['retry-after', 'retry-after-ms', 'x-request-id', 'request-id', 'apim-request-id', 'openai-processing-ms']);
@@ -192,18 +191,11 @@ export async function relayJson(x: Exchange): Promise<void> {
   const text = bytes.toString('utf8');
   let translated = translateOr502(ctx, driver.provider, driver.routeType, () => conf.driver.parseResponse(text, driver));
   const finishedAt = performance.now();
-  if (ctx.responseHooks.length > 0) {
-    try {
-      translated = await guardJsonAnswer(ctx, driver, x.canonical, translated);
-    } catch (e) {
-      if (!(e instanceof ResponseBlockedError)) throw e;
-      // the provider answered (and was paid): recorded, then the client API's error instead of the answer
-      noteBlocked(ctx, e);
-      const usage = translated.usage ?? estimateUsage(x, translated.text ?? choiceText(translated.body));
-      recordExchange(ctx, conf, { provider: driver.provider, requestModel: driver.model, responseModel: translated.responseModel, usage, estimated: translated.usage === null, stream: false, llmLatencyMs: finishedAt - x.sentAt, timeToFirstTokenMs: null, partial: false, dropped: driver.dropped, clientApi: driver.inbound });
-      throw aiError(e.status, e.clientMessage, { code: e.code });
-    }
-  }
+  // the provider answered (and was paid): a refused answer is recorded, then the client API's error goes instead
+  translated = await guardedWholeAnswer(ctx, driver, x.canonical, translated, () => {
+    const usage = translated.usage ?? estimateUsage(x, translated.text ?? choiceText(translated.body));
+    recordExchange(ctx, conf, { provider: driver.provider, requestModel: driver.model, responseModel: translated.responseModel, usage, estimated: translated.usage === null, stream: false, llmLatencyMs: finishedAt - x.sentAt, timeToFirstTokenMs: null, partial: false, dropped: driver.dropped, clientApi: driver.inbound });
+  });
   let usage = translated.usage;
   let body: string | Buffer = translated.body;
   if (usage === null) {

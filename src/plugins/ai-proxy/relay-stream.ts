@@ -18,13 +18,11 @@ import { createFrameDecoder } from '../../llm/stream/index.ts';
 import { TranslationError, UpstreamStreamError, type StreamEvent, type StreamFraming, type StreamTranslator, type Usage } from '../../llm/types.ts';
 import { jsonAnswerAsStream } from './stream-from-json.ts';
 import { HEADERS } from '../../proxy/names.ts';
-import { aiError } from './openai-error.ts';
-import type { ClientError } from '../../proxy/errors.ts';
 import { isCollected } from '../../proxy/upstream.ts';
 import type { AbortLike } from '../../proxy/context.ts';
 import { hasState, rememberState } from '../../exchange/provider-state.ts';
 import type { StreamFailure } from '../../exchange/types.ts';
-import { guardJsonAnswer, noteBlocked, StreamGuard } from './guard-answer.ts';
+import { guardedWholeAnswer, noteBlocked, StreamGuard } from './guard-answer.ts';
 import { ResponseBlockedError } from '../shared/response-hooks.ts';
 
 const SSE_HEADERS = {
@@ -88,17 +86,8 @@ export async function relayStream(x: Exchange): Promise<void> {
   if (type.includes('application/json')) {
     const text = await readProviderBody(ctx, response);
     let translated = translateOr502(ctx, driver.provider, driver.routeType, () => conf.driver.parseResponse(text, driver));
-    if (ctx.responseHooks.length > 0) {
-      try {
-        translated = await guardJsonAnswer(ctx, driver, x.canonical, translated);
-      } catch (e) {
-        if (!(e instanceof ResponseBlockedError)) throw e;
-        // nothing was written yet: the client API's error, as for a JSON answer
-        noteBlocked(ctx, e);
-        record(x, translated.usage, translated.responseModel, translated.text ?? '', null, true);
-        throw blockedError(e);
-      }
-    }
+    // nothing was written yet: a refused answer is the client API's error, as for a JSON answer
+    translated = await guardedWholeAnswer(ctx, driver, x.canonical, translated, () => record(x, translated.usage, translated.responseModel, translated.text ?? '', null, true));
     const { frames, usage, responseModel, text: answer, answer: kept } = jsonAnswerAsStream(translated, driver);
     res.writeHead(200, headers);
     res.end(frames);
@@ -192,11 +181,6 @@ function translateAll(translator: StreamTranslator, events: StreamEvent[]): { fr
     return { frames, failure };
   }
   return { frames, failure: null };
-}
-
-/** A refusal of the answer as the client API's error (the relay's caller renders it in the client's shape). */
-export function blockedError(e: ResponseBlockedError): ClientError {
-  return aiError(e.status, e.clientMessage, { code: e.code });
 }
 
 /** `released`: the text the client got when response hooks changed it (the payload log's), else the provider's. */

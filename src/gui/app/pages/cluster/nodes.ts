@@ -8,29 +8,11 @@ import { bytes } from '../../lib/format.ts';
 import { ErrorBox } from '../../lib/ui.ts';
 import { ago } from './status.ts';
 
-export interface ClusterNode {
-  id: string;
-  self: boolean;
-  state: 'running' | 'unreachable';
-  hostname: string;
-  version: string;
-  pid: number;
-  started_at: string;
-  last_seen: string | null;
-  last_seen_age_ms: number | null;
-  heartbeat_ms: number | null;
-  configuration_version: number;
-  workers: number;
-  workers_ready: number;
-  memory: { primary_rss_bytes: number; workers_rss_bytes: number };
-  redis: { configured: boolean; workers_connected?: number };
-}
+import type { ClusterNode, ClusterNodesAnswer } from '../../../../server/cluster-node-types.ts';
 
-export interface ClusterNodes {
-  data: ClusterNode[];
-  configuration_version: number;
-  registry: { kind: 'none' } | { kind: 'postgres'; heartbeat_ms: number; reachable: boolean; error?: string };
-}
+export type { ClusterNode };
+/** The answer as the page reads it (`next` unused). */
+export type ClusterNodes = Omit<ClusterNodesAnswer, 'next'>;
 
 function Note(props: { list: ClusterNodes }) {
   const r = props.list.registry;
