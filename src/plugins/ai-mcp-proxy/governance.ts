@@ -26,7 +26,13 @@ export interface ToolCall {
   requestBytes: number;
 }
 
-export type ToolCallStatus = 'ok' | 'error' | 'denied';
+/** `rate_limited`: refused by a per-tool rate limit (a policy's refusal says so with its `status`). */
+export type ToolCallStatus = 'ok' | 'error' | 'denied' | 'rate_limited';
+
+/** A policy's refusal: the JSON-RPC error that answers the call, and how it is recorded (default `denied`). */
+export interface ToolRefusal extends RpcError {
+  status?: 'denied' | 'rate_limited';
+}
 
 export interface ToolCallOutcome {
   status: ToolCallStatus;
@@ -52,7 +58,7 @@ export interface ToolPolicy {
    * Called for a call that every `toolAllowed` let through (rate limits, quotas): a JSON-RPC
    * error refuses it (recorded as `denied`), null lets it go on.
    */
-  beforeToolCall?(ctx: RequestContext, conf: CompiledMcp, call: ToolCall): RpcError | null | Promise<RpcError | null>;
+  beforeToolCall?(ctx: RequestContext, conf: CompiledMcp, call: ToolCall): ToolRefusal | null | Promise<ToolRefusal | null>;
   /** Told of every ended call, after the gateway recorded it. Must not throw. */
   onToolCall?(ctx: RequestContext, conf: CompiledMcp, call: ToolCall, outcome: ToolCallOutcome): void;
 }
@@ -87,13 +93,14 @@ export function deniedError(tool: string): RpcError {
 
 /** Whether the call may go on: null, or the error that answers it (the call is then recorded as denied). */
 export async function checkToolCall(ctx: RequestContext, conf: CompiledMcp, call: ToolCall): Promise<RpcError | null> {
-  let refusal: RpcError | null = toolAllowed(ctx, conf, call.tool) ? null : deniedError(call.tool);
+  let refusal: ToolRefusal | null = toolAllowed(ctx, conf, call.tool) ? null : deniedError(call.tool);
   for (let i = 0; refusal === null && i < policies.length; i++) {
     const p = policies[i];
     if (p.beforeToolCall) refusal = await p.beforeToolCall(ctx, conf, call);
   }
-  if (refusal !== null) toolCallEnded(ctx, conf, call, { status: 'denied', responseBytes: 0, error: { code: refusal.code, message: refusal.message } });
-  return refusal;
+  if (refusal === null) return null;
+  toolCallEnded(ctx, conf, call, { status: refusal.status ?? 'denied', responseBytes: 0, error: { code: refusal.code, message: refusal.message } });
+  return refusal.data === undefined ? { code: refusal.code, message: refusal.message } : { code: refusal.code, message: refusal.message, data: refusal.data };
 }
 
 /** The log entry's MCP section: `ai.mcp` beside ai-proxy's `ai.proxy` (docs/plugins.md). */
@@ -149,7 +156,7 @@ export function toolCallEnded(ctx: RequestContext, conf: CompiledMcp, call: Tool
     const sessionId = section.session_id;
     if (typeof sessionId === 'string') attrs['mcp.session.id'] = sessionId;
     if (outcome.error?.code !== undefined) attrs['rpc.response.status_code'] = String(outcome.error.code);
-    if (outcome.status !== 'ok') attrs['error.type'] = outcome.status === 'denied' ? 'denied' : outcome.error?.code !== undefined ? String(outcome.error.code) : 'tool_error';
+    if (outcome.status !== 'ok') attrs['error.type'] = outcome.status === 'denied' || outcome.status === 'rate_limited' ? outcome.status : outcome.error?.code !== undefined ? String(outcome.error.code) : 'tool_error';
     const status = outcome.status === 'ok' ? undefined : { code: STATUS_CODE.error, message: outcome.error?.message.slice(0, MAX_ERROR_TEXT) };
     trace.span(`tools/call ${call.tool}`, SPAN_KIND.client, call.startedAt, endedAt, attrs, status);
   }

@@ -7,6 +7,7 @@ import type { RequestContext } from '../../proxy/context.ts';
 import type { CompiledMcp } from './compile.ts';
 import { servePassthrough } from './passthrough.ts';
 import { serveConversion } from './conversion.ts';
+import { serveListener } from './listener.ts';
 
 export const MCP_MODES = ['passthrough-listener', 'conversion-listener', 'conversion-only', 'listener'] as const;
 export type McpMode = (typeof MCP_MODES)[number];
@@ -19,6 +20,7 @@ export const SERVE: Partial<Record<McpMode, ModeServer | null>> = {
   'conversion-listener': serveConversion,
   // serves nothing itself: its route proxies as usual, and a `listener` lists and calls its tools (conversion.ts)
   'conversion-only': null,
+  listener: serveListener,
 };
 
 /** Config-time check: a mode not built yet is refused by name, not accepted and then failing at request time. */

@@ -11,6 +11,7 @@ import type { Field } from '../../schema/types.ts';
 import { typedefs } from '../../schema/typedefs.ts';
 import { MCP_MODES, builtModeCheck, type McpMode } from './modes.ts';
 import { checkConversionTools } from './conversion-tools.ts';
+import type { ToolRateLimit } from './tool-rate-limit.ts';
 
 export interface AclConfig {
   allow: string[] | null;
@@ -57,6 +58,10 @@ export interface McpServerConfig {
   forward_client_credentials: boolean;
   /** modelgate: the upstream's transport: Streamable HTTP (2025-03-26+) or the older HTTP+SSE (2024-11-05). */
   transport: 'streamable-http' | 'sse';
+  /** modelgate, listener mode: each member's tool-name prefix; `{server}` is the member's route name. */
+  tool_prefix: string;
+  /** modelgate, listener mode: tools per tools/list page of the merged list. */
+  tools_page_size: number;
 }
 
 export interface AiMcpProxyConfig {
@@ -70,6 +75,8 @@ export interface AiMcpProxyConfig {
   consumer_identifier: 'consumer_id' | 'custom_id' | 'username';
   default_acl: { allow: string[] | null; deny: string[] | null; scope: string }[] | null;
   include_consumer_groups: boolean;
+  /** modelgate: per-consumer, per-tool call limits (tool-rate-limit.ts). */
+  tool_rate_limits: ToolRateLimit[] | null;
 }
 
 const stringList = (): Field => ({ type: 'array', elements: { type: 'string' } });
@@ -152,6 +159,8 @@ export const schema: PluginSchema = {
           headers: { type: 'map', keys: { type: 'string' }, values: { type: 'string', referenceable: true, encrypted: true } },
           forward_client_credentials: { type: 'boolean', required: true, default: false },
           transport: { type: 'string', required: true, default: 'streamable-http', one_of: ['streamable-http', 'sse'] },
+          tool_prefix: { type: 'string', required: true, default: '{server}_', len_max: 64 },
+          tools_page_size: { type: 'integer', required: true, default: 100, between: [1, 10000] },
         },
       },
       logging: {
@@ -172,6 +181,18 @@ export const schema: PluginSchema = {
         elements: { type: 'record', fields: { allow: stringList(), deny: stringList(), scope: { type: 'string', required: true, default: 'tools' } } },
       },
       include_consumer_groups: { type: 'boolean', required: true, default: false },
+      tool_rate_limits: {
+        type: 'array',
+        elements: {
+          type: 'record',
+          fields: {
+            tools: { type: 'array', required: true, len_min: 1, elements: { type: 'string', len_min: 1 } },
+            limit: { type: 'integer', required: true, gt: 0 },
+            window_size: { type: 'number', required: true, gt: 0 },
+            policy: { type: 'string', required: true, default: 'local', one_of: ['local', 'redis'] },
+          },
+        },
+      },
     },
     entity_checks: [
       { custom_entity_check: { field_sources: ['mode'], fn: builtModeCheck } },
@@ -179,6 +200,10 @@ export const schema: PluginSchema = {
       { custom_entity_check: { field_sources: ['mode', 'tools'], fn: checkConversionTools } },
       // the upstream's older HTTP+SSE transport is Kong-free (modelgate's field) and not built yet: refused, never ignored
       { custom_entity_check: { field_sources: ['server'], fn: (c: { server?: { transport?: string } }) => (c.server?.transport === 'sse' ? "server.transport 'sse' (MCP's 2024-11-05 HTTP+SSE transport) is not available in modelgate yet" : undefined) } },
+      // ACL subjects modelgate cannot know are refused, never ignored: a deny list naming a group or a token claim would deny nobody (acl.ts)
+      { custom_entity_check: { field_sources: ['include_consumer_groups'], fn: (c: { include_consumer_groups?: boolean }) => (c.include_consumer_groups === true ? 'include_consumer_groups: modelgate has no consumer groups; name consumers (consumer_identifier) in the ACLs' : undefined) } },
+      { custom_entity_check: { field_sources: ['acl_attribute_type'], fn: (c: { acl_attribute_type?: string }) => (c.acl_attribute_type === 'oauth_access_token' ? "acl_attribute_type 'oauth_access_token' is not available in modelgate (no OAuth access tokens): use 'consumer'" : undefined) } },
+      { custom_entity_check: { field_sources: ['mode', 'server'], fn: (c: { mode?: string; server?: { tag?: string | null } }) => (c.mode === 'listener' && !c.server?.tag ? 'listener mode needs server.tag: the tag of the ai-mcp-proxy plugins it aggregates' : undefined) } },
     ],
   },
 };
