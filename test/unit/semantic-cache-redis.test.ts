@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { RedisServer, redisMissing } from '../helpers/redis.ts';
 import { dataset, measureRecall, benchThreshold } from '../../bench/semantic-recall.ts';
-import { bucketCodes, layoutId, lshFamily, storeCodes, type LshParams } from '../../src/plugins/ai-semantic-cache/redis-lsh.ts';
+import { bucketCodes, FAMILY, layoutId, lshFamily, project, storeCodes, type LshParams } from '../../src/plugins/ai-semantic-cache/redis-lsh.ts';
 import { LSH_DEFAULTS, MAX_BUCKET, RedisVectorStore } from '../../src/plugins/ai-semantic-cache/redis-store.ts';
 import { cosineDistance, DimensionError, euclideanDistance } from '../../src/plugins/ai-semantic-cache/vector-store.ts';
 
@@ -45,6 +45,27 @@ describe('LSH functions', () => {
     assert.notEqual(layoutId({ ...params, bits: 9 }), layoutId(params));
     assert.equal(layoutId({ ...params, threshold: 0.2 }), layoutId(params), 'hyperplanes do not depend on the threshold');
     assert.notEqual(layoutId({ ...params, metric: 'euclidean' }), layoutId({ ...params, metric: 'euclidean', threshold: 0.2 }), 'p-stable widths do');
+  });
+
+  test('pinned: these settings put this vector in these buckets (nodes and versions must agree; a change of functions bumps FAMILY)', () => {
+    assert.deepEqual(storeCodes(lshFamily(params), v), ['4f', '82', '93', 'cc']);
+    assert.deepEqual(storeCodes(lshFamily({ ...params, metric: 'euclidean' }), v), ['1,0,37,8,12,-27,9,-12', '11,-24,-19,-5,-16,-6,7,9', '-3,24,-15,-10,9,8,24,22', '-23,0,-26,-12,17,1,15,15']);
+    assert.equal(FAMILY, 'sparse1');
+  });
+
+  test('very sparse projections: ≈ √d components a function, each ±1, and a·v is their signed sum × √s', () => {
+    const f = lshFamily({ ...params, dimensions: 1536, tables: 16, bits: 12 });
+    let nonZero = 0;
+    for (let j = 0; j < 192; j++) nonZero += f.start[j + 1] - f.start[j];
+    assert.ok(Math.abs(nonZero / 192 - Math.sqrt(1536)) < 4, `${nonZero / 192} components a function`);
+    const x = Float32Array.from({ length: 1536 }, (_, i) => Math.cos(i * 0.37));
+    const got = project(f, x);
+    for (const j of [0, 77, 191]) {
+      let want = 0;
+      for (let k = f.start[j]; k < f.mid[j]; k++) want += x[f.index[k]];
+      for (let k = f.mid[j]; k < f.start[j + 1]; k++) want -= x[f.index[k]];
+      assert.ok(Math.abs(got[j] - want * f.scale) < 1e-9);
+    }
   });
 
   test('a query reads its own bucket first, then `probes` neighbours differing in one function', () => {

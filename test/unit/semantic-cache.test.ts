@@ -1,14 +1,17 @@
 /**
  * ai-semantic-cache's pure parts: the key rules (Kong's format_chat: countback and the ignore_*
  * flags; what changes the exact key and the scope), the memory vector store (scopes, threshold,
- * top-k order, ttl, LRU bounds by entries and bytes, dimensions), the distances, Cache-Control
+ * top-k order, ttl, LRU bounds by entries and bytes, dimensions; its LSH index: recall against
+ * brute force, exact distances, candidates capped, removals), the distances, Cache-Control
  * parsing, and reading answers back from each client API (JSON and streams, complete or not).
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { promptText, cacheKeys, type PromptRules } from '../../src/plugins/ai-semantic-cache/key.ts';
 import { MemoryVectorStore } from '../../src/plugins/ai-semantic-cache/memory-store.ts';
-import { cosineDistance, euclideanDistance, DimensionError } from '../../src/plugins/ai-semantic-cache/vector-store.ts';
+import { cosineDistance, distance, euclideanDistance, DimensionError } from '../../src/plugins/ai-semantic-cache/vector-store.ts';
+import { LSH_DEFAULTS } from '../../src/plugins/ai-semantic-cache/redis-lsh.ts';
+import { benchThreshold, dataset, DIMENSIONS } from '../../bench/semantic-recall.ts';
 import { parseCacheControl } from '../../src/plugins/ai-semantic-cache/cache-control.ts';
 import { readAnswer } from '../../src/plugins/ai-semantic-cache/capture.ts';
 import { markCached } from '../../src/plugins/ai-semantic-cache/render.ts';
@@ -128,6 +131,64 @@ describe('memory vector store', () => {
     const s = new MemoryVectorStore({ dimensions: 3, metric: 'cosine', maxEntries: 10, maxBytes: 1 << 20 });
     await assert.rejects(s.insert('s', 'a', v(1, 0), 10), DimensionError);
     await assert.rejects(s.search('s', v(1, 0), 1, 1), DimensionError);
+  });
+});
+
+describe('memory vector store: the LSH index above the brute-force limit (1536 dimensions, clustered, seed 7)', () => {
+  for (const metric of ['cosine', 'euclidean'] as const) {
+    test(`${metric}: recall@1 against brute force ≥ 0.95, every match exact`, async () => {
+      const { threshold, cosine } = benchThreshold(metric);
+      const data = dataset(7, 2000, 200, cosine);
+      const s = new MemoryVectorStore({ dimensions: DIMENSIONS, metric, threshold, maxEntries: 10_000, maxBytes: 1 << 30 });
+      for (let i = 0; i < data.stored.length; i++) await s.insert('s', String(i), data.stored[i], 60_000);
+      let answerable = 0;
+      let right = 0;
+      for (const q of data.queries) {
+        let best = -1;
+        let bestD = Infinity;
+        data.stored.forEach((v, id) => {
+          const d = distance(metric, q, v);
+          if (d <= threshold && d < bestD) (bestD = d), (best = id);
+        });
+        const got = await s.search('s', q, 3, threshold);
+        for (const m of got) assert.equal(m.distance, distance(metric, q, data.stored[Number(m.id)]), 'the exact distance');
+        if (best >= 0) {
+          answerable++;
+          if (got[0]?.id === String(best)) right++;
+        }
+      }
+      assert.ok(answerable >= 140, `${answerable} queries brute force answers`);
+      assert.ok(right / answerable >= 0.95, `recall@1 ${right / answerable}`);
+    });
+  }
+
+  test('below the limit a search is exhaustive, above it the candidates are capped (the index is used)', async () => {
+    const data = dataset(3, 600, 1, 0.1);
+    const cap = { ...LSH_DEFAULTS, max_candidates: 100 };
+    const exhaustive = new MemoryVectorStore({ dimensions: DIMENSIONS, metric: 'cosine', lsh: cap, exactUpTo: 1000, maxEntries: 10_000, maxBytes: 1 << 30 });
+    const indexed = new MemoryVectorStore({ dimensions: DIMENSIONS, metric: 'cosine', lsh: cap, maxEntries: 10_000, maxBytes: 1 << 30 });
+    for (let i = 0; i < data.stored.length; i++) {
+      await exhaustive.insert('s', String(i), data.stored[i], 60_000);
+      await indexed.insert('s', String(i), data.stored[i], 60_000);
+    }
+    // threshold 2: every vector matches, so what comes back is what was compared
+    assert.equal((await exhaustive.search('s', data.queries[0], 1000, 2)).length, 600);
+    const n = (await indexed.search('s', data.queries[0], 1000, 2)).length;
+    assert.ok(n > 0 && n <= 100, `${n} compared`);
+  });
+
+  test('deleted and expired vectors leave the buckets; a re-insert is found once', async () => {
+    let now = 0;
+    const data = dataset(5, 300, 1, 0.1);
+    const s = new MemoryVectorStore({ dimensions: DIMENSIONS, metric: 'cosine', exactUpTo: 10, maxEntries: 10_000, maxBytes: 1 << 30, now: () => now });
+    for (let i = 0; i < data.stored.length; i++) await s.insert('s', String(i), data.stored[i], i < 150 ? 100 : 1000);
+    await s.insert('s', '200', data.stored[200], 1000);
+    assert.deepEqual((await s.search('s', data.stored[200], 3, 0.01)).map((m) => m.id), ['200']);
+    await s.delete('s', '200');
+    assert.deepEqual(await s.search('s', data.stored[200], 3, 0.01), []);
+    now = 100;
+    assert.deepEqual(await s.search('s', data.stored[10], 3, 0.01), []);
+    assert.deepEqual((await s.search('s', data.stored[250], 3, 0.01)).map((m) => m.id), ['250']);
   });
 });
 

@@ -1,26 +1,41 @@
 /**
- * Locality-sensitive hashing for the `redis` vector store (redis-store.ts): which buckets a vector
- * goes in, and which buckets a query reads. Pure: no Redis here, so the recall benchmark
- * (bench/semantic-recall.ts) and the unit tests measure exactly what the store does.
+ * Locality-sensitive hashing for the vector stores (redis-store.ts always; memory-store.ts once a
+ * scope holds more vectors than a brute-force pass is worth): which buckets a vector goes in, and
+ * which buckets a query reads. Pure: no Redis here, so the recall benchmark
+ * (bench/semantic-recall.ts) and the unit tests measure exactly what the stores do.
  *
  * Families (one per metric):
- * - `cosine`: random hyperplanes (Charikar 2002). A function is the sign of a·v with a Gaussian `a`;
- *   two vectors at angle θ agree on it with probability 1 − θ/π. A table's code is `bits` signs.
- * - `euclidean`: p-stable projections (Datar et al. 2004, E2LSH): ⌊(a·v + b) / w⌋ with a Gaussian
- *   `a` and `b` uniform in [0, w). The width `w` is WIDTH_FACTOR × `threshold`, so the functions
- *   are tuned to the distance that must still match (a change of threshold is a new layout: see
- *   layoutId). Normalising and using hyperplanes would be right only for unit vectors; p-stable
- *   hashing is right for any.
+ * - `cosine`: random hyperplanes (Charikar 2002). A function is the sign of a·v; two vectors at
+ *   angle θ agree on it with probability 1 − θ/π (exactly for a Gaussian `a`, closely for the
+ *   sparse `a` below). A table's code is `bits` signs.
+ * - `euclidean`: p-stable projections (Datar et al. 2004, E2LSH): ⌊(a·v + b) / w⌋ with `b` uniform
+ *   in [0, w). The width `w` is WIDTH_FACTOR × `threshold`, so the functions are tuned to the
+ *   distance that must still match (a change of threshold is a new layout: see layoutId).
+ *   Normalising and using hyperplanes would be right only for unit vectors; p-stable hashing is
+ *   right for any.
+ *
+ * The projections `a` are VERY SPARSE random projections (Achlioptas 2003; Li, Hastie & Church
+ * 2006, "Very sparse random projections"): each component is +√s or −√s with probability 1/(2s)
+ * each and 0 otherwise, s = √dimensions, kept as two index lists (plus, minus), so a·v is ≈ √d
+ * additions instead of d multiply-adds: at 1,536 dimensions ≈ 39 instead of 1,536 per function,
+ * 192 functions ≈ 7,500 additions a vector instead of 295,000 multiply-adds (docs/performance.md).
+ * Scaled by √s, a·v has the variance of a Gaussian projection (‖v‖²), so the p-stable widths keep
+ * their meaning; for dense vectors (what embedding models produce) a·v is close to Gaussian by the
+ * central limit theorem. Vectors with very few non-zero components (a bag-of-words toy embedder)
+ * hash poorly: most functions see none of their components and read 0. Exact distances on the
+ * candidates keep every match exact whatever the hashing; only recall depends on it.
  *
  * Multi-probe (Lv et al. 2007, query-directed): besides its own bucket, a query reads, per table,
  * the buckets one function away, for the `probes` functions whose value it was least sure of (the
  * smallest |a·v| for hyperplanes; nearest a slot boundary for p-stable). That buys the recall of
- * many more tables for a few more set reads and no more memory.
+ * many more tables for a few more bucket reads and no more memory.
  *
  * Determinism: every node must put a vector in the same buckets, so the functions come from a
- * seeded generator (xoshiro128**, Box–Muller for Gaussians) whose seed is a hash of the metric,
- * dimensions, table shape and the plugin's `vectordb.lsh.seed`: same config, same functions,
- * everywhere, across restarts and versions of Node.
+ * seeded generator (xoshiro128**) whose seed is a hash of the family's
+ * version (FAMILY), the metric, dimensions, table shape and the plugin's `vectordb.lsh.seed`: same
+ * config and version, same functions, everywhere, across restarts and versions of Node. FAMILY is
+ * in the layout too: an index hashed by another version (the dense Gaussian planes before
+ * `sparse1`) lives under other keys and is never read with these functions.
  */
 import { createHash } from 'node:crypto';
 import type { DistanceMetric } from './vector-store.ts';
@@ -38,16 +53,44 @@ export interface LshParams {
   threshold: number;
 }
 
+/** `vectordb.lsh`: the index shape (the schema's defaults are LSH_DEFAULTS). */
+export interface LshSettings {
+  tables: number;
+  bits: number;
+  probes: number;
+  max_candidates: number;
+  seed: string;
+}
+
+/** The defaults of `vectordb.lsh` (measured: bench/semantic-recall.ts, docs/performance.md). */
+export const LSH_DEFAULTS: LshSettings = { tables: 16, bits: 12, probes: 2, max_candidates: 256, seed: 'modelgate' };
+
+/** Ids read from one bucket per search (the newest), by every store. */
+export const MAX_PER_BUCKET = 64;
+
 /** w = WIDTH_FACTOR × threshold (euclidean): measured in bench/semantic-recall.ts (docs/performance.md). */
 export const WIDTH_FACTOR = 4;
 
-/** The functions of one layout: `tables × bits` projections, row by row. */
+/**
+ * The hash family's version, part of the seed and of the layout. Bump it whenever the functions
+ * drawn from a seed change, so no store mixes buckets of two families.
+ */
+export const FAMILY = 'sparse1';
+
+/** The functions of one layout: `tables × bits` sparse projections. */
 export interface LshFamily {
   readonly params: LshParams;
   /** A short id of everything that decides the buckets: stores of different layouts never share keys. */
   readonly layout: string;
-  /** Row-major (tables × bits) × dimensions. */
-  readonly planes: Float32Array;
+  /**
+   * Function j's +1 components are index[start[j] .. mid[j]), its −1 components
+   * index[mid[j] .. start[j + 1]).
+   */
+  readonly index: Uint32Array;
+  readonly start: Uint32Array;
+  readonly mid: Uint32Array;
+  /** √s: what makes a·v's variance ‖v‖², as a Gaussian projection's (matters for the p-stable widths). */
+  readonly scale: number;
   /** p-stable offsets, one per function (euclidean). */
   readonly offsets: Float32Array;
   readonly width: number;
@@ -83,7 +126,7 @@ function xoshiro(s: Uint32Array): () => number {
 
 export function layoutId(p: LshParams): string {
   const width = p.metric === 'euclidean' ? `:w${widthOf(p)}` : '';
-  return createHash('sha256').update(`${p.metric}:${p.dimensions}:${p.tables}x${p.bits}:${p.seed}${width}`).digest('base64url').slice(0, 12);
+  return createHash('sha256').update(`${FAMILY}:${p.metric}:${p.dimensions}:${p.tables}x${p.bits}:${p.seed}${width}`).digest('base64url').slice(0, 12);
 }
 
 function widthOf(p: LshParams): number {
@@ -99,19 +142,33 @@ export function lshFamily(params: LshParams): LshFamily {
   const held = families.get(layout);
   if (held) return held;
   const n = params.tables * params.bits;
-  const rand = xoshiro(seedWords(`modelgate-lsh:${params.metric}:${params.dimensions}:${params.tables}x${params.bits}:${params.seed}`));
-  const planes = new Float32Array(n * params.dimensions);
-  for (let i = 0; i < planes.length; i += 2) {
-    // Box–Muller: two Gaussians from two uniforms (1 − u keeps log away from 0)
-    const r = Math.sqrt(-2 * Math.log(1 - rand()));
-    const a = 2 * Math.PI * rand();
-    planes[i] = r * Math.cos(a);
-    if (i + 1 < planes.length) planes[i + 1] = r * Math.sin(a);
+  const d = params.dimensions;
+  const rand = xoshiro(seedWords(`modelgate-lsh:${FAMILY}:${params.metric}:${d}:${params.tables}x${params.bits}:${params.seed}`));
+  // s = √d: a component is non-zero with probability 1/s (at least 1/2 for tiny d)
+  const s = Math.max(2, Math.sqrt(d));
+  const p = 1 / s;
+  const index: number[] = [];
+  const start = new Uint32Array(n + 1);
+  const mid = new Uint32Array(n);
+  const minus: number[] = [];
+  for (let j = 0; j < n; j++) {
+    start[j] = index.length;
+    minus.length = 0;
+    for (let i = 0; i < d; i++) {
+      const u = rand();
+      if (u < p / 2) index.push(i);
+      else if (u < p) minus.push(i);
+    }
+    // an empty function would read 0 for every vector: give it one component
+    if (index.length === start[j] && minus.length === 0) index.push(Math.floor(rand() * d));
+    mid[j] = index.length;
+    for (const i of minus) index.push(i);
   }
+  start[n] = index.length;
   const width = widthOf(params);
   const offsets = new Float32Array(n);
   for (let i = 0; i < n; i++) offsets[i] = rand() * width;
-  const family: LshFamily = { params, layout, planes, offsets, width };
+  const family: LshFamily = { params, layout, index: Uint32Array.from(index), start, mid, scale: Math.sqrt(s), offsets, width };
   if (families.size >= MAX_FAMILIES) families.delete(families.keys().next().value!);
   families.set(layout, family);
   return family;
@@ -119,15 +176,19 @@ export function lshFamily(params: LshParams): LshFamily {
 
 /** Every function's raw value for `v`: a·v (cosine) or (a·v + b) / w (euclidean). */
 export function project(f: LshFamily, v: Float32Array): Float64Array {
-  const { dimensions, metric } = f.params;
   const n = f.params.tables * f.params.bits;
   const out = new Float64Array(n);
-  const planes = f.planes;
+  const { index, start, mid, scale } = f;
+  const cosine = f.params.metric === 'cosine';
   for (let j = 0; j < n; j++) {
-    let s = 0;
-    const base = j * dimensions;
-    for (let i = 0; i < dimensions; i++) s += planes[base + i] * v[i];
-    out[j] = metric === 'cosine' ? s : (s + f.offsets[j]) / f.width;
+    let plus = 0;
+    let minus = 0;
+    const m = mid[j];
+    const e = start[j + 1];
+    for (let k = start[j]; k < m; k++) plus += v[index[k]];
+    for (let k = m; k < e; k++) minus += v[index[k]];
+    const x = (plus - minus) * scale;
+    out[j] = cosine ? x : (x + f.offsets[j]) / f.width;
   }
   return out;
 }

@@ -1,12 +1,12 @@
 /**
  * The `redis` vector store (issue 22): the semantic cache shared by every worker and node, on the
  * node's Redis (`MODELGATE_REDIS_URL`, the connection src/state/redis.ts opens), plain Redis 7 with
- * no modules. Vectors are hashed into buckets (redis-lsh.ts: random hyperplanes for cosine,
- * p-stable projections for euclidean); a search reads the query's buckets, fetches the candidates'
+ * no modules. Vectors are hashed into buckets (redis-lsh.ts: sparse random hyperplanes for cosine,
+ * sparse p-stable projections for euclidean); a search reads the query's buckets, fetches the candidates'
  * vectors and computes their exact distances here, so a match is exactly as near as it says.
  *
- * Keys (prefix `modelgate:vec:<layout>:<scope hash>:`; the layout hashes the metric, dimensions,
- * table shape, seed and, for euclidean, the bucket width, so a config change starts an empty index
+ * Keys (prefix `modelgate:vec:<layout>:<scope hash>:`; the layout hashes the hash family's version,
+ * the metric, dimensions, table shape, seed and, for euclidean, the bucket width, so a config change starts an empty index
  * instead of reading buckets hashed otherwise; the scope is hashed, so scopes never share a key):
  * - `v:<id>`: the vector, once, as little-endian Float32 bytes, with the entry's TTL (PX);
  * - `b:<table>:<code>`: a bucket, a sorted set of ids scored by their expiry (epoch ms). Each insert
@@ -31,26 +31,14 @@
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import type { Redis } from 'ioredis';
-import { bucketCodes, lshFamily, storeCodes, type LshFamily, type LshParams } from './redis-lsh.ts';
+import { bucketCodes, lshFamily, LSH_DEFAULTS, MAX_PER_BUCKET, storeCodes, type LshFamily, type LshParams, type LshSettings } from './redis-lsh.ts';
 import { checkDimensions, distance, type DistanceMetric, type VectorMatch, type VectorStore } from './vector-store.ts';
 import { registerStrategy } from './stores.ts';
 import { redisClient } from '../../state/index.ts';
 
 /** A bucket holds at most this many ids: past it the soonest-expiring go (a hot bucket stays bounded). */
 export const MAX_BUCKET = 1000;
-/** Ids read from one bucket per search (the newest). */
-export const MAX_PER_BUCKET = 64;
-
-export interface LshSettings {
-  tables: number;
-  bits: number;
-  probes: number;
-  max_candidates: number;
-  seed: string;
-}
-
-/** The defaults of `vectordb.lsh` (measured: bench/semantic-recall.ts, docs/performance.md). */
-export const LSH_DEFAULTS: LshSettings = { tables: 16, bits: 12, probes: 2, max_candidates: 256, seed: 'modelgate' };
+export { LSH_DEFAULTS, MAX_PER_BUCKET, type LshSettings };
 
 export interface RedisStoreOptions {
   dimensions: number;
