@@ -1,5 +1,5 @@
 /**
- * Recall of the `redis` vector store's locality-sensitive hashing against brute force (issue 22),
+ * Recall of the vector stores' locality-sensitive hashing against brute force (issue 22),
  * over synthetic clustered vectors (1536 dimensions, the size of OpenAI's text-embedding-3-small):
  *
  * - data: CLUSTERS topic centres (random unit vectors), each stored vector a centre plus noise, at
@@ -19,11 +19,14 @@
  * at most max_candidates); with `--redis` the real store also runs against a throwaway
  * redis-server and its recall and per-search latency are reported.
  *
- *   node bench/semantic-recall.ts [--n 10000] [--queries 1000] [--sweep] [--redis] [--metric cosine|euclidean]
+ * With `--memory` the memory store (memory-store.ts) runs on the same data, brute force and through
+ * its index, and its recall and µs per search are reported. The first line is hashing alone.
+ *
+ *   node bench/semantic-recall.ts [--n 10000] [--queries 1000] [--sweep] [--redis] [--memory] [--metric cosine|euclidean]
  */
 import { distance, type DistanceMetric } from '../src/plugins/ai-semantic-cache/vector-store.ts';
 import { bucketCodes, lshFamily, storeCodes } from '../src/plugins/ai-semantic-cache/redis-lsh.ts';
-import { LSH_DEFAULTS, MAX_PER_BUCKET, type LshSettings } from '../src/plugins/ai-semantic-cache/redis-store.ts';
+import { LSH_DEFAULTS, MAX_PER_BUCKET, type LshSettings } from '../src/plugins/ai-semantic-cache/redis-lsh.ts';
 
 export const DIMENSIONS = 1536;
 
@@ -160,6 +163,35 @@ export function benchThreshold(metric: DistanceMetric): { threshold: number; cos
   return metric === 'cosine' ? { threshold: 0.1, cosine: 0.1 } : { threshold: Math.sqrt(2 * 0.1), cosine: 0.1 };
 }
 
+/** The memory store itself (memory-store.ts: the same index past its brute-force limit): recall@1 and µs per search. */
+async function memoryRun(data: Dataset, metric: DistanceMetric, threshold: number): Promise<void> {
+  const { MemoryVectorStore } = await import('../src/plugins/ai-semantic-cache/memory-store.ts');
+  const dims = data.stored[0].length;
+  for (const [name, exactUpTo] of [['brute force', Infinity], ['LSH index (default)', undefined]] as const) {
+    const store = new MemoryVectorStore({ dimensions: dims, metric, threshold, exactUpTo, maxEntries: 1e6, maxBytes: 2 ** 32 });
+    for (let i = 0; i < data.stored.length; i++) await store.insert('bench', String(i), data.stored[i], 3_600_000);
+    let answerable = 0;
+    let right = 0;
+    let us = 0;
+    for (const q of data.queries) {
+      let best = -1;
+      let bestD = Infinity;
+      data.stored.forEach((v, id) => {
+        const d = distance(metric, q, v);
+        if (d <= threshold && d < bestD) (bestD = d), (best = id);
+      });
+      const started = performance.now();
+      const got = await store.search('bench', q, 3, threshold);
+      us += (performance.now() - started) * 1000;
+      if (best >= 0) {
+        answerable++;
+        if (got[0]?.id === String(best)) right++;
+      }
+    }
+    console.log(`memory store, ${name}: recall@1 ${(right / answerable).toFixed(4)} of ${answerable}; ${(us / data.queries.length).toFixed(0)} µs/search`);
+  }
+}
+
 async function redisRun(data: Dataset, metric: DistanceMetric, threshold: number): Promise<void> {
   const { RedisServer, redisMissing } = await import('../test/helpers/redis.ts');
   if (redisMissing) {
@@ -229,6 +261,15 @@ if (import.meta.main) {
         { ...LSH_DEFAULTS, tables: 16, bits: 10, probes: 1 },
       ]
     : [LSH_DEFAULTS];
+  {
+    // hashing alone (every search and insert pays it): the query's buckets with the default probes
+    const family = lshFamily({ metric, dimensions: DIMENSIONS, threshold, tables: LSH_DEFAULTS.tables, bits: LSH_DEFAULTS.bits, seed: LSH_DEFAULTS.seed });
+    for (const q of data.queries.slice(0, 100)) bucketCodes(family, q, LSH_DEFAULTS.probes);
+    const started = performance.now();
+    for (const q of data.queries) bucketCodes(family, q, LSH_DEFAULTS.probes);
+    console.log(`hashing a query (${LSH_DEFAULTS.tables} × ${LSH_DEFAULTS.bits} functions, ${LSH_DEFAULTS.probes} probes): ${(((performance.now() - started) * 1000) / data.queries.length).toFixed(1)} µs`);
+  }
+  if (args.includes('--memory')) await memoryRun(data, metric, threshold);
   for (const lsh of shapes) {
     const r = measureRecall(data, metric, threshold, lsh);
     console.log(

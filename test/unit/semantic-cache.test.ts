@@ -2,13 +2,16 @@
  * ai-semantic-cache's pure parts: the key rules (Kong's format_chat: countback and the ignore_*
  * flags; what changes the exact key and the scope), the memory vector store (scopes, threshold,
  * top-k order, ttl, LRU bounds by entries and bytes, dimensions; its LSH index: recall against
- * brute force, exact distances, candidates capped, removals), the distances, Cache-Control
+ * brute force, exact distances, candidates capped, removals), a worker's local copies of answers
+ * (expiry, replacement, bounds), the distances, Cache-Control
  * parsing, and reading answers back from each client API (JSON and streams, complete or not).
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { promptText, cacheKeys, type PromptRules } from '../../src/plugins/ai-semantic-cache/key.ts';
 import { MemoryVectorStore } from '../../src/plugins/ai-semantic-cache/memory-store.ts';
+import { LocalAnswers, MAX_COPY } from '../../src/plugins/ai-semantic-cache/local-answers.ts';
+import { encodeEntry, type Entry } from '../../src/plugins/ai-semantic-cache/entry.ts';
 import { cosineDistance, distance, euclideanDistance, DimensionError } from '../../src/plugins/ai-semantic-cache/vector-store.ts';
 import { LSH_DEFAULTS } from '../../src/plugins/ai-semantic-cache/redis-lsh.ts';
 import { benchThreshold, dataset, DIMENSIONS } from '../../bench/semantic-recall.ts';
@@ -189,6 +192,44 @@ describe('memory vector store: the LSH index above the brute-force limit (1536 d
     now = 100;
     assert.deepEqual(await s.search('s', data.stored[10], 3, 0.01), []);
     assert.deepEqual((await s.search('s', data.stored[250], 3, 0.01)).map((m) => m.id), ['250']);
+  });
+});
+
+describe("a worker's local copies of answers (memory strategy)", () => {
+  const entry = (createdAt: number, ttlMs: number, text = 'hi'): Entry => ({ v: 1, createdAt, ttlMs, provider: 'openai', model: 'm', choices: [{ index: 0, parts: [{ type: 'text', text }], finishReason: 'stop' }] as unknown as Entry['choices'], usage: null, cost: null });
+  const put = (l: LocalAnswers, key: string, e: Entry) => l.put(key, e, encodeEntry(e));
+
+  test("served until the entry's own expiry, never after; a store replaces the copy", () => {
+    let now = 1000;
+    const l = new LocalAnswers({ maxEntries: 10, maxBytes: 1 << 20, now: () => now });
+    put(l, 'k', entry(900, 200, 'old'));
+    assert.equal(l.get('k')?.createdAt, 900);
+    put(l, 'k', entry(1000, 200, 'new'));
+    assert.equal((l.get('k')?.choices[0] as any).parts[0].text, 'new');
+    now = 1199;
+    assert.ok(l.get('k'));
+    now = 1200;
+    assert.equal(l.get('k'), null);
+    assert.equal(l.size, 0);
+    put(l, 'gone', entry(0, 100));
+    assert.equal(l.size, 0, 'an expired entry is not copied');
+  });
+
+  test('bounded by entries (least recently used first) and by bytes; big answers are not copied', () => {
+    const l = new LocalAnswers({ maxEntries: 2, maxBytes: 1 << 20 });
+    const now = Date.now();
+    put(l, 'a', entry(now, 60_000));
+    put(l, 'b', entry(now, 60_000));
+    l.get('a');
+    put(l, 'c', entry(now, 60_000));
+    assert.ok(l.get('a') && l.get('c'));
+    assert.equal(l.get('b'), null);
+    const small = new LocalAnswers({ maxEntries: 100, maxBytes: 2048 });
+    for (let i = 0; i < 10; i++) put(small, `k${i}`, entry(now, 60_000, 'x'.repeat(200)));
+    assert.ok(small.bytes <= 2048 && small.size >= 1 && small.size < 10, `${small.size} copies, ${small.bytes} bytes`);
+    const l2 = new LocalAnswers({ maxEntries: 10, maxBytes: 1 << 30 });
+    put(l2, 'big', entry(now, 60_000, 'x'.repeat(MAX_COPY)));
+    assert.equal(l2.size, 0);
   });
 });
 

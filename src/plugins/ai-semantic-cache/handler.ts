@@ -10,7 +10,9 @@
  * decorated prompt is what is keyed), before any provider is planned.
  *
  * Flow (X-Cache-Status): Cache-Control first (cache-control.ts: Bypass or Refresh); then the exact
- * entry (`exact_caching`), then the semantic search; a fresh entry is a Hit, served in the client's
+ * entry (`exact_caching`; a hit returns before any embeddings call), then the embeddings call and
+ * the semantic search; with the memory strategy answers are read from this worker's copy first
+ * (local-answers.ts: what a worker may serve and for how long); a fresh entry is a Hit, served in the client's
  * API (render.ts) with X-Cache-Key, X-Cache-Ttl and Age; an entry older than the client's `max-age`
  * is a Refresh; nothing is a Miss. On Miss and Refresh the answer the client gets is read back
  * (capture.ts) and stored, with its vector, once it completed with a 200. An embeddings provider or
@@ -30,6 +32,7 @@ import type { VectorStore } from './vector-store.ts';
 import { AnswerTap, readAnswer } from './capture.ts';
 import { ageSeconds, decodeEntry, encodeEntry, ttlLeftSeconds, type Entry } from './entry.ts';
 import { renderHit } from './render.ts';
+import { localAnswers } from './local-answers.ts';
 import { setResponseHeaders } from '../shared/response-headers.ts';
 import { sendBody } from '../ai-proxy/relay-json.ts';
 import { aiError } from '../ai-proxy/openai-error.ts';
@@ -58,6 +61,8 @@ export interface CompiledSemanticCache {
   embedder: Embedder;
   /** Answers: `local` (the node's cache in the primary) for the memory strategy, `redis` for redis. */
   kv: CacheStore;
+  /** The memory strategy: answers are also copied in this worker (local-answers.ts). */
+  local: boolean;
   ttlMs: number;
   /** Vector stores by plugin instance id (known from the first request: ids are not in the config). */
   stores: Map<string, VectorStore>;
@@ -97,6 +102,7 @@ export const handler: PluginHandler<SemanticCacheConfig, CompiledSemanticCache> 
     config,
     embedder: compileEmbedder(config.embeddings, cctx),
     kv: cacheStore(config.vectordb.strategy === 'redis' ? 'redis' : 'local', NAMESPACE),
+    local: config.vectordb.strategy !== 'redis',
     ttlMs: config.cache_ttl * 1000,
     stores: new Map(),
   }),
@@ -161,7 +167,7 @@ export async function answerFromCache(ctx: RequestContext, checked: CheckedReque
       const started = performance.now();
       let entry: Entry | null;
       try {
-        entry = decodeEntry(await conf.kv.get(keys.key));
+        entry = await readEntry(conf, keys.key);
       } catch (e) {
         return fail(e, 'the cache store failed');
       }
@@ -181,7 +187,7 @@ export async function answerFromCache(ctx: RequestContext, checked: CheckedReque
       const store = storeOf(state);
       const matches = await store.search(keys.scope, vector, SEARCH_K, config.vectordb.threshold);
       for (const m of matches) {
-        const entry = decodeEntry(await conf.kv.get(m.id));
+        const entry = await readEntry(conf, m.id);
         if (!entry || !live(entry)) {
           // its answer expired or was evicted first: the vector points nowhere
           store.delete(keys.scope, m.id).catch(() => {});
@@ -241,6 +247,20 @@ function storeOf(state: RequestState): VectorStore {
   return store;
 }
 
+/**
+ * The entry under `key`: this worker's copy when it has one (the memory strategy:
+ * local-answers.ts), else the key-value store's (copied here when live).
+ */
+async function readEntry(conf: CompiledSemanticCache, key: string): Promise<Entry | null> {
+  if (!conf.local) return decodeEntry(await conf.kv.get(key));
+  const copy = localAnswers.get(key);
+  if (copy) return copy;
+  const text = await conf.kv.get(key);
+  const entry = decodeEntry(text);
+  if (entry && live(entry)) localAnswers.put(key, entry, text!);
+  return entry;
+}
+
 /** Not past its time to live (the stores expire entries too; a clock step must not serve a stale one). */
 function live(entry: Entry): boolean {
   return entry.createdAt + entry.ttlMs > Date.now();
@@ -295,7 +315,10 @@ async function storeAnswer(ctx: RequestContext, state: RequestState, pending: Pe
   };
   // both issued at once, in the log phase (right after the answer's last byte was written): the
   // client's next request finds them (one worker's IPC messages reach the primary in order)
-  await Promise.all([conf.kv.set(pending.keys.key, encodeEntry(entry), conf.ttlMs), storeOf(state).insert(pending.keys.scope, pending.keys.key, pending.vector, conf.ttlMs)]);
+  const encoded = encodeEntry(entry);
+  // this worker's copy first: its next request for the key serves the new answer (local-answers.ts)
+  if (conf.local) localAnswers.put(pending.keys.key, entry, encoded);
+  await Promise.all([conf.kv.set(pending.keys.key, encoded, conf.ttlMs), storeOf(state).insert(pending.keys.scope, pending.keys.key, pending.vector, conf.ttlMs)]);
 }
 
 function serveHit(ctx: RequestContext, state: RequestState, checked: CheckedRequest & { kind: 'llm' }, model: string, entry: Entry, key: string): true {
