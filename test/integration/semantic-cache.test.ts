@@ -6,7 +6,8 @@
  * Anthropic Messages client served a hit in its API (JSON and stream), TTL expiry, Cache-Control
  * (no-store: Bypass, no-cache and max-age: Refresh), two consumers isolated and shared when the
  * route says so, the embeddings provider down or hanging (Failed, the request still answered) and
- * `stop_on_failure` (500), the spend of a hit (cost 0) and the cache metric.
+ * `stop_on_failure` (500), the spend of a hit (cost 0) and the cache metric; an exact hit makes no
+ * embeddings call, and embeddings calls share a pooled connection.
  */
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -195,6 +196,19 @@ describe('ai-semantic-cache', () => {
     assert.equal(status(await ask('short', 'Is it raining?')), 'Hit');
     await new Promise((r) => setTimeout(r, 1100));
     assert.equal(status(await ask('short', 'Is it raining?')), 'Miss');
+  });
+
+  test('an exact hit makes no embeddings call; embeddings calls reuse the pooled connection', async () => {
+    const q = 'Where do exact hits come from?';
+    assert.equal(status(await ask('chat', q)), 'Miss');
+    const calls = embed.inputs.length;
+    assert.equal(status(await ask('chat', q)), 'Hit');
+    assert.equal(embed.inputs.length, calls, 'the exact lookup answered before any embeddings call');
+    const connections = embed.connections;
+    for (let i = 0; i < 6; i++) assert.equal(status(await ask('semantic', `Pooled question number ${i} about keep-alive`)), 'Miss');
+    assert.equal(embed.inputs.length, calls + 6);
+    // one more at most: the pool's idle connection may have been closed by the mock's keep-alive timeout
+    assert.ok(embed.connections - connections <= 1, `${embed.connections - connections} new connections for 6 embeddings calls`);
   });
 
   test('Cache-Control: no-store bypasses, no-cache and max-age refresh', async () => {

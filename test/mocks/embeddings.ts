@@ -48,6 +48,8 @@ export interface EmbeddingsMock {
   inputs: string[];
   /** The Authorization header of every request. */
   auth: (string | undefined)[];
+  /** TCP connections accepted so far (a client that reuses its pool opens few). */
+  readonly connections: number;
   setMode(mode: EmbeddingsMode): void;
   close(): Promise<void>;
 }
@@ -100,12 +102,17 @@ export async function startEmbeddingsMock(opts: { dimensions?: number; key?: str
       );
     });
   });
+  let connections = 0;
+  server.on('connection', () => void connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
     inputs,
     auth,
+    get connections() {
+      return connections;
+    },
     setMode: (m) => void (mode = m),
     close: async () => {
       for (const r of hanging) r.destroy();
