@@ -193,57 +193,73 @@ export function project(f: LshFamily, v: Float32Array): Float64Array {
   return out;
 }
 
-/** A function's value: its sign bit (cosine) or its slot (euclidean). */
-function valueOf(metric: DistanceMetric, x: number): number {
-  return metric === 'cosine' ? (x >= 0 ? 1 : 0) : Math.floor(x);
-}
-
-/** Its nearest other value and how far x is from it (smaller: less sure). */
-function neighbourOf(metric: DistanceMetric, x: number): { value: number; margin: number } {
-  if (metric === 'cosine') return { value: x >= 0 ? 0 : 1, margin: Math.abs(x) };
-  const slot = Math.floor(x);
-  const frac = x - slot;
-  return frac < 0.5 ? { value: slot - 1, margin: frac } : { value: slot + 1, margin: 1 - frac };
-}
-
-function codeOf(metric: DistanceMetric, values: number[]): string {
-  if (metric === 'cosine') {
-    // up to 32 bits a table: one hex number
-    let n = 0;
-    for (const b of values) n = n * 2 + b;
-    return n.toString(16);
-  }
-  return values.join(',');
-}
-
 /** The buckets `v` is stored in: one a table. */
 export function storeCodes(f: LshFamily, v: Float32Array): string[] {
   return bucketCodes(f, v, 0).codes.map((c) => c[0]);
 }
 
-/** The buckets a query reads: its own per table, then up to `probes` neighbours per table (least sure function first). */
+/**
+ * The buckets a query reads: its own per table, then up to `probes` neighbours per table, each one
+ * function's value changed to its nearest other value, least sure function first (the smallest
+ * margin: |a·v| for a sign, the distance to the slot's nearer edge for p-stable; ties: the lower
+ * function first). Written without per-function objects: this runs on every search and insert.
+ */
 export function bucketCodes(f: LshFamily, v: Float32Array, probes: number): BucketCodes {
   const { tables, bits, metric } = f.params;
   const x = project(f, v);
-  const codes: string[][] = [];
+  const cosine = metric === 'cosine';
+  const codes: string[][] = new Array(tables);
+  const values: number[] = new Array(bits);
+  const other = new Float64Array(bits);
+  const margin = new Float64Array(bits);
+  const p = Math.min(probes, bits);
+  // the p least sure functions of the table, by margin then index
+  const pick: number[] = [];
   for (let t = 0; t < tables; t++) {
-    const values: number[] = new Array(bits);
-    const near: { j: number; value: number; margin: number }[] = [];
+    const base = t * bits;
+    let code = 0;
     for (let j = 0; j < bits; j++) {
-      const xj = x[t * bits + j];
-      values[j] = valueOf(metric, xj);
-      if (probes > 0) near.push({ j, ...neighbourOf(metric, xj) });
-    }
-    const table = [codeOf(metric, values)];
-    if (probes > 0) {
-      near.sort((a, b) => a.margin - b.margin);
-      for (const n of near.slice(0, probes)) {
-        const flipped = values.slice();
-        flipped[n.j] = n.value;
-        table.push(codeOf(metric, flipped));
+      const xj = x[base + j];
+      if (cosine) {
+        // up to 32 bits a table: one number (exact: below 2^53), written in hex
+        code = code * 2 + (xj >= 0 ? 1 : 0);
+        margin[j] = Math.abs(xj);
+      } else {
+        const slot = Math.floor(xj);
+        const frac = xj - slot;
+        values[j] = slot;
+        if (frac < 0.5) (other[j] = slot - 1), (margin[j] = frac);
+        else (other[j] = slot + 1), (margin[j] = 1 - frac);
       }
     }
-    codes.push(table);
+    const table = [cosine ? code.toString(16) : values.join(',')];
+    if (p > 0) {
+      pick.length = 0;
+      for (let j = 0; j < bits; j++) {
+        const m = margin[j];
+        if (pick.length === p && m >= margin[pick[p - 1]]) continue;
+        let at = pick.length === p ? p - 1 : pick.length;
+        // after every picked one with a margin ≤ m: ties keep the lower function first
+        while (at > 0 && margin[pick[at - 1]] > m) {
+          if (at < p) pick[at] = pick[at - 1];
+          at--;
+        }
+        pick[at] = j;
+      }
+      for (const j of pick) {
+        if (cosine) {
+          const w = 2 ** (bits - 1 - j);
+          const set = Math.floor(code / w) % 2 === 1;
+          table.push((set ? code - w : code + w).toString(16));
+        } else {
+          const own = values[j];
+          values[j] = other[j];
+          table.push(values.join(','));
+          values[j] = own;
+        }
+      }
+    }
+    codes[t] = table;
   }
   return { codes };
 }
