@@ -1,7 +1,8 @@
 /**
  * ai-mcp-proxy in `listener` mode (issue 23) against the real gateway: one MCP endpoint that
  * aggregates the tools of two upstream MCP servers (the official SDK's McpServer, fronted by two
- * `passthrough-listener` plugins tagged `agg`) under one client session, with name prefixes; a
+ * `passthrough-listener` plugins tagged `agg`) and of a `conversion-only` plugin (a gateway route
+ * as a tool) under one client session, with name prefixes; a
  * third tagged member whose server is down (its tools missing, a warning logged, its calls a
  * JSON-RPC error); the per-tool ACL (on the listener and on a member, names and globs) hiding
  * and refusing tools for one consumer and not another; a per-tool rate limit; notifications
@@ -109,6 +110,11 @@ before(async () => {
   await admin('POST', '/routes/beta/plugins', member('beta', up2.url));
   await admin('POST', '/routes', { name: 'gamma', paths: ['/gamma'] });
   await admin('POST', '/routes/gamma/plugins', member('gamma', `http://127.0.0.1:${await closedPort()}/mcp`));
+  // a conversion-only member (conversion.ts): its tool is a gateway route, called through the gateway
+  await admin('POST', '/routes', { name: 'shoprest', paths: ['/shoprest'] });
+  await admin('POST', '/routes/shoprest/plugins', { name: 'request-termination', config: { status_code: 200, message: 'pong from the shop' } });
+  await admin('POST', '/routes', { name: 'shop', paths: ['/shop'] });
+  await admin('POST', '/routes/shop/plugins', { name: 'ai-mcp-proxy', tags: ['agg'], config: { mode: 'conversion-only', tools: [{ name: 'ping', description: 'Pings the shop', method: 'GET', path: '/shoprest' }] } });
   // not tagged: never aggregated
   await admin('POST', '/routes', { name: 'delta', paths: ['/delta'] });
   await admin('POST', '/routes/delta/plugins', { name: 'ai-mcp-proxy', tags: ['other'], config: { mode: 'passthrough-listener', server: { url: up2.url } } });
@@ -151,7 +157,7 @@ test('tools/list: both servers merged with prefixes and paged by the gateway; th
   const { client, transport } = await connect(ALICE_KEY);
   assert.equal(client.getServerVersion()?.name, 'modelgate-mcp-listener');
   const alice = await allTools(client);
-  const expected = [...UPSTREAM_TOOLS.map((t) => `alpha_${t}`), ...UPSTREAM_TOOLS.map((t) => `beta_${t}`)];
+  const expected = [...UPSTREAM_TOOLS.map((t) => `alpha_${t}`), ...UPSTREAM_TOOLS.map((t) => `beta_${t}`), 'shop_ping'];
   assert.deepEqual([...alice.names].sort(), [...expected].sort());
   assert.equal(alice.pages, Math.ceil(expected.length / PAGE));
   assert.ok(!alice.names.some((n) => n.startsWith('gamma_') || n.startsWith('delta_')));
@@ -172,6 +178,9 @@ test('tools/call: routed by prefix to the right server with the prefix stripped;
   assert.deepEqual((await client.callTool({ name: 'beta_add', arguments: { a: 2, b: 3 } })).content, [{ type: 'text', text: '5' }]);
   assert.deepEqual(up1.seen.slice(seen1).filter((s) => s.toolName).map((s) => s.toolName), ['echo']);
   assert.deepEqual(up2.seen.slice(seen2).filter((s) => s.toolName).map((s) => s.toolName), ['add']);
+  const shop = await client.callTool({ name: 'shop_ping', arguments: {} });
+  assert.equal(shop.isError, undefined);
+  assert.match((shop.content as { text: string }[])[0].text, /pong from the shop/);
   const failed = await client.callTool({ name: 'alpha_fail', arguments: {} });
   assert.equal(failed.isError, true);
   await assert.rejects(client.callTool({ name: 'gamma_echo', arguments: { text: 'x' } }), (e: unknown) => e instanceof McpError && e.code === -32000);
@@ -284,6 +293,7 @@ test('every call through the listener is logged exactly once with its status; no
   assert.equal(count('alpha_hang', 'error'), 1);
   assert.equal(count('alpha_wait', 'error'), 1);
   assert.equal(count('beta_add', 'ok', 'alice'), 3);
+  assert.equal(count('shop_ping', 'ok', 'alice'), 1);
   const all = sink.bodies.join('\n');
   for (const secret of [ALICE_KEY, BOB_KEY]) assert.ok(!all.includes(secret), `${secret} leaked into a log entry`);
 });

@@ -17,7 +17,7 @@
  */
 import type { RequestContext } from '../../proxy/context.ts';
 import { logger } from '../../observability/logger.ts';
-import { cacheStore } from '../../state/index.ts';
+import { cacheStore, counterStore } from '../../state/index.ts';
 import type { CompiledMcp } from './compile.ts';
 import {
   CONNECTION_CLOSED,
@@ -97,8 +97,10 @@ export async function serveListener(ctx: RequestContext, conf: CompiledMcp): Pro
     case 'DELETE': {
       const s = await requireSession(ctx);
       if (!s) return;
-      await endSharedUpstreams(s, conf, ctx);
+      // the session goes first (node-wide), then every upstream session any worker recorded for it:
+      // a worker opening one meanwhile either recorded it before this reads, or finds the session gone (openUpstream)
       sessions.close(s, 'client');
+      await endSharedUpstreams(s, conf, ctx);
       return answerJson(ctx, 200, undefined);
     }
     default:
@@ -188,24 +190,77 @@ function upstreamOf(s: McpSession, member: Member): Promise<UpstreamSession> {
 /** Where the node's workers find a member's upstream session for a client session: one key per member, so concurrent opens never overwrite each other. */
 const sharedKey = (s: McpSession, member: Member) => `${s.id}:${member.key}`;
 
+/** The opener's claim on a member's upstream session (an atomic counter: 1 for the first worker to ask). */
+const claimKey = (s: McpSession, member: Member) => `mcp-listener-open:${s.id}:${member.key}`;
+const CLAIM_POLL_MS = 25;
+
+async function readKnown(s: McpSession, member: Member): Promise<{ s: string | null; v: string | null } | null> {
+  try {
+    return JSON.parse((await shared.get(sharedKey(s, member))) ?? 'null');
+  } catch {
+    return null; // nothing shared (or no shared state in this process)
+  }
+}
+
+/**
+ * Two workers serving the same client session at once (its GET stream and a tools/list) must not
+ * both open an upstream session for a member: the one the shared key does not name would outlive
+ * the client's session unseen. The first to claim opens; the others wait for its shared key.
+ */
+async function claim(s: McpSession, member: Member): Promise<boolean> {
+  const counters = counterStore('local');
+  const item = { key: claimKey(s, member), delta: 1, ttlMs: s.limits.idleMs };
+  let n: number;
+  try {
+    [n] = await counters.increment([item]);
+  } catch {
+    return true; // no shared state in this process: this worker is the only one
+  }
+  if (n <= 1) return true;
+  counters.increment([{ ...item, delta: -1 }]).catch(() => {});
+  return false;
+}
+
+function releaseClaim(s: McpSession, member: Member): void {
+  try {
+    counterStore('local')
+      .increment([{ key: claimKey(s, member), delta: -1, ttlMs: s.limits.idleMs }])
+      .catch(() => {});
+  } catch {
+    // no shared state in this process
+  }
+}
+
 async function openUpstream(s: McpSession, member: Member): Promise<UpstreamSession> {
   if (!member.target) throw new UpstreamFailure('gone', `${member.server} has no upstream MCP server (server.url or the route's service)`);
-  let known: { s: string | null; v: string | null } | null = null;
-  try {
-    known = JSON.parse((await shared.get(sharedKey(s, member))) ?? 'null');
-  } catch {
-    // nothing shared (or no shared state in this process): open a session of our own
+  let known = await readKnown(s, member);
+  if (!known && !(await claim(s, member))) {
+    // another worker is opening it: its session is taken over once shared, or ours opened if it never comes
+    for (let waited = 0; !known && waited < member.target.timeoutMs; waited += CLAIM_POLL_MS) {
+      await new Promise((r) => setTimeout(r, CLAIM_POLL_MS));
+      known = await readKnown(s, member);
+    }
   }
   let up: UpstreamSession;
   if (known && known.s !== null) up = new UpstreamSession(member.target, { sessionId: known.s, protocolVersion: known.v });
   else {
     up = new UpstreamSession(member.target);
-    await up.open({ name: SERVER_INFO.name, version: SERVER_INFO.version });
+    try {
+      await up.open({ name: SERVER_INFO.name, version: SERVER_INFO.version });
+    } catch (e) {
+      releaseClaim(s, member);
+      throw e;
+    }
     if (s.closed) {
       up.close();
       throw new UpstreamFailure('session', 'the session closed');
     }
     await shared.set(sharedKey(s, member), JSON.stringify({ s: up.sessionId, v: up.protocolVersion }), s.limits.idleMs).catch(() => {});
+    // ended meanwhile by another worker (a DELETE): this upstream session would outlive it unseen
+    if (!(await sessions.find(s.id, s.routeId, s.owner))) {
+      up.close();
+      throw new UpstreamFailure('session', 'the session closed');
+    }
   }
   watchUpstream(s, up);
   return up;
@@ -242,7 +297,12 @@ function dropUpstream(s: McpSession, member: Member, up: UpstreamSession | null)
   const st = stateOf(s);
   st.upstreams.delete(member.key);
   up?.close();
-  shared.delete(sharedKey(s, member)).catch(() => {});
+  // the shared record goes with it, unless it already names a newer session another worker opened
+  void readKnown(s, member).then((known) => {
+    if (known && up && known.s !== up.sessionId) return;
+    shared.delete(sharedKey(s, member)).catch(() => {});
+    releaseClaim(s, member);
+  });
 }
 
 /** Cursor: the offset in the session's merged list, opaque to the client. */
@@ -280,7 +340,17 @@ async function listTools(ctx: RequestContext, conf: CompiledMcp, s: McpSession, 
 async function mergedList(ctx: RequestContext, conf: CompiledMcp, s: McpSession): Promise<Listed> {
   const st = stateOf(s);
   const all = members(ctx, conf);
-  const lists = await Promise.allSettled(all.map((member) => memberTools(ctx, member, () => upstreamOf(s, member))));
+  const list = async (member: Member) => {
+    try {
+      return await memberTools(ctx, member, () => upstreamOf(s, member));
+    } catch (e) {
+      if (!(e instanceof UpstreamFailure) || e.kind !== 'session') throw e;
+      // the server forgot the session (ended elsewhere after a fault): once more in a new one
+      dropUpstream(s, member, null);
+      return memberTools(ctx, member, () => upstreamOf(s, member));
+    }
+  };
+  const lists = await Promise.allSettled(all.map(list));
   const tools: Record<string, unknown>[] = [];
   const names = new Map<string, { member: string; tool: string }>();
   for (let i = 0; i < all.length; i++) {
@@ -338,6 +408,13 @@ async function callTool(ctx: RequestContext, conf: CompiledMcp, s: McpSession, m
   let answer: MemberAnswer;
   try {
     answer = await memberCall(ctx, member, tool, m, () => upstreamOf(s, member), sink, abort.signal);
+    if (answer.kind === 'failed' && answer.failure.kind === 'session') {
+      // the member's server no longer knows the session (another worker ended it after a fault, or the
+      // server restarted): the call never ran there, so it goes again in a new session (the
+      // specification's answer to a 404: the client initializes again)
+      dropUpstream(s, member, answer.upstream);
+      answer = await memberCall(ctx, member, tool, m, () => upstreamOf(s, member), sink, abort.signal);
+    }
   } finally {
     st.calls.delete(m.id);
     ctx.clientSignal.removeEventListener('abort', onClientGone);
