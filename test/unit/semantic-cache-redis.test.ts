@@ -48,24 +48,43 @@ describe('LSH functions', () => {
   });
 
   test('pinned: these settings put this vector in these buckets (nodes and versions must agree; a change of functions bumps FAMILY)', () => {
-    assert.deepEqual(storeCodes(lshFamily(params), v), ['4f', '82', '93', 'cc']);
-    assert.deepEqual(storeCodes(lshFamily({ ...params, metric: 'euclidean' }), v), ['1,0,37,8,12,-27,9,-12', '11,-24,-19,-5,-16,-6,7,9', '-3,24,-15,-10,9,8,24,22', '-23,0,-26,-12,17,1,15,15']);
-    assert.equal(FAMILY, 'sparse1');
+    assert.deepEqual(storeCodes(lshFamily(params), v), ['3c', '25', 'dc', '3c']);
+    assert.deepEqual(storeCodes(lshFamily({ ...params, metric: 'euclidean' }), v), ['2,8,9,-12,4,-31,3,-2', '-14,8,-10,-27,17,9,4,9', '-16,-2,10,-16,-3,6,-20,8', '13,25,0,-14,-8,4,1,-13']);
+    assert.equal(FAMILY, 'hadamard-sparse1');
   });
 
-  test('very sparse projections: ≈ √d components a function, each ±1, and a·v is their signed sum × √s', () => {
-    const f = lshFamily({ ...params, dimensions: 1536, tables: 16, bits: 12 });
+  test('a randomised Hadamard transform then very sparse projections: ≈ √d components a function, each ±1', () => {
+    const big = lshFamily({ ...params, dimensions: 1536, tables: 16, bits: 12 });
+    assert.equal(big.scratch.length, 2048, 'padded to a power of two');
     let nonZero = 0;
-    for (let j = 0; j < 192; j++) nonZero += f.start[j + 1] - f.start[j];
-    assert.ok(Math.abs(nonZero / 192 - Math.sqrt(1536)) < 4, `${nonZero / 192} components a function`);
-    const x = Float32Array.from({ length: 1536 }, (_, i) => Math.cos(i * 0.37));
+    for (let j = 0; j < 192; j++) nonZero += big.start[j + 1] - big.start[j];
+    assert.ok(Math.abs(nonZero / 192 - Math.sqrt(2048)) < 4, `${nonZero / 192} components a function`);
+    // a·(H·D·v) computed the slow way: H's entries are (−1)^popcount(i & k)
+    const f = lshFamily({ ...params, dimensions: 50 });
+    const x = Float32Array.from({ length: 50 }, (_, i) => Math.cos(i * 0.37));
+    const d = f.scratch.length;
+    const u = Array.from({ length: d }, (_, i) => {
+      let sum = 0;
+      for (let k = 0; k < 50; k++) sum += (popcount(i & k) % 2 ? -1 : 1) * f.signs[k] * x[k];
+      return sum;
+    });
     const got = project(f, x);
-    for (const j of [0, 77, 191]) {
+    for (let j = 0; j < 32; j++) {
       let want = 0;
-      for (let k = f.start[j]; k < f.mid[j]; k++) want += x[f.index[k]];
-      for (let k = f.mid[j]; k < f.start[j + 1]; k++) want -= x[f.index[k]];
-      assert.ok(Math.abs(got[j] - want * f.scale) < 1e-9);
+      for (let k = f.start[j]; k < f.mid[j]; k++) want += u[f.index[k]];
+      for (let k = f.mid[j]; k < f.start[j + 1]; k++) want -= u[f.index[k]];
+      assert.ok(Math.abs(got[j] - want * f.scale) < 1e-9, `function ${j}`);
     }
+  });
+
+  test('a vector with two non-zero components is spread: few functions read 0 (sparse projections alone: ~95%)', () => {
+    const f = lshFamily({ ...params, dimensions: 1536, tables: 16, bits: 12 });
+    const sparse = new Float32Array(1536);
+    sparse[3] = 0.6;
+    sparse[900] = 0.8;
+    const x = project(f, sparse);
+    const zeros = x.filter((xj) => xj === 0).length;
+    assert.ok(zeros < 192 / 10, `${zeros} of 192 functions read 0`);
   });
 
   test('a query reads its own bucket first, then `probes` neighbours differing in one function', () => {
@@ -81,6 +100,12 @@ describe('LSH functions', () => {
     });
   });
 });
+
+function popcount(n: number): number {
+  let c = 0;
+  for (; n; n &= n - 1) c++;
+  return c;
+}
 
 describe('RedisVectorStore on a real redis-server', { skip: redisMissing ?? false }, () => {
   let server: RedisServer;

@@ -14,16 +14,20 @@
  *   Normalising and using hyperplanes would be right only for unit vectors; p-stable hashing is
  *   right for any.
  *
- * The projections `a` are VERY SPARSE random projections (Achlioptas 2003; Li, Hastie & Church
- * 2006, "Very sparse random projections"): each component is +√s or −√s with probability 1/(2s)
- * each and 0 otherwise, s = √dimensions, kept as two index lists (plus, minus), so a·v is ≈ √d
- * additions instead of d multiply-adds: at 1,536 dimensions ≈ 39 instead of 1,536 per function,
- * 192 functions ≈ 7,500 additions a vector instead of 295,000 multiply-adds (docs/performance.md).
- * Scaled by √s, a·v has the variance of a Gaussian projection (‖v‖²), so the p-stable widths keep
- * their meaning; for dense vectors (what embedding models produce) a·v is close to Gaussian by the
- * central limit theorem. Vectors with very few non-zero components (a bag-of-words toy embedder)
- * hash poorly: most functions see none of their components and read 0. Exact distances on the
- * candidates keep every match exact whatever the hashing; only recall depends on it.
+ * The projections are a Fast Johnson–Lindenstrauss transform (Ailon & Chazelle 2006): the vector is
+ * first spread by a randomised Hadamard transform u = H·D·v (D: random signs; H: the Walsh–Hadamard
+ * matrix, zero-padded to a power of two d, scaled to be orthonormal, so angles and distances are
+ * kept exactly), then projected by VERY SPARSE random projections a (Achlioptas 2003; Li, Hastie &
+ * Church 2006): each component +√s or −√s with probability 1/(2s) each and 0 otherwise, s = √d,
+ * kept as two index lists (plus, minus). At 1,536 dimensions (d = 2,048) that is ≈ 22,500
+ * additions for the transform and ≈ 45 a function, ≈ 31,000 in all instead of 192 × 1,536 =
+ * 295,000 multiply-adds for dense Gaussian planes (docs/performance.md). Why the transform: a sparse
+ * projection alone sees only ≈ √d of the components, so a vector with few non-zero components
+ * (short texts under a bag-of-words embedder) reads 0 in most functions and every such vector
+ * falls in the same buckets; after H·D every vector is dense, and a·u is close to Gaussian (central
+ * limit theorem) with the variance of a Gaussian projection, ‖v‖², so the p-stable widths keep
+ * their meaning. Exact distances on the candidates keep every match exact whatever the hashing;
+ * only recall depends on it.
  *
  * Multi-probe (Lv et al. 2007, query-directed): besides its own bucket, a query reads, per table,
  * the buckets one function away, for the `probes` functions whose value it was least sure of (the
@@ -35,7 +39,7 @@
  * version (FAMILY), the metric, dimensions, table shape and the plugin's `vectordb.lsh.seed`: same
  * config and version, same functions, everywhere, across restarts and versions of Node. FAMILY is
  * in the layout too: an index hashed by another version (the dense Gaussian planes before
- * `sparse1`) lives under other keys and is never read with these functions.
+ * `hadamard-sparse1`) lives under other keys and is never read with these functions.
  */
 import { createHash } from 'node:crypto';
 import type { DistanceMetric } from './vector-store.ts';
@@ -75,13 +79,17 @@ export const WIDTH_FACTOR = 4;
  * The hash family's version, part of the seed and of the layout. Bump it whenever the functions
  * drawn from a seed change, so no store mixes buckets of two families.
  */
-export const FAMILY = 'sparse1';
+export const FAMILY = 'hadamard-sparse1';
 
 /** The functions of one layout: `tables × bits` sparse projections. */
 export interface LshFamily {
   readonly params: LshParams;
   /** A short id of everything that decides the buckets: stores of different layouts never share keys. */
   readonly layout: string;
+  /** The randomised Hadamard transform's signs, one per input component. */
+  readonly signs: Float64Array;
+  /** Its working buffer (a power of two long): `project` is synchronous, so one per family serves every call. */
+  readonly scratch: Float64Array;
   /**
    * Function j's +1 components are index[start[j] .. mid[j]), its −1 components
    * index[mid[j] .. start[j + 1]).
@@ -89,7 +97,10 @@ export interface LshFamily {
   readonly index: Uint32Array;
   readonly start: Uint32Array;
   readonly mid: Uint32Array;
-  /** √s: what makes a·v's variance ‖v‖², as a Gaussian projection's (matters for the p-stable widths). */
+  /**
+   * √s / √d: √s makes a·u's variance ‖u‖², as a Gaussian projection's (it matters for the
+   * p-stable widths); 1/√d makes the Hadamard transform orthonormal (‖u‖ = ‖v‖).
+   */
   readonly scale: number;
   /** p-stable offsets, one per function (euclidean). */
   readonly offsets: Float32Array;
@@ -142,8 +153,12 @@ export function lshFamily(params: LshParams): LshFamily {
   const held = families.get(layout);
   if (held) return held;
   const n = params.tables * params.bits;
-  const d = params.dimensions;
-  const rand = xoshiro(seedWords(`modelgate-lsh:${FAMILY}:${params.metric}:${d}:${params.tables}x${params.bits}:${params.seed}`));
+  const rand = xoshiro(seedWords(`modelgate-lsh:${FAMILY}:${params.metric}:${params.dimensions}:${params.tables}x${params.bits}:${params.seed}`));
+  // the randomised Hadamard transform's length (a power of two) and signs
+  let d = 1;
+  while (d < params.dimensions) d *= 2;
+  const signs = new Float64Array(params.dimensions);
+  for (let i = 0; i < signs.length; i++) signs[i] = rand() < 0.5 ? -1 : 1;
   // s = √d: a component is non-zero with probability 1/s (at least 1/2 for tiny d)
   const s = Math.max(2, Math.sqrt(d));
   const p = 1 / s;
@@ -168,25 +183,40 @@ export function lshFamily(params: LshParams): LshFamily {
   const width = widthOf(params);
   const offsets = new Float32Array(n);
   for (let i = 0; i < n; i++) offsets[i] = rand() * width;
-  const family: LshFamily = { params, layout, index: Uint32Array.from(index), start, mid, scale: Math.sqrt(s), offsets, width };
+  const family: LshFamily = { params, layout, signs, scratch: new Float64Array(d), index: Uint32Array.from(index), start, mid, scale: Math.sqrt(s) / Math.sqrt(d), offsets, width };
   if (families.size >= MAX_FAMILIES) families.delete(families.keys().next().value!);
   families.set(layout, family);
   return family;
 }
 
-/** Every function's raw value for `v`: a·v (cosine) or (a·v + b) / w (euclidean). */
+/** Every function's raw value for `v`: a·u (cosine) or (a·u + b) / w (euclidean), u = H·D·v (see the header). */
 export function project(f: LshFamily, v: Float32Array): Float64Array {
   const n = f.params.tables * f.params.bits;
   const out = new Float64Array(n);
-  const { index, start, mid, scale } = f;
+  const { index, start, mid, scale, signs } = f;
+  const u = f.scratch;
+  const len = u.length;
+  for (let i = 0; i < signs.length; i++) u[i] = signs[i] * v[i];
+  u.fill(0, signs.length);
+  // fast Walsh–Hadamard transform, in place (unnormalised: `scale` holds the 1/√d)
+  for (let h = 1; h < len; h *= 2) {
+    for (let i = 0; i < len; i += 2 * h) {
+      for (let j = i; j < i + h; j++) {
+        const a = u[j];
+        const b = u[j + h];
+        u[j] = a + b;
+        u[j + h] = a - b;
+      }
+    }
+  }
   const cosine = f.params.metric === 'cosine';
   for (let j = 0; j < n; j++) {
     let plus = 0;
     let minus = 0;
     const m = mid[j];
     const e = start[j + 1];
-    for (let k = start[j]; k < m; k++) plus += v[index[k]];
-    for (let k = m; k < e; k++) minus += v[index[k]];
+    for (let k = start[j]; k < m; k++) plus += u[index[k]];
+    for (let k = m; k < e; k++) minus += u[index[k]];
     const x = (plus - minus) * scale;
     out[j] = cosine ? x : (x + f.offsets[j]) / f.width;
   }
