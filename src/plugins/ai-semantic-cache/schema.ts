@@ -8,7 +8,7 @@
  *   (ours: per worker, bounded) or `redis`; `threshold` is the largest distance that still matches
  *   (Kong's meaning: lower is stricter); `redis` is Kong's connection record, informational as in the
  *   counting plugins (the node's `MODELGATE_REDIS_URL` is used); `vectordb.memory` bounds and the
- *   redis strategy's `vectordb.lsh` index shape are ours;
+ *   vector index's `vectordb.lsh` shape (redis; memory past max_candidates vectors) are ours;
  * - `cache_ttl`, `cache_control`, `exact_caching`, `ignore_system_prompts`,
  *   `ignore_assistant_prompts`, `ignore_tool_prompts`, `message_countback`, `stop_on_failure`,
  *   `llm_format` (3.11): Kong's;
@@ -39,7 +39,7 @@ export interface SemanticCacheConfig {
     threshold: number;
     redis: Record<string, unknown> | null;
     memory: { max_entries: number; max_bytes: number };
-    /** The redis strategy's index (ours): redis-store.ts, redis-lsh.ts. */
+    /** The vector index (ours): redis-lsh.ts; redis-store.ts always, memory-store.ts past max_candidates vectors a scope. */
     lsh: { tables: number; bits: number; probes: number; max_candidates: number; seed: string };
   };
   cache_ttl: number;
@@ -93,7 +93,8 @@ export const schema: PluginSchema = {
               max_bytes: { type: 'integer', default: 64 * 1024 * 1024, between: [1024, 4 * 1024 * 1024 * 1024] },
             },
           },
-          // the redis strategy's locality-sensitive hashing (ours; defaults measured in bench/semantic-recall.ts)
+          // the vector index's locality-sensitive hashing (ours: redis always, memory past max_candidates
+          // vectors a scope; defaults measured in bench/semantic-recall.ts)
           lsh: {
             type: 'record',
             fields: {

@@ -2,10 +2,13 @@
  * The contract between the semantic cache and where its vectors live (issue 22). Two strategies
  * implement it, chosen by `config.vectordb.strategy`:
  * - `memory` (memory-store.ts): in the worker process, bounded in entries and bytes (least recently
- *   used first), searched by brute force;
- * - `redis` (redis-store.ts, the "cache-redis" helper's): shared by every node through the node's
- *   Redis (`MODELGATE_REDIS_URL`), plain Redis only (locality-sensitive-hash buckets in sets, exact
- *   distances on the candidates), or the server's own vector search when it has one.
+ *   used first), searched by brute force up to `vectordb.lsh.max_candidates` vectors a scope and
+ *   through the same locality-sensitive hashing as `redis` above that (exact distances on the
+ *   candidates);
+ * - `redis` (redis-store.ts): shared by every node through the node's Redis (`MODELGATE_REDIS_URL`),
+ *   plain Redis commands only (locality-sensitive-hash buckets in sorted sets, exact distances on
+ *   the candidates). A server's own vector search (Redis 8 vector sets, RediSearch) is not used: it
+ *   could not be tested here, and is not shipped (docs/decisions.md).
  *
  * What is stored where:
  * - the cached ANSWER (an Entry: entry.ts) lives in the key-value cache of src/state/
