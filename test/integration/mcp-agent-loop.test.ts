@@ -17,6 +17,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Gateway } from '../helpers/gateway.ts';
 import { LogSink } from '../helpers/log-sink.ts';
+import { adminOk, httpLogTo } from '../helpers/mcp.ts';
 import { startMockProvider, type MockProvider } from '../mocks/providers.ts';
 import { startMcpUpstream, type McpUpstream } from '../mocks/mcp-server.ts';
 
@@ -29,11 +30,7 @@ let mcp: McpUpstream;
 let sink: LogSink;
 let aliceId: string;
 
-async function admin(method: string, url: string, body?: unknown): Promise<any> {
-  const r = await gw.adminRequest(method, url, body);
-  assert.ok(r.status < 300, `${method} ${url}: ${r.status} ${r.text}`);
-  return r.json;
-}
+const admin = (method: string, url: string, body?: unknown) => adminOk(gw, method, url, body);
 
 /** The spend rows once there are `n` (written by the primary after the answer; polled, the runner's timeout bounds it). */
 async function spendRows(n: number): Promise<any[]> {
@@ -70,7 +67,7 @@ before(async () => {
   await admin('POST', '/routes', { name: 'tools', paths: ['/tools'] });
   await admin('POST', '/routes/tools/plugins', { name: 'key-auth', config: { key_names: ['apikey'] } });
   await admin('POST', '/routes/tools/plugins', { name: 'ai-mcp-proxy', config: { mode: 'passthrough-listener', server: { url: mcp.url } } });
-  await admin('POST', '/routes/tools/plugins', { name: 'http-log', config: { http_endpoint: sink.url, queue: { max_batch_size: 1, max_coalescing_delay: 0.01 } } });
+  await admin('POST', '/routes/tools/plugins', httpLogTo(sink));
 });
 
 after(async () => {

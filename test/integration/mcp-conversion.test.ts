@@ -11,11 +11,11 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { Gateway } from '../helpers/gateway.ts';
 import { LogSink } from '../helpers/log-sink.ts';
+import { adminOk, connectMcp, httpLogTo, routeEntries, toolMetric, until } from '../helpers/mcp.ts';
 import { EchoServer, type Received } from '../helpers/echo-server.ts';
 
 const ALICE_KEY = 'alice-conv-key-51c0e7a2';
@@ -26,42 +26,14 @@ let sink: LogSink;
 let echo: EchoServer;
 const open: StreamableHTTPClientTransport[] = [];
 
-async function admin(method: string, url: string, body?: unknown): Promise<any> {
-  const r = await gw.adminRequest(method, url, body);
-  assert.ok(r.status < 300, `${method} ${url}: ${r.status} ${r.text}`);
-  return r.json;
-}
+const admin = (method: string, url: string, body?: unknown) => adminOk(gw, method, url, body);
 
-async function connect(path: string, key: string | null = ALICE_KEY): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
-  const transport = new StreamableHTTPClientTransport(new URL(gw.proxy + path), { requestInit: { headers: key ? { apikey: key } : {} } });
-  const client = new Client({ name: 'modelgate-test', version: '1.0.0' });
-  await client.connect(transport);
-  open.push(transport);
-  return { client, transport };
-}
+const connect = (path: string, key: string | null = ALICE_KEY) => connectMcp(gw.proxy + path, key, open);
 
-async function until(what: string, fn: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  assert.fail(`never happened: ${what}`);
-}
 
-async function metric(name: string, tool: string, status: string): Promise<number> {
-  const text = await (await fetch(`${gw.admin}/metrics`)).text();
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    if (line.includes(`tool="${tool}"`) && line.includes(`status="${status}"`)) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return 0;
-}
+const metric = (name: string, tool: string, status: string) => toolMetric(gw, name, tool, status);
 
-function entries(route: string): any[] {
-  const out: any[] = [];
-  for (const b of sink.bodies) for (const e of [JSON.parse(b)].flat()) if (e.route?.name === route) out.push(e);
-  return out;
-}
+const entries = (route: string) => routeEntries(sink, route);
 
 /** What the echo upstream got since `from`. */
 function receivedSince(from: number): Received[] {
@@ -128,7 +100,7 @@ before(async () => {
   await admin('POST', '/consumers/alice/key-auth', { key: ALICE_KEY });
   await admin('POST', '/consumers', { username: 'bob' });
   await admin('POST', '/consumers/bob/key-auth', { key: BOB_KEY });
-  const log = { name: 'http-log', config: { http_endpoint: sink.url, queue: { max_batch_size: 1, max_coalescing_delay: 0.01 } } };
+  const log = httpLogTo(sink);
 
   // the REST routes the tools call, each with its own plugins
   await admin('POST', '/services', { name: 'api', url: echo.url });

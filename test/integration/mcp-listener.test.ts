@@ -12,11 +12,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { LoggingMessageNotificationSchema, McpError, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { Gateway } from '../helpers/gateway.ts';
 import { LogSink } from '../helpers/log-sink.ts';
+import { adminOk, allTools, connectMcp, expectProgress, expectServerNotifications, httpLogTo, toolMetric, until } from '../helpers/mcp.ts';
 import { startMcpUpstream, type McpUpstream } from '../mocks/mcp-server.ts';
 
 const ALICE_KEY = 'alice-listener-key-61f0a9c2';
@@ -33,50 +33,11 @@ const open: StreamableHTTPClientTransport[] = [];
 /** The 20 tools test/mocks/mcp-server.ts registers. */
 const UPSTREAM_TOOLS = ['echo', 'add', 'fail', 'slow', 'wait', 'hang', 'crash', 'notify', ...Array.from({ length: 12 }, (_, i) => `t${String(i).padStart(2, '0')}`)];
 
-async function admin(method: string, url: string, body?: unknown): Promise<any> {
-  const r = await gw.adminRequest(method, url, body);
-  assert.ok(r.status < 300, `${method} ${url}: ${r.status} ${r.text}`);
-  return r.json;
-}
+const admin = (method: string, url: string, body?: unknown) => adminOk(gw, method, url, body);
 
-async function connect(key: string): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
-  const transport = new StreamableHTTPClientTransport(new URL(`${gw.proxy}/hub`), { requestInit: { headers: { apikey: key } } });
-  const client = new Client({ name: 'modelgate-listener-test', version: '1.0.0' });
-  await client.connect(transport);
-  open.push(transport);
-  return { client, transport };
-}
+const connect = (key: string) => connectMcp(`${gw.proxy}/hub`, key, open, 'modelgate-listener-test');
 
-async function allTools(client: Client): Promise<{ names: string[]; pages: number }> {
-  const names: string[] = [];
-  let cursor: string | undefined;
-  let pages = 0;
-  do {
-    const page = await client.listTools(cursor ? { cursor } : {});
-    names.push(...page.tools.map((t) => t.name));
-    cursor = page.nextCursor;
-    pages++;
-  } while (cursor);
-  return { names, pages };
-}
-
-/** Waits for a condition another party makes true (a log delivery, a DELETE reaching a server); the runner's timeout bounds it. */
-async function until(what: string, fn: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  assert.fail(`never happened: ${what}`);
-}
-
-async function metric(name: string, tool: string, status: string): Promise<number> {
-  const text = await (await fetch(`${gw.admin}/metrics`)).text();
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    if (line.includes(`tool="${tool}"`) && line.includes(`status="${status}"`)) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return 0;
-}
+const metric = (name: string, tool: string, status: string) => toolMetric(gw, name, tool, status);
 
 function hubCalls(): any[] {
   const out: any[] = [];
@@ -131,7 +92,7 @@ before(async () => {
     },
   });
   await admin('POST', '/routes/hub/plugins', { name: 'key-auth', config: { key_names: ['apikey'] } });
-  await admin('POST', '/routes/hub/plugins', { name: 'http-log', config: { http_endpoint: sink.url, queue: { max_batch_size: 1, max_coalescing_delay: 0.01 } } });
+  await admin('POST', '/routes/hub/plugins', httpLogTo(sink));
 });
 
 after(async () => {
@@ -224,22 +185,8 @@ test('rate limit: N calls of the tool pass, N+1 is refused with the retry time; 
 
 test('notifications: progress and logging on the call stream, tools/list_changed on the session stream', async () => {
   const { client, transport } = await connect(ALICE_KEY);
-  const progress: number[] = [];
-  const r = await client.callTool({ name: 'beta_slow', arguments: { steps: 3 } }, undefined, { onprogress: (p) => progress.push(p.progress) });
-  assert.deepEqual(progress, [1, 2, 3]);
-  assert.deepEqual(r.content, [{ type: 'text', text: 'done after 3' }]);
-  const logs: unknown[] = [];
-  let changed = 0;
-  client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params.data));
-  client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed++);
-  await client.callTool({ name: 'alpha_notify', arguments: {} });
-  assert.deepEqual(logs, ['hello from the server']);
-  // the client opens its GET stream on its own schedule, and the servers drop what they send while none is open: sent again until it arrives
-  await until('tools/list_changed reaches the client', () => {
-    if (changed > 0) return true;
-    up1.sendToolListChanged();
-    return false;
-  });
+  await expectProgress(client, 'beta_slow');
+  await expectServerNotifications(client, 'alpha_notify', () => up1.sendToolListChanged());
   await transport.terminateSession();
 });
 

@@ -10,11 +10,11 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { LoggingMessageNotificationSchema, McpError, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { Gateway } from '../helpers/gateway.ts';
 import { LogSink } from '../helpers/log-sink.ts';
+import { adminOk, allTools, connectMcp, expectProgress, expectServerNotifications, httpLogTo, routeEntries, toolMetric, until } from '../helpers/mcp.ts';
 import { startMcpUpstream, type McpUpstream } from '../mocks/mcp-server.ts';
 
 const UPSTREAM_TOKEN = 'Bearer upstream-mcp-token-5c1e9a2f';
@@ -27,47 +27,18 @@ let sink: LogSink;
 let upstream: McpUpstream;
 const open: StreamableHTTPClientTransport[] = [];
 
-async function admin(method: string, url: string, body?: unknown): Promise<any> {
-  const r = await gw.adminRequest(method, url, body);
-  assert.ok(r.status < 300, `${method} ${url}: ${r.status} ${r.text}`);
-  return r.json;
-}
+const admin = (method: string, url: string, body?: unknown) => adminOk(gw, method, url, body);
 
-async function connect(path: string, key: string | null = ALICE_KEY): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
-  const transport = new StreamableHTTPClientTransport(new URL(gw.proxy + path), { requestInit: { headers: key ? { apikey: key } : {} } });
-  const client = new Client({ name: 'modelgate-test', version: '1.0.0' });
-  await client.connect(transport);
-  open.push(transport);
-  return { client, transport };
-}
+const connect = (path: string, key: string | null = ALICE_KEY) => connectMcp(gw.proxy + path, key, open);
 
-/** Waits for a condition that another party makes true (a log delivery, a server's handler); the runner's timeout bounds it. */
-async function until(what: string, fn: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  assert.fail(`never happened: ${what}`);
-}
 
 function rpc(body: unknown, headers: Record<string, string> = {}): RequestInit {
   return { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', apikey: ALICE_KEY, ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) };
 }
 
-async function metric(name: string, tool: string, status: string): Promise<number> {
-  const text = await (await fetch(`${gw.admin}/metrics`)).text();
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    if (line.includes(`tool="${tool}"`) && line.includes(`status="${status}"`)) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return 0;
-}
+const metric = (name: string, tool: string, status: string) => toolMetric(gw, name, tool, status);
 
-function mcpEntries(route: string): any[] {
-  const out: any[] = [];
-  for (const b of sink.bodies) for (const e of [JSON.parse(b)].flat()) if (e.route?.name === route && e.ai?.mcp) out.push(e);
-  return out;
-}
+const mcpEntries = (route: string) => routeEntries(sink, route, true);
 
 before(async () => {
   upstream = await startMcpUpstream({ pageSize: PAGE });
@@ -88,7 +59,7 @@ before(async () => {
     await admin('POST', '/routes', { name, paths: [`/${name}`] });
     await admin('POST', `/routes/${name}/plugins`, plugin);
     await admin('POST', `/routes/${name}/plugins`, { name: 'key-auth', config: { key_names: ['apikey'] } });
-    await admin('POST', `/routes/${name}/plugins`, { name: 'http-log', config: { http_endpoint: sink.url, queue: { max_batch_size: 1, max_coalescing_delay: 0.01 } } });
+    await admin('POST', `/routes/${name}/plugins`, httpLogTo(sink));
   }
   // Kong's own shape: the upstream is the route's service, no server.url
   await admin('POST', '/services', { name: 'mcp-svc', url: upstream.url });
@@ -111,9 +82,9 @@ test('config: every Kong mode is known to the schema, bad ones refused by name',
   const bad = await gw.adminRequest('POST', '/plugins', { name: 'ai-mcp-proxy', config: { mode: 'no-such-mode' } });
   assert.equal(bad.status, 400);
   assert.match(bad.text, /expected one of/);
-  const sse = await gw.adminRequest('POST', '/plugins', { name: 'ai-mcp-proxy', config: { mode: 'passthrough-listener', server: { transport: 'sse' } } });
-  assert.equal(sse.status, 400);
-  assert.match(sse.text, /server.transport 'sse'/);
+  const transport = await gw.adminRequest('POST', '/plugins', { name: 'ai-mcp-proxy', config: { mode: 'passthrough-listener', server: { transport: 'websocket' } } });
+  assert.equal(transport.status, 400);
+  assert.match(transport.text, /expected one of/);
 });
 
 test('key-auth in front: 401 without a key, in JSON-RPC error shape', async () => {
@@ -129,15 +100,7 @@ test('tools (paged), resources and prompts through the gateway; credentials: the
   const before = upstream.seen.length;
   const { client, transport } = await connect('/mcp');
   assert.equal(client.getServerVersion()?.name, 'test-upstream');
-  const names: string[] = [];
-  let cursor: string | undefined;
-  let pages = 0;
-  do {
-    const page = await client.listTools(cursor ? { cursor } : {});
-    names.push(...page.tools.map((t) => t.name));
-    cursor = page.nextCursor;
-    pages++;
-  } while (cursor);
+  const { names, pages } = await allTools(client);
   assert.equal(pages, Math.ceil(names.length / PAGE));
   assert.ok(names.includes('echo') && names.includes('t11'), names.join());
   const echoed = await client.callTool({ name: 'echo', arguments: { text: 'hi there' } });
@@ -168,28 +131,13 @@ test("the route's service as the upstream (Kong's configuration), no auth on the
 
 test('progress notifications of a slow tool reach the client', async () => {
   const { client, transport } = await connect('/mcp');
-  const progress: number[] = [];
-  const r = await client.callTool({ name: 'slow', arguments: { steps: 3 } }, undefined, { onprogress: (p) => progress.push(p.progress) });
-  assert.deepEqual(progress, [1, 2, 3]);
-  assert.deepEqual(r.content, [{ type: 'text', text: 'done after 3' }]);
+  await expectProgress(client, 'slow');
   await transport.terminateSession();
 });
 
 test("server notifications: a logging message on the call's stream, tools/list_changed on the session's own stream", async () => {
   const { client, transport } = await connect('/mcp');
-  const logs: unknown[] = [];
-  let changed = 0;
-  client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params.data));
-  client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed++);
-  await client.callTool({ name: 'notify', arguments: {} });
-  assert.deepEqual(logs, ['hello from the server']);
-  // the client opens its GET stream on its own schedule, and a server drops what it sends while none
-  // is open (the SDK's behaviour): sent again until it arrives
-  await until('tools/list_changed reaches the client on the GET stream', () => {
-    if (changed > 0) return true;
-    upstream.sendToolListChanged();
-    return false;
-  });
+  await expectServerNotifications(client, 'notify', () => upstream.sendToolListChanged());
   assert.ok(upstream.seen.some((s) => s.method === 'GET' && s.headers['mcp-session-id'] !== undefined), 'through the session stream');
   await transport.terminateSession();
 });

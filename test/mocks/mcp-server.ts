@@ -10,6 +10,11 @@
  * `crash` (the server drops the connection mid-stream), `notify` (a logging message, then
  * tools/list_changed on the session's own stream). Enough tools (`t00`..`t11`) for tools/list to
  * page when `pageSize` is set. A resource `note://one` and a prompt `greet`.
+ *
+ * `transport: 'sse'`: the same server behind the SDK's SSEServerTransport instead (MCP's
+ * 2024-11-05 HTTP+SSE transport: GET /sse opens a session's stream, whose `endpoint` event names
+ * /messages?sessionId=…, where the client POSTs). A session ends when its stream closes
+ * (`deleted` lists those), and `crash` drops the session's stream.
  */
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -17,6 +22,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { z } from 'zod';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 
 export interface SeenRequest {
@@ -31,7 +37,7 @@ export interface McpUpstream {
   seen: SeenRequest[];
   /** Sessions the SDK transport holds open. */
   openSessions(): number;
-  /** Sessions ended by a client DELETE. */
+  /** Sessions ended by a client DELETE (legacy transport: by the client closing the stream). */
   deleted: string[];
   /** Cancellations the tool handlers saw (their AbortSignal fired). */
   cancelled: string[];
@@ -41,8 +47,10 @@ export interface McpUpstream {
   close(): Promise<void>;
 }
 
-export async function startMcpUpstream(opts: { pageSize?: number } = {}): Promise<McpUpstream> {
-  const transports = new Map<string, StreamableHTTPServerTransport>();
+export async function startMcpUpstream(opts: { pageSize?: number; transport?: 'streamable-http' | 'sse' } = {}): Promise<McpUpstream> {
+  const transports = new Map<string, StreamableHTTPServerTransport | SSEServerTransport>();
+  /** Legacy transport: each session's stream (the crash tool drops it). */
+  const streams = new Map<string, http.ServerResponse>();
   const servers = new Map<string, McpServer>();
   const seen: SeenRequest[] = [];
   const deleted: string[] = [];
@@ -112,6 +120,7 @@ export async function startMcpUpstream(opts: { pageSize?: number } = {}): Promis
       }
     }
     seen.push(rec);
+    if (opts.transport === 'sse') return legacy(req, res, rec, body);
     if (rec.toolName === 'crash') crashRes = res;
     const sid = req.headers['mcp-session-id'] as string | undefined;
     let transport = sid ? transports.get(sid) : undefined;
@@ -139,8 +148,37 @@ export async function startMcpUpstream(opts: { pageSize?: number } = {}): Promis
       };
       await server.connect(transport);
     }
-    await transport.handleRequest(req, res, body);
+    await (transport as StreamableHTTPServerTransport).handleRequest(req, res, body);
   });
+
+  /** The 2024-11-05 transport, as the SDK's examples serve it: GET opens a session, POSTs name it in the query. */
+  async function legacy(req: http.IncomingMessage, res: http.ServerResponse, rec: SeenRequest, body: unknown): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method === 'GET' && url.pathname === '/sse') {
+      const transport = new SSEServerTransport('/messages', res);
+      const server = makeServer();
+      const id = transport.sessionId;
+      transports.set(id, transport);
+      servers.set(id, server);
+      streams.set(id, res);
+      transport.onclose = () => {
+        if (!transports.delete(id)) return;
+        servers.delete(id);
+        streams.delete(id);
+        deleted.push(id);
+      };
+      await server.connect(transport);
+      return;
+    }
+    const id = url.searchParams.get('sessionId') ?? '';
+    const transport = transports.get(id);
+    if (req.method !== 'POST' || url.pathname !== '/messages' || !(transport instanceof SSEServerTransport)) {
+      res.writeHead(404).end('Session not found');
+      return;
+    }
+    if (rec.toolName === 'crash') crashRes = streams.get(id) ?? null;
+    await transport.handlePostMessage(req, res, body);
+  }
   httpServer.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -148,7 +186,7 @@ export async function startMcpUpstream(opts: { pageSize?: number } = {}): Promis
   await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r));
   const port = (httpServer.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}/mcp`,
+    url: `http://127.0.0.1:${port}/${opts.transport === 'sse' ? 'sse' : 'mcp'}`,
     seen,
     deleted,
     cancelled,

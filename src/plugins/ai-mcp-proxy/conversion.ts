@@ -12,10 +12,11 @@
  */
 import type { RequestContext } from '../../proxy/context.ts';
 import type { CompiledMcp } from './compile.ts';
-import { INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, SESSION_NOT_FOUND, errorResponse, isRequest, parseMessages, type RpcError, type RpcRequest, type RpcResponse } from './jsonrpc.ts';
-import { sessions, type McpSession } from './session.ts';
+import { INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, errorResponse, isRequest, parseMessages, type RpcError, type RpcRequest, type RpcResponse } from './jsonrpc.ts';
+import { sessions } from './session.ts';
+import { openSession, requireSession } from './client-session.ts';
 import { checkToolCall, deniedError, mcpLogSection, toolCallEnded, visibleTools, type ToolCall } from './governance.ts';
-import { SESSION_HEADER, answerJson, headerValue } from './transport.ts';
+import { SESSION_HEADER, answerJson } from './transport.ts';
 import { conversionTools, type ConversionTool } from './conversion-tools.ts';
 import { TOOL_CALL_HEADER, argumentsProblem, callThroughGateway, type ToolAnswer } from './conversion-call.ts';
 import { checkSchema } from './json-schema.ts';
@@ -44,21 +45,6 @@ export async function serveConversion(ctx: RequestContext, conf: CompiledMcp): P
   }
 }
 
-async function requireSession(ctx: RequestContext): Promise<McpSession | null> {
-  const id = headerValue(ctx.req.headers, SESSION_HEADER);
-  if (!id) {
-    answerJson(ctx, 400, errorResponse(null, INVALID_REQUEST, 'Bad Request: Mcp-Session-Id header is required'));
-    return null;
-  }
-  const s = await sessions.find(id, ctx.route.id, ctx.consumer?.id ?? null);
-  if (!s) {
-    answerJson(ctx, 404, errorResponse(null, SESSION_NOT_FOUND, 'Session not found'));
-    return null;
-  }
-  mcpLogSection(ctx).session_id = s.id;
-  return s;
-}
-
 async function del(ctx: RequestContext): Promise<void> {
   const s = await requireSession(ctx);
   if (!s) return;
@@ -83,11 +69,9 @@ async function post(ctx: RequestContext, conf: CompiledMcp): Promise<void> {
   const init = messages.find((m) => isRequest(m) && m.method === 'initialize') as RpcRequest | undefined;
   if (init) {
     if (batch) return answerJson(ctx, 400, errorResponse(init.id, INVALID_REQUEST, 'Invalid Request: initialize must not be part of a batch'));
-    const limits = conf.config.server.session;
-    const s = sessions.create(ctx.route.id, ctx.consumer?.id ?? null, { idleMs: limits.idle_timeout * 1000, ttlMs: limits.session_ttl * 1000, maxSessions: limits.max_sessions });
+    const s = openSession(ctx, conf);
     if (!s) return answerJson(ctx, 503, errorResponse(init.id, INTERNAL_ERROR, 'Too many open MCP sessions on this gateway; try again later'));
     s.protocolVersion = negotiate(init.params?.protocolVersion);
-    section.session_id = s.id;
     section.protocol_version = s.protocolVersion;
     // shared before the client sees the id: its next request may reach another worker
     await sessions.share(s);

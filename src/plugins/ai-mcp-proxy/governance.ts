@@ -170,3 +170,10 @@ export function toolCallEnded(ctx: RequestContext, conf: CompiledMcp, call: Tool
     }
   }
 }
+
+/** A tool's own error (`isError: true`): its first text content, for the log. */
+export function toolErrorText(result: Record<string, unknown> | undefined): string {
+  const content = result?.content;
+  if (Array.isArray(content)) for (const c of content) if (c && typeof c === 'object' && (c as { type?: unknown }).type === 'text') return String((c as { text?: unknown }).text ?? '');
+  return 'the tool reported an error';
+}

@@ -13,7 +13,9 @@
  *   client on the call's stream, its error answers and failures come back as JSON-RPC errors.
  * - the client's GET stream carries the members' own notifications (tools/list_changed, logging).
  * - DELETE, idle and lifetime limits end the client's session and every upstream one with it.
- * Resources and prompts are not aggregated (not advertised); JSON-RPC batches are refused.
+ * Resources and prompts are not aggregated (not advertised); JSON-RPC batches are refused; members
+ * whose upstream speaks the legacy HTTP+SSE transport are left out (upstream-session.ts speaks
+ * Streamable HTTP only).
  */
 import type { RequestContext } from '../../proxy/context.ts';
 import { logger } from '../../observability/logger.ts';
@@ -26,7 +28,6 @@ import {
   INVALID_REQUEST,
   METHOD_NOT_FOUND,
   REQUEST_TIMEOUT,
-  SESSION_NOT_FOUND,
   errorResponse,
   isNotification,
   isRequest,
@@ -37,8 +38,9 @@ import {
   type RpcResponse,
 } from './jsonrpc.ts';
 import { sessions, type McpSession } from './session.ts';
-import { checkToolCall, deniedError, mcpLogSection, toolAllowed, toolCallEnded, type ToolCall } from './governance.ts';
-import { SESSION_HEADER, SseWriter, answerJson, headerValue, type SseEvent } from './transport.ts';
+import { checkToolCall, deniedError, mcpLogSection, toolAllowed, toolCallEnded, toolErrorText, type ToolCall } from './governance.ts';
+import { openSession, requireSession } from './client-session.ts';
+import { SESSION_HEADER, SseWriter, answerJson, type SseEvent } from './transport.ts';
 import { membersOf, memberByPrefix, type Member } from './listener-members.ts';
 import { UpstreamFailure, UpstreamSession } from './upstream-session.ts';
 import { memberCall, memberTools, type MemberAnswer } from './listener-calls.ts';
@@ -108,21 +110,6 @@ export async function serveListener(ctx: RequestContext, conf: CompiledMcp): Pro
   }
 }
 
-async function requireSession(ctx: RequestContext): Promise<McpSession | null> {
-  const id = headerValue(ctx.req.headers, SESSION_HEADER);
-  if (!id) {
-    answerJson(ctx, 400, errorResponse(null, INVALID_REQUEST, 'Bad Request: Mcp-Session-Id header is required'));
-    return null;
-  }
-  const s = await sessions.find(id, ctx.route.id, ctx.consumer?.id ?? null);
-  if (!s) {
-    answerJson(ctx, 404, errorResponse(null, SESSION_NOT_FOUND, 'Session not found'));
-    return null;
-  }
-  mcpLogSection(ctx).session_id = s.id;
-  return s;
-}
-
 function members(ctx: RequestContext, conf: CompiledMcp): Member[] {
   const self = ctx.chain.find((p) => p.conf === conf)?.id ?? '';
   return membersOf(ctx.snapshot, conf.config.server.tag, conf.config.server.tool_prefix, self);
@@ -159,16 +146,13 @@ async function post(ctx: RequestContext, conf: CompiledMcp): Promise<void> {
 }
 
 function initialize(ctx: RequestContext, conf: CompiledMcp, m: RpcRequest): void {
-  const lim = conf.config.server.session;
-  const s = sessions.create(ctx.route.id, ctx.consumer?.id ?? null, { idleMs: lim.idle_timeout * 1000, ttlMs: lim.session_ttl * 1000, maxSessions: lim.max_sessions });
+  const s = openSession(ctx, conf);
   if (!s) return answerJson(ctx, 503, errorResponse(m.id, INTERNAL_ERROR, 'Too many open MCP sessions on this gateway; try again later'));
   const asked = m.params?.protocolVersion;
   // the specification: the server answers with the client's version when it supports it, else its own latest
   const version = typeof asked === 'string' && SUPPORTED_VERSIONS.includes(asked) ? asked : SUPPORTED_VERSIONS[0];
   s.protocolVersion = version;
-  const section = mcpLogSection(ctx);
-  section.session_id = s.id;
-  section.protocol_version = version;
+  mcpLogSection(ctx).protocol_version = version;
   return void sessions.share(s).then(() =>
     answerJson(ctx, 200, { jsonrpc: '2.0', id: m.id, result: { protocolVersion: version, capabilities: { tools: { listChanged: true } }, serverInfo: SERVER_INFO } }, { [SESSION_HEADER]: s.id }),
   );
@@ -233,6 +217,8 @@ function releaseClaim(s: McpSession, member: Member): void {
 
 async function openUpstream(s: McpSession, member: Member): Promise<UpstreamSession> {
   if (!member.target) throw new UpstreamFailure('gone', `${member.server} has no upstream MCP server (server.url or the route's service)`);
+  // the listener's upstream client speaks Streamable HTTP only: a legacy member is left out (a warning), its calls refused
+  if (member.conf.config.server.transport === 'sse') throw new UpstreamFailure('gone', `${member.server} speaks MCP's legacy HTTP+SSE transport, which the listener does not aggregate`);
   let known = await readKnown(s, member);
   if (!known && !(await claim(s, member))) {
     // another worker is opening it: its session is taken over once shared, or ours opened if it never comes
@@ -450,12 +436,6 @@ async function finish(ctx: RequestContext, out: SseWriter, reply: RpcResponse | 
     return out.end();
   }
   answerJson(ctx, 200, reply);
-}
-
-function toolErrorText(result: Record<string, unknown> | undefined): string {
-  const content = result?.content;
-  if (Array.isArray(content)) for (const c of content) if (c && typeof c === 'object' && (c as { type?: unknown }).type === 'text') return String((c as { text?: unknown }).text ?? '');
-  return 'the tool reported an error';
 }
 
 /** GET: the session's own stream, carrying what the members' servers send on theirs. */

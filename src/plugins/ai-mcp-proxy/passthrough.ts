@@ -11,6 +11,8 @@
  * - faults: a server silent for `server.timeout` while a request waits, or gone mid-stream, gets
  *   every waiting request an error and closes the session (upstream told with DELETE where it can
  *   still hear it).
+ * Toward the upstream this module speaks Streamable HTTP; an older server's HTTP+SSE transport
+ * (`server.transport: sse`) is passthrough-legacy.ts, after the same parsing, session and governance.
  */
 import type { RequestContext } from '../../proxy/context.ts';
 import { endToEndHeaders, CLIENT_CREDENTIAL_HEADERS } from '../../proxy/headers.ts';
@@ -34,7 +36,9 @@ import {
   type RpcResponse,
 } from './jsonrpc.ts';
 import { sessions, type McpSession } from './session.ts';
-import { checkToolCall, mcpLogSection, toolCallEnded, visibleTools, type ToolCall } from './governance.ts';
+import { checkToolCall, mcpLogSection, toolCallEnded, toolErrorText, visibleTools, type ToolCall } from './governance.ts';
+import { openSession, requireSession } from './client-session.ts';
+import { listenLegacy, relayLegacy } from './passthrough-legacy.ts';
 import { ACCEPT_BOTH, LAST_EVENT_HEADER, SESSION_HEADER, SseWriter, VERSION_HEADER, answerJson, callUpstream, contentTypeOf, headerValue, readCapped, sseEvents, type SseEvent, type UpstreamAnswer } from './transport.ts';
 
 /** Protocol revisions from which JSON-RPC batches are gone (the 2025-06-18 changelog). */
@@ -57,7 +61,7 @@ interface UpstreamOf {
 }
 
 /** A request the client waits an answer for, by its JSON-RPC id. */
-interface Waiting {
+export interface Waiting {
   method: string;
   call: ToolCall | null;
 }
@@ -116,22 +120,6 @@ function sessionHeaders(ctx: RequestContext, s: McpSession, base: Record<string,
   return h;
 }
 
-/** The session a request names, or null after answering 400 (no id) or 404 (unknown: the client starts a new one, per the specification). */
-async function requireSession(ctx: RequestContext): Promise<McpSession | null> {
-  const id = headerValue(ctx.req.headers, SESSION_HEADER);
-  if (!id) {
-    answerJson(ctx, 400, errorResponse(null, INVALID_REQUEST, 'Bad Request: Mcp-Session-Id header is required'));
-    return null;
-  }
-  const s = await sessions.find(id, ctx.route.id, ctx.consumer?.id ?? null);
-  if (!s) {
-    answerJson(ctx, 404, errorResponse(null, SESSION_NOT_FOUND, 'Session not found'));
-    return null;
-  }
-  mcpLogSection(ctx).session_id = s.id;
-  return s;
-}
-
 function exchangesOf(s: McpSession): Set<Exchange> {
   let set = s.extra.get(EXCHANGES_KEY) as Set<Exchange> | undefined;
   if (!set) s.extra.set(EXCHANGES_KEY, (set = new Set()));
@@ -165,10 +153,8 @@ async function post(ctx: RequestContext, conf: CompiledMcp): Promise<void> {
   let session: McpSession | null;
   if (init) {
     if (batch) return answerJson(ctx, 400, errorResponse((init as { id: RpcId }).id, INVALID_REQUEST, 'Invalid Request: initialize must not be part of a batch'));
-    const s = conf.config.server.session;
-    session = sessions.create(ctx.route.id, ctx.consumer?.id ?? null, { idleMs: s.idle_timeout * 1000, ttlMs: s.session_ttl * 1000, maxSessions: s.max_sessions });
+    session = openSession(ctx, conf);
     if (!session) return answerJson(ctx, 503, errorResponse((init as { id: RpcId }).id, INTERNAL_ERROR, 'Too many open MCP sessions on this gateway; try again later'));
-    section.session_id = session.id;
   } else {
     session = await requireSession(ctx);
     if (!session) return;
@@ -211,6 +197,8 @@ async function post(ctx: RequestContext, conf: CompiledMcp): Promise<void> {
   }
 
   const base = upstreamHeaders(ctx, conf);
+  // an older server (2024-11-05's HTTP+SSE): its one stream carries every answer (passthrough-legacy.ts)
+  if (conf.config.server.transport === 'sse') return relayLegacy(ctx, conf, session, url, base, body, messages, waiting, init !== undefined);
   // what ending the session upstream takes, on whichever worker ends it
   if (!session.extra.has(UPSTREAM_KEY)) session.extra.set(UPSTREAM_KEY, { url, headers: base } satisfies UpstreamOf);
   const headers = sessionHeaders(ctx, session, base);
@@ -316,7 +304,7 @@ async function relayPost(ctx: RequestContext, conf: CompiledMcp, s: McpSession, 
 }
 
 /** Ends a POST whose upstream failed: every waiting request gets its error, and the session closes when the server cannot be trusted with it. */
-async function finishFailed(ctx: RequestContext, conf: CompiledMcp, s: McpSession, waiting: Map<RpcId, Waiting>, out: SseWriter, failure: Failure | null, init: boolean, extra: Record<string, string>): Promise<void> {
+export async function finishFailed(ctx: RequestContext, conf: CompiledMcp, s: McpSession, waiting: Map<RpcId, Waiting>, out: SseWriter, failure: Failure | null, init: boolean, extra: Record<string, string>): Promise<void> {
   if (failure === null || failure === 'closed') {
     if (failure === 'closed' && waiting.size > 0) {
       const errors = endWaiting(ctx, conf, waiting, 'error', 'session closed', CONNECTION_CLOSED);
@@ -351,7 +339,7 @@ async function writeErrors(ctx: RequestContext, out: SseWriter, errors: RpcRespo
 }
 
 /** Every waiting request ends with an error: recorded, and the JSON-RPC errors that answer them returned. */
-function endWaiting(ctx: RequestContext, conf: CompiledMcp, waiting: Map<RpcId, Waiting>, status: 'error', message: string, code = INTERNAL_ERROR): RpcResponse[] {
+export function endWaiting(ctx: RequestContext, conf: CompiledMcp, waiting: Map<RpcId, Waiting>, status: 'error', message: string, code = INTERNAL_ERROR): RpcResponse[] {
   const errors: RpcResponse[] = [];
   for (const [id, w] of waiting) {
     if (w.call) toolCallEnded(ctx, conf, w.call, { status, responseBytes: 0, error: { code, message } });
@@ -367,7 +355,7 @@ function relayEvent(ctx: RequestContext, conf: CompiledMcp, s: McpSession, waiti
 }
 
 /** One upstream message (or batch) on its way to the client: answers matched to what waits for them; the same bytes unless something had to change. */
-function relayText(ctx: RequestContext, conf: CompiledMcp, s: McpSession, waiting: Map<RpcId, Waiting>, text: string): string {
+export function relayText(ctx: RequestContext, conf: CompiledMcp, s: McpSession, waiting: Map<RpcId, Waiting>, text: string): string {
   const messages = parseUpstream(text);
   if (messages === null) return text;
   let changed = false;
@@ -404,17 +392,11 @@ function relayAnswer(ctx: RequestContext, conf: CompiledMcp, s: McpSession, w: W
   return false;
 }
 
-/** A tool's own error (`isError: true`): its first text content, for the log. */
-function toolErrorText(result: Record<string, unknown> | undefined): string {
-  const content = result?.content;
-  if (Array.isArray(content)) for (const c of content) if (c && typeof c === 'object' && (c as { type?: unknown }).type === 'text') return String((c as { text?: unknown }).text ?? '');
-  return 'the tool reported an error';
-}
-
 /** GET: the server's own stream (its requests and notifications), relayed as it comes; resumed with Last-Event-ID. */
 async function get(ctx: RequestContext, conf: CompiledMcp): Promise<void> {
   const s = await requireSession(ctx);
   if (!s) return;
+  if (conf.config.server.transport === 'sse') return listenLegacy(ctx, s);
   const url = upstreamUrl(ctx, conf);
   if (url === null) return answerJson(ctx, 503, errorResponse(null, INTERNAL_ERROR, 'No upstream MCP server'));
   const headers = sessionHeaders(ctx, s, upstreamHeaders(ctx, conf));

@@ -198,8 +198,6 @@ export const schema: PluginSchema = {
       { custom_entity_check: { field_sources: ['mode'], fn: builtModeCheck } },
       // a conversion tool that could never be called (no path, a {param} nobody fills, a name used twice) is refused when written
       { custom_entity_check: { field_sources: ['mode', 'tools'], fn: checkConversionTools } },
-      // the upstream's older HTTP+SSE transport is Kong-free (modelgate's field) and not built yet: refused, never ignored
-      { custom_entity_check: { field_sources: ['server'], fn: (c: { server?: { transport?: string } }) => (c.server?.transport === 'sse' ? "server.transport 'sse' (MCP's 2024-11-05 HTTP+SSE transport) is not available in modelgate yet" : undefined) } },
       // ACL subjects modelgate cannot know are refused, never ignored: a deny list naming a group or a token claim would deny nobody (acl.ts)
       { custom_entity_check: { field_sources: ['include_consumer_groups'], fn: (c: { include_consumer_groups?: boolean }) => (c.include_consumer_groups === true ? 'include_consumer_groups: modelgate has no consumer groups; name consumers (consumer_identifier) in the ACLs' : undefined) } },
       { custom_entity_check: { field_sources: ['acl_attribute_type'], fn: (c: { acl_attribute_type?: string }) => (c.acl_attribute_type === 'oauth_access_token' ? "acl_attribute_type 'oauth_access_token' is not available in modelgate (no OAuth access tokens): use 'consumer'" : undefined) } },

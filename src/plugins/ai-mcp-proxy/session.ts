@@ -35,6 +35,11 @@ export interface McpSession {
   upstreamSessionId: string | null;
   /** The protocol version the initialize answer settled on. */
   protocolVersion: string | null;
+  /**
+   * A legacy HTTP+SSE upstream's stream is one connection, held by the worker that opened it:
+   * that worker's loopback address for the others (legacy-home.ts), else null.
+   */
+  home: { port: number; token: string } | null;
   readonly limits: SessionLimits;
   closed: CloseReason | null;
   /** This worker's upstream requests for the session, aborted when it closes. */
@@ -49,6 +54,7 @@ interface SharedCopy {
   c: number;
   u: string | null;
   v: string | null;
+  h?: { p: number; k: string } | null;
   i: number;
   t: number;
   m: number;
@@ -91,6 +97,7 @@ export class SessionTable {
       sharedAt: 0,
       upstreamSessionId: null,
       protocolVersion: null,
+      home: null,
       limits,
       closed: null,
       inflight: new Set(),
@@ -105,7 +112,7 @@ export class SessionTable {
   async share(s: McpSession): Promise<void> {
     if (s.closed) return;
     s.sharedAt = Date.now();
-    const copy: SharedCopy = { r: s.routeId, o: s.owner, c: s.createdAt, u: s.upstreamSessionId, v: s.protocolVersion, i: s.limits.idleMs, t: s.limits.ttlMs, m: s.limits.maxSessions };
+    const copy: SharedCopy = { r: s.routeId, o: s.owner, c: s.createdAt, u: s.upstreamSessionId, v: s.protocolVersion, h: s.home ? { p: s.home.port, k: s.home.token } : null, i: s.limits.idleMs, t: s.limits.ttlMs, m: s.limits.maxSessions };
     try {
       await this.#shared.set(s.id, JSON.stringify(copy), Math.max(1, Math.min(s.limits.idleMs, s.createdAt + s.limits.ttlMs - s.sharedAt)));
     } catch {
@@ -175,6 +182,7 @@ export class SessionTable {
       sharedAt: now,
       upstreamSessionId: c.u,
       protocolVersion: c.v,
+      home: c.h ? { port: c.h.p, token: c.h.k } : null,
       limits: { idleMs: c.i, ttlMs: c.t, maxSessions: c.m },
       closed: null,
       inflight: new Set(),
