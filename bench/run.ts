@@ -3,11 +3,13 @@
  *
  * Starts on 127.0.0.1 only: a minimal mock OpenAI upstream, two reference reverse proxies
  * (bytes through; and JSON parse + re-serialise, the speed limit for a Node gateway), modelgate
- * with an ai-proxy route (one worker), optionally a second modelgate holding many routes and a
- * peer gateway, then measures all of them side by side in several short rounds and reports the
- * medians and ratios. The client-API scenarios (issue 18) send the small question as an OpenAI
- * Responses and an Anthropic Messages request through modelgate's own routes for them, natively and
- * translated, interleaved with its chat path, and report each against that chat path. Prints tables, writes bench/results/<timestamp>.json, and stops by itself.
+ * with an ai-proxy route (one worker) and the routes of the path scenarios, optionally a peer
+ * gateway, then measures all of them side by side in several interleaved rounds. After the rounds:
+ * the routes target over fresh process pairs (10 routes against 10,000, DB-less), the per-chunk
+ * stream cost per provider format (bench/stream-cost.ts, via bench/stream-chunks.ts), and with
+ * --soak the soak. Issue 24's targets come out as one table (bench/method.ts: medians, spreads,
+ * `unsettled` when a reference moved), written with the run's JSON to bench/results/ and, for a
+ * full run, into docs/performance.md's "Latest figures" (bench/latest-figures.ts).
  *
  * It never fails on a slow result: targets are reported as pass/fail lines. It exits non-zero only
  * when it could not run (a target did not start, a watchdog fired).
@@ -20,7 +22,12 @@ import autocannon from 'autocannon';
 import { request } from 'undici';
 import { buildRequest, paced, serial, streams, type PacedResult, type SerialResult, type StreamResult } from './raw-client.ts';
 import { cpuBusyUs, cpuClock, cpuUs, killStarted, memory, pinSelf, planPinning, sleep, type Pinning } from './procs.ts';
-import { apiView, CLIENT_API_ROUTES, CLIENT_APIS, directTarget, installPortkey, startMock, startModelgate, startPortkey, startRefProxy, type ClientApi, type Mock, type Target } from './targets.ts';
+import { apiView, CLIENT_API_ROUTES, CLIENT_APIS, directTarget, findPortkey, startMock, startModelgate, startPortkey, startRefProxy, type ClientApi, type Mock, type Target } from './targets.ts';
+import { DEFAULT_PEER_VERSION } from './peer-version.ts';
+import { evaluate, markdownTable, notMeasured, tally, MIN_ROUNDS, MAX_REFERENCE_MOVE, type Row } from './method.ts';
+import { runStreamCost, TRANSLATED_FORMATS, type StreamCost } from './stream-chunks.ts';
+import { runSoak, type SoakOutcome } from './soak-run.ts';
+import { commitLabel, writeLatestFigures } from './latest-figures.ts';
 import { messagesBody, promptBody, responsesBody, sizedBody, smallBody, streamBody } from './workload.ts';
 import { compareAreas, formatSummary, summarise, type ProfileSummary } from './profile-summary.ts';
 import { spendLogState, type SpendLogState } from './spend-check.ts';
@@ -36,13 +43,24 @@ const USAGE = `usage: npm run bench -- [options]
                         0 with --profile: only the profile)
   --duration S          seconds per throughput measurement (default 3; quick 0.7)
   --connections N       connections for the throughput scenarios (default 64)
-  --rate N              requests/s of the fixed-rate latency scenario (default 1000)
+  --rate N              requests/s of the paced latency scenario (default: 80% of each target's
+                        saturation throughput, measured in the same round)
   --chunks N            SSE chunks per streamed answer (default 20)
   --delay-ms N          delay between chunks (default 20: a 50 tokens/s model)
-  --routes N            routes of the config-size scenario, against 10 (default 10000, quick 1000; 0 skips it)
-  --peer portkey        also measure the Portkey gateway (installed from npm into a temp dir)
-  --peer-version V      Portkey version (default 1.15.2)
-  --scenarios LIST      subset of: small,large,rate,serial,stream,body,routes,responses,messages,spend,otel
+  --routes N            routes of the config-size scenario, against 10 (default 10000, quick 1000; 0 skips it);
+                        every route carries plugins, each size runs DB-less in fresh processes
+  --pairs N             process pairs (10 routes, N routes) of the routes scenario (default: --rounds)
+  --peer portkey        also measure the Portkey gateway (installed beforehand: npm run bench:peer;
+                        the run never downloads it)
+  --peer-version V      Portkey version (default ${DEFAULT_PEER_VERSION})
+  --soak S              after the rounds, run the soak (bench/soak.ts) for S seconds for the memory
+                        growth target (the issue's is 600)
+  --no-docs             do not write the summary block into docs/performance.md
+  --docs                write it even for a partial run (--scenarios, --targets)
+  --scenarios LIST      subset of: small,large,rate,serial,stream,body,routes,responses,messages,balanced,plugins,spend,otel
+                        (stream: also the per-chunk cost of each provider format, from bench/stream-cost.ts;
+                        balanced: an ai-proxy-advanced route with 3 targets; plugins: key-auth +
+                        rate-limiting + ai-rate-limiting-advanced on the chat route; both against the chat path)
                         (responses / messages: modelgate only, Responses and Anthropic Messages
                         clients, native and translated, against its chat path in the same round;
                         spend: modelgate against modelgate-nospend, MODELGATE_SPEND_LOG=off, small
@@ -73,6 +91,10 @@ const { values: args } = parseArgs({
     routes: { type: 'string' },
     peer: { type: 'string' },
     'peer-version': { type: 'string' },
+    pairs: { type: 'string' },
+    soak: { type: 'string' },
+    'no-docs': { type: 'boolean', default: false },
+    docs: { type: 'boolean', default: false },
     scenarios: { type: 'string' },
     targets: { type: 'string' },
     'access-log': { type: 'boolean', default: false },
@@ -101,7 +123,7 @@ function num(v: string | undefined, def: number, name: string): number {
   return n;
 }
 
-const SCENARIOS = ['small', 'large', 'rate', 'serial', 'stream', 'body', 'routes', 'responses', 'messages', 'spend', 'otel'] as const;
+const SCENARIOS = ['small', 'large', 'rate', 'serial', 'stream', 'body', 'routes', 'responses', 'messages', 'balanced', 'plugins', 'spend', 'otel'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const quick = args.quick;
 const plan = {
@@ -110,7 +132,10 @@ const plan = {
   warmupS: quick ? 2 : 3,
   durationS: num(args.duration, quick ? 0.7 : 3, 'duration'),
   connections: Math.max(1, Math.round(num(args.connections, 64, 'connections'))),
-  rate: Math.max(1, Math.round(num(args.rate, 1000, 'rate'))),
+  /** A fixed rate for the paced scenario; null: 80% of each target's saturation in the round. */
+  rate: args.rate === undefined ? null : Math.max(1, Math.round(num(args.rate, 1000, 'rate'))),
+  /** Share of saturation the paced scenario runs at (issue 24: p99 at 80% of saturation). */
+  rateShare: 0.8,
   rateConnections: 16,
   serialRequests: quick ? 300 : 2000,
   streamsPerRound: quick ? 4 : 16,
@@ -123,8 +148,11 @@ const plan = {
   delayMs: num(args['delay-ms'], 20, 'delay-ms'),
   routes: Math.round(num(args.routes, quick ? 1000 : 10_000, 'routes')),
   baselineRoutes: 10,
+  pairs: 0,
   peer: args.peer ?? null,
-  peerVersion: args['peer-version'] ?? '1.15.2',
+  peerVersion: args['peer-version'] ?? DEFAULT_PEER_VERSION,
+  soakS: Math.round(num(args.soak, 0, 'soak')),
+  docs: args.docs ? 'always' : args['no-docs'] ? 'never' : 'full-runs',
   accessLog: args['access-log'],
   freeze: !args['no-freeze'],
   profile: args.profile,
@@ -142,6 +170,7 @@ for (const s of (args.scenarios ?? SCENARIOS.join(',')).split(',').map((x) => x.
   plan.scenarios.add(s as Scenario);
 }
 if (plan.routes <= plan.baselineRoutes) plan.scenarios.delete('routes');
+plan.pairs = Math.max(1, Math.round(num(args.pairs, plan.rounds, 'pairs')));
 if (args.targets) plan.targets = new Set(args.targets.split(',').map((x) => x.trim()));
 if (!['small', 'large', '1MB', ...CLIENT_APIS.map((a) => a.name)].includes(plan.profileBody)) {
   console.error(`--profile-body: expected small, large, 1MB or one of ${CLIENT_APIS.map((a) => a.name).join(', ')}`);
@@ -158,7 +187,7 @@ const NOSPEND = 'modelgate-nospend';
 const OTEL = 'modelgate-otel';
 /** The client-API scenarios this run measures (a `responses` or `messages` scenario each brings its native and translated paths). */
 // a chat baseline comes with the client-API scenarios that divide by it
-const clientApis: ClientApi[] = CLIENT_APIS.filter((a) => (a.api === 'chat' ? CLIENT_APIS.some((b) => b.baseline === a.name && b.api !== 'chat' && wants(b.api)) : wants(a.api)));
+const clientApis: ClientApi[] = CLIENT_APIS.filter((a) => (a.isBaseline ? CLIENT_APIS.some((b) => b.baseline === a.name && wants(b.scenario)) : wants(a.scenario)));
 /** The API the profile is taken through, when --profile-body names one. */
 const profileApi = CLIENT_APIS.find((a) => a.name === plan.profileBody) ?? null;
 
@@ -372,20 +401,41 @@ async function load(t: Target, body: Buffer, connections: number, durationS: num
 
 interface RateSample extends PacedResult {
   cpuUsPerReq: number | null;
+  /** the requests/s the load was paced at */
+  rate: number;
 }
 
-async function rateRun(t: Target): Promise<RateSample> {
+async function rateRun(t: Target, rate: number): Promise<RateSample> {
   await activate(t);
   const req = buildRequest({ port: t.port, path: t.path, headers: t.headers, body: BODIES.small });
   const hasProcs = t.processes().length > 0;
   const cpu0 = hasProcs ? targetCpu(t) : 0;
-  const r = await paced(t.port, req, plan.rate, plan.durationS * 1000, plan.rateConnections);
+  const r = await paced(t.port, req, rate, plan.durationS * 1000, plan.rateConnections);
   const cpu = hasProcs ? targetCpu(t) - cpu0 : 0;
   countErrors(t.name, 'rate', r.non2xx, r.errors);
   countAnswered(t, r.ok + r.non2xx);
   const done = r.ok + r.non2xx;
   // the pool's opening requests (one per connection) are inside the CPU window too
-  return { ...r, cpuUsPerReq: hasProcs && done > 0 ? cpu / (done + plan.rateConnections) : null };
+  return { ...r, rate, cpuUsPerReq: hasProcs && done > 0 ? cpu / (done + plan.rateConnections) : null };
+}
+
+/** Saturation throughput of each target seen in its warm-up, for rounds that did not measure `small`. */
+const warmRps = new Map<string, number>();
+
+/**
+ * The paced scenario's rate for a target in a round: 80% of the saturation throughput it showed in
+ * the same round's `small` measurement (its warm-up's when `small` is not measured); `direct` runs
+ * at ref-parse's (its own saturation is the client's, not a gateway's). --rate fixes it instead.
+ */
+function rateFor(t: Target, round: number): number {
+  if (plan.rate !== null) return plan.rate;
+  const sat = (name: string) => {
+    const v = series('small', name, 'rps')[round];
+    return Number.isFinite(v) ? v : (warmRps.get(name) ?? NaN);
+  };
+  let s = sat(t.name === 'direct' ? 'ref-parse' : t.name);
+  if (!Number.isFinite(s)) s = sat('modelgate');
+  return Math.max(1, Math.round(plan.rateShare * (Number.isFinite(s) ? s : 1250)));
 }
 
 async function serialRun(t: Target): Promise<SerialResult> {
@@ -397,14 +447,19 @@ async function serialRun(t: Target): Promise<SerialResult> {
   return r;
 }
 
-async function streamRun(t: Target, n: number, where = 'stream'): Promise<StreamResult> {
+async function streamRun(t: Target, n: number, where = 'stream'): Promise<StreamResult & { cpuUsPerReq: number | null }> {
   await activate(t);
   const req = buildRequest({ port: t.port, path: t.path, headers: t.headers, body: BODIES.stream });
+  const hasProcs = t.processes().length > 0;
+  const cpu0 = hasProcs ? targetCpu(t) : 0;
   const r = await streams(t.port, req, n, plan.streamConcurrency, plan.delayMs / plan.streamConcurrency);
+  const cpu = hasProcs ? targetCpu(t) - cpu0 : 0;
   const incomplete = r.ok - r.complete;
   countErrors(t.name, where, r.non2xx, r.errors + incomplete);
   countAnswered(t, r.ok + r.non2xx);
-  return r;
+  // CPU per streamed request (issue 24): the target's processes over the streams it answered
+  const done = r.ok + r.non2xx;
+  return { ...r, cpuUsPerReq: hasProcs && done > 0 ? cpu / done : null };
 }
 
 /** One request of each kind through a target, checked for the right shape, before measuring. */
@@ -539,6 +594,16 @@ function ratioSpread(scenario: string, key: string, a: string, b: string): [numb
   const rs = xa.map((v, i) => v / xb[i]).filter((v) => Number.isFinite(v));
   return rs.length ? [Math.min(...rs), Math.max(...rs)] : [NaN, NaN];
 }
+/** a/b in each round (the per-round values a median and a spread are taken over). */
+function ratios(scenario: string, key: string, a: string, b: string, bScenario = scenario): number[] {
+  const xb = series(bScenario, b, key);
+  return series(scenario, a, key).map((v, i) => v / xb[i]);
+}
+/** a−b in each round. */
+function deltas(scenario: string, key: string, a: string, b: string): number[] {
+  const xb = series(scenario, b, key);
+  return series(scenario, a, key).map((v, i) => v - xb[i]);
+}
 /** Median over rounds of a−b, each pair from the same round. */
 function delta(scenario: string, key: string, a: string, b: string): number {
   const xa = series(scenario, a, key);
@@ -557,8 +622,9 @@ async function main(): Promise<number> {
     targetCpuIndex = Number(pin.targetCpu);
     loadCpuIndex = Number(pin.loadCpu);
   }
-  // a hard stop: the benchmark must end by itself whatever happens
-  const budgetMs = (quick ? 4 : 25) * 60_000;
+  // a hard stop: the benchmark must end by itself whatever happens (the routes pairs, the per-chunk
+  // stream costs and the soak come on top of the rounds)
+  const budgetMs = (quick ? 4 : 25) * 60_000 + (wants('routes') ? plan.pairs * 2 * 60_000 : 0) + (wants('stream') ? plan.rounds * 3 * 60_000 : 0) + plan.soakS * 1000 * 1.5;
   setTimeout(() => {
     log(`watchdog: still running after ${budgetMs / 60_000} minutes; stopping`);
     killStarted();
@@ -592,18 +658,7 @@ async function main(): Promise<number> {
     await mock.stop();
     return 1;
   }
-  let many: Target | null = null;
   const manyName = `modelgate-${plan.routes >= 1000 && plan.routes % 1000 === 0 ? `${plan.routes / 1000}k` : plan.routes}`;
-  if (wants('routes') && want('modelgate')) {
-    log(`starting ${manyName}: modelgate with ${plan.routes.toLocaleString('en-US')} routes (Admin API, 32 writes in flight) ...`);
-    try {
-      many = await startModelgate(pin.targetCpu, { name: manyName, mock, extraRoutes: plan.routes - 1, accessLog: plan.accessLog, onProgress: log });
-      log(`${manyName}: configured in ${((many.meta.config_ms as number) / 1000).toFixed(1)} s`);
-    } catch (e) {
-      log(`${manyName} failed: ${(e as Error).message}`);
-      startup[manyName] = { error: (e as Error).message };
-    }
-  }
   // the spend scenario: the same gateway (same routes) with the spend log off, measured only against modelgate
   let nospend: Target | null = null;
   const mgStarted = targets.find((t) => t.name === 'modelgate');
@@ -630,7 +685,9 @@ async function main(): Promise<number> {
   let peer: Target | null = null;
   if (plan.peer === 'portkey') {
     try {
-      const installed = installPortkey(plan.peerVersion, log);
+      // installed beforehand (npm run bench:peer): a measured run never downloads
+      const installed = findPortkey(plan.peerVersion);
+      if (!installed) throw new Error(`Portkey ${plan.peerVersion} is not installed: run \`npm run bench:peer -- --version ${plan.peerVersion}\` first`);
       peer = await startPortkey(pin.targetCpu, mock, installed.entry, installed.version);
       targets.push(peer);
       log(`peer ${peer.meta.package} on port ${peer.port}`);
@@ -640,7 +697,6 @@ async function main(): Promise<number> {
     }
   }
   all.push(...targets);
-  if (many) all.push(many);
   if (nospend) all.push(nospend);
   if (otel) all.push(otel);
   everyone.push(...all);
@@ -655,7 +711,6 @@ async function main(): Promise<number> {
     }
   }
   const measured = targets.filter((t) => !broken[t.name]);
-  if (many && broken[many.name]) many = null;
   if (nospend && broken[nospend.name]) nospend = null;
   if (otel && broken[otel.name]) otel = null;
   // the client-API scenarios: views of the measured modelgate, one per API route, each checked first
@@ -683,11 +738,9 @@ async function main(): Promise<number> {
   for (const t of all) rssBefore[t.name] = rss(t);
 
   if (plan.rounds > 0) log(`warm-up (${plan.warmupS} s per target) ...`);
-  for (const t of plan.rounds > 0 ? [...measured, ...(many ? [many] : [])] : []) {
-    // The many-routes gateway has just been configured through the Admin API: the snapshots
-    // superseded during that burst are garbage its first seconds under load collect, a one-off
-    // cost that is not what routing at that size costs, so it warms up for longer.
-    const w = await load(t, BODIES.small, plan.connections, t === many ? plan.warmupS * 3 : plan.warmupS, 'warm-up');
+  for (const t of plan.rounds > 0 ? measured : []) {
+    const w = await load(t, BODIES.small, plan.connections, plan.warmupS, 'warm-up');
+    warmRps.set(t.name, w.rps);
     if (t.name !== 'direct') log(`  ${t.name}: ${fmt.int(w.rps)} req/s, ${fmt.f1(w.cpuUsPerReq)} µs CPU/req`);
     if (wants('large')) await load(t, BODIES.large, plan.connections, Math.max(0.5, plan.warmupS / 2), 'warm-up');
     if (wants('body')) for (const s of plan.bodySizes) await load(t, BODIES.sized.get(s)!, plan.bodyConnections, quick ? 0.3 : 0.5, 'warm-up');
@@ -707,19 +760,15 @@ async function main(): Promise<number> {
 
   const measuredNames = measured.map((t) => t.name);
   for (let round = 0; round < plan.rounds; round++) {
-    const order = measured.map((_, i) => measured[(i + round) % measured.length]);
-    const withMany = many ? [...order, many] : order;
+    // the order turns every round (and runs backwards every other one), so no target always comes
+    // right after the same neighbour or always first
+    const turned = measured.map((_, i) => measured[(i + round) % measured.length]);
+    const order = round % 2 ? turned.reverse() : turned;
     const roundStart = performance.now();
-    if (wants('small') || wants('routes')) {
-      for (const t of wants('small') ? withMany : [measured.find((x) => x.name === 'modelgate')!, many!].filter(Boolean)) {
-        record('small', t.name, await clean(t, () => load(t, BODIES.small, plan.connections, plan.durationS, 'small')));
-      }
-    }
+    if (wants('small')) for (const t of order) record('small', t.name, await clean(t, () => load(t, BODIES.small, plan.connections, plan.durationS, 'small')));
     if (wants('large')) for (const t of order) record('large', t.name, await clean(t, () => load(t, BODIES.large, plan.connections, plan.durationS, 'large')));
-    if (wants('rate')) for (const t of order) record('rate', t.name, await clean(t, () => rateRun(t)));
-    if (wants('serial') || wants('routes')) {
-      for (const t of wants('serial') ? withMany : [measured.find((x) => x.name === 'modelgate')!, many!].filter(Boolean)) record('serial', t.name, await clean(t, () => serialRun(t)));
-    }
+    if (wants('rate')) for (const t of order) record('rate', t.name, await clean(t, () => rateRun(t, rateFor(t, round))));
+    if (wants('serial')) for (const t of order) record('serial', t.name, await clean(t, () => serialRun(t)));
     if (wants('stream')) for (const t of order) record('stream', t.name, await clean(t, () => streamRun(t, plan.streamsPerRound)));
     if (wants('body')) {
       for (const s of plan.bodySizes) for (const t of order) record(`body-${sizeLabel(s)}`, t.name, await clean(t, () => load(t, BODIES.sized.get(s)!, plan.bodyConnections, plan.bodyDurationS, `body-${sizeLabel(s)}`)));
@@ -768,6 +817,19 @@ async function main(): Promise<number> {
   }
   if (spendPair) log(`spend log: ${Object.entries(spendLog).map(([k, v]) => `${k} ${v.rows ?? 'no'} rows for ${v.answered} requests, dropped ${JSON.stringify(v.dropped)}`).join('; ')}`);
 
+  // ---- routes: fresh process pairs (10 routes, N routes), the other targets frozen meanwhile
+  const routesMeta: Record<string, unknown> = {};
+  if (wants('routes') && want('modelgate') && plan.rounds > 0) await routesPairs(pin, manyName, routesMeta);
+
+  // ---- the per-chunk cost of each provider's stream format (bench/stream-cost.ts), every target frozen
+  let streamCost: StreamCost | null = null;
+  if (wants('stream') && plan.rounds > 0) {
+    freezeAll();
+    log('per-chunk stream cost per provider format (bench/stream-cost.ts) ...');
+    streamCost = await runStreamCost({ rounds: plan.rounds, requests: Math.max(20, Math.round(40 * plan.durationS)), log });
+    thawAll();
+  }
+
   // ---- profile (a separate modelgate, so the measured one is never slowed by the profiler)
   let profile: ProfileResult | { error: string } | null = null;
   const resultsDir = path.join(import.meta.dirname, 'results');
@@ -784,8 +846,18 @@ async function main(): Promise<number> {
   await mock.stop();
   await sink?.stop();
 
+  // ---- the soak (its own gateway, 2 workers, a 10-minute mix), once everything else has stopped
+  let soak: SoakOutcome | null = null;
+  if (plan.soakS > 0) {
+    log(`soak: ${plan.soakS} s (bench/soak.ts) ...`);
+    soak = await runSoak(plan.soakS);
+    log(`soak: ${soak.error ?? `memory growth ${soak.growth === null ? '–' : `${(soak.growth * 100).toFixed(1)}%`}`}`);
+  }
+
   // ---- summary
-  const report = buildReport(measuredNames, many?.name ?? null, peer && !broken[peer.name] ? peer.name : null);
+  const peerName = peer && !broken[peer.name] ? peer.name : null;
+  const report = buildReport(measuredNames, records.routes?.[manyName] ? manyName : null, peerName);
+  const targets24 = issue24Rows({ peer: peerName, manyName, rssBefore: rssBefore as RssTable, streamCost, soak, routesError: routesMeta.error as string | undefined });
   const out = {
     benchmark: 'modelgate',
     started_at: startedAt.toISOString(),
@@ -801,6 +873,11 @@ async function main(): Promise<number> {
     errors: Object.fromEntries([...errorTotals].map(([k, v]) => [k, { ...v, where: [...v.where] }])),
     spend_log: spendLog,
     otel_sink: otelSink,
+    routes_pairs: routesMeta,
+    stream_cost: streamCost,
+    soak,
+    method: { min_rounds: MIN_ROUNDS, max_reference_move: MAX_REFERENCE_MOVE },
+    issue24: targets24,
     summary: report.summary,
     checks: [] as Check[],
     profile: profile && 'summary' in profile ? { modelgate: { ...profile.summary, file: profile.file }, ref_parse: profile.reference } : profile,
@@ -814,7 +891,84 @@ async function main(): Promise<number> {
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   fs.writeFileSync(outFile, JSON.stringify(out, null, 2));
   log(`results written to ${path.relative(process.cwd(), outFile)} (${out.duration_s} s)`);
+  // the target table: bench/results/<time>-targets.md, and docs/performance.md's "Latest figures"
+  // block for a run of every scenario and target (a partial run only with --docs)
+  const partial = args.scenarios !== undefined || args.targets !== undefined || quick;
+  const docs = plan.docs === 'always' || (plan.docs === 'full-runs' && !partial);
+  const m = out.machine as Record<string, unknown>;
+  const written = writeLatestFigures(outFile.replace(/\.json$/, '') + '-targets.md', {
+    when: `${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    command: out.command,
+    commit: commitLabel(),
+    machine: `${m.cores} × ${m.cpu_model}, ${m.os}, Node ${m.node}, load average at start ${(m.loadavg_at_start as number[]).join(' / ')}; ${m.pinning}.${peerName ? ` Peer: ${(out.targets[peerName] as Record<string, unknown>).package}.` : ''}`,
+    method: `Each value is the median of its per-round values (ratios and differences taken within a round; ${plan.rounds} rounds, the order turning and reversing every round; the routes target over ${plan.pairs} fresh process pairs), with the lowest and highest round. A row is **unsettled** when it had fewer than ${MIN_ROUNDS} rounds or a reference it rests on moved more than ${Math.round(MAX_REFERENCE_MOVE * 100)}% between rounds; only the others say met or not met.`,
+    table: markdownTable(targets24),
+    summary: tally(targets24),
+    notes: [
+      `${noiseStats.keptNoisy} of ${noiseStats.measurements} measurements stayed noisy after retries (other processes above ${Math.round(NOISE_LIMIT * 100)}% of a pinned core).`,
+      ...Object.keys(startup).map((k) => `${k} did not start.`),
+      ...Object.keys(broken).map((k) => `${k} failed its sanity check.`),
+    ],
+  }, docs);
+  log(`target table written to ${written.results}${written.docs ? ` and ${written.docs} ("Latest figures")` : written.docsError ? `; docs not updated: ${written.docsError}` : partial && plan.docs !== 'never' ? '; docs not updated (a partial run: --docs to write it anyway)' : ''}`);
   return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// routes: process pairs
+
+/**
+ * Issue 24's routes target: 10,000 routes with plugins route within 3% of 10 routes, over at
+ * least 5 interleaved process pairs. One pair is two fresh gateways started DB-less from a
+ * declarative file (the chat route plus filler routes, each with ai-proxy and every third with
+ * rate-limiting: bench/targets.ts), measured A B B A (B A A B every other pair) with the small
+ * request at full load; a pair's ratio is the N-route gateway's CPU per request (and throughput)
+ * over the 10-route one's. Fresh processes each time because a single pair's ratio turned out to be
+ * a coin toss per process (0.94–1.00 across four runs of the first round): memory layout and JIT
+ * decisions differ between processes, and only the median over several pairs says what the size costs.
+ */
+async function routesPairs(pin: Pinning, manyName: string, meta: Record<string, unknown>): Promise<void> {
+  const fewName = `modelgate-${plan.baselineRoutes}`;
+  const startMs: Record<string, number[]> = { [fewName]: [], [manyName]: [] };
+  for (let p = 0; p < plan.pairs; p++) {
+    const pair: Target[] = [];
+    try {
+      freezeAll();
+      for (const [name, routes] of [[fewName, plan.baselineRoutes], [manyName, plan.routes]] as const) {
+        const t = await startModelgate(pin.targetCpu, { name, mock, extraRoutes: routes - 1, accessLog: plan.accessLog, declarative: true });
+        pair.push(t);
+        everyone.push(t);
+        startMs[name].push(t.meta.startup_ms as number);
+        if (p === 0) {
+          const problem = await sanity(t);
+          if (problem) throw new Error(`${name}: sanity check failed: ${problem}`);
+        }
+      }
+      for (const t of pair) await load(t, BODIES.small, plan.connections, plan.warmupS, 'warm-up');
+      const [a, b] = p % 2 ? [pair[1], pair[0]] : pair;
+      const got = new Map<Target, LoadSample[]>([[a, []], [b, []]]);
+      for (const t of [a, b, b, a]) got.get(t)!.push(await clean(t, () => load(t, BODIES.small, plan.connections, plan.durationS, 'routes')));
+      for (const t of pair) {
+        const xs = got.get(t)!;
+        const avg = (k: 'rps' | 'cpuUsPerReq') => xs.reduce((sum, x) => sum + (x[k] ?? NaN), 0) / xs.length;
+        record('routes', t.name, { rps: avg('rps'), cpuUsPerReq: avg('cpuUsPerReq'), requests: xs.reduce((n, x) => n + x.requests, 0), noisy: xs.some((x) => (x as LoadSample & { noise: Noise }).noise.noisy) });
+      }
+      log(`routes pair ${p + 1}/${plan.pairs}: CPU/req ${manyName} ÷ ${fewName} ${fmt.x3(series('routes', manyName, 'cpuUsPerReq')[p] / series('routes', fewName, 'cpuUsPerReq')[p])}`);
+    } catch (e) {
+      log(`routes pair ${p + 1} failed: ${(e as Error).message.split('\n')[0]}`);
+      meta.error = (e as Error).message;
+      break;
+    } finally {
+      thawAll();
+      for (const t of pair) {
+        everyone.splice(everyone.indexOf(t), 1);
+        await t.stop();
+      }
+    }
+  }
+  meta.pairs = plan.pairs;
+  meta.routes = { [fewName]: plan.baselineRoutes, [manyName]: plan.routes };
+  meta.startup_ms = startMs;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -934,15 +1088,15 @@ function buildReport(names: string[], many: string | null, peer: string | null) 
     put('throughput_vs_peer_1k_tokens', ratio('large', 'rps', mg, peer));
     put('peer_cpu_per_req_vs_modelgate', ratio('small', 'cpuUsPerReq', peer, mg));
   }
-  if (many && has(mg)) {
-    put('routes_throughput_ratio', ratio('small', 'rps', many, mg));
-    put('routes_cpu_ratio', ratio('small', 'cpuUsPerReq', many, mg));
-    put('routes_serial_p50_delta_us', delta('serial', 'p50', many, mg));
+  if (many && records.routes?.[many]) {
+    const few = `modelgate-${plan.baselineRoutes}`;
+    put('routes_throughput_ratio', ratio('routes', 'rps', many, few));
+    put('routes_cpu_ratio', ratio('routes', 'cpuUsPerReq', many, few));
   }
   // client APIs against the chat path measured in the same round
   for (const api of CLIENT_APIS) {
     if (!records[`api-${api.name}`]?.[mg]) continue;
-    if (api.api === 'chat') continue; // a baseline
+    if (api.isBaseline) continue;
     const baseline = `api-${api.baseline ?? 'chat'}`;
     put(`api_cpu_per_req_vs_chat.${api.name}`, ratio(`api-${api.name}`, 'cpuUsPerReq', mg, mg, baseline));
     put(`api_throughput_vs_chat.${api.name}`, ratio(`api-${api.name}`, 'rps', mg, mg, baseline));
@@ -978,23 +1132,14 @@ function buildReport(names: string[], many: string | null, peer: string | null) 
     const v = value ?? NaN;
     checks.push({ name, target, value: Number.isFinite(v) ? show(v) : 'not measured', pass: Number.isFinite(v) ? ok(v) : null });
   };
-  check('CPU per non-streaming request ÷ parsing reference proxy', '≤ 1.2×', s.cpu_per_req_vs_ref_parse, (v) => v <= 1.2, fmt.x);
-  check('throughput ÷ parsing reference proxy', '≥ 0.8×', s.throughput_vs_ref_parse, (v) => v >= 0.8, fmt.x);
-  check('throughput ÷ peer (Portkey)', '≥ 7×', s.throughput_vs_peer, (v) => v >= 7, fmt.x);
-  check('added p50 latency vs direct (one request at a time)', '≤ 300 µs', s[`added_p50_us.${mg}`], (v) => v <= 300, (v) => `${fmt.int(v)} µs (ref-parse ${fmt.int(s['added_p50_us.ref-parse'])})`);
-  // the bare pass-through proxy's own figure is shown alongside: it is what the machine's cross-core
-  // wake-ups cost any proxy here, before the gateway does anything
-  const refTtfb = s['stream_ttfb_delta_ms.ref-pass'];
-  const refTotal = s['stream_total_ratio.ref-pass'];
-  check('streaming: first byte vs direct', '≤ +0.5 ms', s[`stream_ttfb_delta_ms.${mg}`], (v) => v <= 0.5, (v) => `${fmt.signed(v, 2)} ms (ref-pass ${fmt.signed(refTtfb, 2)})`);
-  check('streaming: total stream time vs direct', 'within 1%', s[`stream_total_ratio.${mg}`], (v) => Math.abs(v - 1) <= 0.01, (v) => `${fmt.signed((v - 1) * 100, 2)}% (ref-pass ${refTotal === null || refTotal === undefined ? '–' : fmt.signed((refTotal - 1) * 100, 2)}%)`);
+  // issue 6's CPU, throughput, latency, stream, routes and memory targets are restated by issue 24:
+  // see issue24Rows(). What stays here are the targets of other issues, and the run's own checks.
   // Linear: the marginal CPU per KB above 100 KB is not much above the one below. JSON.parse and
   // V8's large-object GC are themselves mildly superlinear, so the reference's own ratio also counts.
   const lin = linearity[mg];
   const refLin = linearity['ref-parse']?.slope_ratio;
   const linLimit = Math.max(1.5, Number.isFinite(refLin) ? 1.2 * refLin : 0);
   check('linear in body size (CPU/KB above 100KB ÷ below)', `≤ ${fmt.f2(linLimit)}`, lin?.slope_ratio, (v) => v <= linLimit, (v) => `${fmt.f2(v)} (ref-parse ${fmt.f2(refLin)})`);
-  check(`${many ?? 'many routes'} throughput ÷ 10 routes`, '≥ 0.95×', s.routes_throughput_ratio, (v) => v >= 0.95, fmt.x);
   // issue 18: a client API costs about what the chat path costs
   // issue 19: the spend log's hot-path cost (primary + worker; the worker alone alongside)
   // the issue's target is the hot path's cost: the worker's request path. The primary writes the rows
@@ -1002,8 +1147,74 @@ function buildReport(names: string[], many: string | null, peer: string | null) 
   check('spend log: hot-path (worker) CPU per request on ÷ off', '≤ 1.03×', s.spend_worker_cpu_per_req_on_vs_off, (v) => v <= 1.03, (v) => `${fmt.x3(v)} (with the primary's writes: ${fmt.x3(s.spend_cpu_per_req_on_vs_off)})`);
   // issue 21: tracing at sampling 1.0 (spans + GenAI metrics exported over OTLP) against tracing off
   check('tracing on (sampling 1.0) ÷ off: CPU per request', '≤ 1.15×', s.otel_cpu_per_req_on_vs_off, (v) => v <= 1.15, (v) => `${fmt.x3(v)} (rounds ${fmt.x3(s.otel_cpu_per_req_on_vs_off_min)}–${fmt.x3(s.otel_cpu_per_req_on_vs_off_max)})`);
-  for (const api of clientApis) if (api.api !== 'chat') check(`${api.label}: CPU/req ÷ chat path${api.baseline ? ' to the same provider' : ''}`, '≤ 1.2×', s[`api_cpu_per_req_vs_chat.${api.name}`], (v) => v <= 1.2, fmt.x);
   return { summary: { ...s, body_linearity: linearity }, checks };
+}
+
+/**
+ * Issue 24's targets, one row each (bench/method.ts: median of the per-round values, spread, and
+ * `unsettled` when there were fewer than 5 rounds or a reference moved more than 10%). Each row names
+ * the reference figures its comparison rests on: the reference proxy's own figure where it divides
+ * by one, the baseline's where it divides by modelgate's own chat path or 10-route gateway.
+ */
+function issue24Rows(ctx: { peer: string | null; manyName: string; rssBefore: RssTable; streamCost: StreamCost | null; soak: SoakOutcome | null; routesError?: string }): Row[] {
+  const mg = 'modelgate';
+  const rows: Row[] = [];
+  const ms = (v: number) => `${fmt.signed(v, 3)} ms`;
+  const us = (v: number) => `${fmt.signed(v)} µs`;
+  const ref = (name: string, scenario: string, key: string, label = `${name} ${key === 'cpuUsPerReq' ? 'CPU/req' : key}`) => ({ name: label, values: series(scenario, name, key) });
+  const have = (scenario: string, ...names: string[]) => names.every((n) => records[scenario]?.[n]?.length);
+  const add = (scenario: string, needs: string[], input: Parameters<typeof evaluate>[0]) => {
+    rows.push(have(scenario, ...needs) ? evaluate(input) : notMeasured(input.target, input.goal, `scenario ${scenario} did not measure ${needs.filter((n) => !have(scenario, n)).join(', ') || 'it'}`));
+  };
+
+  // streams
+  add('stream', [mg, 'ref-parse'], { target: 'streams, OpenAI format: CPU per streamed request ÷ ref-parse', goal: '≤ 1.2×', perRound: ratios('stream', 'cpuUsPerReq', mg, 'ref-parse'), pass: (v) => v <= 1.2, show: fmt.x3, refs: [ref('ref-parse', 'stream', 'cpuUsPerReq')], note: `${plan.chunks} chunks per stream` });
+  const sc = ctx.streamCost;
+  for (const f of TRANSLATED_FORMATS) {
+    const target = `streams, ${f}: CPU per translated chunk`;
+    if (!sc || sc.error || !sc.perChunk[f]) rows.push(notMeasured(target, '≤ 10 µs', sc?.error ?? (sc ? `bench/stream-cost.ts did not measure ${f}` : 'the stream scenario was not run')));
+    else rows.push(evaluate({ target, goal: '≤ 10 µs', perRound: sc.perChunk[f], pass: (v) => v <= 10, show: (v) => `${v.toFixed(1)} µs`, refs: sc.perRequest['ref-parse'] ? [{ name: 'ref-parse CPU/stream', values: sc.perRequest['ref-parse'] }] : [], note: `bench/stream-cost.ts: slope between ${sc.chunks.join(' and ')} chunks, ${sc.requests} streams each` }));
+  }
+  add('stream', [mg, 'direct'], { target: 'streams: chunks per second ÷ direct', goal: 'within 1%', perRound: ratios('stream', 'chunksPerSec', mg, 'direct'), pass: (v) => Math.abs(v - 1) <= 0.01, show: (v) => v.toFixed(4), refs: [ref('ref-pass', 'stream', 'chunksPerSec', 'ref-pass chunks/s')] });
+  add('stream', [mg, 'direct'], { target: 'streams: total stream time ÷ direct', goal: 'within 1%', perRound: ratios('stream', 'total', mg, 'direct'), pass: (v) => Math.abs(v - 1) <= 0.01, show: (v) => v.toFixed(4), refs: [ref('ref-pass', 'stream', 'total', 'ref-pass stream time')] });
+  add('stream', [mg, 'ref-pass'], { target: "streams: first event, modelgate's added − ref-pass's added", goal: '≤ +0.1 ms', perRound: deltas('stream', 'ttfb', mg, 'ref-pass'), pass: (v) => v <= 0.1, show: ms, refs: [ref('ref-pass', 'stream', 'ttfb', 'ref-pass first event')] });
+  // JSON
+  add('small', [mg, 'ref-parse'], { target: 'JSON: CPU per request ÷ ref-parse', goal: '≤ 1.1×', perRound: ratios('small', 'cpuUsPerReq', mg, 'ref-parse'), pass: (v) => v <= 1.1, show: fmt.x3, refs: [ref('ref-parse', 'small', 'cpuUsPerReq')] });
+  add('serial', [mg, 'ref-parse'], { target: "JSON: added p50 one at a time, modelgate's − ref-parse's", goal: '≤ +50 µs', perRound: deltas('serial', 'p50', mg, 'ref-parse'), pass: (v) => v <= 50, show: us, refs: [ref('ref-parse', 'serial', 'p50', 'ref-parse p50')] });
+  add('small', [mg, 'ref-parse'], { target: 'JSON: throughput ÷ ref-parse', goal: '≥ 0.9×', perRound: ratios('small', 'rps', mg, 'ref-parse'), pass: (v) => v >= 0.9, show: fmt.x3, refs: [ref('ref-parse', 'small', 'rps', 'ref-parse req/s')] });
+  if (ctx.peer) add('small', [mg, ctx.peer], { target: 'JSON: throughput ÷ Portkey', goal: '≥ 8×', perRound: ratios('small', 'rps', mg, ctx.peer), pass: (v) => v >= 8, show: fmt.x, refs: [ref('ref-parse', 'small', 'rps', 'ref-parse req/s')] });
+  else rows.push(notMeasured('JSON: throughput ÷ Portkey', '≥ 8×', plan.peer ? 'Portkey did not start (see the notes)' : 'no --peer portkey'));
+  // tail
+  add('rate', [mg, 'ref-parse'], { target: 'tail: p99 at 80% of saturation ÷ ref-parse’s', goal: '≤ 1.5×', perRound: ratios('rate', 'p99', mg, 'ref-parse'), pass: (v) => v <= 1.5, show: fmt.x3, refs: [ref('ref-parse', 'rate', 'p99', 'ref-parse p99')], note: plan.rate === null ? 'each at 80% of its own saturation in the round' : `fixed ${plan.rate} req/s (--rate)` });
+  // routes
+  const few = `modelgate-${plan.baselineRoutes}`;
+  if (have('routes', few, ctx.manyName)) {
+    const thr = median(ratios('routes', 'rps', ctx.manyName, few));
+    rows.push(evaluate({ target: `routes: ${plan.routes.toLocaleString('en-US')} routes with plugins, CPU per request ÷ 10 routes`, goal: '≤ 1.03×', perRound: ratios('routes', 'cpuUsPerReq', ctx.manyName, few), pass: (v) => v <= 1.03, show: fmt.x3, refs: [{ name: `${few} CPU/req`, values: series('routes', few, 'cpuUsPerReq') }], unit: 'pairs', note: `throughput ÷ 10 routes ${fmt.x3(thr)}` }));
+  } else rows.push(notMeasured(`routes: ${plan.routes.toLocaleString('en-US')} routes with plugins ÷ 10 routes`, '≤ 1.03×', ctx.routesError ? `a pair failed: ${ctx.routesError.split('\n')[0]}` : 'the routes scenario was not run'));
+  // new paths against the chat path (client APIs and the issue-24 paths share the api- block)
+  for (const api of CLIENT_APIS) {
+    if (api.isBaseline) continue;
+    const base = api.baseline ?? 'chat';
+    const target = `new path: ${api.label}, CPU/req ÷ chat path${api.baseline ? ' to the same provider' : ''}`;
+    if (!records[`api-${api.name}`]?.[mg]) {
+      if (!clientApis.includes(api)) continue; // not asked for in this run
+      rows.push(notMeasured(target, '≤ 1.2×', 'failed its sanity check (see the notes)'));
+      continue;
+    }
+    rows.push(evaluate({ target, goal: '≤ 1.2×', perRound: ratios(`api-${api.name}`, 'cpuUsPerReq', mg, mg, `api-${base}`), pass: (v) => v <= 1.2, show: fmt.x3, refs: [{ name: `${base === 'chat' ? 'chat path' : base} CPU/req`, values: series(`api-${base}`, mg, 'cpuUsPerReq') }] }));
+  }
+  add('spend', [mg, NOSPEND], { target: 'new path: the spend log on, CPU/req (primary + worker) ÷ off', goal: '≤ 1.2×', perRound: ratios('spend', 'cpuUsPerReq', mg, NOSPEND), pass: (v) => v <= 1.2, show: fmt.x3, refs: [{ name: 'spend log off CPU/req', values: series('spend', NOSPEND, 'cpuUsPerReq') }] });
+  // memory
+  const idle = (name: string) => {
+    const ws = ctx.rssBefore[name]?.filter((p) => p.role === 'worker' || p.role === 'proxy') ?? [];
+    return ws.length ? Math.max(...ws.map((p) => p.rss_mb)) : NaN;
+  };
+  const [mgIdle, refIdle] = [idle(mg), idle('ref-pass')];
+  rows.push(evaluate({ target: "memory: idle worker RSS ÷ ref-pass's idle RSS", goal: '≤ 1×', perRound: [mgIdle / refIdle], pass: (v) => v <= 1, show: fmt.x3, refs: [], single: true, note: `${fmt.f1(mgIdle)} MB vs ${fmt.f1(refIdle)} MB` }));
+  if (ctx.soak && ctx.soak.growth !== null) rows.push(evaluate({ target: `memory: growth under the soak (${ctx.soak.seconds} s)`, goal: '≤ 10%', perRound: [ctx.soak.growth], pass: (v) => v <= 0.1, show: (v) => `${(v * 100).toFixed(1)}%`, refs: [], single: true, note: `largest RSS or heap drift of any process${ctx.soak.seconds < 600 ? '; the issue asks for 600 s' : ''}; ${ctx.soak.file}${ctx.soak.passed ? '' : '; the soak failed another check'}` }));
+  else rows.push(notMeasured('memory: growth under a 10-minute soak', '≤ 10%', ctx.soak?.error ?? 'no --soak 600'));
+  return rows;
 }
 
 type ErrorTotals = Record<string, { non2xx: number; errors: number; timeouts: number; where: string[] }>;
@@ -1016,10 +1227,6 @@ const droppedTotal = (d: SpendLogState['dropped']) => (d ? Object.values(d).redu
 /** The checks that need the run's totals: idle RSS per worker, zero errors, and whether the spend log wrote. */
 function completeChecks(checks: Check[], rssBefore: RssTable, errs: ErrorTotals, spend: SpendLogs): Check[] {
   const out = [...checks];
-  const idle = rssBefore.modelgate?.filter((p) => p.role === 'worker') ?? [];
-  const maxWorker = idle.length ? Math.max(...idle.map((p) => p.rss_mb)) : NaN;
-  const at = out.findIndex((c) => c.name.startsWith('linear'));
-  out.splice(at === -1 ? out.length : at, 0, { name: 'RSS per worker, idle after start-up', target: '< 100 MB', value: Number.isFinite(maxWorker) ? `${fmt.f1(maxWorker)} MB` : 'not measured', pass: Number.isFinite(maxWorker) ? maxWorker < 100 : null });
   const count = (e: ErrorTotals[string] | undefined) => (e ? e.non2xx + e.errors + e.timeouts : 0);
   const mg = count(errs.modelgate);
   const all = Object.values(errs).reduce((a, e) => a + count(e), 0);
@@ -1043,8 +1250,10 @@ function renderText(out: Record<string, unknown>, report: ReturnType<typeof buil
   parts.push('');
   parts.push(`modelgate benchmark — ${out.started_at} — ${out.command}`);
   parts.push(`machine: ${m.cores} × ${m.cpu_model}, ${m.os}, Node ${m.node}; ${m.pinning}; CPU time from ${m.cpu_clock}`);
+  const rateLabel = plan.rate === null ? `${Math.round(plan.rateShare * 100)}% of each target's saturation` : `${plan.rate} req/s`;
+  const rateHead = plan.rate === null ? `${Math.round(plan.rateShare * 100)}% sat.` : `${plan.rate}/s`;
   parts.push(
-    `plan: ${plan.rounds} rounds (medians); ${plan.connections} connections × ${plan.durationS} s; fixed rate ${plan.rate} req/s over ${plan.rateConnections} connections; ${plan.serialRequests} serial requests; ${plan.streamsPerRound} streams (${plan.streamConcurrency} at a time) of ${plan.chunks} chunks every ${plan.delayMs} ms; 1k-token prompt = ${promptTokens} tokens (${BODIES.large.length} B)`,
+    `plan: ${plan.rounds} rounds (medians); ${plan.connections} connections × ${plan.durationS} s; paced load at ${rateLabel} over ${plan.rateConnections} connections; ${plan.serialRequests} serial requests; ${plan.streamsPerRound} streams (${plan.streamConcurrency} at a time) of ${plan.chunks} chunks every ${plan.delayMs} ms; 1k-token prompt = ${promptTokens} tokens (${BODIES.large.length} B)`,
   );
   parts.push('');
   const allNames = [...new Set([...names, ...Object.keys(records.stream ?? {}), ...Object.keys(records.serial ?? {})])];
@@ -1053,7 +1262,7 @@ function renderText(out: Record<string, unknown>, report: ReturnType<typeof buil
   parts.push(
     table(
       'Non-streaming chat (medians over rounds)',
-      ['target', `req/s small @${plan.connections}c`, 'CPU µs/req', 'CPU use', 'client CPU', 'other CPU', 'req/s 1k-tok', 'CPU µs/req 1k-tok', 'p50 µs serial', 'added p50 µs', `p50 µs @${plan.rate}/s`, `p99 µs @${plan.rate}/s`, `CPU µs/req @${plan.rate}/s`],
+      ['target', `req/s small @${plan.connections}c`, 'CPU µs/req', 'CPU use', 'client CPU', 'other CPU', 'req/s 1k-tok', 'CPU µs/req 1k-tok', 'p50 µs serial', 'added p50 µs', `req/s paced`, `p50 µs @${rateHead}`, `p99 µs @${rateHead}`, `CPU µs/req @${rateHead}`],
       allNames.map((t) => [
         t,
         fmt.int(base(t, 'small', 'rps')),
@@ -1065,20 +1274,20 @@ function renderText(out: Record<string, unknown>, report: ReturnType<typeof buil
         fmt.f1(base(t, 'large', 'cpuUsPerReq')),
         fmt.int(base(t, 'serial', 'p50')),
         t === 'direct' ? '' : fmt.signed(delta('serial', 'p50', t, 'direct')),
-        fmt.int(base(t, 'rate', 'p50')),
+        fmt.int(base(t, 'rate', 'rate')),
         fmt.int(base(t, 'rate', 'p99')),
         fmt.f1(base(t, 'rate', 'cpuUsPerReq')),
       ]),
       `CPU µs/req: CPU time of the target's processes per request (modelgate: primary + worker). CPU use: share of one core the target used;
 client CPU: load generator + mock on the other core (≈100% = the client side was the limit, as for direct); other CPU: share of
-the target's core used meanwhile by processes outside the benchmark (the machine is shared; above ${Math.round(NOISE_LIMIT * 100)}% a measurement is repeated). serial: one request at a time; @${plan.rate}/s: open-loop paced load, latency from when each request was due.`,
+the target's core used meanwhile by processes outside the benchmark (the machine is shared; above ${Math.round(NOISE_LIMIT * 100)}% a measurement is repeated). serial: one request at a time; paced: open-loop load at ${rateLabel} (direct: at ref-parse's), latency from when each request was due.`,
     ),
   );
   if (records.stream) {
     parts.push(
       table(
         `Streaming chat (${plan.chunks} chunks, ${plan.delayMs} ms apart; ${plan.streamConcurrency} streams at a time, staggered)`,
-        ['target', 'first event ms', 'Δ vs direct ms', 'total ms', 'total ÷ direct', 'chunks/s', 'chunks/s ÷ direct', 'events', 'complete'],
+        ['target', 'first event ms', 'Δ vs direct ms', 'total ms', 'total ÷ direct', 'chunks/s', 'chunks/s ÷ direct', 'CPU µs/stream', 'events', 'complete'],
         Object.keys(records.stream).map((t) => [
           t,
           fmt.f2(base(t, 'stream', 'ttfb')),
@@ -1087,6 +1296,7 @@ the target's core used meanwhile by processes outside the benchmark (the machine
           t === 'direct' ? '' : fmt.x(ratio('stream', 'total', t, 'direct')),
           fmt.f1(base(t, 'stream', 'chunksPerSec')),
           t === 'direct' ? '' : fmt.x(ratio('stream', 'chunksPerSec', t, 'direct')),
+          fmt.f1(base(t, 'stream', 'cpuUsPerReq')),
           fmt.int(base(t, 'stream', 'events')),
           `${series('stream', t, 'complete').reduce((a, b) => a + b, 0)}/${series('stream', t, 'ok').reduce((a, b) => a + b, 0)}`,
         ]),
@@ -1119,8 +1329,8 @@ the target's core used meanwhile by processes outside the benchmark (the machine
           a.label,
           fmt.int(base('modelgate', `api-${a.name}`, 'rps')),
           fmt.f1(base('modelgate', `api-${a.name}`, 'cpuUsPerReq')),
-          a.name === 'chat' || (a as ClientApi).api === 'chat' ? '' : fmt.x(ratio(`api-${a.name}`, 'rps', 'modelgate', 'modelgate', `api-${(a as ClientApi).baseline ?? 'chat'}`)),
-          a.name === 'chat' || (a as ClientApi).api === 'chat' ? '' : fmt.x(ratio(`api-${a.name}`, 'cpuUsPerReq', 'modelgate', 'modelgate', `api-${(a as ClientApi).baseline ?? 'chat'}`)),
+          a.name === 'chat' || (a as ClientApi).isBaseline ? '' : fmt.x(ratio(`api-${a.name}`, 'rps', 'modelgate', 'modelgate', `api-${(a as ClientApi).baseline ?? 'chat'}`)),
+          a.name === 'chat' || (a as ClientApi).isBaseline ? '' : fmt.x(ratio(`api-${a.name}`, 'cpuUsPerReq', 'modelgate', 'modelgate', `api-${(a as ClientApi).baseline ?? 'chat'}`)),
         ]),
         'native: the client\'s API is the provider\'s (the body passes through); translated: through the canonical exchange. Ratios divide by the chat path to the same provider (Chat Completions → OpenAI, or the Anthropic baseline row for scenarios translated to Anthropic).',
       ),
@@ -1173,20 +1383,20 @@ the target's core used meanwhile by processes outside the benchmark (the machine
       ),
     );
   }
-  const targetsMeta = out.targets as Record<string, Record<string, unknown>>;
-  const manyName = Object.keys(targetsMeta).find((n) => /^modelgate-\d/.test(n));
-  if (manyName && records.small?.[manyName]) {
+  const rp = out.routes_pairs as { routes?: Record<string, number>; startup_ms?: Record<string, number[]> };
+  if (records.routes && rp.routes) {
+    const names = Object.keys(rp.routes);
     parts.push(
       table(
-        'Routing vs configuration size (same ai-proxy route)',
-        ['gateway', 'routes', 'config time s', `req/s @${plan.connections}c`, 'CPU µs/req', 'p50 µs serial'],
-        ['modelgate', manyName].map((t) => [
+        `Routing vs configuration size (fresh DB-less process pairs, every route with plugins; medians over ${plan.pairs} pairs)`,
+        ['gateway', 'routes', 'start-up s', `req/s @${plan.connections}c`, 'CPU µs/req', 'CPU/req per pair ÷ 10 routes'],
+        names.map((t) => [
           t,
-          fmt.int(targetsMeta[t]?.routes as number),
-          t === 'modelgate' ? '' : fmt.f1((targetsMeta[t]?.config_ms as number) / 1000),
-          fmt.int(base(t, 'small', 'rps')),
-          fmt.f1(base(t, 'small', 'cpuUsPerReq')),
-          fmt.int(base(t, 'serial', 'p50')),
+          fmt.int(rp.routes![t]),
+          fmt.f1(median(rp.startup_ms?.[t] ?? []) / 1000),
+          fmt.int(med('routes', t, 'rps')),
+          fmt.f1(med('routes', t, 'cpuUsPerReq')),
+          t === names[0] ? '' : ratios('routes', 'cpuUsPerReq', t, names[0]).map(fmt.x3).join(' '),
         ]),
       ),
     );
@@ -1220,11 +1430,11 @@ the target's core used meanwhile by processes outside the benchmark (the machine
   r('modelgate throughput ÷ pass-through reference', 'throughput_vs_ref_pass', fmt.x);
   r('modelgate CPU µs/req ÷ parsing reference (small, saturated)', 'cpu_per_req_vs_ref_parse', fmt.x);
   r('modelgate CPU µs/req ÷ parsing reference (1k tokens)', 'cpu_per_req_vs_ref_parse_1k_tokens', fmt.x);
-  r(`modelgate CPU µs/req ÷ parsing reference (at ${plan.rate} req/s)`, 'cpu_per_req_vs_ref_parse_at_rate', fmt.x);
+  r(`modelgate CPU µs/req ÷ parsing reference (paced)`, 'cpu_per_req_vs_ref_parse_at_rate', fmt.x);
   r('modelgate CPU µs/req ÷ pass-through reference', 'cpu_per_req_vs_ref_pass', fmt.x);
   r('modelgate added p50 vs direct, one at a time (µs)', 'added_p50_us.modelgate', (v) => fmt.signed(v));
   r('ref-parse added p50 vs direct, one at a time (µs)', 'added_p50_us.ref-parse', (v) => fmt.signed(v));
-  r(`modelgate added p50 / p99 at ${plan.rate} req/s (µs)`, 'added_p50_at_rate_us.modelgate', (v) => `${fmt.signed(v)} / ${fmt.signed(sm['added_p99_at_rate_us.modelgate'] as number)}`);
+  r(`modelgate added p50 / p99, paced (µs)`, 'added_p50_at_rate_us.modelgate', (v) => `${fmt.signed(v)} / ${fmt.signed(sm['added_p99_at_rate_us.modelgate'] as number)}`);
   r('modelgate streaming first-event delta vs direct (ms)', 'stream_ttfb_delta_ms.modelgate', (v) => fmt.signed(v, 3));
   r('ref-pass streaming first-event delta vs direct (ms)', 'stream_ttfb_delta_ms.ref-pass', (v) => fmt.signed(v, 3));
   r('modelgate total stream time ÷ direct', 'stream_total_ratio.modelgate', (v) => v.toFixed(4));
@@ -1240,11 +1450,18 @@ the target's core used meanwhile by processes outside the benchmark (the machine
   r('modelgate throughput ÷ Portkey (1k tokens)', 'throughput_vs_peer_1k_tokens', fmt.x);
   r('Portkey CPU µs/req ÷ modelgate', 'peer_cpu_per_req_vs_modelgate', fmt.x);
   r('Portkey streaming first-event delta vs direct (ms)', 'stream_ttfb_delta_ms.portkey', (v) => fmt.signed(v, 2));
-  r(`${manyName ?? 'many-routes'} throughput ÷ 10 routes`, 'routes_throughput_ratio', fmt.x);
-  r(`${manyName ?? 'many-routes'} serial p50 − 10 routes (µs)`, 'routes_serial_p50_delta_us', (v) => fmt.signed(v));
+  r(`${plan.routes} routes ÷ 10 routes: throughput (process pairs)`, 'routes_throughput_ratio', fmt.x3);
+  r(`${plan.routes} routes ÷ 10 routes: CPU µs/req (process pairs)`, 'routes_cpu_ratio', fmt.x3);
   parts.push(ratioLines.join('\n'));
   parts.push('');
-  parts.push('Targets (from the issue; reported, never asserted)');
+  const rows24 = out.issue24 as Row[];
+  parts.push(`Issue 24's targets (reported, never asserted): median of ${plan.rounds} rounds, spread lowest – highest; unsettled under ${MIN_ROUNDS} rounds or when a reference moved more than ${Math.round(MAX_REFERENCE_MOVE * 100)}%`);
+  parts.push('');
+  parts.push(markdownTable(rows24));
+  parts.push('');
+  parts.push(`  ${tally(rows24)}`);
+  parts.push('');
+  parts.push('Other checks (earlier issues\' targets and the run itself)');
   parts.push('');
   const checks = out.checks as Check[];
   for (const c of checks) parts.push(`  ${c.pass === null ? 'SKIP' : c.pass ? 'PASS' : 'FAIL'}  ${c.name.padEnd(58)} ${c.value.padStart(12)}   (target ${c.target})`);

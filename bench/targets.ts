@@ -10,7 +10,7 @@
  *               `clientApis`, also the routes of the client-API scenarios (CLIENT_APIS), measured
  *               through views of the same processes (`apiView`); `modelgate-otel`: the same with a
  *               global opentelemetry plugin at sampling_rate 1.0 (the `otel` scenario)
- *   portkey     @portkey-ai/gateway from npm, installed on demand into a temp dir (--peer portkey)
+ *   portkey     @portkey-ai/gateway, installed beforehand by `npm run bench:peer` into bench/.peers/ (--peer portkey)
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -115,6 +115,27 @@ export interface ModelgateOptions {
    */
   otelSink?: string;
   onProgress?: (msg: string) => void;
+  /**
+   * DB-less: the whole configuration (the chat route and `extraRoutes` filler routes, each filler
+   * with plugins: `fillerPlugins`) written as a Kong declarative file and loaded at start-up, so a
+   * gateway with 10,000 routes starts in seconds and can be started afresh for every process pair
+   * of the routes scenario. The request path is the same: workers serve from the compiled snapshot.
+   */
+  declarative?: boolean;
+}
+
+/** The plugins of filler route i in the routes scenario: ai-proxy on every route, rate-limiting on every third. */
+export function fillerPlugins(i: number, mockUrl: string): { name: string; config: Record<string, unknown> }[] {
+  const out: { name: string; config: Record<string, unknown> }[] = [{ name: 'ai-proxy', config: AI_PROXY_CONFIG(mockUrl) }];
+  if (i % 3 === 0) out.push({ name: 'rate-limiting', config: { minute: 1000 + i, policy: 'local' } });
+  return out;
+}
+
+/** A Kong declarative configuration (format 3.0): the measured chat route and `extraRoutes` filler routes with plugins. */
+export function declarativeConfig(mockUrl: string, extraRoutes: number): Record<string, unknown> {
+  const routes: Record<string, unknown>[] = [{ name: 'chat', paths: ['~/chat$'], plugins: [{ name: 'ai-proxy', config: AI_PROXY_CONFIG(mockUrl) }] }];
+  for (let i = 0; i < extraRoutes; i++) routes.push({ ...fillerRoute(i), plugins: fillerPlugins(i, mockUrl) });
+  return { _format_version: '3.0', services: [{ name: 'bench', url: mockUrl, routes }] };
 }
 
 async function adminCall(adminPort: number, method: 'GET' | 'POST', p: string, body?: unknown): Promise<{ status: number; json: unknown }> {
@@ -172,8 +193,18 @@ export interface ClientApi {
   label: string;
   model: string;
   requestPath: string;
-  /** The client API of the request (`chat`: a Chat Completions baseline for translated scenarios). */
+  /** The client API of the request body and of the answer's shape. */
   api: 'responses' | 'messages' | 'chat';
+  /** The `--scenarios` name that brings this path (a baseline row comes with the paths dividing by it). */
+  scenario: 'responses' | 'messages' | 'balanced' | 'plugins';
+  /** A baseline row (the chat path to another provider), never a path with a target of its own. */
+  isBaseline?: boolean;
+  /** Request headers besides the client API's own (a consumer's key). */
+  headers?: Record<string, string>;
+  /** The plugin owning the exchange on the route (default `ai-proxy`). */
+  pluginName?: 'ai-proxy' | 'ai-proxy-advanced';
+  /** Further plugins on the same route (issue 24: key-auth + rate-limiting + ai-rate-limiting-advanced). */
+  extraPlugins?: { name: string; config: Record<string, unknown> }[];
   /**
    * The scenario whose CPU and throughput the ratios divide by: the chat path to the same provider,
    * so that a ratio is the client API's own cost, not the provider translation's (default: `chat`,
@@ -187,6 +218,9 @@ export interface ClientApi {
 }
 
 const ANTHROPIC_MODEL = 'claude-haiku-4-5';
+/** The consumer the `plugins` path authenticates as (key-auth). */
+export const BENCH_CONSUMER = 'bench-consumer';
+export const BENCH_CONSUMER_KEY = 'bench-consumer-key';
 const OPENAI_AUTH = { header_name: 'Authorization', header_value: `Bearer ${PROVIDER_KEY}` };
 const ANTHROPIC_AUTH = { header_name: 'x-api-key', header_value: PROVIDER_KEY };
 
@@ -196,6 +230,7 @@ export const CLIENT_APIS: ClientApi[] = [
     label: 'Responses → OpenAI (native)',
     model: MODEL,
     api: 'responses',
+    scenario: 'responses',
     requestPath: '/api-responses/responses',
     // an OpenAI Responses call goes to the configured path with /chat/completions replaced by /responses
     plugin: (mock) => ({ route_type: 'llm/v1/responses', auth: OPENAI_AUTH, model: { provider: 'openai', name: MODEL, options: { upstream_url: `${mock}/v1/chat/completions` } }, logging: { log_statistics: true } }),
@@ -206,6 +241,7 @@ export const CLIENT_APIS: ClientApi[] = [
     label: 'Responses → OpenAI (native), store: false',
     model: MODEL,
     api: 'responses',
+    scenario: 'responses',
     bodyFields: { store: false },
     requestPath: '/api-responses/responses',
     plugin: null,
@@ -216,6 +252,8 @@ export const CLIENT_APIS: ClientApi[] = [
     label: 'Chat Completions → Anthropic (translated; baseline)',
     model: ANTHROPIC_MODEL,
     api: 'chat',
+    scenario: 'responses',
+    isBaseline: true,
     requestPath: '/api-chat-anthropic/v1/chat/completions',
     plugin: (mock) => ({ route_type: 'llm/v1/chat', auth: ANTHROPIC_AUTH, model: { provider: 'anthropic', name: ANTHROPIC_MODEL, options: { upstream_url: `${mock}/v1/messages` } }, logging: { log_statistics: true } }),
   },
@@ -224,6 +262,7 @@ export const CLIENT_APIS: ClientApi[] = [
     label: 'Responses → Anthropic (translated)',
     model: ANTHROPIC_MODEL,
     api: 'responses',
+    scenario: 'responses',
     baseline: 'chat-anthropic',
     requestPath: '/api-responses-anthropic/responses',
     plugin: (mock) => ({ route_type: 'llm/v1/responses', auth: ANTHROPIC_AUTH, model: { provider: 'anthropic', name: ANTHROPIC_MODEL, options: { upstream_url: `${mock}/v1/messages` } }, logging: { log_statistics: true } }),
@@ -233,6 +272,7 @@ export const CLIENT_APIS: ClientApi[] = [
     label: 'Messages → Anthropic (native)',
     model: ANTHROPIC_MODEL,
     api: 'messages',
+    scenario: 'messages',
     requestPath: '/api-messages/v1/messages',
     plugin: (mock) => ({ route_type: 'llm/v1/chat', llm_format: 'anthropic', auth: ANTHROPIC_AUTH, model: { provider: 'anthropic', name: ANTHROPIC_MODEL, options: { upstream_url: `${mock}/v1/messages` } }, logging: { log_statistics: true } }),
   },
@@ -241,8 +281,40 @@ export const CLIENT_APIS: ClientApi[] = [
     label: 'Messages → OpenAI chat (translated)',
     model: MODEL,
     api: 'messages',
+    scenario: 'messages',
     requestPath: '/api-messages-openai/v1/messages',
     plugin: (mock) => ({ route_type: 'llm/v1/chat', llm_format: 'anthropic', auth: OPENAI_AUTH, model: { provider: 'openai', name: MODEL, options: { upstream_url: `${mock}/v1/chat/completions` } }, logging: { log_statistics: true } }),
+  },
+  {
+    // issue 24: a balanced route, three targets to the same mock, Kong's default round-robin
+    name: 'balanced',
+    label: 'ai-proxy-advanced, 3 targets (round-robin)',
+    model: MODEL,
+    api: 'chat',
+    scenario: 'balanced',
+    requestPath: '/path-balanced/v1/chat/completions',
+    pluginName: 'ai-proxy-advanced',
+    plugin: (mock) => ({
+      balancer: { algorithm: 'round-robin' },
+      targets: [1, 2, 3].map((i) => ({ route_type: 'llm/v1/chat', weight: 100, description: `target ${i}`, auth: OPENAI_AUTH, model: { provider: 'openai', name: MODEL, options: { upstream_url: `${mock}/v1/chat/completions` } }, logging: { log_statistics: true } })),
+    }),
+  },
+  {
+    // issue 24: the chat route behind key-auth, rate-limiting and ai-rate-limiting-advanced together,
+    // limits far above what the bench sends (every request counted, none refused)
+    name: 'plugins',
+    label: 'key-auth + rate-limiting + ai-rate-limiting-advanced',
+    model: MODEL,
+    api: 'chat',
+    scenario: 'plugins',
+    requestPath: '/path-plugins/v1/chat/completions',
+    headers: { apikey: BENCH_CONSUMER_KEY },
+    extraPlugins: [
+      { name: 'key-auth', config: { key_names: ['apikey'] } },
+      { name: 'rate-limiting', config: { second: 1_000_000_000, policy: 'local' } },
+      { name: 'ai-rate-limiting-advanced', config: { strategy: 'local', llm_providers: [{ name: 'openai', limit: [1e15], window_size: [60] }] } },
+    ],
+    plugin: (mock) => AI_PROXY_CONFIG(mock),
   },
 ];
 
@@ -258,7 +330,7 @@ export const CLIENT_API_HEADERS: Record<ClientApi['api'], Record<string, string>
 
 /** The same gateway processes, measured through one client API's route. */
 export function apiView(base: Target, api: ClientApi): Target {
-  return { ...base, path: api.requestPath, headers: { ...base.headers, ...CLIENT_API_HEADERS[api.api] }, base };
+  return { ...base, path: api.requestPath, headers: { ...base.headers, ...CLIENT_API_HEADERS[api.api], ...api.headers }, base };
 }
 
 export async function startModelgate(cpu: string, opts: ModelgateOptions): Promise<Target> {
@@ -280,7 +352,14 @@ export async function startModelgate(cpu: string, opts: ModelgateOptions): Promi
   else delete env.NODE_OPTIONS;
   const logFile = path.join(prefix, 'gateway.log');
   const log = fs.openSync(logFile, 'a');
-  const child: ChildProcess = spawnPinned(cpu, NODE, [path.join(REPO, 'src', 'cli.ts'), 'start'], { env, cwd: REPO, stdout: log, stderr: log });
+  const startArgs = [path.join(REPO, 'src', 'cli.ts'), 'start'];
+  if (opts.declarative) {
+    const file = path.join(prefix, 'kong.yml'); // JSON is YAML: the declarative loader reads either
+    fs.writeFileSync(file, JSON.stringify(declarativeConfig(opts.mock.url, opts.extraRoutes)));
+    startArgs.push('--declarative', file);
+  }
+  const configStarted = performance.now();
+  const child: ChildProcess = spawnPinned(cpu, NODE, startArgs, { env, cwd: REPO, stdout: log, stderr: log });
   fs.closeSync(log);
   const tail = () => fs.readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
 
@@ -300,15 +379,21 @@ export async function startModelgate(cpu: string, opts: ModelgateOptions): Promi
     await sleep(100);
   }
   const startupMs = performance.now() - started;
+  if (opts.declarative) return modelgateTarget(opts, child, prefix, proxyPort, adminPort, startupMs, performance.now() - configStarted);
 
   await adminOk(adminPort, 'POST', '/services', { name: 'bench', url: opts.mock.url });
   await adminOk(adminPort, 'POST', '/services/bench/routes', { name: 'chat', paths: ['~/chat$'] });
   await adminOk(adminPort, 'POST', '/routes/chat/plugins', { name: 'ai-proxy', config: AI_PROXY_CONFIG(opts.mock.url) });
+  if (opts.clientApis && CLIENT_APIS.some((a) => a.headers?.apikey)) {
+    await adminOk(adminPort, 'POST', '/consumers', { username: BENCH_CONSUMER });
+    await adminOk(adminPort, 'POST', `/consumers/${BENCH_CONSUMER}/key-auth`, { key: BENCH_CONSUMER_KEY });
+  }
   for (const api of opts.clientApis ? CLIENT_APIS : []) {
     if (!api.plugin) continue;
     const route = api.requestPath.split('/')[1];
     await adminOk(adminPort, 'POST', '/services/bench/routes', { name: route, paths: [`/${route}`] });
-    await adminOk(adminPort, 'POST', `/routes/${route}/plugins`, { name: 'ai-proxy', config: api.plugin(opts.mock.url) });
+    await adminOk(adminPort, 'POST', `/routes/${route}/plugins`, { name: api.pluginName ?? 'ai-proxy', config: api.plugin(opts.mock.url) });
+    for (const p of api.extraPlugins ?? []) await adminOk(adminPort, 'POST', `/routes/${route}/plugins`, p);
   }
   if (opts.otelSink) {
     await adminOk(adminPort, 'POST', '/plugins', {
@@ -318,7 +403,7 @@ export async function startModelgate(cpu: string, opts: ModelgateOptions): Promi
   }
 
   // Filler routes, 32 writes in flight: the gateway coalesces snapshot rebuilds across a burst.
-  const configStarted = performance.now();
+  const fillStarted = performance.now();
   let next = 0;
   let lastReport = performance.now();
   const writer = async () => {
@@ -332,8 +417,10 @@ export async function startModelgate(cpu: string, opts: ModelgateOptions): Promi
     }
   };
   await Promise.all(Array.from({ length: Math.min(32, opts.extraRoutes) }, writer));
-  const configMs = performance.now() - configStarted;
+  return modelgateTarget(opts, child, prefix, proxyPort, adminPort, startupMs, performance.now() - fillStarted);
+}
 
+async function modelgateTarget(opts: ModelgateOptions, child: ChildProcess, prefix: string, proxyPort: number, adminPort: number, startupMs: number, configMs: number): Promise<Target> {
   let procs: Proc[] = [];
   const refresh = async () => {
     const info = (await adminOk(adminPort, 'GET', '/')) as { pids?: { master?: number; workers?: number[] } };
@@ -360,6 +447,7 @@ export async function startModelgate(cpu: string, opts: ModelgateOptions): Promi
       access_log: !!opts.accessLog,
       spend_log: opts.spendLog !== false,
       otel: opts.otelSink ? 'traces + metrics, sampling_rate 1.0' : false,
+      declarative: !!opts.declarative,
       startup_ms: Math.round(startupMs),
       config_ms: Math.round(configMs),
       config_version: status.configuration?.version,
@@ -374,19 +462,40 @@ export async function startModelgate(cpu: string, opts: ModelgateOptions): Promi
 
 export const PORTKEY_PACKAGE = '@portkey-ai/gateway';
 
-/** Installs the peer into a cache dir under the OS temp dir (reused across runs); returns its entry file. */
-export function installPortkey(version: string, log: (msg: string) => void): { entry: string; version: string; dir: string } {
-  const dir = path.join(os.tmpdir(), `modelgate-bench-peer-portkey-${version.replace(/[^a-z0-9.-]/gi, '_')}`);
-  const entry = path.join(dir, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js');
-  if (!fs.existsSync(entry)) {
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'modelgate-bench-peer', private: true }));
-    log(`installing ${PORTKEY_PACKAGE}@${version} into ${dir} (npm) ...`);
-    const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error', `${PORTKEY_PACKAGE}@${version}`], { cwd: dir, encoding: 'utf8', timeout: 300_000 });
-    if (r.status !== 0 || !fs.existsSync(entry)) throw new Error(`npm install ${PORTKEY_PACKAGE}@${version} failed: ${(r.stderr || r.error?.message || '').slice(-2000)}`);
-  }
+/**
+ * Where the peer is installed: bench/.peers/ (ignored by git), kept across runs. The benchmark never
+ * downloads: `npm run bench:peer` (bench/peer-install.ts) installs it beforehand, so a measured run
+ * does no network I/O and a missing peer is reported as not measured instead of fetched.
+ */
+export function portkeyDir(version: string): string {
+  return path.join(BENCH_DIR, '.peers', `portkey-${version.replace(/[^a-z0-9.-]/gi, '_')}`);
+}
+
+function portkeyEntry(dir: string): string {
+  return path.join(dir, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js');
+}
+
+/** The installed peer's entry file and version, or null when `npm run bench:peer` has not installed it. */
+export function findPortkey(version: string): { entry: string; version: string; dir: string } | null {
+  const dir = portkeyDir(version);
+  const entry = portkeyEntry(dir);
+  if (!fs.existsSync(entry)) return null;
   const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'node_modules', '@portkey-ai', 'gateway', 'package.json'), 'utf8')) as { version: string };
   return { entry, version: pkg.version, dir };
+}
+
+/** Installs the peer with npm into portkeyDir(version) (bench/peer-install.ts only, never during a run). */
+export function installPortkey(version: string, log: (msg: string) => void): { entry: string; version: string; dir: string } {
+  const found = findPortkey(version);
+  if (found) return found;
+  const dir = portkeyDir(version);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'modelgate-bench-peer', private: true }));
+  log(`installing ${PORTKEY_PACKAGE}@${version} into ${dir} (npm) ...`);
+  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error', `${PORTKEY_PACKAGE}@${version}`], { cwd: dir, encoding: 'utf8', timeout: 300_000 });
+  const installed = findPortkey(version);
+  if (r.status !== 0 || !installed) throw new Error(`npm install ${PORTKEY_PACKAGE}@${version} failed: ${(r.stderr || r.error?.message || '').slice(-2000)}`);
+  return installed;
 }
 
 export async function startPortkey(cpu: string, mock: Mock, entry: string, version: string): Promise<Target> {
