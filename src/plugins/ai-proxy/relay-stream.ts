@@ -9,6 +9,7 @@
  * - Accounting: the provider's usage when it reports it, otherwise counted, marked estimated.
  */
 import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Exchange } from './exchange.ts';
 import { answerHeaders, readProviderBody, relayProviderError, estimateUsage, translateOr502 } from './relay-json.ts';
 import { recordExchange } from './analytics.ts';
@@ -120,20 +121,31 @@ export async function relayStream(x: Exchange): Promise<void> {
   let firstFrameAt: number | null = null;
   // traced requests: the answer's id and finish reasons, read from the frames the client gets
   const facts = ctx.trace !== null ? new StreamFacts() : null;
+  // One read's frames: written at once; a failure among its events ends the stream after them.
+  const step = (out: Translated): boolean | Promise<boolean> => {
+    if (out.frames) {
+      if (facts !== null) facts.scan(out.frames);
+      firstFrameAt ??= performance.now();
+      if (firstTokenAt === null && translator.contentStarted !== false) firstTokenAt = performance.now();
+      if (!res.write(out.frames)) return waitDrain(res).then(() => settle(out.failure));
+    }
+    return settle(out.failure);
+  };
+  const settle = (failure: unknown): boolean => {
+    if (failure) throw failure;
+    return res.destroyed; // the client left: stop reading
+  };
   try {
-    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    await eachChunk(response.body as Readable, (chunk) => {
       const out = translateAll(translator, decoder.push(chunk));
       // what the hooks released of this read (awaited when a hook is asynchronous: the provider waits meanwhile)
-      if (guard !== null) out.frames += await guard.drain();
-      if (out.frames) {
-        if (facts !== null) facts.scan(out.frames);
-        firstFrameAt ??= performance.now();
-        if (firstTokenAt === null && translator.contentStarted !== false) firstTokenAt = performance.now();
-        if (!res.write(out.frames)) await waitDrain(res);
+      if (guard !== null) {
+        const released = guard.drain();
+        if (typeof released !== 'string') return released.then((text) => step({ frames: out.frames + text, failure: out.failure }));
+        out.frames += released;
       }
-      if (out.failure) throw out.failure;
-      if (res.destroyed) break;
-    }
+      return step(out);
+    });
     if (!res.destroyed) {
       const last = translateAll(translator, decoder.end());
       if (guard !== null) last.frames += await guard.drain();
@@ -168,12 +180,100 @@ export async function relayStream(x: Exchange): Promise<void> {
   if (complete && x.keep && translator.answer) x.keep(translator.answer);
 }
 
+interface Translated {
+  frames: string;
+  failure: unknown;
+}
+
+/**
+ * The provider's body, chunk by chunk as it arrives, through 'data' events: what `for await`
+ * costs per chunk (an async iterator step, a promise, `read()` and its buffer list) is most of
+ * the gateway's own work on a passed-through chunk. `take` returns true to stop reading (the
+ * client left), or a promise while it must wait (back-pressure, asynchronous response hooks): the
+ * body is paused meanwhile, so a slow client slows the provider. Resolves at the body's end;
+ * rejects with the body's error or what `take` threw. Stopping or failing destroys the body, as
+ * leaving a `for await` loop does; a body's error that comes while `take` waits is raised once it
+ * is done, as the loop would have.
+ */
+const ignore = (): void => {};
+
+function eachChunk(body: Readable, take: (chunk: Buffer) => boolean | Promise<boolean>): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    let waiting = false;
+    let pendingError: unknown = null;
+    const detach = () => {
+      settled = true;
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      body.off('close', onClose);
+      // destroying an unfinished undici body emits its abort error: nobody waits for it any more
+      body.on('error', ignore);
+    };
+    const fail = (e: unknown) => {
+      if (settled) return;
+      detach();
+      body.destroy();
+      reject(e);
+    };
+    const stop = () => {
+      if (settled) return;
+      detach();
+      body.destroy();
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      let result: boolean | Promise<boolean>;
+      try {
+        result = take(chunk);
+      } catch (e) {
+        return fail(e);
+      }
+      if (result === true) return stop();
+      if (result === false) return;
+      waiting = true;
+      body.pause();
+      result.then(
+        (done) => {
+          waiting = false;
+          if (pendingError !== null) fail(pendingError);
+          else if (done) stop();
+          else if (!settled) body.resume();
+        },
+        (e: unknown) => {
+          waiting = false;
+          fail(e);
+        },
+      );
+    };
+    const onEnd = () => {
+      if (settled) return;
+      detach();
+      resolve();
+    };
+    const onError = (e: unknown) => {
+      if (waiting) pendingError ??= e;
+      else fail(e);
+    };
+    const onClose = () => {
+      // destroyed without an error and before its end: what `for await` reports as a premature close
+      if (!settled && !waiting) fail(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+      else if (waiting) pendingError ??= Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    };
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('error', onError);
+    body.on('close', onClose);
+  });
+}
+
 /**
  * Translates the events of one network read. An event that fails to translate stops there, but
  * the frames of the events before it are still the client's: what a client sees must not depend
  * on how the provider's bytes were split across reads.
  */
-function translateAll(translator: StreamTranslator, events: StreamEvent[]): { frames: string; failure: unknown } {
+function translateAll(translator: StreamTranslator, events: StreamEvent[]): Translated {
   let frames = '';
   try {
     for (const event of events) frames += translator.push(event);
