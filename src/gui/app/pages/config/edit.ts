@@ -4,7 +4,7 @@
  * `protocols`). A create sends what the user set plus what is required; an edit PATCHes only what
  * changed. A refusal's messages go next to their fields, the general message on top.
  */
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useLayoutEffect, useMemo, useState } from 'preact/hooks';
 import { html } from '../../lib/html.ts';
 import { api, apiAll } from '../../lib/api.ts';
 import { navigate } from '../../lib/router.ts';
@@ -85,7 +85,9 @@ function Editor(props: EditorProps) {
   const [touched, setTouched] = useState<Set<string>>(new Set());
   const [error, setError] = useState<FormError | null>(null);
   const [busy, setBusy] = useState(false);
-  useEffect(() => {
+  // before the browser paints the fields: an effect ran after it, so a user (or a test) typing fast
+  // could fill a field that the defaults then overwrote
+  useLayoutEffect(() => {
     if (!fields) return;
     if (props.row) return setValues(props.row);
     let start = defaultsOf(fields);
