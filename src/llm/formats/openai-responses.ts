@@ -137,6 +137,20 @@ function parseResponsesAnswer(body: string, ctx: DriverContext): PassthroughAnsw
   return { passthrough: body, usage: responsesUsageOf(parsed.usage), responseModel: asString(parsed.model) ?? null };
 }
 
+/**
+ * A Responses stream event as an object with its type (the JSON `type`, else the SSE event name);
+ * the provider's `error` event is thrown as the stream's failure, with its message and code.
+ */
+function responsesEvent(source: string, payload: unknown, event: StreamEvent) {
+  if (!isObject(payload)) throw new TranslationError(`malformed ${source} stream event: not an object`);
+  const type = asString(payload.type) ?? event.event;
+  if (type === 'error' || event.event === 'error') {
+    const message = asString(payload.message) ?? asString(dig(payload, 'error', 'message')) ?? `${source} reported an error in the stream`;
+    throw new UpstreamStreamError(message, asString(payload.code) ?? asString(dig(payload, 'error', 'type')) ?? asString(dig(payload, 'error', 'code')) ?? 'upstream_error');
+  }
+  return { payload, type };
+}
+
 /** The events that end a Responses stream, each with the final `response` object. */
 const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['response.completed', 'response.incomplete', 'response.failed']);
 const TEXT_DELTAS: ReadonlySet<string> = new Set(['response.output_text.delta', 'response.reasoning_summary_text.delta', 'response.reasoning_text.delta', 'response.refusal.delta', 'response.function_call_arguments.delta']);
@@ -155,13 +169,7 @@ class ResponsesPassthroughTranslator extends BaseStreamTranslator {
   }
 
   protected translate(event: StreamEvent): string {
-    const payload = this.parse(event);
-    if (!isObject(payload)) throw new TranslationError(`malformed ${this.source} stream event: not an object`);
-    const type = asString(payload.type) ?? event.event;
-    if (type === 'error' || event.event === 'error') {
-      const message = asString(payload.message) ?? asString(dig(payload, 'error', 'message')) ?? `${this.source} reported an error in the stream`;
-      throw new UpstreamStreamError(message, asString(payload.code) ?? asString(dig(payload, 'error', 'type')) ?? asString(dig(payload, 'error', 'code')) ?? 'upstream_error');
-    }
+    const { payload, type } = responsesEvent(this.source, this.parse(event), event);
     if (typeof payload.sequence_number === 'number') this.#sequence = payload.sequence_number;
     if (type !== undefined && TEXT_DELTAS.has(type)) this.keepText(asString(payload.delta) ?? '');
     const previous = this.ctx.request?.previousResponseId;
@@ -231,13 +239,7 @@ class ResponsesEventsTranslator extends BaseStreamTranslator {
   }
 
   protected translate(event: StreamEvent): string {
-    const payload = this.parse(event);
-    if (!isObject(payload)) throw new TranslationError(`malformed ${this.source} stream event: not an object`);
-    const type = asString(payload.type) ?? event.event;
-    if (type === 'error' || event.event === 'error') {
-      const message = asString(payload.message) ?? asString(dig(payload, 'error', 'message')) ?? `${this.source} reported an error in the stream`;
-      throw new UpstreamStreamError(message, asString(payload.code) ?? asString(dig(payload, 'error', 'type')) ?? asString(dig(payload, 'error', 'code')) ?? 'upstream_error');
-    }
+    const { payload, type } = responsesEvent(this.source, this.parse(event), event);
     let frames = '';
     const response = isObject(payload.response) ? payload.response : null;
     if (!this.#started) {
