@@ -33,7 +33,7 @@ import { workerSettingsEnv } from './worker-settings.ts';
 import { installCrashGuard } from './crash-guard.ts';
 import { failCurrentRequest } from '../admin/request-scope.ts';
 import { SnapshotPublisher, loadSnapshotData } from './publisher.ts';
-import { getPlugin, pluginNames } from '../plugins/registry.ts';
+import { getPluginSchema, pluginNames } from '../plugins/registry.ts';
 import { VERSION } from '../proxy/names.ts';
 import { randomUUID } from 'node:crypto';
 import { MemoryCounters } from '../state/memory.ts';
@@ -210,7 +210,7 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
       node_version: process.version,
       pids: { master: process.pid, workers: pool.pids },
       plugins: {
-        available_on_server: Object.fromEntries(pluginNames().map((n) => [n, { version: getPlugin(n)!.schema.version, priority: getPlugin(n)!.schema.priority }])),
+        available_on_server: Object.fromEntries(pluginNames().map((n) => [n, { version: getPluginSchema(n)!.version, priority: getPluginSchema(n)!.priority }])),
         enabled_in_cluster: [...new Set((publisher.current?.plugins ?? []).map((p) => p.name as string))].sort(),
       },
       configuration: publicSettings(settings),

@@ -23,10 +23,13 @@ import { SpendQueue } from '../spend/queue.ts';
 import { spendRowOf } from '../spend/row.ts';
 import { SpendCostClient } from '../spend/cost-query.ts';
 import { installSpendSeeder } from '../plugins/ai-budget/seed.ts';
+import { loadPluginHandlers, pluginNames } from '../plugins/registry.ts';
 
 if (process.env[WARM_ENV]) {
-  // filling the compile cache (compile-cache.ts): the modules above are loaded; so are the lazy ones
+  // filling the compile cache (compile-cache.ts): the modules above are loaded; so are the lazy
+  // ones (Redis, every plugin's handler), which a worker may load later
   await import('../state/redis.ts');
+  await loadPluginHandlers(pluginNames());
   module.flushCompileCache();
   process.exit(0);
 }

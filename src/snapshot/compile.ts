@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Router, type RouteSpec } from '../router/router.ts';
-import { getPlugin } from '../plugins/registry.ts';
+import { getPluginSchema, loadPluginHandlers, pluginHandler } from '../plugins/registry.ts';
 import type { CompileContext, PluginHandler } from '../plugins/types.ts';
 import type { Row } from '../store/types.ts';
 import type { UpstreamTarget } from '../proxy/upstream.ts';
@@ -135,21 +135,24 @@ function brokenHandler(name: string, reason: string): PluginHandler {
 }
 
 function compilePlugin(row: Row): PluginInstance | null {
-  const mod = getPlugin(row.name);
-  if (!mod) {
+  const schema = getPluginSchema(row.name);
+  if (!schema) {
     logger().warn({ plugin: row.name, id: row.id }, 'unknown plugin in configuration, ignored');
     return null;
   }
-  let handler: PluginHandler = mod.handler;
+  const loaded = pluginHandler(row.name);
+  let handler: PluginHandler;
   let conf: unknown;
   try {
-    const config = resolveVaultReferences(mod.schema.config, row.config, registerSecret);
+    if (loaded instanceof Error) throw loaded;
+    handler = loaded;
+    const config = resolveVaultReferences(schema.config, row.config, registerSecret);
     conf = handler.compile ? handler.compile(config, compileContext) : config;
   } catch (e) {
     handler = brokenHandler(row.name, (e as Error).message);
     conf = handler.compile!(null, compileContext);
   }
-  return { id: row.id, name: row.name, priority: mod.schema.priority, handler, conf, entity: row };
+  return { id: row.id, name: row.name, priority: schema.priority, handler, conf, entity: row };
 }
 
 const fk = (row: Row, field: string): string | null => row[field]?.id ?? null;
@@ -235,7 +238,10 @@ function protocolSet(cache: Map<string, Set<string>>, protocols: string[] | null
 /** Entities compiled between two yields of `compileSteps`: a few milliseconds of work. */
 const ENTITIES_PER_STEP = 250;
 
-/** Compiles a snapshot in one go (tests, tools). */
+/**
+ * Compiles a snapshot in one go (tests, tools). The handlers of its plugins must have been loaded
+ * (`loadPluginHandlers`); a plugin whose handler is not is compiled as broken (answers 500).
+ */
 export function compileSnapshot(data: SnapshotData): Snapshot {
   const steps = compileSteps(data);
   for (;;) {
@@ -249,6 +255,8 @@ export function compileSnapshot(data: SnapshotData): Snapshot {
  * requests on its current snapshot while a large new one (thousands of routes) is built.
  */
 export async function compileSnapshotAsync(data: SnapshotData): Promise<Snapshot> {
+  // the handlers of plugins this configuration uses for the first time (registry.ts: loaded on first use)
+  await loadPluginHandlers(data.plugins.filter((p) => p.enabled !== false).map((p) => p.name as string));
   const steps = compileSteps(data);
   for (;;) {
     const step = steps.next();
