@@ -11,12 +11,17 @@
  * `--cpu-prof`: the worker runs under `--cpu-prof` and the last round of each route is summarised
  * from its own window of the profile: the functions whose self time per request differs most.
  *
- *   node bench/otel-cost.ts [--requests 400] [--warmup 200] [--rounds 3] [--stream] [--callgrind | --cpu-prof]
+ * `--connections N`: instead of one request at a time, N connections of autocannon for `--seconds`
+ * per measurement (the bench's load shape; `--warmup` then counts seconds too).
+ *
+ *   taskset -c 1 node bench/otel-cost.ts [--requests 400] [--warmup 200] [--rounds 3] [--stream] [--callgrind | --cpu-prof]
+ *                           [--connections 64 --seconds 3]
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
 import { Gateway, CLI } from '../test/helpers/gateway.ts';
 import { startMockProvider } from '../test/mocks/providers.ts';
 import { buildRequest, RawConnection } from './raw-client.ts';
@@ -30,6 +35,8 @@ const { values: args } = parseArgs({
     requests: { type: 'string', default: '400' },
     warmup: { type: 'string', default: '200' },
     rounds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '0' },
+    seconds: { type: 'string', default: '3' },
     stream: { type: 'boolean', default: false },
     callgrind: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
@@ -39,6 +46,10 @@ const { values: args } = parseArgs({
 const REQUESTS = Number(args.requests);
 const WARMUP = Number(args.warmup);
 const ROUNDS = Number(args.rounds);
+/** 0: one request at a time (serial); else autocannon with this many connections for `--seconds`. */
+const CONNECTIONS = Number(args.connections);
+/** Warm-up per measurement under load, seconds (the first round warms longer). */
+const WARMUP_S = 1;
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
 const mock = await startMockProvider('openai', { models: '*', delayMs: 0, text: 'Hello there, how can I help?' });
@@ -48,9 +59,11 @@ const profDir = args['cpu-prof'] ? fs.mkdtempSync(path.join(os.tmpdir(), 'modelg
 const env: Record<string, string> = { MODELGATE_LOG_LEVEL: 'warn', MODELGATE_ACCESS_LOG: 'off', MODELGATE_SPEND_LOG: 'on' };
 if (profDir) env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${profDir} --cpu-prof-interval=100`;
 /** The last round's window of each route (monotonic µs, the profile's clock). */
-const windows: Record<string, { fromUs: number; toUs: number }> = {};
+const windows: Record<string, { fromUs: number; toUs: number; requests: number }> = {};
 const monoUs = () => Number(process.hrtime.bigint() / 1000n);
-const gw = await Gateway.start({ env, command: args.callgrind ? [...callgrindCommand(cgDir), process.execPath, CLI] : undefined, noWait: true });
+// as the bench pins them: the gateway on CPU 0, this script (load, mock, sink) on the others — run it under `taskset -c 1`
+const pin = os.cpus().length > 1 ? ['taskset', '-c', '0'] : [];
+const gw = await Gateway.start({ env, command: [...pin, ...(args.callgrind ? callgrindCommand(cgDir) : []), process.execPath, CLI], noWait: true });
 try {
   await gw.ready(args.callgrind ? 600_000 : 20_000);
   const admin = async (method: string, p: string, body?: unknown) => {
@@ -74,22 +87,44 @@ try {
   const measured: Record<string, { cpu: number[]; instr: number[] }> = { plain: { cpu: [], instr: [] }, traced: { cpu: [], instr: [] } };
   for (let round = 0; round < ROUNDS; round++) {
     for (const name of round % 2 ? ['traced', 'plain'] : ['plain', 'traced']) {
-      const request = buildRequest({ port: gw.proxyPort, path: `/${name}`, headers: {}, body });
-      const conn = new RawConnection(gw.proxyPort);
-      const send = async () => {
-        const x = await conn.send(request, args.stream, 0, 600_000);
-        if (x.status !== 200) throw new Error(`${name}: status ${x.status}`);
-      };
-      for (let i = 0; i < WARMUP; i++) await send();
+      let answered = 0;
+      let run: () => Promise<void>;
+      let warm: () => Promise<void>;
+      let closeConn = () => {};
+      if (CONNECTIONS > 0) {
+        const load = async (seconds: number) => {
+          const r = await autocannon({ url: `http://127.0.0.1:${gw.proxyPort}/${name}`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: CONNECTIONS, duration: seconds, pipelining: 1 });
+          if (r.non2xx || r.errors) throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+          return r['2xx'];
+        };
+        warm = async () => void (await load(WARMUP_S));
+        run = async () => void (answered = await load(Number(args.seconds)));
+      } else {
+        const request = buildRequest({ port: gw.proxyPort, path: `/${name}`, headers: {}, body });
+        const conn = new RawConnection(gw.proxyPort);
+        closeConn = () => conn.close();
+        const send = async () => {
+          const x = await conn.send(request, args.stream, 0, 600_000);
+          if (x.status !== 200) throw new Error(`${name}: status ${x.status}`);
+        };
+        warm = async () => {
+          for (let i = 0; i < WARMUP; i++) await send();
+        };
+        run = async () => {
+          for (let i = 0; i < REQUESTS; i++) await send();
+          answered = REQUESTS;
+        };
+      }
+      await warm();
       const cg = args.callgrind ? new Callgrind(worker, cgDir) : null;
       cg?.start();
       const cpu0 = cpuUs([worker]);
       const fromUs = monoUs();
-      for (let i = 0; i < REQUESTS; i++) await send();
-      windows[name] = { fromUs, toUs: monoUs() };
-      const cpu = (cpuUs([worker]) - cpu0) / REQUESTS;
-      const instr = cg ? cg.stop() / REQUESTS : NaN;
-      conn.close();
+      await run();
+      windows[name] = { fromUs, toUs: monoUs(), requests: answered };
+      const cpu = (cpuUs([worker]) - cpu0) / answered;
+      const instr = cg ? cg.stop() / answered : NaN;
+      closeConn();
       measured[name].cpu.push(cpu);
       measured[name].instr.push(instr);
       log(`round ${round + 1} ${name.padEnd(6)} ${cpu.toFixed(1)} µs/req${cg ? `, ${(instr / 1e3).toFixed(1)} k instr/req` : ''}`);
@@ -105,8 +140,11 @@ try {
     await gw.close(); // the profile is written as the worker exits
     const file = fs.readdirSync(profDir).find((f) => f.includes(`.${worker}.`));
     if (!file) throw new Error('no worker profile written');
+    const kept = path.join(os.tmpdir(), `otel-cost-${Date.now()}.cpuprofile`);
+    fs.copyFileSync(path.join(profDir, file), kept);
+    console.log(`profile kept: ${kept}; windows: ${JSON.stringify(windows)}`);
     const top = Number(args.top);
-    const [sp, st] = ['plain', 'traced'].map((n) => summarise(path.join(profDir, file), 100_000, windows[n], REQUESTS));
+    const [sp, st] = ['plain', 'traced'].map((n) => summarise(path.join(profDir, file), 100_000, windows[n], windows[n].requests));
     console.log(functionDiff(sp, st, top));
   }
 } finally {
