@@ -1379,7 +1379,7 @@ the target's core used meanwhile by processes outside the benchmark (the machine
           t === OTEL ? spread('cpuUsPerReq') : '',
           t === OTEL ? vs('workerCpuUsPerReq') : '',
         ]),
-        `on: a global opentelemetry plugin, sampling_rate 1.0, traces_endpoint and metrics_endpoint on a sink in the bench (200, empty body). The sink received: ${Object.entries(received).map(([p, c]) => `${p} ${fmt.int(c.requests)} requests, ${fmt.int(c.bytes)} B`).join('; ') || 'nothing'}.`,
+        `on: a global opentelemetry plugin, sampling_rate 1.0, tracing_instrumentations ${process.env.MODELGATE_TRACING_INSTRUMENTATIONS ?? 'request,balancer (the default)'}, traces_endpoint and metrics_endpoint on a sink in the bench (200, empty body). The sink received: ${Object.entries(received).map(([p, c]) => `${p} ${fmt.int(c.requests)} requests, ${fmt.int(c.bytes)} B`).join('; ') || 'nothing'}.`,
       ),
     );
   }

@@ -21,7 +21,7 @@
  *   node bench/stream-cost.ts [--requests 200] [--warmup 50] [--chunks 10,60] [--delay-ms 1]
  *                             [--targets openai,anthropic,...,ref-parse,ref-pass] [--callgrind] [--json FILE]
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +31,7 @@ import { startMockProvider, type MockProvider, type MockProviderName } from '../
 import { DEFAULT_BEDROCK_CREDENTIALS } from '../test/mocks/bedrock.ts';
 import { buildRequest, RawConnection } from './raw-client.ts';
 import { cpuUs, readyLine, stopChild } from './procs.ts';
+import { Callgrind, callgrindCommand } from './callgrind.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
     if (refs.length > 0) openaiRef = await startMockProvider('openai', { key: null, models: '*', delayMs: DELAY, text: TEXT });
 
     const command = args.callgrind
-      ? ['valgrind', '--tool=callgrind', '--trace-children=yes', '--instr-atstart=no', '--smc-check=all-non-file', `--callgrind-out-file=${cgDir}/cg.%p`, process.execPath, CLI]
+      ? [...callgrindCommand(cgDir), process.execPath, CLI]
       : undefined;
     const env: Record<string, string> = { MODELGATE_LOG_LEVEL: 'warn', MODELGATE_ACCESS_LOG: 'off', MODELGATE_SPEND_LOG: 'on' };
     if (args['cpu-prof']) env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${path.resolve(args['cpu-prof'])}`;
@@ -213,37 +214,6 @@ function report(results: Measured[]): void {
     rows.push(row);
   }
   process.stdout.write(`${rows.join('\n')}\n`);
-}
-
-/** Instruction counting in one process of a gateway started under callgrind (callgrind_control). */
-class Callgrind {
-  readonly #pid: number;
-  readonly #dir: string;
-  constructor(pid: number, dir: string) {
-    this.#pid = pid;
-    this.#dir = dir;
-  }
-  #control(...a: string[]): void {
-    const r = spawnSync('callgrind_control', [...a, String(this.#pid)], { encoding: 'utf8', timeout: 600_000 });
-    if (r.status !== 0) throw new Error(`callgrind_control ${a.join(' ')}: ${r.stderr || r.stdout}`);
-  }
-  start(): void {
-    this.#control('-i', 'on');
-    this.#control('-z');
-  }
-  /** Instructions since start(). */
-  stop(): number {
-    for (const f of fs.readdirSync(this.#dir)) if (f.startsWith(`cg.${this.#pid}.`)) fs.rmSync(path.join(this.#dir, f));
-    this.#control('-d');
-    this.#control('-i', 'off');
-    const dumps = fs.readdirSync(this.#dir).filter((f) => f.startsWith(`cg.${this.#pid}.`));
-    let total = 0;
-    for (const f of dumps) {
-      const m = /^(?:summary|totals):\s*(\d+)/m.exec(fs.readFileSync(path.join(this.#dir, f), 'utf8'));
-      if (m) total += Number(m[1]);
-    }
-    return total;
-  }
 }
 
 // mock servers' keep-alive sockets and undici pools would hold the process open after the results

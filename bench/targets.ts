@@ -446,7 +446,7 @@ async function modelgateTarget(opts: ModelgateOptions, child: ChildProcess, pref
       workers: opts.workers ?? 1,
       access_log: !!opts.accessLog,
       spend_log: opts.spendLog !== false,
-      otel: opts.otelSink ? 'traces + metrics, sampling_rate 1.0' : false,
+      otel: opts.otelSink ? `traces + metrics, sampling_rate 1.0, tracing_instrumentations ${process.env.MODELGATE_TRACING_INSTRUMENTATIONS ?? 'request,balancer (the default)'}` : false,
       declarative: !!opts.declarative,
       startup_ms: Math.round(startupMs),
       config_ms: Math.round(configMs),

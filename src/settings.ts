@@ -9,6 +9,7 @@ import path from 'node:path';
 import net from 'node:net';
 import { createRequire } from 'node:module';
 import { PricesError, readPriceFile } from './spend/prices.ts';
+import { DEFAULT_INSTRUMENTATIONS, INSTRUMENTATIONS, type Instrumentation } from './observability/otel/instrumentations.ts';
 
 export interface ListenAddress {
   host: string;
@@ -46,6 +47,8 @@ export interface Settings {
   admin_gui_origin: string | null;
   /** The Admin GUI's own listener (src/gui/): static assets, and the Admin API under `/api`. */
   admin_gui_listen: ListenAddress[];
+  /** Kong's `tracing_instrumentations`: which spans a request traced by the opentelemetry plugin records (src/observability/otel/instrumentations.ts). */
+  tracing_instrumentations: Instrumentation[];
   /** Extra names the Admin API answers to (besides its listen addresses and localhost). */
   admin_hosts: string[];
   /** SIGTERM: how long in-flight requests and streams may run before they are cut. */
@@ -174,6 +177,16 @@ const SPECS: { [K in keyof Settings]: Spec<K> } = {
   admin_token: { parse: optStr, default: () => '' },
   admin_gui_origin: { parse: optStr, default: () => '' },
   admin_gui_listen: { parse: parseListen, default: () => '127.0.0.1:8002' },
+  tracing_instrumentations: {
+    parse: (raw, name) => {
+      const values = list(raw, name);
+      for (const v of values) if (!(INSTRUMENTATIONS as readonly string[]).includes(v)) fail(name, raw, `expected a comma-separated list of: ${INSTRUMENTATIONS.join(', ')}`);
+      if (values.length === 0) fail(name, raw, 'expected off, all, or a list of instrumentations');
+      if (values.length > 1 && (values.includes('off') || values.includes('all'))) fail(name, raw, 'off and all stand alone');
+      return values as Instrumentation[];
+    },
+    default: () => DEFAULT_INSTRUMENTATIONS,
+  },
   admin_hosts: { parse: list, default: () => '' },
   drain_timeout_ms: { parse: int(0, 3_600_000), default: () => '30000' },
   client_header_timeout_ms: { parse: int(1, 3_600_000), default: () => '60000' },

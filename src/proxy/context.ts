@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { Instruments } from '../observability/otel/instrumentations.ts';
 import { chainForConsumer, type CompiledRoute, type CompiledService, type PluginInstance, type Snapshot } from '../snapshot/compile.ts';
 import type { RouteMatch } from '../router/router.ts';
 import type { HeaderMap } from './headers.ts';
@@ -39,6 +40,8 @@ export interface ProxySettings {
   maxResponseSize: number;
   clientBodyTimeoutMs: number;
   maxStreamDurationMs: number;
+  /** Which spans a traced request records (`tracing_instrumentations`). */
+  tracingInstruments: Instruments;
 }
 
 export class RequestContext {

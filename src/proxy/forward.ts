@@ -9,7 +9,7 @@ import { endToEndHeaders, endToEndResponseHeaders, type HeaderMap } from './head
 import { ClientError, UpstreamError } from './errors.ts';
 import { HEADERS } from './names.ts';
 import { SPAN_KIND, STATUS_CODE, type Attributes } from '../observability/otel/types.ts';
-import { headerFilterSpanName, propagationHeaders, type Trace } from '../observability/otel/trace.ts';
+import { headerFilterSpanName, injectTrace, type Trace } from '../observability/otel/trace.ts';
 import { newSpanId } from '../observability/otel/ids.ts';
 
 /** Bodies up to this size are read before sending, so a connection failure can be retried. */
@@ -116,10 +116,7 @@ export async function forwardToService(ctx: RequestContext): Promise<void> {
   ctx.upstream.path = path; // Kong's upstream_uri, logged even when the call fails
   const trace = ctx.trace;
   const attempts = trace !== null ? new BalancerAttempts(trace, service.host, service.port) : null;
-  if (attempts !== null) {
-    const injected = propagationHeaders(trace!, attempts.lastSpanId);
-    if (injected) Object.assign(headers, injected);
-  }
+  if (attempts !== null) injectTrace(trace!, attempts.lastSpanId, headers as Record<string, string>);
   ctx.upstreamStartedAt = performance.now();
   let result;
   try {
@@ -139,7 +136,7 @@ export async function forwardToService(ctx: RequestContext): Promise<void> {
   resHeaders[HEADERS.upstreamLatency] = String(Math.round(ctx.upstreamHeadersAt - ctx.upstreamStartedAt));
   resHeaders[HEADERS.proxyLatency] = String(Math.round(ctx.upstreamStartedAt - ctx.startedAt));
   ctx.response = { status: response.statusCode, headers: resHeaders };
-  if (trace === null) {
+  if (trace === null || !trace.recording || !trace.instruments.pluginHeaderFilter) {
     for (const p of ctx.chain) p.handler.headerFilter?.(ctx, p.conf);
   } else {
     for (const p of ctx.chain) {
@@ -202,13 +199,13 @@ class BalancerAttempts {
       const f = fails[i];
       const a = this.#attrs(i + 1);
       a['error.type'] = f.code;
-      const span = this.#trace.startSpan('kong.balancer', SPAN_KIND.client, a, i === last ? this.lastSpanId : undefined, f.start);
+      const span = this.#trace.startSpan('kong.balancer', SPAN_KIND.client, a, i === last ? this.lastSpanId : undefined, f.start, this.#trace.instruments.balancer);
       span.end(f.end, undefined, { code: STATUS_CODE.error });
     }
     if (status !== null) {
       const a = this.#attrs(fails.length + 1);
       a['http.response.status_code'] = status;
-      const span = this.#trace.startSpan('kong.balancer', SPAN_KIND.client, a, this.lastSpanId, this.#start);
+      const span = this.#trace.startSpan('kong.balancer', SPAN_KIND.client, a, this.lastSpanId, this.#start, this.#trace.instruments.balancer);
       span.end(performance.now(), undefined, status >= 500 ? { code: STATUS_CODE.error } : undefined);
     }
   }

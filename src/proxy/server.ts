@@ -24,6 +24,7 @@ import { tracerIn } from '../snapshot/compile.ts';
 import { startTrace } from '../plugins/opentelemetry/handler.ts';
 import { SPAN_KIND } from '../observability/otel/types.ts';
 import { accessSpanName } from '../observability/otel/trace.ts';
+import { instrumentsOf } from '../observability/otel/instrumentations.ts';
 
 /** An error body in the shape of the API the route speaks, when one of its plugins says (ai-proxy: OpenAI's envelope). */
 function routeErrorBody(ctx: RequestContext, status: number, body: unknown): unknown {
@@ -60,6 +61,7 @@ export class ProxyServer {
       maxResponseSize: settings.max_response_size,
       clientBodyTimeoutMs: settings.client_body_timeout_ms,
       maxStreamDurationMs: settings.max_stream_duration_ms,
+      tracingInstruments: instrumentsOf(settings.tracing_instrumentations),
     };
   }
 
@@ -186,7 +188,7 @@ export class ProxyServer {
     for (let i = 0; i < chain.length; i++) {
       const p = chain[i];
       if (!p.handler.access) continue;
-      const trace = ctx.trace;
+      const trace = ctx.trace !== null && ctx.trace.recording && ctx.trace.instruments.pluginAccess ? ctx.trace : null;
       const t0 = trace !== null ? performance.now() : 0;
       const r = p.handler.access(ctx, p.conf);
       if (r) await r;
@@ -222,7 +224,7 @@ export class ProxyServer {
 
   #startTrace(ctx: RequestContext, conf: unknown): void {
     const trace = (ctx.trace = startTrace(ctx, conf as Parameters<typeof startTrace>[1]));
-    trace.span('kong.router', SPAN_KIND.internal, ctx.routerStartedAt, ctx.routerEndedAt);
+    if (trace.instruments.router) trace.span('kong.router', SPAN_KIND.internal, ctx.routerStartedAt, ctx.routerEndedAt);
   }
 
   #exit(ctx: RequestContext, status: number, body: unknown, headers?: Record<string, string>): void {

@@ -58,7 +58,8 @@ before(async () => {
   a = await startMockProvider('openai-compatible');
   b = await startMockProvider('openai-compatible');
   echo = await EchoServer.start();
-  gw = await Gateway.start({ workers: 1 });
+  // Kong's full span set (router, plugin phases); the default's smaller set: otel-instrumentations.test.ts
+  gw = await Gateway.start({ workers: 1, env: { MODELGATE_TRACING_INSTRUMENTATIONS: 'all' } });
   await admin('POST', '/services', { name: 'ai', url: 'http://localhost:32000' });
   await admin('POST', '/services', { name: 'plain', url: echo.url });
   for (const name of ['chat', 'payloads', 'emb', 'failover', 'noprop', 'collector']) await admin('POST', '/services/ai/routes', { name, paths: [`/${name}`] });

@@ -6,12 +6,14 @@
  * epoch milliseconds once per span: `performance.timeOrigin + t`.
  *
  * An unsampled trace still has ids (propagated with the "not sampled" flag, written in the access
- * log and the trace-id response header) but records nothing.
+ * log and the trace-id response header) but records nothing; a sampled one records the spans its
+ * worker's `tracing_instrumentations` ask for (instrumentations.ts).
  */
 import { SPAN_KIND, STATUS_CODE, type Attributes, type PropagationConfig, type SpanEvent, type SpanKind, type SpanRecord, type StatusCode, type TraceContext } from './types.ts';
 import { newSpanId, newTraceId } from './ids.ts';
 import { injectHeaders } from './propagation/index.ts';
 import type { GenAiMetrics } from './metrics.ts';
+import { ALL_INSTRUMENTS, type Instruments } from './instrumentations.ts';
 
 const ORIGIN = performance.timeOrigin;
 
@@ -42,9 +44,12 @@ export class OpenSpan {
   events: SpanEvent[] | undefined = undefined;
   #trace: Trace;
   #ended = false;
+  /** Whether ending it records it (its instrumentation is on); its id is propagated either way. */
+  readonly #recorded: boolean;
 
-  constructor(trace: Trace, name: string, kind: SpanKind, start: number, attributes: Attributes, spanId: string) {
+  constructor(trace: Trace, name: string, kind: SpanKind, start: number, attributes: Attributes, spanId: string, recorded: boolean) {
     this.#trace = trace;
+    this.#recorded = recorded;
     this.name = name;
     this.kind = kind;
     this.start = start;
@@ -56,9 +61,15 @@ export class OpenSpan {
     return this.#ended;
   }
 
+  /** Whether it is kept for export when it ends (sampled, and its instrumentation on). */
+  get recorded(): boolean {
+    return this.#recorded;
+  }
+
   end(end = performance.now(), attrs?: Attributes, status?: { code: StatusCode; message?: string }): void {
     if (this.#ended) return;
     this.#ended = true;
+    if (!this.#recorded) return;
     if (attrs) Object.assign(this.attributes, attrs);
     this.#trace.record(this.name, this.kind, this.start, end, this.attributes, status, this.spanId, this.events);
   }
@@ -72,6 +83,10 @@ export class Trace {
   readonly parentSpanId: string | null;
   readonly traceState: string | undefined;
   readonly sampled: boolean;
+  /** Which spans are recorded (the worker's `tracing_instrumentations`). */
+  readonly instruments: Instruments;
+  /** Sampled, and some instrumentation on: spans are kept for export. */
+  readonly recording: boolean;
   /** What was read from the request's headers (for `preserve` injection and baggage), or null. */
   readonly incoming: TraceContext | null;
   /** performance.now() of the request's arrival. */
@@ -86,8 +101,9 @@ export class Trace {
   /** performance.now() when the client's response closed (server.ts): the request span's end. */
   endAt = 0;
 
-  constructor(start: number, incoming: TraceContext | null, sampleRate: number, propagation: PropagationConfig | null = null, metrics: GenAiMetrics | null = null) {
+  constructor(start: number, incoming: TraceContext | null, sampleRate: number, propagation: PropagationConfig | null = null, metrics: GenAiMetrics | null = null, instruments: Instruments = ALL_INSTRUMENTS) {
     this.start = start;
+    this.instruments = instruments;
     this.propagation = propagation;
     this.metrics = metrics;
     this.incoming = incoming;
@@ -97,27 +113,33 @@ export class Trace {
     this.rootSpanId = newSpanId();
     // a caller's decision is followed; without one, the plugin's rate decides on the trace id
     this.sampled = incoming?.sampled ?? sampledByRate(this.traceId, sampleRate);
+    const i = instruments;
+    this.recording = this.sampled && (i.request || i.router || i.balancer || i.pluginAccess || i.pluginHeaderFilter);
   }
 
   /** A finished child of the request span. */
   span(name: string, kind: SpanKind, start: number, end: number, attributes: Attributes = {}, status?: { code: StatusCode; message?: string }): void {
-    if (this.sampled) this.record(name, kind, start, end, attributes, status, newSpanId(), undefined);
+    if (this.recording) this.record(name, kind, start, end, attributes, status, newSpanId(), undefined);
   }
 
-  /** A child of the request span that ends later; its id exists at once (it is what a propagated header names). */
-  startSpan(name: string, kind: SpanKind, attributes: Attributes = {}, spanId = newSpanId(), start = performance.now()): OpenSpan {
-    const s = new OpenSpan(this, name, kind, start, attributes, spanId);
+  /**
+   * A child of the request span that ends later; its id exists at once (it is what a propagated
+   * header names), and it is recorded when `recorded` (its instrumentation is on).
+   */
+  startSpan(name: string, kind: SpanKind, attributes: Attributes = {}, spanId = newSpanId(), start = performance.now(), recorded = true): OpenSpan {
+    const s = new OpenSpan(this, name, kind, start, attributes, spanId, recorded && this.recording);
     (this.#open ??= []).push(s);
     return s;
   }
 
+  /** A provider call's GenAI client span: part of the `request` instrumentation. */
   startClient(name: string, attributes: Attributes = {}, spanId?: string): OpenSpan {
-    return this.startSpan(name, SPAN_KIND.client, attributes, spanId);
+    return this.startSpan(name, SPAN_KIND.client, attributes, spanId, undefined, this.instruments.request);
   }
 
   /** @internal OpenSpan.end's way in. */
   record(name: string, kind: SpanKind, start: number, end: number, attributes: Attributes, status: { code: StatusCode; message?: string } | undefined, spanId: string, events: SpanEvent[] | undefined): void {
-    if (!this.sampled) return;
+    if (!this.recording) return;
     const rec: SpanRecord = {
       traceId: this.traceId,
       spanId,
@@ -136,12 +158,13 @@ export class Trace {
 
   /**
    * Ends the request span (and any span a failure path left open, at the same time) and returns
-   * every span of the request, the request span first. Empty when not sampled.
+   * every span of the request, the request span first (when the `request` instrumentation is on).
+   * Empty when not recording.
    */
   finish(end: number, name: string, attributes: Attributes, status?: { code: StatusCode; message?: string }): SpanRecord[] {
     if (this.#open) for (const s of this.#open) if (!s.ended) s.end(end);
     this.#open = null;
-    if (!this.sampled) return this.spans;
+    if (!this.recording || !this.instruments.request) return this.spans;
     const root: SpanRecord = {
       traceId: this.traceId,
       spanId: this.rootSpanId,
@@ -161,19 +184,21 @@ export class Trace {
 }
 
 /**
- * The headers that carry this trace to an upstream, the call's span (`spanId`) as their parent, in
- * the plugin's `inject` formats; null when nothing is to be injected.
+ * Writes the headers that carry this trace to an upstream into `out`, the call's span (`spanId`)
+ * as their parent, in the plugin's `inject` formats; false when nothing is to be injected.
  */
-export function propagationHeaders(trace: Trace, spanId: string): Record<string, string> | null {
+export function injectTrace(trace: Trace, spanId: string, out: Record<string, string>): boolean {
   const p = trace.propagation;
-  if (p === null || p.inject.length === 0) return null;
+  if (p === null || p.inject.length === 0) return false;
   const incoming = trace.incoming;
-  return injectHeaders(
+  injectHeaders(
     { traceId: trace.traceId, spanId, parentSpanId: trace.rootSpanId, sampled: trace.sampled, traceState: trace.traceState, baggage: incoming?.baggage, traceIdBytes: incoming?.traceIdBytes, debug: incoming?.debug },
     p.inject,
     p.default_format,
     incoming?.format ?? null,
+    out,
   );
+  return true;
 }
 
 const ACCESS_NAMES = new Map<string, string>();

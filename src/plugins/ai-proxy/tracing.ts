@@ -12,8 +12,8 @@ import type { AiExchange } from './analytics.ts';
 import type { CanonicalRequest } from '../../exchange/types.ts';
 import type { ModelOptions } from '../../llm/types.ts';
 import { UpstreamError } from '../../proxy/errors.ts';
-import { STATUS_CODE, type Attributes } from '../../observability/otel/types.ts';
-import { propagationHeaders, type OpenSpan } from '../../observability/otel/trace.ts';
+import { STATUS_CODE } from '../../observability/otel/types.ts';
+import { injectTrace, type OpenSpan } from '../../observability/otel/trace.ts';
 import { answerFacts, quickAnswerFacts, endAttributes, errorType, inputMessages, operationName, outputMessages, spanName, startAttributes, type StreamFacts } from '../../observability/otel/genai.ts';
 import { recordAiExchange, recordGenAi } from '../../observability/otel/genai-metrics.ts';
 
@@ -43,13 +43,10 @@ export function startCall(ctx: RequestContext, conf: CompiledAiProxy, call: Call
   const routeType = call.routeType ?? 'llm/v1/chat';
   const attrs = startAttributes({ provider: call.provider, options: call.options, routeType, model: call.model, stream, origin, canonical: call.request });
   // content only where the route logs payloads: the conventions' opt-in attributes
-  if (trace.sampled && conf.config.logging.log_payloads && call.request) attrs['gen_ai.input.messages'] = inputMessages(call.request);
+  if (trace.recording && trace.instruments.request && conf.config.logging.log_payloads && call.request) attrs['gen_ai.input.messages'] = inputMessages(call.request);
   const operation = operationName(routeType);
   const span = trace.startClient(spanName(operation, call.model), attrs);
-  if (call.options.trace_propagation !== false) {
-    const injected = propagationHeaders(trace, span.spanId);
-    if (injected) for (const k in injected) headers[k] = injected[k];
-  }
+  if (call.options.trace_propagation !== false) injectTrace(trace, span.spanId, headers as Record<string, string>);
   return { span, conf, operation, provider: attrs['gen_ai.provider.name'] as string, model: call.model, started: span.start };
 }
 
@@ -72,18 +69,21 @@ export function failCall(ctx: RequestContext, t: TracedCall, failure: unknown, s
 export function endCall(ctx: RequestContext, t: TracedCall, status: number): void {
   if (t.span.ended) return;
   const x = ctx.shared.ai as (AiExchange & { cost: number | null }) | undefined;
-  const attrs: Attributes = {};
   let error: string | null = null;
   if (status >= 400) error = String(status);
   else if (ctx.error) error = ctx.error.code;
-  if (x) {
-    endAttributes(x, attrs);
-    if (x.estimated) attrs['modelgate.usage.estimated'] = true;
-    if (x.partial) attrs['modelgate.partial'] = true;
-    if (ctx.trace!.sampled && t.conf.config.logging.log_payloads && x.outputText !== undefined) attrs['gen_ai.output.messages'] = outputMessages(x.outputText, x.finishReasons?.[0] ?? null);
+  if (t.span.recorded) {
+    // written into the span's own attributes: nothing to build for a span that is not kept
+    const attrs = t.span.attributes;
+    if (x) {
+      endAttributes(x, attrs);
+      if (x.estimated) attrs['modelgate.usage.estimated'] = true;
+      if (x.partial) attrs['modelgate.partial'] = true;
+      if (t.conf.config.logging.log_payloads && x.outputText !== undefined) attrs['gen_ai.output.messages'] = outputMessages(x.outputText, x.finishReasons?.[0] ?? null);
+    }
+    if (error !== null) attrs['error.type'] = error;
   }
-  if (error !== null) attrs['error.type'] = error;
-  t.span.end(performance.now(), attrs, error !== null ? { code: STATUS_CODE.error } : undefined);
+  t.span.end(performance.now(), undefined, error !== null ? { code: STATUS_CODE.error } : undefined);
   const metrics = ctx.trace!.metrics;
   if (metrics) {
     if (x) recordAiExchange(metrics, x, metricsCall(t, error));

@@ -102,7 +102,7 @@ export function startTrace(ctx: RequestContext, conf: CompiledOpenTelemetry): Tr
   const tracing = conf.traces !== null;
   const incoming = tracing && conf.propagation.extract.length ? extract(ctx.req.headers, conf.propagation.extract) : null;
   if (tracing) for (const h of conf.clear) delete ctx.req.headers[h];
-  const trace = new Trace(ctx.startedAt, incoming, conf.sampleRate, tracing ? conf.propagation : null, conf.metrics);
+  const trace = new Trace(ctx.startedAt, incoming, conf.sampleRate, tracing ? conf.propagation : null, conf.metrics, ctx.settings.tracingInstruments);
   if (conf.traceIdHeader && !ctx.res.headersSent) ctx.res.setHeader(conf.traceIdHeader, trace.traceId);
   return trace;
 }
@@ -165,7 +165,7 @@ export const handler: PluginHandler<OpenTelemetryConfig, CompiledOpenTelemetry> 
   log(ctx, conf) {
     const trace = ctx.trace;
     if (!trace) return;
-    if (conf.traces !== null && trace.sampled) {
+    if (conf.traces !== null && trace.recording) {
       const status = ctx.res.writableFinished ? ctx.res.statusCode : 499;
       const end = trace.endAt || performance.now();
       const spans = trace.finish(end, ROOT_SPAN_NAME, rootAttributes(ctx, status), status >= 500 ? { code: STATUS_CODE.error } : undefined);

@@ -76,7 +76,7 @@ export function responseSize(ctx: RequestContext): number {
 /** A session the upstream hands the client is as much a credential as the cookie that brings it back. */
 const RESPONSE_CREDENTIAL_HEADERS = new Set(['set-cookie']);
 
-function maskedHeaders(headers: Record<string, unknown>, extra: Set<string>, more?: Set<string>): Record<string, unknown> {
+function maskedHeaders(headers: Record<string, unknown>, extra: ReadonlySet<string>, more?: ReadonlySet<string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const name of Object.keys(headers)) {
     const v = headers[name];
@@ -98,7 +98,7 @@ function decodedName(raw: string): string {
  * A path and query with the values of the `masked` parameters replaced, every other byte as it
  * was sent (re-encoding the whole query would log a URL that was never called).
  */
-export function maskedUri(uri: string, masked: Set<string>): string {
+export function maskedUri(uri: string, masked: ReadonlySet<string>): string {
   const q = uri.indexOf('?');
   if (q === -1 || masked.size === 0) return uri;
   const pairs = uri.slice(q + 1).split('&');
@@ -111,7 +111,7 @@ export function maskedUri(uri: string, masked: Set<string>): string {
   return `${uri.slice(0, q + 1)}${pairs.join('&')}`;
 }
 
-function queryTable(params: URLSearchParams, masked: Set<string>): { table: Record<string, string | string[]>; text: string } {
+function queryTable(params: URLSearchParams, masked: ReadonlySet<string>): { table: Record<string, string | string[]>; text: string } {
   const table: Record<string, string | string[]> = {};
   const text = new URLSearchParams();
   for (const [k, v] of params) {

@@ -24,6 +24,8 @@ export interface InjectContext extends Omit<TraceContext, 'sampled' | 'spanId' |
 /** A format's trace id size in bytes: the caller's when the format allows it, else the format's default (the first). */
 function traceIdOf(ctx: InjectContext, allowed: readonly number[]): string {
   const size = ctx.traceIdBytes !== undefined && allowed.includes(ctx.traceIdBytes) ? ctx.traceIdBytes : allowed[0]!;
+  // a trace's id is already 32 lower-case digits (made here or normalised when extracted): the common case needs no copy
+  if (size === 16 && ctx.traceId.length === 32) return ctx.traceId;
   return toIdSize(ctx.traceId, size);
 }
 
@@ -109,8 +111,8 @@ export function injectHeaders(
   formats: readonly (PropagationFormat | 'preserve')[],
   defaultFormat: PropagationFormat,
   extractedFormat?: PropagationFormat | null,
+  out: Record<string, string> = {},
 ): Record<string, string> {
-  const out: Record<string, string> = {};
   for (const f of formats) {
     const format = f === 'preserve' ? (extractedFormat ?? defaultFormat) : f;
     const write = WRITERS[format];

@@ -1,0 +1,46 @@
+/**
+ * Instruction counts of one process started under `valgrind --tool=callgrind --instr-atstart=no`
+ * (bench/stream-cost.ts, bench/otel-cost.ts): counting is turned on around a measurement and the
+ * dump read back. Counts repeat for the same inputs whatever else runs on the machine, which CPU
+ * time on this shared machine does not.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** The command prefix that starts a process under callgrind with counting off, dumps in `dir`. */
+export function callgrindCommand(dir: string): string[] {
+  return ['valgrind', '--tool=callgrind', '--trace-children=yes', '--instr-atstart=no', '--smc-check=all-non-file', `--callgrind-out-file=${dir}/cg.%p`];
+}
+
+/** Instruction counting in one process of a gateway started under callgrind (callgrind_control). */
+export class Callgrind {
+  readonly #pid: number;
+  readonly #dir: string;
+  constructor(pid: number, dir: string) {
+    this.#pid = pid;
+    this.#dir = dir;
+  }
+  #control(...a: string[]): void {
+    const r = spawnSync('callgrind_control', [...a, String(this.#pid)], { encoding: 'utf8', timeout: 600_000 });
+    if (r.status !== 0) throw new Error(`callgrind_control ${a.join(' ')}: ${r.stderr || r.stdout}`);
+  }
+  start(): void {
+    this.#control('-i', 'on');
+    this.#control('-z');
+  }
+  /** Instructions since start(). */
+  stop(): number {
+    for (const f of fs.readdirSync(this.#dir)) if (f.startsWith(`cg.${this.#pid}.`)) fs.rmSync(path.join(this.#dir, f));
+    this.#control('-d');
+    this.#control('-i', 'off');
+    const dumps = fs.readdirSync(this.#dir).filter((f) => f.startsWith(`cg.${this.#pid}.`));
+    let total = 0;
+    for (const f of dumps) {
+      const m = /^(?:summary|totals):\s*(\d+)/m.exec(fs.readFileSync(path.join(this.#dir, f), 'utf8'));
+      if (m) total += Number(m[1]);
+    }
+    return total;
+  }
+}
+
