@@ -41,6 +41,8 @@ const { values: args } = parseArgs({
     callgrind: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
     top: { type: 'string', default: '40' },
+    plugin: { type: 'string', default: '{}' },
+    'no-metrics': { type: 'boolean', default: false },
   },
 });
 const REQUESTS = Number(args.requests);
@@ -48,8 +50,8 @@ const WARMUP = Number(args.warmup);
 const ROUNDS = Number(args.rounds);
 /** 0: one request at a time (serial); else autocannon with this many connections for `--seconds`. */
 const CONNECTIONS = Number(args.connections);
-/** Warm-up per measurement under load, seconds (the first round warms longer). */
-const WARMUP_S = 1;
+/** Warm-up per measurement under load (`--connections`), seconds: `--warmup` when given, else 1. */
+const WARMUP_S = process.argv.includes('--warmup') ? WARMUP : 1;
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
 const mock = await startMockProvider('openai', { models: '*', delayMs: 0, text: 'Hello there, how can I help?' });
@@ -57,13 +59,17 @@ const sink = await startOtlpSink();
 const cgDir = args.callgrind ? fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-otel-cg-')) : '';
 const profDir = args['cpu-prof'] ? fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-otel-prof-')) : '';
 const env: Record<string, string> = { MODELGATE_LOG_LEVEL: 'warn', MODELGATE_ACCESS_LOG: 'off', MODELGATE_SPEND_LOG: 'on' };
+// under callgrind every thread's instructions count: V8's background compiler and GC threads then
+// make the counts jump by whole compilations and collections; one thread makes them repeat (the
+// workers inherit the primary's execArgv)
+const v8Flags = args.callgrind ? ['--single-threaded'] : [];
 if (profDir) env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${profDir} --cpu-prof-interval=100`;
 /** The last round's window of each route (monotonic µs, the profile's clock). */
 const windows: Record<string, { fromUs: number; toUs: number; requests: number }> = {};
 const monoUs = () => Number(process.hrtime.bigint() / 1000n);
 // as the bench pins them: the gateway on CPU 0, this script (load, mock, sink) on the others — run it under `taskset -c 1`
 const pin = os.cpus().length > 1 ? ['taskset', '-c', '0'] : [];
-const gw = await Gateway.start({ env, command: [...pin, ...(args.callgrind ? callgrindCommand(cgDir) : []), process.execPath, CLI], noWait: true });
+const gw = await Gateway.start({ env, command: [...pin, ...(args.callgrind ? callgrindCommand(cgDir) : []), process.execPath, ...v8Flags, CLI], noWait: true });
 try {
   await gw.ready(args.callgrind ? 600_000 : 20_000);
   const admin = async (method: string, p: string, body?: unknown) => {
@@ -77,7 +83,9 @@ try {
     await admin('POST', '/services/ai/routes', { name, paths: [`/${name}`] });
     await admin('POST', `/routes/${name}/plugins`, { name: 'ai-proxy', config: aiProxy });
   }
-  await admin('POST', '/routes/traced/plugins', { name: 'opentelemetry', config: { traces_endpoint: `${sink.url}/v1/traces`, metrics_endpoint: `${sink.url}/v1/metrics`, sampling_rate: 1 } });
+  // `--plugin JSON` merges into the plugin's config (`{"sampling_rate":0}`: a trace that records nothing), `--no-metrics` leaves metrics_endpoint out
+  const otel = { traces_endpoint: `${sink.url}/v1/traces`, ...(args['no-metrics'] ? {} : { metrics_endpoint: `${sink.url}/v1/metrics` }), sampling_rate: 1, ...JSON.parse(args.plugin) };
+  await admin('POST', '/routes/traced/plugins', { name: 'opentelemetry', config: otel });
   const info = (await admin('GET', '/')) as { pids?: { workers?: number[] } };
   const worker = info.pids?.workers?.[0];
   if (!worker) throw new Error('no worker pid from the Admin API');

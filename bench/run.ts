@@ -53,6 +53,11 @@ const USAGE = `usage: npm run bench -- [options]
   --peer portkey        also measure the Portkey gateway (installed beforehand: npm run bench:peer;
                         the run never downloads it)
   --peer-version V      Portkey version (default ${DEFAULT_PEER_VERSION})
+  --rewarm S            load each target, unmeasured, for S seconds right before each of its
+                        load measurements (default 1; quick 0.3; 0: off): a target measured just
+                        after its own previous measurement ran up to ~30% cheaper than one thawed
+                        after the others' turns, an order effect the turning order alone left in the
+                        pair ratios (otel, spend: rounds alternating ~1.0x / ~1.35x)
   --soak S              after the rounds, run the soak (bench/soak.ts) for S seconds for the memory
                         growth target (the issue's is 600)
   --no-docs             do not write the summary block into docs/performance.md
@@ -84,6 +89,7 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     rounds: { type: 'string' },
     duration: { type: 'string' },
+    rewarm: { type: 'string' },
     connections: { type: 'string' },
     rate: { type: 'string' },
     chunks: { type: 'string' },
@@ -131,6 +137,7 @@ const plan = {
   rounds: Math.round(num(args.rounds, quick ? 3 : 5, 'rounds')),
   warmupS: quick ? 2 : 3,
   durationS: num(args.duration, quick ? 0.7 : 3, 'duration'),
+  rewarmS: num(args.rewarm, quick ? 0.3 : 1, 'rewarm'),
   connections: Math.max(1, Math.round(num(args.connections, 64, 'connections'))),
   /** A fixed rate for the paced scenario; null: 80% of each target's saturation in the round. */
   rate: args.rate === undefined ? null : Math.max(1, Math.round(num(args.rate, 1000, 'rate'))),
@@ -304,11 +311,12 @@ interface Noise {
   noisy: boolean;
 }
 
-async function clean<T extends object>(t: Target, fn: () => Promise<T>): Promise<T & { noise: Noise }> {
+async function clean<T extends object>(t: Target, fn: () => Promise<T>, warm?: () => Promise<unknown>): Promise<T & { noise: Noise }> {
   let attempts = 0;
   for (;;) {
     attempts++;
     await activate(t);
+    if (warm) await warm();
     const pids = t.processes().map((p) => p.pid);
     const tc0 = cpuUs(pids);
     const mc0 = cpuUs([mock.pid]);
@@ -358,6 +366,11 @@ let targetCpuIndex: number | null = null;
 let loadCpuIndex: number | null = null;
 
 /** Closed-loop load with autocannon at fixed concurrency; CPU of the target measured around it. */
+/** The unmeasured load before a load measurement (`--rewarm`), for clean()'s `warm`. */
+function rewarm(t: Target, body: Buffer, connections: number): (() => Promise<unknown>) | undefined {
+  return plan.rewarmS > 0 ? () => load(t, body, connections, plan.rewarmS, 'rewarm') : undefined;
+}
+
 async function load(t: Target, body: Buffer, connections: number, durationS: number, where: string, count = true): Promise<LoadSample> {
   await activate(t);
   const hasProcs = t.processes().length > 0;
@@ -765,29 +778,29 @@ async function main(): Promise<number> {
     const turned = measured.map((_, i) => measured[(i + round) % measured.length]);
     const order = round % 2 ? turned.reverse() : turned;
     const roundStart = performance.now();
-    if (wants('small')) for (const t of order) record('small', t.name, await clean(t, () => load(t, BODIES.small, plan.connections, plan.durationS, 'small')));
-    if (wants('large')) for (const t of order) record('large', t.name, await clean(t, () => load(t, BODIES.large, plan.connections, plan.durationS, 'large')));
+    if (wants('small')) for (const t of order) record('small', t.name, await clean(t, () => load(t, BODIES.small, plan.connections, plan.durationS, 'small'), rewarm(t, BODIES.small, plan.connections)));
+    if (wants('large')) for (const t of order) record('large', t.name, await clean(t, () => load(t, BODIES.large, plan.connections, plan.durationS, 'large'), rewarm(t, BODIES.large, plan.connections)));
     if (wants('rate')) for (const t of order) record('rate', t.name, await clean(t, () => rateRun(t, rateFor(t, round))));
     if (wants('serial')) for (const t of order) record('serial', t.name, await clean(t, () => serialRun(t)));
     if (wants('stream')) for (const t of order) record('stream', t.name, await clean(t, () => streamRun(t, plan.streamsPerRound)));
     if (wants('body')) {
-      for (const s of plan.bodySizes) for (const t of order) record(`body-${sizeLabel(s)}`, t.name, await clean(t, () => load(t, BODIES.sized.get(s)!, plan.bodyConnections, plan.bodyDurationS, `body-${sizeLabel(s)}`)));
+      for (const s of plan.bodySizes) for (const t of order) record(`body-${sizeLabel(s)}`, t.name, await clean(t, () => load(t, BODIES.sized.get(s)!, plan.bodyConnections, plan.bodyDurationS, `body-${sizeLabel(s)}`), rewarm(t, BODIES.sized.get(s)!, plan.bodyConnections)));
     }
     if (apiViews.length) {
       // the chat path measured in the same block, the order turning each round like the targets'
       const block = [{ name: 'chat', view: mgTarget!, body: BODIES.small }, ...apiViews.map(({ api, view }) => ({ name: api.name, view, body: BODIES.api.get(api.name)! }))];
       for (let i = 0; i < block.length; i++) {
         const b = block[(i + round) % block.length];
-        record(`api-${b.name}`, 'modelgate', await clean(b.view, () => load(b.view, b.body, plan.connections, plan.durationS, `api-${b.name}`)));
+        record(`api-${b.name}`, 'modelgate', await clean(b.view, () => load(b.view, b.body, plan.connections, plan.durationS, `api-${b.name}`), rewarm(b.view, b.body, plan.connections)));
       }
     }
     if (spendPair) {
       // on and off back to back, the order turning each round: the ratio is taken within the round
-      for (const t of round % 2 ? [...spendPair].reverse() : spendPair) record('spend', t.name, await clean(t, () => load(t, BODIES.small, plan.connections, plan.durationS, 'spend')));
+      for (const t of round % 2 ? [...spendPair].reverse() : spendPair) record('spend', t.name, await clean(t, () => load(t, BODIES.small, plan.connections, plan.durationS, 'spend'), rewarm(t, BODIES.small, plan.connections)));
     }
     if (otelPair) {
       // tracing on and off back to back, the order turning each round, like the spend pair
-      for (const t of round % 2 ? [...otelPair].reverse() : otelPair) record('otel', t.name, await clean(t, () => load(t, BODIES.small, plan.connections, plan.durationS, 'otel')));
+      for (const t of round % 2 ? [...otelPair].reverse() : otelPair) record('otel', t.name, await clean(t, () => load(t, BODIES.small, plan.connections, plan.durationS, 'otel'), rewarm(t, BODIES.small, plan.connections)));
     }
     const mg = 'modelgate';
     const bits: string[] = [];
@@ -947,7 +960,7 @@ async function routesPairs(pin: Pinning, manyName: string, meta: Record<string, 
       for (const t of pair) await load(t, BODIES.small, plan.connections, plan.warmupS, 'warm-up');
       const [a, b] = p % 2 ? [pair[1], pair[0]] : pair;
       const got = new Map<Target, LoadSample[]>([[a, []], [b, []]]);
-      for (const t of [a, b, b, a]) got.get(t)!.push(await clean(t, () => load(t, BODIES.small, plan.connections, plan.durationS, 'routes')));
+      for (const t of [a, b, b, a]) got.get(t)!.push(await clean(t, () => load(t, BODIES.small, plan.connections, plan.durationS, 'routes'), rewarm(t, BODIES.small, plan.connections)));
       for (const t of pair) {
         const xs = got.get(t)!;
         const avg = (k: 'rps' | 'cpuUsPerReq') => xs.reduce((sum, x) => sum + (x[k] ?? NaN), 0) / xs.length;
