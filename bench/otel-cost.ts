@@ -43,6 +43,7 @@ const { values: args } = parseArgs({
     top: { type: 'string', default: '40' },
     plugin: { type: 'string', default: '{}' },
     'no-metrics': { type: 'boolean', default: false },
+    'gateway-cpu': { type: 'string', default: '0' },
   },
 });
 const REQUESTS = Number(args.requests);
@@ -68,7 +69,7 @@ if (profDir) env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${profDir} --cpu-prof
 const windows: Record<string, { fromUs: number; toUs: number; requests: number }> = {};
 const monoUs = () => Number(process.hrtime.bigint() / 1000n);
 // as the bench pins them: the gateway on CPU 0, this script (load, mock, sink) on the others — run it under `taskset -c 1`
-const pin = os.cpus().length > 1 ? ['taskset', '-c', '0'] : [];
+const pin = os.cpus().length > 1 ? ['taskset', '-c', args['gateway-cpu']] : [];
 const gw = await Gateway.start({ env, command: [...pin, ...(args.callgrind ? callgrindCommand(cgDir) : []), process.execPath, ...v8Flags, CLI], noWait: true });
 try {
   await gw.ready(args.callgrind ? 600_000 : 20_000);
@@ -101,7 +102,7 @@ try {
       let closeConn = () => {};
       if (CONNECTIONS > 0) {
         const load = async (seconds: number) => {
-          const r = await autocannon({ url: `http://127.0.0.1:${gw.proxyPort}/${name}`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: CONNECTIONS, duration: seconds, pipelining: 1 });
+          const r = await autocannon({ url: `http://127.0.0.1:${gw.proxyPort}/${name}`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: CONNECTIONS, duration: seconds, pipelining: 1, timeout: args.callgrind ? 300 : 10 });
           if (r.non2xx || r.errors) throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors`);
           return r['2xx'];
         };
