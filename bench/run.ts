@@ -324,7 +324,14 @@ async function clean<T extends object>(t: Target, fn: () => Promise<T>, warm?: (
     const bt0 = targetCpuIndex === null ? NaN : cpuBusyUs(targetCpuIndex);
     const bl0 = loadCpuIndex === null ? NaN : cpuBusyUs(loadCpuIndex);
     const w0 = nowNs();
-    const r = await fn();
+    let r: T;
+    try {
+      r = await fn();
+    } catch (e) {
+      // a refused connection's stack names no caller: say which target and whether its processes are still there
+      const alive = t.processes().map((p) => `${p.role} ${p.pid} ${fs.existsSync(`/proc/${p.pid}`) ? 'alive' : 'gone'}`).join(', ');
+      throw new Error(`${t.name} (${alive || 'no process'}): ${(e as Error)?.message ?? String(e)}`, { cause: e });
+    }
     const wallUs = (nowNs() - w0) / 1000;
     const tc = cpuUs(pids) - tc0;
     const gen = process.cpuUsage(gc0);
