@@ -156,7 +156,14 @@ describe('MODELGATE_ADMIN_GUI_LISTEN=off', () => {
   test('no GUI listener', async () => {
     const gw = await Gateway.start({ env: { MODELGATE_ADMIN_GUI_LISTEN: 'off' } });
     try {
-      await assert.rejects(fetch(gw.gui + '/'));
+      // The port the GUI would have had is free for anyone: another test's gateway may have taken
+      // it since. Whatever answers there, if anything, must not be this gateway's GUI.
+      const mine = (await (await fetch(gw.admin + '/')).json()) as { node_id: string };
+      assert.match(mine.node_id, /^[0-9a-f-]{36}$/);
+      const there = (await fetch(gw.gui + '/api/')
+        .then((r) => r.json())
+        .catch(() => null)) as { node_id?: string } | null;
+      assert.notEqual(there?.node_id, mine.node_id, 'no GUI listener of this gateway');
       assert.equal((await fetch(gw.admin + '/status')).status, 200);
     } finally {
       await gw.close();
