@@ -136,7 +136,7 @@ export async function forwardToService(ctx: RequestContext): Promise<void> {
   resHeaders[HEADERS.upstreamLatency] = String(Math.round(ctx.upstreamHeadersAt - ctx.upstreamStartedAt));
   resHeaders[HEADERS.proxyLatency] = String(Math.round(ctx.upstreamStartedAt - ctx.startedAt));
   ctx.response = { status: response.statusCode, headers: resHeaders };
-  if (trace === null || !trace.recording || !trace.instruments.pluginHeaderFilter) {
+  if (trace === null || !trace.records.pluginHeaderFilter) {
     for (const p of ctx.chain) p.handler.headerFilter?.(ctx, p.conf);
   } else {
     for (const p of ctx.chain) {
@@ -199,13 +199,13 @@ class BalancerAttempts {
       const f = fails[i];
       const a = this.#attrs(i + 1);
       a['error.type'] = f.code;
-      const span = this.#trace.startSpan('kong.balancer', SPAN_KIND.client, a, i === last ? this.lastSpanId : undefined, f.start, this.#trace.instruments.balancer);
+      const span = this.#trace.startSpan('kong.balancer', SPAN_KIND.client, a, i === last ? this.lastSpanId : undefined, f.start, this.#trace.records.balancer);
       span.end(f.end, undefined, { code: STATUS_CODE.error });
     }
     if (status !== null) {
       const a = this.#attrs(fails.length + 1);
       a['http.response.status_code'] = status;
-      const span = this.#trace.startSpan('kong.balancer', SPAN_KIND.client, a, this.lastSpanId, this.#start, this.#trace.instruments.balancer);
+      const span = this.#trace.startSpan('kong.balancer', SPAN_KIND.client, a, this.lastSpanId, this.#start, this.#trace.records.balancer);
       span.end(performance.now(), undefined, status >= 500 ? { code: STATUS_CODE.error } : undefined);
     }
   }

@@ -188,7 +188,7 @@ export class ProxyServer {
     for (let i = 0; i < chain.length; i++) {
       const p = chain[i];
       if (!p.handler.access) continue;
-      const trace = ctx.trace !== null && ctx.trace.recording && ctx.trace.instruments.pluginAccess ? ctx.trace : null;
+      const trace = ctx.trace !== null && ctx.trace.records.pluginAccess ? ctx.trace : null;
       const t0 = trace !== null ? performance.now() : 0;
       const r = p.handler.access(ctx, p.conf);
       if (r) await r;
@@ -224,7 +224,7 @@ export class ProxyServer {
 
   #startTrace(ctx: RequestContext, conf: unknown): void {
     const trace = (ctx.trace = startTrace(ctx, conf as Parameters<typeof startTrace>[1]));
-    if (trace.instruments.router) trace.span('kong.router', SPAN_KIND.internal, ctx.routerStartedAt, ctx.routerEndedAt);
+    if (trace.records.router) trace.span('kong.router', SPAN_KIND.internal, ctx.routerStartedAt, ctx.routerEndedAt);
   }
 
   #exit(ctx: RequestContext, status: number, body: unknown, headers?: Record<string, string>): void {

@@ -41,3 +41,6 @@ export function instrumentsOf(values: readonly Instrumentation[]): Instruments {
 
 /** Every instrument: what tests and tools that want Kong's full span set use. */
 export const ALL_INSTRUMENTS: Instruments = instrumentsOf(['all']);
+
+/** No instrument: what an unsampled trace records. */
+export const NO_INSTRUMENTS: Instruments = instrumentsOf(['off']);

@@ -13,7 +13,7 @@ import { SPAN_KIND, STATUS_CODE, type Attributes, type PropagationConfig, type S
 import { newSpanId, newTraceId } from './ids.ts';
 import { injectHeaders } from './propagation/index.ts';
 import type { GenAiMetrics } from './metrics.ts';
-import { ALL_INSTRUMENTS, type Instruments } from './instrumentations.ts';
+import { ALL_INSTRUMENTS, NO_INSTRUMENTS, type Instruments } from './instrumentations.ts';
 
 const ORIGIN = performance.timeOrigin;
 
@@ -83,9 +83,9 @@ export class Trace {
   readonly parentSpanId: string | null;
   readonly traceState: string | undefined;
   readonly sampled: boolean;
-  /** Which spans are recorded (the worker's `tracing_instrumentations`). */
-  readonly instruments: Instruments;
-  /** Sampled, and some instrumentation on: spans are kept for export. */
+  /** Which spans this trace records: the worker's `tracing_instrumentations` when sampled, none otherwise. */
+  readonly records: Instruments;
+  /** Some span is recorded: spans are kept for export. */
   readonly recording: boolean;
   /** What was read from the request's headers (for `preserve` injection and baggage), or null. */
   readonly incoming: TraceContext | null;
@@ -103,7 +103,6 @@ export class Trace {
 
   constructor(start: number, incoming: TraceContext | null, sampleRate: number, propagation: PropagationConfig | null = null, metrics: GenAiMetrics | null = null, instruments: Instruments = ALL_INSTRUMENTS) {
     this.start = start;
-    this.instruments = instruments;
     this.propagation = propagation;
     this.metrics = metrics;
     this.incoming = incoming;
@@ -113,8 +112,8 @@ export class Trace {
     this.rootSpanId = newSpanId();
     // a caller's decision is followed; without one, the plugin's rate decides on the trace id
     this.sampled = incoming?.sampled ?? sampledByRate(this.traceId, sampleRate);
-    const i = instruments;
-    this.recording = this.sampled && (i.request || i.router || i.balancer || i.pluginAccess || i.pluginHeaderFilter);
+    const r = (this.records = this.sampled ? instruments : NO_INSTRUMENTS);
+    this.recording = r.request || r.router || r.balancer || r.pluginAccess || r.pluginHeaderFilter;
   }
 
   /** A finished child of the request span. */
@@ -134,7 +133,7 @@ export class Trace {
 
   /** A provider call's GenAI client span: part of the `request` instrumentation. */
   startClient(name: string, attributes: Attributes = {}, spanId?: string): OpenSpan {
-    return this.startSpan(name, SPAN_KIND.client, attributes, spanId, undefined, this.instruments.request);
+    return this.startSpan(name, SPAN_KIND.client, attributes, spanId, undefined, this.records.request);
   }
 
   /** @internal OpenSpan.end's way in. */
@@ -164,7 +163,7 @@ export class Trace {
   finish(end: number, name: string, attributes: Attributes, status?: { code: StatusCode; message?: string }): SpanRecord[] {
     if (this.#open) for (const s of this.#open) if (!s.ended) s.end(end);
     this.#open = null;
-    if (!this.recording || !this.instruments.request) return this.spans;
+    if (!this.records.request) return this.spans;
     const root: SpanRecord = {
       traceId: this.traceId,
       spanId: this.rootSpanId,
@@ -185,11 +184,11 @@ export class Trace {
 
 /**
  * Writes the headers that carry this trace to an upstream into `out`, the call's span (`spanId`)
- * as their parent, in the plugin's `inject` formats; false when nothing is to be injected.
+ * as their parent, in the plugin's `inject` formats (nothing without a traces endpoint or formats).
  */
-export function injectTrace(trace: Trace, spanId: string, out: Record<string, string>): boolean {
+export function injectTrace(trace: Trace, spanId: string, out: Record<string, string>): void {
   const p = trace.propagation;
-  if (p === null || p.inject.length === 0) return false;
+  if (p === null || p.inject.length === 0) return;
   const incoming = trace.incoming;
   injectHeaders(
     { traceId: trace.traceId, spanId, parentSpanId: trace.rootSpanId, sampled: trace.sampled, traceState: trace.traceState, baggage: incoming?.baggage, traceIdBytes: incoming?.traceIdBytes, debug: incoming?.debug },
@@ -198,7 +197,6 @@ export function injectTrace(trace: Trace, spanId: string, out: Record<string, st
     incoming?.format ?? null,
     out,
   );
-  return true;
 }
 
 const ACCESS_NAMES = new Map<string, string>();

@@ -43,7 +43,7 @@ export function startCall(ctx: RequestContext, conf: CompiledAiProxy, call: Call
   const routeType = call.routeType ?? 'llm/v1/chat';
   const attrs = startAttributes({ provider: call.provider, options: call.options, routeType, model: call.model, stream, origin, canonical: call.request });
   // content only where the route logs payloads: the conventions' opt-in attributes
-  if (trace.recording && trace.instruments.request && conf.config.logging.log_payloads && call.request) attrs['gen_ai.input.messages'] = inputMessages(call.request);
+  if (trace.records.request && conf.config.logging.log_payloads && call.request) attrs['gen_ai.input.messages'] = inputMessages(call.request);
   const operation = operationName(routeType);
   const span = trace.startClient(spanName(operation, call.model), attrs);
   if (call.options.trace_propagation !== false) injectTrace(trace, span.spanId, headers as Record<string, string>);
