@@ -145,21 +145,8 @@ async function applySnapshot(data: SnapshotData): Promise<void> {
   // listen only once there is something to serve: a request never sees an empty gateway
   if (!listening) {
     module.flushCompileCache(); // whatever this worker compiled is cached for the next one
-    trimStartupMemory();
   }
   listen();
-}
-
-/**
- * Start-up (loading the modules, compiling the first snapshot) leaves V8's young generation grown
- * to its largest and old-space pages half empty, and a worker that is then idle runs none of the
- * collections that would give them back: ~13 MB of its idle RSS. One memory-reducing collection
- * (V8's last-resort GC: shrinks the young generation, compacts, returns free pages), once, before
- * the worker listens, so no request waits on its ~50-100 ms. Under load the young generation grows
- * back within the first scavenges. Without `--expose-gc` (workers.ts) it does nothing.
- */
-function trimStartupMemory(): void {
-  globalThis.gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
 }
 
 process.on('message', (msg: ToWorker) => {
