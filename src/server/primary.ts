@@ -40,7 +40,7 @@ import { MemoryCounters } from '../state/memory.ts';
 import { MemoryCache } from '../state/memory-cache.ts';
 import { serveCacheRequest } from '../state/ipc.ts';
 import { SpendWriter } from '../spend/writer.ts';
-import { fromColumns } from '../spend/queue.ts';
+import { decodeBatch } from '../spend/queue.ts';
 import { openSpendStore, closeSpendStore } from '../spend/store.ts';
 import { spendRowsDropped } from '../observability/metrics.ts';
 import { NodeRegistry, standaloneAnswer, type ClusterNodesAnswer, type NodeReport } from './cluster-nodes.ts';
@@ -287,7 +287,7 @@ async function startSpendLog(settings: Settings, log: Logger, pool: WorkerPool):
   try {
     const store = await openSpendStore(settings);
     const writer = new SpendWriter({ store, log, retentionDays: settings.spend_retention_days, maxRows: settings.spend_queue_rows, onDropped: (where, n) => spendRowsDropped.inc({ where }, n) });
-    pool.onSpend((msg) => writer.accept(fromColumns(msg.columns), msg.dropped));
+    pool.onSpend((msg) => writer.accept(decodeBatch(msg.batch), msg.dropped));
     pool.onSpendCost((consumer, from, to) => store.costOf(consumer, from, to));
     return writer;
   } catch (e) {

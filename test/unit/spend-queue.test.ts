@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SpendQueue, fromColumns, rowBytes, toColumns, type SpendBatchMessage } from '../../src/spend/queue.ts';
+import { SpendQueue, decodeBatch, encodeBatch, rowBytes, type SpendBatchMessage } from '../../src/spend/queue.ts';
 import { SpendWriter } from '../../src/spend/writer.ts';
 import { errorClassOf } from '../../src/spend/row.ts';
 import type { SpendRow, SpendStore } from '../../src/spend/types.ts';
@@ -33,13 +33,13 @@ test('worker queue: a full batch goes out after the current turn, the rest on th
   for (let i = 0; i < 250; i++) q.push(row(i));
   assert.equal(sent.length, 0, 'nothing is sent inside the request path');
   await tick();
-  assert.deepEqual(sent.map((m) => fromColumns(m.columns).length), [100, 100, 50], 'batches of at most batchRows, the rest with them');
+  assert.deepEqual(sent.map((m) => decodeBatch(m.batch).length), [100, 100, 50], 'batches of at most batchRows, the rest with them');
   q.push(row(250));
   await tick();
   assert.equal(sent.length, 3, 'a partial batch waits for the timer');
   await until(() => sent.length === 4);
-  assert.deepEqual(fromColumns(sent[3].columns).map((r) => r.request_id), ['r250']);
-  assert.deepEqual(sent.flatMap((m) => fromColumns(m.columns).map((r) => r.request_id)), Array.from({ length: 251 }, (_, i) => `r${i}`));
+  assert.deepEqual(decodeBatch(sent[3].batch).map((r) => r.request_id), ['r250']);
+  assert.deepEqual(sent.flatMap((m) => decodeBatch(m.batch).map((r) => r.request_id)), Array.from({ length: 251 }, (_, i) => `r${i}`));
   assert.ok(sent.every((m) => m.t === 'spend' && m.dropped === 0));
   q.close();
 });
@@ -55,7 +55,7 @@ test('worker queue: bounded by rows; drops are counted and reported with the nex
   assert.equal(q.size, 10);
   channelOpen = true;
   await until(() => sent.length === 1);
-  assert.equal(fromColumns(sent[0].columns).length, 10);
+  assert.equal(decodeBatch(sent[0].batch).length, 10);
   assert.equal(sent[0].dropped, 15, 'the drop count rides on the next batch');
   q.push(row(99));
   await until(() => sent.length === 2);
@@ -185,6 +185,9 @@ test('error classes: by ctx.error code, by status otherwise', () => {
 
 test('a batch travels by column and comes back as the same rows', () => {
   const rows = [0, 1, 2].map((i) => ({ ...row(i), consumer_id: i === 1 ? null : `c${i}`, cost: i === 2 ? null : 0.5 * i, stream: i === 0 }));
-  assert.deepEqual(fromColumns(toColumns(rows)), rows);
-  assert.deepEqual(fromColumns([] as unknown[][]), [], 'a malformed batch gives no rows');
+  assert.deepEqual(decodeBatch(encodeBatch(rows)), rows);
+  for (const bad of ['', '{', '[]', '{"a":1}', JSON.stringify([[1]]), JSON.stringify(Array(40).fill([]))]) assert.deepEqual(decodeBatch(bad), [], `a malformed batch gives no rows: ${bad}`);
+  const columns = JSON.parse(encodeBatch(rows)) as unknown[][];
+  columns[3] = columns[3].slice(1);
+  assert.deepEqual(decodeBatch(JSON.stringify(columns)), [], 'columns of different lengths give no rows');
 });
