@@ -1,0 +1,67 @@
+/**
+ * Interleaved A/B of source trees (git worktrees of other commits) or settings: one gateway per
+ * argument, all pinned to CPU 1 and frozen (SIGSTOP) but the one measured, the order reversing
+ * each round; the small chat request at 64 connections; the worker's and the whole gateway's CPU
+ * per request, and each round's worker ratio to the first argument. Run it pinned to CPU 0:
+ *
+ *   taskset -c 0 node bench/ab-trees.ts /work/old /work/main '/work/main=MODELGATE_SPEND_LOG=off'
+ *       [--rounds N] [--secs S] [--spend on|off] [--prof]
+ *
+ * A tree needs its node_modules (a symlink to this checkout's will do). `--prof`: each process
+ * writes a V8 CPU profile to /tmp/ab-prof-<tree>/ when it exits: the share of one function in
+ * the worker's profile (e.g. process.nextTick) bisects far more steadily than CPU per request on
+ * a shared machine — how the start-up GC's cost was found (docs/performance.md).
+ */
+import fs from 'node:fs'; import os from 'node:os'; import path from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { startMock, AI_PROXY_CONFIG } from './targets.ts';
+import { spawnPinned, cpuUs, childPids, sleep, memory } from './procs.ts';
+import { smallBody } from './workload.ts';
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { secs: { type: 'string', default: '3' }, rounds: { type: 'string', default: '5' }, spend: { type: 'string', default: 'on' }, prof: { type: 'boolean' } } });
+const mock = await startMock('0', 20, 20);
+const body = smallBody();
+const load = (port: number, secs: number) => autocannon({ url: `http://127.0.0.1:${port}/chat`, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections: 64, duration: secs, sampleInt: 100 });
+interface G { label: string; pid: number; port: number; workers: number[]; res: { w: number; all: number; rps: number }[] }
+const gs: G[] = [];
+for (const spec of positionals) {
+  const [repo, envs] = spec.split('=', 2).length > 1 ? [spec.slice(0, spec.indexOf('=')), spec.slice(spec.indexOf('=') + 1)] : [spec, ''];
+  const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'mg-ab-'));
+  const pp = 20000 + Math.floor(Math.random() * 20000), ap = pp + 1;
+  const env: Record<string, string> = { ...(process.env as any), MODELGATE_PROXY_LISTEN: `127.0.0.1:${pp}`, MODELGATE_ADMIN_LISTEN: `127.0.0.1:${ap}`, MODELGATE_ADMIN_GUI_LISTEN: 'off', MODELGATE_PREFIX: prefix, MODELGATE_WORKERS: '1', MODELGATE_LOG_LEVEL: 'warn', MODELGATE_ACCESS_LOG: 'off', MODELGATE_SPEND_LOG: values.spend! };
+  delete env.NODE_OPTIONS;
+  for (const kv of envs.split(';').filter(Boolean)) { const i = kv.indexOf('='); env[kv.slice(0, i)] = kv.slice(i + 1); }
+  const child = spawnPinned('1', `${repo}/node_modules/.bin/node`, [...(values.prof ? ['--cpu-prof', `--cpu-prof-dir=${path.join(os.tmpdir(), `ab-prof-${path.basename(repo)}`)}`] : []), path.join(repo, 'src/cli.ts'), 'start'], { env, cwd: repo, stdout: 'ignore', stderr: 'ignore' });
+  const admin = (m: string, p: string, b?: unknown) => fetch(`http://127.0.0.1:${ap}${p}`, { method: m, headers: { 'content-type': 'application/json' }, body: b ? JSON.stringify(b) : undefined });
+  for (let i = 0; ; i++) { try { if ((await admin('GET', '/status')).status === 200) break; } catch {} await sleep(100); if (i > 600) throw new Error('no start ' + spec); }
+  await admin('POST', '/services', { name: 'bench', url: mock.url });
+  await admin('POST', '/services/bench/routes', { name: 'chat', paths: ['~/chat$'] });
+  await admin('POST', '/routes/chat/plugins', { name: 'ai-proxy', config: AI_PROXY_CONFIG(mock.url) });
+  await sleep(2500);
+  console.log(spec, 'idle worker RSS MB', childPids(child.pid!).map((q) => (memory(q).rss / 1048576).toFixed(1)).join(','));
+  await load(pp, 2);
+  gs.push({ label: spec.replace('/work/', ''), pid: child.pid!, port: pp, workers: childPids(child.pid!), res: [] });
+  for (const q of [child.pid!, ...childPids(child.pid!)]) process.kill(q, 'SIGSTOP');
+}
+const sig = (g: G, s: NodeJS.Signals) => { for (const q of [g.pid, ...g.workers]) try { process.kill(q, s); } catch {} };
+const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+for (let r = 0; r < Number(values.rounds); r++) {
+  const order = r % 2 ? [...gs].reverse() : gs;
+  for (const g of order) {
+    sig(g, 'SIGCONT');
+    await sleep(200);
+    await load(g.port, 1);
+    const all = [g.pid, ...g.workers];
+    const w0 = cpuUs(g.workers), a0 = cpuUs(all);
+    const res = await load(g.port, Number(values.secs));
+    const n = res.requests.total;
+    g.res.push({ w: (cpuUs(g.workers) - w0) / n, all: (cpuUs(all) - a0) / n, rps: n / Number(values.secs) });
+    sig(g, 'SIGSTOP');
+  }
+}
+for (const g of gs) {
+  const w = med(g.res.map((x) => x.w)), a = med(g.res.map((x) => x.all));
+  console.log(`${g.label.padEnd(40)} worker ${w.toFixed(1)} µs/req (${g.res.map((x) => x.w.toFixed(0)).join(',')})  all ${a.toFixed(1)}  rps ${Math.round(med(g.res.map((x) => x.rps)))}  worker÷first per round ${g.res.map((x, i) => (x.w / gs[0].res[i].w).toFixed(2)).join(',')}`);
+}
+for (const g of gs) { sig(g, 'SIGCONT'); process.kill(g.pid, 'SIGTERM'); }
+await mock.stop(); await sleep(300); process.exit(0);
