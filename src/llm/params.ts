@@ -39,7 +39,9 @@ export function stopSequences(stop: unknown): string[] | undefined {
 
 /** Sets each entry of `entries` on `target`, skipping undefined values (fields a provider must not see unset). */
 export function putDefined(target: Record<string, unknown>, entries: Record<string, unknown>): void {
-  for (const [key, value] of Object.entries(entries)) {
+  // for-in, not Object.entries: no array of pairs per call (every translated request resolves its sampling)
+  for (const key in entries) {
+    const value = entries[key];
     if (value !== undefined) target[key] = value;
   }
 }
