@@ -38,7 +38,7 @@ import { VERSION } from '../proxy/names.ts';
 import { randomUUID } from 'node:crypto';
 import { MemoryCounters } from '../state/memory.ts';
 import { MemoryCache } from '../state/memory-cache.ts';
-import { serveCacheRequest } from '../state/ipc.ts';
+import { serveCacheRequest, serveCounterRequest } from '../state/ipc.ts';
 import { SpendWriter } from '../spend/writer.ts';
 import { decodeBatch } from '../spend/queue.ts';
 import { openSpendStore, closeSpendStore } from '../spend/store.ts';
@@ -141,7 +141,7 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
 
   const pool = new WorkerPool({ count: settings.workers, listenCount: settings.proxy_listen.length, log, env: workerSettingsEnv(settings) });
   const counters = new MemoryCounters();
-  pool.onStateRequest((msg) => (msg.op === 'increment' ? counters.increment(msg.items) : counters.read(msg.keys)));
+  pool.onStateRequest((msg) => serveCounterRequest(counters, msg));
   // the node-wide `local` cache, next to the counters (src/state/memory-cache.ts)
   const cache = new MemoryCache();
   pool.onCacheRequest((msg) => serveCacheRequest(cache, msg));

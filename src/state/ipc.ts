@@ -13,6 +13,8 @@ import type { MemoryCache } from './memory-cache.ts';
 import type { CounterIncrement, SharedState } from './types.ts';
 
 type CounterOp = { op: 'increment'; items: CounterIncrement[] } | { op: 'read'; keys: string[] };
+/** The counter calls of one turn of a worker's event loop, in order (IpcState's coalescing). */
+type CounterBatchOp = { op: 'batch'; ops: CounterOp[] };
 type CacheOp =
   | { op: 'get'; key: string }
   | { op: 'set'; key: string; value: string; ttlMs: number }
@@ -27,13 +29,28 @@ interface RingItem {
   value: string;
   ttlMs: number;
 }
-export type StateRequest = { t: 'state'; id: number } & CounterOp;
+export type StateRequest = { t: 'state'; id: number } & (CounterOp | CounterBatchOp);
 export type CacheRequest = { t: 'cache'; id: number } & CacheOp;
 /** Counter values, or a cache value (null: a miss); empty for a cache write. */
 export type StateValue = number | string | null;
 export type StateReply = { t: 'state-reply'; id: number; values: StateValue[] };
 
 const TIMEOUT_MS = 2000;
+
+/** The node-wide counters as the primary holds them (MemoryCounters). */
+interface Counters {
+  increment(items: CounterIncrement[]): number[];
+  read(keys: string[]): number[];
+}
+
+/** The primary's side of a counter request: one value per item or key, a batch's ops' values one after the other. */
+export function serveCounterRequest(counters: Counters, msg: StateRequest): number[] {
+  if (msg.op === 'increment') return counters.increment(msg.items);
+  if (msg.op === 'read') return counters.read(msg.keys);
+  const out: number[] = [];
+  for (const op of msg.ops) for (const v of op.op === 'increment' ? counters.increment(op.items) : counters.read(op.keys)) out.push(v);
+  return out;
+}
 
 /** The primary's side of a cache request: what to put in the `state-reply`. */
 export function serveCacheRequest(cache: MemoryCache, msg: CacheRequest): StateValue[] {
@@ -52,6 +69,12 @@ export function serveCacheRequest(cache: MemoryCache, msg: CacheRequest): StateV
   }
 }
 
+/** Counter calls waiting for the end of the turn, and who waits for each one's values. */
+interface CounterBatch {
+  ops: CounterOp[];
+  waiters: { n: number; resolve: (v: number[]) => void; reject: (e: Error) => void }[];
+}
+
 interface RingBatch {
   items: RingItem[];
   waiters: { resolve: () => void; reject: (e: Error) => void }[];
@@ -60,6 +83,7 @@ interface RingBatch {
 export class IpcState implements SharedState {
   readonly kind = 'local' as const;
   #rings: RingBatch | null = null;
+  #counters: CounterBatch | null = null;
   #next = 1;
   /** Request ids start at 1: 0 is a message without an answer. */
   readonly #pending = new Map<number, { resolve: (v: StateValue[]) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
@@ -78,9 +102,9 @@ export class IpcState implements SharedState {
     p.resolve(msg.values);
   }
 
-  #call(msg: { t: 'state' } & CounterOp): Promise<number[]>;
+  #call(msg: { t: 'state' } & (CounterOp | CounterBatchOp)): Promise<number[]>;
   #call(msg: { t: 'cache' } & CacheOp): Promise<StateValue[]>;
-  #call(msg: ({ t: 'state' } & CounterOp) | ({ t: 'cache' } & CacheOp)): Promise<StateValue[]> {
+  #call(msg: ({ t: 'state' } & (CounterOp | CounterBatchOp)) | ({ t: 'cache' } & CacheOp)): Promise<StateValue[]> {
     const id = this.#next++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -97,11 +121,45 @@ export class IpcState implements SharedState {
   }
 
   increment(items: CounterIncrement[]): Promise<number[]> {
-    return this.#call({ t: 'state', op: 'increment', items });
+    return this.#counter({ op: 'increment', items }, items.length);
   }
 
   read(keys: string[]): Promise<number[]> {
-    return this.#call({ t: 'state', op: 'read', keys });
+    return this.#counter({ op: 'read', keys }, keys.length);
+  }
+
+  /**
+   * Counter calls of one turn of the event loop go to the primary as one message, answered by one:
+   * a rate-limited route made two or three round trips per request, each a pipe write and a wake-up
+   * on both sides, which cost more CPU than the request itself (docs/performance.md). Under load
+   * the requests whose bodies arrived in the same turn share them. The primary applies the calls
+   * in their order, so each still sees the ones before it.
+   */
+  #counter(op: CounterOp, n: number): Promise<number[]> {
+    if (this.#counters === null) {
+      const batch: CounterBatch = { ops: [], waiters: [] };
+      this.#counters = batch;
+      setImmediate(() => this.#flushCounters(batch));
+    }
+    const batch = this.#counters;
+    return new Promise((resolve, reject) => {
+      batch.ops.push(op);
+      batch.waiters.push({ n, resolve, reject });
+    });
+  }
+
+  #flushCounters(batch: CounterBatch): void {
+    if (this.#counters === batch) this.#counters = null;
+    const msg = batch.ops.length === 1 ? { t: 'state' as const, ...batch.ops[0] } : { t: 'state' as const, op: 'batch' as const, ops: batch.ops };
+    this.#call(msg).then(
+      (values) => {
+        let at = 0;
+        for (const w of batch.waiters) w.resolve(values.slice(at, (at += w.n)));
+      },
+      (e: Error) => {
+        for (const w of batch.waiters) w.reject(e);
+      },
+    );
   }
 
   async get(key: string): Promise<string | null> {

@@ -9,7 +9,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryCounters } from '../../src/state/memory.ts';
 import { MemoryCache } from '../../src/state/memory-cache.ts';
-import { IpcState, serveCacheRequest } from '../../src/state/ipc.ts';
+import { IpcState, serveCacheRequest, serveCounterRequest } from '../../src/state/ipc.ts';
 import { RedisState } from '../../src/state/redis.ts';
 import { installSharedState } from '../../src/state/index.ts';
 import { validateRecord } from '../../src/schema/validate.ts';
@@ -34,7 +34,7 @@ import {
 const counters = new MemoryCounters();
 const cache = new MemoryCache();
 const local: IpcState = new IpcState((msg) => {
-  const values = msg.t === 'cache' ? serveCacheRequest(cache, msg) : msg.op === 'increment' ? counters.increment(msg.items) : counters.read(msg.keys);
+  const values = msg.t === 'cache' ? serveCacheRequest(cache, msg) : serveCounterRequest(counters, msg);
   setImmediate(() => local.onReply({ t: 'state-reply', id: msg.id, values }));
   return true;
 });

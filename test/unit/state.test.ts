@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { MemoryCounters } from '../../src/state/memory.ts';
 import { MemoryCache } from '../../src/state/memory-cache.ts';
-import { IpcState, serveCacheRequest, type CacheRequest, type StateRequest } from '../../src/state/ipc.ts';
+import { IpcState, serveCacheRequest, serveCounterRequest, type CacheRequest, type StateRequest } from '../../src/state/ipc.ts';
 import { FailoverState, type SharedRemote } from '../../src/state/failover.ts';
 import { cacheStore, counterStore, installSharedState } from '../../src/state/index.ts';
 import type { SharedState } from '../../src/state/types.ts';
@@ -75,7 +75,7 @@ function ipcPair(): { client: IpcState; counters: MemoryCounters; cache: MemoryC
   const client: IpcState = new IpcState((msg) => {
     sent.push(msg);
     const values =
-      msg.t === 'cache' ? serveCacheRequest(cache, msg) : msg.op === 'increment' ? counters.increment(msg.items) : counters.read(msg.keys);
+      msg.t === 'cache' ? serveCacheRequest(cache, msg) : serveCounterRequest(counters, msg);
     setImmediate(() => client.onReply({ t: 'state-reply', id: msg.id, values }));
     return true;
   });
@@ -89,6 +89,32 @@ test('IPC counters talk to a primary-side store', async () => {
   assert.deepEqual(await client.read(['k']), [100]);
   const dead = new IpcState(() => false);
   await assert.rejects(dead.read(['k']), /no IPC channel/);
+  counters.close();
+  cache.close();
+});
+
+test('IPC counter calls of one turn travel as one message, each caller getting its own values in order', async () => {
+  const { client, counters, cache, sent } = ipcPair();
+  const calls = [
+    client.increment([{ key: 'a', delta: 2, ttlMs: 60_000 }]),
+    client.read(['a', 'b']),
+    client.increment([
+      { key: 'a', delta: 1, ttlMs: 60_000 },
+      { key: 'b', delta: 5, ttlMs: 60_000 },
+    ]),
+    client.read(['b']),
+  ];
+  assert.deepEqual(await Promise.all(calls), [[2], [2, 0], [3, 5], [5]], 'applied in the order they were made');
+  assert.equal(sent.length, 1, 'one message for the turn');
+  assert.equal(sent[0].t === 'state' && sent[0].op, 'batch');
+  // a turn with one call sends it as it is
+  assert.deepEqual(await client.read(['a']), [3]);
+  assert.equal(sent.length, 2);
+  assert.equal(sent[1].t === 'state' && sent[1].op, 'read');
+  // a channel that is gone fails every caller of the turn
+  const dead = new IpcState(() => false);
+  const failed = await Promise.allSettled([dead.read(['a']), dead.increment([{ key: 'a', delta: 1, ttlMs: 1000 }])]);
+  assert.deepEqual(failed.map((r) => r.status), ['rejected', 'rejected']);
   counters.close();
   cache.close();
 });
