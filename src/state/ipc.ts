@@ -69,21 +69,43 @@ export function serveCacheRequest(cache: MemoryCache, msg: CacheRequest): StateV
   }
 }
 
-/** Counter calls waiting for the end of the turn, and who waits for each one's values. */
-interface CounterBatch {
-  ops: CounterOp[];
-  waiters: { n: number; resolve: (v: number[]) => void; reject: (e: Error) => void }[];
+/**
+ * Calls gathered over one turn of the event loop and handed to `flush` together when it ends (a
+ * setImmediate): each caller's promise settles through its waiter.
+ */
+class TurnBatch<I, R> {
+  #items: I[] = [];
+  #waiters: { resolve: (v: R) => void; reject: (e: Error) => void }[] = [];
+  readonly #flush: (items: I[], waiters: { resolve: (v: R) => void; reject: (e: Error) => void }[]) => void;
+
+  constructor(flush: (items: I[], waiters: { resolve: (v: R) => void; reject: (e: Error) => void }[]) => void) {
+    this.#flush = flush;
+  }
+
+  add(item: I): Promise<R> {
+    if (this.#items.length === 0) {
+      setImmediate(() => {
+        const items = this.#items;
+        const waiters = this.#waiters;
+        this.#items = [];
+        this.#waiters = [];
+        this.#flush(items, waiters);
+      });
+    }
+    return new Promise((resolve, reject) => {
+      this.#items.push(item);
+      this.#waiters.push({ resolve, reject });
+    });
+  }
 }
 
-interface RingBatch {
-  items: RingItem[];
-  waiters: { resolve: () => void; reject: (e: Error) => void }[];
-}
+/** How many values a counter call answers: one per item or key. */
+const valuesOf = (op: CounterOp): number => (op.op === 'increment' ? op.items.length : op.keys.length);
 
 export class IpcState implements SharedState {
   readonly kind = 'local' as const;
-  #rings: RingBatch | null = null;
-  #counters: CounterBatch | null = null;
+  readonly #rings = new TurnBatch<RingItem, void>((items, waiters) => this.#flushRings(items, waiters));
+  readonly #counters = new TurnBatch<CounterOp, number[]>((ops, waiters) => this.#flushCounters(ops, waiters));
   #next = 1;
   /** Request ids start at 1: 0 is a message without an answer. */
   readonly #pending = new Map<number, { resolve: (v: StateValue[]) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
@@ -121,11 +143,11 @@ export class IpcState implements SharedState {
   }
 
   increment(items: CounterIncrement[]): Promise<number[]> {
-    return this.#counter({ op: 'increment', items }, items.length);
+    return this.#counters.add({ op: 'increment', items });
   }
 
   read(keys: string[]): Promise<number[]> {
-    return this.#counter({ op: 'read', keys }, keys.length);
+    return this.#counters.add({ op: 'read', keys });
   }
 
   /**
@@ -135,29 +157,15 @@ export class IpcState implements SharedState {
    * the requests whose bodies arrived in the same turn share them. The primary applies the calls
    * in their order, so each still sees the ones before it.
    */
-  #counter(op: CounterOp, n: number): Promise<number[]> {
-    if (this.#counters === null) {
-      const batch: CounterBatch = { ops: [], waiters: [] };
-      this.#counters = batch;
-      setImmediate(() => this.#flushCounters(batch));
-    }
-    const batch = this.#counters;
-    return new Promise((resolve, reject) => {
-      batch.ops.push(op);
-      batch.waiters.push({ n, resolve, reject });
-    });
-  }
-
-  #flushCounters(batch: CounterBatch): void {
-    if (this.#counters === batch) this.#counters = null;
-    const msg = batch.ops.length === 1 ? { t: 'state' as const, ...batch.ops[0] } : { t: 'state' as const, op: 'batch' as const, ops: batch.ops };
+  #flushCounters(ops: CounterOp[], waiters: { resolve: (v: number[]) => void; reject: (e: Error) => void }[]): void {
+    const msg = ops.length === 1 ? { t: 'state' as const, ...ops[0] } : { t: 'state' as const, op: 'batch' as const, ops };
     this.#call(msg).then(
       (values) => {
         let at = 0;
-        for (const w of batch.waiters) w.resolve(values.slice(at, (at += w.n)));
+        ops.forEach((op, i) => waiters[i].resolve(values.slice(at, (at += valuesOf(op)))));
       },
       (e: Error) => {
-        for (const w of batch.waiters) w.reject(e);
+        for (const w of waiters) w.reject(e);
       },
     );
   }
@@ -181,16 +189,7 @@ export class IpcState implements SharedState {
    * the answer itself. Each caller's promise settles with the batch.
    */
   setInRing(ring: string, max: number, key: string, value: string, ttlMs: number): Promise<void> {
-    if (this.#rings === null) {
-      const batch: RingBatch = { items: [], waiters: [] };
-      this.#rings = batch;
-      setImmediate(() => this.#flushRings(batch));
-    }
-    const batch = this.#rings;
-    return new Promise((resolve, reject) => {
-      batch.items.push({ ring, max, key, value, ttlMs });
-      batch.waiters.push({ resolve, reject });
-    });
+    return this.#rings.add({ ring, max, key, value, ttlMs });
   }
 
   /**
@@ -198,10 +197,9 @@ export class IpcState implements SharedState {
    * worker's messages in order, so this worker's later reads see the write, and another worker's
    * read that follows the client's next request finds it too. Saves half the messages.
    */
-  #flushRings(batch: RingBatch): void {
-    if (this.#rings === batch) this.#rings = null;
-    const sent = this.#send({ t: 'cache', id: 0, op: 'rings', items: batch.items });
-    for (const w of batch.waiters) {
+  #flushRings(items: RingItem[], waiters: { resolve: () => void; reject: (e: Error) => void }[]): void {
+    const sent = this.#send({ t: 'cache', id: 0, op: 'rings', items });
+    for (const w of waiters) {
       if (sent) w.resolve();
       else w.reject(new Error('no IPC channel to the primary'));
     }
