@@ -95,9 +95,17 @@ export class Gateway {
 
   static async start(opts: StartOptions = {}): Promise<Gateway> {
     const prefix = opts.prefix ?? mkdtempSync(path.join(os.tmpdir(), 'modelgate-test-'));
-    const gw = new Gateway(await freePort(), await freePort(), prefix, !opts.prefix, await freePort());
-    await gw.launch(opts);
-    return gw;
+    // A port found free can be taken before the gateway binds it (another suite on the machine, a
+    // test's own listener): that start is retried on new ports, a few times.
+    for (let attempt = 1; ; attempt++) {
+      const gw = new Gateway(await freePort(), await freePort(), prefix, !opts.prefix, await freePort());
+      try {
+        await gw.launch(opts);
+        return gw;
+      } catch (e) {
+        if (attempt >= 3 || !/address already in use/.test(gw.stderr)) throw e;
+      }
+    }
   }
 
   async launch(opts: StartOptions = {}): Promise<void> {
