@@ -95,13 +95,13 @@ export function cpuClock(): string {
  * (heap, stacks, JIT code — what the process itself allocated; the rest are file pages such as the
  * node binary, shared by every Node process on the machine).
  */
-export function memory(pid: number): { rss: number; anon: number } {
+export function memory(pid: number): { rss: number; anon: number; file: number; shmem: number } {
   try {
     const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(text)?.[1] ?? 0) * 1024;
-    return { rss: kb('VmRSS'), anon: kb('RssAnon') };
+    return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile'), shmem: kb('RssShmem') };
   } catch {
-    return { rss: 0, anon: 0 };
+    return { rss: 0, anon: 0, file: 0, shmem: 0 };
   }
 }
 

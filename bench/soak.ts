@@ -15,6 +15,7 @@ import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { Gateway } from '../test/helpers/gateway.ts';
 import { startMockProvider } from '../test/mocks/providers.ts';
+import { memory as rssOf } from './procs.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -87,13 +88,6 @@ function rssKb(pid: number): number {
   return m ? Number(m[1]) : 0;
 }
 
-/** RSS by kind (MB): anonymous (heaps, malloc), file-backed (code, mapped files), shared memory (SQLite's WAL index). */
-function rssKinds(pid: number): { anon: number; file: number; shmem: number } {
-  const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const mb = (name: string) => +(Number(new RegExp(`${name}:\\s+(\\d+)`).exec(text)?.[1] ?? 0) / 1024).toFixed(1);
-  return { anon: mb('RssAnon'), file: mb('RssFile'), shmem: mb('RssShmem') };
-}
-
 function fdCount(pid: number): number {
   return fs.readdirSync(`/proc/${pid}/fd`).length;
 }
@@ -161,7 +155,12 @@ async function main(): Promise<void> {
   clearInterval(sampler);
   await new Promise((r) => setTimeout(r, 1500));
   samples.push({ t: Date.now() - started, rssKb: pids.map(rssKb), heapKb: await heaps(), fds: pids.map(fdCount), requests });
-  const kindsLast = pids.map(rssKinds);
+  // RSS by kind (MB): anonymous (heaps, malloc), file-backed (code, mapped files), shared memory
+  const kindsLast = pids.map((pid) => {
+    const m = rssOf(pid);
+    const mb = (bytes: number) => +(bytes / 1048576).toFixed(1);
+    return { anon: mb(m.anon), file: mb(m.file), shmem: mb(m.shmem) };
+  });
   samples.sort((a, b) => a.t - b.t);
 
   const routes = await admin('GET', '/routes?size=1000');

@@ -45,11 +45,8 @@ interface Counters {
 
 /** The primary's side of a counter request: one value per item or key, a batch's ops' values one after the other. */
 export function serveCounterRequest(counters: Counters, msg: StateRequest): number[] {
-  if (msg.op === 'increment') return counters.increment(msg.items);
-  if (msg.op === 'read') return counters.read(msg.keys);
-  const out: number[] = [];
-  for (const op of msg.ops) for (const v of op.op === 'increment' ? counters.increment(op.items) : counters.read(op.keys)) out.push(v);
-  return out;
+  const serve = (op: CounterOp) => (op.op === 'increment' ? counters.increment(op.items) : counters.read(op.keys));
+  return msg.op === 'batch' ? msg.ops.flatMap(serve) : serve(msg);
 }
 
 /** The primary's side of a cache request: what to put in the `state-reply`. */
@@ -69,16 +66,19 @@ export function serveCacheRequest(cache: MemoryCache, msg: CacheRequest): StateV
   }
 }
 
+/** A caller waiting for its share of a batch's answer. */
+type Waiter<R> = { resolve: (v: R) => void; reject: (e: Error) => void };
+
 /**
  * Calls gathered over one turn of the event loop and handed to `flush` together when it ends (a
  * setImmediate): each caller's promise settles through its waiter.
  */
 class TurnBatch<I, R> {
   #items: I[] = [];
-  #waiters: { resolve: (v: R) => void; reject: (e: Error) => void }[] = [];
-  readonly #flush: (items: I[], waiters: { resolve: (v: R) => void; reject: (e: Error) => void }[]) => void;
+  #waiters: Waiter<R>[] = [];
+  readonly #flush: (items: I[], waiters: Waiter<R>[]) => void;
 
-  constructor(flush: (items: I[], waiters: { resolve: (v: R) => void; reject: (e: Error) => void }[]) => void) {
+  constructor(flush: (items: I[], waiters: Waiter<R>[]) => void) {
     this.#flush = flush;
   }
 
@@ -108,7 +108,7 @@ export class IpcState implements SharedState {
   readonly #counters = new TurnBatch<CounterOp, number[]>((ops, waiters) => this.#flushCounters(ops, waiters));
   #next = 1;
   /** Request ids start at 1: 0 is a message without an answer. */
-  readonly #pending = new Map<number, { resolve: (v: StateValue[]) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  readonly #pending = new Map<number, Waiter<StateValue[]> & { timer: NodeJS.Timeout }>();
   readonly #send: (msg: StateRequest | CacheRequest) => boolean;
 
   constructor(send: (msg: StateRequest | CacheRequest) => boolean) {
@@ -157,7 +157,7 @@ export class IpcState implements SharedState {
    * the requests whose bodies arrived in the same turn share them. The primary applies the calls
    * in their order, so each still sees the ones before it.
    */
-  #flushCounters(ops: CounterOp[], waiters: { resolve: (v: number[]) => void; reject: (e: Error) => void }[]): void {
+  #flushCounters(ops: CounterOp[], waiters: Waiter<number[]>[]): void {
     const msg = ops.length === 1 ? { t: 'state' as const, ...ops[0] } : { t: 'state' as const, op: 'batch' as const, ops };
     this.#call(msg).then(
       (values) => {
@@ -197,7 +197,7 @@ export class IpcState implements SharedState {
    * worker's messages in order, so this worker's later reads see the write, and another worker's
    * read that follows the client's next request finds it too. Saves half the messages.
    */
-  #flushRings(items: RingItem[], waiters: { resolve: () => void; reject: (e: Error) => void }[]): void {
+  #flushRings(items: RingItem[], waiters: Waiter<void>[]): void {
     const sent = this.#send({ t: 'cache', id: 0, op: 'rings', items });
     for (const w of waiters) {
       if (sent) w.resolve();
