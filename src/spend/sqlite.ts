@@ -164,8 +164,9 @@ const ROW_FILTER: Record<'consumer' | 'route' | 'model' | 'provider', string> = 
 /**
  * 3: the combination rollups (rollups.ts), filled from the full-key ones when an older file is
  * opened. (`ttft_hist` needs no version: a rollup table lacking it gets it at open, ADDED_ROLLUP_COLUMNS.)
+ * 4: the consumer index is partial (rows with a consumer), made again when an older file is opened.
  */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 /** A rollup table's histograms: latency, and time to first token (streams only). */
 const HISTOGRAMS = ['latency_hist', 'ttft_hist'] as const;
@@ -214,7 +215,9 @@ function schema(): string {
       error_class TEXT, attempts TEXT, payload TEXT,
       PRIMARY KEY (time, request_id)
     ) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS spend_requests_consumer ON spend_requests (consumer_id, time, request_id);
+    -- partial: a gateway without authentication logs no consumer, and each index entry is ~2 µs of
+    -- the writer's CPU per row; a lookup by consumer_id = ? implies the condition, so it still uses the index
+    CREATE INDEX IF NOT EXISTS spend_requests_consumer ON spend_requests (consumer_id, time, request_id) WHERE consumer_id IS NOT NULL;
     CREATE INDEX IF NOT EXISTS spend_requests_route ON spend_requests (route_id, time, request_id);
     CREATE INDEX IF NOT EXISTS spend_requests_model ON spend_requests (${MODEL_EXPR}, time, request_id);
     ${rollups}
@@ -277,7 +280,7 @@ function rollupShapes(interval: UsageInterval): { table: string; columns: string
 
 /** A batch folded per interval and rollup key. */
 function foldRollups(rows: SpendRow[]): Map<UsageInterval, Map<string, RollupSums>> {
-  const out = new Map<UsageInterval, Map<string, RollupSums>>(INTERVALS.map((i) => [i, new Map()]));
+  const maps = INTERVALS.map(() => new Map<string, RollupSums>());
   for (const r of rows) {
     const route = r.route_id ?? '';
     const consumer = r.consumer_id ?? '';
@@ -285,10 +288,12 @@ function foldRollups(rows: SpendRow[]): Map<UsageInterval, Map<string, RollupSum
     const model = modelOf(r) ?? '';
     const li = String(latencyIndex(r.latency_ms));
     const ti = ttftIndex(r);
-    for (const interval of INTERVALS) {
-      const bucket = bucketStart(r.time, interval);
-      const key = `${bucket}\u0000${route}\u0000${consumer}\u0000${provider}\u0000${model}`;
-      const map = out.get(interval)!;
+    // the key's dimensions once per row, the bucket in front per interval
+    const dims = `${route}\u0000${consumer}\u0000${provider}\u0000${model}`;
+    for (let k = 0; k < INTERVALS.length; k++) {
+      const bucket = bucketStart(r.time, INTERVALS[k]);
+      const key = `${bucket}\u0000${dims}`;
+      const map = maps[k];
       let s = map.get(key);
       if (!s) {
         s = {
@@ -309,7 +314,7 @@ function foldRollups(rows: SpendRow[]): Map<UsageInterval, Map<string, RollupSum
       if (ti !== null) s.ttft[ti] = (s.ttft[ti] ?? 0) + 1;
     }
   }
-  return out;
+  return new Map(INTERVALS.map((i, k) => [i, maps[k]]));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -348,6 +353,11 @@ export class SqliteSpendStore implements SpendStore {
   readonly file: string;
   readonly #db: DatabaseSync;
   readonly #stmts = new Map<string, StatementSync>();
+  /** `#insertRows`' statements by row count: plain, and answering the keys inserted. */
+  readonly #insertPlain: StatementSync[] = [];
+  readonly #insertReturning: StatementSync[] = [];
+  /** `#upsert`'s statements by rollup table. */
+  readonly #upserts = new Map<string, StatementSync>();
 
   /** `readOnly`: a reader beside the writer (the query thread, sqlite-reads.ts): no schema work, WAL lets it read while the writer writes. */
   constructor(file: string, opts: { readOnly?: boolean } = {}) {
@@ -367,6 +377,7 @@ export class SqliteSpendStore implements SpendStore {
     this.#db.exec('BEGIN IMMEDIATE');
     try {
       const { user_version: version } = this.#db.prepare('PRAGMA user_version').get() as { user_version: number };
+      if (version > 0 && version < 4) this.#db.exec('DROP INDEX IF EXISTS spend_requests_consumer'); // made again, partial
       this.#db.exec(schema());
       this.#addColumns();
       if (version > 0 && version < 3) for (const interval of INTERVALS) for (const c of COMBINATIONS) this.#fillCombination(interval, c);
@@ -419,10 +430,50 @@ export class SqliteSpendStore implements SpendStore {
     return s;
   }
 
-  /** A multi-row INSERT for `n` rows, answering the keys it inserted (one statement per chunk: the per-statement cost dominated). */
-  #insertRows(n: number): StatementSync {
-    const one = `(${COLUMNS.map(() => '?').join(', ')})`;
-    return this.#stmt(`INSERT INTO spend_requests (${COLUMNS.join(', ')}) VALUES ${Array(n).fill(one).join(', ')} ON CONFLICT (time, request_id) DO NOTHING RETURNING time, request_id`);
+  /**
+   * A multi-row INSERT for `n` rows: plain (`keys` false), or answering the keys it inserted. One
+   * statement per chunk: the per-statement cost dominated. Cached by shape, not by SQL text: the
+   * text of 100 rows is ~6 KB, built and hashed again on every lookup.
+   */
+  #insertRows(n: number, keys: boolean): StatementSync {
+    const cache = keys ? this.#insertReturning : this.#insertPlain;
+    let s = cache[n];
+    if (!s) {
+      const one = `(${COLUMNS.map(() => '?').join(', ')})`;
+      s = this.#db.prepare(`INSERT INTO spend_requests (${COLUMNS.join(', ')}) VALUES ${Array(n).fill(one).join(', ')} ON CONFLICT (time, request_id) DO NOTHING${keys ? ' RETURNING time, request_id' : ''}`);
+      cache[n] = s;
+    }
+    return s;
+  }
+
+  /**
+   * Inserts a chunk of rows, adding those that were not there already to `fresh`. The plain INSERT
+   * first: when it inserted them all (a batch is written once, so nearly always) nothing is read
+   * back. Otherwise the chunk is undone to its savepoint and inserted again answering its keys.
+   * `RETURNING` on every chunk cost 2-3 µs per row (docs/performance.md).
+   */
+  #insertChunk(chunk: SpendRow[], fresh: SpendRow[]): void {
+    const values: SqlValue[] = [];
+    for (const r of chunk) {
+      for (const c of COLUMNS) {
+        const v = r[c];
+        if (isJsonColumn(c)) values.push(v == null ? null : JSON.stringify(v));
+        else values.push(typeof v === 'boolean' ? (v ? 1 : 0) : ((v as SqlValue | undefined) ?? null));
+      }
+    }
+    const db = this.#db;
+    db.exec('SAVEPOINT chunk');
+    if (Number(this.#insertRows(chunk.length, false).run(...values).changes) === chunk.length) {
+      db.exec('RELEASE chunk');
+      for (const r of chunk) fresh.push(r);
+      return;
+    }
+    db.exec('ROLLBACK TO chunk');
+    const inserted = this.#insertRows(chunk.length, true).all(...values) as { time: number; request_id: string }[];
+    db.exec('RELEASE chunk');
+    const keys = new Set(inserted.map((k) => `${k.time}\u0000${k.request_id}`));
+    // each inserted key once: a row repeated within the chunk was inserted once
+    for (const r of chunk) if (keys.delete(`${r.time}\u0000${r.request_id}`)) fresh.push(r);
   }
 
   async write(rows: SpendRow[]): Promise<void> {
@@ -432,24 +483,7 @@ export class SqliteSpendStore implements SpendStore {
     try {
       // a row already there (a batch written twice) counts once: only new rows reach the rollups
       const fresh: SpendRow[] = [];
-      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-        const chunk = rows.slice(i, i + INSERT_CHUNK);
-        const values: SqlValue[] = [];
-        for (const r of chunk) {
-          for (const c of COLUMNS) {
-            const v = r[c];
-            if (isJsonColumn(c)) values.push(v == null ? null : JSON.stringify(v));
-            else values.push(typeof v === 'boolean' ? (v ? 1 : 0) : ((v as SqlValue | undefined) ?? null));
-          }
-        }
-        const inserted = this.#insertRows(chunk.length).all(...values) as { time: number; request_id: string }[];
-        if (inserted.length === chunk.length) fresh.push(...chunk);
-        else {
-          const keys = new Set(inserted.map((k) => `${k.time}\u0000${k.request_id}`));
-          // each inserted key once: a row repeated within the chunk was inserted once
-          for (const r of chunk) if (keys.delete(`${r.time}\u0000${r.request_id}`)) fresh.push(r);
-        }
-      }
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) this.#insertChunk(rows.slice(i, i + INSERT_CHUNK), fresh);
       for (const [interval, sums] of foldRollups(fresh)) {
         for (const shape of rollupShapes(interval)) this.#upsert(shape.table, shape.columns, foldBy(sums, shape.dims));
       }
@@ -468,13 +502,18 @@ export class SqliteSpendStore implements SpendStore {
    * stream, no call into JS).
    */
   #upsert(table: string, columns: readonly string[], sums: Folded[]): void {
-    const key = ['bucket', ...columns];
-    const upsert = this.#stmt(
-      `INSERT INTO ${table} (${key.join(', ')}, ${SUMMED.join(', ')}, latency_hist, ttft_hist)
-       VALUES (${key.map(() => '?').join(', ')}, ${SUMMED.map(() => '?').join(', ')}, ?, ?)
-       ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${SUMMED.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}, latency_hist = merge_hist(latency_hist, excluded.latency_hist),
-         ttft_hist = CASE WHEN excluded.ttft_hist = '{}' THEN ttft_hist WHEN ttft_hist = '{}' THEN excluded.ttft_hist ELSE merge_hist(ttft_hist, excluded.ttft_hist) END`,
-    );
+    // by table name: the statement's text (~700 characters) was built and hashed on every batch
+    let upsert = this.#upserts.get(table);
+    if (!upsert) {
+      const key = ['bucket', ...columns];
+      upsert = this.#db.prepare(
+        `INSERT INTO ${table} (${key.join(', ')}, ${SUMMED.join(', ')}, latency_hist, ttft_hist)
+         VALUES (${key.map(() => '?').join(', ')}, ${SUMMED.map(() => '?').join(', ')}, ?, ?)
+         ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${SUMMED.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}, latency_hist = merge_hist(latency_hist, excluded.latency_hist),
+           ttft_hist = CASE WHEN excluded.ttft_hist = '{}' THEN ttft_hist WHEN ttft_hist = '{}' THEN excluded.ttft_hist ELSE merge_hist(ttft_hist, excluded.ttft_hist) END`,
+      );
+      this.#upserts.set(table, upsert);
+    }
     for (const s of sums) upsert.run(s.bucket, ...s.keys, ...SUMMED.map((c) => s[c]), JSON.stringify(s.hist), JSON.stringify(s.ttft));
   }
 

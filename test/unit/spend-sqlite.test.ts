@@ -76,22 +76,25 @@ test('a batch writes its rows and the minute, hour and day rollups in one transa
   ];
   await store.write(rows);
   await store.write(rows); // a retried batch
+  // partly there already: a row seen before, a new one, and the new one again within the batch
+  const r4 = row({ request_id: 'r4', time: T0 + 3000, prompt_tokens: 7 });
+  await store.write([rows[0], r4, r4]);
   const db = new DatabaseSync(file, { readOnly: true });
   try {
-    assert.equal((db.prepare('SELECT COUNT(*) AS n FROM spend_requests').get() as any).n, 3);
+    assert.equal((db.prepare('SELECT COUNT(*) AS n FROM spend_requests').get() as any).n, 4);
     const minute = db.prepare('SELECT * FROM spend_rollup_minute ORDER BY bucket, model').all() as any[];
     assert.deepEqual(
       minute.map((r) => [r.bucket, r.model, r.requests, r.errors, r.unpriced_requests]),
       [
-        [T0, 'gpt-4o-2024-08-06', 1, 0, 0],
+        [T0, 'gpt-4o-2024-08-06', 2, 0, 0],
         [T0, 'mystery', 1, 0, 1],
         [T0 + MIN, 'gpt-4o', 1, 1, 0], // a failed request counts under the model asked for
       ],
     );
     const hour = db.prepare('SELECT SUM(requests) AS n, SUM(cached_tokens) AS c, SUM(cache_write_tokens) AS w, SUM(reasoning_tokens) AS rt FROM spend_rollup_hour').get() as any;
-    assert.deepEqual({ ...hour }, { n: 3, c: 4, w: 1, rt: 2 });
+    assert.deepEqual({ ...hour }, { n: 4, c: 4, w: 1, rt: 2 });
     const day = db.prepare('SELECT bucket, SUM(requests) AS n FROM spend_rollup_day GROUP BY bucket').all() as any[];
-    assert.deepEqual(day.map((r) => [r.bucket, r.n]), [[bucketStart(T0, 'day'), 3]]);
+    assert.deepEqual(day.map((r) => [r.bucket, r.n]), [[bucketStart(T0, 'day'), 4]]);
   } finally {
     db.close();
   }
@@ -513,13 +516,19 @@ test('a file from before attempts, payloads and combination rollups gets them at
     assert.ok(written.flat().some((r) => Object.keys(r.ttft_hist as object).length > 0), 'streams were counted');
     for (const t of tables) db.exec(`DROP TABLE ${t}`);
     db.exec('ALTER TABLE spend_requests DROP COLUMN attempts; ALTER TABLE spend_requests DROP COLUMN payload; PRAGMA user_version = 2;');
+    // and its consumer index over every row (version 4 makes it partial)
+    db.exec('DROP INDEX spend_requests_consumer; CREATE INDEX spend_requests_consumer ON spend_requests (consumer_id, time, request_id);');
     db.close();
 
     const again = new SqliteSpendStore(file);
     try {
       const check = new DatabaseSync(file, { readOnly: true });
       assert.deepEqual(snapshot(check), written, 'the combination rollups, folded from the full key');
-      assert.equal((check.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, 3);
+      assert.equal((check.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, 4);
+      const index = check.prepare("SELECT sql FROM sqlite_master WHERE name = 'spend_requests_consumer'").get() as { sql: string };
+      assert.match(index.sql, /WHERE consumer_id IS NOT NULL$/);
+      const plan = check.prepare('EXPLAIN QUERY PLAN SELECT TOTAL(cost) FROM spend_requests WHERE consumer_id = ? AND time >= ? AND time < ?').all('c1', T0, T0 + DAY) as { detail: string }[];
+      assert.match(plan.map((p) => p.detail).join('\n'), /USING INDEX spend_requests_consumer/, 'a consumer lookup still reads the index');
       check.close();
       const page = await again.requests({ from: T0, to: T0 + 10 * DAY, limit: 2 });
       assert.deepEqual(page.data.map((r) => [r.attempts, r.payload]), [[null, null], [null, null]], 'old rows: null');
