@@ -5,12 +5,14 @@
  * per request, and each round's worker ratio to the first argument. Run it pinned to CPU 0:
  *
  *   taskset -c 0 node bench/ab-trees.ts /work/old /work/main '/work/main=MODELGATE_SPEND_LOG=off'
- *       [--rounds N] [--secs S] [--spend on|off] [--prof]
+ *       [--rounds N] [--secs S] [--spend on|off] [--prof] [--no-freeze]
  *
  * A tree needs its node_modules (a symlink to this checkout's will do). `--prof`: each process
  * writes a V8 CPU profile to /tmp/ab-prof-<tree>/ when it exits: the share of one function in
  * the worker's profile (e.g. process.nextTick) bisects far more steadily than CPU per request on
- * a shared machine — how the start-up GC's cost was found (docs/performance.md).
+ * a shared machine — how the start-up GC's cost was found (docs/performance.md). A frozen
+ * process's profile charges the whole stop to the sample after it: `--no-freeze` leaves the others
+ * running (idle but for their timers) when per-function costs matter more than fairness.
  */
 import fs from 'node:fs'; import os from 'node:os'; import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,7 +20,7 @@ import autocannon from 'autocannon';
 import { startMock, AI_PROXY_CONFIG } from './targets.ts';
 import { spawnPinned, cpuUs, childPids, sleep, memory } from './procs.ts';
 import { smallBody } from './workload.ts';
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { secs: { type: 'string', default: '3' }, rounds: { type: 'string', default: '5' }, spend: { type: 'string', default: 'on' }, prof: { type: 'boolean' } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, allowNegative: true, options: { secs: { type: 'string', default: '3' }, rounds: { type: 'string', default: '5' }, spend: { type: 'string', default: 'on' }, prof: { type: 'boolean' }, freeze: { type: 'boolean', default: true } } });
 const mock = await startMock('0', 20, 20);
 const body = smallBody();
 const load = (port: number, secs: number) => autocannon({ url: `http://127.0.0.1:${port}/chat`, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections: 64, duration: secs, sampleInt: 100 });
@@ -41,9 +43,9 @@ for (const spec of positionals) {
   console.log(spec, 'idle worker RSS MB', childPids(child.pid!).map((q) => (memory(q).rss / 1048576).toFixed(1)).join(','));
   await load(pp, 2);
   gs.push({ label: spec.replace('/work/', ''), pid: child.pid!, port: pp, workers: childPids(child.pid!), res: [] });
-  for (const q of [child.pid!, ...childPids(child.pid!)]) process.kill(q, 'SIGSTOP');
+  if (values.freeze) for (const q of [child.pid!, ...childPids(child.pid!)]) process.kill(q, 'SIGSTOP');
 }
-const sig = (g: G, s: NodeJS.Signals) => { for (const q of [g.pid, ...g.workers]) try { process.kill(q, s); } catch {} };
+const sig = (g: G, s: NodeJS.Signals) => { if (values.freeze) for (const q of [g.pid, ...g.workers]) try { process.kill(q, s); } catch {} };
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (let r = 0; r < Number(values.rounds); r++) {
   const order = r % 2 ? [...gs].reverse() : gs;
@@ -61,7 +63,7 @@ for (let r = 0; r < Number(values.rounds); r++) {
 }
 for (const g of gs) {
   const w = med(g.res.map((x) => x.w)), a = med(g.res.map((x) => x.all));
-  console.log(`${g.label.padEnd(40)} worker ${w.toFixed(1)} µs/req (${g.res.map((x) => x.w.toFixed(0)).join(',')})  all ${a.toFixed(1)}  rps ${Math.round(med(g.res.map((x) => x.rps)))}  worker÷first per round ${g.res.map((x, i) => (x.w / gs[0].res[i].w).toFixed(2)).join(',')}`);
+  console.log(`${g.label.padEnd(40)} worker ${w.toFixed(1)} µs/req (${g.res.map((x) => x.w.toFixed(0)).join(',')})  all ${a.toFixed(1)} (${g.res.map((x) => x.all.toFixed(0)).join(',')})  rest ${med(g.res.map((x) => x.all - x.w)).toFixed(1)}  rps ${Math.round(med(g.res.map((x) => x.rps)))}  worker÷first per round ${g.res.map((x, i) => (x.w / gs[0].res[i].w).toFixed(2)).join(',')}`);
 }
 for (const g of gs) { sig(g, 'SIGCONT'); process.kill(g.pid, 'SIGTERM'); }
 await mock.stop(); await sleep(300); process.exit(0);
