@@ -13,6 +13,10 @@
  *
  * It never fails on a slow result: targets are reported as pass/fail lines. It exits non-zero only
  * when it could not run (a target did not start, a watchdog fired).
+ *
+ * Started in the background from a shell that then exits, run it in a session of its own
+ * (`setsid npm run bench … &`): `nohup` protects npm, but the targets it spawns get the default
+ * SIGHUP again and die with the shell, which shows as a peer answering 0 req/s, then ECONNREFUSED.
  */
 import fs from 'node:fs';
 import os from 'node:os';

@@ -504,9 +504,13 @@ export async function startPortkey(cpu: string, mock: Mock, entry: string, versi
   delete env.NODE_OPTIONS;
   const child = spawnPinned(cpu, NODE, ['--import', path.join(BENCH_DIR, 'peer-preload.ts'), entry, `--port=${port}`, '--headless'], { env, stdout: 'ignore', stderr: 'pipe' });
   let stderr = '';
+  // its output is kept in a file too: a peer that dies mid-run says why there
+  const logFile = path.join(os.tmpdir(), `modelgate-bench-portkey-${port}.log`);
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
+    fs.appendFileSync(logFile, d);
   });
+  child.on('exit', (code, signal) => fs.appendFileSync(logFile, `\nexited: code ${code}, signal ${signal}\n`));
   const started = performance.now();
   for (;;) {
     if (child.exitCode !== null) throw new Error(`portkey exited during start-up (code ${child.exitCode}):\n${stderr}`);
