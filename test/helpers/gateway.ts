@@ -103,9 +103,26 @@ export class Gateway {
         await gw.launch(opts);
         return gw;
       } catch (e) {
-        if (attempt >= 3 || !/address already in use/.test(gw.stderr)) throw e;
+        // a gateway that did not come up is stopped: left running, it held its test file open
+        // until the runner's limit (a suite's before() failed on a loaded machine)
+        await gw.stop();
+        if (attempt >= 3 || !/address already in use/.test(gw.stderr)) {
+          if (!opts.prefix) rmSync(prefix, { recursive: true, force: true });
+          throw e;
+        }
       }
     }
+  }
+
+  /** Gateways started side by side; if one fails, the others are closed before its error is thrown. */
+  static async startAll(list: StartOptions[]): Promise<Gateway[]> {
+    const settled = await Promise.allSettled(list.map((opts) => Gateway.start(opts)));
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) {
+      await Promise.all(settled.map((s) => (s.status === 'fulfilled' ? s.value.close() : undefined)));
+      throw failed.reason;
+    }
+    return settled.map((s) => (s as PromiseFulfilledResult<Gateway>).value);
   }
 
   async launch(opts: StartOptions = {}): Promise<void> {
@@ -131,8 +148,11 @@ export class Gateway {
     if (!opts.noWait) await this.ready();
   }
 
-  /** Resolves when the Admin API answers (it listens only once the proxy serves). */
-  async ready(timeoutMs = 20_000): Promise<void> {
+  /**
+   * Resolves when the Admin API answers (it listens only once the proxy serves). 45 s: two nodes
+   * on a fresh PostgreSQL database, started together beside another suite, took over 20.
+   */
+  async ready(timeoutMs = 45_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (this.exitCode !== null) throw new Error(`gateway exited with ${this.exitCode}: ${this.stderr}\n${this.stdout.slice(-2000)}`);

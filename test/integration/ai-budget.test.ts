@@ -236,7 +236,7 @@ describe('two nodes sharing Redis', { skip: redisMissing ?? false }, () => {
   before(async () => {
     redis = await RedisServer.start();
     mock = await startMockProvider('openai');
-    nodes = await Promise.all([0, 1].map(() => Gateway.start({ workers: 1, env: { MODELGATE_REDIS_URL: redis.url } })));
+    nodes = await Gateway.startAll([0, 1].map(() => ({ workers: 1, env: { MODELGATE_REDIS_URL: redis.url } })));
     for (const n of nodes) await configure(n);
   });
 

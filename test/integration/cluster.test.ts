@@ -34,7 +34,7 @@ describe('two nodes on one PostgreSQL', { skip: pgMissing ?? false }, () => {
     const url = await server.createDatabase('cluster');
     openai = await startMockProvider('openai');
     const env = { MODELGATE_DATABASE: 'postgres', MODELGATE_PG_URL: url, MODELGATE_PG_TIMEOUT_MS: '2000', MG_CLUSTER_OPENAI_AUTH: 'Bearer sk-test' };
-    [a, b] = await Promise.all([Gateway.start({ env }), Gateway.start({ env })]);
+    [a, b] = await Gateway.startAll([{ env }, { env }]);
   });
   after(async () => {
     await Promise.all([a?.close(), b?.close()]);

@@ -73,7 +73,7 @@ before(async () => {
   redis = await RedisServer.start();
   openai = await startMockProvider('openai', { delayMs: 1 });
   echo = await EchoServer.start();
-  nodes = await Promise.all([0, 1].map(() => Gateway.start({ workers: 1, env: { MODELGATE_REDIS_URL: redis.url } })));
+  nodes = await Gateway.startAll([0, 1].map(() => ({ workers: 1, env: { MODELGATE_REDIS_URL: redis.url } })));
   for (const gw of nodes) await configure(gw);
 });
 

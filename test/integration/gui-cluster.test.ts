@@ -173,7 +173,7 @@ describe('cluster page on PostgreSQL with Redis, two nodes', { skip: browserMiss
     redis = await RedisServer.start();
     // a short heartbeat (MODELGATE_CLUSTER_HEARTBEAT_MS) so a killed node is unreachable within a second
     const env = { MODELGATE_DATABASE: 'postgres', MODELGATE_PG_URL: await pg.createDatabase('gui_cluster'), MODELGATE_REDIS_URL: redis.url, MODELGATE_CLUSTER_HEARTBEAT_MS: '300' };
-    [gw, peer] = await Promise.all([Gateway.start({ workers: 2, env }), Gateway.start({ workers: 1, env })]);
+    [gw, peer] = await Gateway.startAll([{ workers: 2, env }, { workers: 1, env }]);
     await statusWhen(gw, (s) => s.memory.workers.length === 2 && s.redis.workers_connected === 2 && s.database.change_feed === 'listening');
   });
   after(async () => {

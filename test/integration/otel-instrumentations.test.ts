@@ -47,7 +47,7 @@ before(async () => {
   [receiver, offReceiver] = await Promise.all([OtlpReceiver.start(), OtlpReceiver.start()]);
   openai = await startMockProvider('openai', { key: KEY });
   echo = await EchoServer.start();
-  [byDefault, off] = await Promise.all([Gateway.start({ workers: 1 }), Gateway.start({ workers: 1, env: { MODELGATE_TRACING_INSTRUMENTATIONS: 'off' } })]);
+  [byDefault, off] = await Gateway.startAll([{ workers: 1 }, { workers: 1, env: { MODELGATE_TRACING_INSTRUMENTATIONS: 'off' } }]);
   await configure(byDefault, receiver);
   await configure(off, offReceiver);
 });

@@ -113,7 +113,7 @@ describe('ai-semantic-cache on Redis, two nodes', { skip: redisMissing ?? false 
     inspect.on('error', () => {});
     openai = await startMockProvider('openai');
     embed = await startEmbeddingsMock({ dimensions: 64, key: EMBED_KEY });
-    nodes = await Promise.all([0, 1].map(() => Gateway.start({ workers: 1, env: { MODELGATE_REDIS_URL: redis.url, MODELGATE_REDIS_TIMEOUT_MS: '300' } })));
+    nodes = await Gateway.startAll([0, 1].map(() => ({ workers: 1, env: { MODELGATE_REDIS_URL: redis.url, MODELGATE_REDIS_TIMEOUT_MS: '300' } })));
     for (const gw of nodes) await configure(gw);
   });
 
