@@ -72,7 +72,7 @@ const SCENARIOS: (Scenario & { allowed: RegExp })[] = [
   { name: 'provider-bad-json', weight: 3, allowed: /^502$/, run: (p) => request(p, USER, { 'x-mock-mode': 'invalid-json-200' }) },
   { name: 'provider-garbage', weight: 2, allowed: /^502$/, run: (p) => request(p, USER, { 'x-mock-mode': 'garbage' }) },
   // undici's timers are coarse (up to ~0.5 s late): the provider is made much slower than read_timeout
-  { name: 'provider-slow', weight: 2, allowed: /^504$/, run: (p) => request(p, USER, { 'x-mock-mode': 'slow-headers:3000' }) },
+  { name: 'provider-slow', weight: 2, allowed: /^504$/, run: (p) => request(p, USER, { 'x-mock-mode': 'slow-headers:6000' }) },
   { name: 'bad-input', weight: 8, allowed: /^400$/, run: (p) => request(p, '{"messages": [') },
 ];
 const TOTAL_WEIGHT = SCENARIOS.reduce((s, x) => s + x.weight, 0);
@@ -96,7 +96,10 @@ async function main(): Promise<void> {
   const mock = await startMockProvider('openai', { key: 'sk-soak', delayMs: 2 });
   const gw = await Gateway.start({ workers: Number(args.workers), env: { MODELGATE_LOG_LEVEL: 'warn', MODELGATE_ACCESS_LOG: 'off' } });
   const admin = (method: string, p: string, body?: unknown) => gw.adminRequest(method, p, body);
-  await admin('POST', '/services', { name: 'ai', url: 'http://localhost:32000', read_timeout: 1000 });
+  // 2.5 s: the mock answers from inside this (saturated) process, and with 1 s a few hundredths of a
+  // percent of ordinary answers and stream chunks came late enough to be timed out (504s and cut
+  // streams counted as unexpected: the gateway doing what it was told, not failing)
+  await admin('POST', '/services', { name: 'ai', url: 'http://localhost:32000', read_timeout: 2500 });
   await admin('POST', '/services/ai/routes', { name: 'chat', paths: ['~/chat$'] });
   const plugin = await admin('POST', '/routes/chat/plugins', {
     name: 'ai-proxy',
@@ -119,17 +122,34 @@ async function main(): Promise<void> {
   const started = Date.now();
   const deadline = started + DURATION_MS;
 
-  // configuration churn: a write every second, each one checked at the end
-  const created: string[] = [];
+  // configuration churn: a write every second, each one checked at the end. A cycle of three: a
+  // route created, the oldest churn route deleted once CHURN_ROUTES are live, the plugin patched.
+  // The configuration stays the same size after the first minute, so memory that grows is not
+  // the configuration's own growth (a run that only added routes held ~400 by its end, and the
+  // primary's RSS rose with the snapshots it compiled, which could not be told from a leak).
+  const CHURN_ROUTES = 20;
+  const live: string[] = [];
+  const deleted: string[] = [];
+  let writes = 0;
   let adminFailures = 0;
   let lastTemperature: number | null = null;
   const churn = setInterval(() => {
-    const n = created.length;
-    if (n % 3 === 2) lastTemperature = (n % 10) / 10;
-    const write = n % 3 === 2 ? admin('PATCH', `/plugins/${plugin.json.id}`, { config: { model: { options: { temperature: lastTemperature } } } }) : admin('POST', '/services/ai/routes', { name: `churn-${n}`, paths: [`/churn-${n}`] });
-    if (n % 3 !== 2) created.push(`churn-${n}`);
-    else created.push('');
-    write.then((r) => r.status >= 300 && adminFailures++, () => adminFailures++);
+    const n = writes++;
+    let write: Promise<{ status: number }> | null = null;
+    if (n % 3 === 0) {
+      live.push(`churn-${n}`);
+      write = admin('POST', '/services/ai/routes', { name: `churn-${n}`, paths: [`/churn-${n}`] });
+    } else if (n % 3 === 1) {
+      if (live.length > CHURN_ROUTES) {
+        const oldest = live.shift()!;
+        deleted.push(oldest);
+        write = admin('DELETE', `/routes/${oldest}`);
+      }
+    } else {
+      lastTemperature = (n % 10) / 10;
+      write = admin('PATCH', `/plugins/${plugin.json.id}`, { config: { model: { options: { temperature: lastTemperature } } } });
+    }
+    write?.then((r) => r.status >= 300 && adminFailures++, () => adminFailures++);
   }, 1000);
 
   const sampler = setInterval(() => {
@@ -165,7 +185,7 @@ async function main(): Promise<void> {
 
   const routes = await admin('GET', '/routes?size=1000');
   const have = new Set(routes.json.data.map((r: { name: string }) => r.name));
-  const lost = created.filter((n) => n && !have.has(n));
+  const lost = [...live.filter((n) => !have.has(n)), ...deleted.filter((n) => have.has(n)).map((n) => `${n} (deleted, still there)`)];
   // the PATCHes too: the plugin holds the last temperature written, and the proxy sends it
   const stored = (await admin('GET', `/plugins/${plugin.json.id}`)).json.config.model.options.temperature;
   if (lastTemperature !== null && stored !== lastTemperature) lost.push(`plugin temperature ${stored} (last written ${lastTemperature})`);
@@ -211,15 +231,15 @@ async function main(): Promise<void> {
     rps: Math.round(requests / seconds),
     outcomes: Object.fromEntries([...outcomes].map(([k, v]) => [k, Object.fromEntries(v)])),
     unexpected: Object.fromEntries(unexpected),
-    config_writes: created.length,
+    config_writes: writes,
     config_write_failures: adminFailures,
     config_lost: lost.length,
     config_lost_items: lost,
     memory,
     fds,
-    // the configuration grows through the run (a route a second or so): a primary compiling ever
-    // larger snapshots holds more, which is not a leak
-    routes_at_end: created.filter(Boolean).length,
+    // the churn's routes live at the end (steady at CHURN_ROUTES after the first minute)
+    routes_at_end: live.length,
+    routes_deleted: deleted.length,
     samples,
   };
   const checks = [
@@ -230,7 +250,7 @@ async function main(): Promise<void> {
     ['no leaked descriptors (within 10 of the warm-up count)', fds.every((f) => f.last - f.first <= 10)],
   ] as const;
 
-  console.log(`\nsoak: ${report.duration_s}s, ${requests} requests (${report.rps}/s), ${CONCURRENCY} connections, ${created.length} config writes`);
+  console.log(`\nsoak: ${report.duration_s}s, ${requests} requests (${report.rps}/s), ${CONCURRENCY} connections, ${writes} config writes`);
   for (const [name, m] of outcomes) console.log(`  ${name.padEnd(18)} ${[...m].map(([k, v]) => `${k}:${v}`).join('  ')}`);
   console.log('  memory (RSS peaks, first → second half):', memory.map((m) => `${m.role} ${m.rss_mb_first_half_peak}→${m.rss_mb_second_half_peak} MB (${(m.drift * 100).toFixed(1)}%)`).join('; '));
   console.log('  RSS at the end by kind (MB):', memory.map((m) => `${m.role} anon ${m.rss_mb_last_by_kind.anon}, file ${m.rss_mb_last_by_kind.file}, shmem ${m.rss_mb_last_by_kind.shmem}`).join('; '), `(${report.routes_at_end} routes by then)`);
