@@ -153,13 +153,16 @@ export class WorkerPool {
             state.memory = { rss: msg.rss, heapUsed: msg.heapUsed, heapTotal: msg.heapTotal };
             state.redis = msg.redis ?? null;
             break;
+          // id 0: a call the worker does not wait for (IpcState.add, IpcState.setInRing): served, not answered
           case 'state':
-            if (this.#onState) this.#send(worker, { t: 'state-reply', id: msg.id, values: this.#onState(msg) });
+            if (this.#onState) {
+              const values = this.#onState(msg);
+              if (msg.id !== 0) this.#send(worker, { t: 'state-reply', id: msg.id, values });
+            }
             break;
           case 'cache':
             if (this.#onCache) {
               const values = this.#onCache(msg);
-              // id 0: a write the worker does not wait for (IpcState.setInRing)
               if (msg.id !== 0) this.#send(worker, { t: 'state-reply', id: msg.id, values });
             }
             break;

@@ -42,6 +42,10 @@ export class FailoverState implements SharedState {
     return this.#call((s) => s.increment(items));
   }
 
+  add(items: CounterIncrement[]): Promise<void> {
+    return this.#call((s) => s.add(items));
+  }
+
   read(keys: string[]): Promise<number[]> {
     return this.#call((s) => s.read(keys));
   }

@@ -29,6 +29,7 @@ interface RingItem {
   value: string;
   ttlMs: number;
 }
+/** id 0: a request the worker does not wait for (IpcState.add and setInRing): the primary sends no reply. */
 export type StateRequest = { t: 'state'; id: number } & (CounterOp | CounterBatchOp);
 export type CacheRequest = { t: 'cache'; id: number } & CacheOp;
 /** Counter values, or a cache value (null: a miss); empty for a cache write. */
@@ -102,10 +103,13 @@ class TurnBatch<I, R> {
 /** How many values a counter call answers: one per item or key. */
 const valuesOf = (op: CounterOp): number => (op.op === 'increment' ? op.items.length : op.keys.length);
 
+/** A counter call waiting for its turn's message; `quiet`: its caller reads no values (IpcState.add). */
+type QueuedCounterOp = { op: CounterOp; quiet: boolean };
+
 export class IpcState implements SharedState {
   readonly kind = 'local' as const;
   readonly #rings = new TurnBatch<RingItem, void>((items, waiters) => this.#flushRings(items, waiters));
-  readonly #counters = new TurnBatch<CounterOp, number[]>((ops, waiters) => this.#flushCounters(ops, waiters));
+  readonly #counters = new TurnBatch<QueuedCounterOp, number[]>((ops, waiters) => this.#flushCounters(ops, waiters));
   #next = 1;
   /** Request ids start at 1: 0 is a message without an answer. */
   readonly #pending = new Map<number, Waiter<StateValue[]> & { timer: NodeJS.Timeout }>();
@@ -143,11 +147,15 @@ export class IpcState implements SharedState {
   }
 
   increment(items: CounterIncrement[]): Promise<number[]> {
-    return this.#counters.add({ op: 'increment', items });
+    return this.#counters.add({ op: { op: 'increment', items }, quiet: false });
+  }
+
+  async add(items: CounterIncrement[]): Promise<void> {
+    await this.#counters.add({ op: { op: 'increment', items }, quiet: true });
   }
 
   read(keys: string[]): Promise<number[]> {
-    return this.#counters.add({ op: 'read', keys });
+    return this.#counters.add({ op: { op: 'read', keys }, quiet: false });
   }
 
   /**
@@ -155,10 +163,21 @@ export class IpcState implements SharedState {
    * a rate-limited route made two or three round trips per request, each a pipe write and a wake-up
    * on both sides, which cost more CPU than the request itself (docs/performance.md). Under load
    * the requests whose bodies arrived in the same turn share them. The primary applies the calls
-   * in their order, so each still sees the ones before it.
+   * in their order, so each still sees the ones before it. A turn whose calls are all `add`s (the
+   * usage counted after answers, typically a turn of its own) is sent without an answer, as ring
+   * writes are: the primary's reply and this worker's wake-up for it saved.
    */
-  #flushCounters(ops: CounterOp[], waiters: Waiter<number[]>[]): void {
+  #flushCounters(queued: QueuedCounterOp[], waiters: Waiter<number[]>[]): void {
+    const ops = queued.map((q) => q.op);
     const msg = ops.length === 1 ? { t: 'state' as const, ...ops[0] } : { t: 'state' as const, op: 'batch' as const, ops };
+    if (queued.every((q) => q.quiet)) {
+      const sent = this.#send({ ...msg, id: 0 });
+      for (const w of waiters) {
+        if (sent) w.resolve([]);
+        else w.reject(new Error('no IPC channel to the primary'));
+      }
+      return;
+    }
     this.#call(msg).then(
       (values) => {
         let at = 0;

@@ -88,6 +88,10 @@ export class RedisState implements SharedState {
     return out.map(Number);
   }
 
+  async add(items: CounterIncrement[]): Promise<void> {
+    await this.increment(items); // the script answers anyway: nothing to save on a Redis round trip
+  }
+
   async read(keys: string[]): Promise<number[]> {
     if (!keys.length) return [];
     const values = await this.client.mget(...keys.map((k) => this.#counterPrefix + k));

@@ -20,6 +20,12 @@ export interface CounterStore {
   readonly kind: 'local' | 'redis';
   /** Adds each delta atomically; returns the values after the increments, in order. */
   increment(items: CounterIncrement[]): Promise<number[]>;
+  /**
+   * Adds each delta atomically, as `increment` does, without answering the new values: for counts
+   * whose totals the caller does not read (usage added once the answer is out, a refund). Resolves
+   * once the store has taken the call (`local`: once it is sent to the primary).
+   */
+  add(items: CounterIncrement[]): Promise<void>;
   /** Current values (0 for absent or expired keys), in order. */
   read(keys: string[]): Promise<number[]>;
 }

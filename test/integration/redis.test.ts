@@ -27,6 +27,7 @@ function localStore(): SharedState & { mem: MemoryCounters; cache: MemoryCache; 
     mem,
     cache,
     increment: async (items) => mem.increment(items),
+    add: async (items) => void mem.increment(items),
     read: async (keys) => mem.read(keys),
     get: async (key) => cache.get(key),
     set: async (key, value, ttlMs) => cache.set(key, value, ttlMs),

@@ -133,6 +133,22 @@ test('IPC cache talks to the primary-side cache, in its own messages', async () 
   cache.close();
 });
 
+test('IPC add: a turn of adds alone is sent without an answer; with other calls it rides their message', async () => {
+  const { client, counters, cache, sent } = ipcPair();
+  await Promise.all([client.add([{ key: 'u', delta: 3, ttlMs: 60_000 }]), client.add([{ key: 'u', delta: 4, ttlMs: 60_000 }])]);
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0].id, 0, 'no answer asked for');
+  assert.deepEqual(await client.read(['u']), [7], 'a later read sees the adds (the primary serves a worker in order)');
+  // in a turn with calls that want values, one message, answered, each caller getting its own
+  const [added, values] = await Promise.all([client.add([{ key: 'u', delta: 1, ttlMs: 60_000 }]), client.increment([{ key: 'u', delta: 1, ttlMs: 60_000 }])]);
+  assert.equal(added, undefined);
+  assert.deepEqual(values, [9]);
+  assert.notEqual(sent.at(-1)!.id, 0);
+  await assert.rejects(new IpcState(() => false).add([{ key: 'u', delta: 1, ttlMs: 1000 }]), /no IPC channel/);
+  counters.close();
+  cache.close();
+});
+
 /** An in-process SharedState over memory stores (what the primary holds, without IPC). */
 function memoryState(kind: 'local' | 'redis' = 'local'): SharedState & { counters: MemoryCounters; cache: MemoryCache } {
   const counters = new MemoryCounters();
@@ -142,6 +158,7 @@ function memoryState(kind: 'local' | 'redis' = 'local'): SharedState & { counter
     counters,
     cache,
     increment: async (items) => counters.increment(items),
+    add: async (items) => void counters.increment(items),
     read: async (keys) => counters.read(keys),
     get: async (key) => cache.get(key),
     set: async (key, value, ttlMs) => cache.set(key, value, ttlMs),

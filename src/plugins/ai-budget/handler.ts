@@ -257,7 +257,7 @@ function log(ctx: RequestContext, conf: Compiled): void {
       items.set(key, { key, delta, ttlMs: bucketTtl(r.budget, r.span, bucket, state.at) });
     }
     storeOf(conf.config)
-      .increment([...items.values()])
+      .add([...items.values()])
       .catch((e: Error) => logger().error({ plugin: 'ai-budget', err: e.message }, 'could not add the answer cost to the budget counters'));
   }
   // for log plugins (http-log forwards it): ai-proxy has written ai.proxy by now

@@ -69,7 +69,7 @@ async function beforeToolCall(ctx: RequestContext, conf: CompiledMcp, call: Tool
       continue;
     }
     if (value > l.limit) {
-      store.increment([{ ...item, delta: -1 }]).catch(() => {});
+      store.add([{ ...item, delta: -1 }]).catch(() => {});
       const retryAfter = Math.max(1, Math.ceil((start + l.windowMs - now) / 1000));
       return { code: RATE_LIMITED, message: `Rate limit exceeded for tool ${call.tool}: ${l.limit} calls per ${l.windowMs / 1000} s; retry after ${retryAfter} s`, data: { retry_after: retryAfter }, status: 'rate_limited' };
     }

@@ -194,7 +194,7 @@ function log(ctx: RequestContext, conf: Compiled): void {
     ttlMs: w.size * 2000,
   }));
   storeOf(conf)
-    .increment(items)
+    .add(items)
     .catch((e: Error) => logger().error({ plugin: 'ai-rate-limiting-advanced', err: e.message }, 'could not add AI usage to the counters'));
 }
 

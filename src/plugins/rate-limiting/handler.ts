@@ -105,7 +105,7 @@ async function access(ctx: RequestContext, conf: Compiled): Promise<void> {
   const verdict = judge(conf.limits, values, now);
   if (verdict.stop) {
     // give the unit back: refused requests are not counted
-    store.increment(items.map((it) => ({ ...it, delta: -1 }))).catch(() => {});
+    store.add(items.map((it) => ({ ...it, delta: -1 }))).catch(() => {});
     const headers: Record<string, string> = { 'Retry-After': String(verdict.retryAfter) };
     if (!c.hide_client_headers) for (const k in verdict.headers) headers[k] = String(verdict.headers[k]);
     ctx.exit(Math.trunc(c.error_code), { message: c.error_message }, headers);
