@@ -83,10 +83,7 @@ function pickScenario(): (typeof SCENARIOS)[number] {
   return SCENARIOS[0];
 }
 
-function rssKb(pid: number): number {
-  const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : 0;
-}
+const rssKb = (pid: number): number => rssOf(pid).rss / 1024;
 
 function fdCount(pid: number): number {
   return fs.readdirSync(`/proc/${pid}/fd`).length;

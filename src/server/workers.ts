@@ -153,18 +153,11 @@ export class WorkerPool {
             state.memory = { rss: msg.rss, heapUsed: msg.heapUsed, heapTotal: msg.heapTotal };
             state.redis = msg.redis ?? null;
             break;
-          // id 0: a call the worker does not wait for (IpcState.add, IpcState.setInRing): served, not answered
           case 'state':
-            if (this.#onState) {
-              const values = this.#onState(msg);
-              if (msg.id !== 0) this.#send(worker, { t: 'state-reply', id: msg.id, values });
-            }
+            if (this.#onState) this.#answerState(worker, msg.id, this.#onState(msg));
             break;
           case 'cache':
-            if (this.#onCache) {
-              const values = this.#onCache(msg);
-              if (msg.id !== 0) this.#send(worker, { t: 'state-reply', id: msg.id, values });
-            }
+            if (this.#onCache) this.#answerState(worker, msg.id, this.#onCache(msg));
             break;
           case 'spend':
             this.#onSpend?.(msg);
@@ -199,6 +192,11 @@ export class WorkerPool {
 
   #send(worker: Worker, msg: ToWorker): void {
     if (worker.isConnected()) worker.send(msg);
+  }
+
+  /** A counter or cache call's values, unless it was sent with id 0 (IpcState.add, setInRing: served, not answered). */
+  #answerState(worker: Worker, id: number, values: StateValue[]): void {
+    if (id !== 0) this.#send(worker, { t: 'state-reply', id, values });
   }
 
   /** Sends a new snapshot to every worker; resolves when all acknowledged it, or after `timeoutMs`. */

@@ -70,6 +70,14 @@ export function serveCacheRequest(cache: MemoryCache, msg: CacheRequest): StateV
 /** A caller waiting for its share of a batch's answer. */
 type Waiter<R> = { resolve: (v: R) => void; reject: (e: Error) => void };
 
+/** Settles the callers of a message sent without an answer (id 0): done once it is sent. */
+function settleUnanswered<R>(waiters: Waiter<R>[], sent: boolean, value: R): void {
+  for (const w of waiters) {
+    if (sent) w.resolve(value);
+    else w.reject(new Error('no IPC channel to the primary'));
+  }
+}
+
 /**
  * Calls gathered over one turn of the event loop and handed to `flush` together when it ends (a
  * setImmediate): each caller's promise settles through its waiter.
@@ -170,14 +178,7 @@ export class IpcState implements SharedState {
   #flushCounters(queued: QueuedCounterOp[], waiters: Waiter<number[]>[]): void {
     const ops = queued.map((q) => q.op);
     const msg = ops.length === 1 ? { t: 'state' as const, ...ops[0] } : { t: 'state' as const, op: 'batch' as const, ops };
-    if (queued.every((q) => q.quiet)) {
-      const sent = this.#send({ ...msg, id: 0 });
-      for (const w of waiters) {
-        if (sent) w.resolve([]);
-        else w.reject(new Error('no IPC channel to the primary'));
-      }
-      return;
-    }
+    if (queued.every((q) => q.quiet)) return settleUnanswered(waiters, this.#send({ ...msg, id: 0 }), []);
     this.#call(msg).then(
       (values) => {
         let at = 0;
@@ -217,10 +218,6 @@ export class IpcState implements SharedState {
    * read that follows the client's next request finds it too. Saves half the messages.
    */
   #flushRings(items: RingItem[], waiters: Waiter<void>[]): void {
-    const sent = this.#send({ t: 'cache', id: 0, op: 'rings', items });
-    for (const w of waiters) {
-      if (sent) w.resolve();
-      else w.reject(new Error('no IPC channel to the primary'));
-    }
+    settleUnanswered(waiters, this.#send({ t: 'cache', id: 0, op: 'rings', items }), undefined);
   }
 }
