@@ -7,6 +7,12 @@
  *   taskset -c 0 node bench/ab-trees.ts /work/old /work/main '/work/main=MODELGATE_SPEND_LOG=off'
  *       [--rounds N] [--secs S] [--spend on|off] [--prof] [--no-freeze]
  *
+ * A tree's argument ending in `+otel` (`/work/main+otel`, before any `=ENV`) adds the `otel`
+ * scenario's global opentelemetry plugin (sampling_rate 1.0, traces and GenAI metrics to an OTLP
+ * sink inside this process): traced ÷ untraced, and tracing's cost before and after a change.
+ * `OTEL_CONFIG={...}` among a tree's settings is merged into that plugin's config
+ * (`/work/main+otel=OTEL_CONFIG={"sampling_rate":0}`: propagation without recording).
+ *
  * A tree needs its node_modules (a symlink to this checkout's will do). `--prof`: each process
  * writes a V8 CPU profile to /tmp/ab-prof-<tree>/ when it exits: the share of one function in
  * the worker's profile (e.g. process.nextTick) bisects far more steadily than CPU per request on
@@ -18,16 +24,20 @@ import fs from 'node:fs'; import os from 'node:os'; import path from 'node:path'
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { startMock, AI_PROXY_CONFIG } from './targets.ts';
-import { spawnPinned, cpuUs, childPids, sleep, memory } from './procs.ts';
+import { spawnPinned, cpuUs, sysUs, childPids, sleep, memory } from './procs.ts';
 import { smallBody } from './workload.ts';
+import { startOtlpSink } from './otlp-sink.ts';
 const { values, positionals } = parseArgs({ allowPositionals: true, allowNegative: true, options: { secs: { type: 'string', default: '3' }, rounds: { type: 'string', default: '5' }, spend: { type: 'string', default: 'on' }, prof: { type: 'boolean' }, freeze: { type: 'boolean', default: true } } });
 const mock = await startMock('0', 20, 20);
 const body = smallBody();
+const sink = positionals.some((p) => p.split('=')[0].endsWith('+otel')) ? await startOtlpSink() : null;
 const load = (port: number, secs: number) => autocannon({ url: `http://127.0.0.1:${port}/chat`, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections: 64, duration: secs, sampleInt: 100 });
-interface G { label: string; pid: number; port: number; workers: number[]; res: { w: number; all: number; rps: number }[] }
+interface G { label: string; pid: number; port: number; workers: number[]; res: { w: number; sys: number; all: number; rps: number }[] }
 const gs: G[] = [];
 for (const spec of positionals) {
-  const [repo, envs] = spec.split('=', 2).length > 1 ? [spec.slice(0, spec.indexOf('=')), spec.slice(spec.indexOf('=') + 1)] : [spec, ''];
+  const [tree, envs] = spec.split('=', 2).length > 1 ? [spec.slice(0, spec.indexOf('=')), spec.slice(spec.indexOf('=') + 1)] : [spec, ''];
+  const otel = tree.endsWith('+otel');
+  const repo = otel ? tree.slice(0, -'+otel'.length) : tree;
   const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'mg-ab-'));
   const pp = 20000 + Math.floor(Math.random() * 20000), ap = pp + 1;
   const env: Record<string, string> = { ...(process.env as any), MODELGATE_PROXY_LISTEN: `127.0.0.1:${pp}`, MODELGATE_ADMIN_LISTEN: `127.0.0.1:${ap}`, MODELGATE_ADMIN_GUI_LISTEN: 'off', MODELGATE_PREFIX: prefix, MODELGATE_WORKERS: '1', MODELGATE_LOG_LEVEL: 'warn', MODELGATE_ACCESS_LOG: 'off', MODELGATE_SPEND_LOG: values.spend! };
@@ -39,6 +49,7 @@ for (const spec of positionals) {
   await admin('POST', '/services', { name: 'bench', url: mock.url });
   await admin('POST', '/services/bench/routes', { name: 'chat', paths: ['~/chat$'] });
   await admin('POST', '/routes/chat/plugins', { name: 'ai-proxy', config: AI_PROXY_CONFIG(mock.url) });
+  if (otel) await admin('POST', '/plugins', { name: 'opentelemetry', config: { traces_endpoint: `${sink!.url}/v1/traces`, metrics_endpoint: `${sink!.url}/v1/metrics`, sampling_rate: 1, ...JSON.parse(env.OTEL_CONFIG ?? '{}') } });
   await sleep(2500);
   console.log(spec, 'idle worker RSS MB', childPids(child.pid!).map((q) => (memory(q).rss / 1048576).toFixed(1)).join(','));
   await load(pp, 2);
@@ -54,16 +65,16 @@ for (let r = 0; r < Number(values.rounds); r++) {
     await sleep(200);
     await load(g.port, 1);
     const all = [g.pid, ...g.workers];
-    const w0 = cpuUs(g.workers), a0 = cpuUs(all);
+    const w0 = cpuUs(g.workers), a0 = cpuUs(all), s0 = sysUs(g.workers);
     const res = await load(g.port, Number(values.secs));
     const n = res.requests.total;
-    g.res.push({ w: (cpuUs(g.workers) - w0) / n, all: (cpuUs(all) - a0) / n, rps: n / Number(values.secs) });
+    g.res.push({ w: (cpuUs(g.workers) - w0) / n, sys: (sysUs(g.workers) - s0) / n, all: (cpuUs(all) - a0) / n, rps: n / Number(values.secs) });
     sig(g, 'SIGSTOP');
   }
 }
 for (const g of gs) {
   const w = med(g.res.map((x) => x.w)), a = med(g.res.map((x) => x.all));
-  console.log(`${g.label.padEnd(40)} worker ${w.toFixed(1)} µs/req (${g.res.map((x) => x.w.toFixed(0)).join(',')})  all ${a.toFixed(1)} (${g.res.map((x) => x.all.toFixed(0)).join(',')})  rest ${med(g.res.map((x) => x.all - x.w)).toFixed(1)}  rps ${Math.round(med(g.res.map((x) => x.rps)))}  worker÷first per round ${g.res.map((x, i) => (x.w / gs[0].res[i].w).toFixed(2)).join(',')}`);
+  console.log(`${g.label.padEnd(40)} worker ${w.toFixed(1)} µs/req (${g.res.map((x) => x.w.toFixed(0)).join(',')})  all ${a.toFixed(1)} (${g.res.map((x) => x.all.toFixed(0)).join(',')})  rest ${med(g.res.map((x) => x.all - x.w)).toFixed(1)}  worker sys ${med(g.res.map((x) => x.sys)).toFixed(1)}  rps ${Math.round(med(g.res.map((x) => x.rps)))}  worker÷first per round ${g.res.map((x, i) => (x.w / gs[0].res[i].w).toFixed(2)).join(',')}`);
 }
 for (const g of gs) { sig(g, 'SIGCONT'); process.kill(g.pid, 'SIGTERM'); }
-await mock.stop(); await sleep(300); process.exit(0);
+await mock.stop(); await sink?.stop(); await sleep(300); process.exit(0);

@@ -27,6 +27,20 @@ function statCpuUs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
 }
 
+/** Kernel (system) time of processes in µs, from /proc/<pid>/stat: clock-tick resolution, for windows of seconds. */
+export function sysUs(pids: number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      total += (Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[12]) * 1e6) / CLK_TCK;
+    } catch {
+      // exited
+    }
+  }
+  return total;
+}
+
 /** Run time of every thread of a process in µs (ns resolution), from /proc/<pid>/task/<tid>/schedstat. */
 function schedCpuUs(pid: number): number {
   let ns = 0;

@@ -17,7 +17,7 @@ import { isObject } from '../../llm/json.ts';
 import { providerErrorAnswer } from './provider-error.ts';
 import { classifyUpstreamError } from '../../proxy/upstream.ts';
 import { recordExchange } from './analytics.ts';
-import { noteAnswer } from './tracing.ts';
+import { noteAnswer, tracesAnswer } from './tracing.ts';
 import { estimateTokens, promptText } from '../../llm/tokens.ts';
 import { estimateInputTokens } from '../../exchange/estimate.ts';
 import type { ClientApi } from '../../exchange/apis/index.ts';
@@ -225,7 +225,7 @@ export async function relayJson(x: Exchange): Promise<void> {
     conf.config.logging.log_payloads ? { request: x.rawRequest, response: typeof body === 'string' ? body : text } : undefined,
   );
   // an OpenAI client's answer is OpenAI-shaped (choices at the top): its facts can be read without a parse when no text is wanted
-  if (ctx.trace !== null) noteAnswer(ctx, typeof body === 'string' ? body : text, !conf.config.logging.log_payloads && (driver.inbound === 'openai-chat' || driver.inbound === 'openai-completions'));
+  if (tracesAnswer(ctx)) noteAnswer(ctx, typeof body === 'string' ? body : text, !conf.config.logging.log_payloads && (driver.inbound === 'openai-chat' || driver.inbound === 'openai-completions'));
   if (hasState(translated.carried)) void rememberState(translated.carried, x.stateScope);
   // the answer as the client got it, in its API (the Responses store keeps it)
   x.keep?.(typeof body === 'string' ? body : text);

@@ -13,7 +13,7 @@ import type { Readable } from 'node:stream';
 import type { Exchange } from './exchange.ts';
 import { answerHeaders, readProviderBody, relayProviderError, estimateUsage, translateOr502 } from './relay-json.ts';
 import { recordExchange } from './analytics.ts';
-import { noteStream } from './tracing.ts';
+import { noteStream, tracesAnswer } from './tracing.ts';
 import { StreamFacts } from '../../observability/otel/genai.ts';
 import { createFrameDecoder } from '../../llm/stream/index.ts';
 import { TranslationError, UpstreamStreamError, type StreamEvent, type StreamFraming, type StreamTranslator, type Usage } from '../../llm/types.ts';
@@ -93,7 +93,7 @@ export async function relayStream(x: Exchange): Promise<void> {
     res.writeHead(200, headers);
     res.end(frames);
     record(x, usage, responseModel, translated.text ?? answer, null, false);
-    if (ctx.trace !== null) {
+    if (tracesAnswer(ctx)) {
       const facts = new StreamFacts();
       facts.scan(frames);
       noteStream(ctx, facts, translated.text ?? answer);
@@ -120,7 +120,7 @@ export async function relayStream(x: Exchange): Promise<void> {
   let firstTokenAt: number | null = null;
   let firstFrameAt: number | null = null;
   // traced requests: the answer's id and finish reasons, read from the frames the client gets
-  const facts = ctx.trace !== null ? new StreamFacts() : null;
+  const facts = tracesAnswer(ctx) ? new StreamFacts() : null;
   // One read's frames: written at once; a failure among its events ends the stream after them.
   const step = (out: Translated): boolean | Promise<boolean> => {
     if (out.frames) {

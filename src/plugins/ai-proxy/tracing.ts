@@ -12,9 +12,9 @@ import type { AiExchange } from './analytics.ts';
 import type { CanonicalRequest } from '../../exchange/types.ts';
 import type { ModelOptions } from '../../llm/types.ts';
 import { UpstreamError } from '../../proxy/errors.ts';
-import { STATUS_CODE } from '../../observability/otel/types.ts';
+import { STATUS_CODE, type Attributes } from '../../observability/otel/types.ts';
 import { injectTrace, type OpenSpan } from '../../observability/otel/trace.ts';
-import { answerFacts, quickAnswerFacts, endAttributes, errorType, inputMessages, operationName, outputMessages, spanName, startAttributes, type StreamFacts } from '../../observability/otel/genai.ts';
+import { answerFacts, quickAnswerFacts, endAttributes, errorType, inputMessages, operationName, outputMessages, providerName, serverAttributes, spanName, startAttributes, type StreamFacts } from '../../observability/otel/genai.ts';
 import { recordAiExchange, recordGenAi } from '../../observability/otel/genai-metrics.ts';
 
 /** What a call's planning context tells (a DriverContext for chat and completions, an EmbeddingsContext for embeddings). */
@@ -41,13 +41,27 @@ export interface TracedCall {
 export function startCall(ctx: RequestContext, conf: CompiledAiProxy, call: CallContext, origin: string, stream: boolean, headers: HeaderMap): TracedCall {
   const trace = ctx.trace!;
   const routeType = call.routeType ?? 'llm/v1/chat';
-  const attrs = startAttributes({ provider: call.provider, options: call.options, routeType, model: call.model, stream, origin, canonical: call.request });
-  // content only where the route logs payloads: the conventions' opt-in attributes
-  if (trace.records.request && conf.config.logging.log_payloads && call.request) attrs['gen_ai.input.messages'] = inputMessages(call.request);
   const operation = operationName(routeType);
-  const span = trace.startClient(spanName(operation, call.model), attrs);
+  let span: OpenSpan;
+  if (trace.records.request) {
+    const attrs = startAttributes({ provider: call.provider, options: call.options, routeType, model: call.model, stream, origin, canonical: call.request });
+    // content only where the route logs payloads: the conventions' opt-in attributes
+    if (conf.config.logging.log_payloads && call.request) attrs['gen_ai.input.messages'] = inputMessages(call.request);
+    span = trace.startClient(spanName(operation, call.model), attrs);
+  } else {
+    // a span that is not kept (an unsampled trace, or the request instrumentation off): its id is
+    // propagated, and the metrics read its server attributes; nothing else is built for it
+    const attrs: Attributes = {};
+    if (trace.metrics !== null) serverAttributes(origin, attrs);
+    span = trace.startClient(operation, attrs);
+  }
   if (call.options.trace_propagation !== false) injectTrace(trace, span.spanId, headers as Record<string, string>);
-  return { span, conf, operation, provider: attrs['gen_ai.provider.name'] as string, model: call.model, started: span.start };
+  return { span, conf, operation, provider: providerName(call.provider, call.options), model: call.model, started: span.start };
+}
+
+/** Whether the request's answer is read for its GenAI client span (id, finish reasons): only when that span is kept. */
+export function tracesAnswer(ctx: RequestContext): boolean {
+  return ctx.trace !== null && ctx.trace.records.request;
 }
 
 function metricsCall(t: TracedCall, error: string | null) {

@@ -14,6 +14,7 @@ import type { RequestContext } from '../../proxy/context.ts';
 import type { OpenTelemetryConfig } from './schema.ts';
 import { STATUS_CODE, type Attributes, type AttributeValue, type ExporterOptions, type LogRecord, type OtlpEndpoint, type PropagationConfig, type Sink, type SpanRecord } from '../../observability/otel/types.ts';
 import { Trace } from '../../observability/otel/trace.ts';
+import { NO_INSTRUMENTS } from '../../observability/otel/instrumentations.ts';
 import { compilePropagation, extract } from '../../observability/otel/propagation/index.ts';
 import { exporterFor } from '../../observability/otel/exporter.ts';
 import { metricsFor, type GenAiMetrics } from '../../observability/otel/genai-metrics.ts';
@@ -102,7 +103,8 @@ export function startTrace(ctx: RequestContext, conf: CompiledOpenTelemetry): Tr
   const tracing = conf.traces !== null;
   const incoming = tracing && conf.propagation.extract.length ? extract(ctx.req.headers, conf.propagation.extract) : null;
   if (tracing) for (const h of conf.clear) delete ctx.req.headers[h];
-  const trace = new Trace(ctx.startedAt, incoming, conf.sampleRate, tracing ? conf.propagation : null, conf.metrics, ctx.settings.tracingInstruments);
+  // without a traces endpoint no span is recorded: the trace's ids still serve the logs endpoint and the trace-id header
+  const trace = new Trace(ctx.startedAt, incoming, conf.sampleRate, tracing ? conf.propagation : null, conf.metrics, tracing ? ctx.settings.tracingInstruments : NO_INSTRUMENTS);
   if (conf.traceIdHeader && !ctx.res.headersSent) ctx.res.setHeader(conf.traceIdHeader, trace.traceId);
   return trace;
 }
