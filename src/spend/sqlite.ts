@@ -28,6 +28,7 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import fs from 'node:fs';
 import path from 'node:path';
+import { MAX_INDEX, countedPairs, histogramText, mergeHistogramText } from './hist-text.ts';
 import { COMBINATIONS, DIMENSIONS, DIMENSION_COLUMN, combinationTable, rollupFor, rollupTables } from './rollups.ts';
 import { MAX_SERIES_POINTS, SPEND_ROW_FIELDS, UsageTooLargeError, type RequestsAnswer, type RequestsQuery, type SpendRow, type SpendStore, type UsageAnswer, type UsageDimension, type UsageInterval, type UsageQuery, type UsageTotals } from './types.ts';
 
@@ -47,7 +48,7 @@ export function bucketStart(t: number, interval: UsageInterval): number {
 const PER_DOUBLING = 4;
 const LOG_BASE = Math.log(2) / PER_DOUBLING;
 /** Highest histogram index: 2^(99/4) ms ≈ 7.6 hours; slower requests share it. */
-export const MAX_LATENCY_INDEX = 100;
+export const MAX_LATENCY_INDEX = MAX_INDEX;
 
 /** A latency's histogram index: 0 for [0, 1) ms, k ≥ 1 for [2^((k-1)/4), 2^(k/4)) ms. */
 export function latencyIndex(ms: number): number {
@@ -237,8 +238,13 @@ interface RollupSums extends Omit<UsageTotals, 'latency_p50_ms' | 'latency_p95_m
   consumer_id: string;
   provider: string;
   model: string;
-  hist: LatencyHistogram;
-  ttft: LatencyHistogram;
+  /**
+   * The latency and time-to-first-token histograms: each row's bucket index while a batch is
+   * folded by full key, then (index, count) pairs (hist-text.ts countedPairs; written as stored by
+   * histogramText). Adding objects' keys was a tenth of the writer with spread traffic.
+   */
+  hist: number[];
+  ttft: number[];
 }
 
 /** A rollup row's key values by dimension. */
@@ -258,13 +264,13 @@ function foldBy(sums: Map<string, RollupSums>, dims: readonly UsageDimension[]):
     const key = `${s.bucket}\u0000${keys.join('\u0000')}`;
     let t = out.get(key);
     if (!t) {
-      t = { ...s, keys, hist: {}, ttft: {} };
+      t = { ...s, keys, hist: [], ttft: [] };
       for (const c of SUMMED) t[c] = 0;
       out.set(key, t);
     }
     for (const c of SUMMED) t[c] += s[c];
-    mergeHistogram(t.hist, s.hist);
-    mergeHistogram(t.ttft, s.ttft);
+    for (let i = 0; i < s.hist.length; i++) t.hist.push(s.hist[i]);
+    for (let i = 0; i < s.ttft.length; i++) t.ttft.push(s.ttft[i]);
   }
   return [...out.values()];
 }
@@ -286,7 +292,7 @@ function foldRollups(rows: SpendRow[]): Map<UsageInterval, Map<string, RollupSum
     const consumer = r.consumer_id ?? '';
     const provider = r.provider ?? '';
     const model = modelOf(r) ?? '';
-    const li = String(latencyIndex(r.latency_ms));
+    const li = latencyIndex(r.latency_ms);
     const ti = ttftIndex(r);
     // the key's dimensions once per row, the bucket in front per interval
     const dims = `${route}\u0000${consumer}\u0000${provider}\u0000${model}`;
@@ -299,7 +305,7 @@ function foldRollups(rows: SpendRow[]): Map<UsageInterval, Map<string, RollupSum
         s = {
           bucket, route_id: route, consumer_id: consumer, provider, model, requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0,
           cached_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0, total_tokens: 0, cost: 0, unpriced_requests: 0, saved_tokens: 0, saved_cost: 0,
-          hist: {}, ttft: {},
+          hist: [], ttft: [],
         };
         map.set(key, s);
       }
@@ -310,8 +316,14 @@ function foldRollups(rows: SpendRow[]): Map<UsageInterval, Map<string, RollupSum
       else s.cost += r.cost;
       s.saved_tokens += r.saved_tokens ?? 0;
       s.saved_cost += r.saved_cost ?? 0;
-      s.hist[li] = (s.hist[li] ?? 0) + 1;
-      if (ti !== null) s.ttft[ti] = (s.ttft[ti] ?? 0) + 1;
+      s.hist.push(li);
+      if (ti !== null) s.ttft.push(ti);
+    }
+  }
+  for (const map of maps) {
+    for (const s of map.values()) {
+      s.hist = countedPairs(s.hist);
+      s.ttft = countedPairs(s.ttft);
     }
   }
   return new Map(INTERVALS.map((i, k) => [i, maps[k]]));
@@ -370,8 +382,9 @@ export class SqliteSpendStore implements SpendStore {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     this.#db = new DatabaseSync(file);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+    // as text when it is JSON.stringify's (always, unless another writer made it): no objects made
     this.#db.function('merge_hist', { deterministic: true }, (a, b) =>
-      JSON.stringify(mergeHistogram(JSON.parse(a as string) as LatencyHistogram, JSON.parse(b as string) as LatencyHistogram)),
+      mergeHistogramText(a as string, b as string) ?? JSON.stringify(mergeHistogram(JSON.parse(a as string) as LatencyHistogram, JSON.parse(b as string) as LatencyHistogram)),
     );
     // one transaction: a file is at the new version with its tables filled, or as it was
     this.#db.exec('BEGIN IMMEDIATE');
@@ -514,7 +527,7 @@ export class SqliteSpendStore implements SpendStore {
       );
       this.#upserts.set(table, upsert);
     }
-    for (const s of sums) upsert.run(s.bucket, ...s.keys, ...SUMMED.map((c) => s[c]), JSON.stringify(s.hist), JSON.stringify(s.ttft));
+    for (const s of sums) upsert.run(s.bucket, ...s.keys, ...SUMMED.map((c) => s[c]), histogramText(s.hist), histogramText(s.ttft));
   }
 
   async usage(q: UsageQuery): Promise<UsageAnswer> {
