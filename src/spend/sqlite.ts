@@ -262,13 +262,9 @@ function foldBy(sums: Map<string, RollupSums>, dims: readonly UsageDimension[]):
   for (const s of sums.values()) {
     const keys = dims.map((d) => KEY_OF[d](s));
     const key = `${s.bucket}\u0000${keys.join('\u0000')}`;
-    let t = out.get(key);
-    if (!t) {
-      t = { ...s, keys, hist: [], ttft: [] };
-      for (const c of SUMMED) t[c] = 0;
-      out.set(key, t);
-    }
-    for (const c of SUMMED) t[c] += s[c];
+    let t = out.get(key) as Folded | undefined;
+    if (!t) out.set(key, (t = newSums(s.bucket, s.route_id, s.consumer_id, s.provider, s.model, keys) as Folded));
+    addSums(t, s);
     for (let i = 0; i < s.hist.length; i++) t.hist.push(s.hist[i]);
     for (let i = 0; i < s.ttft.length; i++) t.ttft.push(s.ttft[i]);
   }
@@ -282,6 +278,43 @@ function rollupShapes(interval: UsageInterval): { table: string; columns: string
     ...DIMENSIONS.map((d) => ({ table: `spend_rollup_${interval}_${d}`, columns: ['value'], dims: [d] })),
     ...COMBINATIONS.map((c) => ({ table: combinationTable(interval, c), columns: c.map((d) => DIMENSION_COLUMN[d]), dims: c })),
   ];
+}
+
+/**
+ * A rollup row's sums, all zero. Every one is made here, so they share one shape (a spread copy
+ * made another, and the folds' property accesses saw both).
+ */
+function newSums(bucket: number, route_id: string, consumer_id: string, provider: string, model: string, keys: string[] | null): RollupSums & { keys: string[] | null } {
+  return {
+    bucket, route_id, consumer_id, provider, model, requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0,
+    cache_write_tokens: 0, reasoning_tokens: 0, total_tokens: 0, cost: 0, unpriced_requests: 0, saved_tokens: 0, saved_cost: 0, hist: [], ttft: [], keys,
+  };
+}
+
+/** t's sums plus s's (the histograms apart). Written out: a loop over the column names was keyed access per column. */
+function addSums(t: RollupSums, s: RollupSums): void {
+  t.requests += s.requests;
+  t.errors += s.errors;
+  t.prompt_tokens += s.prompt_tokens;
+  t.completion_tokens += s.completion_tokens;
+  t.cached_tokens += s.cached_tokens;
+  t.cache_write_tokens += s.cache_write_tokens;
+  t.reasoning_tokens += s.reasoning_tokens;
+  t.total_tokens += s.total_tokens;
+  t.cost += s.cost;
+  t.unpriced_requests += s.unpriced_requests;
+  t.saved_tokens += s.saved_tokens;
+  t.saved_cost += s.saved_cost;
+}
+
+// addSums is written out: a column added to SUMMED and not there would go unsummed, so say it at load
+{
+  const t = newSums(0, '', '', '', '', null);
+  const one = newSums(0, '', '', '', '', null);
+  for (const c of SUMMED) one[c] = 1;
+  addSums(t, one);
+  const missed = SUMMED.filter((c) => t[c] !== 1);
+  if (missed.length) throw new Error(`spend rollups: addSums does not add ${missed.join(', ')}`);
 }
 
 /** A batch folded per interval and rollup key. */
@@ -301,14 +334,7 @@ function foldRollups(rows: SpendRow[]): Map<UsageInterval, Map<string, RollupSum
       const key = `${bucket}\u0000${dims}`;
       const map = maps[k];
       let s = map.get(key);
-      if (!s) {
-        s = {
-          bucket, route_id: route, consumer_id: consumer, provider, model, requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0,
-          cached_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0, total_tokens: 0, cost: 0, unpriced_requests: 0, saved_tokens: 0, saved_cost: 0,
-          hist: [], ttft: [],
-        };
-        map.set(key, s);
-      }
+      if (!s) map.set(key, (s = newSums(bucket, route, consumer, provider, model, null)));
       s.requests++;
       if (r.error_class !== null) s.errors++;
       for (const t of TOKEN_SUMS) s[t] += r[t];
