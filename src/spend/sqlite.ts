@@ -320,21 +320,39 @@ function addSums(t: RollupSums, s: RollupSums): void {
 /** A batch folded per interval and rollup key. */
 function foldRollups(rows: SpendRow[]): Map<UsageInterval, Map<string, RollupSums>> {
   const maps = INTERVALS.map(() => new Map<string, RollupSums>());
+  // the previous row's key and sums per interval: consecutive rows of one key and minute (a busy
+  // route) reuse them without building and hashing a key string per interval
+  let route = '';
+  let consumer = '';
+  let provider = '';
+  let model = '';
+  let dims = '';
+  const lastBucket = INTERVALS.map(() => NaN);
+  const lastSums: (RollupSums | null)[] = INTERVALS.map(() => null);
   for (const r of rows) {
-    const route = r.route_id ?? '';
-    const consumer = r.consumer_id ?? '';
-    const provider = r.provider ?? '';
-    const model = modelOf(r) ?? '';
+    const rRoute = r.route_id ?? '';
+    const rConsumer = r.consumer_id ?? '';
+    const rProvider = r.provider ?? '';
+    const rModel = modelOf(r) ?? '';
+    const sameKey = rRoute === route && rConsumer === consumer && rProvider === provider && rModel === model && dims !== '';
+    if (!sameKey) {
+      [route, consumer, provider, model] = [rRoute, rConsumer, rProvider, rModel];
+      // the key's dimensions once per row, the bucket in front per interval
+      dims = `${route}\u0000${consumer}\u0000${provider}\u0000${model}`;
+    }
     const li = latencyIndex(r.latency_ms);
     const ti = ttftIndex(r);
-    // the key's dimensions once per row, the bucket in front per interval
-    const dims = `${route}\u0000${consumer}\u0000${provider}\u0000${model}`;
     for (let k = 0; k < INTERVALS.length; k++) {
       const bucket = bucketStart(r.time, INTERVALS[k]);
-      const key = `${bucket}\u0000${dims}`;
-      const map = maps[k];
-      let s = map.get(key);
-      if (!s) map.set(key, (s = newSums(bucket, route, consumer, provider, model, null)));
+      let s = sameKey && bucket === lastBucket[k] ? lastSums[k] : null;
+      if (s === null) {
+        const key = `${bucket}\u0000${dims}`;
+        const map = maps[k];
+        s = map.get(key) ?? null;
+        if (s === null) map.set(key, (s = newSums(bucket, route, consumer, provider, model, null)));
+        lastBucket[k] = bucket;
+        lastSums[k] = s;
+      }
       s.requests++;
       if (r.error_class !== null) s.errors++;
       for (const t of TOKEN_SUMS) s[t] += r[t];
