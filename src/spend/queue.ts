@@ -9,6 +9,7 @@
  * (`modelgate_spend_rows_dropped_total{where="worker"}`).
  */
 import { SPEND_ROW_FIELDS, type SpendRow } from './types.ts';
+import { columnsOf, rowsOf } from './columns.ts';
 
 /** What a worker sends the primary (src/server/messages.ts). */
 export interface SpendBatchMessage {
@@ -25,7 +26,7 @@ export interface SpendBatchMessage {
 
 /** Rows as a batch: `columns[k][i]` is row i's field SPEND_ROW_FIELDS[k], as JSON (an absent value travels as null). */
 export function encodeBatch(rows: readonly SpendRow[]): string {
-  return JSON.stringify(SPEND_ROW_FIELDS.map((f) => rows.map((r) => r[f] ?? null)));
+  return JSON.stringify(columnsOf(rows));
 }
 
 /** A batch as rows again (the primary's side); a malformed batch gives no rows. */
@@ -39,13 +40,7 @@ export function decodeBatch(batch: string): SpendRow[] {
   if (!Array.isArray(columns) || columns.length !== SPEND_ROW_FIELDS.length || !columns.every(Array.isArray)) return [];
   const n = (columns[0] as unknown[]).length;
   if (!columns.every((c: unknown[]) => c.length === n)) return [];
-  const rows: SpendRow[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const r: Record<string, unknown> = {};
-    for (let k = 0; k < SPEND_ROW_FIELDS.length; k++) r[SPEND_ROW_FIELDS[k]] = (columns[k] as unknown[])[i];
-    rows[i] = r as unknown as SpendRow;
-  }
-  return rows;
+  return rowsOf(columns as unknown[][], n);
 }
 
 export interface SpendQueueOptions {

@@ -28,6 +28,7 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import fs from 'node:fs';
 import path from 'node:path';
+import { sqliteValuesWriter } from './columns.ts';
 import { MAX_INDEX, countedPairs, histogramText, mergeHistogramText } from './hist-text.ts';
 import { COMBINATIONS, DIMENSIONS, DIMENSION_COLUMN, combinationTable, rollupFor, rollupTables } from './rollups.ts';
 import { MAX_SERIES_POINTS, SPEND_ROW_FIELDS, UsageTooLargeError, type RequestsAnswer, type RequestsQuery, type SpendRow, type SpendStore, type UsageAnswer, type UsageDimension, type UsageInterval, type UsageQuery, type UsageTotals } from './types.ts';
@@ -138,7 +139,8 @@ const BOOLEAN_COLUMNS = ['stream', 'cache_hit', 'estimated'] as const;
 
 /** Columns kept as JSON text, objects again when read (`/usage/requests` answers them parsed). */
 const JSON_COLUMNS = ['attempts', 'payload'] as const;
-const isJsonColumn = (c: string): c is (typeof JSON_COLUMNS)[number] => c === 'attempts' || c === 'payload';
+/** A row's insert values, in COLUMNS order (compiled: columns.ts says why). */
+const pushSqliteValues = sqliteValuesWriter(JSON_COLUMNS);
 
 /**
  * Columns added after the table was first made, each `ADD COLUMN`ed at open to a file that lacks
@@ -307,7 +309,25 @@ function addSums(t: RollupSums, s: RollupSums): void {
   t.saved_cost += s.saved_cost;
 }
 
-// addSums is written out: a column added to SUMMED and not there would go unsummed, so say it at load
+/** A row's contribution to its rollup's sums (the histograms apart), written out as addSums is. */
+function addRow(s: RollupSums, r: SpendRow): void {
+  s.requests++;
+  if (r.error_class !== null) s.errors++;
+  s.prompt_tokens += r.prompt_tokens;
+  s.completion_tokens += r.completion_tokens;
+  s.cached_tokens += r.cached_tokens;
+  s.cache_write_tokens += r.cache_write_tokens;
+  s.reasoning_tokens += r.reasoning_tokens;
+  s.total_tokens += r.total_tokens;
+  if (r.cost === null) s.unpriced_requests++;
+  else s.cost += r.cost;
+  s.saved_tokens += r.saved_tokens ?? 0;
+  s.saved_cost += r.saved_cost ?? 0;
+}
+
+// addSums and addRow are written out (a loop over column names reads and writes each through
+// V8's megamorphic keyed path): a column added to SUMMED or TOKEN_SUMS and not there would go
+// unsummed, so say it at load
 {
   const t = newSums(0, '', '', '', '', null);
   const one = newSums(0, '', '', '', '', null);
@@ -315,6 +335,12 @@ function addSums(t: RollupSums, s: RollupSums): void {
   addSums(t, one);
   const missed = SUMMED.filter((c) => t[c] !== 1);
   if (missed.length) throw new Error(`spend rollups: addSums does not add ${missed.join(', ')}`);
+  const row = { error_class: null, cost: 1, saved_tokens: 1, saved_cost: 1 } as Record<string, unknown>;
+  for (const c of TOKEN_SUMS) row[c] = 1;
+  const fromRow = newSums(0, '', '', '', '', null);
+  addRow(fromRow, row as unknown as SpendRow);
+  const unadded = SUMMED.filter((c) => fromRow[c] !== (c === 'errors' || c === 'unpriced_requests' ? 0 : 1));
+  if (unadded.length) throw new Error(`spend rollups: addRow does not add ${unadded.join(', ')}`);
 }
 
 /** A batch folded per interval and rollup key. */
@@ -353,13 +379,7 @@ function foldRollups(rows: SpendRow[]): Map<UsageInterval, Map<string, RollupSum
         lastBucket[k] = bucket;
         lastSums[k] = s;
       }
-      s.requests++;
-      if (r.error_class !== null) s.errors++;
-      for (const t of TOKEN_SUMS) s[t] += r[t];
-      if (r.cost === null) s.unpriced_requests++;
-      else s.cost += r.cost;
-      s.saved_tokens += r.saved_tokens ?? 0;
-      s.saved_cost += r.saved_cost ?? 0;
+      addRow(s, r);
       s.hist.push(li);
       if (ti !== null) s.ttft.push(ti);
     }
@@ -511,13 +531,7 @@ export class SqliteSpendStore implements SpendStore {
    */
   #insertChunk(chunk: SpendRow[], fresh: SpendRow[]): void {
     const values: SqlValue[] = [];
-    for (const r of chunk) {
-      for (const c of COLUMNS) {
-        const v = r[c];
-        if (isJsonColumn(c)) values.push(v == null ? null : JSON.stringify(v));
-        else values.push(typeof v === 'boolean' ? (v ? 1 : 0) : ((v as SqlValue | undefined) ?? null));
-      }
-    }
+    for (let i = 0; i < chunk.length; i++) pushSqliteValues(chunk[i], values);
     const db = this.#db;
     db.exec('SAVEPOINT chunk');
     if (Number(this.#insertRows(chunk.length, false).run(...values).changes) === chunk.length) {
