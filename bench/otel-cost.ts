@@ -44,6 +44,8 @@ const { values: args } = parseArgs({
     plugin: { type: 'string', default: '{}' },
     'no-metrics': { type: 'boolean', default: false },
     'gateway-cpu': { type: 'string', default: '0' },
+    // keep the callgrind dumps (the last one is the last route measured) for callgrind_annotate
+    'keep-callgrind': { type: 'boolean', default: false },
   },
 });
 const REQUESTS = Number(args.requests);
@@ -160,7 +162,8 @@ try {
   await gw.close();
   await sink.stop();
   await mock.close();
-  if (cgDir) fs.rmSync(cgDir, { recursive: true, force: true });
+  if (cgDir && !args['keep-callgrind']) fs.rmSync(cgDir, { recursive: true, force: true });
+  else if (cgDir) console.log(`callgrind dumps kept in ${cgDir}`);
   if (profDir) fs.rmSync(profDir, { recursive: true, force: true });
 }
 
