@@ -318,6 +318,38 @@ test('prune drops rows older than the cut and rollups whose whole interval is ol
   }
 }));
 
+test('runs of one key in a batch: a run crossing a minute, another key between, the first key again — each minute counts its own rows', withStore(async (store) => {
+  const at = (s: number) => T0 + s * 1000;
+  const batch = [
+    row({ request_id: 'k1', time: at(50), latency_ms: 10 }),
+    row({ request_id: 'k2', time: at(55), latency_ms: 20 }),
+    row({ request_id: 'k3', time: at(65), latency_ms: 40 }), // the next minute, same key
+    row({ request_id: 'k4', time: at(66), route_id: 'route-b' }),
+    row({ request_id: 'k5', time: at(70), latency_ms: 80, prompt_tokens: 100, total_tokens: 105 }), // route-a again
+    row({ request_id: 'k6', time: at(3600 + 5) }), // the next hour
+  ];
+  await store.write(batch);
+  const byMinute = await store.usage({ from: T0, to: T0 + 2 * HOUR, interval: 'minute', group_by: ['route'] });
+  const counts = byMinute.series.map((p) => [p.start.slice(11, 16), p.group.route, p.requests, p.prompt_tokens]);
+  assert.deepEqual(counts, [
+    ['10:00', 'route-a', 2, 20],
+    ['10:01', 'route-a', 2, 110],
+    ['10:01', 'route-b', 1, 10],
+    ['11:00', 'route-a', 1, 10],
+  ]);
+  const byHour = await store.usage({ from: T0, to: T0 + 2 * HOUR, interval: 'hour', group_by: ['route', 'consumer'] });
+  assert.deepEqual(byHour.series.map((p) => [p.start.slice(11, 16), p.group.route, p.requests]), [
+    ['10:00', 'route-a', 4],
+    ['10:00', 'route-b', 1],
+    ['11:00', 'route-a', 1],
+  ]);
+  // the minute 10:01 of route-a holds latencies 40 and 80: its p95 is in 80's bucket, its p50 in 40's
+  const [lo, hi] = [latencyRange(latencyIndex(40)), latencyRange(latencyIndex(80))];
+  const m = byMinute.series[1];
+  assert.ok(m.latency_p50_ms! >= lo[0] && m.latency_p50_ms! < lo[1], `p50 ${m.latency_p50_ms}`);
+  assert.ok(m.latency_p95_ms! >= hi[0] && m.latency_p95_ms! < hi[1], `p95 ${m.latency_p95_ms}`);
+}));
+
 test('100k rows: written in batches, every query consistent with what was written', withStore(async (store) => {
   const N = 100_000;
   const consumers = ['c0', 'c1', 'c2', 'c3', 'c4', null];
