@@ -42,7 +42,8 @@ import { classifyPgError } from '../store/pg-errors.ts';
 import { StoreError } from '../store/types.ts';
 import { COMBINATIONS, DIMENSIONS, DIMENSION_COLUMN, combinationTable, rollupFor, rollupTables } from './rollups.ts';
 import { INTERVAL_MS, SpendCursorError, bucketStart, latencyIndex, totalsOf, ttftIndex, type LatencyHistogram } from './sqlite.ts';
-import { MAX_SERIES_POINTS, UsageTooLargeError, type RequestsAnswer, type RequestsQuery, type SpendRow, type SpendStore, type UsageAnswer, type UsageDimension, type UsageInterval, type UsageQuery, type UsageSeriesPoint, type UsageTotals } from './types.ts';
+import { columnsOf } from './columns.ts';
+import { MAX_SERIES_POINTS, SPEND_ROW_FIELDS, UsageTooLargeError, type RequestsAnswer, type RequestsQuery, type SpendRow, type SpendStore, type UsageAnswer, type UsageDimension, type UsageInterval, type UsageQuery, type UsageSeriesPoint, type UsageTotals } from './types.ts';
 
 const DAY = INTERVAL_MS.day;
 
@@ -102,6 +103,12 @@ const COLUMNS: [name: keyof SpendRow, type: string][] = [
   ['saved_cost', 'numeric'],
 ];
 const NAMES = COLUMNS.map(([n]) => n).join(', ');
+/** Each column's place among SPEND_ROW_FIELDS (columnsOf's order). */
+const FIELD_AT = COLUMNS.map(([name]) => {
+  const at = (SPEND_ROW_FIELDS as readonly string[]).indexOf(name);
+  if (at === -1) throw new Error(`spend: column ${name} is not a spend row field`);
+  return at;
+});
 
 const TOKENS = ['prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens', 'reasoning_tokens', 'total_tokens'] as const;
 /** Every additive rollup column. */
@@ -201,14 +208,14 @@ const WRITE_SQL = `WITH src AS (
 
 /** The statement's parameters: one array per column, then the latency and time-to-first-token indexes. */
 function batchParams(rows: SpendRow[]): unknown[] {
-  const params: unknown[] = COLUMNS.map(([name, type]) =>
-    rows.map((r) => {
-      const v = r[name];
-      if (type === 'timestamptz') return iso(v as number);
-      if (type === 'json') return v == null ? null : JSON.stringify(v);
-      return v ?? null;
-    }),
-  );
+  // the rows by field, read field by field (columns.ts), then in the table's order
+  const byField = columnsOf(rows);
+  const params: unknown[] = COLUMNS.map(([, type], j) => {
+    const values = byField[FIELD_AT[j]];
+    if (type === 'timestamptz') return values.map((v) => iso(v as number));
+    if (type === 'json') return values.map((v) => (v == null ? null : JSON.stringify(v)));
+    return values;
+  });
   params.push(rows.map((r) => latencyIndex(r.latency_ms)));
   params.push(rows.map(ttftIndex));
   return params;

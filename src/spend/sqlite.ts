@@ -293,16 +293,21 @@ function newSums(bucket: number, route_id: string, consumer_id: string, provider
   };
 }
 
-/** t's sums plus s's (the histograms apart). Written out: a loop over the column names was keyed access per column. */
-function addSums(t: RollupSums, s: RollupSums): void {
-  t.requests += s.requests;
-  t.errors += s.errors;
+/** t's token counts plus s's: a rollup's or a row's, whose six counts have the same names. */
+function addTokens(t: RollupSums, s: Pick<RollupSums, (typeof TOKEN_SUMS)[number]>): void {
   t.prompt_tokens += s.prompt_tokens;
   t.completion_tokens += s.completion_tokens;
   t.cached_tokens += s.cached_tokens;
   t.cache_write_tokens += s.cache_write_tokens;
   t.reasoning_tokens += s.reasoning_tokens;
   t.total_tokens += s.total_tokens;
+}
+
+/** t's sums plus s's (the histograms apart). Written out: a loop over the column names was keyed access per column. */
+function addSums(t: RollupSums, s: RollupSums): void {
+  t.requests += s.requests;
+  t.errors += s.errors;
+  addTokens(t, s);
   t.cost += s.cost;
   t.unpriced_requests += s.unpriced_requests;
   t.saved_tokens += s.saved_tokens;
@@ -313,12 +318,7 @@ function addSums(t: RollupSums, s: RollupSums): void {
 function addRow(s: RollupSums, r: SpendRow): void {
   s.requests++;
   if (r.error_class !== null) s.errors++;
-  s.prompt_tokens += r.prompt_tokens;
-  s.completion_tokens += r.completion_tokens;
-  s.cached_tokens += r.cached_tokens;
-  s.cache_write_tokens += r.cache_write_tokens;
-  s.reasoning_tokens += r.reasoning_tokens;
-  s.total_tokens += r.total_tokens;
+  addTokens(s, r);
   if (r.cost === null) s.unpriced_requests++;
   else s.cost += r.cost;
   s.saved_tokens += r.saved_tokens ?? 0;
