@@ -21,10 +21,15 @@ const CLK_TCK = (() => {
 
 /** utime + stime of a whole process (all threads, living or exited) in µs, tick resolution. */
 function statCpuUs(pid: number): number {
+  const fields = statFields(pid);
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
+}
+
+/** /proc/<pid>/stat's fields after the command name (index 11: utime, 12: stime, in ticks). */
+function statFields(pid: number): string[] {
   const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   // the command name may contain spaces and parentheses: fields start after the last ')'
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
 }
 
 /** Kernel (system) time of processes in µs, from /proc/<pid>/stat: clock-tick resolution, for windows of seconds. */
@@ -32,8 +37,7 @@ export function sysUs(pids: number[]): number {
   let total = 0;
   for (const pid of pids) {
     try {
-      const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      total += (Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[12]) * 1e6) / CLK_TCK;
+      total += (Number(statFields(pid)[12]) * 1e6) / CLK_TCK;
     } catch {
       // exited
     }

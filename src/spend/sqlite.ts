@@ -352,7 +352,8 @@ function foldRollups(rows: SpendRow[]): Map<UsageInterval, Map<string, RollupSum
   let consumer = '';
   let provider = '';
   let model = '';
-  let dims = '';
+  // the key's dimensions, made when they change, the bucket in front per interval
+  let dims = '\u0000\u0000\u0000';
   const lastBucket = INTERVALS.map(() => NaN);
   const lastSums: (RollupSums | null)[] = INTERVALS.map(() => null);
   for (const r of rows) {
@@ -360,10 +361,12 @@ function foldRollups(rows: SpendRow[]): Map<UsageInterval, Map<string, RollupSum
     const rConsumer = r.consumer_id ?? '';
     const rProvider = r.provider ?? '';
     const rModel = modelOf(r) ?? '';
-    const sameKey = rRoute === route && rConsumer === consumer && rProvider === provider && rModel === model && dims !== '';
+    const sameKey = rRoute === route && rConsumer === consumer && rProvider === provider && rModel === model;
     if (!sameKey) {
-      [route, consumer, provider, model] = [rRoute, rConsumer, rProvider, rModel];
-      // the key's dimensions once per row, the bucket in front per interval
+      route = rRoute;
+      consumer = rConsumer;
+      provider = rProvider;
+      model = rModel;
       dims = `${route}\u0000${consumer}\u0000${provider}\u0000${model}`;
     }
     const li = latencyIndex(r.latency_ms);

@@ -350,6 +350,16 @@ test('runs of one key in a batch: a run crossing a minute, another key between, 
   assert.ok(m.latency_p95_ms! >= hi[0] && m.latency_p95_ms! < hi[1], `p95 ${m.latency_p95_ms}`);
 }));
 
+test('a batch starting with rows that have no route, consumer, provider or model: they count under the empty key, apart from the next key', withStore(async (store) => {
+  const none = { route_id: null, consumer_id: null, provider: null, model_requested: null, model_served: null };
+  await store.write([row({ request_id: 'e1', time: T0, ...none }), row({ request_id: 'e2', time: T0 + 1000, ...none }), row({ request_id: 'e3', time: T0 + 2000 })]);
+  const full = await store.usage({ from: T0, to: T0 + HOUR, interval: 'minute', group_by: ['route', 'consumer', 'model', 'provider'] });
+  assert.deepEqual(full.series.map((p) => [p.group, p.requests]), [
+    [{ route: null, consumer: null, model: null, provider: null }, 2],
+    [{ route: 'route-a', consumer: 'alice', model: 'gpt-4o-2024-08-06', provider: 'openai' }, 1],
+  ]);
+}));
+
 test('100k rows: written in batches, every query consistent with what was written', withStore(async (store) => {
   const N = 100_000;
   const consumers = ['c0', 'c1', 'c2', 'c3', 'c4', null];
