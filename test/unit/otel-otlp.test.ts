@@ -151,6 +151,36 @@ for (const encoding of ['protobuf', 'json'] as const) {
   });
 }
 
+test('remembered attribute values: repeated, many-valued, long and look-alike values all decode as written', () => {
+  // the encoder copies the KeyValue bytes of values it has seen with a key; a key with more than a
+  // few dozen values stops being remembered; 1, '1' and true are different values
+  const spans: SpanRecord[] = [];
+  for (let i = 0; i < 300; i++) {
+    spans.push({
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      spanId: (i + 1).toString(16).padStart(16, '0'),
+      parentSpanId: null,
+      name: 'kong',
+      kind: 2,
+      startMs: T0 + i,
+      endMs: T0 + i + 1,
+      attributes: {
+        'http.request.method': i % 2 ? 'POST' : 'GET',
+        'kong.request.id': `req-${i}`,
+        look: [1, '1', true, 1.5, -1][i % 5] as string | number | boolean,
+        long: 'x'.repeat(100 + (i % 3) * 100),
+        'gen_ai.usage.input_tokens': i,
+        unicode: i % 2 ? 'héllo 日本' : 'hello',
+      },
+    });
+  }
+  for (let round = 0; round < 2; round++) {
+    const got = flattenSpans(decodeProtobuf('traces', encodeTraces(spans, RESOURCE, SCOPE)));
+    assert.equal(got.length, spans.length);
+    got.forEach((g, i) => assert.deepEqual(g.attributes, spans[i].attributes, `round ${round}, span ${i}`));
+  }
+});
+
 test('an empty batch is a valid request in both encodings', () => {
   assert.deepEqual(flattenSpans(decodeProtobuf('traces', encodeTraces([], RESOURCE, { name: 'x' }))), []);
   assert.deepEqual(flattenLogs(decodeJson('logs', encodeLogsJson([], {}, { name: 'x' }))), []);

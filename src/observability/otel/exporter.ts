@@ -217,7 +217,15 @@ export class OtlpExporter<T> implements Sink<T> {
 
   async #post(body: Uint8Array | string): Promise<Outcome> {
     const { connectTimeoutMs, sendTimeoutMs, readTimeoutMs } = this.#opts.endpoint;
-    const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(connectTimeoutMs + sendTimeoutMs + readTimeoutMs)]);
+    // One controller and one timer per attempt, cleared when it settles. `AbortSignal.any` with
+    // `AbortSignal.timeout` cost more (a composite signal registered on the exporter's long-lived
+    // one, and a timer left armed for the whole limit after every batch).
+    const attempt = new AbortController();
+    const timer = setTimeout(() => attempt.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), connectTimeoutMs + sendTimeoutMs + readTimeoutMs).unref();
+    const stopped = () => attempt.abort(this.#abort.signal.reason);
+    if (this.#abort.signal.aborted) stopped();
+    else this.#abort.signal.addEventListener('abort', stopped, { once: true });
+    const signal = attempt.signal;
     try {
       const res = await this.#agent.request({ origin: this.#origin, path: this.#path, method: 'POST', headers: this.#headers, body, signal });
       const answer = await readLimited(res.body, MAX_RESPONSE_BYTES);
@@ -237,6 +245,9 @@ export class OtlpExporter<T> implements Sink<T> {
       // connection refused or reset, a timeout, the collector closing without an answer: retryable
       const code = (err as { code?: string }).code ?? (err as Error).name;
       return { ok: false, retry: true, retryAfterMs: null, reason: err instanceof undiciErrors.UndiciError || code ? String(code) : 'error' };
+    } finally {
+      clearTimeout(timer);
+      this.#abort.signal.removeEventListener('abort', stopped);
     }
   }
 

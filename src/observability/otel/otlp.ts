@@ -221,29 +221,78 @@ function writeLogRecord(w: ProtoWriter, record: LogRecord): void {
 }
 
 /**
- * KeyValue.key fields (tag, length, UTF-8) by key: a batch writes the same few dozen keys over
- * and over. Bounded: keys come from code and configuration, but a cache must not grow without end.
+ * What the encoder knows of one attribute key: its KeyValue.key field (tag, length, UTF-8), and the
+ * whole KeyValue bodies of the scalar values seen with it. A batch writes the same few dozen keys
+ * over and over, most of them with a handful of values (method, route, provider, model, server
+ * address, status): those are copied as bytes instead of encoded again, where encoding a KeyValue
+ * and its AnyValue was most of a span's cost in a loaded worker (docs/performance.md,
+ * "OpenTelemetry"). A key that shows more than VALUES_PER_KEY distinct values (ids, costs, token
+ * counts) stops being remembered and is always encoded. Bounded: keys come from code and
+ * configuration, but a cache must not grow without end (both maps start over when full).
  */
-const KEY_BYTES = new Map<string, Uint8Array>();
+interface KeyEntry {
+  key: Uint8Array;
+  /** KeyValue bodies by value; null once the key proved to have too many values to be worth it. */
+  values: Map<string | number | boolean, Uint8Array> | null;
+}
+
+const KEYS = new Map<string, KeyEntry>();
 const KEY_CACHE_MAX = 4096;
+const VALUES_PER_KEY = 64;
+/** Longer strings are never remembered (a prompt in an attribute, a user agent). */
+const VALUE_CHARS_MAX = 128;
+let rememberedValues = 0;
+const REMEMBERED_VALUES_MAX = 16_384;
 const keyWriter = new ProtoWriter(256);
 
-function keyBytes(key: string): Uint8Array {
-  let b = KEY_BYTES.get(key);
-  if (b === undefined) {
-    if (KEY_BYTES.size >= KEY_CACHE_MAX) KEY_BYTES.clear();
-    b = keyWriter.reset().stringField(F.key, key).finish();
-    KEY_BYTES.set(key, b);
+function keyEntry(key: string): KeyEntry {
+  let e = KEYS.get(key);
+  if (e === undefined) {
+    if (KEYS.size >= KEY_CACHE_MAX) forgetAll();
+    e = { key: keyWriter.reset().stringField(F.key, key).finish(), values: new Map() };
+    KEYS.set(key, e);
   }
-  return b;
+  return e;
+}
+
+function forgetAll(): void {
+  KEYS.clear();
+  rememberedValues = 0;
+}
+
+/** The KeyValue body of a scalar attribute, remembered when its key still takes new values; undefined: encode it in place. */
+function keyValueBody(e: KeyEntry, value: string | number | boolean): Uint8Array | undefined {
+  const values = e.values!;
+  let body = values.get(value);
+  if (body !== undefined) return body;
+  if (values.size >= VALUES_PER_KEY) {
+    e.values = null;
+    rememberedValues -= values.size;
+    return undefined;
+  }
+  if ((typeof value === 'string' && value.length > VALUE_CHARS_MAX) || rememberedValues >= REMEMBERED_VALUES_MAX) return undefined;
+  const w = keyWriter.reset().raw(e.key).fork(F.value);
+  writeAnyValue(w, value);
+  body = w.join().finish();
+  values.set(value, body);
+  rememberedValues++;
+  return body;
 }
 
 function writeAttributes(w: ProtoWriter, field: number, attributes: Attributes): void {
   for (const key in attributes) {
     const value = attributes[key];
     if (value === undefined || value === null) continue;
+    const e = keyEntry(key);
+    if (e.values !== null && typeof value !== 'object') {
+      const body = keyValueBody(e, value);
+      if (body !== undefined) {
+        w.tag(field, 2).bytes(body);
+        continue;
+      }
+    }
     w.fork(field);
-    w.raw(keyBytes(key));
+    w.raw(e.key);
     w.fork(F.value);
     writeAnyValue(w, value);
     w.join();
