@@ -3,7 +3,7 @@
  * unsupported-params policy, and the renderer of the client's API. The plugin makes one per
  * planned call (src/plugins/ai-proxy/exchange.ts); tests make them directly.
  */
-import { randomUUID } from 'node:crypto';
+import { uuidHex } from '../util/uuid.ts';
 import { RequestError, type DriverContext, type LlmRouteType, type ModelOptions, type ProviderName } from '../llm/types.ts';
 import type { CanonicalRequest, CanonicalResponse, EventSink, InboundFormat, UnsupportedPolicy } from './types.ts';
 import { clientApi, type ClientApi } from './apis/index.ts';
@@ -65,7 +65,7 @@ export class ExchangeContext implements DriverContext {
 
   /** Made only if a translation asks for it (OpenAI's own answers carry theirs). */
   get id(): string {
-    return (this.#id ??= `${this.api.idPrefix}${randomUUID().replace(/-/g, '')}`);
+    return (this.#id ??= `${this.api.idPrefix}${uuidHex()}`);
   }
 
   unsupported(path: string, why?: string): void {

@@ -6,7 +6,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { randomUUID } from 'node:crypto';
+import { uuid } from '../util/uuid.ts';
 import type { Logger } from 'pino';
 import type { Settings } from '../settings.ts';
 import type { Snapshot } from '../snapshot/compile.ts';
@@ -108,7 +108,7 @@ export class ProxyServer {
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const startedAt = performance.now();
-    const requestId = randomUUID();
+    const requestId = uuid();
     const url = req.url ?? '/';
     if (this.#draining) res.setHeader('connection', 'close');
 

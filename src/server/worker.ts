@@ -166,6 +166,7 @@ const SPEND_FLUSH_AT_EXIT_MS = 2000;
 
 async function drain(timeoutMs: number): Promise<void> {
   await proxy.drain(servers, timeoutMs);
+  localState.flushHeldAdds(); // usage counted after the last answers, held for a message to ride
   // the last spend rows go to the primary before this process exits
   spendQueue?.close();
   await spendQueue?.sent(SPEND_FLUSH_AT_EXIT_MS);

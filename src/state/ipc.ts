@@ -37,6 +37,9 @@ export type StateValue = number | string | null;
 export type StateReply = { t: 'state-reply'; id: number; values: StateValue[] };
 
 const TIMEOUT_MS = 2000;
+/** How long adds alone wait for a message to ride (IpcState.#flushCounters), and how many at most. */
+const HOLD_ADDS_MS = 10;
+const HOLD_ADDS_MAX = 256;
 
 /** The node-wide counters as the primary holds them (MemoryCounters). */
 interface Counters {
@@ -118,6 +121,10 @@ export class IpcState implements SharedState {
   readonly kind = 'local' as const;
   readonly #rings = new TurnBatch<RingItem, void>((items, waiters) => this.#flushRings(items, waiters));
   readonly #counters = new TurnBatch<QueuedCounterOp, number[]>((ops, waiters) => this.#flushCounters(ops, waiters));
+  /** Adds waiting for the next message that wants an answer (or for HOLD_ADDS_MS): IpcState.#flushCounters. */
+  #heldOps: CounterOp[] = [];
+  #heldWaiters: Waiter<number[]>[] = [];
+  #heldTimer: NodeJS.Timeout | null = null;
   #next = 1;
   /** Request ids start at 1: 0 is a message without an answer. */
   readonly #pending = new Map<number, Waiter<StateValue[]> & { timer: NodeJS.Timeout }>();
@@ -171,14 +178,31 @@ export class IpcState implements SharedState {
    * a rate-limited route made two or three round trips per request, each a pipe write and a wake-up
    * on both sides, which cost more CPU than the request itself (docs/performance.md). Under load
    * the requests whose bodies arrived in the same turn share them. The primary applies the calls
-   * in their order, so each still sees the ones before it. A turn whose calls are all `add`s (the
-   * usage counted after answers, typically a turn of its own) is sent without an answer, as ring
-   * writes are: the primary's reply and this worker's wake-up for it saved.
+   * in their order, so each still sees the ones before it.
+   *
+   * A turn whose calls are all `add`s (the usage counted after answers, refunds) is held for the
+   * next message that wants an answer, at the front of it, or sent on its own without an answer
+   * after HOLD_ADDS_MS: under load the usage of one request rides the next request's limit check
+   * instead of costing a message of its own. Nobody reads those counts sooner than that anyway:
+   * the limit check that follows on this worker carries them, and another worker's check could as
+   * well have come a moment earlier.
    */
   #flushCounters(queued: QueuedCounterOp[], waiters: Waiter<number[]>[]): void {
-    const ops = queued.map((q) => q.op);
+    if (queued.every((q) => q.quiet)) {
+      for (let i = 0; i < queued.length; i++) this.#heldOps.push(queued[i].op);
+      this.#heldWaiters.push(...waiters);
+      if (this.#heldOps.length >= HOLD_ADDS_MAX) this.flushHeldAdds();
+      else this.#heldTimer ??= setTimeout(() => this.flushHeldAdds(), HOLD_ADDS_MS).unref();
+      return;
+    }
+    let ops = queued.map((q) => q.op);
+    if (this.#heldOps.length > 0) {
+      // the held adds were made before these calls: they go first, and settle with the answer
+      const held = this.#takeHeld();
+      ops = held.ops.concat(ops);
+      waiters = held.waiters.concat(waiters);
+    }
     const msg = ops.length === 1 ? { t: 'state' as const, ...ops[0] } : { t: 'state' as const, op: 'batch' as const, ops };
-    if (queued.every((q) => q.quiet)) return settleUnanswered(waiters, this.#send({ ...msg, id: 0 }), []);
     this.#call(msg).then(
       (values) => {
         let at = 0;
@@ -188,6 +212,25 @@ export class IpcState implements SharedState {
         for (const w of waiters) w.reject(e);
       },
     );
+  }
+
+  #takeHeld(): { ops: CounterOp[]; waiters: Waiter<number[]>[] } {
+    const held = { ops: this.#heldOps, waiters: this.#heldWaiters };
+    this.#heldOps = [];
+    this.#heldWaiters = [];
+    if (this.#heldTimer !== null) {
+      clearTimeout(this.#heldTimer);
+      this.#heldTimer = null;
+    }
+    return held;
+  }
+
+  /** Sends the held adds now, without an answer (the hold's end, a worker's drain). */
+  flushHeldAdds(): void {
+    if (this.#heldOps.length === 0) return;
+    const { ops, waiters } = this.#takeHeld();
+    const msg = ops.length === 1 ? { t: 'state' as const, ...ops[0] } : { t: 'state' as const, op: 'batch' as const, ops };
+    settleUnanswered(waiters, this.#send({ ...msg, id: 0 }), []);
   }
 
   async get(key: string): Promise<string | null> {

@@ -119,6 +119,29 @@ test('IPC counter calls of one turn travel as one message, each caller getting i
   cache.close();
 });
 
+test('IPC add: adds alone wait a moment for the next call that wants an answer and ride its message, first', async () => {
+  const { client, counters, cache, sent } = ipcPair();
+  const added = client.add([{ key: 'u', delta: 3, ttlMs: 60_000 }]);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(sent.length, 0, 'held, not sent on its own');
+  const read = client.read(['u']);
+  const [a, values] = await Promise.all([added, read]);
+  assert.equal(a, undefined);
+  assert.deepEqual(values, [3], 'the read that rode after it sees it: the held add went first');
+  assert.equal(sent.length, 1, 'one message for both');
+  assert.notEqual(sent[0].id, 0);
+  // a drain sends what is held at once
+  const late = client.add([{ key: 'u', delta: 1, ttlMs: 60_000 }]);
+  await new Promise((r) => setImmediate(r));
+  client.flushHeldAdds();
+  await late;
+  assert.equal(sent.length, 2);
+  assert.equal(sent[1].id, 0);
+  assert.equal(counters.read(['u'])[0], 4);
+  counters.close();
+  cache.close();
+});
+
 test('IPC cache talks to the primary-side cache, in its own messages', async () => {
   const { client, counters, cache, sent } = ipcPair();
   assert.equal(await client.get('k'), null);

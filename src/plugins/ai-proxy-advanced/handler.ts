@@ -19,7 +19,7 @@ import { bareOperation, errorFormatOf, servesOperation, unifiedOperation, type O
 import { clientApi } from '../../exchange/apis/index.ts';
 import type { InboundFormat } from '../../exchange/types.ts';
 import { countTokens } from '../ai-proxy/count-tokens.ts';
-import { answerFromCache } from '../ai-semantic-cache/handler.ts';
+import { answerFromCache, cacheMayAnswer } from '../ai-semantic-cache/handler.ts';
 import { answerResponsesResource, checkWithConversation, type ResponsesStoreRef } from '../ai-proxy/responses-state.ts';
 import { readClientJson } from '../ai-proxy/client-request.ts';
 import { aiError, describeUpstreamFailure, modelNotFound, openAiError } from '../ai-proxy/openai-error.ts';
@@ -180,10 +180,12 @@ async function balance(ctx: RequestContext, conf: CompiledAdvanced): Promise<voi
     return countTokens(ctx, { conf: first.conf, model: first.model || null }, isObject(value) && first.model ? { ...value, model: first.model } : value, conf.limits);
   }
   const targets = () => eligible.map((i) => conf.targets[i].conf);
-  const checked = await checkWithConversation(ctx, conf.responses, targets, op, value, source, conf.config.response_streaming);
+  let checked = checkWithConversation(ctx, conf.responses, targets, op, value, source, conf.config.response_streaming);
+  if (checked instanceof Promise) checked = await checked;
   // ai-semantic-cache: any target's answer serves the route (or the target the client named)
-  if (await answerFromCache(ctx, checked, asked ?? '')) return;
-  await restoreProviderState(ctx, checked, eligible.map((i) => conf.targets[i].provider));
+  if (cacheMayAnswer(ctx) && (await answerFromCache(ctx, checked, asked ?? ''))) return;
+  const restoring = restoreProviderState(ctx, checked, eligible.map((i) => conf.targets[i].provider));
+  if (restoring) await restoring;
 
   const hashKey = hashKeyOf(ctx, conf);
   const maxAttempts = conf.config.balancer.retries + 1;

@@ -289,11 +289,11 @@ export function stateScope(ctx: RequestContext): string {
  * Puts cached reasoning state back on the request's earlier tool calls (provider-state.ts), when a
  * target's provider can use it; a no-op (no cache call) for requests without such tool calls.
  */
-export async function restoreProviderState(ctx: RequestContext, checked: CheckedRequest, providers: Iterable<string>): Promise<void> {
-  if (checked.kind !== 'llm') return;
-  for (const p of providers) {
-    if (STATEFUL_PROVIDERS.has(p)) return restoreState(checked.canonical, stateScope(ctx));
-  }
+/** Nothing to wait for (undefined) unless a provider of the call keeps state between turns. */
+export function restoreProviderState(ctx: RequestContext, checked: CheckedRequest, providers: string | readonly string[]): Promise<void> | undefined {
+  if (checked.kind !== 'llm') return undefined;
+  const stateful = typeof providers === 'string' ? STATEFUL_PROVIDERS.has(providers) : providers.some((p) => STATEFUL_PROVIDERS.has(p));
+  return stateful ? restoreState(checked.canonical, stateScope(ctx)) : undefined;
 }
 
 /** Answers the client from a provider's answer: translated JSON, a translated stream, or embeddings. */

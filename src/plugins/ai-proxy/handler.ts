@@ -24,7 +24,7 @@ import { answerResponsesResource, checkWithConversation } from './responses-stat
 import type { DriverContext } from '../../llm/types.ts';
 import { ExchangeContext } from '../../exchange/context.ts';
 import { answerModels, modelsRequest, pluginCreatedAt, type ModelEntry } from './models.ts';
-import { answerFromCache } from '../ai-semantic-cache/handler.ts';
+import { answerFromCache, cacheMayAnswer } from '../ai-semantic-cache/handler.ts';
 
 export type { Exchange } from './exchange.ts';
 
@@ -65,11 +65,15 @@ async function exchange(ctx: RequestContext, conf: CompiledAiProxy): Promise<voi
   const { value, raw, source } = await readClientJson(ctx, conf.config.max_request_body_size);
   const target = { conf, model: conf.config.model.name };
   if (op.kind === 'count_tokens') return countTokens(ctx, target, value, serviceLimits(ctx.compiledService));
-  const checked = await checkWithConversation(ctx, conf.responses, () => [conf], op, value, source, conf.config.response_streaming);
+  // the steps below return a promise only when they have something to wait for: a plain request
+  // goes through them without a microtask each
+  let checked = checkWithConversation(ctx, conf.responses, () => [conf], op, value, source, conf.config.response_streaming);
+  if (checked instanceof Promise) checked = await checked;
   const model = resolveModel(conf.config.model.name, checked.request);
   // ai-semantic-cache: a cached answer is served here, before any provider is planned
-  if (await answerFromCache(ctx, checked, `${conf.config.model.provider}/${model}`)) return;
-  await restoreProviderState(ctx, checked, [conf.config.model.provider]);
+  if (cacheMayAnswer(ctx) && (await answerFromCache(ctx, checked, `${conf.config.model.provider}/${model}`))) return;
+  const restoring = restoreProviderState(ctx, checked, conf.config.model.provider);
+  if (restoring) await restoring;
   const plan = planFor(conf, checked, model);
   const sent = await sendPlanned(ctx, plan, serviceLimits(ctx.compiledService));
   ctx.attempts = sent.attempts;

@@ -128,7 +128,7 @@ function responseIdOf(json: string): string | null {
  * `previous_response_id` expanded before parsing, its answer's keeper and the id it continues put
  * on the checked request. `targets` is asked only for a Responses request.
  */
-export async function checkWithConversation(
+export function checkWithConversation(
   ctx: RequestContext,
   store: ResponsesStoreRef,
   targets: () => CompiledAiProxy[],
@@ -136,13 +136,26 @@ export async function checkWithConversation(
   value: unknown,
   source: ClientJson | null,
   policy: StreamingPolicy,
-): Promise<CheckedRequest> {
+): CheckedRequest | Promise<CheckedRequest> {
   if (op.kind !== 'llm' || op.inbound !== 'openai-responses') {
     const checked = checkRequest(ctx, value, op, policy, source);
-    // asynchronous checks (a guardrail webhook): awaited only when a plugin registered one
-    if (ctx.requestChecks.length > 0) await runRequestChecks(ctx, checked);
-    return checked;
+    // asynchronous checks (a guardrail webhook) only when a plugin registered one: otherwise the
+    // answer is at hand, and the caller awaits nothing (no promise, no microtask per request)
+    if (ctx.requestChecks.length === 0) return checked;
+    return runRequestChecks(ctx, checked).then(() => checked);
   }
+  return checkConversation(ctx, store, targets, op, value, source, policy);
+}
+
+async function checkConversation(
+  ctx: RequestContext,
+  store: ResponsesStoreRef,
+  targets: () => CompiledAiProxy[],
+  op: RequestOperation & { kind: 'llm' },
+  value: unknown,
+  source: ClientJson | null,
+  policy: StreamingPolicy,
+): Promise<CheckedRequest> {
   const prepared = await withPreviousResponse(ctx, store, targets(), value, source);
   const checked = checkRequest(ctx, prepared.value, op, policy, prepared.source);
   if (checked.kind === 'llm') {

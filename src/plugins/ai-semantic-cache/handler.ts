@@ -142,6 +142,15 @@ function setStatus(ctx: RequestContext, state: RequestState, status: CacheStatus
  * `model` is what the answer depends on besides the request: `provider/model` for ai-proxy, the
  * target name the client asked for (or '') on a balanced route.
  */
+/**
+ * Whether the request's chain has a semantic cache that may answer it: the exchange asks this
+ * first, so a route without one pays no call, no promise and no cache key for answerFromCache.
+ */
+export function cacheMayAnswer(ctx: RequestContext): boolean {
+  const state = ctx.shared[SHARED_KEY] as RequestState | undefined;
+  return state !== undefined && state.status !== 'Bypass';
+}
+
 export async function answerFromCache(ctx: RequestContext, checked: CheckedRequest, model: string): Promise<boolean> {
   const state = ctx.shared[SHARED_KEY] as RequestState | undefined;
   if (!state || state.status === 'Bypass') return false;
