@@ -33,6 +33,12 @@ interface Window {
   size: number;
   limit: number;
   label: string;
+  /** Made once per window and provider, not per request: the header names and the limit's text. */
+  limitHeader: string;
+  remainingHeader: string;
+  resetHeader: string;
+  retryAfterHeader: string;
+  limitText: string;
 }
 
 interface ProviderLimits {
@@ -145,14 +151,13 @@ async function access(ctx: RequestContext, conf: Compiled): Promise<void> {
       const current = values[i++];
       const previous = sliding ? values[i++] : 0;
       const used = windowUsage(sliding, current, previous, sizeMs, now - start) / conf.scale;
-      const suffix = `${w.label}-${p.name}`;
-      headers[`X-AI-RateLimit-Limit-${suffix}`] = formatAmount(w.limit, conf.scale);
-      headers[`X-AI-RateLimit-Remaining-${suffix}`] = formatAmount(w.limit - used, conf.scale);
+      headers[w.limitHeader] = w.limitText;
+      headers[w.remainingHeader] = formatAmount(w.limit - used, conf.scale);
       if (used >= w.limit) {
         over = true;
         const reset = Math.max(1, Math.ceil((start + sizeMs - now) / 1000));
-        headers[`X-AI-RateLimit-Reset-${suffix}`] = String(reset);
-        headers[`X-AI-RateLimit-Retry-After-${suffix}`] = String(reset);
+        headers[w.resetHeader] = String(reset);
+        headers[w.retryAfterHeader] = String(reset);
         retryAfter = Math.max(retryAfter, reset);
       }
     }
@@ -200,15 +205,29 @@ function log(ctx: RequestContext, conf: Compiled): void {
 
 export const handler: PluginHandler<AiRateLimitingConfig, Compiled> = {
   compile(config) {
+    const scale = config.tokens_count_strategy === 'cost' ? COST_SCALE : 1;
     const providers = config.llm_providers.map((p) => ({
       name: p.name,
-      windows: p.limit.map((limit, i) => ({ size: p.window_size[i], limit, label: windowLabel(p.window_size[i]) })),
+      windows: p.limit.map((limit, i): Window => {
+        const label = windowLabel(p.window_size[i]);
+        const suffix = `${label}-${p.name}`;
+        return {
+          size: p.window_size[i],
+          limit,
+          label,
+          limitHeader: `X-AI-RateLimit-Limit-${suffix}`,
+          remainingHeader: `X-AI-RateLimit-Remaining-${suffix}`,
+          resetHeader: `X-AI-RateLimit-Reset-${suffix}`,
+          retryAfterHeader: `X-AI-RateLimit-Retry-After-${suffix}`,
+          limitText: formatAmount(limit, scale),
+        };
+      }),
     }));
     return {
       config,
       providers,
       byName: new Map(providers.map((p) => [p.name, p])),
-      scale: config.tokens_count_strategy === 'cost' ? COST_SCALE : 1,
+      scale,
       policy: config.strategy === 'local' ? 'local' : 'redis',
     };
   },
