@@ -3,7 +3,7 @@
  * route's service target and plugin chain (Kong's scoping precedence, priority order), with every
  * plugin's config pre-processed by its handler. Built off the request path, swapped atomically.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Router, type RouteSpec } from '../router/router.ts';
 import { getPluginSchema, loadPluginHandlers, pluginHandler } from '../plugins/registry.ts';
 import type { CompileContext, PluginHandler } from '../plugins/types.ts';
@@ -113,7 +113,7 @@ export interface Snapshot {
 
 /** The lookup key of a key-auth credential in the snapshot. */
 export function keyDigest(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  return hash('sha256', key, 'hex'); // one call, no Hash object per request (key-auth's every request)
 }
 
 const compileContext: CompileContext = {

@@ -10,6 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import os from 'node:os';
+import http from 'node:http';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Gateway, freePort } from '../helpers/gateway.ts';
@@ -181,6 +182,25 @@ test('key-auth: Kong answers without or with a wrong key; the consumer is known 
   const dup = await gw.proxyRequest('GET', `/plain?apikey=${ALICE_KEY}&apikey=${ALICE_KEY}`, undefined, {});
   assert.equal(dup.status, 401);
   assert.deepEqual(dup.json, { message: 'Duplicate API key found' });
+
+  // the key header sent twice (raw header lines: a repeat node:http joins with ", "), and once with a comma in it
+  const rawGet = (rawHeaders: string[]) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request(`${gw.proxy}/plain`, { method: 'GET', headers: rawHeaders }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  const twice = await rawGet(['apikey', ALICE_KEY, 'apikey', ALICE_KEY]);
+  assert.equal(twice.status, 401);
+  assert.deepEqual(JSON.parse(twice.body), { message: 'Duplicate API key found' });
+  const withComma = await rawGet(['apikey', `${ALICE_KEY},x`]);
+  assert.equal(withComma.status, 401);
+  assert.deepEqual(JSON.parse(withComma.body), { message: 'Invalid authentication credentials' }, 'one header with a comma is one (wrong) key, not a repeat');
 
   const ok = await gw.proxyRequest('GET', '/plain/x?keep=1', undefined, { apikey: ALICE_KEY, 'x-consumer-username': 'mallory' });
   assert.equal(ok.status, 200, ok.text);
