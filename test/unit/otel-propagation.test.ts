@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import fc from 'fast-check';
-import { compilePropagation, extract, headersToClear, injectHeaders, LEGACY_EXTRACT, type InjectContext } from '../../src/observability/otel/propagation/index.ts';
+import { compilePropagation, extract, extractEveryFormat, headersToClear, injectHeaders, LEGACY_EXTRACT, type InjectContext } from '../../src/observability/otel/propagation/index.ts';
 import { newSpanId, newTraceId } from '../../src/observability/otel/ids.ts';
 import { PROPAGATION_FORMATS, type PropagationFormat, type TraceContext } from '../../src/observability/otel/types.ts';
 
@@ -513,6 +513,21 @@ test('whatever the headers, extract never throws and yields only well-formed ids
     }),
     { numRuns: 3000 },
   );
+});
+
+test('the trigger pre-check changes nothing: extract equals reading every format, whatever the headers', () => {
+  // the formats' headers, the ones that alone carry no trace id among them, and ordinary headers
+  const names = ['traceparent', 'tracestate', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags', 'uber-trace-id', 'uberctx-k', 'ot-tracer-traceid', 'ot-tracer-spanid', 'ot-tracer-sampled', 'x-datadog-trace-id', 'x-datadog-parent-id', 'x-datadog-sampling-priority', 'x-amzn-trace-id', 'x-cloud-trace-context', 'x-instana-t', 'x-instana-s', 'x-instana-l', 'content-type', 'user-agent', 'authorization'];
+  const piece = fc.oneof(hexId(8), hexId(16), fc.constantFrom('-', ':', ';', '/', '=', 'Root', 'Parent', 'Sampled', '1-', 'o=', 'b3=', '0', '1', 'd', ',', ' '), fc.stringMatching(/^[0-9]{1,25}$/));
+  const value = fc.array(piece, { maxLength: 8 }).map((p) => p.join(''));
+  fc.assert(
+    fc.property(fc.dictionary(fc.constantFrom(...names), value), fc.shuffledSubarray(ALL), (headers, formats) => {
+      assert.deepEqual(extract(headers, formats), extractEveryFormat(headers, formats));
+    }),
+    { numRuns: 5000 },
+  );
+  // a request with only ordinary headers continues nothing, and neither does one with span ids alone
+  assert.equal(extract({ 'content-type': 'application/json', 'x-b3-spanid': 'a'.repeat(16), 'x-instana-s': '1' }, ALL), null);
 });
 
 test('compilePropagation: the propagation record as is, or header_type folded in as Kong does', () => {

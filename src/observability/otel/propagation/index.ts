@@ -4,6 +4,6 @@
  * both. Pure functions, no I/O; the plugin compiles its configuration once per snapshot and the
  * request path calls extract once per request and injectHeaders once per outgoing call.
  */
-export { extract } from './extract.ts';
+export { extract, extractEveryFormat } from './extract.ts';
 export { injectHeaders, type InjectContext } from './inject.ts';
 export { compilePropagation, headersToClear, LEGACY_EXTRACT, type PropagationSettings } from './config.ts';
