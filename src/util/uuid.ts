@@ -2,8 +2,9 @@
  * Random (version 4) UUIDs for the request path: a request id per request, a completion id per
  * translated answer. `crypto.randomUUID()` builds each id from about twenty string pieces (~600
  * bytes of garbage per id, measured with V8's sampling heap profiler); these are written as ASCII
- * into a buffer, a batch at a time from one `randomFillSync`, read out as one string, and each id
- * is a slice of it (V8 keeps a slice as a view of the batch's text: no copy).
+ * into a buffer, a batch at a time from one `randomFillSync`, and each id is read out of it as one
+ * flat string. (Not as `slice()`s of one batch string: V8 keeps such a slice as a view that holds
+ * the whole 4.6 KB batch alive for as long as any of its ids is kept, in a log queue or a map.)
  */
 import { randomFillSync } from 'node:crypto';
 
@@ -17,7 +18,6 @@ class UuidBatch {
   readonly #width: number;
   readonly #dashes: boolean;
   #next = BATCH;
-  #batch = '';
 
   constructor(dashes: boolean) {
     this.#dashes = dashes;
@@ -28,7 +28,7 @@ class UuidBatch {
   take(): string {
     if (this.#next === BATCH) this.#refill();
     const at = this.#next++ * this.#width;
-    return this.#batch.slice(at, at + this.#width);
+    return this.#text.toString('latin1', at, at + this.#width);
   }
 
   #refill(): void {
@@ -46,7 +46,6 @@ class UuidBatch {
         text[p++] = HEX[v & 15];
       }
     }
-    this.#batch = text.toString('latin1');
     this.#next = 0;
   }
 }
