@@ -111,6 +111,11 @@ class TurnBatch<I, R> {
   }
 }
 
+/** Counter calls as one message: a single call as it is, several as a batch. */
+function counterMessage(ops: CounterOp[]): { t: 'state' } & (CounterOp | CounterBatchOp) {
+  return ops.length === 1 ? { t: 'state', ...ops[0] } : { t: 'state', op: 'batch', ops };
+}
+
 /** How many values a counter call answers: one per item or key. */
 const valuesOf = (op: CounterOp): number => (op.op === 'increment' ? op.items.length : op.keys.length);
 
@@ -202,8 +207,7 @@ export class IpcState implements SharedState {
       ops = held.ops.concat(ops);
       waiters = held.waiters.concat(waiters);
     }
-    const msg = ops.length === 1 ? { t: 'state' as const, ...ops[0] } : { t: 'state' as const, op: 'batch' as const, ops };
-    this.#call(msg).then(
+    this.#call(counterMessage(ops)).then(
       (values) => {
         let at = 0;
         ops.forEach((op, i) => waiters[i].resolve(values.slice(at, (at += valuesOf(op)))));
@@ -229,8 +233,7 @@ export class IpcState implements SharedState {
   flushHeldAdds(): void {
     if (this.#heldOps.length === 0) return;
     const { ops, waiters } = this.#takeHeld();
-    const msg = ops.length === 1 ? { t: 'state' as const, ...ops[0] } : { t: 'state' as const, op: 'batch' as const, ops };
-    settleUnanswered(waiters, this.#send({ ...msg, id: 0 }), []);
+    settleUnanswered(waiters, this.#send({ ...counterMessage(ops), id: 0 }), []);
   }
 
   async get(key: string): Promise<string | null> {
