@@ -306,7 +306,7 @@ function anyTrigger(headers: IncomingHttpHeaders): boolean {
   return false;
 }
 
-/** @internal extract without the trigger pre-check (the property test's reference). */
+/** extract without the trigger pre-check (and the property test's reference for it). */
 export function extractEveryFormat(headers: IncomingHttpHeaders, formats: readonly PropagationFormat[]): TraceContext | null {
   for (const f of formats) {
     const read = READERS[f];
@@ -322,12 +322,5 @@ export function extractEveryFormat(headers: IncomingHttpHeaders, formats: readon
  * id; null when none does (or `formats` is empty: never continue a caller's trace).
  */
 export function extract(headers: IncomingHttpHeaders, formats: readonly PropagationFormat[]): TraceContext | null {
-  if (!anyTrigger(headers)) return null;
-  for (const f of formats) {
-    const read = READERS[f];
-    if (read === undefined) continue;
-    const ctx = read(headers);
-    if (ctx !== null) return ctx;
-  }
-  return null;
+  return anyTrigger(headers) ? extractEveryFormat(headers, formats) : null;
 }
