@@ -3,7 +3,7 @@
  * `Connection` stay on their hop. undici also throws on some of them (Transfer-Encoding,
  * Keep-Alive, Upgrade, Expect), so forwarding them verbatim would turn a valid request into a 500.
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 
 export const HOP_BY_HOP = new Set([
   'connection',
@@ -31,6 +31,29 @@ function connectionListed(value: string | string[] | undefined): Set<string> | n
 }
 
 export type HeaderMap = Record<string, string | string[]>;
+
+/**
+ * Headers node:http does not join with ", " when repeated: it keeps the first of these (and joins
+ * `cookie` with "; ", makes `set-cookie` an array), so only `headersDistinct` shows a repeat.
+ */
+const NOT_COMMA_JOINED = new Set(['age', 'authorization', 'content-length', 'content-type', 'etag', 'expires', 'from', 'host', 'if-modified-since', 'if-unmodified-since', 'last-modified', 'location', 'max-forwards', 'proxy-authorization', 'referer', 'retry-after', 'server', 'user-agent', 'cookie', 'set-cookie']);
+
+/**
+ * A request header's value as the client sent it: one string, or each value when it was repeated
+ * (`lower`: the lower-cased name). Read from `headers` when that can tell (a comma-joined header
+ * without a comma came once), which spares building `headersDistinct`, a second map of every
+ * header, on every request.
+ */
+export function requestHeaderValues(req: IncomingMessage, lower: string): string | string[] | undefined {
+  if (!NOT_COMMA_JOINED.has(lower)) {
+    const v = req.headers[lower];
+    if (v === undefined) return undefined;
+    if (typeof v === 'string' && v.indexOf(',') === -1) return v;
+  }
+  const values = req.headersDistinct[lower];
+  if (!values || values.length === 0) return undefined;
+  return values.length === 1 ? values[0] : values;
+}
 
 /**
  * Copies end-to-end headers. `drop` names extra headers to leave out (host, content-length,

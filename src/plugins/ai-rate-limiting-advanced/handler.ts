@@ -32,7 +32,6 @@ export const COST_SCALE = 1e9;
 interface Window {
   size: number;
   limit: number;
-  label: string;
   /** Made once per window and provider, not per request: the header names and the limit's text. */
   limitHeader: string;
   remainingHeader: string;
@@ -209,12 +208,10 @@ export const handler: PluginHandler<AiRateLimitingConfig, Compiled> = {
     const providers = config.llm_providers.map((p) => ({
       name: p.name,
       windows: p.limit.map((limit, i): Window => {
-        const label = windowLabel(p.window_size[i]);
-        const suffix = `${label}-${p.name}`;
+        const suffix = `${windowLabel(p.window_size[i])}-${p.name}`;
         return {
           size: p.window_size[i],
           limit,
-          label,
           limitHeader: `X-AI-RateLimit-Limit-${suffix}`,
           remainingHeader: `X-AI-RateLimit-Remaining-${suffix}`,
           resetHeader: `X-AI-RateLimit-Reset-${suffix}`,

@@ -152,8 +152,8 @@ export function cacheMayAnswer(ctx: RequestContext): boolean {
 }
 
 export async function answerFromCache(ctx: RequestContext, checked: CheckedRequest, model: string): Promise<boolean> {
-  const state = ctx.shared[SHARED_KEY] as RequestState | undefined;
-  if (!state || state.status === 'Bypass') return false;
+  if (!cacheMayAnswer(ctx)) return false;
+  const state = ctx.shared[SHARED_KEY] as RequestState;
   if (checked.kind !== 'llm') {
     // an embeddings request has no prompt to cache an answer for
     setStatus(ctx, state, 'Bypass');

@@ -20,6 +20,7 @@ import type { KeyAuthConfig } from './schema.ts';
 import { recordPresentedCredential } from '../shared/credentials.ts';
 import { JsonBodyError } from '../../util/json.ts';
 import { ClientError } from '../../proxy/errors.ts';
+import { requestHeaderValues } from '../../proxy/headers.ts';
 
 interface Compiled {
   config: KeyAuthConfig;
@@ -58,33 +59,13 @@ function firstOrAll(values: string[] | undefined): string | string[] | undefined
   return values.length === 1 ? values[0] : values;
 }
 
-/**
- * Headers node:http does not join with ", " when repeated: it keeps the first of these (and joins
- * `cookie` with "; ", makes `set-cookie` an array), so only `headersDistinct` shows a repeat.
- */
-const NOT_COMMA_JOINED = new Set(['age', 'authorization', 'content-length', 'content-type', 'etag', 'expires', 'from', 'host', 'if-modified-since', 'if-unmodified-since', 'last-modified', 'location', 'max-forwards', 'proxy-authorization', 'referer', 'retry-after', 'server', 'user-agent', 'cookie', 'set-cookie']);
-
-/**
- * A key header's value, or its values when the client repeated it. Read from `headers` when that
- * can tell (a comma-joined header without a comma came once), which spares building
- * `headersDistinct`, a second map of every header, on every request.
- */
-function keyHeader(ctx: RequestContext, lower: string): string | string[] | undefined {
-  if (!NOT_COMMA_JOINED.has(lower)) {
-    const v = ctx.req.headers[lower];
-    if (v === undefined) return undefined;
-    if (typeof v === 'string' && v.indexOf(',') === -1) return v;
-  }
-  return firstOrAll(ctx.req.headersDistinct[lower]);
-}
-
 function findKey(ctx: RequestContext, conf: Compiled, body: Record<string, unknown> | null): Found {
   const c = conf.config;
   for (let i = 0; i < c.key_names.length; i++) {
     const name = c.key_names[i];
     let v: unknown;
     let where: 'header' | 'query' | 'body' = 'header';
-    if (c.key_in_header) v = keyHeader(ctx, conf.lowerNames[i]);
+    if (c.key_in_header) v = requestHeaderValues(ctx.req, conf.lowerNames[i]);
     if (v === undefined && c.key_in_query && ctx.rawQuery) {
       v = firstOrAll(ctx.queryParams().getAll(name));
       where = 'query';

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { RequestContext } from '../../proxy/context.ts';
+import { requestHeaderValues } from '../../proxy/headers.ts';
 
 export const LIMIT_BY = ['consumer', 'credential', 'ip', 'service', 'header', 'path'] as const;
 export type LimitBy = (typeof LIMIT_BY)[number];
@@ -31,9 +32,8 @@ export function identifierOf(ctx: RequestContext, by: LimitBy, headerName: strin
     case 'header': {
       // Kong's `kong.request.get_header`: the first value of a repeated header (node:http joins
       // them with ", ", which gave a client a fresh counter for every second value it added)
-      const name = headerName?.toLowerCase();
-      const v = name ? ctx.req.headers[name] : undefined;
-      if (v !== undefined) id = ctx.req.headersDistinct[name!]?.[0] ?? (Array.isArray(v) ? v[0] : v);
+      const v = headerName ? requestHeaderValues(ctx.req, headerName.toLowerCase()) : undefined;
+      if (v !== undefined) id = Array.isArray(v) ? v[0] : v;
       break;
     }
     case 'path':
