@@ -19,6 +19,7 @@ import { JsonBodyError } from '../util/json.ts';
 import { parserErrorAnswer, rawAnswer, type ParserError } from './parser-errors.ts';
 import { lingerOnClose, lingeringClose } from './lingering-close.ts';
 import { watchUnreadBody } from './unread-body.ts';
+import { GatewayResponse } from './response.ts';
 import { accessLogEntry } from './access-log.ts';
 import { tracerIn } from '../snapshot/compile.ts';
 import { startTrace } from '../plugins/opentelemetry/handler.ts';
@@ -74,6 +75,8 @@ export class ProxyServer {
         keepAliveTimeout: this.#settings.keepalive_timeout_ms,
         connectionsCheckingInterval: Math.min(30_000, Math.max(1000, Math.floor(this.#settings.client_header_timeout_ms / 2))),
         requireHostHeader: false,
+        // plugins' headers held for the answer's writeHead (src/proxy/response.ts)
+        ServerResponse: GatewayResponse,
       },
       (req, res) => this.#handle(req, res),
     );

@@ -20,6 +20,7 @@ import { exporterFor } from '../../observability/otel/exporter.ts';
 import { metricsFor, type GenAiMetrics } from '../../observability/otel/genai-metrics.ts';
 import { accessLogEntry } from '../../proxy/access-log.ts';
 import { VERSION } from '../../proxy/names.ts';
+import { setResponseHeader } from '../shared/response-headers.ts';
 
 /** The request span's name: Kong's (kong/observability/tracing/instrumentation.lua, `_M.request`). */
 export const ROOT_SPAN_NAME = 'kong';
@@ -105,7 +106,7 @@ export function startTrace(ctx: RequestContext, conf: CompiledOpenTelemetry): Tr
   if (tracing) for (const h of conf.clear) delete ctx.req.headers[h];
   // without a traces endpoint no span is recorded: the trace's ids still serve the logs endpoint and the trace-id header
   const trace = new Trace(ctx.startedAt, incoming, conf.sampleRate, tracing ? conf.propagation : null, conf.metrics, tracing ? ctx.settings.tracingInstruments : NO_INSTRUMENTS);
-  if (conf.traceIdHeader && !ctx.res.headersSent) ctx.res.setHeader(conf.traceIdHeader, trace.traceId);
+  if (conf.traceIdHeader) setResponseHeader(ctx, conf.traceIdHeader, trace.traceId);
   return trace;
 }
 
