@@ -17,9 +17,12 @@ export function callgrindCommand(dir: string): string[] {
 export class Callgrind {
   readonly #pid: number;
   readonly #dir: string;
-  constructor(pid: number, dir: string) {
+  /** Each measurement's dump is kept as `<label>.cg` in the dir (for callgrind_annotate) instead of deleted. */
+  readonly #keepAs: string | null;
+  constructor(pid: number, dir: string, keepAs: string | null = null) {
     this.#pid = pid;
     this.#dir = dir;
+    this.#keepAs = keepAs;
   }
   #control(...a: string[]): void {
     const r = spawnSync('callgrind_control', [...a, String(this.#pid)], { encoding: 'utf8', timeout: 600_000 });
@@ -39,6 +42,7 @@ export class Callgrind {
     for (const f of dumps) {
       const m = /^(?:summary|totals):\s*(\d+)/m.exec(fs.readFileSync(path.join(this.#dir, f), 'utf8'));
       if (m) total += Number(m[1]);
+      if (this.#keepAs) fs.renameSync(path.join(this.#dir, f), path.join(this.#dir, `${this.#keepAs}.cg`));
     }
     return total;
   }

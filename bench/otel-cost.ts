@@ -127,7 +127,7 @@ try {
         };
       }
       await warm();
-      const cg = args.callgrind ? new Callgrind(worker, cgDir) : null;
+      const cg = args.callgrind ? new Callgrind(worker, cgDir, args['keep-callgrind'] ? `${name}-${round + 1}` : null) : null;
       cg?.start();
       const cpu0 = cpuUs([worker]);
       const fromUs = monoUs();
