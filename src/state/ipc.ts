@@ -13,8 +13,15 @@ import type { MemoryCache } from './memory-cache.ts';
 import type { CounterIncrement, SharedState } from './types.ts';
 
 type CounterOp = { op: 'increment'; items: CounterIncrement[] } | { op: 'read'; keys: string[] };
-/** The counter calls of one turn of a worker's event loop, in order (IpcState's coalescing). */
-type CounterBatchOp = { op: 'batch'; ops: CounterOp[] };
+/**
+ * The counter calls of one turn of a worker's event loop, in order (IpcState's coalescing), with
+ * each distinct key written once, in `keys`: a call is `['r', key index ...]` (read) or
+ * `['i', key index, delta, ttlMs, ...]` (increment). The calls of a turn name the same few keys
+ * over and over (the limits of the same consumers, ~100 characters each): written out in full, a
+ * turn of a dozen rate-limited requests was ~15 KB of JSON to write and parse, ~1 KB per request.
+ */
+type CounterBatchOp = { op: 'batch'; keys: string[]; ops: WireCounterOp[] };
+type WireCounterOp = ['r', ...number[]] | ['i', ...number[]];
 type CacheOp =
   | { op: 'get'; key: string }
   | { op: 'set'; key: string; value: string; ttlMs: number }
@@ -49,8 +56,22 @@ interface Counters {
 
 /** The primary's side of a counter request: one value per item or key, a batch's ops' values one after the other. */
 export function serveCounterRequest(counters: Counters, msg: StateRequest): number[] {
-  const serve = (op: CounterOp) => (op.op === 'increment' ? counters.increment(op.items) : counters.read(op.keys));
-  return msg.op === 'batch' ? msg.ops.flatMap(serve) : serve(msg);
+  if (msg.op === 'increment') return counters.increment(msg.items);
+  if (msg.op === 'read') return counters.read(msg.keys);
+  const keys = msg.keys;
+  const values: number[] = [];
+  for (const op of msg.ops) {
+    if (op[0] === 'r') {
+      const read: string[] = [];
+      for (let i = 1; i < op.length; i++) read.push(keys[op[i] as number]);
+      for (const v of counters.read(read)) values.push(v);
+    } else {
+      const items: CounterIncrement[] = [];
+      for (let i = 1; i < op.length; i += 3) items.push({ key: keys[op[i] as number], delta: op[i + 1] as number, ttlMs: op[i + 2] as number });
+      for (const v of counters.increment(items)) values.push(v);
+    }
+  }
+  return values;
 }
 
 /** The primary's side of a cache request: what to put in the `state-reply`. */
@@ -111,9 +132,32 @@ class TurnBatch<I, R> {
   }
 }
 
-/** Counter calls as one message: a single call as it is, several as a batch. */
+/** Counter calls as one message: a single call as it is, several as a batch naming each key once (CounterBatchOp). */
 function counterMessage(ops: CounterOp[]): { t: 'state' } & (CounterOp | CounterBatchOp) {
-  return ops.length === 1 ? { t: 'state', ...ops[0] } : { t: 'state', op: 'batch', ops };
+  if (ops.length === 1) return { t: 'state', ...ops[0] };
+  const keys: string[] = [];
+  const index = new Map<string, number>();
+  const indexOf = (key: string): number => {
+    let i = index.get(key);
+    if (i === undefined) {
+      index.set(key, (i = keys.length));
+      keys.push(key);
+    }
+    return i;
+  };
+  const wire: WireCounterOp[] = [];
+  for (const op of ops) {
+    if (op.op === 'read') {
+      const w: WireCounterOp = ['r'];
+      for (const k of op.keys) w.push(indexOf(k));
+      wire.push(w);
+    } else {
+      const w: WireCounterOp = ['i'];
+      for (const it of op.items) w.push(indexOf(it.key), it.delta, it.ttlMs);
+      wire.push(w);
+    }
+  }
+  return { t: 'state', op: 'batch', keys, ops: wire };
 }
 
 /** How many values a counter call answers: one per item or key. */

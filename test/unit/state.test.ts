@@ -72,8 +72,9 @@ function ipcPair(): { client: IpcState; counters: MemoryCounters; cache: MemoryC
   const counters = new MemoryCounters();
   const cache = new MemoryCache();
   const sent: (StateRequest | CacheRequest)[] = [];
-  const client: IpcState = new IpcState((msg) => {
-    sent.push(msg);
+  const client: IpcState = new IpcState((sentMsg) => {
+    sent.push(sentMsg);
+    const msg = JSON.parse(JSON.stringify(sentMsg)) as typeof sentMsg; // what crosses the channel is JSON
     const values =
       msg.t === 'cache' ? serveCacheRequest(cache, msg) : serveCounterRequest(counters, msg);
     setImmediate(() => client.onReply({ t: 'state-reply', id: msg.id, values }));
@@ -107,6 +108,7 @@ test('IPC counter calls of one turn travel as one message, each caller getting i
   assert.deepEqual(await Promise.all(calls), [[2], [2, 0], [3, 5], [5]], 'applied in the order they were made');
   assert.equal(sent.length, 1, 'one message for the turn');
   assert.equal(sent[0].t === 'state' && sent[0].op, 'batch');
+  assert.deepEqual(sent[0].t === 'state' && sent[0].op === 'batch' && sent[0].keys, ['a', 'b'], 'each key written once for the whole turn');
   // a turn with one call sends it as it is
   assert.deepEqual(await client.read(['a']), [3]);
   assert.equal(sent.length, 2);
