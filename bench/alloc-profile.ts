@@ -6,8 +6,9 @@
  * total is steadier than CPU time on a shared machine: a change that allocates less shows.
  *
  * With `--otel` the gateway has the `otel` scenario's global opentelemetry plugin (sampling 1.0,
- * traces and GenAI metrics to an OTLP sink in this process). It also prints the main thread's GC
- * pauses per request over the same window.
+ * traces and GenAI metrics to an OTLP sink in this process). It then prints the main thread's GC
+ * pauses per request, counted over a second window of the same load without the heap profiler
+ * (which slows every collection).
  *
  *   taskset -c 1 node bench/alloc-profile.ts [--request chat|stream|<client API: plugins, responses, ...>] [--otel] [--seconds 3] [--top 30]
  */
