@@ -232,7 +232,7 @@ function writeLogRecord(w: ProtoWriter, record: LogRecord): void {
  */
 interface KeyEntry {
   key: Uint8Array;
-  /** KeyValue bodies by value; null once the key proved to have too many values to be worth it. */
+  /** KeyValue bodies by value, each after its length (what follows the field's tag); null once the key proved to have too many values to be worth it. */
   values: Map<string | number | boolean, Uint8Array> | null;
 }
 
@@ -260,7 +260,7 @@ function forgetAll(): void {
   rememberedValues = 0;
 }
 
-/** The KeyValue body of a scalar attribute, remembered when its key still takes new values; undefined: encode it in place. */
+/** The length-prefixed KeyValue body of a scalar attribute, remembered when its key still takes new values; undefined: encode it in place. */
 function keyValueBody(e: KeyEntry, value: string | number | boolean): Uint8Array | undefined {
   const values = e.values!;
   let body = values.get(value);
@@ -273,7 +273,8 @@ function keyValueBody(e: KeyEntry, value: string | number | boolean): Uint8Array
   if ((typeof value === 'string' && value.length > VALUE_CHARS_MAX) || rememberedValues >= REMEMBERED_VALUES_MAX) return undefined;
   const w = keyWriter.reset().raw(e.key).fork(F.value);
   writeAnyValue(w, value);
-  body = w.join().finish();
+  const kv = w.join().finish();
+  body = keyWriter.reset().bytes(kv).finish();
   values.set(value, body);
   rememberedValues++;
   return body;
@@ -287,7 +288,7 @@ function writeAttributes(w: ProtoWriter, field: number, attributes: Attributes):
     if (e.values !== null && typeof value !== 'object') {
       const body = keyValueBody(e, value);
       if (body !== undefined) {
-        w.tag(field, 2).bytes(body);
+        w.tag(field, 2).raw(body);
         continue;
       }
     }

@@ -8,8 +8,10 @@
  * body of 128 bytes or more (a longer varint) is moved right to make room. Most nested messages
  * of a span (attributes: KeyValue, AnyValue; status; events) are shorter, so they cost no copy;
  * a span itself moves once by a byte or two. One Writer is reused across batches: `reset()` keeps
- * the grown buffer. Short ASCII strings (attribute keys and most values) are written by a loop
- * rather than TextEncoder, whose call costs more than the copy for a few dozen bytes.
+ * the grown buffer. Copies and strings go through one call (`Uint8Array#set`, Buffer's
+ * `utf8Write`) except the shortest, written by a loop: a call costs ~15–30 ns whatever the length,
+ * a loop ~1–2 ns a byte, so the loop wins below ~8 bytes (copies) and ~12 characters (strings)
+ * (docs/performance.md, "OpenTelemetry").
  */
 
 /** Wire types (encoding guide, "Message Structure"). */
@@ -17,9 +19,20 @@ export const WIRE = { varint: 0, i64: 1, len: 2, i32: 5 } as const;
 
 const TWO_32 = 4294967296;
 
+/** Node's own UTF-8 writer of a Buffer (what `buf.write(s, at, n, 'utf8')` ends in, without the argument checks; protobufjs uses it too). */
+interface Utf8Writable {
+  utf8Write(value: string, offset: number, length: number): number;
+}
+
+/** Copies up to this many bytes, and strings up to this many characters, are written by a loop (see above). */
+const COPY_LOOP_MAX = 8;
+const STRING_LOOP_MAX = 12;
+
 export class ProtoWriter {
   private buf: Uint8Array;
   private view: DataView;
+  /** The same memory as a Buffer, for its UTF-8 writer. */
+  private text: Utf8Writable;
   pos = 0;
   /** Start positions of open nested messages (where their bodies begin, after a 5-byte reservation). */
   private stack: number[] = [];
@@ -27,6 +40,7 @@ export class ProtoWriter {
   constructor(initialSize = 4096) {
     this.buf = new Uint8Array(initialSize);
     this.view = new DataView(this.buf.buffer);
+    this.text = Buffer.from(this.buf.buffer) as unknown as Utf8Writable;
   }
 
   /** Empties the writer for the next message; the buffer (already grown to fit) is kept. */
@@ -57,6 +71,7 @@ export class ProtoWriter {
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
     this.view = new DataView(next.buffer);
+    this.text = Buffer.from(next.buffer) as unknown as Utf8Writable;
   }
 
   /** A varint of a non-negative integer up to 2^53 (JS numbers; larger uint64s go through fixed64). */
@@ -130,8 +145,8 @@ export class ProtoWriter {
   raw(bytes: Uint8Array): this {
     const n = bytes.length;
     this.ensure(n);
-    if (n > 64) this.buf.set(bytes, this.pos);
-    else for (let i = 0, p = this.pos; i < n; i++) this.buf[p + i] = bytes[i]; // a loop beats set()'s call for a key's few bytes
+    if (n > COPY_LOOP_MAX) this.buf.set(bytes, this.pos);
+    else for (let i = 0, p = this.pos; i < n; i++) this.buf[p + i] = bytes[i];
     this.pos += n;
     return this;
   }
@@ -139,8 +154,8 @@ export class ProtoWriter {
   /** A length-prefixed UTF-8 string (no tag). */
   string(value: string): this {
     const n = value.length;
-    if (n < 128) {
-      // the common case: short ASCII, one length byte and a copy loop
+    if (n <= STRING_LOOP_MAX) {
+      // a short ASCII string: one length byte and a copy loop
       this.ensure(n + 1);
       const buf = this.buf;
       const at = this.pos + 1;
@@ -161,7 +176,7 @@ export class ProtoWriter {
     const lenSize = varintSize(max);
     this.ensure(10 + max); // room for uvarint()'s own ensure(10) below too: a growth there would lose the bytes written past pos
     const start = this.pos + lenSize;
-    const { written } = TEXT.encodeInto(value, this.buf.subarray(start));
+    const written = this.text.utf8Write(value, start, max);
     const actual = varintSize(written);
     if (actual !== lenSize) this.buf.copyWithin(this.pos + actual, start, start + written);
     this.uvarint(written);
@@ -292,8 +307,6 @@ export class ProtoWriter {
     return this;
   }
 }
-
-const TEXT = new TextEncoder();
 
 /** A hex digit's value by char code (either case); anything else counts as 0, as ids are checked where they are made. */
 const HEX = new Uint8Array(128);
