@@ -199,6 +199,8 @@ export interface PassthroughAnswer {
   passthrough: string;
   usage: Usage | null;
   responseModel: string | null;
+  /** The answer as parsed (the provider's and the client's API alike): a traced request reads its id and finish reasons here instead of from the text. */
+  parsed: unknown;
 }
 
 export interface TranslatedResponse {
@@ -213,6 +215,8 @@ export interface TranslatedResponse {
   text?: string;
   /** A translated answer in canonical form (a stream request answered in one body is replayed through the client's sink). */
   canonical?: CanonicalResponse;
+  /** A passed-through answer as parsed, while `body` is still its text (PassthroughAnswer.parsed); a step that rewrites the body leaves it out. */
+  parsed?: unknown;
 }
 
 /** A provider answer that cannot be turned into the OpenAI shape: the client gets 502 (docs/decisions.md, D3). */

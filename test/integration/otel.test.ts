@@ -62,10 +62,12 @@ before(async () => {
   gw = await Gateway.start({ workers: 1, env: { MODELGATE_TRACING_INSTRUMENTATIONS: 'all' } });
   await admin('POST', '/services', { name: 'ai', url: 'http://localhost:32000' });
   await admin('POST', '/services', { name: 'plain', url: echo.url });
-  for (const name of ['chat', 'payloads', 'emb', 'failover', 'noprop', 'collector']) await admin('POST', '/services/ai/routes', { name, paths: [`/${name}`] });
+  for (const name of ['chat', 'payloads', 'redacted', 'emb', 'failover', 'noprop', 'collector']) await admin('POST', '/services/ai/routes', { name, paths: [`/${name}`] });
   await admin('POST', '/services/plain/routes', { name: 'plain', paths: ['/plain'] });
   await openaiPlugin('chat', 'gpt-4o', '/v1/chat/completions');
   await openaiPlugin('payloads', 'gpt-4o', '/v1/chat/completions', { logging: { log_payloads: true, log_statistics: true } });
+  await openaiPlugin('redacted', 'gpt-4o', '/v1/chat/completions', { logging: { log_payloads: true, log_statistics: true } });
+  await admin('POST', '/routes/redacted/plugins', { name: 'ai-sanitizer', config: { anonymize: ['email'], sanitization_mode: 'OUTPUT' } });
   await openaiPlugin('emb', 'text-embedding-3-small', '/v1/embeddings', { route_type: 'llm/v1/embeddings' });
   await openaiPlugin('noprop', 'gpt-4o', '/v1/chat/completions', { options: { trace_propagation: false } });
   await openaiPlugin('collector', 'gpt-4o', '/v1/chat/completions');
@@ -267,6 +269,17 @@ test('content attributes only where the route logs payloads, in the conventions\
   assert.deepEqual(JSON.parse(String(g.attributes['gen_ai.output.messages'])), [
     { role: 'assistant', parts: [{ type: 'text', content: r.json.choices[0].message.content }], finish_reason: r.json.choices[0].finish_reason },
   ]);
+});
+
+test('an answer a guard rewrote: the span holds what the client got (the redacted text), never the provider\'s', async () => {
+  openai.nextResponse({ text: 'Write to jane.doe@example.com for access.' });
+  const r = await gw.proxyRequest('POST', '/redacted', { messages: USER });
+  assert.equal(r.status, 200, r.text);
+  const content = r.json.choices[0].message.content;
+  assert.doesNotMatch(content, /jane\.doe/);
+  const g = byName(await traceOf(r.headers.get(TRACE_HEADER)!), 'chat gpt-4o');
+  assert.equal(g.attributes['gen_ai.response.id'], r.json.id);
+  assert.deepEqual(JSON.parse(String(g.attributes['gen_ai.output.messages'])), [{ role: 'assistant', parts: [{ type: 'text', content }], finish_reason: 'stop' }]);
 });
 
 test('a plain forward: a kong.balancer client span, and the upstream gets it as the traceparent parent', async () => {

@@ -49,7 +49,7 @@ export function defineDriver(definition: DriverDefinition): ProviderDriver {
  * its own bytes; a canonical answer is rendered in the client's API (ctx.renderResponse).
  */
 export function rendered(answer: ParsedAnswer, ctx: DriverContext): TranslatedResponse {
-  if ('passthrough' in answer) return { body: answer.passthrough, usage: answer.usage, responseModel: answer.responseModel };
+  if ('passthrough' in answer) return { body: answer.passthrough, usage: answer.usage, responseModel: answer.responseModel, parsed: answer.parsed };
   return { body: ctx.renderResponse(answer), usage: answer.usage, responseModel: answer.model || null, carried: carriedOf(answer), text: responseText(answer), canonical: answer };
 }
 

@@ -99,7 +99,7 @@ function set(body: JsonObject, key: string, value: unknown): void {
 function parseNativeResponse(text: string, _ctx: DriverContext): PassthroughAnswer {
   const parsed = parseUpstreamJson(text, PROVIDER);
   if (!isObject(parsed) || !Array.isArray(parsed.content)) throw new TranslationError('\'content\' not in anthropic response');
-  return { passthrough: text, usage: anthropicUsage(parsed.usage), responseModel: asString(parsed.model) ?? null };
+  return { passthrough: text, usage: anthropicUsage(parsed.usage), responseModel: asString(parsed.model) ?? null, parsed };
 }
 
 // ---------------------------------------------------------------------------------------------

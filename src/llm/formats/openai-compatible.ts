@@ -345,7 +345,7 @@ function applyConfiguredOptions(body: JsonObject, req: CanonicalRequest, ctx: Dr
 function parseOpenAIResponse(body: string, ctx: DriverContext, usageOf: UsageReader): PassthroughAnswer {
   const parsed = parseUpstreamJson(body, ctx.routeType);
   if (!isObject(parsed) || !Array.isArray(parsed.choices)) throw new TranslationError(`'choices' not in ${ctx.routeType} response`);
-  return { passthrough: body, usage: usageOf(parsed.usage), responseModel: asString(parsed.model) ?? null };
+  return { passthrough: body, usage: usageOf(parsed.usage), responseModel: asString(parsed.model) ?? null, parsed };
 }
 
 function parseBridgedResponse(body: string, ctx: DriverContext, usageOf: UsageReader): CanonicalResponse {

@@ -132,9 +132,9 @@ function parseResponsesAnswer(body: string, ctx: DriverContext): PassthroughAnsw
   if (previous !== undefined && parsed.previous_response_id !== previous) {
     // the gateway's store sent the conversation itself: the answer still says which response it continues
     parsed.previous_response_id = previous;
-    return { passthrough: JSON.stringify(parsed), usage: responsesUsageOf(parsed.usage), responseModel: asString(parsed.model) ?? null };
+    return { passthrough: JSON.stringify(parsed), usage: responsesUsageOf(parsed.usage), responseModel: asString(parsed.model) ?? null, parsed };
   }
-  return { passthrough: body, usage: responsesUsageOf(parsed.usage), responseModel: asString(parsed.model) ?? null };
+  return { passthrough: body, usage: responsesUsageOf(parsed.usage), responseModel: asString(parsed.model) ?? null, parsed };
 }
 
 /**

@@ -177,13 +177,19 @@ export interface AnswerFacts {
  * (`status`, `incomplete_details.reason`). Read only on traced requests.
  */
 export function answerFacts(body: string): AnswerFacts {
-  const facts: AnswerFacts = { id: null, finishReasons: [], text: null };
-  let v: any;
+  let v: unknown;
   try {
     v = JSON.parse(body);
   } catch {
-    return facts;
+    return { id: null, finishReasons: [], text: null };
   }
+  return answerFactsOf(v);
+}
+
+/** answerFacts of an answer already parsed (a passed-through one: TranslatedResponse.parsed). */
+export function answerFactsOf(parsed: unknown): AnswerFacts {
+  const facts: AnswerFacts = { id: null, finishReasons: [], text: null };
+  const v = parsed as any;
   if (v === null || typeof v !== 'object') return facts;
   if (typeof v.id === 'string') facts.id = v.id;
   if (Array.isArray(v.choices)) {

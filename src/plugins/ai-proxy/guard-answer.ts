@@ -122,7 +122,7 @@ export async function guardJsonAnswer(ctx: RequestContext, driver: ExchangeConte
     // a translated answer: the canonical parts are changed and rendered again (the stream-from-JSON path replays them)
     const canonical = await guardCanonical(ctx, driver, request, translated.canonical);
     if (canonical === translated.canonical) return translated;
-    return { ...translated, canonical, body: driver.renderResponse(canonical) };
+    return { ...translated, canonical, body: driver.renderResponse(canonical), parsed: undefined };
   }
   let body: JsonObject;
   try {
@@ -144,7 +144,7 @@ export async function guardJsonAnswer(ctx: RequestContext, driver: ExchangeConte
       changed = true;
     }
   }
-  return changed ? { ...translated, body: JSON.stringify(body) } : translated;
+  return changed ? { ...translated, body: JSON.stringify(body), parsed: undefined } : translated;
 }
 
 async function guardCanonical(ctx: RequestContext, driver: ExchangeContext, request: CanonicalRequest, response: CanonicalResponse): Promise<CanonicalResponse> {

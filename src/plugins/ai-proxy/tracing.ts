@@ -14,7 +14,7 @@ import type { ModelOptions } from '../../llm/types.ts';
 import { UpstreamError } from '../../proxy/errors.ts';
 import { STATUS_CODE, type Attributes } from '../../observability/otel/types.ts';
 import { injectTrace, type OpenSpan } from '../../observability/otel/trace.ts';
-import { answerFacts, quickAnswerFacts, endAttributes, errorType, inputMessages, operationName, outputMessages, providerName, serverAttributes, spanName, startAttributes, type StreamFacts } from '../../observability/otel/genai.ts';
+import { answerFacts, answerFactsOf, quickAnswerFacts, endAttributes, errorType, inputMessages, operationName, outputMessages, providerName, serverAttributes, spanName, startAttributes, type StreamFacts } from '../../observability/otel/genai.ts';
 import { recordAiExchange, recordGenAi } from '../../observability/otel/genai-metrics.ts';
 
 /** What a call's planning context tells (a DriverContext for chat and completions, an EmbeddingsContext for embeddings). */
@@ -107,12 +107,20 @@ export function endCall(ctx: RequestContext, t: TracedCall, status: number): voi
 
 /**
  * A whole answer's id, finish reasons and text, kept with the exchange's record for the span
- * (traced requests only). `quick`: an OpenAI chat or completions answer (choices at its top) whose
- * text is not wanted (the route does not log payloads): read without a second JSON.parse.
+ * (traced requests only). `parsed`: the answer passed through as the driver parsed it (its body
+ * unchanged since), read as it is. `quick`: an OpenAI chat or completions answer (choices at its
+ * top) whose text is not wanted (the route does not log payloads): read without a second JSON.parse.
  */
-export function noteAnswer(ctx: RequestContext, body: string, quick = false): void {
+export function noteAnswer(ctx: RequestContext, body: string, quick = false, parsed?: unknown): void {
   const x = ctx.shared.ai as AiExchange | undefined;
   if (!x) return;
+  if (parsed !== undefined) {
+    const facts = answerFactsOf(parsed);
+    x.responseId = facts.id;
+    x.finishReasons = facts.finishReasons;
+    if (facts.text !== null) x.outputText = facts.text;
+    return;
+  }
   if (quick) {
     const quick = quickAnswerFacts(body);
     if (quick !== null) {
