@@ -239,6 +239,26 @@ test('the protobuf writer writes what protobufjs writes (varints, negatives, dou
   );
 });
 
+test('nesting deeper than the writer first keeps track of, and bodies long enough to move, write what protobufjs writes', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 60 }), fc.string({ maxLength: 200 }), (depth, str) => {
+      const w = new ProtoWriter(8);
+      const ref = protobuf.Writer.create();
+      for (let i = 0; i < depth; i++) {
+        w.fork(1 + (i % 20));
+        ref.uint32((1 + (i % 20)) * 8 + 2).fork();
+      }
+      w.stringField(2, str);
+      ref.uint32(18).string(str);
+      for (let i = 0; i < depth; i++) {
+        w.join();
+        ref.ldelim();
+      }
+      assert.deepEqual(Buffer.from(w.finish()), Buffer.from(ref.finish()));
+    }),
+  );
+});
+
 test('the writer is reused: a second message does not carry bytes of the first', () => {
   const a = encodeTraces(SPANS, RESOURCE, SCOPE);
   const b = encodeTraces([SPANS[2]], {}, { name: 'x' });

@@ -34,8 +34,9 @@ export class ProtoWriter {
   /** The same memory as a Buffer, for its UTF-8 writer. */
   private text: Utf8Writable;
   pos = 0;
-  /** Start positions of open nested messages (where their bodies begin, after a 5-byte reservation). */
-  private stack: number[] = [];
+  /** Start positions of open nested messages (where their bodies begin, after the length's reserved byte), `depth` of them. */
+  private stack = new Int32Array(16);
+  private depth = 0;
 
   constructor(initialSize = 4096) {
     this.buf = new Uint8Array(initialSize);
@@ -46,19 +47,19 @@ export class ProtoWriter {
   /** Empties the writer for the next message; the buffer (already grown to fit) is kept. */
   reset(): this {
     this.pos = 0;
-    this.stack.length = 0;
+    this.depth = 0;
     return this;
   }
 
   /** What was written, without a copy: valid until the writer is reset or written again. */
   written(): Uint8Array {
-    if (this.stack.length !== 0) throw new Error('protobuf: unclosed nested message');
+    if (this.depth !== 0) throw new Error('protobuf: unclosed nested message');
     return this.buf.subarray(0, this.pos);
   }
 
   /** A copy of what was written (the internal buffer is reused by the next message). */
   finish(): Uint8Array {
-    if (this.stack.length !== 0) throw new Error('protobuf: unclosed nested message');
+    if (this.depth !== 0) throw new Error('protobuf: unclosed nested message');
     return this.buf.slice(0, this.pos);
   }
 
@@ -76,6 +77,12 @@ export class ProtoWriter {
 
   /** A varint of a non-negative integer up to 2^53 (JS numbers; larger uint64s go through fixed64). */
   uvarint(value: number): this {
+    if (value < 0x80) {
+      // one byte: lengths of most nested messages, small counts
+      this.ensure(1);
+      this.buf[this.pos++] = value;
+      return this;
+    }
     this.ensure(10);
     let v = value;
     // Above 2^31 bit operators would truncate: divide instead.
@@ -280,14 +287,19 @@ export class ProtoWriter {
     this.tag(field, WIRE.len);
     this.ensure(1);
     this.pos += 1;
-    this.stack.push(this.pos);
+    if (this.depth === this.stack.length) {
+      const deeper = new Int32Array(this.depth * 2);
+      deeper.set(this.stack);
+      this.stack = deeper;
+    }
+    this.stack[this.depth++] = this.pos;
     return this;
   }
 
   /** Closes the innermost `fork()`: writes its length, moving the body right when the length needs more than the reserved byte. */
   join(): this {
-    const start = this.stack.pop();
-    if (start === undefined) throw new Error('protobuf: join() without fork()');
+    if (this.depth === 0) throw new Error('protobuf: join() without fork()');
+    const start = this.stack[--this.depth];
     const len = this.pos - start;
     if (len < 0x80) {
       this.buf[start - 1] = len;
