@@ -8,9 +8,13 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** The command prefix that starts a process under callgrind with counting off, dumps in `dir`. */
-export function callgrindCommand(dir: string): string[] {
-  return ['valgrind', '--tool=callgrind', '--trace-children=yes', '--instr-atstart=no', '--smc-check=all-non-file', `--callgrind-out-file=${dir}/cg.%p`];
+/**
+ * The command prefix that starts a process under callgrind with counting off, dumps in `dir`.
+ * `separateThreads`: a dump per thread, so that `Callgrind.stop()` can count the main thread
+ * alone (V8's compiler and GC helper threads left out, as they run beside the request path).
+ */
+export function callgrindCommand(dir: string, separateThreads = false): string[] {
+  return ['valgrind', '--tool=callgrind', '--trace-children=yes', '--instr-atstart=no', '--smc-check=all-non-file', ...(separateThreads ? ['--separate-threads=yes'] : []), `--callgrind-out-file=${dir}/cg.%p`];
 }
 
 /** Instruction counting in one process of a gateway started under callgrind (callgrind_control). */
@@ -32,12 +36,16 @@ export class Callgrind {
     this.#control('-i', 'on');
     this.#control('-z');
   }
-  /** Instructions since start(). */
-  stop(): number {
+  /**
+   * Instructions since start(): of every thread, or of the main thread alone when `mainThread`
+   * (the process runs under `callgrindCommand(dir, true)`: its dumps end in `-01` for thread 1).
+   */
+  stop(mainThread = false): number {
     for (const f of fs.readdirSync(this.#dir)) if (f.startsWith(`cg.${this.#pid}.`)) fs.rmSync(path.join(this.#dir, f));
     this.#control('-d');
     this.#control('-i', 'off');
-    const dumps = fs.readdirSync(this.#dir).filter((f) => f.startsWith(`cg.${this.#pid}.`));
+    const dumps = fs.readdirSync(this.#dir).filter((f) => f.startsWith(`cg.${this.#pid}.`) && (!mainThread || f.endsWith('-01')));
+    if (mainThread && dumps.length === 0) throw new Error(`callgrind: no main-thread dump for ${this.#pid} (started without separate threads?)`);
     let total = 0;
     for (const f of dumps) {
       const m = /^(?:summary|totals):\s*(\d+)/m.exec(fs.readFileSync(path.join(this.#dir, f), 'utf8'));

@@ -7,6 +7,9 @@
  * `--rounds` times. CPU time per request from /proc (noisy on a shared machine), and with
  * `--callgrind` instructions per request in the worker (repeatable: the difference is what
  * tracing costs, export included — a batch of 200 spans leaves every 50 requests).
+ * `--main-thread` (with `--callgrind`): the worker's main thread alone, V8 compiling and collecting
+ * on its helper threads as it does outside callgrind; without it V8 runs single-threaded and a
+ * window also counts whatever compilations fall into it.
  *
  * `--cpu-prof`: the worker runs under `--cpu-prof` and the last round of each route is summarised
  * from its own window of the profile: the functions whose self time per request differs most.
@@ -14,7 +17,7 @@
  * `--connections N`: instead of one request at a time, N connections of autocannon for `--seconds`
  * per measurement (the bench's load shape; `--warmup` then counts seconds too).
  *
- *   taskset -c 1 node bench/otel-cost.ts [--requests 400] [--warmup 200] [--rounds 3] [--stream] [--callgrind | --cpu-prof]
+ *   taskset -c 1 node bench/otel-cost.ts [--requests 400] [--warmup 200] [--rounds 3] [--stream] [--callgrind [--main-thread] | --cpu-prof]
  *                           [--connections 64 --seconds 3]
  */
 import fs from 'node:fs';
@@ -46,6 +49,9 @@ const { values: args } = parseArgs({
     'gateway-cpu': { type: 'string', default: '0' },
     // keep the callgrind dumps (the last one is the last route measured) for callgrind_annotate
     'keep-callgrind': { type: 'boolean', default: false },
+    // count the worker's main thread alone, V8 running as it does outside callgrind (compiling and
+    // collecting on helper threads) instead of single-threaded with everything counted
+    'main-thread': { type: 'boolean', default: false },
   },
 });
 const REQUESTS = Number(args.requests);
@@ -65,14 +71,15 @@ const env: Record<string, string> = { MODELGATE_LOG_LEVEL: 'warn', MODELGATE_ACC
 // under callgrind every thread's instructions count: V8's background compiler and GC threads then
 // make the counts jump by whole compilations and collections; one thread makes them repeat (the
 // workers inherit the primary's execArgv)
-const v8Flags = args.callgrind ? ['--single-threaded'] : [];
+const MAIN_THREAD = args['main-thread'];
+const v8Flags = args.callgrind && !MAIN_THREAD ? ['--single-threaded'] : [];
 if (profDir) env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${profDir} --cpu-prof-interval=100`;
 /** The last round's window of each route (monotonic µs, the profile's clock). */
 const windows: Record<string, { fromUs: number; toUs: number; requests: number }> = {};
 const monoUs = () => Number(process.hrtime.bigint() / 1000n);
 // as the bench pins them: the gateway on CPU 0, this script (load, mock, sink) on the others — run it under `taskset -c 1`
 const pin = os.cpus().length > 1 ? ['taskset', '-c', args['gateway-cpu']] : [];
-const gw = await Gateway.start({ env, command: [...pin, ...(args.callgrind ? callgrindCommand(cgDir) : []), process.execPath, ...v8Flags, CLI], noWait: true });
+const gw = await Gateway.start({ env, command: [...pin, ...(args.callgrind ? callgrindCommand(cgDir, MAIN_THREAD) : []), process.execPath, ...v8Flags, CLI], noWait: true });
 try {
   await gw.ready(args.callgrind ? 600_000 : 20_000);
   const admin = async (method: string, p: string, body?: unknown) => {
@@ -134,7 +141,7 @@ try {
       await run();
       windows[name] = { fromUs, toUs: monoUs(), requests: answered };
       const cpu = (cpuUs([worker]) - cpu0) / answered;
-      const instr = cg ? cg.stop() / answered : NaN;
+      const instr = cg ? cg.stop(MAIN_THREAD) / answered : NaN;
       closeConn();
       measured[name].cpu.push(cpu);
       measured[name].instr.push(instr);
