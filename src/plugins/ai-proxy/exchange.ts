@@ -299,7 +299,14 @@ export function restoreProviderState(ctx: RequestContext, checked: CheckedReques
 /** Answers the client from a provider's answer: translated JSON, a translated stream, or embeddings. */
 export function relay(ctx: RequestContext, plan: PlannedCall, checked: CheckedRequest, rawRequest: string, sent: SentCall): Promise<void> {
   if (sent.traced === null) return relayAnswer(ctx, plan, checked, rawRequest, sent);
-  return relayAnswer(ctx, plan, checked, rawRequest, sent).finally(() => endSent(ctx, sent));
+  // then(ok, failed) rather than finally(): one reaction instead of finally's extra promise and turn
+  return relayAnswer(ctx, plan, checked, rawRequest, sent).then(
+    () => endSent(ctx, sent),
+    (error: unknown) => {
+      endSent(ctx, sent);
+      throw error;
+    },
+  );
 }
 
 function relayAnswer(ctx: RequestContext, plan: PlannedCall, checked: CheckedRequest, rawRequest: string, sent: SentCall): Promise<void> {
