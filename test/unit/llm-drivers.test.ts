@@ -169,9 +169,9 @@ describe('OpenAI-compatible responses', () => {
   const ctx = context({ provider: 'openai' });
   const openai = getDriver('openai');
 
-  it('returns the upstream bytes unchanged and reads usage and model', () => {
+  it('returns the upstream bytes unchanged, reads usage and model, and hands over what it parsed (tracing reads the id there)', () => {
     const text = '{"id":"c1","object":"chat.completion","model":"gpt-4o-2024","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}  ';
-    assert.deepEqual(openai.parseResponse(text, ctx), { body: text, usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 }, responseModel: 'gpt-4o-2024' });
+    assert.deepEqual(openai.parseResponse(text, ctx), { body: text, usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 }, responseModel: 'gpt-4o-2024', parsed: JSON.parse(text) });
   });
 
   it('reports no usage when it is absent or malformed', () => {
