@@ -114,22 +114,15 @@ export function endCall(ctx: RequestContext, t: TracedCall, status: number): voi
 export function noteAnswer(ctx: RequestContext, body: string, quick = false, parsed?: unknown): void {
   const x = ctx.shared.ai as AiExchange | undefined;
   if (!x) return;
-  if (parsed !== undefined) {
-    const facts = answerFactsOf(parsed);
-    x.responseId = facts.id;
-    x.finishReasons = facts.finishReasons;
-    if (facts.text !== null) x.outputText = facts.text;
-    return;
-  }
-  if (quick) {
-    const quick = quickAnswerFacts(body);
-    if (quick !== null) {
-      x.responseId = quick.id;
-      x.finishReasons = quick.finishReasons;
+  if (parsed === undefined && quick) {
+    const facts = quickAnswerFacts(body);
+    if (facts !== null) {
+      x.responseId = facts.id;
+      x.finishReasons = facts.finishReasons;
       return;
     }
   }
-  const facts = answerFacts(body);
+  const facts = parsed !== undefined ? answerFactsOf(parsed) : answerFacts(body);
   x.responseId = facts.id;
   x.finishReasons = facts.finishReasons;
   if (facts.text !== null) x.outputText = facts.text;
