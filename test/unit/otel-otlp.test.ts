@@ -239,6 +239,17 @@ test('the protobuf writer writes what protobufjs writes (varints, negatives, dou
   );
 });
 
+test("strings whose UTF-8 length needs a longer varint than their UTF-16 length write what protobufjs writes", () => {
+  // the writer reserves the length for an ASCII string's bytes and moves the body when UTF-8 needs more
+  for (const str of ['é'.repeat(63), 'é'.repeat(64), 'é'.repeat(100), '日本'.repeat(30), 'a'.repeat(127) + 'é', '🎉'.repeat(40), 'x'.repeat(50), 'é'.repeat(8200)]) {
+    const w = new ProtoWriter(8);
+    w.stringField(1, str).fork(2).stringField(3, str).join();
+    const ref = protobuf.Writer.create();
+    ref.uint32(10).string(str).uint32(18).fork().uint32(26).string(str).ldelim();
+    assert.deepEqual(Buffer.from(w.finish()), Buffer.from(ref.finish()), `${str.length} characters`);
+  }
+});
+
 test('nesting deeper than the writer first keeps track of, and bodies long enough to move, write what protobufjs writes', () => {
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 60 }), fc.string({ maxLength: 200 }), (depth, str) => {

@@ -178,10 +178,12 @@ export class ProtoWriter {
         return this;
       }
     }
-    // UTF-8 is at most 3 bytes per UTF-16 unit; write in place, then the length before it.
+    // UTF-8 is 1 to 3 bytes per UTF-16 unit; write in place, then the length before it. The length
+    // is reserved for the fewest bytes (n: an ASCII string's), so a string that is ASCII never
+    // moves; one whose UTF-8 length needs a longer varint moves right by a byte or two.
     const max = n * 3;
-    const lenSize = varintSize(max);
-    this.ensure(10 + max); // room for uvarint()'s own ensure(10) below too: a growth there would lose the bytes written past pos
+    const lenSize = varintSize(n);
+    this.ensure(10 + max); // room for the move and for uvarint()'s own ensure(10) below: a growth there would lose the bytes written past pos
     const start = this.pos + lenSize;
     const written = this.text.utf8Write(value, start, max);
     const actual = varintSize(written);
