@@ -146,6 +146,11 @@ test('answer facts in each client API', () => {
   assert.deepEqual(answerFacts(JSON.stringify({ id: 'msg_1', type: 'message', content: [{ type: 'text', text: 'Hi' }], stop_reason: 'end_turn' })), { id: 'msg_1', finishReasons: ['end_turn'], text: 'Hi' });
   assert.deepEqual(answerFacts(JSON.stringify({ id: 'resp_1', status: 'completed', output: [{ type: 'message', content: [{ type: 'output_text', text: 'Yo' }] }] })), { id: 'resp_1', finishReasons: ['stop'], text: 'Yo' });
   assert.deepEqual(answerFacts('not json'), { id: null, finishReasons: [], text: null });
+  // without text wanted (a route that does not log payloads) the same facts, and no text
+  assert.deepEqual(answerFacts(JSON.stringify({ id: 'chatcmpl-9', choices: [{ message: { content: 'Two.' }, finish_reason: 'stop' }, { message: { content: 'Three.' }, finish_reason: 'length' }] }), false), { id: 'chatcmpl-9', finishReasons: ['stop', 'length'], text: null });
+  assert.deepEqual(answerFacts(JSON.stringify({ id: 'chatcmpl-9', choices: [{ message: { content: 'Two.' }, finish_reason: 'stop' }, { text: ' Three.', finish_reason: 'length' }] })).text, 'Two. Three.');
+  assert.deepEqual(answerFacts(JSON.stringify({ id: 'msg_1', type: 'message', content: [{ type: 'text', text: 'Hi' }], stop_reason: 'end_turn' }), false), { id: 'msg_1', finishReasons: ['end_turn'], text: null });
+  assert.deepEqual(answerFacts(JSON.stringify({ id: 'resp_1', status: 'completed', output: [{ type: 'message', content: [{ type: 'output_text', text: 'Yo' }] }] }), false), { id: 'resp_1', finishReasons: ['stop'], text: null });
   const s = new StreamFacts();
   s.scan('data: {"id":"chatcmpl-5","choices":[{"delta":{"content":"a"},"finish_reason":null}]}\n\n');
   s.scan('data: {"id":"chatcmpl-5","choices":[{"delta":{},"finish_reason":"length"}]}\n\n');

@@ -103,6 +103,24 @@ test('the cardinality cap: limit - 1 attribute sets, then one otel.metric.overfl
   assert.equal(m.operationDuration.overflowed, 6);
 });
 
+test('a repeated attribute set (recorded through its kept points) counts as any other; an overflowing set repeated still counts each time', () => {
+  const m = new GenAiMetrics(3);
+  const a = { operation: 'chat', provider: 'openai', requestModel: 'a' };
+  const b = { operation: 'chat', provider: 'openai', requestModel: 'b' };
+  const c = { operation: 'chat', provider: 'openai', requestModel: 'c' };
+  const values = (d: number) => ({ durationS: d, inputTokens: 10, outputTokens: 2, timeToFirstChunkS: 0.1 });
+  for (const [attrs, d] of [[a, 1], [a, 2], [b, 3], [c, 4], [c, 5], [a, 6], [c, 7]] as const) recordGenAi(m, attrs, values(d));
+  recordGenAi(m, { ...a, errorType: '500' }, { durationS: 8 }); // a set of its own, past the limit: overflow
+  const duration = m.operationDuration.snapshot().points;
+  assert.deepEqual(duration.map((p) => [p.attributes['gen_ai.request.model'] ?? p.attributes[OVERFLOW_ATTRIBUTE], p.count, p.sum]), [['a', 3, 9], ['b', 1, 3], [true, 4, 24]]);
+  assert.equal(m.operationDuration.overflowed, 4);
+  // tokens: a's input and output sets take the limit's two places; everything else overflows, each measurement counted
+  const tokens = m.tokenUsage.snapshot().points;
+  assert.deepEqual(tokens.map((p) => [p.attributes['gen_ai.token.type'] ?? p.attributes[OVERFLOW_ATTRIBUTE], p.count, p.sum]), [['input', 3, 30], ['output', 3, 6], [true, 8, 48]]);
+  assert.equal(m.tokenUsage.overflowed, 8);
+  assert.equal(m.timeToFirstChunk.snapshot().points.reduce((n, p) => n + p.count, 0), 7);
+});
+
 test('a snapshot is a copy: later measurements do not change what is being exported', () => {
   const m = new GenAiMetrics();
   recordGenAi(m, chat, { durationS: 1 });

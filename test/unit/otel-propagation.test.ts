@@ -15,6 +15,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import fc from 'fast-check';
 import { compilePropagation, extract, extractEveryFormat, headersToClear, injectHeaders, LEGACY_EXTRACT, type InjectContext } from '../../src/observability/otel/propagation/index.ts';
 import { newSpanId, newTraceId } from '../../src/observability/otel/ids.ts';
+import { injectTrace, Trace } from '../../src/observability/otel/trace.ts';
 import { PROPAGATION_FORMATS, type PropagationFormat, type TraceContext } from '../../src/observability/otel/types.ts';
 
 // Kong's ids (02-propagation_strategies_spec.lua)
@@ -580,4 +581,26 @@ test('newTraceId / newSpanId: lower-case hex of the right size, never zero, uniq
   }
   assert.equal(traces.size, 5000);
   assert.equal(spans.size, 5000);
+});
+
+test('injectTrace writes what injectHeaders would for every inject list and caller context (its w3c shortcut included)', () => {
+  const formats: (PropagationFormat | 'preserve')[] = [...PROPAGATION_FORMATS, 'preserve'];
+  fc.assert(
+    fc.property(
+      fc.oneof(fc.constant<(PropagationFormat | 'preserve')[]>(['preserve']), fc.constant<(PropagationFormat | 'preserve')[]>(['w3c']), fc.subarray(formats, { minLength: 0, maxLength: 3 })),
+      fc.oneof(fc.constant('w3c' as const), fc.constantFrom(...PROPAGATION_FORMATS)),
+      fc.option(fc.record({ format: fc.constantFrom(...PROPAGATION_FORMATS), sampled: fc.option(fc.boolean()), traceState: fc.option(fc.constant('vendor=1')) }), { nil: null }),
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      (inject, defaultFormat, caller, rate) => {
+        const incoming: TraceContext | null = caller && { traceId: newTraceId(), spanId: newSpanId(), sampled: caller.sampled, format: caller.format, ...(caller.traceState ? { traceState: caller.traceState } : {}) };
+        const trace = new Trace(0, incoming, rate, { extract: [], clear: [], inject, default_format: defaultFormat });
+        const spanId = newSpanId();
+        const got: Record<string, string> = {};
+        injectTrace(trace, spanId, got);
+        const want = injectHeaders({ traceId: trace.traceId, spanId, parentSpanId: trace.rootSpanId, sampled: trace.sampled, traceState: trace.traceState }, inject, defaultFormat, incoming?.format ?? null);
+        assert.deepEqual(got, want);
+      },
+    ),
+    { numRuns: 400 },
+  );
 });

@@ -174,41 +174,49 @@ export interface AnswerFacts {
 /**
  * The id, finish reasons and text of a whole answer in the client's API: OpenAI chat and
  * completions (`choices[].finish_reason`), Anthropic Messages (`stop_reason`), OpenAI Responses
- * (`status`, `incomplete_details.reason`). Read only on traced requests.
+ * (`status`, `incomplete_details.reason`). Read only on traced requests. `wantText` false: the
+ * text is left out (null), as the span shows it only where the route logs payloads; joining it
+ * copied the whole answer's text on every traced request.
  */
-export function answerFacts(body: string): AnswerFacts {
+export function answerFacts(body: string, wantText = true): AnswerFacts {
   let v: unknown;
   try {
     v = JSON.parse(body);
   } catch {
     return { id: null, finishReasons: [], text: null };
   }
-  return answerFactsOf(v);
+  return answerFactsOf(v, wantText);
 }
 
 /** answerFacts of an answer already parsed (a passed-through one: TranslatedResponse.parsed). */
-export function answerFactsOf(parsed: unknown): AnswerFacts {
+export function answerFactsOf(parsed: unknown, wantText = true): AnswerFacts {
   const facts: AnswerFacts = { id: null, finishReasons: [], text: null };
   const v = parsed as any;
   if (v === null || typeof v !== 'object') return facts;
   if (typeof v.id === 'string') facts.id = v.id;
+  // indexed loops: a for-of here made an iterator and a result object per choice on every traced request
   if (Array.isArray(v.choices)) {
-    const texts: string[] = [];
-    for (const c of v.choices) {
+    const choices = v.choices;
+    let text: string | null = null;
+    for (let i = 0; i < choices.length; i++) {
+      const c = choices[i];
       if (typeof c?.finish_reason === 'string') facts.finishReasons.push(c.finish_reason);
+      if (!wantText) continue;
       const t = typeof c?.message?.content === 'string' ? c.message.content : typeof c?.text === 'string' ? c.text : null;
-      if (t !== null) texts.push(t);
+      if (t !== null) text = text === null ? t : text + t;
     }
-    if (texts.length) facts.text = texts.join('');
+    facts.text = text;
   } else if (typeof v.stop_reason === 'string' || Array.isArray(v.content)) {
     if (typeof v.stop_reason === 'string') facts.finishReasons.push(v.stop_reason);
-    if (Array.isArray(v.content)) facts.text = v.content.filter((b: any) => b?.type === 'text').map((b: any) => b.text).join('');
+    if (wantText && Array.isArray(v.content)) facts.text = v.content.filter((b: any) => b?.type === 'text').map((b: any) => b.text).join('');
   } else if (Array.isArray(v.output)) {
     if (typeof v.incomplete_details?.reason === 'string') facts.finishReasons.push(v.incomplete_details.reason);
     else if (typeof v.status === 'string') facts.finishReasons.push(v.status === 'completed' ? 'stop' : v.status);
-    const texts: string[] = [];
-    for (const item of v.output) for (const c of item?.content ?? []) if (c?.type === 'output_text' && typeof c.text === 'string') texts.push(c.text);
-    if (texts.length) facts.text = texts.join('');
+    if (wantText) {
+      const texts: string[] = [];
+      for (const item of v.output) for (const c of item?.content ?? []) if (c?.type === 'output_text' && typeof c.text === 'string') texts.push(c.text);
+      if (texts.length) facts.text = texts.join('');
+    }
   }
   return facts;
 }

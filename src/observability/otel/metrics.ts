@@ -121,18 +121,31 @@ export class HistogramInstrument {
 
   /** `attributes` is only called when the key is new: the request path builds no object for a known set. */
   record(key: string, attributes: () => Attributes, value: number): void {
-    if (!(value >= 0) || !Number.isFinite(value)) return; // histograms take non-negative finite values
+    this.recordInto(this.pointOf(key, attributes), value);
+  }
+
+  /**
+   * The point of an attribute set (`attributes` called only when it is new), or null when a new
+   * set would pass the cardinality limit: its measurements go to the overflow point. A caller may
+   * keep a point it got and record into it again (recordGenAi does, for a route's repeated set).
+   */
+  pointOf(key: string, attributes: () => Attributes): HistogramPoint | null {
     let point = this.#points.get(key);
     if (point === undefined) {
       // The overflow point counts against the limit: limit - 1 attribute sets, then overflow.
-      if (this.#points.size < this.#limit - 1) {
-        point = newPoint(attributes(), this.spec.bounds.length);
-        this.#points.set(key, point);
-      } else {
-        this.#overflow ??= newPoint({ [OVERFLOW_ATTRIBUTE]: true }, this.spec.bounds.length);
-        point = this.#overflow;
-        this.overflowed++;
-      }
+      if (this.#points.size >= this.#limit - 1) return null;
+      point = newPoint(attributes(), this.spec.bounds.length);
+      this.#points.set(key, point);
+    }
+    return point;
+  }
+
+  /** One measurement into a point of pointOf(), or into the overflow point (null). */
+  recordInto(point: HistogramPoint | null, value: number): void {
+    if (!(value >= 0) || !Number.isFinite(value)) return; // histograms take non-negative finite values
+    if (point === null) {
+      point = this.#overflow ??= newPoint({ [OVERFLOW_ATTRIBUTE]: true }, this.spec.bounds.length);
+      this.overflowed++;
     }
     observe(point, this.spec.bounds, value);
   }
@@ -224,8 +237,9 @@ function keyOf(a: GenAiMetricAttrs): string {
 }
 
 /**
- * The keys of the last attribute set a GenAiMetrics recorded: a route's calls mostly repeat one
- * set, and a key string made once keeps its hash, where a new one is built and hashed per call
+ * The keys of the last attribute set a GenAiMetrics recorded, and its points once made: a route's
+ * calls mostly repeat one set, and a key string made once keeps its hash, where a new one is built
+ * and hashed per call; with the points at hand a call records without a map lookup or a closure
  * (docs/performance.md, "OpenTelemetry").
  */
 interface LastKeys {
@@ -233,6 +247,11 @@ interface LastKeys {
   base: string;
   input: string;
   output: string;
+  /** Points of this set (the duration's without error.type), null until first recorded or while over the limit. */
+  duration: HistogramPoint | null;
+  firstChunk: HistogramPoint | null;
+  inputTokens: HistogramPoint | null;
+  outputTokens: HistogramPoint | null;
 }
 
 function sameSet(a: GenAiMetricAttrs, b: GenAiMetricAttrs): boolean {
@@ -243,7 +262,7 @@ function keysOf(m: GenAiMetrics, attrs: GenAiMetricAttrs): LastKeys {
   let k = m.lastKeys;
   if (k === null || !sameSet(k.attrs, attrs)) {
     const base = keyOf(attrs);
-    k = { attrs: { ...attrs, errorType: null }, base, input: `${base}\u0000input`, output: `${base}\u0000output` };
+    k = { attrs: { ...attrs, errorType: null }, base, input: `${base}\u0000input`, output: `${base}\u0000output`, duration: null, firstChunk: null, inputTokens: null, outputTokens: null };
     m.lastKeys = k;
   }
   return k;
@@ -258,15 +277,15 @@ function keysOf(m: GenAiMetrics, attrs: GenAiMetricAttrs): LastKeys {
 export function recordGenAi(m: GenAiMetrics, attrs: GenAiMetricAttrs, values: GenAiMetricValues): void {
   const keys = keysOf(m, attrs);
   const base = keys.base;
-  const durationKey = attrs.errorType ? `${base}\u0000${attrs.errorType}` : base;
-  m.operationDuration.record(durationKey, () => genAiAttributes(attrs, true), values.durationS);
+  if (attrs.errorType) m.operationDuration.record(`${base}\u0000${attrs.errorType}`, () => genAiAttributes(attrs, true), values.durationS);
+  else m.operationDuration.recordInto((keys.duration ??= m.operationDuration.pointOf(base, () => genAiAttributes(attrs, true))), values.durationS);
   if (values.timeToFirstChunkS !== null && values.timeToFirstChunkS !== undefined) {
-    m.timeToFirstChunk.record(base, () => genAiAttributes(attrs, false), values.timeToFirstChunkS);
+    m.timeToFirstChunk.recordInto((keys.firstChunk ??= m.timeToFirstChunk.pointOf(base, () => genAiAttributes(attrs, false))), values.timeToFirstChunkS);
   }
   if (values.inputTokens !== null && values.inputTokens !== undefined) {
-    m.tokenUsage.record(keys.input, () => ({ ...genAiAttributes(attrs, false), 'gen_ai.token.type': 'input' }), values.inputTokens);
+    m.tokenUsage.recordInto((keys.inputTokens ??= m.tokenUsage.pointOf(keys.input, () => ({ ...genAiAttributes(attrs, false), 'gen_ai.token.type': 'input' }))), values.inputTokens);
   }
   if (values.outputTokens !== null && values.outputTokens !== undefined) {
-    m.tokenUsage.record(keys.output, () => ({ ...genAiAttributes(attrs, false), 'gen_ai.token.type': 'output' }), values.outputTokens);
+    m.tokenUsage.recordInto((keys.outputTokens ??= m.tokenUsage.pointOf(keys.output, () => ({ ...genAiAttributes(attrs, false), 'gen_ai.token.type': 'output' }))), values.outputTokens);
   }
 }

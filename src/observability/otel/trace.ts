@@ -161,7 +161,8 @@ export class Trace {
    * Empty when not recording.
    */
   finish(end: number, name: string, attributes: Attributes, status?: { code: StatusCode; message?: string }): SpanRecord[] {
-    if (this.#open) for (const s of this.#open) if (!s.ended) s.end(end);
+    const open = this.#open;
+    if (open !== null) for (let i = 0; i < open.length; i++) if (!open[i].ended) open[i].end(end);
     this.#open = null;
     if (!this.records.request) return this.spans;
     const root: SpanRecord = {
@@ -190,6 +191,13 @@ export function injectTrace(trace: Trace, spanId: string, out: Record<string, st
   const p = trace.propagation;
   if (p === null || p.inject.length === 0) return;
   const incoming = trace.incoming;
+  const only = p.inject.length === 1 ? p.inject[0] : null;
+  if (incoming === null && (only === 'w3c' || (only === 'preserve' && p.default_format === 'w3c'))) {
+    // the common case (Kong's default `preserve` with w3c, no caller context): the traceparent
+    // injectHeaders would write, without its context object
+    out.traceparent = `00-${trace.traceId}-${spanId}-${trace.sampled ? '01' : '00'}`;
+    return;
+  }
   injectHeaders(
     { traceId: trace.traceId, spanId, parentSpanId: trace.rootSpanId, sampled: trace.sampled, traceState: trace.traceState, baggage: incoming?.baggage, traceIdBytes: incoming?.traceIdBytes, debug: incoming?.debug },
     p.inject,

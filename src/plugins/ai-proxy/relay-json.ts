@@ -225,7 +225,7 @@ export async function relayJson(x: Exchange): Promise<void> {
     conf.config.logging.log_payloads ? { request: x.rawRequest, response: typeof body === 'string' ? body : text } : undefined,
   );
   // an OpenAI client's answer is OpenAI-shaped (choices at the top): its facts can be read without a parse when no text is wanted
-  if (tracesAnswer(ctx)) noteAnswer(ctx, typeof body === 'string' ? body : text, !conf.config.logging.log_payloads && (driver.inbound === 'openai-chat' || driver.inbound === 'openai-completions'), translated.parsed);
+  if (tracesAnswer(ctx)) noteAnswer(ctx, typeof body === 'string' ? body : text, conf.config.logging.log_payloads, driver.inbound === 'openai-chat' || driver.inbound === 'openai-completions', translated.parsed);
   if (hasState(translated.carried)) void rememberState(translated.carried, x.stateScope);
   // the answer as the client got it, in its API (the Responses store keeps it)
   x.keep?.(typeof body === 'string' ? body : text);

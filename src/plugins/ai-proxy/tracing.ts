@@ -106,15 +106,16 @@ export function endCall(ctx: RequestContext, t: TracedCall, status: number): voi
 }
 
 /**
- * A whole answer's id, finish reasons and text, kept with the exchange's record for the span
- * (traced requests only). `parsed`: the answer passed through as the driver parsed it (its body
- * unchanged since), read as it is. `quick`: an OpenAI chat or completions answer (choices at its
- * top) whose text is not wanted (the route does not log payloads): read without a second JSON.parse.
+ * A whole answer's id, finish reasons and, when `wantText` (the route logs payloads), its text,
+ * kept with the exchange's record for the span (traced requests only). `parsed`: the answer passed
+ * through as the driver parsed it (its body unchanged since), read as it is. `openAiShape`: an
+ * OpenAI chat or completions answer (choices at its top): without `parsed` and without text
+ * wanted, read without a second JSON.parse.
  */
-export function noteAnswer(ctx: RequestContext, body: string, quick = false, parsed?: unknown): void {
+export function noteAnswer(ctx: RequestContext, body: string, wantText: boolean, openAiShape: boolean, parsed?: unknown): void {
   const x = ctx.shared.ai as AiExchange | undefined;
   if (!x) return;
-  if (parsed === undefined && quick) {
+  if (parsed === undefined && openAiShape && !wantText) {
     const facts = quickAnswerFacts(body);
     if (facts !== null) {
       x.responseId = facts.id;
@@ -122,7 +123,7 @@ export function noteAnswer(ctx: RequestContext, body: string, quick = false, par
       return;
     }
   }
-  const facts = parsed !== undefined ? answerFactsOf(parsed) : answerFacts(body);
+  const facts = parsed !== undefined ? answerFactsOf(parsed, wantText) : answerFacts(body, wantText);
   x.responseId = facts.id;
   x.finishReasons = facts.finishReasons;
   if (facts.text !== null) x.outputText = facts.text;
