@@ -75,7 +75,8 @@ const USAGE = `usage: npm run bench -- [options]
                         spend: modelgate against modelgate-nospend, MODELGATE_SPEND_LOG=off, small
                         non-streaming requests in the same round; otel: modelgate-otel, a global
                         opentelemetry plugin at sampling_rate 1.0 exporting traces and metrics to
-                        a sink in the bench, against modelgate, small requests, back to back)
+                        a sink in the bench, against modelgate, small requests; both pairs are
+                        measured A B B A in each round, the first turning each round)
   --targets LIST        subset of: ref-pass,ref-parse,modelgate (direct is always measured)
   --access-log          run modelgate with its access log on (log level info)
   --profile             after the rounds, profile a modelgate worker under load (--cpu-prof)
@@ -377,6 +378,43 @@ let targetCpuIndex: number | null = null;
 let loadCpuIndex: number | null = null;
 
 /** Closed-loop load with autocannon at fixed concurrency; CPU of the target measured around it. */
+/**
+ * One round of a pair measured A B B A (`first`, `second`, `second`, `first`), each load after its
+ * rewarm, the small request at the plan's connections: a host that speeds up or slows down through
+ * the round moves both alike, where one A B pair gave the first measured all of the drift (the
+ * otel and spend pairs' rounds spread 0.9–1.7× on this shared machine). One sample per target:
+ * CPU per request over both of its loads (what `mergeLoads` makes).
+ */
+async function pairRound(scenario: string, first: Target, second: Target): Promise<void> {
+  const got = new Map<Target, (LoadSample & { noise: Noise })[]>([
+    [first, []],
+    [second, []],
+  ]);
+  for (const t of [first, second, second, first]) got.get(t)!.push(await clean(t, () => load(t, BODIES.small, plan.connections, plan.durationS, scenario), rewarm(t, BODIES.small, plan.connections)));
+  for (const [t, xs] of got) record(scenario, t.name, mergeLoads(xs));
+}
+
+/** Loads of one target as one: counts summed, per-request CPU over all of their requests, rates and shares averaged, noisy when any was. */
+function mergeLoads(xs: (LoadSample & { noise: Noise })[]): LoadSample & { noise: Noise } {
+  const requests = xs.reduce((n, x) => n + x.requests, 0);
+  const sum = (k: 'non2xx' | 'errors' | 'timeouts') => xs.reduce((n, x) => n + x[k], 0);
+  const mean = (k: 'rps' | 'genUtil') => xs.reduce((n, x) => n + x[k], 0) / xs.length;
+  const perRequest = (k: 'cpuUsPerReq' | 'workerCpuUsPerReq') => (requests === 0 || xs.some((x) => x[k] === null) ? null : xs.reduce((n, x) => n + x[k]! * x.requests, 0) / requests);
+  const most = (k: 'otherTarget' | 'otherLoad') => (xs.some((x) => x.noise[k] === null) ? null : Math.max(...xs.map((x) => x.noise[k]!)));
+  return {
+    rps: mean('rps'),
+    requests,
+    non2xx: sum('non2xx'),
+    errors: sum('errors'),
+    timeouts: sum('timeouts'),
+    cpuUsPerReq: perRequest('cpuUsPerReq'),
+    workerCpuUsPerReq: perRequest('workerCpuUsPerReq'),
+    targetUtil: xs.some((x) => x.targetUtil === null) ? null : xs.reduce((n, x) => n + x.targetUtil!, 0) / xs.length,
+    genUtil: mean('genUtil'),
+    noise: { otherTarget: most('otherTarget'), otherLoad: most('otherLoad'), attempts: xs.reduce((n, x) => n + x.noise.attempts, 0), noisy: xs.some((x) => x.noise.noisy) },
+  };
+}
+
 /** The unmeasured load before a load measurement (`--rewarm`), for clean()'s `warm`. */
 function rewarm(t: Target, body: Buffer, connections: number): (() => Promise<unknown>) | undefined {
   return plan.rewarmS > 0 ? () => load(t, body, connections, plan.rewarmS, 'rewarm') : undefined;
@@ -805,14 +843,10 @@ async function main(): Promise<number> {
         record(`api-${b.name}`, 'modelgate', await clean(b.view, () => load(b.view, b.body, plan.connections, plan.durationS, `api-${b.name}`), rewarm(b.view, b.body, plan.connections)));
       }
     }
-    if (spendPair) {
-      // on and off back to back, the order turning each round: the ratio is taken within the round
-      for (const t of round % 2 ? [...spendPair].reverse() : spendPair) record('spend', t.name, await clean(t, () => load(t, BODIES.small, plan.connections, plan.durationS, 'spend'), rewarm(t, BODIES.small, plan.connections)));
-    }
-    if (otelPair) {
-      // tracing on and off back to back, the order turning each round, like the spend pair
-      for (const t of round % 2 ? [...otelPair].reverse() : otelPair) record('otel', t.name, await clean(t, () => load(t, BODIES.small, plan.connections, plan.durationS, 'otel'), rewarm(t, BODIES.small, plan.connections)));
-    }
+    // on and off A B B A, the first turning each round: each ratio is taken within its round
+    if (spendPair) await pairRound('spend', ...((round % 2 ? [spendPair[1], spendPair[0]] : spendPair) as [Target, Target]));
+    // tracing on and off, the same way
+    if (otelPair) await pairRound('otel', ...((round % 2 ? [otelPair[1], otelPair[0]] : otelPair) as [Target, Target]));
     const mg = 'modelgate';
     const bits: string[] = [];
     if (records.small?.[mg] && records.small?.['ref-parse']) bits.push(`rps mg/ref-parse ${fmt.x(series('small', mg, 'rps')[round] / series('small', 'ref-parse', 'rps')[round])}`);
@@ -969,14 +1003,7 @@ async function routesPairs(pin: Pinning, manyName: string, meta: Record<string, 
         }
       }
       for (const t of pair) await load(t, BODIES.small, plan.connections, plan.warmupS, 'warm-up');
-      const [a, b] = p % 2 ? [pair[1], pair[0]] : pair;
-      const got = new Map<Target, LoadSample[]>([[a, []], [b, []]]);
-      for (const t of [a, b, b, a]) got.get(t)!.push(await clean(t, () => load(t, BODIES.small, plan.connections, plan.durationS, 'routes'), rewarm(t, BODIES.small, plan.connections)));
-      for (const t of pair) {
-        const xs = got.get(t)!;
-        const avg = (k: 'rps' | 'cpuUsPerReq') => xs.reduce((sum, x) => sum + (x[k] ?? NaN), 0) / xs.length;
-        record('routes', t.name, { rps: avg('rps'), cpuUsPerReq: avg('cpuUsPerReq'), requests: xs.reduce((n, x) => n + x.requests, 0), noisy: xs.some((x) => (x as LoadSample & { noise: Noise }).noise.noisy) });
-      }
+      await pairRound('routes', ...((p % 2 ? [pair[1], pair[0]] : pair) as [Target, Target]));
       log(`routes pair ${p + 1}/${plan.pairs}: CPU/req ${manyName} ÷ ${fewName} ${fmt.x3(series('routes', manyName, 'cpuUsPerReq')[p] / series('routes', fewName, 'cpuUsPerReq')[p])}`);
     } catch (e) {
       log(`routes pair ${p + 1} failed: ${(e as Error).message.split('\n')[0]}`);
