@@ -217,6 +217,8 @@ test('recordAiExchange: reported tokens only (no estimate), no output tokens for
   recordAiExchange(m, exchange({ kind: 'embeddings', requestModel: 'e', responseModel: null, usage: { prompt_tokens: 7, completion_tokens: 0, total_tokens: 7 } }), { operation: 'embeddings', provider: 'openai' });
   const duration = m.operationDuration.snapshot().points;
   assert.deepEqual(duration.map((p) => [p.attributes['gen_ai.operation.name'], p.count, p.sum]), [['chat', 3, 0.75], ['embeddings', 1, 0.25]]);
+  // each call's own attributes, whatever an earlier call had (no server on the embeddings call)
+  assert.deepEqual(duration.map((p) => [p.attributes['server.address'], p.attributes['gen_ai.response.model']]), [['api.openai.com', 'gpt-4o-2024-08-06'], [undefined, undefined]]);
   const tokens = m.tokenUsage.snapshot().points;
   assert.deepEqual(tokens.map((p) => [p.attributes['gen_ai.operation.name'], p.attributes['gen_ai.token.type'], p.count, p.sum]), [
     ['chat', 'input', 2, 20],

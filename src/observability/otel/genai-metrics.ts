@@ -11,7 +11,7 @@
  * with `recordGenAi(m, { ..., errorType }, { durationS })`.
  */
 import type { AiExchange } from '../../plugins/ai-proxy/analytics.ts';
-import { recordGenAi, type GenAiMetricAttrs, type GenAiMetrics } from './metrics.ts';
+import { recordGenAi, type GenAiMetricAttrs, type GenAiMetricValues, type GenAiMetrics } from './metrics.ts';
 import type { Attributes } from './types.ts';
 
 export { recordGenAi, type GenAiMetricAttrs, type GenAiMetricValues, type GenAiMetrics } from './metrics.ts';
@@ -38,25 +38,29 @@ export interface GenAiCall {
  */
 export function recordAiExchange(m: GenAiMetrics, x: AiExchange, call: GenAiCall): void {
   const usage = x.usage && !x.estimated ? x.usage : null;
-  recordGenAi(
-    m,
-    {
-      operation: call.operation,
-      provider: call.provider,
-      requestModel: x.requestModel,
-      responseModel: x.responseModel,
-      serverAddress: call.serverAddress,
-      serverPort: call.serverPort,
-      errorType: call.errorType,
-    },
-    {
-      durationS: x.llmLatencyMs / 1000,
-      inputTokens: usage ? usage.prompt_tokens : null,
-      outputTokens: usage && x.kind !== 'embeddings' ? usage.completion_tokens : null,
-      timeToFirstChunkS: x.stream && x.timeToFirstTokenMs !== null ? x.timeToFirstTokenMs / 1000 : null,
-    },
-  );
+  const attrs = CALL_ATTRS;
+  attrs.operation = call.operation;
+  attrs.provider = call.provider;
+  attrs.requestModel = x.requestModel;
+  attrs.responseModel = x.responseModel;
+  attrs.serverAddress = call.serverAddress;
+  attrs.serverPort = call.serverPort;
+  attrs.errorType = call.errorType;
+  const values = CALL_VALUES;
+  values.durationS = x.llmLatencyMs / 1000;
+  values.inputTokens = usage ? usage.prompt_tokens : null;
+  values.outputTokens = usage && x.kind !== 'embeddings' ? usage.completion_tokens : null;
+  values.timeToFirstChunkS = x.stream && x.timeToFirstTokenMs !== null ? x.timeToFirstTokenMs / 1000 : null;
+  recordGenAi(m, attrs, values);
 }
+
+/**
+ * recordAiExchange's arguments to recordGenAi, filled per call: recordGenAi reads them while it
+ * runs and keeps neither (a new attribute set is copied), so one pair serves every call of the
+ * worker instead of two objects per traced request.
+ */
+const CALL_ATTRS: GenAiMetricAttrs = { operation: '', provider: '', requestModel: null, responseModel: null, serverAddress: null, serverPort: null, errorType: null };
+const CALL_VALUES: GenAiMetricValues = { durationS: 0, inputTokens: null, outputTokens: null, timeToFirstChunkS: null };
 
 /** The metric attributes of a GenAI client span's attributes (genai.ts's names), for a caller that has the span at hand. */
 export function metricAttrsOfSpan(a: Attributes): GenAiMetricAttrs {
