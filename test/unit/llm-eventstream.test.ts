@@ -102,6 +102,22 @@ describe('AWS event-stream decoding', () => {
     );
   });
 
+  it('decodes header names and values alike whether seen before or not: near-misses, any Unicode, values past the remembered size (property)', () => {
+    // a tiny alphabet makes many same-length strings that differ in one byte; full Unicode makes multi-byte ones; 70-character values are past what is remembered
+    const near = fc.string({ unit: fc.constantFrom('a', 'b', 'é'), minLength: 1, maxLength: 6 });
+    const value = fc.oneof(near, fc.string({ unit: 'grapheme', maxLength: 12 }), fc.string({ minLength: 65, maxLength: 70 }));
+    fc.assert(
+      fc.property(fc.array(fc.dictionary(near, value, { minKeys: 1, maxKeys: 4 }), { minLength: 1, maxLength: 12 }), (headerSets) => {
+        const decoder = createFrameDecoder('aws-eventstream', { maxEventSize: 1 << 20 });
+        const bytes = concat(...headerSets.map((h) => encodeEventStreamMessage({ ...h, ':event-type': Object.values(h)[0] }, '{}')));
+        const raw = new EventStreamMessageDecoder(1 << 20).push(bytes);
+        assert.deepEqual(raw.map((m) => ({ ...m.headers })), headerSets.map((h) => ({ ...h, ':event-type': Object.values(h)[0] })));
+        assert.deepEqual(decoder.push(bytes).map((e) => e.event), headerSets.map((h) => Object.values(h)[0]));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('turns exceptions and errors into events the translator reports', () => {
     const exception = encodeEventStreamMessage({ ':exception-type': 'modelStreamErrorException', ':message-type': 'exception', ':content-type': 'application/json' }, '{"message":"boom"}');
     const bare = encodeEventStreamMessage({ ':exception-type': 'internalServerException', ':message-type': 'exception' }, '');

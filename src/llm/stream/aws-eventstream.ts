@@ -39,21 +39,28 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** Splits bytes into event-stream messages, whatever the chunking. */
 export class EventStreamMessageDecoder {
   readonly #maxMessageSize: number;
+  readonly #copyPayload: boolean;
   #buffer: Uint8Array = new Uint8Array(0);
 
-  constructor(maxMessageSize: number) {
+  /**
+   * `copyPayload` false: a message's payload is a view of the bytes it came in, for a caller that
+   * reads it before its next push (AwsEventStreamDecoder turns it into text at once) and so saves
+   * a copy per message; nothing here writes those bytes again either way.
+   */
+  constructor(maxMessageSize: number, copyPayload = true) {
     this.#maxMessageSize = maxMessageSize;
+    this.#copyPayload = copyPayload;
   }
 
   push(chunk: Uint8Array): EventStreamMessage[] {
     this.#buffer = this.#buffer.length === 0 ? chunk : concat(this.#buffer, chunk);
+    const buffer = this.#buffer;
     const messages: EventStreamMessage[] = [];
     let offset = 0;
-    while (this.#buffer.length - offset >= PRELUDE) {
-      const view = new DataView(this.#buffer.buffer, this.#buffer.byteOffset + offset);
-      const total = view.getUint32(0);
-      const headersLength = view.getUint32(4);
-      if (crc32(this.#buffer.subarray(offset, offset + 8)) !== view.getUint32(8)) {
+    while (buffer.length - offset >= PRELUDE) {
+      const total = u32(buffer, offset);
+      const headersLength = u32(buffer, offset + 4);
+      if (crc32(buffer.subarray(offset, offset + 8)) !== u32(buffer, offset + 8)) {
         throw new TranslationError('upstream event stream: prelude checksum mismatch');
       }
       if (total < MIN_MESSAGE || headersLength > total - MIN_MESSAGE) {
@@ -62,21 +69,19 @@ export class EventStreamMessageDecoder {
       if (total > this.#maxMessageSize) {
         throw new TranslationError(`upstream stream event larger than ${this.#maxMessageSize} bytes`);
       }
-      if (this.#buffer.length - offset < total) break;
-      const message = this.#buffer.subarray(offset, offset + total);
-      const expected = new DataView(message.buffer, message.byteOffset + total - 4).getUint32(0);
-      if (crc32(message.subarray(0, total - 4)) !== expected) {
+      if (buffer.length - offset < total) break;
+      const message = buffer.subarray(offset, offset + total);
+      if (crc32(message.subarray(0, total - 4)) !== u32(message, total - 4)) {
         throw new TranslationError('upstream event stream: message checksum mismatch');
       }
       messages.push({
         headers: parseHeaders(message.subarray(PRELUDE, PRELUDE + headersLength)),
-        // A copy: the buffer it came from is reused for the next messages.
-        payload: message.slice(PRELUDE + headersLength, total - 4),
+        payload: this.#copyPayload ? message.slice(PRELUDE + headersLength, total - 4) : message.subarray(PRELUDE + headersLength, total - 4),
       });
       offset += total;
     }
     // Keep only the incomplete tail (copied, so a large consumed chunk is not retained).
-    this.#buffer = offset === 0 ? this.#buffer : this.#buffer.slice(offset);
+    this.#buffer = offset === 0 ? buffer : buffer.slice(offset);
     return messages;
   }
 
@@ -90,6 +95,11 @@ export class EventStreamMessageDecoder {
   }
 }
 
+/** A big-endian u32 (the prelude's lengths and the checksums), without a DataView per message. */
+function u32(b: Uint8Array, at: number): number {
+  return ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
+}
+
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);
   out.set(a, 0);
@@ -99,7 +109,9 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 
 function parseHeaders(bytes: Uint8Array): Record<string, HeaderValue> {
   const headers: Record<string, HeaderValue> = Object.create(null) as Record<string, HeaderValue>;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  let dataView: DataView | null = null;
+  // only numeric headers need one (Bedrock sends strings alone)
+  const view = (): DataView => (dataView ??= new DataView(bytes.buffer, bytes.byteOffset, bytes.length));
   let at = 0;
   const need = (n: number): void => {
     if (at + n > bytes.length) throw new TranslationError('upstream event stream: header runs past the header section');
@@ -108,7 +120,7 @@ function parseHeaders(bytes: Uint8Array): Record<string, HeaderValue> {
     need(1);
     const nameLength = bytes[at++];
     need(nameLength + 1);
-    const name = text(bytes.subarray(at, at + nameLength));
+    const name = headerText(bytes, at, nameLength);
     at += nameLength;
     const type = bytes[at++];
     let value: HeaderValue;
@@ -121,33 +133,32 @@ function parseHeaders(bytes: Uint8Array): Record<string, HeaderValue> {
         break;
       case 2:
         need(1);
-        value = view.getInt8(at);
+        value = view().getInt8(at);
         at += 1;
         break;
       case 3:
         need(2);
-        value = view.getInt16(at);
+        value = view().getInt16(at);
         at += 2;
         break;
       case 4:
         need(4);
-        value = view.getInt32(at);
+        value = view().getInt32(at);
         at += 4;
         break;
       case 5:
       case 8:
         need(8);
-        value = view.getBigInt64(at);
+        value = view().getBigInt64(at);
         at += 8;
         break;
       case 6:
       case 7: {
         need(2);
-        const length = view.getUint16(at);
+        const length = (bytes[at] << 8) | bytes[at + 1];
         at += 2;
         need(length);
-        const raw = bytes.subarray(at, at + length);
-        value = type === 7 ? text(raw) : raw.slice();
+        value = type === 7 ? headerText(bytes, at, length) : bytes.slice(at, at + length);
         at += length;
         break;
       }
@@ -164,6 +175,32 @@ function parseHeaders(bytes: Uint8Array): Record<string, HeaderValue> {
   return headers;
 }
 
+/**
+ * Header names and short string values decoded lately, with their bytes: a stream repeats a
+ * handful (`:event-type`, `contentBlockDelta`, `:content-type`, `application/json` ...), so each
+ * is decoded once and afterwards matched by its bytes, where a TextDecoder call per header was
+ * the larger part of a message's framing. Bounded: INTERN_MAX strings of up to INTERN_BYTES
+ * bytes, the oldest dropped first.
+ */
+const interned: { bytes: Uint8Array; text: string }[] = [];
+const INTERN_MAX = 32;
+const INTERN_BYTES = 64;
+
+function headerText(bytes: Uint8Array, at: number, length: number): string {
+  if (length > INTERN_BYTES) return text(bytes.subarray(at, at + length));
+  next: for (let i = 0; i < interned.length; i++) {
+    const known = interned[i].bytes;
+    if (known.length !== length) continue;
+    for (let j = 0; j < length; j++) if (known[j] !== bytes[at + j]) continue next;
+    return interned[i].text;
+  }
+  const own = bytes.slice(at, at + length);
+  const decoded = text(own);
+  if (interned.length >= INTERN_MAX) interned.shift();
+  interned.push({ bytes: own, text: decoded });
+  return decoded;
+}
+
 function text(bytes: Uint8Array): string {
   try {
     return utf8.decode(bytes);
@@ -177,7 +214,8 @@ export class AwsEventStreamDecoder implements FrameDecoder {
   readonly #messages: EventStreamMessageDecoder;
 
   constructor(maxMessageSize: number) {
-    this.#messages = new EventStreamMessageDecoder(maxMessageSize);
+    // each payload is turned into text as soon as it is split off (toEvent): no copy of it
+    this.#messages = new EventStreamMessageDecoder(maxMessageSize, false);
   }
 
   push(chunk: Uint8Array): StreamEvent[] {
