@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { answerFacts, quickAnswerFacts, endAttributes, errorType, inputMessages, operationName, outputMessages, providerName, spanName, startAttributes, StreamFacts } from '../../src/observability/otel/genai.ts';
 import { sampledByRate, Trace } from '../../src/observability/otel/trace.ts';
+import { serverAddressOf } from '../../src/plugins/opentelemetry/handler.ts';
 import type { CanonicalRequest } from '../../src/exchange/types.ts';
 import type { ModelOptions } from '../../src/llm/types.ts';
 import { validateEntity } from '../../src/entities/index.ts';
@@ -201,4 +202,24 @@ test("the plugin's config: Kong's shape and defaults, an endpoint required, mode
   assert.match(errors, /sampling_rate/);
   assert.match(errors, /extract/);
   assert.match(errors, /encoding/);
+});
+
+test('the request span\'s server.address: the Host header without its port, an IPv6 literal without brackets, the same whichever header came before', () => {
+  const cases: [string, string][] = [
+    ['example.com', 'example.com'],
+    ['example.com:8000', 'example.com'],
+    ['[::1]:8000', '::1'],
+    ['[2001:db8::1]', '2001:db8::1'],
+    ['127.0.0.1:8000', '127.0.0.1'],
+    ['127.0.0.1:9000', '127.0.0.1'],
+    ['abc.example:1', 'abc.example'],
+  ];
+  // each host read twice in a row and after every other, so the remembered one and a fresh one both answer
+  for (const [first] of cases) {
+    for (const [host, address] of cases) {
+      serverAddressOf(first);
+      assert.equal(serverAddressOf(host), address, host);
+      assert.equal(serverAddressOf(host), address, `${host} again`);
+    }
+  }
 });

@@ -122,7 +122,7 @@ function rootAttributes(ctx: RequestContext, status: number): Attributes {
     'kong.request.id': ctx.requestId,
   };
   const host = req.headers.host;
-  if (host) a['server.address'] = host.indexOf(':') === -1 ? host : host.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''); // the regexes only when a port or an IPv6 literal is there
+  if (host) a['server.address'] = serverAddressOf(host);
   const port = req.socket.localPort;
   if (port) a['server.port'] = port;
   const ua = req.headers['user-agent'];
@@ -135,6 +135,19 @@ function rootAttributes(ctx: RequestContext, status: number): Attributes {
   if (ctx.consumer) a['kong.consumer.id'] = ctx.consumer.id;
   if (ctx.error) a['error.type'] = ctx.error.status >= 400 ? String(ctx.error.status) : ctx.error.code;
   return a;
+}
+
+/** The last Host header read, and its server.address: a gateway's clients mostly name it one way, and its port made the two regexes below run on every traced request. */
+let lastHost = '';
+let lastAddress = '';
+
+/** server.address of a Host header: without its port, an IPv6 literal without its brackets. */
+export function serverAddressOf(host: string): string {
+  if (host === lastHost) return lastAddress;
+  const address = host.indexOf(':') === -1 ? host : host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  lastHost = host;
+  lastAddress = address;
+  return address;
 }
 
 /** An access-log value as an attribute value: scalars as they are, objects as JSON text. */
