@@ -13,6 +13,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as current from '../src/llm/stream/index.ts';
+import { median } from './method.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -50,7 +51,6 @@ function run(mod: StreamModule, streams: number): number {
   return ns / (streams * messages.length);
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (let i = 0; i < 3; i++) {
   run(current, STREAMS / 2);
   if (other) run(other, STREAMS / 2);

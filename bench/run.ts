@@ -28,7 +28,7 @@ import { buildRequest, paced, serial, streams, type PacedResult, type SerialResu
 import { cpuBusyUs, cpuClock, cpuUs, killStarted, memory, pinSelf, planPinning, sleep, type Pinning } from './procs.ts';
 import { apiView, CLIENT_API_ROUTES, CLIENT_APIS, directTarget, findPortkey, startMock, startModelgate, startPortkey, startRefProxy, type ClientApi, type Mock, type Target } from './targets.ts';
 import { DEFAULT_PEER_VERSION } from './peer-version.ts';
-import { evaluate, markdownTable, notMeasured, tally, MIN_ROUNDS, MAX_REFERENCE_MOVE, type Row } from './method.ts';
+import { evaluate, markdownTable, median, notMeasured, tally, MIN_ROUNDS, MAX_REFERENCE_MOVE, type Row } from './method.ts';
 import { runStreamCost, TRANSLATED_FORMATS, type StreamCost } from './stream-chunks.ts';
 import { runSoak, type SoakOutcome } from './soak-run.ts';
 import { commitLabel, writeLatestFigures } from './latest-figures.ts';
@@ -207,12 +207,6 @@ const profileApi = CLIENT_APIS.find((a) => a.name === plan.profileBody) ?? null;
 // helpers
 
 const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-const median = (xs: number[]): number => {
-  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return NaN;
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-};
 const nowNs = () => Number(process.hrtime.bigint());
 
 /** Per-target error counts over the whole run. */
