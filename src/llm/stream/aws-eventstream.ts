@@ -31,6 +31,7 @@ export type HeaderValue = boolean | number | bigint | string | Uint8Array;
 
 export interface EventStreamMessage {
   headers: Record<string, HeaderValue>;
+  /** A view of the bytes pushed (no copy): valid while the caller leaves the chunks it pushed as they are. */
   payload: Uint8Array;
 }
 
@@ -39,17 +40,10 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** Splits bytes into event-stream messages, whatever the chunking. */
 export class EventStreamMessageDecoder {
   readonly #maxMessageSize: number;
-  readonly #copyPayload: boolean;
   #buffer: Uint8Array = new Uint8Array(0);
 
-  /**
-   * `copyPayload` false: a message's payload is a view of the bytes it came in, for a caller that
-   * reads it before its next push (AwsEventStreamDecoder turns it into text at once) and so saves
-   * a copy per message; nothing here writes those bytes again either way.
-   */
-  constructor(maxMessageSize: number, copyPayload = true) {
+  constructor(maxMessageSize: number) {
     this.#maxMessageSize = maxMessageSize;
-    this.#copyPayload = copyPayload;
   }
 
   push(chunk: Uint8Array): EventStreamMessage[] {
@@ -76,7 +70,9 @@ export class EventStreamMessageDecoder {
       }
       messages.push({
         headers: parseHeaders(message.subarray(PRELUDE, PRELUDE + headersLength)),
-        payload: this.#copyPayload ? message.slice(PRELUDE + headersLength, total - 4) : message.subarray(PRELUDE + headersLength, total - 4),
+        // a view, not a copy: nothing writes these bytes again (a cut message's tail is copied
+        // out below), and the frame decoder turns the payload into text at once (toEvent)
+        payload: message.subarray(PRELUDE + headersLength, total - 4),
       });
       offset += total;
     }
@@ -214,8 +210,7 @@ export class AwsEventStreamDecoder implements FrameDecoder {
   readonly #messages: EventStreamMessageDecoder;
 
   constructor(maxMessageSize: number) {
-    // each payload is turned into text as soon as it is split off (toEvent): no copy of it
-    this.#messages = new EventStreamMessageDecoder(maxMessageSize, false);
+    this.#messages = new EventStreamMessageDecoder(maxMessageSize);
   }
 
   push(chunk: Uint8Array): StreamEvent[] {
