@@ -137,17 +137,24 @@ function rootAttributes(ctx: RequestContext, status: number): Attributes {
   return a;
 }
 
-/** The last Host header read, and its server.address: a gateway's clients mostly name it one way, and its port made the two regexes below run on every traced request. */
-let lastHost = '';
-let lastAddress = '';
-
-/** server.address of a Host header: without its port, an IPv6 literal without its brackets. */
+/**
+ * server.address of a Host header with a colon (one without is the address): without a trailing
+ * `:<digits>` port, then without a leading `[` and a trailing `]` (an IPv6 literal's brackets).
+ * Read by index: the two regular expressions this was written with ran on every traced request
+ * whose Host carries a port (~0.3 µs).
+ */
 export function serverAddressOf(host: string): string {
-  if (host === lastHost) return lastAddress;
-  const address = host.indexOf(':') === -1 ? host : host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-  lastHost = host;
-  lastAddress = address;
-  return address;
+  const colon = host.lastIndexOf(':');
+  if (colon === -1) return host;
+  let end = host.length;
+  if (colon < end - 1) {
+    let digits = colon + 1;
+    while (digits < end && host.charCodeAt(digits) >= 48 && host.charCodeAt(digits) <= 57) digits++;
+    if (digits === end) end = colon;
+  }
+  const start = host.charCodeAt(0) === 91 ? 1 : 0; // [
+  if (end > start && host.charCodeAt(end - 1) === 93) end--; // ]
+  return start === 0 && end === host.length ? host : host.slice(start, end);
 }
 
 /** An access-log value as an attribute value: scalars as they are, objects as JSON text. */
