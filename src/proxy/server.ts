@@ -22,7 +22,7 @@ import { watchUnreadBody } from './unread-body.ts';
 import { GatewayResponse } from './response.ts';
 import { accessLogEntry } from './access-log.ts';
 import { tracerIn } from '../snapshot/compile.ts';
-import { startTrace } from '../plugins/opentelemetry/handler.ts';
+import { startTrace } from '../plugins/opentelemetry/start-trace.ts';
 import { SPAN_KIND } from '../observability/otel/types.ts';
 import { accessSpanName } from '../observability/otel/trace.ts';
 import { instrumentsOf } from '../observability/otel/instrumentations.ts';

@@ -15,7 +15,8 @@
  *   gap). It does not run while the gateway itself stopped reading because its client is slow.
  */
 import type net from 'node:net';
-import { errors, type buildConnector } from 'undici';
+import type { buildConnector } from 'undici';
+import { errors } from '../util/undici.ts';
 
 /** The code a write timeout carries (Kong's 504). */
 export const WRITE_TIMEOUT = 'MODELGATE_WRITE_TIMEOUT';

@@ -5,7 +5,8 @@
  * was established) and the body can be sent again; every failure classified into Kong's answer
  * (502 / 503 / 504).
  */
-import { Pool, buildConnector, util, type Dispatcher } from 'undici';
+import type { Dispatcher, Pool as UndiciPool, buildConnector as UndiciConnector } from 'undici';
+import { Pool, buildConnector, util } from '../util/undici.ts';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { UpstreamError } from './errors.ts';
@@ -58,7 +59,7 @@ const pools = new Map<string, TimedPool>();
 class TimedPool extends Pool {
   readonly #readTimeout: number;
 
-  constructor(origin: string, options: Pool.Options, readTimeout: number) {
+  constructor(origin: string, options: UndiciPool.Options, readTimeout: number) {
     super(origin, options);
     this.#readTimeout = readTimeout;
   }
@@ -87,7 +88,7 @@ function poolByKey(t: UpstreamTarget): TimedPool {
         timeout: 0,
         lookup: guardedLookup,
         rejectUnauthorized: t.tlsVerify,
-      } as buildConnector.BuildOptions),
+      } as UndiciConnector.BuildOptions),
       t.connectTimeout,
     );
     pool = new TimedPool(

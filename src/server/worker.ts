@@ -12,8 +12,7 @@ import type { SnapshotData } from '../snapshot/types.ts';
 import { ProxyServer } from '../proxy/server.ts';
 import { setEgressPolicy } from '../proxy/egress.ts';
 import { closePools } from '../proxy/upstream.ts';
-import { stopExporters } from '../observability/otel/exporter.ts';
-import { flushMetrics } from '../observability/otel/otlp-metrics.ts';
+import { runExitSteps } from './exit-steps.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
 import { IpcState } from '../state/ipc.ts';
 import { installSharedState } from '../state/index.ts';
@@ -170,8 +169,7 @@ async function drain(timeoutMs: number): Promise<void> {
   // the last spend rows go to the primary before this process exits
   spendQueue?.close();
   await spendQueue?.sent(SPEND_FLUSH_AT_EXIT_MS);
-  flushMetrics(); // the GenAI metrics measured since the last export interval join the exporters' queues
-  await stopExporters(SPEND_FLUSH_AT_EXIT_MS); // the last spans and log records to the collector, within the same bound
+  await runExitSteps(SPEND_FLUSH_AT_EXIT_MS); // what modules loaded on demand still have to send (the OTLP exporters), within the same bound
   await closePools();
   await redisState?.close();
   process.exit(0);

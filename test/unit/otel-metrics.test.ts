@@ -8,7 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AiExchange } from '../../src/plugins/ai-proxy/analytics.ts';
-import { flushMetrics, metricAttrsOfSpan, metricsFor, recordAiExchange } from '../../src/observability/otel/genai-metrics.ts';
+import { metricAttrsOfSpan, recordAiExchange } from '../../src/observability/otel/genai-metrics.ts';
+import { flushMetrics, metricsFor } from '../../src/observability/otel/otlp-metrics.ts';
 import { DEFAULT_CARDINALITY_LIMIT, GENAI_INSTRUMENTS, GenAiMetrics, HistogramInstrument, OVERFLOW_ATTRIBUTE, recordGenAi, type GenAiMetricAttrs } from '../../src/observability/otel/metrics.ts';
 import { encodeMetricsJson, encodeMetricsProtobuf, TEMPORALITY_CUMULATIVE, type MetricsExport } from '../../src/observability/otel/otlp-metrics.ts';
 import { decodeJson, decodeProtobuf, flattenMetrics, OtlpReceiver } from '../helpers/otlp-receiver.ts';

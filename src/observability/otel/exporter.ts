@@ -22,7 +22,7 @@
  * One exporter per distinct options in a worker (`exporterFor`, `sharedExporter`), kept across
  * snapshot swaps; the worker's drain calls `stopExporters` to send what it can before exiting.
  */
-import { Agent, errors as undiciErrors } from 'undici';
+import { Agent, errors as undiciErrors } from '../../util/undici.ts';
 import { logger } from '../logger.ts';
 import { client, registry, PREFIX } from '../metrics.ts';
 import { registerSecret } from '../redact.ts';

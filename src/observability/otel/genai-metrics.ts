@@ -15,7 +15,6 @@ import { recordGenAi, type GenAiMetricAttrs, type GenAiMetricValues, type GenAiM
 import type { Attributes } from './types.ts';
 
 export { recordGenAi, type GenAiMetricAttrs, type GenAiMetricValues, type GenAiMetrics } from './metrics.ts';
-export { flushMetrics, metricsFor } from './otlp-metrics.ts';
 
 /** The call's semantic-conventions values, as the GenAI client span has them. */
 export interface GenAiCall {

@@ -13,7 +13,7 @@
  * result). Nothing an outside client sends can make the gateway vouch for a consumer
  * (docs/decisions.md, "MCP gateway (issue 23)").
  */
-import { Agent, request } from 'undici';
+import { Agent, request } from '../../util/undici.ts';
 import type { RequestContext } from '../../proxy/context.ts';
 import { CLIENT_CREDENTIAL_HEADERS, endToEndHeaders } from '../../proxy/headers.ts';
 import { credentialNames, presentedCredential } from '../shared/credentials.ts';

@@ -1,14 +1,14 @@
 /**
  * `ai-mcp-proxy`: MCP traffic through the gateway (issue 23). The access phase claims the request
  * (`ctx.handler`, as ai-proxy does), so the route's auth and rate-limiting plugins have run first;
- * the mode's server (modes.ts) then answers it. Every error on the route, whoever answers it (a
+ * the mode's server (serve.ts) then answers it. Every error on the route, whoever answers it (a
  * 401 from key-auth, a 413 body limit), is in JSON-RPC's error envelope, which MCP clients read.
  */
 import type { PluginHandler } from '../types.ts';
 import type { RequestContext } from '../../proxy/context.ts';
 import type { AiMcpProxyConfig } from './schema.ts';
 import { compileMcp, type CompiledMcp } from './compile.ts';
-import { SERVE } from './modes.ts';
+import { SERVE } from './serve.ts';
 import { CONNECTION_CLOSED, INTERNAL_ERROR, INVALID_REQUEST, errorResponse } from './jsonrpc.ts';
 
 export const handler: PluginHandler<AiMcpProxyConfig, CompiledMcp> = {

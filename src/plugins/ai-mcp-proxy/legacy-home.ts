@@ -15,7 +15,7 @@ import http from 'node:http';
 import { once } from 'node:events';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { Agent, request } from 'undici';
+import { Agent, request } from '../../util/undici.ts';
 import { sseEvents } from './transport.ts';
 import type { ExchangeEnd, ExchangeRequest, LegacyLink, TextSink } from './legacy-sse.ts';
 import { sessions, type McpSession } from './session.ts';

@@ -8,7 +8,8 @@
  * The header names live here: `Mcp-Session-Id`, `MCP-Protocol-Version`, `Last-Event-ID`.
  */
 import { once } from 'node:events';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Agent, request } from '../../util/undici.ts';
 import { createParser } from 'eventsource-parser';
 import type { RequestContext } from '../../proxy/context.ts';
 import { HEADERS } from '../../proxy/names.ts';

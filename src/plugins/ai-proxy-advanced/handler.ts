@@ -19,7 +19,7 @@ import { bareOperation, errorFormatOf, servesOperation, unifiedOperation, type O
 import { clientApi } from '../../exchange/apis/index.ts';
 import type { InboundFormat } from '../../exchange/types.ts';
 import { countTokens } from '../ai-proxy/count-tokens.ts';
-import { answerFromCache, cacheMayAnswer } from '../ai-semantic-cache/handler.ts';
+import { answerFromCache, cacheMayAnswer } from '../ai-semantic-cache/exchange-hook.ts';
 import { answerResponsesResource, checkWithConversation, type ResponsesStoreRef } from '../ai-proxy/responses-state.ts';
 import { readClientJson } from '../ai-proxy/client-request.ts';
 import { aiError, describeUpstreamFailure, modelNotFound, openAiError } from '../ai-proxy/openai-error.ts';

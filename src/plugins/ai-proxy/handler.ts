@@ -24,7 +24,7 @@ import { answerResponsesResource, checkWithConversation } from './responses-stat
 import type { DriverContext } from '../../llm/types.ts';
 import { ExchangeContext } from '../../exchange/context.ts';
 import { answerModels, modelsRequest, pluginCreatedAt, type ModelEntry } from './models.ts';
-import { answerFromCache, cacheMayAnswer } from '../ai-semantic-cache/handler.ts';
+import { answerFromCache, cacheMayAnswer } from '../ai-semantic-cache/exchange-hook.ts';
 
 export type { Exchange } from './exchange.ts';
 

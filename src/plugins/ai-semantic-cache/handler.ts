@@ -5,7 +5,7 @@
  *
  * Where it runs: its access phase only reads the client's `Cache-Control` and leaves the request's
  * cache state on `ctx.shared`; the lookup runs INSIDE the AI exchange (ai-proxy, ai-proxy-advanced
- * call `answerFromCache`), after the request was parsed by its client API's adapter and after
+ * call `answerFromCache` of exchange-hook.ts, which reaches this module through that state), after the request was parsed by its client API's adapter and after
  * every prompt plugin ran (a prompt guard still refuses a prompt whose answer is cached; a
  * decorated prompt is what is keyed), before any provider is planned.
  *
@@ -22,6 +22,7 @@
 import type { PluginHandler } from '../types.ts';
 import type { RequestContext } from '../../proxy/context.ts';
 import type { CheckedRequest } from '../ai-proxy/exchange.ts';
+import { SHARED_KEY, type CacheAnswerer } from './exchange-hook.ts';
 import type { SemanticCacheConfig } from './schema.ts';
 import { cacheStore, type CacheStore } from '../../state/index.ts';
 import { compileEmbedder, EmbeddingsError, type Embedder } from './embeddings.ts';
@@ -44,8 +45,6 @@ import type { Usage } from '../../exchange/types.ts';
 
 export type CacheStatus = 'Hit' | 'Miss' | 'Bypass' | 'Refresh' | 'Failed';
 
-/** Where the request's cache state waits for the exchange (`kong.ctx.shared`). */
-export const SHARED_KEY = 'aiSemanticCache';
 
 /** The key-value cache's namespace for answers (src/state/). */
 const NAMESPACE = 'ai-semantic-cache';
@@ -83,13 +82,14 @@ interface Pending {
   api: CheckedRequest extends infer C ? (C extends { kind: 'llm'; inbound: infer I } ? I : never) : never;
 }
 
-interface RequestState {
+interface RequestState extends CacheAnswerer {
   conf: CompiledSemanticCache;
   pluginId: string;
   cc: RequestCacheControl;
   /** Decided by Cache-Control before any lookup. */
   forced: 'Bypass' | 'Refresh' | null;
   status: CacheStatus | null;
+  answer: typeof answerFromCache;
   pending: Pending | null;
   embeddingsMs: number | null;
   fetchMs: number | null;
@@ -113,7 +113,7 @@ export const handler: PluginHandler<SemanticCacheConfig, CompiledSemanticCache> 
     if (cc.noStore || (cc.private && conf.config.cache_scope === 'route')) forced = 'Bypass';
     else if (cc.noCache || cc.maxAge === 0) forced = 'Refresh';
     const pluginId = ctx.chain.find((p) => p.conf === conf)?.id ?? NAMESPACE;
-    const state: RequestState = { conf, pluginId, cc, forced, status: null, pending: null, embeddingsMs: null, fetchMs: null };
+    const state: RequestState = { conf, pluginId, cc, forced, status: null, answer: answerFromCache, pending: null, embeddingsMs: null, fetchMs: null };
     ctx.shared[SHARED_KEY] = state;
     if (forced === 'Bypass') setStatus(ctx, state, 'Bypass');
   },
@@ -136,23 +136,8 @@ function setStatus(ctx: RequestContext, state: RequestState, status: CacheStatus
   setResponseHeaders(ctx, { 'x-cache-status': status, ...extra });
 }
 
-/**
- * Called by the AI exchange once the request is parsed and the prompt plugins ran: true when the
- * cache answered the client (the exchange stops there), false when the provider must be asked.
- * `model` is what the answer depends on besides the request: `provider/model` for ai-proxy, the
- * target name the client asked for (or '') on a balanced route.
- */
-/**
- * Whether the request's chain has a semantic cache that may answer it: the exchange asks this
- * first, so a route without one pays no call, no promise and no cache key for answerFromCache.
- */
-export function cacheMayAnswer(ctx: RequestContext): boolean {
-  const state = ctx.shared[SHARED_KEY] as RequestState | undefined;
-  return state !== undefined && state.status !== 'Bypass';
-}
-
-export async function answerFromCache(ctx: RequestContext, checked: CheckedRequest, model: string): Promise<boolean> {
-  if (!cacheMayAnswer(ctx)) return false;
+/** The cache's answer for the exchange (exchange-hook.ts calls it through the request's state). */
+async function answerFromCache(ctx: RequestContext, checked: CheckedRequest, model: string): Promise<boolean> {
   const state = ctx.shared[SHARED_KEY] as RequestState;
   if (checked.kind !== 'llm') {
     // an embeddings request has no prompt to cache an answer for

@@ -1,10 +1,11 @@
 /**
  * `opentelemetry` (Kong's priority 14): every request through a chain that has it gets a Trace
  * (src/observability/otel/trace.ts), started by the request path before the first plugin runs
- * (`startTrace`: the caller's context extracted, `clear` headers removed, the trace-id response
- * header set); the request path, forward.ts and the AI exchange add their spans to it; the log
- * phase ends the request span and hands every span to the shared OTLP exporter, and one log record
- * per request (the access-log fields, with the trace and span ids) when `logs_endpoint` is set.
+ * (`startTrace` in start-trace.ts, which the request path imports without this module and its
+ * exporters: the caller's context extracted, `clear` headers removed, the trace-id response header
+ * set); the request path, forward.ts and the AI exchange add their spans to it; the log phase ends
+ * the request span and hands every span to the shared OTLP exporter, and one log record per
+ * request (the access-log fields, with the trace and span ids) when `logs_endpoint` is set.
  * Nothing here waits for a collector: `add()` only queues (exporter.ts).
  */
 import { hostname } from 'node:os';
@@ -12,35 +13,28 @@ import { randomUUID } from 'node:crypto';
 import type { PluginHandler } from '../types.ts';
 import type { RequestContext } from '../../proxy/context.ts';
 import type { OpenTelemetryConfig } from './schema.ts';
-import { STATUS_CODE, type Attributes, type AttributeValue, type ExporterOptions, type LogRecord, type OtlpEndpoint, type PropagationConfig, type Sink, type SpanRecord } from '../../observability/otel/types.ts';
-import { Trace } from '../../observability/otel/trace.ts';
-import { NO_INSTRUMENTS } from '../../observability/otel/instrumentations.ts';
-import { compilePropagation, extract } from '../../observability/otel/propagation/index.ts';
-import { exporterFor } from '../../observability/otel/exporter.ts';
-import { metricsFor, type GenAiMetrics } from '../../observability/otel/genai-metrics.ts';
+import { STATUS_CODE, type Attributes, type AttributeValue, type LogRecord, type OtlpEndpoint } from '../../observability/otel/types.ts';
+import type { Trace } from '../../observability/otel/trace.ts';
+import { compilePropagation } from '../../observability/otel/propagation/index.ts';
+import { exporterFor, stopExporters } from '../../observability/otel/exporter.ts';
+import { flushMetrics, metricsFor } from '../../observability/otel/otlp-metrics.ts';
+import { atWorkerExit } from '../../server/exit-steps.ts';
+import type { CompiledOpenTelemetry } from './start-trace.ts';
 import { accessLogEntry } from '../../proxy/access-log.ts';
 import { VERSION } from '../../proxy/names.ts';
-import { setResponseHeader } from '../shared/response-headers.ts';
 
 /** The request span's name: Kong's (kong/observability/tracing/instrumentation.lua, `_M.request`). */
 export const ROOT_SPAN_NAME = 'kong';
 
+// At a worker's exit: the GenAI metrics measured since the last interval join the exporters'
+// queues, then the last spans, log records and metrics go to the collector within the deadline.
+atWorkerExit(async (deadlineMs) => {
+  flushMetrics();
+  await stopExporters(deadlineMs);
+});
+
 /** This worker process as an OTLP resource: one id per process, like Kong's node id per node. */
 const INSTANCE_ID = randomUUID();
-
-export interface CompiledOpenTelemetry {
-  /** null: no `traces_endpoint` (Kong then neither propagates nor exports spans). */
-  traces: ExporterOptions | null;
-  logs: ExporterOptions | null;
-  metrics: GenAiMetrics | null;
-  propagation: PropagationConfig;
-  /** Header names removed from the request after extraction (lower-case). */
-  clear: string[];
-  sampleRate: number;
-  traceIdHeader: string | null;
-  tracesSink: Sink<SpanRecord> | null;
-  logsSink: Sink<LogRecord> | null;
-}
 
 /**
  * The sampling rate when `sampling_rate` is unset: 1.0. Kong falls back to kong.conf's
@@ -93,21 +87,6 @@ function compile(config: OpenTelemetryConfig, cctx: { registerSecret(v: string):
     tracesSink: null,
     logsSink: null,
   };
-}
-
-/**
- * The request's trace, made before its first plugin runs (server.ts): the caller's context read in
- * the configured formats (only with a traces endpoint, as Kong), the `clear` headers removed so
- * they reach no upstream, and the trace id header set on whatever answer the request gets.
- */
-export function startTrace(ctx: RequestContext, conf: CompiledOpenTelemetry): Trace {
-  const tracing = conf.traces !== null;
-  const incoming = tracing && conf.propagation.extract.length ? extract(ctx.req.headers, conf.propagation.extract) : null;
-  if (tracing) for (let i = 0; i < conf.clear.length; i++) delete ctx.req.headers[conf.clear[i]];
-  // without a traces endpoint no span is recorded: the trace's ids still serve the logs endpoint and the trace-id header
-  const trace = new Trace(ctx.startedAt, incoming, conf.sampleRate, tracing ? conf.propagation : null, conf.metrics, tracing ? ctx.settings.tracingInstruments : NO_INSTRUMENTS);
-  if (conf.traceIdHeader) setResponseHeader(ctx, conf.traceIdHeader, trace.traceId);
-  return trace;
 }
 
 /** The request span's attributes (HTTP server semantic conventions, and Kong's `kong.request.id`). */
