@@ -9,21 +9,29 @@
  *          of a streamed answer. This is the speed limit for a Node gateway.
  *
  *   node bench/ref-proxy.ts --mode pass|parse --upstream http://127.0.0.1:PORT [--port N]
- * Prints one JSON line `{"port":N}` once listening.
+ * Prints one JSON line `{"port":N}` once listening. `--load-only`: load, write Node's compile cache
+ * (NODE_COMPILE_CACHE) and exit, so that the proxies started after it never load the TypeScript
+ * stripper (bench/targets.ts).
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
+import module from 'node:module';
 
 const { values } = parseArgs({
   options: {
     mode: { type: 'string', default: 'pass' },
     upstream: { type: 'string' },
     port: { type: 'string', default: '0' },
+    'load-only': { type: 'boolean', default: false },
   },
 });
+if (values['load-only']) {
+  module.flushCompileCache();
+  process.exit(0);
+}
 const mode = values.mode;
 if ((mode !== 'pass' && mode !== 'parse') || !values.upstream) {
   console.error('usage: ref-proxy.ts --mode pass|parse --upstream http://127.0.0.1:PORT [--port N]');

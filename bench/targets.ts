@@ -72,8 +72,27 @@ export function directTarget(mock: Mock): Target {
   };
 }
 
+let refCompileCache: string | null = null;
+
+/**
+ * The references run from a compile cache of their own, filled once per bench process, so that,
+ * like modelgate's workers (src/server/compile-cache.ts), they never load Node's TypeScript
+ * stripper: it held ~14 MB of a reference's idle RSS, which a bare Node proxy written in JavaScript
+ * does not carry (docs/performance.md, "Idle memory").
+ */
+function refProxyCompileCache(): string {
+  if (refCompileCache === null) {
+    const dir = path.join(os.tmpdir(), `modelgate-bench-ref-cache-${typeof process.getuid === 'function' ? process.getuid() : 'user'}`);
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_COMPILE_CACHE: dir };
+    delete env.NODE_OPTIONS;
+    spawnSync(NODE, [path.join(BENCH_DIR, 'ref-proxy.ts'), '--load-only'], { env, stdio: 'ignore', timeout: 60_000 });
+    refCompileCache = dir;
+  }
+  return refCompileCache;
+}
+
 export async function startRefProxy(cpu: string, mode: 'pass' | 'parse', mock: Mock, nodeOptions?: string): Promise<Target> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_COMPILE_CACHE: refProxyCompileCache() };
   if (nodeOptions) env.NODE_OPTIONS = nodeOptions;
   else delete env.NODE_OPTIONS;
   const child = spawnPinned(cpu, NODE, [path.join(BENCH_DIR, 'ref-proxy.ts'), '--mode', mode, '--upstream', mock.url], { env });
