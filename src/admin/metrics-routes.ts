@@ -10,11 +10,12 @@
 import http from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { AdminContext } from './server.ts';
+import type { Registry as PromRegistry } from 'prom-client';
 import { CONTENT_TYPE, PREFIX, client, clusterMetrics } from '../observability/metrics.ts';
 import { formatListen } from '../settings.ts';
 import { UNEXPECTED } from './error-reply.ts';
 
-function nodeRegistry(ctx: AdminContext): client.Registry {
+function nodeRegistry(ctx: AdminContext): PromRegistry {
   const registry = new client.Registry();
   const info = ctx.info();
   const nodeInfo = new client.Gauge({ name: `${PREFIX}node_info`, help: 'Node metadata', labelNames: ['node_id', 'version'] as const, registers: [registry] });

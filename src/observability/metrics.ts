@@ -15,7 +15,24 @@
  * number of distinct values per process; later ones are counted under `other`.
  */
 import cluster from 'node:cluster';
-import client from 'prom-client';
+import { createRequire } from 'node:module';
+import type * as PromClient from 'prom-client';
+
+const promLib = (file: string): unknown => createRequire(import.meta.url)(`prom-client/lib/${file}.js`);
+
+/**
+ * The prom-client classes the gateway uses, loaded from their own files: its index also loads the
+ * default process metrics (~20 modules), Summary with its t-digest and the Pushgateway's HTTP
+ * client, ~1.3 MB of heap and 0.4 MB outside it in every process (docs/performance.md, "Idle
+ * memory"). test/unit/library-parts.test.ts holds them equal to the index's exports.
+ */
+export const client = {
+  Registry: promLib('registry') as typeof PromClient.Registry,
+  Counter: promLib('counter') as typeof PromClient.Counter,
+  Gauge: promLib('gauge') as typeof PromClient.Gauge,
+  Histogram: promLib('histogram') as typeof PromClient.Histogram,
+  AggregatorRegistry: promLib('cluster') as typeof PromClient.AggregatorRegistry,
+};
 
 export const PREFIX = 'modelgate_';
 
@@ -184,7 +201,7 @@ spendRowsDropped.inc({ where: 'worker' }, 0);
 spendRowsDropped.inc({ where: 'primary' }, 0);
 
 /** Primary side: the sum of every worker's registry, in Prometheus' text format. */
-let aggregator: client.AggregatorRegistry<client.RegistryContentType> | null = null;
+let aggregator: PromClient.AggregatorRegistry<PromClient.RegistryContentType> | null = null;
 
 export async function clusterMetrics(): Promise<string> {
   if (!cluster.isPrimary) return registry.metrics();
@@ -193,4 +210,3 @@ export async function clusterMetrics(): Promise<string> {
 }
 
 export const CONTENT_TYPE = client.Registry.PROMETHEUS_CONTENT_TYPE;
-export { client };

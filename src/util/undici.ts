@@ -7,9 +7,9 @@
  * and ~1.1 MB (docs/performance.md, "Idle memory"). Every module of `src/` imports undici from
  * here; `import type` from 'undici' costs nothing and stays as it is.
  *
- * undici has no `exports` map, so its files are part of what a pinned version ships; the test
- * `undici-parts` checks that these are the same classes its index exports, so an upgrade that
- * moves them fails there instead of at run time.
+ * undici has no `exports` map, so its files are part of what the locked version (package-lock.json) ships;
+ * test/unit/library-parts.test.ts checks that these are the same classes its index exports, so an
+ * upgrade that moves them fails there instead of at run time.
  */
 import { createRequire } from 'node:module';
 import type * as Undici from 'undici';

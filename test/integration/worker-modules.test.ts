@@ -1,10 +1,10 @@
 /**
  * What a worker loads is what it holds for as long as it runs (idle memory, docs/performance.md):
  * a worker serving an AI route loads neither undici's index (all of undici and Node's own bundled
- * copy of it), nor the MCP proxy's servers, nor the semantic cache, nor the OTLP exporters, until
- * a configuration names the plugin that needs them. And what is loaded on demand still does its
- * part at the worker's exit: spans and metrics held by the exporters reach the collector when the
- * gateway stops.
+ * copy of it) nor prom-client's, nor the MCP proxy's servers, nor the semantic cache, nor the OTLP
+ * exporters, until a configuration names the plugin that needs them. And what is loaded on demand
+ * still does its part at the worker's exit: spans and metrics held by the exporters reach the
+ * collector when the gateway stops.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -70,12 +70,13 @@ after(async () => {
   if (logDir) fs.rmSync(logDir, { recursive: true, force: true });
 });
 
-test('a worker serving an AI route loads undici’s parts, not its index, and none of the plugins its configuration does not name', async () => {
+test('a worker serving an AI route loads undici’s and prom-client’s parts, not their indexes, and none of the plugins its configuration does not name', async () => {
   await chat('chat');
   const loaded = await workerModules();
   // the log works: the route's own modules are there
   for (const m of ['src/plugins/ai-proxy/handler.ts', 'src/util/undici.ts', 'node_modules/undici/lib/dispatcher/pool.js']) assert.ok(loaded.includes(m), `${m} loaded`);
   assert.ok(!loaded.includes('node_modules/undici/index.js'), 'undici’s index (fetch, WebSocket, caches, mocks) is not loaded');
+  assert.ok(!loaded.includes('node_modules/prom-client/index.js'), 'prom-client’s index (default metrics, Summary, Pushgateway) is not loaded');
   const unwanted = loaded.filter(
     (m) =>
       (m.startsWith('src/plugins/ai-mcp-proxy/') && !['schema.ts', 'modes.ts', 'conversion-tools.ts'].includes(path.basename(m))) ||

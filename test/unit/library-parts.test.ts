@@ -1,9 +1,10 @@
 /**
- * src/util/undici.ts loads undici's parts from their own files (undici's index loads all of it).
- * undici has no `exports` map: these paths are part of the pinned version, and this test is where
- * an upgrade that moves them fails. The parts must be the very classes the index exports (an
- * `instanceof errors.UndiciError` must hold for errors undici throws), and `request()` must send
- * what undici's own top-level `request()` sends.
+ * src/util/undici.ts and src/observability/metrics.ts load undici's and prom-client's parts from
+ * their own files (each index loads all of its package). Neither package has an `exports` map:
+ * these paths are part of the locked versions (package-lock.json), and this test is where an upgrade that moves them
+ * fails. The parts must be the very classes the indexes export (an `instanceof
+ * errors.UndiciError` must hold for errors undici throws), and `request()` must send what undici's
+ * own top-level `request()` sends.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as undici from 'undici';
 import * as parts from '../../src/util/undici.ts';
+import * as prom from 'prom-client';
+import { client } from '../../src/observability/metrics.ts';
 
 test('the parts are the classes and functions undici’s index exports', () => {
   assert.equal(parts.Agent, undici.Agent);
@@ -20,6 +23,14 @@ test('the parts are the classes and functions undici’s index exports', () => {
   assert.equal(parts.util.parseHeaders, undici.util.parseHeaders);
   assert.equal(parts.util.headerNameToString, undici.util.headerNameToString);
   assert.equal(typeof new parts.Agent().request, 'function', 'a dispatcher has request()');
+});
+
+test('the prom-client classes are the ones its index exports', () => {
+  assert.equal(client.Registry, prom.Registry);
+  assert.equal(client.Counter, prom.Counter);
+  assert.equal(client.Gauge, prom.Gauge);
+  assert.equal(client.Histogram, prom.Histogram);
+  assert.equal(client.AggregatorRegistry, prom.AggregatorRegistry);
 });
 
 test('request() sends what undici’s request() sends: method, path with its query, headers and body', async () => {
