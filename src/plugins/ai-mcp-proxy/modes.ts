@@ -11,8 +11,8 @@
 export const MCP_MODES = ['passthrough-listener', 'conversion-listener', 'conversion-only', 'listener'] as const;
 export type McpMode = (typeof MCP_MODES)[number];
 
-/** The modes modelgate serves (each mapped to its server in serve.ts). */
-export const BUILT_MODES = ['passthrough-listener', 'conversion-listener', 'conversion-only', 'listener'] as const satisfies readonly McpMode[];
+/** The modes modelgate serves (each mapped to its server in serve.ts): all of Kong's, today. */
+export const BUILT_MODES = MCP_MODES satisfies readonly McpMode[];
 export type BuiltMode = (typeof BUILT_MODES)[number];
 
 /** Config-time check: a mode not built yet is refused by name, not accepted and then failing at request time. */

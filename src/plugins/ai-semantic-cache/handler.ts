@@ -5,9 +5,10 @@
  *
  * Where it runs: its access phase only reads the client's `Cache-Control` and leaves the request's
  * cache state on `ctx.shared`; the lookup runs INSIDE the AI exchange (ai-proxy, ai-proxy-advanced
- * call `answerFromCache` of exchange-hook.ts, which reaches this module through that state), after the request was parsed by its client API's adapter and after
- * every prompt plugin ran (a prompt guard still refuses a prompt whose answer is cached; a
- * decorated prompt is what is keyed), before any provider is planned.
+ * call `answerFromCache` of exchange-hook.ts, which reaches this module through that state), after
+ * the request was parsed by its client API's adapter and after every prompt plugin ran (a prompt
+ * guard still refuses a prompt whose answer is cached; a decorated prompt is what is keyed), before
+ * any provider is planned.
  *
  * Flow (X-Cache-Status): Cache-Control first (cache-control.ts: Bypass or Refresh); then the exact
  * entry (`exact_caching`; a hit returns before any embeddings call), then the embeddings call and
@@ -44,7 +45,6 @@ import type { AiExchange } from '../ai-proxy/analytics.ts';
 import type { Usage } from '../../exchange/types.ts';
 
 export type CacheStatus = 'Hit' | 'Miss' | 'Bypass' | 'Refresh' | 'Failed';
-
 
 /** The key-value cache's namespace for answers (src/state/). */
 const NAMESPACE = 'ai-semantic-cache';
