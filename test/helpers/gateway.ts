@@ -3,6 +3,7 @@
  * with a temporary data directory, and talks to it as a user would: HTTP to the Admin API and
  * the proxy. Logs are kept so tests can search them (for leaked keys, request ids ...).
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -256,4 +257,11 @@ export function httpRequest(url: string, opts: { method?: string; headers?: Reco
     req.on('error', reject);
     req.end(opts.body);
   });
+}
+
+/** An Admin API call that must succeed; its JSON. */
+export async function adminOk(gw: Gateway, method: string, url: string, body?: unknown): Promise<any> {
+  const r = await gw.adminRequest(method, url, body);
+  assert.ok(r.status < 300, `${method} ${url}: ${r.status} ${r.text}`);
+  return r.json;
 }

@@ -11,13 +11,6 @@ import { LoggingMessageNotificationSchema, ToolListChangedNotificationSchema } f
 import type { Gateway } from './gateway.ts';
 import type { LogSink } from './log-sink.ts';
 
-/** An Admin API call that must succeed; its JSON. */
-export async function adminOk(gw: Gateway, method: string, url: string, body?: unknown): Promise<any> {
-  const r = await gw.adminRequest(method, url, body);
-  assert.ok(r.status < 300, `${method} ${url}: ${r.status} ${r.text}`);
-  return r.json;
-}
-
 /** The official SDK's client over Streamable HTTP to `url`, authenticated with key-auth's `apikey` when a key is given; its transport is pushed to `open`. */
 export async function connectMcp(url: string, key: string | null, open: StreamableHTTPClientTransport[], name = 'modelgate-test'): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
   const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: key ? { apikey: key } : {} } });

@@ -15,9 +15,9 @@ import { DatabaseSync } from 'node:sqlite';
 import OpenAI from 'openai';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { Gateway } from '../helpers/gateway.ts';
+import { Gateway, adminOk } from '../helpers/gateway.ts';
 import { LogSink } from '../helpers/log-sink.ts';
-import { adminOk, httpLogTo } from '../helpers/mcp.ts';
+import { httpLogTo } from '../helpers/mcp.ts';
 import { startMockProvider, type MockProvider } from '../mocks/providers.ts';
 import { startMcpUpstream, type McpUpstream } from '../mocks/mcp-server.ts';
 

@@ -13,9 +13,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { Gateway } from '../helpers/gateway.ts';
+import { Gateway, adminOk } from '../helpers/gateway.ts';
 import { LogSink } from '../helpers/log-sink.ts';
-import { adminOk, connectMcp, httpLogTo, routeEntries, toolMetric, until } from '../helpers/mcp.ts';
+import { connectMcp, httpLogTo, routeEntries, toolMetric, until } from '../helpers/mcp.ts';
 import { EchoServer, type Received } from '../helpers/echo-server.ts';
 
 const ALICE_KEY = 'alice-conv-key-51c0e7a2';

@@ -14,9 +14,9 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { Gateway } from '../helpers/gateway.ts';
+import { Gateway, adminOk } from '../helpers/gateway.ts';
 import { LogSink } from '../helpers/log-sink.ts';
-import { adminOk, allTools, connectMcp, expectProgress, expectServerNotifications, httpLogTo, toolMetric, until } from '../helpers/mcp.ts';
+import { allTools, connectMcp, expectProgress, expectServerNotifications, httpLogTo, toolMetric, until } from '../helpers/mcp.ts';
 import { startMcpUpstream, type McpUpstream } from '../mocks/mcp-server.ts';
 
 const ALICE_KEY = 'alice-listener-key-61f0a9c2';

@@ -14,9 +14,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpError, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { Gateway } from '../helpers/gateway.ts';
+import { Gateway, adminOk } from '../helpers/gateway.ts';
 import { LogSink } from '../helpers/log-sink.ts';
-import { adminOk, connectMcp, expectProgress, expectServerNotifications, httpLogTo, routeEntries, toolMetric, until } from '../helpers/mcp.ts';
+import { connectMcp, expectProgress, expectServerNotifications, httpLogTo, routeEntries, toolMetric, until } from '../helpers/mcp.ts';
 import { startMcpUpstream, type McpUpstream } from '../mocks/mcp-server.ts';
 
 const UPSTREAM_TOKEN = 'Bearer legacy-upstream-token-4e7a1c90';

@@ -12,9 +12,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { Gateway } from '../helpers/gateway.ts';
+import { Gateway, adminOk } from '../helpers/gateway.ts';
 import { LogSink } from '../helpers/log-sink.ts';
-import { adminOk, allTools, connectMcp, expectProgress, expectServerNotifications, httpLogTo, routeEntries, toolMetric, until } from '../helpers/mcp.ts';
+import { allTools, connectMcp, expectProgress, expectServerNotifications, httpLogTo, routeEntries, toolMetric, until } from '../helpers/mcp.ts';
 import { startMcpUpstream, type McpUpstream } from '../mocks/mcp-server.ts';
 
 const UPSTREAM_TOKEN = 'Bearer upstream-mcp-token-5c1e9a2f';

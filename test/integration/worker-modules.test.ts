@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Gateway } from '../helpers/gateway.ts';
+import { Gateway, adminOk } from '../helpers/gateway.ts';
 import { OtlpReceiver } from '../helpers/otlp-receiver.ts';
 import { startMockProvider, type MockProvider } from '../mocks/providers.ts';
 
@@ -24,15 +24,9 @@ let openai: MockProvider;
 let receiver: OtlpReceiver;
 let logDir: string;
 
-async function admin(method: string, url: string, body?: unknown): Promise<any> {
-  const r = await gw.adminRequest(method, url, body);
-  assert.ok(r.status < 300, `${method} ${url}: ${r.status} ${r.text}`);
-  return r.json;
-}
-
 /** The worker's loaded modules: paths under src/ as `src/...`, packages as `node_modules/...`. */
 async function workerModules(): Promise<string[]> {
-  const info = await admin('GET', '/');
+  const info = await adminOk(gw, 'GET', '/');
   const [pid] = info.pids.workers as number[];
   return fs
     .readFileSync(path.join(logDir, `${pid}.txt`), 'utf8')
@@ -54,10 +48,10 @@ before(async () => {
   openai = await startMockProvider('openai', { key: KEY });
   receiver = await OtlpReceiver.start();
   gw = await Gateway.start({ workers: 1, env: { NODE_OPTIONS: `--import ${HOOK}`, MODULE_LOG_DIR: logDir } });
-  await admin('POST', '/services', { name: 'ai', url: 'http://localhost:32000' });
+  await adminOk(gw, 'POST', '/services', { name: 'ai', url: 'http://localhost:32000' });
   for (const name of ['chat', 'traced']) {
-    await admin('POST', '/services/ai/routes', { name, paths: [`/${name}`] });
-    await admin('POST', `/routes/${name}/plugins`, {
+    await adminOk(gw, 'POST', '/services/ai/routes', { name, paths: [`/${name}`] });
+    await adminOk(gw, 'POST', `/routes/${name}/plugins`, {
       name: 'ai-proxy',
       config: { route_type: 'llm/v1/chat', auth: { header_name: 'Authorization', header_value: `Bearer ${KEY}` }, model: { provider: 'openai', name: 'gpt-4o', options: { upstream_url: `${openai.url}/v1/chat/completions` } } },
     });
@@ -88,7 +82,7 @@ test('a worker serving an AI route loads undici’s and prom-client’s parts, n
 
 test('the opentelemetry plugin loads its exporters when configured; at exit they send the spans and metrics they hold', async () => {
   // a flush delay longer than the test: what reaches the collector is what the worker's exit sends
-  await admin('POST', '/routes/traced/plugins', {
+  await adminOk(gw, 'POST', '/routes/traced/plugins', {
     name: 'opentelemetry',
     config: { traces_endpoint: `${receiver.url}/v1/traces`, metrics_endpoint: `${receiver.url}/v1/metrics`, queue: { max_coalescing_delay: 600 } },
   });
