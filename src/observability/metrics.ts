@@ -15,16 +15,16 @@
  * number of distinct values per process; later ones are counted under `other`.
  */
 import cluster from 'node:cluster';
-import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
+import { packageFile } from '../util/package-file.ts';
 
-const promLib = (file: string): unknown => createRequire(import.meta.url)(`prom-client/lib/${file}.js`);
+const promLib = (file: string): unknown => packageFile('prom-client', `lib/${file}.js`);
 
 /**
- * The prom-client classes the gateway uses, loaded from their own files: its index also loads the
- * default process metrics (~20 modules), Summary with its t-digest and the Pushgateway's HTTP
- * client, ~1.3 MB of heap and 0.4 MB outside it in every process (docs/performance.md, "Idle
- * memory"). test/unit/library-parts.test.ts holds them equal to the index's exports.
+ * The prom-client classes the gateway uses, loaded from their own files (util/package-file.ts):
+ * its index also loads the default process metrics (~20 modules), Summary with its t-digest and
+ * the Pushgateway's HTTP client, ~1.3 MB of heap and 0.4 MB outside it in every process
+ * (docs/performance.md, "Idle memory").
  */
 export const client = {
   Registry: promLib('registry') as typeof PromClient.Registry,

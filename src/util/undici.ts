@@ -1,21 +1,17 @@
 /**
- * The parts of undici the gateway uses, loaded from their own files instead of undici's index.
+ * The parts of undici the gateway uses, loaded from their own files instead of undici's index
+ * (util/package-file.ts).
  *
  * Why: undici's index loads all of undici (fetch, WebSocket, EventSource, the cache and mock
  * agents, the SQLite cache store) and, through them, Node's own bundled copy of undici: ~5.7 MB of
  * V8 heap and ~2.2 MB outside it in a worker that uses none of it. These parts alone take ~2.4 MB
  * and ~1.1 MB (docs/performance.md, "Idle memory"). Every module of `src/` imports undici from
  * here; `import type` from 'undici' costs nothing and stays as it is.
- *
- * undici has no `exports` map, so its files are part of what the locked version (package-lock.json) ships;
- * test/unit/library-parts.test.ts checks that these are the same classes its index exports, so an
- * upgrade that moves them fails there instead of at run time.
  */
-import { createRequire } from 'node:module';
 import type * as Undici from 'undici';
+import { packageFile } from './package-file.ts';
 
-const load = createRequire(import.meta.url);
-const lib = (file: string): unknown => load(`undici/lib/${file}`);
+const lib = (file: string): unknown => packageFile('undici', `lib/${file}`);
 
 const Dispatcher = lib('dispatcher/dispatcher.js') as typeof Undici.Dispatcher;
 // what undici's index does: every dispatcher gets request(), stream(), pipeline() …
