@@ -1,7 +1,7 @@
 /**
  * The plugin's modes (Kong's `config.mode`) and which of them modelgate serves. A mode is a
  * function that owns the request (`ctx.handler`). Adding one: write its module, name it in
- * `BUILT_MODES` and map it in `SERVE` (serve.ts: the type makes the two agree); the config check
+ * `BUILT_MODES` and map it in `SERVE` (serve.ts: its type makes the two agree); the config check
  * below then accepts it. Nothing else in the plugin names modes.
  *
  * The names live apart from the servers because the schema (loaded by every process, whether a
@@ -12,7 +12,7 @@ export const MCP_MODES = ['passthrough-listener', 'conversion-listener', 'conver
 export type McpMode = (typeof MCP_MODES)[number];
 
 /** The modes modelgate serves (each mapped to its server in serve.ts): all of Kong's, today. */
-export const BUILT_MODES = MCP_MODES satisfies readonly McpMode[];
+export const BUILT_MODES = MCP_MODES;
 export type BuiltMode = (typeof BUILT_MODES)[number];
 
 /** Config-time check: a mode not built yet is refused by name, not accepted and then failing at request time. */

@@ -33,6 +33,5 @@ export function cacheMayAnswer(ctx: RequestContext): boolean {
  * target name the client asked for (or '') on a balanced route.
  */
 export function answerFromCache(ctx: RequestContext, checked: CheckedRequest, model: string): Promise<boolean> {
-  const state = ctx.shared[SHARED_KEY] as CacheAnswerer | undefined;
-  return state === undefined || state.status === 'Bypass' ? Promise.resolve(false) : state.answer(ctx, checked, model);
+  return cacheMayAnswer(ctx) ? (ctx.shared[SHARED_KEY] as CacheAnswerer).answer(ctx, checked, model) : Promise.resolve(false);
 }

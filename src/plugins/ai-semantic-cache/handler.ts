@@ -89,7 +89,6 @@ interface RequestState extends CacheAnswerer {
   /** Decided by Cache-Control before any lookup. */
   forced: 'Bypass' | 'Refresh' | null;
   status: CacheStatus | null;
-  answer: typeof answerFromCache;
   pending: Pending | null;
   embeddingsMs: number | null;
   fetchMs: number | null;
