@@ -12,6 +12,10 @@
  * sink inside this process): traced ÷ untraced, and tracing's cost before and after a change.
  * `OTEL_CONFIG={...}` among a tree's settings is merged into that plugin's config
  * (`/work/main+otel=OTEL_CONFIG={"sampling_rate":0}`: propagation without recording).
+ * A tree's argument ending in `+plugins` loads that gateway through the bench's `plugins` route
+ * instead (key-auth + rate-limiting + ai-rate-limiting-advanced on the chat route: CLIENT_APIS in
+ * bench/targets.ts), so the cost of the limiters' shared counters can be compared across trees;
+ * `PLUGINS=key-auth,rate-limiting` among its settings keeps only those of the three.
  *
  * A tree needs its node_modules (a symlink to this checkout's will do). `--prof`: each process
  * writes a V8 CPU profile to /tmp/ab-prof-<tree>/ when it exits: the share of one function in
@@ -23,7 +27,7 @@
 import fs from 'node:fs'; import os from 'node:os'; import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { startMock, AI_PROXY_CONFIG } from './targets.ts';
+import { startMock, AI_PROXY_CONFIG, CLIENT_APIS, BENCH_CONSUMER, BENCH_CONSUMER_KEY } from './targets.ts';
 import { spawnPinned, cpuUs, sysUs, childPids, sleep, memory } from './procs.ts';
 import { smallBody } from './workload.ts';
 import { startOtlpSink } from './otlp-sink.ts';
@@ -31,13 +35,16 @@ const { values, positionals } = parseArgs({ allowPositionals: true, allowNegativ
 const mock = await startMock('0', 20, 20);
 const body = smallBody();
 const sink = positionals.some((p) => p.split('=')[0].endsWith('+otel')) ? await startOtlpSink() : null;
-const load = (port: number, secs: number) => autocannon({ url: `http://127.0.0.1:${port}/chat`, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections: 64, duration: secs, sampleInt: 100 });
-interface G { label: string; pid: number; port: number; workers: number[]; res: { w: number; sys: number; all: number; rps: number }[] }
+const PLUGINS = CLIENT_APIS.find((a) => a.name === 'plugins')!;
+const load = (g: { port: number; plugins: boolean }, secs: number) =>
+  autocannon({ url: `http://127.0.0.1:${g.port}${g.plugins ? PLUGINS.requestPath : '/chat'}`, method: 'POST', body, headers: { 'content-type': 'application/json', ...(g.plugins ? PLUGINS.headers : {}) }, connections: 64, duration: secs, sampleInt: 100 });
+interface G { label: string; pid: number; port: number; plugins: boolean; workers: number[]; res: { w: number; sys: number; all: number; rps: number }[] }
 const gs: G[] = [];
 for (const spec of positionals) {
   const [tree, envs] = spec.split('=', 2).length > 1 ? [spec.slice(0, spec.indexOf('=')), spec.slice(spec.indexOf('=') + 1)] : [spec, ''];
   const otel = tree.endsWith('+otel');
-  const repo = otel ? tree.slice(0, -'+otel'.length) : tree;
+  const plugins = tree.endsWith('+plugins');
+  const repo = tree.replace(/\+(otel|plugins)$/, '');
   const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'mg-ab-'));
   const pp = 20000 + Math.floor(Math.random() * 20000), ap = pp + 1;
   const env: Record<string, string> = { ...(process.env as any), MODELGATE_PROXY_LISTEN: `127.0.0.1:${pp}`, MODELGATE_ADMIN_LISTEN: `127.0.0.1:${ap}`, MODELGATE_ADMIN_GUI_LISTEN: 'off', MODELGATE_PREFIX: prefix, MODELGATE_WORKERS: '1', MODELGATE_LOG_LEVEL: 'warn', MODELGATE_ACCESS_LOG: 'off', MODELGATE_SPEND_LOG: values.spend! };
@@ -49,11 +56,22 @@ for (const spec of positionals) {
   await admin('POST', '/services', { name: 'bench', url: mock.url });
   await admin('POST', '/services/bench/routes', { name: 'chat', paths: ['~/chat$'] });
   await admin('POST', '/routes/chat/plugins', { name: 'ai-proxy', config: AI_PROXY_CONFIG(mock.url) });
+  if (plugins) {
+    const route = PLUGINS.requestPath.split('/')[1];
+    await admin('POST', '/consumers', { username: BENCH_CONSUMER });
+    await admin('POST', `/consumers/${BENCH_CONSUMER}/key-auth`, { key: BENCH_CONSUMER_KEY });
+    await admin('POST', '/services/bench/routes', { name: route, paths: [`/${route}`] });
+    await admin('POST', `/routes/${route}/plugins`, { name: 'ai-proxy', config: PLUGINS.plugin!(mock.url) });
+    const only = env.PLUGINS?.split(',');
+    for (const p of PLUGINS.extraPlugins ?? []) if (!only || only.includes(p.name as string)) await admin('POST', `/routes/${route}/plugins`, p);
+  }
   if (otel) await admin('POST', '/plugins', { name: 'opentelemetry', config: { traces_endpoint: `${sink!.url}/v1/traces`, metrics_endpoint: `${sink!.url}/v1/metrics`, sampling_rate: 1, ...JSON.parse(env.OTEL_CONFIG ?? '{}') } });
   await sleep(2500);
   console.log(spec, 'idle worker RSS MB', childPids(child.pid!).map((q) => (memory(q).rss / 1048576).toFixed(1)).join(','));
-  await load(pp, 2);
-  gs.push({ label: spec.replace('/work/', ''), pid: child.pid!, port: pp, workers: childPids(child.pid!), res: [] });
+  const g: G = { label: spec.replace('/work/', ''), pid: child.pid!, port: pp, plugins, workers: childPids(child.pid!), res: [] };
+  const warm = await load(g, 2);
+  if (warm.non2xx || warm.errors) throw new Error(`${spec}: ${warm.non2xx} non-2xx answers, ${warm.errors} errors while warming up`);
+  gs.push(g);
   if (values.freeze) for (const q of [child.pid!, ...childPids(child.pid!)]) process.kill(q, 'SIGSTOP');
 }
 const sig = (g: G, s: NodeJS.Signals) => { if (values.freeze) for (const q of [g.pid, ...g.workers]) try { process.kill(q, s); } catch {} };
@@ -63,10 +81,10 @@ for (let r = 0; r < Number(values.rounds); r++) {
   for (const g of order) {
     sig(g, 'SIGCONT');
     await sleep(200);
-    await load(g.port, 1);
+    await load(g, 1);
     const all = [g.pid, ...g.workers];
     const w0 = cpuUs(g.workers), a0 = cpuUs(all), s0 = sysUs(g.workers);
-    const res = await load(g.port, Number(values.secs));
+    const res = await load(g, Number(values.secs));
     const n = res.requests.total;
     g.res.push({ w: (cpuUs(g.workers) - w0) / n, sys: (sysUs(g.workers) - s0) / n, all: (cpuUs(all) - a0) / n, rps: n / Number(values.secs) });
     sig(g, 'SIGSTOP');
