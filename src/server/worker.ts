@@ -15,6 +15,7 @@ import { closePools } from '../proxy/upstream.ts';
 import { runExitSteps } from './exit-steps.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
 import { IpcState } from '../state/ipc.ts';
+import { OwnedCounters } from '../state/owned.ts';
 import { installSharedState } from '../state/index.ts';
 import { WARM_ENV } from './compile-cache.ts';
 import { workerSettings } from './worker-settings.ts';
@@ -41,7 +42,12 @@ function send(msg: FromWorker): void {
   if (process.connected) process.send?.(msg);
 }
 
-const localState = new IpcState((msg) => process.connected && process.send!(msg));
+const ipcState = new IpcState((msg) => process.connected && process.send!(msg));
+// a node's only worker holds the `local` counters itself, the primary keeping a copy (src/state/owned.ts)
+const localState =
+  settings.workers === 1
+    ? new OwnedCounters(ipcState, (e) => log.warn({ err: e.message }, 'could not read the counters the primary kept; counting from zero'))
+    : ipcState;
 // budgets refill their local counters after a restart from the primary's spend log (whatever its database)
 const spendCost = new SpendCostClient((msg) => process.connected && process.send!(msg));
 if (settings.spend_log) installSpendSeeder(async (consumer, from, to) => (await spendCost.costOf(consumer, from, to)) ?? 0);
@@ -154,7 +160,7 @@ process.on('message', (msg: ToWorker) => {
   } else if (msg.t === 'drain') {
     void drain(msg.timeoutMs);
   } else if (msg.t === 'state-reply') {
-    localState.onReply(msg);
+    ipcState.onReply(msg);
   } else if (msg.t === 'spend-cost-reply') {
     spendCost.onReply(msg);
   }

@@ -60,7 +60,7 @@ export class WorkerPool {
   #snapshot: SnapshotData | null = null;
   #stopping = false;
   #onFatal: (e: Error) => void = () => {};
-  #onState: ((msg: StateRequest) => number[]) | null = null;
+  #onState: ((msg: StateRequest) => StateValue[]) | null = null;
   #onCache: ((msg: CacheRequest) => StateValue[]) | null = null;
   #onSpend: ((msg: SpendBatchMessage) => void) | null = null;
   #onSpendCost: ((consumer: string, from: number, to: number) => Promise<number | null>) | null = null;
@@ -88,7 +88,7 @@ export class WorkerPool {
   }
 
   /** Serves workers' counter requests (the node-wide `local` counter store lives in the primary). */
-  onStateRequest(fn: (msg: StateRequest) => number[]): void {
+  onStateRequest(fn: (msg: StateRequest) => StateValue[]): void {
     this.#onState = fn;
   }
 

@@ -12,7 +12,10 @@
 import type { MemoryCache } from './memory-cache.ts';
 import type { CounterIncrement, SharedState } from './types.ts';
 
-type CounterOp = { op: 'increment'; items: CounterIncrement[] } | { op: 'read'; keys: string[] };
+/** A counter call that counts or reads (batched per turn: IpcState's coalescing). */
+type CountingOp = { op: 'increment'; items: CounterIncrement[] } | { op: 'read'; keys: string[] };
+/** `dump`: every live counter, for a worker that owns the counters (src/state/owned.ts); never batched. */
+type CounterOp = CountingOp | { op: 'dump' };
 /**
  * The counter calls of one turn of a worker's event loop, in order (IpcState's coalescing), with
  * each distinct key written once, in `keys`: a call is `['r', key index ...]` (read) or
@@ -52,12 +55,17 @@ const HOLD_ADDS_MAX = 256;
 interface Counters {
   increment(items: CounterIncrement[]): number[];
   read(keys: string[]): number[];
+  dump(): (string | number)[];
 }
 
-/** The primary's side of a counter request: one value per item or key, a batch's ops' values one after the other. */
-export function serveCounterRequest(counters: Counters, msg: StateRequest): number[] {
+/**
+ * The primary's side of a counter request: one value per item or key, a batch's ops' values one
+ * after the other; a dump's (key, value, ms left) triples.
+ */
+export function serveCounterRequest(counters: Counters, msg: StateRequest): StateValue[] {
   if (msg.op === 'increment') return counters.increment(msg.items);
   if (msg.op === 'read') return counters.read(msg.keys);
+  if (msg.op === 'dump') return counters.dump();
   const keys = msg.keys;
   const values: number[] = [];
   for (const op of msg.ops) {
@@ -133,7 +141,7 @@ class TurnBatch<I, R> {
 }
 
 /** Counter calls as one message: a single call as it is, several as a batch naming each key once (CounterBatchOp). */
-function counterMessage(ops: CounterOp[]): { t: 'state' } & (CounterOp | CounterBatchOp) {
+function counterMessage(ops: CountingOp[]): { t: 'state' } & (CountingOp | CounterBatchOp) {
   if (ops.length === 1) return { t: 'state', ...ops[0] };
   const keys: string[] = [];
   const index = new Map<string, number>();
@@ -161,17 +169,17 @@ function counterMessage(ops: CounterOp[]): { t: 'state' } & (CounterOp | Counter
 }
 
 /** How many values a counter call answers: one per item or key. */
-const valuesOf = (op: CounterOp): number => (op.op === 'increment' ? op.items.length : op.keys.length);
+const valuesOf = (op: CountingOp): number => (op.op === 'increment' ? op.items.length : op.keys.length);
 
 /** A counter call waiting for its turn's message; `quiet`: its caller reads no values (IpcState.add). */
-type QueuedCounterOp = { op: CounterOp; quiet: boolean };
+type QueuedCounterOp = { op: CountingOp; quiet: boolean };
 
 export class IpcState implements SharedState {
   readonly kind = 'local' as const;
   readonly #rings = new TurnBatch<RingItem, void>((items, waiters) => this.#flushRings(items, waiters));
   readonly #counters = new TurnBatch<QueuedCounterOp, number[]>((ops, waiters) => this.#flushCounters(ops, waiters));
   /** Adds waiting for the next message that wants an answer (or for HOLD_ADDS_MS): IpcState.#flushCounters. */
-  #heldOps: CounterOp[] = [];
+  #heldOps: CountingOp[] = [];
   #heldWaiters: Waiter<number[]>[] = [];
   #heldTimer: NodeJS.Timeout | null = null;
   #next = 1;
@@ -192,7 +200,8 @@ export class IpcState implements SharedState {
     p.resolve(msg.values);
   }
 
-  #call(msg: { t: 'state' } & (CounterOp | CounterBatchOp)): Promise<number[]>;
+  #call(msg: { t: 'state' } & (CountingOp | CounterBatchOp)): Promise<number[]>;
+  #call(msg: { t: 'state'; op: 'dump' }): Promise<StateValue[]>;
   #call(msg: { t: 'cache' } & CacheOp): Promise<StateValue[]>;
   #call(msg: ({ t: 'state' } & (CounterOp | CounterBatchOp)) | ({ t: 'cache' } & CacheOp)): Promise<StateValue[]> {
     const id = this.#next++;
@@ -262,7 +271,7 @@ export class IpcState implements SharedState {
     );
   }
 
-  #takeHeld(): { ops: CounterOp[]; waiters: Waiter<number[]>[] } {
+  #takeHeld(): { ops: CountingOp[]; waiters: Waiter<number[]>[] } {
     const held = { ops: this.#heldOps, waiters: this.#heldWaiters };
     this.#heldOps = [];
     this.#heldWaiters = [];
@@ -278,6 +287,16 @@ export class IpcState implements SharedState {
     if (this.#heldOps.length === 0) return;
     const { ops, waiters } = this.#takeHeld();
     settleUnanswered(waiters, this.#send({ ...counterMessage(ops), id: 0 }), []);
+  }
+
+  /** The primary's live counters, as (key, value, ms left) triples: what a worker that owns the counters starts from. */
+  dump(): Promise<StateValue[]> {
+    return this.#call({ t: 'state', op: 'dump' });
+  }
+
+  /** Increments sent without an answer, right away (an owning worker's copy to the primary: src/state/owned.ts). */
+  mirror(items: CounterIncrement[]): boolean {
+    return this.#send({ t: 'state', id: 0, op: 'increment', items });
   }
 
   async get(key: string): Promise<string | null> {

@@ -1,7 +1,8 @@
 /**
  * Counters in memory with expiry. Lives in the primary (one per node); workers reach it through
- * src/state/ipc.ts. Expired keys are swept lazily on access and by a periodic sweep bounded in
- * work, so memory follows the number of live windows.
+ * src/state/ipc.ts, except a node's only worker, which holds its own (src/state/owned.ts). Expired
+ * keys are swept lazily on access and by a periodic sweep bounded in work, so memory follows the
+ * number of live windows.
  */
 import type { CounterIncrement } from './types.ts';
 
@@ -36,6 +37,22 @@ export class MemoryCounters {
       const e = this.#entries.get(key);
       return e && e.expiresAt > now ? e.value : 0;
     });
+  }
+
+  /** The live counters as flat (key, value, ms left to live) triples: what a worker that owns the counters starts from (src/state/owned.ts). */
+  dump(now = Date.now()): (string | number)[] {
+    const out: (string | number)[] = [];
+    for (const [key, e] of this.#entries) if (e.expiresAt > now) out.push(key, e.value, e.expiresAt - now);
+    return out;
+  }
+
+  /** Takes in a dump's triples (a key already here keeps its own value: it was counted since). */
+  seed(triples: readonly unknown[], now = Date.now()): void {
+    for (let i = 0; i + 2 < triples.length; i += 3) {
+      const [key, value, left] = [triples[i], triples[i + 1], triples[i + 2]];
+      if (typeof key !== 'string' || typeof value !== 'number' || typeof left !== 'number' || !(left > 0)) continue;
+      if (!this.#entries.has(key)) this.#entries.set(key, { value, expiresAt: now + left });
+    }
   }
 
   sweep(now = Date.now(), budget = 100_000): void {

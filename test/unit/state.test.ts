@@ -5,6 +5,7 @@ import { MemoryCounters } from '../../src/state/memory.ts';
 import { MemoryCache } from '../../src/state/memory-cache.ts';
 import { IpcState, serveCacheRequest, serveCounterRequest, type CacheRequest, type StateRequest } from '../../src/state/ipc.ts';
 import { FailoverState, type SharedRemote } from '../../src/state/failover.ts';
+import { OwnedCounters } from '../../src/state/owned.ts';
 import { cacheStore, counterStore, installSharedState } from '../../src/state/index.ts';
 import type { SharedState } from '../../src/state/types.ts';
 
@@ -90,6 +91,53 @@ test('IPC counters talk to a primary-side store', async () => {
   assert.deepEqual(await client.read(['k']), [100]);
   const dead = new IpcState(() => false);
   await assert.rejects(dead.read(['k']), /no IPC channel/);
+  counters.close();
+  cache.close();
+});
+
+test('memory counters: a dump of the live ones seeds another store, which keeps what it counted itself', () => {
+  const a = new MemoryCounters();
+  a.increment([{ key: 'x', delta: 3, ttlMs: 60_000 }, { key: 'old', delta: 1, ttlMs: 10 }, { key: 'y', delta: 2, ttlMs: 60_000 }], 1_000);
+  const dump = a.dump(2_000);
+  assert.deepEqual(dump, ['x', 3, 59_000, 'y', 2, 59_000], 'expired counters are left out');
+  const b = new MemoryCounters();
+  b.increment([{ key: 'y', delta: 7, ttlMs: 60_000 }], 2_000);
+  b.seed([...dump, 'bad', 'not a number', 5, 'gone', 1, 0], 2_000);
+  assert.deepEqual(b.read(['x', 'y', 'bad', 'gone'], 2_000), [3, 7, 0, 0]);
+  assert.deepEqual(b.read(['x'], 61_000), [0], 'a seeded counter expires when its original would');
+  a.close();
+  b.close();
+});
+
+test("one worker's own counters: answered in the worker, started from the primary's copy, copied back summed per key", async () => {
+  const { client, counters, cache, sent } = ipcPair();
+  counters.increment([{ key: 'k', delta: 5, ttlMs: 60_000 }]);
+  const failures: Error[] = [];
+  const owned = new OwnedCounters(client, (e) => failures.push(e));
+  // calls made before the primary's copy is in wait for it
+  assert.deepEqual(await owned.increment([{ key: 'k', delta: 1, ttlMs: 60_000 }]), [6]);
+  const concurrent = await Promise.all(Array.from({ length: 10 }, () => owned.increment([{ key: 'k', delta: 1, ttlMs: 60_000 }])));
+  assert.deepEqual(concurrent.map((v) => v[0]), [7, 8, 9, 10, 11, 12, 13, 14, 15, 16], 'exact, in order');
+  await owned.add([{ key: 'tokens', delta: 40, ttlMs: 60_000 }]);
+  assert.deepEqual(await owned.read(['k', 'tokens']), [16, 40]);
+  assert.equal(sent.filter((m) => m.t === 'state').length, 1, 'only the dump has gone to the primary so far');
+  assert.deepEqual(counters.read(['k', 'tokens']), [5, 0]);
+  owned.flushHeldAdds(); // what the mirror's tick and a drain do
+  const mirror = sent.at(-1) as StateRequest;
+  assert.deepEqual({ id: mirror.id, op: mirror.op }, { id: 0, op: 'increment' }, 'sent without waiting for an answer');
+  assert.equal((mirror as { items: unknown[] }).items.length, 2, 'one item per key');
+  assert.deepEqual(counters.read(['k', 'tokens']), [16, 40], "the primary's copy caught up");
+  await owned.set('c', 'v', 60_000);
+  assert.equal(await owned.get('c'), 'v', 'the cache stays in the primary');
+  assert.equal(cache.get('c'), 'v');
+  assert.equal(failures.length, 0);
+
+  // no primary to answer: the worker counts from zero and says so
+  const alone = new OwnedCounters(new IpcState(() => false), (e) => failures.push(e));
+  assert.deepEqual(await alone.increment([{ key: 'k', delta: 1, ttlMs: 60_000 }]), [1]);
+  assert.match(failures[0]?.message ?? '', /no IPC channel/);
+  owned.close();
+  alone.close();
   counters.close();
   cache.close();
 });
