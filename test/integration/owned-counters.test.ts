@@ -1,7 +1,7 @@
 /**
  * A node with one proxy worker counts `local` limits in the worker itself (src/state/owned.ts),
- * the primary keeping a copy: a limit holds across the worker's crash and replacement, and a
- * gateway stopped and started again counts afresh (Kong's `local` policy lives in memory).
+ * the primary keeping a copy: a limit holds across the worker's crash and replacement. With two
+ * workers the counters stay in the primary, shared exactly.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,25 +10,37 @@ import { EchoServer } from '../helpers/echo-server.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits until the worker that replaced `victim` serves. */
+/**
+ * Waits until the worker that replaced `victim` serves: listed, ready, and answering on the proxy
+ * port (a path no route matches, so that nothing is counted while the port is still closed).
+ */
 async function replaced(gw: Gateway, victim: number): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     const pids: number[] = (await gw.adminRequest('GET', '/')).json.pids.workers;
     const status = await gw.adminRequest('GET', '/status');
-    if (pids.length === 1 && !pids.includes(victim) && status.json.server.workers_ready === 1) return;
+    if (pids.length === 1 && !pids.includes(victim) && status.json.server.workers_ready === 1) {
+      const answered = await fetch(`${gw.proxy}/no-route-here`).then((r) => r.status, () => null);
+      if (answered === 404) return;
+    }
     await sleep(100);
   }
   throw new Error('the worker was not replaced');
 }
 
-test('one worker: a rate limit is exact, survives the worker being killed, and starts afresh with the gateway', async () => {
+/** A gateway of `workers` workers with a route to an echo server behind rate-limiting (`hour`, local). */
+async function limitedRoute(workers: number, hour: number): Promise<{ gw: Gateway; echo: EchoServer }> {
   const echo = await EchoServer.start();
-  const gw = await Gateway.start({ workers: 1 });
+  const gw = await Gateway.start({ workers });
+  await adminOk(gw, 'POST', '/services', { name: 'e', url: echo.url });
+  await adminOk(gw, 'POST', '/services/e/routes', { name: 'e', paths: ['/e'] });
+  await adminOk(gw, 'POST', '/routes/e/plugins', { name: 'rate-limiting', config: { hour, policy: 'local' } });
+  return { gw, echo };
+}
+
+test('one worker: a rate limit is exact and survives the worker being killed', async () => {
+  const { gw, echo } = await limitedRoute(1, 4);
   try {
-    await adminOk(gw, 'POST', '/services', { name: 'e', url: echo.url });
-    await adminOk(gw, 'POST', '/services/e/routes', { name: 'e', paths: ['/e'] });
-    await adminOk(gw, 'POST', '/routes/e/plugins', { name: 'rate-limiting', config: { hour: 4, policy: 'local' } });
     const get = async () => {
       const r = await gw.proxyRequest('GET', '/e');
       return { status: r.status, remaining: r.headers.get('x-ratelimit-remaining-hour') };
@@ -54,12 +66,8 @@ test('one worker: a rate limit is exact, survives the worker being killed, and s
 });
 
 test('two workers: the counters stay in the primary, shared exactly', async () => {
-  const echo = await EchoServer.start();
-  const gw = await Gateway.start({ workers: 2 });
+  const { gw, echo } = await limitedRoute(2, 10);
   try {
-    await adminOk(gw, 'POST', '/services', { name: 'e', url: echo.url });
-    await adminOk(gw, 'POST', '/services/e/routes', { name: 'e', paths: ['/e'] });
-    await adminOk(gw, 'POST', '/routes/e/plugins', { name: 'rate-limiting', config: { hour: 10, policy: 'local' } });
     // fresh connections, so both workers take some of them
     const statuses = await Promise.all(Array.from({ length: 16 }, () => fetch(`${gw.proxy}/e`, { headers: { connection: 'close' } }).then((r) => r.status)));
     assert.equal(statuses.filter((s) => s === 200).length, 10);
