@@ -49,7 +49,9 @@ export class MemoryCounters {
   /** Takes in a dump's triples (a key already here keeps its own value: it was counted since). */
   seed(triples: readonly unknown[], now = Date.now()): void {
     for (let i = 0; i + 2 < triples.length; i += 3) {
-      const [key, value, left] = [triples[i], triples[i + 1], triples[i + 2]];
+      const key = triples[i];
+      const value = triples[i + 1];
+      const left = triples[i + 2];
       if (typeof key !== 'string' || typeof value !== 'number' || typeof left !== 'number' || !(left > 0)) continue;
       if (!this.#entries.has(key)) this.#entries.set(key, { value, expiresAt: now + left });
     }

@@ -81,12 +81,10 @@ export class OwnedCounters implements SharedState {
       clearTimeout(this.#timer);
       this.#timer = null;
     }
-    if (this.#unsent.size > 0) {
-      const items = [...this.#unsent.values()];
-      this.#unsent = new Map();
-      this.#ipc.mirror(items);
-    }
-    this.#ipc.flushHeldAdds();
+    if (this.#unsent.size === 0) return;
+    const items = [...this.#unsent.values()];
+    this.#unsent = new Map();
+    this.#ipc.mirror(items);
   }
 
   get(key: string): Promise<string | null> {
