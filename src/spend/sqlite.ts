@@ -157,13 +157,6 @@ const ADDED_COLUMNS: [name: string, type: string][] = [
 /** Rows per INSERT statement (29 columns each: well under SQLite's 32,766 parameters). */
 const INSERT_CHUNK = 100;
 
-/**
- * Rows inserted between two turns of the event loop inside one transaction: the writer commits a
- * second's rows at once (writer.ts), and the primary must go on answering its workers meanwhile.
- * ~500 rows is ~3–5 ms of SQLite, what one batch held the loop for before.
- */
-const ROWS_PER_TURN = 500;
-
 /** The token sums a rollup keeps, named as in UsageTotals. */
 const TOKEN_SUMS = ['prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens', 'reasoning_tokens', 'total_tokens'] as const;
 
@@ -444,8 +437,6 @@ export class SqliteSpendStore implements SpendStore {
   readonly #insertReturning: StatementSync[] = [];
   /** `#upsert`'s statements by rollup table. */
   readonly #upserts = new Map<string, StatementSync>();
-  /** The last write or prune queued: the next one starts after it (`#serial`). */
-  #turn: Promise<void> = Promise.resolve();
 
   /** `readOnly`: a reader beside the writer (the query thread, sqlite-reads.ts): no schema work, WAL lets it read while the writer writes. */
   constructor(file: string, opts: { readOnly?: boolean } = {}) {
@@ -559,38 +550,20 @@ export class SqliteSpendStore implements SpendStore {
     for (const r of chunk) if (keys.delete(`${r.time}\u0000${r.request_id}`)) fresh.push(r);
   }
 
-  /**
-   * One transaction: the rows, then the rollups of the rows that were new. It yields to the event
-   * loop every ROWS_PER_TURN rows, so `write` and `prune` take turns (`#serial`): a prune's
-   * statements never land inside a write's transaction.
-   */
-  write(rows: SpendRow[]): Promise<void> {
-    if (rows.length === 0) return Promise.resolve();
-    return this.#serial(() => this.#write(rows));
-  }
-
-  #serial(job: () => Promise<void>): Promise<void> {
-    const run = this.#turn.then(job);
-    this.#turn = run.catch(() => {});
-    return run;
-  }
-
-  async #write(rows: SpendRow[]): Promise<void> {
+  async write(rows: SpendRow[]): Promise<void> {
+    if (rows.length === 0) return;
     const db = this.#db;
     db.exec('BEGIN IMMEDIATE');
     try {
       // a row already there (a batch written twice) counts once: only new rows reach the rollups
       const fresh: SpendRow[] = [];
-      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-        if (i > 0 && i % ROWS_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-        this.#insertChunk(rows.slice(i, i + INSERT_CHUNK), fresh);
-      }
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) this.#insertChunk(rows.slice(i, i + INSERT_CHUNK), fresh);
       for (const [interval, sums] of foldRollups(fresh)) {
         for (const shape of rollupShapes(interval)) this.#upsert(shape.table, shape.columns, foldBy(sums, shape.dims));
       }
       db.exec('COMMIT');
     } catch (e) {
-      if (db.isOpen && db.isTransaction) db.exec('ROLLBACK');
+      if (db.isTransaction) db.exec('ROLLBACK');
       throw e;
     }
   }
@@ -713,13 +686,8 @@ export class SqliteSpendStore implements SpendStore {
   /**
    * Rows older than `before`, and rollup rows whose whole interval is older. Deleted an hour of
    * rows per statement, yielding between them: a long backlog never holds the primary in one go.
-   * Between two writes, never inside one (`#serial`).
    */
-  prune(before: number): Promise<void> {
-    return this.#serial(() => this.#prune(before));
-  }
-
-  async #prune(before: number): Promise<void> {
+  async prune(before: number): Promise<void> {
     for (;;) {
       const oldest = this.#stmt('SELECT MIN(time) AS t FROM spend_requests').get() as { t: number | null };
       if (oldest.t === null || oldest.t >= before) break;

@@ -1,12 +1,6 @@
 /**
  * The primary's spend writer: workers' batches (src/spend/queue.ts) wait in a bounded in-memory
- * queue and go to the SpendStore in transactions of up to `batchRows` rows, one at a time, and at
- * most one every `intervalMs`: rows that arrive while a transaction is recent wait for the next,
- * so a busy node commits once a second whatever its traffic. A transaction's own cost (the
- * rollups' upserts, the commit) is then paid once a second rather than once per worker batch:
- * SQLite's writer CPU per row with the bench's traffic, 500-row transactions 4.6–6.3 µs, 2,000
- * 3.7–4.1, 10,000 3.3–3.9 (docs/performance.md, "Spend log"). A lone row after a quiet second is
- * written at once. While
+ * queue and go to the SpendStore in transactions of up to `batchRows` rows, one at a time. While
  * the store refuses writes (a PostgreSQL outage), the batch stays at the head of the queue and is
  * retried with a capped backoff; rows keep arriving until the bound (rows, `MODELGATE_SPEND_QUEUE_ROWS`,
  * and estimated bytes), and
@@ -27,15 +21,13 @@ export interface SpendWriterOptions {
   maxRows?: number;
   maxBytes?: number;
   batchRows?: number;
-  /** The least time between the starts of two transactions. */
-  intervalMs?: number;
   retryMinMs?: number;
   retryMaxMs?: number;
   pruneEveryMs?: number;
   now?: () => number;
 }
 
-export const SPEND_WRITER_DEFAULTS = { maxRows: 100_000, maxBytes: 64 * 1024 * 1024, batchRows: 20_000, intervalMs: 1000, retryMinMs: 250, retryMaxMs: 10_000, pruneEveryMs: 3_600_000 };
+export const SPEND_WRITER_DEFAULTS = { maxRows: 100_000, maxBytes: 64 * 1024 * 1024, batchRows: 500, retryMinMs: 250, retryMaxMs: 10_000, pruneEveryMs: 3_600_000 };
 
 const DAY_MS = 86_400_000;
 
@@ -57,7 +49,6 @@ export class SpendWriter {
   readonly #maxRows: number;
   readonly #maxBytes: number;
   readonly #batchRows: number;
-  readonly #intervalMs: number;
   readonly #retryMinMs: number;
   readonly #retryMaxMs: number;
   readonly #now: () => number;
@@ -65,10 +56,8 @@ export class SpendWriter {
   #sizes: number[] = [];
   #bytes = 0;
   #writing: Promise<void> | null = null;
-  /** performance.now() when the last transaction started. */
-  #lastWriteAt = -Infinity;
-  #sleepTimer: NodeJS.Timeout | null = null;
-  #sleepWake: (() => void) | null = null;
+  #retryTimer: NodeJS.Timeout | null = null;
+  #retryWake: (() => void) | null = null;
   #pruneTimer: NodeJS.Timeout | null = null;
   #failing = false;
   #stopped = false;
@@ -85,7 +74,6 @@ export class SpendWriter {
     this.#maxRows = opts.maxRows ?? SPEND_WRITER_DEFAULTS.maxRows;
     this.#maxBytes = opts.maxBytes ?? defaultMaxBytes(this.#maxRows);
     this.#batchRows = opts.batchRows ?? SPEND_WRITER_DEFAULTS.batchRows;
-    this.#intervalMs = opts.intervalMs ?? SPEND_WRITER_DEFAULTS.intervalMs;
     this.#retryMinMs = opts.retryMinMs ?? SPEND_WRITER_DEFAULTS.retryMinMs;
     this.#retryMaxMs = opts.retryMaxMs ?? SPEND_WRITER_DEFAULTS.retryMaxMs;
     this.#now = opts.now ?? Date.now;
@@ -127,19 +115,10 @@ export class SpendWriter {
     if (this.#queue.length > 0) this.#writing ??= this.#drain().finally(() => (this.#writing = null));
   }
 
-  /**
-   * Writes batches until the queue is empty, each transaction `intervalMs` after the one before
-   * (at once when stopping); a failed batch is retried (capped backoff) until it goes in.
-   */
+  /** Writes batches until the queue is empty; a failed batch is retried (capped backoff) until it goes in. */
   async #drain(): Promise<void> {
     let delay = this.#retryMinMs;
     while (this.#queue.length > 0) {
-      const wait = this.#lastWriteAt + this.#intervalMs - performance.now();
-      if (wait > 0 && !this.#stopped) {
-        await this.#sleep(wait); // stop() wakes it
-        continue;
-      }
-      this.#lastWriteAt = performance.now();
       const n = Math.min(this.#batchRows, this.#queue.length);
       const batch = this.#queue.slice(0, n);
       try {
@@ -165,13 +144,13 @@ export class SpendWriter {
 
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      this.#sleepWake = resolve;
-      this.#sleepTimer = setTimeout(() => {
-        this.#sleepTimer = null;
-        this.#sleepWake = null;
+      this.#retryWake = resolve;
+      this.#retryTimer = setTimeout(() => {
+        this.#retryTimer = null;
+        this.#retryWake = null;
         resolve();
       }, ms);
-      this.#sleepTimer.unref();
+      this.#retryTimer.unref();
     });
   }
 
@@ -193,11 +172,11 @@ export class SpendWriter {
     if (this.#pruneTimer) clearInterval(this.#pruneTimer);
     this.#pruneTimer = null;
     if (this.#writing) {
-      // a wait (for the interval, or a retry's delay) ends now: what is queued is written at once; a store still away is not waited for
-      if (this.#sleepTimer) {
-        clearTimeout(this.#sleepTimer);
-        this.#sleepTimer = null;
-        this.#sleepWake?.();
+      // a retry waiting for its delay tries once more now; a store still away is not waited for
+      if (this.#retryTimer) {
+        clearTimeout(this.#retryTimer);
+        this.#retryTimer = null;
+        this.#retryWake?.();
       }
       this.#stopped = true;
       let timer: NodeJS.Timeout | undefined;

@@ -118,7 +118,7 @@ const quiet = { warn: () => {}, info: () => {}, error: () => {} } as any;
 test('writer: batches in order, of at most batchRows; worker drops counted as such', async () => {
   const store = fakeStore();
   const drops: [string, number][] = [];
-  const writer = new SpendWriter({ store, log: quiet, retentionDays: 30, batchRows: 4, intervalMs: 0, pruneEveryMs: 0, onDropped: (w, n) => drops.push([w, n]) });
+  const writer = new SpendWriter({ store, log: quiet, retentionDays: 30, batchRows: 4, pruneEveryMs: 0, onDropped: (w, n) => drops.push([w, n]) });
   writer.accept([row(0), row(1), row(2), row(3), row(4), row(5)], 7);
   writer.accept([row(6)]);
   await until(() => store.rows.length === 7);
@@ -128,41 +128,11 @@ test('writer: batches in order, of at most batchRows; worker drops counted as su
   await writer.stop();
 });
 
-test('writer: one transaction per interval: a lone row goes at once, rows arriving meanwhile go together after it, and stop writes what waits at once', async () => {
-  const store = fakeStore();
-  const batches: string[][] = [];
-  const write = store.write.bind(store);
-  store.write = async (rows) => (batches.push(rows.map((r) => r.request_id)), write(rows));
-  const writer = new SpendWriter({ store, log: quiet, retentionDays: 30, intervalMs: 300, pruneEveryMs: 0 });
-  const t0 = performance.now();
-  writer.accept([row(0)]);
-  await until(() => batches.length === 1);
-  assert.ok(performance.now() - t0 < 250, 'a row after a quiet interval is written at once');
-  writer.accept([row(1)]);
-  writer.accept([row(2), row(3)]);
-  await new Promise((r) => setTimeout(r, 20));
-  writer.accept([row(4)]);
-  await until(() => batches.length === 2);
-  assert.ok(performance.now() - t0 >= 290, 'the second transaction waited for the interval');
-  assert.deepEqual(batches, [['r0'], ['r1', 'r2', 'r3', 'r4']], 'what arrived meanwhile went in one transaction');
-  await writer.stop();
-
-  const slow = new SpendWriter({ store, log: quiet, retentionDays: 30, intervalMs: 60_000, pruneEveryMs: 0 });
-  slow.accept([row(5)]);
-  await until(() => batches.length === 3);
-  slow.accept([row(6)]);
-  const t1 = performance.now();
-  await slow.stop(5000);
-  assert.ok(performance.now() - t1 < 2000, 'stop did not wait for the interval');
-  assert.deepEqual(batches.slice(2), [['r5'], ['r6']]);
-  assert.equal(slow.pending, 0);
-});
-
 test('writer: while the store is away rows wait (bounded), beyond the bound they are dropped and counted; all queued rows go in once it is back', async () => {
   const store = fakeStore();
   store.failing = true;
   let dropped = 0;
-  const writer = new SpendWriter({ store, log: quiet, retentionDays: 30, batchRows: 5, intervalMs: 0, maxRows: 20, retryMinMs: 2, retryMaxMs: 10, pruneEveryMs: 0, onDropped: (w, n) => (assert.equal(w, 'primary'), (dropped += n)) });
+  const writer = new SpendWriter({ store, log: quiet, retentionDays: 30, batchRows: 5, maxRows: 20, retryMinMs: 2, retryMaxMs: 10, pruneEveryMs: 0, onDropped: (w, n) => (assert.equal(w, 'primary'), (dropped += n)) });
   for (let i = 0; i < 30; i++) writer.accept([row(i)]);
   await until(() => store.writes >= 3);
   assert.equal(writer.pending, 20);

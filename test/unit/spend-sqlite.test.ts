@@ -318,31 +318,6 @@ test('prune drops rows older than the cut and rollups whose whole interval is ol
   }
 }));
 
-test('a large write yields to the event loop between its chunks, in one transaction; a prune asked meanwhile waits for its commit', withStore(async (store, file) => {
-  await store.write([row({ request_id: 'stale', time: T0 - 10 * DAY })]);
-  const rows = Array.from({ length: 1234 }, (_, i) => row({ request_id: `r${String(i).padStart(4, '0')}`, time: T0 + i }));
-  const turns: string[] = [];
-  let turned = false;
-  setImmediate(() => (turned = true));
-  const writing = store.write(rows).then(() => turns.push('write'));
-  const pruning = store.prune(T0 - DAY).then(() => turns.push('prune'));
-  // while the write is between two chunks, another connection sees none of its rows
-  await new Promise((r) => setImmediate(r));
-  const reader = new DatabaseSync(file, { readOnly: true });
-  try {
-    const seen = (reader.prepare('SELECT COUNT(*) AS n FROM spend_requests WHERE time >= ?').get(T0) as { n: number }).n;
-    assert.equal(seen, 0, 'nothing of an uncommitted transaction is visible');
-  } finally {
-    reader.close();
-  }
-  await Promise.all([writing, pruning]);
-  assert.ok(turned, 'the event loop turned during the write');
-  assert.deepEqual(turns, ['write', 'prune'], 'the prune ran after the write, not inside it');
-  const all = await store.usage({ from: T0 - 11 * DAY, to: T0 + DAY, interval: 'day', group_by: [] });
-  assert.equal(all.totals.requests, 1234, 'every row rolled up once; the stale one pruned');
-  assert.equal((await store.requests({ from: 0, to: T0 + DAY, limit: 1 })).data[0].request_id, 'r1233');
-}));
-
 test('runs of one key in a batch: a run crossing a minute, another key between, the first key again — each minute counts its own rows', withStore(async (store) => {
   const at = (s: number) => T0 + s * 1000;
   const batch = [
