@@ -8,7 +8,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { UsageTooLargeError, type RequestsAnswer, type RequestsQuery, type SpendStore, type UsageAnswer, type UsageQuery } from './types.ts';
-import { SpendCursorError } from './sqlite.ts';
+import { SpendCursorError, type SqliteSpendStore } from './sqlite.ts';
 
 type Call = { id: number; op: 'usage'; q: UsageQuery } | { id: number; op: 'requests'; q: RequestsQuery };
 type Answer = { id: number; ok: true; value: unknown } | { id: number; ok: false; message: string; cursor: boolean; tooLarge: boolean };
@@ -60,11 +60,15 @@ export class SqliteReadThread {
 }
 
 /** The store with its queries answered by the thread. */
-export function withReadThread(store: SpendStore, reads: SqliteReadThread): SpendStore {
+export function withReadThread(store: SqliteSpendStore, reads: SqliteReadThread): SpendStore {
   return {
     kind: store.kind,
     write: (rows) => store.write(rows),
-    usage: (q) => reads.usage(q),
+    // the rollup sums the writer still holds go in first: a query sees every row written so far
+    usage: (q) => {
+      store.beforeRead();
+      return reads.usage(q);
+    },
     requests: (q) => reads.requests(q),
     costOf: (c, from, to) => store.costOf(c, from, to),
     prune: (before) => store.prune(before),

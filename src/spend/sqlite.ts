@@ -157,6 +157,16 @@ const ADDED_COLUMNS: [name: string, type: string][] = [
 /** Rows per INSERT statement (29 columns each: well under SQLite's 32,766 parameters). */
 const INSERT_CHUNK = 100;
 
+/**
+ * How long a batch's folded rollup sums may wait in memory before their upserts: the writer's
+ * transactions (one per worker batch, ~500 rows under load) insert their rows at once, and the
+ * rollups of all the batches of a second go in one set of upserts. Reads of the rollups
+ * (`usage`, through `flushRollups`) and `close` write what waits first.
+ */
+export const ROLLUP_FLUSH_MS = 1000;
+/** Folded sums (keys × intervals) held at most: past it they are written with the next batch whatever their age. */
+const ROLLUP_PENDING_MAX = 5000;
+
 /** The token sums a rollup keeps, named as in UsageTotals. */
 const TOKEN_SUMS = ['prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens', 'reasoning_tokens', 'total_tokens'] as const;
 
@@ -396,6 +406,30 @@ function foldRollups(rows: SpendRow[]): Map<UsageInterval, Map<string, RollupSum
   return new Map(INTERVALS.map((i, k) => [i, maps[k]]));
 }
 
+/** Adds a batch's folded sums into `into` (the sums waiting for their upserts): same key, sums added and histogram pairs appended. */
+function mergeFolded(into: Map<UsageInterval, Map<string, RollupSums>>, batch: Map<UsageInterval, Map<string, RollupSums>>): void {
+  for (const [interval, sums] of batch) {
+    let map = into.get(interval);
+    if (!map) into.set(interval, (map = new Map()));
+    for (const [key, s] of sums) {
+      const t = map.get(key);
+      if (!t) {
+        map.set(key, s);
+        continue;
+      }
+      addSums(t, s);
+      for (let i = 0; i < s.hist.length; i++) t.hist.push(s.hist[i]);
+      for (let i = 0; i < s.ttft.length; i++) t.ttft.push(s.ttft[i]);
+    }
+  }
+}
+
+function foldedCount(folded: Map<UsageInterval, Map<string, RollupSums>>): number {
+  let n = 0;
+  for (const sums of folded.values()) n += sums.size;
+  return n;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Cursor: where a page ended, opaque to clients
 
@@ -437,6 +471,11 @@ export class SqliteSpendStore implements SpendStore {
   readonly #insertReturning: StatementSync[] = [];
   /** `#upsert`'s statements by rollup table. */
   readonly #upserts = new Map<string, StatementSync>();
+  /** Rollup sums of committed rows, not yet upserted (ROLLUP_FLUSH_MS), and since when. */
+  #pending = new Map<UsageInterval, Map<string, RollupSums>>();
+  #pendingCount = 0;
+  #pendingSince = 0;
+  #flushTimer: NodeJS.Timeout | null = null;
 
   /** `readOnly`: a reader beside the writer (the query thread, sqlite-reads.ts): no schema work, WAL lets it read while the writer writes. */
   constructor(file: string, opts: { readOnly?: boolean } = {}) {
@@ -550,22 +589,104 @@ export class SqliteSpendStore implements SpendStore {
     for (const r of chunk) if (keys.delete(`${r.time}\u0000${r.request_id}`)) fresh.push(r);
   }
 
+  /**
+   * One transaction: the rows, then the rollup sums of the rows that were new, held in memory
+   * (`#pending`) until ROLLUP_FLUSH_MS after the oldest, then upserted with the transaction of the
+   * batch that finds them due (or by the timer, a read, or close). A rollup upsert and its
+   * histogram merge cost as much for a few rows as for thousands: with the bench's traffic they
+   * were ~1.1–1.9 µs a row in 500-row transactions (docs/performance.md, "Spend log"). What a
+   * failed transaction folded never joins `#pending`, and `#pending` is cleared only once its
+   * upserts committed, so every row counts once. A crash loses the rollups of at most the last
+   * second's rows (their rows are written); a clean stop writes them.
+   */
   async write(rows: SpendRow[]): Promise<void> {
     if (rows.length === 0) return;
     const db = this.#db;
     db.exec('BEGIN IMMEDIATE');
+    let folded: Map<UsageInterval, Map<string, RollupSums>>;
+    let flushed = false;
     try {
       // a row already there (a batch written twice) counts once: only new rows reach the rollups
       const fresh: SpendRow[] = [];
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) this.#insertChunk(rows.slice(i, i + INSERT_CHUNK), fresh);
-      for (const [interval, sums] of foldRollups(fresh)) {
-        for (const shape of rollupShapes(interval)) this.#upsert(shape.table, shape.columns, foldBy(sums, shape.dims));
+      folded = foldRollups(fresh);
+      if (this.#pendingCount > 0 && (performance.now() - this.#pendingSince >= ROLLUP_FLUSH_MS || this.#pendingCount + foldedCount(folded) > ROLLUP_PENDING_MAX)) {
+        this.#upsertFolded(this.#pending);
+        this.#upsertFolded(folded);
+        flushed = true;
       }
       db.exec('COMMIT');
     } catch (e) {
       if (db.isTransaction) db.exec('ROLLBACK');
       throw e;
     }
+    if (flushed) this.#clearPending();
+    else this.#hold(folded);
+  }
+
+  /** Writes the rollup sums that wait (a read of the rollups, close, the timer); a no-op when none do. */
+  flushRollups(): void {
+    if (this.#pendingCount === 0 || !this.#db.isOpen) return;
+    const db = this.#db;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      this.#upsertFolded(this.#pending);
+      db.exec('COMMIT');
+    } catch (e) {
+      if (db.isTransaction) db.exec('ROLLBACK');
+      throw e;
+    }
+    this.#clearPending();
+  }
+
+  /** Before a read of the rollups: what waits goes in; if it cannot, the read answers without it (it stays for later). */
+  #flushBeforeRead(): void {
+    try {
+      this.flushRollups();
+    } catch {
+      this.#armFlush();
+    }
+  }
+
+  /** What a query thread's read of this file waits for (sqlite-reads.ts). */
+  beforeRead(): void {
+    this.#flushBeforeRead();
+  }
+
+  #upsertFolded(folded: Map<UsageInterval, Map<string, RollupSums>>): void {
+    for (const [interval, sums] of folded) {
+      if (sums.size === 0) continue;
+      for (const shape of rollupShapes(interval)) this.#upsert(shape.table, shape.columns, foldBy(sums, shape.dims));
+    }
+  }
+
+  #hold(folded: Map<UsageInterval, Map<string, RollupSums>>): void {
+    const n = foldedCount(folded);
+    if (n === 0) return;
+    if (this.#pendingCount === 0) this.#pendingSince = performance.now();
+    mergeFolded(this.#pending, folded);
+    this.#pendingCount = foldedCount(this.#pending);
+    this.#armFlush();
+  }
+
+  /** A quiet node's last sums go in without waiting for another batch. */
+  #armFlush(): void {
+    this.#flushTimer ??= setTimeout(() => {
+      this.#flushTimer = null;
+      try {
+        this.flushRollups();
+      } catch {
+        // the file is away (the writer reports its own failures): the sums stay, tried again
+        this.#armFlush();
+      }
+    }, ROLLUP_FLUSH_MS).unref();
+  }
+
+  #clearPending(): void {
+    this.#pending = new Map();
+    this.#pendingCount = 0;
+    if (this.#flushTimer) clearTimeout(this.#flushTimer);
+    this.#flushTimer = null;
   }
 
   /**
@@ -592,6 +713,7 @@ export class SqliteSpendStore implements SpendStore {
   }
 
   async usage(q: UsageQuery): Promise<UsageAnswer> {
+    this.#flushBeforeRead();
     const from = bucketStart(q.from, q.interval);
     const to = Math.max(from, bucketStart(q.to - 1, q.interval) + INTERVAL_MS[q.interval]);
     // the dimensions the query touches: at most one → that dimension's own rollup, far fewer rows
@@ -688,6 +810,8 @@ export class SqliteSpendStore implements SpendStore {
    * rows per statement, yielding between them: a long backlog never holds the primary in one go.
    */
   async prune(before: number): Promise<void> {
+    // sums still held are of rows written before the cut is made: in first, then pruned with the rest
+    this.flushRollups();
     for (;;) {
       const oldest = this.#stmt('SELECT MIN(time) AS t FROM spend_requests').get() as { t: number | null };
       if (oldest.t === null || oldest.t >= before) break;
@@ -702,7 +826,14 @@ export class SqliteSpendStore implements SpendStore {
   }
 
   async close(): Promise<void> {
-    if (this.#db.isOpen) this.#db.close();
+    if (this.#db.isOpen) {
+      try {
+        this.flushRollups();
+      } finally {
+        this.#clearPending();
+        this.#db.close();
+      }
+    }
   }
 }
 

@@ -58,6 +58,18 @@ function query(g: Gateway, sql: string): any[] {
   }
 }
 
+/**
+ * The rollups once they count `n` requests at every interval: the primary upserts a second's
+ * rollup sums together (src/spend/sqlite.ts, ROLLUP_FLUSH_MS), so a reader of the file sees them
+ * up to a second after the rows. Polled, a generous bound.
+ */
+async function rollupsWhen(g: Gateway, n: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  const counted = () => ['minute', 'hour', 'day'].map((i) => query(g, `SELECT COALESCE(SUM(requests), 0) AS n FROM spend_rollup_${i}`)[0].n as number);
+  while (Date.now() < deadline && !counted().every((c) => c === n)) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(counted(), [n, n, n], `rollups counting ${n} requests`);
+}
+
 before(async () => {
   openai = await startMockProvider('openai', { key: OPENAI_KEY });
   gw = await Gateway.start({ workers: 1 });
@@ -140,6 +152,7 @@ test('known traffic gives exactly the expected spend rows and rollups; a restart
   });
 
   // the rollups sum the rows, at every interval
+  await rollupsWhen(gw, 5);
   for (const interval of ['minute', 'hour', 'day']) {
     const [sums] = query(gw, `SELECT SUM(requests) AS requests, SUM(errors) AS errors, SUM(prompt_tokens) AS p, SUM(completion_tokens) AS c, SUM(total_tokens) AS t, SUM(cost) AS cost, SUM(unpriced_requests) AS unpriced FROM spend_rollup_${interval}`);
     assert.equal(sums.requests, 5, interval);
@@ -166,8 +179,7 @@ test('known traffic gives exactly the expected spend rows and rollups; a restart
   assert.equal(again.status, 200, again.text);
   const after = await rowsWhen(gw, 6);
   assert.deepEqual(after.slice(0, 5).map((r) => r.request_id).sort(), rows.map((r) => r.request_id).sort());
-  const [day] = query(gw, 'SELECT SUM(requests) AS n FROM spend_rollup_day');
-  assert.equal(day.n, 6);
+  await rollupsWhen(gw, 6);
 });
 
 test('MODELGATE_SPEND_LOG=off: AI traffic is served and no spend file is made', async () => {

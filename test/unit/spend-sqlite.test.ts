@@ -68,7 +68,7 @@ function withStore(fn: (store: SqliteSpendStore, file: string) => Promise<void>)
 
 const near = (a: number, b: number) => Math.abs(a - b) < 1e-9;
 
-test('a batch writes its rows and the minute, hour and day rollups in one transaction; a batch written twice counts once', withStore(async (store, file) => {
+test('a batch writes its rows at once and its minute, hour and day rollups when they are due (or read); a batch written twice counts once', withStore(async (store, file) => {
   const rows = [
     row({ request_id: 'r1', time: T0 + 1000, cached_tokens: 4, reasoning_tokens: 2, cache_write_tokens: 1 }),
     row({ request_id: 'r2', time: T0 + 2000, cost: null, model_served: 'mystery' }),
@@ -82,6 +82,8 @@ test('a batch writes its rows and the minute, hour and day rollups in one transa
   const db = new DatabaseSync(file, { readOnly: true });
   try {
     assert.equal((db.prepare('SELECT COUNT(*) AS n FROM spend_requests').get() as any).n, 4);
+    assert.equal((db.prepare('SELECT COUNT(*) AS n FROM spend_rollup_minute').get() as any).n, 0, 'the rollup sums wait in memory for their second');
+    store.flushRollups();
     const minute = db.prepare('SELECT * FROM spend_rollup_minute ORDER BY bucket, model').all() as any[];
     assert.deepEqual(
       minute.map((r) => [r.bucket, r.model, r.requests, r.errors, r.unpriced_requests]),
@@ -112,6 +114,62 @@ test('a write that fails leaves neither rows nor rollups', withStore(async (stor
     db.close();
   }
 }));
+
+test('held rollup sums: batches of a second go in together; the timer writes a quiet node\'s last ones; a failed batch adds nothing to them', withStore(async (store, file) => {
+  const rollupRequests = () => {
+    const db = new DatabaseSync(file, { readOnly: true });
+    try {
+      return (db.prepare('SELECT COALESCE(SUM(requests), 0) AS n FROM spend_rollup_day').get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  };
+  await store.write([row({ request_id: 'a', time: T0 })]);
+  const bad = row({ request_id: 'bad', time: T0 + 2 }) as any;
+  bad.status = null;
+  await assert.rejects(store.write([row({ request_id: 'b', time: T0 + 1 }), bad]), 'a batch whose insert fails');
+  await store.write([row({ request_id: 'c', time: T0 + 3 }), row({ request_id: 'd', time: T0 + MIN })]);
+  assert.equal(rollupRequests(), 0, 'held, not yet written');
+  const t0 = performance.now();
+  while (rollupRequests() === 0 && performance.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(rollupRequests(), 3, 'written by the timer, without another batch: a, c and d, not the failed batch\'s b');
+  const all = await store.usage({ from: T0 - DAY, to: T0 + DAY, interval: 'minute', group_by: [] });
+  assert.deepEqual(all.series.map((p) => p.requests), [2, 1]);
+}));
+
+test('held rollup sums past their bound go in with the next batch, in its transaction', withStore(async (store, file) => {
+  // 1,700 routes × 3 intervals: 5,100 sums held, past ROLLUP_PENDING_MAX (5,000) once anything comes
+  await store.write(Array.from({ length: 1700 }, (_, i) => row({ request_id: `r${i}`, time: T0 + i, route_id: `route-${i}` })));
+  await store.write([row({ request_id: 'next', time: T0 + 5000 })]);
+  const db = new DatabaseSync(file, { readOnly: true });
+  try {
+    assert.equal((db.prepare('SELECT SUM(requests) AS n FROM spend_rollup_hour').get() as { n: number }).n, 1701);
+    assert.equal((db.prepare('SELECT COUNT(*) AS n FROM spend_rollup_minute_route').get() as { n: number }).n, 1701);
+  } finally {
+    db.close();
+  }
+}));
+
+test('close writes the rollup sums it holds; a prune writes them before it cuts', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'spend-sqlite-'));
+  const file = path.join(dir, 'spend.db');
+  try {
+    const store = new SqliteSpendStore(file);
+    await store.write([row({ request_id: 'old', time: T0 - 10 * DAY }), row({ request_id: 'new', time: T0 })]);
+    await store.prune(T0 - DAY);
+    await store.write([row({ request_id: 'newer', time: T0 + 1 })]);
+    await store.close();
+    const db = new DatabaseSync(file, { readOnly: true });
+    try {
+      const days = db.prepare('SELECT bucket, requests FROM spend_rollup_day ORDER BY bucket').all() as { bucket: number; requests: number }[];
+      assert.deepEqual(days.map((d) => [d.bucket, d.requests]), [[bucketStart(T0, 'day'), 2]], 'the old row\'s sums were written, then pruned with it; the rest written at close');
+    } finally {
+      db.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('usage: series per interval start then group, totals, filters', withStore(async (store) => {
   await store.write([
@@ -419,6 +477,7 @@ test('a query touching one dimension reads that dimension\'s rollup, with the sa
     }));
   }
   for (let i = 0; i < rows.length; i += 100) await store.write(rows.slice(i, i + 100));
+  store.flushRollups();
   const db = new DatabaseSync(file, { readOnly: true });
   const count = (table: string) => (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
   assert.ok(count('spend_rollup_hour_consumer') < count('spend_rollup_hour'), 'the per-dimension rollup has fewer rows');
