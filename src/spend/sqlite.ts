@@ -18,9 +18,10 @@
  * latencies in log-spaced buckets (4 per doubling: each bucket is ~19% wide), as sparse JSON
  * `{"index": count}`. A query merges the histograms of the rows it covers and reads the percentile
  * off the merged one: exact to within one bucket's width. Time to first token has a histogram of its
- * own in the same buckets (`ttft_hist`), counting only streamed requests that have one. The rows and their rollups are written
- * in one transaction; a batch is first folded in memory (a batch of 500 rows touches a handful of
- * rollup keys), then each key is upserted once.
+ * own in the same buckets (`ttft_hist`), counting only streamed requests that have one. A batch's rows are written
+ * in its own transaction; the batch is folded in memory (a batch of 500 rows touches a handful of
+ * rollup keys), and the folded sums of up to a second of batches are upserted together, each key
+ * once (`ROLLUP_FLUSH_MS`; a read of the rollups, a prune and close write them first).
  *
  * Durability: synchronous=NORMAL (WAL): a committed batch survives a crash of the process; a power
  * loss may lose the last batches, which is acceptable for a log (the config database keeps FULL).

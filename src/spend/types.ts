@@ -207,7 +207,10 @@ export class UsageTooLargeError extends Error {
 /** A database's spend log. Writes come from the primary only (writer.ts), in batches. */
 export interface SpendStore {
   readonly kind: 'sqlite' | 'postgres';
-  /** Writes rows and updates the rollups, in one transaction. Rejects when the database is away. */
+  /**
+   * Writes rows and updates the rollups (PostgreSQL: in one transaction; SQLite: the rows at once,
+   * the rollups' sums within a second, before any read of them). Rejects when the database is away.
+   */
   write(rows: SpendRow[]): Promise<void>;
   usage(q: UsageQuery): Promise<UsageAnswer>;
   requests(q: RequestsQuery): Promise<RequestsAnswer>;
