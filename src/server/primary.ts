@@ -164,7 +164,7 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
     await Promise.race([pool.start(initial), fatalError]);
   } catch (e) {
     pool.kill();
-    await stopSpendLog(spend, 0);
+    await stopSpendLog(spend, 0, log);
     await mode.stop();
     await store.close();
     if (e instanceof ListenError) throw new StartupError(`MODELGATE_PROXY_LISTEN: cannot listen on ${e.address} (${describeListenError(e.code, e.message)})`);
@@ -244,7 +244,7 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
     for (const s of extraAdmin) s.close();
     await admin.close();
     await pool.stop(0);
-    await stopSpendLog(spend, 0);
+    await stopSpendLog(spend, 0, log);
     publisher.stop();
     await mode.stop();
     await store.close();
@@ -261,7 +261,7 @@ export async function startGateway(settings: Settings): Promise<Gateway> {
       await mode.stop();
       await pool.stop(settings.drain_timeout_ms);
       await new Promise((r) => setImmediate(r)); // a last batch read with the exit is handled first
-      await stopSpendLog(spend, SPEND_STOP_MS); // after the workers: their last batches are in
+      await stopSpendLog(spend, SPEND_STOP_MS, log); // after the workers: their last batches are in
       await store.close();
       counters.close();
       log.info('stopped');
@@ -296,10 +296,15 @@ async function startSpendLog(settings: Settings, log: Logger, pool: WorkerPool):
   }
 }
 
-async function stopSpendLog(writer: SpendWriter | null, timeoutMs: number): Promise<void> {
+async function stopSpendLog(writer: SpendWriter | null, timeoutMs: number, log: Logger): Promise<void> {
   if (!writer) return;
   await writer.stop(timeoutMs);
-  await closeSpendStore();
+  try {
+    await closeSpendStore(); // SQLite writes the rollup sums it still holds (src/spend/sqlite.ts)
+  } catch (e) {
+    // the rows are in; their last second of rollups is not: said, and the shutdown goes on
+    log.error({ err: (e as Error).message }, 'spend log: closing the store failed; the rollups of the last rows written may be missing');
+  }
 }
 
 async function listenAdmin(admin: FastifyInstance, settings: Settings, log: Logger): Promise<http.Server[]> {
