@@ -162,7 +162,7 @@ const INSERT_CHUNK = 100;
  * How long a batch's folded rollup sums may wait in memory before their upserts: the writer's
  * transactions (one per worker batch, ~500 rows under load) insert their rows at once, and the
  * rollups of all the batches of a second go in one set of upserts. Reads of the rollups
- * (`usage`, through `flushRollups`) and `close` write what waits first.
+ * (`beforeRead`), prunes and `close` write what waits first.
  */
 export const ROLLUP_FLUSH_MS = 1000;
 /** Folded sums (keys × intervals) held at most: past it they are written with the next batch whatever their age. */
@@ -277,9 +277,7 @@ function foldBy(sums: Map<string, RollupSums>, dims: readonly UsageDimension[]):
     const key = `${s.bucket}\u0000${keys.join('\u0000')}`;
     let t = out.get(key) as Folded | undefined;
     if (!t) out.set(key, (t = newSums(s.bucket, s.route_id, s.consumer_id, s.provider, s.model, keys) as Folded));
-    addSums(t, s);
-    for (let i = 0; i < s.hist.length; i++) t.hist.push(s.hist[i]);
-    for (let i = 0; i < s.ttft.length; i++) t.ttft.push(s.ttft[i]);
+    addFolded(t, s);
   }
   return [...out.values()];
 }
@@ -312,6 +310,13 @@ function addTokens(t: RollupSums, s: Pick<RollupSums, (typeof TOKEN_SUMS)[number
   t.cache_write_tokens += s.cache_write_tokens;
   t.reasoning_tokens += s.reasoning_tokens;
   t.total_tokens += s.total_tokens;
+}
+
+/** t's sums and histogram pairs plus s's: folded sums of the same key (or of a key t's rollup folds together). */
+function addFolded(t: RollupSums, s: RollupSums): void {
+  addSums(t, s);
+  for (let i = 0; i < s.hist.length; i++) t.hist.push(s.hist[i]);
+  for (let i = 0; i < s.ttft.length; i++) t.ttft.push(s.ttft[i]);
 }
 
 /** t's sums plus s's (the histograms apart). Written out: a loop over the column names was keyed access per column. */
@@ -414,13 +419,8 @@ function mergeFolded(into: Map<UsageInterval, Map<string, RollupSums>>, batch: M
     if (!map) into.set(interval, (map = new Map()));
     for (const [key, s] of sums) {
       const t = map.get(key);
-      if (!t) {
-        map.set(key, s);
-        continue;
-      }
-      addSums(t, s);
-      for (let i = 0; i < s.hist.length; i++) t.hist.push(s.hist[i]);
-      for (let i = 0; i < s.ttft.length; i++) t.ttft.push(s.ttft[i]);
+      if (t) addFolded(t, s);
+      else map.set(key, s);
     }
   }
 }
@@ -640,18 +640,16 @@ export class SqliteSpendStore implements SpendStore {
     this.#clearPending();
   }
 
-  /** Before a read of the rollups: what waits goes in; if it cannot, the read answers without it (it stays for later). */
-  #flushBeforeRead(): void {
+  /**
+   * Before a read of the rollups (`usage` here, or the query thread's: sqlite-reads.ts): what waits
+   * goes in; if it cannot, the read answers without it, and it stays for later.
+   */
+  beforeRead(): void {
     try {
       this.flushRollups();
     } catch {
       this.#armFlush();
     }
-  }
-
-  /** What a query thread's read of this file waits for (sqlite-reads.ts). */
-  beforeRead(): void {
-    this.#flushBeforeRead();
   }
 
   #upsertFolded(folded: Map<UsageInterval, Map<string, RollupSums>>): void {
@@ -714,7 +712,7 @@ export class SqliteSpendStore implements SpendStore {
   }
 
   async usage(q: UsageQuery): Promise<UsageAnswer> {
-    this.#flushBeforeRead();
+    this.beforeRead();
     const from = bucketStart(q.from, q.interval);
     const to = Math.max(from, bucketStart(q.to - 1, q.interval) + INTERVAL_MS[q.interval]);
     // the dimensions the query touches: at most one → that dimension's own rollup, far fewer rows
