@@ -494,17 +494,30 @@ export class SqliteSpendStore implements SpendStore {
       mergeHistogramText(a as string, b as string) ?? JSON.stringify(mergeHistogram(JSON.parse(a as string) as LatencyHistogram, JSON.parse(b as string) as LatencyHistogram)),
     );
     // one transaction: a file is at the new version with its tables filled, or as it was
-    this.#db.exec('BEGIN IMMEDIATE');
     try {
-      const { user_version: version } = this.#db.prepare('PRAGMA user_version').get() as { user_version: number };
-      if (version > 0 && version < 4) this.#db.exec('DROP INDEX IF EXISTS spend_requests_consumer'); // made again, partial
-      this.#db.exec(schema());
-      this.#addColumns();
-      if (version > 0 && version < 3) for (const interval of INTERVALS) for (const c of COMBINATIONS) this.#fillCombination(interval, c);
-      this.#db.exec('COMMIT');
+      this.#transaction(() => {
+        const { user_version: version } = this.#db.prepare('PRAGMA user_version').get() as { user_version: number };
+        if (version > 0 && version < 4) this.#db.exec('DROP INDEX IF EXISTS spend_requests_consumer'); // made again, partial
+        this.#db.exec(schema());
+        this.#addColumns();
+        if (version > 0 && version < 3) for (const interval of INTERVALS) for (const c of COMBINATIONS) this.#fillCombination(interval, c);
+      });
     } catch (e) {
-      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
       this.#db.close();
+      throw e;
+    }
+  }
+
+  /** `fn` inside BEGIN IMMEDIATE … COMMIT, rolled back if it throws; its result. */
+  #transaction<T>(fn: () => T): T {
+    const db = this.#db;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = fn();
+      db.exec('COMMIT');
+      return result;
+    } catch (e) {
+      if (db.isTransaction) db.exec('ROLLBACK');
       throw e;
     }
   }
@@ -602,25 +615,18 @@ export class SqliteSpendStore implements SpendStore {
    */
   async write(rows: SpendRow[]): Promise<void> {
     if (rows.length === 0) return;
-    const db = this.#db;
-    db.exec('BEGIN IMMEDIATE');
-    let folded: Map<UsageInterval, Map<string, RollupSums>>;
-    let flushed = false;
-    try {
+    const { folded, flushed } = this.#transaction(() => {
       // a row already there (a batch written twice) counts once: only new rows reach the rollups
       const fresh: SpendRow[] = [];
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) this.#insertChunk(rows.slice(i, i + INSERT_CHUNK), fresh);
-      folded = foldRollups(fresh);
-      if (this.#pendingCount > 0 && (performance.now() - this.#pendingSince >= ROLLUP_FLUSH_MS || this.#pendingCount + foldedCount(folded) > ROLLUP_PENDING_MAX)) {
+      const folded = foldRollups(fresh);
+      const due = this.#pendingCount > 0 && (performance.now() - this.#pendingSince >= ROLLUP_FLUSH_MS || this.#pendingCount + foldedCount(folded) > ROLLUP_PENDING_MAX);
+      if (due) {
         this.#upsertFolded(this.#pending);
         this.#upsertFolded(folded);
-        flushed = true;
       }
-      db.exec('COMMIT');
-    } catch (e) {
-      if (db.isTransaction) db.exec('ROLLBACK');
-      throw e;
-    }
+      return { folded, flushed: due };
+    });
     if (flushed) this.#clearPending();
     else this.#hold(folded);
   }
@@ -628,15 +634,7 @@ export class SqliteSpendStore implements SpendStore {
   /** Writes the rollup sums that wait (a read of the rollups, close, the timer); a no-op when none do. */
   flushRollups(): void {
     if (this.#pendingCount === 0 || !this.#db.isOpen) return;
-    const db = this.#db;
-    db.exec('BEGIN IMMEDIATE');
-    try {
-      this.#upsertFolded(this.#pending);
-      db.exec('COMMIT');
-    } catch (e) {
-      if (db.isTransaction) db.exec('ROLLBACK');
-      throw e;
-    }
+    this.#transaction(() => this.#upsertFolded(this.#pending));
     this.#clearPending();
   }
 
