@@ -181,6 +181,32 @@ test('remembered attribute values: repeated, many-valued, long and look-alike va
   }
 });
 
+test('ids remembered from the span before: shared trace ids, parents named by the span before, remote parents and odd ids decode as written', () => {
+  // the encoder writes an id field again from the bytes it made for the span before when the id
+  // is the same (a request's spans share their trace id; the request span is its children's
+  // parent); this holds it to the official definitions for any mix, across batches
+  const traceIds = ['0af7651916cd43dd8448eb211c80319c', '4bf92f3577b34da6a3ce929d0e0e4736', '00000000000000000000000000000001', 'a3ce929d0e0e4736'];
+  const spanIds = ['b7ad6b7169203331', '00f067aa0ba902b7', 'ffffffffffffffff', '0000000000000001', '00f067aa'];
+  const span = fc.record({
+    traceId: fc.constantFrom(...traceIds),
+    spanId: fc.constantFrom(...spanIds),
+    parentSpanId: fc.option(fc.constantFrom(...spanIds), { nil: null }),
+  });
+  fc.assert(
+    fc.property(fc.array(fc.array(span, { maxLength: 8 }), { minLength: 1, maxLength: 3 }), (batches) => {
+      for (const batch of batches) {
+        const spans: SpanRecord[] = batch.map((ids, i) => ({ ...ids, name: 'kong', kind: 2, startMs: T0 + i, endMs: T0 + i + 1, attributes: {} }));
+        const got = flattenSpans(decodeProtobuf('traces', encodeTraces(spans, RESOURCE, SCOPE)));
+        assert.deepEqual(
+          got.map((g) => [g.traceId, g.spanId, g.parentSpanId]),
+          spans.map((s) => [s.traceId, s.spanId, s.parentSpanId ?? '']),
+        );
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
 test('an empty batch is a valid request in both encodings', () => {
   assert.deepEqual(flattenSpans(decodeProtobuf('traces', encodeTraces([], RESOURCE, { name: 'x' }))), []);
   assert.deepEqual(flattenLogs(decodeJson('logs', encodeLogsJson([], {}, { name: 'x' }))), []);

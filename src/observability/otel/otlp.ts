@@ -171,12 +171,50 @@ function writeScope(w: ProtoWriter, scope: InstrumentationScope): void {
   w.join();
 }
 
+/**
+ * An id field as bytes (tag, length, id), remembered from the span before: a request's spans come
+ * together in a batch and share their trace id, and the first of them (the request span) is the
+ * others' parent, so most id fields are bytes already made instead of hex turned into bytes again.
+ */
+class IdField {
+  hex = '';
+  readonly bytes: Uint8Array;
+  constructor(field: number, idBytes: number) {
+    this.bytes = new Uint8Array(idBytes + 2);
+    this.bytes[0] = field * 8 + 2; // length-delimited; one byte for every field number here
+    this.bytes[1] = idBytes;
+  }
+  /** Writes the field: the remembered bytes when `hex` is the same id, else from the hex (then remembered). */
+  write(w: ProtoWriter, hex: string): void {
+    if (hex === this.hex) {
+      w.raw(this.bytes);
+      return;
+    }
+    const at = w.pos;
+    w.hexField(this.bytes[0] >>> 3, hex);
+    this.remember(w, at, hex);
+  }
+  /** Remembers `hex` from its field just written at `at` (this field's or another's: the id bytes are the same). */
+  remember(w: ProtoWriter, at: number, hex: string): void {
+    const n = this.bytes.length - 2;
+    if (w.pos - at !== n + 2) return; // not an id of the usual length: written, not remembered
+    w.copyWritten(at + 2, n, this.bytes, 2);
+    this.hex = hex;
+  }
+}
+
+const TRACE_ID = new IdField(F.traceId, 16);
+/** The last request span's id as a parent (its children's field 4). */
+const PARENT_ID = new IdField(F.parentSpanId, 8);
+
 function writeSpan(w: ProtoWriter, span: SpanRecord): void {
   w.fork(F.spans);
-  w.hexField(F.traceId, span.traceId);
+  TRACE_ID.write(w, span.traceId);
+  const idAt = w.pos;
   w.hexField(F.spanId, span.spanId);
   if (span.traceState) w.stringField(F.traceState, span.traceState);
-  if (span.parentSpanId) w.hexField(F.parentSpanId, span.parentSpanId);
+  if (span.parentSpanId) PARENT_ID.write(w, span.parentSpanId);
+  else PARENT_ID.remember(w, idAt, span.spanId); // a request span: the parent of the spans after it
   w.stringField(F.name, span.name);
   if (span.kind) w.uint32Field(F.kind, span.kind);
   w.timeField(F.startTime, span.startMs);
@@ -234,6 +272,9 @@ interface KeyEntry {
   key: Uint8Array;
   /** KeyValue bodies by value, each after its length (what follows the field's tag); null once the key proved to have too many values to be worth it. */
   values: Map<string | number | boolean, Uint8Array> | null;
+  /** The value this key was last written with, and its body: a route's spans repeat their values, so most attributes stop here without a lookup. */
+  lastValue: string | number | boolean | undefined;
+  lastBody: Uint8Array | undefined;
 }
 
 const KEYS = new Map<string, KeyEntry>();
@@ -249,7 +290,7 @@ function keyEntry(key: string): KeyEntry {
   let e = KEYS.get(key);
   if (e === undefined) {
     if (KEYS.size >= KEY_CACHE_MAX) forgetAll();
-    e = { key: keyWriter.reset().stringField(F.key, key).finish(), values: new Map() };
+    e = { key: keyWriter.reset().stringField(F.key, key).finish(), values: new Map(), lastValue: undefined, lastBody: undefined };
     KEYS.set(key, e);
   }
   return e;
@@ -285,9 +326,15 @@ function writeAttributes(w: ProtoWriter, field: number, attributes: Attributes):
     const value = attributes[key];
     if (value === undefined || value === null) continue;
     const e = keyEntry(key);
+    if (value === e.lastValue) {
+      w.tag(field, 2).raw(e.lastBody!);
+      continue;
+    }
     if (e.values !== null && typeof value !== 'object') {
       const body = keyValueBody(e, value);
       if (body !== undefined) {
+        e.lastValue = value;
+        e.lastBody = body;
         w.tag(field, 2).raw(body);
         continue;
       }

@@ -158,6 +158,12 @@ export class ProtoWriter {
     return this;
   }
 
+  /** Copies `n` bytes written from position `from` into `into` at `at` (to write them again later with `raw`); for a few bytes (ids): a loop, no view made. */
+  copyWritten(from: number, n: number, into: Uint8Array, at: number): void {
+    const buf = this.buf;
+    for (let i = 0; i < n; i++) into[at + i] = buf[from + i];
+  }
+
   /** A length-prefixed UTF-8 string (no tag). */
   string(value: string): this {
     const n = value.length;
