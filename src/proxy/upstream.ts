@@ -83,14 +83,7 @@ function poolByKey(t: UpstreamTarget): TimedPool {
   const key = `${t.origin}|${t.connectTimeout}|${t.writeTimeout}|${t.readTimeout}|${t.tlsVerify ? 1 : 0}`;
   let pool = pools.get(key);
   if (!pool) {
-    const connector = connectWithin(
-      buildConnector({
-        timeout: 0,
-        lookup: guardedLookup,
-        rejectUnauthorized: t.tlsVerify,
-      } as UndiciConnector.BuildOptions),
-      t.connectTimeout,
-    );
+    const connect = timedConnect({ connectTimeout: t.connectTimeout, writeTimeout: t.writeTimeout, tlsVerify: t.tlsVerify, lookup: guardedLookup });
     pool = new TimedPool(
       t.origin,
       {
@@ -101,11 +94,7 @@ function poolByKey(t: UpstreamTarget): TimedPool {
             const why = egressVerdict(host, host);
             if (why) return cb(new EgressBlockedError(why), null);
           }
-          return connector(opts, (...args) => {
-            const socket = args[1];
-            if (socket && t.writeTimeout > 0) watchWrites(socket, t.writeTimeout);
-            cb(...args);
-          });
+          return connect(opts, cb);
         },
         // undici's own header and body timers are off: ReadTimer times read_timeout
         headersTimeout: 0,
@@ -120,6 +109,23 @@ function poolByKey(t: UpstreamTarget): TimedPool {
     pools.set(key, pool);
   }
   return pool;
+}
+
+/**
+ * How a pool of the gateway's connects: undici's connector without its own timer, connect_timeout
+ * timed around it (connectWithin), write_timeout watched on each new socket (watchWrites). The
+ * upstream pools add the egress policy's DNS lookup; the OTLP exporter connects the same way, so
+ * that its sockets are made as the upstreams' are: one hidden class for every socket the shared
+ * stream and undici code sees (docs/performance.md, "OpenTelemetry").
+ */
+export function timedConnect(o: { connectTimeout: number; writeTimeout: number; tlsVerify?: boolean; lookup?: net.LookupFunction }): UndiciConnector.connector {
+  const connector = connectWithin(buildConnector({ timeout: 0, lookup: o.lookup, rejectUnauthorized: o.tlsVerify ?? true } as UndiciConnector.BuildOptions), o.connectTimeout);
+  return (opts, cb) =>
+    connector(opts, (...args) => {
+      const socket = args[1];
+      if (socket && o.writeTimeout > 0) watchWrites(socket, o.writeTimeout);
+      cb(...args);
+    });
 }
 
 /**
@@ -225,17 +231,28 @@ export async function callUpstreamCollected(call: UpstreamCall, cap: number): Pr
 }
 
 function collect(pool: TimedPool, call: UpstreamCall, cap: number): Promise<CollectedResponse> {
+  const { body, headers } = attemptBody(call);
+  return dispatchCollected(
+    pool,
+    {
+      path: call.path,
+      method: call.method as Dispatcher.HttpMethod,
+      headers: headers as Record<string, string | string[]>,
+      body,
+    } as Dispatcher.DispatchOptions, // an iterable body is documented, though not in the type
+    call.signal,
+    cap,
+  );
+}
+
+/**
+ * One request whose answer is gathered whole, at most `cap` bytes (a ResponseTooLargeError past
+ * them), straight from the connection: no Readable and no async iterator (callUpstreamCollected's
+ * way, and the OTLP exporter's).
+ */
+export function dispatchCollected(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, signal: AbortLike | undefined, cap: number): Promise<CollectedResponse> {
   return new Promise((resolve, reject) => {
-    const { body, headers } = attemptBody(call);
-    pool.dispatch(
-      {
-        path: call.path,
-        method: call.method as Dispatcher.HttpMethod,
-        headers: headers as Record<string, string | string[]>,
-        body,
-      } as Dispatcher.DispatchOptions, // an iterable body is documented, though not in the type
-      new Collector(call.signal, cap, resolve, reject) as unknown as Dispatcher.DispatchHandler,
-    );
+    dispatcher.dispatch(options, new Collector(signal, cap, resolve, reject) as unknown as Dispatcher.DispatchHandler);
   });
 }
 

@@ -10,6 +10,9 @@ import { OtlpExporter, exporterFor, otelDropped, stopExporters, type RetryTuning
 import { encodeTraces } from '../../src/observability/otel/otlp.ts';
 import type { ExporterOptions, SpanRecord } from '../../src/observability/otel/types.ts';
 import { OtlpReceiver } from '../helpers/otlp-receiver.ts';
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
 
 let receiver: OtlpReceiver;
 before(async () => {
@@ -173,6 +176,59 @@ test('a collector slower than read_timeout: the attempt fails, retries end at ma
   await e.stop(10_000); // returns once the batch is settled
   assert.equal((await dropped('retries_exhausted')) - exhausted, 2);
   assert.equal(receiver.spans().length, 0);
+});
+
+test('an answer over 4 MiB is not read to its end nor retried: the batch is counted as rejected', async () => {
+  // OTLP/HTTP: clients limit what they read of an answer
+  const rejected = await dropped('rejected');
+  let requests = 0;
+  const big = http.createServer((req, res) => {
+    requests++;
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': 5 * 1024 * 1024 });
+      res.end(Buffer.alloc(5 * 1024 * 1024));
+    });
+  });
+  await new Promise<void>((r) => big.listen(0, '127.0.0.1', r));
+  try {
+    const e = exporter(options({ maxBatch: 2 }, { url: `http://127.0.0.1:${(big.address() as AddressInfo).port}/v1/traces` }));
+    e.add(span());
+    e.add(span());
+    await e.stop(10_000);
+    assert.equal(requests, 1, 'not retried');
+    assert.equal((await dropped('rejected')) - rejected, 2);
+  } finally {
+    big.closeAllConnections();
+    await new Promise((r) => big.close(r));
+  }
+});
+
+test('a collector that stops reading the body: the write waits past send_timeout, the attempt fails and the batch is counted', async () => {
+  // a TCP server that accepts and never reads: the batch (several MB) fills the socket's buffers
+  const exhausted = await dropped('retries_exhausted');
+  const sockets: net.Socket[] = [];
+  const deaf = net.createServer((socket) => {
+    socket.pause();
+    sockets.push(socket);
+  });
+  await new Promise<void>((r) => deaf.listen(0, '127.0.0.1', r));
+  try {
+    const e = new OtlpExporter<SpanRecord>(
+      'traces',
+      options({ maxBatch: 1 }, { url: `http://127.0.0.1:${(deaf.address() as AddressInfo).port}/v1/traces`, sendTimeoutMs: 200, readTimeoutMs: 60_000 }),
+      () => new Uint8Array(32 * 1024 * 1024),
+      { initialDelayMs: 5, maxDelayMs: 5, maxRetryTimeMs: 0 },
+    );
+    e.add(span());
+    await e.stop(30_000); // returns once the batch is settled
+    // failed by send_timeout and given up: neither the read timeout (60 s) nor stop()'s deadline
+    // (which would count it as `shutdown`) came first
+    assert.equal((await dropped('retries_exhausted')) - exhausted, 1);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => deaf.close(r));
+  }
 });
 
 test('a slow collector never holds add() up; stop() gives up at its deadline and counts what is left', async () => {

@@ -13,9 +13,10 @@
  * - **Retries** as the OTLP specification says (OTLP/HTTP "Failures"): 429, 502, 503, 504 and
  *   connection errors or timeouts, with capped exponential back-off and jitter, `Retry-After`
  *   honoured when it is no longer than the cap; any other status is not retried.
- * - **Timeouts**: Kong's connect/send/read. undici's `connect.timeout` for connect, its headers and
- *   body timeouts for read; send has no undici counterpart, so the whole attempt is bounded by
- *   the sum of the three (a collector that stops reading the body fails there).
+ * - **Timeouts**: Kong's connect/send/read, as the upstream pools time theirs (`timedConnect`):
+ *   connect around undici's connector, send as the longest wait for the socket to take a write
+ *   (a collector that stops reading the body fails there), read by undici's headers and body
+ *   timeouts; the whole attempt is bounded by the sum of the three besides.
  * - Header values carry collector tokens: they are registered as secrets (redact.ts) and never
  *   logged; the URL is logged without its query or credentials.
  *
@@ -23,6 +24,7 @@
  * snapshot swaps; the worker's drain calls `stopExporters` to send what it can before exiting.
  */
 import { Agent, errors as undiciErrors } from '../../util/undici.ts';
+import { ResponseTooLargeError, dispatchCollected, timedConnect } from '../../proxy/upstream.ts';
 import { logger } from '../logger.ts';
 import { client, registry, PREFIX } from '../metrics.ts';
 import { registerSecret } from '../redact.ts';
@@ -103,7 +105,10 @@ export class OtlpExporter<T> implements Sink<T> {
     this.#headers = { 'content-type': contentType, ...lowerKeys(opts.endpoint.headers) };
     this.#headers['user-agent'] ??= 'modelgate-otlp';
     this.#agent = new Agent({
-      connect: { timeout: opts.endpoint.connectTimeoutMs },
+      // connected as the upstream pools connect (their connect and write timeouts), without their
+      // egress policy: the collector is the operator's; the same kind of socket keeps the stream
+      // code the request path shares with the export seeing one socket class (docs/performance.md)
+      connect: timedConnect({ connectTimeout: opts.endpoint.connectTimeoutMs, writeTimeout: opts.endpoint.sendTimeoutMs }),
       headersTimeout: opts.endpoint.readTimeoutMs,
       bodyTimeout: opts.endpoint.readTimeoutMs,
       connections: 1,
@@ -227,9 +232,12 @@ export class OtlpExporter<T> implements Sink<T> {
     else this.#abort.signal.addEventListener('abort', stopped, { once: true });
     const signal = attempt.signal;
     try {
-      const res = await this.#agent.request({ origin: this.#origin, path: this.#path, method: 'POST', headers: this.#headers, body, signal });
-      const answer = await readLimited(res.body, MAX_RESPONSE_BYTES);
-      if (answer === null) return { ok: false, retry: false, retryAfterMs: null, reason: `an answer over ${MAX_RESPONSE_BYTES} bytes (status ${res.statusCode})` };
+      // the answer gathered by a collector, as the request path gathers a provider's (no Readable,
+      // no async iterator: objects of the shapes the request path's shared code already sees);
+      // the encoder's view goes out as a Buffer over the same memory, as request bodies do
+      const payload = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+      const res = await dispatchCollected(this.#agent, { origin: this.#origin, path: this.#path, method: 'POST', headers: this.#headers, body: payload }, signal, MAX_RESPONSE_BYTES);
+      const answer = res.body;
       if (res.statusCode >= 200 && res.statusCode < 300) {
         const contentType = String(res.headers['content-type'] ?? '');
         const partial = contentType.includes('json') ? partialFromJson(answer) : partialFromProtobuf(answer);
@@ -242,6 +250,7 @@ export class OtlpExporter<T> implements Sink<T> {
         reason: `status ${res.statusCode}`,
       };
     } catch (err) {
+      if (err instanceof ResponseTooLargeError) return { ok: false, retry: false, retryAfterMs: null, reason: `an answer over ${MAX_RESPONSE_BYTES} bytes` };
       // connection refused or reset, a timeout, the collector closing without an answer: retryable
       const code = (err as { code?: string }).code ?? (err as Error).name;
       return { ok: false, retry: true, retryAfterMs: null, reason: err instanceof undiciErrors.UndiciError || code ? String(code) : 'error' };
@@ -282,21 +291,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
     const timer = setTimeout(done, ms, true);
     signal.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-/** The answer's bytes, or null past `limit` (the rest is not read). */
-async function readLimited(body: AsyncIterable<Buffer> & { destroy(): unknown }, limit: number): Promise<Buffer | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > limit) {
-      body.destroy();
-      return null;
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
 }
 
 /** `Retry-After`: delay-seconds or an HTTP-date (RFC 9110 §10.2.3), in ms from now; null when absent or unreadable. */
