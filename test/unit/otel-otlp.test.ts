@@ -265,6 +265,19 @@ test('the protobuf writer writes what protobufjs writes (varints, negatives, dou
   );
 });
 
+test('a message opened wide (two bytes kept for its length) writes what protobufjs writes at every length, nested or not', () => {
+  // forkWide: a span's body, usually 128 to 16,383 bytes, is not moved; shorter and longer ones move
+  for (const n of [0, 1, 60, 124, 125, 126, 127, 128, 200, 16_380, 16_381, 16_383, 16_384, 20_000, 2_100_000]) {
+    const bytes = new Uint8Array(n).map((_, i) => i % 251);
+    const w = new ProtoWriter(8);
+    w.uint32Field(1, 7).forkWide(2).bytesField(3, bytes).fork(4).uint32Field(1, n).join().join().forkWide(5).join().uint32Field(6, 9);
+    const ref = protobuf.Writer.create();
+    ref.uint32(8).uint32(7).uint32(18).fork().uint32(26).bytes(bytes).uint32(34).fork().uint32(8).uint32(n).ldelim().ldelim();
+    ref.uint32(42).fork().ldelim().uint32(48).uint32(9);
+    assert.deepEqual(Buffer.from(w.finish()), Buffer.from(ref.finish()), `${n} bytes`);
+  }
+});
+
 test("strings whose UTF-8 length needs a longer varint than their UTF-16 length write what protobufjs writes", () => {
   // the writer reserves the length for an ASCII string's bytes and moves the body when UTF-8 needs more
   for (const str of ['é'.repeat(63), 'é'.repeat(64), 'é'.repeat(100), '日本'.repeat(30), 'a'.repeat(127) + 'é', '🎉'.repeat(40), 'x'.repeat(50), 'é'.repeat(8200)]) {

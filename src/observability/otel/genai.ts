@@ -22,9 +22,30 @@ export function operationName(routeType: string): GenAiOperation {
   return 'chat';
 }
 
-/** The span name the conventions ask for: `{gen_ai.operation.name} {gen_ai.request.model}` (the operation alone without a model). */
+/**
+ * The span name the conventions ask for: `{gen_ai.operation.name} {gen_ai.request.model}` (the
+ * operation alone without a model). Made once per operation and model: a route's calls repeat
+ * one, and a name joined per call was a new two-part string that the encoder flattened again for
+ * every span (docs/performance.md, "Twelfth look"). Bounded: models come from clients.
+ */
 export function spanName(op: GenAiOperation, model: string): string {
-  return model ? `${op} ${model}` : op;
+  if (!model) return op;
+  const byModel = SPAN_NAMES[op];
+  let name = byModel.get(model);
+  if (name === undefined) {
+    if (byModel.size >= SPAN_NAMES_MAX) byModel.clear();
+    name = flat(`${op} ${model}`);
+    byModel.set(model, name);
+  }
+  return name;
+}
+
+const SPAN_NAMES: Record<GenAiOperation, Map<string, string>> = { chat: new Map(), text_completion: new Map(), embeddings: new Map() };
+const SPAN_NAMES_MAX = 1024;
+
+/** A joined string as one flat string (V8 keeps `a + b` as a pair of parts, which every whole read flattens again); made once per name. */
+function flat(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
 }
 
 /**

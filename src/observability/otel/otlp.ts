@@ -207,15 +207,38 @@ const TRACE_ID = new IdField(F.traceId, 16);
 /** The last request span's id as a parent (its children's field 4). */
 const PARENT_ID = new IdField(F.parentSpanId, 8);
 
+/**
+ * Span names longer than the writer's short-string loop, as their field's bytes: names are few
+ * (`kong`, `kong.access.plugin.<name>`, `chat <model>` …) and repeat in every batch, and a longer
+ * one otherwise goes through Buffer's UTF-8 writer for every span. Bounded like the keys.
+ */
+const NAMES = new Map<string, Uint8Array>();
+const NAMES_MAX = 1024;
+const NAME_LOOP_MAX = 12;
+
+function writeName(w: ProtoWriter, name: string): void {
+  if (name.length <= NAME_LOOP_MAX) {
+    w.stringField(F.name, name);
+    return;
+  }
+  let bytes = NAMES.get(name);
+  if (bytes === undefined) {
+    if (NAMES.size >= NAMES_MAX) NAMES.clear();
+    bytes = keyWriter.reset().stringField(F.name, name).finish();
+    NAMES.set(name, bytes);
+  }
+  w.raw(bytes);
+}
+
 function writeSpan(w: ProtoWriter, span: SpanRecord): void {
-  w.fork(F.spans);
+  w.forkWide(F.spans); // a span is 128 bytes or more but for the barest
   TRACE_ID.write(w, span.traceId);
   const idAt = w.pos;
   w.hexField(F.spanId, span.spanId);
   if (span.traceState) w.stringField(F.traceState, span.traceState);
   if (span.parentSpanId) PARENT_ID.write(w, span.parentSpanId);
   else PARENT_ID.remember(w, idAt, span.spanId); // a request span: the parent of the spans after it
-  w.stringField(F.name, span.name);
+  writeName(w, span.name);
   if (span.kind) w.uint32Field(F.kind, span.kind);
   w.timeField(F.startTime, span.startMs);
   w.timeField(F.endTime, span.endMs);

@@ -7,7 +7,7 @@
  * byte for it, the caller writes the message's fields, and `join()` writes the length there; only a
  * body of 128 bytes or more (a longer varint) is moved right to make room. Most nested messages
  * of a span (attributes: KeyValue, AnyValue; status; events) are shorter, so they cost no copy;
- * a span itself moves once by a byte or two. One Writer is reused across batches: `reset()` keeps
+ * a span, longer, is opened with `forkWide()`, which reserves two bytes. One Writer is reused across batches: `reset()` keeps
  * the grown buffer. Copies and strings go through one call (`Uint8Array#set`, Buffer's
  * `utf8Write`) except the shortest, written by a loop: a call costs ~15–30 ns whatever the length,
  * a loop ~1–2 ns a byte, so the loop wins below ~8 bytes (copies) and ~12 characters (strings)
@@ -36,6 +36,8 @@ export class ProtoWriter {
   pos = 0;
   /** Start positions of open nested messages (where their bodies begin, after the length's reserved byte), `depth` of them. */
   private stack = new Int32Array(16);
+  /** Bytes reserved for each open message's length (1, or 2 for `forkWide`). */
+  private reserved = new Uint8Array(16);
   private depth = 0;
 
   constructor(initialSize = 4096) {
@@ -292,38 +294,60 @@ export class ProtoWriter {
    * writes the tag and reserves one byte for the length. Close it with `join()`.
    */
   fork(field: number): this {
+    return this.#open(field, 1);
+  }
+
+  /**
+   * `fork()` for a message that is usually 128 to 16,383 bytes long (a span): two bytes reserved
+   * for its length, so that such a body is not moved when it is closed; a shorter one moves left.
+   */
+  forkWide(field: number): this {
+    return this.#open(field, 2);
+  }
+
+  #open(field: number, reserve: number): this {
     this.tag(field, WIRE.len);
-    this.ensure(1);
-    this.pos += 1;
+    this.ensure(reserve);
+    this.pos += reserve;
     if (this.depth === this.stack.length) {
       const deeper = new Int32Array(this.depth * 2);
       deeper.set(this.stack);
       this.stack = deeper;
+      const reserved = new Uint8Array(this.depth * 2);
+      reserved.set(this.reserved);
+      this.reserved = reserved;
     }
+    this.reserved[this.depth] = reserve;
     this.stack[this.depth++] = this.pos;
     return this;
   }
 
-  /** Closes the innermost `fork()`: writes its length, moving the body right when the length needs more than the reserved byte. */
+  /** Closes the innermost `fork()`: writes its length, moving the body when the length needs other than the reserved bytes. */
   join(): this {
     if (this.depth === 0) throw new Error('protobuf: join() without fork()');
     const start = this.stack[--this.depth];
+    const reserved = this.reserved[this.depth];
     const len = this.pos - start;
-    if (len < 0x80) {
+    if (len < 0x80 && reserved === 1) {
       this.buf[start - 1] = len;
       return this;
     }
-    const extra = varintSize(len) - 1;
-    this.ensure(extra);
-    this.buf.copyWithin(start + extra, start, this.pos);
-    let p = start - 1;
+    if (reserved === 2 && len >= 0x80 && len < 0x4000) {
+      this.buf[start - 2] = (len & 0x7f) | 0x80;
+      this.buf[start - 1] = len >>> 7;
+      return this;
+    }
+    const shift = varintSize(len) - reserved; // bytes the body moves right (left when negative)
+    if (shift > 0) this.ensure(shift);
+    this.buf.copyWithin(start + shift, start, this.pos);
+    let p = start - reserved;
     let v = len;
     while (v >= 0x80) {
       this.buf[p++] = (v % 128) | 0x80;
       v = Math.floor(v / 128);
     }
     this.buf[p] = v;
-    this.pos += extra;
+    this.pos += shift;
     return this;
   }
 }

@@ -101,7 +101,7 @@ function rootAttributes(ctx: RequestContext, status: number): Attributes {
     'kong.request.id': ctx.requestId,
   };
   const host = req.headers.host;
-  if (host) a['server.address'] = serverAddressOf(host);
+  if (host) a['server.address'] = host === lastHost ? lastAddress : serverAddressOfHost(host);
   const port = req.socket.localPort;
   if (port) a['server.port'] = port;
   const ua = req.headers['user-agent'];
@@ -114,6 +114,16 @@ function rootAttributes(ctx: RequestContext, status: number): Attributes {
   if (ctx.consumer) a['kong.consumer.id'] = ctx.consumer.id;
   if (ctx.error) a['error.type'] = ctx.error.status >= 400 ? String(ctx.error.status) : ctx.error.code;
   return a;
+}
+
+/** The last Host header's server.address: a gateway's clients send one or a few. */
+let lastHost = '';
+let lastAddress = '';
+
+function serverAddressOfHost(host: string): string {
+  lastAddress = serverAddressOf(host);
+  lastHost = host;
+  return lastAddress;
 }
 
 /**
