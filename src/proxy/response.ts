@@ -15,6 +15,7 @@
  * (compared without case), and a held header replaces an earlier held one of that name.
  */
 import { ServerResponse, type IncomingMessage, type OutgoingHttpHeaders, type OutgoingHttpHeader } from 'node:http';
+import { BoundedMap } from '../util/bounded-map.ts';
 
 type Headers = OutgoingHttpHeaders | OutgoingHttpHeader[];
 
@@ -54,15 +55,11 @@ export class GatewayResponse<Request extends IncomingMessage = IncomingMessage> 
  * `toLowerCase` makes a new string for each mixed-case one (`X-RateLimit-Limit-Minute`). Bounded
  * all the same (a header named from configuration could be anything).
  */
-const LOWER = new Map<string, string>();
-const LOWER_MAX = 512;
+const LOWER = new BoundedMap<string, string>(512);
 
 function lowerName(name: string): string {
   let lower = LOWER.get(name);
-  if (lower === undefined) {
-    if (LOWER.size >= LOWER_MAX) LOWER.clear();
-    LOWER.set(name, (lower = name.toLowerCase()));
-  }
+  if (lower === undefined) LOWER.set(name, (lower = name.toLowerCase()));
   return lower;
 }
 

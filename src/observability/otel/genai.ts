@@ -12,6 +12,7 @@ import type { Attributes } from './types.ts';
 import type { CanonicalRequest, Message, Part, Usage } from '../../exchange/types.ts';
 import type { ModelOptions } from '../../llm/types.ts';
 import { resolveSampling } from '../../llm/params.ts';
+import { BoundedMap } from '../../util/bounded-map.ts';
 
 export type GenAiOperation = 'chat' | 'text_completion' | 'embeddings';
 
@@ -32,16 +33,11 @@ export function spanName(op: GenAiOperation, model: string): string {
   if (!model) return op;
   const byModel = SPAN_NAMES[op];
   let name = byModel.get(model);
-  if (name === undefined) {
-    if (byModel.size >= SPAN_NAMES_MAX) byModel.clear();
-    name = flat(`${op} ${model}`);
-    byModel.set(model, name);
-  }
+  if (name === undefined) byModel.set(model, (name = flat(`${op} ${model}`)));
   return name;
 }
 
-const SPAN_NAMES: Record<GenAiOperation, Map<string, string>> = { chat: new Map(), text_completion: new Map(), embeddings: new Map() };
-const SPAN_NAMES_MAX = 1024;
+const SPAN_NAMES: Record<GenAiOperation, BoundedMap<string, string>> = { chat: new BoundedMap(1024), text_completion: new BoundedMap(1024), embeddings: new BoundedMap(1024) };
 
 /** A joined string as one flat string (V8 keeps `a + b` as a pair of parts, which every whole read flattens again); made once per name. */
 function flat(s: string): string {
@@ -71,11 +67,7 @@ export function providerName(provider: string, options?: ModelOptions | null): s
 /** server.address / server.port of the provider's origin (`https://host:443`). */
 export function serverAttributes(origin: string, out: Attributes): void {
   let server = SERVERS.get(origin);
-  if (server === undefined) {
-    server = parseServer(origin);
-    if (SERVERS.size >= SERVERS_MAX) SERVERS.clear();
-    SERVERS.set(origin, server);
-  }
+  if (server === undefined) SERVERS.set(origin, (server = parseServer(origin)));
   if (server === null) return;
   out['server.address'] = server.address;
   out['server.port'] = server.port;
@@ -86,8 +78,7 @@ export function serverAttributes(origin: string, out: Attributes): void {
  * parsing a URL per call is a measurable part of a traced request (docs/performance.md,
  * "OpenTelemetry"). Bounded all the same (templated upstream URLs make more).
  */
-const SERVERS = new Map<string, { address: string; port: number } | null>();
-const SERVERS_MAX = 1024;
+const SERVERS = new BoundedMap<string, { address: string; port: number } | null>(1024);
 
 function parseServer(origin: string): { address: string; port: number } | null {
   try {

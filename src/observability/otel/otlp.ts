@@ -11,6 +11,7 @@
  * encoding is synchronous, so calls never interleave.
  */
 import { ProtoWriter, nanosString } from './protobuf.ts';
+import { BoundedMap } from '../../util/bounded-map.ts';
 import type { AttributeValue, Attributes, LogRecord, SpanEvent, SpanRecord } from './types.ts';
 
 /** InstrumentationScope: who produced the items (the plugin's name and the gateway's version). */
@@ -212,8 +213,7 @@ const PARENT_ID = new IdField(F.parentSpanId, 8);
  * (`kong`, `kong.access.plugin.<name>`, `chat <model>` …) and repeat in every batch, and a longer
  * one otherwise goes through Buffer's UTF-8 writer for every span. Bounded like the keys.
  */
-const NAMES = new Map<string, Uint8Array>();
-const NAMES_MAX = 1024;
+const NAMES = new BoundedMap<string, Uint8Array>(1024);
 const NAME_LOOP_MAX = 12;
 
 function writeName(w: ProtoWriter, name: string): void {
@@ -222,11 +222,7 @@ function writeName(w: ProtoWriter, name: string): void {
     return;
   }
   let bytes = NAMES.get(name);
-  if (bytes === undefined) {
-    if (NAMES.size >= NAMES_MAX) NAMES.clear();
-    bytes = keyWriter.reset().stringField(F.name, name).finish();
-    NAMES.set(name, bytes);
-  }
+  if (bytes === undefined) NAMES.set(name, (bytes = keyWriter.reset().stringField(F.name, name).finish()));
   w.raw(bytes);
 }
 

@@ -7,8 +7,8 @@
  * byte for it, the caller writes the message's fields, and `join()` writes the length there; only a
  * body of 128 bytes or more (a longer varint) is moved right to make room. Most nested messages
  * of a span (attributes: KeyValue, AnyValue; status; events) are shorter, so they cost no copy;
- * a span, longer, is opened with `forkWide()`, which reserves two bytes. One Writer is reused across batches: `reset()` keeps
- * the grown buffer. Copies and strings go through one call (`Uint8Array#set`, Buffer's
+ * a span, longer, is opened with `forkWide()`, which reserves two bytes. One Writer is reused
+ * across batches: `reset()` keeps the grown buffer. Copies and strings go through one call (`Uint8Array#set`, Buffer's
  * `utf8Write`) except the shortest, written by a loop: a call costs ~15–30 ns whatever the length,
  * a loop ~1–2 ns a byte, so the loop wins below ~8 bytes (copies) and ~12 characters (strings)
  * (docs/performance.md, "OpenTelemetry").

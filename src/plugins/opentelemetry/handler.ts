@@ -101,7 +101,7 @@ function rootAttributes(ctx: RequestContext, status: number): Attributes {
     'kong.request.id': ctx.requestId,
   };
   const host = req.headers.host;
-  if (host) a['server.address'] = host === lastHost ? lastAddress : serverAddressOfHost(host);
+  if (host) a['server.address'] = serverAddressOf(host);
   const port = req.socket.localPort;
   if (port) a['server.port'] = port;
   const ua = req.headers['user-agent'];
@@ -116,16 +116,6 @@ function rootAttributes(ctx: RequestContext, status: number): Attributes {
   return a;
 }
 
-/** The last Host header's server.address: a gateway's clients send one or a few. */
-let lastHost = '';
-let lastAddress = '';
-
-function serverAddressOfHost(host: string): string {
-  lastAddress = serverAddressOf(host);
-  lastHost = host;
-  return lastAddress;
-}
-
 /**
  * server.address of a Host header with a colon (one without is the address): without a trailing
  * `:<digits>` port, then without a leading `[` and a trailing `]` (an IPv6 literal's brackets).
@@ -133,6 +123,16 @@ function serverAddressOfHost(host: string): string {
  * whose Host carries a port (~0.3 µs).
  */
 export function serverAddressOf(host: string): string {
+  if (host === lastHost) return lastAddress; // a gateway's clients send one Host or a few
+  lastAddress = addressOf(host);
+  lastHost = host;
+  return lastAddress;
+}
+
+let lastHost = '';
+let lastAddress = '';
+
+function addressOf(host: string): string {
   const colon = host.lastIndexOf(':');
   if (colon === -1) return host;
   let end = host.length;
