@@ -13,6 +13,7 @@ import { Gateway } from '../helpers/gateway.ts';
 import { EchoServer } from '../helpers/echo-server.ts';
 import { OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.ts';
 import { startMockProvider, type MockProvider } from '../mocks/providers.ts';
+import OpenAI from 'openai';
 
 const KEY = 'sk-openai-oteltrace-7d21be04';
 const USER = [{ role: 'user', content: 'What is 1+1?' }];
@@ -216,6 +217,31 @@ test('a stream: gen_ai.request.stream and time to first chunk on the GenAI span'
   assert.deepEqual(g.attributes['gen_ai.response.finish_reasons'], ['stop']);
   assert.match(String(g.attributes['gen_ai.response.id']), /^chatcmpl-/);
   assert.ok((g.attributes['gen_ai.usage.output_tokens'] as number) > 0);
+});
+
+test('through the OpenAI SDK, a chat and a stream: each GenAI span names the completion id and usage the SDK got, and a caller traceparent sent by the SDK is continued', async () => {
+  const caller = '5ca1ab1e5dc0ffee0ddba11ab5e11ed0';
+  const client = new OpenAI({ baseURL: `${gw.proxy}/chat`, apiKey: 'client-key', maxRetries: 0, defaultHeaders: { traceparent: `00-${caller}-00f067aa0ba902b7-01` } });
+  const { data: completion, response } = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'What is 1+1?' }] }).withResponse();
+  assert.equal(response.headers.get(TRACE_HEADER), caller, 'the caller\'s trace continued');
+  const stream = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Count to three.' }], stream: true, stream_options: { include_usage: true } });
+  let streamId = '';
+  let streamUsage: OpenAI.CompletionUsage | null | undefined;
+  for await (const chunk of stream) {
+    streamId ||= chunk.id;
+    if (chunk.usage) streamUsage = chunk.usage;
+  }
+  await receiver.waitFor(() => receiver.spans().filter((s) => s.traceId === caller && s.name === 'kong').length === 2);
+  const spans = receiver.spans().filter((s) => s.traceId === caller && s.name === 'chat gpt-4o');
+  assert.equal(spans.length, 2);
+  const chat = spans.find((s) => s.attributes['gen_ai.response.id'] === completion.id);
+  assert.ok(chat, `a span with the SDK's completion id ${completion.id}`);
+  assert.equal(chat.attributes['gen_ai.usage.input_tokens'], completion.usage?.prompt_tokens);
+  assert.equal(chat.attributes['gen_ai.usage.output_tokens'], completion.usage?.completion_tokens);
+  const streamed = spans.find((s) => s.attributes['gen_ai.response.id'] === streamId);
+  assert.ok(streamed, `a span with the stream's id ${streamId}`);
+  assert.equal(streamed.attributes['gen_ai.request.stream'], true);
+  assert.equal(streamed.attributes['gen_ai.usage.output_tokens'], streamUsage?.completion_tokens);
 });
 
 test('a failed-over call: one GenAI span per attempt, the first failed with error.type 500; each target got its own span as parent', async () => {
