@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { encodeLogs, encodeLogsJson, encodeTraces, encodeTracesJson } from '../../src/observability/otel/otlp.ts';
 import { ProtoWriter, nanosHalves, nanosString } from '../../src/observability/otel/protobuf.ts';
 import type { LogRecord, SpanRecord } from '../../src/observability/otel/types.ts';
-import { decodeJson, decodeProtobuf, flattenLogs, flattenSpans } from '../helpers/otlp-receiver.ts';
+import { anyValue, decodeJson, decodeProtobuf, flattenLogs, flattenSpans } from '../helpers/otlp-receiver.ts';
 
 const RESOURCE = { 'service.name': 'modelgate', 'service.version': '0.1.0', 'service.instance.id': 'w1', 'deployment.environment': 'test' };
 const SCOPE = { name: 'modelgate', version: '0.1.0', attributes: { 'scope.attr': true } };
@@ -204,6 +204,46 @@ test('ids remembered from the span before: shared trace ids, parents named by th
       }
     }),
     { numRuns: 300 },
+  );
+});
+
+test("a span's attributes written from the last span of its name: any change of keys, order, values, arrays or size decodes as written, in order", () => {
+  // the encoder copies runs of attributes equal (by position, key and value) to the last span of
+  // the same name from that span's bytes; this holds it to the official definitions for any mix,
+  // across batches, with arrays changed by their owner after they were encoded
+  const keys = ['http.route', 'n', 'arr', 'flag', 'gen_ai.response.id', 'big'];
+  const stable: Record<string, string | number | boolean> = { 'http.route': 'x', n: 1, arr: 'A0', flag: true, 'gen_ai.response.id': 'y', big: 'BIG' };
+  // mostly each key's usual value, as a route's spans have them, sometimes another or none
+  const value = fc.oneof({ arbitrary: fc.constant('STABLE'), weight: 12 }, { arbitrary: fc.constantFrom('x', 'y', 1, 2, 1.5, true, 'A0', 'A1', null, undefined, 'BIG'), weight: 3 });
+  const span = fc.record({
+    name: fc.oneof({ arbitrary: fc.constant('kong'), weight: 4 }, { arbitrary: fc.constant('chat gpt-4o-mini'), weight: 1 }),
+    values: fc.array(value, { minLength: keys.length, maxLength: keys.length }),
+    upTo: fc.oneof({ arbitrary: fc.constant(keys.length), weight: 4 }, { arbitrary: fc.integer({ min: 0, max: keys.length }), weight: 1 }),
+    reversed: fc.oneof({ arbitrary: fc.constant(false), weight: 9 }, { arbitrary: fc.constant(true), weight: 1 }),
+  });
+  const toAttributes = (b: { values: unknown[]; upTo: number; reversed: boolean }) => {
+    const order = keys.map((k, i) => [k, b.values[i] === 'STABLE' ? stable[k] : b.values[i]] as const).slice(0, b.upTo);
+    return b.reversed ? order.reverse() : order;
+  };
+  fc.assert(
+    fc.property(fc.array(fc.array(span, { maxLength: 12 }), { minLength: 1, maxLength: 4 }), (batches) => {
+      const arrays = [['stop'], ['stop', 'length']]; // shared by every span of the run, as a caller's array is
+      const big = 'z'.repeat(1500); // past the size the encoder remembers with the rest
+      for (const batch of batches) {
+        const spans: SpanRecord[] = batch.map((b, i) => {
+          const attributes: SpanRecord['attributes'] = {};
+          for (const [k, v] of toAttributes(b)) (attributes as Record<string, unknown>)[k] = v === 'A0' ? arrays[0] : v === 'A1' ? arrays[1] : v === 'BIG' ? big : v;
+          return { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: (i + 1).toString(16).padStart(16, '0'), parentSpanId: null, name: b.name, kind: 2, startMs: T0 + i, endMs: T0 + i + 1, attributes };
+        });
+        const expected = spans.map((s) => Object.entries(s.attributes).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => [k, Array.isArray(v) ? [...v] : v]));
+        const decoded = decodeProtobuf('traces', encodeTraces(spans, RESOURCE, SCOPE)) as any;
+        const got = (decoded.resourceSpans?.[0]?.scopeSpans?.[0]?.spans ?? []).map((s: any) => (s.attributes ?? []).map((kv: any) => [kv.key, anyValue(kv.value)]));
+        assert.deepEqual(got, expected);
+        arrays[0].push('length'); // the owner changes its arrays after the batch left
+        arrays[1].pop();
+      }
+    }),
+    { numRuns: 400 },
   );
 });
 

@@ -102,7 +102,11 @@ export interface CallStart {
   encodingFormat?: string;
 }
 
-/** Attributes known before the call: operation, provider, model, sampling, streaming, server. */
+/**
+ * Attributes known before the call: operation, provider, model, server, streaming, sampling. In
+ * that order: what a route's calls share first, what its clients choose after (the encoder writes
+ * a span's opening attributes that repeat the last span's as one copy, otlp.ts AttributeBlock).
+ */
 export function startAttributes(c: CallStart): Attributes {
   const op = operationName(c.routeType);
   const a: Attributes = {
@@ -110,9 +114,14 @@ export function startAttributes(c: CallStart): Attributes {
     'gen_ai.provider.name': providerName(c.provider, c.options),
   };
   if (c.model) a['gen_ai.request.model'] = c.model;
+  serverAttributes(c.origin, a);
+  if (c.stream) a['gen_ai.request.stream'] = true; // "if and only if the request is streaming"
+  if (c.encodingFormat) a['gen_ai.request.encoding_formats'] = [c.encodingFormat];
   if (c.canonical) {
     // what the provider is sent: the route's configured options win over the client's (llm/params.ts)
     const s = resolveSampling(c.canonical.sampling, c.options ?? ({} as ModelOptions));
+    const out = c.canonical.output?.type;
+    if (out) a['gen_ai.output.type'] = out === 'text' ? 'text' : 'json';
     if (s.maxTokens !== undefined) a['gen_ai.request.max_tokens'] = s.maxTokens;
     if (s.temperature !== undefined) a['gen_ai.request.temperature'] = s.temperature;
     if (s.topP !== undefined) a['gen_ai.request.top_p'] = s.topP;
@@ -123,12 +132,7 @@ export function startAttributes(c: CallStart): Attributes {
     if (s.frequencyPenalty !== undefined) a['gen_ai.request.frequency_penalty'] = s.frequencyPenalty;
     const n = c.canonical.sampling.n;
     if (n !== undefined && n !== 1) a['gen_ai.request.choice.count'] = n;
-    const out = c.canonical.output?.type;
-    if (out) a['gen_ai.output.type'] = out === 'text' ? 'text' : 'json';
   }
-  if (c.encodingFormat) a['gen_ai.request.encoding_formats'] = [c.encodingFormat];
-  if (c.stream) a['gen_ai.request.stream'] = true; // "if and only if the request is streaming"
-  serverAttributes(c.origin, a);
   return a;
 }
 
@@ -142,11 +146,11 @@ export interface CallEnd {
   finishReasons?: string[] | null;
 }
 
-/** Attributes known once the answer is in: response id and model, finish reasons, every usage kind, time to first chunk, cost. */
+/** Attributes known once the answer is in: response model, finish reasons and id, every usage kind, time to first chunk, cost (the id, which changes every call, after what repeats). */
 export function endAttributes(x: CallEnd, out: Attributes): void {
-  if (x.responseId) out['gen_ai.response.id'] = x.responseId;
   if (x.responseModel) out['gen_ai.response.model'] = x.responseModel;
   if (x.finishReasons && x.finishReasons.length) out['gen_ai.response.finish_reasons'] = x.finishReasons;
+  if (x.responseId) out['gen_ai.response.id'] = x.responseId;
   const u = x.usage;
   if (u) {
     // OpenAI's usage shape: prompt_tokens holds the cached reads and writes, completion_tokens the reasoning (exchange/usage.ts), as the conventions want

@@ -238,7 +238,7 @@ function writeSpan(w: ProtoWriter, span: SpanRecord): void {
   if (span.kind) w.uint32Field(F.kind, span.kind);
   w.timeField(F.startTime, span.startMs);
   w.timeField(F.endTime, span.endMs);
-  writeAttributes(w, F.attributes, span.attributes);
+  writeSpanAttributes(w, span.name, span.attributes);
   const events = span.events;
   if (events) for (let i = 0; i < events.length; i++) writeEvent(w, events[i]);
   const status = span.status;
@@ -344,27 +344,149 @@ function writeAttributes(w: ProtoWriter, field: number, attributes: Attributes):
   for (const key in attributes) {
     const value = attributes[key];
     if (value === undefined || value === null) continue;
-    const e = keyEntry(key);
-    if (value === e.lastValue) {
-      w.tag(field, 2).raw(e.lastBody!);
-      continue;
+    writeAttribute(w, field, key, value);
+  }
+}
+
+/** One KeyValue field: from its key's last value's bytes, or its remembered values', or encoded. */
+function writeAttribute(w: ProtoWriter, field: number, key: string, value: AttributeValue): void {
+  const e = keyEntry(key);
+  if (value === e.lastValue) {
+    w.tag(field, 2).raw(e.lastBody!);
+    return;
+  }
+  if (e.values !== null && typeof value !== 'object') {
+    const body = keyValueBody(e, value);
+    if (body !== undefined) {
+      e.lastValue = value;
+      e.lastBody = body;
+      w.tag(field, 2).raw(body);
+      return;
     }
-    if (e.values !== null && typeof value !== 'object') {
-      const body = keyValueBody(e, value);
-      if (body !== undefined) {
-        e.lastValue = value;
-        e.lastBody = body;
-        w.tag(field, 2).raw(body);
+  }
+  w.fork(field);
+  w.raw(e.key);
+  w.fork(F.value);
+  writeAnyValue(w, value);
+  w.join();
+  w.join();
+}
+
+/**
+ * The attributes that open every span of one name, as their KeyValue fields' bytes. Spans of one
+ * name are built by the same code, which adds their attributes in the same order, and the first
+ * ones repeat from span to span (scheme, method, route, status; operation, provider, model,
+ * server): a span whose first attributes equal the block's (by key and value, in order; arrays
+ * element by element) has them written by one copy, and only the rest (a request id, a response
+ * id, usage, a time) go through the per-key path (writeAttribute). Where a lookup and a copy per
+ * attribute were most of what the encoder cost a traced request (docs/performance.md, "Thirteenth
+ * look").
+ *
+ * The block learns: a span that differs inside it cuts it back to what matched; an attribute that
+ * follows the whole block with the same key and value as the span before's is added to it. So a
+ * value that changes every span (an id) ends the block, and the builders add those last. Nothing
+ * is copied out of a span once the block has settled.
+ */
+class AttributeBlock {
+  n = 0;
+  readonly keys: string[] = [];
+  readonly values: AttributeValue[] = [];
+  /** Where attribute i's KeyValue field ends in `bytes`. */
+  ends: Int32Array = new Int32Array(16);
+  bytes: Uint8Array = new Uint8Array(512);
+  /** bytes[0, ends[n - 1]): what a span that matches the whole block gets. */
+  whole: Uint8Array = this.bytes.subarray(0, 0);
+  /** The attribute that followed the whole block in the span before (added once it repeats). */
+  nextKey = '';
+  nextValue: AttributeValue | undefined = undefined;
+}
+
+/** Blocks by span name; bounded like the names (names come from code, routes and models). */
+const BLOCKS = new BoundedMap<string, AttributeBlock>(1024);
+/** The block stops growing here: a long value (content, a prompt) is not worth keeping a copy of. */
+const BLOCK_BYTES_MAX = 2048;
+
+function sameValue(a: AttributeValue | undefined, b: AttributeValue): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** A value as the block keeps it: an array copied, as its owner could change it after. */
+function kept(value: AttributeValue): AttributeValue {
+  return typeof value === 'object' ? value.slice() : value;
+}
+
+function writeSpanAttributes(w: ProtoWriter, name: string, attributes: Attributes): void {
+  let block = BLOCKS.get(name);
+  if (block === undefined) BLOCKS.set(name, (block = new AttributeBlock()));
+  const { keys, values } = block;
+  let i = 0;
+  let matching = true;
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (value === undefined || value === null) continue;
+    if (matching) {
+      if (i < block.n && keys[i] === key && sameValue(values[i], value)) {
+        i++;
+        continue;
+      }
+      matching = false;
+      writeBlockPrefix(w, block, i);
+      if (i === block.n) {
+        // the attribute after the whole block: added to it when it repeats the span before's
+        const at = w.pos;
+        writeAttribute(w, F.attributes, key, value);
+        if (key === block.nextKey && sameValue(block.nextValue, value)) grow(w, block, key, value, at);
+        else {
+          block.nextKey = key;
+          block.nextValue = kept(value);
+        }
+        i++;
         continue;
       }
     }
-    w.fork(field);
-    w.raw(e.key);
-    w.fork(F.value);
-    writeAnyValue(w, value);
-    w.join();
-    w.join();
+    writeAttribute(w, F.attributes, key, value);
+    i++;
   }
+  if (matching) writeBlockPrefix(w, block, i);
+}
+
+/** Writes the block's first `k` attributes (the ones the span matched); fewer than the block has: the block is cut back to them. */
+function writeBlockPrefix(w: ProtoWriter, block: AttributeBlock, k: number): void {
+  if (k < block.n) {
+    block.n = k;
+    block.whole = block.bytes.subarray(0, k === 0 ? 0 : block.ends[k - 1]);
+    block.nextKey = '';
+  }
+  if (k !== 0) w.raw(block.whole);
+}
+
+/** Adds the attribute just written at `at` to the end of the block, unless the block would pass its size. */
+function grow(w: ProtoWriter, block: AttributeBlock, key: string, value: AttributeValue, at: number): void {
+  const n = block.n;
+  const from = n === 0 ? 0 : block.ends[n - 1];
+  const end = from + w.pos - at;
+  if (end > BLOCK_BYTES_MAX) return;
+  if (end > block.bytes.length) {
+    const more = new Uint8Array(Math.max(end, block.bytes.length * 2));
+    more.set(block.bytes.subarray(0, from));
+    block.bytes = more;
+  }
+  if (n === block.ends.length) {
+    const more = new Int32Array(n * 2);
+    more.set(block.ends);
+    block.ends = more;
+  }
+  w.copyWrittenOut(at, w.pos - at, block.bytes, from);
+  block.keys[n] = key;
+  block.values[n] = kept(value);
+  block.ends[n] = end;
+  block.n = n + 1;
+  block.whole = block.bytes.subarray(0, end);
+  block.nextKey = '';
+  block.nextValue = undefined;
 }
 
 /** The fields of an AnyValue (the caller opened it). */

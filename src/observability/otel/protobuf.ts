@@ -160,6 +160,11 @@ export class ProtoWriter {
     return this;
   }
 
+  /** Copies `n` bytes written from position `from` into `into` at `at` (to write them again later with `raw`), in one call. */
+  copyWrittenOut(from: number, n: number, into: Uint8Array, at: number): void {
+    into.set(this.buf.subarray(from, from + n), at);
+  }
+
   /** Copies `n` bytes written from position `from` into `into` at `at` (to write them again later with `raw`); for a few bytes (ids): a loop, no view made. */
   copyWritten(from: number, n: number, into: Uint8Array, at: number): void {
     const buf = this.buf;

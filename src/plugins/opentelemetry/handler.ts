@@ -89,30 +89,34 @@ function compile(config: OpenTelemetryConfig, cctx: { registerSecret(v: string):
   };
 }
 
-/** The request span's attributes (HTTP server semantic conventions, and Kong's `kong.request.id`). */
+/**
+ * The request span's attributes (HTTP server semantic conventions, and Kong's `kong.request.id`),
+ * what a route's requests share first and the request's own id last: the encoder writes a span's
+ * opening attributes that repeat the last span's as one copy (otlp.ts AttributeBlock).
+ */
 function rootAttributes(ctx: RequestContext, status: number): Attributes {
   const req = ctx.req;
   const a: Attributes = {
-    'http.request.method': ctx.method,
-    'url.path': ctx.path,
     'url.scheme': 'http',
     'network.protocol.version': req.httpVersion,
-    'http.response.status_code': status,
-    'kong.request.id': ctx.requestId,
+    'http.request.method': ctx.method,
   };
   const host = req.headers.host;
   if (host) a['server.address'] = serverAddressOf(host);
   const port = req.socket.localPort;
   if (port) a['server.port'] = port;
+  const paths = ctx.route.entity.paths as string[] | null | undefined;
+  if (paths && paths.length) a['http.route'] = paths[0];
+  if (ctx.route.name) a['kong.route.name'] = ctx.route.name;
+  a['url.path'] = ctx.path;
+  a['http.response.status_code'] = status;
+  if (ctx.consumer) a['kong.consumer.id'] = ctx.consumer.id;
   const ua = req.headers['user-agent'];
   if (ua) a['user_agent.original'] = ua;
   const client = req.socket.remoteAddress;
   if (client) a['client.address'] = client;
-  const paths = ctx.route.entity.paths as string[] | null | undefined;
-  if (paths && paths.length) a['http.route'] = paths[0];
-  if (ctx.route.name) a['kong.route.name'] = ctx.route.name;
-  if (ctx.consumer) a['kong.consumer.id'] = ctx.consumer.id;
   if (ctx.error) a['error.type'] = ctx.error.status >= 400 ? String(ctx.error.status) : ctx.error.code;
+  a['kong.request.id'] = ctx.requestId;
   return a;
 }
 
