@@ -219,7 +219,7 @@ export class ProtoWriter {
     this.ensure(n);
     const buf = this.buf;
     let p = this.pos;
-    for (let i = 0; i < n; i++) buf[p++] = (HEX[hex.charCodeAt(2 * i) & 0x7f] << 4) | HEX[hex.charCodeAt(2 * i + 1) & 0x7f];
+    for (let i = 0; i < n; i++) buf[p++] = HEX_PAIR[((hex.charCodeAt(2 * i) & 0x7f) << 7) | (hex.charCodeAt(2 * i + 1) & 0x7f)];
     this.pos = p;
     return this;
   }
@@ -361,6 +361,9 @@ export class ProtoWriter {
 const HEX = new Uint8Array(128);
 for (let i = 0; i < 10; i++) HEX[48 + i] = i;
 for (let i = 0; i < 6; i++) HEX[97 + i] = HEX[65 + i] = 10 + i;
+/** A byte's value by its two hex digits' char codes (high << 7 | low): one load a byte instead of two and a shift (16 KB). */
+const HEX_PAIR = new Uint8Array(128 * 128);
+for (let hi = 0; hi < 128; hi++) for (let lo = 0; lo < 128; lo++) HEX_PAIR[(hi << 7) | lo] = (HEX[hi] << 4) | HEX[lo];
 
 /** Bytes a varint of a non-negative safe integer takes. */
 export function varintSize(value: number): number {
