@@ -80,6 +80,13 @@ export class ProxyServer {
       },
       (req, res) => this.#handle(req, res),
     );
+    // Every client socket reads its peer's address once, as it connects: Node caches it on the
+    // socket as a new property (`_peername`) the first time anything asks (the access log, a
+    // trace's client.address, a rate-limit identifier, X-Forwarded-For), which otherwise moved
+    // sockets to another hidden class partway through their life on some routes and not others,
+    // and turned the stream code that every request runs (the `destroyed` getter, read ~20 times
+    // a request) megamorphic (docs/performance.md, "Thirteenth look").
+    server.on('connection', (socket: Socket) => void socket.remoteAddress);
     server.on('clientError', (err: ParserError, socket: Socket) => {
       if (!socket.writable || err.code === 'ECONNRESET') {
         socket.destroy();

@@ -27,7 +27,8 @@ export const WRITE_TIMEOUT = 'MODELGATE_WRITE_TIMEOUT';
  * A connector that gives up on a connection not established within `ms`, with undici's own
  * ConnectTimeoutError (so it is classified, and retried, as before). undici's connector returns
  * the socket it creates (its type says void), which is destroyed at the deadline; should it ever
- * not, the attempt still fails on time and a connection completing later is closed at once.
+ * not, the attempt still fails on time and a connection completing later is closed at once. The
+ * socket is returned as undici's connector returns it (timedConnect watches its writes at once).
  */
 export function connectWithin(connect: buildConnector.connector, ms: number): buildConnector.connector {
   return (opts, callback) => {
@@ -49,6 +50,7 @@ export function connectWithin(connect: buildConnector.connector, ms: number): bu
       clearTimeout(timer); // nothing to wait for
       throw err;
     }
+    return socket as void;
   };
 }
 

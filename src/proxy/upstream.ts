@@ -116,16 +116,18 @@ function poolByKey(t: UpstreamTarget): TimedPool {
  * timed around it (connectWithin), write_timeout watched on each new socket (watchWrites). The
  * upstream pools add the egress policy's DNS lookup; the OTLP exporter connects the same way, so
  * that its sockets are made as the upstreams' are: one hidden class for every socket the shared
- * stream and undici code sees (docs/performance.md, "OpenTelemetry").
+ * stream and undici code sees (docs/performance.md, "OpenTelemetry"). The writes are watched as
+ * soon as the connector returns the socket, not once it is connected: in between, Node's stream
+ * code reads the socket (`destroyed`), and a socket without its `write` yet was one more hidden
+ * class there for every connection opened after start-up ("Thirteenth look").
  */
 export function timedConnect(o: { connectTimeout: number; writeTimeout: number; tlsVerify?: boolean; lookup?: net.LookupFunction }): UndiciConnector.connector {
   const connector = connectWithin(buildConnector({ timeout: 0, lookup: o.lookup, rejectUnauthorized: o.tlsVerify ?? true } as UndiciConnector.BuildOptions), o.connectTimeout);
-  return (opts, cb) =>
-    connector(opts, (...args) => {
-      const socket = args[1];
-      if (socket && o.writeTimeout > 0) watchWrites(socket, o.writeTimeout);
-      cb(...args);
-    });
+  return (opts, cb) => {
+    const socket = connector(opts, cb) as unknown as net.Socket | undefined;
+    if (socket && o.writeTimeout > 0) watchWrites(socket, o.writeTimeout);
+    return socket as unknown as void;
+  };
 }
 
 /**
