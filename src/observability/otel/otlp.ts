@@ -413,6 +413,18 @@ function sameValue(a: AttributeValue | undefined, b: AttributeValue): boolean {
   return true;
 }
 
+/** A value short enough to be held as the next attribute to add (the block's own values are bounded by its bytes). */
+function small(value: AttributeValue): boolean {
+  if (typeof value === 'string') return value.length <= VALUE_CHARS_MAX;
+  if (typeof value !== 'object') return true;
+  if (value.length > 16) return false;
+  for (let i = 0; i < value.length; i++) {
+    const item = value[i];
+    if (typeof item === 'string' && item.length > VALUE_CHARS_MAX) return false;
+  }
+  return true;
+}
+
 /** A value as the block keeps it: an array copied, as its owner could change it after. */
 function kept(value: AttributeValue): AttributeValue {
   return typeof value === 'object' ? value.slice() : value;
@@ -439,9 +451,12 @@ function writeSpanAttributes(w: ProtoWriter, name: string, attributes: Attribute
         const at = w.pos;
         writeAttribute(w, F.attributes, key, value);
         if (key === block.nextKey && sameValue(block.nextValue, value)) grow(w, block, key, value, at);
-        else {
+        else if (small(value)) {
           block.nextKey = key;
           block.nextValue = kept(value);
+        } else {
+          block.nextKey = ''; // a long value (content, a prompt) is neither held nor added
+          block.nextValue = undefined;
         }
         i++;
         continue;
