@@ -120,9 +120,13 @@ export class ProtoWriter {
     return this;
   }
 
-  /** A field's key: (field number << 3) | wire type. */
+  /** A field's key: (field number << 3) | wire type; one byte for every field number below 16 (all of OTLP's but a few), written here rather than through uvarint (a call per field). */
   tag(field: number, wire: number): this {
-    return this.uvarint(field * 8 + wire);
+    const key = field * 8 + wire;
+    if (key >= 0x80) return this.uvarint(key);
+    if (this.pos === this.buf.length) this.ensure(1);
+    this.buf[this.pos++] = key;
+    return this;
   }
 
   /** fixed64 from unsigned 32-bit halves, little-endian. */
