@@ -208,22 +208,30 @@ const TRACE_ID = new IdField(F.traceId, 16);
 /** The last request span's id as a parent (its children's field 4). */
 const PARENT_ID = new IdField(F.parentSpanId, 8);
 
-/**
- * Span names longer than the writer's short-string loop, as their field's bytes: names are few
- * (`kong`, `kong.access.plugin.<name>`, `chat <model>` …) and repeat in every batch, and a longer
- * one otherwise goes through Buffer's UTF-8 writer for every span. Bounded like the keys.
- */
-const NAMES = new BoundedMap<string, Uint8Array>(1024);
+/** Names up to this long are written by the writer's short-string loop; longer ones from their field's bytes (SpanName). */
 const NAME_LOOP_MAX = 12;
 
-function writeName(w: ProtoWriter, name: string): void {
-  if (name.length <= NAME_LOOP_MAX) {
-    w.stringField(F.name, name);
-    return;
+/**
+ * What the encoder keeps per span name: the name's field bytes when it is longer than the
+ * writer's short-string loop (names are few, `kong`, `kong.access.plugin.<name>`, `chat <model>`,
+ * and repeat in every batch; a longer one otherwise goes through Buffer's UTF-8 writer for every
+ * span), and the block of its spans' opening attributes. One lookup a span for both. Bounded like
+ * the keys (names come from code, routes and models).
+ */
+class SpanName {
+  readonly field: Uint8Array | null;
+  readonly attributes = new AttributeBlock();
+  constructor(name: string) {
+    this.field = name.length > NAME_LOOP_MAX ? keyWriter.reset().stringField(F.name, name).finish() : null;
   }
-  let bytes = NAMES.get(name);
-  if (bytes === undefined) NAMES.set(name, (bytes = keyWriter.reset().stringField(F.name, name).finish()));
-  w.raw(bytes);
+}
+
+const SPAN_NAMES = new BoundedMap<string, SpanName>(1024);
+
+function spanNameOf(name: string): SpanName {
+  let known = SPAN_NAMES.get(name);
+  if (known === undefined) SPAN_NAMES.set(name, (known = new SpanName(name)));
+  return known;
 }
 
 function writeSpan(w: ProtoWriter, span: SpanRecord): void {
@@ -234,11 +242,13 @@ function writeSpan(w: ProtoWriter, span: SpanRecord): void {
   if (span.traceState) w.stringField(F.traceState, span.traceState);
   if (span.parentSpanId) PARENT_ID.write(w, span.parentSpanId);
   else PARENT_ID.remember(w, idAt, span.spanId); // a request span: the parent of the spans after it
-  writeName(w, span.name);
+  const named = spanNameOf(span.name);
+  if (named.field === null) w.stringField(F.name, span.name);
+  else w.raw(named.field);
   if (span.kind) w.uint32Field(F.kind, span.kind);
   w.timeField(F.startTime, span.startMs);
   w.timeField(F.endTime, span.endMs);
-  writeSpanAttributes(w, span.name, span.attributes);
+  writeSpanAttributes(w, named.attributes, span.attributes);
   const events = span.events;
   if (events) for (let i = 0; i < events.length; i++) writeEvent(w, events[i]);
   const status = span.status;
@@ -401,8 +411,6 @@ class AttributeBlock {
   nextValue: AttributeValue | undefined = undefined;
 }
 
-/** Blocks by span name; bounded like the names (names come from code, routes and models). */
-const BLOCKS = new BoundedMap<string, AttributeBlock>(1024);
 /** The block stops growing here: a long value (content, a prompt) is not worth keeping a copy of. */
 const BLOCK_BYTES_MAX = 2048;
 
@@ -430,9 +438,7 @@ function kept(value: AttributeValue): AttributeValue {
   return typeof value === 'object' ? value.slice() : value;
 }
 
-function writeSpanAttributes(w: ProtoWriter, name: string, attributes: Attributes): void {
-  let block = BLOCKS.get(name);
-  if (block === undefined) BLOCKS.set(name, (block = new AttributeBlock()));
+function writeSpanAttributes(w: ProtoWriter, block: AttributeBlock, attributes: Attributes): void {
   const { keys, values } = block;
   let i = 0;
   let matching = true;
@@ -494,7 +500,7 @@ function grow(w: ProtoWriter, block: AttributeBlock, key: string, value: Attribu
     more.set(block.ends);
     block.ends = more;
   }
-  w.copyWrittenOut(at, w.pos - at, block.bytes, from);
+  w.copyWritten(at, w.pos - at, block.bytes, from);
   block.keys[n] = key;
   block.values[n] = kept(value);
   block.ends[n] = end;

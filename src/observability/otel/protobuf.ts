@@ -26,6 +26,8 @@ interface Utf8Writable {
 
 /** Copies up to this many bytes, and strings up to this many characters, are written by a loop (see above). */
 const COPY_LOOP_MAX = 8;
+/** copyWritten's loop goes further: its call would also make a view (`subarray`); 16 covers a trace id. */
+const COPY_OUT_LOOP_MAX = 16;
 const STRING_LOOP_MAX = 12;
 
 export class ProtoWriter {
@@ -164,15 +166,15 @@ export class ProtoWriter {
     return this;
   }
 
-  /** Copies `n` bytes written from position `from` into `into` at `at` (to write them again later with `raw`), in one call. */
-  copyWrittenOut(from: number, n: number, into: Uint8Array, at: number): void {
-    into.set(this.buf.subarray(from, from + n), at);
-  }
-
-  /** Copies `n` bytes written from position `from` into `into` at `at` (to write them again later with `raw`); for a few bytes (ids): a loop, no view made. */
+  /**
+   * Copies `n` bytes written from position `from` into `into` at `at` (to write them again later
+   * with `raw`): up to an id's length by a loop (no view made), longer ones (an attribute's field)
+   * in one call.
+   */
   copyWritten(from: number, n: number, into: Uint8Array, at: number): void {
     const buf = this.buf;
-    for (let i = 0; i < n; i++) into[at + i] = buf[from + i];
+    if (n > COPY_OUT_LOOP_MAX) into.set(buf.subarray(from, from + n), at);
+    else for (let i = 0; i < n; i++) into[at + i] = buf[from + i];
   }
 
   /** A length-prefixed UTF-8 string (no tag). */
