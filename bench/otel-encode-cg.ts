@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
-import { spanBatches } from '../src/observability/otel/otlp.ts';
+import { tracesEncoder } from '../src/observability/otel/otlp.ts';
 import { newSpanId, newTraceId } from '../src/observability/otel/ids.ts';
 import type { SpanRecord } from '../src/observability/otel/types.ts';
 import { Callgrind, callgrindCommand } from './callgrind.ts';
@@ -62,7 +62,7 @@ async function drive(): Promise<void> {
 }
 
 async function child(encoding: boolean): Promise<void> {
-  const batches = spanBatches({ 'service.name': 'modelgate', 'service.version': '0.1.0', 'service.instance.id': 'w1', 'host.name': 'h' }, { name: 'modelgate', version: '0.1.0' });
+  const encode = tracesEncoder({ 'service.name': 'modelgate', 'service.version': '0.1.0', 'service.instance.id': 'w1', 'host.name': 'h' }, { name: 'modelgate', version: '0.1.0' });
   let seq = 0;
   const requestSpans = (): SpanRecord[] => {
     const t = performance.timeOrigin + performance.now();
@@ -103,15 +103,9 @@ async function child(encoding: boolean): Promise<void> {
     }
     return batches;
   };
-  const run = (built: SpanRecord[][]): number => {
+  const run = (batches: SpanRecord[][]): number => {
     let bytes = 0;
-    for (const spans of built) {
-      if (!encoding) continue;
-      const batch = batches();
-      for (const s of spans) batch.add(s);
-      bytes += batch.body().length;
-      batch.release();
-    }
+    for (const batch of batches) if (encoding) bytes += encode(batch).length;
     return bytes;
   };
   const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();

@@ -10,7 +10,7 @@
  *   node bench/otel-encode.ts --batch 512 --rounds 30
  */
 import { parseArgs } from 'node:util';
-import { encodeTracesJson, spanBatches } from '../src/observability/otel/otlp.ts';
+import { encodeTracesJson, tracesEncoder } from '../src/observability/otel/otlp.ts';
 import type { SpanRecord } from '../src/observability/otel/types.ts';
 
 const { values: args } = parseArgs({
@@ -103,14 +103,7 @@ function measure(label: string, encode: () => Uint8Array | string): void {
 }
 
 console.log(`OTLP span encoding, batches of ${BATCH} spans (six per AI request), node ${process.version}`);
-// as the exporter encodes: one batch factory per exporter (resource and scope encoded once), each
-// batch's spans added one by one, its writer handed back once sent
-const batches = spanBatches(RESOURCE, SCOPE);
-measure('protobuf', () => {
-  const batch = batches();
-  for (const s of spans) batch.add(s);
-  const body = batch.body();
-  batch.release();
-  return body;
-});
+// as the exporter encodes: one encoder per exporter (resource and scope encoded once, its own buffer)
+const encodeTraces = tracesEncoder(RESOURCE, SCOPE);
+measure('protobuf', () => encodeTraces(spans));
 measure('json', () => encodeTracesJson(spans, RESOURCE, SCOPE));

@@ -9,10 +9,7 @@
  *   a partial success's rejected count, an oversized answer), `retries_exhausted`, `shutdown`.
  * - **Batches** of `maxBatch` items, or whatever is queued `flushDelayMs` after the first item
  *   arrived (Kong's `batch_span_count` / `batch_flush_delay`). One request in flight at a time:
- *   a slow collector makes the queue fill and drop, never memory grow. An item goes into its batch
- *   as it is added (`Batch`): spans sent as protobuf are encoded then (otlp.ts `spanBatches`), so a
- *   waiting batch holds bytes rather than span objects; other items are held and encoded together
- *   when their batch is sent (`itemBatches`). An item that cannot be encoded is dropped alone.
+ *   a slow collector makes the queue fill and drop, never memory grow.
  * - **Retries** as the OTLP specification says (OTLP/HTTP "Failures"): 429, 502, 503, 504 and
  *   connection errors or timeouts, with capped exponential back-off and jitter, `Retry-After`
  *   honoured when it is no longer than the cap; any other status is not retried.
@@ -31,7 +28,7 @@ import { ResponseTooLargeError, dispatchCollected, timedConnect } from '../../pr
 import { logger } from '../logger.ts';
 import { client, registry, PREFIX } from '../metrics.ts';
 import { registerSecret } from '../redact.ts';
-import { encodeLogsJson, encodeTracesJson, logsEncoder, spanBatches, type InstrumentationScope } from './otlp.ts';
+import { encodeLogsJson, encodeTracesJson, logsEncoder, tracesEncoder, type InstrumentationScope } from './otlp.ts';
 import type { Attributes, ExporterOptions, LogRecord, Sink, SpanRecord } from './types.ts';
 
 export type Signal = 'traces' | 'logs' | 'metrics';
@@ -46,36 +43,6 @@ export const otelDropped = new client.Counter({
 
 /** Turns a batch into an OTLP request body. */
 export type BatchEncoder<T> = (items: T[]) => Uint8Array | string;
-
-/** A batch being filled, then sent. */
-export interface Batch<T> {
-  /** Adds an item; throws, leaving the batch as it was, when the item cannot be encoded. */
-  add(item: T): void;
-  /** Items added. */
-  readonly size: number;
-  /** The request body, made once when the batch is sent; valid until `release()`. */
-  body(): Uint8Array | string;
-  /** The batch is sent or given up: what it holds can serve another. */
-  release(): void;
-}
-
-/** Opens a new batch. */
-export type BatchFactory<T> = () => Batch<T>;
-
-/** Batches that hold their items and encode them together when sent. */
-export function itemBatches<T>(encode: BatchEncoder<T>): BatchFactory<T> {
-  return () => {
-    const items: T[] = [];
-    return {
-      add: (item: T) => void items.push(item),
-      get size() {
-        return items.length;
-      },
-      body: () => encode(items),
-      release: () => void (items.length = 0),
-    };
-  };
-}
 
 /** Retry timing; the defaults suit production, tests shorten them. */
 export interface RetryTuning {
@@ -102,7 +69,7 @@ type Outcome =
 export class OtlpExporter<T> implements Sink<T> {
   readonly signal: Signal;
   readonly #opts: ExporterOptions;
-  readonly #open: BatchFactory<T>;
+  readonly #encode: BatchEncoder<T>;
   readonly #retry: RetryTuning;
   readonly #agent: Agent;
   readonly #origin: string;
@@ -111,12 +78,9 @@ export class OtlpExporter<T> implements Sink<T> {
   /** The URL as logged: no credentials, no query. */
   readonly #where: string;
 
-  /** Full batches waiting to be sent, oldest first. */
-  #full: Batch<T>[] = [];
-  /** The batch being filled (null until an item comes). */
-  #filling: Batch<T> | null = null;
-  /** Items held: in the batches waiting, the one being filled and the one being sent (they count against maxQueue). */
-  #held = 0;
+  #queue: T[] = [];
+  /** Items of the batch being sent (still held: they count against maxQueue). */
+  #inFlight = 0;
   #sending = false;
   #timer: NodeJS.Timeout | null = null;
   #stopping = false;
@@ -125,13 +89,11 @@ export class OtlpExporter<T> implements Sink<T> {
   #idle: Promise<void> = Promise.resolve();
   #failing = false;
   #warnedPartial = false;
-  #warnedEncode = false;
 
-  /** `batches` opens each batch (`itemBatches(encode)`: items held, encoded together when sent). */
-  constructor(signal: Signal, opts: ExporterOptions, batches: BatchFactory<T>, retry: RetryTuning = DEFAULT_RETRY) {
+  constructor(signal: Signal, opts: ExporterOptions, encode: BatchEncoder<T>, retry: RetryTuning = DEFAULT_RETRY) {
     this.signal = signal;
     this.#opts = opts;
-    this.#open = batches;
+    this.#encode = encode;
     this.#retry = retry;
     const url = new URL(opts.endpoint.url);
     this.#origin = url.origin;
@@ -156,49 +118,16 @@ export class OtlpExporter<T> implements Sink<T> {
 
   /** Items held now (queued and in flight). */
   get held(): number {
-    return this.#held;
+    return this.#queue.length + this.#inFlight;
   }
 
   add(item: T): void {
     if (this.#stopping) return this.#drop(1, 'shutdown');
-    if (this.#held >= this.#opts.maxQueue) return this.#drop(1, 'queue_full');
-    const batch = (this.#filling ??= this.#open());
-    try {
-      batch.add(item);
-    } catch (err) {
-      this.#unencodable(err);
-      return;
-    }
-    this.#held++;
-    if (batch.size >= this.#opts.maxBatch) {
-      this.#full.push(batch);
-      this.#filling = null;
-    }
+    if (this.#queue.length + this.#inFlight >= this.#opts.maxQueue) return this.#drop(1, 'queue_full');
+    this.#queue.push(item);
     if (this.#sending) return; // the running pump takes it
-    if (this.#full.length > 0) this.#start();
+    if (this.#queue.length >= this.#opts.maxBatch) this.#start();
     else this.#timer ??= setTimeout(() => this.#start(), this.#opts.flushDelayMs).unref();
-  }
-
-  /** An item its batch could not encode: dropped alone, logged once per exporter. */
-  #unencodable(err: unknown): void {
-    this.#drop(1, 'rejected');
-    if (this.#warnedEncode) return;
-    this.#warnedEncode = true;
-    logger().error({ err, signal: this.signal }, 'otel exporter: an item could not be encoded and was dropped (logged once)');
-  }
-
-  /** The next batch to send: a full one, else (when `partial`) the one being filled; null when none. */
-  #next(partial: boolean): Batch<T> | null {
-    if (this.#full.length > 0) return this.#full.shift()!;
-    const filling = this.#filling;
-    if (!partial || filling === null || filling.size === 0) return null;
-    this.#filling = null;
-    return filling;
-  }
-
-  /** Items waiting (not in flight). */
-  #waiting(): boolean {
-    return this.#full.length > 0 || (this.#filling !== null && this.#filling.size > 0);
   }
 
   /**
@@ -221,7 +150,10 @@ export class OtlpExporter<T> implements Sink<T> {
       this.#abort.abort(new Error('exporter stopped'));
       await this.#idle;
     }
-    for (let batch = this.#next(true); batch !== null; batch = this.#next(true)) this.#done(batch, 'shutdown');
+    if (this.#queue.length > 0) {
+      this.#drop(this.#queue.length, 'shutdown');
+      this.#queue = [];
+    }
     await this.#agent.close().catch(() => {});
   }
 
@@ -230,7 +162,7 @@ export class OtlpExporter<T> implements Sink<T> {
       clearTimeout(this.#timer);
       this.#timer = null;
     }
-    if (this.#sending || !this.#waiting()) return;
+    if (this.#sending || this.#queue.length === 0) return;
     this.#sending = true;
     this.#idle = this.#pump();
   }
@@ -239,37 +171,30 @@ export class OtlpExporter<T> implements Sink<T> {
     try {
       // the first batch goes whatever its size (a full batch, flushDelayMs, or stop() started us);
       // after it, without stop(), a short remainder waits for its batch to fill or its delay
-      for (let first = true; !this.#abort.signal.aborted; first = false) {
-        const batch = this.#next(first || this.#stopping);
-        if (batch === null) break;
-        let lost: DropReason | null = 'shutdown';
+      for (let first = true; this.#queue.length > 0 && !this.#abort.signal.aborted; first = false) {
+        if (!first && !this.#stopping && this.#queue.length < this.#opts.maxBatch) break;
+        const batch = this.#queue.splice(0, this.#opts.maxBatch);
+        this.#inFlight = batch.length;
         try {
-          lost = await this.#send(batch);
+          await this.#send(batch);
         } finally {
-          this.#done(batch, lost);
+          this.#inFlight = 0;
         }
       }
     } finally {
       this.#sending = false;
-      if (this.#waiting() && !this.#stopping) this.#timer ??= setTimeout(() => this.#start(), this.#opts.flushDelayMs).unref();
+      if (this.#queue.length > 0 && !this.#stopping) this.#timer ??= setTimeout(() => this.#start(), this.#opts.flushDelayMs).unref();
     }
   }
 
-  /** A batch leaves the exporter: its items are no longer held, and counted as dropped when `lost`. */
-  #done(batch: Batch<T>, lost: DropReason | null): void {
-    this.#held -= batch.size;
-    if (lost !== null) this.#drop(batch.size, lost);
-    batch.release();
-  }
-
-  /** One batch: encode, post, retry while retryable and within maxRetryTimeMs; what it lost, if it did. */
-  async #send(batch: Batch<T>): Promise<DropReason | null> {
+  /** One batch: encode, post, retry while retryable and within maxRetryTimeMs; count a loss. */
+  async #send(batch: T[]): Promise<void> {
     let body: Uint8Array | string;
     try {
-      body = batch.body();
+      body = this.#encode(batch);
     } catch (err) {
       logger().error({ err, signal: this.signal }, 'otel exporter: a batch could not be encoded');
-      return 'rejected';
+      return this.#drop(batch.length, 'rejected');
     }
     const started = Date.now();
     for (let attempt = 0; ; attempt++) {
@@ -280,18 +205,18 @@ export class OtlpExporter<T> implements Sink<T> {
           logger().info({ signal: this.signal, url: this.#where }, 'otel exporter: the collector accepts again');
         }
         if (outcome.rejected > 0 || outcome.message) this.#partial(outcome.rejected, outcome.message);
-        return null;
+        return;
       }
-      if (this.#abort.signal.aborted) return 'shutdown';
+      if (this.#abort.signal.aborted) return this.#drop(batch.length, 'shutdown');
       const backoff = Math.min(this.#retry.maxDelayMs, this.#retry.initialDelayMs * 2 ** attempt);
       const delay = outcome.retryAfterMs !== null && outcome.retryAfterMs <= this.#retry.maxDelayMs ? outcome.retryAfterMs : backoff * (0.5 + Math.random() / 2);
       const retry = outcome.retry && Date.now() + delay - started <= this.#retry.maxRetryTimeMs;
       if (!this.#failing || !retry) {
         this.#failing = true;
-        logger().warn({ signal: this.signal, url: this.#where, reason: outcome.reason, retrying: retry, items: batch.size }, 'otel exporter: export failed');
+        logger().warn({ signal: this.signal, url: this.#where, reason: outcome.reason, retrying: retry, items: batch.length }, 'otel exporter: export failed');
       }
-      if (!retry) return outcome.retry ? 'retries_exhausted' : 'rejected';
-      if (!(await sleep(delay, this.#abort.signal))) return 'shutdown';
+      if (!retry) return this.#drop(batch.length, outcome.retry ? 'retries_exhausted' : 'rejected');
+      if (!(await sleep(delay, this.#abort.signal))) return this.#drop(batch.length, 'shutdown');
     }
   }
 
@@ -484,11 +409,11 @@ function sortedAttributes(a: Attributes): [string, unknown][] {
  * The worker's one exporter for these options (created on first use, then shared by every
  * snapshot that asks with equal options). `makeEncoder` runs once, at creation.
  */
-export function sharedExporter<T>(signal: Signal, opts: ExporterOptions, makeBatches: () => BatchFactory<T>, keyExtra: unknown = null): OtlpExporter<T> {
+export function sharedExporter<T>(signal: Signal, opts: ExporterOptions, makeEncoder: () => BatchEncoder<T>, keyExtra: unknown = null): OtlpExporter<T> {
   const key = keyOf(signal, opts, keyExtra);
   let exporter = exporters.get(key) as OtlpExporter<T> | undefined;
   if (!exporter) {
-    exporter = new OtlpExporter<T>(signal, opts, makeBatches());
+    exporter = new OtlpExporter<T>(signal, opts, makeEncoder());
     exporters.set(key, exporter as OtlpExporter<unknown>);
   }
   return exporter;
@@ -506,10 +431,10 @@ export function exporterFor(kind: 'traces' | 'logs', opts: SignalOptions): OtlpE
   const json = opts.endpoint.encoding === 'json';
   const resource = opts.resource;
   if (kind === 'traces') {
-    // protobuf: spans encoded as they come, the resource and scope once, with the exporter
-    return sharedExporter<SpanRecord>('traces', opts, () => (json ? itemBatches<SpanRecord>((s) => encodeTracesJson(s, resource, scope)) : spanBatches(resource, scope)), scope);
+    // protobuf: the resource and scope are encoded once, with the exporter
+    return sharedExporter<SpanRecord>('traces', opts, () => (json ? (s) => encodeTracesJson(s, resource, scope) : tracesEncoder(resource, scope)), scope);
   }
-  return sharedExporter<LogRecord>('logs', opts, () => itemBatches<LogRecord>(json ? (r) => encodeLogsJson(r, resource, scope) : logsEncoder(resource, scope)), scope);
+  return sharedExporter<LogRecord>('logs', opts, () => (json ? (r) => encodeLogsJson(r, resource, scope) : logsEncoder(resource, scope)), scope);
 }
 
 /** The worker's shutdown: every exporter sends what it holds within `deadlineMs` (together), then closes. */

@@ -12,7 +12,7 @@
  */
 import { logger } from '../logger.ts';
 import { VERSION } from '../../proxy/names.ts';
-import { itemBatches, sharedExporter, type OtlpExporter } from './exporter.ts';
+import { sharedExporter, type OtlpExporter } from './exporter.ts';
 import { nanosHalves, nanosString, ProtoWriter } from './protobuf.ts';
 import { GenAiMetrics, type HistogramPoint, type InstrumentSnapshot } from './metrics.ts';
 import type { AttributeValue, Attributes, OtlpEndpoint } from './types.ts';
@@ -265,7 +265,7 @@ export function metricsFor(endpoint: OtlpEndpoint, resource: Attributes, opts: M
   if (found) return found.metrics;
   const intervalMs = Math.max(MIN_EXPORT_INTERVAL_MS, opts.exportIntervalMs ?? (envIntervalMs ??= envInterval()));
   const json = endpoint.encoding === 'json';
-  const exporter = sharedExporter<MetricsExport>('metrics', { endpoint, resource, maxBatch: 1, flushDelayMs: 0, maxQueue: 2 }, () => itemBatches<MetricsExport>((batch) => (json ? encodeMetricsJson(batch[batch.length - 1]) : encodeMetricsProtobuf(batch[batch.length - 1]))));
+  const exporter = sharedExporter<MetricsExport>('metrics', { endpoint, resource, maxBatch: 1, flushDelayMs: 0, maxQueue: 2 }, () => (batch) => (json ? encodeMetricsJson(batch[batch.length - 1]) : encodeMetricsProtobuf(batch[batch.length - 1])));
   const loop: Loop = { metrics: new GenAiMetrics(opts.cardinalityLimit), exporter, resource, timer: null as unknown as NodeJS.Timeout };
   loop.timer = setInterval(() => exportNow(loop), intervalMs).unref();
   if (loops.size >= MAX_LOOPS) {

@@ -7,11 +7,10 @@
  * OTLP specification's "JSON Protobuf Encoding": lowerCamelCase keys, trace and span ids as hex
  * strings, enums as integers, 64-bit integers as decimal strings, default values left out.
  *
- * Spans sent as protobuf are encoded as the exporter takes them (a request's log phase, after its
- * response: `spanBatches`), everything else once per batch as it is sent (exporter.ts). Encoding is
- * synchronous, so calls never interleave over the writers they share.
+ * Runs off the request path, once per batch (exporter.ts). One writer is reused by every call:
+ * encoding is synchronous, so calls never interleave.
  */
-import { ProtoWriter, WIRE, nanosString, varintSize } from './protobuf.ts';
+import { ProtoWriter, nanosString } from './protobuf.ts';
 import { BoundedMap } from '../../util/bounded-map.ts';
 import type { AttributeValue, Attributes, LogRecord, SpanEvent, SpanRecord } from './types.ts';
 
@@ -102,11 +101,9 @@ const writer = new ProtoWriter(64 * 1024);
 
 // ------------------------------------------------------------------ protobuf
 
-/** ExportTraceServiceRequest: one ResourceSpans, one ScopeSpans, the spans (a batch of its own, as the exporter makes them). */
+/** ExportTraceServiceRequest: one ResourceSpans, one ScopeSpans, the spans. */
 export function encodeTraces(spans: readonly SpanRecord[], resource: Attributes, scope: InstrumentationScope): Uint8Array {
-  const batch = spanBatches(resource, scope)();
-  for (let i = 0; i < spans.length; i++) batch.add(spans[i]);
-  return batch.body();
+  return tracesEncoder(resource, scope)(spans);
 }
 
 /** ExportLogsServiceRequest: one ResourceLogs, one ScopeLogs, the records. */
@@ -115,63 +112,25 @@ export function encodeLogs(records: readonly LogRecord[], resource: Attributes, 
 }
 
 /**
- * A batch of spans encoded as they are added: the request's log phase hands its spans over while
- * their objects are fresh in the cache, and what waits for the batch to leave is their bytes, not
- * their object graphs (which a queue kept alive across scavenges). The resource and scope framing
- * is written once the batch is sent, in the room left before the first span; the bytes are what
- * `encodeTraces` makes of the same spans. Each batch writes into a writer of its own (pooled: a
- * sent batch's writer, already grown, serves a later one), since batches wait side by side while
- * the collector is slow.
+ * encodeTraces for one resource and scope, whose bytes are encoded once, here: an exporter makes
+ * one and calls it per batch (the resource is the same for every batch it sends). It writes into
+ * a buffer of its own and returns a view of it, valid until its next call: an exporter encodes a
+ * batch only once the previous one is delivered or given up, so a batch costs no copy (tens of KB).
  */
-class SpanBatch {
-  size = 0;
-  readonly #w: ProtoWriter;
-  readonly #head: { resource: Uint8Array; scope: Uint8Array };
-  readonly #pool: ProtoWriter[];
-  /** Where the first span starts: room for the framing before it. */
-  readonly #start: number;
-  constructor(head: { resource: Uint8Array; scope: Uint8Array }, pool: ProtoWriter[]) {
-    this.#head = head;
-    this.#pool = pool;
-    // two tags, two lengths of at most 5 bytes (a batch under 4 GiB), the resource and the scope
-    this.#start = head.resource.length + head.scope.length + 12;
-    this.#w = (pool.pop() ?? new ProtoWriter(16 * 1024)).resetAt(this.#start);
-  }
-
-  /** Encodes a span into the batch; one that cannot be encoded throws and leaves the batch as it was. */
-  add(span: SpanRecord): void {
-    const w = this.#w;
-    const at = w.pos;
-    try {
-      writeSpan(w, span);
-    } catch (err) {
-      w.rewind(at);
-      throw err;
-    }
-    this.size++;
-  }
-
-  /** The ExportTraceServiceRequest: a view of the batch's writer, valid until `release()`. */
-  body(): Uint8Array {
-    const w = this.#w;
-    const head = this.#head;
-    const scopeSpans = head.scope.length + w.pos - this.#start;
-    const resourceSpans = head.resource.length + 1 + varintSize(scopeSpans) + scopeSpans;
-    const frame = keyWriter.reset().tag(F.resourceSpans, WIRE.len).uvarint(resourceSpans).raw(head.resource).tag(F.scopeSpans, WIRE.len).uvarint(scopeSpans).raw(head.scope).written();
-    return w.prepend(this.#start, frame);
-  }
-
-  /** The batch is sent or given up: its writer serves a later batch (two are kept; more were a slow collector's). */
-  release(): void {
-    if (this.#pool.length < 2) this.#pool.push(this.#w.reset());
-  }
-}
-
-/** Batches of spans encoded as they are added (SpanBatch), for one resource and scope encoded once, here. */
-export function spanBatches(resource: Attributes, scope: InstrumentationScope): () => SpanBatch {
+export function tracesEncoder(resource: Attributes, scope: InstrumentationScope): (spans: readonly SpanRecord[]) => Uint8Array {
   const head = encodeHead(resource, scope);
-  const pool: ProtoWriter[] = [];
-  return () => new SpanBatch(head, pool);
+  const own = new ProtoWriter(16 * 1024);
+  return (spans) => {
+    const w = own.reset();
+    w.fork(F.resourceSpans);
+    w.raw(head.resource);
+    w.fork(F.scopeSpans);
+    w.raw(head.scope);
+    for (let i = 0; i < spans.length; i++) writeSpan(w, spans[i]);
+    w.join();
+    w.join();
+    return w.written();
+  };
 }
 
 /** encodeLogs for one resource and scope, encoded once. */

@@ -55,40 +55,6 @@ export class ProtoWriter {
     return this;
   }
 
-  /**
-   * Empties the writer and starts writing at `offset`: the bytes before it are left for `prepend`
-   * (a message whose enclosing fields are written once its length is known).
-   */
-  resetAt(offset: number): this {
-    this.ensure(offset);
-    this.pos = offset;
-    this.depth = 0;
-    return this;
-  }
-
-  /** Drops what was written after `pos` (a message that failed half way), closing any nested message opened since. */
-  rewind(pos: number, depth = 0): void {
-    this.pos = pos;
-    this.depth = depth;
-  }
-
-  /** Open nested messages now (for `rewind`). */
-  get openDepth(): number {
-    return this.depth;
-  }
-
-  /**
-   * Writes `head` just before `start` (room left there by `resetAt`) and returns a view of it and
-   * of everything written from `start`: valid until the writer is reset or written again.
-   */
-  prepend(start: number, head: Uint8Array): Uint8Array {
-    if (this.depth !== 0) throw new Error('protobuf: unclosed nested message');
-    const from = start - head.length;
-    if (from < 0) throw new Error('protobuf: no room before the message');
-    this.buf.set(head, from);
-    return this.buf.subarray(from, this.pos);
-  }
-
   /** What was written, without a copy: valid until the writer is reset or written again. */
   written(): Uint8Array {
     if (this.depth !== 0) throw new Error('protobuf: unclosed nested message');
