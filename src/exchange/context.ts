@@ -46,7 +46,7 @@ export class ExchangeContext implements DriverContext {
   answerHooks = false;
   /** Wraps every sink this call makes (the response hooks' recorder); null: the client's renderer itself. */
   wrapSink: ((sink: EventSink) => EventSink) | null = null;
-  #id: string | null;
+  private idMemo: string | null;
 
   constructor(init: CallInit) {
     this.provider = init.provider;
@@ -58,27 +58,27 @@ export class ExchangeContext implements DriverContext {
     this.now = init.now ?? Math.floor(Date.now() / 1000);
     this.inbound = init.inbound ?? (init.routeType === 'llm/v1/chat' ? 'openai-chat' : 'openai-completions');
     this.policy = init.policy ?? init.options.unsupported_params ?? 'error';
-    this.#id = init.id ?? null;
+    this.idMemo = init.id ?? null;
     this.request = init.request;
     this.api = clientApi(this.inbound);
   }
 
   /** Made only if a translation asks for it (OpenAI's own answers carry theirs). */
   get id(): string {
-    return (this.#id ??= `${this.api.idPrefix}${uuidHex()}`);
+    return (this.idMemo ??= `${this.api.idPrefix}${uuidHex()}`);
   }
 
   unsupported(path: string, why?: string): void {
     const named = clientFieldPath(path, this.api.fieldNames);
     if (this.policy === 'error') throw new RequestError(unsupportedMessage(named, this.provider, why));
-    this.#dropNamed(named);
+    this.dropNamed(named);
   }
 
   drop(path: string): void {
-    this.#dropNamed(clientFieldPath(path, this.api.fieldNames));
+    this.dropNamed(clientFieldPath(path, this.api.fieldNames));
   }
 
-  #dropNamed(path: string): void {
+  private dropNamed(path: string): void {
     if (!this.dropped.includes(path)) this.dropped.push(path);
   }
 

@@ -95,18 +95,18 @@ export class RequestContext {
   /** performance.now() around the route match (the `kong.router` span). */
   routerStartedAt = 0;
   routerEndedAt = 0;
-  #abort: AbortController | null = null;
-  #deadline: NodeJS.Timeout | null = null;
+  private abortController: AbortController | null = null;
+  private deadlineTimer: NodeJS.Timeout | null = null;
   /** Fires once when the client goes away before its response completed. */
   readonly clientSignal = new ClientSignal();
   /** The connection's byte count when this request arrived (keep-alive): log plugins derive the response size. */
   readonly socketBytesWrittenAtStart: number;
 
-  #body: Buffer | undefined;
-  #bodyPromise: Promise<Buffer> | undefined;
-  #json: unknown;
-  #jsonParsed = false;
-  #query: URLSearchParams | undefined;
+  private bodyBuffer: Buffer | undefined;
+  private bodyReading: Promise<Buffer> | undefined;
+  private parsedJson: unknown;
+  private jsonIsParsed = false;
+  private parsedQuery: URLSearchParams | undefined;
 
   constructor(
     req: IncomingMessage,
@@ -143,11 +143,11 @@ export class RequestContext {
    * listens to `clientSignal`, which costs no EventTarget).
    */
   get abort(): AbortController {
-    if (this.#abort === null) {
-      this.#abort = new AbortController();
-      if (this.clientSignal.aborted) this.#abort.abort(this.clientSignal.reason);
+    if (this.abortController === null) {
+      this.abortController = new AbortController();
+      if (this.clientSignal.aborted) this.abortController.abort(this.clientSignal.reason);
     }
-    return this.#abort;
+    return this.abortController;
   }
 
   /**
@@ -158,18 +158,18 @@ export class RequestContext {
    */
   abortAfter(ms: number): AbortSignal {
     const controller = this.abort;
-    if (this.#deadline === null && !controller.signal.aborted) {
-      this.#deadline = setTimeout(() => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), ms);
-      this.#deadline.unref();
+    if (this.deadlineTimer === null && !controller.signal.aborted) {
+      this.deadlineTimer = setTimeout(() => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), ms);
+      this.deadlineTimer.unref();
     }
     return controller.signal;
   }
 
   /** The request is over (response closed, exchange settled): timers it started are cleared. */
   release(): void {
-    if (this.#deadline !== null) {
-      clearTimeout(this.#deadline);
-      this.#deadline = null;
+    if (this.deadlineTimer !== null) {
+      clearTimeout(this.deadlineTimer);
+      this.deadlineTimer = null;
     }
   }
 
@@ -177,7 +177,7 @@ export class RequestContext {
   clientLeft(): void {
     if (this.clientSignal.aborted) return;
     this.clientSignal.fire();
-    this.#abort?.abort(this.clientSignal.reason);
+    this.abortController?.abort(this.clientSignal.reason);
   }
 
   get localPort(): number | undefined {
@@ -185,7 +185,7 @@ export class RequestContext {
   }
 
   queryParams(): URLSearchParams {
-    return (this.#query ??= new URLSearchParams(this.rawQuery));
+    return (this.parsedQuery ??= new URLSearchParams(this.rawQuery));
   }
 
   /** `kong.service.request.clear_query_arg`: the argument does not reach the upstream (key-auth `hide_credentials`). */
@@ -217,7 +217,7 @@ export class RequestContext {
   }
 
   get bodyRead(): boolean {
-    return this.#body !== undefined;
+    return this.bodyBuffer !== undefined;
   }
 
   /**
@@ -226,11 +226,11 @@ export class RequestContext {
    * the body idle timeout.
    */
   readBody(limit = this.settings.maxBodySize): Promise<Buffer> {
-    if (this.#body) return Promise.resolve(this.#body);
-    return (this.#bodyPromise ??= this.#readBody(limit));
+    if (this.bodyBuffer) return Promise.resolve(this.bodyBuffer);
+    return (this.bodyReading ??= this.receiveBody(limit));
   }
 
-  #readBody(limit: number): Promise<Buffer> {
+  private receiveBody(limit: number): Promise<Buffer> {
     const req = this.req;
     const declared = Number(req.headers['content-length']);
     if (declared > limit) {
@@ -258,14 +258,14 @@ export class RequestContext {
       };
       const onEnd = () => {
         cleanup();
-        this.#body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
-        resolve(this.#body);
+        this.bodyBuffer = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+        resolve(this.bodyBuffer);
       };
       const onError = (e: Error) => fail(e);
       const onAborted = () => fail(new ClientError(499, { message: 'Client closed request' }));
       if (req.readableEnded) {
-        this.#body = Buffer.alloc(0);
-        return resolve(this.#body);
+        this.bodyBuffer = Buffer.alloc(0);
+        return resolve(this.bodyBuffer);
       }
       // a client that stops sending mid-body is cut after the idle timeout
       const idle = watchIdle(this.settings.clientBodyTimeoutMs, () => fail(new ClientError(408, { message: 'Request timeout' })));
@@ -281,21 +281,21 @@ export class RequestContext {
    * callers map it to their own error shape.
    */
   async readJson(limit?: number): Promise<unknown> {
-    if (this.#jsonParsed) return this.#json;
+    if (this.jsonIsParsed) return this.parsedJson;
     const body = await this.readBody(limit);
-    this.#json = parseJsonBody(body);
-    this.#jsonParsed = true;
-    return this.#json;
+    this.parsedJson = parseJsonBody(body);
+    this.jsonIsParsed = true;
+    return this.parsedJson;
   }
 
   /** Replace the JSON body seen by later plugins (prompt decorators, templates). */
   setJson(value: unknown): void {
-    this.#json = value;
-    this.#jsonParsed = true;
+    this.parsedJson = value;
+    this.jsonIsParsed = true;
   }
 
   get jsonParsed(): boolean {
-    return this.#jsonParsed;
+    return this.jsonIsParsed;
   }
 
   /** Milliseconds since the request arrived. */

@@ -21,12 +21,12 @@ type Headers = OutgoingHttpHeaders | OutgoingHttpHeader[];
 
 export class GatewayResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
   /** Held headers as (name as given, lower-case name, value) triples; null: none held. */
-  #held: string[] | null = null;
+  private held: string[] | null = null;
 
   /** Holds a header for the answer (a later one of the same name replaces it). */
   holdHeader(name: string, value: string): void {
     const lower = lowerName(name);
-    const held = (this.#held ??= []);
+    const held = (this.held ??= []);
     for (let i = 1; i < held.length; i += 3) {
       if (held[i] === lower) {
         held[i - 1] = name;
@@ -38,9 +38,9 @@ export class GatewayResponse<Request extends IncomingMessage = IncomingMessage> 
   }
 
   override writeHead(statusCode: number, reason?: string | Headers, headers?: Headers): this {
-    const held = this.#held;
+    const held = this.held;
     if (held === null || this.headersSent) return super.writeHead(statusCode, reason as string, headers);
-    this.#held = null;
+    this.held = null;
     if (typeof reason !== 'string') {
       headers = reason;
       reason = undefined;

@@ -125,98 +125,98 @@ export interface RequestHandler {
  * BodyTimeoutError after it.
  */
 export class ReadTimer implements RequestHandler {
-  readonly #inner: RequestHandler;
-  readonly #ms: number;
-  #abort: ((err?: Error) => void) | null = null;
-  #timer: NodeJS.Timeout | null = null;
-  #headers = false;
-  #paused = false;
-  #ended = false;
-  #resume: (() => void) | null = null;
+  private readonly inner: RequestHandler;
+  private readonly ms: number;
+  private abort: ((err?: Error) => void) | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private headers = false;
+  private paused = false;
+  private ended = false;
+  private resume: (() => void) | null = null;
   /** What undici's handler gets as `resume`: undici's own, and the end of a pause restarts the wait. */
-  readonly #resumed = (): void => {
-    if (this.#paused) {
-      this.#paused = false;
-      this.#read();
+  private readonly resumed = (): void => {
+    if (this.paused) {
+      this.paused = false;
+      this.read();
     }
-    this.#resume?.();
+    this.resume?.();
   };
 
   constructor(inner: RequestHandler, ms: number) {
     if (typeof inner.onConnect !== 'function') throw new TypeError('ReadTimer needs a handler with undici’s onConnect/onHeaders/onData interface');
-    this.#inner = inner;
-    this.#ms = ms;
+    this.inner = inner;
+    this.ms = ms;
   }
 
   onConnect(abort: (err?: Error) => void, context?: unknown): void {
-    this.#abort = abort;
-    this.#inner.onConnect(abort, context);
+    this.abort = abort;
+    this.inner.onConnect(abort, context);
   }
 
   onBodySent(chunk: Buffer): void {
-    this.#inner.onBodySent?.(chunk);
+    this.inner.onBodySent?.(chunk);
   }
 
   onRequestSent(): void {
-    this.#read();
-    this.#inner.onRequestSent?.();
+    this.read();
+    this.inner.onRequestSent?.();
   }
 
   onResponseStarted(): void {
-    this.#inner.onResponseStarted?.();
+    this.inner.onResponseStarted?.();
   }
 
   onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
-    this.#read();
-    if (statusCode >= 200) this.#headers = true;
-    this.#resume = resume;
-    return this.#held(this.#inner.onHeaders(statusCode, headers, this.#resumed, statusText));
+    this.read();
+    if (statusCode >= 200) this.headers = true;
+    this.resume = resume;
+    return this.held(this.inner.onHeaders(statusCode, headers, this.resumed, statusText));
   }
 
   onData(chunk: Buffer): boolean {
-    this.#read();
-    return this.#held(this.#inner.onData(chunk));
+    this.read();
+    return this.held(this.inner.onData(chunk));
   }
 
   onComplete(trailers: Buffer[] | null): void {
-    this.#end();
-    this.#inner.onComplete(trailers);
+    this.end();
+    this.inner.onComplete(trailers);
   }
 
   onError(err: Error): void {
-    this.#end();
-    this.#inner.onError(err);
+    this.end();
+    this.inner.onError(err);
   }
 
   onUpgrade(statusCode: number, headers: Buffer[] | null, socket: unknown): void {
-    this.#end();
-    this.#inner.onUpgrade?.(statusCode, headers, socket);
+    this.end();
+    this.inner.onUpgrade?.(statusCode, headers, socket);
   }
 
   /** A read happened (or the wait for one starts): the upstream has read_timeout from now. */
-  #read(): void {
-    if (this.#ended) return;
-    if (this.#timer === null) this.#timer = setTimeout(ReadTimer.#expired, this.#ms, this);
-    else this.#timer.refresh();
+  private read(): void {
+    if (this.ended) return;
+    if (this.timer === null) this.timer = setTimeout(ReadTimer.expired, this.ms, this);
+    else this.timer.refresh();
   }
 
   /** undici pauses reading when the handler says false: the wait is then ours, not the upstream's. */
-  #held(more: boolean): boolean {
-    if (more === false) this.#paused = true;
+  private held(more: boolean): boolean {
+    if (more === false) this.paused = true;
     return more;
   }
 
-  #end(): void {
-    this.#ended = true;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
+  private end(): void {
+    this.ended = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
   }
 
-  static #expired(t: ReadTimer): void {
-    if (t.#paused || t.#ended) return; // resuming refreshes the timer (refresh() re-arms a fired one)
-    const err = t.#headers
-      ? new errors.BodyTimeoutError(`the upstream sent nothing more within read_timeout (${t.#ms} ms)`)
-      : new errors.HeadersTimeoutError(`the upstream sent no response headers within read_timeout (${t.#ms} ms)`);
-    t.#abort?.(err);
+  private static expired(t: ReadTimer): void {
+    if (t.paused || t.ended) return; // resuming refreshes the timer (refresh() re-arms a fired one)
+    const err = t.headers
+      ? new errors.BodyTimeoutError(`the upstream sent nothing more within read_timeout (${t.ms} ms)`)
+      : new errors.HeadersTimeoutError(`the upstream sent no response headers within read_timeout (${t.ms} ms)`);
+    t.abort?.(err);
   }
 }

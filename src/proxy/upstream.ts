@@ -264,59 +264,59 @@ export function dispatchCollected(dispatcher: Dispatcher, options: Dispatcher.Di
  * so undici adds no adapter objects of its own around it.
  */
 class Collector implements RequestHandler {
-  #abort: ((err?: Error) => void) | null = null;
-  #statusCode = 0;
-  #headers: CollectedResponse['headers'] = {};
-  readonly #chunks: Buffer[] = [];
-  #size = 0;
-  readonly #signal: AbortLike | undefined;
-  readonly #cap: number;
-  readonly #resolve: (r: CollectedResponse) => void;
-  readonly #reject: (e: unknown) => void;
-  readonly #onAbort = (): void => {
-    const reason = this.#signal?.reason;
-    this.#abort?.(reason instanceof Error ? reason : new Error('aborted'));
+  private abort: ((err?: Error) => void) | null = null;
+  private statusCode = 0;
+  private headers: CollectedResponse['headers'] = {};
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private readonly signal: AbortLike | undefined;
+  private readonly cap: number;
+  private readonly resolve: (r: CollectedResponse) => void;
+  private readonly reject: (e: unknown) => void;
+  private readonly onAbort = (): void => {
+    const reason = this.signal?.reason;
+    this.abort?.(reason instanceof Error ? reason : new Error('aborted'));
   };
 
   constructor(signal: AbortLike | undefined, cap: number, resolve: (r: CollectedResponse) => void, reject: (e: unknown) => void) {
-    this.#signal = signal;
-    this.#cap = cap;
-    this.#resolve = resolve;
-    this.#reject = reject;
-    signal?.addEventListener('abort', this.#onAbort, { once: true });
+    this.signal = signal;
+    this.cap = cap;
+    this.resolve = resolve;
+    this.reject = reject;
+    signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
   onConnect(abort: (err?: Error) => void): void {
-    this.#abort = abort;
-    if (this.#signal?.aborted) this.#onAbort();
+    this.abort = abort;
+    if (this.signal?.aborted) this.onAbort();
   }
 
   onHeaders(status: number, headers: Buffer[]): boolean {
     if (status < 200) return true; // an interim answer (100 Continue): the real one follows
-    this.#statusCode = status;
-    this.#headers = util.parseHeaders(headers) as CollectedResponse['headers'];
+    this.statusCode = status;
+    this.headers = util.parseHeaders(headers) as CollectedResponse['headers'];
     return true;
   }
 
   onData(chunk: Buffer): boolean {
-    this.#size += chunk.length;
-    if (this.#size > this.#cap) {
-      this.#abort?.(new ResponseTooLargeError(`upstream response larger than ${this.#cap} bytes`));
+    this.size += chunk.length;
+    if (this.size > this.cap) {
+      this.abort?.(new ResponseTooLargeError(`upstream response larger than ${this.cap} bytes`));
       return true;
     }
-    this.#chunks.push(chunk);
+    this.chunks.push(chunk);
     return true;
   }
 
   onComplete(): void {
-    this.#signal?.removeEventListener('abort', this.#onAbort);
-    const chunks = this.#chunks;
-    this.#resolve({ statusCode: this.#statusCode, headers: this.#headers, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.#size) });
+    this.signal?.removeEventListener('abort', this.onAbort);
+    const chunks = this.chunks;
+    this.resolve({ statusCode: this.statusCode, headers: this.headers, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.size) });
   }
 
   onError(err: Error): void {
-    this.#signal?.removeEventListener('abort', this.#onAbort);
-    this.#reject(err);
+    this.signal?.removeEventListener('abort', this.onAbort);
+    this.reject(err);
   }
 }
 

@@ -15,11 +15,11 @@ export interface IdleWatch {
 
 class Entry implements IdleWatch {
   last = performance.now();
-  readonly #entries: Set<Entry>;
+  private readonly entries: Set<Entry>;
   readonly onIdle: () => void;
 
   constructor(entries: Set<Entry>, onIdle: () => void) {
-    this.#entries = entries;
+    this.entries = entries;
     this.onIdle = onIdle;
   }
 
@@ -28,39 +28,39 @@ class Entry implements IdleWatch {
   }
 
   stop(): void {
-    this.#entries.delete(this);
+    this.entries.delete(this);
   }
 }
 
 class Sweeper {
-  readonly #timeoutMs: number;
-  readonly #entries = new Set<Entry>();
-  #timer: NodeJS.Timeout | null = null;
+  private readonly timeoutMs: number;
+  private readonly entries = new Set<Entry>();
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(timeoutMs: number) {
-    this.#timeoutMs = timeoutMs;
+    this.timeoutMs = timeoutMs;
   }
 
   watch(onIdle: () => void): IdleWatch {
-    const entry = new Entry(this.#entries, onIdle);
-    this.#entries.add(entry);
-    if (this.#timer === null) {
-      this.#timer = setInterval(() => this.#sweep(), Math.max(1, Math.min(1000, Math.floor(this.#timeoutMs / 4))));
-      this.#timer.unref();
+    const entry = new Entry(this.entries, onIdle);
+    this.entries.add(entry);
+    if (this.timer === null) {
+      this.timer = setInterval(() => this.sweep(), Math.max(1, Math.min(1000, Math.floor(this.timeoutMs / 4))));
+      this.timer.unref();
     }
     return entry;
   }
 
-  #sweep(): void {
-    if (this.#entries.size === 0) {
-      clearInterval(this.#timer!);
-      this.#timer = null;
+  private sweep(): void {
+    if (this.entries.size === 0) {
+      clearInterval(this.timer!);
+      this.timer = null;
       return;
     }
     const now = performance.now();
-    for (const entry of this.#entries) {
-      if (now - entry.last < this.#timeoutMs) continue;
-      this.#entries.delete(entry);
+    for (const entry of this.entries) {
+      if (now - entry.last < this.timeoutMs) continue;
+      this.entries.delete(entry);
       entry.onIdle();
     }
   }

@@ -42,14 +42,14 @@ export class OpenSpan {
   readonly start: number;
   readonly attributes: Attributes;
   events: SpanEvent[] | undefined = undefined;
-  #trace: Trace;
-  #ended = false;
+  private owner: Trace;
+  private isEnded = false;
   /** Whether ending it records it (its instrumentation is on); its id is propagated either way. */
-  readonly #recorded: boolean;
+  private readonly isRecorded: boolean;
 
   constructor(trace: Trace, name: string, kind: SpanKind, start: number, attributes: Attributes, spanId: string, recorded: boolean) {
-    this.#trace = trace;
-    this.#recorded = recorded;
+    this.owner = trace;
+    this.isRecorded = recorded;
     this.name = name;
     this.kind = kind;
     this.start = start;
@@ -58,20 +58,20 @@ export class OpenSpan {
   }
 
   get ended(): boolean {
-    return this.#ended;
+    return this.isEnded;
   }
 
   /** Whether it is kept for export when it ends (sampled, and its instrumentation on). */
   get recorded(): boolean {
-    return this.#recorded;
+    return this.isRecorded;
   }
 
   end(end = performance.now(), attrs?: Attributes, status?: { code: StatusCode; message?: string }): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    if (!this.#recorded) return;
+    if (this.isEnded) return;
+    this.isEnded = true;
+    if (!this.isRecorded) return;
     if (attrs) Object.assign(this.attributes, attrs);
-    this.#trace.record(this.name, this.kind, this.start, end, this.attributes, status, this.spanId, this.events);
+    this.owner.record(this.name, this.kind, this.start, end, this.attributes, status, this.spanId, this.events);
   }
 }
 
@@ -92,7 +92,7 @@ export class Trace {
   /** performance.now() of the request's arrival. */
   readonly start: number;
   readonly spans: SpanRecord[] = [];
-  #open: OpenSpan[] | null = null;
+  private openSpans: OpenSpan[] | null = null;
 
   /** How the gateway's context is written on outgoing requests (null: the plugin has no traces_endpoint, Kong propagates nothing then). */
   readonly propagation: PropagationConfig | null;
@@ -127,7 +127,7 @@ export class Trace {
    */
   startSpan(name: string, kind: SpanKind, attributes: Attributes = {}, spanId = newSpanId(), start = performance.now(), recorded = true): OpenSpan {
     const s = new OpenSpan(this, name, kind, start, attributes, spanId, recorded && this.recording);
-    (this.#open ??= []).push(s);
+    (this.openSpans ??= []).push(s);
     return s;
   }
 
@@ -161,9 +161,9 @@ export class Trace {
    * Empty when not recording.
    */
   finish(end: number, name: string, attributes: Attributes, status?: { code: StatusCode; message?: string }): SpanRecord[] {
-    const open = this.#open;
+    const open = this.openSpans;
     if (open !== null) for (let i = 0; i < open.length; i++) if (!open[i].ended) open[i].end(end);
-    this.#open = null;
+    this.openSpans = null;
     if (!this.records.request) return this.spans;
     const root: SpanRecord = {
       traceId: this.traceId,
