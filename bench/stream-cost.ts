@@ -19,7 +19,9 @@
  * minutes (use `--requests 20`).
  *
  *   node bench/stream-cost.ts [--requests 200] [--warmup 50] [--chunks 10,60] [--delay-ms 1]
- *                             [--targets openai,anthropic,...,ref-parse,ref-pass] [--callgrind] [--json FILE]
+ *                             [--targets openai,anthropic,...,ref-parse,ref-pass] [--callgrind [--keep-callgrind]] [--json FILE]
+ *
+ * `--keep-callgrind`: each measurement's dump is kept as `<target>-<chunks>.cg` for callgrind_annotate.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -42,6 +44,7 @@ const { values: args } = parseArgs({
     targets: { type: 'string', default: 'openai,anthropic,gemini,bedrock,cohere,ollama,ref-parse,ref-pass' },
     rounds: { type: 'string', default: '1' },
     callgrind: { type: 'boolean', default: false },
+    'keep-callgrind': { type: 'boolean', default: false },
     json: { type: 'string' },
     'cpu-prof': { type: 'string' },
   },
@@ -159,7 +162,7 @@ async function main(): Promise<void> {
           const request = buildRequest({ port: t.port, path: t.path, headers: {}, body });
           const conn = new RawConnection(t.port);
           for (let i = 0; i < WARMUP; i++) check(t.name, await conn.send(request, true, 0, 600_000));
-          const cg = args.callgrind ? new Callgrind(t.pid, cgDir) : null;
+          const cg = args.callgrind ? new Callgrind(t.pid, cgDir, args['keep-callgrind'] ? `${t.name}-${chunks}` : null) : null;
           cg?.start();
           const cpu0 = cpuUs([t.pid]);
           const t0 = performance.now();
@@ -185,7 +188,8 @@ async function main(): Promise<void> {
     for (const c of children) await stopChild(c);
     if (gw) await gw.close();
     for (const m of mocks.values()) await m.close();
-    if (cgDir) fs.rmSync(cgDir, { recursive: true, force: true });
+    if (cgDir && args['keep-callgrind']) console.log(`callgrind dumps kept in ${cgDir}`);
+    else if (cgDir) fs.rmSync(cgDir, { recursive: true, force: true });
   }
 }
 

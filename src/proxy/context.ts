@@ -319,23 +319,23 @@ export interface AbortLike {
 export class ClientSignal implements AbortLike {
   aborted = false;
   reason: Error | undefined = undefined;
-  #listeners: (() => void)[] | null = null;
+  private listeners: (() => void)[] | null = null;
 
   addEventListener(_type: 'abort', fn: () => void): void {
-    (this.#listeners ??= []).push(fn);
+    (this.listeners ??= []).push(fn);
   }
 
   removeEventListener(_type: 'abort', fn: () => void): void {
-    const i = this.#listeners?.indexOf(fn) ?? -1;
-    if (i !== -1) this.#listeners!.splice(i, 1);
+    const i = this.listeners?.indexOf(fn) ?? -1;
+    if (i !== -1) this.listeners!.splice(i, 1);
   }
 
   fire(): void {
     if (this.aborted) return;
     this.aborted = true;
     this.reason = Object.assign(new Error('the client closed the connection'), { name: 'AbortError' });
-    const listeners = this.#listeners;
-    this.#listeners = null;
+    const listeners = this.listeners;
+    this.listeners = null;
     if (listeners) for (const fn of listeners) fn();
   }
 }

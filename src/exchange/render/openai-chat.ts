@@ -46,72 +46,72 @@ export class OpenAIChatSink implements EventSink {
   id: string;
   created: number;
   model: string;
-  readonly #chat: boolean;
+  private readonly chat: boolean;
   /** OpenAI puts `"usage": null` on every chunk when the client asked for usage; so do we. */
-  readonly #usageField: boolean;
-  readonly #calls = new Map<number, OpenCall>();
-  #reasoningText = '';
-  #detailIndex = 0;
-  readonly #carried: Carried = { reasoning: [], toolCallIds: [] };
+  private readonly usageField: boolean;
+  private readonly calls = new Map<number, OpenCall>();
+  private reasoningText = '';
+  private detailIndex = 0;
+  private readonly carriedState: Carried = { reasoning: [], toolCallIds: [] };
 
   constructor(ctx: SinkContext) {
     this.id = ctx.id;
     this.created = ctx.now;
     this.model = ctx.model;
-    this.#chat = ctx.routeType === 'llm/v1/chat';
-    this.#usageField = ctx.includeUsage;
+    this.chat = ctx.routeType === 'llm/v1/chat';
+    this.usageField = ctx.includeUsage;
   }
 
   get carried(): Carried {
-    return this.#carried;
+    return this.carriedState;
   }
 
   /** The opening chunk of a chat answer: the assistant role with empty content (completions have none). */
   start(): string {
-    return this.#chat ? this.#choice({ delta: { role: 'assistant', content: '' } }, null) : '';
+    return this.chat ? this.choice({ delta: { role: 'assistant', content: '' } }, null) : '';
   }
 
   text(text: string): string {
     if (text === '') return '';
-    return this.#chat ? this.#choice({ delta: { content: text } }, null) : this.#choice({ text }, null);
+    return this.chat ? this.choice({ delta: { content: text } }, null) : this.choice({ text }, null);
   }
 
   reasoning(text: string): string {
     if (text === '') return '';
-    this.#reasoningText += text;
-    return this.#chat ? this.#choice({ delta: { reasoning_content: text } }, null) : '';
+    this.reasoningText += text;
+    return this.chat ? this.choice({ delta: { reasoning_content: text } }, null) : '';
   }
 
   /** State to keep: a part whose `text` is '' gets the reasoning text streamed since the last state part. */
   reasoningState(part: ReasoningPart): string {
-    const kept: ReasoningPart = part.text === '' && this.#reasoningText !== '' ? { ...part, text: this.#reasoningText } : { ...part };
-    this.#reasoningText = '';
+    const kept: ReasoningPart = part.text === '' && this.reasoningText !== '' ? { ...part, text: this.reasoningText } : { ...part };
+    this.reasoningText = '';
     if (kept.toolCallId !== undefined) kept.toolCallId = neutralId(kept.toolCallId);
-    this.#carried.reasoning.push(kept);
-    if (!this.#chat) return '';
+    this.carriedState.reasoning.push(kept);
+    if (!this.chat) return '';
     // the text already went out as reasoning_content: the detail carries only the state
-    const detail = reasoningDetail({ ...kept, text: part.text }, this.#detailIndex);
+    const detail = reasoningDetail({ ...kept, text: part.text }, this.detailIndex);
     if (!detail) return '';
-    this.#detailIndex++;
-    return this.#choice({ delta: { reasoning_details: [detail] } }, null);
+    this.detailIndex++;
+    return this.choice({ delta: { reasoning_details: [detail] } }, null);
   }
 
   refusal(text: string): string {
-    if (text === '' || !this.#chat) return '';
-    return this.#choice({ delta: { refusal: text } }, null);
+    if (text === '' || !this.chat) return '';
+    return this.choice({ delta: { refusal: text } }, null);
   }
 
   toolCalls(calls: ToolCallDelta[]): string {
-    if (!this.#chat || calls.length === 0) return '';
+    if (!this.chat || calls.length === 0) return '';
     let frames = '';
     const deltas: Record<string, unknown>[] = [];
     for (const call of calls) {
-      let open = this.#calls.get(call.index);
+      let open = this.calls.get(call.index);
       if (!open) {
-        frames += this.#closeEmptyCalls();
+        frames += this.closeEmptyCalls();
         open = { id: toolCallId(call.id, this.id, call.index), hasArguments: false, closed: false };
-        this.#calls.set(call.index, open);
-        this.#carried.toolCallIds.push(open.id);
+        this.calls.set(call.index, open);
+        this.carriedState.toolCallIds.push(open.id);
         if (call.arguments !== '') open.hasArguments = true;
         deltas.push({ index: call.index, id: open.id, type: 'function', function: { name: call.name ?? '', arguments: call.arguments } });
         continue;
@@ -121,20 +121,20 @@ export class OpenAIChatSink implements EventSink {
       const fn: Record<string, unknown> = call.name !== undefined ? { name: call.name, arguments: call.arguments } : { arguments: call.arguments };
       deltas.push({ index: call.index, function: fn });
     }
-    if (deltas.length > 0) frames += this.#choice({ delta: { tool_calls: deltas } }, null);
+    if (deltas.length > 0) frames += this.choice({ delta: { tool_calls: deltas } }, null);
     return frames;
   }
 
   finish(reason: FinishReason | null): string {
-    const closing = this.#closeEmptyCalls();
-    return closing + (this.#chat ? this.#choice({ delta: {} }, reason) : this.#choice({ text: '' }, reason));
+    const closing = this.closeEmptyCalls();
+    return closing + (this.chat ? this.choice({ delta: {} }, reason) : this.choice({ text: '' }, reason));
   }
 
   usage(usage: Usage): string {
     return sseFrame(
       JSON.stringify({
         id: this.id,
-        object: this.#chat ? 'chat.completion.chunk' : 'text_completion',
+        object: this.chat ? 'chat.completion.chunk' : 'text_completion',
         created: this.created,
         model: this.model,
         choices: [],
@@ -144,7 +144,7 @@ export class OpenAIChatSink implements EventSink {
   }
 
   done(): string {
-    return this.#closeEmptyCalls() + DONE_FRAME;
+    return this.closeEmptyCalls() + DONE_FRAME;
   }
 
   error(failure: StreamFailure): string {
@@ -152,26 +152,26 @@ export class OpenAIChatSink implements EventSink {
   }
 
   /** `{}` for every open call that got no argument text: its arguments must parse as an object. */
-  #closeEmptyCalls(): string {
+  private closeEmptyCalls(): string {
     let deltas: Record<string, unknown>[] | null = null;
-    for (const [index, call] of this.#calls) {
+    for (const [index, call] of this.calls) {
       if (call.hasArguments || call.closed) continue;
       call.closed = true;
       (deltas ??= []).push({ index, function: { arguments: '{}' } });
     }
-    return deltas ? this.#choice({ delta: { tool_calls: deltas } }, null) : '';
+    return deltas ? this.choice({ delta: { tool_calls: deltas } }, null) : '';
   }
 
-  #choice(body: Record<string, unknown>, finishReason: FinishReason | null): string {
-    const choice = this.#chat ? { index: 0, ...body, logprobs: null, finish_reason: finishReason } : { ...body, index: 0, logprobs: null, finish_reason: finishReason };
+  private choice(body: Record<string, unknown>, finishReason: FinishReason | null): string {
+    const choice = this.chat ? { index: 0, ...body, logprobs: null, finish_reason: finishReason } : { ...body, index: 0, logprobs: null, finish_reason: finishReason };
     const chunk: Record<string, unknown> = {
       id: this.id,
-      object: this.#chat ? 'chat.completion.chunk' : 'text_completion',
+      object: this.chat ? 'chat.completion.chunk' : 'text_completion',
       created: this.created,
       model: this.model,
       choices: [choice],
     };
-    if (this.#usageField) chunk.usage = null;
+    if (this.usageField) chunk.usage = null;
     return sseFrame(JSON.stringify(chunk));
   }
 }

@@ -13,22 +13,22 @@ import { StrictUtf8Decoder } from './utf8.ts';
 import type { FrameDecoder } from './decoder.ts';
 
 export class SseDecoder implements FrameDecoder {
-  readonly #utf8 = new StrictUtf8Decoder();
-  readonly #parser: EventSourceParser;
-  readonly #maxEventSize: number;
-  #events: StreamEvent[] = [];
-  #failure: TranslationError | null = null;
+  private readonly utf8 = new StrictUtf8Decoder();
+  private readonly parser: EventSourceParser;
+  private readonly maxEventSize: number;
+  private events: StreamEvent[] = [];
+  private failure: TranslationError | null = null;
 
   constructor(maxEventSize: number) {
-    this.#maxEventSize = maxEventSize;
-    this.#parser = createParser({
+    this.maxEventSize = maxEventSize;
+    this.parser = createParser({
       onEvent: (message) => {
-        this.#events.push({ event: message.event, data: message.data });
+        this.events.push({ event: message.event, data: message.data });
       },
       onError: (error) => {
         // Unknown fields and bad `retry` values are ignorable per the specification; only overflow is fatal.
         if (error.type === 'max-buffer-size-exceeded') {
-          this.#failure = new TranslationError(`upstream stream event larger than ${this.#maxEventSize} characters`);
+          this.failure = new TranslationError(`upstream stream event larger than ${this.maxEventSize} characters`);
         }
       },
       maxBufferSize: maxEventSize,
@@ -36,19 +36,19 @@ export class SseDecoder implements FrameDecoder {
   }
 
   push(chunk: Uint8Array): StreamEvent[] {
-    return this.#feed(this.#utf8.push(chunk));
+    return this.feed(this.utf8.push(chunk));
   }
 
   end(): StreamEvent[] {
-    return this.#feed(this.#utf8.end());
+    return this.feed(this.utf8.end());
   }
 
-  #feed(text: string): StreamEvent[] {
-    if (this.#failure) throw this.#failure;
-    if (text !== '') this.#parser.feed(text);
-    if (this.#failure) throw this.#failure;
-    const events = this.#events;
-    this.#events = [];
+  private feed(text: string): StreamEvent[] {
+    if (this.failure) throw this.failure;
+    if (text !== '') this.parser.feed(text);
+    if (this.failure) throw this.failure;
+    const events = this.events;
+    this.events = [];
     return events;
   }
 }

@@ -5,12 +5,12 @@
 import { TranslationError } from '../types.ts';
 
 export class StrictUtf8Decoder {
-  #decoder = new TextDecoder('utf-8', { fatal: true });
+  private decoder = new TextDecoder('utf-8', { fatal: true });
 
   /** Decodes one chunk; an incomplete trailing sequence waits for the next chunk. */
   push(chunk: Uint8Array): string {
     try {
-      return this.#decoder.decode(chunk, { stream: true });
+      return this.decoder.decode(chunk, { stream: true });
     } catch {
       throw new TranslationError('upstream stream is not valid UTF-8');
     }
@@ -19,7 +19,7 @@ export class StrictUtf8Decoder {
   /** Flushes; a stream that ends inside a multi-byte character is invalid. */
   end(): string {
     try {
-      return this.#decoder.decode();
+      return this.decoder.decode();
     } catch {
       throw new TranslationError('upstream stream ended inside a UTF-8 character');
     }
