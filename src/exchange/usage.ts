@@ -4,7 +4,7 @@
  * included; the details only when the provider reported them. Formats read their provider's
  * counts through these, so that the rules hold everywhere.
  */
-import { asCount, dig } from '../llm/json.ts';
+import { asCount, asObject, isObject } from '../llm/json.ts';
 import type { Usage } from './types.ts';
 
 export interface UsageCounts {
@@ -55,13 +55,18 @@ export function canonicalUsage(c: UsageCounts): Usage | null {
  * `completion_tokens_details.reasoning_tokens`.
  */
 export function openAIUsage(u: unknown): Usage | null {
-  const usage = canonicalUsage({ input: dig(u, 'prompt_tokens'), output: dig(u, 'completion_tokens') });
+  // named loads, each with its own feedback (one shape per provider), where `dig`'s one keyed load
+  // saw every key and object of the worker (megamorphic) and built an array per call
+  if (!isObject(u)) return null;
+  const usage = canonicalUsage({ input: u.prompt_tokens, output: u.completion_tokens });
   if (!usage) return null;
-  const cached = asCount(dig(u, 'prompt_tokens_details', 'cached_tokens')) ?? asCount(dig(u, 'prompt_cache_hit_tokens'));
-  const cacheWrite = asCount(dig(u, 'prompt_tokens_details', 'cache_write_tokens'));
-  const audioIn = asCount(dig(u, 'prompt_tokens_details', 'audio_tokens'));
-  const reasoning = asCount(dig(u, 'completion_tokens_details', 'reasoning_tokens'));
-  const audioOut = asCount(dig(u, 'completion_tokens_details', 'audio_tokens'));
+  const prompt = asObject(u.prompt_tokens_details);
+  const completion = asObject(u.completion_tokens_details);
+  const cached = asCount(prompt?.cached_tokens) ?? asCount(u.prompt_cache_hit_tokens);
+  const cacheWrite = asCount(prompt?.cache_write_tokens);
+  const audioIn = asCount(prompt?.audio_tokens);
+  const reasoning = asCount(completion?.reasoning_tokens);
+  const audioOut = asCount(completion?.audio_tokens);
   if (cached !== undefined || cacheWrite !== undefined || audioIn !== undefined) {
     const d: NonNullable<Usage['prompt_tokens_details']> = {};
     if (cached !== undefined) d.cached_tokens = cached;
