@@ -33,34 +33,34 @@ class Entry implements IdleWatch {
 }
 
 class Sweeper {
-  private readonly timeoutMs: number;
-  private readonly entries = new Set<Entry>();
-  private timer: NodeJS.Timeout | null = null;
+  readonly #timeoutMs: number;
+  readonly #entries = new Set<Entry>();
+  #timer: NodeJS.Timeout | null = null;
 
   constructor(timeoutMs: number) {
-    this.timeoutMs = timeoutMs;
+    this.#timeoutMs = timeoutMs;
   }
 
   watch(onIdle: () => void): IdleWatch {
-    const entry = new Entry(this.entries, onIdle);
-    this.entries.add(entry);
-    if (this.timer === null) {
-      this.timer = setInterval(() => this.sweep(), Math.max(1, Math.min(1000, Math.floor(this.timeoutMs / 4))));
-      this.timer.unref();
+    const entry = new Entry(this.#entries, onIdle);
+    this.#entries.add(entry);
+    if (this.#timer === null) {
+      this.#timer = setInterval(() => this.#sweep(), Math.max(1, Math.min(1000, Math.floor(this.#timeoutMs / 4))));
+      this.#timer.unref();
     }
     return entry;
   }
 
-  private sweep(): void {
-    if (this.entries.size === 0) {
-      clearInterval(this.timer!);
-      this.timer = null;
+  #sweep(): void {
+    if (this.#entries.size === 0) {
+      clearInterval(this.#timer!);
+      this.#timer = null;
       return;
     }
     const now = performance.now();
-    for (const entry of this.entries) {
-      if (now - entry.last < this.timeoutMs) continue;
-      this.entries.delete(entry);
+    for (const entry of this.#entries) {
+      if (now - entry.last < this.#timeoutMs) continue;
+      this.#entries.delete(entry);
       entry.onIdle();
     }
   }

@@ -42,7 +42,7 @@ export class OpenSpan {
   readonly start: number;
   readonly attributes: Attributes;
   events: SpanEvent[] | undefined = undefined;
-  private owner: Trace;
+  private readonly owner: Trace;
   private isEnded = false;
   /** Whether ending it records it (its instrumentation is on); its id is propagated either way. */
   private readonly isRecorded: boolean;
