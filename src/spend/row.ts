@@ -11,6 +11,7 @@
 import type { RequestContext } from '../proxy/context.ts';
 import type { AiExchange } from '../plugins/ai-proxy/analytics.ts';
 import { PAYLOAD_MAX_BYTES, PAYLOAD_TRUNCATED_MARK, type SpendAttempt, type SpendPayload, type SpendRow } from './types.ts';
+import { epochMsOf } from '../util/wall-clock.ts';
 
 /** Where ai-proxy-advanced leaves a balanced request's calls (src/plugins/ai-proxy-advanced/handler.ts). */
 export const ATTEMPTS_KEY = 'aiAttempts';
@@ -122,8 +123,8 @@ export function spendRowOf(ctx: RequestContext): SpendRow | null {
   const hit = (ai as Partial<CacheHit> | undefined)?.cacheHit === true ? (ai as Partial<CacheHit>) : null;
   const clientApi = ai?.clientApi ?? (conf.routeType === 'llm/v1/embeddings' || ctx.path.endsWith('/embeddings') ? 'embeddings' : null);
   return {
-    // startedAt is performance.now() at arrival: on the epoch through the process's time origin
-    time: Math.round(performance.timeOrigin + ctx.startedAt),
+    // startedAt is performance.now() at arrival, on the wall clock as it is now (not as it was at start-up)
+    time: Math.round(epochMsOf(ctx.startedAt)),
     request_id: ctx.requestId,
     consumer_id: (ctx.consumer?.id as string | undefined) ?? null,
     credential_id: (ctx.credential?.id as string | undefined) ?? null, // the id only: the key never leaves key-auth

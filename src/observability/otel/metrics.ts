@@ -188,7 +188,7 @@ export class GenAiMetrics {
   /** @internal recordGenAi's keys of the last attribute set. */
   lastKeys: LastKeys | null = null;
 
-  constructor(cardinalityLimit = DEFAULT_CARDINALITY_LIMIT, startMs = performance.timeOrigin + performance.now()) {
+  constructor(cardinalityLimit = DEFAULT_CARDINALITY_LIMIT, startMs = Date.now()) {
     this.tokenUsage = new HistogramInstrument(GENAI_INSTRUMENTS.tokenUsage, cardinalityLimit);
     this.operationDuration = new HistogramInstrument(GENAI_INSTRUMENTS.operationDuration, cardinalityLimit);
     this.timeToFirstChunk = new HistogramInstrument(GENAI_INSTRUMENTS.timeToFirstChunk, cardinalityLimit);

@@ -246,7 +246,7 @@ function loopKey(endpoint: OtlpEndpoint, resource: Attributes): string {
 function exportNow(loop: Loop): void {
   const instruments = loop.metrics.snapshot();
   if (instruments.length === 0) return;
-  loop.exporter.add({ resource: loop.resource, scope: METRICS_SCOPE, instruments, startMs: loop.metrics.startMs, timeMs: performance.timeOrigin + performance.now() });
+  loop.exporter.add({ resource: loop.resource, scope: METRICS_SCOPE, instruments, startMs: loop.metrics.startMs, timeMs: Date.now() });
 }
 
 /**

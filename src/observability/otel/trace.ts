@@ -3,7 +3,8 @@
  * plain SpanRecords. Built only on routes whose plugin chain has `opentelemetry` (the request path
  * checks `ctx.trace !== null` and nothing else otherwise); handed whole to the exporter in the log
  * phase. Times are taken with performance.now() (what the request path already reads) and made
- * epoch milliseconds once per span: `performance.timeOrigin + t`.
+ * epoch milliseconds once per span by the trace's one offset, read from the wall clock when the
+ * trace starts (src/util/wall-clock.ts): a trace's spans keep their exact durations and order.
  *
  * An unsampled trace still has ids (propagated with the "not sampled" flag, written in the access
  * log and the trace-id response header) but records nothing; a sampled one records the spans its
@@ -14,13 +15,7 @@ import { newSpanId, newTraceId } from './ids.ts';
 import { injectHeaders } from './propagation/index.ts';
 import type { GenAiMetrics } from './metrics.ts';
 import { ALL_INSTRUMENTS, NO_INSTRUMENTS, type Instruments } from './instrumentations.ts';
-
-const ORIGIN = performance.timeOrigin;
-
-/** Epoch milliseconds (fractional) of a performance.now() reading. */
-export function epochMs(t: number): number {
-  return ORIGIN + t;
-}
+import { wallClockOffset } from '../../util/wall-clock.ts';
 
 /**
  * The sampling decision on a trace id: its low 56 bits as a fraction of 2^56, below the rate.
@@ -100,9 +95,12 @@ export class Trace {
   readonly metrics: GenAiMetrics | null;
   /** performance.now() when the client's response closed (server.ts): the request span's end. */
   endAt = 0;
+  /** What makes this trace's performance.now() readings epoch milliseconds. */
+  private readonly origin: number;
 
   constructor(start: number, incoming: TraceContext | null, sampleRate: number, propagation: PropagationConfig | null = null, metrics: GenAiMetrics | null = null, instruments: Instruments = ALL_INSTRUMENTS) {
     this.start = start;
+    this.origin = wallClockOffset(start);
     this.propagation = propagation;
     this.metrics = metrics;
     this.incoming = incoming;
@@ -145,8 +143,8 @@ export class Trace {
       parentSpanId: this.rootSpanId,
       name,
       kind,
-      startMs: ORIGIN + start,
-      endMs: ORIGIN + Math.max(start, end),
+      startMs: this.origin + start,
+      endMs: this.origin + Math.max(start, end),
       attributes,
     };
     if (this.traceState) rec.traceState = this.traceState;
@@ -171,8 +169,8 @@ export class Trace {
       parentSpanId: this.parentSpanId,
       name,
       kind: SPAN_KIND.server,
-      startMs: ORIGIN + this.start,
-      endMs: ORIGIN + Math.max(this.start, end),
+      startMs: this.origin + this.start,
+      endMs: this.origin + Math.max(this.start, end),
       attributes,
     };
     if (this.traceState) root.traceState = this.traceState;

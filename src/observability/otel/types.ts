@@ -20,7 +20,7 @@ export type StatusCode = (typeof STATUS_CODE)[keyof typeof STATUS_CODE];
 
 export interface SpanEvent {
   name: string;
-  /** Epoch milliseconds, fractional (performance.timeOrigin + performance.now()). */
+  /** Epoch milliseconds, fractional. */
   timeMs: number;
   attributes?: Attributes;
 }

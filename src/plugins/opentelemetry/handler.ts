@@ -166,7 +166,7 @@ function logRecord(ctx: RequestContext, trace: Trace): LogRecord {
     if (v !== undefined) attributes[k] = v;
   }
   return {
-    timeMs: performance.timeOrigin + performance.now(),
+    timeMs: Date.now(),
     severityNumber: status >= 500 ? 17 : status >= 400 ? 13 : 9,
     severityText: status >= 500 ? 'ERROR' : status >= 400 ? 'WARN' : 'INFO',
     body: 'request',

@@ -18,6 +18,7 @@ import { CLIENT_CREDENTIAL_HEADERS } from '../../proxy/headers.ts';
 import { redact } from '../../observability/redact.ts';
 import { credentialNames, presentedCredential } from './credentials.ts';
 import { sentHeaders } from './sent-headers.ts';
+import { epochMsOf } from '../../util/wall-clock.ts';
 
 export const REDACTED = 'REDACTED';
 
@@ -162,7 +163,7 @@ export function serialize(ctx: RequestContext): Record<string, unknown> {
     consumer: ctx.consumer ?? undefined,
     authenticated_entity: ctx.credential ? { id: ctx.credential.id, consumer_id: ctx.credential.consumer?.id ?? null } : undefined,
     client_ip: ctx.req.socket.remoteAddress,
-    started_at: Math.round(Date.now() - (performance.now() - ctx.startedAt)),
+    started_at: Math.round(epochMsOf(ctx.startedAt)),
     // Kong's RESPONSE_SOURCE.NAMES: the upstream's answer, or one the gateway wrote
     source: responseSource(ctx) === 'service' ? 'upstream' : 'kong',
   };
