@@ -23,7 +23,7 @@ export class ListenError extends Error {
 }
 
 /**
- * V8 flags of the proxy workers, on top of the primary's.
+ * V8 and Node flags of the proxy workers, on top of the primary's.
  *
  * `--no-allocation-site-pretenuring`: V8 moves an allocation site to the old generation once most
  * of its objects survive a scavenge. Under load a proxy's per-request objects often do (dozens of
@@ -31,10 +31,17 @@ export class ListenError extends Error {
  * generation they cost V8's slower paths and write barriers, and garbage for the mark-compactor.
  * Without it: +5% throughput, -4% CPU per request (interleaved A/B, docs/performance.md).
  *
+ * `--no-async-context-frame`: Node 24 carries AsyncLocalStorage's context through every
+ * `process.nextTick`, timer and promise job by default (an "async context frame" saved and
+ * restored around each). A worker uses no AsyncLocalStorage (the Admin API's request scope lives in
+ * the primary), and the ~16 ticks of a chat request paid ~13 k instructions for it (335 k → 322 k,
+ * docs/performance.md, "Fifteenth look"). Without it AsyncLocalStorage still works, on async hooks,
+ * should a plugin ever use it in a worker. Given only where this Node knows the flag.
+ *
  * No start-up `gc()`: a worker that ran one major collection before listening (~6 MB less idle
  * RSS) then paid ~10 µs more CPU on every request, for as long as it lived (docs/decisions.md).
  */
-const WORKER_V8_FLAGS = ['--no-allocation-site-pretenuring'];
+const WORKER_V8_FLAGS = ['--no-allocation-site-pretenuring', ...(process.allowedNodeEnvironmentFlags.has('--no-async-context-frame') ? ['--no-async-context-frame'] : [])];
 
 interface WorkerState {
   worker: Worker;
