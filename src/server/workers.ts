@@ -35,8 +35,8 @@ export class ListenError extends Error {
  * `process.nextTick`, timer and promise job by default (an "async context frame" saved and
  * restored around each). A worker uses no AsyncLocalStorage (the Admin API's request scope lives in
  * the primary), and the ~16 ticks of a chat request paid ~13 k instructions for it (335 k → 322 k,
- * docs/performance.md, "Fifteenth look"). Without it AsyncLocalStorage still works, on async hooks,
- * should a plugin ever use it in a worker. Given only where this Node knows the flag.
+ * docs/performance.md, "Changes and their effect"). AsyncLocalStorage still works without it, on
+ * async hooks, should a plugin ever use it in a worker. Given only where this Node knows the flag.
  *
  * No start-up `gc()`: a worker that ran one major collection before listening (~6 MB less idle
  * RSS) then paid ~10 µs more CPU on every request, for as long as it lived (docs/decisions.md).
