@@ -7,6 +7,7 @@
  */
 import type { Dispatcher, Pool as UndiciPool, buildConnector as UndiciConnector } from 'undici';
 import { Pool, buildConnector, util } from '../util/undici.ts';
+import type { HeaderNames } from './header-names.ts';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { UpstreamError } from './errors.ts';
@@ -45,7 +46,7 @@ export type UpstreamResponse = Dispatcher.ResponseData;
 export type ProviderAnswer = UpstreamResponse | CollectedResponse;
 
 export function isCollected(a: ProviderAnswer): a is CollectedResponse {
-  return Buffer.isBuffer(a.body);
+  return a instanceof CollectedResponse;
 }
 
 /** Lets go of an answer nobody will read (a balancer moving on to another target). */
@@ -197,11 +198,72 @@ export async function callUpstream(call: UpstreamCall): Promise<CallResult> {
   }
 }
 
-/** A whole upstream answer, gathered without a stream in between. */
-export interface CollectedResponse {
-  statusCode: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
+/**
+ * A whole upstream answer, gathered without a stream in between. Its headers stay undici's raw
+ * list (name, value, name, value…, as Buffers) until `headers` is first read: the JSON path
+ * reads one by name (`header`) and copies the few it keeps (`copyHeaders`, relay-json.ts), and
+ * undici's parseHeaders, which builds an object of every header with a keyed load and store per
+ * name that the worker's many header objects made megamorphic, was the costliest JavaScript
+ * function of a chat request (~8 k instructions of ~320 k, docs/performance.md).
+ */
+export class CollectedResponse {
+  readonly statusCode: number;
+  readonly body: Buffer;
+  private readonly raw: readonly Buffer[];
+  private parsed: Record<string, string | string[] | undefined> | null = null;
+
+  constructor(statusCode: number, rawHeaders: readonly Buffer[], body: Buffer) {
+    this.statusCode = statusCode;
+    this.raw = rawHeaders;
+    this.body = body;
+  }
+
+  /** Every header by lower-case name, a repeated one as an array (undici's parseHeaders, once). */
+  get headers(): Record<string, string | string[] | undefined> {
+    return (this.parsed ??= util.parseHeaders(this.raw as Buffer[]) as Record<string, string | string[] | undefined>);
+  }
+
+  /**
+   * One header by lower-case name, as `headers[name]` gives it, without building `headers`: each
+   * raw name compared with it by length, then byte by byte without case (`name` is a token of
+   * letters, digits and hyphens).
+   */
+  header(name: string): string | string[] | undefined {
+    if (this.parsed !== null) return this.parsed[name];
+    const raw = this.raw;
+    let found = -1;
+    for (let i = 0; i < raw.length; i += 2) {
+      if (!sameName(raw[i], name)) continue;
+      if (found >= 0) return this.headers[name]; // repeated: an array, as parseHeaders makes it
+      found = i;
+    }
+    return found < 0 ? undefined : raw[found + 1].toString('latin1');
+  }
+
+  /**
+   * Copies the headers `names` holds into `into`, a repeated one joined with ", " in the answer's
+   * order (what copying `headers` with its arrays joined gives). A raw name `names` cannot hold by
+   * its first byte is not made a string.
+   */
+  copyHeaders(names: HeaderNames, into: Record<string, string>): void {
+    const raw = this.raw;
+    for (let i = 0; i < raw.length; i += 2) {
+      if (!names.mayHave(raw[i])) continue;
+      const name = util.headerNameToString(raw[i]);
+      if (!names.has(name)) continue;
+      const value = raw[i + 1].toString('latin1');
+      const before = into[name];
+      into[name] = before === undefined ? value : `${before}, ${value}`;
+    }
+  }
+}
+
+/** Whether a raw header name is `lower` (letters, digits and hyphens) without regard to case. */
+function sameName(raw: Uint8Array, lower: string): boolean {
+  const n = lower.length;
+  if (raw.length !== n) return false;
+  for (let i = 0; i < n; i++) if ((raw[i] | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
 }
 
 export class ResponseTooLargeError extends Error {
@@ -266,7 +328,7 @@ export function dispatchCollected(dispatcher: Dispatcher, options: Dispatcher.Di
 class Collector implements RequestHandler {
   private abort: ((err?: Error) => void) | null = null;
   private statusCode = 0;
-  private headers: CollectedResponse['headers'] = {};
+  private rawHeaders: Buffer[] = [];
   private readonly chunks: Buffer[] = [];
   private size = 0;
   private readonly signal: AbortLike | undefined;
@@ -294,7 +356,7 @@ class Collector implements RequestHandler {
   onHeaders(status: number, headers: Buffer[]): boolean {
     if (status < 200) return true; // an interim answer (100 Continue): the real one follows
     this.statusCode = status;
-    this.headers = util.parseHeaders(headers) as CollectedResponse['headers'];
+    this.rawHeaders = headers;
     return true;
   }
 
@@ -311,7 +373,7 @@ class Collector implements RequestHandler {
   onComplete(): void {
     this.signal?.removeEventListener('abort', this.onAbort);
     const chunks = this.chunks;
-    this.resolve({ statusCode: this.statusCode, headers: this.headers, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.size) });
+    this.resolve(new CollectedResponse(this.statusCode, this.rawHeaders, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.size)));
   }
 
   onError(err: Error): void {

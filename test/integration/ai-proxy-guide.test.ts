@@ -361,7 +361,12 @@ test('provider failures: statuses kept, JSON always, untranslatable answers 502,
   assertChatAnswer(gz);
 
   for (const text of [r429.text, html.text, bad200.text, reset.text]) assert.ok(!text.includes('sk-test'), 'no key in any answer');
-  assertChatAnswer(await gw.proxyRequest('POST', '/openai-chat', GUIDE_BODY));
+  const ok = await gw.proxyRequest('POST', '/openai-chat', GUIDE_BODY);
+  assertChatAnswer(ok);
+  // the provider's request id and processing time reach the client; its own framing does not
+  assert.match(ok.headers.get('x-request-id') ?? '', /^req_mock/);
+  assert.equal(ok.headers.get('openai-processing-ms'), '1');
+  assert.equal(ok.headers.get('content-encoding'), null);
 });
 
 test('a wrong key at the provider is the provider 401, passed through', async () => {

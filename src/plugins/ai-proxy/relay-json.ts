@@ -24,14 +24,10 @@ import type { ClientApi } from '../../exchange/apis/index.ts';
 import { writeJson } from '../../proxy/respond.ts';
 import { hasState, rememberState } from '../../exchange/provider-state.ts';
 import { guardedWholeAnswer } from './guard-answer.ts';
+import { HeaderNames } from '../../proxy/header-names.ts';
 
 /** Provider headers worth keeping on the client's answer: rate-limit state and the provider's request id. */
-const KEPT_NAMES: ReadonlySet<string> = new Set(['retry-after', 'retry-after-ms', 'x-request-id', 'request-id', 'apim-request-id', 'openai-processing-ms']);
-const KEPT_PREFIXES = ['x-ratelimit-', 'anthropic-ratelimit-', 'ratelimit-'];
-
-function kept(name: string): boolean {
-  return KEPT_NAMES.has(name) || KEPT_PREFIXES.some((p) => name.startsWith(p));
-}
+const KEPT = new HeaderNames(['retry-after', 'retry-after-ms', 'x-request-id', 'request-id', 'apim-request-id', 'openai-processing-ms'], ['x-ratelimit-', 'anthropic-ratelimit-', 'ratelimit-']);
 
 /**
  * The headers of the client's answer to an exchange, in one fresh object the caller completes:
@@ -40,10 +36,13 @@ function kept(name: string): boolean {
  */
 export function answerHeaders(ctx: RequestContext, conf: CompiledAiProxy, model: string, response: ProviderAnswer, dropped?: readonly string[]): Record<string, string> {
   const h: Record<string, string> = {};
-  const upstream = response.headers;
-  for (const k in upstream) {
-    const v = upstream[k];
-    if (v !== undefined && kept(k)) h[k] = Array.isArray(v) ? v.join(', ') : v;
+  if (isCollected(response)) response.copyHeaders(KEPT, h);
+  else {
+    const upstream = response.headers;
+    for (const k in upstream) {
+      const v = upstream[k];
+      if (v !== undefined && KEPT.has(k)) h[k] = Array.isArray(v) ? v.join(', ') : v;
+    }
   }
   h[HEADERS.upstreamLatency] = String(Math.round(ctx.upstreamHeadersAt - ctx.upstreamStartedAt));
   h[HEADERS.proxyLatency] = String(Math.round(ctx.upstreamStartedAt - ctx.startedAt));
@@ -82,7 +81,7 @@ export async function readProviderBytes(ctx: RequestContext, response: ProviderA
 /** readProviderBytes for an answer already gathered whole, without a turn of the event loop. */
 export function collectedProviderBytes(ctx: RequestContext, response: CollectedResponse): Buffer {
   try {
-    return decodeContent(response.body, response.headers['content-encoding'], ctx.settings.maxResponseSize);
+    return decodeContent(response.body, response.header('content-encoding'), ctx.settings.maxResponseSize);
   } catch (e) {
     throw providerBodyError(e);
   }
