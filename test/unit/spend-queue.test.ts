@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { SpendQueue, decodeBatch, encodeBatch, rowBytes, type SpendBatchMessage } from '../../src/spend/queue.ts';
 import { SpendWriter } from '../../src/spend/writer.ts';
 import { errorClassOf } from '../../src/spend/row.ts';
-import type { SpendRow, SpendStore } from '../../src/spend/types.ts';
+import { SPEND_ROW_FIELDS, type SpendRow, type SpendStore } from '../../src/spend/types.ts';
 
 function row(i: number): SpendRow {
   return {
@@ -186,8 +186,27 @@ test('error classes: by ctx.error code, by status otherwise', () => {
 test('a batch travels by column and comes back as the same rows', () => {
   const rows = [0, 1, 2].map((i) => ({ ...row(i), consumer_id: i === 1 ? null : `c${i}`, cost: i === 2 ? null : 0.5 * i, stream: i === 0 }));
   assert.deepEqual(decodeBatch(encodeBatch(rows)), rows);
-  for (const bad of ['', '{', '[]', '{"a":1}', JSON.stringify([[1]]), JSON.stringify(Array(40).fill([]))]) assert.deepEqual(decodeBatch(bad), [], `a malformed batch gives no rows: ${bad}`);
-  const columns = JSON.parse(encodeBatch(rows)) as unknown[][];
-  columns[3] = columns[3].slice(1);
-  assert.deepEqual(decodeBatch(JSON.stringify(columns)), [], 'columns of different lengths give no rows');
+  assert.deepEqual(decodeBatch(encodeBatch([rows[0]])), [rows[0]], 'one row');
+  assert.deepEqual(decodeBatch(encodeBatch([])), [], 'no rows');
+  const n = SPEND_ROW_FIELDS.length;
+  for (const bad of ['', '{', '[]', '{"a":1}', JSON.stringify([[1]]), JSON.stringify(Array(n).fill([])), JSON.stringify({ n: -1, columns: Array(n).fill([]) }), JSON.stringify({ n: 1, columns: Array(n).fill({ other: 1 }) }), JSON.stringify({ n: 1, columns: Array(n - 1).fill([1]) })]) {
+    assert.deepEqual(decodeBatch(bad), [], `a malformed batch gives no rows: ${bad}`);
+  }
+  const batch = JSON.parse(encodeBatch(rows)) as { n: number; columns: unknown[] };
+  const at = SPEND_ROW_FIELDS.indexOf('consumer_id');
+  batch.columns[at] = (batch.columns[at] as unknown[]).slice(1);
+  assert.deepEqual(decodeBatch(JSON.stringify(batch)), [], 'columns of different lengths give no rows');
+});
+
+test('a column whose rows all hold one value travels once', () => {
+  const rows = Array.from({ length: 50 }, (_, i) => ({ ...row(i), route_id: 'a-route-id-of-36-characters-0000000000', latency_ms: i % 7 }));
+  const batch = JSON.parse(encodeBatch(rows)) as { n: number; columns: unknown[] };
+  assert.equal(batch.n, 50);
+  assert.deepEqual(batch.columns[SPEND_ROW_FIELDS.indexOf('route_id')], { same: 'a-route-id-of-36-characters-0000000000' });
+  assert.deepEqual(batch.columns[SPEND_ROW_FIELDS.indexOf('ttft_ms')], { same: null });
+  assert.ok(Array.isArray(batch.columns[SPEND_ROW_FIELDS.indexOf('request_id')]), 'ids differ row by row');
+  assert.ok(Array.isArray(batch.columns[SPEND_ROW_FIELDS.indexOf('latency_ms')]));
+  assert.deepEqual(decodeBatch(JSON.stringify(batch)), rows);
+  // one route's traffic: well under the bytes of every value written out
+  assert.ok(encodeBatch(rows).length < JSON.stringify(rows.map((r) => Object.values(r))).length / 2);
 });
