@@ -2,7 +2,7 @@
  * The confirm dialog (deletes) and the copy button (keys, snippets), shared by the Configuration
  * pages. The dialog is modal: focus starts on Cancel, Esc cancels, Tab stays inside.
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../../lib/html.ts';
 import { ErrorBox } from '../../lib/ui.ts';
 
@@ -11,7 +11,9 @@ export function ConfirmDialog(props: { title: string; message: unknown; confirmL
   const [error, setError] = useState<unknown>(null);
   const cancelRef = useRef<HTMLButtonElement>(null);
   const boxRef = useRef<HTMLDivElement>(null);
-  useEffect(() => {
+  // a layout effect: the Esc listener and the focus are in place before the dialog is painted (a
+  // passive effect runs after, and an Esc pressed as soon as the dialog shows was lost)
+  useLayoutEffect(() => {
     const opener = document.activeElement as HTMLElement | null;
     cancelRef.current?.focus();
     const onKey = (e: KeyboardEvent) => {
