@@ -30,6 +30,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import fs from 'node:fs';
 import path from 'node:path';
 import { sqliteValuesWriter } from './columns.ts';
+import { chunkParameters, insertSql } from './sqlite-insert.ts';
 import { MAX_INDEX, countedPairs, histogramText, mergeHistogramText } from './hist-text.ts';
 import { COMBINATIONS, DIMENSIONS, DIMENSION_COLUMN, combinationTable, rollupFor, rollupTables } from './rollups.ts';
 import { MAX_SERIES_POINTS, SPEND_ROW_FIELDS, UsageTooLargeError, type RequestsAnswer, type RequestsQuery, type SpendRow, type SpendStore, type UsageAnswer, type UsageDimension, type UsageInterval, type UsageQuery, type UsageTotals } from './types.ts';
@@ -157,6 +158,8 @@ const ADDED_COLUMNS: [name: string, type: string][] = [
 
 /** Rows per INSERT statement (29 columns each: well under SQLite's 32,766 parameters). */
 const INSERT_CHUNK = 100;
+/** INSERT statements kept by shape (the oldest made goes first). */
+const INSERT_SHAPES = 32;
 
 /**
  * How long a batch's folded rollup sums may wait in memory before their upserts: the writer's
@@ -467,9 +470,8 @@ export class SqliteSpendStore implements SpendStore {
   readonly file: string;
   readonly #db: DatabaseSync;
   readonly #stmts = new Map<string, StatementSync>();
-  /** `#insertRows`' statements by row count: plain, and answering the keys inserted. */
-  readonly #insertPlain: StatementSync[] = [];
-  readonly #insertReturning: StatementSync[] = [];
+  /** `#insertRows`' statements by shape (sqlite-insert.ts): row count, shared columns, whether they answer the keys inserted. */
+  readonly #inserts = new Map<number, StatementSync>();
   /** `#upsert`'s statements by rollup table. */
   readonly #upserts = new Map<string, StatementSync>();
   /** Rollup sums of committed rows, not yet upserted (ROLLUP_FLUSH_MS), and since when. */
@@ -564,18 +566,19 @@ export class SqliteSpendStore implements SpendStore {
   }
 
   /**
-   * A multi-row INSERT for `n` rows: plain (`keys` false), or answering the keys it inserted. One
-   * statement per chunk: the per-statement cost dominated. Cached by shape, not by SQL text: the
-   * text of 100 rows is ~6 KB, built and hashed again on every lookup.
+   * A multi-row INSERT for `n` rows whose `shared` columns hold one value (sqlite-insert.ts): plain
+   * (`keys` false), or answering the keys it inserted. One statement per chunk: the per-statement
+   * cost dominated. Cached by shape, not by SQL text: the text of 100 rows is ~6 KB, built and
+   * hashed again on every lookup. A chunk's shape follows its traffic (one route's rows share ~20
+   * columns, a mix fewer), so the cache holds the last INSERT_SHAPES.
    */
-  #insertRows(n: number, keys: boolean): StatementSync {
-    const cache = keys ? this.#insertReturning : this.#insertPlain;
-    let s = cache[n];
-    if (!s) {
-      const one = `(${COLUMNS.map(() => '?').join(', ')})`;
-      s = this.#db.prepare(`INSERT INTO spend_requests (${COLUMNS.join(', ')}) VALUES ${Array(n).fill(one).join(', ')} ON CONFLICT (time, request_id) DO NOTHING${keys ? ' RETURNING time, request_id' : ''}`);
-      cache[n] = s;
-    }
+  #insertRows(n: number, shared: number, keys: boolean): StatementSync {
+    const shape = (shared * (INSERT_CHUNK + 1) + n) * 2 + (keys ? 1 : 0);
+    let s = this.#inserts.get(shape);
+    if (s) return s;
+    s = this.#db.prepare(insertSql('spend_requests', COLUMNS, ['time', 'request_id'], n, shared, keys ? ['time', 'request_id'] : undefined));
+    if (this.#inserts.size >= INSERT_SHAPES) this.#inserts.delete(this.#inserts.keys().next().value!);
+    this.#inserts.set(shape, s);
     return s;
   }
 
@@ -586,17 +589,18 @@ export class SqliteSpendStore implements SpendStore {
    * `RETURNING` on every chunk cost 2-3 µs per row (docs/performance.md).
    */
   #insertChunk(chunk: SpendRow[], fresh: SpendRow[]): void {
-    const values: SqlValue[] = [];
-    for (let i = 0; i < chunk.length; i++) pushSqliteValues(chunk[i], values);
+    const flat: SqlValue[] = [];
+    for (let i = 0; i < chunk.length; i++) pushSqliteValues(chunk[i], flat);
+    const { shared, values } = chunkParameters(flat, COLUMNS.length);
     const db = this.#db;
     db.exec('SAVEPOINT chunk');
-    if (Number(this.#insertRows(chunk.length, false).run(...values).changes) === chunk.length) {
+    if (Number(this.#insertRows(chunk.length, shared, false).run(...(values as SqlValue[])).changes) === chunk.length) {
       db.exec('RELEASE chunk');
       for (const r of chunk) fresh.push(r);
       return;
     }
     db.exec('ROLLBACK TO chunk');
-    const inserted = this.#insertRows(chunk.length, true).all(...values) as { time: number; request_id: string }[];
+    const inserted = this.#insertRows(chunk.length, shared, true).all(...(values as SqlValue[])) as { time: number; request_id: string }[];
     db.exec('RELEASE chunk');
     const keys = new Set(inserted.map((k) => `${k.time}\u0000${k.request_id}`));
     // each inserted key once: a row repeated within the chunk was inserted once

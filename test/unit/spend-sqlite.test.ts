@@ -672,3 +672,31 @@ test('an answer past MAX_SERIES_POINTS is refused before anything is merged', wi
   const fine = await store.usage({ from: T0, to: T0 + HOUR, interval: 'hour', group_by: ['route'] });
   assert.equal(fine.totals.requests, n);
 }));
+
+test('rows that share some columns and differ in others read back as written, in chunks of every shape', withStore(async (store) => {
+  // 250 rows (chunks of 100, 100 and 50): each column differs within some chunks and is shared in others
+  const rows: SpendRow[] = [];
+  for (let i = 0; i < 250; i++) {
+    const varied = i >= 100 && i < 200; // the middle chunk differs in nearly everything
+    rows.push(row({
+      request_id: `m${String(i).padStart(3, '0')}`,
+      time: T0 + i,
+      consumer_id: varied && i % 3 === 0 ? null : 'alice',
+      route_id: varied ? `route-${i % 4}` : 'route-a',
+      model_served: varied && i % 5 === 0 ? null : 'gpt-4o-2024-08-06',
+      status: varied && i % 7 === 0 ? 502 : 200,
+      error_class: varied && i % 7 === 0 ? 'provider_error' : null,
+      prompt_tokens: varied ? i : 10,
+      cost: varied && i % 2 ? null : 0.001,
+      ttft_ms: i >= 200 ? 12.5 : null,
+      stream: i >= 200,
+      cache_hit: varied && i % 9 === 0,
+      attempts: varied && i % 11 === 0 ? [{ target: 0, provider: 'openai', model: 'gpt-4o', status: 500, latency_ms: 3 }] : null,
+    }));
+  }
+  await store.write(rows);
+  const page = await store.requests({ from: T0, to: T0 + HOUR, limit: 1000 });
+  assert.equal(page.data.length, 250);
+  const byId = new Map(page.data.map((r) => [r.request_id, r]));
+  for (const r of rows) assert.deepEqual(byId.get(r.request_id), r, r.request_id);
+}));
