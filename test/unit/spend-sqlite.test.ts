@@ -700,3 +700,32 @@ test('rows that share some columns and differ in others read back as written, in
   const byId = new Map(page.data.map((r) => [r.request_id, r]));
   for (const r of rows) assert.deepEqual(byId.get(r.request_id), r, r.request_id);
 }));
+
+test('a new file has 16 KiB pages; a file made with 4 KiB ones keeps them and takes writes', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'spend-sqlite-'));
+  try {
+    const fresh = new SqliteSpendStore(path.join(dir, 'new.db'));
+    await fresh.write([row({ request_id: 'p1', time: T0 })]);
+    await fresh.close();
+    const old = path.join(dir, 'old.db');
+    const made = new DatabaseSync(old);
+    made.exec('PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE before_pages (x)');
+    made.close();
+    const store = new SqliteSpendStore(old);
+    await store.write([row({ request_id: 'p2', time: T0 })]);
+    assert.deepEqual((await store.requests({ from: T0, to: T0 + 1, limit: 10 })).data.map((r) => r.request_id), ['p2']);
+    await store.close();
+    const pageSize = (file: string) => {
+      const db = new DatabaseSync(file, { readOnly: true });
+      try {
+        return (db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size;
+      } finally {
+        db.close();
+      }
+    };
+    assert.equal(pageSize(path.join(dir, 'new.db')), 16384);
+    assert.equal(pageSize(old), 4096);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
