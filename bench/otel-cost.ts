@@ -18,7 +18,7 @@
  * per measurement (the bench's load shape; `--warmup` then counts seconds too).
  *
  *   taskset -c 1 node bench/otel-cost.ts [--requests 400] [--warmup 200] [--rounds 3] [--stream] [--callgrind [--main-thread] | --cpu-prof]
- *                           [--connections 64 --seconds 3]
+ *                           [--connections 64 --seconds 3] [--spend on|off]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -52,6 +52,8 @@ const { values: args } = parseArgs({
     // count the worker's main thread alone, V8 running as it does outside callgrind (compiling and
     // collecting on helper threads) instead of single-threaded with everything counted
     'main-thread': { type: 'boolean', default: false },
+    // the spend log (on by default, as in the bench): off counts a request without the worker's row and batch
+    spend: { type: 'string', default: 'on' },
   },
 });
 const REQUESTS = Number(args.requests);
@@ -67,7 +69,7 @@ const mock = await startMockProvider('openai', { models: '*', delayMs: 0, text: 
 const sink = await startOtlpSink();
 const cgDir = args.callgrind ? fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-otel-cg-')) : '';
 const profDir = args['cpu-prof'] ? fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-otel-prof-')) : '';
-const env: Record<string, string> = { MODELGATE_LOG_LEVEL: 'warn', MODELGATE_ACCESS_LOG: 'off', MODELGATE_SPEND_LOG: 'on' };
+const env: Record<string, string> = { MODELGATE_LOG_LEVEL: 'warn', MODELGATE_ACCESS_LOG: 'off', MODELGATE_SPEND_LOG: args.spend === 'off' ? 'off' : 'on' };
 // under callgrind every thread's instructions count: V8's background compiler and GC threads then
 // make the counts jump by whole compilations and collections; one thread makes them repeat (the
 // workers inherit the primary's execArgv)
