@@ -497,8 +497,11 @@ export class SqliteSpendStore implements SpendStore {
     }
     fs.mkdirSync(path.dirname(file), { recursive: true });
     this.#db = new DatabaseSync(file);
-    // page_size first: it only applies to a file with nothing in it yet, and switching to WAL writes its header
-    this.#db.exec(`PRAGMA page_size = ${PAGE_SIZE}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;`);
+    // page_size first: it only applies to a file with nothing in it yet, and switching to WAL writes its header.
+    // temp_store: a statement's journal (the pages it changes that the transaction had changed before,
+    // kept to undo the statement alone) stays in memory; past 64 KiB it went to a temporary file, made,
+    // written and unlinked in every batch's transaction (half the writer's pwrite calls)
+    this.#db.exec(`PRAGMA page_size = ${PAGE_SIZE}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY;`);
     // as text when it is JSON.stringify's (always, unless another writer made it): no objects made
     this.#db.function('merge_hist', { deterministic: true }, (a, b) =>
       mergeHistogramText(a as string, b as string) ?? JSON.stringify(mergeHistogram(JSON.parse(a as string) as LatencyHistogram, JSON.parse(b as string) as LatencyHistogram)),
@@ -518,14 +521,22 @@ export class SqliteSpendStore implements SpendStore {
     }
   }
 
-  /** `fn` inside BEGIN IMMEDIATE … COMMIT, rolled back if it throws; its result. */
-  #transaction<T>(fn: () => T): T {
+  /**
+   * `fn` inside BEGIN IMMEDIATE … COMMIT, rolled back if it throws; its result. When `fn` answers
+   * null and there is an `again`, the transaction is rolled back and `again` runs in a new one.
+   */
+  #transaction<T>(fn: () => T | null, again?: () => T): T {
     const db = this.#db;
     db.exec('BEGIN IMMEDIATE');
     try {
-      const result = fn();
+      let result = fn();
+      if (result === null && again) {
+        db.exec('ROLLBACK');
+        db.exec('BEGIN IMMEDIATE');
+        result = again();
+      }
       db.exec('COMMIT');
-      return result;
+      return result as T;
     } catch (e) {
       if (db.isTransaction) db.exec('ROLLBACK');
       throw e;
@@ -591,28 +602,23 @@ export class SqliteSpendStore implements SpendStore {
   }
 
   /**
-   * Inserts a chunk of rows, adding those that were not there already to `fresh`. The plain INSERT
-   * first: when it inserted them all (a batch is written once, so nearly always) nothing is read
-   * back. Otherwise the chunk is undone to its savepoint and inserted again answering its keys.
-   * `RETURNING` on every chunk cost 2-3 µs per row (docs/performance.md).
+   * Inserts a chunk of rows. Plain (`fresh` null): false when it inserted fewer rows than it holds
+   * (some were there already), and the caller starts the transaction again answering keys.
+   * Answering keys: adds the rows that were not there to `fresh`. A batch is written once, so
+   * nearly always plain: `RETURNING` on every chunk cost 2-3 µs per row (docs/performance.md), and
+   * a savepoint per chunk to undo only that chunk made SQLite copy every page it touched into a
+   * statement journal (a temporary file past 64 KiB).
    */
-  #insertChunk(chunk: SpendRow[], fresh: SpendRow[]): void {
+  #insertChunk(chunk: SpendRow[], fresh: SpendRow[] | null): boolean {
     const flat: SqlValue[] = [];
     for (let i = 0; i < chunk.length; i++) pushSqliteValues(chunk[i], flat);
     const { shared, values } = chunkParameters(flat, COLUMNS.length);
-    const db = this.#db;
-    db.exec('SAVEPOINT chunk');
-    if (Number(this.#insertRows(chunk.length, shared, false).run(...(values as SqlValue[])).changes) === chunk.length) {
-      db.exec('RELEASE chunk');
-      for (const r of chunk) fresh.push(r);
-      return;
-    }
-    db.exec('ROLLBACK TO chunk');
+    if (fresh === null) return Number(this.#insertRows(chunk.length, shared, false).run(...(values as SqlValue[])).changes) === chunk.length;
     const inserted = this.#insertRows(chunk.length, shared, true).all(...(values as SqlValue[])) as { time: number; request_id: string }[];
-    db.exec('RELEASE chunk');
     const keys = new Set(inserted.map((k) => `${k.time}\u0000${k.request_id}`));
     // each inserted key once: a row repeated within the chunk was inserted once
     for (const r of chunk) if (keys.delete(`${r.time}\u0000${r.request_id}`)) fresh.push(r);
+    return true;
   }
 
   /**
@@ -624,23 +630,37 @@ export class SqliteSpendStore implements SpendStore {
    * failed transaction folded never joins `#pending`, and `#pending` is cleared only once its
    * upserts committed, so every row counts once. A crash loses the rollups of at most the last
    * second's rows (their rows are written); a clean stop writes them.
+   *
+   * A row already there (a batch written twice) counts once: only new rows reach the rollups. The
+   * rows go in plain first; a chunk that finds some of its rows there rolls the transaction back,
+   * and it runs again answering the keys it inserted.
    */
   async write(rows: SpendRow[]): Promise<void> {
     if (rows.length === 0) return;
-    const { folded, flushed } = this.#transaction(() => {
-      // a row already there (a batch written twice) counts once: only new rows reach the rollups
-      const fresh: SpendRow[] = [];
-      for (let i = 0; i < rows.length; i += INSERT_CHUNK) this.#insertChunk(rows.slice(i, i + INSERT_CHUNK), fresh);
-      const folded = foldRollups(fresh);
-      const due = this.#pendingCount > 0 && (performance.now() - this.#pendingSince >= ROLLUP_FLUSH_MS || this.#pendingCount + foldedCount(folded) > ROLLUP_PENDING_MAX);
-      if (due) {
-        this.#upsertFolded(this.#pending);
-        this.#upsertFolded(folded);
-      }
-      return { folded, flushed: due };
-    });
+    const insert = (fresh: SpendRow[] | null): SpendRow[] | null => {
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) if (!this.#insertChunk(rows.slice(i, i + INSERT_CHUNK), fresh)) return null;
+      return fresh ?? rows;
+    };
+    const { folded, flushed } = this.#transaction(
+      () => {
+        const fresh = insert(null);
+        return fresh && this.#foldAndUpsert(fresh);
+      },
+      () => this.#foldAndUpsert(insert([])!),
+    );
     if (flushed) this.#clearPending();
     else this.#hold(folded);
+  }
+
+  /** A batch's new rows folded; with the sums held, upserted when they are due. */
+  #foldAndUpsert(fresh: SpendRow[]): { folded: Map<UsageInterval, Map<string, RollupSums>>; flushed: boolean } {
+    const folded = foldRollups(fresh);
+    const due = this.#pendingCount > 0 && (performance.now() - this.#pendingSince >= ROLLUP_FLUSH_MS || this.#pendingCount + foldedCount(folded) > ROLLUP_PENDING_MAX);
+    if (due) {
+      this.#upsertFolded(this.#pending);
+      this.#upsertFolded(folded);
+    }
+    return { folded, flushed: due };
   }
 
   /** Writes the rollup sums that wait (a read of the rollups, close, the timer); a no-op when none do. */
