@@ -34,7 +34,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import fs from 'node:fs';
 import path from 'node:path';
 import { sqliteValuesWriter } from './columns.ts';
-import { chunkParameters, insertSql } from './sqlite-insert.ts';
+import { SharedColumnSets, insertSql, parameterValues, sharedColumns } from './sqlite-insert.ts';
 import { MAX_INDEX, countedPairs, histogramText, mergeHistogramText } from './hist-text.ts';
 import { COMBINATIONS, DIMENSIONS, DIMENSION_COLUMN, combinationTable, rollupFor, rollupTables } from './rollups.ts';
 import { MAX_SERIES_POINTS, SPEND_ROW_FIELDS, UsageTooLargeError, type RequestsAnswer, type RequestsQuery, type SpendRow, type SpendStore, type UsageAnswer, type UsageDimension, type UsageInterval, type UsageQuery, type UsageTotals } from './types.ts';
@@ -163,10 +163,13 @@ const ADDED_COLUMNS: [name: string, type: string][] = [
 /** Bytes a page of a new spend file (the header comment says why). */
 export const PAGE_SIZE = 16384;
 
-/** Rows per INSERT statement (29 columns each: well under SQLite's 32,766 parameters). */
-const INSERT_CHUNK = 100;
-/** INSERT statements kept by shape (the oldest made goes first). */
-const INSERT_SHAPES = 32;
+/**
+ * Rows per INSERT statement (29 columns each: well under SQLite's 32,766 parameters): a batch goes
+ * in chunks of the largest of these that fits, so statements are made for three row counts only.
+ */
+const INSERT_SIZES = [100, 10, 1] as const;
+/** Sets of shared columns the store makes INSERT statements for, besides none (sqlite-insert.ts). */
+const INSERT_SHARED_SETS = 8;
 
 /**
  * How long a batch's folded rollup sums may wait in memory before their upserts: the writer's
@@ -479,6 +482,7 @@ export class SqliteSpendStore implements SpendStore {
   readonly #stmts = new Map<string, StatementSync>();
   /** `#insertRows`' statements by shape (sqlite-insert.ts): row count, shared columns, whether they answer the keys inserted. */
   readonly #inserts = new Map<number, StatementSync>();
+  readonly #sharedSets = new SharedColumnSets(INSERT_SHARED_SETS);
   /** `#upsert`'s statements by rollup table. */
   readonly #upserts = new Map<string, StatementSync>();
   /** Rollup sums of committed rows, not yet upserted (ROLLUP_FLUSH_MS), and since when. */
@@ -585,19 +589,19 @@ export class SqliteSpendStore implements SpendStore {
   }
 
   /**
-   * A multi-row INSERT for `n` rows whose `shared` columns hold one value (sqlite-insert.ts): plain
-   * (`keys` false), or answering the keys it inserted. One statement per chunk: the per-statement
-   * cost dominated. Cached by shape, not by SQL text: the text of 100 rows is ~6 KB, built and
-   * hashed again on every lookup. A chunk's shape follows its traffic (one route's rows share ~20
-   * columns, a mix fewer), so the cache holds the last INSERT_SHAPES.
+   * A multi-row INSERT for `n` rows (one of INSERT_SIZES) whose `shared` columns hold one value
+   * (sqlite-insert.ts): plain (`keys` false), or answering the keys it inserted. One statement per
+   * chunk: the per-statement cost dominated. Cached by shape, not by SQL text: the text of 100 rows
+   * is ~6 KB, built and hashed again on every lookup. Never dropped: at most three sizes × nine
+   * sets of shared columns × two.
    */
   #insertRows(n: number, shared: number, keys: boolean): StatementSync {
-    const shape = (shared * (INSERT_CHUNK + 1) + n) * 2 + (keys ? 1 : 0);
+    const shape = (shared * (INSERT_SIZES[0] + 1) + n) * 2 + (keys ? 1 : 0);
     let s = this.#inserts.get(shape);
-    if (s) return s;
-    s = this.#db.prepare(insertSql('spend_requests', COLUMNS, ['time', 'request_id'], n, shared, keys ? ['time', 'request_id'] : undefined));
-    if (this.#inserts.size >= INSERT_SHAPES) this.#inserts.delete(this.#inserts.keys().next().value!);
-    this.#inserts.set(shape, s);
+    if (!s) {
+      s = this.#db.prepare(insertSql('spend_requests', COLUMNS, ['time', 'request_id'], n, shared, keys ? ['time', 'request_id'] : undefined));
+      this.#inserts.set(shape, s);
+    }
     return s;
   }
 
@@ -612,7 +616,9 @@ export class SqliteSpendStore implements SpendStore {
   #insertChunk(chunk: SpendRow[], fresh: SpendRow[] | null): boolean {
     const flat: SqlValue[] = [];
     for (let i = 0; i < chunk.length; i++) pushSqliteValues(chunk[i], flat);
-    const { shared, values } = chunkParameters(flat, COLUMNS.length);
+    // one row shares nothing with another: its statement binds every value whatever the set
+    const shared = chunk.length === 1 ? 0 : this.#sharedSets.choose(sharedColumns(flat, COLUMNS.length));
+    const values = parameterValues(flat, COLUMNS.length, shared);
     if (fresh === null) return Number(this.#insertRows(chunk.length, shared, false).run(...(values as SqlValue[])).changes) === chunk.length;
     const inserted = this.#insertRows(chunk.length, shared, true).all(...(values as SqlValue[])) as { time: number; request_id: string }[];
     const keys = new Set(inserted.map((k) => `${k.time}\u0000${k.request_id}`));
@@ -638,7 +644,11 @@ export class SqliteSpendStore implements SpendStore {
   async write(rows: SpendRow[]): Promise<void> {
     if (rows.length === 0) return;
     const insert = (fresh: SpendRow[] | null): SpendRow[] | null => {
-      for (let i = 0; i < rows.length; i += INSERT_CHUNK) if (!this.#insertChunk(rows.slice(i, i + INSERT_CHUNK), fresh)) return null;
+      for (let i = 0; i < rows.length; ) {
+        const n = INSERT_SIZES.find((size) => size <= rows.length - i)!;
+        if (!this.#insertChunk(rows.slice(i, i + n), fresh)) return null;
+        i += n;
+      }
       return fresh ?? rows;
     };
     const { folded, flushed } = this.#transaction(
