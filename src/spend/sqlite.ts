@@ -161,7 +161,7 @@ const ADDED_COLUMNS: [name: string, type: string][] = [
 ];
 
 /** Bytes a page of a new spend file (the header comment says why). */
-export const PAGE_SIZE = 16384;
+const PAGE_SIZE = 16384;
 
 /**
  * Rows per INSERT statement (29 columns each: well under SQLite's 32,766 parameters): a batch goes
@@ -453,6 +453,9 @@ function encodeCursor(time: number, id: string): string {
 
 export class SpendCursorError extends Error {}
 
+/** A plain chunk insert found some of its rows there already: the batch goes in again answering keys (`write`). */
+class RowsThereAlready extends Error {}
+
 function decodeCursor(cursor: string): [number, string] {
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
@@ -525,22 +528,14 @@ export class SqliteSpendStore implements SpendStore {
     }
   }
 
-  /**
-   * `fn` inside BEGIN IMMEDIATE … COMMIT, rolled back if it throws; its result. When `fn` answers
-   * null and there is an `again`, the transaction is rolled back and `again` runs in a new one.
-   */
-  #transaction<T>(fn: () => T | null, again?: () => T): T {
+  /** `fn` inside BEGIN IMMEDIATE … COMMIT, rolled back if it throws; its result. */
+  #transaction<T>(fn: () => T): T {
     const db = this.#db;
     db.exec('BEGIN IMMEDIATE');
     try {
-      let result = fn();
-      if (result === null && again) {
-        db.exec('ROLLBACK');
-        db.exec('BEGIN IMMEDIATE');
-        result = again();
-      }
+      const result = fn();
       db.exec('COMMIT');
-      return result as T;
+      return result;
     } catch (e) {
       if (db.isTransaction) db.exec('ROLLBACK');
       throw e;
@@ -606,25 +601,27 @@ export class SqliteSpendStore implements SpendStore {
   }
 
   /**
-   * Inserts a chunk of rows. Plain (`fresh` null): false when it inserted fewer rows than it holds
-   * (some were there already), and the caller starts the transaction again answering keys.
+   * Inserts a chunk of rows. Plain (`fresh` null): throws RowsThereAlready when it inserted fewer
+   * rows than it holds, and the batch's transaction, rolled back, runs again answering keys.
    * Answering keys: adds the rows that were not there to `fresh`. A batch is written once, so
    * nearly always plain: `RETURNING` on every chunk cost 2-3 µs per row (docs/performance.md), and
    * a savepoint per chunk to undo only that chunk made SQLite copy every page it touched into a
    * statement journal (a temporary file past 64 KiB).
    */
-  #insertChunk(chunk: SpendRow[], fresh: SpendRow[] | null): boolean {
+  #insertChunk(chunk: SpendRow[], fresh: SpendRow[] | null): void {
     const flat: SqlValue[] = [];
     for (let i = 0; i < chunk.length; i++) pushSqliteValues(chunk[i], flat);
     // one row shares nothing with another: its statement binds every value whatever the set
     const shared = chunk.length === 1 ? 0 : this.#sharedSets.choose(sharedColumns(flat, COLUMNS.length));
-    const values = parameterValues(flat, COLUMNS.length, shared);
-    if (fresh === null) return Number(this.#insertRows(chunk.length, shared, false).run(...(values as SqlValue[])).changes) === chunk.length;
-    const inserted = this.#insertRows(chunk.length, shared, true).all(...(values as SqlValue[])) as { time: number; request_id: string }[];
+    const values = parameterValues(flat, COLUMNS.length, shared) as SqlValue[];
+    if (fresh === null) {
+      if (Number(this.#insertRows(chunk.length, shared, false).run(...values).changes) !== chunk.length) throw new RowsThereAlready();
+      return;
+    }
+    const inserted = this.#insertRows(chunk.length, shared, true).all(...values) as { time: number; request_id: string }[];
     const keys = new Set(inserted.map((k) => `${k.time}\u0000${k.request_id}`));
     // each inserted key once: a row repeated within the chunk was inserted once
     for (const r of chunk) if (keys.delete(`${r.time}\u0000${r.request_id}`)) fresh.push(r);
-    return true;
   }
 
   /**
@@ -643,23 +640,29 @@ export class SqliteSpendStore implements SpendStore {
    */
   async write(rows: SpendRow[]): Promise<void> {
     if (rows.length === 0) return;
-    const insert = (fresh: SpendRow[] | null): SpendRow[] | null => {
-      for (let i = 0; i < rows.length; ) {
-        const n = INSERT_SIZES.find((size) => size <= rows.length - i)!;
-        if (!this.#insertChunk(rows.slice(i, i + n), fresh)) return null;
-        i += n;
+    /** The batch's rows in chunks of INSERT_SIZES: plain (`fresh` null), or answering keys into `fresh`. */
+    const insert = (fresh: SpendRow[] | null): void => {
+      for (let i = 0, n = 0; i < rows.length; i += n) {
+        n = INSERT_SIZES.find((size) => size <= rows.length - i)!;
+        this.#insertChunk(rows.slice(i, i + n), fresh);
       }
-      return fresh ?? rows;
     };
-    const { folded, flushed } = this.#transaction(
-      () => {
-        const fresh = insert(null);
-        return fresh && this.#foldAndUpsert(fresh);
-      },
-      () => this.#foldAndUpsert(insert([])!),
-    );
-    if (flushed) this.#clearPending();
-    else this.#hold(folded);
+    let written: { folded: Map<UsageInterval, Map<string, RollupSums>>; flushed: boolean };
+    try {
+      written = this.#transaction(() => {
+        insert(null);
+        return this.#foldAndUpsert(rows);
+      });
+    } catch (e) {
+      if (!(e instanceof RowsThereAlready)) throw e;
+      written = this.#transaction(() => {
+        const fresh: SpendRow[] = [];
+        insert(fresh);
+        return this.#foldAndUpsert(fresh);
+      });
+    }
+    if (written.flushed) this.#clearPending();
+    else this.#hold(written.folded);
   }
 
   /** A batch's new rows folded; with the sums held, upserted when they are due. */
